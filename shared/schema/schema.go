@@ -1,0 +1,132 @@
+// Package schema is the one definition of kapso-bridge's tables, indexes and
+// queues. The CDK stack (infra/cdk) and the local stack (infra/local) both build
+// their resources from it, so the laptop can never drift from the deployment.
+package schema
+
+import "time"
+
+// KeyType is a DynamoDB attribute type used in a key.
+type KeyType string
+
+const (
+	String KeyType = "S"
+	Number KeyType = "N"
+)
+
+// Attribute is one key attribute.
+type Attribute struct {
+	Name string
+	Type KeyType
+}
+
+// Index is a global secondary index, projecting all attributes.
+type Index struct {
+	Name         string
+	PartitionKey Attribute
+	SortKey      *Attribute
+}
+
+// Table describes one DynamoDB table.
+type Table struct {
+	// ID is the logical name: the CDK construct id and the suffix of local names.
+	ID           string
+	PartitionKey Attribute
+	SortKey      *Attribute
+	Indexes      []Index
+	// TTLAttribute holds a Unix-seconds expiry; DynamoDB deletes the item some
+	// time after it, so readers must still check it themselves.
+	TTLAttribute string
+	// Retain marks production data: deletion protection on, kept on stack delete.
+	Retain bool
+	// EnvVar is the environment variable through which functions get the name.
+	EnvVar string
+}
+
+// Queue describes one SQS queue and its dead-letter queue.
+type Queue struct {
+	ID string
+	// MaxReceiveCount is how many receives a message gets before it moves to
+	// the DLQ: enough to ride out a dependency blip with the visibility backoff,
+	// few enough that a poison message reaches a human within minutes.
+	MaxReceiveCount int
+	// ConsumerTimeout is the consuming function's timeout; the visibility
+	// timeout is six times it, as AWS recommends for event source mappings.
+	ConsumerTimeout time.Duration
+	// Retention of messages in the main queue; the DLQ keeps them 14 days.
+	Retention time.Duration
+	EnvVar    string
+}
+
+// VisibilityTimeout is six times the consumer timeout.
+func (q Queue) VisibilityTimeout() time.Duration { return 6 * q.ConsumerTimeout }
+
+// DLQRetention is the longest SQS allows, so a human has two weeks to redrive.
+const DLQRetention = 14 * 24 * time.Hour
+
+// DLQID is the logical name of the queue's dead-letter queue.
+func (q Queue) DLQID() string { return q.ID + "-dlq" }
+
+// Attribute names shared by every table.
+const (
+	AttrPK     = "pk"
+	AttrSK     = "sk"
+	AttrGSI1PK = "gsi1pk"
+	AttrGSI1SK = "gsi1sk"
+	AttrTTL    = "expires_at"
+)
+
+// GSI1 is the bridge table's secondary index: items that the reconciler and
+// lookups find by something other than their own key (links by status and
+// expiry, numbers by webhook state).
+const GSI1 = "gsi1"
+
+var (
+	// Idempotency holds delivery claims and event bodies too large for SQS.
+	Idempotency = Table{
+		ID:           "idempotency",
+		PartitionKey: Attribute{AttrPK, String},
+		TTLAttribute: AttrTTL,
+		EnvVar:       "IDEMPOTENCY_TABLE",
+	}
+	// Bridge holds tenants, attempts, phone numbers, webhook secrets, timelines
+	// and, later, conversations and messages: one table, typed by key prefix.
+	Bridge = Table{
+		ID:           "bridge",
+		PartitionKey: Attribute{AttrPK, String},
+		SortKey:      &Attribute{AttrSK, String},
+		Indexes: []Index{{
+			Name:         GSI1,
+			PartitionKey: Attribute{AttrGSI1PK, String},
+			SortKey:      &Attribute{AttrGSI1SK, String},
+		}},
+		TTLAttribute: AttrTTL,
+		Retain:       true,
+		EnvVar:       "BRIDGE_TABLE",
+	}
+	Tables = []Table{Idempotency, Bridge}
+)
+
+var (
+	// Lifecycle carries project webhook events and redirect outcomes.
+	Lifecycle = Queue{
+		ID:              "lifecycle",
+		MaxReceiveCount: 5,
+		ConsumerTimeout: 30 * time.Second,
+		Retention:       4 * 24 * time.Hour,
+		EnvVar:          "LIFECYCLE_QUEUE_URL",
+	}
+	// Messages carries message, status, conversation and contact events.
+	Messages = Queue{
+		ID:              "messages",
+		MaxReceiveCount: 5,
+		ConsumerTimeout: 30 * time.Second,
+		Retention:       4 * 24 * time.Hour,
+		EnvVar:          "MESSAGES_QUEUE_URL",
+	}
+	Queues = []Queue{Lifecycle, Messages}
+)
+
+// MaxSQSMessageBytes is the SQS message size limit kapso-bridge designs for.
+// SQS allows more today, but 256 KiB is what every emulator and older account
+// accepts; anything larger is kept aside and enqueued as a pointer.
+const MaxSQSMessageBytes = 256 * 1024
