@@ -1,0 +1,136 @@
+// Package awstest gives integration tests real AWS SDK clients against the
+// local DynamoDB and SQS servers, and fresh tables and queues per test so no
+// test can see another's data.
+//
+// A package's TestMain calls Main. When the endpoints are already in the
+// environment (make test starts one pair of servers for the whole run) they
+// are reused; otherwise Main starts its own servers and stops them after.
+package awstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+)
+
+// Environment variables that carry the local endpoints into test binaries.
+const (
+	EnvDynamoDB = "KB_TEST_DYNAMODB_ENDPOINT"
+	EnvSQS      = "KB_TEST_SQS_ENDPOINT"
+)
+
+// Main runs m with local servers available.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv(EnvDynamoDB) != "" && os.Getenv(EnvSQS) != "" {
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	svc, err := services.Start(ctx, services.Options{Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "awstest: start local services:", err)
+		return 1
+	}
+	defer svc.Stop()
+	os.Setenv(EnvDynamoDB, svc.DynamoDBEndpoint)
+	os.Setenv(EnvSQS, svc.SQSEndpoint)
+	return m.Run()
+}
+
+// Config is an AWS config for the local servers: fixed region, dummy keys.
+func Config() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}
+}
+
+func endpoint(tb testing.TB, env string) string {
+	tb.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		tb.Fatalf("%s is not set: call awstest.Main from TestMain", env)
+	}
+	return v
+}
+
+// DynamoDB is a client for the local DynamoDB.
+func DynamoDB(tb testing.TB) *dynamodb.Client {
+	ep := endpoint(tb, EnvDynamoDB)
+	return dynamodb.NewFromConfig(Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) })
+}
+
+// SQS is a client for the local SQS server.
+func SQS(tb testing.TB) *sqs.Client {
+	ep := endpoint(tb, EnvSQS)
+	return sqs.NewFromConfig(Config(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep) })
+}
+
+// Prefix is a fresh name prefix for one test's resources.
+func Prefix(tb testing.TB) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b) + "-"
+}
+
+// Tables creates every schema table under a fresh prefix and deletes them
+// when the test ends. The result maps schema table IDs to physical names.
+func Tables(tb testing.TB) map[string]string {
+	tb.Helper()
+	db := DynamoDB(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	names, err := dynamo.CreateTables(ctx, db, Prefix(tb))
+	if err != nil {
+		tb.Fatalf("create tables: %v", err)
+	}
+	tb.Cleanup(func() {
+		for _, n := range names {
+			_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(n)})
+		}
+	})
+	return names
+}
+
+// Queues creates every schema queue (and DLQ) under a fresh prefix and
+// deletes them when the test ends. The result is keyed by schema queue ID.
+func Queues(tb testing.TB) map[string]sqsqueue.QueueURLs {
+	tb.Helper()
+	client := SQS(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	urls, err := sqsqueue.CreateQueues(ctx, client, Prefix(tb))
+	if err != nil {
+		tb.Fatalf("create queues: %v", err)
+	}
+	tb.Cleanup(func() {
+		for _, u := range urls {
+			for _, q := range []string{u.URL, u.DLQURL} {
+				_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(q)})
+			}
+		}
+	})
+	return urls
+}
+
+// Bridge and Idempotency name the test's tables.
+func Bridge(names map[string]string) string      { return names[schema.Bridge.ID] }
+func Idempotency(names map[string]string) string { return names[schema.Idempotency.ID] }
