@@ -1,0 +1,142 @@
+package onboarding
+
+import (
+	"slices"
+	"time"
+)
+
+// NewestAttempt is the attempt that decides the tenant's status, or nil.
+func (c Connection) NewestAttempt() *Attempt {
+	if len(c.Attempts) == 0 {
+		return nil
+	}
+	a := c.Attempts[len(c.Attempts)-1]
+	return &a
+}
+
+// PhoneNumber finds a number by its phone_number_id.
+func (c Connection) PhoneNumber(phoneNumberID string) (PhoneNumber, bool) {
+	i := slices.IndexFunc(c.PhoneNumbers, func(n PhoneNumber) bool { return n.PhoneNumberID == phoneNumberID })
+	if i < 0 {
+		return PhoneNumber{}, false
+	}
+	return c.PhoneNumbers[i], true
+}
+
+// Attempt finds an attempt by its setup link id.
+func (c Connection) Attempt(setupLinkID string) (Attempt, bool) {
+	i := slices.IndexFunc(c.Attempts, func(a Attempt) bool { return a.SetupLinkID == setupLinkID })
+	if i < 0 {
+		return Attempt{}, false
+	}
+	return c.Attempts[i], true
+}
+
+// StatusAt is the tenant's status as seen at now: a link_active tenant whose
+// link has passed its expires_at reads as expired before the LinkExpired
+// fact is recorded. Derive itself never reads a clock.
+func (c Connection) StatusAt(now time.Time) TenantStatus {
+	newest := c.NewestAttempt()
+	if c.Tenant.Status == TenantLinkActive && newest != nil &&
+		!newest.ExpiresAt.IsZero() && !now.Before(newest.ExpiresAt) {
+		return TenantExpired
+	}
+	return c.Tenant.Status
+}
+
+// SignupOutcome answers "did the customer finish Meta signup or abandon it?".
+type SignupOutcome string
+
+const (
+	SignupNotStarted SignupOutcome = "not_started"
+	// SignupInProgress: the newest link is open and nothing came back yet.
+	SignupInProgress SignupOutcome = "in_progress"
+	// SignupFinishedUnconfirmed: the browser came back with a number that no
+	// webhook or API check has confirmed yet.
+	SignupFinishedUnconfirmed SignupOutcome = "finished_unconfirmed"
+	SignupCompleted           SignupOutcome = "completed"
+	SignupFailed              SignupOutcome = "failed"
+	// SignupAbandoned: the link was closed (expired, revoked, replaced)
+	// without anything coming back.
+	SignupAbandoned SignupOutcome = "abandoned"
+)
+
+// SupportView is what a support person needs to answer a tenant's
+// "is WhatsApp connected?" question, taken from the newest attempt and the
+// number that is (or was last) connected.
+type SupportView struct {
+	TenantID               string
+	KapsoCustomerID        string
+	Status                 TenantStatus
+	OfferedConnectionTypes []ConnectionType
+	Signup                 SignupOutcome
+	SetupLinkID            string
+	ErrorCode              string
+	SuspiciousRedirects    int
+	PhoneNumberID          string
+	BusinessAccountID      string
+	DisplayPhoneNumber     string
+	ConnectionType         ConnectionType
+	NameStatus             string
+	ReviewStatus           string
+	Restricted             bool
+	WebhookRegistered      bool
+	ConfirmedBy            []string
+	// ReconnectPhoneNumber is set when the tenant must redo signup with
+	// reconnect_phone_number, to the number to pass.
+	ReconnectPhoneNumber string
+}
+
+// Support builds the support view of a connection.
+func (c Connection) Support() SupportView {
+	v := SupportView{TenantID: c.Tenant.ID, KapsoCustomerID: c.Tenant.KapsoCustomerID,
+		Status: c.Tenant.Status, Signup: SignupNotStarted}
+	if a := c.NewestAttempt(); a != nil {
+		v.SetupLinkID, v.OfferedConnectionTypes, v.ErrorCode = a.SetupLinkID, a.AllowedConnectionTypes, a.ErrorCode
+		v.Signup = signupOutcome(*a)
+		for _, r := range a.Redirects {
+			if r.Suspicious {
+				v.SuspiciousRedirects++
+			}
+		}
+	}
+	if n, ok := c.featuredNumber(); ok {
+		v.PhoneNumberID, v.BusinessAccountID, v.DisplayPhoneNumber = n.PhoneNumberID, n.BusinessAccountID, n.DisplayPhoneNumber
+		v.ConnectionType, v.NameStatus, v.ReviewStatus = n.ConnectionType, n.NameStatus, n.ReviewStatus
+		v.Restricted, v.WebhookRegistered, v.ConfirmedBy = n.Restricted, n.WebhookRegistered, n.ConfirmedBy
+		if c.Tenant.Status == TenantReconnectRequired && n.Status == NumberStatusDisconnected {
+			v.ReconnectPhoneNumber = n.DisplayPhoneNumber
+		}
+	}
+	return v
+}
+
+// featuredNumber is a connected number if there is one, else the number
+// whose status changed last.
+func (c Connection) featuredNumber() (PhoneNumber, bool) {
+	connected := func(n PhoneNumber) bool { return n.Status == NumberStatusConnected }
+	var best PhoneNumber
+	found := false
+	for _, n := range c.PhoneNumbers {
+		switch {
+		case !found, connected(n) && !connected(best),
+			connected(n) == connected(best) && n.StatusSince.After(best.StatusSince):
+			best, found = n, true
+		}
+	}
+	return best, found
+}
+
+func signupOutcome(a Attempt) SignupOutcome {
+	switch a.Status {
+	case AttemptActive:
+		return SignupInProgress
+	case AttemptRedirectedSuccess:
+		return SignupFinishedUnconfirmed
+	case AttemptConfirmed:
+		return SignupCompleted
+	case AttemptFailed:
+		return SignupFailed
+	}
+	return SignupAbandoned
+}

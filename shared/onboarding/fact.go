@@ -1,0 +1,381 @@
+package onboarding
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FactKind names what happened.
+type FactKind string
+
+const (
+	FactLinkCreated FactKind = "link_created"
+	// FactSuccessRedirect and FactFailureRedirect come from the unsigned
+	// browser redirects: hints only.
+	FactSuccessRedirect FactKind = "success_redirect"
+	FactFailureRedirect FactKind = "failure_redirect"
+	// FactSuspiciousRedirect is a success redirect the caller already found
+	// wrong (its number is not under the tenant's Kapso customer).
+	FactSuspiciousRedirect FactKind = "suspicious_redirect"
+	// The three confirmations: signed webhooks (v2 and v1 names) and the Platform API.
+	FactPhoneNumberCreated FactKind = "phone_number_created"
+	FactConfigCreated      FactKind = "config_created"
+	FactAPIConfirmed       FactKind = "api_confirmed"
+	FactWebhookRegistered  FactKind = "webhook_registered"
+	FactNumberDisconnected FactKind = "number_disconnected"
+	FactNumberDeleted      FactKind = "number_deleted"
+	FactNumberOffboarded   FactKind = "number_offboarded"
+	FactNumberReconnected  FactKind = "number_reconnected"
+	FactAccountRestricted  FactKind = "account_restricted"
+	FactAccountDisabled    FactKind = "account_disabled"
+	FactAccountReinstated  FactKind = "account_reinstated"
+	FactLinkExpired        FactKind = "link_expired"
+	FactLinkRevoked        FactKind = "link_revoked"
+)
+
+// kindRank orders kinds that happen at the same instant, so that Derive
+// never depends on arrival order; it also rejects unknown kinds (rank < 0).
+// Creation comes first, confirmations before the lifecycle events that may
+// undo them, and closing a link last.
+func kindRank(k FactKind) int {
+	switch k {
+	case FactLinkCreated:
+		return 0
+	case FactSuccessRedirect:
+		return 1
+	case FactSuspiciousRedirect:
+		return 2
+	case FactFailureRedirect:
+		return 3
+	case FactPhoneNumberCreated:
+		return 4
+	case FactConfigCreated:
+		return 5
+	case FactAPIConfirmed:
+		return 6
+	case FactWebhookRegistered:
+		return 7
+	case FactNumberReconnected:
+		return 8
+	case FactNumberDisconnected:
+		return 9
+	case FactNumberDeleted:
+		return 10
+	case FactNumberOffboarded:
+		return 11
+	case FactAccountReinstated:
+		return 12
+	case FactAccountRestricted:
+		return 13
+	case FactAccountDisabled:
+		return 14
+	case FactLinkExpired:
+		return 15
+	case FactLinkRevoked:
+		return 16
+	}
+	return -1
+}
+
+// kindSource says where a fact of this kind comes from, for the timeline.
+func kindSource(k FactKind) string {
+	switch k {
+	case FactLinkCreated, FactLinkExpired, FactLinkRevoked:
+		return "setup_link"
+	case FactSuccessRedirect, FactSuspiciousRedirect, FactFailureRedirect:
+		return "redirect"
+	case FactPhoneNumberCreated:
+		return SourcePhoneNumberCreated
+	case FactConfigCreated:
+		return SourceConfigCreated
+	case FactAPIConfirmed, FactWebhookRegistered:
+		return SourceAPI
+	case FactNumberDisconnected:
+		return "webhook:whatsapp.phone_number.disconnected"
+	case FactNumberDeleted:
+		return "webhook:whatsapp.phone_number.deleted"
+	case FactNumberOffboarded:
+		return "webhook:whatsapp.phone_number.offboarded"
+	case FactNumberReconnected:
+		return "webhook:whatsapp.phone_number.reconnected"
+	case FactAccountRestricted:
+		return "webhook:whatsapp.account.restricted"
+	case FactAccountDisabled:
+		return "webhook:whatsapp.account.disabled"
+	case FactAccountReinstated:
+		return "webhook:whatsapp.account.reinstated"
+	}
+	return "unknown"
+}
+
+func isConfirmation(k FactKind) bool {
+	return k == FactPhoneNumberCreated || k == FactConfigCreated || k == FactAPIConfirmed
+}
+
+func isAccountEvent(k FactKind) bool {
+	return k == FactAccountRestricted || k == FactAccountDisabled || k == FactAccountReinstated
+}
+
+// isNumberLifecycle: kinds that move a known number's status.
+func isNumberLifecycle(k FactKind) bool {
+	return k == FactNumberDisconnected || k == FactNumberDeleted || k == FactNumberOffboarded ||
+		k == FactNumberReconnected
+}
+
+// Fact is one thing that happened to a tenant's connection. It is a sum
+// type: Kind says which fields are meaningful. Build facts with the
+// constructors below rather than by hand.
+//
+// At must be the event's own time (or the time its first delivery was
+// accepted), so that a redelivery is the same fact and collapses with it.
+type Fact struct {
+	Kind               FactKind         `json:"kind"`
+	At                 time.Time        `json:"at"`
+	SetupLinkID        string           `json:"setup_link_id,omitempty"`
+	PhoneNumberID      string           `json:"phone_number_id,omitempty"`
+	BusinessAccountID  string           `json:"business_account_id,omitempty"`
+	DisplayPhoneNumber string           `json:"display_phone_number,omitempty"`
+	ConnectionType     ConnectionType   `json:"connection_type,omitempty"`
+	NameStatus         string           `json:"name_status,omitempty"`
+	ReviewStatus       string           `json:"review_status,omitempty"`
+	QualityRating      string           `json:"quality_rating,omitempty"`
+	ErrorCode          string           `json:"error_code,omitempty"`
+	Reason             string           `json:"reason,omitempty"`
+	URL                string           `json:"url,omitempty"`
+	ExpiresAt          time.Time        `json:"expires_at,omitzero"`
+	AllowedTypes       []ConnectionType `json:"allowed_connection_types,omitempty"`
+	WebhookID          string           `json:"webhook_id,omitempty"`
+}
+
+// LinkDetails describes a setup link as Kapso created it.
+type LinkDetails struct {
+	SetupLinkID            string
+	URL                    string
+	CreatedAt              time.Time
+	ExpiresAt              time.Time
+	AllowedConnectionTypes []ConnectionType
+}
+
+// RedirectDetails are the query parameters of a success redirect.
+type RedirectDetails struct {
+	SetupLinkID        string
+	PhoneNumberID      string
+	BusinessAccountID  string
+	DisplayPhoneNumber string
+}
+
+// NumberDetails describe a number as a webhook or the Platform API reported it.
+// SetupLinkID is optional; ConnectionType comes from is_coexistence.
+type NumberDetails struct {
+	PhoneNumberID      string
+	SetupLinkID        string
+	BusinessAccountID  string
+	DisplayPhoneNumber string
+	ConnectionType     ConnectionType
+	NameStatus         string
+	ReviewStatus       string
+	QualityRating      string
+}
+
+// AccountRef names the account an account event is about: its WABA, or one
+// of its numbers. With neither, the event applies to every number of the tenant.
+type AccountRef struct {
+	BusinessAccountID string
+	PhoneNumberID     string
+}
+
+// LinkCreated: a setup link was created for the tenant.
+func LinkCreated(l LinkDetails) Fact {
+	return Fact{Kind: FactLinkCreated, At: l.CreatedAt, SetupLinkID: l.SetupLinkID, URL: l.URL,
+		ExpiresAt: l.ExpiresAt, AllowedTypes: l.AllowedConnectionTypes}
+}
+
+// SuccessRedirect: the browser came back through the success redirect.
+func SuccessRedirect(r RedirectDetails, at time.Time) Fact {
+	return redirectFact(FactSuccessRedirect, r, at)
+}
+
+// SuspiciousRedirect: a success redirect the caller rejected, with why.
+func SuspiciousRedirect(r RedirectDetails, reason string, at time.Time) Fact {
+	f := redirectFact(FactSuspiciousRedirect, r, at)
+	f.Reason = reason
+	return f
+}
+
+func redirectFact(kind FactKind, r RedirectDetails, at time.Time) Fact {
+	return Fact{Kind: kind, At: at, SetupLinkID: r.SetupLinkID, PhoneNumberID: r.PhoneNumberID,
+		BusinessAccountID: r.BusinessAccountID, DisplayPhoneNumber: r.DisplayPhoneNumber}
+}
+
+// FailureRedirect: the browser came back through the failure redirect.
+func FailureRedirect(setupLinkID, errorCode string, at time.Time) Fact {
+	return Fact{Kind: FactFailureRedirect, At: at, SetupLinkID: setupLinkID, ErrorCode: errorCode}
+}
+
+// PhoneNumberCreated: the signed project webhook whatsapp.phone_number.created (v2).
+func PhoneNumberCreated(n NumberDetails, at time.Time) Fact {
+	return numberFact(FactPhoneNumberCreated, n, at)
+}
+
+// ConfigCreated: the signed project webhook whatsapp.config.created (v1).
+func ConfigCreated(n NumberDetails, at time.Time) Fact {
+	return numberFact(FactConfigCreated, n, at)
+}
+
+// APIConfirmed: the Platform API lists the number, connected, under the
+// tenant's Kapso customer.
+func APIConfirmed(n NumberDetails, at time.Time) Fact {
+	return numberFact(FactAPIConfirmed, n, at)
+}
+
+func numberFact(kind FactKind, n NumberDetails, at time.Time) Fact {
+	return Fact{Kind: kind, At: at, PhoneNumberID: n.PhoneNumberID, SetupLinkID: n.SetupLinkID,
+		BusinessAccountID: n.BusinessAccountID, DisplayPhoneNumber: n.DisplayPhoneNumber,
+		ConnectionType: n.ConnectionType, NameStatus: n.NameStatus, ReviewStatus: n.ReviewStatus,
+		QualityRating: n.QualityRating}
+}
+
+// WebhookRegistered: kapso-bridge registered the number's own webhook.
+func WebhookRegistered(phoneNumberID, webhookID string, at time.Time) Fact {
+	return Fact{Kind: FactWebhookRegistered, At: at, PhoneNumberID: phoneNumberID, WebhookID: webhookID}
+}
+
+// NumberDisconnected: whatsapp.phone_number.disconnected.
+func NumberDisconnected(phoneNumberID string, at time.Time) Fact {
+	return Fact{Kind: FactNumberDisconnected, At: at, PhoneNumberID: phoneNumberID}
+}
+
+// NumberDeleted: whatsapp.phone_number.deleted.
+func NumberDeleted(phoneNumberID string, at time.Time) Fact {
+	return Fact{Kind: FactNumberDeleted, At: at, PhoneNumberID: phoneNumberID}
+}
+
+// NumberOffboarded: whatsapp.phone_number.offboarded.
+func NumberOffboarded(phoneNumberID string, at time.Time) Fact {
+	return Fact{Kind: FactNumberOffboarded, At: at, PhoneNumberID: phoneNumberID}
+}
+
+// NumberReconnected: whatsapp.phone_number.reconnected.
+func NumberReconnected(phoneNumberID string, at time.Time) Fact {
+	return Fact{Kind: FactNumberReconnected, At: at, PhoneNumberID: phoneNumberID}
+}
+
+// AccountRestricted: whatsapp.account.restricted.
+func AccountRestricted(a AccountRef, reason string, at time.Time) Fact {
+	return accountFact(FactAccountRestricted, a, reason, at)
+}
+
+// AccountDisabled: whatsapp.account.disabled.
+func AccountDisabled(a AccountRef, reason string, at time.Time) Fact {
+	return accountFact(FactAccountDisabled, a, reason, at)
+}
+
+// AccountReinstated: whatsapp.account.reinstated.
+func AccountReinstated(a AccountRef, at time.Time) Fact {
+	return accountFact(FactAccountReinstated, a, "", at)
+}
+
+func accountFact(kind FactKind, a AccountRef, reason string, at time.Time) Fact {
+	return Fact{Kind: kind, At: at, BusinessAccountID: a.BusinessAccountID,
+		PhoneNumberID: a.PhoneNumberID, Reason: reason}
+}
+
+// LinkExpired: the link passed its expires_at unused.
+func LinkExpired(setupLinkID string, at time.Time) Fact {
+	return Fact{Kind: FactLinkExpired, At: at, SetupLinkID: setupLinkID}
+}
+
+// LinkRevoked: the link was revoked by hand.
+func LinkRevoked(setupLinkID string, at time.Time) Fact {
+	return Fact{Kind: FactLinkRevoked, At: at, SetupLinkID: setupLinkID}
+}
+
+// Validate says whether the fact carries what its kind needs. Errors wrap
+// ErrInvalidFact.
+func (f Fact) Validate() error {
+	if kindRank(f.Kind) < 0 {
+		return fmt.Errorf("%w: kind %q is unknown", ErrInvalidFact, f.Kind)
+	}
+	if f.At.IsZero() {
+		return fmt.Errorf("%w: %s has no time", ErrInvalidFact, f.Kind)
+	}
+	switch f.Kind {
+	case FactLinkCreated, FactSuccessRedirect, FactSuspiciousRedirect, FactFailureRedirect,
+		FactLinkExpired, FactLinkRevoked:
+		if f.SetupLinkID == "" {
+			return fmt.Errorf("%w: %s has no setup link id", ErrInvalidFact, f.Kind)
+		}
+	case FactAccountRestricted, FactAccountDisabled, FactAccountReinstated:
+		// No reference at all means the whole tenant.
+	default:
+		if f.PhoneNumberID == "" {
+			return fmt.Errorf("%w: %s has no phone number id", ErrInvalidFact, f.Kind)
+		}
+	}
+	for _, t := range append([]ConnectionType{f.ConnectionType}, f.AllowedTypes...) {
+		if t != "" && t != ConnectionDedicated && t != ConnectionCoexistence {
+			return fmt.Errorf("%w: %s: connection type %q is unknown", ErrInvalidFact, f.Kind, t)
+		}
+	}
+	return nil
+}
+
+// normalized returns the fact in the one form that Key and Derive compare:
+// times in UTC without monotonic readings, connection types sorted.
+func (f Fact) normalized() Fact {
+	f.At = f.At.UTC()
+	if !f.ExpiresAt.IsZero() {
+		f.ExpiresAt = f.ExpiresAt.UTC()
+	}
+	if len(f.AllowedTypes) > 0 {
+		f.AllowedTypes = slices.Clone(f.AllowedTypes)
+		slices.Sort(f.AllowedTypes)
+		f.AllowedTypes = slices.Compact(f.AllowedTypes)
+	}
+	return f
+}
+
+// Key is the fact's natural key: two facts with the same key are the same
+// fact (a redelivery). It is the kind, the id the fact is about, and a
+// digest of every field, so a store can use it in a conditional write.
+func (f Fact) Key() string {
+	f = f.normalized()
+	types := make([]string, len(f.AllowedTypes))
+	for i, t := range f.AllowedTypes {
+		types[i] = string(t)
+	}
+	fields := []string{
+		string(f.Kind), formatTime(f.At), f.SetupLinkID, f.PhoneNumberID, f.BusinessAccountID,
+		f.DisplayPhoneNumber, string(f.ConnectionType), f.NameStatus, f.ReviewStatus,
+		f.QualityRating, f.ErrorCode, f.Reason, f.URL, formatTime(f.ExpiresAt),
+		strings.Join(types, ","), f.WebhookID,
+	}
+	// Length-prefixing keeps ("a","bc") and ("ab","c") apart.
+	digest := sha256.New()
+	for _, field := range fields {
+		fmt.Fprintf(digest, "%d:%s;", len(field), field)
+	}
+	subject := f.PhoneNumberID
+	if subject == "" {
+		subject = f.SetupLinkID
+	}
+	if subject == "" {
+		subject = f.BusinessAccountID
+	}
+	return string(f.Kind) + "#" + subject + "#" + hex.EncodeToString(digest.Sum(nil)[:12])
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ErrInvalidFact is wrapped by the error Apply reports for a fact it refused.
+var ErrInvalidFact = errors.New("invalid fact")

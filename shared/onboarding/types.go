@@ -1,0 +1,219 @@
+// Package onboarding is the domain of connecting a tenant's WhatsApp number
+// through Kapso setup links: tenants, their attempts (one per setup link),
+// their connected phone numbers, and the connection state machine.
+//
+// The state is never edited in place. Everything that happens is a Fact;
+// a Connection is derived from the set of facts seen so far, sorted into one
+// canonical order. Applying the same facts in any order, any number of times,
+// therefore yields the same Connection, which is what lets redirects, webhooks
+// and Platform API checks race each other safely.
+//
+// The package is pure: no clock, no I/O, no AWS or HTTP.
+package onboarding
+
+import "time"
+
+// TenantStatus is the one-word answer to "is this tenant's WhatsApp connected?".
+type TenantStatus string
+
+const (
+	// TenantNotStarted: no setup link was ever created and no number is known.
+	TenantNotStarted TenantStatus = "not_started"
+	// TenantLinkActive: the newest setup link is waiting to be used.
+	TenantLinkActive TenantStatus = "link_active"
+	// TenantAwaitingConfirmation: the browser came back through the success
+	// redirect of the newest link, but no webhook or API check has confirmed
+	// the number yet. Redirects are unsigned, so this is never "connected".
+	TenantAwaitingConfirmation TenantStatus = "awaiting_confirmation"
+	// TenantConnected: at least one number is confirmed and connected.
+	TenantConnected TenantStatus = "connected"
+	// TenantFailed: the newest setup link came back through the failure redirect.
+	TenantFailed TenantStatus = "failed"
+	// TenantExpired: the newest setup link expired or was revoked unused.
+	TenantExpired TenantStatus = "expired"
+	// TenantDisconnected: every known number was deleted, offboarded or its
+	// account disabled, and no newer setup link was created since.
+	TenantDisconnected TenantStatus = "disconnected"
+	// TenantReconnectRequired: a number was disconnected (its Meta credentials
+	// no longer work) and no newer setup link was created since; the customer
+	// must redo signup with reconnect_phone_number.
+	TenantReconnectRequired TenantStatus = "reconnect_required"
+)
+
+// AttemptStatus is where one setup link stands.
+type AttemptStatus string
+
+const (
+	// AttemptActive: created, no outcome yet, not closed.
+	AttemptActive AttemptStatus = "active"
+	// AttemptRedirectedSuccess: the success redirect came back with a number
+	// that nothing contradicts; waiting for a webhook or API confirmation.
+	AttemptRedirectedSuccess AttemptStatus = "redirected_success"
+	// AttemptFailed: the failure redirect came back and nothing confirmed a
+	// number for this link.
+	AttemptFailed AttemptStatus = "failed"
+	// AttemptConfirmed: a webhook or the Platform API confirmed a number for
+	// this link. It wins over every other outcome.
+	AttemptConfirmed AttemptStatus = "confirmed"
+	// AttemptSuperseded: a newer link was created for the tenant before this
+	// one had an outcome (Kapso revokes the older link).
+	AttemptSuperseded AttemptStatus = "superseded"
+	// AttemptExpired: the link expired before it had an outcome.
+	AttemptExpired AttemptStatus = "expired"
+	// AttemptRevoked: the link was revoked by hand before it had an outcome.
+	AttemptRevoked AttemptStatus = "revoked"
+)
+
+// ConnectionType is how a number is connected to the WhatsApp Business Platform.
+type ConnectionType string
+
+const (
+	// ConnectionDedicated: the number lives on the Cloud API only.
+	ConnectionDedicated ConnectionType = "dedicated"
+	// ConnectionCoexistence: the number stays usable in the WhatsApp Business App too.
+	ConnectionCoexistence ConnectionType = "coexistence"
+)
+
+// ConnectionTypeOf maps Kapso's is_coexistence flag to a ConnectionType.
+func ConnectionTypeOf(isCoexistence bool) ConnectionType {
+	if isCoexistence {
+		return ConnectionCoexistence
+	}
+	return ConnectionDedicated
+}
+
+// PhoneNumberStatus is where one connected number stands.
+type PhoneNumberStatus string
+
+const (
+	// NumberStatusUnconfirmed: known only from events that do not prove it is
+	// connected (for example a webhook registration seen before the creation).
+	NumberStatusUnconfirmed PhoneNumberStatus = "unconfirmed"
+	// NumberStatusConnected: confirmed by a webhook, the Platform API, or reconnected.
+	NumberStatusConnected PhoneNumberStatus = "connected"
+	// NumberStatusDisconnected: whatsapp.phone_number.disconnected; needs a reconnect signup.
+	NumberStatusDisconnected PhoneNumberStatus = "disconnected"
+	// NumberStatusDeleted: whatsapp.phone_number.deleted.
+	NumberStatusDeleted PhoneNumberStatus = "deleted"
+	// NumberStatusOffboarded: whatsapp.phone_number.offboarded.
+	NumberStatusOffboarded PhoneNumberStatus = "offboarded"
+	// NumberStatusAccountDisabled: the number's business account was disabled by Meta;
+	// a new signup does not help, a reinstatement does.
+	NumberStatusAccountDisabled PhoneNumberStatus = "account_disabled"
+)
+
+// RedirectKind says which redirect URL the browser came back through.
+type RedirectKind string
+
+const (
+	RedirectSuccess RedirectKind = "success"
+	RedirectFailure RedirectKind = "failure"
+)
+
+// Confirmation sources, as recorded in ConfirmedBy.
+const (
+	SourcePhoneNumberCreated = "webhook:whatsapp.phone_number.created"
+	SourceConfigCreated      = "webhook:whatsapp.config.created"
+	SourceAPI                = "api"
+)
+
+// Tenant is the SaaS's customer; it maps to one Kapso customer.
+type Tenant struct {
+	// ID is chosen by the SaaS (see ValidTenantID).
+	ID              string       `json:"id"`
+	KapsoCustomerID string       `json:"kapso_customer_id,omitempty"`
+	Name            string       `json:"name,omitempty"`
+	Status          TenantStatus `json:"status"`
+	// ActiveSetupLinkID is the newest link while it is still usable.
+	ActiveSetupLinkID string    `json:"active_setup_link_id,omitempty"`
+	CreatedAt         time.Time `json:"created_at,omitzero"`
+	// UpdatedAt is the time of the latest fact, so it is order-independent too.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Version is the number of distinct facts applied; stores use it for
+	// optimistic locking.
+	Version int `json:"version"`
+}
+
+// RedirectSeen is one browser return through a redirect URL. It is a hint:
+// it never confirms a connection.
+type RedirectSeen struct {
+	Kind               RedirectKind `json:"kind"`
+	At                 time.Time    `json:"at"`
+	PhoneNumberID      string       `json:"phone_number_id,omitempty"`
+	BusinessAccountID  string       `json:"business_account_id,omitempty"`
+	DisplayPhoneNumber string       `json:"display_phone_number,omitempty"`
+	ErrorCode          string       `json:"error_code,omitempty"`
+	// Suspicious: the number does not match what was confirmed, or the
+	// caller found it is not under the tenant's Kapso customer.
+	Suspicious       bool   `json:"suspicious,omitempty"`
+	SuspiciousReason string `json:"suspicious_reason,omitempty"`
+}
+
+// Attempt is one setup link created for a tenant.
+type Attempt struct {
+	SetupLinkID            string           `json:"setup_link_id"`
+	Status                 AttemptStatus    `json:"status"`
+	URL                    string           `json:"url,omitempty"`
+	CreatedAt              time.Time        `json:"created_at,omitzero"`
+	ExpiresAt              time.Time        `json:"expires_at,omitzero"`
+	AllowedConnectionTypes []ConnectionType `json:"allowed_connection_types,omitempty"`
+	// Redirect is the redirect that decided the attempt's status: the one
+	// matching the confirmed number, else the first success, else the latest
+	// failure, else the first suspicious one.
+	Redirect *RedirectSeen `json:"redirect,omitempty"`
+	// Redirects is every redirect seen for this link, in time order.
+	Redirects []RedirectSeen `json:"redirects,omitempty"`
+	// ErrorCode is the latest failure redirect's error code.
+	ErrorCode string `json:"error_code,omitempty"`
+	// PhoneNumberID is the number confirmed for this link.
+	PhoneNumberID string    `json:"phone_number_id,omitempty"`
+	ConfirmedBy   []string  `json:"confirmed_by,omitempty"`
+	ConfirmedAt   time.Time `json:"confirmed_at,omitzero"`
+	// ClosedAt is when the attempt was superseded, expired or revoked.
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+}
+
+// PhoneNumber is a number connected (or once connected) for the tenant.
+type PhoneNumber struct {
+	PhoneNumberID      string            `json:"phone_number_id"`
+	BusinessAccountID  string            `json:"business_account_id,omitempty"`
+	DisplayPhoneNumber string            `json:"display_phone_number,omitempty"`
+	ConnectionType     ConnectionType    `json:"connection_type,omitempty"`
+	Status             PhoneNumberStatus `json:"status"`
+	// StatusSince is when Status last changed.
+	StatusSince time.Time `json:"status_since,omitzero"`
+	// NameStatus is Meta's display-name review status; ReviewStatus the WABA
+	// review status. Both as the Platform API reported them last.
+	NameStatus    string `json:"name_status,omitempty"`
+	ReviewStatus  string `json:"review_status,omitempty"`
+	QualityRating string `json:"quality_rating,omitempty"`
+	// Restricted: Meta restricted the business account; the number still
+	// works within limits, so it stays connected.
+	Restricted        bool      `json:"restricted,omitempty"`
+	WebhookRegistered bool      `json:"webhook_registered,omitempty"`
+	WebhookID         string    `json:"webhook_id,omitempty"`
+	ConfirmedBy       []string  `json:"confirmed_by,omitempty"`
+	ConnectedAt       time.Time `json:"connected_at,omitzero"`
+	UpdatedAt         time.Time `json:"updated_at,omitzero"`
+	// SetupLinkID is the link the number was connected through, when known.
+	SetupLinkID string `json:"setup_link_id,omitempty"`
+}
+
+// TimelineEntry is one applied fact, as shown in the support view.
+type TimelineEntry struct {
+	At     time.Time         `json:"at"`
+	Kind   FactKind          `json:"kind"`
+	Source string            `json:"source"`
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// Connection is everything known about one tenant's WhatsApp connection.
+// Build it with Derive or Apply; every field except the tenant's identity is
+// derived from Facts.
+type Connection struct {
+	Tenant       Tenant          `json:"tenant"`
+	Attempts     []Attempt       `json:"attempts,omitempty"`      // oldest first
+	PhoneNumbers []PhoneNumber   `json:"phone_numbers,omitempty"` // by phone_number_id
+	Timeline     []TimelineEntry `json:"timeline,omitempty"`      // in time order
+	Facts        []Fact          `json:"facts,omitempty"`         // canonical order
+}
