@@ -1,0 +1,114 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// Payloads keeps event bodies too large for one queue message in the
+// idempotency table, in chunks under DynamoDB's 400 KB item limit; the queue
+// then carries only a reference. They expire with the DLQ's retention, so a
+// body outlives every message that can point at it.
+type Payloads struct {
+	DB    *dynamodb.Client
+	Table string
+	Now   func() time.Time
+}
+
+// chunkBytes stays well under the 400 KB item limit, attribute names included.
+const chunkBytes = 300 * 1024
+
+// ErrPayloadNotFound: the reference names no stored body.
+var ErrPayloadNotFound = errors.New("payload not found")
+
+func payloadKey(ref string, chunk int) string {
+	return "payload#" + ref + "#" + strconv.Itoa(chunk)
+}
+
+// Put stores body under ref. Writing the same ref twice is harmless.
+func (p *Payloads) Put(ctx context.Context, ref string, body []byte) error {
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	expires := numberAttr(now.Add(schema.DLQRetention + 24*time.Hour).Unix())
+	sum := sha256.Sum256(body)
+	chunks := (len(body) + chunkBytes - 1) / chunkBytes
+	if chunks == 0 {
+		chunks = 1
+	}
+	for i := 0; i < chunks; i++ {
+		end := min((i+1)*chunkBytes, len(body))
+		item := map[string]types.AttributeValue{
+			schema.AttrPK:  &types.AttributeValueMemberS{Value: payloadKey(ref, i)},
+			"data":         &types.AttributeValueMemberB{Value: body[i*chunkBytes : end]},
+			schema.AttrTTL: expires,
+		}
+		if i == 0 {
+			item["chunks"] = numberAttr(int64(chunks))
+			item["sha256"] = &types.AttributeValueMemberS{Value: hex.EncodeToString(sum[:])}
+		}
+		if _, err := p.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(p.Table), Item: item}); err != nil {
+			return fmt.Errorf("store payload %s chunk %d: %w", ref, i, err)
+		}
+	}
+	return nil
+}
+
+// Get loads the body stored under ref and checks it is whole.
+func (p *Payloads) Get(ctx context.Context, ref string) ([]byte, error) {
+	first, err := p.chunk(ctx, ref, 0)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := intAttr(first["chunks"])
+	if err != nil || chunks < 1 || chunks > 1000 {
+		return nil, fmt.Errorf("load payload %s: bad chunk count", ref)
+	}
+	body := bytesAttr(first["data"])
+	for i := 1; i < int(chunks); i++ {
+		item, err := p.chunk(ctx, ref, i)
+		if err != nil {
+			return nil, err
+		}
+		body = append(body, bytesAttr(item["data"])...)
+	}
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != stringAttr(first["sha256"]) {
+		return nil, fmt.Errorf("load payload %s: checksum mismatch", ref)
+	}
+	return body, nil
+}
+
+func (p *Payloads) chunk(ctx context.Context, ref string, i int) (map[string]types.AttributeValue, error) {
+	out, err := p.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(p.Table),
+		Key:            map[string]types.AttributeValue{schema.AttrPK: &types.AttributeValueMemberS{Value: payloadKey(ref, i)}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load payload %s chunk %d: %w", ref, i, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, fmt.Errorf("load payload %s chunk %d: %w", ref, i, ErrPayloadNotFound)
+	}
+	return out.Item, nil
+}
+
+func bytesAttr(v types.AttributeValue) []byte {
+	if b, ok := v.(*types.AttributeValueMemberB); ok {
+		return b.Value
+	}
+	return nil
+}
