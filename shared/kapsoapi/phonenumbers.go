@@ -1,0 +1,91 @@
+package kapsoapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// PhoneNumber is a WhatsApp number connected through Kapso.
+type PhoneNumber struct {
+	PhoneNumberID, BusinessAccountID, DisplayPhoneNumber, CustomerID string
+	Status, QualityRating, NameStatus, VerifiedName                  string
+	IsCoexistence                                                    bool
+}
+
+type wirePhoneNumber struct {
+	PhoneNumberID      flexString `json:"phone_number_id"`
+	BusinessAccountID  flexString `json:"business_account_id"`
+	DisplayPhoneNumber string     `json:"display_phone_number"`
+	CustomerID         flexString `json:"customer_id"`
+	Status             string     `json:"status"`
+	QualityRating      string     `json:"quality_rating"`
+	NameStatus         string     `json:"name_status"`
+	VerifiedName       string     `json:"verified_name"`
+	IsCoexistence      bool       `json:"is_coexistence"`
+}
+
+func (w wirePhoneNumber) number() (PhoneNumber, error) {
+	if w.PhoneNumberID == "" {
+		return PhoneNumber{}, errors.New("phone number without phone_number_id")
+	}
+	return PhoneNumber{
+		PhoneNumberID: string(w.PhoneNumberID), BusinessAccountID: string(w.BusinessAccountID),
+		DisplayPhoneNumber: w.DisplayPhoneNumber, CustomerID: string(w.CustomerID),
+		Status: w.Status, QualityRating: w.QualityRating, NameStatus: w.NameStatus,
+		VerifiedName: w.VerifiedName, IsCoexistence: w.IsCoexistence,
+	}, nil
+}
+
+// ListPhoneNumbers lists the customer's numbers ("" lists the whole
+// project's), following every page. Numbers that name another customer are
+// dropped, so a server that ignored the filter cannot mix tenants.
+func (c *Client) ListPhoneNumbers(ctx context.Context, customerID string) ([]PhoneNumber, error) {
+	wrap := func(err error) error { return fmt.Errorf("list phone numbers of customer %s: %w", customerID, err) }
+	q := url.Values{}
+	if customerID != "" {
+		q.Set("customer_id", customerID)
+	}
+	ws, err := listPages[wirePhoneNumber](ctx, c, call{op: "list phone numbers", method: http.MethodGet,
+		path: "/whatsapp/phone_numbers", query: q, policy: retrySafe})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	nums := make([]PhoneNumber, 0, len(ws))
+	for _, w := range ws {
+		n, err := w.number()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if customerID != "" && n.CustomerID != "" && n.CustomerID != customerID {
+			c.log.DebugContext(ctx, "kapso listed a number of another customer", "phone_number_id", n.PhoneNumberID)
+			continue
+		}
+		nums = append(nums, n)
+	}
+	return nums, nil
+}
+
+// GetPhoneNumber returns one number by its Meta phone_number_id.
+func (c *Client) GetPhoneNumber(ctx context.Context, phoneNumberID string) (PhoneNumber, error) {
+	wrap := func(err error) error { return fmt.Errorf("get phone number %s: %w", phoneNumberID, err) }
+	id, err := pathID("phone number id", phoneNumberID)
+	if err != nil {
+		return PhoneNumber{}, wrap(err)
+	}
+	var w wirePhoneNumber
+	if _, err := c.do(ctx, call{op: "get phone number", method: http.MethodGet, path: "/whatsapp/phone_numbers/" + id,
+		policy: retrySafe}, &w); err != nil {
+		return PhoneNumber{}, wrap(err)
+	}
+	n, err := w.number()
+	if err != nil {
+		return PhoneNumber{}, wrap(err)
+	}
+	if n.PhoneNumberID != phoneNumberID {
+		return PhoneNumber{}, wrap(fmt.Errorf("answer is about phone number %s", n.PhoneNumberID))
+	}
+	return n, nil
+}

@@ -1,0 +1,179 @@
+package kapsoapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// SetupLinkOptions are the optional fields of a new setup link; zero values
+// are left out so Kapso applies its defaults.
+type SetupLinkOptions struct {
+	SuccessRedirectURL, FailureRedirectURL string
+	AllowedConnectionTypes                 []string // "coexistence", "dedicated"
+	ProvisionPhoneNumber                   *bool
+	PhoneNumberAreaCode                    string // US only
+	PhoneNumberCountryISOs                 []string
+	// Language: nil leaves it out; a pointer to "" sends null (use the browser's).
+	Language             *string
+	ThemeConfig          map[string]string // colour name → #RRGGBB
+	ReconnectPhoneNumber string            // E.164 of a number the customer already has
+}
+
+// SetupLink is a Kapso setup link.
+type SetupLink struct {
+	ID, Status, URL                         string // status: active, used, expired, revoked
+	CreatedAt, ExpiresAt                    time.Time
+	SuccessRedirectURL, FailureRedirectURL  string
+	AllowedConnectionTypes                  []string
+	ProvisionPhoneNumber                    bool
+	WhatsAppSetupStatus, WhatsAppSetupError string
+}
+
+type wireSetupLink struct {
+	ID                     flexString `json:"id"`
+	Status                 string     `json:"status"`
+	URL                    string     `json:"url"`
+	CreatedAt              wireTime   `json:"created_at"`
+	ExpiresAt              wireTime   `json:"expires_at"`
+	SuccessRedirectURL     string     `json:"success_redirect_url"`
+	FailureRedirectURL     string     `json:"failure_redirect_url"`
+	AllowedConnectionTypes []string   `json:"allowed_connection_types"`
+	ProvisionPhoneNumber   *bool      `json:"provision_phone_number"`
+	WhatsAppSetupStatus    string     `json:"whatsapp_setup_status"`
+	WhatsAppSetupError     looseText  `json:"whatsapp_setup_error"`
+}
+
+func (w wireSetupLink) link() (SetupLink, error) {
+	if w.ID == "" {
+		return SetupLink{}, errors.New("setup link without id")
+	}
+	return SetupLink{
+		ID: string(w.ID), Status: w.Status, URL: w.URL,
+		CreatedAt: time.Time(w.CreatedAt), ExpiresAt: time.Time(w.ExpiresAt),
+		SuccessRedirectURL: w.SuccessRedirectURL, FailureRedirectURL: w.FailureRedirectURL,
+		AllowedConnectionTypes: w.AllowedConnectionTypes,
+		ProvisionPhoneNumber:   w.ProvisionPhoneNumber != nil && *w.ProvisionPhoneNumber,
+		WhatsAppSetupStatus:    w.WhatsAppSetupStatus, WhatsAppSetupError: string(w.WhatsAppSetupError),
+	}, nil
+}
+
+func (o SetupLinkOptions) wire() map[string]any {
+	m := map[string]any{}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set("success_redirect_url", o.SuccessRedirectURL)
+	set("failure_redirect_url", o.FailureRedirectURL)
+	set("phone_number_area_code", o.PhoneNumberAreaCode)
+	set("reconnect_phone_number", o.ReconnectPhoneNumber)
+	if len(o.AllowedConnectionTypes) > 0 {
+		m["allowed_connection_types"] = o.AllowedConnectionTypes
+	}
+	if o.ProvisionPhoneNumber != nil {
+		m["provision_phone_number"] = *o.ProvisionPhoneNumber
+	}
+	if len(o.PhoneNumberCountryISOs) > 0 {
+		m["phone_number_country_isos"] = o.PhoneNumberCountryISOs
+	}
+	if o.Language != nil {
+		if *o.Language == "" {
+			m["language"] = nil
+		} else {
+			m["language"] = *o.Language
+		}
+	}
+	if len(o.ThemeConfig) > 0 {
+		m["theme_config"] = o.ThemeConfig
+	}
+	return m
+}
+
+// CreateSetupLink creates a link for the customer; Kapso revokes the
+// customer's previous active link. Not retried after the request may have
+// reached Kapso (5xx, timeouts): a repeat would revoke the link the first
+// attempt made, so the outcome is left to the caller (ListSetupLinks tells).
+func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o SetupLinkOptions) (SetupLink, error) {
+	wrap := func(err error) error { return fmt.Errorf("create setup link for customer %s: %w", customerID, err) }
+	id, err := pathID("customer id", customerID)
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	var w wireSetupLink
+	_, err = c.do(ctx, call{op: "create setup link", method: http.MethodPost, path: "/customers/" + id + "/setup_links",
+		body: map[string]any{"setup_link": o.wire()}, policy: retryUnsent}, &w)
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	l, err := w.link()
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return SetupLink{}, wrap(fmt.Errorf("setup link %s has no usable url %q", l.ID, l.URL))
+	}
+	return l, nil
+}
+
+// ListSetupLinks lists the customer's links with that status ("" for all),
+// following every page.
+func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
+	wrap := func(err error) error { return fmt.Errorf("list setup links of customer %s: %w", customerID, err) }
+	id, err := pathID("customer id", customerID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	ws, err := listPages[wireSetupLink](ctx, c, call{op: "list setup links", method: http.MethodGet,
+		path: "/customers/" + id + "/setup_links", query: q, policy: retrySafe})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	links := make([]SetupLink, 0, len(ws))
+	for _, w := range ws {
+		l, err := w.link()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
+
+// RevokeSetupLink revokes a link. Revoking is idempotent, so it is retried
+// like a read.
+func (c *Client) RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("revoke setup link %s of customer %s: %w", setupLinkID, customerID, err)
+	}
+	cid, err := pathID("customer id", customerID)
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	lid, err := pathID("setup link id", setupLinkID)
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	var w wireSetupLink
+	_, err = c.do(ctx, call{op: "revoke setup link", method: http.MethodPatch, path: "/customers/" + cid + "/setup_links/" + lid,
+		body: map[string]any{"setup_link": map[string]string{"status": "revoked"}}, policy: retrySafe}, &w)
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	l, err := w.link()
+	if err != nil {
+		return SetupLink{}, wrap(err)
+	}
+	if l.ID != setupLinkID {
+		return SetupLink{}, wrap(fmt.Errorf("answer is about setup link %s", l.ID))
+	}
+	return l, nil
+}
