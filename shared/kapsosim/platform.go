@@ -1,0 +1,571 @@
+package kapsosim
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type customer struct {
+	ID, Name, ExternalID string
+	CreatedAt            time.Time
+}
+
+type link struct {
+	ID, CustomerID, Token, URL string
+	revoked, used              bool
+	CreatedAt, ExpiresAt       time.Time
+	SuccessURL, FailureURL     string
+	AllowedTypes               []string
+	Provision                  bool
+	AreaCode                   string
+	CountryISOs                []string
+	Language                   *string
+	Theme                      map[string]string
+	ReconnectNumberID          string // phone_number_id being reconnected
+	SetupStatus, SetupError    string
+	PhoneNumberID              string
+	Provisioned                *provisioned
+}
+
+type provisioned struct {
+	ID, Number string
+	At         time.Time
+}
+
+type number struct {
+	ID, PhoneNumberID, WABA, Display, CustomerID string
+	Status, Quality, NameStatus, VerifiedName    string
+	IsCoexistence                                bool
+	CreatedAt                                    time.Time
+}
+
+// Webhook is a phone number's webhook as registered with the simulator.
+type Webhook struct {
+	ID                string    `json:"id"`
+	PhoneNumberID     string    `json:"phone_number_id"`
+	URL               string    `json:"url"`
+	SecretKey         string    `json:"secret_key"`
+	Kind              string    `json:"kind"`
+	Events            []string  `json:"events"`
+	Active            bool      `json:"active"`
+	PayloadVersion    string    `json:"payload_version"`
+	InactivityMinutes int       `json:"inactivity_minutes"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+var (
+	connectionTypes = []string{"coexistence", "dedicated"}
+	languages       = []string{"en", "es", "pt", "hi", "id", "ar"}
+	themeKeys       = []string{"primary_color", "primary_foreground_color", "background_color", "text_color",
+		"muted_text_color", "card_color", "muted_color", "border_color", "secondary_color",
+		"secondary_foreground_color", "destructive_color", "destructive_foreground_color"}
+	numberEvents = []string{"whatsapp.message.received", "whatsapp.message.sent", "whatsapp.message.delivered",
+		"whatsapp.message.read", "whatsapp.message.failed", "whatsapp.conversation.created",
+		"whatsapp.conversation.ended", "whatsapp.conversation.inactive", "whatsapp.contact.identity_changed",
+		"whatsapp.contact.marketing_preference_changed", "whatsapp.meta_business_agent.handover"}
+	hexColour  = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+	countryISO = regexp.MustCompile(`^[A-Z]{2}$`)
+	areaCode   = regexp.MustCompile(`^[0-9]{3}$`)
+)
+
+// status is computed from Now so that expiry needs no background job.
+func (l *link) status(now time.Time) string {
+	switch {
+	case l.used:
+		return "used"
+	case l.revoked:
+		return "revoked"
+	case !now.Before(l.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (c *customer) json() map[string]any {
+	return map[string]any{"id": c.ID, "name": c.Name, "external_customer_id": nullable(c.ExternalID),
+		"created_at": ts(c.CreatedAt), "updated_at": ts(c.CreatedAt)}
+}
+
+func (l *link) json(now time.Time) map[string]any {
+	m := map[string]any{
+		"id": l.ID, "customer_id": l.CustomerID, "status": l.status(now), "url": l.URL,
+		"created_at": ts(l.CreatedAt), "expires_at": ts(l.ExpiresAt),
+		"success_redirect_url": nullable(l.SuccessURL), "failure_redirect_url": nullable(l.FailureURL),
+		"allowed_connection_types": l.AllowedTypes, "provision_phone_number": l.Provision,
+		"phone_number_area_code": nullable(l.AreaCode), "phone_number_country_isos": l.CountryISOs,
+		"language": l.Language, "theme_config": l.Theme,
+		"whatsapp_setup_status": l.SetupStatus, "whatsapp_setup_error": nullable(l.SetupError),
+		"provisioned_phone_number": nil,
+	}
+	if p := l.Provisioned; p != nil {
+		m["provisioned_phone_number"] = map[string]any{"id": p.ID, "phone_number": p.Number, "status": "active",
+			"country_iso": "US", "country_dial_code": "1", "provisioned_at": ts(p.At)}
+	}
+	return m
+}
+
+func (n *number) json() map[string]any {
+	return map[string]any{
+		"id": n.ID, "phone_number_id": n.PhoneNumberID, "business_account_id": n.WABA,
+		"display_phone_number": n.Display, "display_phone_number_normalized": strings.TrimPrefix(n.Display, "+"),
+		"customer_id": n.CustomerID, "status": n.Status, "quality_rating": n.Quality,
+		"name_status": n.NameStatus, "verified_name": n.VerifiedName, "is_coexistence": n.IsCoexistence,
+		"created_at": ts(n.CreatedAt),
+	}
+}
+
+// webhookJSON is what the API shows: never the secret.
+func webhookJSON(h *Webhook) map[string]any {
+	return map[string]any{"id": h.ID, "phone_number_id": h.PhoneNumberID, "url": h.URL, "kind": h.Kind,
+		"events": h.Events, "active": h.Active, "payload_version": h.PayloadVersion,
+		"inactivity_minutes": h.InactivityMinutes, "created_at": ts(h.CreatedAt)}
+}
+
+// writePage answers a list with Kapso's page pagination.
+func writePage[T any](w http.ResponseWriter, r *http.Request, items []T, view func(T) map[string]any) {
+	page, perPage := 1, 20
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusUnprocessableEntity, "page must be a positive integer")
+			return
+		}
+		page = n
+	}
+	if v := r.URL.Query().Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusUnprocessableEntity, "per_page must be a positive integer")
+			return
+		}
+		perPage = min(n, 100)
+	}
+	data := []map[string]any{}
+	for i := (page - 1) * perPage; i < len(items) && i < page*perPage; i++ {
+		data = append(data, view(items[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "meta": map[string]int{
+		"page": page, "per_page": perPage, "total_pages": (len(items) + perPage - 1) / perPage, "total_count": len(items)}})
+}
+
+func (s *Simulator) findCustomer(id string) *customer {
+	for _, c := range s.customers {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *Simulator) findNumber(phoneNumberID string) *number {
+	for _, n := range s.numbers {
+		if n.PhoneNumberID == phoneNumberID {
+			return n
+		}
+	}
+	return nil
+}
+
+func (s *Simulator) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Customer *struct {
+			Name               string `json:"name"`
+			ExternalCustomerID string `json:"external_customer_id"`
+		} `json:"customer"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if body.Customer == nil {
+		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: customer")
+		return
+	}
+	if strings.TrimSpace(body.Customer.Name) == "" {
+		writeError(w, http.StatusUnprocessableEntity, "Name can't be blank")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ext := body.Customer.ExternalCustomerID; ext != "" {
+		for _, c := range s.customers {
+			if c.ExternalID == ext {
+				// Real Kapso's answer to a duplicate is unconfirmed; 422 with this
+				// text is the simulator's choice. Callers re-find on it.
+				writeError(w, http.StatusUnprocessableEntity, "External customer has already been taken")
+				return
+			}
+		}
+	}
+	c := &customer{ID: s.uuid(), Name: body.Customer.Name, ExternalID: body.Customer.ExternalCustomerID, CreatedAt: s.now()}
+	s.customers = append(s.customers, c)
+	writeJSON(w, http.StatusCreated, map[string]any{"data": c.json()})
+}
+
+func (s *Simulator) listCustomers(w http.ResponseWriter, r *http.Request) {
+	ext := r.URL.Query().Get("external_customer_id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*customer
+	for _, c := range s.customers {
+		if ext == "" || c.ExternalID == ext {
+			out = append(out, c)
+		}
+	}
+	writePage(w, r, out, (*customer).json)
+}
+
+type linkRequest struct {
+	SuccessRedirectURL     string            `json:"success_redirect_url"`
+	FailureRedirectURL     string            `json:"failure_redirect_url"`
+	AllowedConnectionTypes []string          `json:"allowed_connection_types"`
+	ProvisionPhoneNumber   *bool             `json:"provision_phone_number"`
+	PhoneNumberAreaCode    string            `json:"phone_number_area_code"`
+	PhoneNumberCountryISOs []string          `json:"phone_number_country_isos"`
+	Language               *string           `json:"language"`
+	ThemeConfig            map[string]string `json:"theme_config"`
+	ReconnectPhoneNumber   string            `json:"reconnect_phone_number"`
+}
+
+func validRedirect(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
+}
+
+func digitsOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// buildLink validates a create request into a link, or says why it is refused (422).
+func (s *Simulator) buildLink(c *customer, req linkRequest) (*link, string) {
+	l := &link{CustomerID: c.ID, SuccessURL: req.SuccessRedirectURL, FailureURL: req.FailureRedirectURL,
+		AllowedTypes: connectionTypes, CountryISOs: []string{"US"}, Language: req.Language, Theme: req.ThemeConfig,
+		AreaCode: req.PhoneNumberAreaCode, SetupStatus: "pending"}
+	for _, u := range []string{req.SuccessRedirectURL, req.FailureRedirectURL} {
+		if u != "" && !validRedirect(u) {
+			return nil, "Redirect URLs must be absolute http(s) URLs"
+		}
+	}
+	if req.AllowedConnectionTypes != nil {
+		if len(req.AllowedConnectionTypes) == 0 {
+			return nil, "Allowed connection types can't be empty"
+		}
+		for _, t := range req.AllowedConnectionTypes {
+			if !slices.Contains(connectionTypes, t) {
+				return nil, "Allowed connection types contains an invalid type: " + t
+			}
+		}
+		l.AllowedTypes = slices.Compact(slices.Sorted(slices.Values(req.AllowedConnectionTypes)))
+	}
+	if req.Language != nil && !slices.Contains(languages, *req.Language) {
+		return nil, "Language is not included in the list"
+	}
+	for k, v := range req.ThemeConfig {
+		if !slices.Contains(themeKeys, k) {
+			return nil, "Theme config has an unknown key: " + k
+		}
+		if !hexColour.MatchString(v) {
+			return nil, "Theme config " + k + " must be a hex colour like #RRGGBB"
+		}
+	}
+	if req.PhoneNumberCountryISOs != nil {
+		for _, iso := range req.PhoneNumberCountryISOs {
+			if !countryISO.MatchString(iso) {
+				return nil, "Phone number country isos contains an invalid code: " + iso
+			}
+		}
+		if len(req.PhoneNumberCountryISOs) > 0 {
+			l.CountryISOs = req.PhoneNumberCountryISOs
+		}
+	}
+	if req.PhoneNumberAreaCode != "" {
+		if !slices.Equal(l.CountryISOs, []string{"US"}) {
+			return nil, "Phone number area code is only supported for US numbers"
+		}
+		if !areaCode.MatchString(req.PhoneNumberAreaCode) {
+			return nil, "Phone number area code must be 3 digits"
+		}
+	}
+	l.Provision = req.ProvisionPhoneNumber != nil && *req.ProvisionPhoneNumber
+	if req.ReconnectPhoneNumber != "" {
+		var n *number
+		want := digitsOnly(req.ReconnectPhoneNumber)
+		for _, cand := range s.numbers {
+			if cand.CustomerID == c.ID && want != "" && digitsOnly(cand.Display) == want {
+				n = cand
+			}
+		}
+		if n == nil {
+			return nil, "Reconnect phone number does not belong to this customer"
+		}
+		typ := "dedicated"
+		if n.IsCoexistence {
+			typ = "coexistence"
+		}
+		if !slices.Contains(l.AllowedTypes, typ) {
+			return nil, "Reconnect phone number must keep its connection type: " + typ
+		}
+		if l.Provision {
+			return nil, "Provision phone number can't be used with reconnect phone number"
+		}
+		l.AllowedTypes = []string{typ}
+		l.ReconnectNumberID = n.PhoneNumberID
+	}
+	return l, ""
+}
+
+func (s *Simulator) createLink(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SetupLink *linkRequest `json:"setup_link"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if body.SetupLink == nil {
+		body.SetupLink = &linkRequest{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.findCustomer(r.PathValue("customer_id"))
+	if c == nil {
+		writeError(w, http.StatusNotFound, "Customer not found")
+		return
+	}
+	l, problem := s.buildLink(c, *body.SetupLink)
+	if problem != "" {
+		writeError(w, http.StatusUnprocessableEntity, problem)
+		return
+	}
+	now := s.now()
+	// One active link per customer: the new one revokes the old.
+	for _, old := range s.links {
+		if old.CustomerID == c.ID && old.status(now) == "active" {
+			old.revoked = true
+		}
+	}
+	base := s.opts.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	l.ID, l.Token, l.CreatedAt, l.ExpiresAt = s.uuid(), s.digits(8)+strings.ReplaceAll(s.uuid(), "-", ""), now, now.Add(linkLifetime)
+	l.URL = base + "/setup/" + l.Token
+	s.links = append(s.links, l)
+	out := l.json(now)
+	out["token"] = l.Token
+	writeJSON(w, http.StatusCreated, map[string]any{"data": out})
+}
+
+func (s *Simulator) listLinks(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	if status != "" && !slices.Contains([]string{"active", "used", "expired", "revoked"}, status) {
+		writeError(w, http.StatusUnprocessableEntity, "Status must be one of active, used, expired, revoked")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.findCustomer(r.PathValue("customer_id"))
+	if c == nil {
+		writeError(w, http.StatusNotFound, "Customer not found")
+		return
+	}
+	now := s.now()
+	var out []*link
+	for _, l := range s.links {
+		if l.CustomerID == c.ID && (status == "" || l.status(now) == status) {
+			out = append(out, l)
+		}
+	}
+	writePage(w, r, out, func(l *link) map[string]any { return l.json(now) })
+}
+
+func (s *Simulator) updateLink(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SetupLink *struct {
+			Status    string `json:"status"`
+			ExpiresAt string `json:"expires_at"`
+		} `json:"setup_link"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if body.SetupLink == nil {
+		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: setup_link")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l *link
+	for _, cand := range s.links {
+		if cand.ID == r.PathValue("id") && cand.CustomerID == r.PathValue("customer_id") {
+			l = cand
+		}
+	}
+	if l == nil {
+		writeError(w, http.StatusNotFound, "Setup link not found")
+		return
+	}
+	now := s.now()
+	switch st := body.SetupLink.Status; {
+	case st == "" && body.SetupLink.ExpiresAt == "":
+		writeError(w, http.StatusUnprocessableEntity, "Nothing to update")
+		return
+	case st != "" && st != "revoked":
+		writeError(w, http.StatusUnprocessableEntity, "Status can only be changed to revoked")
+		return
+	case l.used:
+		writeError(w, http.StatusUnprocessableEntity, "Setup link has already been used")
+		return
+	}
+	if body.SetupLink.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, body.SetupLink.ExpiresAt)
+		if err != nil || !t.After(now) {
+			writeError(w, http.StatusUnprocessableEntity, "Expires at must be a future ISO 8601 time")
+			return
+		}
+		l.ExpiresAt = t
+	}
+	if body.SetupLink.Status == "revoked" {
+		l.revoked = true
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": l.json(now)})
+}
+
+func (s *Simulator) listNumbers(w http.ResponseWriter, r *http.Request) {
+	cid := r.URL.Query().Get("customer_id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*number
+	for _, n := range s.numbers {
+		if cid == "" || n.CustomerID == cid {
+			out = append(out, n)
+		}
+	}
+	writePage(w, r, out, (*number).json)
+}
+
+func (s *Simulator) getNumber(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.findNumber(r.PathValue("phone_number_id"))
+	if n == nil {
+		writeError(w, http.StatusNotFound, "Phone number not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": n.json()})
+}
+
+func (s *Simulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pnid := r.PathValue("phone_number_id")
+	if s.findNumber(pnid) == nil {
+		writeError(w, http.StatusNotFound, "Phone number not found")
+		return
+	}
+	var out []*Webhook
+	for _, h := range s.webhooks {
+		if h.PhoneNumberID == pnid {
+			out = append(out, h)
+		}
+	}
+	writePage(w, r, out, webhookJSON)
+}
+
+func (s *Simulator) createWebhook(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Webhook *struct {
+			URL               string   `json:"url"`
+			SecretKey         string   `json:"secret_key"`
+			Kind              string   `json:"kind"`
+			Events            []string `json:"events"`
+			Active            *bool    `json:"active"`
+			PayloadVersion    string   `json:"payload_version"`
+			InactivityMinutes int      `json:"inactivity_minutes"`
+		} `json:"whatsapp_webhook"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	if body.Webhook == nil {
+		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: whatsapp_webhook")
+		return
+	}
+	b := body.Webhook
+	h := &Webhook{PhoneNumberID: r.PathValue("phone_number_id"), URL: b.URL, SecretKey: b.SecretKey, Kind: b.Kind,
+		Events: b.Events, Active: b.Active == nil || *b.Active, PayloadVersion: b.PayloadVersion,
+		InactivityMinutes: b.InactivityMinutes}
+	if h.Kind == "" {
+		h.Kind = "kapso"
+	}
+	if h.PayloadVersion == "" {
+		h.PayloadVersion = "v2"
+	}
+	if h.InactivityMinutes == 0 {
+		h.InactivityMinutes = 60
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.findNumber(h.PhoneNumberID) == nil {
+		writeError(w, http.StatusNotFound, "Phone number not found")
+		return
+	}
+	if problem := s.checkWebhook(h); problem != "" {
+		writeError(w, http.StatusUnprocessableEntity, problem)
+		return
+	}
+	h.ID, h.CreatedAt = s.uuid(), s.now()
+	s.webhooks = append(s.webhooks, h)
+	writeJSON(w, http.StatusCreated, map[string]any{"data": webhookJSON(h)})
+}
+
+// checkWebhook says why a new webhook is refused, or "" when it is fine.
+func (s *Simulator) checkWebhook(h *Webhook) string {
+	switch {
+	case !validRedirect(h.URL):
+		return "Url must be an absolute http(s) URL"
+	case h.SecretKey == "":
+		return "Secret key can't be blank"
+	case h.Kind != "kapso" && h.Kind != "meta":
+		return "Kind must be kapso or meta"
+	case h.PayloadVersion != "v1" && h.PayloadVersion != "v2":
+		return "Payload version must be v1 or v2"
+	case h.InactivityMinutes < 1 || h.InactivityMinutes > 1440:
+		return "Inactivity minutes must be between 1 and 1440"
+	}
+	if h.Kind == "kapso" {
+		if len(h.Events) == 0 {
+			return "Events can't be blank"
+		}
+		for _, e := range h.Events {
+			if !slices.Contains(numberEvents, e) {
+				return "Events contains an unknown event: " + e
+			}
+		}
+	}
+	if h.Kind == "meta" {
+		for _, o := range s.webhooks {
+			if o.PhoneNumberID == h.PhoneNumberID && o.Kind == "meta" {
+				return "Only one meta webhook is allowed per phone number"
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,226 @@
+// Package kapsosim is a Kapso simulator for tests and the local stack: the
+// Platform API calls kapso-bridge makes, a setup page a person can click
+// through, signed project and phone-number webhooks sent with Kapso's retry
+// schedule, and /_sim/ controls to drive it all. All state lives in the
+// Simulator value.
+package kapsosim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultRetrySchedule returns Kapso's documented schedule: the wait before
+// each attempt of a webhook delivery.
+func DefaultRetrySchedule() []time.Duration {
+	return []time.Duration{0, 10 * time.Second, 40 * time.Second, 90 * time.Second}
+}
+
+const (
+	linkLifetime = 30 * 24 * time.Hour
+	maxBodyBytes = 1 << 20
+	// deliveryTimeout is how long Kapso waits for a webhook's 200.
+	deliveryTimeout = 10 * time.Second
+)
+
+// Webhook modes for project webhooks.
+const (
+	ModeNormal    = "normal"
+	ModeDrop      = "drop"      // send nothing
+	ModeDuplicate = "duplicate" // send each delivery twice, same idempotency key
+)
+
+// Options configure a Simulator.
+type Options struct {
+	PublicURL            string // how browsers reach the simulator, e.g. http://127.0.0.1:8090
+	APIKey               string // expected X-API-Key ("" accepts any)
+	ProjectWebhookURL    string // where project webhooks are sent ("" sends none)
+	ProjectWebhookSecret string
+	// PayloadVersion "v2" (default) sends whatsapp.phone_number.created on a
+	// connection; "v1" sends whatsapp.config.created.
+	PayloadVersion string
+	// RetrySchedule is the wait before each delivery attempt; default
+	// DefaultRetrySchedule.
+	RetrySchedule []time.Duration
+	// TimeScale, when > 0, multiplies every RetrySchedule wait.
+	TimeScale  float64
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Seed makes ids and tokens repeatable; 0 picks a random seed.
+	Seed uint64
+}
+
+// Simulator is an http.Handler standing in for Kapso.
+type Simulator struct {
+	opts     Options
+	schedule []time.Duration
+	client   *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+
+	ctx    context.Context // ended by Close, stops background senders
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	rng        *rand.Rand
+	projectID  string
+	mode       string
+	customers  []*customer
+	links      []*link
+	numbers    []*number
+	webhooks   []*Webhook
+	deliveries []Delivery
+}
+
+// New returns a simulator; call Close to stop its background senders.
+func New(o Options) *Simulator {
+	s := &Simulator{opts: o, client: o.HTTPClient, log: o.Logger, now: o.Now, mode: ModeNormal}
+	if s.opts.PayloadVersion == "" {
+		s.opts.PayloadVersion = "v2"
+	}
+	s.opts.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	sched := o.RetrySchedule
+	if len(sched) == 0 {
+		sched = DefaultRetrySchedule()
+	}
+	for _, d := range sched {
+		if o.TimeScale > 0 {
+			d = time.Duration(float64(d) * o.TimeScale)
+		}
+		s.schedule = append(s.schedule, d)
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: deliveryTimeout}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.projectID = s.uuid()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.routes()
+	return s
+}
+
+// Close stops background webhook senders and waits for them.
+func (s *Simulator) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Simulator) routes() {
+	m := http.NewServeMux()
+	api := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.authed(h)) }
+	api("POST /platform/v1/customers", s.createCustomer)
+	api("GET /platform/v1/customers", s.listCustomers)
+	api("POST /platform/v1/customers/{customer_id}/setup_links", s.createLink)
+	api("GET /platform/v1/customers/{customer_id}/setup_links", s.listLinks)
+	api("PATCH /platform/v1/customers/{customer_id}/setup_links/{id}", s.updateLink)
+	api("GET /platform/v1/whatsapp/phone_numbers", s.listNumbers)
+	api("GET /platform/v1/whatsapp/phone_numbers/{phone_number_id}", s.getNumber)
+	api("GET /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.listWebhooks)
+	api("POST /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.createWebhook)
+	api("/platform/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "Not found")
+	})
+
+	m.HandleFunc("GET /setup/{token}", s.setupPage)
+	m.HandleFunc("POST /setup/{token}/complete", s.setupComplete)
+	m.HandleFunc("POST /setup/{token}/fail", s.setupFail)
+
+	m.HandleFunc("POST /_sim/links/{id}/complete", s.ctlComplete)
+	m.HandleFunc("POST /_sim/links/{id}/fail", s.ctlFail)
+	m.HandleFunc("POST /_sim/webhooks/mode", s.ctlMode)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/events", s.ctlNumberEvent)
+	m.HandleFunc("POST /_sim/project/events", s.ctlProjectEvent)
+	m.HandleFunc("GET /_sim/deliveries", s.ctlDeliveries)
+	m.HandleFunc("GET /_sim/state", s.ctlState)
+	s.mux = m
+}
+
+func (s *Simulator) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.APIKey != "" && r.Header.Get("X-API-Key") != s.opts.APIKey {
+			writeError(w, http.StatusUnauthorized, "Invalid API key")
+			return
+		}
+		s.log.Debug("kapsosim api", "method", r.Method, "path", r.URL.Path)
+		h(w, r)
+	})
+}
+
+// --- helpers shared by the handlers ---
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// readJSON decodes a size-limited JSON body into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// uuid returns a version-4 UUID from the simulator's generator; callers hold
+// s.mu or are in New.
+func (s *Simulator) uuid() string {
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(s.rng.UintN(256))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// digits returns n random decimal digits, the first not zero; callers hold s.mu.
+func (s *Simulator) digits(n int) string {
+	var b strings.Builder
+	b.WriteByte(byte('1' + s.rng.IntN(9)))
+	for range n - 1 {
+		b.WriteByte(byte('0' + s.rng.IntN(10)))
+	}
+	return b.String()
+}
+
+// Errors of the Go controls.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrLinkUnusable = errors.New("setup link cannot be used")
+	ErrInvalid      = errors.New("invalid")
+	ErrNoWebhook    = errors.New("no active webhook for that number and event")
+	ErrClosed       = errors.New("simulator closed")
+)
