@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -356,10 +357,13 @@ func (f Fact) Key() string {
 		strings.Join(types, ","), f.WebhookID,
 	}
 	// Length-prefixing keeps ("a","bc") and ("ab","c") apart.
-	digest := sha256.New()
+	var encoded []byte
 	for _, field := range fields {
-		fmt.Fprintf(digest, "%d:%s;", len(field), field)
+		encoded = strconv.AppendInt(encoded, int64(len(field)), 10)
+		encoded = append(encoded, ':')
+		encoded = append(encoded, field...)
 	}
+	digest := sha256.Sum256(encoded)
 	subject := f.PhoneNumberID
 	if subject == "" {
 		subject = f.SetupLinkID
@@ -367,7 +371,7 @@ func (f Fact) Key() string {
 	if subject == "" {
 		subject = f.BusinessAccountID
 	}
-	return string(f.Kind) + "#" + subject + "#" + hex.EncodeToString(digest.Sum(nil)[:12])
+	return string(f.Kind) + "#" + subject + "#" + hex.EncodeToString(digest[:12])
 }
 
 func formatTime(t time.Time) string {

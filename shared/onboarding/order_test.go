@@ -1,0 +1,154 @@
+package onboarding
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// permute calls visit with every ordering of facts (Heap's algorithm).
+func permute(facts []Fact, visit func([]Fact)) {
+	p := append([]Fact(nil), facts...)
+	var generate func(k int)
+	generate = func(k int) {
+		if k <= 1 {
+			visit(p)
+			return
+		}
+		for i := 0; i < k-1; i++ {
+			generate(k - 1)
+			if k%2 == 0 {
+				p[i], p[k-1] = p[k-1], p[i]
+			} else {
+				p[0], p[k-1] = p[k-1], p[0]
+			}
+		}
+		generate(k - 1)
+	}
+	generate(len(p))
+}
+
+func applyTo(c Connection, facts []Fact) Connection {
+	for _, f := range facts {
+		c, _ = Apply(c, f)
+	}
+	return c
+}
+
+func TestEveryOrderOfTheSixFactsEndsTheSame(t *testing.T) {
+	base := applyAll(t, factFirstLnk)
+	want := canonical(t, Derive(testTenant, append([]Fact{factFirstLnk}, sixFacts...)))
+
+	final := applyTo(base, sixFacts)
+	if final.Tenant.Status != TenantConnected || final.Tenant.ActiveSetupLinkID != "sl_2" {
+		t.Fatalf("tenant = %+v, want connected with sl_2 usable", final.Tenant)
+	}
+	a := mustAttempt(t, final, "sl_1")
+	wantAttempt(t, a, AttemptConfirmed)
+	wantStrings(t, "confirmed by", a.ConfirmedBy, SourceAPI, SourceConfigCreated, SourcePhoneNumberCreated)
+
+	orders := 0
+	permute(sixFacts, func(order []Fact) {
+		orders++
+		twiceInARow := make([]Fact, 0, 2*len(order))
+		for _, f := range order {
+			twiceInARow = append(twiceInARow, f, f)
+		}
+		runs := map[string][]Fact{
+			"once":           order,
+			"twice in a row": twiceInARow,
+			"then again":     append(append([]Fact(nil), order...), order...),
+			"then reversed":  append(append([]Fact(nil), order...), reversed(order)...),
+		}
+		for name, facts := range runs {
+			if got := canonical(t, applyTo(base, facts)); got != want {
+				t.Fatalf("order %v (%s) ends differently:\n got %s\nwant %s", kindsOf(order), name, got, want)
+			}
+		}
+	})
+	if orders != 720 {
+		t.Errorf("visited %d orders, want 720", orders)
+	}
+}
+
+// The first link's creation may itself arrive late (a Kapso-created link the
+// reconciler finds afterwards): include it in the permutations too.
+func TestEveryOrderIncludingTheFirstLinkEndsTheSame(t *testing.T) {
+	all := append([]Fact{factFirstLnk}, sixFacts...)
+	want := canonical(t, Derive(testTenant, all))
+	orders := 0
+	permute(all, func(order []Fact) {
+		orders++
+		if got := canonical(t, applyAll(t, order...)); got != want {
+			t.Fatalf("order %v ends differently:\n got %s\nwant %s", kindsOf(order), got, want)
+		}
+	})
+	if orders != 5040 {
+		t.Errorf("visited %d orders, want 5040", orders)
+	}
+}
+
+func kindsOf(facts []Fact) []FactKind {
+	kinds := make([]FactKind, len(facts))
+	for i, f := range facts {
+		kinds[i] = f.Kind
+	}
+	return kinds
+}
+
+// fuzzPool holds every kind of fact, with clashes the state machine must
+// settle the same way whatever the order: two links, a stray redirect,
+// lifecycle and account events, expiry and a flagged redirect.
+var fuzzPool = append(append([]Fact{factFirstLnk}, sixFacts...),
+	successRedirect("sl_2", "pn_2", 33),
+	SuspiciousRedirect(RedirectDetails{SetupLinkID: "sl_2", PhoneNumberID: "pn_9"}, "not under the customer", minute(34)),
+	FailureRedirect("sl_2", "waba_limit_reached", minute(35)),
+	numberCreated("pn_2", "sl_2", 36),
+	APIConfirmed(NumberDetails{PhoneNumberID: "pn_2", ConnectionType: ConnectionCoexistence}, minute(37)),
+	NumberDisconnected("pn_1", minute(50)),
+	NumberReconnected("pn_1", minute(70)),
+	NumberDeleted("pn_2", minute(50)),
+	NumberOffboarded("pn_2", minute(80)),
+	AccountRestricted(AccountRef{BusinessAccountID: "waba_1"}, "spam", minute(45)),
+	AccountDisabled(AccountRef{PhoneNumberID: "pn_1"}, "policy", minute(55)),
+	AccountReinstated(AccountRef{}, minute(65)),
+	WebhookRegistered("pn_1", "wh_1", minute(13)),
+	LinkExpired("sl_1", minute(20)),
+	LinkRevoked("sl_2", minute(90)),
+	linkCreated("sl_3", 60),
+	FailureRedirect("sl_3", "facebook_auth_failed", minute(61)),
+	// Same instant as the disconnection: the kind order settles it.
+	NumberReconnected("pn_1", minute(50)),
+)
+
+// FuzzApplyOrder picks a sequence of facts (with repetitions) from the pool
+// and checks that a shuffled copy, and the set alone, give the same state.
+func FuzzApplyOrder(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6}, uint64(1))
+	f.Add([]byte{1, 1, 3, 3, 12, 13, 14, 2}, uint64(7))
+	f.Add([]byte{7, 8, 9, 10, 11, 20, 21, 22, 23, 24, 25}, uint64(42))
+	f.Add([]byte{0, 15, 16, 17, 18, 19, 26, 27, 28}, uint64(99))
+	f.Fuzz(func(t *testing.T, picks []byte, seed uint64) {
+		if len(picks) > 64 {
+			picks = picks[:64]
+		}
+		sequence := make([]Fact, len(picks))
+		for i, p := range picks {
+			sequence[i] = fuzzPool[int(p)%len(fuzzPool)]
+		}
+		shuffled := append([]Fact(nil), sequence...)
+		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+
+		inOrder := applyAll(t, sequence...)
+		got := canonical(t, applyAll(t, shuffled...))
+		if want := canonical(t, inOrder); got != want {
+			t.Fatalf("shuffled order differs:\n%v\n%v\n got %s\nwant %s", kindsOf(sequence), kindsOf(shuffled), got, want)
+		}
+		if derived := canonical(t, Derive(testTenant, shuffled)); derived != got {
+			t.Fatalf("Derive differs from Apply:\n got %s\nwant %s", derived, got)
+		}
+		if again := canonical(t, applyTo(inOrder, shuffled)); again != got {
+			t.Fatalf("re-applying the facts changed the state:\n got %s\nwant %s", again, got)
+		}
+	})
+}
