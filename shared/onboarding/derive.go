@@ -57,20 +57,15 @@ type Change struct {
 	Entry            TimelineEntry
 	TenantStatusFrom TenantStatus
 	TenantStatusTo   TenantStatus
-	Attempts         []AttemptTransition
-	PhoneNumbers     []PhoneNumberTransition
+	Attempts         []Transition[AttemptStatus]     // by setup link id
+	PhoneNumbers     []Transition[PhoneNumberStatus] // by phone_number_id
 }
 
-// AttemptTransition is an attempt whose status changed (From is empty for a new one).
-type AttemptTransition struct {
-	SetupLinkID string
-	From, To    AttemptStatus
-}
-
-// PhoneNumberTransition is a number whose status changed (From is empty for a new one).
-type PhoneNumberTransition struct {
-	PhoneNumberID string
-	From, To      PhoneNumberStatus
+// Transition is an attempt or number whose status changed; From is empty
+// for one that did not exist before.
+type Transition[S ~string] struct {
+	ID       string
+	From, To S
 }
 
 // Applied reports whether the fact was new and valid, so it must be stored.
@@ -98,38 +93,29 @@ func Apply(state Connection, f Fact) (Connection, Change) {
 	}
 	next := Derive(state.Tenant, append(slices.Clone(state.Facts), f))
 	change.TenantStatusTo = next.Tenant.Status
-	change.Attempts = attemptTransitions(state.Attempts, next.Attempts)
-	change.PhoneNumbers = numberTransitions(state.PhoneNumbers, next.PhoneNumbers)
+	change.Attempts = transitions(state.Attempts, next.Attempts, attemptStatus)
+	change.PhoneNumbers = transitions(state.PhoneNumbers, next.PhoneNumbers, numberStatus)
 	return next, change
 }
 
-func attemptTransitions(before, after []Attempt) []AttemptTransition {
-	var out []AttemptTransition
-	for _, a := range after {
-		var from AttemptStatus
-		if i := slices.IndexFunc(before, func(b Attempt) bool { return b.SetupLinkID == a.SetupLinkID }); i >= 0 {
-			from = before[i].Status
-		}
-		if from != a.Status {
-			out = append(out, AttemptTransition{SetupLinkID: a.SetupLinkID, From: from, To: a.Status})
+// transitions lists the items of after whose status differs from before.
+func transitions[T any, S ~string](before, after []T, idStatus func(T) (string, S)) []Transition[S] {
+	was := make(map[string]S, len(before))
+	for _, item := range before {
+		id, status := idStatus(item)
+		was[id] = status
+	}
+	var out []Transition[S]
+	for _, item := range after {
+		if id, status := idStatus(item); was[id] != status {
+			out = append(out, Transition[S]{ID: id, From: was[id], To: status})
 		}
 	}
 	return out
 }
 
-func numberTransitions(before, after []PhoneNumber) []PhoneNumberTransition {
-	var out []PhoneNumberTransition
-	for _, n := range after {
-		var from PhoneNumberStatus
-		if i := slices.IndexFunc(before, func(b PhoneNumber) bool { return b.PhoneNumberID == n.PhoneNumberID }); i >= 0 {
-			from = before[i].Status
-		}
-		if from != n.Status {
-			out = append(out, PhoneNumberTransition{PhoneNumberID: n.PhoneNumberID, From: from, To: n.Status})
-		}
-	}
-	return out
-}
+func attemptStatus(a Attempt) (string, AttemptStatus)        { return a.SetupLinkID, a.Status }
+func numberStatus(n PhoneNumber) (string, PhoneNumberStatus) { return n.PhoneNumberID, n.Status }
 
 // keyedFact is a normalized, valid fact with its key and rank computed once.
 type keyedFact struct {
@@ -166,32 +152,15 @@ func canonicalFacts(facts []Fact) []keyedFact {
 }
 
 func (f keyedFact) timelineEntry() TimelineEntry {
-	detail := map[string]string{}
-	put := func(name, value string) {
-		if value != "" {
-			detail[name] = value
+	var detail map[string]string
+	for _, field := range f.namedFields() {
+		if field.value == "" || field.name == "kind" || field.name == "at" {
+			continue
 		}
-	}
-	put("setup_link_id", f.SetupLinkID)
-	put("phone_number_id", f.PhoneNumberID)
-	put("business_account_id", f.BusinessAccountID)
-	put("display_phone_number", f.DisplayPhoneNumber)
-	put("connection_type", string(f.ConnectionType))
-	put("name_status", f.NameStatus)
-	put("review_status", f.ReviewStatus)
-	put("quality_rating", f.QualityRating)
-	put("error_code", f.ErrorCode)
-	put("reason", f.Reason)
-	put("url", f.URL)
-	put("expires_at", formatTime(f.ExpiresAt))
-	put("webhook_id", f.WebhookID)
-	types := make([]string, len(f.AllowedTypes))
-	for i, t := range f.AllowedTypes {
-		types[i] = string(t)
-	}
-	put("allowed_connection_types", strings.Join(types, ","))
-	if len(detail) == 0 {
-		detail = nil
+		if detail == nil {
+			detail = map[string]string{}
+		}
+		detail[field.name] = field.value
 	}
 	return TimelineEntry{At: f.At, Kind: f.Kind, Source: kindSource(f.Kind), Detail: detail}
 }

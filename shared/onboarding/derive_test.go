@@ -16,6 +16,7 @@ func TestDeriveRules(t *testing.T) {
 		facts      []Fact
 		wantStatus TenantStatus
 		wantActive string
+		attempts   map[string]AttemptStatus
 		check      func(t *testing.T, c Connection)
 	}{
 		{
@@ -109,9 +110,7 @@ func TestDeriveRules(t *testing.T) {
 			name:       "a confirmation wins over a failure redirect",
 			facts:      []Fact{factFirstLnk, factFailure, factCreated},
 			wantStatus: TenantConnected,
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptConfirmed)
-			},
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptConfirmed},
 		},
 		{
 			name:       "a trusted success outranks a failure until confirmed",
@@ -135,18 +134,13 @@ func TestDeriveRules(t *testing.T) {
 			name:       "a confirmation for the old link's number still connects",
 			facts:      []Fact{factFirstLnk, factNewLink, factCreated},
 			wantStatus: TenantConnected, wantActive: "sl_2",
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptConfirmed)
-				wantAttempt(t, mustAttempt(t, c, "sl_2"), AttemptActive)
-			},
+			attempts: map[string]AttemptStatus{"sl_1": AttemptConfirmed, "sl_2": AttemptActive},
 		},
 		{
 			name:       "a failure on a superseded link keeps the newer link's state",
 			facts:      []Fact{factFirstLnk, factNewLink, FailureRedirect("sl_1", "link_expired", minute(35))},
 			wantStatus: TenantLinkActive, wantActive: "sl_2",
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptFailed)
-			},
+			attempts: map[string]AttemptStatus{"sl_1": AttemptFailed},
 		},
 		{
 			name:       "a success redirect on a superseded link keeps the newer link's state",
@@ -157,33 +151,25 @@ func TestDeriveRules(t *testing.T) {
 			name:       "an expired newest link",
 			facts:      []Fact{factFirstLnk, LinkExpired("sl_1", minute(60))},
 			wantStatus: TenantExpired,
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptExpired)
-			},
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptExpired},
 		},
 		{
 			name:       "an expired link replaced by a newer one",
 			facts:      []Fact{factFirstLnk, LinkExpired("sl_1", minute(20)), factNewLink},
 			wantStatus: TenantLinkActive, wantActive: "sl_2",
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptExpired)
-			},
+			attempts: map[string]AttemptStatus{"sl_1": AttemptExpired},
 		},
 		{
 			name:       "a revoked newest link reads as expired",
 			facts:      []Fact{factFirstLnk, LinkRevoked("sl_1", minute(5))},
 			wantStatus: TenantExpired,
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptRevoked)
-			},
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptRevoked},
 		},
 		{
 			name:       "an expiry after the outcome changes nothing",
 			facts:      append(slices.Clone(connected), LinkExpired("sl_1", minute(60))),
 			wantStatus: TenantConnected,
-			check: func(t *testing.T, c Connection) {
-				wantAttempt(t, mustAttempt(t, c, "sl_1"), AttemptConfirmed)
-			},
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptConfirmed},
 		},
 		{
 			name:       "a disconnected number requires a reconnect",
@@ -347,6 +333,9 @@ func TestDeriveRules(t *testing.T) {
 			if c.Tenant.Status != tt.wantStatus || c.Tenant.ActiveSetupLinkID != tt.wantActive {
 				t.Fatalf("tenant = %s (active link %q), want %s (%q)", c.Tenant.Status, c.Tenant.ActiveSetupLinkID, tt.wantStatus, tt.wantActive)
 			}
+			for link, want := range tt.attempts {
+				wantAttempt(t, mustAttempt(t, c, link), want)
+			}
 			if tt.check != nil {
 				tt.check(t, c)
 			}
@@ -408,11 +397,11 @@ func TestApplyReportsTransitions(t *testing.T) {
 	if !change.Applied() || change.TenantStatusFrom != TenantAwaitingConfirmation || change.TenantStatusTo != TenantConnected {
 		t.Fatalf("change = %+v", change)
 	}
-	wantAttempts := []AttemptTransition{{SetupLinkID: "sl_1", From: AttemptRedirectedSuccess, To: AttemptConfirmed}}
+	wantAttempts := []Transition[AttemptStatus]{{ID: "sl_1", From: AttemptRedirectedSuccess, To: AttemptConfirmed}}
 	if !slices.Equal(change.Attempts, wantAttempts) {
 		t.Errorf("attempt transitions = %+v, want %+v", change.Attempts, wantAttempts)
 	}
-	wantNumbers := []PhoneNumberTransition{{PhoneNumberID: "pn_1", To: NumberStatusConnected}}
+	wantNumbers := []Transition[PhoneNumberStatus]{{ID: "pn_1", To: NumberStatusConnected}}
 	if !slices.Equal(change.PhoneNumbers, wantNumbers) {
 		t.Errorf("number transitions = %+v, want %+v", change.PhoneNumbers, wantNumbers)
 	}

@@ -346,22 +346,13 @@ func (f Fact) normalized() Fact {
 // digest of every field, so a store can use it in a conditional write.
 func (f Fact) Key() string {
 	f = f.normalized()
-	types := make([]string, len(f.AllowedTypes))
-	for i, t := range f.AllowedTypes {
-		types[i] = string(t)
-	}
-	fields := []string{
-		string(f.Kind), formatTime(f.At), f.SetupLinkID, f.PhoneNumberID, f.BusinessAccountID,
-		f.DisplayPhoneNumber, string(f.ConnectionType), f.NameStatus, f.ReviewStatus,
-		f.QualityRating, f.ErrorCode, f.Reason, f.URL, formatTime(f.ExpiresAt),
-		strings.Join(types, ","), f.WebhookID,
-	}
+	fields := f.namedFields()
 	// Length-prefixing keeps ("a","bc") and ("ab","c") apart.
 	var encoded []byte
 	for _, field := range fields {
-		encoded = strconv.AppendInt(encoded, int64(len(field)), 10)
+		encoded = strconv.AppendInt(encoded, int64(len(field.value)), 10)
 		encoded = append(encoded, ':')
-		encoded = append(encoded, field...)
+		encoded = append(encoded, field.value...)
 	}
 	digest := sha256.Sum256(encoded)
 	subject := f.PhoneNumberID
@@ -372,6 +363,36 @@ func (f Fact) Key() string {
 		subject = f.BusinessAccountID
 	}
 	return string(f.Kind) + "#" + subject + "#" + hex.EncodeToString(digest[:12])
+}
+
+type namedField struct{ name, value string }
+
+// namedFields lists every field of the fact by its JSON name, in a fixed
+// order: Key digests them all and the timeline shows the non-empty ones, so
+// a field added to Fact must be added here once.
+func (f Fact) namedFields() []namedField {
+	types := make([]string, len(f.AllowedTypes))
+	for i, t := range f.AllowedTypes {
+		types[i] = string(t)
+	}
+	return []namedField{
+		{"kind", string(f.Kind)},
+		{"at", formatTime(f.At)},
+		{"setup_link_id", f.SetupLinkID},
+		{"phone_number_id", f.PhoneNumberID},
+		{"business_account_id", f.BusinessAccountID},
+		{"display_phone_number", f.DisplayPhoneNumber},
+		{"connection_type", string(f.ConnectionType)},
+		{"name_status", f.NameStatus},
+		{"review_status", f.ReviewStatus},
+		{"quality_rating", f.QualityRating},
+		{"error_code", f.ErrorCode},
+		{"reason", f.Reason},
+		{"url", f.URL},
+		{"expires_at", formatTime(f.ExpiresAt)},
+		{"allowed_connection_types", strings.Join(types, ",")},
+		{"webhook_id", f.WebhookID},
+	}
 }
 
 func formatTime(t time.Time) string {
