@@ -1,0 +1,452 @@
+package kapso
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+)
+
+// The payload types below decode tolerantly: a missing or null field leaves
+// its zero value and unknown fields are ignored, because Kapso adds fields
+// without notice. Strings that may be absent are plain strings ("" = absent);
+// pointers are used only where absent and empty mean different things.
+// Timestamps stay strings as Kapso sends them (Unix seconds for messages,
+// ISO 8601 elsewhere): callers parse what they use.
+
+// StatusError is one error of a Meta status, as Kapso forwards it in
+// message.kapso.statuses[].errors.
+type StatusError = meta.Error
+
+// Status is one raw Meta status in message.kapso.statuses.
+type Status = meta.Status
+
+// Text is the body of a text message.
+type Text struct {
+	Body string `json:"body"`
+}
+
+// Reaction is a reaction to an earlier message. An absent (or empty) emoji
+// removes the reaction.
+type Reaction struct {
+	MessageID string  `json:"message_id"`
+	Emoji     *string `json:"emoji,omitempty"`
+}
+
+// IsRemoval reports whether the reaction removes an earlier one.
+func (r Reaction) IsRemoval() bool { return r.Emoji == nil || *r.Emoji == "" }
+
+// MessageContext is the message a message replies to or was forwarded from.
+type MessageContext struct {
+	From                string `json:"from"`
+	ID                  string `json:"id"`
+	Forwarded           bool   `json:"forwarded"`
+	FrequentlyForwarded bool   `json:"frequently_forwarded"`
+}
+
+// MessageKapso is Kapso's own view of a message.
+type MessageKapso struct {
+	Direction        string `json:"direction"` // inbound | outbound
+	Status           string `json:"status"`    // free string: received, sent, delivered, read, failed, pending…
+	ProcessingStatus string `json:"processing_status"`
+	Origin           string `json:"origin"` // cloud_api | business_app | history_sync
+	HasMedia         bool   `json:"has_media"`
+	Content          string `json:"content"`
+	// Statuses is Meta's status history, oldest first.
+	Statuses  []Status        `json:"statuses,omitempty"`
+	MediaURL  string          `json:"media_url"` // download needs the X-API-Key header
+	MediaData json.RawMessage `json:"media_data,omitempty"`
+	// Transcript is kept raw: its shape (a string or an object) is not
+	// documented. TranscriptText reads both.
+	Transcript             json.RawMessage `json:"transcript,omitempty"`
+	WhatsAppConversationID string          `json:"whatsapp_conversation_id"`
+	ContactName            string          `json:"contact_name"`
+}
+
+// TranscriptText returns the transcript as text, whether Kapso sent a string
+// or an object with a "text" field.
+func (k MessageKapso) TranscriptText() string {
+	var s string
+	if json.Unmarshal(k.Transcript, &s) == nil {
+		return s
+	}
+	var obj struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(k.Transcript, &obj) == nil {
+		return obj.Text
+	}
+	return ""
+}
+
+// Message is a WhatsApp message as Kapso delivers it. Any identity field
+// may be empty: a person can have a BSUID and no phone number.
+type Message struct {
+	ID        string          `json:"id"`        // the WAMID
+	Timestamp string          `json:"timestamp"` // Unix seconds
+	Type      string          `json:"type"`
+	Text      *Text           `json:"text,omitempty"`
+	Reaction  *Reaction       `json:"reaction,omitempty"`
+	Context   *MessageContext `json:"context,omitempty"`
+
+	// Type-specific objects, kept raw for the worker that renders them.
+	Image       json.RawMessage `json:"image,omitempty"`
+	Video       json.RawMessage `json:"video,omitempty"`
+	Audio       json.RawMessage `json:"audio,omitempty"`
+	Document    json.RawMessage `json:"document,omitempty"`
+	Sticker     json.RawMessage `json:"sticker,omitempty"`
+	Location    json.RawMessage `json:"location,omitempty"`
+	Contacts    json.RawMessage `json:"contacts,omitempty"`
+	Interactive json.RawMessage `json:"interactive,omitempty"`
+	Button      json.RawMessage `json:"button,omitempty"`
+	Template    json.RawMessage `json:"template,omitempty"`
+	Order       json.RawMessage `json:"order,omitempty"`
+	System      json.RawMessage `json:"system,omitempty"`
+
+	From             string `json:"from"`
+	FromUserID       string `json:"from_user_id"`
+	FromParentUserID string `json:"from_parent_user_id"`
+	To               string `json:"to"`
+	ToUserID         string `json:"to_user_id"`
+	ToParentUserID   string `json:"to_parent_user_id"`
+	Username         string `json:"username"`
+
+	Kapso MessageKapso `json:"kapso"`
+}
+
+// ErrorDetails returns the errors of the last status in the message's status
+// history: on a failed message, why it failed. Nil when there are none.
+func (m Message) ErrorDetails() []StatusError {
+	if n := len(m.Kapso.Statuses); n > 0 {
+		return m.Kapso.Statuses[n-1].Errors
+	}
+	return nil
+}
+
+// IsReactionRemoval reports whether the message removes a reaction.
+func (m Message) IsReactionRemoval() bool {
+	return m.Type == "reaction" && (m.Reaction == nil || m.Reaction.IsRemoval())
+}
+
+// Conversation is Kapso's conversation with one person on one number.
+type Conversation struct {
+	ID                         string          `json:"id"`
+	PhoneNumber                string          `json:"phone_number"` // null for a BSUID-only person
+	BusinessScopedUserID       string          `json:"business_scoped_user_id"`
+	ParentBusinessScopedUserID string          `json:"parent_business_scoped_user_id"`
+	Username                   string          `json:"username"`
+	Status                     string          `json:"status"` // active | ended
+	LastActiveAt               string          `json:"last_active_at"`
+	CreatedAt                  string          `json:"created_at"`
+	UpdatedAt                  string          `json:"updated_at"`
+	Metadata                   json.RawMessage `json:"metadata,omitempty"`
+	PhoneNumberID              string          `json:"phone_number_id"`
+	Kapso                      json.RawMessage `json:"kapso,omitempty"`
+}
+
+// MessageEvent is the payload of every whatsapp.message.* event.
+type MessageEvent struct {
+	Message           Message      `json:"message"`
+	Conversation      Conversation `json:"conversation"`
+	IsNewConversation bool         `json:"is_new_conversation"`
+	PhoneNumberID     string       `json:"phone_number_id"`
+}
+
+// SinceMessage is the last message before a conversation went inactive.
+type SinceMessage struct {
+	ID                string `json:"id"`
+	WhatsAppMessageID string `json:"whatsapp_message_id"`
+	Direction         string `json:"direction"`
+	CreatedAt         string `json:"created_at"`
+}
+
+// Inactivity is how long a conversation was quiet before it went inactive.
+type Inactivity struct {
+	Minutes int `json:"minutes"`
+}
+
+// ConversationEvent is the payload of whatsapp.conversation.* events; the
+// since_message and inactivity parts come only with inactive.
+type ConversationEvent struct {
+	Conversation  Conversation  `json:"conversation"`
+	PhoneNumberID string        `json:"phone_number_id"`
+	SinceMessage  *SinceMessage `json:"since_message,omitempty"`
+	Inactivity    *Inactivity   `json:"inactivity,omitempty"`
+}
+
+// Contact is a person as Kapso knows them on one number.
+type Contact struct {
+	ID                         string `json:"id"`
+	WaID                       string `json:"wa_id"`
+	BusinessScopedUserID       string `json:"business_scoped_user_id"`
+	ParentBusinessScopedUserID string `json:"parent_business_scoped_user_id"`
+	Username                   string `json:"username"`
+	ProfileName                string `json:"profile_name"`
+}
+
+// ContactIdentity is the identity a contact had before a change.
+type ContactIdentity struct {
+	BusinessScopedUserID       string `json:"business_scoped_user_id"`
+	ParentBusinessScopedUserID string `json:"parent_business_scoped_user_id"`
+}
+
+// ContactIdentityChanged is the payload of whatsapp.contact.identity_changed.
+type ContactIdentityChanged struct {
+	Contact       Contact         `json:"contact"`
+	Previous      ContactIdentity `json:"previous"`
+	PhoneNumberID string          `json:"phone_number_id"`
+}
+
+// MarketingPreference is a contact's marketing opt-in state. Sequence orders
+// changes: keep the highest.
+type MarketingPreference struct {
+	Status         string `json:"status"`
+	PreviousStatus string `json:"previous_status"`
+	OccurredAt     string `json:"occurred_at"`
+	Sequence       int64  `json:"sequence"`
+}
+
+// MarketingPreferenceChanged is the payload of
+// whatsapp.contact.marketing_preference_changed.
+type MarketingPreferenceChanged struct {
+	Contact             Contact             `json:"contact"`
+	MarketingPreference MarketingPreference `json:"marketing_preference"`
+	PhoneNumberID       string              `json:"phone_number_id"`
+}
+
+// Project is a Kapso project.
+type Project struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+// Customer is a Kapso customer: one tenant of the SaaS, matched by
+// ExternalCustomerID.
+type Customer struct {
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	ExternalCustomerID string `json:"external_customer_id"`
+	CreatedAt          string `json:"created_at"`
+	UpdatedAt          string `json:"updated_at"`
+}
+
+// SetupLink is a setup link as the connection events describe it.
+type SetupLink struct {
+	ID                     string          `json:"id"`
+	Status                 string          `json:"status"`
+	CreatedAt              string          `json:"created_at"`
+	ExpiresAt              string          `json:"expires_at"`
+	SuccessRedirectURL     string          `json:"success_redirect_url"`
+	FailureRedirectURL     string          `json:"failure_redirect_url"`
+	AllowedConnectionTypes []string        `json:"allowed_connection_types,omitempty"`
+	ThemeConfig            json.RawMessage `json:"theme_config,omitempty"`
+	ProvisionPhoneNumber   bool            `json:"provision_phone_number"`
+	PhoneNumberAreaCode    string          `json:"phone_number_area_code"`
+	PhoneNumberCountryISOs []string        `json:"phone_number_country_isos,omitempty"`
+	WhatsAppSetupStatus    string          `json:"whatsapp_setup_status"`
+	// WhatsAppSetupError is kept raw: null on success, its shape otherwise
+	// is not documented.
+	WhatsAppSetupError json.RawMessage `json:"whatsapp_setup_error,omitempty"`
+	URL                string          `json:"url"`
+}
+
+// PhoneNumberCreated is the payload of whatsapp.phone_number.created. Only
+// phone_number_id, project and customer are documented; the rest may be
+// missing, and then comes from the Platform API.
+type PhoneNumberCreated struct {
+	PhoneNumberID      string     `json:"phone_number_id"`
+	Project            Project    `json:"project"`
+	Customer           Customer   `json:"customer"`
+	BusinessAccountID  string     `json:"business_account_id,omitempty"`
+	DisplayPhoneNumber string     `json:"display_phone_number,omitempty"`
+	IsCoexistence      *bool      `json:"is_coexistence,omitempty"`
+	SetupLink          *SetupLink `json:"setup_link,omitempty"`
+}
+
+// WhatsAppConfig is the v1 name of a connected phone number.
+type WhatsAppConfig struct {
+	ID                           string `json:"id"`
+	Name                         string `json:"name"`
+	PhoneNumberID                string `json:"phone_number_id"`
+	BusinessAccountID            string `json:"business_account_id"`
+	IsCoexistence                bool   `json:"is_coexistence"`
+	InboundProcessingEnabled     bool   `json:"inbound_processing_enabled"`
+	CallsEnabled                 bool   `json:"calls_enabled"`
+	WebhookVerifiedAt            string `json:"webhook_verified_at"`
+	CreatedAt                    string `json:"created_at"`
+	UpdatedAt                    string `json:"updated_at"`
+	CustomerID                   string `json:"customer_id"`
+	DisplayName                  string `json:"display_name"`
+	DisplayPhoneNumber           string `json:"display_phone_number"`
+	DisplayPhoneNumberNormalized string `json:"display_phone_number_normalized"`
+}
+
+// ProvisionedNumber is a phone number Kapso provisioned for the customer.
+type ProvisionedNumber struct {
+	ID              string `json:"id"`
+	PhoneNumber     string `json:"phone_number"`
+	Status          string `json:"status"`
+	AreaCode        string `json:"area_code"`
+	CountryISO      string `json:"country_iso"`
+	CountryDialCode string `json:"country_dial_code"`
+	ProvisionedAt   string `json:"provisioned_at"`
+	ReleasedAt      string `json:"released_at"`
+	DisplayNumber   string `json:"display_number"`
+}
+
+// CreationContext says how a v1 config was created.
+type CreationContext struct {
+	Sandbox     bool `json:"sandbox"`
+	Coexistence bool `json:"coexistence"`
+}
+
+// ConfigCreated is the payload of the legacy whatsapp.config.created event.
+type ConfigCreated struct {
+	WhatsAppConfig  WhatsAppConfig     `json:"whatsapp_config"`
+	Project         Project            `json:"project"`
+	Customer        Customer           `json:"customer"`
+	SetupLink       *SetupLink         `json:"setup_link,omitempty"`
+	PhoneNumber     *ProvisionedNumber `json:"phone_number,omitempty"` // null unless provisioned
+	CreationContext CreationContext    `json:"creation_context"`
+}
+
+// AsPhoneNumberCreated converts the v1 event into its v2 form, so one code
+// path handles both names of "a number connected".
+func (c ConfigCreated) AsPhoneNumberCreated() PhoneNumberCreated {
+	coexistence := c.WhatsAppConfig.IsCoexistence || c.CreationContext.Coexistence
+	customer := c.Customer
+	if customer.ID == "" {
+		customer.ID = c.WhatsAppConfig.CustomerID
+	}
+	return PhoneNumberCreated{
+		PhoneNumberID:      c.WhatsAppConfig.PhoneNumberID,
+		Project:            c.Project,
+		Customer:           customer,
+		BusinessAccountID:  c.WhatsAppConfig.BusinessAccountID,
+		DisplayPhoneNumber: c.WhatsAppConfig.DisplayPhoneNumber,
+		IsCoexistence:      &coexistence,
+		SetupLink:          c.SetupLink,
+	}
+}
+
+// PhoneNumberLifecycle is the payload of the deleted, offboarded,
+// disconnected and reconnected events and of the whatsapp.account.* events.
+// Their bodies are not documented: every field is optional.
+type PhoneNumberLifecycle struct {
+	PhoneNumberID      string          `json:"phone_number_id"`
+	BusinessAccountID  string          `json:"business_account_id"`
+	DisplayPhoneNumber string          `json:"display_phone_number"`
+	Reason             string          `json:"reason"`
+	Customer           *Customer       `json:"customer,omitempty"`
+	Project            *Project        `json:"project,omitempty"`
+	WhatsAppConfig     *WhatsAppConfig `json:"whatsapp_config,omitempty"`
+}
+
+// WorkflowHandoff says why a workflow handed a conversation to a person.
+type WorkflowHandoff struct {
+	Reason string `json:"reason"`
+	Source string `json:"source"`
+}
+
+// WorkflowError says why a workflow execution failed.
+type WorkflowError struct {
+	Message string `json:"message"`
+}
+
+// WorkflowEvent is the payload of workflow.* events. Unlike other v2
+// payloads it names itself in Event.
+type WorkflowEvent struct {
+	Event                  string           `json:"event"`
+	OccurredAt             string           `json:"occurred_at"`
+	ProjectID              string           `json:"project_id"`
+	WorkflowID             string           `json:"workflow_id"`
+	WorkflowExecutionID    string           `json:"workflow_execution_id"`
+	Status                 string           `json:"status"`
+	WhatsAppConversationID string           `json:"whatsapp_conversation_id"`
+	Handoff                *WorkflowHandoff `json:"handoff,omitempty"`
+	Error                  *WorkflowError   `json:"error,omitempty"`
+}
+
+// DecodeMessageEvent decodes a whatsapp.message.* payload. A missing
+// top-level phone_number_id is taken from the conversation.
+func DecodeMessageEvent(raw json.RawMessage) (MessageEvent, error) {
+	ev, err := decode[MessageEvent](raw, "message event")
+	if ev.PhoneNumberID == "" {
+		ev.PhoneNumberID = ev.Conversation.PhoneNumberID
+	}
+	return ev, err
+}
+
+// DecodeConversationEvent decodes a whatsapp.conversation.* payload. A
+// missing top-level phone_number_id is taken from the conversation.
+func DecodeConversationEvent(raw json.RawMessage) (ConversationEvent, error) {
+	ev, err := decode[ConversationEvent](raw, "conversation event")
+	if ev.PhoneNumberID == "" {
+		ev.PhoneNumberID = ev.Conversation.PhoneNumberID
+	}
+	return ev, err
+}
+
+// DecodeContactIdentityChanged decodes a whatsapp.contact.identity_changed payload.
+func DecodeContactIdentityChanged(raw json.RawMessage) (ContactIdentityChanged, error) {
+	return decode[ContactIdentityChanged](raw, "contact identity change")
+}
+
+// DecodeMarketingPreferenceChanged decodes a
+// whatsapp.contact.marketing_preference_changed payload.
+func DecodeMarketingPreferenceChanged(raw json.RawMessage) (MarketingPreferenceChanged, error) {
+	return decode[MarketingPreferenceChanged](raw, "marketing preference change")
+}
+
+// DecodePhoneNumberCreated decodes a whatsapp.phone_number.created payload.
+func DecodePhoneNumberCreated(raw json.RawMessage) (PhoneNumberCreated, error) {
+	return decode[PhoneNumberCreated](raw, "phone number created")
+}
+
+// DecodeConfigCreated decodes a whatsapp.config.created payload.
+func DecodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
+	return decode[ConfigCreated](raw, "config created")
+}
+
+// DecodeConnectionCreated decodes either name of "a number connected" into
+// the v2 form.
+func DecodeConnectionCreated(name string, raw json.RawMessage) (PhoneNumberCreated, error) {
+	if name == EventConfigCreated {
+		c, err := DecodeConfigCreated(raw)
+		return c.AsPhoneNumberCreated(), err
+	}
+	return DecodePhoneNumberCreated(raw)
+}
+
+// DecodePhoneNumberLifecycle decodes a number lifecycle or account event. A
+// missing phone_number_id is taken from whatsapp_config when present.
+func DecodePhoneNumberLifecycle(raw json.RawMessage) (PhoneNumberLifecycle, error) {
+	ev, err := decode[PhoneNumberLifecycle](raw, "phone number lifecycle")
+	if ev.PhoneNumberID == "" && ev.WhatsAppConfig != nil {
+		ev.PhoneNumberID = ev.WhatsAppConfig.PhoneNumberID
+	}
+	return ev, err
+}
+
+// DecodeWorkflowEvent decodes a workflow.* payload.
+func DecodeWorkflowEvent(raw json.RawMessage) (WorkflowEvent, error) {
+	return decode[WorkflowEvent](raw, "workflow event")
+}
+
+// decode requires raw to be a JSON object: a null or array payload is as
+// malformed as broken JSON, and must not pass as an empty event.
+func decode[T any](raw json.RawMessage, what string) (T, error) {
+	var v, zero T
+	if !isObject(raw) {
+		return zero, fmt.Errorf("decode %s: %w: not a JSON object", what, ErrMalformed)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		// Drop what was decoded before the failure: half an event is worse
+		// than none.
+		return zero, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
+	}
+	return v, nil
+}
