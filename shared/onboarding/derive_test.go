@@ -1,6 +1,7 @@
 package onboarding
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -544,5 +545,26 @@ func wantStrings(t *testing.T, what string, got []string, want ...string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// A connection is stored as JSON; applying to the loaded copy must give what
+// applying to the original gives.
+func TestConnectionSurvivesAJSONRoundTrip(t *testing.T) {
+	original := applyAll(t, factFirstLnk, factSuccess, factConfig)
+	var loaded Connection
+	if err := json.Unmarshal([]byte(canonical(t, original)), &loaded); err != nil {
+		t.Fatalf("unmarshal connection: %v", err)
+	}
+	fromOriginal, _ := Apply(original, NumberDisconnected("pn_1", minute(50)))
+	fromLoaded, change := Apply(loaded, NumberDisconnected("pn_1", minute(50)))
+	if !change.Applied() || change.TenantStatusFrom != TenantConnected || change.TenantStatusTo != TenantReconnectRequired {
+		t.Errorf("change on the loaded copy = %+v", change)
+	}
+	if got, want := canonical(t, fromLoaded), canonical(t, fromOriginal); got != want {
+		t.Errorf("loaded copy diverged:\n got %s\nwant %s", got, want)
+	}
+	if _, again := Apply(loaded, factConfig); !again.Duplicate {
+		t.Error("a known fact was not recognised after loading")
 	}
 }
