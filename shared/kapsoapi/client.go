@@ -335,6 +335,20 @@ func listPages[W any](ctx context.Context, c *Client, cl call) ([]W, error) {
 	}
 }
 
+// convertAll turns decoded wire items into their public form, failing on the
+// first that looks wrong.
+func convertAll[W, T any](ws []W, conv func(W) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(ws))
+	for _, w := range ws {
+		v, err := conv(w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // pathID escapes one path segment and refuses an empty one, which would
 // silently address a different resource.
 func pathID(what, id string) (string, error) {

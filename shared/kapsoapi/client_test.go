@@ -27,6 +27,16 @@ func newTestClient(t *testing.T, h http.HandlerFunc, opts ...Option) *Client {
 	return New(srv.URL+"/platform/v1", testKey, append([]Option{WithRetry(3, time.Millisecond, 5*time.Millisecond)}, opts...)...)
 }
 
+// newCountingClient is newTestClient that also counts the requests served.
+func newCountingClient(t *testing.T, h http.HandlerFunc, opts ...Option) (*Client, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
+	return newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h(w, r)
+	}, opts...), calls
+}
+
 func reply(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -152,9 +162,7 @@ func TestPaginationFollowsEveryPage(t *testing.T) {
 }
 
 func TestPaginationStopsAtPageCap(t *testing.T) {
-	var calls atomic.Int32
-	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"data":[{"id":"w"}],"meta":{"page":1,"per_page":1,"total_pages":100000,"total_count":100000}}`)
 	})
 	c.maxPages = 4
@@ -209,9 +217,7 @@ func TestErrorStatusesBecomeTypedErrors(t *testing.T) {
 	preds := []func(error) bool{IsUnauthorized, IsPaymentRequired, IsNotFound, IsConflict, IsValidation}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
-			var calls atomic.Int32
-			c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
+			c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 				reply(w, tc.status, `{"error":"External customer has already been taken"}`)
 			})
 			_, err := c.CreateSetupLink(context.Background(), "c1", SetupLinkOptions{})
@@ -268,9 +274,7 @@ func TestRateLimitWaitsRetryAfterWhenItFits(t *testing.T) {
 }
 
 func TestRateLimitBeyondDeadlineReturnsRetryAfter(t *testing.T) {
-	var calls atomic.Int32
-	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "60")
 		reply(w, 429, `{"error":"Rate limit exceeded"}`)
 	})
@@ -307,9 +311,7 @@ func TestServerErrorsRetriedThenSucceed(t *testing.T) {
 }
 
 func TestRetriesExhaustedIsUnavailable(t *testing.T) {
-	var calls atomic.Int32
-	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 502, `{"error":"bad gateway"}`)
 	})
 	_, err := c.GetPhoneNumber(context.Background(), "123")
@@ -323,9 +325,7 @@ func TestRetriesExhaustedIsUnavailable(t *testing.T) {
 }
 
 func TestCreatesNotRetriedOnServerError(t *testing.T) {
-	var calls atomic.Int32
-	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 500, `{"error":"boom"}`)
 	})
 	_, err := c.CreateSetupLink(context.Background(), "c1", SetupLinkOptions{})
@@ -395,9 +395,7 @@ func TestCallBoundedByContextDeadline(t *testing.T) {
 }
 
 func TestOversizedBodyRefused(t *testing.T) {
-	var calls atomic.Int32
-	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
+	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"data":{"phone_number_id":"123","verified_name":"`+strings.Repeat("x", maxResponseBytes)+`"}}`)
 	})
 	_, err := c.GetPhoneNumber(context.Background(), "123")
@@ -495,5 +493,17 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := parseRetryAfter(in, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestListPhoneNumbersDropsOtherCustomers(t *testing.T) {
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		// A server that ignores the filter.
+		reply(w, 200, `{"data":[{"phone_number_id":"1","customer_id":"c1"},{"phone_number_id":"2","customer_id":"c2"}],
+			"meta":{"page":1,"per_page":100,"total_pages":1,"total_count":2}}`)
+	})
+	nums, err := c.ListPhoneNumbers(context.Background(), "c1")
+	if err != nil || len(nums) != 1 || nums[0].PhoneNumberID != "1" {
+		t.Fatalf("= %+v %v", nums, err)
 	}
 }

@@ -53,12 +53,12 @@ func (c *Client) ListPhoneNumbers(ctx context.Context, customerID string) ([]Pho
 	if err != nil {
 		return nil, wrap(err)
 	}
-	nums := make([]PhoneNumber, 0, len(ws))
-	for _, w := range ws {
-		n, err := w.number()
-		if err != nil {
-			return nil, wrap(err)
-		}
+	all, err := convertAll(ws, wirePhoneNumber.number)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	nums := all[:0]
+	for _, n := range all {
 		if customerID != "" && n.CustomerID != "" && n.CustomerID != customerID {
 			c.log.DebugContext(ctx, "kapso listed a number of another customer", "phone_number_id", n.PhoneNumberID)
 			continue

@@ -137,13 +137,9 @@ func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) 
 	if err != nil {
 		return nil, wrap(err)
 	}
-	links := make([]SetupLink, 0, len(ws))
-	for _, w := range ws {
-		l, err := w.link()
-		if err != nil {
-			return nil, wrap(err)
-		}
-		links = append(links, l)
+	links, err := convertAll(ws, wireSetupLink.link)
+	if err != nil {
+		return nil, wrap(err)
 	}
 	return links, nil
 }

@@ -56,13 +56,9 @@ func (c *Client) ListWebhooks(ctx context.Context, phoneNumberID string) ([]Webh
 	if err != nil {
 		return nil, wrap(err)
 	}
-	hooks := make([]Webhook, 0, len(ws))
-	for _, w := range ws {
-		h, err := w.webhook()
-		if err != nil {
-			return nil, wrap(err)
-		}
-		hooks = append(hooks, h)
+	hooks, err := convertAll(ws, wireWebhook.webhook)
+	if err != nil {
+		return nil, wrap(err)
 	}
 	return hooks, nil
 }

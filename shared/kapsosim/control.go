@@ -65,18 +65,29 @@ func (s *Simulator) ctlMode(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Simulator) ctlNumberEvent(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Event   string          `json:"event"`
-		Payload json.RawMessage `json:"payload"`
-		Batch   bool            `json:"batch"`
-		Key     string          `json:"key"`
-	}
+// eventRequest is the body of the event injection controls.
+type eventRequest struct {
+	Event   string          `json:"event"`
+	Payload json.RawMessage `json:"payload"`
+	Batch   bool            `json:"batch"` // phone-number events only
+	Key     string          `json:"key"`   // phone-number events only; "" makes one
+}
+
+func readEvent(w http.ResponseWriter, r *http.Request) (eventRequest, bool) {
+	var body eventRequest
 	if !readJSON(w, r, &body) {
-		return
+		return body, false
 	}
 	if body.Event == "" || len(body.Payload) == 0 {
 		writeError(w, http.StatusUnprocessableEntity, "event and payload are required")
+		return body, false
+	}
+	return body, true
+}
+
+func (s *Simulator) ctlNumberEvent(w http.ResponseWriter, r *http.Request) {
+	body, ok := readEvent(w, r)
+	if !ok {
 		return
 	}
 	statuses, err := s.sendNumberEvent(r.Context(), r.PathValue("phone_number_id"), body.Event, body.Payload, body.Key, body.Batch)
@@ -88,15 +99,8 @@ func (s *Simulator) ctlNumberEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) ctlProjectEvent(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Event   string          `json:"event"`
-		Payload json.RawMessage `json:"payload"`
-	}
-	if !readJSON(w, r, &body) {
-		return
-	}
-	if body.Event == "" || len(body.Payload) == 0 {
-		writeError(w, http.StatusUnprocessableEntity, "event and payload are required")
+	body, ok := readEvent(w, r)
+	if !ok {
 		return
 	}
 	key, err := s.SendProjectEvent(body.Event, body.Payload)

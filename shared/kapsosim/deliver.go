@@ -50,12 +50,10 @@ func (s *Simulator) Webhooks(phoneNumberID string) []Webhook {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Webhook
-	for _, h := range s.webhooks {
-		if h.PhoneNumberID == phoneNumberID {
-			c := *h
-			c.Events = slices.Clone(h.Events)
-			out = append(out, c)
-		}
+	for _, h := range filter(s.webhooks, func(h *Webhook) bool { return h.PhoneNumberID == phoneNumberID }) {
+		c := *h
+		c.Events = slices.Clone(h.Events)
+		out = append(out, c)
 	}
 	return out
 }
@@ -171,10 +169,10 @@ func (s *Simulator) sendNumberEvent(ctx context.Context, phoneNumberID, event st
 		key = s.uuid()
 	}
 	var targets []Webhook
-	for _, h := range s.webhooks {
-		if h.PhoneNumberID == phoneNumberID && h.Active && h.Kind == "kapso" && slices.Contains(h.Events, event) {
-			targets = append(targets, *h)
-		}
+	for _, h := range filter(s.webhooks, func(h *Webhook) bool {
+		return h.PhoneNumberID == phoneNumberID && h.Active && h.Kind == "kapso" && slices.Contains(h.Events, event)
+	}) {
+		targets = append(targets, *h) // a copy: sent from outside the lock
 	}
 	s.mu.Unlock()
 	if len(targets) == 0 {

@@ -162,45 +162,56 @@ func writePage[T any](w http.ResponseWriter, r *http.Request, items []T, view fu
 		"page": page, "per_page": perPage, "total_pages": (len(items) + perPage - 1) / perPage, "total_count": len(items)}})
 }
 
-func (s *Simulator) findCustomer(id string) *customer {
-	for _, c := range s.customers {
-		if c.ID == id {
-			return c
+// filter returns the items keep accepts, in order.
+func filter[T any](items []T, keep func(T) bool) []T {
+	var out []T
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
 		}
 	}
+	return out
+}
+
+// first returns the first item match accepts, or nil.
+func first[T any](items []*T, match func(*T) bool) *T {
+	if i := slices.IndexFunc(items, match); i >= 0 {
+		return items[i]
+	}
 	return nil
+}
+
+// found answers 404 "<what> not found" when v is nil.
+func found[T any](w http.ResponseWriter, v *T, what string) bool {
+	if v == nil {
+		writeError(w, http.StatusNotFound, what+" not found")
+	}
+	return v != nil
+}
+
+func (s *Simulator) findCustomer(id string) *customer {
+	return first(s.customers, func(c *customer) bool { return c.ID == id })
 }
 
 func (s *Simulator) findNumber(phoneNumberID string) *number {
-	for _, n := range s.numbers {
-		if n.PhoneNumberID == phoneNumberID {
-			return n
-		}
-	}
-	return nil
+	return first(s.numbers, func(n *number) bool { return n.PhoneNumberID == phoneNumberID })
 }
 
 func (s *Simulator) createCustomer(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Customer *struct {
-			Name               string `json:"name"`
-			ExternalCustomerID string `json:"external_customer_id"`
-		} `json:"customer"`
-	}
-	if !readJSON(w, r, &body) {
+	req, ok := readResource[struct {
+		Name               string `json:"name"`
+		ExternalCustomerID string `json:"external_customer_id"`
+	}](w, r, "customer", true)
+	if !ok {
 		return
 	}
-	if body.Customer == nil {
-		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: customer")
-		return
-	}
-	if strings.TrimSpace(body.Customer.Name) == "" {
+	if strings.TrimSpace(req.Name) == "" {
 		writeError(w, http.StatusUnprocessableEntity, "Name can't be blank")
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ext := body.Customer.ExternalCustomerID; ext != "" {
+	if ext := req.ExternalCustomerID; ext != "" {
 		for _, c := range s.customers {
 			if c.ExternalID == ext {
 				// Real Kapso's answer to a duplicate is unconfirmed; 422 with this
@@ -210,7 +221,7 @@ func (s *Simulator) createCustomer(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	c := &customer{ID: s.uuid(), Name: body.Customer.Name, ExternalID: body.Customer.ExternalCustomerID, CreatedAt: s.now()}
+	c := &customer{ID: s.uuid(), Name: req.Name, ExternalID: req.ExternalCustomerID, CreatedAt: s.now()}
 	s.customers = append(s.customers, c)
 	writeJSON(w, http.StatusCreated, map[string]any{"data": c.json()})
 }
@@ -219,12 +230,7 @@ func (s *Simulator) listCustomers(w http.ResponseWriter, r *http.Request) {
 	ext := r.URL.Query().Get("external_customer_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*customer
-	for _, c := range s.customers {
-		if ext == "" || c.ExternalID == ext {
-			out = append(out, c)
-		}
-	}
+	out := filter(s.customers, func(c *customer) bool { return ext == "" || c.ExternalID == ext })
 	writePage(w, r, out, (*customer).json)
 }
 
@@ -333,23 +339,17 @@ func (s *Simulator) buildLink(c *customer, req linkRequest) (*link, string) {
 }
 
 func (s *Simulator) createLink(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		SetupLink *linkRequest `json:"setup_link"`
-	}
-	if !readJSON(w, r, &body) {
+	req, ok := readResource[linkRequest](w, r, "setup_link", false)
+	if !ok {
 		return
-	}
-	if body.SetupLink == nil {
-		body.SetupLink = &linkRequest{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.findCustomer(r.PathValue("customer_id"))
-	if c == nil {
-		writeError(w, http.StatusNotFound, "Customer not found")
+	if !found(w, c, "Customer") {
 		return
 	}
-	l, problem := s.buildLink(c, *body.SetupLink)
+	l, problem := s.buildLink(c, req)
 	if problem != "" {
 		writeError(w, http.StatusUnprocessableEntity, problem)
 		return
@@ -382,49 +382,31 @@ func (s *Simulator) listLinks(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.findCustomer(r.PathValue("customer_id"))
-	if c == nil {
-		writeError(w, http.StatusNotFound, "Customer not found")
+	if !found(w, c, "Customer") {
 		return
 	}
 	now := s.now()
-	var out []*link
-	for _, l := range s.links {
-		if l.CustomerID == c.ID && (status == "" || l.status(now) == status) {
-			out = append(out, l)
-		}
-	}
+	out := filter(s.links, func(l *link) bool { return l.CustomerID == c.ID && (status == "" || l.status(now) == status) })
 	writePage(w, r, out, func(l *link) map[string]any { return l.json(now) })
 }
 
 func (s *Simulator) updateLink(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		SetupLink *struct {
-			Status    string `json:"status"`
-			ExpiresAt string `json:"expires_at"`
-		} `json:"setup_link"`
-	}
-	if !readJSON(w, r, &body) {
-		return
-	}
-	if body.SetupLink == nil {
-		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: setup_link")
+	req, ok := readResource[struct {
+		Status    string `json:"status"`
+		ExpiresAt string `json:"expires_at"`
+	}](w, r, "setup_link", true)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var l *link
-	for _, cand := range s.links {
-		if cand.ID == r.PathValue("id") && cand.CustomerID == r.PathValue("customer_id") {
-			l = cand
-		}
-	}
-	if l == nil {
-		writeError(w, http.StatusNotFound, "Setup link not found")
+	l := first(s.links, func(l *link) bool { return l.ID == r.PathValue("id") && l.CustomerID == r.PathValue("customer_id") })
+	if !found(w, l, "Setup link") {
 		return
 	}
 	now := s.now()
-	switch st := body.SetupLink.Status; {
-	case st == "" && body.SetupLink.ExpiresAt == "":
+	switch st := req.Status; {
+	case st == "" && req.ExpiresAt == "":
 		writeError(w, http.StatusUnprocessableEntity, "Nothing to update")
 		return
 	case st != "" && st != "revoked":
@@ -434,15 +416,15 @@ func (s *Simulator) updateLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "Setup link has already been used")
 		return
 	}
-	if body.SetupLink.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, body.SetupLink.ExpiresAt)
+	if req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, req.ExpiresAt)
 		if err != nil || !t.After(now) {
 			writeError(w, http.StatusUnprocessableEntity, "Expires at must be a future ISO 8601 time")
 			return
 		}
 		l.ExpiresAt = t
 	}
-	if body.SetupLink.Status == "revoked" {
+	if req.Status == "revoked" {
 		l.revoked = true
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": l.json(now)})
@@ -452,12 +434,7 @@ func (s *Simulator) listNumbers(w http.ResponseWriter, r *http.Request) {
 	cid := r.URL.Query().Get("customer_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*number
-	for _, n := range s.numbers {
-		if cid == "" || n.CustomerID == cid {
-			out = append(out, n)
-		}
-	}
+	out := filter(s.numbers, func(n *number) bool { return cid == "" || n.CustomerID == cid })
 	writePage(w, r, out, (*number).json)
 }
 
@@ -465,8 +442,7 @@ func (s *Simulator) getNumber(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.findNumber(r.PathValue("phone_number_id"))
-	if n == nil {
-		writeError(w, http.StatusNotFound, "Phone number not found")
+	if !found(w, n, "Phone number") {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": n.json()})
@@ -476,39 +452,26 @@ func (s *Simulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pnid := r.PathValue("phone_number_id")
-	if s.findNumber(pnid) == nil {
-		writeError(w, http.StatusNotFound, "Phone number not found")
+	if !found(w, s.findNumber(pnid), "Phone number") {
 		return
 	}
-	var out []*Webhook
-	for _, h := range s.webhooks {
-		if h.PhoneNumberID == pnid {
-			out = append(out, h)
-		}
-	}
+	out := filter(s.webhooks, func(h *Webhook) bool { return h.PhoneNumberID == pnid })
 	writePage(w, r, out, webhookJSON)
 }
 
 func (s *Simulator) createWebhook(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Webhook *struct {
-			URL               string   `json:"url"`
-			SecretKey         string   `json:"secret_key"`
-			Kind              string   `json:"kind"`
-			Events            []string `json:"events"`
-			Active            *bool    `json:"active"`
-			PayloadVersion    string   `json:"payload_version"`
-			InactivityMinutes int      `json:"inactivity_minutes"`
-		} `json:"whatsapp_webhook"`
-	}
-	if !readJSON(w, r, &body) {
+	b, ok := readResource[struct {
+		URL               string   `json:"url"`
+		SecretKey         string   `json:"secret_key"`
+		Kind              string   `json:"kind"`
+		Events            []string `json:"events"`
+		Active            *bool    `json:"active"`
+		PayloadVersion    string   `json:"payload_version"`
+		InactivityMinutes int      `json:"inactivity_minutes"`
+	}](w, r, "whatsapp_webhook", true)
+	if !ok {
 		return
 	}
-	if body.Webhook == nil {
-		writeError(w, http.StatusBadRequest, "param is missing or the value is empty: whatsapp_webhook")
-		return
-	}
-	b := body.Webhook
 	h := &Webhook{PhoneNumberID: r.PathValue("phone_number_id"), URL: b.URL, SecretKey: b.SecretKey, Kind: b.Kind,
 		Events: b.Events, Active: b.Active == nil || *b.Active, PayloadVersion: b.PayloadVersion,
 		InactivityMinutes: b.InactivityMinutes}
@@ -523,8 +486,7 @@ func (s *Simulator) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.findNumber(h.PhoneNumberID) == nil {
-		writeError(w, http.StatusNotFound, "Phone number not found")
+	if !found(w, s.findNumber(h.PhoneNumberID), "Phone number") {
 		return
 	}
 	if problem := s.checkWebhook(h); problem != "" {

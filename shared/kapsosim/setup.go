@@ -22,21 +22,11 @@ func isFailureCode(code string) bool {
 }
 
 func (s *Simulator) findLink(id string) *link {
-	for _, l := range s.links {
-		if l.ID == id {
-			return l
-		}
-	}
-	return nil
+	return first(s.links, func(l *link) bool { return l.ID == id })
 }
 
 func (s *Simulator) findLinkByToken(token string) *link {
-	for _, l := range s.links {
-		if l.Token == token {
-			return l
-		}
-	}
-	return nil
+	return first(s.links, func(l *link) bool { return l.Token == token })
 }
 
 // LinkIDFromURL returns the id of the link whose setup page is at u.

@@ -194,6 +194,28 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// readResource decodes a body in Kapso's resource envelope, {"<name>": {...}}.
+// A missing resource is a 400 when required, else the zero T.
+func readResource[T any](w http.ResponseWriter, r *http.Request, name string, required bool) (T, bool) {
+	var v T
+	var env map[string]json.RawMessage
+	if !readJSON(w, r, &env) {
+		return v, false
+	}
+	raw, ok := env[name]
+	if !ok || string(raw) == "null" {
+		if required {
+			writeError(w, http.StatusBadRequest, "param is missing or the value is empty: "+name)
+		}
+		return v, !required
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		writeError(w, http.StatusBadRequest, "Invalid "+name+": "+err.Error())
+		return v, false
+	}
+	return v, true
+}
+
 // uuid returns a version-4 UUID from the simulator's generator; callers hold
 // s.mu or are in New.
 func (s *Simulator) uuid() string {

@@ -139,8 +139,18 @@ func (h *harness) linkIDs(customerID, status string) []string {
 	return ids
 }
 
-// noFollow sees redirects instead of following them.
-var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// postForm submits a setup-page form and returns the answer without
+// following its redirect.
+func postForm(t *testing.T, u string, form url.Values) *http.Response {
+	t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -386,11 +396,7 @@ func TestSetupPageCompletesWithRedirect(t *testing.T) {
 	if strings.Contains(page, `id="connect-coexistence"`) {
 		t.Error("page offers a type the link does not allow")
 	}
-	resp, err := noFollow.PostForm(l["url"].(string)+"/complete", url.Values{"connection_type": {"dedicated"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := postForm(t, l["url"].(string)+"/complete", url.Values{"connection_type": {"dedicated"}})
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	q := loc.Query()
 	if resp.StatusCode != 302 || loc.Host != "app.example" || q.Get("setup_link_id") != l["id"] || q.Get("status") != "completed" ||
@@ -420,11 +426,7 @@ func TestFailRedirects(t *testing.T) {
 	c := h.customer("t1")
 	l := h.link(c, map[string]any{"failure_redirect_url": "https://app.example/fail"})
 	id := l["id"].(string)
-	resp, err := noFollow.PostForm(l["url"].(string)+"/fail", url.Values{"error_code": {"waba_limit_reached"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := postForm(t, l["url"].(string)+"/fail", url.Values{"error_code": {"waba_limit_reached"}})
 	if want := "https://app.example/fail?error_code=waba_limit_reached&setup_link_id=" + id; resp.StatusCode != 302 || resp.Header.Get("Location") != want {
 		t.Errorf("form fail = %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
