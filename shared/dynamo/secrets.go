@@ -2,18 +2,19 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// ErrNoSecret: no webhook secret is stored for the number.
-var ErrNoSecret = errors.New("no webhook secret for phone number")
+// ErrNoSecret: no webhook secret is stored for the number. Its code is
+// errs.NotFound, which callers test for without importing this package.
+var ErrNoSecret = errs.E(errs.NotFound, "no webhook secret for phone number", nil)
 
 // WebhookSecrets reads the per-number webhook secrets the lifecycle worker
 // stores when it registers a number's webhook.

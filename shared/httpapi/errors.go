@@ -1,0 +1,73 @@
+// Package httpapi holds kapso-bridge's HTTP handlers: plain net/http, served
+// as they are locally and wrapped for API Gateway in each Lambda's main.
+// WriteError is the one place errors become HTTP status codes.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+)
+
+var statusOf = map[errs.Code]int{
+	errs.Invalid:       http.StatusBadRequest,
+	errs.Unauthorized:  http.StatusUnauthorized,
+	errs.NotFound:      http.StatusNotFound,
+	errs.Conflict:      http.StatusConflict,
+	errs.InFlight:      http.StatusConflict,
+	errs.TooLarge:      http.StatusRequestEntityTooLarge,
+	errs.Unprocessable: http.StatusUnprocessableEntity,
+	errs.BadGateway:    http.StatusBadGateway,
+	errs.Unavailable:   http.StatusServiceUnavailable,
+	errs.Internal:      http.StatusInternalServerError,
+}
+
+// StatusOf is the HTTP status for an error.
+func StatusOf(err error) int {
+	if s, ok := statusOf[errs.CodeOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error struct {
+		Code    errs.Code `json:"code"`
+		Message string    `json:"message"`
+	} `json:"error"`
+}
+
+// WriteError answers with err's status and its caller-safe message, and logs
+// the whole chain. Internal error text never reaches the caller.
+func WriteError(w http.ResponseWriter, log *slog.Logger, err error, attrs ...any) {
+	status := StatusOf(err)
+	var body errorBody
+	body.Error.Code = errs.CodeOf(err)
+	body.Error.Message = http.StatusText(status)
+	if e, ok := errs.As(err); ok {
+		if e.Message != "" {
+			body.Error.Message = e.Message
+		}
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		}
+	}
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(context.Background(), level, "request failed", append(attrs, "status", status, "err", err.Error())...)
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
