@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 )
 
@@ -21,28 +22,8 @@ type StatusError = meta.Error
 // Status is one raw Meta status in message.kapso.statuses.
 type Status = meta.Status
 
-// Text is the body of a text message.
-type Text struct {
-	Body string `json:"body"`
-}
-
-// Reaction is a reaction to an earlier message. An absent (or empty) emoji
-// removes the reaction.
-type Reaction struct {
-	MessageID string  `json:"message_id"`
-	Emoji     *string `json:"emoji,omitempty"`
-}
-
-// IsRemoval reports whether the reaction removes an earlier one.
-func (r Reaction) IsRemoval() bool { return r.Emoji == nil || *r.Emoji == "" }
-
-// MessageContext is the message a message replies to or was forwarded from.
-type MessageContext struct {
-	From                string `json:"from"`
-	ID                  string `json:"id"`
-	Forwarded           bool   `json:"forwarded"`
-	FrequentlyForwarded bool   `json:"frequently_forwarded"`
-}
+// Reaction is a reaction to an earlier message; an absent emoji removes it.
+type Reaction = meta.Reaction
 
 // MessageKapso is Kapso's own view of a message.
 type MessageKapso struct {
@@ -79,37 +60,16 @@ func (k MessageKapso) TranscriptText() string {
 	return ""
 }
 
-// Message is a WhatsApp message as Kapso delivers it. Any identity field
-// may be empty: a person can have a BSUID and no phone number.
+// Message is a WhatsApp message as Kapso delivers it: Meta's message
+// (id, timestamp, type, the type-specific object, context, from identity),
+// plus the recipient identity of outbound messages and Kapso's own view. Any
+// identity field may be empty: a person can have a BSUID and no phone number.
 type Message struct {
-	ID        string          `json:"id"`        // the WAMID
-	Timestamp string          `json:"timestamp"` // Unix seconds
-	Type      string          `json:"type"`
-	Text      *Text           `json:"text,omitempty"`
-	Reaction  *Reaction       `json:"reaction,omitempty"`
-	Context   *MessageContext `json:"context,omitempty"`
-
-	// Type-specific objects, kept raw for the worker that renders them.
-	Image       json.RawMessage `json:"image,omitempty"`
-	Video       json.RawMessage `json:"video,omitempty"`
-	Audio       json.RawMessage `json:"audio,omitempty"`
-	Document    json.RawMessage `json:"document,omitempty"`
-	Sticker     json.RawMessage `json:"sticker,omitempty"`
-	Location    json.RawMessage `json:"location,omitempty"`
-	Contacts    json.RawMessage `json:"contacts,omitempty"`
-	Interactive json.RawMessage `json:"interactive,omitempty"`
-	Button      json.RawMessage `json:"button,omitempty"`
-	Template    json.RawMessage `json:"template,omitempty"`
-	Order       json.RawMessage `json:"order,omitempty"`
-	System      json.RawMessage `json:"system,omitempty"`
-
-	From             string `json:"from"`
-	FromUserID       string `json:"from_user_id"`
-	FromParentUserID string `json:"from_parent_user_id"`
-	To               string `json:"to"`
-	ToUserID         string `json:"to_user_id"`
-	ToParentUserID   string `json:"to_parent_user_id"`
-	Username         string `json:"username"`
+	meta.Message
+	To             string `json:"to"`
+	ToUserID       string `json:"to_user_id"`
+	ToParentUserID string `json:"to_parent_user_id"`
+	Username       string `json:"username"`
 
 	Kapso MessageKapso `json:"kapso"`
 }
@@ -121,11 +81,6 @@ func (m Message) ErrorDetails() []StatusError {
 		return m.Kapso.Statuses[n-1].Errors
 	}
 	return nil
-}
-
-// IsReactionRemoval reports whether the message removes a reaction.
-func (m Message) IsReactionRemoval() bool {
-	return m.Type == "reaction" && (m.Reaction == nil || m.Reaction.IsRemoval())
 }
 
 // Conversation is Kapso's conversation with one person on one number.
@@ -439,14 +394,9 @@ func DecodeWorkflowEvent(raw json.RawMessage) (WorkflowEvent, error) {
 // decode requires raw to be a JSON object: a null or array payload is as
 // malformed as broken JSON, and must not pass as an empty event.
 func decode[T any](raw json.RawMessage, what string) (T, error) {
-	var v, zero T
-	if !isObject(raw) {
-		return zero, fmt.Errorf("decode %s: %w: not a JSON object", what, ErrMalformed)
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		// Drop what was decoded before the failure: half an event is worse
-		// than none.
-		return zero, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
+	v, err := rawjson.DecodeObject[T](raw)
+	if err != nil {
+		return v, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
 	}
 	return v, nil
 }

@@ -1,11 +1,12 @@
 package kapso
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
 )
 
 // ErrMalformed marks a delivery whose body cannot be read as Kapso events:
@@ -51,7 +52,7 @@ func Split(eventHeader string, body []byte) ([]Item, error) {
 	name := firstNonEmpty(header, stringField(top, "event"), stringField(top, "type"))
 	payload := json.RawMessage(body)
 	fields := top
-	if data, ok := top["data"]; ok && isObject(data) && stringField(top, "event") != "" {
+	if data, ok := top["data"]; ok && rawjson.IsObject(data) && stringField(top, "event") != "" {
 		// Legacy wrapper: the event is the data object.
 		payload = data
 		fields = nil
@@ -65,11 +66,10 @@ func Split(eventHeader string, body []byte) ([]Item, error) {
 func splitBatch(header string, top map[string]json.RawMessage) ([]Item, error) {
 	name := firstNonEmpty(header, stringField(top, "type"), stringField(top, "event"))
 	var elems []json.RawMessage
-	data := bytes.TrimSpace(top["data"])
-	if len(data) == 0 || data[0] != '[' {
+	if !rawjson.IsArray(top["data"]) {
 		return nil, fmt.Errorf("decode batch: %w: data is not an array", ErrMalformed)
 	}
-	if err := json.Unmarshal(data, &elems); err != nil {
+	if err := json.Unmarshal(top["data"], &elems); err != nil {
 		return nil, fmt.Errorf("decode batch: %w: %w", ErrMalformed, err)
 	}
 	items := make([]Item, 0, len(elems))
@@ -86,25 +86,23 @@ func splitBatch(header string, top map[string]json.RawMessage) ([]Item, error) {
 // decodeObject decodes b into dst and requires it to be a JSON object; a
 // JSON null, array or scalar is malformed here.
 func decodeObject(b []byte, dst *map[string]json.RawMessage) error {
-	if !isObject(b) {
-		return fmt.Errorf("%w: not a JSON object", ErrMalformed)
-	}
-	if err := json.Unmarshal(b, dst); err != nil {
+	fields, err := rawjson.DecodeObject[map[string]json.RawMessage](b)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	*dst = fields
 	return nil
 }
 
 // phoneNumberID finds the number an event is about, in the places Kapso's
 // payloads put it.
 func phoneNumberID(fields map[string]json.RawMessage) string {
-	if id := idField(fields, "phone_number_id"); id != "" {
+	if id := rawjson.ID(fields["phone_number_id"]); id != "" {
 		return id
 	}
 	for _, parent := range [...]string{"conversation", "whatsapp_config"} {
-		var nested map[string]json.RawMessage
-		if raw, ok := fields[parent]; ok && isObject(raw) && json.Unmarshal(raw, &nested) == nil {
-			if id := idField(nested, "phone_number_id"); id != "" {
+		if nested, err := rawjson.DecodeObject[map[string]json.RawMessage](fields[parent]); err == nil {
+			if id := rawjson.ID(nested["phone_number_id"]); id != "" {
 				return id
 			}
 		}
@@ -112,35 +110,13 @@ func phoneNumberID(fields map[string]json.RawMessage) string {
 	return ""
 }
 
-// idField reads an identifier that should be a string but is accepted as a
-// JSON number too, keeping its digits verbatim.
-func idField(fields map[string]json.RawMessage, key string) string {
-	if s := stringField(fields, key); s != "" {
-		return s
-	}
-	var n json.Number
-	if raw, ok := fields[key]; ok && json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
 // stringField returns fields[key] when it is a JSON string, else "".
 func stringField(fields map[string]json.RawMessage, key string) string {
-	var s string
-	if raw, ok := fields[key]; ok && json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s)
-	}
-	return ""
+	return rawjson.String(fields[key])
 }
 
 func isTrue(raw json.RawMessage) bool {
-	return string(bytes.TrimSpace(raw)) == "true"
-}
-
-func isObject(raw []byte) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
+	return strings.TrimSpace(string(raw)) == "true"
 }
 
 func firstNonEmpty(values ...string) string {

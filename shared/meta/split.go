@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
 )
 
 // ErrMalformed marks a body that is not a JSON object. It is always wrapped;
@@ -89,8 +90,8 @@ func Split(body []byte) ([]Item, error) {
 	var payload struct {
 		Entry json.RawMessage `json:"entry"`
 	}
-	if !isObject(body) {
-		return nil, fmt.Errorf("decode meta delivery: %w: not a JSON object", ErrMalformed)
+	if !rawjson.IsObject(body) {
+		return nil, fmt.Errorf("decode meta delivery: %w: %w", ErrMalformed, rawjson.ErrNotObject)
 	}
 	if err := json.Unmarshal(body, &payload); err != nil {
 		return nil, fmt.Errorf("decode meta delivery: %w: %w", ErrMalformed, err)
@@ -105,7 +106,7 @@ func Split(body []byte) ([]Item, error) {
 		if json.Unmarshal(rawEntry, &entry) != nil {
 			continue
 		}
-		wabaID := scalar(entry.ID)
+		wabaID := rawjson.ID(entry.ID)
 		for i, rawChange := range objects(entry.Changes) {
 			if items, err = appendChange(items, wabaID, rawChange); err != nil {
 				return nil, fmt.Errorf("entry %s change %d: %w", wabaID, i, err)
@@ -124,7 +125,7 @@ func appendChange(items []Item, wabaID string, rawChange json.RawMessage) ([]Ite
 	if json.Unmarshal(rawChange, &change) != nil {
 		return items, nil
 	}
-	field := scalar(change.Field)
+	field := rawjson.ID(change.Field)
 	if field == FieldMessages {
 		more, err := appendMessagesChange(items, wabaID, change.Value)
 		if err != nil || len(more) > len(items) {
@@ -157,7 +158,7 @@ func appendMessagesChange(items []Item, wabaID string, rawValue json.RawMessage)
 		Statuses json.RawMessage `json:"statuses"`
 		Errors   json.RawMessage `json:"errors"`
 	}
-	if !isObject(rawValue) || json.Unmarshal(rawValue, &value) != nil {
+	if !rawjson.IsObject(rawValue) || json.Unmarshal(rawValue, &value) != nil {
 		return items, nil
 	}
 	var meta struct {
@@ -165,7 +166,7 @@ func appendMessagesChange(items []Item, wabaID string, rawValue json.RawMessage)
 	}
 	metadata := objectOrNil(value.Metadata)
 	_ = json.Unmarshal(metadata, &meta) // absent or odd metadata only loses the id
-	phoneNumberID := scalar(meta.PhoneNumberID)
+	phoneNumberID := rawjson.ID(meta.PhoneNumberID)
 	contacts := arrayOrNil(value.Contacts)
 
 	type part struct {
@@ -223,40 +224,22 @@ func objects(raw json.RawMessage) []json.RawMessage {
 	}
 	out := elems[:0]
 	for _, e := range elems {
-		if isObject(e) {
+		if rawjson.IsObject(e) {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// scalar reads a string, or a number kept as its digits; anything else is "".
-func scalar(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s)
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
-	}
-	return ""
-}
-
-func isObject(raw []byte) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
-}
-
 func objectOrNil(raw json.RawMessage) json.RawMessage {
-	if isObject(raw) {
+	if rawjson.IsObject(raw) {
 		return raw
 	}
 	return nil
 }
 
 func arrayOrNil(raw json.RawMessage) json.RawMessage {
-	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+	if rawjson.IsArray(raw) {
 		return raw
 	}
 	return nil
@@ -283,12 +266,9 @@ func DecodeChangeItem(raw json.RawMessage) (ChangeItem, error) {
 }
 
 func decode[T any](raw json.RawMessage, what string) (T, error) {
-	var v, zero T
-	if !isObject(raw) {
-		return zero, fmt.Errorf("decode %s: %w: not a JSON object", what, ErrMalformed)
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return zero, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
+	v, err := rawjson.DecodeObject[T](raw)
+	if err != nil {
+		return v, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
 	}
 	return v, nil
 }

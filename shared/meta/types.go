@@ -94,11 +94,15 @@ type Text struct {
 	Body string `json:"body"`
 }
 
-// Reaction is a reaction; an absent or empty emoji removes it.
+// Reaction is a reaction to an earlier message; an absent or empty emoji
+// removes it.
 type Reaction struct {
 	MessageID string  `json:"message_id"`
 	Emoji     *string `json:"emoji,omitempty"`
 }
+
+// IsRemoval reports whether the reaction removes an earlier one.
+func (r Reaction) IsRemoval() bool { return r.Emoji == nil || *r.Emoji == "" }
 
 // Context is the message a message replies to or was forwarded from.
 type Context struct {
@@ -118,7 +122,8 @@ type System struct {
 	Customer string `json:"customer,omitempty"`
 }
 
-// Message is one inbound message.
+// Message is one message. Its type-specific object (image, location, …) is
+// kept raw for the code that renders it.
 type Message struct {
 	From             string    `json:"from"`
 	FromUserID       string    `json:"from_user_id"`
@@ -141,8 +146,14 @@ type Message struct {
 	Contacts    json.RawMessage `json:"contacts,omitempty"`
 	Interactive json.RawMessage `json:"interactive,omitempty"`
 	Button      json.RawMessage `json:"button,omitempty"`
+	Template    json.RawMessage `json:"template,omitempty"`
 	Order       json.RawMessage `json:"order,omitempty"`
 	Referral    json.RawMessage `json:"referral,omitempty"`
+}
+
+// IsReactionRemoval reports whether the message removes a reaction.
+func (m Message) IsReactionRemoval() bool {
+	return m.Type == "reaction" && (m.Reaction == nil || m.Reaction.IsRemoval())
 }
 
 // Pricing is how Meta bills a status's message.
