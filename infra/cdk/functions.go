@@ -1,0 +1,199 @@
+package main
+
+import (
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// Environment variables that are settings rather than resources. Tables,
+// queues and secrets bring their own variable names.
+const (
+	envLogLevel        = "LOG_LEVEL"
+	envKapsoAPIBaseURL = "KAPSO_API_BASE_URL"
+	envPublicBaseURL   = "PUBLIC_BASE_URL"
+	envAppSuccessURL   = "APP_SUCCESS_URL"
+	envAppFailureURL   = "APP_FAILURE_URL"
+)
+
+// secret is a Secrets Manager secret created empty: Kapso issues the values, or
+// the operator chooses them, and fills them in after the first deploy.
+type secret struct {
+	Name        string // suffix of the secret's name: <stack>/<Name>
+	EnvVar      string // the variable that carries its ARN to functions
+	Output      string // the stack output with its ARN
+	Description string
+}
+
+var (
+	secretKapsoAPIKey = secret{"kapso-api-key", "KAPSO_API_KEY_SECRET_ARN", "KapsoApiKeySecretArn",
+		"Kapso Platform API key, sent as X-API-Key"}
+	secretProjectWebhook = secret{"project-webhook-secret", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN", "ProjectWebhookSecretArn",
+		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"}
+	secretBridgeAPIToken = secret{"bridge-api-token", "BRIDGE_API_TOKEN_SECRET_ARN", "BridgeApiTokenSecretArn",
+		"Bearer token the SaaS backend presents to the /v1 API"}
+	secretMetaAppSecret = secret{"meta-app-secret", "META_APP_SECRET_ARN", "MetaAppSecretArn",
+		"Meta app secret for raw Meta webhooks (optional, may stay empty)"}
+	secrets = []secret{secretKapsoAPIKey, secretProjectWebhook, secretBridgeAPIToken, secretMetaAppSecret}
+)
+
+// access is one least-privilege grant: actions on exactly one table (and, for
+// Query, optionally its indexes), one queue or one secret. KMS permissions for
+// encrypted tables are derived from the actions.
+type access struct {
+	Table   *schema.Table
+	Indexes bool
+	Queue   *schema.Queue
+	Secret  *secret
+	Actions []string
+}
+
+func onTable(t schema.Table, actions ...string) access {
+	return access{Table: &t, Actions: actions}
+}
+
+// queryWithIndexes lets a function Query the table and each of its indexes.
+func queryWithIndexes(t schema.Table) access {
+	return access{Table: &t, Indexes: true, Actions: []string{"dynamodb:Query"}}
+}
+
+func sendTo(q schema.Queue) access {
+	return access{Queue: &q, Actions: []string{"sqs:SendMessage"}}
+}
+
+func readSecret(s secret) access {
+	return access{Secret: &s, Actions: []string{"secretsmanager:GetSecretValue"}}
+}
+
+// consumer wires a function to a queue through an event source mapping. The
+// function's timeout must be the queue's ConsumerTimeout, since the queue's
+// visibility timeout is derived from it.
+type consumer struct {
+	Queue             schema.Queue
+	BatchSize         int
+	MaxBatchingWindow time.Duration
+	// MaxConcurrency caps the pollers' concurrent invocations (2 is the minimum
+	// AWS allows), protecting the downstreams without reserving concurrency.
+	MaxConcurrency int
+}
+
+// function is one Lambda function: everything the stack needs to build it, its
+// role, its triggers and its alarms. Adding a function is adding an entry.
+type function struct {
+	Name        string // functions/<Name>, built to <assetDir>/<Name>/bootstrap
+	Description string
+	MemoryMB    int
+	Timeout     time.Duration
+	// Env lists the variable names the function reads; the stack resolves each
+	// to its table, queue, secret or setting. LOG_LEVEL is always set.
+	Env    []string
+	Access []access
+	// Routes are "METHOD /path" keys on the HTTP API.
+	Routes    []string
+	Consumes  *consumer
+	Scheduled bool // run by the reconcileSchedule expression
+	// ReservedConcurrency caps the function when it must not run in parallel
+	// with itself (0: unreserved). Off when the reserveConcurrency setting is.
+	ReservedConcurrency int
+}
+
+var functions = []function{
+	{
+		Name:        "ingest",
+		Description: "Verifies signed Kapso and Meta webhooks, claims the delivery and enqueues its events",
+		// CPU scales with memory: HMAC and JSON over bodies up to 3 MB must finish well inside Kapso's 10 s.
+		MemoryMB: 512,
+		// Kapso gives up after 10 s; the handler answers by its own 8 s deadline first.
+		Timeout: 10 * time.Second,
+		Env: []string{schema.Idempotency.EnvVar, schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, schema.Messages.EnvVar,
+			secretProjectWebhook.EnvVar, secretMetaAppSecret.EnvVar},
+		Access: []access{
+			onTable(schema.Idempotency, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+			onTable(schema.Bridge, "dynamodb:GetItem"),
+			sendTo(schema.Lifecycle),
+			sendTo(schema.Messages),
+			readSecret(secretProjectWebhook),
+			readSecret(secretMetaAppSecret),
+		},
+		Routes: []string{"POST /webhooks/kapso", "POST /webhooks/kapso/{phone_number_id}", "POST /webhooks/meta/{phone_number_id}"},
+	},
+	{
+		Name:        "setuplinks",
+		Description: "Creates Kapso setup links for tenants and reports their connection",
+		// Network-bound (Kapso API, DynamoDB): little CPU needed.
+		MemoryMB: 256,
+		// A few sequential Kapso calls, inside the HTTP API's 30 s integration limit.
+		Timeout: 20 * time.Second,
+		Env: []string{schema.Bridge.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar, secretBridgeAPIToken.EnvVar,
+			envPublicBaseURL},
+		Access: []access{
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
+			queryWithIndexes(schema.Bridge),
+			readSecret(secretKapsoAPIKey),
+			readSecret(secretBridgeAPIToken),
+		},
+		Routes: []string{"POST /v1/tenants/{tenant_id}/setup-links", "GET /v1/tenants/{tenant_id}/connection"},
+	},
+	{
+		Name:        "redirect",
+		Description: "Records Kapso's success and failure redirects and sends the browser on to the app",
+		// A few DynamoDB writes and one SQS send: little CPU needed.
+		MemoryMB: 256,
+		// A person's browser is waiting; anything slower has already failed.
+		Timeout: 10 * time.Second,
+		Env:     []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, envAppSuccessURL, envAppFailureURL},
+		Access: []access{
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"),
+			sendTo(schema.Lifecycle),
+		},
+		Routes: []string{"GET /connect/success", "GET /connect/failure"},
+	},
+	{
+		Name:        "lifecycle",
+		Description: "Applies connection lifecycle events and registers per-number webhooks",
+		// Network-bound (Kapso API, DynamoDB): little CPU needed.
+		MemoryMB: 256,
+		// The lifecycle queue's visibility timeout is six times this.
+		Timeout: schema.Lifecycle.ConsumerTimeout,
+		Env: []string{schema.Bridge.EnvVar, schema.Idempotency.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar,
+			envPublicBaseURL},
+		Access: []access{
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+				"dynamodb:ConditionCheckItem"),
+			onTable(schema.Idempotency, "dynamodb:GetItem", "dynamodb:Query"),
+			readSecret(secretKapsoAPIKey),
+		},
+		Consumes: &consumer{
+			Queue: schema.Lifecycle,
+			// An event may take a few Kapso calls of a few seconds each: five
+			// stay inside the 30 s timeout, and failures are reported per item.
+			BatchSize: 5,
+			// Lifecycle events are rare and a person watches the connect screen
+			// for their outcome: waiting to fill a batch would only add latency.
+			MaxBatchingWindow: 0,
+			// Keeps the Kapso API calls of a burst of onboardings low.
+			MaxConcurrency: 2,
+		},
+	},
+	{
+		Name:        "reconcile",
+		Description: "Repairs what deliveries missed: expired links, unconfirmed redirects, numbers without webhooks",
+		// Network-bound (Kapso API, DynamoDB index queries): little CPU needed.
+		MemoryMB: 256,
+		// One sweep pages through the indexes and calls Kapso per stale item.
+		Timeout: 5 * time.Minute,
+		Env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar,
+			envPublicBaseURL},
+		Access: []access{
+			queryWithIndexes(schema.Bridge),
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+			sendTo(schema.Lifecycle),
+			readSecret(secretKapsoAPIKey),
+		},
+		Scheduled: true,
+		// Two overlapping sweeps would repeat each other's Kapso calls.
+		ReservedConcurrency: 1,
+	},
+	// The messages worker consumes schema.Messages once it exists:
+	//   {Name: "messages", ..., Consumes: &consumer{Queue: schema.Messages, ...}},
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// The stack is synthesized once per test binary: jsii makes each synthesis
+// cost seconds.
+var (
+	template    assertions.Template
+	annotations assertions.Annotations
+	tpl         cfnTemplate
+)
+
+const (
+	testSuccessURL = "https://app.example.com/connected"
+	testFailureURL = "https://app.example.com/failed"
+)
+
+type cfnTemplate struct {
+	Resources  map[string]cfnResource
+	Outputs    map[string]map[string]any
+	Parameters map[string]map[string]any
+	Conditions map[string]any
+}
+
+type cfnResource struct {
+	Type           string
+	Properties     map[string]any
+	DeletionPolicy string
+	Condition      string
+	Metadata       map[string]any
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer jsii.Close()
+	assets, err := fakeAssets()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(assets)
+	settings, err := LoadSettings(mapLookup(map[string]string{
+		"assetDir": assets, "appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL,
+	}), noEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	app := awscdk.NewApp(nil)
+	stack := NewKapsoBridgeStack(app, "KapsoBridge", &KapsoBridgeStackProps{Settings: settings})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
+	template = assertions.Template_FromStack(stack, nil)
+	annotations = assertions.Annotations_FromStack(stack)
+	raw, err := json.Marshal(template.ToJSON())
+	if err == nil {
+		err = json.Unmarshal(raw, &tpl)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// fakeAssets writes a placeholder bootstrap for every function.
+func fakeAssets() (string, error) {
+	dir, err := os.MkdirTemp("", "kapso-bridge-assets-")
+	if err != nil {
+		return "", err
+	}
+	for _, f := range functions {
+		if err := os.MkdirAll(filepath.Join(dir, f.Name), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), []byte(f.Name), 0o755); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func mapLookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func noEnv(string) string { return "" }
+
+// assert runs a CDK assertion, which panics on failure, as a test error.
+func assert(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// hashSuffix is the hash the CDK appends to a construct path's logical id.
+var hashSuffix = regexp.MustCompile(`[0-9A-F]{8}$`)
+
+// construct strips the hash from a logical id: "LifecycleQueueDCEEFEA6" is
+// "LifecycleQueue".
+func construct(logicalID string) string { return hashSuffix.ReplaceAllString(logicalID, "") }
+
+// one returns the single resource of a type whose logical id, without hash, is name.
+func one(t *testing.T, typ, name string) (string, cfnResource) {
+	t.Helper()
+	var ids []string
+	for id, r := range tpl.Resources {
+		if r.Type == typ && construct(id) == name {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("want one %s named %s, found %v", typ, name, ids)
+	}
+	return ids[0], tpl.Resources[ids[0]]
+}
+
+func ofType(typ string) map[string]cfnResource {
+	out := map[string]cfnResource{}
+	for id, r := range tpl.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// render turns a CloudFormation value into readable text: references become
+// the construct name ("BridgeTable"), joins are concatenated.
+func render(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		parts := make([]string, len(v))
+		for i, p := range v {
+			parts[i] = render(p)
+		}
+		return strings.Join(parts, ",")
+	case map[string]any:
+		if r, ok := v["Ref"]; ok {
+			return construct(r.(string))
+		}
+		if g, ok := v["Fn::GetAtt"].([]any); ok {
+			return construct(g[0].(string))
+		}
+		if j, ok := v["Fn::Join"].([]any); ok {
+			var out strings.Builder
+			for _, p := range j[1].([]any) {
+				out.WriteString(render(p))
+			}
+			return out.String()
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// list reads a CloudFormation value that is either one item or a list.
+func list(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// prop walks nested properties: prop(r.Properties, "A", "B").
+func prop(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}

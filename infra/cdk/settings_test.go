@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestSettingsDefaults(t *testing.T) {
+	s, err := LoadSettings(mapLookup(map[string]string{"appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL}), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Settings{
+		StackName: "KapsoBridge", AssetDir: "build/lambda", KapsoAPIBaseURL: "https://api.kapso.ai/platform/v1",
+		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
+		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
+	}
+	if s != want {
+		t.Errorf("settings = %+v\nwant %+v", s, want)
+	}
+}
+
+func TestSettingsContextWinsOverEnvironment(t *testing.T) {
+	env := map[string]string{
+		"APP_SUCCESS_URL": "https://env.example.com/ok", "APP_FAILURE_URL": "https://env.example.com/fail",
+		"STACK_NAME": "FromEnv", "LOG_LEVEL": "debug", "PUBLIC_BASE_URL": "https://hooks.example.com/",
+	}
+	s, err := LoadSettings(mapLookup(map[string]string{"stackName": "FromContext", "logRetentionDays": "90"}),
+		func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.StackName != "FromContext" || s.AppSuccessURL != env["APP_SUCCESS_URL"] || s.LogLevel != "DEBUG" ||
+		s.LogRetentionDays != 90 || s.PublicBaseURL != "https://hooks.example.com" {
+		t.Errorf("settings = %+v", s)
+	}
+}
+
+func TestSettingsReportEveryProblem(t *testing.T) {
+	_, err := LoadSettings(mapLookup(map[string]string{
+		"kapsoApiBaseUrl": "http://api.kapso.ai", "logLevel": "LOUD", "logRetentionDays": "31",
+		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
+		"reserveConcurrency": "maybe",
+	}), noEnv)
+	if err == nil {
+		t.Fatal("invalid settings accepted")
+	}
+	for _, want := range []string{
+		"appSuccessUrl is required: pass -c appSuccessUrl=... or set APP_SUCCESS_URL",
+		"appFailureUrl is required", "kapsoApiBaseUrl must be an absolute https URL", "logLevel", "logRetentionDays",
+		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "reserveConcurrency",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestContextLookupReadsCdkJSONTypes(t *testing.T) {
+	ctx := map[string]any{"logRetentionDays": 90.0, "reserveConcurrency": false, "stackName": "S"}
+	lookup := contextLookup(func(k string) any { return ctx[k] })
+	for key, want := range map[string]string{"logRetentionDays": "90", "reserveConcurrency": "false", "stackName": "S"} {
+		if got, ok := lookup(key); !ok || got != want {
+			t.Errorf("%s = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	if _, ok := lookup("missing"); ok {
+		t.Error("missing key reported present")
+	}
+}
+
+func TestCheckAssets(t *testing.T) {
+	dir := t.TempDir()
+	err := checkAssets(dir)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "ingest", "bootstrap")) || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("missing binaries: err = %v", err)
+	}
+	for _, f := range functions {
+		_ = os.MkdirAll(filepath.Join(dir, f.Name), 0o755)
+		_ = os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), nil, 0o755)
+	}
+	if err := checkAssets(dir); err != nil {
+		t.Errorf("all binaries present: %v", err)
+	}
+}
+
+func TestEnvironmentIsAgnosticWithoutAccount(t *testing.T) {
+	if env := environment(noEnv); env != nil {
+		t.Errorf("environment without CDK_DEFAULT_* = %+v", env)
+	}
+	vars := map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"}
+	env := environment(func(k string) string { return vars[k] })
+	if env == nil || *env.Account != "123456789012" || *env.Region != "eu-west-1" {
+		t.Errorf("environment = %+v", env)
+	}
+}
+
+// A custom domain replaces the API endpoint in every URL the bridge hands out.
+func TestPublicBaseURLOverridesTheEndpoint(t *testing.T) {
+	b := &bridge{
+		stack:    awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Domain"), nil),
+		settings: Settings{PublicBaseURL: "https://hooks.example.com", LogRetentionDays: 30, APIThrottleRate: 1, APIThrottleBurst: 1},
+		env:      map[string]*string{},
+	}
+	b.addAPI()
+	if got := *b.env[envPublicBaseURL]; got != "https://hooks.example.com" || *b.baseURL != got {
+		t.Errorf("PUBLIC_BASE_URL = %q", got)
+	}
+}

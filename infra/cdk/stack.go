@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// KapsoBridgeStackProps configures the stack.
+type KapsoBridgeStackProps struct {
+	awscdk.StackProps
+	Settings Settings
+}
+
+// deadLetterQueue is any queue where failed work waits for a human, whether a
+// queue's redrive target or a schedule's; each gets the same alarms.
+type deadLetterQueue struct {
+	ID    string
+	Queue awssqs.Queue
+	// OfSchedule marks a schedule's DLQ, which no queue redrives into.
+	OfSchedule bool
+}
+
+// bridge holds what the stack has built so far, so later parts can refer to it.
+type bridge struct {
+	stack     awscdk.Stack
+	settings  Settings
+	dataKey   awskms.Key
+	tables    map[string]awsdynamodb.Table
+	queues    map[string]awssqs.Queue
+	dlqs      []deadLetterQueue
+	secrets   map[string]awssecretsmanager.Secret
+	api       awsapigatewayv2.HttpApi
+	baseURL   *string
+	functions map[string]awslambda.Function
+	// env resolves every variable name a function may list in its Env.
+	env map[string]*string
+}
+
+// NewKapsoBridgeStack builds kapso-bridge: tables and queues from the shared
+// schema, the secrets, the HTTP API, one function per entry of the function
+// table, and the alarms over all of it.
+func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBridgeStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	b := &bridge{
+		stack:     stack,
+		settings:  props.Settings,
+		tables:    map[string]awsdynamodb.Table{},
+		queues:    map[string]awssqs.Queue{},
+		secrets:   map[string]awssecretsmanager.Secret{},
+		functions: map[string]awslambda.Function{},
+		env:       map[string]*string{},
+	}
+	b.addTables()
+	b.addQueues()
+	b.addSecrets()
+	b.addAPI()
+	for _, f := range functions {
+		b.addFunction(f)
+	}
+	b.addAlarms()
+	b.addOutputs()
+	b.suppressFindings()
+	return stack
+}
+
+// addTables builds every schema table. All of them are encrypted with one
+// customer-managed key: the bridge table holds per-number webhook secrets and
+// the idempotency table holds message bodies too large for SQS.
+func (b *bridge) addTables() {
+	b.dataKey = awskms.NewKey(b.stack, jsii.String("DataKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts kapso-bridge's DynamoDB tables"),
+		EnableKeyRotation: jsii.Bool(true),
+		// The retained tables cannot be read without it.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	for _, t := range schema.Tables {
+		removal := awscdk.RemovalPolicy_DESTROY
+		if t.Retain {
+			removal = awscdk.RemovalPolicy_RETAIN
+		}
+		table := awsdynamodb.NewTable(b.stack, jsii.String(pascal(t.ID)+"Table"), &awsdynamodb.TableProps{
+			PartitionKey:  attribute(t.PartitionKey),
+			SortKey:       optionalAttribute(t.SortKey),
+			BillingMode:   awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			Encryption:    awsdynamodb.TableEncryption_CUSTOMER_MANAGED,
+			EncryptionKey: b.dataKey,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: jsii.Bool(true),
+			},
+			TimeToLiveAttribute: nonEmpty(t.TTLAttribute),
+			DeletionProtection:  jsii.Bool(t.Retain),
+			RemovalPolicy:       removal,
+		})
+		for _, ix := range t.Indexes {
+			table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(ix.Name),
+				PartitionKey:   attribute(ix.PartitionKey),
+				SortKey:        optionalAttribute(ix.SortKey),
+				ProjectionType: awsdynamodb.ProjectionType_ALL,
+			})
+		}
+		b.tables[t.ID] = table
+		b.env[t.EnvVar] = table.TableName()
+	}
+}
+
+// addQueues builds every schema queue with its dead-letter queue.
+func (b *bridge) addQueues() {
+	for _, q := range schema.Queues {
+		dlq := b.newQueue(pascal(q.ID)+"DeadLetterQueue", &awssqs.QueueProps{
+			RetentionPeriod: duration(schema.DLQRetention),
+		})
+		retention := q.Retention
+		if consumerOf(q) == nil {
+			// Nothing consumes this queue yet: keep its messages as long as SQS
+			// allows, so none expire before their worker is deployed.
+			retention = schema.DLQRetention
+		}
+		queue := b.newQueue(pascal(q.ID)+"Queue", &awssqs.QueueProps{
+			VisibilityTimeout: duration(q.VisibilityTimeout()),
+			RetentionPeriod:   duration(retention),
+			// The schema's receive count rides out a dependency blip across
+			// several visibility timeouts, yet a poison message reaches the
+			// DLQ, and its alarm, within minutes rather than days.
+			DeadLetterQueue: &awssqs.DeadLetterQueue{
+				MaxReceiveCount: jsii.Number(q.MaxReceiveCount),
+				Queue:           dlq,
+			},
+		})
+		b.queues[q.ID] = queue
+		b.dlqs = append(b.dlqs, deadLetterQueue{ID: pascal(q.DLQID()), Queue: dlq})
+		b.env[q.EnvVar] = queue.QueueUrl()
+	}
+}
+
+// newQueue adds the settings every queue shares: encryption at rest with
+// SQS-managed keys (no key policy to maintain for producers and Scheduler) and
+// TLS-only access.
+func (b *bridge) newQueue(id string, props *awssqs.QueueProps) awssqs.Queue {
+	props.Encryption = awssqs.QueueEncryption_SQS_MANAGED
+	props.EnforceSSL = jsii.Bool(true)
+	return awssqs.NewQueue(b.stack, jsii.String(id), props)
+}
+
+// addSecrets creates each secret without a value: the template never holds or
+// generates one, the operator puts it after deploying.
+func (b *bridge) addSecrets() {
+	for _, s := range secrets {
+		sec := awssecretsmanager.NewSecret(b.stack, jsii.String(pascal(s.Name)+"Secret"), &awssecretsmanager.SecretProps{
+			SecretName:  jsii.String(*b.stack.StackName() + "/" + s.Name),
+			Description: jsii.String(s.Description),
+		})
+		// The L2 construct generates a random value unless told otherwise.
+		sec.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
+		b.secrets[s.Name] = sec
+		b.env[s.EnvVar] = sec.SecretArn()
+	}
+}
+
+func (b *bridge) addOutputs() {
+	output := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(b.stack, jsii.String(id), &awscdk.CfnOutputProps{
+			Value:       value,
+			Description: jsii.String(description),
+		})
+	}
+	output("ApiUrl", "HTTP API endpoint", b.api.ApiEndpoint())
+	output("ProjectWebhookUrl", "Register in Kapso as the project webhook (whatsapp.phone_number.created)",
+		jsii.String(*b.baseURL+"/webhooks/kapso"))
+	output("NumberWebhookUrlPattern", "Per-number webhook URL the bridge registers in Kapso",
+		jsii.String(*b.baseURL+"/webhooks/kapso/{phone_number_id}"))
+	output("SuccessRedirectUrl", "Where Kapso sends the browser after a successful setup",
+		jsii.String(*b.baseURL+"/connect/success"))
+	output("FailureRedirectUrl", "Where Kapso sends the browser after a failed setup",
+		jsii.String(*b.baseURL+"/connect/failure"))
+	output("SetupLinksUrlPattern", "POST here with the bridge API token to get a tenant's setup link",
+		jsii.String(*b.baseURL+"/v1/tenants/{tenant_id}/setup-links"))
+	for _, s := range secrets {
+		output(s.Output, s.Description, b.secrets[s.Name].SecretArn())
+	}
+}
+
+// consumerOf returns the function that consumes q, if any.
+func consumerOf(q schema.Queue) *function {
+	for i, f := range functions {
+		if f.Consumes != nil && f.Consumes.Queue.ID == q.ID {
+			return &functions[i]
+		}
+	}
+	return nil
+}
+
+func attribute(a schema.Attribute) *awsdynamodb.Attribute {
+	types := map[schema.KeyType]awsdynamodb.AttributeType{
+		schema.String: awsdynamodb.AttributeType_STRING,
+		schema.Number: awsdynamodb.AttributeType_NUMBER,
+	}
+	t, ok := types[a.Type]
+	if !ok {
+		panic(fmt.Sprintf("schema attribute %s has unknown type %q", a.Name, a.Type))
+	}
+	return &awsdynamodb.Attribute{Name: jsii.String(a.Name), Type: t}
+}
+
+func optionalAttribute(a *schema.Attribute) *awsdynamodb.Attribute {
+	if a == nil {
+		return nil
+	}
+	return attribute(*a)
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
+}
+
+// pascal turns a schema or function name ("lifecycle-dlq") into a construct id
+// ("LifecycleDlq").
+func pascal(s string) string {
+	var out strings.Builder
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' }) {
+		out.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return out.String()
+}
