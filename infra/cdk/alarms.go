@@ -24,8 +24,8 @@ const (
 	latencyAlarmPoints = 3 // p99 over three periods, two of them breaching
 )
 
-// alarmTarget is the function whose latency is alarmed: the one Kapso waits on.
-const alarmTarget = "ingest"
+// latencyAlarmFunction is the function whose latency is alarmed: the one Kapso waits on.
+const latencyAlarmFunction = "ingest"
 
 // addAlarms sends every alarm to one encrypted SNS topic, with an email
 // subscription when the AlarmEmail parameter is set.
@@ -98,8 +98,8 @@ func (b *bridge) addAlarms() {
 		alarm(id+"Throttles", "The "+f.Name+" function was throttled",
 			fn.MetricThrottles(stat("Sum", alarmPeriod)), 0, 1, 1)
 	}
-	alarm(pascal(alarmTarget)+"LatencyP99", "Webhook ingest p99 latency is above 5 s of Kapso's 10 s budget",
-		b.functions[alarmTarget].MetricDuration(stat("p99", alarmPeriod)),
+	alarm(pascal(latencyAlarmFunction)+"LatencyP99", "Webhook ingest p99 latency is above 5 s of Kapso's 10 s budget",
+		b.functions[latencyAlarmFunction].MetricDuration(stat("p99", alarmPeriod)),
 		float64(ingestP99Latency.Milliseconds()), latencyAlarmPoints, 2)
 	// Nearly all traffic is webhook ingest, so the stage's 5xx rate is its rate.
 	alarm("Api5xxRate", "More than 5% of API requests (webhook ingest above all) answered 5xx",
