@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+)
+
+// LinkLookup finds the tenant of a setup link (*dynamo.Onboarding).
+type LinkLookup interface {
+	TenantOfLink(ctx context.Context, setupLinkID string) (string, bool, error)
+}
+
+// Redirects receives the browser coming back from Kapso's setup page. The
+// query is unsigned, so it is only a hint: it is validated, queued for the
+// lifecycle worker (which checks it against the Platform API) and the
+// person is sent on to the SaaS app. Nothing here marks a tenant connected.
+type Redirects struct {
+	Store             LinkLookup
+	Queue             Enqueuer
+	LifecycleQueueURL string
+	// AppSuccessURL and AppFailureURL are the SaaS app's pages. They come
+	// from configuration only: the query never chooses where the browser goes.
+	AppSuccessURL, AppFailureURL string
+	Log                          *slog.Logger
+	Now                          func() time.Time
+	// Timeout bounds each request (DefaultRedirectTimeout when zero).
+	Timeout time.Duration
+}
+
+// Redirect constants: event names, the outcome statuses the app sees, and
+// limits.
+const (
+	EventRedirectSuccess   = "redirect.success"
+	EventRedirectFailure   = "redirect.failure"
+	DefaultRedirectTimeout = 5 * time.Second
+	maxRedirectQuery       = 4096
+	// Error codes kapso-bridge adds to the app's failure URL.
+	CodeUnknownSetupLink = "unknown_setup_link"
+)
+
+// RedirectPayload is the lifecycle event payload of a redirect.
+type RedirectPayload struct {
+	TenantID                 string    `json:"tenant_id"`
+	SetupLinkID              string    `json:"setup_link_id"`
+	Status                   string    `json:"status,omitempty"`
+	PhoneNumberID            string    `json:"phone_number_id,omitempty"`
+	BusinessAccountID        string    `json:"business_account_id,omitempty"`
+	DisplayPhoneNumber       string    `json:"display_phone_number,omitempty"`
+	ProvisionedPhoneNumberID string    `json:"provisioned_phone_number_id,omitempty"`
+	WhatsAppConfigID         string    `json:"whatsapp_config_id,omitempty"`
+	ErrorCode                string    `json:"error_code,omitempty"`
+	ReceivedAt               time.Time `json:"received_at"`
+}
+
+var (
+	reLinkID    = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	reMetaID    = regexp.MustCompile(`^[0-9]{1,32}$`)
+	reKapsoID   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	reErrorCode = regexp.MustCompile(`^[a-z_]{1,64}$`)
+	reStatus    = regexp.MustCompile(`^[a-z_]{1,32}$`)
+	reE164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+// Register adds the redirect routes to mux.
+func (h *Redirects) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /connect/success", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
+	mux.HandleFunc("GET /connect/failure", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
+}
+
+func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) {
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRedirectTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	log := h.logger().With("path", r.URL.Path)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+
+	p, dropped := h.parse(r, success)
+	if len(dropped) > 0 {
+		log.Warn("redirect parameters dropped as malformed", "params", dropped)
+	}
+	if p.SetupLinkID == "" {
+		log.Warn("redirect without a valid setup link id")
+		h.send(w, r, false, url.Values{"error_code": {CodeUnknownSetupLink}})
+		return
+	}
+	log = log.With("setup_link_id", p.SetupLinkID)
+	tenantID, found, err := h.Store.TenantOfLink(ctx, p.SetupLinkID)
+	if err == nil && !found {
+		log.Warn("redirect for an unknown setup link")
+		h.send(w, r, false, url.Values{"error_code": {CodeUnknownSetupLink}})
+		return
+	}
+	if err == nil {
+		p.TenantID = tenantID
+		err = h.Queue.Send(ctx, h.LifecycleQueueURL, []envelope.Event{redirectEvent(p, success)})
+	}
+	if err != nil {
+		// The person still gets a page. A success goes to the success page as
+		// "pending": Kapso has most likely connected the number, and its
+		// webhook or the reconciler will confirm it, so sending the person to
+		// a failure page would only make them sign up again. A failure goes to
+		// the failure page with Kapso's code; only its record is lost.
+		log.Error("redirect not recorded", "err", err.Error())
+		q := url.Values{"status": {"pending"}}
+		if !success {
+			q = url.Values{"status": {"failed"}, "error_code": {p.ErrorCode}}
+		}
+		if tenantID != "" {
+			q.Set("tenant_id", tenantID)
+		}
+		h.send(w, r, success, q)
+		return
+	}
+	log.Info("redirect received", "tenant_id", tenantID, "success", success, "phone_number_id", p.PhoneNumberID,
+		"error_code", p.ErrorCode)
+	q := url.Values{"tenant_id": {tenantID}}
+	if success {
+		q.Set("status", "completed")
+		q.Set("phone_number_id", p.PhoneNumberID)
+	} else {
+		q.Set("status", "failed")
+		q.Set("error_code", p.ErrorCode)
+	}
+	h.send(w, r, success, q)
+}
+
+// parse keeps each parameter only if it is well formed, and names the ones
+// it dropped. A malformed setup_link_id leaves it empty.
+func (h *Redirects) parse(r *http.Request, success bool) (RedirectPayload, []string) {
+	var dropped []string
+	if len(r.URL.RawQuery) > maxRedirectQuery {
+		return RedirectPayload{}, []string{"query too long"}
+	}
+	q := r.URL.Query()
+	get := func(name string, re *regexp.Regexp) string {
+		vs, ok := q[name]
+		if !ok {
+			return ""
+		}
+		if len(vs) != 1 || !re.MatchString(vs[0]) {
+			dropped = append(dropped, name)
+			return ""
+		}
+		return vs[0]
+	}
+	p := RedirectPayload{SetupLinkID: get("setup_link_id", reLinkID), ReceivedAt: h.now().UTC()}
+	if !success {
+		p.ErrorCode = get("error_code", reErrorCode)
+		if p.ErrorCode == "" {
+			p.ErrorCode = "unknown"
+		}
+		return p, dropped
+	}
+	p.Status = get("status", reStatus)
+	p.PhoneNumberID = get("phone_number_id", reMetaID)
+	p.BusinessAccountID = get("business_account_id", reMetaID)
+	p.ProvisionedPhoneNumberID = get("provisioned_phone_number_id", reKapsoID)
+	p.WhatsAppConfigID = get("whatsapp_config_id", reKapsoID)
+	// An unencoded "+" arrives as a space; the number is still E.164.
+	if vs := q["display_phone_number"]; len(vs) == 1 && strings.HasPrefix(vs[0], " ") {
+		q["display_phone_number"] = []string{"+" + vs[0][1:]}
+	}
+	p.DisplayPhoneNumber = get("display_phone_number", reE164)
+	return p, dropped
+}
+
+// redirectEvent builds the lifecycle event. Its ID digests the parameters
+// without the time, so a double-click or a reload is one event.
+func redirectEvent(p RedirectPayload, success bool) envelope.Event {
+	name := EventRedirectFailure
+	if success {
+		name = EventRedirectSuccess
+	}
+	identity := p
+	identity.ReceivedAt = time.Time{}
+	idJSON, _ := json.Marshal(identity) // a struct of strings always marshals
+	sum := sha256.Sum256(append([]byte(name+"\x00"), idJSON...))
+	body, _ := json.Marshal(p)
+	return envelope.Event{ID: "redirect#" + hex.EncodeToString(sum[:16]), Source: envelope.SourceRedirect, Name: name,
+		PhoneNumberID: p.PhoneNumberID, ReceivedAt: p.ReceivedAt, Payload: body}
+}
+
+// send answers 302 to the configured app page with params added to its own query.
+func (h *Redirects) send(w http.ResponseWriter, r *http.Request, success bool, params url.Values) {
+	target := h.AppFailureURL
+	if success {
+		target = h.AppSuccessURL
+	}
+	u, err := url.Parse(target)
+	if err != nil || target == "" {
+		h.logger().Error("app redirect URL is not configured or invalid", "success", success)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("Thank you. You can close this page.\n"))
+		return
+	}
+	q := u.Query()
+	for k, vs := range params {
+		for _, v := range vs {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+	}
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+func (h *Redirects) logger() *slog.Logger {
+	if h.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Log
+}
+
+func (h *Redirects) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

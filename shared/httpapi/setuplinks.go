@@ -1,0 +1,263 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+// OnboardingStore is what the tenant API needs of the onboarding store
+// (*dynamo.Onboarding).
+type OnboardingStore interface {
+	EnsureCustomer(ctx context.Context, tenantID, name string, findOrCreate func(context.Context) (string, error)) (string, error)
+	RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error)
+	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
+}
+
+// KapsoClient is the part of the Platform API the tenant API calls
+// (*kapsoapi.Client).
+type KapsoClient interface {
+	FindCustomerByExternalID(ctx context.Context, externalCustomerID string) (kapsoapi.Customer, bool, error)
+	CreateCustomer(ctx context.Context, name, externalCustomerID string) (kapsoapi.Customer, error)
+	CreateSetupLink(ctx context.Context, customerID string, o kapsoapi.SetupLinkOptions) (kapsoapi.SetupLink, error)
+}
+
+// TenantAPI is the SaaS backend's API: create a tenant's setup link, read
+// its connection. Every route needs the bearer Token.
+type TenantAPI struct {
+	Store OnboardingStore
+	Kapso KapsoClient
+	Token string
+	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
+	// go to PublicBaseURL + "/connect/success" and "/connect/failure".
+	PublicBaseURL string
+	Log           *slog.Logger
+	Now           func() time.Time
+	// Timeout bounds each request (DefaultTenantAPITimeout when zero).
+	Timeout time.Duration
+}
+
+// Defaults of the tenant API.
+const (
+	DefaultTenantAPITimeout = 8 * time.Second
+	MaxSetupLinkBodyBytes   = 64 << 10
+)
+
+// Register adds the tenant routes to mux.
+func (a *TenantAPI) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/tenants/{tenant_id}/setup-links", a.route(a.createSetupLink))
+	mux.Handle("GET /v1/tenants/{tenant_id}/connection", a.route(a.connection))
+}
+
+type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error
+
+// route adds what every tenant route shares: the token, the deadline, the
+// tenant id check and the error mapping.
+func (a *TenantAPI) route(h tenantHandler) http.Handler {
+	return RequireBearer(a.Token, a.logger(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		timeout := a.Timeout
+		if timeout <= 0 {
+			timeout = DefaultTenantAPITimeout
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		tenantID := r.PathValue("tenant_id")
+		log := a.logger().With("method", r.Method, "path", r.URL.Path)
+		if !onboarding.ValidTenantID(tenantID) {
+			WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
+				onboarding.MaxTenantIDChars), nil))
+			return
+		}
+		log = log.With("tenant_id", tenantID)
+		if err := h(ctx, w, r, tenantID, log); err != nil {
+			WriteError(w, log, err)
+		}
+	}))
+}
+
+func (a *TenantAPI) logger() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+func (a *TenantAPI) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+type setupLinkView struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error {
+	req, err := readSetupLinkRequest(w, r)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.TenantName)
+	if name == "" {
+		name = tenantID
+	}
+	customerID, err := a.Store.EnsureCustomer(ctx, tenantID, req.TenantName, func(ctx context.Context) (string, error) {
+		return a.findOrCreateCustomer(ctx, tenantID, name)
+	})
+	if err != nil {
+		return kapsoError(err, "find or create the tenant's Kapso customer")
+	}
+	base := strings.TrimRight(a.PublicBaseURL, "/")
+	link, err := a.Kapso.CreateSetupLink(ctx, customerID, kapsoapi.SetupLinkOptions{
+		SuccessRedirectURL:     base + "/connect/success",
+		FailureRedirectURL:     base + "/connect/failure",
+		AllowedConnectionTypes: req.AllowedConnectionTypes,
+		ProvisionPhoneNumber:   req.ProvisionPhoneNumber,
+		PhoneNumberAreaCode:    req.PhoneNumberAreaCode,
+		PhoneNumberCountryISOs: req.PhoneNumberCountryISOs,
+		Language:               req.Language,
+		ThemeConfig:            req.ThemeConfig,
+		ReconnectPhoneNumber:   req.ReconnectPhoneNumber,
+	})
+	if err != nil {
+		// A timeout here leaves the outcome unknown: Kapso may have created
+		// the link (and revoked the previous one). The caller retries, which
+		// creates a newer link; the stray one is never handed out.
+		return kapsoError(err, "create setup link")
+	}
+	if link.CreatedAt.IsZero() {
+		link.CreatedAt = a.now()
+	}
+	var allowed []onboarding.ConnectionType
+	for _, t := range link.AllowedConnectionTypes {
+		allowed = append(allowed, onboarding.ConnectionType(t))
+	}
+	details := onboarding.LinkDetails{SetupLinkID: link.ID, URL: link.URL, CreatedAt: link.CreatedAt,
+		ExpiresAt: link.ExpiresAt, AllowedConnectionTypes: allowed}
+	if _, err := a.Store.RecordLink(context.WithoutCancel(ctx), tenantID, details); err != nil {
+		return storeError(err, "record setup link")
+	}
+	log.Info("setup link created", "setup_link_id", link.ID, "kapso_customer_id", customerID)
+	writeJSON(w, http.StatusCreated, map[string]setupLinkView{"setup_link": {
+		ID: link.ID, URL: link.URL, Status: string(onboarding.AttemptActive),
+		CreatedAt: link.CreatedAt.UTC(), ExpiresAt: link.ExpiresAt.UTC(),
+	}})
+	return nil
+}
+
+// findOrCreateCustomer makes customer creation idempotent at Kapso: find by
+// external id, create, and find again if the create was refused as a
+// duplicate (a concurrent or earlier lost create).
+func (a *TenantAPI) findOrCreateCustomer(ctx context.Context, tenantID, name string) (string, error) {
+	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		return c.ID, nil
+	}
+	c, err = a.Kapso.CreateCustomer(ctx, name, tenantID)
+	if err == nil {
+		return c.ID, nil
+	}
+	if kapsoapi.IsValidation(err) || kapsoapi.IsConflict(err) {
+		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, tenantID); ferr == nil && ok {
+			return again.ID, nil
+		}
+	}
+	return "", err
+}
+
+// readSetupLinkRequest reads the optional JSON body: size-limited, unknown
+// fields refused, then validated field by field.
+func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.SetupLinkRequest, error) {
+	var req onboarding.SetupLinkRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSetupLinkBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return req, errs.E(errs.TooLarge, fmt.Sprintf("body larger than %d bytes", MaxSetupLinkBodyBytes), err)
+		}
+		return req, errs.E(errs.Invalid, "could not read body", err)
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return req, errs.E(errs.Invalid, jsonProblem(err), err)
+		}
+		if dec.More() {
+			return req, errs.E(errs.Invalid, "body must be one JSON object", nil)
+		}
+	}
+	if err := req.Validate(); err != nil {
+		var fe *onboarding.FieldError
+		if errors.As(err, &fe) {
+			return req, errs.E(errs.Invalid, fe.Field+": "+fe.Message, err)
+		}
+		return req, errs.E(errs.Invalid, "invalid request", err)
+	}
+	return req, nil
+}
+
+// jsonProblem describes a decoding error without echoing the body.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("%s: must be %s", typeErr.Field, typeErr.Type.String())
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("body is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "body must be a JSON object"
+}
+
+// kapsoError classifies a failure of a call to Kapso for the caller: Kapso's
+// validation text is safe to pass on; everything else is a generic 502 with
+// the detail in the logs.
+func kapsoError(err error, doing string) error {
+	if _, ok := errs.As(err); ok {
+		return err
+	}
+	var apiErr *kapsoapi.APIError
+	switch {
+	case kapsoapi.IsValidation(err) && errors.As(err, &apiErr):
+		return errs.E(errs.Unprocessable, apiErr.Message, fmt.Errorf("%s: %w", doing, err))
+	case kapsoapi.IsUnauthorized(err), kapsoapi.IsPaymentRequired(err):
+		return errs.E(errs.BadGateway, "Kapso refused the request; see the service logs", fmt.Errorf("%s: %w", doing, err))
+	case kapsoapi.IsRateLimited(err) && errors.As(err, &apiErr):
+		return &errs.Error{Code: errs.BadGateway, Message: "Kapso is rate limiting; retry later",
+			RetryAfter: apiErr.RetryAfter, Err: fmt.Errorf("%s: %w", doing, err)}
+	case errors.As(err, &apiErr), errors.Is(err, kapsoapi.ErrUnavailable),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errs.E(errs.BadGateway, "Kapso is unavailable; retry", fmt.Errorf("%s: %w", doing, err))
+	}
+	return storeError(err, doing)
+}
+
+// storeError keeps a classified error and makes anything else a 503.
+func storeError(err error, doing string) error {
+	if _, ok := errs.As(err); ok {
+		return err
+	}
+	return errs.E(errs.Unavailable, "try again", fmt.Errorf("%s: %w", doing, err))
+}
