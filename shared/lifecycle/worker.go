@@ -1,0 +1,212 @@
+// Package lifecycle is the worker behind the lifecycle queue: it turns
+// project webhooks (numbers connected, disconnected, accounts restricted…)
+// and browser redirects into onboarding facts, checks redirects against the
+// Platform API, and registers each connected number's own webhook.
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+// Store is what the worker needs of the onboarding store (*dynamo.Onboarding).
+type Store interface {
+	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
+	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
+	TenantOfCustomer(ctx context.Context, customerID string) (string, bool, error)
+	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
+	PutPhoneNumber(ctx context.Context, tenantID string, d dynamo.PhoneDetails) error
+	PhoneNumber(ctx context.Context, phoneNumberID string) (dynamo.PhoneItem, bool, error)
+	ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (string, bool, error)
+	ReleaseWebhookRegistration(ctx context.Context, phoneNumberID, token string) error
+	MarkWebhookRegistered(ctx context.Context, phoneNumberID, webhookID, token string) (time.Time, error)
+	KeepOrphan(ctx context.Context, customerID, eventID string, receivedAt time.Time, envelopeJSON []byte) error
+}
+
+// KapsoClient is the part of the Platform API the worker calls (*kapsoapi.Client).
+type KapsoClient interface {
+	ListPhoneNumbers(ctx context.Context, customerID string) ([]kapsoapi.PhoneNumber, error)
+	GetPhoneNumber(ctx context.Context, phoneNumberID string) (kapsoapi.PhoneNumber, error)
+	ListWebhooks(ctx context.Context, phoneNumberID string) ([]kapsoapi.Webhook, error)
+	CreateWebhook(ctx context.Context, phoneNumberID string, o kapsoapi.WebhookOptions) (kapsoapi.Webhook, error)
+}
+
+// SecretStore stores a number's webhook secret where the ingest reads it
+// (*dynamo.WebhookSecrets).
+type SecretStore interface {
+	PutSecret(ctx context.Context, phoneNumberID, secret string) error
+}
+
+// PayloadStore loads bodies kept aside for being too large for SQS (*dynamo.Payloads).
+type PayloadStore interface {
+	Get(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Worker handles lifecycle queue batches.
+type Worker struct {
+	Store    Store
+	Kapso    KapsoClient
+	Secrets  SecretStore
+	Payloads PayloadStore
+	// PublicBaseURL is where Kapso reaches kapso-bridge; numbers' webhooks
+	// point at PublicBaseURL + "/webhooks/kapso/<phone_number_id>".
+	PublicBaseURL string
+	Log           *slog.Logger
+	Now           func() time.Time
+	// NewSecret makes a webhook secret; default 32 random bytes in hex.
+	NewSecret func() string
+	// RegistrationWait is how long a worker waits for another one's
+	// registration of the same number before failing its message
+	// (default 3 s).
+	RegistrationWait time.Duration
+}
+
+// NumberWebhookEvents are the events a number's webhook subscribes to.
+var NumberWebhookEvents = []string{
+	kapso.EventMessageReceived, kapso.EventMessageSent, kapso.EventMessageDelivered, kapso.EventMessageRead,
+	kapso.EventMessageFailed, kapso.EventConversationCreated, kapso.EventConversationEnded,
+	kapso.EventConversationInactive, kapso.EventContactIdentityChanged, kapso.EventContactMarketingPreference,
+}
+
+const registrationLease = 20 * time.Second
+
+// Handle processes a batch and reports the messages that failed, so SQS
+// retries only those (and moves them to the DLQ after its receive limit).
+func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, msg := range batch.Records {
+		if err := w.handleMessage(ctx, msg); err != nil {
+			w.logger().Error("lifecycle message failed", "message_id", msg.MessageId, "err", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error {
+	var ev envelope.Event
+	if err := json.Unmarshal([]byte(msg.Body), &ev); err != nil || ev.ID == "" || ev.Name == "" {
+		// Failed, not dropped: after the receive limit it lands in the DLQ
+		// where a person can look at it.
+		return fmt.Errorf("message body is not an event envelope: %w", errors.Join(err, errors.New("id and name are required")))
+	}
+	if ev.PayloadRef != "" {
+		body, err := w.Payloads.Get(ctx, ev.PayloadRef)
+		if err != nil {
+			return fmt.Errorf("load payload %s of event %s: %w", ev.PayloadRef, ev.ID, err)
+		}
+		ev.Payload = body
+	}
+	if err := w.HandleEvent(ctx, ev); err != nil {
+		return fmt.Errorf("event %s (%s): %w", ev.ID, ev.Name, err)
+	}
+	return nil
+}
+
+// HandleEvent applies one event. It is idempotent: facts dedupe on their
+// natural keys, and a repeat with a new delivery key but the same content is
+// recognised as already known.
+func (w *Worker) HandleEvent(ctx context.Context, ev envelope.Event) error {
+	log := w.logger().With("event_id", ev.ID, "event", ev.Name)
+	switch {
+	case ev.Name == kapso.EventPhoneNumberCreated || ev.Name == kapso.EventConfigCreated:
+		return w.connectionCreated(ctx, ev, log)
+	case ev.Name == kapso.EventPhoneNumberDeleted || ev.Name == kapso.EventPhoneNumberDisconnected ||
+		ev.Name == kapso.EventPhoneNumberReconnected || ev.Name == kapso.EventPhoneNumberOffboarded ||
+		kapso.IsAccountEvent(ev.Name):
+		return w.numberLifecycle(ctx, ev, log)
+	case ev.Name == eventRedirectSuccess || ev.Name == eventRedirectFailure:
+		return w.redirect(ctx, ev, log)
+	}
+	// Workflow, project and agent events carry nothing about connections;
+	// the ingest already accepted them, so they are acknowledged here.
+	log.Info("lifecycle event not used by onboarding; acknowledged", "source", string(ev.Source))
+	return nil
+}
+
+// keepOrphan keeps an event for a customer no tenant owns, for support.
+func (w *Worker) keepOrphan(ctx context.Context, ev envelope.Event, customerID string, log *slog.Logger) error {
+	if customerID == "" {
+		customerID = "unknown"
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode orphan event: %w", err)
+	}
+	if err := w.Store.KeepOrphan(ctx, customerID, ev.ID, ev.ReceivedAt, body); err != nil {
+		return err
+	}
+	log.Warn("event for a Kapso customer no tenant owns; kept aside", "kapso_customer_id", customerID,
+		"phone_number_id", ev.PhoneNumberID)
+	return nil
+}
+
+// appendNew appends f unless the connection already holds the same fact
+// under another time (see redundant).
+func (w *Worker) appendNew(ctx context.Context, tenantID string, f onboarding.Fact, log *slog.Logger) error {
+	conn, found, err := w.Store.Load(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("tenant %s: %w", tenantID, dynamo.ErrTenantNotFound)
+	}
+	if redundant(conn, f) {
+		log.Info("fact already known", "tenant_id", tenantID, "kind", string(f.Kind))
+		return nil
+	}
+	_, change, err := w.Store.AppendFact(ctx, tenantID, f)
+	if err != nil {
+		return err
+	}
+	if change.Rejected != nil {
+		return fmt.Errorf("fact refused: %w", change.Rejected)
+	}
+	log.Info("fact recorded", "tenant_id", tenantID, "kind", string(f.Kind), "duplicate", change.Duplicate,
+		"status_from", string(change.TenantStatusFrom), "status_to", string(change.TenantStatusTo))
+	return nil
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Log
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (w *Worker) newSecret() string {
+	if w.NewSecret != nil {
+		return w.NewSecret()
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func receivedAt(ev envelope.Event, now time.Time) time.Time {
+	if ev.ReceivedAt.IsZero() {
+		return now
+	}
+	return ev.ReceivedAt
+}

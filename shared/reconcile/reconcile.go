@@ -1,0 +1,256 @@
+// Package reconcile catches up with what deliveries can miss: setup links
+// that expired without an outcome, connections the browser reported but no
+// webhook confirmed, and numbers whose webhook is not registered. It reads
+// only through the bridge table's gsi1 index, never scans, and bounds its
+// work per run.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+// Store is what the reconciler needs of the onboarding store (*dynamo.Onboarding).
+type Store interface {
+	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]dynamo.LinkRef, error)
+	TenantsWithStatus(ctx context.Context, status onboarding.TenantStatus, limit int) ([]dynamo.TenantRef, error)
+	NumbersMissingWebhook(ctx context.Context, limit int) ([]dynamo.PhoneItem, error)
+	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
+	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
+	CloseLink(ctx context.Context, setupLinkID, status string) error
+}
+
+// KapsoClient is the part of the Platform API the reconciler calls (*kapsoapi.Client).
+type KapsoClient interface {
+	ListPhoneNumbers(ctx context.Context, customerID string) ([]kapsoapi.PhoneNumber, error)
+}
+
+// Confirmer records API confirmations and registers webhooks the way the
+// lifecycle worker does (*lifecycle.Worker).
+type Confirmer interface {
+	ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID string) error
+	RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error
+}
+
+// Reconciler runs one reconciliation pass per Run.
+type Reconciler struct {
+	Store     Store
+	Kapso     KapsoClient
+	Confirmer Confirmer
+	Log       *slog.Logger
+	Now       func() time.Time
+	// Limit bounds the items of each kind handled per run (default 100).
+	Limit int
+}
+
+// Report counts what a run did.
+type Report struct {
+	LinksExpired      int  `json:"links_expired"`
+	LinksClosed       int  `json:"links_closed"`
+	TenantsChecked    int  `json:"tenants_checked"`
+	NumbersConfirmed  int  `json:"numbers_confirmed"`
+	WebhooksChecked   int  `json:"webhooks_checked"`
+	Errors            int  `json:"errors"`
+	StoppedByDeadline bool `json:"stopped_by_deadline"`
+}
+
+// Run does one pass. Failures of single items are logged and counted, and
+// the pass goes on; the error reports only a pass that could not read its
+// work lists. It stops early, with what it did so far, when ctx is about to end.
+func (r *Reconciler) Run(ctx context.Context) (Report, error) {
+	var rep Report
+	var errList []error
+	steps := []func(context.Context, *Report) error{r.expireLinks, r.confirmTenants, r.registerWebhooks}
+	for _, step := range steps {
+		if r.outOfTime(ctx) {
+			rep.StoppedByDeadline = true
+			break
+		}
+		if err := step(ctx, &rep); err != nil {
+			errList = append(errList, err)
+		}
+	}
+	r.logger().Info("reconciliation done", "links_expired", rep.LinksExpired, "links_closed", rep.LinksClosed,
+		"tenants_checked", rep.TenantsChecked, "numbers_confirmed", rep.NumbersConfirmed,
+		"webhooks_checked", rep.WebhooksChecked, "errors", rep.Errors, "stopped_by_deadline", rep.StoppedByDeadline)
+	return rep, errors.Join(errList...)
+}
+
+// outOfTime leaves a margin so a started item can finish before the deadline.
+func (r *Reconciler) outOfTime(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 2*time.Second
+}
+
+func (r *Reconciler) itemFailed(rep *Report, msg string, err error, attrs ...any) {
+	rep.Errors++
+	r.logger().Error(msg, append(attrs, "err", err.Error())...)
+}
+
+// expireLinks records LinkExpired for active links past their expiry. The
+// expiry time is the evidence (Kapso expires links at expires_at itself),
+// so no Platform API call is needed.
+func (r *Reconciler) expireLinks(ctx context.Context, rep *Report) error {
+	now := r.now()
+	links, err := r.Store.ActiveLinksExpiredAt(ctx, now, r.limit())
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if r.outOfTime(ctx) {
+			rep.StoppedByDeadline = true
+			return nil
+		}
+		conn, found, err := r.Store.Load(ctx, l.TenantID)
+		if err != nil {
+			r.itemFailed(rep, "load tenant of expired link", err, "setup_link_id", l.SetupLinkID)
+			continue
+		}
+		a, ok := conn.Attempt(l.SetupLinkID)
+		if !found || !ok || a.Status != onboarding.AttemptActive {
+			// The index is behind the facts (an outcome was recorded): tidy it.
+			status := "closed"
+			if ok {
+				status = string(a.Status)
+			}
+			if err := r.Store.CloseLink(ctx, l.SetupLinkID, status); err != nil {
+				r.itemFailed(rep, "close link", err, "setup_link_id", l.SetupLinkID)
+				continue
+			}
+			rep.LinksClosed++
+			continue
+		}
+		at := a.ExpiresAt
+		if at.IsZero() {
+			at = l.ExpiresAt
+		}
+		if _, _, err := r.Store.AppendFact(ctx, l.TenantID, onboarding.LinkExpired(l.SetupLinkID, at)); err != nil {
+			r.itemFailed(rep, "expire link", err, "setup_link_id", l.SetupLinkID)
+			continue
+		}
+		rep.LinksExpired++
+	}
+	return nil
+}
+
+// confirmTenants asks the Platform API about tenants that are waiting for a
+// confirmation (or have an open link): a number Kapso lists under their
+// customer that is not yet connected here is confirmed by the API.
+func (r *Reconciler) confirmTenants(ctx context.Context, rep *Report) error {
+	var errList []error
+	for _, status := range []onboarding.TenantStatus{onboarding.TenantAwaitingConfirmation, onboarding.TenantLinkActive} {
+		tenants, err := r.Store.TenantsWithStatus(ctx, status, r.limit())
+		if err != nil {
+			errList = append(errList, err)
+			continue
+		}
+		for _, t := range tenants {
+			if r.outOfTime(ctx) {
+				rep.StoppedByDeadline = true
+				return errors.Join(errList...)
+			}
+			rep.TenantsChecked++
+			if err := r.confirmTenant(ctx, t.TenantID, rep); err != nil {
+				r.itemFailed(rep, "confirm tenant", err, "tenant_id", t.TenantID)
+			}
+		}
+	}
+	return errors.Join(errList...)
+}
+
+func (r *Reconciler) confirmTenant(ctx context.Context, tenantID string, rep *Report) error {
+	conn, found, err := r.Store.Load(ctx, tenantID)
+	if err != nil || !found || conn.Tenant.KapsoCustomerID == "" {
+		return err
+	}
+	numbers, err := r.Kapso.ListPhoneNumbers(ctx, conn.Tenant.KapsoCustomerID)
+	if err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if known, ok := conn.PhoneNumber(n.PhoneNumberID); ok && known.Status != onboarding.NumberStatusUnconfirmed {
+			continue // connected, or lost by a lifecycle event that the API listing does not overrule
+		}
+		if gone(n.Status) {
+			continue
+		}
+		if err := r.Confirmer.ConfirmFromAPI(ctx, tenantID, n, linkFor(conn, n.PhoneNumberID)); err != nil {
+			return fmt.Errorf("confirm number %s: %w", n.PhoneNumberID, err)
+		}
+		rep.NumbersConfirmed++
+	}
+	return nil
+}
+
+// gone: Kapso lists a number that is no longer usable.
+func gone(status string) bool {
+	return slices.Contains([]string{"deleted", "disconnected", "offboarded", "banned"}, strings.ToLower(status))
+}
+
+// linkFor is the attempt a number came through: the one whose trusted
+// success redirect named it, else the newest attempt still open or awaiting
+// confirmation, else none.
+func linkFor(conn onboarding.Connection, phoneNumberID string) string {
+	for _, a := range slices.Backward(conn.Attempts) {
+		if a.Redirect != nil && a.Redirect.PhoneNumberID == phoneNumberID && !a.Redirect.Suspicious {
+			return a.SetupLinkID
+		}
+	}
+	if a := conn.NewestAttempt(); a != nil &&
+		(a.Status == onboarding.AttemptActive || a.Status == onboarding.AttemptRedirectedSuccess) {
+		return a.SetupLinkID
+	}
+	return ""
+}
+
+// registerWebhooks retries registration for numbers without a webhook.
+func (r *Reconciler) registerWebhooks(ctx context.Context, rep *Report) error {
+	items, err := r.Store.NumbersMissingWebhook(ctx, r.limit())
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if r.outOfTime(ctx) {
+			rep.StoppedByDeadline = true
+			return nil
+		}
+		rep.WebhooksChecked++
+		if err := r.Confirmer.RegisterWebhook(ctx, it.TenantID, it.PhoneNumberID); err != nil {
+			r.itemFailed(rep, "register webhook", err, "phone_number_id", it.PhoneNumberID)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) limit() int {
+	if r.Limit <= 0 {
+		return 100
+	}
+	return r.Limit
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Reconciler) logger() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
