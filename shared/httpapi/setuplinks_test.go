@@ -1,0 +1,435 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+const apiToken = "tenant-api-token"
+
+// onboardingStack is the tenant API and the redirect handler on real
+// tables, with the simulator behind the real Platform API client.
+type onboardingStack struct {
+	t      *testing.T
+	store  *dynamo.Onboarding
+	sim    *kapsosim.Simulator
+	simURL string
+	kapso  *kapsoapi.Client
+	api    *httpapi.TenantAPI
+	queue  *captureQueue
+	mux    *http.ServeMux
+}
+
+// captureQueue records what the redirect handler enqueues, or fails.
+type captureQueue struct {
+	mu     sync.Mutex
+	events []envelope.Event
+	fail   error
+}
+
+func (q *captureQueue) Send(_ context.Context, _ string, evs []envelope.Event) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
+	q.events = append(q.events, evs...)
+	return nil
+}
+
+func (q *captureQueue) all() []envelope.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]envelope.Event(nil), q.events...)
+}
+
+func newOnboardingStack(t *testing.T) *onboardingStack {
+	t.Helper()
+	tables := awstest.Tables(t)
+	sim := kapsosim.New(kapsosim.Options{APIKey: "kapso-key"})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	s := &onboardingStack{t: t, sim: sim, simURL: srv.URL, queue: &captureQueue{}, mux: http.NewServeMux(),
+		store: &dynamo.Onboarding{DB: awstest.DynamoDB(t), Table: awstest.Bridge(tables)},
+		kapso: kapsoapi.New(srv.URL+"/platform/v1", "kapso-key", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s.api = &httpapi.TenantAPI{Store: s.store, Kapso: s.kapso, Token: apiToken, PublicBaseURL: "https://bridge.example",
+		Log: log, Timeout: 5 * time.Second}
+	s.api.Register(s.mux)
+	(&httpapi.Redirects{Store: s.store, Queue: s.queue, LifecycleQueueURL: "lifecycle",
+		AppSuccessURL: "https://app.example/connected?from=kb", AppFailureURL: "https://app.example/failed",
+		Log: log}).Register(s.mux)
+	return s
+}
+
+func (s *onboardingStack) do(method, path, token, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, req)
+	return rec
+}
+
+type linkAnswer struct {
+	SetupLink struct {
+		ID, URL, Status      string
+		CreatedAt, ExpiresAt time.Time `json:"-"`
+	} `json:"setup_link"`
+}
+
+func (s *onboardingStack) createLink(tenantID, body string) string {
+	s.t.Helper()
+	rec := s.do(http.MethodPost, "/v1/tenants/"+tenantID+"/setup-links", apiToken, body)
+	if rec.Code != http.StatusCreated {
+		s.t.Fatalf("create link: %d %s", rec.Code, rec.Body)
+	}
+	var a linkAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || a.SetupLink.ID == "" || a.SetupLink.Status != "active" {
+		s.t.Fatalf("link answer %s: %v", rec.Body, err)
+	}
+	return a.SetupLink.ID
+}
+
+// customersOf counts the simulator's customers with that external id.
+func (s *onboardingStack) customersOf(externalID string) int {
+	resp, err := http.Get(s.simURL + "/_sim/state")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Customers []struct {
+			ExternalCustomerID string `json:"external_customer_id"`
+		} `json:"customers"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	n := 0
+	for _, c := range st.Customers {
+		if c.ExternalCustomerID == externalID {
+			n++
+		}
+	}
+	return n
+}
+
+func errorMessage(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	var body struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("error body %q: %v", rec.Body, err)
+	}
+	return body.Error.Message
+}
+
+func TestSetupLinkCreatedAndConnectionShown(t *testing.T) {
+	s := newOnboardingStack(t)
+	rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", apiToken, `{"tenant_name":"Acme Inc","allowed_connection_types":["dedicated"]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	var raw map[string]map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &raw)
+	for _, k := range []string{"id", "url", "status", "created_at", "expires_at"} {
+		if _, ok := raw["setup_link"][k]; !ok {
+			t.Fatalf("setup_link lacks %s: %s", k, rec.Body)
+		}
+	}
+	linkID := raw["setup_link"]["id"].(string)
+	if n := s.customersOf("acme"); n != 1 {
+		t.Fatalf("customers for acme: %d", n)
+	}
+	links, err := s.kapso.ListSetupLinks(context.Background(), mustCustomer(t, s, "acme"), "active")
+	if err != nil || len(links) != 1 || links[0].SuccessRedirectURL != "https://bridge.example/connect/success" ||
+		links[0].FailureRedirectURL != "https://bridge.example/connect/failure" {
+		t.Fatalf("kapso link: %+v %v", links, err)
+	}
+
+	rec = s.do(http.MethodGet, "/v1/tenants/acme/connection", apiToken, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("connection: %d %s", rec.Code, rec.Body)
+	}
+	var view httpapi.ConnectionView
+	_ = json.Unmarshal(rec.Body.Bytes(), &view)
+	if view.Status != onboarding.TenantLinkActive || view.ActiveSetupLink == nil || view.ActiveSetupLink.SetupLinkID != linkID ||
+		view.KapsoCustomerID == "" || len(view.Attempts) != 1 || len(view.Timeline) != 1 {
+		t.Fatalf("connection view: %s", rec.Body)
+	}
+	if rec := s.do(http.MethodGet, "/v1/tenants/nobody/connection", apiToken, ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown tenant: %d", rec.Code)
+	}
+}
+
+func mustCustomer(t *testing.T, s *onboardingStack, tenantID string) string {
+	t.Helper()
+	c, ok, err := s.kapso.FindCustomerByExternalID(context.Background(), tenantID)
+	if err != nil || !ok {
+		t.Fatalf("customer of %s: %v %v", tenantID, ok, err)
+	}
+	return c.ID
+}
+
+func TestSetupLinkRequestValidation(t *testing.T) {
+	s := newOnboardingStack(t)
+	cases := []struct {
+		name, path, body string
+		status           int
+		mention          string
+	}{
+		{"bad connection type", "/v1/tenants/acme/setup-links", `{"allowed_connection_types":["bogus"]}`, 400, "allowed_connection_types"},
+		{"bad theme", "/v1/tenants/acme/setup-links", `{"theme_config":{"primary_color":"red"}}`, 400, "theme_config.primary_color"},
+		{"unknown field", "/v1/tenants/acme/setup-links", `{"tenant_nam":"x"}`, 400, `"tenant_nam"`},
+		{"wrong type", "/v1/tenants/acme/setup-links", `{"tenant_name":5}`, 400, "tenant_name"},
+		{"broken json", "/v1/tenants/acme/setup-links", `{"tenant_name":`, 400, "JSON"},
+		{"bad tenant id", "/v1/tenants/ac%20me/setup-links", ``, 400, "tenant_id"},
+		{"too large", "/v1/tenants/acme/setup-links", `{"tenant_name":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "larger"},
+	}
+	for _, c := range cases {
+		rec := s.do(http.MethodPost, c.path, apiToken, c.body)
+		if rec.Code != c.status || !strings.Contains(errorMessage(t, rec), c.mention) {
+			t.Errorf("%s: %d %s", c.name, rec.Code, rec.Body)
+		}
+	}
+	if n := s.customersOf("acme"); n != 0 {
+		t.Fatalf("a refused request reached Kapso: %d customers", n)
+	}
+}
+
+func TestTenantAPIRequiresToken(t *testing.T) {
+	s := newOnboardingStack(t)
+	for _, token := range []string{"", "wrong", apiToken + "x"} {
+		rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", token, "")
+		if rec.Code != http.StatusUnauthorized || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Fatalf("token %q: %d %v", token, rec.Code, rec.Header())
+		}
+	}
+	if rec := s.do(http.MethodGet, "/v1/tenants/acme/connection", "", ""); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("connection without token: %d", rec.Code)
+	}
+	// An API configured without a token refuses everyone, even an empty bearer.
+	open := &httpapi.TenantAPI{Store: s.store, Kapso: s.kapso}
+	mux := http.NewServeMux()
+	open.Register(mux)
+	req := httptest.NewRequest(http.MethodGet, "/v1/tenants/acme/connection", nil)
+	req.Header.Set("Authorization", "Bearer ")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("empty configured token: %d", rec.Code)
+	}
+}
+
+func TestKapsoRefusalsAndOutages(t *testing.T) {
+	s := newOnboardingStack(t)
+	// Kapso refuses a reconnect of a number the customer does not have: its
+	// validation text is passed on.
+	rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", apiToken, `{"reconnect_phone_number":"+15550001111"}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(errorMessage(t, rec), "Reconnect phone number") {
+		t.Fatalf("kapso 422: %d %s", rec.Code, rec.Body)
+	}
+	// Kapso unreachable: 502, nothing internal in the message.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	s.api.Kapso = kapsoapi.New(dead.URL, "k", kapsoapi.WithRetry(1, time.Millisecond, time.Millisecond))
+	rec = s.do(http.MethodPost, "/v1/tenants/beta/setup-links", apiToken, "")
+	if rec.Code != http.StatusBadGateway || strings.Contains(rec.Body.String(), "127.0.0.1") {
+		t.Fatalf("kapso down: %d %s", rec.Code, rec.Body)
+	}
+	// Wrong API key: 502 with a generic message.
+	s.api.Kapso = kapsoapi.New(s.simURL+"/platform/v1", "wrong-key")
+	rec = s.do(http.MethodPost, "/v1/tenants/gamma/setup-links", apiToken, "")
+	if rec.Code != http.StatusBadGateway || strings.Contains(rec.Body.String(), "Invalid API key") {
+		t.Fatalf("kapso 401: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// Racing requests for one tenant make exactly one Kapso customer; every
+// request gets a link or a retryable answer, and only the newest link stays active.
+func TestRacingSetupLinksMakeOneCustomer(t *testing.T) {
+	s := newOnboardingStack(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 5)
+	for i := range codes {
+		wg.Go(func() { codes[i] = s.do(http.MethodPost, "/v1/tenants/racer/setup-links", apiToken, "").Code })
+	}
+	wg.Wait()
+	created := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict: // in flight, with Retry-After
+		default:
+			t.Fatalf("codes %v", codes)
+		}
+	}
+	if created == 0 {
+		t.Fatalf("no request succeeded: %v", codes)
+	}
+	if n := s.customersOf("racer"); n != 1 {
+		t.Fatalf("kapso customers for racer: %d", n)
+	}
+	conn, _, err := s.store.Load(context.Background(), "racer")
+	if err != nil || len(conn.Attempts) != created {
+		t.Fatalf("attempts %d for %d links: %v", len(conn.Attempts), created, err)
+	}
+	active, _ := s.kapso.ListSetupLinks(context.Background(), conn.Tenant.KapsoCustomerID, "active")
+	newest := conn.NewestAttempt()
+	if len(active) != 1 || newest.SetupLinkID != active[0].ID || newest.Status != onboarding.AttemptActive ||
+		conn.Tenant.ActiveSetupLinkID != active[0].ID {
+		t.Fatalf("active at kapso %+v, newest here %+v", active, newest)
+	}
+	for _, a := range conn.Attempts[:len(conn.Attempts)-1] {
+		if a.Status != onboarding.AttemptSuperseded {
+			t.Fatalf("older attempt %s is %s", a.SetupLinkID, a.Status)
+		}
+	}
+}
+
+func location(t *testing.T, rec *httptest.ResponseRecorder) *url.URL {
+	t.Helper()
+	if rec.Code != http.StatusFound {
+		t.Fatalf("want 302, got %d %s", rec.Code, rec.Body)
+	}
+	u, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestRedirects(t *testing.T) {
+	s := newOnboardingStack(t)
+	linkID := s.createLink("acme", "")
+
+	// Unknown or malformed link ids change nothing.
+	for _, q := range []string{"setup_link_id=00000000-0000-0000-0000-000000000000&phone_number_id=123",
+		"setup_link_id=%3Cscript%3E", ""} {
+		rec := s.do(http.MethodGet, "/connect/success?"+q, "", "")
+		u := location(t, rec)
+		if u.Host != "app.example" || u.Path != "/failed" || u.Query().Get("error_code") != "unknown_setup_link" {
+			t.Fatalf("forged %q went to %s", q, u)
+		}
+	}
+	if n := len(s.queue.all()); n != 0 {
+		t.Fatalf("forged redirects enqueued %d events", n)
+	}
+
+	// A real one, with open-redirect attempts mixed in.
+	q := url.Values{"setup_link_id": {linkID}, "status": {"completed"}, "phone_number_id": {"106540352242922"},
+		"business_account_id": {"1234"}, "display_phone_number": {"+15550783881"},
+		"redirect": {"https://evil.example"}, "next": {"//evil.example"}, "success_redirect_url": {"https://evil.example"}}
+	rec := s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", "")
+	u := location(t, rec)
+	got := u.Query()
+	if u.Host != "app.example" || u.Path != "/connected" || got.Get("from") != "kb" || got.Get("tenant_id") != "acme" ||
+		got.Get("status") != "completed" || got.Get("phone_number_id") != "106540352242922" || got.Get("redirect") != "" {
+		t.Fatalf("success went to %s", u)
+	}
+	if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("headers %v", rec.Header())
+	}
+	// A double-click is the same event.
+	s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", "")
+	evs := s.queue.all()
+	if len(evs) != 2 || evs[0].ID != evs[1].ID || evs[0].Name != httpapi.EventRedirectSuccess ||
+		evs[0].Source != envelope.SourceRedirect {
+		t.Fatalf("events %+v", evs)
+	}
+	var p httpapi.RedirectPayload
+	if err := json.Unmarshal(evs[0].Payload, &p); err != nil || p.TenantID != "acme" || p.DisplayPhoneNumber != "+15550783881" {
+		t.Fatalf("payload %s: %v", evs[0].Payload, err)
+	}
+	// Nothing is connected by a redirect alone.
+	conn, _, _ := s.store.Load(context.Background(), "acme")
+	if conn.Tenant.Status != onboarding.TenantLinkActive {
+		t.Fatalf("status after a redirect: %s", conn.Tenant.Status)
+	}
+
+	// Failure, with a malformed code replaced.
+	rec = s.do(http.MethodGet, "/connect/failure?setup_link_id="+linkID+"&error_code=DROP%20TABLE", "", "")
+	u = location(t, rec)
+	if u.Path != "/failed" || u.Query().Get("error_code") != "unknown" || u.Query().Get("status") != "failed" {
+		t.Fatalf("failure went to %s", u)
+	}
+
+	// The queue is down: the person still lands on a page, marked pending.
+	s.queue.fail = errors.New("sqs down")
+	u = location(t, s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", ""))
+	if u.Path != "/connected" || u.Query().Get("status") != "pending" {
+		t.Fatalf("enqueue failure went to %s", u)
+	}
+}
+
+func TestConnectionViewShape(t *testing.T) {
+	s := newOnboardingStack(t)
+	ctx := context.Background()
+	linkID := s.createLink("acme", "")
+	at := time.Now().UTC()
+	number := onboarding.NumberDetails{PhoneNumberID: "111", SetupLinkID: linkID, BusinessAccountID: "222",
+		DisplayPhoneNumber: "+15550001111", ConnectionType: onboarding.ConnectionCoexistence}
+	for _, f := range []onboarding.Fact{
+		onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: linkID, PhoneNumberID: "111"}, at.Add(time.Second)),
+		onboarding.PhoneNumberCreated(number, at.Add(2*time.Second)),
+		onboarding.WebhookRegistered("111", "wh", at.Add(3*time.Second)),
+	} {
+		if _, _, err := s.store.AppendFact(ctx, "acme", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := s.do(http.MethodGet, "/v1/tenants/acme/connection", apiToken, "")
+	var v map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v["status"] != "connected" || v["tenant_id"] != "acme" || v["active_setup_link"] != nil {
+		t.Fatalf("top level: %s", rec.Body)
+	}
+	attempt := v["attempts"].([]any)[0].(map[string]any)
+	redirect := attempt["redirect"].(map[string]any)
+	if attempt["status"] != "confirmed" || redirect["kind"] != "success" || redirect["phone_number_id"] != "111" ||
+		attempt["confirmed_by"].([]any)[0] != onboarding.SourcePhoneNumberCreated {
+		t.Fatalf("attempt: %v", attempt)
+	}
+	phone := v["phone_numbers"].([]any)[0].(map[string]any)
+	if phone["connection_type"] != "coexistence" || phone["webhook_registered"] != true || phone["connected_at"] == nil {
+		t.Fatalf("phone: %v", phone)
+	}
+	support := v["support"].(map[string]any)
+	if support["signup"] != "completed" || support["phone_number_id"] != "111" {
+		t.Fatalf("support: %v", support)
+	}
+	timeline := v["timeline"].([]any)
+	var kinds []string
+	for _, e := range timeline {
+		kinds = append(kinds, e.(map[string]any)["kind"].(string))
+	}
+	if strings.Join(kinds, ",") != "link_created,success_redirect,phone_number_created,webhook_registered" {
+		t.Fatalf("timeline: %v", kinds)
+	}
+	if !bytes.Contains(rec.Body.Bytes(), []byte(`"business_account_id":"222"`)) {
+		t.Fatalf("snake_case body: %s", rec.Body)
+	}
+}
