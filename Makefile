@@ -58,7 +58,8 @@ synth: deps build
 
 ## deploy: build and deploy to the account and region of your AWS credentials
 deploy: deps build
-	npx cdk deploy --require-approval broadening \
+	npx cdk deploy --strict --require-approval broadening \
+	  $${ALARM_EMAIL:+--parameters AlarmEmail=$$ALARM_EMAIL} \
 	  -c appSuccessUrl=$${APP_SUCCESS_URL:?set APP_SUCCESS_URL} \
 	  -c appFailureUrl=$${APP_FAILURE_URL:?set APP_FAILURE_URL}
 

@@ -3,27 +3,15 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
-	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdahttp"
 )
 
 func main() {
-	ctx := context.Background()
-	env := config.OS()
-	log := env.Logger("ingest")
-	cfg, err := config.AWS(ctx)
+	ctx, deps := app.Boot("ingest")
+	h, err := app.Ingest(ctx, deps)
 	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
-	}
-	h, err := app.Ingest(ctx, app.NewDeps(env, cfg, log))
-	if err != nil {
-		log.Error("start", "err", err)
-		os.Exit(1)
+		app.Fail(deps, err)
 	}
 	lambdahttp.Start(h)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,9 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
@@ -81,4 +85,130 @@ func Ingest(ctx context.Context, d Deps) (http.Handler, error) {
 	mux := http.NewServeMux()
 	h.Register(mux)
 	return mux, nil
+}
+
+// DefaultKapsoAPIBaseURL is Kapso's Platform API.
+const DefaultKapsoAPIBaseURL = "https://api.kapso.ai/platform/v1"
+
+func (d Deps) bridgeTable() (string, error) {
+	s, err := d.Env.Require(schema.Bridge.EnvVar)
+	if err != nil {
+		return "", err
+	}
+	return s[schema.Bridge.EnvVar], nil
+}
+
+// onboardingStore is the bridge table's onboarding store.
+func (d Deps) onboardingStore() (*dynamo.Onboarding, error) {
+	table, err := d.bridgeTable()
+	if err != nil {
+		return nil, err
+	}
+	return &dynamo.Onboarding{DB: d.DynamoDB, Table: table}, nil
+}
+
+// kapsoClient builds the Platform API client from KAPSO_API_BASE_URL and KAPSO_API_KEY.
+func (d Deps) kapsoClient(ctx context.Context) (*kapsoapi.Client, error) {
+	key, err := d.Env.Secret(ctx, d.Secrets, "KAPSO_API_KEY")
+	if err != nil {
+		return nil, err
+	}
+	return kapsoapi.New(d.Env.Get("KAPSO_API_BASE_URL", DefaultKapsoAPIBaseURL), key, kapsoapi.WithLogger(d.Log)), nil
+}
+
+func (d Deps) publicBaseURL() (string, error) {
+	s, err := d.Env.Require("PUBLIC_BASE_URL")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(s["PUBLIC_BASE_URL"], "/"), nil
+}
+
+// TenantAPI builds the /v1 API: setup links and the connection view.
+func TenantAPI(ctx context.Context, d Deps) (http.Handler, error) {
+	store, err := d.onboardingStore()
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	kapso, err := d.kapsoClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	token, err := d.Env.Secret(ctx, d.Secrets, "BRIDGE_API_TOKEN")
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	base, err := d.publicBaseURL()
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	mux := http.NewServeMux()
+	(&httpapi.TenantAPI{Store: store, Kapso: kapso, Token: token, PublicBaseURL: base, Log: d.Log}).Register(mux)
+	return mux, nil
+}
+
+// Redirects builds the browser's way back from Kapso's setup page.
+func Redirects(_ context.Context, d Deps) (http.Handler, error) {
+	store, err := d.onboardingStore()
+	if err != nil {
+		return nil, fmt.Errorf("redirect: %w", err)
+	}
+	s, err := d.Env.Require(schema.Lifecycle.EnvVar, "APP_SUCCESS_URL", "APP_FAILURE_URL")
+	if err != nil {
+		return nil, fmt.Errorf("redirect: %w", err)
+	}
+	mux := http.NewServeMux()
+	(&httpapi.Redirects{
+		Store:             store,
+		Queue:             &sqsqueue.Sender{Client: d.SQS},
+		LifecycleQueueURL: s[schema.Lifecycle.EnvVar],
+		AppSuccessURL:     s["APP_SUCCESS_URL"],
+		AppFailureURL:     s["APP_FAILURE_URL"],
+		Log:               d.Log,
+	}).Register(mux)
+	return mux, nil
+}
+
+// LifecycleWorker builds the lifecycle queue's worker.
+func LifecycleWorker(ctx context.Context, d Deps) (*lifecycle.Worker, error) {
+	w, _, _, err := lifecycleParts(ctx, d)
+	return w, err
+}
+
+// Reconciler builds the scheduled reconciler; it confirms numbers through
+// the same worker code as the lifecycle queue.
+func Reconciler(ctx context.Context, d Deps) (*reconcile.Reconciler, error) {
+	w, store, kapso, err := lifecycleParts(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	return &reconcile.Reconciler{Store: store, Kapso: kapso, Confirmer: w, Log: d.Log}, nil
+}
+
+func lifecycleParts(ctx context.Context, d Deps) (*lifecycle.Worker, *dynamo.Onboarding, *kapsoapi.Client, error) {
+	store, err := d.onboardingStore()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	kapso, err := d.kapsoClient(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	base, err := d.publicBaseURL()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	s, err := d.Env.Require(schema.Idempotency.EnvVar)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
+	}
+	w := &lifecycle.Worker{
+		Store:         store,
+		Kapso:         kapso,
+		Secrets:       &dynamo.WebhookSecrets{DB: d.DynamoDB, Table: store.Table},
+		Payloads:      &dynamo.Payloads{DB: d.DynamoDB, Table: s[schema.Idempotency.EnvVar]},
+		PublicBaseURL: base,
+		Log:           d.Log,
+	}
+	return w, store, kapso, nil
 }
