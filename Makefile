@@ -65,11 +65,12 @@ deploy: deps build
 
 ## dev: the whole stack on this machine (http://127.0.0.1:8080)
 dev: deps
-	$(GO) run ./infra/local/cmd/dev
+	$(GO) build -o build/kapso-bridge-dev ./infra/local/cmd/dev
+	exec build/kapso-bridge-dev
 
 ## bench: benchmarks, reported against baselines measured in the same run
 bench: deps
-	$(GO) run ./infra/local/cmd/withservices -- $(GO) test -run '^$$' -bench . -benchmem ./shared/...
+	./scripts/bench-ratios.sh
 
 clean:
 	rm -rf build cdk.out

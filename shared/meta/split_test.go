@@ -245,3 +245,17 @@ func BenchmarkSplit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSplitBaseline decodes the same body into untyped JSON: the least
+// any reader of it must do. make bench reports Split as a ratio to it.
+func BenchmarkSplitBaseline(b *testing.B) {
+	body := statusesPayload(1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	stopWithParent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	settings, defaulted := stack.Resolve(os.Getenv)
