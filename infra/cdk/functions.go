@@ -186,7 +186,8 @@ var functions = []function{
 			envPublicBaseURL},
 		Access: []access{
 			queryWithIndexes(schema.Bridge),
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+			// Confirming a number appends facts and writes the number's item.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
 			sendTo(schema.Lifecycle),
 			readSecret(secretKapsoAPIKey),
 		},

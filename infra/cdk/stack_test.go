@@ -339,7 +339,7 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"reconcile": {
-		"BridgeTable":            {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		"BridgeTable":            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"BridgeTable/index/gsi1": {"dynamodb:Query"},
 		"LifecycleQueue":         {"sqs:SendMessage"},
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},

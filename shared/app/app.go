@@ -171,21 +171,22 @@ func Redirects(_ context.Context, d Deps) (http.Handler, error) {
 
 // LifecycleWorker builds the lifecycle queue's worker.
 func LifecycleWorker(ctx context.Context, d Deps) (*lifecycle.Worker, error) {
-	w, _, _, err := lifecycleParts(ctx, d)
+	w, _, _, err := lifecycleParts(ctx, d, true)
 	return w, err
 }
 
 // Reconciler builds the scheduled reconciler; it confirms numbers through
 // the same worker code as the lifecycle queue.
 func Reconciler(ctx context.Context, d Deps) (*reconcile.Reconciler, error) {
-	w, store, kapso, err := lifecycleParts(ctx, d)
+	// The reconciler reads no queue messages, so it needs no payload store.
+	w, store, kapso, err := lifecycleParts(ctx, d, false)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
 	return &reconcile.Reconciler{Store: store, Kapso: kapso, Confirmer: w, Log: d.Log}, nil
 }
 
-func lifecycleParts(ctx context.Context, d Deps) (*lifecycle.Worker, *dynamo.Onboarding, *kapsoapi.Client, error) {
+func lifecycleParts(ctx context.Context, d Deps, readsQueue bool) (*lifecycle.Worker, *dynamo.Onboarding, *kapsoapi.Client, error) {
 	store, err := d.onboardingStore()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
@@ -198,17 +199,19 @@ func lifecycleParts(ctx context.Context, d Deps) (*lifecycle.Worker, *dynamo.Onb
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
 	}
-	s, err := d.Env.Require(schema.Idempotency.EnvVar)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
-	}
 	w := &lifecycle.Worker{
 		Store:         store,
 		Kapso:         kapso,
 		Secrets:       &dynamo.WebhookSecrets{DB: d.DynamoDB, Table: store.Table},
-		Payloads:      &dynamo.Payloads{DB: d.DynamoDB, Table: s[schema.Idempotency.EnvVar]},
 		PublicBaseURL: base,
 		Log:           d.Log,
+	}
+	if readsQueue {
+		s, err := d.Env.Require(schema.Idempotency.EnvVar)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
+		}
+		w.Payloads = &dynamo.Payloads{DB: d.DynamoDB, Table: s[schema.Idempotency.EnvVar]}
 	}
 	return w, store, kapso, nil
 }

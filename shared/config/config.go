@@ -1,7 +1,7 @@
 // Package config reads kapso-bridge's settings from the environment, where
 // Lambda and the local stack both put them. Secrets come from the variable
-// itself (local) or, when NAME_SECRET_ARN is set instead, from Secrets
-// Manager once at cold start (deployed).
+// itself (local) or, when its ARN variable (see ARNVar) is set instead, from
+// Secrets Manager once at cold start (deployed).
 package config
 
 import (
@@ -68,17 +68,27 @@ type SecretGetter interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// ErrSecretUnset: neither NAME nor NAME_SECRET_ARN is set.
+// ARNVar names the variable carrying the Secrets Manager ARN of secret
+// name: ARNVar(NAME), or NAME_ARN when the name already ends in _SECRET
+// (KAPSO_PROJECT_WEBHOOK_SECRET_ARN, not ..._SECRET_SECRET_ARN).
+func ARNVar(name string) string {
+	if strings.HasSuffix(name, "_SECRET") {
+		return name + "_ARN"
+	}
+	return name + "_SECRET_ARN"
+}
+
+// ErrSecretUnset: neither NAME nor its ARN variable is set.
 var ErrSecretUnset = errors.New("secret not configured")
 
-// Secret returns the value of NAME, or of the Secrets Manager secret named by
-// NAME_SECRET_ARN. An empty secret (created but not yet filled) is an error
+// Secret returns the value of NAME, or of the Secrets Manager secret whose
+// ARN is in ARNVar(NAME). An empty secret (created but not yet filled) is an error
 // that says what to do.
 func (e Env) Secret(ctx context.Context, sm SecretGetter, name string) (string, error) {
 	if v := e.Get(name, ""); v != "" {
 		return v, nil
 	}
-	arn := e.Get(name+"_SECRET_ARN", "")
+	arn := e.Get(ARNVar(name), "")
 	if arn == "" {
 		return "", fmt.Errorf("%s: %w", name, ErrSecretUnset)
 	}

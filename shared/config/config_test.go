@@ -48,6 +48,23 @@ func TestSecretSources(t *testing.T) {
 	}
 }
 
+func TestARNVar(t *testing.T) {
+	for name, want := range map[string]string{
+		"KAPSO_API_KEY":                "KAPSO_API_KEY_SECRET_ARN",
+		"BRIDGE_API_TOKEN":             "BRIDGE_API_TOKEN_SECRET_ARN",
+		"KAPSO_PROJECT_WEBHOOK_SECRET": "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
+		"META_APP_SECRET":              "META_APP_SECRET_ARN",
+	} {
+		if got := ARNVar(name); got != want {
+			t.Errorf("ARNVar(%s) = %s, want %s", name, got, want)
+		}
+	}
+	sm := &fakeSM{values: map[string]string{"arn:w": "hook"}}
+	if v, err := env(map[string]string{"KAPSO_PROJECT_WEBHOOK_SECRET_ARN": "arn:w"}).Secret(context.Background(), sm, "KAPSO_PROJECT_WEBHOOK_SECRET"); v != "hook" || err != nil {
+		t.Fatalf("secret through its ARN variable: %q %v", v, err)
+	}
+}
+
 func TestRequireNamesEveryMissingSetting(t *testing.T) {
 	_, err := env(map[string]string{"A": "1"}).Require("A", "B", "C")
 	if err == nil || !strings.Contains(err.Error(), "B, C") {

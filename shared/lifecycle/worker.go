@@ -105,6 +105,9 @@ func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error
 		return fmt.Errorf("message body is not an event envelope: %w", errors.Join(err, errors.New("id and name are required")))
 	}
 	if ev.PayloadRef != "" {
+		if w.Payloads == nil {
+			return fmt.Errorf("event %s is stored aside but this worker has no payload store", ev.ID)
+		}
 		body, err := w.Payloads.Get(ctx, ev.PayloadRef)
 		if err != nil {
 			return fmt.Errorf("load payload %s of event %s: %w", ev.PayloadRef, ev.ID, err)
