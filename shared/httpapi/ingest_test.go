@@ -545,4 +545,3 @@ func TestBadIdempotencyKeyIsRefused(t *testing.T) {
 		t.Fatal("refused delivery left a claim")
 	}
 }
-
