@@ -19,6 +19,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
@@ -132,20 +137,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	for k, v := range o.Settings {
 		vals[k] = v
 	}
-	// The AWS SDK reads these standard variables: local endpoints, dummy keys.
-	vals["AWS_REGION"] = "us-east-1"
-	vals["AWS_ACCESS_KEY_ID"] = "local"
-	vals["AWS_SECRET_ACCESS_KEY"] = "local"
-	vals["AWS_ENDPOINT_URL_DYNAMODB"] = svc.DynamoDBEndpoint
-	vals["AWS_ENDPOINT_URL_SQS"] = svc.SQSEndpoint
-	for k, v := range vals {
-		if strings.HasPrefix(k, "AWS_") {
-			os.Setenv(k, v)
-		}
-	}
-	cfg, err := config.AWS(ctx)
-	if err != nil {
-		return nil, err
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}
 	env := config.Env(func(k string) string {
 		if v, ok := vals[k]; ok {
@@ -154,6 +148,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return os.Getenv(k)
 	})
 	deps := app.NewDeps(env, cfg, log)
+	// Same clients as deployed, pointed at the local servers.
+	deps.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) })
+	deps.SQS = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
 
 	prefix := "kb-local-"
 	if s.Tables, err = dynamo.CreateTables(ctx, deps.DynamoDB, prefix); err != nil {
