@@ -98,8 +98,8 @@ func (d Deps) bridgeTable() (string, error) {
 	return s[schema.Bridge.EnvVar], nil
 }
 
-// onboardingStore is the bridge table's onboarding store.
-func (d Deps) onboardingStore() (*dynamo.Onboarding, error) {
+// OnboardingStore is the bridge table's onboarding store.
+func (d Deps) OnboardingStore() (*dynamo.Onboarding, error) {
 	table, err := d.bridgeTable()
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (d Deps) publicBaseURL() (string, error) {
 
 // TenantAPI builds the /v1 API: setup links and the connection view.
 func TenantAPI(ctx context.Context, d Deps) (http.Handler, error) {
-	store, err := d.onboardingStore()
+	store, err := d.OnboardingStore()
 	if err != nil {
 		return nil, fmt.Errorf("tenant api: %w", err)
 	}
@@ -149,7 +149,7 @@ func TenantAPI(ctx context.Context, d Deps) (http.Handler, error) {
 
 // Redirects builds the browser's way back from Kapso's setup page.
 func Redirects(_ context.Context, d Deps) (http.Handler, error) {
-	store, err := d.onboardingStore()
+	store, err := d.OnboardingStore()
 	if err != nil {
 		return nil, fmt.Errorf("redirect: %w", err)
 	}
@@ -187,7 +187,7 @@ func Reconciler(ctx context.Context, d Deps) (*reconcile.Reconciler, error) {
 }
 
 func lifecycleParts(ctx context.Context, d Deps, readsQueue bool) (*lifecycle.Worker, *dynamo.Onboarding, *kapsoapi.Client, error) {
-	store, err := d.onboardingStore()
+	store, err := d.OnboardingStore()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
 	}

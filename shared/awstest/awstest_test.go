@@ -2,6 +2,7 @@ package awstest_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,7 +43,8 @@ func TestTablesAndQueuesFollowTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := attrs.Attributes["VisibilityTimeout"]; got != "180" {
+	want := strconv.Itoa(int(schema.Lifecycle.VisibilityTimeout().Seconds()))
+	if got := attrs.Attributes["VisibilityTimeout"]; got != want || want == "0" {
 		t.Fatalf("visibility timeout = %s, want 6x the consumer timeout", got)
 	}
 	if attrs.Attributes["RedrivePolicy"] == "" {

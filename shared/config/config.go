@@ -81,6 +81,9 @@ func ARNVar(name string) string {
 // ErrSecretUnset: neither NAME nor its ARN variable is set.
 var ErrSecretUnset = errors.New("secret not configured")
 
+// ErrSecretEmpty: the Secrets Manager secret exists but has no value yet.
+var ErrSecretEmpty = errors.New("secret is empty")
+
 // Secret returns the value of NAME, or of the Secrets Manager secret whose
 // ARN is in ARNVar(NAME). An empty secret (created but not yet filled) is an error
 // that says what to do.
@@ -103,7 +106,7 @@ func (e Env) Secret(ctx context.Context, sm SecretGetter, name string) (string, 
 	}
 	v := strings.TrimSpace(aws.ToString(out.SecretString))
 	if v == "" {
-		return "", fmt.Errorf("secret %s (%s) is empty: fill it with aws secretsmanager put-secret-value", name, arn)
+		return "", fmt.Errorf("%s (%s): %w: fill it with aws secretsmanager put-secret-value", name, arn, ErrSecretEmpty)
 	}
 	return v, nil
 }
@@ -111,10 +114,7 @@ func (e Env) Secret(ctx context.Context, sm SecretGetter, name string) (string, 
 // OptionalSecret is Secret where unset or empty means "" (e.g. the Meta app secret).
 func (e Env) OptionalSecret(ctx context.Context, sm SecretGetter, name string) (string, error) {
 	v, err := e.Secret(ctx, sm, name)
-	if errors.Is(err, ErrSecretUnset) {
-		return "", nil
-	}
-	if err != nil && strings.Contains(err.Error(), "is empty") {
+	if errors.Is(err, ErrSecretUnset) || errors.Is(err, ErrSecretEmpty) {
 		return "", nil
 	}
 	return v, err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -90,6 +91,9 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, prefix string) (map[
 	}
 	return names, nil
 }
+
+// defaultWait bounds table-creation waits in the local stack.
+const defaultWait = 30 * time.Second
 
 func isTTLAlreadyEnabled(err error) bool {
 	var ve interface{ ErrorCode() string }

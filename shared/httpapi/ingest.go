@@ -86,6 +86,12 @@ type delivery struct {
 	events        []envelope.Event
 }
 
+// scope is the delivery's key within its route and number: keys of different
+// webhooks never collide. It names the claim and prefixes every event ID.
+func (d delivery) scope() string {
+	return d.route.String() + "#" + d.phoneNumberID + "#" + d.key
+}
+
 func (h *Ingest) handler(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := h.now()
@@ -160,7 +166,7 @@ func (h *Ingest) verify(ctx context.Context, d delivery, hdr http.Header, body [
 	if kapsoSig == "" {
 		return unauthorized
 	}
-	secret, err := h.Secrets.Secret(ctx, d.phoneNumberID, false)
+	secret, err := h.Secrets.Secret(ctx, d.phoneNumberID)
 	if err != nil {
 		return numberSecretError(err)
 	}
@@ -168,17 +174,18 @@ func (h *Ingest) verify(ctx context.Context, d delivery, hdr http.Header, body [
 		return nil
 	}
 	// The number's secret may have been rotated since it was cached.
-	if secret, err = h.Secrets.Secret(ctx, d.phoneNumberID, true); err != nil {
+	secret, changed, err := h.Secrets.Refresh(ctx, d.phoneNumberID)
+	if err != nil {
 		return numberSecretError(err)
 	}
-	if !kapso.VerifySignature(secret, body, kapsoSig) {
+	if !changed || !kapso.VerifySignature(secret, body, kapsoSig) {
 		return unauthorized
 	}
 	return nil
 }
 
 func numberSecretError(err error) error {
-	if errs.CodeOf(err) == errs.Unauthorized {
+	if errs.CodeOf(err) == errs.NotFound {
 		// No secret: nothing can verify this delivery.
 		return errs.E(errs.Unauthorized, "missing or invalid signature", err)
 	}
@@ -187,7 +194,7 @@ func numberSecretError(err error) error {
 
 func (h *Ingest) split(d delivery, eventHeader string, body []byte) ([]envelope.Event, error) {
 	now := h.now().UTC()
-	scope := d.route.String() + "#" + d.phoneNumberID + "#" + d.key
+	scope := d.scope()
 	var events []envelope.Event
 	add := func(name, phoneNumberID string, payload []byte, src envelope.Source) {
 		if phoneNumberID == "" {
@@ -229,8 +236,7 @@ func (h *Ingest) split(d delivery, eventHeader string, body []byte) ([]envelope.
 
 // accept claims the delivery's key, enqueues its events and marks it done.
 func (h *Ingest) accept(ctx context.Context, d delivery, log *slog.Logger) (idempotency.Outcome, error) {
-	claimKey := d.route.String() + "#" + d.phoneNumberID + "#" + d.key
-	res, err := h.Claims.Claim(ctx, claimKey, d.bodyHash, h.lease())
+	res, err := h.Claims.Claim(ctx, d.scope(), d.bodyHash, h.lease())
 	if err != nil {
 		return 0, errs.E(errs.Unavailable, "try again", err)
 	}

@@ -416,14 +416,12 @@ func TestCrashBetweenClaimAndEnqueue(t *testing.T) {
 	}()
 	s.ingest.Queue = s.sender
 	wantStatus(t, s.post(d), http.StatusConflict) // the dead copy's lease still holds
-	s.clock.Advance(idempotencyLease() + time.Second)
+	s.clock.Advance(httpapi.DefaultIngestLease + time.Second)
 	wantStatus(t, s.post(d), http.StatusOK)
 	if got := s.lifecycle(); len(got) != 1 {
 		t.Fatalf("enqueued %d, want 1", len(got))
 	}
 }
-
-func idempotencyLease() time.Duration { return httpapi.DefaultIngestLease }
 
 // failOnce points the first Send at a queue that does not exist: a real SQS error.
 type failOnce struct {
@@ -489,6 +487,8 @@ func TestSizeLimit(t *testing.T) {
 // Meta payloads reach 3 MB: such a delivery is accepted whole.
 func TestThreeMegabyteMetaPayloadIsAccepted(t *testing.T) {
 	s := newStack(t)
+	// The deployed deadline: what a 3 MB delivery must fit in.
+	s.ingest.Deadline = httpapi.DefaultIngestTimeout
 	var statuses []string
 	for i := range 9000 {
 		statuses = append(statuses, fmt.Sprintf(`{"id":"wamid.%08d-%s","status":"delivered","timestamp":"1749416383","recipient_id":"16505551234","recipient_user_id":"US.13491208655302741918","pricing":{"billable":true,"pricing_model":"PMP","category":"marketing"}}`, i, strings.Repeat("z", 120)))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -185,5 +184,4 @@ func dumpState(t *testing.T, s *stack.Stack) {
 	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
 	b, _ := json.MarshalIndent(conn, "", " ")
 	t.Logf("connection: %s", b)
-	_ = os.Stderr
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -35,7 +34,9 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	if err != nil {
 		return err
 	}
-	s.Onboarding = &dynamo.Onboarding{DB: deps.DynamoDB, Table: s.Tables[schema.Bridge.ID]}
+	if s.Onboarding, err = deps.OnboardingStore(); err != nil {
+		return err
+	}
 
 	mux.Handle("/v1/", tenantAPI)
 	mux.Handle("/connect/", redirects)
