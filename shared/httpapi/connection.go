@@ -20,7 +20,8 @@ type ConnectionView struct {
 	Attempts        []AttemptView           `json:"attempts"`
 	PhoneNumbers    []PhoneNumberView       `json:"phone_numbers"`
 	Support         SupportView             `json:"support"`
-	Timeline        []TimelineView          `json:"timeline"`
+	// Timeline is every applied fact, oldest first.
+	Timeline []onboarding.TimelineEntry `json:"timeline"`
 }
 
 // AttemptView is one setup link and what came of it.
@@ -79,14 +80,6 @@ type SupportView struct {
 	ReconnectPhoneNumber   string                      `json:"reconnect_phone_number"`
 }
 
-// TimelineView is one fact, oldest first.
-type TimelineView struct {
-	At     time.Time           `json:"at"`
-	Kind   onboarding.FactKind `json:"kind"`
-	Source string              `json:"source"`
-	Detail map[string]string   `json:"detail,omitempty"`
-}
-
 func (a *TenantAPI) connection(ctx context.Context, w http.ResponseWriter, _ *http.Request, tenantID string, _ *slog.Logger) error {
 	conn, found, err := a.Store.Load(ctx, tenantID)
 	if err != nil {
@@ -99,17 +92,18 @@ func (a *TenantAPI) connection(ctx context.Context, w http.ResponseWriter, _ *ht
 	return nil
 }
 
-// NewConnectionView renders a connection as seen at now.
+// NewConnectionView renders a connection as seen at now. The active setup
+// link is the tenant's usable link whatever the status says: a connected
+// tenant may have opened a newer link to add or reconnect a number.
 func NewConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 	status := c.StatusAt(now)
 	v := ConnectionView{TenantID: c.Tenant.ID, KapsoCustomerID: c.Tenant.KapsoCustomerID, Status: status,
-		Attempts: []AttemptView{}, PhoneNumbers: []PhoneNumberView{}, Timeline: []TimelineView{}}
+		Attempts: []AttemptView{}, PhoneNumbers: []PhoneNumberView{}, Timeline: []onboarding.TimelineEntry{}}
 	for _, at := range c.Attempts {
 		av := attemptView(at)
 		v.Attempts = append(v.Attempts, av)
-		if at.SetupLinkID == c.Tenant.ActiveSetupLinkID && status == onboarding.TenantLinkActive {
-			active := av
-			v.ActiveSetupLink = &active
+		if at.SetupLinkID == c.Tenant.ActiveSetupLinkID && (at.ExpiresAt.IsZero() || now.Before(at.ExpiresAt)) {
+			v.ActiveSetupLink = &av
 		}
 	}
 	for _, n := range c.PhoneNumbers {
@@ -125,9 +119,7 @@ func NewConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 		ConnectionType: s.ConnectionType, NameStatus: s.NameStatus, ReviewStatus: s.ReviewStatus,
 		Restricted: s.Restricted, WebhookRegistered: s.WebhookRegistered, ConfirmedBy: s.ConfirmedBy,
 		ReconnectPhoneNumber: s.ReconnectPhoneNumber}
-	for _, e := range c.Timeline {
-		v.Timeline = append(v.Timeline, TimelineView{At: e.At, Kind: e.Kind, Source: e.Source, Detail: e.Detail})
-	}
+	v.Timeline = append(v.Timeline, c.Timeline...)
 	return v
 }
 

@@ -177,8 +177,9 @@ func TestSetupLinkCreatedAndConnectionShown(t *testing.T) {
 		view.KapsoCustomerID == "" || len(view.Attempts) != 1 || len(view.Timeline) != 1 {
 		t.Fatalf("connection view: %s", rec.Body)
 	}
-	if rec := s.do(http.MethodGet, "/v1/tenants/nobody/connection", apiToken, ""); rec.Code != http.StatusNotFound {
-		t.Fatalf("unknown tenant: %d", rec.Code)
+	if rec := s.do(http.MethodGet, "/v1/tenants/nobody/connection", apiToken, ""); rec.Code != http.StatusNotFound ||
+		errorMessage(t, rec) != "unknown tenant" {
+		t.Fatalf("unknown tenant: %d %s", rec.Code, rec.Body)
 	}
 }
 
@@ -371,8 +372,17 @@ func TestRedirects(t *testing.T) {
 	// Failure, with a malformed code replaced.
 	rec = s.do(http.MethodGet, "/connect/failure?setup_link_id="+linkID+"&error_code=DROP%20TABLE", "", "")
 	u = location(t, rec)
-	if u.Path != "/failed" || u.Query().Get("error_code") != "unknown" || u.Query().Get("status") != "failed" {
+	if u.Path != "/failed" || u.Query().Get("error_code") != "unknown" || u.Query().Get("status") != "failed" ||
+		u.Query().Get("tenant_id") != "acme" {
 		t.Fatalf("failure went to %s", u)
+	}
+	evs = s.queue.all()
+	if len(evs) != 3 || evs[2].Name != httpapi.EventRedirectFailure {
+		t.Fatalf("failure events %+v", evs)
+	}
+	if err := json.Unmarshal(evs[2].Payload, &p); err != nil || p.TenantID != "acme" || p.SetupLinkID != linkID ||
+		p.ErrorCode != "unknown" {
+		t.Fatalf("failure payload %s: %v", evs[2].Payload, err)
 	}
 
 	// The queue is down: the person still lands on a page, marked pending.
@@ -383,10 +393,10 @@ func TestRedirects(t *testing.T) {
 	}
 }
 
-func TestConnectionViewShape(t *testing.T) {
-	s := newOnboardingStack(t)
-	ctx := context.Background()
-	linkID := s.createLink("acme", "")
+// connectThrough stores what a redirect, the phone_number.created webhook
+// and the webhook registration record for number 111 through linkID.
+func (s *onboardingStack) connectThrough(tenantID, linkID string) {
+	s.t.Helper()
 	at := time.Now().UTC()
 	number := onboarding.NumberDetails{PhoneNumberID: "111", SetupLinkID: linkID, BusinessAccountID: "222",
 		DisplayPhoneNumber: "+15550001111", ConnectionType: onboarding.ConnectionCoexistence}
@@ -395,10 +405,50 @@ func TestConnectionViewShape(t *testing.T) {
 		onboarding.PhoneNumberCreated(number, at.Add(2*time.Second)),
 		onboarding.WebhookRegistered("111", "wh", at.Add(3*time.Second)),
 	} {
-		if _, _, err := s.store.AppendFact(ctx, "acme", f); err != nil {
-			t.Fatal(err)
+		if _, _, err := s.store.AppendFact(context.Background(), tenantID, f); err != nil {
+			s.t.Fatal(err)
 		}
 	}
+}
+
+func (s *onboardingStack) connectionJSON(tenantID string) map[string]any {
+	s.t.Helper()
+	rec := s.do(http.MethodGet, "/v1/tenants/"+tenantID+"/connection", apiToken, "")
+	var v map[string]any
+	if rec.Code != http.StatusOK {
+		s.t.Fatalf("connection: %d %s", rec.Code, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		s.t.Fatal(err)
+	}
+	return v
+}
+
+// A connected tenant that opens a new link (to add or reconnect a number)
+// stays connected and shows that link as active until it expires.
+func TestActiveSetupLinkBesideConnectedNumber(t *testing.T) {
+	s := newOnboardingStack(t)
+	s.connectThrough("acme", s.createLink("acme", ""))
+	second := s.createLink("acme", "")
+	v := s.connectionJSON("acme")
+	active, _ := v["active_setup_link"].(map[string]any)
+	if v["status"] != "connected" || active == nil || active["setup_link_id"] != second || active["status"] != "active" {
+		t.Fatalf("connected with a new link: %v", v)
+	}
+	expires, err := time.Parse(time.RFC3339Nano, active["expires_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.api.Now = func() time.Time { return expires }
+	if v := s.connectionJSON("acme"); v["status"] != "connected" || v["active_setup_link"] != nil {
+		t.Fatalf("after the link expired: %v", v)
+	}
+}
+
+func TestConnectionViewShape(t *testing.T) {
+	s := newOnboardingStack(t)
+	linkID := s.createLink("acme", "")
+	s.connectThrough("acme", linkID)
 	rec := s.do(http.MethodGet, "/v1/tenants/acme/connection", apiToken, "")
 	var v map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
