@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,15 +66,16 @@ type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Requ
 // route adds what every tenant route shares: the token, the deadline, the
 // tenant id check and the error mapping.
 func (a *TenantAPI) route(h tenantHandler) http.Handler {
-	return RequireBearer(a.Token, a.logger(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		timeout := a.Timeout
-		if timeout <= 0 {
-			timeout = DefaultTenantAPITimeout
-		}
+	timeout := a.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTenantAPITimeout
+	}
+	base := a.logger()
+	return RequireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		tenantID := r.PathValue("tenant_id")
-		log := a.logger().With("method", r.Method, "path", r.URL.Path)
+		log := base.With("method", r.Method, "path", r.URL.Path)
 		if !onboarding.ValidTenantID(tenantID) {
 			WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
 				onboarding.MaxTenantIDChars), nil))
@@ -113,12 +115,10 @@ func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
+	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
 	name := strings.TrimSpace(req.TenantName)
-	if name == "" {
-		name = tenantID
-	}
-	customerID, err := a.Store.EnsureCustomer(ctx, tenantID, req.TenantName, func(ctx context.Context) (string, error) {
-		return a.findOrCreateCustomer(ctx, tenantID, name)
+	customerID, err := a.Store.EnsureCustomer(ctx, tenantID, name, func(ctx context.Context) (string, error) {
+		return a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
 	})
 	if err != nil {
 		return kapsoError(err, "find or create the tenant's Kapso customer")
@@ -207,11 +207,8 @@ func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.Se
 		}
 	}
 	if err := req.Validate(); err != nil {
-		var fe *onboarding.FieldError
-		if errors.As(err, &fe) {
-			return req, errs.E(errs.Invalid, fe.Field+": "+fe.Message, err)
-		}
-		return req, errs.E(errs.Invalid, "invalid request", err)
+		// A *onboarding.FieldError: "<field>: <message>", safe to show.
+		return req, errs.E(errs.Invalid, err.Error(), err)
 	}
 	return req, nil
 }
