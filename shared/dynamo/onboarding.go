@@ -49,11 +49,11 @@ const (
 	customerPrefix    = "CUSTOMER#"
 	orphanPrefix      = "ORPHAN#"
 	tenantStatusIndex = "TENANT_STATUS#"
-	// LinkActiveIndex is the gsi1 partition of setup links still usable.
-	LinkActiveIndex = "LINK_ACTIVE"
-	// NumberWebhookMissingIndex is the gsi1 partition of numbers whose
+	// linkActiveIndex is the gsi1 partition of setup links still usable.
+	linkActiveIndex = "LINK_ACTIVE"
+	// numberWebhookMissingIndex is the gsi1 partition of numbers whose
 	// webhook is not registered yet.
-	NumberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
+	numberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
 )
 
 // ErrTenantNotFound: no tenant item exists for the id.
@@ -73,6 +73,10 @@ func key(pk, sk string) map[string]types.AttributeValue {
 }
 
 func tenantKey(id string) map[string]types.AttributeValue { return key(tenantPrefix+id, tenantSK) }
+
+func linkKey(setupLinkID string) (pk, sk string) { return linkPrefix + setupLinkID, "LINK" }
+
+func customerKey(customerID string) (pk, sk string) { return customerPrefix + customerID, "CUSTOMER" }
 
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
@@ -112,8 +116,8 @@ func (s *Onboarding) EnsureTenant(ctx context.Context, tenantID, name string) er
 	return nil
 }
 
-// Tenant reads the tenant's identity (id, name, Kapso customer, created_at).
-func (s *Onboarding) Tenant(ctx context.Context, tenantID string) (onboarding.Tenant, bool, error) {
+// readTenant reads the tenant's identity (id, name, Kapso customer, created_at).
+func (s *Onboarding) readTenant(ctx context.Context, tenantID string) (onboarding.Tenant, bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.Table), Key: tenantKey(tenantID), ConsistentRead: aws.Bool(true),
 	})
@@ -156,7 +160,7 @@ func (s *Onboarding) EnsureCustomer(ctx context.Context, tenantID, name string,
 	}
 	waitUntil := time.Now().Add(customerWait)
 	for {
-		t, _, err := s.Tenant(ctx, tenantID)
+		t, _, err := s.readTenant(ctx, tenantID)
 		if err != nil {
 			return "", err
 		}
@@ -221,7 +225,7 @@ func (s *Onboarding) createCustomerHolding(ctx context.Context, tenantID, token 
 	}
 	// The lookup first: once the tenant item names the customer, events for
 	// it must already map back.
-	item := key(customerPrefix+customerID, "CUSTOMER")
+	item := key(customerKey(customerID))
 	item["tenant_id"] = str(tenantID)
 	item["kapso_customer_id"] = str(customerID)
 	if _, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
@@ -249,12 +253,14 @@ func (s *Onboarding) createCustomerHolding(ctx context.Context, tenantID, token 
 
 // TenantOfCustomer returns the tenant owning a Kapso customer.
 func (s *Onboarding) TenantOfCustomer(ctx context.Context, customerID string) (string, bool, error) {
-	return s.lookup(ctx, customerPrefix+customerID, "CUSTOMER")
+	pk, sk := customerKey(customerID)
+	return s.lookup(ctx, pk, sk)
 }
 
 // TenantOfLink returns the tenant a setup link was created for.
 func (s *Onboarding) TenantOfLink(ctx context.Context, setupLinkID string) (string, bool, error) {
-	return s.lookup(ctx, linkPrefix+setupLinkID, "LINK")
+	pk, sk := linkKey(setupLinkID)
+	return s.lookup(ctx, pk, sk)
 }
 
 // TenantOfPhoneNumber returns the tenant a phone number is connected for.
@@ -292,7 +298,7 @@ func (s *Onboarding) AppendFact(ctx context.Context, tenantID string, f onboardi
 	}
 	// Facts are kept only for known tenants: a fact written first would
 	// otherwise sit in a partition without its tenant item.
-	if _, found, err := s.Tenant(ctx, tenantID); err != nil || !found {
+	if _, found, err := s.readTenant(ctx, tenantID); err != nil || !found {
 		return onboarding.Connection{}, onboarding.Change{}, wrap(cmp.Or(err, error(ErrTenantNotFound)))
 	}
 	factKey := f.Key()
@@ -464,14 +470,14 @@ func linkIndexTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04
 // can follow it), then the LinkCreated fact, which supersedes the
 // tenant's previous attempt.
 func (s *Onboarding) RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error) {
-	item := key(linkPrefix+l.SetupLinkID, "LINK")
+	item := key(linkKey(l.SetupLinkID))
 	item["tenant_id"] = str(tenantID)
 	item["setup_link_id"] = str(l.SetupLinkID)
 	item["link_status"] = str(string(onboarding.AttemptActive))
 	item["created_at"] = str(stamp(l.CreatedAt))
 	if !l.ExpiresAt.IsZero() {
 		item["link_expires_at"] = str(stamp(l.ExpiresAt))
-		item[schema.AttrGSI1PK] = str(LinkActiveIndex)
+		item[schema.AttrGSI1PK] = str(linkActiveIndex)
 		item[schema.AttrGSI1SK] = str(linkIndexTime(l.ExpiresAt) + "#" + l.SetupLinkID)
 	}
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
@@ -493,7 +499,7 @@ func (s *Onboarding) RecordLink(ctx context.Context, tenantID string, l onboardi
 // CloseLink takes a link out of the active index, keeping its tenant lookup.
 func (s *Onboarding) CloseLink(ctx context.Context, setupLinkID, status string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(linkPrefix+setupLinkID, "LINK"),
+		TableName: aws.String(s.Table), Key: key(linkKey(setupLinkID)),
 		UpdateExpression:          aws.String("SET link_status = :s REMOVE gsi1pk, gsi1sk"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": str(status)},
@@ -515,7 +521,7 @@ type LinkRef struct {
 func (s *Onboarding) ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]LinkRef, error) {
 	// "~" sorts after "#" and every id character, so the bound includes links
 	// expiring in the same second as now.
-	items, err := s.queryIndex(ctx, LinkActiveIndex, linkIndexTime(now)+"~", limit)
+	items, err := s.queryIndex(ctx, linkActiveIndex, linkIndexTime(now)+"~", limit)
 	if err != nil {
 		return nil, fmt.Errorf("list expired links: %w", err)
 	}

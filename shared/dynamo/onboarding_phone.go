@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +24,7 @@ type PhoneItem struct {
 	PhoneDetails
 	WebhookRegistered bool
 	WebhookID         string
-	// Secret is the number's webhook secret; HasSecret distinguishes "" from absent.
+	// Secret is the number's webhook secret, "" while none is stored.
 	Secret       string
 	RegisteredAt time.Time
 }
@@ -58,7 +59,7 @@ func (s *Onboarding) PutPhoneNumber(ctx context.Context, tenantID string, d Phon
 		UpdateExpression:    aws.String("SET gsi1pk = :p, gsi1sk = :s"),
 		ConditionExpression: aws.String("attribute_not_exists(webhook_registered) OR webhook_registered = :f"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": str(NumberWebhookMissingIndex), ":s": str(now + "#" + d.PhoneNumberID),
+			":p": str(numberWebhookMissingIndex), ":s": str(now + "#" + d.PhoneNumberID),
 			":f": &types.AttributeValueMemberBOOL{Value: false},
 		},
 	})
@@ -101,11 +102,12 @@ var ErrRegistrationBusy = errs.E(errs.InFlight, "webhook registration in progres
 // ClaimWebhookRegistration takes the number's registration lease, so only
 // one worker at a time lists and creates its webhook. It fails with
 // ErrRegistrationBusy while another holds it; ok is false when the webhook is
-// already registered.
-func (s *Onboarding) ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (token string, ok bool, err error) {
+// already registered. item is the number's item as the claim found or left
+// it (DynamoDB returns it with the answer), so the caller needs no second read.
+func (s *Onboarding) ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (item PhoneItem, token string, ok bool, err error) {
 	now := s.now()
 	token = randomToken()
-	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: phoneKey(phoneNumberID),
 		UpdateExpression: aws.String("SET webhook_lock_until = :until, webhook_lock = :tok"),
 		ConditionExpression: aws.String("attribute_exists(pk) AND " +
@@ -115,25 +117,25 @@ func (s *Onboarding) ClaimWebhookRegistration(ctx context.Context, phoneNumberID
 			":until": numberAttr(now.Add(lease).UnixMilli()), ":now": numberAttr(now.UnixMilli()),
 			":tok": str(token), ":f": &types.AttributeValueMemberBOOL{Value: false},
 		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return token, true, nil
+		return phoneFrom(out.Attributes), token, true, nil
 	}
-	if !isConditionFailed(err) {
-		return "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID, err)
+	var failed *types.ConditionalCheckFailedException
+	if !errors.As(err, &failed) {
+		return PhoneItem{}, "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID, err)
 	}
-	item, found, rerr := s.PhoneNumber(ctx, phoneNumberID)
-	if rerr != nil {
-		return "", false, rerr
-	}
-	if found && item.WebhookRegistered {
-		return "", false, nil
-	}
-	if !found {
-		return "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID,
+	if len(failed.Item) == 0 {
+		return PhoneItem{}, "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID,
 			errs.E(errs.NotFound, "unknown phone number", nil))
 	}
-	return "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID, ErrRegistrationBusy)
+	item = phoneFrom(failed.Item)
+	if item.WebhookRegistered {
+		return item, "", false, nil
+	}
+	return item, "", false, fmt.Errorf("claim webhook registration of %s: %w", phoneNumberID, ErrRegistrationBusy)
 }
 
 // ReleaseWebhookRegistration gives the lease back after a failure.
@@ -175,7 +177,7 @@ func (s *Onboarding) MarkWebhookRegistered(ctx context.Context, phoneNumberID, w
 
 // NumbersMissingWebhook lists up to limit numbers whose webhook is not registered.
 func (s *Onboarding) NumbersMissingWebhook(ctx context.Context, limit int) ([]PhoneItem, error) {
-	items, err := s.queryIndex(ctx, NumberWebhookMissingIndex, "", limit)
+	items, err := s.queryIndex(ctx, numberWebhookMissingIndex, "", limit)
 	if err != nil {
 		return nil, fmt.Errorf("list numbers without webhook: %w", err)
 	}

@@ -138,11 +138,11 @@ func TestPhoneNumberWebhookState(t *testing.T) {
 	if err != nil || len(missing) != 1 || missing[0].TenantID != "t1" {
 		t.Fatalf("missing index: %+v %v", missing, err)
 	}
-	token, ok, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute)
+	_, token, ok, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
-	if _, _, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute); !errors.Is(err, dynamo.ErrRegistrationBusy) {
+	if _, _, _, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute); !errors.Is(err, dynamo.ErrRegistrationBusy) {
 		t.Fatalf("second claim while held: %v", err)
 	}
 	if err := secrets.PutSecret(ctx, "555", "s3cret"); err != nil {
@@ -162,7 +162,7 @@ func TestPhoneNumberWebhookState(t *testing.T) {
 	if missing, _ := s.NumbersMissingWebhook(ctx, 10); len(missing) != 0 {
 		t.Fatalf("registered number still indexed: %+v", missing)
 	}
-	if _, ok, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute); ok || err != nil {
+	if _, _, ok, err := s.ClaimWebhookRegistration(ctx, "555", time.Minute); ok || err != nil {
 		t.Fatalf("claim of a registered number: %v %v", ok, err)
 	}
 	if got, err := secrets.Secret(ctx, "555"); err != nil || got != "s3cret" {

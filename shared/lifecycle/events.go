@@ -65,7 +65,11 @@ func (w *Worker) connectionCreated(ctx context.Context, ev envelope.Event, log *
 	if ev.Name == kapso.EventConfigCreated {
 		f = onboarding.ConfigCreated(details, at)
 	}
-	return w.confirm(ctx, tenantID, f, log)
+	conn, err := w.load(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	return w.confirm(ctx, conn, f, log)
 }
 
 func fillDetails(d *onboarding.NumberDetails, n kapsoapi.PhoneNumber, typeUnknown bool) {
@@ -82,8 +86,9 @@ func fillDetails(d *onboarding.NumberDetails, n kapsoapi.PhoneNumber, typeUnknow
 }
 
 // confirm records a confirmation, the number's item, and its webhook.
-func (w *Worker) confirm(ctx context.Context, tenantID string, f onboarding.Fact, log *slog.Logger) error {
-	if err := w.appendNew(ctx, tenantID, f, log); err != nil {
+func (w *Worker) confirm(ctx context.Context, conn onboarding.Connection, f onboarding.Fact, log *slog.Logger) error {
+	tenantID := conn.Tenant.ID
+	if _, err := w.appendNew(ctx, conn, f, log); err != nil {
 		return err
 	}
 	if err := w.Store.PutPhoneNumber(ctx, tenantID, phoneDetails(f)); err != nil {
@@ -95,10 +100,18 @@ func (w *Worker) confirm(ctx context.Context, tenantID string, f onboarding.Fact
 // ConfirmFromAPI records that the Platform API lists the number under the
 // tenant's customer, then registers its webhook. setupLinkID may be "".
 func (w *Worker) ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID string) error {
+	conn, err := w.load(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	return w.confirmFromAPI(ctx, conn, n, setupLinkID)
+}
+
+func (w *Worker) confirmFromAPI(ctx context.Context, conn onboarding.Connection, n kapsoapi.PhoneNumber, setupLinkID string) error {
 	d := onboarding.NumberDetails{PhoneNumberID: n.PhoneNumberID, SetupLinkID: setupLinkID}
 	fillDetails(&d, n, true)
-	log := w.logger().With("tenant_id", tenantID, "phone_number_id", n.PhoneNumberID)
-	return w.confirm(ctx, tenantID, onboarding.APIConfirmed(d, w.now()), log)
+	log := w.logger().With("tenant_id", conn.Tenant.ID, "phone_number_id", n.PhoneNumberID)
+	return w.confirm(ctx, conn, onboarding.APIConfirmed(d, w.now()), log)
 }
 
 // tenantOfCustomer maps a Kapso customer to its tenant: by the stored
@@ -186,7 +199,12 @@ func (w *Worker) numberLifecycle(ctx context.Context, ev envelope.Event, log *sl
 		log.Warn("account event recorded in logs only", "tenant_id", tenantID, "reason", p.Reason)
 		return nil
 	}
-	return w.appendNew(ctx, tenantID, f, log)
+	conn, err := w.load(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	_, err = w.appendNew(ctx, conn, f, log)
+	return err
 }
 
 // redirect checks a browser redirect against the Platform API. The
@@ -202,22 +220,26 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	if at.IsZero() {
 		at = receivedAt(ev, w.now())
 	}
-	if ev.Name == eventRedirectFailure {
-		return w.appendNew(ctx, p.TenantID, onboarding.FailureRedirect(p.SetupLinkID, p.ErrorCode, at), log)
-	}
-	details := onboarding.RedirectDetails{SetupLinkID: p.SetupLinkID, PhoneNumberID: p.PhoneNumberID,
-		BusinessAccountID: p.BusinessAccountID, DisplayPhoneNumber: p.DisplayPhoneNumber}
-	if p.PhoneNumberID == "" {
-		return w.appendNew(ctx, p.TenantID, onboarding.SuccessRedirect(details, at), log)
-	}
-	conn, found, err := w.Store.Load(ctx, p.TenantID)
+	// One load serves the whole event: each append returns the connection after it.
+	conn, err := w.load(ctx, p.TenantID)
 	if err != nil {
 		return err
 	}
-	if !found || conn.Tenant.KapsoCustomerID == "" {
-		return fmt.Errorf("redirect for tenant %s without a Kapso customer", p.TenantID)
+	if ev.Name == eventRedirectFailure {
+		_, err := w.appendNew(ctx, conn, onboarding.FailureRedirect(p.SetupLinkID, p.ErrorCode, at), log)
+		return err
+	}
+	details := onboarding.RedirectDetails{SetupLinkID: p.SetupLinkID, PhoneNumberID: p.PhoneNumberID,
+		BusinessAccountID: p.BusinessAccountID, DisplayPhoneNumber: p.DisplayPhoneNumber}
+	success := onboarding.SuccessRedirect(details, at)
+	if p.PhoneNumberID == "" {
+		_, err := w.appendNew(ctx, conn, success, log)
+		return err
 	}
 	customerID := conn.Tenant.KapsoCustomerID
+	if customerID == "" {
+		return fmt.Errorf("redirect for tenant %s without a Kapso customer", p.TenantID)
+	}
 	listed, err := w.Kapso.ListPhoneNumbers(ctx, customerID)
 	if err != nil {
 		return err
@@ -229,23 +251,26 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 		case kapsoapi.IsNotFound(err):
 			// Kapso may not have finished: the webhook or the reconciler confirms later.
 			log.Info("redirect awaits confirmation", "phone_number_id", p.PhoneNumberID)
-			return w.appendNew(ctx, p.TenantID, onboarding.SuccessRedirect(details, at), log)
+			_, err := w.appendNew(ctx, conn, success, log)
+			return err
 		case err != nil:
 			return err
 		case n.CustomerID != "" && n.CustomerID != customerID:
 			reason := "number belongs to another Kapso customer"
 			log.Warn("suspicious redirect", "phone_number_id", p.PhoneNumberID, "reason", reason)
-			return w.appendNew(ctx, p.TenantID, onboarding.SuspiciousRedirect(details, reason, at), log)
+			_, err := w.appendNew(ctx, conn, onboarding.SuspiciousRedirect(details, reason, at), log)
+			return err
 		case n.CustomerID == "":
-			return w.appendNew(ctx, p.TenantID, onboarding.SuccessRedirect(details, at), log)
+			_, err := w.appendNew(ctx, conn, success, log)
+			return err
 		}
 		listed = append(listed, n)
 		i = len(listed) - 1
 	}
-	if err := w.appendNew(ctx, p.TenantID, onboarding.SuccessRedirect(details, at), log); err != nil {
+	if conn, err = w.appendNew(ctx, conn, success, log); err != nil {
 		return err
 	}
-	return w.ConfirmFromAPI(ctx, p.TenantID, listed[i], p.SetupLinkID)
+	return w.confirmFromAPI(ctx, conn, listed[i], p.SetupLinkID)
 }
 
 func phoneDetails(f onboarding.Fact) dynamo.PhoneDetails {

@@ -39,21 +39,19 @@ func (w *Worker) RegisterWebhook(ctx context.Context, tenantID, phoneNumberID st
 	if err != nil {
 		return wrap(err)
 	}
-	if found && item.WebhookRegistered && item.Secret != "" {
+	if found && item.WebhookRegistered {
 		return w.recordRegistered(ctx, tenantID, item)
 	}
-	token, err := w.claim(ctx, phoneNumberID)
+	item, token, err := w.claim(ctx, phoneNumberID)
 	if err != nil {
 		return wrap(err)
 	}
+	// The item may hold only the secret, without the number's id.
+	item.PhoneNumberID = phoneNumberID
 	if token == "" { // registered by another worker meanwhile
-		item, _, err := w.Store.PhoneNumber(ctx, phoneNumberID)
-		if err != nil {
-			return wrap(err)
-		}
 		return w.recordRegistered(ctx, tenantID, item)
 	}
-	webhookID, err := w.registerHolding(ctx, phoneNumberID)
+	webhookID, err := w.registerHolding(ctx, item)
 	if err != nil {
 		_ = w.Store.ReleaseWebhookRegistration(context.WithoutCancel(ctx), phoneNumberID, token)
 		if errors.Is(err, ErrForeignWebhook) {
@@ -70,39 +68,39 @@ func (w *Worker) RegisterWebhook(ctx context.Context, tenantID, phoneNumberID st
 		return wrap(err)
 	}
 	w.logger().Info("number webhook registered", "phone_number_id", phoneNumberID, "tenant_id", tenantID, "webhook_id", webhookID)
-	item.WebhookID, item.RegisteredAt, item.PhoneNumberID = webhookID, at, phoneNumberID
+	item.WebhookID, item.RegisteredAt = webhookID, at
 	return w.recordRegistered(ctx, tenantID, item)
 }
 
 // claim takes the registration lease, waiting a little for another
-// worker's registration; "" means the number is registered already.
-func (w *Worker) claim(ctx context.Context, phoneNumberID string) (string, error) {
+// worker's registration, and returns the number's item as the claim saw
+// it; a token of "" means the number is registered already.
+func (w *Worker) claim(ctx context.Context, phoneNumberID string) (dynamo.PhoneItem, string, error) {
 	wait := w.RegistrationWait
 	if wait <= 0 {
 		wait = 3 * time.Second
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		token, ok, err := w.Store.ClaimWebhookRegistration(ctx, phoneNumberID, registrationLease)
+		item, token, ok, err := w.Store.ClaimWebhookRegistration(ctx, phoneNumberID, registrationLease)
 		if err == nil && !ok {
-			return "", nil
+			return item, "", nil
 		}
 		if err == nil || !errors.Is(err, dynamo.ErrRegistrationBusy) || time.Now().After(deadline) {
-			return token, err
+			return item, token, err
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return item, "", ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func (w *Worker) registerHolding(ctx context.Context, phoneNumberID string) (string, error) {
-	item, _, err := w.Store.PhoneNumber(ctx, phoneNumberID)
-	if err != nil {
-		return "", err
-	}
+// registerHolding creates the webhook (or adopts ours) while holding the
+// lease; item is the number's item as the lease was taken.
+func (w *Worker) registerHolding(ctx context.Context, item dynamo.PhoneItem) (string, error) {
+	phoneNumberID := item.PhoneNumberID
 	secret, hadSecret := item.Secret, item.Secret != ""
 	if !hadSecret {
 		secret = w.newSecret()

@@ -31,7 +31,7 @@ type Store interface {
 	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
 	PutPhoneNumber(ctx context.Context, tenantID string, d dynamo.PhoneDetails) error
 	PhoneNumber(ctx context.Context, phoneNumberID string) (dynamo.PhoneItem, bool, error)
-	ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (string, bool, error)
+	ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (dynamo.PhoneItem, string, bool, error)
 	ReleaseWebhookRegistration(ctx context.Context, phoneNumberID, token string) error
 	MarkWebhookRegistered(ctx context.Context, phoneNumberID, webhookID, token string) (time.Time, error)
 	KeepOrphan(ctx context.Context, customerID, eventID string, receivedAt time.Time, envelopeJSON []byte) error
@@ -158,30 +158,37 @@ func (w *Worker) keepOrphan(ctx context.Context, ev envelope.Event, customerID s
 	return nil
 }
 
-// appendNew appends f unless the connection already holds the same fact
-// under another time (see redundant).
-func (w *Worker) appendNew(ctx context.Context, tenantID string, f onboarding.Fact, log *slog.Logger) error {
+// load reads the tenant's connection; a tenant that does not exist is an error.
+func (w *Worker) load(ctx context.Context, tenantID string) (onboarding.Connection, error) {
 	conn, found, err := w.Store.Load(ctx, tenantID)
 	if err != nil {
-		return err
+		return onboarding.Connection{}, err
 	}
 	if !found {
-		return fmt.Errorf("tenant %s: %w", tenantID, dynamo.ErrTenantNotFound)
+		return onboarding.Connection{}, fmt.Errorf("tenant %s: %w", tenantID, dynamo.ErrTenantNotFound)
 	}
+	return conn, nil
+}
+
+// appendNew appends f to conn's tenant unless conn already holds the same
+// fact under another time (see redundant), and returns the connection after
+// it. conn is the tenant's connection as this event loaded it.
+func (w *Worker) appendNew(ctx context.Context, conn onboarding.Connection, f onboarding.Fact, log *slog.Logger) (onboarding.Connection, error) {
+	tenantID := conn.Tenant.ID
 	if redundant(conn, f) {
 		log.Info("fact already known", "tenant_id", tenantID, "kind", string(f.Kind))
-		return nil
+		return conn, nil
 	}
-	_, change, err := w.Store.AppendFact(ctx, tenantID, f)
+	next, change, err := w.Store.AppendFact(ctx, tenantID, f)
 	if err != nil {
-		return err
+		return conn, err
 	}
 	if change.Rejected != nil {
-		return fmt.Errorf("fact refused: %w", change.Rejected)
+		return conn, fmt.Errorf("fact refused: %w", change.Rejected)
 	}
 	log.Info("fact recorded", "tenant_id", tenantID, "kind", string(f.Kind), "duplicate", change.Duplicate,
 		"status_from", string(change.TenantStatusFrom), "status_to", string(change.TenantStatusTo))
-	return nil
+	return next, nil
 }
 
 func (w *Worker) logger() *slog.Logger {
