@@ -19,22 +19,38 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-func TestReconcilerExpiresAndConfirms(t *testing.T) {
-	ctx := context.Background()
+// rig is a store, a simulated Kapso and the lifecycle worker the
+// reconciler confirms through.
+type rig struct {
+	sim    *kapsosim.Simulator
+	client *kapsoapi.Client
+	store  *dynamo.Onboarding
+	rec    *reconcile.Reconciler
+}
+
+func newRig(t *testing.T, opts kapsosim.Options) *rig {
+	t.Helper()
 	tables := awstest.Tables(t)
 	db := awstest.DynamoDB(t)
-	// A project webhook URL that would receive the connection event; the
-	// drop mode loses it, as an outage past Kapso's retries would.
-	sim := kapsosim.New(kapsosim.Options{APIKey: "k", ProjectWebhookURL: "http://127.0.0.1:1/webhooks/kapso"})
-	sim.SetWebhookMode(kapsosim.ModeDrop)
+	sim := kapsosim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
-	client := kapsoapi.New(srv.URL+"/platform/v1", "k", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
+	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
 	store := &dynamo.Onboarding{DB: db, Table: awstest.Bridge(tables)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	worker := &lifecycle.Worker{Store: store, Kapso: client, Secrets: &dynamo.WebhookSecrets{DB: db, Table: store.Table},
 		PublicBaseURL: "https://bridge.example", Log: log}
-	rec := &reconcile.Reconciler{Store: store, Kapso: client, Confirmer: worker, Log: log}
+	return &rig{sim: sim, client: client, store: store,
+		rec: &reconcile.Reconciler{Store: store, Kapso: client, Confirmer: worker, Log: log}}
+}
+
+func TestReconcilerExpiresAndConfirms(t *testing.T) {
+	ctx := context.Background()
+	// A project webhook URL that would receive the connection event; the
+	// drop mode loses it, as an outage past Kapso's retries would.
+	r := newRig(t, kapsosim.Options{APIKey: "k", ProjectWebhookURL: "http://127.0.0.1:1/webhooks/kapso"})
+	r.sim.SetWebhookMode(kapsosim.ModeDrop)
+	sim, client, store, rec := r.sim, r.client, r.store, r.rec
 
 	// A stale link, created long ago and never used.
 	past := time.Now().Add(-40 * 24 * time.Hour)
@@ -96,15 +112,8 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 // registered by the next run.
 func TestReconcilerRegistersMissingWebhooks(t *testing.T) {
 	ctx := context.Background()
-	tables := awstest.Tables(t)
-	db := awstest.DynamoDB(t)
-	sim := kapsosim.New(kapsosim.Options{APIKey: "k"})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	client := kapsoapi.New(srv.URL+"/platform/v1", "k")
-	store := &dynamo.Onboarding{DB: db, Table: awstest.Bridge(tables)}
-	worker := &lifecycle.Worker{Store: store, Kapso: client, Secrets: &dynamo.WebhookSecrets{DB: db, Table: store.Table},
-		PublicBaseURL: "https://bridge.example"}
+	r := newRig(t, kapsosim.Options{APIKey: "k"})
+	sim, client, store := r.sim, r.client, r.store
 	customer, _ := store.EnsureCustomer(ctx, "acme", "", func(ctx context.Context) (string, error) {
 		c, err := client.CreateCustomer(ctx, "Acme", "acme")
 		return c.ID, err
@@ -117,7 +126,7 @@ func TestReconcilerRegistersMissingWebhooks(t *testing.T) {
 	if err := store.PutPhoneNumber(ctx, "acme", dynamo.PhoneDetails{PhoneNumberID: number}); err != nil {
 		t.Fatal(err)
 	}
-	report, err := (&reconcile.Reconciler{Store: store, Kapso: client, Confirmer: worker}).Run(ctx)
+	report, err := r.rec.Run(ctx)
 	if err != nil || report.WebhooksChecked != 1 || len(sim.Webhooks(number)) != 1 {
 		t.Fatalf("report %+v %v, webhooks %d", report, err, len(sim.Webhooks(number)))
 	}
