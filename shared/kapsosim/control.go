@@ -56,13 +56,12 @@ func (s *Simulator) ctlMode(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &body) {
 		return
 	}
-	switch body.Mode {
-	case ModeNormal, ModeDrop, ModeDuplicate:
-		s.SetWebhookMode(body.Mode)
-		writeJSON(w, http.StatusOK, map[string]string{"mode": body.Mode})
-	default:
+	if _, ok := modeCopies[body.Mode]; !ok {
 		writeError(w, http.StatusUnprocessableEntity, "mode must be normal, drop or duplicate")
+		return
 	}
+	s.SetWebhookMode(body.Mode)
+	writeJSON(w, http.StatusOK, map[string]string{"mode": body.Mode})
 }
 
 // eventRequest is the body of the event injection controls.

@@ -3,9 +3,6 @@ package kapsosim
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 // Delivery is one webhook POST the simulator made.
@@ -36,7 +35,7 @@ func (s *Simulator) Deliveries() []Delivery {
 // SetWebhookMode sets how project webhooks are sent: ModeNormal, ModeDrop or
 // ModeDuplicate. An unknown mode leaves the current one.
 func (s *Simulator) SetWebhookMode(mode string) {
-	if !slices.Contains([]string{ModeNormal, ModeDrop, ModeDuplicate}, mode) {
+	if _, ok := modeCopies[mode]; !ok {
 		s.log.Warn("kapsosim: unknown webhook mode ignored", "mode", mode)
 		return
 	}
@@ -58,13 +57,6 @@ func (s *Simulator) Webhooks(phoneNumberID string) []Webhook {
 	return out
 }
 
-// sign is Kapso's X-Webhook-Signature: lowercase hex HMAC-SHA256 of the raw body.
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // post makes one signed delivery and records it.
 func (s *Simulator) post(ctx context.Context, target, secret, event, version, key string, attempt int, body []byte, extra http.Header) int {
 	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
@@ -74,7 +66,7 @@ func (s *Simulator) post(ctx context.Context, target, secret, event, version, ke
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Webhook-Event", event)
-		req.Header.Set("X-Webhook-Signature", sign(secret, body))
+		req.Header.Set("X-Webhook-Signature", kapso.Sign(secret, body))
 		req.Header.Set("X-Idempotency-Key", key)
 		req.Header.Set("X-Webhook-Payload-Version", version)
 		for k, vs := range extra {
@@ -116,7 +108,7 @@ func (s *Simulator) SendProjectEvent(event string, payload []byte) (string, erro
 		return "", fmt.Errorf("send %s: %w", event, ErrClosed)
 	}
 	key := s.uuid()
-	copies := map[string]int{ModeNormal: 1, ModeDrop: 0, ModeDuplicate: 2}[s.mode]
+	copies := modeCopies[s.mode]
 	s.wg.Add(copies)
 	s.mu.Unlock()
 	for range copies {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 type customer struct {
@@ -64,10 +66,10 @@ var (
 	themeKeys       = []string{"primary_color", "primary_foreground_color", "background_color", "text_color",
 		"muted_text_color", "card_color", "muted_color", "border_color", "secondary_color",
 		"secondary_foreground_color", "destructive_color", "destructive_foreground_color"}
-	numberEvents = []string{"whatsapp.message.received", "whatsapp.message.sent", "whatsapp.message.delivered",
-		"whatsapp.message.read", "whatsapp.message.failed", "whatsapp.conversation.created",
-		"whatsapp.conversation.ended", "whatsapp.conversation.inactive", "whatsapp.contact.identity_changed",
-		"whatsapp.contact.marketing_preference_changed", "whatsapp.meta_business_agent.handover"}
+	numberEvents = []string{kapso.EventMessageReceived, kapso.EventMessageSent, kapso.EventMessageDelivered,
+		kapso.EventMessageRead, kapso.EventMessageFailed, kapso.EventConversationCreated,
+		kapso.EventConversationEnded, kapso.EventConversationInactive, kapso.EventContactIdentityChanged,
+		kapso.EventContactMarketingPreference, kapso.EventMetaBusinessAgentHandover}
 	hexColour  = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
 	countryISO = regexp.MustCompile(`^[A-Z]{2}$`)
 	areaCode   = regexp.MustCompile(`^[0-9]{3}$`)

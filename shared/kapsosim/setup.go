@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 // FailureCodes returns the error codes the setup page offers to fail with.
@@ -141,11 +143,7 @@ func (s *Simulator) connectionEvent(c *customer, l *link, n *number) (string, []
 	var body any
 	if s.opts.PayloadVersion == "v1" {
 		linkJSON := l.json(s.now())
-		var phone any
-		if p := linkJSON["provisioned_phone_number"]; p != nil {
-			phone = p
-		}
-		event = "whatsapp.config.created"
+		event = kapso.EventConfigCreated
 		cust["created_at"] = ts(c.CreatedAt)
 		body = map[string]any{
 			"whatsapp_config": map[string]any{"id": n.ID, "name": c.Name, "phone_number_id": n.PhoneNumberID,
@@ -155,11 +153,11 @@ func (s *Simulator) connectionEvent(c *customer, l *link, n *number) (string, []
 			"project":          map[string]any{"id": s.projectID, "name": "Simulated project"},
 			"customer":         cust,
 			"setup_link":       linkJSON,
-			"phone_number":     phone,
+			"phone_number":     linkJSON["provisioned_phone_number"],
 			"creation_context": map[string]any{"sandbox": false, "coexistence": n.IsCoexistence},
 		}
 	} else {
-		event = "whatsapp.phone_number.created"
+		event = kapso.EventPhoneNumberCreated
 		body = map[string]any{"phone_number_id": n.PhoneNumberID, "project": map[string]any{"id": s.projectID},
 			"customer": cust, "business_account_id": n.WABA, "display_phone_number": n.Display,
 			"is_coexistence": n.IsCoexistence, "setup_link": map[string]any{"id": l.ID}}

@@ -38,6 +38,10 @@ const (
 	ModeDuplicate = "duplicate" // send each delivery twice, same idempotency key
 )
 
+// modeCopies is how many copies of a project webhook each mode sends; its
+// keys are the valid modes.
+var modeCopies = map[string]int{ModeNormal: 1, ModeDrop: 0, ModeDuplicate: 2}
+
 // Options configure a Simulator.
 type Options struct {
 	PublicURL            string // how browsers reach the simulator, e.g. http://127.0.0.1:8090

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 const apiKey = "sim-key"
@@ -169,8 +171,8 @@ func TestSignMatchesKapsoVectors(t *testing.T) {
 		{"webhook-secret", string(body), "f0988cf20f547de9fdaa8b5a31e0cbdb62162b73c52c0e90746ca691483fc026"},
 	}
 	for _, c := range cases {
-		if got := sign(c.secret, []byte(c.body)); got != c.want {
-			t.Errorf("sign(%q) = %s, want %s", c.secret, got, c.want)
+		if got := kapso.Sign(c.secret, []byte(c.body)); got != c.want {
+			t.Errorf("kapso.Sign(%q) = %s, want %s", c.secret, got, c.want)
 		}
 	}
 }
@@ -461,7 +463,7 @@ func TestProjectWebhookSignedAndRetriedUntil200(t *testing.T) {
 	}
 	key := reqs[0].header.Get("X-Idempotency-Key")
 	for i, r := range reqs {
-		if r.header.Get("X-Webhook-Signature") != sign("proj-secret", r.body) || r.header.Get("X-Idempotency-Key") != key ||
+		if r.header.Get("X-Webhook-Signature") != kapso.Sign("proj-secret", r.body) || r.header.Get("X-Idempotency-Key") != key ||
 			r.header.Get("X-Webhook-Event") != "whatsapp.phone_number.created" || r.header.Get("X-Webhook-Payload-Version") != "v2" {
 			t.Errorf("attempt %d headers %v", i+1, r.header)
 		}
@@ -599,8 +601,8 @@ func TestNumberEventsGoToActiveSubscribedWebhooks(t *testing.T) {
 		t.Fatalf("statuses %v err %v", statuses, err)
 	}
 	ra, rb := a.requests()[0], b.requests()[0]
-	if !bytes.Equal(ra.body, payload) || ra.header.Get("X-Webhook-Signature") != sign("sa", payload) ||
-		rb.header.Get("X-Webhook-Signature") != sign("sb", payload) || ra.header.Get("X-Idempotency-Key") != "k-1" ||
+	if !bytes.Equal(ra.body, payload) || ra.header.Get("X-Webhook-Signature") != kapso.Sign("sa", payload) ||
+		rb.header.Get("X-Webhook-Signature") != kapso.Sign("sb", payload) || ra.header.Get("X-Idempotency-Key") != "k-1" ||
 		rb.header.Get("X-Webhook-Payload-Version") != "v1" || ra.header.Get("X-Webhook-Batch") != "" {
 		t.Errorf("deliveries a=%v b=%v", ra.header, rb.header)
 	}
