@@ -156,10 +156,11 @@ func (c *Client) do(ctx context.Context, cl call, out any) (*pageMeta, error) {
 		status, header, respBody, err := c.attempt(ctx, cl, attempt, body)
 		more := attempt < c.maxAttempts
 		if err != nil {
-			if errors.Is(err, errTooLarge) || ctx.Err() != nil {
-				return nil, unavailableIf(err)
+			if errors.Is(err, errTooLarge) {
+				// A refused oversized body is a bad answer, not an outage.
+				return nil, err
 			}
-			if !more || (cl.policy == retryUnsent && !neverSent(err)) {
+			if ctx.Err() != nil || !more || (cl.policy == retryUnsent && !neverSent(err)) {
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			if !sleep(ctx, c.backoff(attempt)) {
@@ -195,15 +196,6 @@ func (c *Client) do(ctx context.Context, cl call, out any) (*pageMeta, error) {
 }
 
 var errTooLarge = fmt.Errorf("response body larger than %d bytes", maxResponseBytes)
-
-// unavailableIf marks context and transport failures as ErrUnavailable and
-// leaves a refused oversized body as it is: that is a bad answer, not an outage.
-func unavailableIf(err error) error {
-	if errors.Is(err, errTooLarge) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
 
 // attempt sends the request once and reads at most maxResponseBytes of the answer.
 func (c *Client) attempt(ctx context.Context, cl call, n int, body []byte) (int, http.Header, []byte, error) {
