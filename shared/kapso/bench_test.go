@@ -49,7 +49,7 @@ func BenchmarkSplitBatchBaseline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var v any
-		if err := jsonUnmarshal(body, &v); err != nil {
+		if err := json.Unmarshal(body, &v); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -64,10 +64,6 @@ func batchBody(n int) []byte {
 		}
 		buf.WriteString(`{"message":{"id":"wamid.` + string(rune('a'+i%26)) + `","timestamp":"1749416383","type":"text","text":{"body":"hello there"},"from":"16505551234","kapso":{"direction":"inbound","status":"received"}},"conversation":{"id":"conv_1","phone_number":"+16505551234","status":"active"},"is_new_conversation":false,"phone_number_id":"123"}`)
 	}
-	buf.WriteString(`],"batch_info":{"size":` + itoa(n) + `,"window_ms":5000}}`)
+	buf.WriteString(`],"batch_info":{"size":` + strconv.Itoa(n) + `,"window_ms":5000}}`)
 	return buf.Bytes()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -49,15 +49,14 @@ func Split(eventHeader string, body []byte) ([]Item, error) {
 		return splitBatch(header, top)
 	}
 
-	name := firstNonEmpty(header, stringField(top, "event"), stringField(top, "type"))
-	payload := json.RawMessage(body)
-	fields := top
-	if data, ok := top["data"]; ok && rawjson.IsObject(data) && stringField(top, "event") != "" {
+	event := stringField(top, "event")
+	name := firstNonEmpty(header, event, stringField(top, "type"))
+	payload, fields := json.RawMessage(body), top
+	if data := top["data"]; event != "" && rawjson.IsObject(data) {
 		// Legacy wrapper: the event is the data object.
 		payload = data
-		fields = nil
-		if err := json.Unmarshal(data, &fields); err != nil {
-			return nil, fmt.Errorf("decode legacy data: %w: %w", ErrMalformed, err)
+		if err := decodeObject(data, &fields); err != nil {
+			return nil, fmt.Errorf("decode legacy data: %w", err)
 		}
 	}
 	return []Item{{Name: name, PhoneNumberID: phoneNumberID(fields), Payload: payload}}, nil
