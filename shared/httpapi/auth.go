@@ -17,9 +17,9 @@ import (
 func RequireBearer(token string, log *slog.Logger, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearerToken(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
-		if token == "" || !ok || got == "" || subtle.ConstantTimeCompare(want[:], sum[:]) != 1 {
+		if token == "" || !ok || subtle.ConstantTimeCompare(want[:], sum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kapso-bridge"`)
 			WriteError(w, log, errs.E(errs.Unauthorized, "missing or invalid bearer token", nil),
 				"method", r.Method, "path", r.URL.Path)
@@ -27,4 +27,14 @@ func RequireBearer(token string, log *slog.Logger, next http.Handler) http.Handl
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken reads "Bearer <token>"; the scheme name is case-insensitive
+// (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
