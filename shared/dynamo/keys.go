@@ -1,7 +1,29 @@
 package dynamo
 
-// Key layout of the bridge table. Every item type has its own prefix; the
-// helpers here are the one place a key is spelled.
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// Key layout of the bridge table. Every item type has its own prefix; this
+// file is the one place a key is spelled.
+
+// Key prefixes and index partitions of the onboarding items.
+const (
+	tenantPrefix      = "TENANT#"
+	tenantSK          = "TENANT"
+	factPrefix        = "FACT#"
+	linkPrefix        = "LINK#"
+	customerPrefix    = "CUSTOMER#"
+	orphanPrefix      = "ORPHAN#"
+	tenantStatusIndex = "TENANT_STATUS#"
+	// linkActiveIndex is the gsi1 partition of setup links still usable.
+	linkActiveIndex = "LINK_ACTIVE"
+	// numberWebhookMissingIndex is the gsi1 partition of numbers whose
+	// webhook is not registered yet.
+	numberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
+)
 
 // PhoneNumberKey is the item of a connected phone number: its tenant, its
 // details and its webhook secret.
@@ -12,3 +34,15 @@ func PhoneNumberKey(phoneNumberID string) (pk, sk string) {
 // AttrWebhookSecret is the phone number item's attribute holding the secret
 // kapso-bridge generated when it registered the number's webhook.
 const AttrWebhookSecret = "webhook_secret"
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{schema.AttrPK: str(pk), schema.AttrSK: str(sk)}
+}
+
+func tenantKey(id string) map[string]types.AttributeValue { return key(tenantPrefix+id, tenantSK) }
+
+func linkKey(setupLinkID string) (pk, sk string) { return linkPrefix + setupLinkID, "LINK" }
+
+func customerKey(customerID string) (pk, sk string) { return customerPrefix + customerID, "CUSTOMER" }

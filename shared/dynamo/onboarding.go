@@ -40,22 +40,6 @@ type Onboarding struct {
 	Now   func() time.Time
 }
 
-// Key prefixes and index partitions of the onboarding items.
-const (
-	tenantPrefix      = "TENANT#"
-	tenantSK          = "TENANT"
-	factPrefix        = "FACT#"
-	linkPrefix        = "LINK#"
-	customerPrefix    = "CUSTOMER#"
-	orphanPrefix      = "ORPHAN#"
-	tenantStatusIndex = "TENANT_STATUS#"
-	// linkActiveIndex is the gsi1 partition of setup links still usable.
-	linkActiveIndex = "LINK_ACTIVE"
-	// numberWebhookMissingIndex is the gsi1 partition of numbers whose
-	// webhook is not registered yet.
-	numberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
-)
-
 // ErrTenantNotFound: no tenant item exists for the id.
 var ErrTenantNotFound = errs.E(errs.NotFound, "unknown tenant", nil)
 
@@ -65,18 +49,6 @@ func (s *Onboarding) now() time.Time {
 	}
 	return time.Now().UTC()
 }
-
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{schema.AttrPK: str(pk), schema.AttrSK: str(sk)}
-}
-
-func tenantKey(id string) map[string]types.AttributeValue { return key(tenantPrefix+id, tenantSK) }
-
-func linkKey(setupLinkID string) (pk, sk string) { return linkPrefix + setupLinkID, "LINK" }
-
-func customerKey(customerID string) (pk, sk string) { return customerPrefix + customerID, "CUSTOMER" }
 
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException

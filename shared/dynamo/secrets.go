@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
-	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // ErrNoSecret: no webhook secret is stored for the number. Its code is
@@ -27,11 +26,8 @@ type WebhookSecrets struct {
 func (s *WebhookSecrets) Secret(ctx context.Context, phoneNumberID string) (string, error) {
 	pk, sk := PhoneNumberKey(phoneNumberID)
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table),
-		Key: map[string]types.AttributeValue{
-			schema.AttrPK: &types.AttributeValueMemberS{Value: pk},
-			schema.AttrSK: &types.AttributeValueMemberS{Value: sk},
-		},
+		TableName:                aws.String(s.Table),
+		Key:                      key(pk, sk),
 		ProjectionExpression:     aws.String("#s"),
 		ExpressionAttributeNames: map[string]string{"#s": AttrWebhookSecret},
 		// The secret is written just before Kapso learns it; a strongly
@@ -52,11 +48,8 @@ func (s *WebhookSecrets) Secret(ctx context.Context, phoneNumberID string) (stri
 func (s *WebhookSecrets) PutSecret(ctx context.Context, phoneNumberID, secret string) error {
 	pk, sk := PhoneNumberKey(phoneNumberID)
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table),
-		Key: map[string]types.AttributeValue{
-			schema.AttrPK: &types.AttributeValueMemberS{Value: pk},
-			schema.AttrSK: &types.AttributeValueMemberS{Value: sk},
-		},
+		TableName:                 aws.String(s.Table),
+		Key:                       key(pk, sk),
 		UpdateExpression:          aws.String("SET #s = :s"),
 		ExpressionAttributeNames:  map[string]string{"#s": AttrWebhookSecret},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: secret}},

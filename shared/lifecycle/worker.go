@@ -126,11 +126,9 @@ func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error
 func (w *Worker) HandleEvent(ctx context.Context, ev envelope.Event) error {
 	log := w.logger().With("event_id", ev.ID, "event", ev.Name)
 	switch {
-	case ev.Name == kapso.EventPhoneNumberCreated || ev.Name == kapso.EventConfigCreated:
+	case kapso.IsConnectionCreated(ev.Name):
 		return w.connectionCreated(ctx, ev, log)
-	case ev.Name == kapso.EventPhoneNumberDeleted || ev.Name == kapso.EventPhoneNumberDisconnected ||
-		ev.Name == kapso.EventPhoneNumberReconnected || ev.Name == kapso.EventPhoneNumberOffboarded ||
-		kapso.IsAccountEvent(ev.Name):
+	case kapso.IsPhoneNumberLifecycle(ev.Name):
 		return w.numberLifecycle(ctx, ev, log)
 	case ev.Name == eventRedirectSuccess || ev.Name == eventRedirectFailure:
 		return w.redirect(ctx, ev, log)
