@@ -100,7 +100,7 @@ type function struct {
 var functions = []function{
 	{
 		Name:        "ingest",
-		Description: "Verifies signed Kapso and Meta webhooks, claims the delivery and enqueues its events",
+		Description: "Verifies signed Kapso and Meta webhooks, claims each delivery and enqueues it whole",
 		// CPU scales with memory: HMAC and JSON over bodies up to 3 MB must finish well inside Kapso's 10 s.
 		MemoryMB: 512,
 		// Kapso gives up after 10 s; the handler answers by its own 8 s deadline first.
@@ -108,7 +108,9 @@ var functions = []function{
 		Env: []string{schema.Idempotency.EnvVar, schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, schema.Messages.EnvVar,
 			secretProjectWebhook.EnvVar, secretMetaAppSecret.EnvVar},
 		Access: []access{
-			onTable(schema.Idempotency, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+			// Claim, accept, release; a body too large for SQS is stored aside in one BatchWriteItem.
+			onTable(schema.Idempotency, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+				"dynamodb:BatchWriteItem"),
 			onTable(schema.Bridge, "dynamodb:GetItem"),
 			sendTo(schema.Lifecycle),
 			sendTo(schema.Messages),

@@ -149,6 +149,8 @@ func (b *bridge) addQueues() {
 // SQS-managed keys (no key policy to maintain for producers and Scheduler) and
 // TLS-only access.
 func (b *bridge) newQueue(id string, props *awssqs.QueueProps) awssqs.Queue {
+	// A DLQ takes whatever its queue holds, so every queue has the same limit.
+	props.MaxMessageSizeBytes = jsii.Number(schema.MaxSQSMessageBytes)
 	props.Encryption = awssqs.QueueEncryption_SQS_MANAGED
 	props.EnforceSSL = jsii.Bool(true)
 	return awssqs.NewQueue(b.stack, jsii.String(id), props)

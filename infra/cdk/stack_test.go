@@ -198,6 +198,8 @@ func TestQueuesFollowTheSchema(t *testing.T) {
 			"DLQ":             {render(prop(main.Properties, "RedrivePolicy", "deadLetterTargetArn")), pascal(q.ID) + "DeadLetterQueue"},
 			"DLQ retention":   {dlq.Properties["MessageRetentionPeriod"], schema.DLQRetention.Seconds()},
 			"DLQ SSE":         {dlq.Properties["SqsManagedSseEnabled"], true},
+			"max size":        {main.Properties["MaximumMessageSize"], float64(schema.MaxSQSMessageBytes)},
+			"DLQ max size":    {dlq.Properties["MaximumMessageSize"], float64(schema.MaxSQSMessageBytes)},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {
@@ -310,7 +312,7 @@ func TestSecretsAreCreatedEmpty(t *testing.T) {
 // Every role's grants: resource (construct name) to sorted actions.
 var wantGrants = map[string]map[string][]string{
 	"ingest": {
-		"IdempotencyTable":           {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		"IdempotencyTable":           {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		"BridgeTable":                {"dynamodb:GetItem"},
 		"LifecycleQueue":             {"sqs:SendMessage"},
 		"MessagesQueue":              {"sqs:SendMessage"},

@@ -42,7 +42,7 @@ func NewDeps(env config.Env, cfg aws.Config, log *slog.Logger) Deps {
 		Env:      env,
 		AWS:      cfg,
 		DynamoDB: dynamodb.NewFromConfig(cfg),
-		SQS:      sqs.NewFromConfig(cfg),
+		SQS:      sqsqueue.NewClient(cfg),
 		Secrets:  secretsmanager.NewFromConfig(cfg),
 		Log:      log,
 	}
@@ -212,6 +212,7 @@ func lifecycleParts(ctx context.Context, d Deps, readsQueue bool) (*lifecycle.Wo
 			return nil, nil, nil, fmt.Errorf("lifecycle: %w", err)
 		}
 		w.Payloads = &dynamo.Payloads{DB: d.DynamoDB, Table: s[schema.Idempotency.EnvVar]}
+		w.Rejects = &dynamo.Rejects{DB: d.DynamoDB, Table: store.Table}
 	}
 	return w, store, kapso, nil
 }

@@ -73,15 +73,17 @@ func endpoint(tb testing.TB, env string) string {
 }
 
 // DynamoDB is a client for the local DynamoDB.
-func DynamoDB(tb testing.TB) *dynamodb.Client {
+func DynamoDB(tb testing.TB, opts ...func(*dynamodb.Options)) *dynamodb.Client {
 	ep := endpoint(tb, EnvDynamoDB)
-	return dynamodb.NewFromConfig(Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) })
+	opts = append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
+	return dynamodb.NewFromConfig(Config(), opts...)
 }
 
 // SQS is a client for the local SQS server.
-func SQS(tb testing.TB) *sqs.Client {
+func SQS(tb testing.TB, opts ...func(*sqs.Options)) *sqs.Client {
 	ep := endpoint(tb, EnvSQS)
-	return sqs.NewFromConfig(Config(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep) })
+	opts = append([]func(*sqs.Options){func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
+	return sqsqueue.NewClient(Config(), opts...)
 }
 
 // Prefix is a fresh name prefix for one test's resources.

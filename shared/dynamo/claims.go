@@ -33,7 +33,6 @@ const (
 	attrBodyHash   = "body_hash"
 	attrToken      = "claim_token"
 	attrLeaseUntil = "lease_until_ms"
-	attrEvents     = "events"
 	attrAcceptedAt = "accepted_at"
 )
 
@@ -103,20 +102,19 @@ func (c *Claims) Claim(ctx context.Context, key, bodyHash string, lease time.Dur
 }
 
 // Accept implements idempotency.Store.
-func (c *Claims) Accept(ctx context.Context, cl idempotency.Claim, events int) error {
+func (c *Claims) Accept(ctx context.Context, cl idempotency.Claim) error {
 	now := c.now()
 	_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(c.Table),
 		Key:                 map[string]types.AttributeValue{schema.AttrPK: &types.AttributeValueMemberS{Value: claimKey(cl.Key)}},
-		UpdateExpression:    aws.String("SET #status = :accepted, #events = :events, #at = :at, #exp = :exp"),
+		UpdateExpression:    aws.String("SET #status = :accepted, #at = :at, #exp = :exp"),
 		ConditionExpression: aws.String("#token = :token"),
 		ExpressionAttributeNames: map[string]string{
-			"#status": attrStatus, "#events": attrEvents, "#at": attrAcceptedAt,
+			"#status": attrStatus, "#at": attrAcceptedAt,
 			"#exp": schema.AttrTTL, "#token": attrToken,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":accepted": &types.AttributeValueMemberS{Value: string(idempotency.Accepted)},
-			":events":   numberAttr(int64(events)),
 			":at":       &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339Nano)},
 			":exp":      numberAttr(now.Add(c.retention()).Unix()),
 			":token":    &types.AttributeValueMemberS{Value: cl.Token},
@@ -169,10 +167,8 @@ func recordFrom(key string, item map[string]types.AttributeValue) (*idempotency.
 	if err != nil {
 		return nil, fmt.Errorf("expiry: %w", err)
 	}
-	events, _ := intAttr(item[attrEvents])
 	r.LeaseUntil = time.UnixMilli(lease)
 	r.ExpiresAt = time.Unix(exp, 0)
-	r.Events = int(events)
 	return r, nil
 }
 

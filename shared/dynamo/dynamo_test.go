@@ -53,11 +53,11 @@ func TestClaimLifecycle(t *testing.T) {
 	if err != nil || other.Outcome != idempotency.BodyMismatch {
 		t.Fatalf("other body: %+v %v", other, err)
 	}
-	if err := claims.Accept(ctx, first.Claim, 3); err != nil {
+	if err := claims.Accept(ctx, first.Claim); err != nil {
 		t.Fatal(err)
 	}
 	done, err := claims.Claim(ctx, "k1", "h1", lease)
-	if err != nil || done.Outcome != idempotency.Done || done.Existing.Events != 3 {
+	if err != nil || done.Outcome != idempotency.Done || done.Existing.Status != idempotency.Accepted {
 		t.Fatalf("after accept: %+v %v", done, err)
 	}
 	// Accepted keys stay done past the lease, until their retention ends.
@@ -82,13 +82,13 @@ func TestCrashedClaimIsTakenOverAfterLease(t *testing.T) {
 	if err != nil || retry.Outcome != idempotency.Claimed {
 		t.Fatalf("retry after lease: %+v %v", retry, err)
 	}
-	if err := claims.Accept(ctx, crashed.Claim, 1); !errors.Is(err, idempotency.ErrLostClaim) {
+	if err := claims.Accept(ctx, crashed.Claim); !errors.Is(err, idempotency.ErrLostClaim) {
 		t.Fatalf("stale accept: %v", err)
 	}
 	if err := claims.Release(ctx, crashed.Claim); !errors.Is(err, idempotency.ErrLostClaim) {
 		t.Fatalf("stale release: %v", err)
 	}
-	if err := claims.Accept(ctx, retry.Claim, 1); err != nil {
+	if err := claims.Accept(ctx, retry.Claim); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	linkPrefix        = "LINK#"
 	customerPrefix    = "CUSTOMER#"
 	orphanPrefix      = "ORPHAN#"
+	rejectedPrefix    = "REJECTED#"
 	tenantStatusIndex = "TENANT_STATUS#"
 	// linkActiveIndex is the gsi1 partition of setup links still usable.
 	linkActiveIndex = "LINK_ACTIVE"

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,23 +10,28 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/jsonscan"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 )
 
-// Enqueuer puts events on a queue and returns once they are all durable.
+// Enqueuer puts one delivery on a queue and returns once it is durable.
+// storeAside asks for the body to be kept aside whatever its size, because it
+// holds characters a queue message cannot carry.
 type Enqueuer interface {
-	Send(ctx context.Context, queueURL string, events []envelope.Event) error
+	Send(ctx context.Context, queueURL string, d envelope.Delivery, body []byte, storeAside bool) error
 }
 
-// Ingest receives Kapso's webhooks. It answers 200 only once every event of
-// a delivery is in SQS (or was already), and always within Deadline.
+// Ingest receives Kapso's webhooks. It verifies each delivery on its raw
+// bytes, validates it in one scan, claims its key and puts the body on SQS
+// verbatim, in one message: the workers split it. It answers 200 only once the
+// delivery is in SQS (or was already), and always within Deadline.
 type Ingest struct {
 	Claims  idempotency.Store
 	Queue   Enqueuer
@@ -54,6 +60,7 @@ const (
 	DefaultIngestLease   = 10 * time.Second
 	DefaultIngestTimeout = 7 * time.Second
 	maxIdempotencyKeyLen = 256
+	maxEventNameLen      = 128
 	// releaseBudget is kept aside from the deadline to release a claim after
 	// a failure, so the retry can go through at once.
 	releaseBudget = time.Second
@@ -82,14 +89,29 @@ type delivery struct {
 	route         route
 	phoneNumberID string
 	key           string
-	bodyHash      string
-	events        []envelope.Event
+	event         string
+	// fingerprint identifies the body for the claim: the verified signature,
+	// an HMAC of the body, so the body is hashed once, not twice.
+	fingerprint string
+	body        []byte
+	// storeAside: the body holds characters an SQS message cannot carry.
+	storeAside bool
 }
 
 // scope is the delivery's key within its route and number: keys of different
 // webhooks never collide. It names the claim and prefixes every event ID.
 func (d delivery) scope() string {
 	return d.route.String() + "#" + d.phoneNumberID + "#" + d.key
+}
+
+func (d delivery) source() envelope.Source {
+	switch d.route {
+	case routeProject:
+		return envelope.SourceKapsoProject
+	case routeMeta:
+		return envelope.SourceMeta
+	}
+	return envelope.SourceKapsoNumber
 }
 
 func (h *Ingest) handler(rt route) http.Handler {
@@ -103,25 +125,30 @@ func (h *Ingest) handler(rt route) http.Handler {
 			WriteError(w, log, err)
 			return
 		}
-		log = log.With("key", d.key, "phone_number_id", d.phoneNumberID, "events", len(d.events))
-		outcome, err := h.accept(ctx, d, log)
+		log = log.With("key", d.key, "phone_number_id", d.phoneNumberID, "event", d.event, "bytes", len(d.body))
+		outcome, err := h.accept(ctx, d, start, log)
 		if err != nil {
 			WriteError(w, log, err, "duration_ms", time.Since(start).Milliseconds())
 			return
 		}
 		log.Info("delivery accepted", "outcome", outcome.String(), "duration_ms", time.Since(start).Milliseconds())
-		writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "events": len(d.events)})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(acceptedBody)
 	})
 }
 
-// read checks size and signature and splits the body: everything that can
-// refuse a delivery without touching state.
+var acceptedBody = []byte(`{"status":"accepted"}` + "\n")
+
+// read checks size, signature, headers and the body's JSON: everything that
+// can refuse a delivery without touching state. The body is hashed once (the
+// signature) and scanned once.
 func (h *Ingest) read(ctx context.Context, rt route, w http.ResponseWriter, r *http.Request) (delivery, error) {
 	d := delivery{route: rt, phoneNumberID: r.PathValue("phone_number_id")}
 	if rt != routeProject && !validPathID(d.phoneNumberID) {
 		return d, errs.E(errs.NotFound, "unknown phone number", nil)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody()))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody()), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -129,59 +156,93 @@ func (h *Ingest) read(ctx context.Context, rt route, w http.ResponseWriter, r *h
 		}
 		return d, errs.E(errs.Invalid, "could not read body", err)
 	}
-	if err := h.verify(ctx, d, r.Header, body); err != nil {
+	d.body = body
+	if d.fingerprint, err = h.verify(ctx, d, r.Header); err != nil {
 		return d, err
 	}
-	sum := sha256.Sum256(body)
-	d.bodyHash = hex.EncodeToString(sum[:])
 	d.key = r.Header.Get("X-Idempotency-Key")
 	if d.key == "" {
-		d.key = d.bodyHash
+		sum := sha256.Sum256(body)
+		d.key = hex.EncodeToString(sum[:])
 	}
 	if len(d.key) > maxIdempotencyKeyLen || !printable(d.key) {
 		return d, errs.E(errs.Invalid, "bad X-Idempotency-Key", nil)
 	}
-	d.events, err = h.split(d, r.Header.Get("X-Webhook-Event"), body)
-	return d, err
+	d.event = r.Header.Get("X-Webhook-Event")
+	if len(d.event) > maxEventNameLen || (d.event != "" && !printable(d.event)) {
+		return d, errs.E(errs.Invalid, "bad X-Webhook-Event", nil)
+	}
+	shape, what := jsonscan.Kapso, "a Kapso webhook payload (a JSON object; a batch with a data array)"
+	if rt == routeMeta {
+		shape, what = jsonscan.Meta, `a Meta webhook payload (an object with "object" and an "entry" array)`
+	}
+	res, err := jsonscan.Scan(body, shape)
+	if err != nil {
+		return d, errs.E(errs.Invalid, "body is not "+what, err)
+	}
+	d.storeAside = res.SQSUnsafe
+	return d, nil
 }
 
-func (h *Ingest) verify(ctx context.Context, d delivery, hdr http.Header, body []byte) error {
+// readBody reads the whole body into one buffer sized from Content-Length
+// when it is given, so a large body is not copied while it grows.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > DefaultMaxBodyBytes {
+		return io.ReadAll(r)
+	}
+	// ReadFrom grows the buffer unless bytes.MinRead bytes are free at EOF.
+	buf := bytes.NewBuffer(make([]byte, 0, contentLength+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// verify checks the delivery's signature on its raw bytes and returns it
+// as the body's fingerprint (lowercase hex of an HMAC of the body).
+func (h *Ingest) verify(ctx context.Context, d delivery, hdr http.Header) (string, error) {
 	unauthorized := errs.E(errs.Unauthorized, "missing or invalid signature", nil)
 	kapsoSig := hdr.Get("X-Webhook-Signature")
 	if d.route == routeProject {
-		if !kapso.VerifySignature(h.ProjectSecret, body, kapsoSig) {
-			return unauthorized
+		if !kapso.VerifySignature(h.ProjectSecret, d.body, kapsoSig) {
+			return "", unauthorized
 		}
-		return nil
+		return fingerprint("kapso:", kapsoSig), nil
 	}
 	metaSig := hdr.Get("X-Hub-Signature-256")
 	if d.route == routeMeta && metaSig != "" && h.MetaAppSecret != "" {
-		if !meta.VerifySignature(h.MetaAppSecret, body, metaSig) {
-			return unauthorized
+		if !meta.VerifySignature(h.MetaAppSecret, d.body, metaSig) {
+			return "", unauthorized
 		}
 		if kapsoSig == "" {
-			return nil
+			return fingerprint("meta:", metaSig), nil
 		}
 	}
 	if kapsoSig == "" {
-		return unauthorized
+		return "", unauthorized
 	}
 	secret, err := h.Secrets.Secret(ctx, d.phoneNumberID)
 	if err != nil {
-		return numberSecretError(err)
+		return "", numberSecretError(err)
 	}
-	if kapso.VerifySignature(secret, body, kapsoSig) {
-		return nil
+	if kapso.VerifySignature(secret, d.body, kapsoSig) {
+		return fingerprint("kapso:", kapsoSig), nil
 	}
 	// The number's secret may have been rotated since it was cached.
 	secret, changed, err := h.Secrets.Refresh(ctx, d.phoneNumberID)
 	if err != nil {
-		return numberSecretError(err)
+		return "", numberSecretError(err)
 	}
-	if !changed || !kapso.VerifySignature(secret, body, kapsoSig) {
-		return unauthorized
+	if !changed || !kapso.VerifySignature(secret, d.body, kapsoSig) {
+		return "", unauthorized
 	}
-	return nil
+	return fingerprint("kapso:", kapsoSig), nil
+}
+
+// fingerprint turns a verified signature into the claim's body hash. Once
+// verified, the header is the HMAC of the body under the webhook's secret, so
+// the same key with another body never matches it. Hex case is free in the
+// header; the fingerprint is not.
+func fingerprint(kind, verifiedSig string) string {
+	return kind + strings.ToLower(verifiedSig)
 }
 
 func numberSecretError(err error) error {
@@ -192,51 +253,9 @@ func numberSecretError(err error) error {
 	return errs.E(errs.Unavailable, "try again", fmt.Errorf("look up webhook secret: %w", err))
 }
 
-func (h *Ingest) split(d delivery, eventHeader string, body []byte) ([]envelope.Event, error) {
-	now := h.now().UTC()
-	scope := d.scope()
-	var events []envelope.Event
-	add := func(name, phoneNumberID string, payload []byte, src envelope.Source) {
-		if phoneNumberID == "" {
-			phoneNumberID = d.phoneNumberID
-		}
-		events = append(events, envelope.Event{
-			ID:            scope + "#" + strconv.Itoa(len(events)),
-			Source:        src,
-			Name:          name,
-			PhoneNumberID: phoneNumberID,
-			DeliveryKey:   d.key,
-			ReceivedAt:    now,
-			Payload:       payload,
-		})
-	}
-	if d.route == routeMeta {
-		items, err := meta.Split(body)
-		if err != nil {
-			return nil, errs.E(errs.Invalid, "body is not a Meta webhook payload", err)
-		}
-		for _, it := range items {
-			add(it.Name, it.PhoneNumberID, it.Payload, envelope.SourceMeta)
-		}
-		return events, nil
-	}
-	items, err := kapso.Split(eventHeader, body)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, "body is not a Kapso webhook payload", err)
-	}
-	src := envelope.SourceKapsoNumber
-	if d.route == routeProject {
-		src = envelope.SourceKapsoProject
-	}
-	for _, it := range items {
-		add(it.Name, it.PhoneNumberID, it.Payload, src)
-	}
-	return events, nil
-}
-
-// accept claims the delivery's key, enqueues its events and marks it done.
-func (h *Ingest) accept(ctx context.Context, d delivery, log *slog.Logger) (idempotency.Outcome, error) {
-	res, err := h.Claims.Claim(ctx, d.scope(), d.bodyHash, h.lease())
+// accept claims the delivery's key, enqueues it and marks it done.
+func (h *Ingest) accept(ctx context.Context, d delivery, receivedAt time.Time, log *slog.Logger) (idempotency.Outcome, error) {
+	res, err := h.Claims.Claim(ctx, d.scope(), d.fingerprint, h.lease())
 	if err != nil {
 		return 0, errs.E(errs.Unavailable, "try again", err)
 	}
@@ -250,11 +269,11 @@ func (h *Ingest) accept(ctx context.Context, d delivery, log *slog.Logger) (idem
 		}
 		return 0, &errs.Error{Code: errs.InFlight, Message: "this delivery is being processed; retry later", RetryAfter: wait}
 	case idempotency.BodyMismatch:
-		log.Warn("idempotency key reused with a different body; refused", "body_hash", d.bodyHash)
+		log.Warn("idempotency key reused with a different body; refused", "fingerprint", d.fingerprint)
 		return 0, errs.E(errs.Conflict, "idempotency key already used with a different body", nil)
 	}
 
-	if err := h.enqueue(ctx, d); err != nil {
+	if err := h.enqueue(ctx, d, receivedAt); err != nil {
 		// Give the key back at once so Kapso's retry is not held off by the lease.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseBudget)
 		defer cancel()
@@ -263,23 +282,28 @@ func (h *Ingest) accept(ctx context.Context, d delivery, log *slog.Logger) (idem
 		}
 		return 0, errs.E(errs.Unavailable, "try again", err)
 	}
-	if err := h.Claims.Accept(ctx, res.Claim, len(d.events)); err != nil {
-		// The events are durable: 200 is true. A later copy may enqueue them
+	if err := h.Claims.Accept(ctx, res.Claim); err != nil {
+		// The delivery is durable: 200 is true. A later copy may enqueue it
 		// again, which the workers absorb through their natural keys.
 		log.Error("mark delivery accepted", "err", err)
 	}
 	return res.Outcome, nil
 }
 
-func (h *Ingest) enqueue(ctx context.Context, d delivery) error {
+func (h *Ingest) enqueue(ctx context.Context, d delivery, receivedAt time.Time) error {
 	url := h.MessagesQueueURL
 	if d.route == routeProject {
 		url = h.LifecycleQueueURL
 	}
-	if len(d.events) == 0 {
-		return nil
+	env := envelope.Delivery{
+		Source:         d.source(),
+		Key:            d.scope(),
+		PhoneNumberID:  d.phoneNumberID,
+		Event:          d.event,
+		IdempotencyKey: d.key,
+		ReceivedAt:     receivedAt.UTC(),
 	}
-	return h.Queue.Send(ctx, url, d.events)
+	return h.Queue.Send(ctx, url, env, d.body, d.storeAside)
 }
 
 func (h *Ingest) now() time.Time {

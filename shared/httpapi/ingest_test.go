@@ -124,10 +124,17 @@ func (s *stack) post(d delivery) *httptest.ResponseRecorder {
 	return rec
 }
 
+// queued is one message found on a queue: its header and its body, loaded
+// from the payload store when it was kept aside.
+type queued struct {
+	envelope.Delivery
+	Body []byte
+}
+
 // drain receives every message on a queue (and deletes them).
-func (s *stack) drain(queueURL string) []envelope.Event {
+func (s *stack) drain(queueURL string) []queued {
 	s.t.Helper()
-	var out []envelope.Event
+	var out []queued
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		res, err := s.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
@@ -147,11 +154,19 @@ func (s *stack) drain(queueURL string) []envelope.Event {
 			time.Sleep(100 * time.Millisecond)
 		}
 		for _, m := range res.Messages {
-			var ev envelope.Event
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				s.t.Fatalf("queue message is not an envelope: %v", err)
+			d, body, err := envelope.Decode(aws.ToString(m.Body))
+			if err != nil {
+				s.t.Fatalf("queue message is not a delivery: %v", err)
 			}
-			out = append(out, ev)
+			if d.BodyRef != "" {
+				if len(body) != 0 {
+					s.t.Fatalf("delivery %s has both a body and a reference", d.Key)
+				}
+				if body, err = s.payload.Get(context.Background(), d.BodyRef); err != nil {
+					s.t.Fatalf("load body kept aside: %v", err)
+				}
+			}
+			out = append(out, queued{d, body})
 			_, _ = s.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle})
 		}
 	}
@@ -170,8 +185,8 @@ func (s *stack) pending(queueURL string) int {
 	return visible + inFlight
 }
 
-func (s *stack) lifecycle() []envelope.Event { return s.drain(s.queues[schema.Lifecycle.ID].URL) }
-func (s *stack) messages() []envelope.Event  { return s.drain(s.queues[schema.Messages.ID].URL) }
+func (s *stack) lifecycle() []queued { return s.drain(s.queues[schema.Lifecycle.ID].URL) }
+func (s *stack) messages() []queued  { return s.drain(s.queues[schema.Messages.ID].URL) }
 
 func (s *stack) claimCount() int {
 	out, err := s.db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(awstest.Idempotency(s.tables))})
@@ -195,7 +210,7 @@ func projectDelivery(body []byte, key string) delivery {
 var createdBody = []byte(`{"phone_number_id":"123456789012345","project":{"id":"p1"},"customer":{"id":"c1"}}`)
 
 // Every sample in events/ gets the answer its route promises, and every
-// event of an accepted one lands on the right queue.
+// accepted one lands whole, as one message, on the right queue.
 func TestEverySampleEvent(t *testing.T) {
 	samples, err := events.Manifest()
 	if err != nil {
@@ -204,30 +219,23 @@ func TestEverySampleEvent(t *testing.T) {
 	s := newStack(t)
 	for _, sm := range samples {
 		t.Run(sm.Path, func(t *testing.T) {
-			var want []kapsoOrMetaItem
 			d := delivery{body: sm.Body, event: sm.Event, key: "key-" + sm.Path}
+			wantSource, wantNumber := envelope.SourceKapsoNumber, numberID
 			switch sm.Route {
 			case events.RouteProject:
 				d.path, d.secret = "/webhooks/kapso", projectSecret
-				want = kapsoItems(t, sm)
+				wantSource, wantNumber = envelope.SourceKapsoProject, ""
 			case events.RouteNumber:
 				d.path, d.secret = "/webhooks/kapso/"+numberID, numberSecret
-				want = kapsoItems(t, sm)
 			case events.RouteMeta:
 				d.path, d.secret = "/webhooks/meta/"+numberID, numberSecret
-				items, err := meta.Split(sm.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, it := range items {
-					want = append(want, kapsoOrMetaItem{it.Name, it.Payload})
-				}
+				wantSource = envelope.SourceMeta
 			case events.RouteBad:
 				d.path, d.secret = "/webhooks/kapso/"+numberID, numberSecret
 				before := s.claimCount()
 				wantStatus(t, s.post(d), http.StatusBadRequest)
 				if got := len(s.messages()); got != 0 {
-					t.Fatalf("bad input enqueued %d events", got)
+					t.Fatalf("bad input enqueued %d messages", got)
 				}
 				if s.claimCount() != before {
 					t.Fatal("bad input left a claim behind")
@@ -235,55 +243,31 @@ func TestEverySampleEvent(t *testing.T) {
 				return
 			}
 			wantStatus(t, s.post(d), http.StatusOK)
-			var got []envelope.Event
+			var got []queued
 			if sm.Route == events.RouteProject {
 				got = s.lifecycle()
 				if n := len(s.messages()); n != 0 {
-					t.Fatalf("project event went to the messages queue (%d)", n)
+					t.Fatalf("project delivery went to the messages queue (%d)", n)
 				}
 			} else {
 				got = s.messages()
 				if n := len(s.lifecycle()); n != 0 {
-					t.Fatalf("number event went to the lifecycle queue (%d)", n)
+					t.Fatalf("number delivery went to the lifecycle queue (%d)", n)
 				}
 			}
-			if len(got) != len(want) {
-				t.Fatalf("enqueued %d events, want %d", len(got), len(want))
+			if len(got) != 1 {
+				t.Fatalf("enqueued %d messages, want the delivery as one", len(got))
 			}
-			names := map[string]int{}
-			for _, w := range want {
-				names[w.name]++
+			q := got[0]
+			if !bytes.Equal(q.Body, sm.Body) {
+				t.Fatal("the queued body is not the received body byte for byte")
 			}
-			for _, ev := range got {
-				names[ev.Name]--
-				if ev.DeliveryKey != d.key || !json.Valid(ev.Payload) {
-					t.Fatalf("bad envelope %+v", ev)
-				}
-			}
-			for n, c := range names {
-				if c != 0 {
-					t.Fatalf("event %s count off by %d", n, c)
-				}
+			if q.Source != wantSource || q.PhoneNumberID != wantNumber || q.Event != sm.Event ||
+				q.IdempotencyKey != d.key || !strings.HasSuffix(q.Key, "#"+d.key) || q.ReceivedAt.IsZero() {
+				t.Fatalf("bad delivery header %+v", q.Delivery)
 			}
 		})
 	}
-}
-
-type kapsoOrMetaItem struct {
-	name    string
-	payload json.RawMessage
-}
-
-func kapsoItems(t *testing.T, sm events.Sample) []kapsoOrMetaItem {
-	items, err := kapso.Split(sm.Event, sm.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kapsoOrMetaItem
-	for _, it := range items {
-		out = append(out, kapsoOrMetaItem{it.Name, it.Payload})
-	}
-	return out
 }
 
 func TestSignatureFailuresStoreNothing(t *testing.T) {
@@ -321,7 +305,8 @@ func TestMetaAppSignatureAloneIsEnough(t *testing.T) {
 		headers: map[string]string{"X-Hub-Signature-256": meta.Sign(metaAppSecret, body)}})
 	wantStatus(t, rec, http.StatusOK)
 	got := s.messages()
-	if len(got) != 1 || got[0].Name != "meta.status" || got[0].DeliveryKey == "" {
+	if len(got) != 1 || got[0].Source != envelope.SourceMeta || !bytes.Equal(got[0].Body, body) ||
+		got[0].IdempotencyKey == "" {
 		t.Fatalf("enqueued %+v", got)
 	}
 }
@@ -352,7 +337,7 @@ func TestSameKeyDifferentBodyIsRefused(t *testing.T) {
 	if rec.Header().Get("Retry-After") != "" {
 		t.Fatal("a body conflict is final; it must not invite a retry")
 	}
-	if got := s.lifecycle(); len(got) != 1 || !bytes.Contains(got[0].Payload, []byte(`"123456789012345"`)) {
+	if got := s.lifecycle(); len(got) != 1 || !bytes.Equal(got[0].Body, createdBody) {
 		t.Fatalf("queue holds %+v", got)
 	}
 }
@@ -366,14 +351,14 @@ type gate struct {
 	once    sync.Once
 }
 
-func (g *gate) Send(ctx context.Context, url string, evs []envelope.Event) error {
+func (g *gate) Send(ctx context.Context, url string, d envelope.Delivery, body []byte, aside bool) error {
 	first := false
 	g.once.Do(func() { first = true })
 	if first {
 		close(g.entered)
 		<-g.release
 	}
-	return g.next.Send(ctx, url, evs)
+	return g.next.Send(ctx, url, d, body, aside)
 }
 
 func TestConcurrentCopiesOneAcceptedOneRetryLater(t *testing.T) {
@@ -403,7 +388,9 @@ func TestConcurrentCopiesOneAcceptedOneRetryLater(t *testing.T) {
 // crashing stands for a Lambda that dies between claim and enqueue.
 type crashing struct{}
 
-func (crashing) Send(context.Context, string, []envelope.Event) error { panic("process killed") }
+func (crashing) Send(context.Context, string, envelope.Delivery, []byte, bool) error {
+	panic("process killed")
+}
 
 func TestCrashBetweenClaimAndEnqueue(t *testing.T) {
 	s := newStack(t)
@@ -429,12 +416,12 @@ type failOnce struct {
 	calls int
 }
 
-func (f *failOnce) Send(ctx context.Context, url string, evs []envelope.Event) error {
+func (f *failOnce) Send(ctx context.Context, url string, d envelope.Delivery, body []byte, aside bool) error {
 	f.calls++
 	if f.calls == 1 {
 		url = url + "-missing"
 	}
-	return f.next.Send(ctx, url, evs)
+	return f.next.Send(ctx, url, d, body, aside)
 }
 
 func TestSQSFailureAnswers503AndTheRetrySucceedsAtOnce(t *testing.T) {
@@ -499,28 +486,37 @@ func TestThreeMegabyteMetaPayloadIsAccepted(t *testing.T) {
 	}
 	wantStatus(t, s.post(delivery{path: "/webhooks/meta/" + numberID, body: body, secret: numberSecret}), http.StatusOK)
 	got := s.messages()
-	seen := map[string]bool{}
-	for _, e := range got {
-		seen[e.ID] = true
-	}
-	if len(got) != 9000 || len(seen) != 9000 {
-		t.Fatalf("enqueued %d statuses (%d distinct), want 9000", len(got), len(seen))
+	if len(got) != 1 || got[0].BodyRef == "" || !bytes.Equal(got[0].Body, body) {
+		t.Fatalf("want the delivery as one message referring to its body kept aside, got %d messages", len(got))
 	}
 }
 
-// An event too big for one SQS message travels as a reference to its body.
-func TestOversizedEventIsKeptAsideNotLost(t *testing.T) {
+// A body that fits in a message travels inside it; a larger one, or one
+// holding characters SQS refuses, travels as a reference to its body.
+func TestBodiesTravelInlineOrAside(t *testing.T) {
 	s := newStack(t)
-	huge := strings.Repeat("é", 200_000) // 400 KB of text
-	body := []byte(`{"message":{"id":"wamid.big","type":"text","text":{"body":"` + huge + `"}},"phone_number_id":"` + numberID + `"}`)
-	wantStatus(t, s.post(delivery{path: "/webhooks/kapso/" + numberID, body: body, event: "whatsapp.message.received", key: "big", secret: numberSecret}), http.StatusOK)
-	got := s.messages()
-	if len(got) != 1 || got[0].PayloadRef == "" || len(got[0].Payload) != 0 {
-		t.Fatalf("want one event by reference, got %+v", got)
+	textBody := func(text string) []byte {
+		return []byte(`{"message":{"id":"wamid.big","type":"text","text":{"body":"` + text + `"}},"phone_number_id":"` + numberID + `"}`)
 	}
-	stored, err := s.payload.Get(context.Background(), got[0].PayloadRef)
-	if err != nil || !bytes.Equal(stored, body) {
-		t.Fatalf("stored body: %d bytes, %v", len(stored), err)
+	cases := []struct {
+		name  string
+		body  []byte
+		aside bool
+	}{
+		{"900 KB inline", textBody(strings.Repeat("é", 450_000)), false},
+		{"1.2 MB aside", textBody(strings.Repeat("é", 600_000)), true},
+		{"U+FFFF aside", textBody("non-character \uffff raw: \xef\xbf\xbf"), true},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := delivery{path: "/webhooks/kapso/" + numberID, body: c.body, event: "whatsapp.message.received",
+				key: "big-" + strconv.Itoa(i), secret: numberSecret}
+			wantStatus(t, s.post(d), http.StatusOK)
+			got := s.messages()
+			if len(got) != 1 || (got[0].BodyRef != "") != c.aside || !bytes.Equal(got[0].Body, c.body) {
+				t.Fatalf("want one message (aside %v) with the body whole, got %d", c.aside, len(got))
+			}
+		})
 	}
 }
 
@@ -533,7 +529,7 @@ func TestBSUIDOnlyAndUnknownEventsAreKept(t *testing.T) {
 	if got := s.messages(); len(got) != 1 || got[0].PhoneNumberID != numberID {
 		t.Fatalf("bsuid message: %+v", got)
 	}
-	if got := s.lifecycle(); len(got) != 1 || got[0].Name != "whatsapp.brand_new.event" {
+	if got := s.lifecycle(); len(got) != 1 || got[0].Event != "whatsapp.brand_new.event" {
 		t.Fatalf("unknown event: %+v", got)
 	}
 }
@@ -543,5 +539,43 @@ func TestBadIdempotencyKeyIsRefused(t *testing.T) {
 	wantStatus(t, s.post(projectDelivery(createdBody, strings.Repeat("k", 300))), http.StatusBadRequest)
 	if s.claimCount() != 0 {
 		t.Fatal("refused delivery left a claim")
+	}
+}
+
+func TestBadEventHeaderIsRefused(t *testing.T) {
+	s := newStack(t)
+	for _, event := range []string{strings.Repeat("e", 129), "whatsapp.message.received\x00", "two words"} {
+		d := delivery{path: "/webhooks/kapso", body: createdBody, event: event, key: "ev", secret: projectSecret}
+		wantStatus(t, s.post(d), http.StatusBadRequest)
+	}
+	if s.claimCount() != 0 || len(s.lifecycle()) != 0 {
+		t.Fatal("refused delivery left a claim or a message")
+	}
+}
+
+// A signed body is still checked: valid UTF-8 JSON of the route's shape, or
+// 400 with nothing stored.
+func TestSignedBodyOfTheWrongShapeIsRefused(t *testing.T) {
+	s := newStack(t)
+	cases := map[string]delivery{
+		"meta entry not an array": {path: "/webhooks/meta/" + numberID, body: []byte(`{"object":"whatsapp_business_account","entry":{}}`)},
+		"meta without object":     {path: "/webhooks/meta/" + numberID, body: []byte(`{"entry":[]}`)},
+		"meta array":              {path: "/webhooks/meta/" + numberID, body: []byte(`[{"object":"x","entry":[]}]`)},
+		"invalid UTF-8":           {path: "/webhooks/kapso/" + numberID, body: []byte("{\"text\":\"\xff\xfe\"}")},
+		"kapso scalar":            {path: "/webhooks/kapso", body: []byte(`"hello"`)},
+		"trailing garbage":        {path: "/webhooks/kapso", body: []byte(`{"a":1} x`)},
+	}
+	for name, d := range cases {
+		t.Run(name, func(t *testing.T) {
+			d.key, d.secret = name, numberSecret
+			if d.path == "/webhooks/kapso" {
+				d.secret = projectSecret
+			}
+			rec := s.post(d)
+			wantStatus(t, rec, http.StatusBadRequest)
+		})
+	}
+	if s.claimCount() != 0 || len(s.lifecycle())+len(s.messages()) != 0 {
+		t.Fatal("refused deliveries left a claim or a message")
 	}
 }

@@ -106,7 +106,8 @@ func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) 
 	}
 	if err == nil {
 		p.TenantID = tenantID
-		err = h.Queue.Send(ctx, h.LifecycleQueueURL, []envelope.Event{redirectEvent(p, success)})
+		d, body := redirectDelivery(p, success)
+		err = h.Queue.Send(ctx, h.LifecycleQueueURL, d, body, false)
 	}
 	if err != nil {
 		// The person still gets a page. A success goes to the success page as
@@ -178,9 +179,10 @@ func (h *Redirects) parse(r *http.Request, success bool) (RedirectPayload, []str
 	return p, dropped
 }
 
-// redirectEvent builds the lifecycle event. Its ID digests the parameters
-// without the time, so a double-click or a reload is one event.
-func redirectEvent(p RedirectPayload, success bool) envelope.Event {
+// redirectDelivery builds the lifecycle queue's one-event delivery. Its key
+// digests the parameters without the time, so a double-click or a reload is
+// one event.
+func redirectDelivery(p RedirectPayload, success bool) (envelope.Delivery, []byte) {
 	name := EventRedirectFailure
 	if success {
 		name = EventRedirectSuccess
@@ -190,8 +192,8 @@ func redirectEvent(p RedirectPayload, success bool) envelope.Event {
 	idJSON, _ := json.Marshal(identity) // a struct of strings always marshals
 	sum := sha256.Sum256(append([]byte(name+"\x00"), idJSON...))
 	body, _ := json.Marshal(p)
-	return envelope.Event{ID: "redirect#" + hex.EncodeToString(sum[:16]), Source: envelope.SourceRedirect, Name: name,
-		PhoneNumberID: p.PhoneNumberID, ReceivedAt: p.ReceivedAt, Payload: body}
+	return envelope.Delivery{Source: envelope.SourceRedirect, Key: "redirect#" + hex.EncodeToString(sum[:16]),
+		Event: name, ReceivedAt: p.ReceivedAt}, body
 }
 
 // send answers 302 to the configured app page with params added to its own query.

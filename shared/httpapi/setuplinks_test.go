@@ -46,13 +46,15 @@ type captureQueue struct {
 	fail   error
 }
 
-func (q *captureQueue) Send(_ context.Context, _ string, evs []envelope.Event) error {
+// Send keeps each one-event delivery as the event a worker would make of it.
+func (q *captureQueue) Send(_ context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.fail != nil {
 		return q.fail
 	}
-	q.events = append(q.events, evs...)
+	q.events = append(q.events, envelope.Event{ID: d.Key, Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt,
+		Payload: body})
 	return nil
 }
 

@@ -1,5 +1,5 @@
 // Package idempotency is the delivery claim protocol of the ingest: a
-// delivery's key is claimed with a lease before its events are enqueued, and
+// delivery's key is claimed with a lease before it is enqueued, and
 // marked accepted after. It decides what a second copy of a delivery gets; the
 // storage (a DynamoDB conditional write) lives in shared/dynamo.
 //
@@ -37,7 +37,6 @@ type Record struct {
 	// ExpiresAt is when the record stops counting; checked on read because
 	// DynamoDB's TTL deletion can lag by days.
 	ExpiresAt time.Time
-	Events    int
 }
 
 // Outcome of a claim attempt.
@@ -107,7 +106,7 @@ type Store interface {
 	// Claim tries to take key for a body with bodyHash, with a lease.
 	Claim(ctx context.Context, key, bodyHash string, lease time.Duration) (Result, error)
 	// Accept marks the claim done; the record is kept for retention.
-	Accept(ctx context.Context, c Claim, events int) error
+	Accept(ctx context.Context, c Claim) error
 	// Release drops the claim so a retry can go through at once.
 	Release(ctx context.Context, c Claim) error
 }

@@ -31,7 +31,7 @@ func (w *Worker) connectionCreated(ctx context.Context, ev envelope.Event, log *
 		p.PhoneNumberID = ev.PhoneNumberID
 	}
 	if p.PhoneNumberID == "" {
-		return fmt.Errorf("%s without phone_number_id", ev.Name)
+		return fmt.Errorf("%w: %s without phone_number_id", errUnusable, ev.Name)
 	}
 	log = log.With("phone_number_id", p.PhoneNumberID)
 	tenantID, customerID, err := w.tenantOfCustomer(ctx, p.Customer, p.PhoneNumberID)
@@ -213,7 +213,7 @@ func (w *Worker) numberLifecycle(ctx context.Context, ev envelope.Event, log *sl
 func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logger) error {
 	var p httpapi.RedirectPayload
 	if err := json.Unmarshal(ev.Payload, &p); err != nil || p.TenantID == "" || p.SetupLinkID == "" {
-		return fmt.Errorf("redirect payload without tenant or setup link: %v", err)
+		return fmt.Errorf("%w: redirect payload without tenant or setup link: %v", errUnusable, err)
 	}
 	log = log.With("tenant_id", p.TenantID, "setup_link_id", p.SetupLinkID)
 	at := p.ReceivedAt
@@ -238,7 +238,7 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	}
 	customerID := conn.Tenant.KapsoCustomerID
 	if customerID == "" {
-		return fmt.Errorf("redirect for tenant %s without a Kapso customer", p.TenantID)
+		return fmt.Errorf("%w: redirect for tenant %s without a Kapso customer", errUnusable, p.TenantID)
 	}
 	listed, err := w.Kapso.ListPhoneNumbers(ctx, customerID)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -56,12 +57,19 @@ type PayloadStore interface {
 	Get(ctx context.Context, ref string) ([]byte, error)
 }
 
+// RejectStore keeps what can never be applied, with the reason, where an
+// operator sees it (*dynamo.Rejects).
+type RejectStore interface {
+	Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error
+}
+
 // Worker handles lifecycle queue batches.
 type Worker struct {
 	Store    Store
 	Kapso    KapsoClient
 	Secrets  SecretStore
 	Payloads PayloadStore
+	Rejects  RejectStore
 	// PublicBaseURL is where Kapso reaches kapso-bridge; numbers' webhooks
 	// point at PublicBaseURL + "/webhooks/kapso/<phone_number_id>".
 	PublicBaseURL string
@@ -97,27 +105,85 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	return resp, nil
 }
 
+// errUnusable marks an event that can never be applied, however often it
+// is retried: it is kept aside with its reason instead of failing its message.
+var errUnusable = errors.New("event can never be applied")
+
+// handleMessage applies every event of one delivery. An event that can never
+// be applied is kept aside and does not hold up the others; a transient
+// failure fails the message, so SQS delivers it again, and the events already
+// applied change nothing the second time.
 func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error {
-	var ev envelope.Event
-	if err := json.Unmarshal([]byte(msg.Body), &ev); err != nil || ev.ID == "" || ev.Name == "" {
-		// Failed, not dropped: after the receive limit it lands in the DLQ
-		// where a person can look at it.
-		return fmt.Errorf("message body is not an event envelope: %w", errors.Join(err, errors.New("id and name are required")))
+	d, body, err := envelope.Decode(msg.Body)
+	if err != nil {
+		return w.reject(ctx, "message#"+msg.MessageId, err, sentAt(msg), []byte(msg.Body))
 	}
-	if ev.PayloadRef != "" {
+	if d.BodyRef != "" {
 		if w.Payloads == nil {
-			return fmt.Errorf("event %s is stored aside but this worker has no payload store", ev.ID)
+			return fmt.Errorf("delivery %s is stored aside but this worker has no payload store", d.Key)
 		}
-		body, err := w.Payloads.Get(ctx, ev.PayloadRef)
+		if body, err = w.Payloads.Get(ctx, d.BodyRef); err != nil {
+			return fmt.Errorf("load body %s of delivery %s: %w", d.BodyRef, d.Key, err)
+		}
+	}
+	evs, err := deliveryEvents(d, body)
+	if err != nil {
+		return w.reject(ctx, d.Key, err, d.ReceivedAt, body)
+	}
+	var failed error
+	for _, ev := range evs {
+		err := w.HandleEvent(ctx, ev)
+		switch {
+		case err == nil:
+		case errors.Is(err, errUnusable) || errors.Is(err, kapso.ErrMalformed):
+			raw, _ := json.Marshal(ev)
+			failed = errors.Join(failed, w.reject(ctx, ev.ID, fmt.Errorf("%s: %w", ev.Name, err), ev.ReceivedAt, raw))
+		default:
+			failed = errors.Join(failed, fmt.Errorf("event %s (%s): %w", ev.ID, ev.Name, err))
+		}
+	}
+	return failed
+}
+
+// deliveryEvents splits a lifecycle delivery into its events.
+func deliveryEvents(d envelope.Delivery, body []byte) ([]envelope.Event, error) {
+	switch d.Source {
+	case envelope.SourceRedirect:
+		return []envelope.Event{{ID: d.EventID(0), Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt,
+			Payload: body}}, nil
+	case envelope.SourceKapsoProject:
+		items, err := kapso.Split(d.Event, body)
 		if err != nil {
-			return fmt.Errorf("load payload %s of event %s: %w", ev.PayloadRef, ev.ID, err)
+			return nil, err
 		}
-		ev.Payload = body
+		evs := make([]envelope.Event, len(items))
+		for i, it := range items {
+			evs[i] = envelope.Event{ID: d.EventID(i), Source: d.Source, Name: it.Name, PhoneNumberID: it.PhoneNumberID,
+				DeliveryKey: d.IdempotencyKey, ReceivedAt: d.ReceivedAt, Payload: it.Payload}
+		}
+		return evs, nil
 	}
-	if err := w.HandleEvent(ctx, ev); err != nil {
-		return fmt.Errorf("event %s (%s): %w", ev.ID, ev.Name, err)
+	return nil, fmt.Errorf("%w: a %s delivery on the lifecycle queue", errUnusable, d.Source)
+}
+
+// sentAt is when SQS took the message in, the only time a message in no
+// known format has; zero when SQS did not say.
+func sentAt(msg events.SQSMessage) time.Time {
+	ms, err := strconv.ParseInt(msg.Attributes["SentTimestamp"], 10, 64)
+	if err != nil {
+		return time.Time{}
 	}
-	return nil
+	return time.UnixMilli(ms).UTC()
+}
+
+// reject keeps what can never be applied. Only a failure to keep it fails
+// the message: then SQS retries, and the DLQ holds it in the end.
+func (w *Worker) reject(ctx context.Context, id string, reason error, receivedAt time.Time, raw []byte) error {
+	w.logger().Error("lifecycle event can never be applied; kept aside", "id", id, "reason", reason.Error())
+	if w.Rejects == nil {
+		return fmt.Errorf("%s can never be applied and this worker has no reject store: %w", id, reason)
+	}
+	return w.Rejects.Keep(ctx, id, reason.Error(), receivedAt, raw)
 }
 
 // HandleEvent applies one event. It is idempotent: facts dedupe on their
@@ -182,7 +248,7 @@ func (w *Worker) appendNew(ctx context.Context, conn onboarding.Connection, f on
 		return conn, err
 	}
 	if change.Rejected != nil {
-		return conn, fmt.Errorf("fact refused: %w", change.Rejected)
+		return conn, fmt.Errorf("%w: fact refused: %w", errUnusable, change.Rejected)
 	}
 	log.Info("fact recorded", "tenant_id", tenantID, "kind", string(f.Kind), "duplicate", change.Duplicate,
 		"status_from", string(change.TenantStatusFrom), "status_to", string(change.TenantStatusTo))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ type stack struct {
 	store    *dynamo.Onboarding
 	secrets  *dynamo.WebhookSecrets
 	payloads *dynamo.Payloads
+	rejects  *dynamo.Rejects
 	sim      *kapsosim.Simulator
 	kapso    *kapsoapi.Client
 	worker   *lifecycle.Worker
@@ -46,10 +48,12 @@ type capture struct {
 	events []envelope.Event
 }
 
-func (c *capture) Send(_ context.Context, _ string, evs []envelope.Event) error {
+// Send keeps each one-event delivery as the event a worker would make of it.
+func (c *capture) Send(_ context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.events = append(c.events, evs...)
+	c.events = append(c.events, envelope.Event{ID: d.EventID(0), Source: d.Source, Name: d.Event,
+		ReceivedAt: d.ReceivedAt, Payload: body})
 	return nil
 }
 
@@ -63,6 +67,7 @@ func newStack(t *testing.T) *stack {
 		store:    &dynamo.Onboarding{DB: db, Table: awstest.Bridge(tables)},
 		secrets:  &dynamo.WebhookSecrets{DB: db, Table: awstest.Bridge(tables)},
 		payloads: &dynamo.Payloads{DB: db, Table: awstest.Idempotency(tables)},
+		rejects:  &dynamo.Rejects{DB: db, Table: awstest.Bridge(tables)},
 		kapso:    kapsoapi.New(simSrv.URL+"/platform/v1", "k", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
 	// Stands in for the ingest: verifies a number's delivery with the stored secret.
 	bridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +84,7 @@ func newStack(t *testing.T) *stack {
 	s.bridge = bridge.URL
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.worker = &lifecycle.Worker{Store: s.store, Kapso: s.kapso, Secrets: s.secrets, Payloads: s.payloads,
-		PublicBaseURL: bridge.URL, Log: log}
+		Rejects: s.rejects, PublicBaseURL: bridge.URL, Log: log}
 	s.redirect = &httpapi.Redirects{Store: s.store, Queue: s.queue, AppSuccessURL: "https://app.example/ok",
 		AppFailureURL: "https://app.example/ko", Log: log}
 	return s
@@ -343,25 +348,43 @@ func TestDisconnectedAndOrphans(t *testing.T) {
 	s.handle(envelope.Event{ID: "w#0", Name: kapso.EventWorkflowExecutionFailed, Payload: []byte(`{}`)})
 }
 
-func TestBatchReportsOnlyFailedMessages(t *testing.T) {
+// message encodes a delivery as the ingest puts it on the queue.
+func message(t *testing.T, id string, d envelope.Delivery, body []byte) events.SQSMessage {
+	t.Helper()
+	msg, err := envelope.Encode(d, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.SQSMessage{MessageId: id, Body: msg}
+}
+
+func projectDelivery(key, event string) envelope.Delivery {
+	return envelope.Delivery{Source: envelope.SourceKapsoProject, Key: "kapso_project##" + key, Event: event,
+		IdempotencyKey: key, ReceivedAt: time.Now().UTC()}
+}
+
+// A batch fails only the messages that can succeed later; what can never be
+// applied is kept aside with its reason and acknowledged.
+func TestBatchFailsOnlyTransientFailuresAndKeepsUnusableAside(t *testing.T) {
 	s := newStack(t)
 	customer, link := s.tenant("acme")
 	_, number := s.complete(link, "dedicated")
-	good, _ := json.Marshal(createdEvent("b#0", number, customer, "acme"))
+	created := createdEvent("", number, customer, "acme").Payload
 	// A large body kept aside is loaded by reference.
-	ref := createdEvent("b#1", number, customer, "acme")
-	if err := s.payloads.Put(context.Background(), "ref-1", ref.Payload); err != nil {
+	if err := s.payloads.Put(context.Background(), "ref-1", created); err != nil {
 		t.Fatal(err)
 	}
-	ref.Payload = nil
-	ref.PayloadRef = "ref-1"
-	byRef, _ := json.Marshal(ref)
-	failing, _ := json.Marshal(envelope.Event{ID: "b#2", Name: kapso.EventPhoneNumberCreated, Payload: []byte(`[1]`)})
+	byRef := projectDelivery("k-ref", kapso.EventPhoneNumberCreated)
+	byRef.BodyRef = "ref-1"
+	missingRef := projectDelivery("k-missing", kapso.EventPhoneNumberCreated)
+	missingRef.BodyRef = "no-such-body"
 	batch := events.SQSEvent{Records: []events.SQSMessage{
-		{MessageId: "m-good", Body: string(good)},
-		{MessageId: "m-garbage", Body: "not json"},
-		{MessageId: "m-ref", Body: string(byRef)},
-		{MessageId: "m-malformed", Body: string(failing)},
+		message(t, "m-good", projectDelivery("k-good", kapso.EventPhoneNumberCreated), created),
+		{MessageId: "m-garbage", Body: "not a delivery",
+			Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10)}},
+		message(t, "m-ref", byRef, nil),
+		message(t, "m-malformed", projectDelivery("k-bad", kapso.EventPhoneNumberCreated), []byte(`{"phone_number_id":[1]}`)),
+		message(t, "m-missing-body", missingRef, nil),
 	}}
 	resp, err := s.worker.Handle(context.Background(), batch)
 	if err != nil {
@@ -371,10 +394,52 @@ func TestBatchReportsOnlyFailedMessages(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		failed = append(failed, f.ItemIdentifier)
 	}
-	if strings.Join(failed, ",") != "m-garbage,m-malformed" {
+	// A body not found yet may be a read that raced its write: retried, and
+	// the DLQ holds it if it never appears.
+	if strings.Join(failed, ",") != "m-missing-body" {
 		t.Fatalf("failures %v", failed)
 	}
 	if s.load("acme").Tenant.Status != onboarding.TenantConnected {
 		t.Fatal("good messages were not applied")
+	}
+	kept, err := s.rejects.List(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, r := range kept {
+		reasons = append(reasons, r.ID+": "+r.Reason)
+	}
+	if len(kept) != 2 || !strings.Contains(strings.Join(reasons, "\n"), "message#m-garbage: malformed queue message") ||
+		!strings.Contains(strings.Join(reasons, "\n"), "kapso_project##k-bad#0") {
+		t.Fatalf("kept aside: %q", reasons)
+	}
+	// The same batch again changes nothing: the effects are idempotent and
+	// the rejected records are overwritten, not doubled.
+	if _, err := s.worker.Handle(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.rejects.List(context.Background(), time.Now()); len(again) != 2 {
+		t.Fatalf("rejected records after a redelivery: %d", len(again))
+	}
+}
+
+// One delivery's unusable event does not hold up the delivery's other events.
+func TestUnusableEventDoesNotBlockItsDelivery(t *testing.T) {
+	s := newStack(t)
+	customer, link := s.tenant("acme")
+	_, number := s.complete(link, "dedicated")
+	body := []byte(`{"type":"whatsapp.phone_number.created","batch":true,"data":[{"phone_number_id":[1]},` +
+		string(createdEvent("", number, customer, "acme").Payload) + `]}`)
+	resp, err := s.worker.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		message(t, "m", projectDelivery("k", kapso.EventPhoneNumberCreated), body)}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	if s.load("acme").Tenant.Status != onboarding.TenantConnected {
+		t.Fatal("the good event of the delivery was not applied")
+	}
+	if kept, _ := s.rejects.List(context.Background(), time.Now()); len(kept) != 1 || kept[0].ID != "kapso_project##k#0" {
+		t.Fatalf("kept aside: %+v", kept)
 	}
 }

@@ -126,7 +126,8 @@ var (
 	Queues = []Queue{Lifecycle, Messages}
 )
 
-// MaxSQSMessageBytes is the SQS message size limit kapso-bridge designs for.
-// SQS allows more today, but 256 KiB is what every emulator and older account
-// accepts; anything larger is kept aside and enqueued as a pointer.
-const MaxSQSMessageBytes = 256 * 1024
+// MaxSQSMessageBytes is every queue's MaximumMessageSize, set explicitly
+// because SQS still defaults new queues to 256 KiB. It is the most SQS allows,
+// so that all but the largest Meta deliveries (up to 3 MB) travel inside their
+// message; a larger body is kept aside and its message carries a reference.
+const MaxSQSMessageBytes = 1024 * 1024

@@ -32,6 +32,7 @@ func CreateQueue(ctx context.Context, client *sqs.Client, q schema.Queue, prefix
 		QueueName: aws.String(dlqName),
 		Attributes: map[string]string{
 			string(types.QueueAttributeNameMessageRetentionPeriod): seconds(schema.DLQRetention.Seconds()),
+			string(types.QueueAttributeNameMaximumMessageSize):     strconv.Itoa(schema.MaxSQSMessageBytes),
 		},
 	})
 	if err != nil {
@@ -55,6 +56,7 @@ func CreateQueue(ctx context.Context, client *sqs.Client, q schema.Queue, prefix
 			string(types.QueueAttributeNameVisibilityTimeout):      seconds(q.VisibilityTimeout().Seconds()),
 			string(types.QueueAttributeNameMessageRetentionPeriod): seconds(q.Retention.Seconds()),
 			string(types.QueueAttributeNameRedrivePolicy):          string(redrive),
+			string(types.QueueAttributeNameMaximumMessageSize):     strconv.Itoa(schema.MaxSQSMessageBytes),
 		},
 	})
 	if err != nil {

@@ -150,7 +150,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	deps := app.NewDeps(env, cfg, log)
 	// Same clients as deployed, pointed at the local servers.
 	deps.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) })
-	deps.SQS = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
+	deps.SQS = sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
 
 	prefix := "kb-local-"
 	if s.Tables, err = dynamo.CreateTables(ctx, deps.DynamoDB, prefix); err != nil {
@@ -217,8 +217,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
+// requestReadTimeout bounds reading a whole request, headers and body.
+const requestReadTimeout = 30 * time.Second
+
 func (s *Stack) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// API Gateway takes the whole request before a function sees it, and
+	// gives up on a slow client; so does the local server, so a client that
+	// trickles its body cannot hold a handler.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: requestReadTimeout}
 	s.servers = append(s.servers, srv)
 	s.wg.Add(1)
 	go func() {
