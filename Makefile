@@ -8,7 +8,7 @@ LAMBDA_DIR := build/lambda
 export CDK_DISABLE_CLI_TELEMETRY := true
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all deps check-tools test test-go test-cdk synth build deploy dev vet bench clean
+.PHONY: all deps check-tools test test-go test-bench-harness test-cdk synth build deploy dev vet bench clean
 
 all: test
 
@@ -30,13 +30,17 @@ check-tools:
 ## end-to-end test, the CDK stack's assertions and cdk-nag, and a validated synth
 test: deps
 	./scripts/ensure-chromium.sh
-	$(MAKE) vet test-go test-cdk synth
+	$(MAKE) vet test-go test-bench-harness test-cdk synth
 
 vet:
 	$(GO) vet ./...
 
 test-go:
 	$(GO) run ./infra/local/cmd/withservices -- $(GO) test -count=1 -timeout 30m ./...
+
+# The TypeScript peer make bench measures against, in its quick mode.
+test-bench-harness:
+	node --test scripts/bench/
 
 test-cdk:
 	cd infra/cdk && $(GO) test -count=1 -timeout 30m ./...
@@ -68,9 +72,11 @@ dev: deps
 	$(GO) build -o build/kapso-bridge-dev ./infra/local/cmd/dev
 	exec build/kapso-bridge-dev
 
-## bench: benchmarks, reported against baselines measured in the same run
+## bench: the ingest against its floor and the TypeScript peer, the workers'
+## split against Kapso's normalizeWebhook, AWS calls, sizes and cold starts,
+## all measured in one run; prints a table and writes bench-results.json
 bench: deps
-	./scripts/bench-ratios.sh
+	$(GO) run ./infra/local/cmd/bench
 
 clean:
 	rm -rf build cdk.out

@@ -12,7 +12,7 @@ import (
 	"sort"
 )
 
-//go:embed manifest.json kapso meta bad
+//go:embed manifest.json kapso meta bad bench
 var files embed.FS
 
 // Routes: which endpoint a sample is sent to.

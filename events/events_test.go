@@ -40,7 +40,8 @@ func TestSamplesMatchTheirRoute(t *testing.T) {
 		t.Run(s.Path, func(t *testing.T) {
 			dir, _, _ := strings.Cut(s.Path, "/")
 			wantDir := map[string]string{RouteProject: "kapso", RouteNumber: "kapso", RouteMeta: "meta", RouteBad: "bad"}[s.Route]
-			if dir != wantDir {
+			// Benchmark payloads live together in bench/, whatever their route.
+			if dir != wantDir && !(dir == "bench" && (s.Route == RouteNumber || s.Route == RouteMeta)) {
 				t.Errorf("route %s sample lives in %s/, want %s/", s.Route, dir, wantDir)
 			}
 			if s.Route != RouteBad && !json.Valid(s.Body) {

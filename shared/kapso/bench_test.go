@@ -3,8 +3,8 @@ package kapso
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
-	"strconv"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,41 +29,59 @@ func BenchmarkVerifySignatureBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkSplitBatch splits a 100-message batch; its baseline only checks
-// the body is valid JSON.
-func BenchmarkSplitBatch(b *testing.B) {
-	body := batchBody(100)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		items, err := Split("whatsapp.message.received", body)
-		if err != nil || len(items) != 100 {
-			b.Fatalf("%d items, %v", len(items), err)
-		}
+// benchPayload reads one of the deliveries make bench measures, kept in
+// events/bench at the repository root.
+func benchPayload(tb testing.TB, name string) []byte {
+	tb.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "..", "events", "bench", name+".json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkSplitDecode splits one delivery and decodes every event into its
+// typed form: all a worker does before its own logic.
+func BenchmarkSplitDecode(b *testing.B) {
+	for _, name := range []string{"kapso-message", "kapso-batch-50"} {
+		body := benchPayload(b, name)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := splitDecode(EventMessageReceived, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
-func BenchmarkSplitBatchBaseline(b *testing.B) {
-	body := batchBody(100)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			b.Fatal(err)
+func splitDecode(header string, body []byte) error {
+	items, err := Split(header, body)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		switch {
+		case IsMessageEvent(it.Name):
+			_, err = DecodeMessageEvent(it.Payload)
+		case IsConversationEvent(it.Name), it.Name == EventMetaBusinessAgentHandover:
+			_, err = DecodeConversationEvent(it.Payload)
+		case it.Name == EventContactIdentityChanged:
+			_, err = DecodeContactIdentityChanged(it.Payload)
+		case it.Name == EventContactMarketingPreference:
+			_, err = DecodeMarketingPreferenceChanged(it.Payload)
+		case IsConnectionCreated(it.Name):
+			_, err = DecodeConnectionCreated(it.Name, it.Payload)
+		case IsPhoneNumberLifecycle(it.Name):
+			_, err = DecodePhoneNumberLifecycle(it.Payload)
+		case IsWorkflowEvent(it.Name):
+			_, err = DecodeWorkflowEvent(it.Payload)
+		}
+		if err != nil {
+			return err
 		}
 	}
-}
-
-func batchBody(n int) []byte {
-	var buf bytes.Buffer
-	buf.WriteString(`{"type":"whatsapp.message.received","batch":true,"data":[`)
-	for i := range n {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`{"message":{"id":"wamid.` + string(rune('a'+i%26)) + `","timestamp":"1749416383","type":"text","text":{"body":"hello there"},"from":"16505551234","kapso":{"direction":"inbound","status":"received"}},"conversation":{"id":"conv_1","phone_number":"+16505551234","status":"active"},"is_new_conversation":false,"phone_number_id":"123"}`)
-	}
-	buf.WriteString(`],"batch_info":{"size":` + strconv.Itoa(n) + `,"window_ms":5000}}`)
-	return buf.Bytes()
+	return nil
 }

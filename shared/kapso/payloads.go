@@ -13,7 +13,9 @@ import (
 // without notice. Strings that may be absent are plain strings ("" = absent);
 // pointers are used only where absent and empty mean different things.
 // Timestamps stay strings as Kapso sends them (Unix seconds for messages,
-// ISO 8601 elsewhere): callers parse what they use.
+// ISO 8601 elsewhere): callers parse what they use. The json.RawMessage
+// fields of a decoded payload are sub-slices of the bytes it was decoded
+// from, not copies.
 
 // StatusError is one error of a Meta status, as Kapso forwards it in
 // message.kapso.statuses[].errors.
@@ -326,44 +328,97 @@ type WorkflowEvent struct {
 }
 
 // DecodeMessageEvent decodes a whatsapp.message.* payload. A missing
-// top-level phone_number_id is taken from the conversation.
+// top-level phone_number_id is taken from the conversation. Its raw fields
+// (media_data, transcript, the type-specific objects…) are sub-slices of raw.
 func DecodeMessageEvent(raw json.RawMessage) (MessageEvent, error) {
-	ev, err := decode[MessageEvent](raw, "message event")
+	var ev MessageEvent
+	d, err := decoder(raw, "message event")
+	if err == nil {
+		readMessageEvent(&d, &ev)
+		err = finish(&d, "message event")
+	}
+	if err != nil {
+		return MessageEvent{}, err
+	}
 	if ev.PhoneNumberID == "" {
 		ev.PhoneNumberID = ev.Conversation.PhoneNumberID
 	}
-	return ev, err
+	return ev, nil
 }
 
 // DecodeConversationEvent decodes a whatsapp.conversation.* payload. A
 // missing top-level phone_number_id is taken from the conversation.
 func DecodeConversationEvent(raw json.RawMessage) (ConversationEvent, error) {
-	ev, err := decode[ConversationEvent](raw, "conversation event")
+	var ev ConversationEvent
+	d, err := decoder(raw, "conversation event")
+	if err == nil {
+		readConversationEvent(&d, &ev)
+		err = finish(&d, "conversation event")
+	}
+	if err != nil {
+		return ConversationEvent{}, err
+	}
 	if ev.PhoneNumberID == "" {
 		ev.PhoneNumberID = ev.Conversation.PhoneNumberID
 	}
-	return ev, err
+	return ev, nil
 }
 
 // DecodeContactIdentityChanged decodes a whatsapp.contact.identity_changed payload.
 func DecodeContactIdentityChanged(raw json.RawMessage) (ContactIdentityChanged, error) {
-	return decode[ContactIdentityChanged](raw, "contact identity change")
+	var ev ContactIdentityChanged
+	d, err := decoder(raw, "contact identity change")
+	if err == nil {
+		readContactIdentityChanged(&d, &ev)
+		err = finish(&d, "contact identity change")
+	}
+	if err != nil {
+		return ContactIdentityChanged{}, err
+	}
+	return ev, nil
 }
 
 // DecodeMarketingPreferenceChanged decodes a
 // whatsapp.contact.marketing_preference_changed payload.
 func DecodeMarketingPreferenceChanged(raw json.RawMessage) (MarketingPreferenceChanged, error) {
-	return decode[MarketingPreferenceChanged](raw, "marketing preference change")
+	var ev MarketingPreferenceChanged
+	d, err := decoder(raw, "marketing preference change")
+	if err == nil {
+		readMarketingPreferenceChanged(&d, &ev)
+		err = finish(&d, "marketing preference change")
+	}
+	if err != nil {
+		return MarketingPreferenceChanged{}, err
+	}
+	return ev, nil
 }
 
 // DecodePhoneNumberCreated decodes a whatsapp.phone_number.created payload.
 func DecodePhoneNumberCreated(raw json.RawMessage) (PhoneNumberCreated, error) {
-	return decode[PhoneNumberCreated](raw, "phone number created")
+	var ev PhoneNumberCreated
+	d, err := decoder(raw, "phone number created")
+	if err == nil {
+		readPhoneNumberCreated(&d, &ev)
+		err = finish(&d, "phone number created")
+	}
+	if err != nil {
+		return PhoneNumberCreated{}, err
+	}
+	return ev, nil
 }
 
 // DecodeConfigCreated decodes a whatsapp.config.created payload.
 func DecodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
-	return decode[ConfigCreated](raw, "config created")
+	var ev ConfigCreated
+	d, err := decoder(raw, "config created")
+	if err == nil {
+		readConfigCreated(&d, &ev)
+		err = finish(&d, "config created")
+	}
+	if err != nil {
+		return ConfigCreated{}, err
+	}
+	return ev, nil
 }
 
 // DecodeConnectionCreated decodes either name of "a number connected" into
@@ -379,24 +434,48 @@ func DecodeConnectionCreated(name string, raw json.RawMessage) (PhoneNumberCreat
 // DecodePhoneNumberLifecycle decodes a number lifecycle or account event. A
 // missing phone_number_id is taken from whatsapp_config when present.
 func DecodePhoneNumberLifecycle(raw json.RawMessage) (PhoneNumberLifecycle, error) {
-	ev, err := decode[PhoneNumberLifecycle](raw, "phone number lifecycle")
+	var ev PhoneNumberLifecycle
+	d, err := decoder(raw, "phone number lifecycle")
+	if err == nil {
+		readPhoneNumberLifecycle(&d, &ev)
+		err = finish(&d, "phone number lifecycle")
+	}
+	if err != nil {
+		return PhoneNumberLifecycle{}, err
+	}
 	if ev.PhoneNumberID == "" && ev.WhatsAppConfig != nil {
 		ev.PhoneNumberID = ev.WhatsAppConfig.PhoneNumberID
 	}
-	return ev, err
+	return ev, nil
 }
 
 // DecodeWorkflowEvent decodes a workflow.* payload.
 func DecodeWorkflowEvent(raw json.RawMessage) (WorkflowEvent, error) {
-	return decode[WorkflowEvent](raw, "workflow event")
+	var ev WorkflowEvent
+	d, err := decoder(raw, "workflow event")
+	if err == nil {
+		readWorkflowEvent(&d, &ev)
+		err = finish(&d, "workflow event")
+	}
+	if err != nil {
+		return WorkflowEvent{}, err
+	}
+	return ev, nil
 }
 
-// decode requires raw to be a JSON object: a null or array payload is as
-// malformed as broken JSON, and must not pass as an empty event.
-func decode[T any](raw json.RawMessage, what string) (T, error) {
-	v, err := rawjson.DecodeObject[T](raw)
-	if err != nil {
-		return v, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
+// decoder starts decoding raw, which must be a JSON object.
+func decoder(raw []byte, what string) (rawjson.Decoder, error) {
+	if !rawjson.IsObject(raw) {
+		return rawjson.Decoder{}, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, rawjson.ErrNotObject)
 	}
-	return v, nil
+	return rawjson.NewDecoder(raw), nil
+}
+
+// finish ends a decoding. On error the value decoded may be half-filled:
+// callers return the zero value instead.
+func finish(d *rawjson.Decoder, what string) error {
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, err)
+	}
+	return nil
 }

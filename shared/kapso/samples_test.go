@@ -136,6 +136,18 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("types %v", types)
 			}
 		}},
+		"bench/kapso-message.json": messageCase(kapso.EventMessageReceived, "text", "received", nil),
+		"bench/kapso-batch-50.json": {count: 50, name: kapso.EventMessageReceived, pnid: pnid, check: func(t *testing.T, items []kapso.Item) {
+			for _, it := range items {
+				ev, err := kapso.DecodeMessageEvent(it.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev.PhoneNumberID != pnid || ev.Message.ID == "" || ev.Conversation.ID == "" || ev.Message.Kapso.Direction != "inbound" {
+					t.Errorf("got %+v", ev)
+				}
+			}
+		}},
 		"kapso/whatsapp.message.received.batch-empty.json": {count: 0, check: func(*testing.T, []kapso.Item) {}},
 		"kapso/whatsapp.message.received.bsuid-only.json": messageCase(kapso.EventMessageReceived, "text", "received", func(t *testing.T, ev kapso.MessageEvent) {
 			if ev.Message.From != "" || ev.Conversation.PhoneNumber != "" {

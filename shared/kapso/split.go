@@ -38,84 +38,159 @@ type Item struct {
 // because the header is what Kapso sends next to the signature and is what
 // the webhook was registered for. Workflow events carry "event" without a
 // "data" object and are not wrappers. Unknown names are returned as they are.
+//
+// Split walks the body once, validating it, and cuts each payload out of it:
+// an item's Payload is a sub-slice of body, not a copy. Keys match exactly,
+// the last of duplicate keys winning, as when the body was decoded into maps.
 func Split(eventHeader string, body []byte) ([]Item, error) {
-	var top map[string]json.RawMessage
-	if err := decodeObject(body, &top); err != nil {
-		return nil, fmt.Errorf("decode delivery: %w", err)
+	c := rawjson.NewCursor(body)
+	if !c.Object() {
+		return nil, fmt.Errorf("decode delivery: %w: %w", ErrMalformed, rawjson.ErrNotObject)
+	}
+	var (
+		top                numberRef // the body as a bare payload
+		batch, event, kind []byte
+		data               []byte
+		dataKind           byte
+		wrapped            numberRef // data, as a legacy wrapper's payload
+		elems              []Item    // data's elements, as a batch's payloads
+		badElem            = -1      // the first element that is not an object
+	)
+	for key, ok := c.NextKey(); ok; key, ok = c.NextKey() {
+		if top.member(&c, key) {
+			continue
+		}
+		switch string(key) {
+		case "batch":
+			batch = c.Skip()
+		case "event":
+			event = c.Skip()
+		case "type":
+			kind = c.Skip()
+		case "data":
+			// Whether data is a batch, a wrapped payload or neither is
+			// known only once the whole body is read: read it as both.
+			from := c.Start()
+			dataKind, wrapped, elems, badElem = c.Peek(), numberRef{}, elems[:0], -1
+			switch {
+			case c.Array():
+				if elems == nil {
+					// Kapso batches up to 100 events of about 1.5 KB.
+					elems = make([]Item, 0, min(len(body)/1024+1, 100))
+				}
+				for i := 0; c.NextElem(); i++ {
+					start := c.Start()
+					if !c.Object() {
+						c.Skip()
+						if badElem < 0 {
+							badElem = i
+						}
+						continue
+					}
+					var n numberRef
+					n.object(&c)
+					elems = append(elems, Item{PhoneNumberID: n.id(), Payload: c.Slice(start)})
+				}
+			case c.Object():
+				wrapped.object(&c)
+			default:
+				c.Skip()
+			}
+			data = c.Slice(from)
+		default:
+			c.Skip()
+		}
+	}
+	if !c.End() {
+		return nil, fmt.Errorf("decode delivery: %w: %w", ErrMalformed, rawjson.SyntaxErr(body))
 	}
 	header := strings.TrimSpace(eventHeader)
 
-	if isTrue(top["batch"]) {
-		return splitBatch(header, top)
+	if string(batch) == "true" {
+		name := firstNonEmpty(header, rawjson.String(kind), rawjson.String(event))
+		if dataKind != '[' {
+			return nil, fmt.Errorf("decode batch: %w: data is not an array", ErrMalformed)
+		}
+		if badElem >= 0 {
+			return nil, fmt.Errorf("decode batch item %d: %w: %w", badElem, ErrMalformed, rawjson.ErrNotObject)
+		}
+		if elems == nil {
+			return []Item{}, nil
+		}
+		for i := range elems {
+			elems[i].Name = name
+		}
+		return elems, nil
 	}
 
-	event := stringField(top, "event")
-	name := firstNonEmpty(header, event, stringField(top, "type"))
-	payload, fields := json.RawMessage(body), top
-	if data := top["data"]; event != "" && rawjson.IsObject(data) {
+	ev := rawjson.String(event)
+	name := firstNonEmpty(header, ev, rawjson.String(kind))
+	if ev != "" && dataKind == '{' {
 		// Legacy wrapper: the event is the data object.
-		payload = data
-		if err := decodeObject(data, &fields); err != nil {
-			return nil, fmt.Errorf("decode legacy data: %w", err)
+		return []Item{{Name: name, PhoneNumberID: wrapped.id(), Payload: data}}, nil
+	}
+	return []Item{{Name: name, PhoneNumberID: top.id(), Payload: body}}, nil
+}
+
+// numberRef holds the places Kapso's payloads put the number an event is
+// about, in the order they are looked at.
+type numberRef struct {
+	own, conversation, config []byte
+}
+
+// object reads a payload object's members; the cursor is inside it.
+func (n *numberRef) object(c *rawjson.Cursor) {
+	for key, ok := c.NextKey(); ok; key, ok = c.NextKey() {
+		if !n.member(c, key) {
+			c.Skip()
 		}
 	}
-	return []Item{{Name: name, PhoneNumberID: phoneNumberID(fields), Payload: payload}}, nil
 }
 
-func splitBatch(header string, top map[string]json.RawMessage) ([]Item, error) {
-	name := firstNonEmpty(header, stringField(top, "type"), stringField(top, "event"))
-	var elems []json.RawMessage
-	if !rawjson.IsArray(top["data"]) {
-		return nil, fmt.Errorf("decode batch: %w: data is not an array", ErrMalformed)
+// member reads the value of key when it is one of the places, and reports
+// whether it was; otherwise the value is left unread.
+func (n *numberRef) member(c *rawjson.Cursor, key []byte) bool {
+	switch string(key) {
+	case "phone_number_id":
+		n.own = c.Skip()
+	case "conversation":
+		n.conversation = nestedID(c)
+	case "whatsapp_config":
+		n.config = nestedID(c)
+	default:
+		return false
 	}
-	if err := json.Unmarshal(top["data"], &elems); err != nil {
-		return nil, fmt.Errorf("decode batch: %w: %w", ErrMalformed, err)
+	return true
+}
+
+// nestedID reads an object's phone_number_id; nil when the value is not an
+// object or has none.
+func nestedID(c *rawjson.Cursor) []byte {
+	if !c.Object() {
+		c.Skip()
+		return nil
 	}
-	items := make([]Item, 0, len(elems))
-	for i, elem := range elems {
-		var fields map[string]json.RawMessage
-		if err := decodeObject(elem, &fields); err != nil {
-			return nil, fmt.Errorf("decode batch item %d: %w", i, err)
+	var id []byte
+	for key, ok := c.NextKey(); ok; key, ok = c.NextKey() {
+		if string(key) == "phone_number_id" {
+			id = c.Skip()
+		} else {
+			c.Skip()
 		}
-		items = append(items, Item{Name: name, PhoneNumberID: phoneNumberID(fields), Payload: elem})
 	}
-	return items, nil
+	return id
 }
 
-// decodeObject decodes b into dst and requires it to be a JSON object; a
-// JSON null, array or scalar is malformed here.
-func decodeObject(b []byte, dst *map[string]json.RawMessage) error {
-	fields, err := rawjson.DecodeObject[map[string]json.RawMessage](b)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	*dst = fields
-	return nil
-}
-
-// phoneNumberID finds the number an event is about, in the places Kapso's
-// payloads put it.
-func phoneNumberID(fields map[string]json.RawMessage) string {
-	if id := rawjson.ID(fields["phone_number_id"]); id != "" {
+// id is the number: the payload's own phone_number_id, else its
+// conversation's, else its whatsapp_config's.
+func (n numberRef) id() string {
+	if id := rawjson.ID(n.own); id != "" {
 		return id
 	}
-	for _, parent := range [...]string{"conversation", "whatsapp_config"} {
-		if nested, err := rawjson.DecodeObject[map[string]json.RawMessage](fields[parent]); err == nil {
-			if id := rawjson.ID(nested["phone_number_id"]); id != "" {
-				return id
-			}
-		}
+	if id := rawjson.ID(n.conversation); id != "" {
+		return id
 	}
-	return ""
-}
-
-// stringField returns fields[key] when it is a JSON string, else "".
-func stringField(fields map[string]json.RawMessage, key string) string {
-	return rawjson.String(fields[key])
-}
-
-func isTrue(raw json.RawMessage) bool {
-	return strings.TrimSpace(string(raw)) == "true"
+	return rawjson.ID(n.config)
 }
 
 func firstNonEmpty(values ...string) string {

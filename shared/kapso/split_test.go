@@ -180,9 +180,15 @@ func TestSplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			items, err := Split(tt.header, []byte(tt.body))
+			body := []byte(tt.body)
+			items, err := Split(tt.header, body)
 			if err != nil {
 				t.Fatalf("Split: %v", err)
+			}
+			for i, it := range items {
+				if offset(body, it.Payload) < 0 {
+					t.Errorf("item %d payload %q is not a sub-slice of the body", i, it.Payload)
+				}
 			}
 			names, pnids := namesAndIDs(items)
 			if !slices.Equal(names, tt.wantNames) {
@@ -267,5 +273,35 @@ func assertJSONEqual(t *testing.T, got json.RawMessage, want string) {
 	wb, _ := json.Marshal(w)
 	if string(gb) != string(wb) {
 		t.Errorf("payload = %s, want %s", gb, wb)
+	}
+}
+
+// offset returns where sub starts in body when it is a slice of body's own
+// memory (not merely equal bytes), else -1.
+func offset(body, sub []byte) int {
+	if len(sub) == 0 {
+		return -1
+	}
+	for i := 0; i+len(sub) <= len(body); i++ {
+		if &body[i] == &sub[0] {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestSplitBenchBatch(t *testing.T) {
+	body := benchPayload(t, "kapso-batch-50")
+	items, err := Split("", body)
+	if err != nil || len(items) != 50 {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	for i, it := range items {
+		if it.Name != EventMessageReceived || it.PhoneNumberID == "" || offset(body, it.Payload) < 0 || !json.Valid(it.Payload) {
+			t.Errorf("item %d: %s %q", i, it.Name, it.PhoneNumberID)
+		}
+		if _, err := DecodeMessageEvent(it.Payload); err != nil {
+			t.Errorf("item %d: %v", i, err)
+		}
 	}
 }

@@ -44,10 +44,17 @@ func TestSplit(t *testing.T) {
 			wantWABAs: []string{"102290129340398"},
 		},
 		{
-			name:      "messages change with nothing known is kept whole",
+			name:      "messages change with nothing known is kept whole, with its number",
 			body:      `{"entry":[{"id":"W","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"P"},"calls":[{}]}}]}]}`,
 			wantNames: []string{"meta.messages"},
-			wantPNIDs: []string{""},
+			wantPNIDs: []string{"P"},
+			wantWABAs: []string{"W"},
+		},
+		{
+			name:      "another field's change carries its number",
+			body:      `{"entry":[{"id":"W","changes":[{"value":{"metadata":{"phone_number_id":"P"},"calls":[{}]},"field":"calls"}]}]}`,
+			wantNames: []string{"meta.calls"},
+			wantPNIDs: []string{"P"},
 			wantWABAs: []string{"W"},
 		},
 		{
@@ -73,6 +80,37 @@ func TestSplit(t *testing.T) {
 			wantWABAs: []string{"W2"},
 		},
 		{
+			name: "keys in any order: id after changes, field after value, statuses before messages",
+			body: `{"entry":[{"changes":[{"value":{"errors":[],"statuses":[{"id":"s"}],"messages":[{"id":"m"}],
+				"metadata":{"phone_number_id":"P"}},"field":"messages"}],"id":"W"}]}`,
+			wantNames: []string{NameMessage, NameStatus, NameErrors},
+			wantPNIDs: []string{"P", "P", "P"},
+			wantWABAs: []string{"W", "W", "W"},
+		},
+		{
+			name: "the last of duplicate keys wins",
+			body: `{"entry":[{"id":"X","changes":[{"field":"account_update","value":{}}]}],"entry":[{"id":"W","id":"V",
+				"changes":[{"field":"messages","value":{"messages":[{"id":"a"},{"id":"b"}],"messages":[{"id":"c"}],
+				"statuses":[{"id":"s"}],"metadata":{"phone_number_id":"P"},"metadata":{"phone_number_id":"Q"}}}]}]}`,
+			wantNames: []string{NameMessage, NameStatus},
+			wantPNIDs: []string{"Q", "Q"},
+			wantWABAs: []string{"V", "V"},
+		},
+		{
+			name:      "keys match case-insensitively, as encoding/json's fields do",
+			body:      `{"Entry":[{"ID":"W","Changes":[{"FIELD":"messages","Value":{"Metadata":{"Phone_Number_ID":"P"},"Statuses":[{}]}}]}]}`,
+			wantNames: []string{NameStatus},
+			wantPNIDs: []string{"P"},
+			wantWABAs: []string{"W"},
+		},
+		{
+			name:      "a field that is not messages drops what its value looked like",
+			body:      `{"entry":[{"id":"W","changes":[{"value":{"messages":[{"id":"m"}]},"field":"message_echoes"}]}]}`,
+			wantNames: []string{"meta.message_echoes"},
+			wantPNIDs: []string{""},
+			wantWABAs: []string{"W"},
+		},
+		{
 			name:      "no entry",
 			body:      `{"object":"whatsapp_business_account"}`,
 			wantNames: []string{},
@@ -89,18 +127,17 @@ func TestSplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			items, err := Split([]byte(tt.body))
+			body := []byte(tt.body)
+			events, err := Split(body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			names, pnids, wabas := []string{}, []string{}, []string{}
-			for _, it := range items {
-				names = append(names, it.Name)
-				pnids = append(pnids, it.PhoneNumberID)
-				wabas = append(wabas, it.WABAID)
-				if !json.Valid(it.Payload) {
-					t.Errorf("%s payload %q is not JSON", it.Name, it.Payload)
-				}
+			for _, e := range events {
+				names = append(names, e.Name())
+				pnids = append(pnids, e.PhoneNumberID)
+				wabas = append(wabas, e.WABAID)
+				checkEvent(t, body, e)
 			}
 			if !slices.Equal(names, tt.wantNames) || !slices.Equal(pnids, tt.wantPNIDs) || !slices.Equal(wabas, tt.wantWABAs) {
 				t.Errorf("names %q pnids %q wabas %q\nwant  %q      %q      %q", names, pnids, wabas, tt.wantNames, tt.wantPNIDs, tt.wantWABAs)
@@ -110,103 +147,209 @@ func TestSplit(t *testing.T) {
 }
 
 func TestSplitPayloads(t *testing.T) {
-	body := `{"entry":[{"id":"W","changes":[{"field":"messages","value":{
+	body := []byte(`{"entry":[{"id":"W","changes":[{"field":"messages","value":{
 		"metadata":{"display_phone_number":"15550783881","phone_number_id":"P"},
 		"contacts":[{"profile":{"name":"A"},"wa_id":"1","user_id":"US.1"}],
 		"messages":[{"from":"1","id":"m1","type":"text","text":{"body":"hi"},"future_field":{"kept":true}}],
 		"statuses":[{"id":"s1","status":"failed","errors":[{"code":131047,"error_data":{"details":"d"}}]}],
 		"errors":[{"code":131000,"title":"t"}]}},
-		{"field":"account_update","value":{"event":"ACCOUNT_RESTRICTION"}}]}]}`
-	items, err := Split([]byte(body))
+		{"field":"account_update","value":{"event":"ACCOUNT_RESTRICTION"}}]}]}`)
+	events, err := Split(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 4 {
-		t.Fatalf("%d items, want 4", len(items))
+	if len(events) != 4 {
+		t.Fatalf("%d events, want 4", len(events))
+	}
+	for _, e := range events {
+		checkEvent(t, body, e)
 	}
 
-	m, err := DecodeMessageItem(items[0].Payload)
+	m, err := DecodeMessage(events[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.WABAID != "W" || m.Metadata.PhoneNumberID != "P" || len(m.Contacts) != 1 || m.Message.Text.Body != "hi" {
-		t.Errorf("message item %+v", m)
+	if m.WABAID != "W" || m.Metadata.PhoneNumberID != "P" || m.Contact == nil || m.Contact.UserID != "US.1" || m.Contact.Profile.Name != "A" || m.Message.Text.Body != "hi" {
+		t.Errorf("message event %+v", m)
 	}
-	if !strings.Contains(string(items[0].Payload), `"future_field":{"kept":true}`) {
-		t.Errorf("unknown message field dropped: %s", items[0].Payload)
+	if want := `{"from":"1","id":"m1","type":"text","text":{"body":"hi"},"future_field":{"kept":true}}`; string(events[0].Raw) != want {
+		t.Errorf("message raw %s, want %s", events[0].Raw, want)
+	}
+	if want := `{"display_phone_number":"15550783881","phone_number_id":"P"}`; string(events[0].Metadata) != want {
+		t.Errorf("metadata raw %s, want %s", events[0].Metadata, want)
 	}
 
-	s, err := DecodeStatusItem(items[1].Payload)
+	s, err := DecodeStatus(events[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Status.ID != "s1" || len(s.Status.Errors) != 1 || s.Status.Errors[0].Details() != "d" || s.Metadata.DisplayPhoneNumber != "15550783881" {
-		t.Errorf("status item %+v", s)
+	if s.Status.ID != "s1" || len(s.Status.Errors) != 1 || s.Status.Errors[0].Details() != "d" || s.Metadata.DisplayPhoneNumber != "15550783881" || s.WABAID != "W" {
+		t.Errorf("status event %+v", s)
 	}
-	if strings.Contains(string(items[1].Payload), `"contacts"`) || strings.Contains(string(items[1].Payload), `"message"`) {
-		t.Errorf("status payload carries message parts: %s", items[1].Payload)
+	if events[1].Contact != nil || strings.Contains(string(events[1].Raw), `"contacts"`) {
+		t.Errorf("status event carries message parts: %+v", events[1])
 	}
 
-	e, err := DecodeErrorsItem(items[2].Payload)
+	e, err := DecodeErrors(events[2])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.Errors) != 1 || e.Errors[0].Code != 131000 || e.Metadata.PhoneNumberID != "P" {
-		t.Errorf("errors item %+v", e)
+	if len(e) != 1 || e[0].Code != 131000 || events[2].PhoneNumberID != "P" {
+		t.Errorf("errors event %+v", e)
 	}
 
-	c, err := DecodeChangeItem(items[3].Payload)
+	c, err := DecodeChange(events[3])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Field != "account_update" || c.WABAID != "W" || !strings.Contains(string(c.Value), "ACCOUNT_RESTRICTION") {
-		t.Errorf("change item %+v", c)
+	if c.Field != "account_update" || c.WABAID != "W" || string(c.Value) != `{"event":"ACCOUNT_RESTRICTION"}` {
+		t.Errorf("change event %+v", c)
 	}
 }
 
 func TestSplitMalformed(t *testing.T) {
-	for _, body := range []string{"", "  ", "not json", `[{"object":"whatsapp_business_account"}]`, `null`, `"x"`, `{"entry":[`, `{"a":1}x`} {
-		items, err := Split([]byte(body))
-		if !errors.Is(err, ErrMalformed) || items != nil {
-			t.Errorf("Split(%q) = %v, %v; want ErrMalformed", body, items, err)
+	for _, body := range []string{"", "  ", "not json", `[{"object":"whatsapp_business_account"}]`, `null`, `"x"`, `{"entry":[`, `{"a":1}x`,
+		`{"entry":[{"id":"W","changes":[{"field":"messages","value":{"messages":[{"id":"m",}]}}]}]}`, "{\"a\":\"\x01\"}"} {
+		events, err := Split([]byte(body))
+		if !errors.Is(err, ErrMalformed) || events != nil {
+			t.Errorf("Split(%q) = %v, %v; want ErrMalformed", body, events, err)
 		}
 	}
 }
 
+// TestSender checks that each message event carries its own sender's
+// contact, and only that one.
 func TestSender(t *testing.T) {
-	contacts := []Contact{{WaID: "1", UserID: "US.1"}, {UserID: "BR.2"}}
+	const contacts = `[{"wa_id":"1","user_id":"US.1"},{"user_id":"BR.2"},{"wa_id":"3"}]`
 	tests := []struct {
 		name     string
-		contacts []Contact
-		msg      Message
-		wantUser string
-		wantOK   bool
+		contacts string
+		message  string
+		want     string // the contact's raw JSON; "" for none
 	}{
-		{"by wa_id", contacts, Message{From: "1"}, "US.1", true},
-		{"by user_id when from is empty", contacts, Message{FromUserID: "BR.2"}, "BR.2", true},
-		{"empty from does not match an empty wa_id", contacts, Message{From: "", FromUserID: "XX.9"}, "", false},
-		{"single contact", contacts[1:], Message{From: "999"}, "BR.2", true},
-		{"system message, no contacts", nil, Message{Type: "system"}, "", false},
+		{"by wa_id", contacts, `{"from":"1"}`, `{"wa_id":"1","user_id":"US.1"}`},
+		{"by wa_id, not the first", contacts, `{"from":"3","from_user_id":"XX.9"}`, `{"wa_id":"3"}`},
+		{"by user_id when from is empty", contacts, `{"from_user_id":"BR.2"}`, `{"user_id":"BR.2"}`},
+		{"the first contact matching either id", contacts, `{"from":"3","from_user_id":"US.1"}`, `{"wa_id":"1","user_id":"US.1"}`},
+		{"empty from does not match an empty wa_id", contacts, `{"from":"","from_user_id":"XX.9"}`, ""},
+		{"an escaped id still matches", contacts, `{"from":"\u0033"}`, `{"wa_id":"3"}`},
+		{"an id of another type matches nothing", `[{"wa_id":1},{"wa_id":"2"}]`, `{"from":1}`, ""},
+		{"single contact", `[{"user_id":"BR.2"}]`, `{"from":"999"}`, `{"user_id":"BR.2"}`},
+		{"single contact among odd elements", `[7,{"user_id":"BR.2"},null]`, `{"from":"999"}`, `{"user_id":"BR.2"}`},
+		{"system message, no contacts", ``, `{"type":"system","system":{"body":"b"}}`, ""},
 	}
 	for _, tt := range tests {
-		c, ok := MessageItem{Contacts: tt.contacts, Message: tt.msg}.Sender()
-		if ok != tt.wantOK || c.UserID != tt.wantUser {
-			t.Errorf("%s: Sender = %+v, %v; want user %q, %v", tt.name, c, ok, tt.wantUser, tt.wantOK)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			value := `"messages":[` + tt.message + `]`
+			if tt.contacts != "" {
+				value = `"contacts":` + tt.contacts + `,` + value
+			}
+			body := []byte(`{"entry":[{"id":"W","changes":[{"field":"messages","value":{` + value + `}}]}]}`)
+			events, err := Split(body)
+			if err != nil || len(events) != 1 {
+				t.Fatalf("%d events, %v", len(events), err)
+			}
+			if got := string(events[0].Contact); got != tt.want {
+				t.Errorf("Contact = %s, want %s", got, tt.want)
+			}
+			m, err := DecodeMessage(events[0])
+			if err != nil && tt.name != "an id of another type matches nothing" {
+				t.Fatal(err)
+			}
+			if err == nil && (m.Contact != nil) != (tt.want != "") {
+				t.Errorf("decoded contact %+v", m.Contact)
+			}
+		})
 	}
 }
 
-func TestDecodeItemsRejectNonObjects(t *testing.T) {
-	for _, raw := range []string{"", "null", "[]", "{"} {
-		_, e1 := DecodeMessageItem(json.RawMessage(raw))
-		_, e2 := DecodeStatusItem(json.RawMessage(raw))
-		_, e3 := DecodeErrorsItem(json.RawMessage(raw))
-		_, e4 := DecodeChangeItem(json.RawMessage(raw))
+// TestSenderOfEachMessage gives every message of a change a contact of its
+// own, as Meta does when it batches messages from several people, and
+// checks each event carries its sender's contact alone, for a change small
+// enough to be scanned and one large enough to be indexed.
+func TestSenderOfEachMessage(t *testing.T) {
+	for _, n := range []int{3, indexThreshold + 5} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			var contacts, messages []string
+			for i := range n {
+				// Half the people have a phone number, all have a BSUID;
+				// the messages come in the reverse order of the contacts.
+				wa := ""
+				if i%2 == 0 {
+					wa = fmt.Sprintf(`"wa_id":"%d",`, 1000+i)
+				}
+				contacts = append(contacts, fmt.Sprintf(`{"profile":{"name":"P%d"},%s"user_id":"US.%d"}`, i, wa, i))
+				from := ""
+				if i%2 == 0 {
+					from = fmt.Sprintf(`"from":"%d",`, 1000+i)
+				}
+				messages = append([]string{fmt.Sprintf(`{%s"from_user_id":"US.%d","id":"m%d","type":"text","text":{"body":"b"}}`, from, i, i)}, messages...)
+			}
+			body := []byte(`{"entry":[{"id":"W","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"P"},"contacts":[` +
+				strings.Join(contacts, ",") + `],"messages":[` + strings.Join(messages, ",") + `]}}]}]}`)
+			events, err := Split(body)
+			if err != nil || len(events) != n {
+				t.Fatalf("%d events, %v", len(events), err)
+			}
+			for _, e := range events {
+				checkEvent(t, body, e)
+				m, err := DecodeMessage(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				i := strings.TrimPrefix(m.Message.ID, "m")
+				if m.Contact == nil || m.Contact.UserID != "US."+i || m.Contact.Profile.Name != "P"+i {
+					t.Errorf("message %s: contact %+v", m.Message.ID, m.Contact)
+				}
+				if strings.Count(string(e.Contact), "user_id") != 1 {
+					t.Errorf("message %s: contact %s is not one contact", m.Message.ID, e.Contact)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsMalformed(t *testing.T) {
+	for _, raw := range []string{"", "null", "[]", "{", `{"id":5,"wa_id":5,"phone_number_id":5}`, `{"id":"x"} x`} {
+		_, e1 := DecodeMessage(Event{Kind: KindMessage, Raw: []byte(raw)})
+		_, e2 := DecodeStatus(Event{Kind: KindStatus, Raw: []byte(raw)})
+		_, e3 := DecodeMessage(Event{Kind: KindMessage, Raw: []byte(`{}`), Contact: []byte(raw)})
+		_, e4 := DecodeStatus(Event{Kind: KindStatus, Raw: []byte(`{}`), Metadata: []byte(raw)})
 		for i, err := range []error{e1, e2, e3, e4} {
 			if !errors.Is(err, ErrMalformed) {
 				t.Errorf("decoder %d on %q: err = %v, want ErrMalformed", i, raw, err)
 			}
 		}
+	}
+	for _, raw := range []string{"", "{}", "null", "[", `[{"code":"x"}]`, `[1]`} {
+		if _, err := DecodeErrors(Event{Kind: KindErrors, Raw: []byte(raw)}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("DecodeErrors(%q): err = %v, want ErrMalformed", raw, err)
+		}
+	}
+	for _, raw := range []string{"", "{", "nul"} {
+		if _, err := DecodeChange(Event{Kind: KindChange, Raw: []byte(raw)}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("DecodeChange(%q): err = %v, want ErrMalformed", raw, err)
+		}
+	}
+	// A change's value may be any JSON.
+	for _, raw := range []string{"null", "[]", `"x"`, "{}"} {
+		if c, err := DecodeChange(Event{Kind: KindChange, Field: "f", Raw: []byte(raw)}); err != nil || string(c.Value) != raw {
+			t.Errorf("DecodeChange(%q) = %+v, %v", raw, c, err)
+		}
+	}
+	// An event of another kind is not decoded as this one.
+	if _, err := DecodeMessage(Event{Kind: KindStatus, Raw: []byte(`{}`)}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("status decoded as a message: %v", err)
+	}
+	if _, err := DecodeChange(Event{Kind: KindMessage, Raw: []byte(`{}`)}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("message decoded as a change: %v", err)
+	}
+}
+
+func TestEmptyErrorsArray(t *testing.T) {
+	errs, err := DecodeErrors(Event{Kind: KindErrors, Raw: []byte(`[]`)})
+	if err != nil || errs == nil || len(errs) != 0 {
+		t.Errorf("DecodeErrors([]) = %#v, %v; want an empty slice", errs, err)
 	}
 }
 
@@ -225,37 +368,75 @@ func statusesPayload(n int) []byte {
 }
 
 func TestSplitThousandStatuses(t *testing.T) {
-	items, err := Split(statusesPayload(1000))
+	body := statusesPayload(1000)
+	events, err := Split(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 1000 || items[999].Name != NameStatus || !strings.Contains(string(items[999].Payload), "000999") {
-		t.Errorf("%d items, last %+v", len(items), items[len(items)-1])
+	if len(events) != 1000 {
+		t.Fatalf("%d events, want 1000", len(events))
 	}
-}
-
-func BenchmarkSplit(b *testing.B) {
-	body := statusesPayload(1000)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		items, err := Split(body)
-		if err != nil || len(items) != 1000 {
-			b.Fatalf("%d items, %v", len(items), err)
+	for i, e := range events {
+		checkEvent(t, body, e)
+		s, err := DecodeStatus(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI%06d", i); e.Kind != KindStatus || s.Status.ID != want ||
+			s.Metadata.PhoneNumberID != "106540352242922" || s.WABAID != "102290129340398" || s.Status.Pricing == nil || !*s.Status.Pricing.Billable {
+			t.Fatalf("event %d: %+v", i, s)
 		}
 	}
 }
 
-// BenchmarkSplitBaseline decodes the same body into untyped JSON: the least
-// any reader of it must do. make bench reports Split as a ratio to it.
-func BenchmarkSplitBaseline(b *testing.B) {
-	body := statusesPayload(1000)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			b.Fatal(err)
+// checkEvent checks what holds for every event: its byte fields are valid
+// JSON cut out of body, not copies.
+func checkEvent(t testing.TB, body []byte, e Event) {
+	t.Helper()
+	if e.Kind < KindMessage || e.Kind > KindChange || !strings.HasPrefix(e.Name(), NamePrefix) {
+		t.Fatalf("event %+v: kind %d, name %q", e, e.Kind, e.Name())
+	}
+	if e.Kind != KindChange && e.Field != FieldMessages {
+		t.Fatalf("%s event of field %q", e.Name(), e.Field)
+	}
+	for _, part := range []struct {
+		name string
+		raw  []byte
+	}{{"raw", e.Raw}, {"metadata", e.Metadata}, {"contact", e.Contact}} {
+		if part.raw == nil && part.name != "raw" {
+			continue
+		}
+		if !json.Valid(part.raw) {
+			t.Fatalf("%s %s %q is not valid JSON", e.Name(), part.name, part.raw)
+		}
+		if part.name == "raw" && e.Kind == KindChange && string(part.raw) == "null" && offset(body, part.raw) < 0 {
+			continue // a change without a value
+		}
+		if offset(body, part.raw) < 0 {
+			t.Fatalf("%s %s %q is not a sub-slice of the body", e.Name(), part.name, part.raw)
+		}
+		if (part.name != "raw" || e.Kind <= KindStatus) && part.raw[0] != '{' {
+			t.Fatalf("%s %s %q is not an object", e.Name(), part.name, part.raw)
 		}
 	}
+	if e.Kind == KindErrors && e.Raw[0] != '[' {
+		t.Fatalf("errors %q is not an array", e.Raw)
+	}
+	if e.Kind != KindMessage && e.Contact != nil {
+		t.Fatalf("%s event has a contact", e.Name())
+	}
+}
+
+// offset returns where sub starts in body when it is a slice of body's own
+// memory (not merely equal bytes), else -1.
+func offset(body, sub []byte) int {
+	if len(sub) == 0 || len(sub) > len(body) {
+		return -1
+	}
+	for i := 0; i+len(sub) <= len(body); i++ {
+		if &body[i] == &sub[0] {
+			return i
+		}
+	}
+	return -1
 }

@@ -1,0 +1,165 @@
+// Command bench is make bench: it measures the ingest against its floor and
+// against what a TypeScript team would run instead, the workers' split
+// against Kapso's own normalizeWebhook, the AWS calls of a delivery, and each
+// function's size and cold start, all in one run on this machine, so every
+// figure is a ratio to a baseline measured beside it. It prints a table and
+// writes bench-results.json.
+//
+//	go run ./infra/local/cmd/bench [-count 3] [-quick] [-out bench-results.json]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// Payloads are the deliveries kept in events/bench.
+var payloads = []string{"kapso-message", "kapso-batch-50", "meta-mixed-50", "meta-statuses-1000"}
+
+// Targets, as the README states them.
+const (
+	targetIngestVsFloor = 1.3
+	targetIngestVsPeer  = 0.75
+	targetSplitVsPeer   = 0.5
+	targetColdStartMS   = 100
+	targetCallsNew      = 3
+	targetCallsDup      = 1
+)
+
+func main() {
+	count := flag.Int("count", 3, "runs of each Go benchmark; the median is reported")
+	quick := flag.Bool("quick", false, "a smoke run: few iterations, figures not meaningful")
+	out := flag.String("out", "bench-results.json", "where to write the results")
+	flag.Parse()
+	if err := run(*count, *quick, *out, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(count int, quick bool, out string, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	benchtime := "1s"
+	if quick {
+		count, benchtime = 1, "20x"
+	}
+	tmp, err := os.MkdirTemp("", "kapso-bridge-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	step := func(what string) { fmt.Fprintf(os.Stderr, "bench: %s...\n", what) }
+	step("ingest and its floor")
+	ingest, err := goBench(ctx, count, benchtime, "^(BenchmarkIngest|BenchmarkIngestFloor)$", "./shared/httpapi/")
+	if err != nil {
+		return err
+	}
+	step("split and decode in the workers")
+	split, err := goBench(ctx, count, benchtime, "^BenchmarkSplitDecode$", "./shared/meta/", "./shared/kapso/")
+	if err != nil {
+		return err
+	}
+	step("AWS calls against DynamoDB Local and the local SQS server")
+	calls, err := awsCalls(ctx)
+	if err != nil {
+		return err
+	}
+	step("the TypeScript peer")
+	peerFile := filepath.Join(tmp, "peer.json")
+	peerArgs := []string{"scripts/bench/peer.mjs", "--out", peerFile}
+	if quick {
+		peerArgs = append(peerArgs, "--quick")
+	}
+	if err := command(ctx, os.Stderr, "node", peerArgs...); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	var peer peerResults
+	if err := readJSON(peerFile, &peer); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	step("function sizes and cold starts")
+	coldFile := filepath.Join(tmp, "coldstart.json")
+	n := "5"
+	if quick {
+		n = "1"
+	}
+	if err := command(ctx, os.Stderr, "go", "run", "./infra/local/cmd/coldstart", "-n", n, "-out", coldFile); err != nil {
+		return fmt.Errorf("cold start: %w", err)
+	}
+	var cold coldResults
+	if err := readJSON(coldFile, &cold); err != nil {
+		return fmt.Errorf("cold start: %w", err)
+	}
+
+	res := assemble(ingest, split, calls, peer, cold)
+	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Node: peer.Node,
+		Count: count, Quick: quick, When: time.Now().UTC().Format(time.RFC3339)}
+	printTable(w, res)
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nwritten to %s\n", out)
+	if len(res.Missed) > 0 {
+		fmt.Fprintf(w, "%d targets missed (see \"missed\")\n", len(res.Missed))
+	}
+	return nil
+}
+
+// goBench runs Go benchmarks and returns their medians by name.
+func goBench(ctx context.Context, count int, benchtime, pattern string, pkgs ...string) (map[string]benchStat, error) {
+	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchmem",
+		"-count", fmt.Sprint(count), "-benchtime", benchtime}, pkgs...)
+	var buf bytes.Buffer
+	if err := command(ctx, io.MultiWriter(&buf, os.Stderr), "go", args...); err != nil {
+		return nil, fmt.Errorf("go %v: %w", args, err)
+	}
+	stats := parseBench(buf.String())
+	if len(stats) == 0 {
+		return nil, errors.New("benchmarks printed no result")
+	}
+	return stats, nil
+}
+
+// awsCalls runs the test that counts a delivery's AWS requests.
+func awsCalls(ctx context.Context) (map[string]callCount, error) {
+	var buf bytes.Buffer
+	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerDelivery$", "./shared/httpapi/"); err != nil {
+		os.Stderr.Write(buf.Bytes())
+		return nil, fmt.Errorf("count AWS calls: %w", err)
+	}
+	calls := parseCalls(buf.String())
+	if len(calls) == 0 {
+		return nil, errors.New("the AWS call test printed no count")
+	}
+	return calls, nil
+}
+
+func command(ctx context.Context, stdout io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	return cmd.Run()
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

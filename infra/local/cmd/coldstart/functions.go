@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// function is how to start one Lambda function and what to send it first.
+type function struct {
+	// env names the settings it reads at cold start; their values come from
+	// settings, so every function sees the same plausible configuration.
+	env []string
+	// event is the first invocation: one the function answers without any
+	// AWS data, so the figure is start-up plus a cheap request.
+	event []byte
+	// check accepts the answer to event, so a figure is never taken from a
+	// function that answered some other way than intended.
+	check func(body []byte) error
+}
+
+// functions has one entry per directory of functions/. A function without
+// an entry stops the run.
+var functions = map[string]function{
+	"ingest": {
+		env: []string{schema.Idempotency.EnvVar, schema.Bridge.EnvVar, schema.Lifecycle.EnvVar,
+			schema.Messages.EnvVar, "KAPSO_PROJECT_WEBHOOK_SECRET", "META_APP_SECRET"},
+		// Unsigned: refused by the signature check, before any AWS call.
+		event: httpRequest{route: "POST /webhooks/kapso", path: "/webhooks/kapso",
+			headers: map[string]string{"content-type": "application/json", "x-webhook-event": "whatsapp.message.received"},
+			body:    `{"message":{"id":"wamid.coldstart"}}`}.event(),
+		check: wantHTTPStatus(http.StatusUnauthorized),
+	},
+	"lifecycle": {
+		env:   []string{schema.Bridge.EnvVar, schema.Idempotency.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "PUBLIC_BASE_URL"},
+		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
+		check: wantNoBatchItemFailures,
+	},
+	"reconcile": {
+		env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "PUBLIC_BASE_URL"},
+		// The schedule's event; the handler ignores it. Its index queries get
+		// empty pages from the AWS stub, so the pass finds no work.
+		event: mustJSON(events.EventBridgeEvent{Version: "0", ID: "7bf73129-1428-4cd3-a780-95db273d1602",
+			DetailType: "Scheduled Event", Source: "aws.events", AccountID: accountID, Time: eventTime, Region: region,
+			Resources: []string{"arn:aws:events:" + region + ":" + accountID + ":rule/kapso-bridge-reconcile"},
+			Detail:    json.RawMessage(`{}`)}),
+		check: wantCleanReconcileReport,
+	},
+	"redirect": {
+		env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, "APP_SUCCESS_URL", "APP_FAILURE_URL"},
+		// No setup link id: sent on to the failure page before any lookup.
+		event: httpRequest{route: "GET /connect/failure", path: "/connect/failure",
+			headers: map[string]string{"accept": "text/html"}}.event(),
+		check: wantHTTPStatus(http.StatusFound),
+	},
+	"setuplinks": {
+		env: []string{schema.Bridge.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "BRIDGE_API_TOKEN", "PUBLIC_BASE_URL"},
+		// No bearer token: refused before the store or Kapso is asked.
+		event: httpRequest{route: "POST /v1/tenants/{tenant_id}/setup-links", path: "/v1/tenants/tenant-1/setup-links",
+			params:  map[string]string{"tenant_id": "tenant-1"},
+			headers: map[string]string{"content-type": "application/json"}, body: `{"tenant_name":"Acme"}`}.event(),
+		check: wantHTTPStatus(http.StatusUnauthorized),
+	},
+}
+
+const (
+	region    = "us-east-1"
+	accountID = "123456789012"
+)
+
+// eventTime is fixed so every run sends the same bytes.
+var eventTime = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
+
+// settings are the values of every setting a function may read. Secrets are
+// plain values, not *_SECRET_ARN, so no Secrets Manager call happens at init;
+// everything with an address points at the AWS stub on 127.0.0.1.
+func settings(stubURL string) map[string]string {
+	return map[string]string{
+		schema.Bridge.EnvVar:           "kapso-bridge-" + schema.Bridge.ID,
+		schema.Idempotency.EnvVar:      "kapso-bridge-" + schema.Idempotency.ID,
+		schema.Lifecycle.EnvVar:        stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
+		schema.Messages.EnvVar:         stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
+		"KAPSO_API_BASE_URL":           stubURL + "/platform/v1",
+		"KAPSO_API_KEY":                "coldstart-kapso-api-key",
+		"KAPSO_PROJECT_WEBHOOK_SECRET": "coldstart-project-webhook-secret",
+		"META_APP_SECRET":              "coldstart-meta-app-secret",
+		"BRIDGE_API_TOKEN":             "coldstart-bridge-api-token",
+		"PUBLIC_BASE_URL":              "https://bridge.example.com",
+		"APP_SUCCESS_URL":              "https://app.example.com/whatsapp/connected",
+		"APP_FAILURE_URL":              "https://app.example.com/whatsapp/failed",
+	}
+}
+
+// httpRequest is an API Gateway HTTP API (payload 2.0) request.
+type httpRequest struct {
+	route, path, query, body string
+	headers, params          map[string]string
+}
+
+func (r httpRequest) event() []byte {
+	method, _, _ := strings.Cut(r.route, " ")
+	const domain = "abc123def4.execute-api." + region + ".amazonaws.com"
+	headers := map[string]string{"host": domain, "user-agent": "coldstart", "x-forwarded-proto": "https"}
+	for k, v := range r.headers {
+		headers[k] = v
+	}
+	if r.body != "" {
+		headers["content-length"] = fmt.Sprint(len(r.body))
+	}
+	e := events.APIGatewayV2HTTPRequest{
+		Version:        "2.0",
+		RouteKey:       r.route,
+		RawPath:        r.path,
+		RawQueryString: r.query,
+		Headers:        headers,
+		PathParameters: r.params,
+		Body:           r.body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:     r.route,
+			AccountID:    accountID,
+			Stage:        "$default",
+			RequestID:    "Xk3Jh0coldstart=",
+			APIID:        "abc123def4",
+			DomainName:   domain,
+			DomainPrefix: "abc123def4",
+			Time:         eventTime.Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    eventTime.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: method, Path: r.path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.10", UserAgent: "coldstart",
+			},
+		},
+	}
+	return mustJSON(e)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode event: %v", err)) // only fixed values are encoded
+	}
+	return b
+}
+
+func wantHTTPStatus(status int) func([]byte) error {
+	return func(body []byte) error {
+		var res events.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(body, &res); err != nil {
+			return fmt.Errorf("answer is not an HTTP API response: %w: %s", err, excerpt(body))
+		}
+		if res.StatusCode != status {
+			return fmt.Errorf("answered HTTP %d, want %d: %s", res.StatusCode, status, excerpt([]byte(res.Body)))
+		}
+		return nil
+	}
+}
+
+func wantNoBatchItemFailures(body []byte) error {
+	var res events.SQSEventResponse
+	if err := json.Unmarshal(body, &res); err != nil {
+		return fmt.Errorf("answer is not an SQS batch response: %w: %s", err, excerpt(body))
+	}
+	if len(res.BatchItemFailures) > 0 {
+		return fmt.Errorf("reported %d failed messages of an empty batch", len(res.BatchItemFailures))
+	}
+	return nil
+}
+
+func wantCleanReconcileReport(body []byte) error {
+	var rep struct {
+		Errors *int `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil || rep.Errors == nil {
+		return fmt.Errorf("answer is not a reconcile report: %s", excerpt(body))
+	}
+	if *rep.Errors != 0 {
+		return fmt.Errorf("reconcile counted %d errors: %s", *rep.Errors, excerpt(body))
+	}
+	return nil
+}
+
+// checkTable matches the table against the directories of functions/ and
+// the settings it may use.
+func checkTable(dirs []string, known map[string]string) error {
+	var errList []error
+	have := map[string]bool{}
+	for _, d := range dirs {
+		have[d] = true
+		if _, ok := functions[d]; !ok {
+			errList = append(errList, fmt.Errorf("functions/%s has no entry in the coldstart table (infra/local/cmd/coldstart/functions.go)", d))
+		}
+	}
+	for name, f := range functions {
+		if !have[name] {
+			errList = append(errList, fmt.Errorf("coldstart table has %q but functions/%s does not exist", name, name))
+		}
+		for _, v := range f.env {
+			if _, ok := known[v]; !ok {
+				errList = append(errList, fmt.Errorf("coldstart table: %s reads %s, which settings does not define", name, v))
+			}
+		}
+	}
+	return errors.Join(errList...)
+}
