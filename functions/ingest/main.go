@@ -4,14 +4,16 @@ package main
 
 import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdahttp"
 )
 
 func main() {
-	ctx, deps := app.Boot("ingest")
-	h, err := app.Ingest(ctx, deps)
+	ctx, b := app.Boot(config.Ingest)
+	h, err := ingestapp.Handler(ctx, b, ingestapp.NewClients(b.AWS))
 	if err != nil {
-		app.Fail(deps, err)
+		app.Fail(b, err)
 	}
 	lambdahttp.Start(h)
 }

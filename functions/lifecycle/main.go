@@ -6,13 +6,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
 func main() {
-	ctx, deps := app.Boot("lifecycle")
-	w, err := app.LifecycleWorker(ctx, deps)
+	ctx, b := app.Boot(config.Lifecycle)
+	w, err := lifecycleapp.Worker(ctx, b, lifecycleapp.NewClients(b.AWS))
 	if err != nil {
-		app.Fail(deps, err)
+		app.Fail(b, err)
 	}
 	lambda.Start(w.Handle)
 }

@@ -3,14 +3,16 @@ package main
 
 import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdahttp"
 )
 
 func main() {
-	ctx, deps := app.Boot("redirect")
-	h, err := app.Redirects(ctx, deps)
+	ctx, b := app.Boot(config.Redirect)
+	h, err := redirectapp.Handler(ctx, b, redirectapp.NewClients(b.AWS))
 	if err != nil {
-		app.Fail(deps, err)
+		app.Fail(b, err)
 	}
 	lambdahttp.Start(h)
 }

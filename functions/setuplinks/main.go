@@ -4,14 +4,16 @@ package main
 
 import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdahttp"
 )
 
 func main() {
-	ctx, deps := app.Boot("setuplinks")
-	h, err := app.TenantAPI(ctx, deps)
+	ctx, b := app.Boot(config.SetupLinks)
+	h, err := setuplinksapp.Handler(ctx, b, setuplinksapp.NewClients(b.AWS))
 	if err != nil {
-		app.Fail(deps, err)
+		app.Fail(b, err)
 	}
 	lambdahttp.Start(h)
 }

@@ -92,10 +92,10 @@ func (b *bridge) addAlarms() {
 			d.Queue.MetricApproximateAgeOfOldestMessage(stat("Maximum", dlqAlarmPeriod)), dlqMaxAge.Seconds(), 1, 1)
 	}
 	for _, f := range functions {
-		fn, id := b.functions[f.Name], pascal(f.Name)
-		alarm(id+"Errors", "The "+f.Name+" function failed",
+		fn, id := b.functions[f.Name], pascal(string(f.Name))
+		alarm(id+"Errors", "The "+string(f.Name)+" function failed",
 			fn.MetricErrors(stat("Sum", alarmPeriod)), 0, 1, 1)
-		alarm(id+"Throttles", "The "+f.Name+" function was throttled",
+		alarm(id+"Throttles", "The "+string(f.Name)+" function was throttled",
 			fn.MetricThrottles(stat("Sum", alarmPeriod)), 0, 1, 1)
 	}
 	alarm(pascal(latencyAlarmFunction)+"LatencyP99", "Webhook ingest p99 latency is above 5 s of Kapso's 10 s budget",

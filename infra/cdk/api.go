@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -69,10 +67,6 @@ func (b *bridge) addAPI() {
 	if b.settings.PublicBaseURL != "" {
 		b.baseURL = jsii.String(b.settings.PublicBaseURL)
 	}
-	b.env[envPublicBaseURL] = b.baseURL
-	b.env[envKapsoAPIBaseURL] = jsii.String(b.settings.KapsoAPIBaseURL)
-	b.env[envAppSuccessURL] = jsii.String(b.settings.AppSuccessURL)
-	b.env[envAppFailureURL] = jsii.String(b.settings.AppFailureURL)
 }
 
 // addRoutes puts a function behind its routes, one integration for all of them.
@@ -81,15 +75,11 @@ func (b *bridge) addRoutes(f function) {
 		return
 	}
 	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(
-		jsii.String(pascal(f.Name)+"Integration"), b.functions[f.Name], nil)
+		jsii.String(pascal(string(f.Name))+"Integration"), b.functions[f.Name], nil)
 	for _, route := range f.Routes {
-		method, path, ok := strings.Cut(route, " ")
-		if !ok {
-			panic(fmt.Sprintf("route %q of %s is not \"METHOD /path\"", route, f.Name))
-		}
 		b.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-			Path:        jsii.String(path),
-			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(method)},
+			Path:        jsii.String(route.Path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)},
 			Integration: integration,
 		})
 	}

@@ -3,39 +3,32 @@ package main
 import (
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// Environment variables that are settings rather than resources. Tables,
-// queues and secrets bring their own variable names.
-const (
-	envLogLevel        = "LOG_LEVEL"
-	envKapsoAPIBaseURL = "KAPSO_API_BASE_URL"
-	envPublicBaseURL   = "PUBLIC_BASE_URL"
-	envAppSuccessURL   = "APP_SUCCESS_URL"
-	envAppFailureURL   = "APP_FAILURE_URL"
-)
-
 // secret is a Secrets Manager secret created empty: Kapso issues the values, or
-// the operator chooses them, and fills them in after the first deploy.
+// the operator chooses them, and fills them in after the first deploy. A
+// function reading its setting gets the secret's ARN in the setting's ARN
+// variable, and may read the secret.
 type secret struct {
+	Setting     config.Setting
 	Name        string // suffix of the secret's name: <stack>/<Name>
-	EnvVar      string // the variable that carries its ARN to functions
 	Output      string // the stack output with its ARN
 	Description string
 }
 
-var (
-	secretKapsoAPIKey = secret{"kapso-api-key", "KAPSO_API_KEY_SECRET_ARN", "KapsoApiKeySecretArn",
-		"Kapso Platform API key, sent as X-API-Key"}
-	secretProjectWebhook = secret{"project-webhook-secret", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN", "ProjectWebhookSecretArn",
-		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"}
-	secretBridgeAPIToken = secret{"bridge-api-token", "BRIDGE_API_TOKEN_SECRET_ARN", "BridgeApiTokenSecretArn",
-		"Bearer token the SaaS backend presents to the /v1 API"}
-	secretMetaAppSecret = secret{"meta-app-secret", "META_APP_SECRET_ARN", "MetaAppSecretArn",
-		"Meta app secret for raw Meta webhooks (optional, may stay empty)"}
-	secrets = []secret{secretKapsoAPIKey, secretProjectWebhook, secretBridgeAPIToken, secretMetaAppSecret}
-)
+var secrets = []secret{
+	{config.KapsoAPIKey, "kapso-api-key", "KapsoApiKeySecretArn",
+		"Kapso Platform API key, sent as X-API-Key"},
+	{config.ProjectWebhookSecret, "project-webhook-secret", "ProjectWebhookSecretArn",
+		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"},
+	{config.BridgeAPIToken, "bridge-api-token", "BridgeApiTokenSecretArn",
+		"Bearer token the SaaS backend presents to the /v1 API"},
+	{config.MetaAppSecret, "meta-app-secret", "MetaAppSecretArn",
+		"Meta app secret for raw Meta webhooks (optional, may stay empty)"},
+}
 
 // access is one least-privilege grant: actions on exactly one table (and, for
 // Query, optionally its indexes), one queue or one secret. KMS permissions for
@@ -61,6 +54,8 @@ func sendTo(q schema.Queue) access {
 	return access{Queue: &q, Actions: []string{"sqs:SendMessage"}}
 }
 
+// readSecret lets a function read a secret; every function reading a secret
+// setting gets it (see bridge.statements).
 func readSecret(s secret) access {
 	return access{Secret: &s, Actions: []string{"secretsmanager:GetSecretValue"}}
 }
@@ -80,16 +75,17 @@ type consumer struct {
 // function is one Lambda function: everything the stack needs to build it, its
 // role, its triggers and its alarms. Adding a function is adding an entry.
 type function struct {
-	Name        string // functions/<Name>, built to <assetDir>/<Name>/bootstrap
+	// Name is functions/<Name>, built to <assetDir>/<Name>/bootstrap. The
+	// function gets the settings shared/config lists for it.
+	Name        config.Function
 	Description string
 	MemoryMB    int
 	Timeout     time.Duration
-	// Env lists the variable names the function reads; the stack resolves each
-	// to its table, queue, secret or setting. LOG_LEVEL is always set.
-	Env    []string
+	// Access lists its grants on tables and queues; those on the secrets it
+	// reads follow from its settings.
 	Access []access
-	// Routes are "METHOD /path" keys on the HTTP API.
-	Routes    []string
+	// Routes are its routes on the HTTP API.
+	Routes    []routes.Route
 	Consumes  *consumer
 	Scheduled bool // run by the reconcileSchedule expression
 	// ReservedConcurrency caps the function when it must not run in parallel
@@ -99,14 +95,13 @@ type function struct {
 
 var functions = []function{
 	{
-		Name:        "ingest",
+		Name:        config.Ingest,
 		Description: "Verifies signed Kapso and Meta webhooks, claims each delivery and enqueues it whole",
 		// CPU scales with memory: HMAC and JSON over bodies up to 3 MB must finish well inside Kapso's 10 s.
 		MemoryMB: 512,
-		// Kapso gives up after 10 s; the handler answers by its own 8 s deadline first.
+		// Kapso gives up after 10 s; the handler answers by its own deadline
+		// first (INGEST_DEADLINE, 7 s by default).
 		Timeout: 10 * time.Second,
-		Env: []string{schema.Idempotency.EnvVar, schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, schema.Messages.EnvVar,
-			secretProjectWebhook.EnvVar, secretMetaAppSecret.EnvVar},
 		Access: []access{
 			// Claim, accept, release; a body too large for SQS is stored aside in one BatchWriteItem.
 			onTable(schema.Idempotency, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
@@ -114,56 +109,46 @@ var functions = []function{
 			onTable(schema.Bridge, "dynamodb:GetItem"),
 			sendTo(schema.Lifecycle),
 			sendTo(schema.Messages),
-			readSecret(secretProjectWebhook),
-			readSecret(secretMetaAppSecret),
 		},
-		Routes: []string{"POST /webhooks/kapso", "POST /webhooks/kapso/{phone_number_id}", "POST /webhooks/meta/{phone_number_id}"},
+		Routes: routes.Ingest,
 	},
 	{
-		Name:        "setuplinks",
+		Name:        config.SetupLinks,
 		Description: "Creates Kapso setup links for tenants and reports their connection",
 		// Network-bound (Kapso API, DynamoDB): little CPU needed.
 		MemoryMB: 256,
 		// A few sequential Kapso calls, inside the HTTP API's 30 s integration limit.
 		Timeout: 20 * time.Second,
-		Env: []string{schema.Bridge.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar, secretBridgeAPIToken.EnvVar,
-			envPublicBaseURL},
 		Access: []access{
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"),
 			queryWithIndexes(schema.Bridge),
-			readSecret(secretKapsoAPIKey),
-			readSecret(secretBridgeAPIToken),
 		},
-		Routes: []string{"POST /v1/tenants/{tenant_id}/setup-links", "GET /v1/tenants/{tenant_id}/connection"},
+		Routes: routes.TenantAPI,
 	},
 	{
-		Name:        "redirect",
+		Name:        config.Redirect,
 		Description: "Records Kapso's success and failure redirects and sends the browser on to the app",
 		// A few DynamoDB writes and one SQS send: little CPU needed.
 		MemoryMB: 256,
 		// A person's browser is waiting; anything slower has already failed.
 		Timeout: 10 * time.Second,
-		Env:     []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, envAppSuccessURL, envAppFailureURL},
 		Access: []access{
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"),
 			sendTo(schema.Lifecycle),
 		},
-		Routes: []string{"GET /connect/success", "GET /connect/failure"},
+		Routes: routes.Redirects,
 	},
 	{
-		Name:        "lifecycle",
+		Name:        config.Lifecycle,
 		Description: "Applies connection lifecycle events and registers per-number webhooks",
 		// Network-bound (Kapso API, DynamoDB): little CPU needed.
 		MemoryMB: 256,
 		// The lifecycle queue's visibility timeout is six times this.
 		Timeout: schema.Lifecycle.ConsumerTimeout,
-		Env: []string{schema.Bridge.EnvVar, schema.Idempotency.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar,
-			envPublicBaseURL},
 		Access: []access{
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
 				"dynamodb:ConditionCheckItem"),
 			onTable(schema.Idempotency, "dynamodb:GetItem", "dynamodb:Query"),
-			readSecret(secretKapsoAPIKey),
 		},
 		Consumes: &consumer{
 			Queue: schema.Lifecycle,
@@ -178,20 +163,16 @@ var functions = []function{
 		},
 	},
 	{
-		Name:        "reconcile",
+		Name:        config.Reconcile,
 		Description: "Repairs what deliveries missed: expired links, unconfirmed redirects, numbers without webhooks",
 		// Network-bound (Kapso API, DynamoDB index queries): little CPU needed.
 		MemoryMB: 256,
 		// One sweep pages through the indexes and calls Kapso per stale item.
 		Timeout: 5 * time.Minute,
-		Env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, envKapsoAPIBaseURL, secretKapsoAPIKey.EnvVar,
-			envPublicBaseURL},
 		Access: []access{
 			queryWithIndexes(schema.Bridge),
 			// Confirming a number appends facts and writes the number's item.
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
-			sendTo(schema.Lifecycle),
-			readSecret(secretKapsoAPIKey),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.

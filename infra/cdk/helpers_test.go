@@ -86,10 +86,11 @@ func fakeAssets() (string, error) {
 		return "", err
 	}
 	for _, f := range functions {
-		if err := os.MkdirAll(filepath.Join(dir, f.Name), 0o755); err != nil {
+		name := string(f.Name)
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), []byte(f.Name), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name, "bootstrap"), []byte(name), 0o755); err != nil {
 			return "", err
 		}
 	}

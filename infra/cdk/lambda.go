@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -24,7 +25,7 @@ var dynamoWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb
 // addFunction builds one entry of the function table: its log group, its role
 // with exactly the entry's grants, the function and its triggers.
 func (b *bridge) addFunction(f function) {
-	id := pascal(f.Name)
+	id := pascal(string(f.Name))
 	logGroup := awslogs.NewLogGroup(b.stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 		Retention: retentionDays[b.settings.LogRetentionDays],
 	})
@@ -32,21 +33,14 @@ func (b *bridge) addFunction(f function) {
 	// AWSLambdaBasicExecutionRole managed policy (logs on every log group).
 	role := awsiam.NewRole(b.stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Runs the " + f.Name + " function"),
+		Description: jsii.String("Runs the " + string(f.Name) + " function"),
 	})
 	logGroup.GrantWrite(role)
 	for _, st := range b.statements(f) {
 		role.AddToPrincipalPolicy(st)
 	}
 
-	env := map[string]*string{envLogLevel: jsii.String(b.settings.LogLevel)}
-	for _, name := range f.Env {
-		v, ok := b.env[name]
-		if !ok {
-			panic(fmt.Sprintf("function %s reads %s, which nothing in the stack provides", f.Name, name))
-		}
-		env[name] = v
-	}
+	env := b.environment(f)
 	var reserved *float64
 	if f.ReservedConcurrency > 0 && b.settings.ReserveConcurrency {
 		reserved = jsii.Number(f.ReservedConcurrency)
@@ -56,7 +50,7 @@ func (b *bridge) addFunction(f function) {
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
 		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(b.settings.AssetDir, f.Name)), nil),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(b.settings.AssetDir, string(f.Name))), nil),
 		MemorySize:    jsii.Number(f.MemoryMB),
 		Timeout:       duration(f.Timeout),
 		Role:          role,
@@ -66,7 +60,7 @@ func (b *bridge) addFunction(f function) {
 		ApplicationLogLevelV2:        awslambda.ApplicationLogLevel(b.settings.LogLevel),
 		SystemLogLevelV2:             awslambda.SystemLogLevel_WARN,
 		Tracing:                      awslambda.Tracing_ACTIVE,
-		Environment:                  &env,
+		Environment:                  env,
 		ReservedConcurrentExecutions: reserved,
 	})
 	b.functions[f.Name] = fn
@@ -88,12 +82,41 @@ func (b *bridge) addFunction(f function) {
 	}
 }
 
-// statements turns a function's access list into IAM statements on exactly the
-// named resources, plus the KMS permissions its encrypted tables need.
+// environment gives the function every setting shared/config lists for it:
+// a table's name, a queue's URL, a secret's ARN in its ARN variable, a deploy
+// setting's value. A setting the stack has no value for keeps its default;
+// one without a default fails the synth.
+func (b *bridge) environment(f function) *map[string]*string {
+	env := map[string]*string{}
+	for _, s := range config.ReadBy(f.Name) {
+		name := s.Name
+		if s.Secret {
+			name = s.ARNVar()
+		}
+		v, ok := b.values[s.Name]
+		switch {
+		case ok:
+			env[name] = v
+		case s.Required():
+			panic(fmt.Sprintf("function %s reads %s, which nothing in the stack provides", f.Name, s.Name))
+		}
+	}
+	return &env
+}
+
+// statements turns a function's access list, and the secrets it reads, into
+// IAM statements on exactly the named resources, plus the KMS permissions its
+// encrypted tables need.
 func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 	var out []awsiam.PolicyStatement
 	kmsActions := []string{}
-	for _, a := range f.Access {
+	grants := f.Access
+	for _, s := range secrets {
+		if s.Setting.ReadBy(f.Name) {
+			grants = append(slices.Clip(grants), readSecret(s))
+		}
+	}
+	for _, a := range grants {
 		var resources []*string
 		switch {
 		case a.Table != nil:
@@ -132,7 +155,7 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 // addSchedule runs fn on the reconcileSchedule expression through EventBridge
 // Scheduler, with retries and a dead-letter queue for invocations that fail.
 func (b *bridge) addSchedule(f function, fn awslambda.Function) {
-	id := pascal(f.Name)
+	id := pascal(string(f.Name))
 	dlq := b.newQueue(id+"ScheduleDeadLetterQueue", &awssqs.QueueProps{
 		RetentionPeriod: duration(schema.DLQRetention),
 	})
@@ -143,7 +166,7 @@ func (b *bridge) addSchedule(f function, fn awslambda.Function) {
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
 		}),
-		Description: jsii.String("Lets EventBridge Scheduler run the " + f.Name + " function"),
+		Description: jsii.String("Lets EventBridge Scheduler run the " + string(f.Name) + " function"),
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("lambda:InvokeFunction"),
@@ -154,7 +177,7 @@ func (b *bridge) addSchedule(f function, fn awslambda.Function) {
 		Resources: &[]*string{dlq.QueueArn()},
 	}))
 	awsscheduler.NewCfnSchedule(b.stack, jsii.String(id+"Schedule"), &awsscheduler.CfnScheduleProps{
-		Description:        jsii.String("Runs the " + f.Name + " function"),
+		Description:        jsii.String("Runs the " + string(f.Name) + " function"),
 		ScheduleExpression: jsii.String(b.settings.ReconcileSchedule),
 		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 		State:              jsii.String("ENABLED"),

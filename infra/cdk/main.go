@@ -63,7 +63,7 @@ func environment(getenv func(string) string) *awscdk.Environment {
 func checkAssets(dir string) error {
 	var missing []error
 	for _, f := range functions {
-		path := filepath.Join(dir, f.Name, "bootstrap")
+		path := filepath.Join(dir, string(f.Name), "bootstrap")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, fmt.Errorf("missing %s", path))
 		} else if err != nil {

@@ -9,11 +9,15 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
-// Settings are the deployment's knobs. Each comes from CDK context (`-c key=value`
-// or cdk.json) and, failing that, from the environment variable named in its
-// setting entry, so `make deploy APP_SUCCESS_URL=...` works as well as `-c`.
+// Settings are the deployment's knobs: the settings of shared/config that
+// have a CDK context key. Each comes from CDK context (`-c key=value` or
+// cdk.json) and, failing that, from the setting's environment variable, so
+// `make deploy APP_SUCCESS_URL=...` works as well as `-c`.
 type Settings struct {
 	StackName          string
 	AssetDir           string
@@ -29,27 +33,10 @@ type Settings struct {
 	ReserveConcurrency bool
 }
 
-// setting describes one context key: its environment fallback and default.
-type setting struct {
-	Key, Env, Default string
-	Required          bool
-}
-
-// settingTable lists every setting once; docs/deploy.md documents the same list.
-var settingTable = []setting{
-	{Key: "stackName", Env: "STACK_NAME", Default: "KapsoBridge"},
-	{Key: "assetDir", Env: "ASSET_DIR", Default: "build/lambda"},
-	{Key: "kapsoApiBaseUrl", Env: "KAPSO_API_BASE_URL", Default: "https://api.kapso.ai/platform/v1"},
-	{Key: "appSuccessUrl", Env: "APP_SUCCESS_URL", Required: true},
-	{Key: "appFailureUrl", Env: "APP_FAILURE_URL", Required: true},
-	{Key: "publicBaseUrl", Env: "PUBLIC_BASE_URL"},
-	{Key: "logLevel", Env: "LOG_LEVEL", Default: "INFO"},
-	{Key: "logRetentionDays", Env: "LOG_RETENTION_DAYS", Default: "30"},
-	{Key: "reconcileSchedule", Env: "RECONCILE_SCHEDULE", Default: "rate(15 minutes)"},
-	{Key: "apiThrottleRate", Env: "API_THROTTLE_RATE", Default: "50"},
-	{Key: "apiThrottleBurst", Env: "API_THROTTLE_BURST", Default: "100"},
-	{Key: "reserveConcurrency", Env: "RESERVE_CONCURRENCY", Default: "true"},
-}
+// suppliedByStack are settings a deploy may leave out although the
+// functions need them: the stack has a value of its own (the public base
+// URL is the API's endpoint).
+var suppliedByStack = []string{config.PublicBaseURL.Name}
 
 // Lambda's accepted application log levels.
 var logLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
@@ -72,63 +59,81 @@ var retentionDays = map[int]awslogs.RetentionDays{
 func LoadSettings(lookup func(key string) (string, bool), getenv func(string) string) (Settings, error) {
 	raw := map[string]string{}
 	var problems []string
-	for _, s := range settingTable {
-		v, ok := lookup(s.Key)
+	for _, st := range config.Settings {
+		if st.Context == "" {
+			continue
+		}
+		v, ok := lookup(st.Context)
 		if !ok || v == "" {
-			v = getenv(s.Env)
+			v = getenv(st.Name)
 		}
 		if v == "" {
-			v = s.Default
+			v = st.Default
 		}
-		if v == "" && s.Required {
-			problems = append(problems, fmt.Sprintf("%s is required: pass -c %s=... or set %s", s.Key, s.Key, s.Env))
+		if v == "" && st.Required() && !slices.Contains(suppliedByStack, st.Name) {
+			problems = append(problems, fmt.Sprintf("%s is required: pass -c %s=... or set %s", st.Context, st.Context, st.Name))
 		}
-		raw[s.Key] = strings.TrimSpace(v)
+		raw[st.Context] = strings.TrimSpace(v)
 	}
 	s := Settings{
-		StackName:         raw["stackName"],
-		AssetDir:          raw["assetDir"],
-		KapsoAPIBaseURL:   strings.TrimSuffix(raw["kapsoApiBaseUrl"], "/"),
-		AppSuccessURL:     raw["appSuccessUrl"],
-		AppFailureURL:     raw["appFailureUrl"],
-		PublicBaseURL:     strings.TrimSuffix(raw["publicBaseUrl"], "/"),
-		LogLevel:          strings.ToUpper(raw["logLevel"]),
-		ReconcileSchedule: raw["reconcileSchedule"],
+		StackName:         raw[config.StackName.Context],
+		AssetDir:          raw[config.AssetDir.Context],
+		KapsoAPIBaseURL:   strings.TrimSuffix(raw[config.KapsoAPIBaseURL.Context], "/"),
+		AppSuccessURL:     raw[config.AppSuccessURL.Context],
+		AppFailureURL:     raw[config.AppFailureURL.Context],
+		PublicBaseURL:     strings.TrimSuffix(raw[config.PublicBaseURL.Context], "/"),
+		LogLevel:          strings.ToUpper(raw[config.LogLevel.Context]),
+		ReconcileSchedule: raw[config.ReconcileSchedule.Context],
 	}
 	// Kapso and the public endpoint carry secrets and signatures: https only.
 	// The app's own pages may be plain http while the SaaS is being developed.
-	for _, key := range []string{"kapsoApiBaseUrl", "publicBaseUrl", "appSuccessUrl", "appFailureUrl"} {
-		schemes := []string{"https"}
-		if strings.HasPrefix(key, "app") {
-			schemes = append(schemes, "http")
-		}
-		if v := raw[key]; v != "" && !isAbsoluteURL(v, schemes...) {
-			problems = append(problems, fmt.Sprintf("%s must be an absolute %s URL, got %q", key, strings.Join(schemes, " or "), v))
+	for _, u := range []struct {
+		key     string
+		schemes []string
+	}{
+		{config.KapsoAPIBaseURL.Context, []string{"https"}},
+		{config.PublicBaseURL.Context, []string{"https"}},
+		{config.AppSuccessURL.Context, []string{"https", "http"}},
+		{config.AppFailureURL.Context, []string{"https", "http"}},
+	} {
+		if v := raw[u.key]; v != "" && !isAbsoluteURL(v, u.schemes...) {
+			problems = append(problems, fmt.Sprintf("%s must be an absolute %s URL, got %q", u.key, strings.Join(u.schemes, " or "), v))
 		}
 	}
 	if !slices.Contains(logLevels, s.LogLevel) {
-		problems = append(problems, fmt.Sprintf("logLevel must be one of %v, got %q", logLevels, raw["logLevel"]))
+		problems = append(problems, fmt.Sprintf("%s must be one of %v, got %q", config.LogLevel.Context, logLevels, raw[config.LogLevel.Context]))
 	}
 	var err error
-	if s.LogRetentionDays, err = strconv.Atoi(raw["logRetentionDays"]); err != nil || retentionDays[s.LogRetentionDays] == "" {
-		problems = append(problems, fmt.Sprintf("logRetentionDays must be one of %v, got %q", slices.Sorted(maps.Keys(retentionDays)), raw["logRetentionDays"]))
+	if s.LogRetentionDays, err = strconv.Atoi(raw[config.LogRetentionDays.Context]); err != nil || retentionDays[s.LogRetentionDays] == "" {
+		problems = append(problems, fmt.Sprintf("%s must be one of %v, got %q", config.LogRetentionDays.Context, slices.Sorted(maps.Keys(retentionDays)), raw[config.LogRetentionDays.Context]))
 	}
 	if !strings.HasPrefix(s.ReconcileSchedule, "rate(") && !strings.HasPrefix(s.ReconcileSchedule, "cron(") {
-		problems = append(problems, fmt.Sprintf("reconcileSchedule must be a rate(...) or cron(...) expression, got %q", s.ReconcileSchedule))
+		problems = append(problems, fmt.Sprintf("%s must be a rate(...) or cron(...) expression, got %q",
+			config.ReconcileSchedule.Context, s.ReconcileSchedule))
 	}
-	if s.APIThrottleRate, err = strconv.ParseFloat(raw["apiThrottleRate"], 64); err != nil || s.APIThrottleRate <= 0 {
-		problems = append(problems, fmt.Sprintf("apiThrottleRate must be a positive number, got %q", raw["apiThrottleRate"]))
+	if s.APIThrottleRate, err = strconv.ParseFloat(raw[config.APIThrottleRate.Context], 64); err != nil || s.APIThrottleRate <= 0 {
+		problems = append(problems, fmt.Sprintf("%s must be a positive number, got %q", config.APIThrottleRate.Context, raw[config.APIThrottleRate.Context]))
 	}
-	if s.APIThrottleBurst, err = strconv.Atoi(raw["apiThrottleBurst"]); err != nil || s.APIThrottleBurst <= 0 {
-		problems = append(problems, fmt.Sprintf("apiThrottleBurst must be a positive integer, got %q", raw["apiThrottleBurst"]))
+	if s.APIThrottleBurst, err = strconv.Atoi(raw[config.APIThrottleBurst.Context]); err != nil || s.APIThrottleBurst <= 0 {
+		problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", config.APIThrottleBurst.Context, raw[config.APIThrottleBurst.Context]))
 	}
-	if s.ReserveConcurrency, err = strconv.ParseBool(raw["reserveConcurrency"]); err != nil {
-		problems = append(problems, fmt.Sprintf("reserveConcurrency must be true or false, got %q", raw["reserveConcurrency"]))
+	if s.ReserveConcurrency, err = strconv.ParseBool(raw[config.ReserveConcurrency.Context]); err != nil {
+		problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", config.ReserveConcurrency.Context, raw[config.ReserveConcurrency.Context]))
 	}
 	if len(problems) > 0 {
 		return Settings{}, fmt.Errorf("invalid kapso-bridge settings:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return s, nil
+}
+
+// addSettings gives the functions reading them the deploy settings' values.
+// The public base URL is the API's endpoint unless publicBaseUrl is set.
+func (b *bridge) addSettings() {
+	b.values[config.PublicBaseURL.Name] = b.baseURL
+	b.values[config.KapsoAPIBaseURL.Name] = jsii.String(b.settings.KapsoAPIBaseURL)
+	b.values[config.AppSuccessURL.Name] = jsii.String(b.settings.AppSuccessURL)
+	b.values[config.AppFailureURL.Name] = jsii.String(b.settings.AppFailureURL)
+	b.values[config.LogLevel.Name] = jsii.String(b.settings.LogLevel)
 }
 
 // contextLookup adapts a construct node's context, which holds strings from

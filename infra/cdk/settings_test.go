@@ -81,8 +81,8 @@ func TestCheckAssets(t *testing.T) {
 		t.Fatalf("missing binaries: err = %v", err)
 	}
 	for _, f := range functions {
-		_ = os.MkdirAll(filepath.Join(dir, f.Name), 0o755)
-		_ = os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), nil, 0o755)
+		_ = os.MkdirAll(filepath.Join(dir, string(f.Name)), 0o755)
+		_ = os.WriteFile(filepath.Join(dir, string(f.Name), "bootstrap"), nil, 0o755)
 	}
 	if err := checkAssets(dir); err != nil {
 		t.Errorf("all binaries present: %v", err)
@@ -105,10 +105,51 @@ func TestPublicBaseURLOverridesTheEndpoint(t *testing.T) {
 	b := &bridge{
 		stack:    awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Domain"), nil),
 		settings: Settings{PublicBaseURL: "https://hooks.example.com", LogRetentionDays: 30, APIThrottleRate: 1, APIThrottleBurst: 1},
-		env:      map[string]*string{},
+		values:   map[string]*string{},
 	}
 	b.addAPI()
-	if got := *b.env[envPublicBaseURL]; got != "https://hooks.example.com" || *b.baseURL != got {
+	b.addSettings()
+	if got := *b.values["PUBLIC_BASE_URL"]; got != "https://hooks.example.com" || *b.baseURL != got {
 		t.Errorf("PUBLIC_BASE_URL = %q", got)
+	}
+}
+
+// Every setting is read from its context key and, failing that, from its
+// environment variable, as docs/deploy.md documents them.
+func TestSettingsKeysAndVariables(t *testing.T) {
+	cases := []struct {
+		key, env, value string
+		field           func(Settings) any
+		want            any
+	}{
+		{"stackName", "STACK_NAME", "S", func(s Settings) any { return s.StackName }, "S"},
+		{"assetDir", "ASSET_DIR", "out", func(s Settings) any { return s.AssetDir }, "out"},
+		{"kapsoApiBaseUrl", "KAPSO_API_BASE_URL", "https://k.example/", func(s Settings) any { return s.KapsoAPIBaseURL }, "https://k.example"},
+		{"appSuccessUrl", "APP_SUCCESS_URL", "http://a.example/ok", func(s Settings) any { return s.AppSuccessURL }, "http://a.example/ok"},
+		{"appFailureUrl", "APP_FAILURE_URL", "http://a.example/no", func(s Settings) any { return s.AppFailureURL }, "http://a.example/no"},
+		{"publicBaseUrl", "PUBLIC_BASE_URL", "https://p.example", func(s Settings) any { return s.PublicBaseURL }, "https://p.example"},
+		{"logLevel", "LOG_LEVEL", "warn", func(s Settings) any { return s.LogLevel }, "WARN"},
+		{"logRetentionDays", "LOG_RETENTION_DAYS", "7", func(s Settings) any { return s.LogRetentionDays }, 7},
+		{"reconcileSchedule", "RECONCILE_SCHEDULE", "rate(1 hour)", func(s Settings) any { return s.ReconcileSchedule }, "rate(1 hour)"},
+		{"apiThrottleRate", "API_THROTTLE_RATE", "5", func(s Settings) any { return s.APIThrottleRate }, 5.0},
+		{"apiThrottleBurst", "API_THROTTLE_BURST", "6", func(s Settings) any { return s.APIThrottleBurst }, 6},
+		{"reserveConcurrency", "RESERVE_CONCURRENCY", "false", func(s Settings) any { return s.ReserveConcurrency }, false},
+	}
+	required := map[string]string{"APP_SUCCESS_URL": testSuccessURL, "APP_FAILURE_URL": testFailureURL}
+	for _, c := range cases {
+		env := map[string]string{c.env: c.value}
+		for k, v := range required {
+			if k != c.env {
+				env[k] = v
+			}
+		}
+		fromEnv, err := LoadSettings(mapLookup(nil), func(k string) string { return env[k] })
+		if err != nil || c.field(fromEnv) != c.want {
+			t.Errorf("%s=%s: got %v (%v), want %v", c.env, c.value, c.field(fromEnv), err, c.want)
+		}
+		fromContext, err := LoadSettings(mapLookup(map[string]string{c.key: c.value}), func(k string) string { return required[k] })
+		if err != nil || c.field(fromContext) != c.want {
+			t.Errorf("-c %s=%s: got %v (%v), want %v", c.key, c.value, c.field(fromContext), err, c.want)
+		}
 	}
 }

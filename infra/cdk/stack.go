@@ -14,6 +14,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -43,9 +45,10 @@ type bridge struct {
 	secrets   map[string]awssecretsmanager.Secret
 	api       awsapigatewayv2.HttpApi
 	baseURL   *string
-	functions map[string]awslambda.Function
-	// env resolves every variable name a function may list in its Env.
-	env map[string]*string
+	functions map[config.Function]awslambda.Function
+	// values holds, by setting name, what the stack gives a function reading
+	// the setting: tables' names, queues' URLs, secrets' ARNs, deploy settings.
+	values map[string]*string
 }
 
 // NewKapsoBridgeStack builds kapso-bridge: tables and queues from the shared
@@ -59,13 +62,14 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 		tables:    map[string]awsdynamodb.Table{},
 		queues:    map[string]awssqs.Queue{},
 		secrets:   map[string]awssecretsmanager.Secret{},
-		functions: map[string]awslambda.Function{},
-		env:       map[string]*string{},
+		functions: map[config.Function]awslambda.Function{},
+		values:    map[string]*string{},
 	}
 	b.addTables()
 	b.addQueues()
 	b.addSecrets()
 	b.addAPI()
+	b.addSettings()
 	for _, f := range functions {
 		b.addFunction(f)
 	}
@@ -112,7 +116,7 @@ func (b *bridge) addTables() {
 			})
 		}
 		b.tables[t.ID] = table
-		b.env[t.EnvVar] = table.TableName()
+		b.values[t.EnvVar] = table.TableName()
 	}
 }
 
@@ -141,7 +145,7 @@ func (b *bridge) addQueues() {
 		})
 		b.queues[q.ID] = queue
 		b.dlqs = append(b.dlqs, deadLetterQueue{ID: pascal(q.DLQID()), Queue: dlq})
-		b.env[q.EnvVar] = queue.QueueUrl()
+		b.values[q.EnvVar] = queue.QueueUrl()
 	}
 }
 
@@ -167,7 +171,7 @@ func (b *bridge) addSecrets() {
 		// The L2 construct generates a random value unless told otherwise.
 		sec.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
 		b.secrets[s.Name] = sec
-		b.env[s.EnvVar] = sec.SecretArn()
+		b.values[s.Setting.Name] = sec.SecretArn()
 	}
 }
 
@@ -180,15 +184,15 @@ func (b *bridge) addOutputs() {
 	}
 	output("ApiUrl", "HTTP API endpoint", b.api.ApiEndpoint())
 	output("ProjectWebhookUrl", "Register in Kapso as the project webhook (whatsapp.phone_number.created)",
-		jsii.String(*b.baseURL+"/webhooks/kapso"))
+		jsii.String(routes.ProjectWebhookURL(*b.baseURL)))
 	output("NumberWebhookUrlPattern", "Per-number webhook URL the bridge registers in Kapso",
-		jsii.String(*b.baseURL+"/webhooks/kapso/{phone_number_id}"))
+		jsii.String(routes.URLPattern(*b.baseURL, routes.NumberWebhook)))
 	output("SuccessRedirectUrl", "Where Kapso sends the browser after a successful setup",
-		jsii.String(*b.baseURL+"/connect/success"))
+		jsii.String(routes.SuccessRedirectURL(*b.baseURL)))
 	output("FailureRedirectUrl", "Where Kapso sends the browser after a failed setup",
-		jsii.String(*b.baseURL+"/connect/failure"))
+		jsii.String(routes.FailureRedirectURL(*b.baseURL)))
 	output("SetupLinksUrlPattern", "POST here with the bridge API token to get a tenant's setup link",
-		jsii.String(*b.baseURL+"/v1/tenants/{tenant_id}/setup-links"))
+		jsii.String(routes.URLPattern(*b.baseURL, routes.CreateSetupLink)))
 	for _, s := range secrets {
 		output(s.Output, s.Description, b.secrets[s.Name].SecretArn())
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
 func TestNoUnsuppressedNagFindings(t *testing.T) {
@@ -40,16 +41,24 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 }
 
 func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
-	want := []string{
-		"GET /connect/failure", "GET /connect/success",
-		"GET /v1/tenants/{tenant_id}/connection",
-		"POST /v1/tenants/{tenant_id}/setup-links",
-		"POST /webhooks/kapso", "POST /webhooks/kapso/{phone_number_id}", "POST /webhooks/meta/{phone_number_id}",
+	// Route key to the function it reaches.
+	want := map[string]string{
+		"POST /webhooks/kapso":                     "IngestFunction",
+		"POST /webhooks/kapso/{phone_number_id}":   "IngestFunction",
+		"POST /webhooks/meta/{phone_number_id}":    "IngestFunction",
+		"POST /v1/tenants/{tenant_id}/setup-links": "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/connection":   "SetuplinksFunction",
+		"GET /connect/success":                     "RedirectFunction",
+		"GET /connect/failure":                     "RedirectFunction",
 	}
-	var got []string
+	integrationTarget := map[string]string{}
+	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
+		integrationTarget["integrations/"+construct(id)] = render(r.Properties["IntegrationUri"])
+	}
+	got := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Route") {
 		key := r.Properties["RouteKey"].(string)
-		got = append(got, key)
+		got[key] = integrationTarget[render(r.Properties["Target"])]
 		if key == "$default" {
 			t.Errorf("%s is a $default route: unknown paths must not reach a function", id)
 		}
@@ -57,30 +66,11 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 			t.Errorf("%s: unexpected authorizer %v", key, r.Properties["AuthorizationType"])
 		}
 	}
-	if !reflect.DeepEqual(sorted(got), want) {
-		t.Errorf("routes = %v, want %v", sorted(got), want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("routes reach\n%v\nwant\n%v", got, want)
 	}
-	// Each route reaches its own function, through one integration per function.
-	integrationTarget := map[string]string{}
-	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
-		integrationTarget["integrations/"+construct(id)] = render(r.Properties["IntegrationUri"])
-	}
-	routeTarget := map[string]string{}
-	for _, r := range ofType("AWS::ApiGatewayV2::Route") {
-		routeTarget[r.Properties["RouteKey"].(string)] = integrationTarget[render(r.Properties["Target"])]
-	}
-	routed := 0
-	for _, f := range functions {
-		for _, route := range f.Routes {
-			if got := routeTarget[route]; got != pascal(f.Name)+"Function" {
-				t.Errorf("route %s reaches %q, want the %s function", route, got, f.Name)
-			}
-		}
-		if len(f.Routes) > 0 {
-			routed++
-		}
-	}
-	if len(integrationTarget) != routed {
+	// One integration per routed function.
+	if len(integrationTarget) != 3 {
 		t.Errorf("integrations = %v, want one per routed function", integrationTarget)
 	}
 }
@@ -133,90 +123,110 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
-func TestTablesFollowTheSchema(t *testing.T) {
+func TestTables(t *testing.T) {
 	_, key := one(t, "AWS::KMS::Key", "DataKey")
 	if key.Properties["EnableKeyRotation"] != true || key.DeletionPolicy != "Retain" {
 		t.Errorf("data key: rotation %v, deletion %q", key.Properties["EnableKeyRotation"], key.DeletionPolicy)
 	}
-	if len(ofType("AWS::DynamoDB::Table")) != len(schema.Tables) {
-		t.Errorf("tables = %d, want %d", len(ofType("AWS::DynamoDB::Table")), len(schema.Tables))
+	type wantTable struct {
+		keys, attributes, indexes string
+		retained                  bool
 	}
-	for _, st := range schema.Tables {
-		_, r := one(t, "AWS::DynamoDB::Table", pascal(st.ID)+"Table")
+	want := map[string]wantTable{
+		"BridgeTable": {keys: "pk HASH, sk RANGE", attributes: "gsi1pk S, gsi1sk S, pk S, sk S",
+			indexes: "gsi1 (gsi1pk HASH, gsi1sk RANGE) ALL", retained: true},
+		"IdempotencyTable": {keys: "pk HASH", attributes: "pk S", retained: false},
+	}
+	if got := len(ofType("AWS::DynamoDB::Table")); got != len(want) {
+		t.Errorf("tables = %d, want %d", got, len(want))
+	}
+	for name, w := range want {
+		_, r := one(t, "AWS::DynamoDB::Table", name)
 		p := r.Properties
-		wantKeys := []any{map[string]any{"AttributeName": st.PartitionKey.Name, "KeyType": "HASH"}}
-		if st.SortKey != nil {
-			wantKeys = append(wantKeys, map[string]any{"AttributeName": st.SortKey.Name, "KeyType": "RANGE"})
+		var attributes []string
+		for _, a := range list(p["AttributeDefinitions"]) {
+			attributes = append(attributes, fmt.Sprint(prop(a, "AttributeName"), " ", prop(a, "AttributeType")))
+		}
+		var indexes []string
+		for _, ix := range list(p["GlobalSecondaryIndexes"]) {
+			if ix != nil {
+				indexes = append(indexes, fmt.Sprintf("%v (%s) %v", prop(ix, "IndexName"), keySchema(prop(ix, "KeySchema")),
+					prop(ix, "Projection", "ProjectionType")))
+			}
 		}
 		checks := map[string][2]any{
-			"key schema":    {p["KeySchema"], wantKeys},
+			"key schema":    {keySchema(p["KeySchema"]), w.keys},
+			"attributes":    {strings.Join(sorted(attributes), ", "), w.attributes},
+			"indexes":       {strings.Join(indexes, ", "), w.indexes},
 			"billing":       {p["BillingMode"], "PAY_PER_REQUEST"},
 			"PITR":          {prop(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"), true},
-			"TTL attribute": {prop(p, "TimeToLiveSpecification", "AttributeName"), st.TTLAttribute},
+			"TTL attribute": {prop(p, "TimeToLiveSpecification", "AttributeName"), "expires_at"},
 			"TTL enabled":   {prop(p, "TimeToLiveSpecification", "Enabled"), true},
 			"SSE":           {prop(p, "SSESpecification", "SSEEnabled"), true},
 			"SSE type":      {prop(p, "SSESpecification", "SSEType"), "KMS"},
 			"SSE key":       {render(prop(p, "SSESpecification", "KMSMasterKeyId")), "DataKey"},
-			"protection":    {p["DeletionProtectionEnabled"] == true, st.Retain},
-			"retained":      {r.DeletionPolicy == "Retain", st.Retain},
+			"protection":    {p["DeletionProtectionEnabled"] == true, w.retained},
+			"retained":      {r.DeletionPolicy == "Retain", w.retained},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {
-				t.Errorf("%s table %s = %v, want %v", st.ID, what, c[0], c[1])
+				t.Errorf("%s %s = %v, want %v", name, what, c[0], c[1])
 			}
-		}
-		var indexes []string
-		for _, ix := range list(p["GlobalSecondaryIndexes"]) {
-			if ix == nil {
-				continue
-			}
-			indexes = append(indexes, prop(ix, "IndexName").(string)+":"+prop(ix, "Projection", "ProjectionType").(string))
-		}
-		var want []string
-		for _, ix := range st.Indexes {
-			want = append(want, ix.Name+":ALL")
-		}
-		if !reflect.DeepEqual(indexes, want) {
-			t.Errorf("%s indexes = %v, want %v", st.ID, indexes, want)
 		}
 	}
 }
 
-func TestQueuesFollowTheSchema(t *testing.T) {
-	for _, q := range schema.Queues {
-		_, main := one(t, "AWS::SQS::Queue", pascal(q.ID)+"Queue")
-		_, dlq := one(t, "AWS::SQS::Queue", pascal(q.ID)+"DeadLetterQueue")
-		wantRetention := q.Retention
-		if consumerOf(q) == nil {
-			wantRetention = schema.DLQRetention
-		}
+// keySchema renders a key schema: "pk HASH, sk RANGE".
+func keySchema(v any) string {
+	var keys []string
+	for _, k := range list(v) {
+		keys = append(keys, fmt.Sprint(prop(k, "AttributeName"), " ", prop(k, "KeyType")))
+	}
+	return strings.Join(keys, ", ")
+}
+
+func TestQueues(t *testing.T) {
+	const (
+		day        = 24 * 60 * 60.0
+		maxMessage = 1024 * 1024.0
+	)
+	type wantQueue struct {
+		visibility, retention, maxReceive float64
+		consumer                          string
+	}
+	want := map[string]wantQueue{
+		// Six times its consumer's 30 s timeout.
+		"Lifecycle": {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "LifecycleFunction"},
+		// No consumer yet: kept as long as SQS allows, so nothing expires before its worker is deployed.
+		"Messages": {visibility: 180, retention: 14 * day, maxReceive: 5},
+	}
+	for name, w := range want {
+		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
+		_, dlq := one(t, "AWS::SQS::Queue", name+"DeadLetterQueue")
 		checks := map[string][2]any{
-			"visibility":      {main.Properties["VisibilityTimeout"], q.VisibilityTimeout().Seconds()},
-			"retention":       {main.Properties["MessageRetentionPeriod"], wantRetention.Seconds()},
+			"visibility":      {main.Properties["VisibilityTimeout"], w.visibility},
+			"retention":       {main.Properties["MessageRetentionPeriod"], w.retention},
 			"SSE":             {main.Properties["SqsManagedSseEnabled"], true},
-			"maxReceiveCount": {prop(main.Properties, "RedrivePolicy", "maxReceiveCount"), float64(q.MaxReceiveCount)},
-			"DLQ":             {render(prop(main.Properties, "RedrivePolicy", "deadLetterTargetArn")), pascal(q.ID) + "DeadLetterQueue"},
-			"DLQ retention":   {dlq.Properties["MessageRetentionPeriod"], schema.DLQRetention.Seconds()},
+			"maxReceiveCount": {prop(main.Properties, "RedrivePolicy", "maxReceiveCount"), w.maxReceive},
+			"DLQ":             {render(prop(main.Properties, "RedrivePolicy", "deadLetterTargetArn")), name + "DeadLetterQueue"},
+			"DLQ retention":   {dlq.Properties["MessageRetentionPeriod"], 14 * day},
 			"DLQ SSE":         {dlq.Properties["SqsManagedSseEnabled"], true},
-			"max size":        {main.Properties["MaximumMessageSize"], float64(schema.MaxSQSMessageBytes)},
-			"DLQ max size":    {dlq.Properties["MaximumMessageSize"], float64(schema.MaxSQSMessageBytes)},
+			"max size":        {main.Properties["MaximumMessageSize"], maxMessage},
+			"DLQ max size":    {dlq.Properties["MaximumMessageSize"], maxMessage},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {
-				t.Errorf("queue %s %s = %v, want %v", q.ID, what, c[0], c[1])
+				t.Errorf("queue %s %s = %v, want %v", name, what, c[0], c[1])
 			}
 		}
 		// The consumer's timeout fits six times in the visibility timeout, so a
 		// message is not redelivered while its batch is still running.
-		if f := consumerOf(q); f != nil {
-			_, fn := one(t, "AWS::Lambda::Function", pascal(f.Name)+"Function")
-			if timeout := fn.Properties["Timeout"].(float64); q.VisibilityTimeout().Seconds() < 6*timeout {
-				t.Errorf("queue %s visibility %v < 6 × %s timeout %vs", q.ID, q.VisibilityTimeout(), f.Name, timeout)
+		if w.consumer != "" {
+			_, fn := one(t, "AWS::Lambda::Function", w.consumer)
+			if timeout := fn.Properties["Timeout"].(float64); w.visibility < 6*timeout {
+				t.Errorf("queue %s visibility %vs < 6 × %s timeout %vs", name, w.visibility, w.consumer, timeout)
 			}
 		}
-	}
-	if got := messagesRetention(t); got != schema.DLQRetention.Seconds() {
-		t.Errorf("messages queue retention = %v s, want 14 days while it has no consumer", got)
 	}
 	// Every queue, DLQs included, refuses requests without TLS.
 	queues := ofType("AWS::SQS::Queue")
@@ -233,14 +243,9 @@ func TestQueuesFollowTheSchema(t *testing.T) {
 			t.Errorf("queue %s does not enforce TLS", id)
 		}
 	}
-	if len(queues) != 2*len(schema.Queues)+1 {
-		t.Errorf("queues = %d, want each schema queue, its DLQ and the schedule DLQ", len(queues))
+	if len(queues) != 2*len(want)+1 {
+		t.Errorf("queues = %d, want each queue, its DLQ and the schedule DLQ", len(queues))
 	}
-}
-
-func messagesRetention(t *testing.T) any {
-	_, q := one(t, "AWS::SQS::Queue", pascal(schema.Messages.ID)+"Queue")
-	return q.Properties["MessageRetentionPeriod"]
 }
 
 func TestLifecycleConsumesItsQueue(t *testing.T) {
@@ -293,25 +298,32 @@ func TestReconcileSchedule(t *testing.T) {
 }
 
 func TestSecretsAreCreatedEmpty(t *testing.T) {
-	if got := len(ofType("AWS::SecretsManager::Secret")); got != len(secrets) {
-		t.Errorf("secrets = %d, want %d", got, len(secrets))
+	want := map[string]string{
+		"KapsoApiKeySecret":          "KapsoBridge/kapso-api-key",
+		"ProjectWebhookSecretSecret": "KapsoBridge/project-webhook-secret",
+		"BridgeApiTokenSecret":       "KapsoBridge/bridge-api-token",
+		"MetaAppSecretSecret":        "KapsoBridge/meta-app-secret",
 	}
-	for _, s := range secrets {
-		_, r := one(t, "AWS::SecretsManager::Secret", pascal(s.Name)+"Secret")
-		if r.Properties["Name"] != "KapsoBridge/"+s.Name {
-			t.Errorf("secret name = %v", r.Properties["Name"])
+	if got := len(ofType("AWS::SecretsManager::Secret")); got != len(want) {
+		t.Errorf("secrets = %d, want %d", got, len(want))
+	}
+	for id, name := range want {
+		_, r := one(t, "AWS::SecretsManager::Secret", id)
+		if r.Properties["Name"] != name {
+			t.Errorf("secret %s name = %v, want %s", id, r.Properties["Name"], name)
 		}
 		for _, p := range []string{"GenerateSecretString", "SecretString"} {
 			if _, ok := r.Properties[p]; ok {
-				t.Errorf("secret %s has %s: the template must not hold or generate a value", s.Name, p)
+				t.Errorf("secret %s has %s: the template must not hold or generate a value", name, p)
 			}
 		}
 	}
 }
 
-// Every role's grants: resource (construct name) to sorted actions.
+// Every function role's grants, by function construct name: resource
+// (construct name) to sorted actions.
 var wantGrants = map[string]map[string][]string{
-	"ingest": {
+	"Ingest": {
 		"IdempotencyTable":           {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		"BridgeTable":                {"dynamodb:GetItem"},
 		"LifecycleQueue":             {"sqs:SendMessage"},
@@ -320,19 +332,19 @@ var wantGrants = map[string]map[string][]string{
 		"MetaAppSecretSecret":        {"secretsmanager:GetSecretValue"},
 		"DataKey":                    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
-	"setuplinks": {
+	"Setuplinks": {
 		"BridgeTable":            {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"BridgeTable/index/gsi1": {"dynamodb:Query"},
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
 		"BridgeApiTokenSecret":   {"secretsmanager:GetSecretValue"},
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
-	"redirect": {
+	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"LifecycleQueue": {"sqs:SendMessage"},
 		"DataKey":        {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
-	"lifecycle": {
+	"Lifecycle": {
 		"BridgeTable":       {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"IdempotencyTable":  {"dynamodb:GetItem", "dynamodb:Query"},
 		"KapsoApiKeySecret": {"secretsmanager:GetSecretValue"},
@@ -340,35 +352,33 @@ var wantGrants = map[string]map[string][]string{
 		"LifecycleQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
-	"reconcile": {
+	"Reconcile": {
 		"BridgeTable":            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"BridgeTable/index/gsi1": {"dynamodb:Query"},
-		"LifecycleQueue":         {"sqs:SendMessage"},
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 }
 
 func TestFunctionRolesGrantExactlyTheirAccess(t *testing.T) {
-	if len(wantGrants) != len(functions) {
-		t.Fatalf("wantGrants covers %d functions, the table has %d", len(wantGrants), len(functions))
+	if got := len(ofType("AWS::Lambda::Function")); got != len(wantGrants) {
+		t.Fatalf("wantGrants covers %d functions, the template has %d", len(wantGrants), got)
 	}
-	for _, f := range functions {
-		id := pascal(f.Name)
+	for id, grants := range wantGrants {
 		want := map[string][]string{
 			// Every function writes its own log group and its X-Ray traces.
 			id + "Logs": {"logs:CreateLogStream", "logs:PutLogEvents"},
 			"*":         {"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
 		}
-		for k, v := range wantGrants[f.Name] {
+		for k, v := range grants {
 			want[k] = v
 		}
 		if got := policyGrants(t, id+"Role"); !reflect.DeepEqual(got, want) {
-			t.Errorf("%s grants:\n got %v\nwant %v", f.Name, got, want)
+			t.Errorf("%s grants:\n got %v\nwant %v", id, got, want)
 		}
 		_, role := one(t, "AWS::IAM::Role", id+"Role")
 		if role.Properties["ManagedPolicyArns"] != nil {
-			t.Errorf("%s role has managed policies %v", f.Name, role.Properties["ManagedPolicyArns"])
+			t.Errorf("%s role has managed policies %v", id, role.Properties["ManagedPolicyArns"])
 		}
 	}
 }
@@ -395,12 +405,29 @@ func policyGrants(t *testing.T, role string) map[string][]string {
 	return grants
 }
 
+// Every function, by construct name: its memory (MB), its timeout (s) and
+// the names of its environment variables.
+var wantFunctions = map[string]struct {
+	memory, timeout float64
+	env             []string
+}{
+	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
+		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
+	"Setuplinks": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "KAPSO_API_BASE_URL",
+		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "PUBLIC_BASE_URL"}},
+	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
+		"LOG_LEVEL"}},
+	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
+		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "PUBLIC_BASE_URL"}},
+	"Reconcile": {256, 300, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
+		"LOG_LEVEL", "PUBLIC_BASE_URL"}},
+}
+
 func TestFunctionsConfiguration(t *testing.T) {
-	if got := len(ofType("AWS::Lambda::Function")); got != len(functions) {
-		t.Errorf("functions = %d, want %d", got, len(functions))
+	if got := len(ofType("AWS::Lambda::Function")); got != len(wantFunctions) {
+		t.Errorf("functions = %d, want %d", got, len(wantFunctions))
 	}
-	for _, f := range functions {
-		id := pascal(f.Name)
+	for id, w := range wantFunctions {
 		_, r := one(t, "AWS::Lambda::Function", id+"Function")
 		p := r.Properties
 		checks := map[string][2]any{
@@ -411,35 +438,26 @@ func TestFunctionsConfiguration(t *testing.T) {
 			"log level":     {prop(p, "LoggingConfig", "ApplicationLogLevel"), "INFO"},
 			"log group":     {render(prop(p, "LoggingConfig", "LogGroup")), id + "Logs"},
 			"tracing":       {prop(p, "TracingConfig", "Mode"), "Active"},
-			"memory":        {p["MemorySize"], float64(f.MemoryMB)},
-			"timeout":       {p["Timeout"], f.Timeout.Seconds()},
+			"memory":        {p["MemorySize"], w.memory},
+			"timeout":       {p["Timeout"], w.timeout},
 			"role":          {render(p["Role"]), id + "Role"},
 			"LOG_LEVEL env": {prop(p, "Environment", "Variables", "LOG_LEVEL"), "INFO"},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {
-				t.Errorf("%s %s = %v, want %v", f.Name, what, c[0], c[1])
+				t.Errorf("%s %s = %v, want %v", id, what, c[0], c[1])
 			}
 		}
 		var env []string
 		for name := range prop(p, "Environment", "Variables").(map[string]any) {
 			env = append(env, name)
 		}
-		if want := sorted(append([]string{"LOG_LEVEL"}, f.Env...)); !reflect.DeepEqual(sorted(env), want) {
-			t.Errorf("%s env = %v, want %v", f.Name, sorted(env), want)
+		if !reflect.DeepEqual(sorted(env), w.env) {
+			t.Errorf("%s env = %v, want %v", id, sorted(env), w.env)
 		}
 		_, logs := one(t, "AWS::Logs::LogGroup", id+"Logs")
 		if logs.Properties["RetentionInDays"] != 30.0 {
-			t.Errorf("%s log retention = %v", f.Name, logs.Properties["RetentionInDays"])
-		}
-	}
-	wantMemoryTimeout := map[string][2]any{
-		"ingest": {512.0, 10.0}, "lifecycle": {256.0, 30.0}, "reconcile": {256.0, 300.0},
-	}
-	for name, want := range wantMemoryTimeout {
-		_, r := one(t, "AWS::Lambda::Function", pascal(name)+"Function")
-		if got := [2]any{r.Properties["MemorySize"], r.Properties["Timeout"]}; got != want {
-			t.Errorf("%s memory/timeout = %v, want %v", name, got, want)
+			t.Errorf("%s log retention = %v", id, logs.Properties["RetentionInDays"])
 		}
 	}
 	_, reconcile := one(t, "AWS::Lambda::Function", "ReconcileFunction")
@@ -450,7 +468,7 @@ func TestFunctionsConfiguration(t *testing.T) {
 
 func TestFunctionEnvironmentValues(t *testing.T) {
 	vars := func(name string) map[string]any {
-		_, r := one(t, "AWS::Lambda::Function", pascal(name)+"Function")
+		_, r := one(t, "AWS::Lambda::Function", strings.ToUpper(name[:1])+name[1:]+"Function")
 		return prop(r.Properties, "Environment", "Variables").(map[string]any)
 	}
 	checks := map[string][2]any{
@@ -462,7 +480,9 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"setuplinks BRIDGE_API_TOKEN_SECRET_ARN":  {render(vars("setuplinks")["BRIDGE_API_TOKEN_SECRET_ARN"]), "BridgeApiTokenSecret"},
 		"redirect APP_SUCCESS_URL":                {vars("redirect")["APP_SUCCESS_URL"], testSuccessURL},
 		"redirect APP_FAILURE_URL":                {vars("redirect")["APP_FAILURE_URL"], testFailureURL},
-		"reconcile LIFECYCLE_QUEUE_URL":           {render(vars("reconcile")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
+		"lifecycle IDEMPOTENCY_TABLE":             {render(vars("lifecycle")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
+		"reconcile KAPSO_API_KEY_SECRET_ARN":      {render(vars("reconcile")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
+		"redirect LIFECYCLE_QUEUE_URL":            {render(vars("redirect")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {
@@ -485,15 +505,13 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 		threshold    float64
 	}
 	expected := map[string]want{}
-	for _, q := range schema.Queues {
-		expected[pascal(q.DLQID())+"NotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
-		expected[pascal(q.DLQID())+"OldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
+	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "ReconcileScheduleDlq"} {
+		expected[dlq+"NotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
+		expected[dlq+"OldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
 	}
-	expected["ReconcileScheduleDlqNotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
-	expected["ReconcileScheduleDlqOldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
-	for _, f := range functions {
-		expected[pascal(f.Name)+"Errors"] = want{"Errors", "Sum", 0}
-		expected[pascal(f.Name)+"Throttles"] = want{"Throttles", "Sum", 0}
+	for id := range wantFunctions {
+		expected[id+"Errors"] = want{"Errors", "Sum", 0}
+		expected[id+"Throttles"] = want{"Throttles", "Sum", 0}
 	}
 	for name, w := range expected {
 		a, ok := byName[name]
@@ -569,17 +587,17 @@ func TestAlarmTopicAndEmail(t *testing.T) {
 }
 
 func TestFunctionTable(t *testing.T) {
-	names, routes := map[string]bool{}, map[string]bool{}
+	names, served := map[config.Function]bool{}, map[string]bool{}
 	for _, f := range functions {
 		if names[f.Name] {
 			t.Errorf("function %s listed twice", f.Name)
 		}
 		names[f.Name] = true
 		for _, r := range f.Routes {
-			if routes[r] {
-				t.Errorf("route %s served twice", r)
+			if served[r.Pattern()] {
+				t.Errorf("route %s served twice", r.Pattern())
 			}
-			routes[r] = true
+			served[r.Pattern()] = true
 		}
 		if c := f.Consumes; c != nil {
 			if f.Timeout != c.Queue.ConsumerTimeout {
@@ -591,6 +609,11 @@ func TestFunctionTable(t *testing.T) {
 		}
 		if f.Timeout > 30*time.Second && len(f.Routes) > 0 {
 			t.Errorf("%s serves HTTP but runs longer than the 30 s integration limit", f.Name)
+		}
+	}
+	for _, fn := range config.Functions {
+		if !names[fn] {
+			t.Errorf("function %s of shared/config is not deployed", fn)
 		}
 	}
 }

@@ -8,53 +8,70 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
 // secretsFromARNs answers any secret with a value derived from its ARN.
 type secretsFromARNs struct{}
 
-func (secretsFromARNs) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String("value-of-" + aws.ToString(in.SecretId))}, nil
+func (secretsFromARNs) SecretValue(_ context.Context, arn string) (string, error) {
+	return "value-of-" + arn, nil
 }
 
-// Every function's real wiring starts with exactly the environment the stack
-// gives it: a setting the code needs but the stack forgets fails here, not at
-// a cold start in production.
+// Every function's real wiring starts with exactly the environment the
+// synthesized template gives it: a setting the code needs but the stack
+// forgets fails here, not at a cold start in production.
 func TestEachFunctionStartsWithTheEnvironmentTheStackGivesIt(t *testing.T) {
-	builders := map[string]func(context.Context, app.Deps) error{
-		"ingest": func(ctx context.Context, d app.Deps) error { _, err := app.Ingest(ctx, d); return err },
-		"setuplinks": func(ctx context.Context, d app.Deps) error {
-			_, err := app.TenantAPI(ctx, d)
+	builders := map[string]func(context.Context, app.Base) error{
+		"IngestFunction": func(ctx context.Context, b app.Base) error {
+			_, err := ingestapp.Handler(ctx, b, ingestapp.Clients{Secrets: secretsFromARNs{}})
 			return err
 		},
-		"redirect":  func(ctx context.Context, d app.Deps) error { _, err := app.Redirects(ctx, d); return err },
-		"lifecycle": func(ctx context.Context, d app.Deps) error { _, err := app.LifecycleWorker(ctx, d); return err },
-		"reconcile": func(ctx context.Context, d app.Deps) error { _, err := app.Reconciler(ctx, d); return err },
+		"SetuplinksFunction": func(ctx context.Context, b app.Base) error {
+			_, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{Secrets: secretsFromARNs{}})
+			return err
+		},
+		"RedirectFunction": func(ctx context.Context, b app.Base) error {
+			_, err := redirectapp.Handler(ctx, b, redirectapp.Clients{})
+			return err
+		},
+		"LifecycleFunction": func(ctx context.Context, b app.Base) error {
+			_, err := lifecycleapp.Worker(ctx, b, lifecycleapp.Clients{Secrets: secretsFromARNs{}})
+			return err
+		},
+		"ReconcileFunction": func(ctx context.Context, b app.Base) error {
+			_, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{Secrets: secretsFromARNs{}})
+			return err
+		},
 	}
-	if len(builders) != len(functions) {
-		t.Fatalf("%d builders for %d functions in the stack", len(builders), len(functions))
+	if got := len(ofType("AWS::Lambda::Function")); got != len(builders) {
+		t.Fatalf("%d builders for %d functions in the template", len(builders), got)
 	}
-	for _, fn := range functions {
-		build, ok := builders[fn.Name]
-		if !ok {
-			t.Fatalf("no wiring known for function %s", fn.Name)
-		}
+	for name, build := range builders {
+		_, r := one(t, "AWS::Lambda::Function", name)
 		vars := map[string]string{}
-		for _, name := range fn.Env {
-			v := "https://example.com/" + strings.ToLower(name)
-			if strings.HasSuffix(name, "_SECRET_ARN") {
-				v = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name
+		for k, v := range prop(r.Properties, "Environment", "Variables").(map[string]any) {
+			if s, ok := v.(string); ok {
+				vars[k] = s
+				continue
 			}
-			vars[name] = v
+			// A reference to a resource: a plausible value of its kind.
+			vars[k] = "https://example.com/" + strings.ToLower(k)
+			if strings.HasSuffix(k, "_ARN") {
+				vars[k] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + k
+			}
 		}
-		env := func(k string) string { return vars[k] }
-		deps := app.NewDeps(env, aws.Config{Region: "us-east-1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		deps.Secrets = secretsFromARNs{}
-		if err := build(context.Background(), deps); err != nil {
-			t.Errorf("%s does not start with the stack's environment %v: %v", fn.Name, fn.Env, err)
+		b := app.Base{Env: config.Env(func(k string) string { return vars[k] }),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), AWS: aws.Config{Region: "us-east-1"}}
+		if err := build(context.Background(), b); err != nil {
+			t.Errorf("%s does not start with the template's environment %v: %v", name, vars, err)
 		}
 	}
 }

@@ -4,15 +4,17 @@
 //
 // A package's TestMain calls Main. When the endpoints are already in the
 // environment (make test starts one pair of servers for the whole run) they
-// are reused; otherwise Main starts its own servers and stops them after.
+// are reused; otherwise the first test that asks for a client starts the
+// package's own servers, and Main stops them after the run. Tests of pure
+// logic in such a package therefore never start Java.
 package awstest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,26 +35,38 @@ const (
 	EnvSQS      = "KB_TEST_SQS_ENDPOINT"
 )
 
-// Main runs m with local servers available.
+// Main runs m with local servers available on demand.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// The package's own servers, started by the first test that needs them.
+var (
+	inMain   bool
+	start    sync.Once
+	started  *services.Services
+	startErr error
+)
+
 func run(m *testing.M) int {
-	if os.Getenv(EnvDynamoDB) != "" && os.Getenv(EnvSQS) != "" {
-		return m.Run()
+	inMain = true
+	code := m.Run()
+	if started != nil {
+		started.Stop()
 	}
+	return code
+}
+
+// startServices starts the local servers and points the environment at them.
+func startServices() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	svc, err := services.Start(ctx, services.Options{Log: os.Stderr})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "awstest: start local services:", err)
-		return 1
+	started, startErr = services.Start(ctx, services.Options{Log: os.Stderr})
+	if startErr != nil {
+		return
 	}
-	defer svc.Stop()
-	os.Setenv(EnvDynamoDB, svc.DynamoDBEndpoint)
-	os.Setenv(EnvSQS, svc.SQSEndpoint)
-	return m.Run()
+	os.Setenv(EnvDynamoDB, started.DynamoDBEndpoint)
+	os.Setenv(EnvSQS, started.SQSEndpoint)
 }
 
 // Config is an AWS config for the local servers: fixed region, dummy keys.
@@ -65,11 +79,16 @@ func Config() aws.Config {
 
 func endpoint(tb testing.TB, env string) string {
 	tb.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		tb.Fatalf("%s is not set: call awstest.Main from TestMain", env)
+	if os.Getenv(EnvDynamoDB) == "" || os.Getenv(EnvSQS) == "" {
+		if !inMain {
+			tb.Fatalf("%s is not set: call awstest.Main from TestMain", env)
+		}
+		start.Do(startServices)
+		if startErr != nil {
+			tb.Fatalf("awstest: start local services: %v", startErr)
+		}
 	}
-	return v
+	return os.Getenv(env)
 }
 
 // DynamoDB is a client for the local DynamoDB.

@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 func env(m map[string]string) Env { return func(k string) string { return m[k] } }
@@ -18,73 +15,108 @@ type fakeSM struct {
 	calls  int
 }
 
-func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+func (f *fakeSM) SecretValue(_ context.Context, arn string) (string, error) {
 	f.calls++
-	v, ok := f.values[aws.ToString(in.SecretId)]
+	v, ok := f.values[arn]
 	if !ok {
-		return nil, errors.New("ResourceNotFoundException")
+		return "", errors.New("ResourceNotFoundException")
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+	return v, nil
 }
 
 func TestSecretSources(t *testing.T) {
 	ctx := context.Background()
 	sm := &fakeSM{values: map[string]string{"arn:a": "from-sm", "arn:empty": ""}}
+	direct := Setting{Name: "DIRECT", Secret: true}
+	via := Setting{Name: "VIA", Secret: true}
+	none := Setting{Name: "NONE", Secret: true}
+	empty := Setting{Name: "EMPTY", Secret: true}
 	e := env(map[string]string{"DIRECT": "plain", "VIA_SECRET_ARN": "arn:a", "EMPTY_SECRET_ARN": "arn:empty"})
-	if v, err := e.Secret(ctx, sm, "DIRECT"); v != "plain" || err != nil || sm.calls != 0 {
+	if v, err := e.Secret(ctx, sm, direct); v != "plain" || err != nil || sm.calls != 0 {
 		t.Fatalf("direct: %q %v calls=%d", v, err, sm.calls)
 	}
-	if v, err := e.Secret(ctx, sm, "VIA"); v != "from-sm" || err != nil {
+	if v, err := e.Secret(ctx, sm, via); v != "from-sm" || err != nil {
 		t.Fatalf("via arn: %q %v", v, err)
 	}
-	if _, err := e.Secret(ctx, sm, "NONE"); !errors.Is(err, ErrSecretUnset) {
+	if _, err := e.Secret(ctx, sm, none); !errors.Is(err, ErrSecretUnset) {
 		t.Fatalf("unset: %v", err)
 	}
-	if _, err := e.Secret(ctx, sm, "EMPTY"); err == nil || !strings.Contains(err.Error(), "put-secret-value") {
+	if _, err := e.Secret(ctx, sm, empty); err == nil || !strings.Contains(err.Error(), "put-secret-value") {
 		t.Fatalf("empty secret must say how to fill it: %v", err)
 	}
-	if v, err := e.OptionalSecret(ctx, sm, "EMPTY"); v != "" || err != nil {
-		t.Fatalf("optional empty: %q %v", v, err)
+	if _, err := e.Secret(ctx, nil, via); err == nil || !strings.Contains(err.Error(), "no Secrets Manager client") {
+		t.Fatalf("no client: %v", err)
 	}
 }
 
 func TestARNVar(t *testing.T) {
-	for name, want := range map[string]string{
-		"KAPSO_API_KEY":                "KAPSO_API_KEY_SECRET_ARN",
-		"BRIDGE_API_TOKEN":             "BRIDGE_API_TOKEN_SECRET_ARN",
-		"KAPSO_PROJECT_WEBHOOK_SECRET": "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
-		"META_APP_SECRET":              "META_APP_SECRET_ARN",
+	for s, want := range map[*Setting]string{
+		&KapsoAPIKey:          "KAPSO_API_KEY_SECRET_ARN",
+		&BridgeAPIToken:       "BRIDGE_API_TOKEN_SECRET_ARN",
+		&ProjectWebhookSecret: "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
+		&MetaAppSecret:        "META_APP_SECRET_ARN",
 	} {
-		if got := ARNVar(name); got != want {
-			t.Errorf("ARNVar(%s) = %s, want %s", name, got, want)
+		if got := s.ARNVar(); got != want {
+			t.Errorf("ARNVar of %s = %s, want %s", s.Name, got, want)
 		}
 	}
 	sm := &fakeSM{values: map[string]string{"arn:w": "hook"}}
-	if v, err := env(map[string]string{"KAPSO_PROJECT_WEBHOOK_SECRET_ARN": "arn:w"}).Secret(context.Background(), sm, "KAPSO_PROJECT_WEBHOOK_SECRET"); v != "hook" || err != nil {
+	if v, err := env(map[string]string{"KAPSO_PROJECT_WEBHOOK_SECRET_ARN": "arn:w"}).Secret(context.Background(), sm, ProjectWebhookSecret); v != "hook" || err != nil {
 		t.Fatalf("secret through its ARN variable: %q %v", v, err)
 	}
 }
 
-func TestRequireNamesEveryMissingSetting(t *testing.T) {
-	_, err := env(map[string]string{"A": "1"}).Require("A", "B", "C")
-	if err == nil || !strings.Contains(err.Error(), "B, C") {
-		t.Fatalf("err = %v", err)
+func TestReaderNamesEveryMissingSetting(t *testing.T) {
+	r := NewReader(SetupLinks, env(map[string]string{"BRIDGE_TABLE": " t "}), nil)
+	if got := r.String(BridgeTable); got != "t" {
+		t.Errorf("BRIDGE_TABLE = %q", got)
 	}
-	got, err := env(map[string]string{"A": " 1 "}).Require("A")
-	if err != nil || got["A"] != "1" {
-		t.Fatalf("got %v %v", got, err)
+	if got := r.String(KapsoAPIBaseURL); got != "https://api.kapso.ai/platform/v1" {
+		t.Errorf("default = %q", got)
+	}
+	r.String(PublicBaseURL)
+	r.Secret(context.Background(), KapsoAPIKey)
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "missing settings: PUBLIC_BASE_URL, KAPSO_API_KEY") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
-func TestDuration(t *testing.T) {
-	e := env(map[string]string{"D": "8s", "BAD": "soon"})
-	if d, err := e.Duration("D", time.Second); d != 8*time.Second || err != nil {
-		t.Fatalf("%v %v", d, err)
+func TestReaderRefusesASettingNotListedForItsFunction(t *testing.T) {
+	r := NewReader(Redirect, env(map[string]string{"KAPSO_API_BASE_URL": "https://k.example"}), nil)
+	if got := r.String(KapsoAPIBaseURL); got != "" {
+		t.Errorf("read %q", got)
 	}
-	if d, _ := e.Duration("UNSET", time.Second); d != time.Second {
-		t.Fatalf("default %v", d)
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "KAPSO_API_BASE_URL is not a setting of the redirect function") {
+		t.Fatalf("err = %v", err)
 	}
-	if _, err := e.Duration("BAD", time.Second); err == nil {
+}
+
+func TestReaderOptionalSecret(t *testing.T) {
+	sm := &fakeSM{values: map[string]string{"arn:empty": ""}}
+	for name, vars := range map[string]map[string]string{
+		"unset": {},
+		"empty": {"META_APP_SECRET_ARN": "arn:empty"},
+	} {
+		r := NewReader(Ingest, env(vars), sm)
+		if v := r.Secret(context.Background(), MetaAppSecret); v != "" || r.Err() != nil {
+			t.Errorf("%s: %q %v", name, v, r.Err())
+		}
+	}
+	r := NewReader(Ingest, env(map[string]string{"META_APP_SECRET_ARN": "arn:gone"}), sm)
+	if r.Secret(context.Background(), MetaAppSecret); r.Err() == nil {
+		t.Error("a secret that cannot be read is an error even when optional")
+	}
+}
+
+func TestReaderDuration(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 7 * time.Second, "8s": 8 * time.Second} {
+		r := NewReader(Ingest, env(map[string]string{"INGEST_DEADLINE": v}), nil)
+		if d := r.Duration(IngestDeadline); d != want || r.Err() != nil {
+			t.Errorf("%q: %v %v", v, d, r.Err())
+		}
+	}
+	r := NewReader(Ingest, env(map[string]string{"INGEST_DEADLINE": "soon"}), nil)
+	if r.Duration(IngestDeadline); r.Err() == nil {
 		t.Fatal("bad duration accepted")
 	}
 }

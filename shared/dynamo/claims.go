@@ -92,6 +92,10 @@ func (c *Claims) Claim(ctx context.Context, key, bodyHash string, lease time.Dur
 	if err != nil {
 		return idempotency.Result{}, fmt.Errorf("claim %s: read existing claim: %w", key, err)
 	}
+	if old != nil && old.Token == token {
+		// The SDK retried a put whose first attempt was applied: the claim is ours.
+		return idempotency.Result{Outcome: idempotency.Claimed, Claim: idempotency.Claim{Key: key, Token: token}}, nil
+	}
 	outcome := idempotency.Decide(old, bodyHash, now)
 	if outcome == idempotency.Claimed {
 		// The item changed between DynamoDB's check and our clock; the safe

@@ -22,19 +22,16 @@ const (
 	// linkActiveIndex is the gsi1 partition of setup links still usable.
 	linkActiveIndex = "LINK_ACTIVE"
 	// numberWebhookMissingIndex is the gsi1 partition of numbers whose
-	// webhook is not registered yet.
+	// WebhookRegistered fact is not stored yet.
 	numberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
 )
 
-// PhoneNumberKey is the item of a connected phone number: its tenant, its
-// details and its webhook secret.
-func PhoneNumberKey(phoneNumberID string) (pk, sk string) {
+// phoneNumberKey is the item of a connected phone number (see Numbers).
+func phoneNumberKey(phoneNumberID string) (pk, sk string) {
 	return "PHONE#" + phoneNumberID, "PHONE"
 }
 
-// AttrWebhookSecret is the phone number item's attribute holding the secret
-// kapso-bridge generated when it registered the number's webhook.
-const AttrWebhookSecret = "webhook_secret"
+func phoneKey(id string) map[string]types.AttributeValue { return key(phoneNumberKey(id)) }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -28,9 +28,6 @@ type Payloads struct {
 
 // chunkBytes stays well under the 400 KB item limit, attribute names included.
 const chunkBytes = 300 * 1024
-
-// ErrPayloadNotFound: the reference names no stored body.
-var ErrPayloadNotFound = errors.New("payload not found")
 
 func payloadKey(ref string, chunk int) string {
 	return "payload#" + ref + "#" + strconv.Itoa(chunk)
@@ -128,7 +125,7 @@ func (p *Payloads) chunk(ctx context.Context, ref string, i int) (map[string]typ
 		return nil, fmt.Errorf("load payload %s chunk %d: %w", ref, i, err)
 	}
 	if len(out.Item) == 0 {
-		return nil, fmt.Errorf("load payload %s chunk %d: %w", ref, i, ErrPayloadNotFound)
+		return nil, fmt.Errorf("load payload %s chunk %d: %w", ref, i, envelope.ErrBodyNotFound)
 	}
 	return out.Item, nil
 }

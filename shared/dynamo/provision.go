@@ -1,7 +1,9 @@
-// Package dynamo holds kapso-bridge's DynamoDB adapters: the idempotency claim
-// store, the store for event bodies too large for a queue message, the
-// per-number webhook secrets, and table creation from shared/schema for the
-// local stack and tests.
+// Package dynamo holds kapso-bridge's DynamoDB adapters, each implementing a
+// store its domain declares: the idempotency claims (Claims), tenants'
+// connections (Onboarding) and connected numbers with their webhook secrets
+// (Numbers) on the bridge table, bodies too large for a queue message
+// (Payloads), rejected events (Rejects); and table creation from
+// shared/schema for the local stack and tests. Every key is spelled in keys.go.
 package dynamo
 
 import (

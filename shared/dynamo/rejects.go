@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -19,16 +20,6 @@ type Rejects struct {
 	DB    *dynamodb.Client
 	Table string
 	Now   func() time.Time
-}
-
-// Rejected is one kept item.
-type Rejected struct {
-	ID         string
-	Reason     string
-	ReceivedAt time.Time
-	// Raw is what could not be applied, cut to maxRejectedBytes.
-	Raw       []byte
-	Truncated bool
 }
 
 const (
@@ -46,8 +37,8 @@ func (r *Rejects) now() time.Time {
 
 func rejectedDay(t time.Time) string { return rejectedPrefix + t.UTC().Format(time.DateOnly) }
 
-// Keep records raw under id. Keeping the same id twice overwrites it, so a
-// redelivered message does not multiply its record.
+// Keep records raw under id, cut to maxRejectedBytes. Keeping the same id
+// twice overwrites it, so a redelivered message does not multiply its record.
 func (r *Rejects) Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error {
 	now := r.now()
 	if receivedAt.IsZero() {
@@ -73,8 +64,8 @@ func (r *Rejects) Keep(ctx context.Context, id, reason string, receivedAt time.T
 }
 
 // List returns the items kept for the UTC day of day, oldest first.
-func (r *Rejects) List(ctx context.Context, day time.Time) ([]Rejected, error) {
-	var out []Rejected
+func (r *Rejects) List(ctx context.Context, day time.Time) ([]envelope.Rejected, error) {
+	var out []envelope.Rejected
 	p := dynamodb.NewQueryPaginator(r.DB, &dynamodb.QueryInput{
 		TableName:                 aws.String(r.Table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
@@ -86,7 +77,7 @@ func (r *Rejects) List(ctx context.Context, day time.Time) ([]Rejected, error) {
 			return nil, fmt.Errorf("list rejected of %s: %w", day.Format(time.DateOnly), err)
 		}
 		for _, it := range page.Items {
-			out = append(out, Rejected{ID: stringAttr(it["id"]), Reason: stringAttr(it["reason"]),
+			out = append(out, envelope.Rejected{ID: stringAttr(it["id"]), Reason: stringAttr(it["reason"]),
 				ReceivedAt: parseStamp(stringAttr(it["received_at"])),
 				Raw:        bytesAttr(it["raw"]), Truncated: boolAttr(it["truncated"])})
 		}

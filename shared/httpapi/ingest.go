@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/jsonscan"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
 // Enqueuer puts one delivery on a queue and returns once it is durable.
@@ -80,9 +81,9 @@ func (r route) String() string {
 
 // Register adds the ingest routes to mux.
 func (h *Ingest) Register(mux *http.ServeMux) {
-	mux.Handle("POST /webhooks/kapso", h.handler(routeProject))
-	mux.Handle("POST /webhooks/kapso/{phone_number_id}", h.handler(routeNumber))
-	mux.Handle("POST /webhooks/meta/{phone_number_id}", h.handler(routeMeta))
+	mux.Handle(routes.ProjectWebhook.Pattern(), h.handler(routeProject))
+	mux.Handle(routes.NumberWebhook.Pattern(), h.handler(routeNumber))
+	mux.Handle(routes.MetaWebhook.Pattern(), h.handler(routeMeta))
 }
 
 type delivery struct {
@@ -144,7 +145,7 @@ var acceptedBody = []byte(`{"status":"accepted"}` + "\n")
 // can refuse a delivery without touching state. The body is hashed once (the
 // signature) and scanned once.
 func (h *Ingest) read(ctx context.Context, rt route, w http.ResponseWriter, r *http.Request) (delivery, error) {
-	d := delivery{route: rt, phoneNumberID: r.PathValue("phone_number_id")}
+	d := delivery{route: rt, phoneNumberID: r.PathValue(routes.PhoneNumberID)}
 	if rt != routeProject && !validPathID(d.phoneNumberID) {
 		return d, errs.E(errs.NotFound, "unknown phone number", nil)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/shared/testclock"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -41,24 +42,12 @@ const (
 	metaAppSecret = "meta-app-secret"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // stack is one ingest wired to its own real tables and queues.
 type stack struct {
 	t       *testing.T
 	ingest  *httpapi.Ingest
 	mux     *http.ServeMux
-	clock   *clock
+	clock   *testclock.Clock
 	queues  map[string]sqsqueue.QueueURLs
 	tables  map[string]string
 	sqs     *sqs.Client
@@ -70,12 +59,12 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{t: t, clock: &clock{t: time.Now()}, queues: awstest.Queues(t), tables: awstest.Tables(t),
+	s := &stack{t: t, clock: testclock.New(time.Now()), queues: awstest.Queues(t), tables: awstest.Tables(t),
 		sqs: awstest.SQS(t), db: awstest.DynamoDB(t)}
 	s.claims = &dynamo.Claims{DB: s.db, Table: awstest.Idempotency(s.tables), Now: s.clock.Now}
 	s.payload = &dynamo.Payloads{DB: s.db, Table: awstest.Idempotency(s.tables)}
 	s.sender = &sqsqueue.Sender{Client: s.sqs, Bodies: s.payload}
-	secrets := &dynamo.WebhookSecrets{DB: s.db, Table: awstest.Bridge(s.tables)}
+	secrets := &dynamo.Numbers{DB: s.db, Table: awstest.Bridge(s.tables)}
 	if err := secrets.PutSecret(context.Background(), numberID, numberSecret); err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
-// LinkLookup finds the tenant of a setup link (*dynamo.Onboarding).
+// LinkLookup finds the tenant of a setup link (onboarding.Store).
 type LinkLookup interface {
 	TenantOfLink(ctx context.Context, setupLinkID string) (string, bool, error)
 }
@@ -37,30 +39,13 @@ type Redirects struct {
 	Timeout time.Duration
 }
 
-// Redirect constants: event names, the outcome statuses the app sees, and
-// limits.
+// Redirect constants: the outcome statuses the app sees, and limits.
 const (
-	EventRedirectSuccess   = "redirect.success"
-	EventRedirectFailure   = "redirect.failure"
 	DefaultRedirectTimeout = 5 * time.Second
 	maxRedirectQuery       = 4096
 	// Error codes kapso-bridge adds to the app's failure URL.
 	CodeUnknownSetupLink = "unknown_setup_link"
 )
-
-// RedirectPayload is the lifecycle event payload of a redirect.
-type RedirectPayload struct {
-	TenantID                 string    `json:"tenant_id"`
-	SetupLinkID              string    `json:"setup_link_id"`
-	Status                   string    `json:"status,omitempty"`
-	PhoneNumberID            string    `json:"phone_number_id,omitempty"`
-	BusinessAccountID        string    `json:"business_account_id,omitempty"`
-	DisplayPhoneNumber       string    `json:"display_phone_number,omitempty"`
-	ProvisionedPhoneNumberID string    `json:"provisioned_phone_number_id,omitempty"`
-	WhatsAppConfigID         string    `json:"whatsapp_config_id,omitempty"`
-	ErrorCode                string    `json:"error_code,omitempty"`
-	ReceivedAt               time.Time `json:"received_at"`
-}
 
 var (
 	reLinkID    = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
@@ -73,8 +58,8 @@ var (
 
 // Register adds the redirect routes to mux.
 func (h *Redirects) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /connect/success", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
-	mux.HandleFunc("GET /connect/failure", func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
+	mux.HandleFunc(routes.ConnectSuccess.Pattern(), func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
+	mux.HandleFunc(routes.ConnectFailure.Pattern(), func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 }
 
 func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) {
@@ -141,10 +126,10 @@ func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) 
 
 // parse keeps each parameter only if it is well formed, and names the ones
 // it dropped. A malformed setup_link_id leaves it empty.
-func (h *Redirects) parse(r *http.Request, success bool) (RedirectPayload, []string) {
+func (h *Redirects) parse(r *http.Request, success bool) (onboarding.Redirect, []string) {
 	var dropped []string
 	if len(r.URL.RawQuery) > maxRedirectQuery {
-		return RedirectPayload{}, []string{"query too long"}
+		return onboarding.Redirect{}, []string{"query too long"}
 	}
 	q := r.URL.Query()
 	get := func(name string, re *regexp.Regexp) string {
@@ -158,7 +143,7 @@ func (h *Redirects) parse(r *http.Request, success bool) (RedirectPayload, []str
 		}
 		return vs[0]
 	}
-	p := RedirectPayload{SetupLinkID: get("setup_link_id", reLinkID), ReceivedAt: h.now().UTC()}
+	p := onboarding.Redirect{SetupLinkID: get("setup_link_id", reLinkID), ReceivedAt: h.now().UTC()}
 	if !success {
 		p.ErrorCode = get("error_code", reErrorCode)
 		if p.ErrorCode == "" {
@@ -182,10 +167,10 @@ func (h *Redirects) parse(r *http.Request, success bool) (RedirectPayload, []str
 // redirectDelivery builds the lifecycle queue's one-event delivery. Its key
 // digests the parameters without the time, so a double-click or a reload is
 // one event.
-func redirectDelivery(p RedirectPayload, success bool) (envelope.Delivery, []byte) {
-	name := EventRedirectFailure
+func redirectDelivery(p onboarding.Redirect, success bool) (envelope.Delivery, []byte) {
+	name := onboarding.EventRedirectFailure
 	if success {
-		name = EventRedirectSuccess
+		name = onboarding.EventRedirectSuccess
 	}
 	identity := p
 	identity.ReceivedAt = time.Time{}

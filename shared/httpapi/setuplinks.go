@@ -16,12 +16,13 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
 // OnboardingStore is what the tenant API needs of the onboarding store
-// (*dynamo.Onboarding).
+// (onboarding.Store): tenants' Kapso customers, their links and connections.
 type OnboardingStore interface {
-	EnsureCustomer(ctx context.Context, tenantID, name string, findOrCreate func(context.Context) (string, error)) (string, error)
+	onboarding.CustomerStore
 	RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 }
@@ -41,7 +42,7 @@ type TenantAPI struct {
 	Kapso KapsoClient
 	Token string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
-	// go to PublicBaseURL + "/connect/success" and "/connect/failure".
+	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
 	PublicBaseURL string
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -57,8 +58,8 @@ const (
 
 // Register adds the tenant routes to mux.
 func (a *TenantAPI) Register(mux *http.ServeMux) {
-	mux.Handle("POST /v1/tenants/{tenant_id}/setup-links", a.route(a.createSetupLink))
-	mux.Handle("GET /v1/tenants/{tenant_id}/connection", a.route(a.connection))
+	mux.Handle(routes.CreateSetupLink.Pattern(), a.route(a.createSetupLink))
+	mux.Handle(routes.GetConnection.Pattern(), a.route(a.connection))
 }
 
 type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error
@@ -74,7 +75,7 @@ func (a *TenantAPI) route(h tenantHandler) http.Handler {
 	return RequireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		tenantID := r.PathValue("tenant_id")
+		tenantID := r.PathValue(routes.TenantID)
 		log := base.With("method", r.Method, "path", r.URL.Path)
 		if !onboarding.ValidTenantID(tenantID) {
 			WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
@@ -117,16 +118,15 @@ func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, 
 	}
 	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
 	name := strings.TrimSpace(req.TenantName)
-	customerID, err := a.Store.EnsureCustomer(ctx, tenantID, name, func(ctx context.Context) (string, error) {
+	customerID, err := onboarding.EnsureCustomer(ctx, a.Store, tenantID, name, func(ctx context.Context) (string, error) {
 		return a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
 	})
 	if err != nil {
 		return kapsoError(err, "find or create the tenant's Kapso customer")
 	}
-	base := strings.TrimRight(a.PublicBaseURL, "/")
 	link, err := a.Kapso.CreateSetupLink(ctx, customerID, kapsoapi.SetupLinkOptions{
-		SuccessRedirectURL:     base + "/connect/success",
-		FailureRedirectURL:     base + "/connect/failure",
+		SuccessRedirectURL:     routes.SuccessRedirectURL(a.PublicBaseURL),
+		FailureRedirectURL:     routes.FailureRedirectURL(a.PublicBaseURL),
 		AllowedConnectionTypes: req.AllowedConnectionTypes,
 		ProvisionPhoneNumber:   req.ProvisionPhoneNumber,
 		PhoneNumberAreaCode:    req.PhoneNumberAreaCode,

@@ -15,22 +15,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 const apiToken = "tenant-api-token"
 
-// onboardingStack is the tenant API and the redirect handler on real
-// tables, with the simulator behind the real Platform API client.
+// onboardingStack is the tenant API and the redirect handler on the
+// in-memory onboarding store (dynamo.Onboarding passes the same contract
+// suite), with the simulator behind the real Platform API client.
 type onboardingStack struct {
 	t      *testing.T
-	store  *dynamo.Onboarding
+	store  *memstore.Onboarding
 	sim    *kapsosim.Simulator
 	simURL string
 	kapso  *kapsoapi.Client
@@ -66,12 +66,11 @@ func (q *captureQueue) all() []envelope.Event {
 
 func newOnboardingStack(t *testing.T) *onboardingStack {
 	t.Helper()
-	tables := awstest.Tables(t)
 	sim := kapsosim.New(kapsosim.Options{APIKey: "kapso-key"})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	s := &onboardingStack{t: t, sim: sim, simURL: srv.URL, queue: &captureQueue{}, mux: http.NewServeMux(),
-		store: &dynamo.Onboarding{DB: awstest.DynamoDB(t), Table: awstest.Bridge(tables)},
+		store: &memstore.Onboarding{},
 		kapso: kapsoapi.New(srv.URL+"/platform/v1", "kapso-key", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.api = &httpapi.TenantAPI{Store: s.store, Kapso: s.kapso, Token: apiToken, PublicBaseURL: "https://bridge.example",
@@ -357,11 +356,11 @@ func TestRedirects(t *testing.T) {
 	// A double-click is the same event.
 	s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", "")
 	evs := s.queue.all()
-	if len(evs) != 2 || evs[0].ID != evs[1].ID || evs[0].Name != httpapi.EventRedirectSuccess ||
+	if len(evs) != 2 || evs[0].ID != evs[1].ID || evs[0].Name != onboarding.EventRedirectSuccess ||
 		evs[0].Source != envelope.SourceRedirect {
 		t.Fatalf("events %+v", evs)
 	}
-	var p httpapi.RedirectPayload
+	var p onboarding.Redirect
 	if err := json.Unmarshal(evs[0].Payload, &p); err != nil || p.TenantID != "acme" || p.DisplayPhoneNumber != "+15550783881" {
 		t.Fatalf("payload %s: %v", evs[0].Payload, err)
 	}
@@ -379,7 +378,7 @@ func TestRedirects(t *testing.T) {
 		t.Fatalf("failure went to %s", u)
 	}
 	evs = s.queue.all()
-	if len(evs) != 3 || evs[2].Name != httpapi.EventRedirectFailure {
+	if len(evs) != 3 || evs[2].Name != onboarding.EventRedirectFailure {
 		t.Fatalf("failure events %+v", evs)
 	}
 	if err := json.Unmarshal(evs[2].Payload, &p); err != nil || p.TenantID != "acme" || p.SetupLinkID != linkID ||

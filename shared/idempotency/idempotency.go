@@ -1,7 +1,8 @@
 // Package idempotency is the delivery claim protocol of the ingest: a
 // delivery's key is claimed with a lease before it is enqueued, and
 // marked accepted after. It decides what a second copy of a delivery gets; the
-// storage (a DynamoDB conditional write) lives in shared/dynamo.
+// stores are dynamo.Claims (a DynamoDB conditional write) and its in-memory
+// twin memstore.Claims.
 //
 // The rules:
 //   - a key never seen, or whose claim's lease has passed without acceptance

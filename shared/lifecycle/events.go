@@ -7,17 +7,10 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
-)
-
-const (
-	eventRedirectSuccess = httpapi.EventRedirectSuccess
-	eventRedirectFailure = httpapi.EventRedirectFailure
 )
 
 // connectionCreated handles whatsapp.phone_number.created and its legacy
@@ -85,16 +78,16 @@ func fillDetails(d *onboarding.NumberDetails, n kapsoapi.PhoneNumber, typeUnknow
 	d.NameStatus, d.QualityRating = n.NameStatus, n.QualityRating
 }
 
-// confirm records a confirmation, the number's item, and its webhook.
+// confirm records a confirmation, the number's tenant, and its webhook.
 func (w *Worker) confirm(ctx context.Context, conn onboarding.Connection, f onboarding.Fact, log *slog.Logger) error {
-	tenantID := conn.Tenant.ID
-	if _, err := w.appendNew(ctx, conn, f, log); err != nil {
+	conn, err := w.appendNew(ctx, conn, f, log)
+	if err != nil {
 		return err
 	}
-	if err := w.Store.PutPhoneNumber(ctx, tenantID, phoneDetails(f)); err != nil {
+	if err := w.Numbers.AddNumber(ctx, conn.Tenant.ID, f.PhoneNumberID); err != nil {
 		return err
 	}
-	return w.RegisterWebhook(ctx, tenantID, f.PhoneNumberID)
+	return w.registerWebhook(ctx, conn, f.PhoneNumberID)
 }
 
 // ConfirmFromAPI records that the Platform API lists the number under the
@@ -159,7 +152,7 @@ func (w *Worker) numberLifecycle(ctx context.Context, ev envelope.Event, log *sl
 	log = log.With("phone_number_id", p.PhoneNumberID)
 	tenantID, customerID := "", ""
 	if p.PhoneNumberID != "" {
-		t, found, err := w.Store.TenantOfPhoneNumber(ctx, p.PhoneNumberID)
+		t, found, err := w.Numbers.TenantOfPhoneNumber(ctx, p.PhoneNumberID)
 		if err != nil {
 			return err
 		}
@@ -211,7 +204,7 @@ func (w *Worker) numberLifecycle(ctx context.Context, ev envelope.Event, log *sl
 // redirect is a hint: a number is confirmed only when the API lists it
 // under the tenant's customer.
 func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logger) error {
-	var p httpapi.RedirectPayload
+	var p onboarding.Redirect
 	if err := json.Unmarshal(ev.Payload, &p); err != nil || p.TenantID == "" || p.SetupLinkID == "" {
 		return fmt.Errorf("%w: redirect payload without tenant or setup link: %v", errUnusable, err)
 	}
@@ -225,12 +218,11 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	if ev.Name == eventRedirectFailure {
+	if ev.Name == onboarding.EventRedirectFailure {
 		_, err := w.appendNew(ctx, conn, onboarding.FailureRedirect(p.SetupLinkID, p.ErrorCode, at), log)
 		return err
 	}
-	details := onboarding.RedirectDetails{SetupLinkID: p.SetupLinkID, PhoneNumberID: p.PhoneNumberID,
-		BusinessAccountID: p.BusinessAccountID, DisplayPhoneNumber: p.DisplayPhoneNumber}
+	details := p.Details()
 	success := onboarding.SuccessRedirect(details, at)
 	if p.PhoneNumberID == "" {
 		_, err := w.appendNew(ctx, conn, success, log)
@@ -271,9 +263,4 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 		return err
 	}
 	return w.confirmFromAPI(ctx, conn, listed[i], p.SetupLinkID)
-}
-
-func phoneDetails(f onboarding.Fact) dynamo.PhoneDetails {
-	return dynamo.PhoneDetails{PhoneNumberID: f.PhoneNumberID, BusinessAccountID: f.BusinessAccountID,
-		DisplayPhoneNumber: f.DisplayPhoneNumber, ConnectionType: string(f.ConnectionType)}
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
 // ErrForeignWebhook: the number already has a webhook with kapso-bridge's
@@ -22,90 +21,103 @@ var ErrForeignWebhook = errors.New("a webhook with our URL exists whose secret w
 
 // WebhookURL is where a number's webhook points.
 func (w *Worker) WebhookURL(phoneNumberID string) string {
-	return strings.TrimRight(w.PublicBaseURL, "/") + "/webhooks/kapso/" + phoneNumberID
+	return routes.NumberWebhookURL(w.PublicBaseURL, phoneNumberID)
 }
 
 // RegisterWebhook makes sure the number has exactly one webhook of ours,
-// with a secret the ingest can verify, and records WebhookRegistered.
-//
-// Create-once: a lease on the phone item lets one worker at a time register.
-// The secret is stored before Kapso learns it, and an existing stored secret
-// is never replaced, so a webhook with our URL found at Kapso is one we made
-// with the stored secret (a crash after the create left it behind) and is
-// adopted rather than created again.
+// with a secret the ingest can verify, and that the tenant's facts record it.
 func (w *Worker) RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error {
+	conn, err := w.load(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("register webhook of %s: %w", phoneNumberID, err)
+	}
+	return w.registerWebhook(ctx, conn, phoneNumberID)
+}
+
+// registerWebhook registers the number's webhook for conn's tenant.
+//
+// The WebhookRegistered fact is the one record of a registration: the number
+// leaves the missing-webhook list only once that fact is stored, so a failure
+// at any step leaves it where the reconciler finds it again, and a number
+// whose fact is stored is only taken off the list.
+//
+// Create-once: a lease on the number lets one worker at a time register.
+// The secret is stored before Kapso learns it, and a stored secret is never
+// replaced, so a webhook with our URL found at Kapso is one we made with the
+// stored secret (a failure after the create left it behind) and is adopted
+// rather than created again.
+func (w *Worker) registerWebhook(ctx context.Context, conn onboarding.Connection, phoneNumberID string) error {
 	wrap := func(err error) error { return fmt.Errorf("register webhook of %s: %w", phoneNumberID, err) }
-	item, found, err := w.Store.PhoneNumber(ctx, phoneNumberID)
+	tenantID := conn.Tenant.ID
+	if known, ok := conn.PhoneNumber(phoneNumberID); ok && known.WebhookRegistered {
+		if err := w.Numbers.WebhookRecorded(ctx, phoneNumberID); err != nil {
+			return wrap(err)
+		}
+		return nil
+	}
+	n, token, err := w.claim(ctx, phoneNumberID)
 	if err != nil {
 		return wrap(err)
 	}
-	if found && item.WebhookRegistered {
-		return w.recordRegistered(ctx, tenantID, item)
+	if token == "" { // recorded by another worker meanwhile
+		return nil
 	}
-	item, token, err := w.claim(ctx, phoneNumberID)
+	log := w.logger().With("phone_number_id", phoneNumberID, "tenant_id", tenantID)
+	webhookID, err := w.registerHolding(ctx, n)
+	if err == nil {
+		_, err = w.appendNew(ctx, conn, onboarding.WebhookRegistered(phoneNumberID, webhookID, w.now()), log)
+	}
 	if err != nil {
-		return wrap(err)
-	}
-	// The item may hold only the secret, without the number's id.
-	item.PhoneNumberID = phoneNumberID
-	if token == "" { // registered by another worker meanwhile
-		return w.recordRegistered(ctx, tenantID, item)
-	}
-	webhookID, err := w.registerHolding(ctx, item)
-	if err != nil {
-		_ = w.Store.ReleaseWebhookRegistration(context.WithoutCancel(ctx), phoneNumberID, token)
+		_ = w.Numbers.ReleaseWebhookRegistration(context.WithoutCancel(ctx), phoneNumberID, token)
 		if errors.Is(err, ErrForeignWebhook) {
 			// Not retried by SQS: only a person can resolve it, and the number
-			// stays in the reconciler's missing-webhook index meanwhile.
-			w.logger().Error("number webhook not registered", "phone_number_id", phoneNumberID, "tenant_id", tenantID,
-				"err", err.Error())
+			// stays in the reconciler's missing-webhook list meanwhile.
+			log.Error("number webhook not registered", "err", err.Error())
 			return nil
 		}
 		return wrap(err)
 	}
-	at, err := w.Store.MarkWebhookRegistered(ctx, phoneNumberID, webhookID, token)
-	if err != nil {
+	log.Info("number webhook registered", "webhook_id", webhookID)
+	if err := w.Numbers.WebhookRecorded(ctx, phoneNumberID); err != nil {
 		return wrap(err)
 	}
-	w.logger().Info("number webhook registered", "phone_number_id", phoneNumberID, "tenant_id", tenantID, "webhook_id", webhookID)
-	item.WebhookID, item.RegisteredAt = webhookID, at
-	return w.recordRegistered(ctx, tenantID, item)
+	return nil
 }
 
 // claim takes the registration lease, waiting a little for another
-// worker's registration, and returns the number's item as the claim saw
-// it; a token of "" means the number is registered already.
-func (w *Worker) claim(ctx context.Context, phoneNumberID string) (dynamo.PhoneItem, string, error) {
+// worker's registration, and returns the number as the claim saw it; a token
+// of "" means its webhook is recorded already.
+func (w *Worker) claim(ctx context.Context, phoneNumberID string) (onboarding.Number, string, error) {
 	wait := w.RegistrationWait
 	if wait <= 0 {
 		wait = 3 * time.Second
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		item, token, ok, err := w.Store.ClaimWebhookRegistration(ctx, phoneNumberID, registrationLease)
+		n, token, ok, err := w.Numbers.ClaimWebhookRegistration(ctx, phoneNumberID, registrationLease)
 		if err == nil && !ok {
-			return item, "", nil
+			return n, "", nil
 		}
-		if err == nil || !errors.Is(err, dynamo.ErrRegistrationBusy) || time.Now().After(deadline) {
-			return item, token, err
+		if err == nil || !errors.Is(err, onboarding.ErrRegistrationBusy) || time.Now().After(deadline) {
+			return n, token, err
 		}
 		select {
 		case <-ctx.Done():
-			return item, "", ctx.Err()
+			return n, "", ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
 // registerHolding creates the webhook (or adopts ours) while holding the
-// lease; item is the number's item as the lease was taken.
-func (w *Worker) registerHolding(ctx context.Context, item dynamo.PhoneItem) (string, error) {
-	phoneNumberID := item.PhoneNumberID
-	secret, hadSecret := item.Secret, item.Secret != ""
+// lease; n is the number as the lease was taken.
+func (w *Worker) registerHolding(ctx context.Context, n onboarding.Number) (string, error) {
+	phoneNumberID := n.PhoneNumberID
+	secret, hadSecret := n.WebhookSecret, n.WebhookSecret != ""
 	if !hadSecret {
 		secret = w.newSecret()
 		// First, so the ingest can verify the very first delivery.
-		if err := w.Secrets.PutSecret(ctx, phoneNumberID, secret); err != nil {
+		if err := w.Numbers.PutSecret(ctx, phoneNumberID, secret); err != nil {
 			return "", err
 		}
 	}
@@ -129,18 +141,4 @@ func (w *Worker) registerHolding(ctx context.Context, item dynamo.PhoneItem) (st
 		return "", err
 	}
 	return h.ID, nil
-}
-
-// recordRegistered appends WebhookRegistered with the stored registration
-// time, so repeating it is a no-op.
-func (w *Worker) recordRegistered(ctx context.Context, tenantID string, item dynamo.PhoneItem) error {
-	at := item.RegisteredAt
-	if at.IsZero() {
-		at = w.now()
-	}
-	f := onboarding.WebhookRegistered(item.PhoneNumberID, item.WebhookID, at)
-	if _, _, err := w.Store.AppendFact(ctx, tenantID, f); err != nil {
-		return fmt.Errorf("record webhook of %s: %w", item.PhoneNumberID, err)
-	}
-	return nil
 }

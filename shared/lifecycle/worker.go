@@ -17,25 +17,30 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-// Store is what the worker needs of the onboarding store (*dynamo.Onboarding).
+// Store is what the worker needs of the onboarding store (onboarding.Store).
 type Store interface {
 	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 	TenantOfCustomer(ctx context.Context, customerID string) (string, bool, error)
-	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
-	PutPhoneNumber(ctx context.Context, tenantID string, d dynamo.PhoneDetails) error
-	PhoneNumber(ctx context.Context, phoneNumberID string) (dynamo.PhoneItem, bool, error)
-	ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (dynamo.PhoneItem, string, bool, error)
-	ReleaseWebhookRegistration(ctx context.Context, phoneNumberID, token string) error
-	MarkWebhookRegistered(ctx context.Context, phoneNumberID, webhookID, token string) (time.Time, error)
 	KeepOrphan(ctx context.Context, customerID, eventID string, receivedAt time.Time, envelopeJSON []byte) error
+}
+
+// NumberStore is what the worker needs of the number store
+// (onboarding.NumberStore): numbers' tenants, and their webhooks'
+// registration and secrets, which the ingest reads from the same store.
+type NumberStore interface {
+	AddNumber(ctx context.Context, tenantID, phoneNumberID string) error
+	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
+	ClaimWebhookRegistration(ctx context.Context, phoneNumberID string, lease time.Duration) (onboarding.Number, string, bool, error)
+	ReleaseWebhookRegistration(ctx context.Context, phoneNumberID, token string) error
+	WebhookRecorded(ctx context.Context, phoneNumberID string) error
+	PutSecret(ctx context.Context, phoneNumberID, secret string) error
 }
 
 // KapsoClient is the part of the Platform API the worker calls (*kapsoapi.Client).
@@ -46,19 +51,14 @@ type KapsoClient interface {
 	CreateWebhook(ctx context.Context, phoneNumberID string, o kapsoapi.WebhookOptions) (kapsoapi.Webhook, error)
 }
 
-// SecretStore stores a number's webhook secret where the ingest reads it
-// (*dynamo.WebhookSecrets).
-type SecretStore interface {
-	PutSecret(ctx context.Context, phoneNumberID, secret string) error
-}
-
-// PayloadStore loads bodies kept aside for being too large for SQS (*dynamo.Payloads).
+// PayloadStore loads bodies kept aside for being too large for SQS
+// (dynamo.Payloads).
 type PayloadStore interface {
 	Get(ctx context.Context, ref string) ([]byte, error)
 }
 
 // RejectStore keeps what can never be applied, with the reason, where an
-// operator sees it (*dynamo.Rejects).
+// operator sees it (dynamo.Rejects).
 type RejectStore interface {
 	Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error
 }
@@ -66,12 +66,12 @@ type RejectStore interface {
 // Worker handles lifecycle queue batches.
 type Worker struct {
 	Store    Store
+	Numbers  NumberStore
 	Kapso    KapsoClient
-	Secrets  SecretStore
 	Payloads PayloadStore
 	Rejects  RejectStore
 	// PublicBaseURL is where Kapso reaches kapso-bridge; numbers' webhooks
-	// point at PublicBaseURL + "/webhooks/kapso/<phone_number_id>".
+	// point at routes.NumberWebhookURL(PublicBaseURL, id).
 	PublicBaseURL string
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -196,7 +196,7 @@ func (w *Worker) HandleEvent(ctx context.Context, ev envelope.Event) error {
 		return w.connectionCreated(ctx, ev, log)
 	case kapso.IsPhoneNumberLifecycle(ev.Name):
 		return w.numberLifecycle(ctx, ev, log)
-	case ev.Name == eventRedirectSuccess || ev.Name == eventRedirectFailure:
+	case ev.Name == onboarding.EventRedirectSuccess || ev.Name == onboarding.EventRedirectFailure:
 		return w.redirect(ctx, ev, log)
 	}
 	// Workflow, project and agent events carry nothing about connections;
@@ -229,17 +229,17 @@ func (w *Worker) load(ctx context.Context, tenantID string) (onboarding.Connecti
 		return onboarding.Connection{}, err
 	}
 	if !found {
-		return onboarding.Connection{}, fmt.Errorf("tenant %s: %w", tenantID, dynamo.ErrTenantNotFound)
+		return onboarding.Connection{}, fmt.Errorf("tenant %s: %w", tenantID, onboarding.ErrTenantNotFound)
 	}
 	return conn, nil
 }
 
 // appendNew appends f to conn's tenant unless conn already holds the same
-// fact under another time (see redundant), and returns the connection after
-// it. conn is the tenant's connection as this event loaded it.
+// fact under another time (Connection.AlreadyKnows), and returns the
+// connection after it. conn is the tenant's connection as this event loaded it.
 func (w *Worker) appendNew(ctx context.Context, conn onboarding.Connection, f onboarding.Fact, log *slog.Logger) (onboarding.Connection, error) {
 	tenantID := conn.Tenant.ID
-	if redundant(conn, f) {
+	if conn.AlreadyKnows(f) {
 		log.Info("fact already known", "tenant_id", tenantID, "kind", string(f.Kind))
 		return conn, nil
 	}

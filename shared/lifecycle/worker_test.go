@@ -16,25 +16,25 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-func TestMain(m *testing.M) { awstest.Main(m) }
-
+// stack is the worker on the in-memory stores (their DynamoDB adapters pass
+// the same contract suite), the redirect handler, and a simulated Kapso
+// behind the real Platform API client.
 type stack struct {
 	t        *testing.T
-	store    *dynamo.Onboarding
-	secrets  *dynamo.WebhookSecrets
-	payloads *dynamo.Payloads
-	rejects  *dynamo.Rejects
+	store    *memstore.Onboarding
+	numbers  *memstore.Numbers
+	payloads *memstore.Payloads
+	rejects  *memstore.Rejects
 	sim      *kapsosim.Simulator
 	kapso    *kapsoapi.Client
 	worker   *lifecycle.Worker
@@ -59,21 +59,16 @@ func (c *capture) Send(_ context.Context, _ string, d envelope.Delivery, body []
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	tables := awstest.Tables(t)
-	db := awstest.DynamoDB(t)
 	sim := kapsosim.New(kapsosim.Options{APIKey: "k"})
 	simSrv := httptest.NewServer(sim)
 	s := &stack{t: t, sim: sim, queue: &capture{},
-		store:    &dynamo.Onboarding{DB: db, Table: awstest.Bridge(tables)},
-		secrets:  &dynamo.WebhookSecrets{DB: db, Table: awstest.Bridge(tables)},
-		payloads: &dynamo.Payloads{DB: db, Table: awstest.Idempotency(tables)},
-		rejects:  &dynamo.Rejects{DB: db, Table: awstest.Bridge(tables)},
-		kapso:    kapsoapi.New(simSrv.URL+"/platform/v1", "k", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
+		store: &memstore.Onboarding{}, numbers: &memstore.Numbers{}, payloads: &memstore.Payloads{}, rejects: &memstore.Rejects{},
+		kapso: kapsoapi.New(simSrv.URL+"/platform/v1", "k", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
 	// Stands in for the ingest: verifies a number's delivery with the stored secret.
 	bridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimPrefix(r.URL.Path, "/webhooks/kapso/")
 		body, _ := io.ReadAll(r.Body)
-		secret, err := s.secrets.Secret(r.Context(), id)
+		secret, err := s.numbers.Secret(r.Context(), id)
 		if err != nil || !kapso.VerifySignature(secret, body, r.Header.Get("X-Webhook-Signature")) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -83,7 +78,7 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { bridge.Close(); simSrv.Close(); sim.Close() })
 	s.bridge = bridge.URL
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.worker = &lifecycle.Worker{Store: s.store, Kapso: s.kapso, Secrets: s.secrets, Payloads: s.payloads,
+	s.worker = &lifecycle.Worker{Store: s.store, Numbers: s.numbers, Kapso: s.kapso, Payloads: s.payloads,
 		Rejects: s.rejects, PublicBaseURL: bridge.URL, Log: log}
 	s.redirect = &httpapi.Redirects{Store: s.store, Queue: s.queue, AppSuccessURL: "https://app.example/ok",
 		AppFailureURL: "https://app.example/ko", Log: log}
@@ -95,7 +90,7 @@ func newStack(t *testing.T) *stack {
 func (s *stack) tenant(id string) (string, string) {
 	s.t.Helper()
 	ctx := context.Background()
-	customer, err := s.store.EnsureCustomer(ctx, id, "", func(ctx context.Context) (string, error) {
+	customer, err := onboarding.EnsureCustomer(ctx, s.store, id, "", func(ctx context.Context) (string, error) {
 		c, err := s.kapso.CreateCustomer(ctx, id, id)
 		return c.ID, err
 	})
@@ -204,7 +199,7 @@ func TestPhoneNumberCreatedMinimalPayload(t *testing.T) {
 		t.Fatalf("duplicates changed the version: %d → %d", version, v)
 	}
 	s.assertWebhookOnce(number)
-	if tenant, ok, _ := s.store.TenantOfPhoneNumber(context.Background(), number); !ok || tenant != "acme" {
+	if tenant, ok, _ := s.numbers.TenantOfPhoneNumber(context.Background(), number); !ok || tenant != "acme" {
 		t.Fatalf("number lookup: %q", tenant)
 	}
 }

@@ -74,6 +74,20 @@ func (c Change) Applied() bool { return !c.Duplicate && c.Rejected == nil }
 // StatusChanged reports whether the tenant's status moved.
 func (c Change) StatusChanged() bool { return c.TenantStatusFrom != c.TenantStatusTo }
 
+// ClosedLinks are the setup links the fact closed: attempts that were active
+// and are no longer (an outcome came back, or the link expired, was revoked
+// or superseded). Stores take them out of their active links, so the
+// reconciler never expires a link that is already settled.
+func (c Change) ClosedLinks() []Transition[AttemptStatus] {
+	var out []Transition[AttemptStatus]
+	for _, tr := range c.Attempts {
+		if tr.From == AttemptActive && tr.To != AttemptActive {
+			out = append(out, tr)
+		}
+	}
+	return out
+}
+
 // Apply adds a fact to a connection and re-derives it. A fact already known
 // (same Key) or invalid leaves the connection as it was.
 func Apply(state Connection, f Fact) (Connection, Change) {

@@ -365,6 +365,37 @@ func (f Fact) Key() string {
 	return string(f.Kind) + "#" + subject + "#" + hex.EncodeToString(digest[:12])
 }
 
+// AlreadyKnows reports whether the connection holds f under another time.
+// Kapso re-sends an event under a new delivery key, and a person reloads a
+// redirect page; those copies carry a new receive time, hence a new Key, but
+// say nothing new.
+//
+// Number lifecycle and account events can truly repeat (disconnected,
+// reconnected, disconnected again), so such a copy is known only when the
+// latest such event about the same number or account up to f's time is that
+// copy.
+func (c Connection) AlreadyKnows(f Fact) bool {
+	want := f.timelessKey()
+	if !isNumberLifecycle(f.Kind) && !isAccountEvent(f.Kind) {
+		return slices.ContainsFunc(c.Facts, func(g Fact) bool { return g.timelessKey() == want })
+	}
+	var latest *Fact
+	for i, g := range c.Facts {
+		if (isNumberLifecycle(g.Kind) || isAccountEvent(g.Kind)) && g.PhoneNumberID == f.PhoneNumberID &&
+			g.BusinessAccountID == f.BusinessAccountID && !g.At.After(f.At) {
+			latest = &c.Facts[i]
+		}
+	}
+	return latest != nil && latest.timelessKey() == want
+}
+
+// timelessKey is the Key of the fact at a fixed time: equal for the same
+// fact at two times.
+func (f Fact) timelessKey() string {
+	f.At = time.Unix(0, 0).UTC()
+	return f.Key()
+}
+
 type namedField struct{ name, value string }
 
 // namedFields lists every field of the fact by its JSON name, in a fixed

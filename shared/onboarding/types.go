@@ -8,7 +8,10 @@
 // therefore yields the same Connection, which is what lets redirects, webhooks
 // and Platform API checks race each other safely.
 //
-// The package is pure: no clock, no I/O, no AWS or HTTP.
+// Its rules are pure: no clock, no I/O, no AWS or HTTP. The package also
+// says, in its own terms, what it needs kept (Store, NumberStore, with the
+// lease rules their conditional writes follow); adapters implement those.
+// EnsureCustomer is the one protocol here that runs against a store.
 package onboarding
 
 import "time"

@@ -1,8 +1,8 @@
 // Package reconcile catches up with what deliveries can miss: setup links
 // that expired without an outcome, connections the browser reported but no
-// webhook confirmed, and numbers whose webhook is not registered. It reads
-// only through the bridge table's gsi1 index, never scans, and bounds its
-// work per run.
+// webhook confirmed, and numbers whose webhook is not recorded. It finds its
+// work only in the stores' bounded lists (index queries on the bridge table,
+// never scans), and bounds its work per run.
 package reconcile
 
 import (
@@ -14,19 +14,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-// Store is what the reconciler needs of the onboarding store (*dynamo.Onboarding).
+// Store is what the reconciler needs of the onboarding store (onboarding.Store).
 type Store interface {
-	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]dynamo.LinkRef, error)
-	TenantsWithStatus(ctx context.Context, status onboarding.TenantStatus, limit int) ([]dynamo.TenantRef, error)
-	NumbersMissingWebhook(ctx context.Context, limit int) ([]dynamo.PhoneItem, error)
+	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]onboarding.LinkRef, error)
+	TenantsWithStatus(ctx context.Context, status onboarding.TenantStatus, limit int) ([]onboarding.TenantRef, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
-	CloseLink(ctx context.Context, setupLinkID, status string) error
+	CloseLink(ctx context.Context, setupLinkID string, status onboarding.AttemptStatus) error
+}
+
+// NumberList lists the numbers whose webhook is not recorded (onboarding.NumberStore).
+type NumberList interface {
+	NumbersMissingWebhook(ctx context.Context, limit int) ([]onboarding.Number, error)
 }
 
 // KapsoClient is the part of the Platform API the reconciler calls (*kapsoapi.Client).
@@ -44,6 +47,7 @@ type Confirmer interface {
 // Reconciler runs one reconciliation pass per Run.
 type Reconciler struct {
 	Store     Store
+	Numbers   NumberList
 	Kapso     KapsoClient
 	Confirmer Confirmer
 	Log       *slog.Logger
@@ -121,9 +125,9 @@ func (r *Reconciler) expireLinks(ctx context.Context, rep *Report) error {
 		a, ok := conn.Attempt(l.SetupLinkID)
 		if !found || !ok || a.Status != onboarding.AttemptActive {
 			// The index is behind the facts (an outcome was recorded): tidy it.
-			status := "closed"
+			status := onboarding.AttemptStatus("closed")
 			if ok {
-				status = string(a.Status)
+				status = a.Status
 			}
 			if err := r.Store.CloseLink(ctx, l.SetupLinkID, status); err != nil {
 				r.itemFailed(rep, "close link", err, "setup_link_id", l.SetupLinkID)
@@ -215,9 +219,11 @@ func linkFor(conn onboarding.Connection, phoneNumberID string) string {
 	return ""
 }
 
-// registerWebhooks retries registration for numbers without a webhook.
+// registerWebhooks retries registration for numbers without a recorded
+// webhook; for a number whose registration is recorded in its tenant's facts
+// but still listed, that only takes it off the list.
 func (r *Reconciler) registerWebhooks(ctx context.Context, rep *Report) error {
-	items, err := r.Store.NumbersMissingWebhook(ctx, r.limit())
+	items, err := r.Numbers.NumbersMissingWebhook(ctx, r.limit())
 	if err != nil {
 		return err
 	}

@@ -2,46 +2,57 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
 
-func TestMain(m *testing.M) { awstest.Main(m) }
-
-// rig is a store, a simulated Kapso and the lifecycle worker the
+// rig is the in-memory stores (their DynamoDB adapters pass the same
+// contract suite), a simulated Kapso, and the lifecycle worker the
 // reconciler confirms through.
 type rig struct {
-	sim    *kapsosim.Simulator
-	client *kapsoapi.Client
-	store  *dynamo.Onboarding
-	rec    *reconcile.Reconciler
+	sim     *kapsosim.Simulator
+	client  *kapsoapi.Client
+	store   *memstore.Onboarding
+	numbers *memstore.Numbers
+	worker  *lifecycle.Worker
+	rec     *reconcile.Reconciler
 }
 
 func newRig(t *testing.T, opts kapsosim.Options) *rig {
 	t.Helper()
-	tables := awstest.Tables(t)
-	db := awstest.DynamoDB(t)
 	sim := kapsosim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
-	store := &dynamo.Onboarding{DB: db, Table: awstest.Bridge(tables)}
+	store, numbers := &memstore.Onboarding{}, &memstore.Numbers{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	worker := &lifecycle.Worker{Store: store, Kapso: client, Secrets: &dynamo.WebhookSecrets{DB: db, Table: store.Table},
-		PublicBaseURL: "https://bridge.example", Log: log}
-	return &rig{sim: sim, client: client, store: store,
-		rec: &reconcile.Reconciler{Store: store, Kapso: client, Confirmer: worker, Log: log}}
+	worker := &lifecycle.Worker{Store: store, Numbers: numbers, Kapso: client, PublicBaseURL: "https://bridge.example", Log: log}
+	return &rig{sim: sim, client: client, store: store, numbers: numbers, worker: worker,
+		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Log: log}}
+}
+
+// customer creates the tenant and its Kapso customer, as the tenant API does.
+func (r *rig) customer(t *testing.T, tenantID string) string {
+	t.Helper()
+	customer, err := onboarding.EnsureCustomer(context.Background(), r.store, tenantID, "", func(ctx context.Context) (string, error) {
+		c, err := r.client.CreateCustomer(ctx, tenantID, tenantID)
+		return c.ID, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return customer
 }
 
 func TestReconcilerExpiresAndConfirms(t *testing.T) {
@@ -62,13 +73,7 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 
 	// A tenant who finished signup; the redirect was seen before Kapso listed
 	// the number, and the webhook was dropped.
-	customer, err := store.EnsureCustomer(ctx, "waiting", "", func(ctx context.Context) (string, error) {
-		c, err := client.CreateCustomer(ctx, "Waiting", "waiting")
-		return c.ID, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	customer := r.customer(t, "waiting")
 	link, err := client.CreateSetupLink(ctx, customer, kapsoapi.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -108,29 +113,147 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 	}
 }
 
+// connectedWithoutWebhook connects a number for the tenant as a confirmation
+// whose webhook registration failed at the time leaves it: confirmed in the
+// tenant's facts, and listed as missing its webhook.
+func (r *rig) connectedWithoutWebhook(t *testing.T, tenantID string) string {
+	t.Helper()
+	ctx := context.Background()
+	link, err := r.client.CreateSetupLink(ctx, r.customer(t, tenantID), kapsoapi.SetupLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, number, err := r.sim.CompleteLink(link.ID, "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number}, time.Now())
+	if _, _, err := r.store.AppendFact(ctx, tenantID, created); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.numbers.AddNumber(ctx, tenantID, number); err != nil {
+		t.Fatal(err)
+	}
+	return number
+}
+
+// webhookView is what the tenant's connection says about the number's
+// webhook, and how many facts record it.
+func (r *rig) webhookView(t *testing.T, tenantID, number string) (registered bool, facts int) {
+	t.Helper()
+	conn, found, err := r.store.Load(context.Background(), tenantID)
+	if err != nil || !found {
+		t.Fatalf("load %s: %v %v", tenantID, found, err)
+	}
+	for _, f := range conn.Facts {
+		if f.Kind == onboarding.FactWebhookRegistered {
+			facts++
+		}
+	}
+	n, _ := conn.PhoneNumber(number)
+	return n.WebhookRegistered, facts
+}
+
+func (r *rig) missing(t *testing.T) int {
+	t.Helper()
+	missing, err := r.numbers.NumbersMissingWebhook(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(missing)
+}
+
 // A number left without a webhook (registration failed at the time) is
 // registered by the next run.
 func TestReconcilerRegistersMissingWebhooks(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, kapsosim.Options{APIKey: "k"})
-	sim, client, store := r.sim, r.client, r.store
-	customer, _ := store.EnsureCustomer(ctx, "acme", "", func(ctx context.Context) (string, error) {
-		c, err := client.CreateCustomer(ctx, "Acme", "acme")
-		return c.ID, err
-	})
-	link, _ := client.CreateSetupLink(ctx, customer, kapsoapi.SetupLinkOptions{})
-	_, number, err := sim.CompleteLink(link.ID, "dedicated")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.PutPhoneNumber(ctx, "acme", dynamo.PhoneDetails{PhoneNumberID: number}); err != nil {
-		t.Fatal(err)
-	}
+	number := r.connectedWithoutWebhook(t, "acme")
 	report, err := r.rec.Run(ctx)
-	if err != nil || report.WebhooksChecked != 1 || len(sim.Webhooks(number)) != 1 {
-		t.Fatalf("report %+v %v, webhooks %d", report, err, len(sim.Webhooks(number)))
+	if err != nil || report.WebhooksChecked != 1 || report.Errors != 0 || len(r.sim.Webhooks(number)) != 1 {
+		t.Fatalf("report %+v %v, webhooks %d", report, err, len(r.sim.Webhooks(number)))
 	}
-	if item, _, _ := store.PhoneNumber(ctx, number); !item.WebhookRegistered || item.Secret == "" {
-		t.Fatalf("item %+v", item)
+	if secret, err := r.numbers.Secret(ctx, number); err != nil || secret == "" {
+		t.Fatalf("secret %q %v", secret, err)
+	}
+	if registered, facts := r.webhookView(t, "acme", number); !registered || facts != 1 || r.missing(t) != 0 {
+		t.Fatalf("registered %v by %d facts, %d numbers still listed", registered, facts, r.missing(t))
+	}
+}
+
+// factsFailingOnce loses the first WebhookRegistered fact, as an outage
+// between the webhook's creation and its record would.
+type factsFailingOnce struct {
+	*memstore.Onboarding
+	failed bool
+}
+
+func (s *factsFailingOnce) AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error) {
+	if f.Kind == onboarding.FactWebhookRegistered && !s.failed {
+		s.failed = true
+		return onboarding.Connection{}, onboarding.Change{}, errors.New("store unavailable")
+	}
+	return s.Onboarding.AppendFact(ctx, tenantID, f)
+}
+
+// listFailingOnce fails the first WebhookRecorded, as an outage after the
+// fact is stored and before the number leaves the list would.
+type listFailingOnce struct {
+	*memstore.Numbers
+	failed bool
+}
+
+func (s *listFailingOnce) WebhookRecorded(ctx context.Context, phoneNumberID string) error {
+	if !s.failed {
+		s.failed = true
+		return errors.New("store unavailable")
+	}
+	return s.Numbers.WebhookRecorded(ctx, phoneNumberID)
+}
+
+// A registration interrupted between its two writes (the fact, then the
+// number off the list) never loses the number: it stays listed, and the
+// next run repairs the connection view and the list, without a second
+// webhook at Kapso.
+func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
+	tests := []struct {
+		name      string
+		interrupt func(r *rig)
+		// viewAfter is whether the view shows the webhook after the failed run.
+		viewAfter bool
+	}{
+		{"fact not stored", func(r *rig) { r.worker.Store = &factsFailingOnce{Onboarding: r.store} }, false},
+		{"number not taken off the list", func(r *rig) { r.worker.Numbers = &listFailingOnce{Numbers: r.numbers} }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := newRig(t, kapsosim.Options{APIKey: "k"})
+			number := r.connectedWithoutWebhook(t, "acme")
+			tt.interrupt(r)
+
+			report, err := r.rec.Run(ctx)
+			if err != nil || report.WebhooksChecked != 1 || report.Errors != 1 {
+				t.Fatalf("interrupted run: %+v %v", report, err)
+			}
+			if registered, _ := r.webhookView(t, "acme", number); registered != tt.viewAfter || r.missing(t) != 1 {
+				t.Fatalf("after the interrupted run: view registered %v, %d numbers listed; want %v, 1",
+					registered, r.missing(t), tt.viewAfter)
+			}
+
+			report, err = r.rec.Run(ctx)
+			if err != nil || report.WebhooksChecked != 1 || report.Errors != 0 {
+				t.Fatalf("repairing run: %+v %v", report, err)
+			}
+			if registered, facts := r.webhookView(t, "acme", number); !registered || facts != 1 || r.missing(t) != 0 {
+				t.Fatalf("after the repairing run: registered %v by %d facts, %d numbers listed", registered, facts, r.missing(t))
+			}
+			if n := len(r.sim.Webhooks(number)); n != 1 {
+				t.Fatalf("%d webhooks at Kapso, want 1", n)
+			}
+			if report, _ := r.rec.Run(ctx); report.WebhooksChecked != 0 {
+				t.Fatalf("a third run still found work: %+v", report)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
 // startStack runs the same stack as make dev, on random loopback ports.
@@ -29,14 +30,15 @@ func startStack(t *testing.T) *stack.Stack {
 		t.Fatal(err)
 	}
 	settings, _ := stack.Resolve(func(k string) string {
-		if k == "RECONCILE_EVERY" {
+		if k == config.ReconcileEvery.Name {
 			return "2s"
 		}
 		return ""
 	})
-	settings["PUBLIC_BASE_URL"] = "http://" + ln.Addr().String()
-	settings["APP_SUCCESS_URL"] = settings["PUBLIC_BASE_URL"] + "/app/connected"
-	settings["APP_FAILURE_URL"] = settings["PUBLIC_BASE_URL"] + "/app/failed"
+	base := "http://" + ln.Addr().String()
+	settings[config.PublicBaseURL.Name] = base
+	settings[config.AppSuccessURL.Name] = base + "/app/connected"
+	settings[config.AppFailureURL.Name] = base + "/app/failed"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := stack.Start(ctx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
@@ -51,7 +53,7 @@ func startStack(t *testing.T) *stack.Stack {
 func api(t *testing.T, s *stack.Stack, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.Env.Get("BRIDGE_API_TOKEN", ""))
+	req.Header.Set("Authorization", "Bearer "+s.Env.Value(config.BridgeAPIToken))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

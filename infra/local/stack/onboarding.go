@@ -3,57 +3,61 @@ package stack
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // mountOnboarding serves the /v1 API, the redirects and the app page, and
-// starts the lifecycle queue's poller and the reconciler's ticker.
-func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, deps app.Deps, log *slog.Logger) error {
-	tenantAPI, err := app.TenantAPI(ctx, deps)
+// starts the lifecycle queue's poller and the reconciler's ticker, each
+// built by its function's own wiring.
+func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, b app.Base, c clients) error {
+	tenantAPI, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{DynamoDB: c.dynamoDB})
 	if err != nil {
 		return err
 	}
-	redirects, err := app.Redirects(ctx, deps)
+	redirects, err := redirectapp.Handler(ctx, b, redirectapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
 	}
-	worker, err := app.LifecycleWorker(ctx, deps)
+	worker, err := lifecycleapp.Worker(ctx, b, lifecycleapp.Clients{DynamoDB: c.dynamoDB})
 	if err != nil {
 		return err
 	}
-	reconciler, err := app.Reconciler(ctx, deps)
+	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{DynamoDB: c.dynamoDB})
 	if err != nil {
 		return err
 	}
-	every, err := deps.Env.Duration("RECONCILE_EVERY", time.Minute)
+	every, err := b.Env.Duration(config.ReconcileEvery)
 	if err != nil {
 		return err
 	}
-	if s.Onboarding, err = deps.OnboardingStore(); err != nil {
-		return err
-	}
+	s.Onboarding = &dynamo.Onboarding{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
 
-	mux.Handle("/v1/", tenantAPI)
-	mux.Handle("/connect/", redirects)
-	mux.Handle("GET /app/", appPage(s.Onboarding, log))
+	mount(mux, tenantAPI, routes.TenantAPI)
+	mount(mux, redirects, routes.Redirects)
+	mux.Handle("GET /app/", appPage(s.Onboarding, b.Log))
 	mux.Handle("GET /{$}", http.RedirectHandler("/app/", http.StatusFound))
 
-	s.poll(runCtx, schema.Lifecycle, worker.Handle, deps)
+	s.poll(runCtx, schema.Lifecycle, worker.Handle, c, b.Log)
 	s.every(runCtx, every, func(ctx context.Context) {
 		// The deployed reconciler has 5 minutes; locally each run gets the period.
 		ctx, cancel := context.WithTimeout(ctx, every)
 		defer cancel()
 		report, err := reconciler.Run(ctx)
 		if err != nil {
-			log.Error("reconcile", "err", fmt.Errorf("run: %w", err))
+			b.Log.Error("reconcile", "err", fmt.Errorf("run: %w", err))
 			return
 		}
-		log.Info("reconciled", "report", report)
+		b.Log.Info("reconciled", "report", report)
 	})
 	return nil
 }

@@ -26,66 +26,70 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// Setting is one environment variable the stack reads, with its dev default.
-type Setting struct {
-	Name, Default, Help string
+// devDefaults are the values make dev uses for settings left unset where
+// they are not the settings' own defaults: throwaway secrets, and the
+// simulator instead of Kapso's API.
+var devDefaults = map[string]string{
+	config.KapsoAPIKey.Name:          "dev-kapso-api-key",
+	config.ProjectWebhookSecret.Name: "dev-project-webhook-secret",
+	config.BridgeAPIToken.Name:       "dev-bridge-token",
+	// Unset runs the simulator at http://127.0.0.1:$SIM_PORT/platform/v1.
+	config.KapsoAPIBaseURL.Name: "",
 }
 
-// Settings lists every variable the local stack reads. Defaults that depend
-// on others (URLs built from PORT) are filled by Resolve.
-func Settings() []Setting {
-	return []Setting{
-		{"PORT", "8080", "port of the kapso-bridge HTTP server (127.0.0.1)"},
-		{"SIM_PORT", "8090", "port of the Kapso simulator (127.0.0.1)"},
-		{"PUBLIC_BASE_URL", "", "how Kapso and browsers reach kapso-bridge (default http://127.0.0.1:$PORT)"},
-		{"KAPSO_API_BASE_URL", "", "Kapso Platform API; unset runs the simulator at http://127.0.0.1:$SIM_PORT/platform/v1"},
-		{"KAPSO_API_KEY", "dev-kapso-api-key", "X-API-Key for the Platform API"},
-		{"KAPSO_PROJECT_WEBHOOK_SECRET", "dev-project-webhook-secret", "secret of the project webhook"},
-		{"META_APP_SECRET", "", "Meta app secret for X-Hub-Signature-256 (optional)"},
-		{"BRIDGE_API_TOKEN", "dev-bridge-token", "bearer token of the /v1 API"},
-		{"APP_SUCCESS_URL", "", "where a finished signup lands (default the local app page)"},
-		{"APP_FAILURE_URL", "", "where a failed signup lands (default the local app page)"},
-		{"RECONCILE_EVERY", "1m", "how often the reconciler runs"},
-		{"LOG_LEVEL", "info", "debug, info, warn or error"},
-	}
-}
+// The pages of the SaaS app the local stack stands in for (see appPage).
+const (
+	appConnectedPath = "/app/connected"
+	appFailedPath    = "/app/failed"
+)
 
 // Resolve fills unset settings with their dev defaults and reports which
-// defaults were used.
+// defaults were used. It covers every setting a function or the local stack
+// reads, except the tables and queues, which Start sets to the ones it
+// creates. Defaults that depend on others (URLs built from PORT) are derived.
 func Resolve(get func(string) string) (map[string]string, []string) {
 	vals := map[string]string{}
 	var defaulted []string
-	for _, s := range Settings() {
+	for _, s := range config.Settings {
+		if s.Resource || len(s.Functions) == 0 && !s.Local {
+			continue
+		}
+		def, ok := devDefaults[s.Name]
+		if !ok {
+			def = s.Default
+		}
 		v := strings.TrimSpace(get(s.Name))
-		if v == "" && s.Default != "" {
-			v = s.Default
+		if v == "" && def != "" {
+			v = def
 			defaulted = append(defaulted, s.Name)
 		}
 		vals[s.Name] = v
 	}
-	derive := func(name, v string) {
-		if vals[name] == "" {
-			vals[name] = v
-			defaulted = append(defaulted, name)
+	derive := func(s config.Setting, v string) {
+		if vals[s.Name] == "" {
+			vals[s.Name] = v
+			defaulted = append(defaulted, s.Name)
 		}
 	}
-	derive("PUBLIC_BASE_URL", "http://127.0.0.1:"+vals["PORT"])
-	derive("APP_SUCCESS_URL", vals["PUBLIC_BASE_URL"]+"/app/connected")
-	derive("APP_FAILURE_URL", vals["PUBLIC_BASE_URL"]+"/app/failed")
+	derive(config.PublicBaseURL, "http://127.0.0.1:"+vals[config.Port.Name])
+	derive(config.AppSuccessURL, vals[config.PublicBaseURL.Name]+appConnectedPath)
+	derive(config.AppFailureURL, vals[config.PublicBaseURL.Name]+appFailedPath)
 	sort.Strings(defaulted)
 	return vals, defaulted
 }
 
 // Options for Start.
 type Options struct {
-	// Settings as resolved by Resolve (the names of Settings()).
+	// Settings as resolved by Resolve.
 	Settings map[string]string
 	// Listener, when set, serves kapso-bridge instead of 127.0.0.1:$PORT
 	// (tests pass a random port).
@@ -147,65 +151,68 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		return os.Getenv(k)
 	})
-	deps := app.NewDeps(env, cfg, log)
-	// Same clients as deployed, pointed at the local servers.
-	deps.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) })
-	deps.SQS = sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
+	// Same clients as deployed, pointed at the local servers. Secrets are
+	// plain settings here, so no Secrets Manager client is given.
+	c := clients{
+		dynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) }),
+		sqs:      sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
+	}
 
 	prefix := "kb-local-"
-	if s.Tables, err = dynamo.CreateTables(ctx, deps.DynamoDB, prefix); err != nil {
+	if s.Tables, err = dynamo.CreateTables(ctx, c.dynamoDB, prefix); err != nil {
 		return nil, err
 	}
-	if s.Queues, err = sqsqueue.CreateQueues(ctx, deps.SQS, prefix); err != nil {
+	if s.Queues, err = sqsqueue.CreateQueues(ctx, c.sqs, prefix); err != nil {
 		return nil, err
 	}
-	vals[schema.Idempotency.EnvVar] = s.Tables[schema.Idempotency.ID]
-	vals[schema.Bridge.EnvVar] = s.Tables[schema.Bridge.ID]
-	vals[schema.Lifecycle.EnvVar] = s.Queues[schema.Lifecycle.ID].URL
-	vals[schema.Messages.EnvVar] = s.Queues[schema.Messages.ID].URL
+	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
+	vals[config.BridgeTable.Name] = s.Tables[schema.Bridge.ID]
+	vals[config.LifecycleQueueURL.Name] = s.Queues[schema.Lifecycle.ID].URL
+	vals[config.MessagesQueueURL.Name] = s.Queues[schema.Messages.ID].URL
 
 	ln := o.Listener
 	if ln == nil {
-		if ln, err = net.Listen("tcp", "127.0.0.1:"+vals["PORT"]); err != nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:"+vals[config.Port.Name]); err != nil {
 			return nil, fmt.Errorf("listen for kapso-bridge: %w", err)
 		}
 	}
 	s.URL = "http://" + ln.Addr().String()
-	if o.Listener != nil && o.Settings["PUBLIC_BASE_URL"] == "" {
-		vals["PUBLIC_BASE_URL"] = s.URL
+	if o.Listener != nil && o.Settings[config.PublicBaseURL.Name] == "" {
+		vals[config.PublicBaseURL.Name] = s.URL
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 
-	if vals["KAPSO_API_BASE_URL"] == "" {
+	if vals[config.KapsoAPIBaseURL.Name] == "" {
 		sln := o.SimListener
 		if sln == nil {
-			if sln, err = net.Listen("tcp", "127.0.0.1:"+vals["SIM_PORT"]); err != nil {
+			if sln, err = net.Listen("tcp", "127.0.0.1:"+vals[config.SimPort.Name]); err != nil {
 				return nil, fmt.Errorf("listen for the Kapso simulator: %w", err)
 			}
 		}
 		s.SimURL = "http://" + sln.Addr().String()
 		s.Sim = kapsosim.New(kapsosim.Options{
 			PublicURL:            s.SimURL,
-			APIKey:               vals["KAPSO_API_KEY"],
-			ProjectWebhookURL:    vals["PUBLIC_BASE_URL"] + "/webhooks/kapso",
-			ProjectWebhookSecret: vals["KAPSO_PROJECT_WEBHOOK_SECRET"],
+			APIKey:               vals[config.KapsoAPIKey.Name],
+			ProjectWebhookURL:    routes.ProjectWebhookURL(vals[config.PublicBaseURL.Name]),
+			ProjectWebhookSecret: vals[config.ProjectWebhookSecret.Name],
 			RetrySchedule:        o.SimRetrySchedule,
 			Logger:               log.With("component", "kapso-simulator"),
 		})
-		vals["KAPSO_API_BASE_URL"] = s.SimURL + "/platform/v1"
+		vals[config.KapsoAPIBaseURL.Name] = s.SimURL + "/platform/v1"
 		s.serve(sln, s.Sim, log)
 	}
 	s.Env = env
 
+	b := app.Base{Env: env, Log: log}
 	mux := http.NewServeMux()
-	ingest, err := app.Ingest(ctx, deps)
+	ingest, err := ingestapp.Handler(ctx, b, ingestapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/webhooks/", ingest)
-	if err := s.mountOnboarding(runCtx, ctx, mux, deps, log); err != nil {
+	mount(mux, ingest, routes.Ingest)
+	if err := s.mountOnboarding(runCtx, ctx, mux, b, c); err != nil {
 		return nil, err
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +222,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.serve(ln, mux, log)
 	ok = true
 	return s, nil
+}
+
+// clients are the AWS clients of every function, on the local servers.
+type clients struct {
+	dynamoDB *dynamodb.Client
+	sqs      *sqs.Client
+}
+
+// mount serves h at its function's routes and nowhere else, as API Gateway
+// does.
+func mount(mux *http.ServeMux, h http.Handler, rs []routes.Route) {
+	for _, r := range rs {
+		mux.Handle(r.Pattern(), h)
+	}
 }
 
 // requestReadTimeout bounds reading a whole request, headers and body.
@@ -236,9 +257,9 @@ func (s *Stack) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
 }
 
 // poll runs a worker on a queue until the stack stops.
-func (s *Stack) poll(ctx context.Context, q schema.Queue, h sqsqueue.BatchHandler, deps app.Deps) {
-	p := &sqsqueue.Poller{Client: deps.SQS, QueueURL: s.Queues[q.ID].URL, Handler: h, BatchSize: 10,
-		Timeout: q.ConsumerTimeout, Log: deps.Log.With("queue", q.ID)}
+func (s *Stack) poll(ctx context.Context, q schema.Queue, h sqsqueue.BatchHandler, c clients, log *slog.Logger) {
+	p := &sqsqueue.Poller{Client: c.sqs, QueueURL: s.Queues[q.ID].URL, Handler: h, BatchSize: 10,
+		Timeout: q.ConsumerTimeout, Log: log.With("queue", q.ID)}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); p.Run(ctx) }()
 }

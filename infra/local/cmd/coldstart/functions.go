@@ -5,18 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // function is how to start one Lambda function and what to send it first.
 type function struct {
-	// env names the settings it reads at cold start; their values come from
-	// settings, so every function sees the same plausible configuration.
+	// env names the settings it is given: those it reads (config.ReadBy)
+	// that settings has a value for, so every function sees the same
+	// plausible configuration. The others take their defaults.
 	env []string
 	// event is the first invocation: one the function answers without any
 	// AWS data, so the figure is start-up plus a cheap request.
@@ -30,21 +32,20 @@ type function struct {
 // an entry stops the run.
 var functions = map[string]function{
 	"ingest": {
-		env: []string{schema.Idempotency.EnvVar, schema.Bridge.EnvVar, schema.Lifecycle.EnvVar,
-			schema.Messages.EnvVar, "KAPSO_PROJECT_WEBHOOK_SECRET", "META_APP_SECRET"},
+		env: given(config.Ingest),
 		// Unsigned: refused by the signature check, before any AWS call.
-		event: httpRequest{route: "POST /webhooks/kapso", path: "/webhooks/kapso",
+		event: httpRequest{route: routes.ProjectWebhook, path: routes.ProjectWebhook.Path,
 			headers: map[string]string{"content-type": "application/json", "x-webhook-event": "whatsapp.message.received"},
 			body:    `{"message":{"id":"wamid.coldstart"}}`}.event(),
 		check: wantHTTPStatus(http.StatusUnauthorized),
 	},
 	"lifecycle": {
-		env:   []string{schema.Bridge.EnvVar, schema.Idempotency.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "PUBLIC_BASE_URL"},
+		env:   given(config.Lifecycle),
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
 	"reconcile": {
-		env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "PUBLIC_BASE_URL"},
+		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get
 		// empty pages from the AWS stub, so the pass finds no work.
 		event: mustJSON(events.EventBridgeEvent{Version: "0", ID: "7bf73129-1428-4cd3-a780-95db273d1602",
@@ -54,17 +55,17 @@ var functions = map[string]function{
 		check: wantCleanReconcileReport,
 	},
 	"redirect": {
-		env: []string{schema.Bridge.EnvVar, schema.Lifecycle.EnvVar, "APP_SUCCESS_URL", "APP_FAILURE_URL"},
+		env: given(config.Redirect),
 		// No setup link id: sent on to the failure page before any lookup.
-		event: httpRequest{route: "GET /connect/failure", path: "/connect/failure",
+		event: httpRequest{route: routes.ConnectFailure, path: routes.ConnectFailure.Path,
 			headers: map[string]string{"accept": "text/html"}}.event(),
 		check: wantHTTPStatus(http.StatusFound),
 	},
 	"setuplinks": {
-		env: []string{schema.Bridge.EnvVar, "KAPSO_API_BASE_URL", "KAPSO_API_KEY", "BRIDGE_API_TOKEN", "PUBLIC_BASE_URL"},
+		env: given(config.SetupLinks),
 		// No bearer token: refused before the store or Kapso is asked.
-		event: httpRequest{route: "POST /v1/tenants/{tenant_id}/setup-links", path: "/v1/tenants/tenant-1/setup-links",
-			params:  map[string]string{"tenant_id": "tenant-1"},
+		event: httpRequest{route: routes.CreateSetupLink, path: "/v1/tenants/tenant-1/setup-links",
+			params:  map[string]string{routes.TenantID: "tenant-1"},
 			headers: map[string]string{"content-type": "application/json"}, body: `{"tenant_name":"Acme"}`}.event(),
 		check: wantHTTPStatus(http.StatusUnauthorized),
 	},
@@ -78,34 +79,48 @@ const (
 // eventTime is fixed so every run sends the same bytes.
 var eventTime = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
 
-// settings are the values of every setting a function may read. Secrets are
-// plain values, not *_SECRET_ARN, so no Secrets Manager call happens at init;
-// everything with an address points at the AWS stub on 127.0.0.1.
+// settings are the values coldstart gives the settings functions read.
+// Secrets are plain values, not their ARN variables, so no Secrets Manager
+// call happens at init; everything with an address points at the AWS stub
+// on 127.0.0.1. A setting left out takes its default.
 func settings(stubURL string) map[string]string {
 	return map[string]string{
-		schema.Bridge.EnvVar:           "kapso-bridge-" + schema.Bridge.ID,
-		schema.Idempotency.EnvVar:      "kapso-bridge-" + schema.Idempotency.ID,
-		schema.Lifecycle.EnvVar:        stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
-		schema.Messages.EnvVar:         stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
-		"KAPSO_API_BASE_URL":           stubURL + "/platform/v1",
-		"KAPSO_API_KEY":                "coldstart-kapso-api-key",
-		"KAPSO_PROJECT_WEBHOOK_SECRET": "coldstart-project-webhook-secret",
-		"META_APP_SECRET":              "coldstart-meta-app-secret",
-		"BRIDGE_API_TOKEN":             "coldstart-bridge-api-token",
-		"PUBLIC_BASE_URL":              "https://bridge.example.com",
-		"APP_SUCCESS_URL":              "https://app.example.com/whatsapp/connected",
-		"APP_FAILURE_URL":              "https://app.example.com/whatsapp/failed",
+		config.BridgeTable.Name:          "kapso-bridge-" + schema.Bridge.ID,
+		config.IdempotencyTable.Name:     "kapso-bridge-" + schema.Idempotency.ID,
+		config.LifecycleQueueURL.Name:    stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
+		config.MessagesQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
+		config.KapsoAPIBaseURL.Name:      stubURL + "/platform/v1",
+		config.KapsoAPIKey.Name:          "coldstart-kapso-api-key",
+		config.ProjectWebhookSecret.Name: "coldstart-project-webhook-secret",
+		config.MetaAppSecret.Name:        "coldstart-meta-app-secret",
+		config.BridgeAPIToken.Name:       "coldstart-bridge-api-token",
+		config.PublicBaseURL.Name:        "https://bridge.example.com",
+		config.AppSuccessURL.Name:        "https://app.example.com/whatsapp/connected",
+		config.AppFailureURL.Name:        "https://app.example.com/whatsapp/failed",
 	}
+}
+
+// given names the settings fn reads that settings has a value for.
+func given(fn config.Function) []string {
+	vals := settings("")
+	var names []string
+	for _, s := range config.ReadBy(fn) {
+		if _, ok := vals[s.Name]; ok {
+			names = append(names, s.Name)
+		}
+	}
+	return names
 }
 
 // httpRequest is an API Gateway HTTP API (payload 2.0) request.
 type httpRequest struct {
-	route, path, query, body string
-	headers, params          map[string]string
+	route             routes.Route
+	path, query, body string
+	headers, params   map[string]string
 }
 
 func (r httpRequest) event() []byte {
-	method, _, _ := strings.Cut(r.route, " ")
+	method := r.route.Method
 	const domain = "abc123def4.execute-api." + region + ".amazonaws.com"
 	headers := map[string]string{"host": domain, "user-agent": "coldstart", "x-forwarded-proto": "https"}
 	for k, v := range r.headers {
@@ -116,14 +131,14 @@ func (r httpRequest) event() []byte {
 	}
 	e := events.APIGatewayV2HTTPRequest{
 		Version:        "2.0",
-		RouteKey:       r.route,
+		RouteKey:       r.route.Pattern(),
 		RawPath:        r.path,
 		RawQueryString: r.query,
 		Headers:        headers,
 		PathParameters: r.params,
 		Body:           r.body,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			RouteKey:     r.route,
+			RouteKey:     r.route.Pattern(),
 			AccountID:    accountID,
 			Stage:        "$default",
 			RequestID:    "Xk3Jh0coldstart=",
@@ -186,7 +201,8 @@ func wantCleanReconcileReport(body []byte) error {
 }
 
 // checkTable matches the table against the directories of functions/ and
-// the settings it may use.
+// the settings it may use: each function must be given every setting it
+// cannot start without.
 func checkTable(dirs []string, known map[string]string) error {
 	var errList []error
 	have := map[string]bool{}
@@ -196,13 +212,13 @@ func checkTable(dirs []string, known map[string]string) error {
 			errList = append(errList, fmt.Errorf("functions/%s has no entry in the coldstart table (infra/local/cmd/coldstart/functions.go)", d))
 		}
 	}
-	for name, f := range functions {
+	for name := range functions {
 		if !have[name] {
 			errList = append(errList, fmt.Errorf("coldstart table has %q but functions/%s does not exist", name, name))
 		}
-		for _, v := range f.env {
-			if _, ok := known[v]; !ok {
-				errList = append(errList, fmt.Errorf("coldstart table: %s reads %s, which settings does not define", name, v))
+		for _, s := range config.ReadBy(config.Function(name)) {
+			if _, ok := known[s.Name]; !ok && s.Required() {
+				errList = append(errList, fmt.Errorf("coldstart table: %s reads %s, which settings does not define", name, s.Name))
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
 	if s.SimURL != "" {
 		fmt.Fprintf(&b, "Kapso simulator at %s (state: %s/_sim/state)\n", s.SimURL, s.SimURL)
 	} else {
-		fmt.Fprintf(&b, "Kapso Platform API: %s\n", v["KAPSO_API_BASE_URL"])
+		fmt.Fprintf(&b, "Kapso Platform API: %s\n", v[config.KapsoAPIBaseURL.Name])
 	}
 	fmt.Fprintf(&b, `
 1. Create a setup link for tenant acme:
@@ -59,6 +59,6 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
 4. Send a sample webhook: go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.phone_number.created.json
 
 Ctrl-C stops everything.
-`, s.URL, v["BRIDGE_API_TOKEN"])
+`, s.URL, v[config.BridgeAPIToken.Name])
 	return b.String()
 }

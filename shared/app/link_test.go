@@ -1,0 +1,183 @@
+package app_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/kapso-bridge/kapso-bridge/"
+
+// What every function links to start: its settings, its logger and the AWS
+// SDK configuration.
+var linkedByAll = []string{"shared/app", "shared/config", "shared/schema"}
+
+// mayLink lists, besides base, every package of this module each function
+// may link.
+var mayLink = map[string][]string{
+	"ingest": {"shared/app/ingestapp", "shared/config/awssecrets", "shared/lambdahttp",
+		"shared/httpapi", "shared/dynamo", "shared/sqsqueue", "shared/routes",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/kapso/rawjson",
+		"shared/meta", "shared/onboarding"},
+	"setuplinks": {"shared/app/setuplinksapp", "shared/config/awssecrets", "shared/lambdahttp",
+		"shared/httpapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
+		"shared/errs", "shared/idempotency", "shared/onboarding"},
+	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
+		"shared/httpapi", "shared/dynamo", "shared/sqsqueue", "shared/routes",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
+	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
+		"shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/kapso/rawjson", "shared/meta",
+		"shared/onboarding"},
+	// The reconciler confirms numbers through the lifecycle worker.
+	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
+		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/kapso/rawjson", "shared/meta",
+		"shared/onboarding"},
+}
+
+// linkedThroughHTTPAPI are packages a function links today only because
+// shared/httpapi holds all three HTTP functions' handlers, so each links the
+// others' dependencies. The test fails once one is no longer linked: delete
+// the entry when shared/httpapi is split per function.
+var linkedThroughHTTPAPI = map[string][]string{
+	"ingest":     {"shared/kapsoapi"},
+	"setuplinks": {"shared/envelope", "shared/jsonscan", "shared/kapso", "shared/kapso/rawjson", "shared/meta"},
+	"redirect":   {"shared/jsonscan", "shared/kapso", "shared/kapso/rawjson", "shared/kapsoapi", "shared/meta"},
+}
+
+// Every function loads the AWS SDK configuration, whose credential chain
+// links these services' clients.
+var baseServices = []string{"signin", "sso", "ssooidc", "sts"}
+
+// mayCall lists, besides baseServices, the AWS service clients each
+// function may link: the ones its wiring builds.
+var mayCall = map[string][]string{
+	"ingest":     {"dynamodb", "sqs", "secretsmanager"},
+	"setuplinks": {"dynamodb", "secretsmanager"},
+	"redirect":   {"dynamodb", "sqs"},
+	"lifecycle":  {"dynamodb", "secretsmanager"},
+	"reconcile":  {"dynamodb", "secretsmanager"},
+}
+
+const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"
+
+// functionsDir holds one directory per function.
+var functionsDir = filepath.Join("..", "..", "functions")
+
+// Each function links its own wiring and what that needs, never another
+// function's worker or handler, nor an AWS client it does not call: every
+// package linked costs binary size and cold start.
+func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
+	dirs, err := os.ReadDir(functionsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range dirs {
+		if d.IsDir() {
+			names = append(names, d.Name())
+		}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			allowed, ok := mayLink[name]
+			if !ok {
+				t.Fatalf("functions/%s has no entry in mayLink: say which packages it may link", name)
+			}
+			imports := linkGraph(t, name)
+			main := module + "functions/" + name
+			linked := reachable(imports, main)
+			pending := linkedThroughHTTPAPI[name]
+			services := map[string]bool{}
+			for _, pkg := range sortedKeys(linked) {
+				switch {
+				case pkg == main:
+				case strings.HasPrefix(pkg, module):
+					rel := strings.TrimPrefix(pkg, module)
+					if !slices.Contains(linkedByAll, rel) && !slices.Contains(allowed, rel) && !slices.Contains(pending, rel) {
+						t.Errorf("%s links %s: %s", name, rel, chain(linked, pkg))
+					}
+				case strings.HasPrefix(pkg, sdkServices):
+					svc, _, _ := strings.Cut(strings.TrimPrefix(pkg, sdkServices), "/")
+					if svc != "internal" && !slices.Contains(baseServices, svc) && !slices.Contains(mayCall[name], svc) && !services[svc] {
+						services[svc] = true
+						t.Errorf("%s links the %s client: %s", name, svc, chain(linked, pkg))
+					}
+				}
+			}
+			for _, rel := range pending {
+				if _, ok := linked[module+rel]; !ok {
+					t.Errorf("%s no longer links %s: delete it from linkedThroughHTTPAPI", name, rel)
+				}
+			}
+		})
+	}
+	for name := range mayLink {
+		if !slices.Contains(names, name) {
+			t.Errorf("mayLink has %s, but functions/%s does not exist", name, name)
+		}
+	}
+}
+
+// linkGraph is every package the function's binary links, as Lambda's
+// build (make build) sees them, with the packages each imports.
+func linkGraph(t *testing.T, name string) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc",
+		"-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", filepath.Join(functionsDir, name))
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list functions/%s: %v\n%s", name, err, stderr.String())
+	}
+	graph := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		graph[fields[0]] = fields[1:]
+	}
+	return graph
+}
+
+// reachable maps each package reachable from root to the package that
+// first imported it ("" for root).
+func reachable(graph map[string][]string, root string) map[string]string {
+	from := map[string]string{root: ""}
+	queue := []string{root}
+	for len(queue) > 0 {
+		pkg := queue[0]
+		queue = queue[1:]
+		for _, imp := range graph[pkg] {
+			if _, seen := from[imp]; !seen {
+				from[imp] = pkg
+				queue = append(queue, imp)
+			}
+		}
+	}
+	return from
+}
+
+// chain is how the function's main comes to link pkg, shortest first.
+func chain(from map[string]string, pkg string) string {
+	var path []string
+	for p := pkg; p != ""; p = from[p] {
+		path = append(path, strings.TrimPrefix(p, module))
+	}
+	slices.Reverse(path)
+	return strings.Join(path, " → ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

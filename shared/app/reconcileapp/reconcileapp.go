@@ -1,0 +1,31 @@
+// Package reconcileapp builds the reconcile function: the scheduled
+// reconciler, from its settings and the clients it calls.
+// functions/reconcile and the local stack both build it here.
+package reconcileapp
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+)
+
+// Clients are the lifecycle worker's: the reconciler confirms numbers
+// through it, and sends nothing to a queue.
+type Clients = lifecycleapp.Clients
+
+// NewClients builds the clients from the SDK configuration.
+var NewClients = lifecycleapp.NewClients
+
+// Reconciler builds the reconciler.
+func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
+	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
+	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: p.Worker(b.Log), Log: b.Log}, nil
+}

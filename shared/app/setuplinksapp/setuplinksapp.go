@@ -1,0 +1,52 @@
+// Package setuplinksapp builds the setuplinks function: the tenant API (setup
+// links and the connection view), from its settings and the clients it
+// calls. functions/setuplinks and the local stack both build it here.
+package setuplinksapp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+)
+
+// Clients are the AWS clients the tenant API calls.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	Secrets  config.SecretSource
+}
+
+// NewClients builds the clients from the SDK configuration.
+func NewClients(cfg aws.Config) Clients {
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Secrets: awssecrets.New(cfg)}
+}
+
+// Handler builds the /v1 API.
+func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
+	r := config.NewReader(config.SetupLinks, b.Env, c.Secrets)
+	bridge := r.String(config.BridgeTable)
+	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
+	api := &httpapi.TenantAPI{
+		Token:         r.Secret(ctx, config.BridgeAPIToken),
+		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
+		Log:           b.Log,
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
+	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	mux := http.NewServeMux()
+	api.Register(mux)
+	return mux, nil
+}

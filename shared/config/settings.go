@@ -1,0 +1,145 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// Function is one Lambda function: functions/<name>, deployed under that name.
+type Function string
+
+const (
+	Ingest     Function = "ingest"
+	SetupLinks Function = "setuplinks"
+	Redirect   Function = "redirect"
+	Lifecycle  Function = "lifecycle"
+	Reconcile  Function = "reconcile"
+)
+
+// Functions lists every function.
+var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile}
+
+// Setting is one setting, named once for everything that reads or provides
+// it: the functions' wiring, the CDK stack (which gives each function the
+// settings listed for it) and the local stack (which gives them all).
+type Setting struct {
+	// Name is the environment variable.
+	Name string
+	// Default is used when the variable is unset or blank; "" is none.
+	Default string
+	// Secret: deployed, the value is a Secrets Manager secret whose ARN is in
+	// the variable ARNVar(Name); locally the variable holds the value itself.
+	Secret bool
+	// Optional: a reader does without it ("" when unset). A setting with
+	// neither a Default nor Optional is required by every function reading it.
+	Optional bool
+	// Resource: the name or URL of a table or queue, which each stack sets to
+	// the one it created; never set by a person.
+	Resource bool
+	// Functions are the functions that read it at cold start.
+	Functions []Function
+	// Context is the CDK context key that sets it at deploy time, with Name as
+	// the environment fallback; "" when a deploy does not take it.
+	Context string
+	// Local: only the local stack (make dev) reads it.
+	Local bool
+	// Help says what it is, for people.
+	Help string
+}
+
+// ReadBy reports whether fn reads s.
+func (s Setting) ReadBy(fn Function) bool { return slices.Contains(s.Functions, fn) }
+
+// Required: a function reading s cannot start without a value.
+func (s Setting) Required() bool { return s.Default == "" && !s.Optional }
+
+// ARNVar is the variable carrying the ARN of a secret setting.
+func (s Setting) ARNVar() string { return ARNVar(s.Name) }
+
+// Tables and queues, named by the schema that defines them.
+var (
+	BridgeTable = Setting{Name: schema.Bridge.EnvVar, Resource: true, Functions: Functions,
+		Help: "DynamoDB table of tenants, links, numbers and their history"}
+	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle},
+		Help: "DynamoDB table of delivery claims and bodies too large for SQS"}
+	LifecycleQueueURL = Setting{Name: schema.Lifecycle.EnvVar, Resource: true, Functions: []Function{Ingest, Redirect},
+		Help: "SQS queue of project webhooks and redirect outcomes"}
+	MessagesQueueURL = Setting{Name: schema.Messages.EnvVar, Resource: true, Functions: []Function{Ingest},
+		Help: "SQS queue of message, status, conversation and contact events"}
+)
+
+// Secrets.
+var (
+	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{SetupLinks, Lifecycle, Reconcile},
+		Help: "Kapso Platform API key, sent as X-API-Key"}
+	ProjectWebhookSecret = Setting{Name: "KAPSO_PROJECT_WEBHOOK_SECRET", Secret: true, Functions: []Function{Ingest},
+		Help: "secret of the Kapso project webhook, verifies X-Webhook-Signature"}
+	MetaAppSecret = Setting{Name: "META_APP_SECRET", Secret: true, Optional: true, Functions: []Function{Ingest},
+		Help: "Meta app secret, verifies X-Hub-Signature-256 on forwarded Meta payloads (optional)"}
+	BridgeAPIToken = Setting{Name: "BRIDGE_API_TOKEN", Secret: true, Functions: []Function{SetupLinks},
+		Help: "bearer token the SaaS backend presents to the /v1 API"}
+)
+
+// Plain settings the functions read.
+var (
+	KapsoAPIBaseURL = Setting{Name: "KAPSO_API_BASE_URL", Default: "https://api.kapso.ai/platform/v1",
+		Functions: []Function{SetupLinks, Lifecycle, Reconcile}, Context: "kapsoApiBaseUrl",
+		Help: "Kapso Platform API base URL"}
+	PublicBaseURL = Setting{Name: "PUBLIC_BASE_URL", Functions: []Function{SetupLinks, Lifecycle, Reconcile},
+		Context: "publicBaseUrl", Help: "how Kapso and browsers reach kapso-bridge: the base of every URL it hands out"}
+	AppSuccessURL = Setting{Name: "APP_SUCCESS_URL", Functions: []Function{Redirect}, Context: "appSuccessUrl",
+		Help: "the SaaS app's page after a successful signup"}
+	AppFailureURL = Setting{Name: "APP_FAILURE_URL", Functions: []Function{Redirect}, Context: "appFailureUrl",
+		Help: "the SaaS app's page after a failed signup"}
+	// IngestDeadline's default is httpapi.DefaultIngestTimeout (a test holds them equal).
+	IngestDeadline = Setting{Name: "INGEST_DEADLINE", Default: "7s", Functions: []Function{Ingest},
+		Help: "the ingest's whole-request deadline; Kapso waits 10 s"}
+	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
+		Help: "debug, info, warn or error"}
+)
+
+// Settings of a deploy only: the CDK app reads them.
+var (
+	StackName = Setting{Name: "STACK_NAME", Default: "KapsoBridge", Context: "stackName",
+		Help: "CloudFormation stack name, also the prefix of the secrets' names"}
+	AssetDir = Setting{Name: "ASSET_DIR", Default: "build/lambda", Context: "assetDir",
+		Help: "where the function binaries are: <assetDir>/<function>/bootstrap"}
+	LogRetentionDays = Setting{Name: "LOG_RETENTION_DAYS", Default: "30", Context: "logRetentionDays",
+		Help: "retention of the function and access log groups"}
+	ReconcileSchedule = Setting{Name: "RECONCILE_SCHEDULE", Default: "rate(15 minutes)", Context: "reconcileSchedule",
+		Help: "EventBridge Scheduler expression running the reconciler"}
+	APIThrottleRate = Setting{Name: "API_THROTTLE_RATE", Default: "50", Context: "apiThrottleRate",
+		Help: "steady requests per second the API stage accepts"}
+	APIThrottleBurst = Setting{Name: "API_THROTTLE_BURST", Default: "100", Context: "apiThrottleBurst",
+		Help: "burst the API stage accepts"}
+	ReserveConcurrency = Setting{Name: "RESERVE_CONCURRENCY", Default: "true", Context: "reserveConcurrency",
+		Help: "reserve concurrency 1 for the reconciler, so two sweeps never overlap"}
+)
+
+// Settings of the local stack only.
+var (
+	Port           = Setting{Name: "PORT", Default: "8080", Local: true, Help: "port of the kapso-bridge HTTP server (127.0.0.1)"}
+	SimPort        = Setting{Name: "SIM_PORT", Default: "8090", Local: true, Help: "port of the Kapso simulator (127.0.0.1)"}
+	ReconcileEvery = Setting{Name: "RECONCILE_EVERY", Default: "1m", Local: true, Help: "how often the reconciler runs"}
+)
+
+// Settings is every setting.
+var Settings = []Setting{
+	BridgeTable, IdempotencyTable, LifecycleQueueURL, MessagesQueueURL,
+	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
+	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline, LogLevel,
+	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
+	Port, SimPort, ReconcileEvery,
+}
+
+// ReadBy lists the settings fn reads, in the order of Settings.
+func ReadBy(fn Function) []Setting {
+	var out []Setting
+	for _, s := range Settings {
+		if s.ReadBy(fn) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

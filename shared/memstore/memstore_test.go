@@ -1,0 +1,39 @@
+package memstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
+)
+
+func TestOnboardingContract(t *testing.T) {
+	storetest.RunStore(t, func(_ *testing.T, now func() time.Time) onboarding.Store {
+		return &memstore.Onboarding{Now: now}
+	})
+}
+
+func TestNumbersContract(t *testing.T) {
+	storetest.RunNumbers(t, func(_ *testing.T, now func() time.Time) onboarding.NumberStore {
+		return &memstore.Numbers{Now: now}
+	})
+}
+
+func TestClaimsContract(t *testing.T) {
+	storetest.RunClaims(t, func(_ *testing.T, now func() time.Time) idempotency.Store {
+		return &memstore.Claims{Now: now, Retention: time.Hour}
+	})
+}
+
+func TestPayloadsContract(t *testing.T) {
+	storetest.RunBodies(t, func(*testing.T) storetest.Bodies { return &memstore.Payloads{} })
+}
+
+func TestRejectsContract(t *testing.T) {
+	storetest.RunRejects(t, func(_ *testing.T, now func() time.Time) storetest.Rejects {
+		return &memstore.Rejects{Now: now}
+	})
+}

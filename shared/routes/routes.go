@@ -1,0 +1,79 @@
+// Package routes names every HTTP route kapso-bridge serves, once: the
+// handlers register them, the CDK stack puts them on the HTTP API, and the
+// URLs kapso-bridge hands to Kapso (number webhooks, setup-link redirects)
+// are built from them, so a route cannot be served at one path and
+// registered at another.
+package routes
+
+import "strings"
+
+// Route is a method and a path pattern in net/http's ServeMux syntax, which
+// API Gateway's route keys share ("{name}" is one path segment).
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Pattern is the route as a ServeMux pattern and an API Gateway route key:
+// "POST /webhooks/kapso".
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// Path parameters.
+const (
+	PhoneNumberID = "phone_number_id"
+	TenantID      = "tenant_id"
+)
+
+// Kapso's and Meta's webhooks, served by the ingest.
+var (
+	// ProjectWebhook receives the Kapso project's webhooks (numbers connected).
+	ProjectWebhook = Route{"POST", "/webhooks/kapso"}
+	// NumberWebhook receives the webhooks kapso-bridge registers for each
+	// connected number (messages, statuses, conversations, contacts).
+	NumberWebhook = Route{"POST", "/webhooks/kapso/{" + PhoneNumberID + "}"}
+	// MetaWebhook receives raw Meta payloads forwarded for a number.
+	MetaWebhook = Route{"POST", "/webhooks/meta/{" + PhoneNumberID + "}"}
+)
+
+// Where Kapso sends the browser after a setup, served by the redirect function.
+var (
+	ConnectSuccess = Route{"GET", "/connect/success"}
+	ConnectFailure = Route{"GET", "/connect/failure"}
+)
+
+// The tenant API the SaaS backend calls, served by the setuplinks function.
+var (
+	CreateSetupLink = Route{"POST", "/v1/tenants/{" + TenantID + "}/setup-links"}
+	GetConnection   = Route{"GET", "/v1/tenants/{" + TenantID + "}/connection"}
+)
+
+// The routes of each HTTP function: the CDK stack sends exactly these to it,
+// and the local stack serves it at the same ones.
+var (
+	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
+	TenantAPI = []Route{CreateSetupLink, GetConnection}
+	Redirects = []Route{ConnectSuccess, ConnectFailure}
+)
+
+// ProjectWebhookURL is the URL to register as the Kapso project's webhook.
+func ProjectWebhookURL(baseURL string) string { return join(baseURL, ProjectWebhook.Path) }
+
+// NumberWebhookURL is the URL kapso-bridge registers at Kapso as the webhook
+// of the number phoneNumberID (Meta's numeric id).
+func NumberWebhookURL(baseURL, phoneNumberID string) string {
+	return join(baseURL, strings.Replace(NumberWebhook.Path, "{"+PhoneNumberID+"}", phoneNumberID, 1))
+}
+
+// SuccessRedirectURL is where a setup link sends the browser after a
+// successful signup.
+func SuccessRedirectURL(baseURL string) string { return join(baseURL, ConnectSuccess.Path) }
+
+// FailureRedirectURL is where a setup link sends the browser after a failed one.
+func FailureRedirectURL(baseURL string) string { return join(baseURL, ConnectFailure.Path) }
+
+// URLPattern is the route's path on baseURL with its parameters left in
+// ("https://x/webhooks/kapso/{phone_number_id}"), for people to read.
+func URLPattern(baseURL string, r Route) string { return join(baseURL, r.Path) }
+
+// join tolerates a base URL given with a trailing slash.
+func join(baseURL, path string) string { return strings.TrimRight(baseURL, "/") + path }
