@@ -21,7 +21,7 @@ var linkedByAll = []string{"shared/app", "shared/config", "shared/schema"}
 var mayLink = map[string][]string{
 	"ingest": {"shared/app/ingestapp", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/dynamo", "shared/sqsqueue", "shared/routes",
-		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/kapso/rawjson",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
 	"setuplinks": {"shared/app/setuplinksapp", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
@@ -31,12 +31,12 @@ var mayLink = map[string][]string{
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
 	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
 		"shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
-		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/kapso/rawjson", "shared/meta",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	// The reconciler confirms numbers through the lifecycle worker.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
 		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
-		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/kapso/rawjson", "shared/meta",
+		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 }
 
@@ -46,8 +46,8 @@ var mayLink = map[string][]string{
 // the entry when shared/httpapi is split per function.
 var linkedThroughHTTPAPI = map[string][]string{
 	"ingest":     {"shared/kapsoapi"},
-	"setuplinks": {"shared/envelope", "shared/jsonscan", "shared/kapso", "shared/kapso/rawjson", "shared/meta"},
-	"redirect":   {"shared/jsonscan", "shared/kapso", "shared/kapso/rawjson", "shared/kapsoapi", "shared/meta"},
+	"setuplinks": {"shared/envelope", "shared/jsonscan", "shared/kapso", "shared/rawjson", "shared/meta"},
+	"redirect":   {"shared/jsonscan", "shared/kapso", "shared/rawjson", "shared/kapsoapi", "shared/meta"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

@@ -76,8 +76,8 @@ func splitDecode(header string, body []byte) error {
 			_, err = DecodeConnectionCreated(it.Name, it.Payload)
 		case IsPhoneNumberLifecycle(it.Name):
 			_, err = DecodePhoneNumberLifecycle(it.Payload)
-		case IsWorkflowEvent(it.Name):
-			_, err = DecodeWorkflowEvent(it.Payload)
+		case isWorkflowEvent(it.Name):
+			_, err = decodeWorkflowEvent(it.Payload)
 		}
 		if err != nil {
 			return err

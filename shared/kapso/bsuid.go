@@ -13,6 +13,6 @@ var bsuidPattern = regexp.MustCompile(`^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$`
 func IsBSUID(s string) bool { return bsuidPattern.MatchString(s) }
 
 // IsParentBSUID reports whether s is a parent (enterprise) BSUID.
-func IsParentBSUID(s string) bool {
+func isParentBSUID(s string) bool {
 	return IsBSUID(s) && len(s) > 7 && s[2:7] == ".ENT."
 }

@@ -37,7 +37,7 @@ func TestIsBSUID(t *testing.T) {
 		if got := IsBSUID(tt.s); got != tt.bsuid {
 			t.Errorf("IsBSUID(%q) = %v, want %v", tt.s, got, tt.bsuid)
 		}
-		if got := IsParentBSUID(tt.s); got != tt.parent {
+		if got := isParentBSUID(tt.s); got != tt.parent {
 			t.Errorf("IsParentBSUID(%q) = %v, want %v", tt.s, got, tt.parent)
 		}
 	}

@@ -56,7 +56,7 @@ const (
 // count as project events unless they belong to a phone-number family: a new
 // project event must be kept, and the lifecycle worker is where unknown
 // project traffic is recorded.
-func IsProjectEvent(name string) bool {
+func isProjectEvent(name string) bool {
 	return !strings.HasPrefix(name, eventPrefixMessage) &&
 		!strings.HasPrefix(name, eventPrefixConversation) &&
 		!strings.HasPrefix(name, eventPrefixContact) &&
@@ -65,7 +65,7 @@ func IsProjectEvent(name string) bool {
 
 // DocumentedEvents returns every event name Kapso documents, phone-number
 // scope first. kapso_agent.run.* is a family, not a name, so it is absent.
-func DocumentedEvents() []string {
+func documentedEvents() []string {
 	return []string{
 		EventMessageReceived, EventMessageSent, EventMessageDelivered,
 		EventMessageRead, EventMessageFailed,
@@ -80,7 +80,7 @@ func DocumentedEvents() []string {
 }
 
 // IsKapsoAgentRun reports whether name is one of the kapso_agent.run.* events.
-func IsKapsoAgentRun(name string) bool {
+func isKapsoAgentRun(name string) bool {
 	return strings.HasPrefix(name, EventPrefixKapsoAgentRun) && len(name) > len(EventPrefixKapsoAgentRun)
 }
 
@@ -92,10 +92,10 @@ func IsMessageEvent(name string) bool { return strings.HasPrefix(name, eventPref
 func IsConversationEvent(name string) bool { return strings.HasPrefix(name, eventPrefixConversation) }
 
 // IsAccountEvent reports whether name is a whatsapp.account.* enforcement event.
-func IsAccountEvent(name string) bool { return strings.HasPrefix(name, eventPrefixAccount) }
+func isAccountEvent(name string) bool { return strings.HasPrefix(name, eventPrefixAccount) }
 
 // IsWorkflowEvent reports whether name is a workflow.* event.
-func IsWorkflowEvent(name string) bool { return strings.HasPrefix(name, eventPrefixWorkflow) }
+func isWorkflowEvent(name string) bool { return strings.HasPrefix(name, eventPrefixWorkflow) }
 
 // IsConnectionCreated reports whether name announces a newly connected number,
 // under either its v2 or its legacy v1 name.
@@ -112,5 +112,5 @@ func IsPhoneNumberLifecycle(name string) bool {
 		EventPhoneNumberDisconnected, EventPhoneNumberReconnected:
 		return true
 	}
-	return IsAccountEvent(name)
+	return isAccountEvent(name)
 }

@@ -41,14 +41,14 @@ func TestIsProjectEvent(t *testing.T) {
 		{"whatsapp.messages.received", true}, // not the whatsapp.message. family
 	}
 	for _, tt := range tests {
-		if got := IsProjectEvent(tt.name); got != tt.want {
+		if got := isProjectEvent(tt.name); got != tt.want {
 			t.Errorf("IsProjectEvent(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
 
 func TestDocumentedEvents(t *testing.T) {
-	names := DocumentedEvents()
+	names := documentedEvents()
 	if len(names) != 24 {
 		t.Errorf("%d documented events, want 24", len(names))
 	}
@@ -59,7 +59,7 @@ func TestDocumentedEvents(t *testing.T) {
 			t.Errorf("%s listed twice", n)
 		}
 		seen[n] = true
-		if !IsProjectEvent(n) {
+		if !isProjectEvent(n) {
 			numberScope++
 		}
 	}
@@ -67,7 +67,7 @@ func TestDocumentedEvents(t *testing.T) {
 		t.Errorf("%d phone-number scope events, want 11", numberScope)
 	}
 	names[0] = "changed"
-	if DocumentedEvents()[0] != EventMessageReceived {
+	if documentedEvents()[0] != EventMessageReceived {
 		t.Error("DocumentedEvents shares its slice between calls")
 	}
 }
@@ -94,8 +94,8 @@ func TestEventFamilies(t *testing.T) {
 		{name: EventProjectEvent},
 	}
 	for _, tt := range tests {
-		got := [...]bool{IsKapsoAgentRun(tt.name), IsMessageEvent(tt.name), IsConversationEvent(tt.name),
-			IsAccountEvent(tt.name), IsWorkflowEvent(tt.name), IsConnectionCreated(tt.name), IsPhoneNumberLifecycle(tt.name)}
+		got := [...]bool{isKapsoAgentRun(tt.name), IsMessageEvent(tt.name), IsConversationEvent(tt.name),
+			isAccountEvent(tt.name), isWorkflowEvent(tt.name), IsConnectionCreated(tt.name), IsPhoneNumberLifecycle(tt.name)}
 		want := [...]bool{tt.agent, tt.message, tt.conversation, tt.account, tt.workflow, tt.created, tt.lifecycle}
 		if got != want {
 			t.Errorf("%q: agent, message, conversation, account, workflow, created, lifecycle = %v, want %v", tt.name, got, want)

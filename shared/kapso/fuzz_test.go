@@ -9,7 +9,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/events"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // referenceSplit is Split written with encoding/json maps, the way the

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // The payload types below decode tolerantly: a missing or null field leaves
@@ -394,7 +394,7 @@ func DecodeMarketingPreferenceChanged(raw json.RawMessage) (MarketingPreferenceC
 }
 
 // DecodePhoneNumberCreated decodes a whatsapp.phone_number.created payload.
-func DecodePhoneNumberCreated(raw json.RawMessage) (PhoneNumberCreated, error) {
+func decodePhoneNumberCreated(raw json.RawMessage) (PhoneNumberCreated, error) {
 	var ev PhoneNumberCreated
 	d, err := decoder(raw, "phone number created")
 	if err == nil {
@@ -408,7 +408,7 @@ func DecodePhoneNumberCreated(raw json.RawMessage) (PhoneNumberCreated, error) {
 }
 
 // DecodeConfigCreated decodes a whatsapp.config.created payload.
-func DecodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
+func decodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
 	var ev ConfigCreated
 	d, err := decoder(raw, "config created")
 	if err == nil {
@@ -425,10 +425,10 @@ func DecodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
 // the v2 form.
 func DecodeConnectionCreated(name string, raw json.RawMessage) (PhoneNumberCreated, error) {
 	if name == EventConfigCreated {
-		c, err := DecodeConfigCreated(raw)
+		c, err := decodeConfigCreated(raw)
 		return c.AsPhoneNumberCreated(), err
 	}
-	return DecodePhoneNumberCreated(raw)
+	return decodePhoneNumberCreated(raw)
 }
 
 // DecodePhoneNumberLifecycle decodes a number lifecycle or account event. A
@@ -450,7 +450,7 @@ func DecodePhoneNumberLifecycle(raw json.RawMessage) (PhoneNumberLifecycle, erro
 }
 
 // DecodeWorkflowEvent decodes a workflow.* payload.
-func DecodeWorkflowEvent(raw json.RawMessage) (WorkflowEvent, error) {
+func decodeWorkflowEvent(raw json.RawMessage) (WorkflowEvent, error) {
 	var ev WorkflowEvent
 	d, err := decoder(raw, "workflow event")
 	if err == nil {

@@ -74,11 +74,11 @@ func TestDecodeRejectsNonObjects(t *testing.T) {
 		"conversation": func(r json.RawMessage) error { _, err := DecodeConversationEvent(r); return err },
 		"identity":     func(r json.RawMessage) error { _, err := DecodeContactIdentityChanged(r); return err },
 		"marketing":    func(r json.RawMessage) error { _, err := DecodeMarketingPreferenceChanged(r); return err },
-		"created":      func(r json.RawMessage) error { _, err := DecodePhoneNumberCreated(r); return err },
-		"config":       func(r json.RawMessage) error { _, err := DecodeConfigCreated(r); return err },
+		"created":      func(r json.RawMessage) error { _, err := decodePhoneNumberCreated(r); return err },
+		"config":       func(r json.RawMessage) error { _, err := decodeConfigCreated(r); return err },
 		"connection":   func(r json.RawMessage) error { _, err := DecodeConnectionCreated(EventConfigCreated, r); return err },
 		"lifecycle":    func(r json.RawMessage) error { _, err := DecodePhoneNumberLifecycle(r); return err },
-		"workflow":     func(r json.RawMessage) error { _, err := DecodeWorkflowEvent(r); return err },
+		"workflow":     func(r json.RawMessage) error { _, err := decodeWorkflowEvent(r); return err },
 	}
 	for name, decode := range decoders {
 		for _, raw := range []string{"", "null", "[]", `"x"`, "{", `{"message":"text"}`[:5]} {
@@ -190,7 +190,7 @@ func TestAsPhoneNumberCreated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := DecodeConfigCreated(json.RawMessage(tt.raw))
+			c, err := decodeConfigCreated(json.RawMessage(tt.raw))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,8 @@
 package kapso
 
 import (
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // The readers below decode the payload types field by field: several times

@@ -1,4 +1,4 @@
-package kapso_test
+package kapso
 
 import (
 	"encoding/json"
@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 const (
@@ -27,18 +26,18 @@ type sampleCase struct {
 	count int    // number of items
 	name  string // every item's name
 	pnid  string // every item's phone_number_id
-	check func(t *testing.T, items []kapso.Item)
+	check func(t *testing.T, items []Item)
 }
 
 func one(name, pnid string, check func(t *testing.T, raw json.RawMessage)) sampleCase {
-	return sampleCase{count: 1, name: name, pnid: pnid, check: func(t *testing.T, items []kapso.Item) {
+	return sampleCase{count: 1, name: name, pnid: pnid, check: func(t *testing.T, items []Item) {
 		check(t, items[0].Payload)
 	}}
 }
 
-func messageCase(name, wantType, wantStatus string, check func(t *testing.T, ev kapso.MessageEvent)) sampleCase {
+func messageCase(name, wantType, wantStatus string, check func(t *testing.T, ev MessageEvent)) sampleCase {
 	return one(name, pnid, func(t *testing.T, raw json.RawMessage) {
-		ev, err := kapso.DecodeMessageEvent(raw)
+		ev, err := DecodeMessageEvent(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +55,7 @@ func messageCase(name, wantType, wantStatus string, check func(t *testing.T, ev 
 
 func lifecycleCase(name, wantReason string) sampleCase {
 	return one(name, pnid, func(t *testing.T, raw json.RawMessage) {
-		ev, err := kapso.DecodePhoneNumberLifecycle(raw)
+		ev, err := DecodePhoneNumberLifecycle(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,9 +68,9 @@ func lifecycleCase(name, wantReason string) sampleCase {
 	})
 }
 
-func workflowCase(name, wantStatus string, check func(t *testing.T, ev kapso.WorkflowEvent)) sampleCase {
+func workflowCase(name, wantStatus string, check func(t *testing.T, ev WorkflowEvent)) sampleCase {
 	return one(name, "", func(t *testing.T, raw json.RawMessage) {
-		ev, err := kapso.DecodeWorkflowEvent(raw)
+		ev, err := decodeWorkflowEvent(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +81,9 @@ func workflowCase(name, wantStatus string, check func(t *testing.T, ev kapso.Wor
 	})
 }
 
-func conversationCase(name, wantStatus string, check func(t *testing.T, ev kapso.ConversationEvent)) sampleCase {
+func conversationCase(name, wantStatus string, check func(t *testing.T, ev ConversationEvent)) sampleCase {
 	return one(name, pnid, func(t *testing.T, raw json.RawMessage) {
-		ev, err := kapso.DecodeConversationEvent(raw)
+		ev, err := DecodeConversationEvent(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,8 +100,8 @@ func conversationCase(name, wantStatus string, check func(t *testing.T, ev kapso
 }
 
 func sampleCases() map[string]sampleCase {
-	outbound := func(wantStatuses int) func(t *testing.T, ev kapso.MessageEvent) {
-		return func(t *testing.T, ev kapso.MessageEvent) {
+	outbound := func(wantStatuses int) func(t *testing.T, ev MessageEvent) {
+		return func(t *testing.T, ev MessageEvent) {
 			if ev.Message.Kapso.Direction != "outbound" || ev.Message.ToUserID != maria || len(ev.Message.Kapso.Statuses) != wantStatuses {
 				t.Errorf("direction %q to_user_id %q statuses %d", ev.Message.Kapso.Direction, ev.Message.ToUserID, len(ev.Message.Kapso.Statuses))
 			}
@@ -111,7 +110,7 @@ func sampleCases() map[string]sampleCase {
 			}
 		}
 	}
-	received := messageCase(kapso.EventMessageReceived, "text", "received", func(t *testing.T, ev kapso.MessageEvent) {
+	received := messageCase(EventMessageReceived, "text", "received", func(t *testing.T, ev MessageEvent) {
 		if !ev.IsNewConversation || ev.Message.From != "16505551234" || ev.Message.FromUserID != maria || ev.Message.Text == nil || ev.Message.Text.Body != "Oi! Vocês entregam hoje?" {
 			t.Errorf("got %+v", ev.Message)
 		}
@@ -119,11 +118,11 @@ func sampleCases() map[string]sampleCase {
 	return map[string]sampleCase{
 		"kapso/whatsapp.message.received.json":                           received,
 		"kapso/legacy-wrapper.whatsapp.message.received.json":            received,
-		"kapso/legacy-wrapper.no-header.whatsapp.message.delivered.json": messageCase(kapso.EventMessageDelivered, "text", "delivered", outbound(2)),
-		"kapso/whatsapp.message.received.batch.json": {count: 3, name: kapso.EventMessageReceived, pnid: pnid, check: func(t *testing.T, items []kapso.Item) {
+		"kapso/legacy-wrapper.no-header.whatsapp.message.delivered.json": messageCase(EventMessageDelivered, "text", "delivered", outbound(2)),
+		"kapso/whatsapp.message.received.batch.json": {count: 3, name: EventMessageReceived, pnid: pnid, check: func(t *testing.T, items []Item) {
 			var types []string
 			for _, it := range items {
-				ev, err := kapso.DecodeMessageEvent(it.Payload)
+				ev, err := DecodeMessageEvent(it.Payload)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -136,10 +135,10 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("types %v", types)
 			}
 		}},
-		"bench/kapso-message.json": messageCase(kapso.EventMessageReceived, "text", "received", nil),
-		"bench/kapso-batch-50.json": {count: 50, name: kapso.EventMessageReceived, pnid: pnid, check: func(t *testing.T, items []kapso.Item) {
+		"bench/kapso-message.json": messageCase(EventMessageReceived, "text", "received", nil),
+		"bench/kapso-batch-50.json": {count: 50, name: EventMessageReceived, pnid: pnid, check: func(t *testing.T, items []Item) {
 			for _, it := range items {
-				ev, err := kapso.DecodeMessageEvent(it.Payload)
+				ev, err := DecodeMessageEvent(it.Payload)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -148,47 +147,47 @@ func sampleCases() map[string]sampleCase {
 				}
 			}
 		}},
-		"kapso/whatsapp.message.received.batch-empty.json": {count: 0, check: func(*testing.T, []kapso.Item) {}},
-		"kapso/whatsapp.message.received.bsuid-only.json": messageCase(kapso.EventMessageReceived, "text", "received", func(t *testing.T, ev kapso.MessageEvent) {
+		"kapso/whatsapp.message.received.batch-empty.json": {count: 0, check: func(*testing.T, []Item) {}},
+		"kapso/whatsapp.message.received.bsuid-only.json": messageCase(EventMessageReceived, "text", "received", func(t *testing.T, ev MessageEvent) {
 			if ev.Message.From != "" || ev.Conversation.PhoneNumber != "" {
 				t.Errorf("phone present: from %q conversation %q", ev.Message.From, ev.Conversation.PhoneNumber)
 			}
-			if ev.Message.FromUserID != joao || !kapso.IsBSUID(ev.Message.FromUserID) || !kapso.IsParentBSUID(ev.Conversation.ParentBusinessScopedUserID) {
+			if ev.Message.FromUserID != joao || !IsBSUID(ev.Message.FromUserID) || !isParentBSUID(ev.Conversation.ParentBusinessScopedUserID) {
 				t.Errorf("bsuids %q %q", ev.Message.FromUserID, ev.Conversation.ParentBusinessScopedUserID)
 			}
 		}),
-		"kapso/whatsapp.message.received.reaction-removal.json": messageCase(kapso.EventMessageReceived, "reaction", "received", func(t *testing.T, ev kapso.MessageEvent) {
+		"kapso/whatsapp.message.received.reaction-removal.json": messageCase(EventMessageReceived, "reaction", "received", func(t *testing.T, ev MessageEvent) {
 			if !ev.Message.IsReactionRemoval() || ev.Message.Reaction == nil || ev.Message.Reaction.MessageID == "" {
 				t.Errorf("reaction %+v", ev.Message.Reaction)
 			}
 		}),
-		"kapso/whatsapp.message.sent.json":      messageCase(kapso.EventMessageSent, "text", "sent", outbound(1)),
-		"kapso/whatsapp.message.delivered.json": messageCase(kapso.EventMessageDelivered, "text", "delivered", outbound(2)),
-		"kapso/whatsapp.message.read.json":      messageCase(kapso.EventMessageRead, "text", "read", outbound(3)),
-		"kapso/whatsapp.message.failed.json": messageCase(kapso.EventMessageFailed, "text", "failed", func(t *testing.T, ev kapso.MessageEvent) {
+		"kapso/whatsapp.message.sent.json":      messageCase(EventMessageSent, "text", "sent", outbound(1)),
+		"kapso/whatsapp.message.delivered.json": messageCase(EventMessageDelivered, "text", "delivered", outbound(2)),
+		"kapso/whatsapp.message.read.json":      messageCase(EventMessageRead, "text", "read", outbound(3)),
+		"kapso/whatsapp.message.failed.json": messageCase(EventMessageFailed, "text", "failed", func(t *testing.T, ev MessageEvent) {
 			errs := ev.Message.ErrorDetails()
 			if len(errs) != 1 || errs[0].Code != 131047 || !strings.Contains(errs[0].Details(), "24 hours") {
 				t.Errorf("errors %+v", errs)
 			}
 		}),
-		"kapso/whatsapp.conversation.created.json": conversationCase(kapso.EventConversationCreated, "active", nil),
-		"kapso/whatsapp.conversation.ended.json":   conversationCase(kapso.EventConversationEnded, "ended", nil),
-		"kapso/whatsapp.conversation.inactive.json": conversationCase(kapso.EventConversationInactive, "active", func(t *testing.T, ev kapso.ConversationEvent) {
+		"kapso/whatsapp.conversation.created.json": conversationCase(EventConversationCreated, "active", nil),
+		"kapso/whatsapp.conversation.ended.json":   conversationCase(EventConversationEnded, "ended", nil),
+		"kapso/whatsapp.conversation.inactive.json": conversationCase(EventConversationInactive, "active", func(t *testing.T, ev ConversationEvent) {
 			if ev.Inactivity == nil || ev.Inactivity.Minutes != 60 || ev.SinceMessage == nil || ev.SinceMessage.Direction != "outbound" {
 				t.Errorf("inactivity %+v since %+v", ev.Inactivity, ev.SinceMessage)
 			}
 		}),
-		"kapso/whatsapp.contact.identity_changed.json": one(kapso.EventContactIdentityChanged, pnid, func(t *testing.T, raw json.RawMessage) {
-			ev, err := kapso.DecodeContactIdentityChanged(raw)
+		"kapso/whatsapp.contact.identity_changed.json": one(EventContactIdentityChanged, pnid, func(t *testing.T, raw json.RawMessage) {
+			ev, err := DecodeContactIdentityChanged(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.Contact.BusinessScopedUserID != maria || ev.Previous.BusinessScopedUserID == maria || !kapso.IsBSUID(ev.Previous.BusinessScopedUserID) {
+			if ev.Contact.BusinessScopedUserID != maria || ev.Previous.BusinessScopedUserID == maria || !IsBSUID(ev.Previous.BusinessScopedUserID) {
 				t.Errorf("got %+v", ev)
 			}
 		}),
-		"kapso/whatsapp.contact.marketing_preference_changed.json": one(kapso.EventContactMarketingPreference, pnid, func(t *testing.T, raw json.RawMessage) {
-			ev, err := kapso.DecodeMarketingPreferenceChanged(raw)
+		"kapso/whatsapp.contact.marketing_preference_changed.json": one(EventContactMarketingPreference, pnid, func(t *testing.T, raw json.RawMessage) {
+			ev, err := DecodeMarketingPreferenceChanged(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,9 +195,9 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("got %+v", ev)
 			}
 		}),
-		"kapso/whatsapp.meta_business_agent.handover.json": conversationCase(kapso.EventMetaBusinessAgentHandover, "active", nil),
-		"kapso/whatsapp.phone_number.created.json": one(kapso.EventPhoneNumberCreated, pnid, func(t *testing.T, raw json.RawMessage) {
-			ev, err := kapso.DecodeConnectionCreated(kapso.EventPhoneNumberCreated, raw)
+		"kapso/whatsapp.meta_business_agent.handover.json": conversationCase(EventMetaBusinessAgentHandover, "active", nil),
+		"kapso/whatsapp.phone_number.created.json": one(EventPhoneNumberCreated, pnid, func(t *testing.T, raw json.RawMessage) {
+			ev, err := DecodeConnectionCreated(EventPhoneNumberCreated, raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,8 +205,8 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("minimal shape decoded as %+v", ev)
 			}
 		}),
-		"kapso/whatsapp.phone_number.created.full.json": one(kapso.EventPhoneNumberCreated, pnid, func(t *testing.T, raw json.RawMessage) {
-			ev, err := kapso.DecodePhoneNumberCreated(raw)
+		"kapso/whatsapp.phone_number.created.full.json": one(EventPhoneNumberCreated, pnid, func(t *testing.T, raw json.RawMessage) {
+			ev, err := decodePhoneNumberCreated(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,15 +214,15 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("got %+v", ev)
 			}
 		}),
-		"kapso/whatsapp.config.created.json": one(kapso.EventConfigCreated, pnid, func(t *testing.T, raw json.RawMessage) {
-			c, err := kapso.DecodeConfigCreated(raw)
+		"kapso/whatsapp.config.created.json": one(EventConfigCreated, pnid, func(t *testing.T, raw json.RawMessage) {
+			c, err := decodeConfigCreated(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.PhoneNumber == nil || c.PhoneNumber.PhoneNumber != "+15550783881" || c.SetupLink == nil || !c.SetupLink.ProvisionPhoneNumber || c.CreationContext.Sandbox {
 				t.Errorf("got %+v", c)
 			}
-			ev, err := kapso.DecodeConnectionCreated(kapso.EventConfigCreated, raw)
+			ev, err := DecodeConnectionCreated(EventConfigCreated, raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,25 +230,25 @@ func sampleCases() map[string]sampleCase {
 				t.Errorf("as v2: %+v", ev)
 			}
 		}),
-		"kapso/whatsapp.phone_number.deleted.json":      lifecycleCase(kapso.EventPhoneNumberDeleted, "deleted_by_user"),
-		"kapso/whatsapp.phone_number.offboarded.json":   lifecycleCase(kapso.EventPhoneNumberOffboarded, "customer_offboarded"),
-		"kapso/whatsapp.phone_number.disconnected.json": lifecycleCase(kapso.EventPhoneNumberDisconnected, "meta_token_expired"),
-		"kapso/whatsapp.phone_number.reconnected.json":  lifecycleCase(kapso.EventPhoneNumberReconnected, ""),
-		"kapso/whatsapp.account.disabled.json":          lifecycleCase(kapso.EventAccountDisabled, "ACCOUNT_DISABLED"),
-		"kapso/whatsapp.account.restricted.json":        lifecycleCase(kapso.EventAccountRestricted, "RESTRICTED_ADD_PHONE_NUMBER_ACTION"),
-		"kapso/whatsapp.account.reinstated.json":        lifecycleCase(kapso.EventAccountReinstated, ""),
-		"kapso/whatsapp.account.violation.json":         lifecycleCase(kapso.EventAccountViolation, "SCAM"),
-		"kapso/workflow.execution.handoff.json": workflowCase(kapso.EventWorkflowExecutionHandoff, "handoff", func(t *testing.T, ev kapso.WorkflowEvent) {
+		"kapso/whatsapp.phone_number.deleted.json":      lifecycleCase(EventPhoneNumberDeleted, "deleted_by_user"),
+		"kapso/whatsapp.phone_number.offboarded.json":   lifecycleCase(EventPhoneNumberOffboarded, "customer_offboarded"),
+		"kapso/whatsapp.phone_number.disconnected.json": lifecycleCase(EventPhoneNumberDisconnected, "meta_token_expired"),
+		"kapso/whatsapp.phone_number.reconnected.json":  lifecycleCase(EventPhoneNumberReconnected, ""),
+		"kapso/whatsapp.account.disabled.json":          lifecycleCase(EventAccountDisabled, "ACCOUNT_DISABLED"),
+		"kapso/whatsapp.account.restricted.json":        lifecycleCase(EventAccountRestricted, "RESTRICTED_ADD_PHONE_NUMBER_ACTION"),
+		"kapso/whatsapp.account.reinstated.json":        lifecycleCase(EventAccountReinstated, ""),
+		"kapso/whatsapp.account.violation.json":         lifecycleCase(EventAccountViolation, "SCAM"),
+		"kapso/workflow.execution.handoff.json": workflowCase(EventWorkflowExecutionHandoff, "handoff", func(t *testing.T, ev WorkflowEvent) {
 			if ev.Handoff == nil || ev.Handoff.Source != "agent" || ev.Error != nil {
 				t.Errorf("handoff %+v error %+v", ev.Handoff, ev.Error)
 			}
 		}),
-		"kapso/workflow.execution.failed.json": workflowCase(kapso.EventWorkflowExecutionFailed, "failed", func(t *testing.T, ev kapso.WorkflowEvent) {
+		"kapso/workflow.execution.failed.json": workflowCase(EventWorkflowExecutionFailed, "failed", func(t *testing.T, ev WorkflowEvent) {
 			if ev.Error == nil || !strings.Contains(ev.Error.Message, "timed out") || ev.Handoff != nil {
 				t.Errorf("handoff %+v error %+v", ev.Handoff, ev.Error)
 			}
 		}),
-		"kapso/project.event.json": one(kapso.EventProjectEvent, "", func(t *testing.T, raw json.RawMessage) {
+		"kapso/project.event.json": one(EventProjectEvent, "", func(t *testing.T, raw json.RawMessage) {
 			var body struct {
 				ProjectID string `json:"project_id"`
 			}
@@ -282,15 +281,15 @@ func TestSamples(t *testing.T) {
 	covered := map[string]bool{}
 	for _, s := range samples {
 		t.Run(s.Path, func(t *testing.T) {
-			items, err := kapso.Split(s.Event, s.Body)
+			items, err := Split(s.Event, s.Body)
 			switch s.Route {
 			case events.RouteBad:
-				if !errors.Is(err, kapso.ErrMalformed) {
+				if !errors.Is(err, ErrMalformed) {
 					t.Fatalf("err = %v, want ErrMalformed", err)
 				}
 				return
 			case events.RouteMeta:
-				if err != nil || len(items) != 1 || items[0].Name != kapso.EventUnknown || items[0].PhoneNumberID != "" {
+				if err != nil || len(items) != 1 || items[0].Name != EventUnknown || items[0].PhoneNumberID != "" {
 					t.Fatalf("items %+v err %v", items, err)
 				}
 				return
@@ -310,7 +309,7 @@ func TestSamples(t *testing.T) {
 				if it.Name != tc.name || it.PhoneNumberID != tc.pnid {
 					t.Errorf("item %d: name %q pnid %q, want %q %q", i, it.Name, it.PhoneNumberID, tc.name, tc.pnid)
 				}
-				if kapso.IsProjectEvent(it.Name) != (s.Route == events.RouteProject) {
+				if isProjectEvent(it.Name) != (s.Route == events.RouteProject) {
 					t.Errorf("item %d: %q on route %s", i, it.Name, s.Route)
 				}
 				if !json.Valid(it.Payload) {
@@ -325,7 +324,7 @@ func TestSamples(t *testing.T) {
 			t.Errorf("expectation for missing sample %s", path)
 		}
 	}
-	for _, name := range kapso.DocumentedEvents() {
+	for _, name := range documentedEvents() {
 		if !covered[name] {
 			t.Errorf("no sample for documented event %s", name)
 		}

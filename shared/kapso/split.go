@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // ErrMalformed marks a delivery whose body cannot be read as Kapso events:

@@ -17,22 +17,10 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/shared/testclock"
 )
 
 const apiKey = "sim-key"
-
-// clock is a settable Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // received is one request a receiver got.
 type received struct {
@@ -226,7 +214,7 @@ func TestAPIKeyRequired(t *testing.T) {
 }
 
 func TestOneActiveLinkPerCustomer(t *testing.T) {
-	clk := &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	h := newHarness(t, Options{Now: clk.Now})
 	c := h.customer("t1")
 	first := h.link(c, nil)
@@ -268,17 +256,17 @@ func TestConcurrentLinksLeaveOneActive(t *testing.T) {
 }
 
 func TestRevokeAndExpiry(t *testing.T) {
-	clk := &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	h := newHarness(t, Options{Now: clk.Now})
 	c := h.customer("t1")
 	l := h.link(c, map[string]any{"failure_redirect_url": "https://app.example/fail?x=1"})
 	id := l["id"].(string)
 
-	clk.Add(30*24*time.Hour - time.Second)
+	clk.Advance(30*24*time.Hour - time.Second)
 	if got := h.linkIDs(c, "active"); len(got) != 1 {
 		t.Fatalf("active before expiry = %v", got)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if got := h.linkIDs(c, "expired"); len(got) != 1 || got[0] != id {
 		t.Fatalf("expired = %v", got)
 	}
