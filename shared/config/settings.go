@@ -92,7 +92,7 @@ var (
 		Help: "the SaaS app's page after a successful signup"}
 	AppFailureURL = Setting{Name: "APP_FAILURE_URL", Functions: []Function{Redirect}, Context: "appFailureUrl",
 		Help: "the SaaS app's page after a failed signup"}
-	// IngestDeadline's default is httpapi.DefaultIngestTimeout (a test holds them equal).
+	// IngestDeadline's default is webhook.DefaultIngestTimeout (a test holds them equal).
 	IngestDeadline = Setting{Name: "INGEST_DEADLINE", Default: "7s", Functions: []Function{Ingest},
 		Help: "the ingest's whole-request deadline; Kapso waits 10 s"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",

@@ -7,6 +7,7 @@
 package envelope
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,14 @@ type Delivery struct {
 	// message, or holding characters SQS refuses); the message then carries
 	// no body.
 	BodyRef string `json:"body_ref,omitempty"`
+}
+
+// Enqueuer puts one delivery on a queue and returns once it is durable.
+// storeAside asks for the body to be kept aside whatever its size, because it
+// holds characters a queue message cannot carry. The ingest and the redirects
+// both produce deliveries; sqsqueue.Sender implements it.
+type Enqueuer interface {
+	Send(ctx context.Context, queueURL string, d Delivery, body []byte, storeAside bool) error
 }
 
 // EventID is the stable ID of the delivery's index-th event.

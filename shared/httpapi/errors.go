@@ -1,6 +1,8 @@
-// Package httpapi holds kapso-bridge's HTTP handlers: plain net/http, served
-// as they are locally and wrapped for API Gateway in each Lambda's main.
-// WriteError is the one place errors become HTTP status codes.
+// Package httpapi is what kapso-bridge's HTTP handlers share: WriteError, the
+// one place errors become HTTP status codes, and the JSON answer. The handlers
+// are plain net/http, served as they are locally and wrapped for API Gateway
+// in each Lambda's main, one package per function (webhook, tenantapi,
+// redirect) so that each function links only its own handler's dependencies.
 package httpapi
 
 import (
@@ -14,7 +16,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
-var statusOf = map[errs.Code]int{
+var statusByCode = map[errs.Code]int{
 	errs.Invalid:       http.StatusBadRequest,
 	errs.Unauthorized:  http.StatusUnauthorized,
 	errs.NotFound:      http.StatusNotFound,
@@ -27,9 +29,9 @@ var statusOf = map[errs.Code]int{
 	errs.Internal:      http.StatusInternalServerError,
 }
 
-// StatusOf is the HTTP status for an error.
-func StatusOf(err error) int {
-	if s, ok := statusOf[errs.CodeOf(err)]; ok {
+// statusOf is the HTTP status for an error.
+func statusOf(err error) int {
+	if s, ok := statusByCode[errs.CodeOf(err)]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -45,7 +47,7 @@ type errorBody struct {
 // WriteError answers with err's status and its caller-safe message, and logs
 // the whole chain. Internal error text never reaches the caller.
 func WriteError(w http.ResponseWriter, log *slog.Logger, err error, attrs ...any) {
-	status := StatusOf(err)
+	status := statusOf(err)
 	var body errorBody
 	body.Error.Code = errs.CodeOf(err)
 	body.Error.Message = http.StatusText(status)
@@ -62,10 +64,11 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error, attrs ...any
 		level = slog.LevelError
 	}
 	log.Log(context.Background(), level, "request failed", append(attrs, "status", status, "err", err.Error())...)
-	writeJSON(w, status, body)
+	WriteJSON(w, status, body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers with v as JSON, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
@@ -38,7 +38,7 @@ type stack struct {
 	sim      *kapsosim.Simulator
 	kapso    *kapsoapi.Client
 	worker   *lifecycle.Worker
-	redirect *httpapi.Redirects
+	redirect *redirect.Handler
 	queue    *capture
 	bridge   string // kapso-bridge's public URL: its number webhook verifier
 }
@@ -80,7 +80,7 @@ func newStack(t *testing.T) *stack {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.worker = &lifecycle.Worker{Store: s.store, Numbers: s.numbers, Kapso: s.kapso, Payloads: s.payloads,
 		Rejects: s.rejects, PublicBaseURL: bridge.URL, Log: log}
-	s.redirect = &httpapi.Redirects{Store: s.store, Queue: s.queue, AppSuccessURL: "https://app.example/ok",
+	s.redirect = &redirect.Handler{Store: s.store, Queue: s.queue, AppSuccessURL: "https://app.example/ok",
 		AppFailureURL: "https://app.example/ko", Log: log}
 	return s
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // MessageEvent is a meta.message event, decoded.

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson/rawjsontest"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson/rawjsontest"
 )
 
 // readers pairs each hand-written reader with the type it fills.

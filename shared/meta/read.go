@@ -1,6 +1,6 @@
 package meta
 
-import "github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
+import "github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 
 // The readers below decode the types of types.go field by field. They are
 // what every event of a delivery goes through, and several times faster

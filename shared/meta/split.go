@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapso/rawjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 // ErrMalformed marks a body that is not a JSON object, or an event that

@@ -17,7 +17,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
@@ -46,7 +46,7 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 	r := config.NewReader(config.Ingest, b.Env, c.Secrets)
 	idem := r.String(config.IdempotencyTable)
 	bridge := r.String(config.BridgeTable)
-	h := &httpapi.Ingest{
+	h := &webhook.Ingest{
 		ProjectSecret:     r.Secret(ctx, config.ProjectWebhookSecret),
 		MetaAppSecret:     r.Secret(ctx, config.MetaAppSecret),
 		LifecycleQueueURL: r.String(config.LifecycleQueueURL),
@@ -59,7 +59,7 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 	}
 	h.Claims = &dynamo.Claims{DB: c.DynamoDB, Table: idem}
 	h.Queue = &sqsqueue.Sender{Client: c.SQS, Bodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem}}
-	h.Secrets = &httpapi.SecretCache{
+	h.Secrets = &webhook.SecretCache{
 		Source:      &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
 		TTL:         secretTTL,
 		NegativeTTL: secretNegativeTTL,

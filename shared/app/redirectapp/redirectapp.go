@@ -15,7 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
@@ -34,7 +34,7 @@ func NewClients(cfg aws.Config) Clients {
 func Handler(_ context.Context, b app.Base, c Clients) (http.Handler, error) {
 	r := config.NewReader(config.Redirect, b.Env, nil)
 	bridge := r.String(config.BridgeTable)
-	h := &httpapi.Redirects{
+	h := &redirect.Handler{
 		LifecycleQueueURL: r.String(config.LifecycleQueueURL),
 		AppSuccessURL:     r.String(config.AppSuccessURL),
 		AppFailureURL:     r.String(config.AppFailureURL),

@@ -16,7 +16,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 )
 
@@ -36,7 +36,7 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 	r := config.NewReader(config.SetupLinks, b.Env, c.Secrets)
 	bridge := r.String(config.BridgeTable)
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
-	api := &httpapi.TenantAPI{
+	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
 		Log:           b.Log,

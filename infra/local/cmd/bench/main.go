@@ -62,7 +62,7 @@ func run(count int, quick bool, out string, w io.Writer) error {
 
 	step := func(what string) { fmt.Fprintf(os.Stderr, "bench: %s...\n", what) }
 	step("ingest and its floor")
-	ingest, err := goBench(ctx, count, benchtime, "^(BenchmarkIngest|BenchmarkIngestFloor)$", "./shared/httpapi/")
+	ingest, err := goBench(ctx, count, benchtime, "^(BenchmarkIngest|BenchmarkIngestFloor)$", "./shared/httpapi/webhook/")
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func goBench(ctx context.Context, count int, benchtime, pattern string, pkgs ...
 // awsCalls runs the test that counts a delivery's AWS requests.
 func awsCalls(ctx context.Context) (map[string]callCount, error) {
 	var buf bytes.Buffer
-	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerDelivery$", "./shared/httpapi/"); err != nil {
+	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerDelivery$", "./shared/httpapi/webhook/"); err != nil {
 		os.Stderr.Write(buf.Bytes())
 		return nil, fmt.Errorf("count AWS calls: %w", err)
 	}

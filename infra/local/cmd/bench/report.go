@@ -22,7 +22,7 @@ type benchStat struct {
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // parseBench reads `go test -bench -benchmem` output. Names are prefixed
-// with their package's last element ("httpapi/BenchmarkIngest/kapso-message"),
+// with their package's last element ("webhook/BenchmarkIngest/kapso-message"),
 // and repeated runs are reduced to their median.
 func parseBench(out string) map[string]benchStat {
 	runs := map[string][]benchStat{}
@@ -201,8 +201,8 @@ func assemble(ingest, split map[string]benchStat, calls map[string]callCount, pe
 		return a / b
 	}
 	for _, p := range payloads {
-		in := ingest["httpapi/BenchmarkIngest/"+p]
-		fl := ingest["httpapi/BenchmarkIngestFloor/"+p]
+		in := ingest["webhook/BenchmarkIngest/"+p]
+		fl := ingest["webhook/BenchmarkIngestFloor/"+p]
 		sp := split[splitKey(p)]
 		pp := peer.Payloads[p]
 		c := calls[p]

@@ -7,7 +7,7 @@ import (
 
 const sampleBench = `goos: linux
 goarch: amd64
-pkg: github.com/kapso-bridge/kapso-bridge/shared/httpapi
+pkg: github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook
 BenchmarkIngest/kapso-message-2         	    3000	    300000 ns/op	   5.33 MB/s	   20000 B/op	     200 allocs/op
 BenchmarkIngest/kapso-message-2         	    3000	    100000 ns/op	   5.33 MB/s	   10000 B/op	     100 allocs/op
 BenchmarkIngest/kapso-message-2         	    3000	    200000 ns/op	   5.33 MB/s	   30000 B/op	     300 allocs/op
@@ -19,11 +19,11 @@ PASS
 
 func TestParseBenchTakesMediansPerPackage(t *testing.T) {
 	got := parseBench(sampleBench)
-	in := got["httpapi/BenchmarkIngest/kapso-message"]
+	in := got["webhook/BenchmarkIngest/kapso-message"]
 	if in.NsPerOp != 200000 || in.BytesPerOp != 20000 || in.AllocsPerOp != 200 {
 		t.Fatalf("ingest median %+v", in)
 	}
-	if got["httpapi/BenchmarkIngestFloor/kapso-message"].NsPerOp != 150000 {
+	if got["webhook/BenchmarkIngestFloor/kapso-message"].NsPerOp != 150000 {
 		t.Fatalf("floor %+v", got)
 	}
 	if s := got["meta/BenchmarkSplitDecode/meta-mixed-50"]; s.NsPerOp != 40000 || s.AllocsPerOp != 10 {
@@ -51,8 +51,8 @@ func TestParseCallsReadsEachPayloadsCount(t *testing.T) {
 
 func TestAssembleFlagsEveryMissedTarget(t *testing.T) {
 	ingest := map[string]benchStat{
-		"httpapi/BenchmarkIngest/meta-mixed-50":      {NsPerOp: 2000},
-		"httpapi/BenchmarkIngestFloor/meta-mixed-50": {NsPerOp: 1000},
+		"webhook/BenchmarkIngest/meta-mixed-50":      {NsPerOp: 2000},
+		"webhook/BenchmarkIngestFloor/meta-mixed-50": {NsPerOp: 1000},
 	}
 	split := map[string]benchStat{"meta/BenchmarkSplitDecode/meta-mixed-50": {NsPerOp: 900}}
 	peer := peerResults{Payloads: map[string]peerPayload{"meta-mixed-50": {PeerIngestNs: 2500, PeerNormalizeNs: 1000}}}

@@ -1,4 +1,4 @@
-package httpapi
+package tenantapi
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -80,7 +81,7 @@ type SupportView struct {
 	ReconnectPhoneNumber   string                      `json:"reconnect_phone_number"`
 }
 
-func (a *TenantAPI) connection(ctx context.Context, w http.ResponseWriter, _ *http.Request, tenantID string, _ *slog.Logger) error {
+func (a *API) connection(ctx context.Context, w http.ResponseWriter, _ *http.Request, tenantID string, _ *slog.Logger) error {
 	conn, found, err := a.Store.Load(ctx, tenantID)
 	if err != nil {
 		return storeError(err, "load connection")
@@ -88,7 +89,7 @@ func (a *TenantAPI) connection(ctx context.Context, w http.ResponseWriter, _ *ht
 	if !found {
 		return errs.E(errs.NotFound, "unknown tenant", nil)
 	}
-	writeJSON(w, http.StatusOK, NewConnectionView(conn, a.now()))
+	httpapi.WriteJSON(w, http.StatusOK, NewConnectionView(conn, a.now()))
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package httpapi_test
+package webhook_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/events"
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
@@ -69,10 +69,10 @@ func (d *discard) WriteHeader(code int)        { d.code = code }
 // serialising every call, answered in-process.
 func BenchmarkIngest(b *testing.B) {
 	db, queue := awstest.InProcessClients()
-	h := &httpapi.Ingest{
+	h := &webhook.Ingest{
 		Claims:            &dynamo.Claims{DB: db, Table: "idempotency"},
 		Queue:             &sqsqueue.Sender{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: "idempotency"}},
-		Secrets:           &httpapi.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour},
+		Secrets:           &webhook.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour},
 		ProjectSecret:     projectSecret,
 		LifecycleQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/lifecycle",
 		MessagesQueueURL:  "https://sqs.us-east-1.amazonaws.com/123456789012/messages",
@@ -159,7 +159,7 @@ func callsPerDelivery(t *testing.T, d benchDelivery) (fresh, duplicate, aside in
 	s.ingest.Claims = &dynamo.Claims{DB: db, Table: awstest.Idempotency(s.tables)}
 	s.ingest.Queue = &sqsqueue.Sender{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: awstest.Idempotency(s.tables)}}
 	// The number's secret is cached, as on every delivery but a cold start's first.
-	s.ingest.Secrets = &httpapi.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour}
+	s.ingest.Secrets = &webhook.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour}
 	post := func(key string, body []byte) int {
 		calls.Reset()
 		path := "/webhooks/kapso/" + numberID

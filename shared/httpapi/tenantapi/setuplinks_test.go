@@ -1,22 +1,19 @@
-package httpapi_test
+package tenantapi_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
@@ -25,43 +22,17 @@ import (
 
 const apiToken = "tenant-api-token"
 
-// onboardingStack is the tenant API and the redirect handler on the
-// in-memory onboarding store (dynamo.Onboarding passes the same contract
-// suite), with the simulator behind the real Platform API client.
+// onboardingStack is the tenant API on the in-memory onboarding store
+// (dynamo.Onboarding passes the same contract suite), with the simulator
+// behind the real Platform API client.
 type onboardingStack struct {
 	t      *testing.T
 	store  *memstore.Onboarding
 	sim    *kapsosim.Simulator
 	simURL string
 	kapso  *kapsoapi.Client
-	api    *httpapi.TenantAPI
-	queue  *captureQueue
+	api    *tenantapi.API
 	mux    *http.ServeMux
-}
-
-// captureQueue records what the redirect handler enqueues, or fails.
-type captureQueue struct {
-	mu     sync.Mutex
-	events []envelope.Event
-	fail   error
-}
-
-// Send keeps each one-event delivery as the event a worker would make of it.
-func (q *captureQueue) Send(_ context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.fail != nil {
-		return q.fail
-	}
-	q.events = append(q.events, envelope.Event{ID: d.Key, Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt,
-		Payload: body})
-	return nil
-}
-
-func (q *captureQueue) all() []envelope.Event {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]envelope.Event(nil), q.events...)
 }
 
 func newOnboardingStack(t *testing.T) *onboardingStack {
@@ -69,16 +40,13 @@ func newOnboardingStack(t *testing.T) *onboardingStack {
 	sim := kapsosim.New(kapsosim.Options{APIKey: "kapso-key"})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
-	s := &onboardingStack{t: t, sim: sim, simURL: srv.URL, queue: &captureQueue{}, mux: http.NewServeMux(),
+	s := &onboardingStack{t: t, sim: sim, simURL: srv.URL, mux: http.NewServeMux(),
 		store: &memstore.Onboarding{},
 		kapso: kapsoapi.New(srv.URL+"/platform/v1", "kapso-key", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.api = &httpapi.TenantAPI{Store: s.store, Kapso: s.kapso, Token: apiToken, PublicBaseURL: "https://bridge.example",
+	s.api = &tenantapi.API{Store: s.store, Kapso: s.kapso, Token: apiToken, PublicBaseURL: "https://bridge.example",
 		Log: log, Timeout: 5 * time.Second}
 	s.api.Register(s.mux)
-	(&httpapi.Redirects{Store: s.store, Queue: s.queue, LifecycleQueueURL: "lifecycle",
-		AppSuccessURL: "https://app.example/connected?from=kb", AppFailureURL: "https://app.example/failed",
-		Log: log}).Register(s.mux)
 	return s
 }
 
@@ -172,7 +140,7 @@ func TestSetupLinkCreatedAndConnectionShown(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("connection: %d %s", rec.Code, rec.Body)
 	}
-	var view httpapi.ConnectionView
+	var view tenantapi.ConnectionView
 	_ = json.Unmarshal(rec.Body.Bytes(), &view)
 	if view.Status != onboarding.TenantLinkActive || view.ActiveSetupLink == nil || view.ActiveSetupLink.SetupLinkID != linkID ||
 		view.KapsoCustomerID == "" || len(view.Attempts) != 1 || len(view.Timeline) != 1 {
@@ -231,7 +199,7 @@ func TestTenantAPIRequiresToken(t *testing.T) {
 		t.Fatalf("connection without token: %d", rec.Code)
 	}
 	// An API configured without a token refuses everyone, even an empty bearer.
-	open := &httpapi.TenantAPI{Store: s.store, Kapso: s.kapso}
+	open := &tenantapi.API{Store: s.store, Kapso: s.kapso}
 	mux := http.NewServeMux()
 	open.Register(mux)
 	req := httptest.NewRequest(http.MethodGet, "/v1/tenants/acme/connection", nil)
@@ -307,90 +275,6 @@ func TestRacingSetupLinksMakeOneCustomer(t *testing.T) {
 		if a.Status != onboarding.AttemptSuperseded {
 			t.Fatalf("older attempt %s is %s", a.SetupLinkID, a.Status)
 		}
-	}
-}
-
-func location(t *testing.T, rec *httptest.ResponseRecorder) *url.URL {
-	t.Helper()
-	if rec.Code != http.StatusFound {
-		t.Fatalf("want 302, got %d %s", rec.Code, rec.Body)
-	}
-	u, err := url.Parse(rec.Header().Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-func TestRedirects(t *testing.T) {
-	s := newOnboardingStack(t)
-	linkID := s.createLink("acme", "")
-
-	// Unknown or malformed link ids change nothing.
-	for _, q := range []string{"setup_link_id=00000000-0000-0000-0000-000000000000&phone_number_id=123",
-		"setup_link_id=%3Cscript%3E", ""} {
-		rec := s.do(http.MethodGet, "/connect/success?"+q, "", "")
-		u := location(t, rec)
-		if u.Host != "app.example" || u.Path != "/failed" || u.Query().Get("error_code") != "unknown_setup_link" {
-			t.Fatalf("forged %q went to %s", q, u)
-		}
-	}
-	if n := len(s.queue.all()); n != 0 {
-		t.Fatalf("forged redirects enqueued %d events", n)
-	}
-
-	// A real one, with open-redirect attempts mixed in.
-	q := url.Values{"setup_link_id": {linkID}, "status": {"completed"}, "phone_number_id": {"106540352242922"},
-		"business_account_id": {"1234"}, "display_phone_number": {"+15550783881"},
-		"redirect": {"https://evil.example"}, "next": {"//evil.example"}, "success_redirect_url": {"https://evil.example"}}
-	rec := s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", "")
-	u := location(t, rec)
-	got := u.Query()
-	if u.Host != "app.example" || u.Path != "/connected" || got.Get("from") != "kb" || got.Get("tenant_id") != "acme" ||
-		got.Get("status") != "completed" || got.Get("phone_number_id") != "106540352242922" || got.Get("redirect") != "" {
-		t.Fatalf("success went to %s", u)
-	}
-	if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" {
-		t.Fatalf("headers %v", rec.Header())
-	}
-	// A double-click is the same event.
-	s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", "")
-	evs := s.queue.all()
-	if len(evs) != 2 || evs[0].ID != evs[1].ID || evs[0].Name != onboarding.EventRedirectSuccess ||
-		evs[0].Source != envelope.SourceRedirect {
-		t.Fatalf("events %+v", evs)
-	}
-	var p onboarding.Redirect
-	if err := json.Unmarshal(evs[0].Payload, &p); err != nil || p.TenantID != "acme" || p.DisplayPhoneNumber != "+15550783881" {
-		t.Fatalf("payload %s: %v", evs[0].Payload, err)
-	}
-	// Nothing is connected by a redirect alone.
-	conn, _, _ := s.store.Load(context.Background(), "acme")
-	if conn.Tenant.Status != onboarding.TenantLinkActive {
-		t.Fatalf("status after a redirect: %s", conn.Tenant.Status)
-	}
-
-	// Failure, with a malformed code replaced.
-	rec = s.do(http.MethodGet, "/connect/failure?setup_link_id="+linkID+"&error_code=DROP%20TABLE", "", "")
-	u = location(t, rec)
-	if u.Path != "/failed" || u.Query().Get("error_code") != "unknown" || u.Query().Get("status") != "failed" ||
-		u.Query().Get("tenant_id") != "acme" {
-		t.Fatalf("failure went to %s", u)
-	}
-	evs = s.queue.all()
-	if len(evs) != 3 || evs[2].Name != onboarding.EventRedirectFailure {
-		t.Fatalf("failure events %+v", evs)
-	}
-	if err := json.Unmarshal(evs[2].Payload, &p); err != nil || p.TenantID != "acme" || p.SetupLinkID != linkID ||
-		p.ErrorCode != "unknown" {
-		t.Fatalf("failure payload %s: %v", evs[2].Payload, err)
-	}
-
-	// The queue is down: the person still lands on a page, marked pending.
-	s.queue.fail = errors.New("sqs down")
-	u = location(t, s.do(http.MethodGet, "/connect/success?"+q.Encode(), "", ""))
-	if u.Path != "/connected" || u.Query().Get("status") != "pending" {
-		t.Fatalf("enqueue failure went to %s", u)
 	}
 }
 

@@ -1,4 +1,6 @@
-package httpapi
+// Package webhook is the ingest function's handler: it takes in Kapso's and
+// Meta's signed webhooks and puts each delivery on SQS whole.
+package webhook
 
 import (
 	"bytes"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/jsonscan"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
@@ -22,20 +25,13 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
-// Enqueuer puts one delivery on a queue and returns once it is durable.
-// storeAside asks for the body to be kept aside whatever its size, because it
-// holds characters a queue message cannot carry.
-type Enqueuer interface {
-	Send(ctx context.Context, queueURL string, d envelope.Delivery, body []byte, storeAside bool) error
-}
-
 // Ingest receives Kapso's webhooks. It verifies each delivery on its raw
 // bytes, validates it in one scan, claims its key and puts the body on SQS
 // verbatim, in one message: the workers split it. It answers 200 only once the
 // delivery is in SQS (or was already), and always within Deadline.
 type Ingest struct {
 	Claims  idempotency.Store
-	Queue   Enqueuer
+	Queue   envelope.Enqueuer
 	Secrets *SecretCache
 	// ProjectSecret verifies project webhooks.
 	ProjectSecret string
@@ -123,13 +119,13 @@ func (h *Ingest) handler(rt route) http.Handler {
 		defer cancel()
 		d, err := h.read(ctx, rt, w, r)
 		if err != nil {
-			WriteError(w, log, err)
+			httpapi.WriteError(w, log, err)
 			return
 		}
 		log = log.With("key", d.key, "phone_number_id", d.phoneNumberID, "event", d.event, "bytes", len(d.body))
 		outcome, err := h.accept(ctx, d, start, log)
 		if err != nil {
-			WriteError(w, log, err, "duration_ms", time.Since(start).Milliseconds())
+			httpapi.WriteError(w, log, err, "duration_ms", time.Since(start).Milliseconds())
 			return
 		}
 		log.Info("delivery accepted", "outcome", outcome.String(), "duration_ms", time.Since(start).Milliseconds())

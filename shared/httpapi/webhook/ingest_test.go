@@ -1,4 +1,4 @@
-package httpapi_test
+package webhook_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
@@ -45,7 +45,7 @@ const (
 // stack is one ingest wired to its own real tables and queues.
 type stack struct {
 	t       *testing.T
-	ingest  *httpapi.Ingest
+	ingest  *webhook.Ingest
 	mux     *http.ServeMux
 	clock   *testclock.Clock
 	queues  map[string]sqsqueue.QueueURLs
@@ -68,10 +68,10 @@ func newStack(t *testing.T) *stack {
 	if err := secrets.PutSecret(context.Background(), numberID, numberSecret); err != nil {
 		t.Fatal(err)
 	}
-	s.ingest = &httpapi.Ingest{
+	s.ingest = &webhook.Ingest{
 		Claims:            s.claims,
 		Queue:             s.sender,
-		Secrets:           &httpapi.SecretCache{Source: secrets, TTL: time.Minute, NegativeTTL: time.Second},
+		Secrets:           &webhook.SecretCache{Source: secrets, TTL: time.Minute, NegativeTTL: time.Second},
 		ProjectSecret:     projectSecret,
 		MetaAppSecret:     metaAppSecret,
 		LifecycleQueueURL: s.queues[schema.Lifecycle.ID].URL,
@@ -334,7 +334,7 @@ func TestSameKeyDifferentBodyIsRefused(t *testing.T) {
 // gate blocks the first Send until released, so a second copy can arrive
 // while the first is in flight.
 type gate struct {
-	next    httpapi.Enqueuer
+	next    envelope.Enqueuer
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
@@ -392,7 +392,7 @@ func TestCrashBetweenClaimAndEnqueue(t *testing.T) {
 	}()
 	s.ingest.Queue = s.sender
 	wantStatus(t, s.post(d), http.StatusConflict) // the dead copy's lease still holds
-	s.clock.Advance(httpapi.DefaultIngestLease + time.Second)
+	s.clock.Advance(webhook.DefaultIngestLease + time.Second)
 	wantStatus(t, s.post(d), http.StatusOK)
 	if got := s.lifecycle(); len(got) != 1 {
 		t.Fatalf("enqueued %d, want 1", len(got))
@@ -401,7 +401,7 @@ func TestCrashBetweenClaimAndEnqueue(t *testing.T) {
 
 // failOnce points the first Send at a queue that does not exist: a real SQS error.
 type failOnce struct {
-	next  httpapi.Enqueuer
+	next  envelope.Enqueuer
 	calls int
 }
 
@@ -464,7 +464,7 @@ func TestSizeLimit(t *testing.T) {
 func TestThreeMegabyteMetaPayloadIsAccepted(t *testing.T) {
 	s := newStack(t)
 	// The deployed deadline: what a 3 MB delivery must fit in.
-	s.ingest.Deadline = httpapi.DefaultIngestTimeout
+	s.ingest.Deadline = webhook.DefaultIngestTimeout
 	var statuses []string
 	for i := range 9000 {
 		statuses = append(statuses, fmt.Sprintf(`{"id":"wamid.%08d-%s","status":"delivered","timestamp":"1749416383","recipient_id":"16505551234","recipient_user_id":"US.13491208655302741918","pricing":{"billable":true,"pricing_model":"PMP","category":"marketing"}}`, i, strings.Repeat("z", 120)))

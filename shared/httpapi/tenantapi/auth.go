@@ -1,4 +1,4 @@
-package httpapi
+package tenantapi
 
 import (
 	"crypto/sha256"
@@ -8,20 +8,21 @@ import (
 	"strings"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 )
 
-// RequireBearer lets through only requests with "Authorization: Bearer
+// requireBearer lets through only requests with "Authorization: Bearer
 // <token>". The comparison is constant-time over digests, so neither the
 // token's content nor its length leaks through timing. An empty configured
 // token refuses everything: a missing setting must not open the API.
-func RequireBearer(token string, log *slog.Logger, next http.Handler) http.Handler {
+func requireBearer(token string, log *slog.Logger, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := bearerToken(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if token == "" || !ok || subtle.ConstantTimeCompare(want[:], sum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kapso-bridge"`)
-			WriteError(w, log, errs.E(errs.Unauthorized, "missing or invalid bearer token", nil),
+			httpapi.WriteError(w, log, errs.E(errs.Unauthorized, "missing or invalid bearer token", nil),
 				"method", r.Method, "path", r.URL.Path)
 			return
 		}

@@ -1,4 +1,6 @@
-package httpapi
+// Package redirect is the redirect function's handler: the browser coming
+// back from Kapso's setup page, recorded as a hint and sent on to the app.
+package redirect
 
 import (
 	"context"
@@ -22,27 +24,27 @@ type LinkLookup interface {
 	TenantOfLink(ctx context.Context, setupLinkID string) (string, bool, error)
 }
 
-// Redirects receives the browser coming back from Kapso's setup page. The
+// Handler receives the browser coming back from Kapso's setup page. The
 // query is unsigned, so it is only a hint: it is validated, queued for the
 // lifecycle worker (which checks it against the Platform API) and the
 // person is sent on to the SaaS app. Nothing here marks a tenant connected.
-type Redirects struct {
+type Handler struct {
 	Store             LinkLookup
-	Queue             Enqueuer
+	Queue             envelope.Enqueuer
 	LifecycleQueueURL string
 	// AppSuccessURL and AppFailureURL are the SaaS app's pages. They come
 	// from configuration only: the query never chooses where the browser goes.
 	AppSuccessURL, AppFailureURL string
 	Log                          *slog.Logger
 	Now                          func() time.Time
-	// Timeout bounds each request (DefaultRedirectTimeout when zero).
+	// Timeout bounds each request (DefaultTimeout when zero).
 	Timeout time.Duration
 }
 
 // Redirect constants: the outcome statuses the app sees, and limits.
 const (
-	DefaultRedirectTimeout = 5 * time.Second
-	maxRedirectQuery       = 4096
+	DefaultTimeout   = 5 * time.Second
+	maxRedirectQuery = 4096
 	// Error codes kapso-bridge adds to the app's failure URL.
 	CodeUnknownSetupLink = "unknown_setup_link"
 )
@@ -57,15 +59,15 @@ var (
 )
 
 // Register adds the redirect routes to mux.
-func (h *Redirects) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc(routes.ConnectSuccess.Pattern(), func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, true) })
 	mux.HandleFunc(routes.ConnectFailure.Pattern(), func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 }
 
-func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 	timeout := h.Timeout
 	if timeout <= 0 {
-		timeout = DefaultRedirectTimeout
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
@@ -126,7 +128,7 @@ func (h *Redirects) serve(w http.ResponseWriter, r *http.Request, success bool) 
 
 // parse keeps each parameter only if it is well formed, and names the ones
 // it dropped. A malformed setup_link_id leaves it empty.
-func (h *Redirects) parse(r *http.Request, success bool) (onboarding.Redirect, []string) {
+func (h *Handler) parse(r *http.Request, success bool) (onboarding.Redirect, []string) {
 	var dropped []string
 	if len(r.URL.RawQuery) > maxRedirectQuery {
 		return onboarding.Redirect{}, []string{"query too long"}
@@ -182,7 +184,7 @@ func redirectDelivery(p onboarding.Redirect, success bool) (envelope.Delivery, [
 }
 
 // send answers 302 to the configured app page with params added to its own query.
-func (h *Redirects) send(w http.ResponseWriter, r *http.Request, success bool, params url.Values) {
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, success bool, params url.Values) {
 	target := h.AppFailureURL
 	if success {
 		target = h.AppSuccessURL
@@ -207,14 +209,14 @@ func (h *Redirects) send(w http.ResponseWriter, r *http.Request, success bool, p
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
-func (h *Redirects) logger() *slog.Logger {
+func (h *Handler) logger() *slog.Logger {
 	if h.Log == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return h.Log
 }
 
-func (h *Redirects) now() time.Time {
+func (h *Handler) now() time.Time {
 	if h.Now != nil {
 		return h.Now()
 	}

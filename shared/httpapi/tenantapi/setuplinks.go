@@ -1,4 +1,7 @@
-package httpapi
+// Package tenantapi is the setuplinks function's handler: the SaaS backend's
+// API under /v1, which creates a tenant's setup links and shows its
+// connection.
+package tenantapi
 
 import (
 	"bytes"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
@@ -35,9 +39,9 @@ type KapsoClient interface {
 	CreateSetupLink(ctx context.Context, customerID string, o kapsoapi.SetupLinkOptions) (kapsoapi.SetupLink, error)
 }
 
-// TenantAPI is the SaaS backend's API: create a tenant's setup link, read
-// its connection. Every route needs the bearer Token.
-type TenantAPI struct {
+// API is the SaaS backend's API: create a tenant's setup link, read its
+// connection. Every route needs the bearer Token.
+type API struct {
 	Store OnboardingStore
 	Kapso KapsoClient
 	Token string
@@ -46,18 +50,18 @@ type TenantAPI struct {
 	PublicBaseURL string
 	Log           *slog.Logger
 	Now           func() time.Time
-	// Timeout bounds each request (DefaultTenantAPITimeout when zero).
+	// Timeout bounds each request (DefaultTimeout when zero).
 	Timeout time.Duration
 }
 
 // Defaults of the tenant API.
 const (
-	DefaultTenantAPITimeout = 8 * time.Second
-	MaxSetupLinkBodyBytes   = 64 << 10
+	DefaultTimeout        = 8 * time.Second
+	MaxSetupLinkBodyBytes = 64 << 10
 )
 
 // Register adds the tenant routes to mux.
-func (a *TenantAPI) Register(mux *http.ServeMux) {
+func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.CreateSetupLink.Pattern(), a.route(a.createSetupLink))
 	mux.Handle(routes.GetConnection.Pattern(), a.route(a.connection))
 }
@@ -66,37 +70,37 @@ type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Requ
 
 // route adds what every tenant route shares: the token, the deadline, the
 // tenant id check and the error mapping.
-func (a *TenantAPI) route(h tenantHandler) http.Handler {
+func (a *API) route(h tenantHandler) http.Handler {
 	timeout := a.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTenantAPITimeout
+		timeout = DefaultTimeout
 	}
 	base := a.logger()
-	return RequireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return requireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		tenantID := r.PathValue(routes.TenantID)
 		log := base.With("method", r.Method, "path", r.URL.Path)
 		if !onboarding.ValidTenantID(tenantID) {
-			WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
+			httpapi.WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
 				onboarding.MaxTenantIDChars), nil))
 			return
 		}
 		log = log.With("tenant_id", tenantID)
 		if err := h(ctx, w, r, tenantID, log); err != nil {
-			WriteError(w, log, err)
+			httpapi.WriteError(w, log, err)
 		}
 	}))
 }
 
-func (a *TenantAPI) logger() *slog.Logger {
+func (a *API) logger() *slog.Logger {
 	if a.Log == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return a.Log
 }
 
-func (a *TenantAPI) now() time.Time {
+func (a *API) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
 	}
@@ -111,7 +115,7 @@ type setupLinkView struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error {
+func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error {
 	req, err := readSetupLinkRequest(w, r)
 	if err != nil {
 		return err
@@ -154,7 +158,7 @@ func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, 
 		return storeError(err, "record setup link")
 	}
 	log.Info("setup link created", "setup_link_id", link.ID, "kapso_customer_id", customerID)
-	writeJSON(w, http.StatusCreated, map[string]setupLinkView{"setup_link": {
+	httpapi.WriteJSON(w, http.StatusCreated, map[string]setupLinkView{"setup_link": {
 		ID: link.ID, URL: link.URL, Status: string(onboarding.AttemptActive),
 		CreatedAt: link.CreatedAt.UTC(), ExpiresAt: link.ExpiresAt.UTC(),
 	}})
@@ -164,7 +168,7 @@ func (a *TenantAPI) createSetupLink(ctx context.Context, w http.ResponseWriter, 
 // findOrCreateCustomer makes customer creation idempotent at Kapso: find by
 // external id, create, and find again if the create was refused as a
 // duplicate (a concurrent or earlier lost create).
-func (a *TenantAPI) findOrCreateCustomer(ctx context.Context, tenantID, name string) (string, error) {
+func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (string, error) {
 	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, tenantID)
 	if err != nil {
 		return "", err

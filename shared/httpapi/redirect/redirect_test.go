@@ -1,0 +1,171 @@
+package redirect_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+// redirectStack is the redirect handler on the in-memory onboarding store
+// (dynamo.Onboarding passes the same contract suite).
+type redirectStack struct {
+	t     *testing.T
+	store *memstore.Onboarding
+	queue *captureQueue
+	mux   *http.ServeMux
+}
+
+// captureQueue records what the redirect handler enqueues, or fails.
+type captureQueue struct {
+	mu     sync.Mutex
+	events []envelope.Event
+	fail   error
+}
+
+// Send keeps each one-event delivery as the event a worker would make of it.
+func (q *captureQueue) Send(_ context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
+	q.events = append(q.events, envelope.Event{ID: d.Key, Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt,
+		Payload: body})
+	return nil
+}
+
+func (q *captureQueue) all() []envelope.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]envelope.Event(nil), q.events...)
+}
+
+func newRedirectStack(t *testing.T) *redirectStack {
+	s := &redirectStack{t: t, store: &memstore.Onboarding{}, queue: &captureQueue{}, mux: http.NewServeMux()}
+	(&redirect.Handler{Store: s.store, Queue: s.queue, LifecycleQueueURL: "lifecycle",
+		AppSuccessURL: "https://app.example/connected?from=kb", AppFailureURL: "https://app.example/failed",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(s.mux)
+	return s
+}
+
+// link records the tenant, its Kapso customer and an active setup link, as
+// the tenant API does, and returns the link's id.
+func (s *redirectStack) link(tenantID string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	if _, err := onboarding.EnsureCustomer(ctx, s.store, tenantID, "", func(context.Context) (string, error) {
+		return "customer-" + tenantID, nil
+	}); err != nil {
+		s.t.Fatal(err)
+	}
+	const id = "3f6b2a9c-1d4e-4f8a-9b7c-5e2d1a0f8c6b"
+	now := time.Now().UTC()
+	if _, err := s.store.RecordLink(ctx, tenantID, onboarding.LinkDetails{SetupLinkID: id,
+		URL: "https://app.kapso.ai/setup/" + id, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}); err != nil {
+		s.t.Fatal(err)
+	}
+	return id
+}
+
+func (s *redirectStack) get(path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+func location(t *testing.T, rec *httptest.ResponseRecorder) *url.URL {
+	t.Helper()
+	if rec.Code != http.StatusFound {
+		t.Fatalf("want 302, got %d %s", rec.Code, rec.Body)
+	}
+	u, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestRedirects(t *testing.T) {
+	s := newRedirectStack(t)
+	linkID := s.link("acme")
+
+	// Unknown or malformed link ids change nothing.
+	for _, q := range []string{"setup_link_id=00000000-0000-0000-0000-000000000000&phone_number_id=123",
+		"setup_link_id=%3Cscript%3E", ""} {
+		rec := s.get("/connect/success?" + q)
+		u := location(t, rec)
+		if u.Host != "app.example" || u.Path != "/failed" || u.Query().Get("error_code") != "unknown_setup_link" {
+			t.Fatalf("forged %q went to %s", q, u)
+		}
+	}
+	if n := len(s.queue.all()); n != 0 {
+		t.Fatalf("forged redirects enqueued %d events", n)
+	}
+
+	// A real one, with open-redirect attempts mixed in.
+	q := url.Values{"setup_link_id": {linkID}, "status": {"completed"}, "phone_number_id": {"106540352242922"},
+		"business_account_id": {"1234"}, "display_phone_number": {"+15550783881"},
+		"redirect": {"https://evil.example"}, "next": {"//evil.example"}, "success_redirect_url": {"https://evil.example"}}
+	rec := s.get("/connect/success?" + q.Encode())
+	u := location(t, rec)
+	got := u.Query()
+	if u.Host != "app.example" || u.Path != "/connected" || got.Get("from") != "kb" || got.Get("tenant_id") != "acme" ||
+		got.Get("status") != "completed" || got.Get("phone_number_id") != "106540352242922" || got.Get("redirect") != "" {
+		t.Fatalf("success went to %s", u)
+	}
+	if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("headers %v", rec.Header())
+	}
+	// A double-click is the same event.
+	s.get("/connect/success?" + q.Encode())
+	evs := s.queue.all()
+	if len(evs) != 2 || evs[0].ID != evs[1].ID || evs[0].Name != onboarding.EventRedirectSuccess ||
+		evs[0].Source != envelope.SourceRedirect {
+		t.Fatalf("events %+v", evs)
+	}
+	var p onboarding.Redirect
+	if err := json.Unmarshal(evs[0].Payload, &p); err != nil || p.TenantID != "acme" || p.DisplayPhoneNumber != "+15550783881" {
+		t.Fatalf("payload %s: %v", evs[0].Payload, err)
+	}
+	// Nothing is connected by a redirect alone.
+	conn, _, _ := s.store.Load(context.Background(), "acme")
+	if conn.Tenant.Status != onboarding.TenantLinkActive {
+		t.Fatalf("status after a redirect: %s", conn.Tenant.Status)
+	}
+
+	// Failure, with a malformed code replaced.
+	rec = s.get("/connect/failure?setup_link_id=" + linkID + "&error_code=DROP%20TABLE")
+	u = location(t, rec)
+	if u.Path != "/failed" || u.Query().Get("error_code") != "unknown" || u.Query().Get("status") != "failed" ||
+		u.Query().Get("tenant_id") != "acme" {
+		t.Fatalf("failure went to %s", u)
+	}
+	evs = s.queue.all()
+	if len(evs) != 3 || evs[2].Name != onboarding.EventRedirectFailure {
+		t.Fatalf("failure events %+v", evs)
+	}
+	if err := json.Unmarshal(evs[2].Payload, &p); err != nil || p.TenantID != "acme" || p.SetupLinkID != linkID ||
+		p.ErrorCode != "unknown" {
+		t.Fatalf("failure payload %s: %v", evs[2].Payload, err)
+	}
+
+	// The queue is down: the person still lands on a page, marked pending.
+	s.queue.fail = errors.New("sqs down")
+	u = location(t, s.get("/connect/success?"+q.Encode()))
+	if u.Path != "/connected" || u.Query().Get("status") != "pending" {
+		t.Fatalf("enqueue failure went to %s", u)
+	}
+}
