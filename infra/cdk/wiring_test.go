@@ -10,11 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
@@ -29,32 +24,15 @@ func (secretsFromARNs) SecretValue(_ context.Context, arn string) (string, error
 // synthesized template gives it: a setting the code needs but the stack
 // forgets fails here, not at a cold start in production.
 func TestEachFunctionStartsWithTheEnvironmentTheStackGivesIt(t *testing.T) {
-	builders := map[string]func(context.Context, app.Base) error{
-		"IngestFunction": func(ctx context.Context, b app.Base) error {
-			_, err := ingestapp.Handler(ctx, b, ingestapp.Clients{Secrets: secretsFromARNs{}})
-			return err
-		},
-		"SetuplinksFunction": func(ctx context.Context, b app.Base) error {
-			_, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{Secrets: secretsFromARNs{}})
-			return err
-		},
-		"RedirectFunction": func(ctx context.Context, b app.Base) error {
-			_, err := redirectapp.Handler(ctx, b, redirectapp.Clients{})
-			return err
-		},
-		"LifecycleFunction": func(ctx context.Context, b app.Base) error {
-			_, err := lifecycleapp.Worker(ctx, b, lifecycleapp.Clients{Secrets: secretsFromARNs{}})
-			return err
-		},
-		"ReconcileFunction": func(ctx context.Context, b app.Base) error {
-			_, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{Secrets: secretsFromARNs{}})
-			return err
-		},
+	if got := len(ofType("AWS::Lambda::Function")); got != len(wiring) {
+		t.Fatalf("%d functions wired for %d in the template", len(wiring), got)
 	}
-	if got := len(ofType("AWS::Lambda::Function")); got != len(builders) {
-		t.Fatalf("%d builders for %d functions in the template", len(builders), got)
-	}
-	for name, build := range builders {
+	for fn, start := range wiring {
+		name := pascal(string(fn)) + "Function"
+		build := func(ctx context.Context, b app.Base) error {
+			_, _, err := start(ctx, b, secretsFromARNs{})
+			return err
+		}
 		_, r := one(t, "AWS::Lambda::Function", name)
 		vars := map[string]string{}
 		for k, v := range prop(r.Properties, "Environment", "Variables").(map[string]any) {

@@ -1,0 +1,107 @@
+package awsaccess
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func ops(actions ...string) []Op {
+	var out []Op
+	for _, a := range actions {
+		idx := strings.HasSuffix(a, " index")
+		out = append(out, Op{Action: strings.TrimSuffix(a, " index"), Index: idx})
+	}
+	return out
+}
+
+func TestAnalyzeFixture(t *testing.T) {
+	as, err := Analyze("testdata/fixture", "example.com/fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedKeys(as); !reflect.DeepEqual(got, []string{"example.com/fixture.Queue", "example.com/fixture.Secrets", "example.com/fixture.Store"}) {
+		t.Fatalf("adapters = %v", got)
+	}
+	want := map[string]map[string]Method{
+		"Store": {
+			"Put":       {Ops: ops("dynamodb:PutItem")},
+			"Get":       {Ops: ops("dynamodb:GetItem")},
+			"Save":      {Ops: ops("dynamodb:PutItem", "dynamodb:Query")},
+			"list":      {Ops: ops("dynamodb:Query")},
+			"ByIndex":   {Ops: ops("dynamodb:Query index")},
+			"ScanIndex": {Ops: ops("dynamodb:Scan index")},
+			"Recurse":   {Ops: ops("dynamodb:PutItem")},
+		},
+		// A batch send is allowed by sqs:SendMessage; the body store is
+		// reached through the Spill field, whose Drop is never called.
+		"Queue":   {"Send": {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Spill", "Keep"}}}},
+		"Secrets": {"Read": {Ops: ops("secretsmanager:GetSecretValue")}},
+	}
+	for name, methods := range want {
+		got := as["example.com/fixture."+name].Methods
+		if len(got) != len(methods) {
+			t.Errorf("%s methods = %v", name, sortedKeys(got))
+		}
+		for m, w := range methods {
+			if !reflect.DeepEqual(got[m], w) {
+				t.Errorf("%s.%s = %+v, want %+v", name, m, got[m], w)
+			}
+		}
+	}
+}
+
+// Whatever the analysis cannot follow fails it, naming where.
+func TestAnalyzeRefusesWhatItCannotFollow(t *testing.T) {
+	_, err := Analyze("testdata/leaky", "example.com/leaky")
+	if err == nil {
+		t.Fatal("leaky adapters analyzed")
+	}
+	for _, want := range []string{
+		"leaky.go:25:", // the client given to elsewhere.Use
+		"leaky.go:29:", // the client in another adapter's literal
+		"leaky.go:30:", // a method of that adapter
+		"leaky.go:35:", // an input whose index cannot be told
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+// The real adapters, by method: what each calls, through every helper.
+func TestAnalyzeRealAdapters(t *testing.T) {
+	as, err := Load("../..", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const module = "github.com/kapso-bridge/kapso-bridge/shared/"
+	want := map[string]Method{
+		"dynamo.Claims.Claim":                  {Ops: ops("dynamodb:PutItem")},
+		"dynamo.Claims.Accept":                 {Ops: ops("dynamodb:UpdateItem")},
+		"dynamo.Claims.Release":                {Ops: ops("dynamodb:DeleteItem")},
+		"dynamo.Payloads.Put":                  {Ops: ops("dynamodb:BatchWriteItem")},
+		"dynamo.Payloads.Get":                  {Ops: ops("dynamodb:GetItem")},
+		"dynamo.Rejects.Keep":                  {Ops: ops("dynamodb:PutItem")},
+		"dynamo.Onboarding.TenantOfLink":       {Ops: ops("dynamodb:GetItem")},
+		"dynamo.Onboarding.Load":               {Ops: ops("dynamodb:Query")},
+		"dynamo.Onboarding.AppendFact":         {Ops: ops("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")},
+		"dynamo.Onboarding.TenantsWithStatus":  {Ops: ops("dynamodb:Query index")},
+		"dynamo.Numbers.Secret":                {Ops: ops("dynamodb:GetItem")},
+		"dynamo.Numbers.NumbersMissingWebhook": {Ops: ops("dynamodb:Query index")},
+		"sqsqueue.Sender.Send":                 {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
+		"sqsqueue.Poller.Once":                 {Ops: ops("sqs:DeleteMessage", "sqs:ReceiveMessage")},
+		"config/awssecrets.Source.SecretValue": {Ops: ops("secretsmanager:GetSecretValue")},
+	}
+	for name, w := range want {
+		i := strings.LastIndex(name, ".")
+		a := as[module+name[:i]]
+		if a == nil {
+			t.Errorf("%s: no adapter", name[:i])
+			continue
+		}
+		if got := a.Methods[name[i+1:]]; !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %+v, want %+v", name, got, w)
+		}
+	}
+}

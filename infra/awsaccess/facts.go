@@ -1,0 +1,321 @@
+package awsaccess
+
+import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"regexp"
+	"slices"
+)
+
+// funcFacts is what one function or method does in its own body.
+type funcFacts struct {
+	ops      []Op
+	calls    []ownedCall
+	edges    []string // same-package functions and methods it calls
+	problems []string
+}
+
+// ownedCall is a call through an interface field of owner.
+type ownedCall struct {
+	Call
+	owner string
+	pos   string
+}
+
+// paginator matches the SDK's paginator constructors, which call the named
+// operation (NewQueryPaginator: Query).
+var paginator = regexp.MustCompile(`^New(\w+)Paginator$`)
+
+// indexed are the operations that read a secondary index when given an
+// IndexName.
+var indexed = []string{"Query", "Scan"}
+
+// notOperations are client methods that call no service.
+var notOperations = []string{"Options"}
+
+// batchActions maps the SQS batch operations to the IAM action that allows
+// them: IAM has no action of their own.
+var batchActions = map[string]string{
+	"sqs:SendMessageBatch":             "sqs:SendMessage",
+	"sqs:DeleteMessageBatch":           "sqs:DeleteMessage",
+	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
+	f := &funcFacts{}
+	d := fn.decl
+	if d.Body == nil {
+		return f
+	}
+	env := map[*ast.Object]typ{}
+	if d.Recv != nil {
+		for _, n := range d.Recv.List[0].Names {
+			env[n.Obj] = typ{strct: fn.recvType}
+		}
+	}
+	addParams := func(ft *ast.FuncType) {
+		for _, field := range ft.Params.List {
+			t := p.classify(field.Type, fn.file)
+			for _, n := range field.Names {
+				if n.Obj != nil {
+					env[n.Obj] = t
+				}
+			}
+		}
+	}
+	addParams(d.Type)
+	ast.Inspect(d.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			addParams(n.Type)
+		case *ast.AssignStmt:
+			// x := &T{...} with T a struct of the package.
+			if n.Tok == token.DEFINE && len(n.Lhs) == len(n.Rhs) {
+				for i, l := range n.Lhs {
+					if id, ok := l.(*ast.Ident); ok && id.Obj != nil {
+						if lit := compositeOf(n.Rhs[i]); lit != nil {
+							if t := p.classify(lit.Type, fn.file); t.strct != "" {
+								env[id.Obj] = t
+							}
+						}
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			if n.Type != nil {
+				t := p.classify(n.Type, fn.file)
+				for _, id := range n.Names {
+					if id.Obj != nil {
+						env[id.Obj] = t
+					}
+				}
+			}
+		}
+		return true
+	})
+
+	var typeOf func(ast.Expr) typ
+	typeOf = func(e ast.Expr) typ {
+		switch e := e.(type) {
+		case *ast.ParenExpr:
+			return typeOf(e.X)
+		case *ast.StarExpr:
+			return typeOf(e.X)
+		case *ast.UnaryExpr:
+			if e.Op == token.AND {
+				return typeOf(e.X)
+			}
+		case *ast.Ident:
+			if e.Obj != nil {
+				return env[e.Obj]
+			}
+		case *ast.SelectorExpr:
+			if s := typeOf(e.X).strct; s != "" && p.structs[s] != nil {
+				return p.structs[s].fields[e.Sel.Name]
+			}
+		}
+		return typ{}
+	}
+	pos := func(n ast.Node) string { return p.fset.Position(n.Pos()).String() }
+	addOp := func(svc, name string, call *ast.CallExpr, input ast.Expr) {
+		if slices.Contains(notOperations, name) {
+			return
+		}
+		op := Op{Action: svc + ":" + name}
+		if a, ok := batchActions[op.Action]; ok {
+			op.Action = a
+		}
+		if slices.Contains(indexed, name) {
+			idx, err := indexOf(input, d.Body)
+			if err != nil {
+				f.problems = append(f.problems, fmt.Sprintf("%s: %s: %v", pos(call), op.Action, err))
+			}
+			op.Index = idx
+		}
+		if !slices.Contains(f.ops, op) {
+			f.ops = append(f.ops, op)
+		}
+	}
+	// accounted holds the client and interface-field expressions whose use
+	// the analysis follows; any other use of one is a problem.
+	accounted := map[ast.Expr]bool{}
+	passed := func(args []ast.Expr) {
+		// The callee declares the client parameter, so its own facts count
+		// the operations on it.
+		for _, a := range args {
+			if typeOf(a).service != "" {
+				accounted[a] = true
+			}
+		}
+	}
+	ast.Inspect(d.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.BinaryExpr:
+			if n.Op == token.EQL || n.Op == token.NEQ {
+				if isNil(n.Y) {
+					accounted[n.X] = true
+				}
+				if isNil(n.X) {
+					accounted[n.Y] = true
+				}
+			}
+		case *ast.CallExpr:
+			switch fun := n.Fun.(type) {
+			case *ast.SelectorExpr:
+				tx := typeOf(fun.X)
+				switch {
+				case tx.service != "":
+					accounted[fun.X] = true
+					addOp(tx.service, fun.Sel.Name, n, arg(n.Args, 1))
+				case tx.dep:
+					if sel, ok := unparen(fun.X).(*ast.SelectorExpr); ok {
+						if owner := typeOf(sel.X).strct; owner != "" {
+							accounted[fun.X] = true
+							f.calls = append(f.calls, ownedCall{Call{sel.Sel.Name, fun.Sel.Name}, owner, pos(n)})
+						}
+					}
+				case tx.strct != "":
+					name := tx.strct + "." + fun.Sel.Name
+					if _, ok := p.funcs[name]; !ok {
+						break
+					}
+					if tx.strct != fn.recvType && p.structs[tx.strct].holdsClient() {
+						f.problems = append(f.problems, fmt.Sprintf("%s: calls %s of another adapter, whose table or queue a walk cannot tell", pos(n), name))
+					}
+					f.edges = append(f.edges, name)
+					passed(n.Args)
+				default:
+					x, ok := fun.X.(*ast.Ident)
+					if !ok || x.Obj != nil {
+						break
+					}
+					svc, ok := serviceOf(fn.file.imports[x.Name])
+					if m := paginator.FindStringSubmatch(fun.Sel.Name); ok && m != nil && len(n.Args) == 2 && typeOf(n.Args[0]).service == svc {
+						accounted[n.Args[0]] = true
+						addOp(svc, m[1], n, n.Args[1])
+					}
+				}
+			case *ast.Ident:
+				if _, ok := p.funcs[fun.Name]; ok && (fun.Obj == nil || fun.Obj.Kind == ast.Fun) {
+					f.edges = append(f.edges, fun.Name)
+					passed(n.Args)
+				}
+			}
+		}
+		return true
+	})
+	ast.Inspect(d.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncType:
+			return false // parameter declarations, not uses
+		case *ast.Ident, *ast.SelectorExpr:
+			e := n.(ast.Expr)
+			if t := typeOf(e); (t.service != "" || t.dep) && !accounted[e] {
+				what := "an AWS client"
+				if t.dep {
+					what = "an interface field"
+				}
+				f.problems = append(f.problems, fmt.Sprintf("%s: %s is used other than by calling it", pos(n), what))
+				return false
+			}
+		}
+		return true
+	})
+	return f
+}
+
+// indexOf tells whether an operation's input names an index: in the
+// composite literal itself, in the one a local variable was declared with,
+// or assigned to that variable's IndexName later in the function.
+func indexOf(input ast.Expr, body *ast.BlockStmt) (bool, error) {
+	if input == nil {
+		return false, errors.New("no input")
+	}
+	if lit := compositeOf(input); lit != nil {
+		return hasKey(lit, "IndexName"), nil
+	}
+	e := unparen(input)
+	if u, ok := e.(*ast.UnaryExpr); ok && u.Op == token.AND {
+		e = unparen(u.X)
+	}
+	id, ok := e.(*ast.Ident)
+	if !ok || id.Obj == nil {
+		return false, errors.New("input is neither a literal nor a local variable: cannot tell whether it reads an index")
+	}
+	var lit *ast.CompositeLit
+	switch decl := id.Obj.Decl.(type) {
+	case *ast.AssignStmt:
+		for i, l := range decl.Lhs {
+			if li, ok := l.(*ast.Ident); ok && li.Obj == id.Obj && i < len(decl.Rhs) {
+				lit = compositeOf(decl.Rhs[i])
+			}
+		}
+	case *ast.ValueSpec:
+		for i, n := range decl.Names {
+			if n.Obj == id.Obj && i < len(decl.Values) {
+				lit = compositeOf(decl.Values[i])
+			}
+		}
+	}
+	if lit == nil {
+		return false, fmt.Errorf("%s is not declared with a literal: cannot tell whether it reads an index", id.Name)
+	}
+	idx := hasKey(lit, "IndexName")
+	ast.Inspect(body, func(n ast.Node) bool {
+		if as, ok := n.(*ast.AssignStmt); ok {
+			for _, l := range as.Lhs {
+				if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == "IndexName" {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Obj == id.Obj {
+						idx = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	return idx, nil
+}
+
+func compositeOf(e ast.Expr) *ast.CompositeLit {
+	e = unparen(e)
+	if u, ok := e.(*ast.UnaryExpr); ok && u.Op == token.AND {
+		e = unparen(u.X)
+	}
+	lit, _ := e.(*ast.CompositeLit)
+	return lit
+}
+
+func hasKey(lit *ast.CompositeLit, key string) bool {
+	for _, el := range lit.Elts {
+		if kv, ok := el.(*ast.KeyValueExpr); ok {
+			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func unparen(e ast.Expr) ast.Expr {
+	for {
+		p, ok := e.(*ast.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.X
+	}
+}
+
+func isNil(e ast.Expr) bool {
+	id, ok := unparen(e).(*ast.Ident)
+	return ok && id.Name == "nil" && id.Obj == nil
+}
+
+func arg(args []ast.Expr, i int) ast.Expr {
+	if i < len(args) {
+		return args[i]
+	}
+	return nil
+}

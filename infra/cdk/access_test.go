@@ -1,0 +1,474 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kapso-bridge/kapso-bridge/infra/awsaccess"
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+)
+
+const (
+	module     = "github.com/kapso-bridge/kapso-bridge"
+	moduleRoot = "../.."
+)
+
+// adapterDirs hold every type that calls AWS.
+var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets"}
+
+// wiring starts each function as its main does: its real wiring and real
+// clients (building calls no service), with secrets read through src. It
+// returns what the wiring built and the clients as main builds them, before
+// src replaces their secret source.
+var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSource) (built, clients any, err error){
+	config.Ingest: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := ingestapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		h, err := ingestapp.Handler(ctx, b, c)
+		return h, given, err
+	},
+	config.SetupLinks: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := setuplinksapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		h, err := setuplinksapp.Handler(ctx, b, c)
+		return h, given, err
+	},
+	config.Redirect: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
+		c := redirectapp.NewClients(b.AWS)
+		h, err := redirectapp.Handler(ctx, b, c)
+		return h, c, err
+	},
+	config.Lifecycle: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := lifecycleapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		w, err := lifecycleapp.Worker(ctx, b, c)
+		return w, given, err
+	},
+	config.Reconcile: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := reconcileapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		r, err := reconcileapp.Reconciler(ctx, b, c)
+		return r, given, err
+	},
+}
+
+// standIn is what a walk reads in place of closures it cannot see into.
+type standIn struct {
+	fn config.Function
+	// wiring is the function's wiring package, whose adapter literals the
+	// stand-in must match, tables included.
+	wiring string
+	// handler is the handler the closures serve, holding the adapters and
+	// queue URLs the wiring gives it, from the same settings.
+	handler func(setting func(config.Setting) string) any
+}
+
+// behindClosures covers what reflection cannot see. The HTTP functions'
+// wiring returns an http.ServeMux whose routes are closures over the
+// handler, and a closure's captures are invisible to reflect; so for each
+// handler package whose closures a function's mux holds, this is the
+// handler its wiring builds. The check fails on a function value no entry
+// covers, on an entry no function needs, and when a wiring package builds
+// other adapters, or on other tables, than its stand-in holds.
+var behindClosures = map[string]standIn{
+	"shared/httpapi/webhook": {config.Ingest, "shared/app/ingestapp", func(s func(config.Setting) string) any {
+		return &webhook.Ingest{
+			Claims:            &dynamo.Claims{Table: s(config.IdempotencyTable)},
+			Queue:             &sqsqueue.Sender{Bodies: &dynamo.Payloads{Table: s(config.IdempotencyTable)}},
+			Secrets:           &webhook.SecretCache{Source: &dynamo.Numbers{Table: s(config.BridgeTable)}},
+			LifecycleQueueURL: s(config.LifecycleQueueURL),
+			MessagesQueueURL:  s(config.MessagesQueueURL),
+		}
+	}},
+	"shared/httpapi/tenantapi": {config.SetupLinks, "shared/app/setuplinksapp", func(s func(config.Setting) string) any {
+		return &tenantapi.API{Store: &dynamo.Onboarding{Table: s(config.BridgeTable)}}
+	}},
+	"shared/httpapi/redirect": {config.Redirect, "shared/app/redirectapp", func(s func(config.Setting) string) any {
+		return &redirect.Handler{
+			Store:             &dynamo.Onboarding{Table: s(config.BridgeTable)},
+			Queue:             &sqsqueue.Sender{},
+			LifecycleQueueURL: s(config.LifecycleQueueURL),
+		}
+	}},
+}
+
+// tableSettings name the settings a wiring package's Table fields come from.
+var tableSettings = map[string]config.Setting{
+	"config.BridgeTable":      config.BridgeTable,
+	"config.IdempotencyTable": config.IdempotencyTable,
+}
+
+// Grants no code calls, by design.
+var (
+	// Lambda writes each function's logs (to its own group) and traces.
+	lambdaGrants = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+	xrayGrants   = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	// DataKey encrypts the tables: DynamoDB needs the key to read any of
+	// their items, and to make data keys for writing one.
+	kmsForReads  = []string{"kms:Decrypt", "kms:DescribeKey"}
+	kmsForWrites = []string{"kms:Encrypt", "kms:GenerateDataKey"}
+	tableWrites  = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+	// An event source mapping polls its queue with its function's role
+	// (the CDK's SqsEventSource grants): the function's code never calls it.
+	eventSourceGrants = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+		"sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+)
+
+// resources gives every setting a value that names what it stands for, so a
+// value found in a built function maps back to its table, queue or secret.
+type resources struct {
+	vars    map[string]string
+	tables  map[string]schema.Table // by name
+	queues  map[string]schema.Queue // by URL
+	secrets map[string]secret       // by ARN
+}
+
+func newResources() resources {
+	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]schema.Queue{},
+		secrets: map[string]secret{}}
+	for _, t := range schema.Tables {
+		name := "KapsoBridge-" + pascal(t.ID) + "Table"
+		r.vars[t.EnvVar], r.tables[name] = name, t
+	}
+	for _, q := range schema.Queues {
+		url := "https://sqs.us-east-1.amazonaws.com/123456789012/KapsoBridge-" + pascal(q.ID) + "Queue"
+		r.vars[q.EnvVar], r.queues[url] = url, q
+	}
+	for _, s := range secrets {
+		arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:KapsoBridge/" + s.Name
+		r.vars[s.Setting.ARNVar()], r.secrets[arn] = arn, s
+	}
+	for _, s := range config.Settings {
+		if _, ok := r.vars[s.Name]; !ok && !s.Secret {
+			r.vars[s.Name] = s.Default
+			if s.Default == "" {
+				r.vars[s.Name] = "https://example.com/" + strings.ToLower(s.Name)
+			}
+		}
+	}
+	return r
+}
+
+// recordedSecrets answers every secret and remembers which were read.
+type recordedSecrets struct{ arns []string }
+
+func (s *recordedSecrets) SecretValue(_ context.Context, arn string) (string, error) {
+	s.arns = append(s.arns, arn)
+	return "value-of-" + arn, nil
+}
+
+// grants are actions by resource (construct name, "*" for none).
+type grants map[string][]string
+
+func (g grants) add(resource string, actions ...string) {
+	for _, a := range actions {
+		if !slices.Contains(g[resource], a) {
+			g[resource] = append(g[resource], a)
+			slices.Sort(g[resource])
+		}
+	}
+}
+
+// derivedGrants is what f's code calls, and what comes with it by design:
+// the walk of what its real wiring builds, each adapter method its holder
+// can call resolved to the AWS operations its source performs, on the
+// table it was given or the queues its holder sends to; the secrets it
+// reads at start-up; and the fixed grants above.
+func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
+	t.Helper()
+	res := newResources()
+	read := map[string]bool{}
+	env := config.Env(func(k string) string { read[k] = true; return res.vars[k] })
+	b := app.Base{Env: env, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), AWS: aws.Config{Region: "us-east-1"}}
+	src := &recordedSecrets{}
+	start, ok := wiring[f.Name]
+	if !ok {
+		t.Fatalf("%s has no wiring to start", f.Name)
+	}
+	built, clients, err := start(context.Background(), b, src)
+	if err != nil {
+		t.Fatalf("%s does not start: %v", f.Name, err)
+	}
+	found, err := awsaccess.Walk(built, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := found.Uses
+	for _, rel := range standInsFor(t, f.Name, found.Funcs) {
+		s := behindClosures[rel]
+		handler := s.handler(func(st config.Setting) string { return res.vars[st.Name] })
+		if pkg := reflect.TypeOf(handler).Elem().PkgPath(); pkg != module+"/"+rel {
+			t.Errorf("stand-in for %s closures is a %T", rel, handler)
+		}
+		behind, err := awsaccess.Walk(handler, as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkStandIn(t, as, res, s, behind.Uses)
+		uses = append(uses, behind.Uses...)
+	}
+
+	g := grants{}
+	for _, u := range uses {
+		for _, op := range u.Ops {
+			switch service, _, _ := strings.Cut(op.Action, ":"); service {
+			case "dynamodb":
+				table, ok := res.tables[stringField(u.Value, "Table")]
+				if !ok {
+					t.Errorf("%s: %s at %s is on table %q, which is no schema table", f.Name, u.Adapter, u.Path, stringField(u.Value, "Table"))
+					continue
+				}
+				if op.Index {
+					for _, ix := range table.Indexes {
+						g.add(pascal(table.ID)+"Table/index/"+ix.Name, op.Action)
+					}
+				} else {
+					g.add(pascal(table.ID)+"Table", op.Action)
+				}
+				g.add("DataKey", kmsForReads...)
+				if slices.Contains(tableWrites, op.Action) {
+					g.add("DataKey", kmsForWrites...)
+				}
+			case "sqs":
+				queues := queuesOf(u.Holder, res)
+				if len(queues) == 0 {
+					t.Errorf("%s: %s at %s sends, but its holder %s has no queue URL", f.Name, u.Adapter, u.Path, u.Holder.Type())
+				}
+				for _, q := range queues {
+					g.add(pascal(q.ID)+"Queue", op.Action)
+				}
+			default:
+				t.Errorf("%s: %s at %s calls %s, on no resource the check knows", f.Name, u.Adapter, u.Path, op.Action)
+			}
+		}
+	}
+
+	// Secrets are read once, at start-up, through the secret source of the
+	// clients the function's main builds.
+	var secretOps []awsaccess.Op
+	inClients, err := awsaccess.Walk(clients, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range inClients.Uses {
+		for _, op := range u.Ops {
+			if strings.HasPrefix(op.Action, "secretsmanager:") {
+				secretOps = append(secretOps, op)
+			}
+		}
+	}
+	for _, arn := range src.arns {
+		s, ok := res.secrets[arn]
+		if !ok || len(secretOps) == 0 {
+			t.Errorf("%s reads %s, which is no stack secret or is read through no adapter", f.Name, arn)
+			continue
+		}
+		for _, op := range secretOps {
+			g.add(pascal(s.Name)+"Secret", op.Action)
+		}
+	}
+
+	// Every table and queue a function reads the setting of, it calls.
+	for name := range read {
+		for _, tb := range schema.Tables {
+			r := pascal(tb.ID) + "Table"
+			touched := slices.ContainsFunc(sortedKeys(g), func(k string) bool { return k == r || strings.HasPrefix(k, r+"/") })
+			if name == tb.EnvVar && !touched {
+				t.Errorf("%s reads %s but calls nothing on the table", f.Name, name)
+			}
+		}
+		for _, q := range schema.Queues {
+			if name == q.EnvVar && g[pascal(q.ID)+"Queue"] == nil {
+				t.Errorf("%s reads %s but sends nothing to the queue", f.Name, name)
+			}
+		}
+	}
+
+	if c := f.Consumes; c != nil {
+		g.add(pascal(c.Queue.ID)+"Queue", eventSourceGrants...)
+	}
+	g.add(pascal(string(f.Name))+"Logs", lambdaGrants...)
+	g.add("*", xrayGrants...)
+	return g
+}
+
+// standInsFor maps every function value in what fn's wiring built to the
+// stand-in for its package's closures.
+func standInsFor(t *testing.T, fn config.Function, funcs []awsaccess.Func) []string {
+	t.Helper()
+	var rels []string
+	for _, f := range funcs {
+		rel := strings.TrimPrefix(funcPackage(f.Name), module+"/")
+		s, ok := behindClosures[rel]
+		switch {
+		case !ok:
+			t.Errorf("%s holds %s at %s: reflection cannot see what a function value captured; add a stand-in to behindClosures",
+				fn, f.Name, f.Path)
+		case s.fn != fn:
+			t.Errorf("%s holds closures of %s, whose stand-in is for %s", fn, rel, s.fn)
+		case !slices.Contains(rels, rel):
+			rels = append(rels, rel)
+		}
+	}
+	for rel, s := range behindClosures {
+		if s.fn == fn && !slices.Contains(rels, rel) {
+			t.Errorf("%s holds no closure of %s: delete its stand-in", fn, rel)
+		}
+	}
+	return rels
+}
+
+// funcPackage is the import path of the package a function value's code is
+// in, from its runtime name ("…/webhook.(*Ingest).handler.func1").
+func funcPackage(name string) string {
+	slash := strings.LastIndex(name, "/")
+	dot := strings.Index(name[slash+1:], ".")
+	if dot < 0 {
+		return name
+	}
+	return name[:slash+1+dot]
+}
+
+var configVar = regexp.MustCompile(`\bconfig\.\w+`)
+
+// checkStandIn holds a stand-in to its wiring's source: the same adapters,
+// on the same tables.
+func checkStandIn(t *testing.T, as awsaccess.Adapters, res resources, s standIn, uses []awsaccess.Use) {
+	t.Helper()
+	lits, err := awsaccess.Literals(filepath.Join(moduleRoot, s.wiring), as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built, held []string
+	for _, l := range lits {
+		table := ""
+		if l.Table != "" {
+			st, ok := tableSettings[configVar.FindString(l.Table)]
+			if !ok {
+				t.Errorf("%s builds %s on %s: name its setting in tableSettings", s.wiring, l.Adapter, l.Table)
+			}
+			table = st.Name
+		}
+		built = append(built, l.Adapter.String()+" "+table)
+	}
+	for _, u := range uses {
+		table := ""
+		if tb, ok := res.tables[stringField(u.Value, "Table")]; ok {
+			table = tb.EnvVar
+		}
+		held = append(held, u.Adapter.String()+" "+table)
+	}
+	slices.Sort(built)
+	slices.Sort(held)
+	if !slices.Equal(slices.Compact(built), slices.Compact(held)) {
+		t.Errorf("%s builds adapters %q, its stand-in holds %q", s.wiring, built, held)
+	}
+}
+
+func stringField(v reflect.Value, name string) string {
+	if f := v.FieldByName(name); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
+}
+
+// queuesOf lists the queues whose URLs a holder's fields carry: an adapter
+// sends to the queues its consumer names.
+func queuesOf(holder reflect.Value, res resources) []schema.Queue {
+	var out []schema.Queue
+	for holder.Kind() == reflect.Pointer {
+		holder = holder.Elem()
+	}
+	if holder.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range holder.NumField() {
+		if f := holder.Field(i); f.Kind() == reflect.String {
+			if q, ok := res.queues[f.String()]; ok {
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// Each role grants exactly what its function's code calls, on exactly the
+// resources it calls it on, plus the fixed grants above: a surplus grant
+// and a missing one both fail.
+func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
+	as, err := awsaccess.Load(moduleRoot, adapterDirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range functions {
+		want := derivedGrants(t, as, f)
+		role := pascal(string(f.Name)) + "Role"
+		got := policyGrants(t, role)
+		for _, r := range sortedKeys(want) {
+			t.Logf("%s %s: %s", f.Name, r, strings.Join(want[r], " "))
+		}
+		for _, r := range sortedKeys(merge(got, want)) {
+			if surplus := minus(got[r], want[r]); len(surplus) > 0 {
+				t.Errorf("%s grants %v on %s, which its code never calls", role, surplus, r)
+			}
+			if missing := minus(want[r], got[r]); len(missing) > 0 {
+				t.Errorf("%s lacks %v on %s, which its code calls", role, missing, r)
+			}
+		}
+	}
+}
+
+func merge(a, b map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = append(out[k], v...)
+	}
+	return out
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
