@@ -33,7 +33,7 @@ const awsSDK, smithy = "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go
 var rules = []rule{
 	{
 		who:       "domain",
-		packages:  []string{"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/kapso", "shared/meta", "shared/rawjson", "shared/errs"},
+		packages:  []string{"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/kapso", "shared/meta", "shared/rawjson", "shared/messaging", "shared/errs"},
 		forbidden: []string{"github.com/aws/", "shared/dynamo", "shared/sqsqueue", "shared/httpapi"},
 		why:       "domain packages import no AWS package, adapter or handler",
 	},
