@@ -93,24 +93,3 @@ func TestWalkRefusesUnknownMethods(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-
-// Literals finds the adapters a wiring package builds, with the setting
-// each table comes from.
-func TestLiterals(t *testing.T) {
-	as, err := Load("../..", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lits, err := Literals("testdata/wiring", as)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, l := range lits {
-		got = append(got, l.Adapter.String()+" "+l.Table)
-	}
-	want := []string{"dynamo.Claims r.String(config.IdempotencyTable)", "dynamo.Numbers s.Table", "sqsqueue.Sender "}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("literals = %q, want %q", got, want)
-	}
-}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,12 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
-	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
-	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
 const (
@@ -40,25 +33,27 @@ var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/aw
 // wiring starts each function as its main does: its real wiring and real
 // clients (building calls no service), with secrets read through src. It
 // returns what the wiring built and the clients as main builds them, before
-// src replaces their secret source.
+// src replaces their secret source. The HTTP functions are built through
+// New, not Handler: Handler's mux routes through closures, and reflection
+// cannot see what a closure captured.
 var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSource) (built, clients any, err error){
 	config.Ingest: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
 		c := ingestapp.NewClients(b.AWS)
 		given := c
 		c.Secrets = src
-		h, err := ingestapp.Handler(ctx, b, c)
+		h, err := ingestapp.New(ctx, b, c)
 		return h, given, err
 	},
 	config.SetupLinks: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
 		c := setuplinksapp.NewClients(b.AWS)
 		given := c
 		c.Secrets = src
-		h, err := setuplinksapp.Handler(ctx, b, c)
+		h, err := setuplinksapp.New(ctx, b, c)
 		return h, given, err
 	},
 	config.Redirect: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
 		c := redirectapp.NewClients(b.AWS)
-		h, err := redirectapp.Handler(ctx, b, c)
+		h, err := redirectapp.New(ctx, b, c)
 		return h, c, err
 	},
 	config.Lifecycle: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
@@ -75,52 +70,6 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		r, err := reconcileapp.Reconciler(ctx, b, c)
 		return r, given, err
 	},
-}
-
-// standIn is what a walk reads in place of closures it cannot see into.
-type standIn struct {
-	fn config.Function
-	// wiring is the function's wiring package, whose adapter literals the
-	// stand-in must match, tables included.
-	wiring string
-	// handler is the handler the closures serve, holding the adapters and
-	// queue URLs the wiring gives it, from the same settings.
-	handler func(setting func(config.Setting) string) any
-}
-
-// behindClosures covers what reflection cannot see. The HTTP functions'
-// wiring returns an http.ServeMux whose routes are closures over the
-// handler, and a closure's captures are invisible to reflect; so for each
-// handler package whose closures a function's mux holds, this is the
-// handler its wiring builds. The check fails on a function value no entry
-// covers, on an entry no function needs, and when a wiring package builds
-// other adapters, or on other tables, than its stand-in holds.
-var behindClosures = map[string]standIn{
-	"shared/httpapi/webhook": {config.Ingest, "shared/app/ingestapp", func(s func(config.Setting) string) any {
-		return &webhook.Ingest{
-			Claims:            &dynamo.Claims{Table: s(config.IdempotencyTable)},
-			Queue:             &sqsqueue.Sender{Bodies: &dynamo.Payloads{Table: s(config.IdempotencyTable)}},
-			Secrets:           &webhook.SecretCache{Source: &dynamo.Numbers{Table: s(config.BridgeTable)}},
-			LifecycleQueueURL: s(config.LifecycleQueueURL),
-			MessagesQueueURL:  s(config.MessagesQueueURL),
-		}
-	}},
-	"shared/httpapi/tenantapi": {config.SetupLinks, "shared/app/setuplinksapp", func(s func(config.Setting) string) any {
-		return &tenantapi.API{Store: &dynamo.Onboarding{Table: s(config.BridgeTable)}}
-	}},
-	"shared/httpapi/redirect": {config.Redirect, "shared/app/redirectapp", func(s func(config.Setting) string) any {
-		return &redirect.Handler{
-			Store:             &dynamo.Onboarding{Table: s(config.BridgeTable)},
-			Queue:             &sqsqueue.Sender{},
-			LifecycleQueueURL: s(config.LifecycleQueueURL),
-		}
-	}},
-}
-
-// tableSettings name the settings a wiring package's Table fields come from.
-var tableSettings = map[string]config.Setting{
-	"config.BridgeTable":      config.BridgeTable,
-	"config.IdempotencyTable": config.IdempotencyTable,
 }
 
 // Grants no code calls, by design.
@@ -218,20 +167,13 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uses := found.Uses
-	for _, rel := range standInsFor(t, f.Name, found.Funcs) {
-		s := behindClosures[rel]
-		handler := s.handler(func(st config.Setting) string { return res.vars[st.Name] })
-		if pkg := reflect.TypeOf(handler).Elem().PkgPath(); pkg != module+"/"+rel {
-			t.Errorf("stand-in for %s closures is a %T", rel, handler)
-		}
-		behind, err := awsaccess.Walk(handler, as)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkStandIn(t, as, res, s, behind.Uses)
-		uses = append(uses, behind.Uses...)
+	// A function value hides what it captured, adapters included: every
+	// adapter a function calls must be reachable through fields.
+	for _, fv := range found.Funcs {
+		t.Errorf("%s holds %s at %s: reflection cannot see what a function value captured; build it so its adapters sit in fields",
+			f.Name, fv.Name, fv.Path)
 	}
+	uses := found.Uses
 
 	g := grants{}
 	for _, u := range uses {
@@ -315,79 +257,6 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	g.add(pascal(string(f.Name))+"Logs", lambdaGrants...)
 	g.add("*", xrayGrants...)
 	return g
-}
-
-// standInsFor maps every function value in what fn's wiring built to the
-// stand-in for its package's closures.
-func standInsFor(t *testing.T, fn config.Function, funcs []awsaccess.Func) []string {
-	t.Helper()
-	var rels []string
-	for _, f := range funcs {
-		rel := strings.TrimPrefix(funcPackage(f.Name), module+"/")
-		s, ok := behindClosures[rel]
-		switch {
-		case !ok:
-			t.Errorf("%s holds %s at %s: reflection cannot see what a function value captured; add a stand-in to behindClosures",
-				fn, f.Name, f.Path)
-		case s.fn != fn:
-			t.Errorf("%s holds closures of %s, whose stand-in is for %s", fn, rel, s.fn)
-		case !slices.Contains(rels, rel):
-			rels = append(rels, rel)
-		}
-	}
-	for rel, s := range behindClosures {
-		if s.fn == fn && !slices.Contains(rels, rel) {
-			t.Errorf("%s holds no closure of %s: delete its stand-in", fn, rel)
-		}
-	}
-	return rels
-}
-
-// funcPackage is the import path of the package a function value's code is
-// in, from its runtime name ("…/webhook.(*Ingest).handler.func1").
-func funcPackage(name string) string {
-	slash := strings.LastIndex(name, "/")
-	dot := strings.Index(name[slash+1:], ".")
-	if dot < 0 {
-		return name
-	}
-	return name[:slash+1+dot]
-}
-
-var configVar = regexp.MustCompile(`\bconfig\.\w+`)
-
-// checkStandIn holds a stand-in to its wiring's source: the same adapters,
-// on the same tables.
-func checkStandIn(t *testing.T, as awsaccess.Adapters, res resources, s standIn, uses []awsaccess.Use) {
-	t.Helper()
-	lits, err := awsaccess.Literals(filepath.Join(moduleRoot, s.wiring), as)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var built, held []string
-	for _, l := range lits {
-		table := ""
-		if l.Table != "" {
-			st, ok := tableSettings[configVar.FindString(l.Table)]
-			if !ok {
-				t.Errorf("%s builds %s on %s: name its setting in tableSettings", s.wiring, l.Adapter, l.Table)
-			}
-			table = st.Name
-		}
-		built = append(built, l.Adapter.String()+" "+table)
-	}
-	for _, u := range uses {
-		table := ""
-		if tb, ok := res.tables[stringField(u.Value, "Table")]; ok {
-			table = tb.EnvVar
-		}
-		held = append(held, u.Adapter.String()+" "+table)
-	}
-	slices.Sort(built)
-	slices.Sort(held)
-	if !slices.Equal(slices.Compact(built), slices.Compact(held)) {
-		t.Errorf("%s builds adapters %q, its stand-in holds %q", s.wiring, built, held)
-	}
 }
 
 func stringField(v reflect.Value, name string) string {

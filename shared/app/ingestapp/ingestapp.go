@@ -41,8 +41,20 @@ const (
 	secretNegativeTTL = 5 * time.Second
 )
 
-// Handler builds the webhook ingest.
+// Handler builds the webhook ingest and its routes.
 func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
+	h, err := New(ctx, b, c)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	return mux, nil
+}
+
+// New builds the webhook ingest itself, not yet routed: its routes are
+// closures, which hide from reflection what New gives the ingest.
+func New(ctx context.Context, b app.Base, c Clients) (*webhook.Ingest, error) {
 	r := config.NewReader(config.Ingest, b.Env, c.Secrets)
 	idem := r.String(config.IdempotencyTable)
 	bridge := r.String(config.BridgeTable)
@@ -64,7 +76,5 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 		TTL:         secretTTL,
 		NegativeTTL: secretNegativeTTL,
 	}
-	mux := http.NewServeMux()
-	h.Register(mux)
-	return mux, nil
+	return h, nil
 }

@@ -30,8 +30,20 @@ func NewClients(cfg aws.Config) Clients {
 	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg)}
 }
 
-// Handler builds the success and failure redirects.
-func Handler(_ context.Context, b app.Base, c Clients) (http.Handler, error) {
+// Handler builds the success and failure redirects and their routes.
+func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
+	h, err := New(ctx, b, c)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	return mux, nil
+}
+
+// New builds the redirects themselves, not yet routed: their routes are
+// closures, which hide from reflection what New gives the handler.
+func New(_ context.Context, b app.Base, c Clients) (*redirect.Handler, error) {
 	r := config.NewReader(config.Redirect, b.Env, nil)
 	bridge := r.String(config.BridgeTable)
 	h := &redirect.Handler{
@@ -45,7 +57,5 @@ func Handler(_ context.Context, b app.Base, c Clients) (http.Handler, error) {
 	}
 	h.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
 	h.Queue = &sqsqueue.Sender{Client: c.SQS}
-	mux := http.NewServeMux()
-	h.Register(mux)
-	return mux, nil
+	return h, nil
 }

@@ -31,8 +31,20 @@ func NewClients(cfg aws.Config) Clients {
 	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Secrets: awssecrets.New(cfg)}
 }
 
-// Handler builds the /v1 API.
+// Handler builds the /v1 API and its routes.
 func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
+	api, err := New(ctx, b, c)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	return mux, nil
+}
+
+// New builds the /v1 API itself, not yet routed: its routes are closures,
+// which hide from reflection what New gives the API.
+func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	r := config.NewReader(config.SetupLinks, b.Env, c.Secrets)
 	bridge := r.String(config.BridgeTable)
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
@@ -46,7 +58,5 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 	}
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
-	mux := http.NewServeMux()
-	api.Register(mux)
-	return mux, nil
+	return api, nil
 }
