@@ -3,9 +3,9 @@ package kapso
 import (
 	"bytes"
 	"crypto/sha256"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/events"
 )
 
 var benchBody = bytes.Repeat([]byte(`{"message":{"id":"wamid.x","type":"text","text":{"body":"hola"}}}`), 16_000) // ~1 MB
@@ -29,15 +29,14 @@ func BenchmarkVerifySignatureBaseline(b *testing.B) {
 	}
 }
 
-// benchPayload reads one of the deliveries make bench measures, kept in
-// events/bench at the repository root.
+// benchPayload is one of the deliveries make bench measures (events/bench).
 func benchPayload(tb testing.TB, name string) []byte {
 	tb.Helper()
-	body, err := os.ReadFile(filepath.Join("..", "..", "events", "bench", name+".json"))
+	s, err := events.Lookup("bench/" + name + ".json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return body
+	return s.Body
 }
 
 // BenchmarkSplitDecode splits one delivery and decodes every event into its

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
-	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 	"github.com/kapso-bridge/kapso-bridge/shared/rawjson/rawjsontest"
 )
 
@@ -15,26 +14,17 @@ var readers = []struct {
 	read func(raw []byte) (any, error)
 	typ  reflect.Type
 }{
-	{"MessageEvent", readWith(readMessageEvent), reflect.TypeFor[MessageEvent]()},
-	{"Message", readWith(readMessage), reflect.TypeFor[Message]()},
-	{"MessageKapso", readWith(readMessageKapso), reflect.TypeFor[MessageKapso]()},
-	{"Conversation", readWith(readConversation), reflect.TypeFor[Conversation]()},
-	{"ConversationEvent", readWith(readConversationEvent), reflect.TypeFor[ConversationEvent]()},
-	{"ContactIdentityChanged", readWith(readContactIdentityChanged), reflect.TypeFor[ContactIdentityChanged]()},
-	{"MarketingPreferenceChanged", readWith(readMarketingPreferenceChanged), reflect.TypeFor[MarketingPreferenceChanged]()},
-	{"PhoneNumberCreated", readWith(readPhoneNumberCreated), reflect.TypeFor[PhoneNumberCreated]()},
-	{"ConfigCreated", readWith(readConfigCreated), reflect.TypeFor[ConfigCreated]()},
-	{"PhoneNumberLifecycle", readWith(readPhoneNumberLifecycle), reflect.TypeFor[PhoneNumberLifecycle]()},
-	{"WorkflowEvent", readWith(readWorkflowEvent), reflect.TypeFor[WorkflowEvent]()},
-}
-
-func readWith[T any](read func(*rawjson.Decoder, *T)) func([]byte) (any, error) {
-	return func(raw []byte) (any, error) {
-		var v T
-		d := rawjson.NewDecoder(raw)
-		read(&d, &v)
-		return v, d.Finish()
-	}
+	{"MessageEvent", rawjsontest.ReadWith(readMessageEvent), reflect.TypeFor[MessageEvent]()},
+	{"Message", rawjsontest.ReadWith(readMessage), reflect.TypeFor[Message]()},
+	{"MessageKapso", rawjsontest.ReadWith(readMessageKapso), reflect.TypeFor[MessageKapso]()},
+	{"Conversation", rawjsontest.ReadWith(readConversation), reflect.TypeFor[Conversation]()},
+	{"ConversationEvent", rawjsontest.ReadWith(readConversationEvent), reflect.TypeFor[ConversationEvent]()},
+	{"ContactIdentityChanged", rawjsontest.ReadWith(readContactIdentityChanged), reflect.TypeFor[ContactIdentityChanged]()},
+	{"MarketingPreferenceChanged", rawjsontest.ReadWith(readMarketingPreferenceChanged), reflect.TypeFor[MarketingPreferenceChanged]()},
+	{"PhoneNumberCreated", rawjsontest.ReadWith(readPhoneNumberCreated), reflect.TypeFor[PhoneNumberCreated]()},
+	{"ConfigCreated", rawjsontest.ReadWith(readConfigCreated), reflect.TypeFor[ConfigCreated]()},
+	{"PhoneNumberLifecycle", rawjsontest.ReadWith(readPhoneNumberLifecycle), reflect.TypeFor[PhoneNumberLifecycle]()},
+	{"WorkflowEvent", rawjsontest.ReadWith(readWorkflowEvent), reflect.TypeFor[WorkflowEvent]()},
 }
 
 func TestReadersMatchEncodingJSON(t *testing.T) {

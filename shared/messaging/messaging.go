@@ -181,17 +181,11 @@ type Conversation struct {
 // *errs.Error with code Invalid; test with errors.Is.
 var ErrForeignNumber = errors.New("event names another phone number")
 
-// CheckNumber applies the trust rule: a delivery through number A's
-// webhook, verified with A's secret, may only affect A. An event naming
-// another number is refused with ErrForeignNumber; one naming no number is
-// A's. An empty verified number is refused too: without it nothing is
-// trusted.
-func CheckNumber(verifiedPathNumber, named string) error {
-	_, err := ResolveNumber(verifiedPathNumber, named)
-	return err
-}
-
-// ResolveNumber is CheckNumber returning the number the event applies to.
+// ResolveNumber applies the trust rule and returns the number an event
+// applies to: a delivery through number A's webhook, verified with A's
+// secret, may only affect A. An event naming another number is refused with
+// ErrForeignNumber; one naming no number is A's. An empty verified number is
+// refused too: without it nothing is trusted.
 func ResolveNumber(verifiedPathNumber, named string) (string, error) {
 	if verifiedPathNumber == "" {
 		return "", errs.E(errs.Invalid, "no verified phone number for this delivery", nil)

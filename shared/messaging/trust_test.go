@@ -9,18 +9,18 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
-func TestCheckNumber(t *testing.T) {
-	if err := CheckNumber("A", "A"); err != nil {
+func TestResolveNumber(t *testing.T) {
+	if _, err := ResolveNumber("A", "A"); err != nil {
 		t.Errorf("same number: %v", err)
 	}
 	if n, err := ResolveNumber("A", ""); err != nil || n != "A" {
 		t.Errorf("no number: %q, %v", n, err)
 	}
-	err := CheckNumber("A", "B")
+	_, err := ResolveNumber("A", "B")
 	if !errors.Is(err, ErrForeignNumber) || errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("foreign number: %v", err)
 	}
-	if err := CheckNumber("", "B"); err == nil || errs.CodeOf(err) != errs.Invalid {
+	if _, err := ResolveNumber("", "B"); err == nil || errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("no verified number: %v", err)
 	}
 }

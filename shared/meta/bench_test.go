@@ -1,20 +1,19 @@
 package meta
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/events"
 )
 
-// benchPayload reads one of the deliveries make bench measures, kept in
-// events/bench at the repository root.
+// benchPayload is one of the deliveries make bench measures (events/bench).
 func benchPayload(tb testing.TB, name string) []byte {
 	tb.Helper()
-	body, err := os.ReadFile(filepath.Join("..", "..", "events", "bench", name+".json"))
+	s, err := events.Lookup("bench/" + name + ".json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return body
+	return s.Body
 }
 
 // BenchmarkSplitDecode splits one delivery and decodes every event into its

@@ -18,21 +18,12 @@ var readers = []struct {
 	read func(raw []byte) (any, error)
 	typ  reflect.Type
 }{
-	{"Message", readWith(readMessage), reflect.TypeFor[Message]()},
-	{"Status", readWith(ReadStatus), reflect.TypeFor[Status]()},
-	{"Contact", readWith(readContact), reflect.TypeFor[Contact]()},
-	{"Metadata", readWith(readMetadata), reflect.TypeFor[Metadata]()},
-	{"Error", readWith(readError), reflect.TypeFor[Error]()},
-	{"[]Error", readWith(readErrors), reflect.TypeFor[[]Error]()},
-}
-
-func readWith[T any](read func(*rawjson.Decoder, *T)) func([]byte) (any, error) {
-	return func(raw []byte) (any, error) {
-		var v T
-		d := rawjson.NewDecoder(raw)
-		read(&d, &v)
-		return v, d.Finish()
-	}
+	{"Message", rawjsontest.ReadWith(readMessage), reflect.TypeFor[Message]()},
+	{"Status", rawjsontest.ReadWith(ReadStatus), reflect.TypeFor[Status]()},
+	{"Contact", rawjsontest.ReadWith(readContact), reflect.TypeFor[Contact]()},
+	{"Metadata", rawjsontest.ReadWith(readMetadata), reflect.TypeFor[Metadata]()},
+	{"Error", rawjsontest.ReadWith(readError), reflect.TypeFor[Error]()},
+	{"[]Error", rawjsontest.ReadWith(readErrors), reflect.TypeFor[[]Error]()},
 }
 
 func TestReadersMatchEncodingJSON(t *testing.T) {

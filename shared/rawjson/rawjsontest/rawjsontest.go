@@ -8,7 +8,20 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
+
+// ReadWith adapts a reader to the form Compare takes: decode raw into a
+// fresh T and report the decoder's error.
+func ReadWith[T any](read func(*rawjson.Decoder, *T)) func([]byte) (any, error) {
+	return func(raw []byte) (any, error) {
+		var v T
+		d := rawjson.NewDecoder(raw)
+		read(&d, &v)
+		return v, d.Finish()
+	}
+}
 
 // Exemplar returns a JSON value for typ with every field set to a value of
 // its own (two elements per slice), so that a reader that forgets a field
