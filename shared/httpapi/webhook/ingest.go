@@ -145,7 +145,7 @@ func (h *Ingest) read(ctx context.Context, rt route, w http.ResponseWriter, r *h
 	if rt != routeProject && !validPathID(d.phoneNumberID) {
 		return d, errs.E(errs.NotFound, "unknown phone number", nil)
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody()), r.ContentLength)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody()), r.ContentLength, h.maxBody())
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -182,9 +182,10 @@ func (h *Ingest) read(ctx context.Context, rt route, w http.ResponseWriter, r *h
 }
 
 // readBody reads the whole body into one buffer sized from Content-Length
-// when it is given, so a large body is not copied while it grows.
-func readBody(r io.Reader, contentLength int64) ([]byte, error) {
-	if contentLength <= 0 || contentLength > DefaultMaxBodyBytes {
+// when it is given, so a large body is not copied while it grows. A length
+// above the limit is not trusted for the allocation: r refuses it anyway.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > limit {
 		return io.ReadAll(r)
 	}
 	// ReadFrom grows the buffer unless bytes.MinRead bytes are free at EOF.
