@@ -16,8 +16,9 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // Each contract case runs on its own fresh tables.
 
 func TestOnboardingContract(t *testing.T) {
-	storetest.RunStore(t, func(t *testing.T, now func() time.Time) onboarding.Store {
-		return &dynamo.Onboarding{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
+	storetest.RunStore(t, func(t *testing.T, now func() time.Time) storetest.Onboarding {
+		s := &dynamo.Onboarding{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
+		return storetest.Onboarding{Store: s, Orphans: s.OrphansForTest}
 	})
 }
 

@@ -1,6 +1,9 @@
 package dynamo
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -44,3 +47,76 @@ func tenantKey(id string) map[string]types.AttributeValue { return key(tenantPre
 func linkKey(setupLinkID string) (pk, sk string) { return linkPrefix + setupLinkID, "LINK" }
 
 func customerKey(customerID string) (pk, sk string) { return customerPrefix + customerID, "CUSTOMER" }
+
+// Key prefixes and index partitions of the messaging items. Tenant ids
+// never contain '#', so "<prefix><tenant>#" is a prefix no other tenant's
+// keys share; WAMIDs, conversation ids and person keys come last and are
+// taken whole.
+const (
+	messagePrefix      = "MSG#"
+	messageSK          = "MSG"
+	conversationPrefix = "CONV#"
+	conversationSK     = "CONV"
+	contactPrefix      = "CONTACT#"
+	contactSK          = "CONTACT"
+	pendingPrefix      = "PENDING#"
+	// conversationsIndex is the gsi1 partition of a tenant's conversations,
+	// by last activity.
+	conversationsIndex = "CONVS#"
+	// conversationMessagesIndex is the gsi1 partition of a conversation's
+	// messages, by Meta's timestamp.
+	conversationMessagesIndex = "CONVMSG#"
+)
+
+// messagePK is the partition of a message, its content and statuses.
+func messagePK(tenantID, wamid string) string { return messagePrefix + tenantID + "#" + wamid }
+
+func messageKey(tenantID, wamid string) map[string]types.AttributeValue {
+	return key(messagePK(tenantID, wamid), messageSK)
+}
+
+func conversationPK(tenantID, conversationID string) string {
+	return conversationPrefix + tenantID + "#" + conversationID
+}
+
+func conversationKey(tenantID, conversationID string) map[string]types.AttributeValue {
+	return key(conversationPK(tenantID, conversationID), conversationSK)
+}
+
+// contactPK is one person (messaging.Person.Key) on one number.
+func contactPK(tenantID, phoneNumberID, personKey string) string {
+	return contactPrefix + tenantID + "#" + phoneNumberID + "#" + personKey
+}
+
+func contactKey(tenantID, phoneNumberID, personKey string) map[string]types.AttributeValue {
+	return key(contactPK(tenantID, phoneNumberID, personKey), contactSK)
+}
+
+func conversationsPartition(tenantID string) string { return conversationsIndex + tenantID }
+
+func conversationMessagesPartition(tenantID, conversationID string) string {
+	return conversationMessagesIndex + tenantID + "#" + conversationID
+}
+
+// indexPosition is a gsi1 sort key in time order: the time as 20-digit
+// unix nanoseconds (0 for the zero time), then the item's id to break ties.
+func indexPosition(t time.Time, id string) string {
+	return fmt.Sprintf("%020d#%s", unixNanos(t), id)
+}
+
+// unixNanos is t in unix nanoseconds; the zero time and anything before
+// 1970 are 0, the oldest.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() || t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// pendingKey is an event kept for a number without a tenant; the sort key
+// is the event id, so a number's events list in id order.
+func pendingKey(phoneNumberID, eventID string) map[string]types.AttributeValue {
+	return key(pendingPK(phoneNumberID), eventID)
+}
+
+func pendingPK(phoneNumberID string) string { return pendingPrefix + phoneNumberID }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // KeepOrphan implements onboarding.Store.
@@ -20,21 +19,4 @@ func (s *Onboarding) KeepOrphan(ctx context.Context, customerID, eventID string,
 		return fmt.Errorf("keep orphan event %s of customer %s: %w", eventID, customerID, err)
 	}
 	return nil
-}
-
-// Orphans implements onboarding.Store.
-func (s *Onboarding) Orphans(ctx context.Context, customerID string) ([][]byte, error) {
-	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(orphanPrefix + customerID)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list orphans of customer %s: %w", customerID, err)
-	}
-	var bodies [][]byte
-	for _, it := range out.Items {
-		bodies = append(bodies, []byte(stringAttr(it["envelope"])))
-	}
-	return bodies, nil
 }

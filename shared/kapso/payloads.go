@@ -76,15 +76,6 @@ type Message struct {
 	Kapso MessageKapso `json:"kapso"`
 }
 
-// ErrorDetails returns the errors of the last status in the message's status
-// history: on a failed message, why it failed. Nil when there are none.
-func (m Message) ErrorDetails() []StatusError {
-	if n := len(m.Kapso.Statuses); n > 0 {
-		return m.Kapso.Statuses[n-1].Errors
-	}
-	return nil
-}
-
 // Conversation is Kapso's conversation with one person on one number.
 type Conversation struct {
 	ID                         string          `json:"id"`
@@ -270,9 +261,9 @@ type ConfigCreated struct {
 	CreationContext CreationContext    `json:"creation_context"`
 }
 
-// AsPhoneNumberCreated converts the v1 event into its v2 form, so one code
+// asPhoneNumberCreated converts the v1 event into its v2 form, so one code
 // path handles both names of "a number connected".
-func (c ConfigCreated) AsPhoneNumberCreated() PhoneNumberCreated {
+func (c ConfigCreated) asPhoneNumberCreated() PhoneNumberCreated {
 	coexistence := c.WhatsAppConfig.IsCoexistence || c.CreationContext.Coexistence
 	customer := c.Customer
 	if customer.ID == "" {
@@ -426,7 +417,7 @@ func decodeConfigCreated(raw json.RawMessage) (ConfigCreated, error) {
 func DecodeConnectionCreated(name string, raw json.RawMessage) (PhoneNumberCreated, error) {
 	if name == EventConfigCreated {
 		c, err := decodeConfigCreated(raw)
-		return c.AsPhoneNumberCreated(), err
+		return c.asPhoneNumberCreated(), err
 	}
 	return decodePhoneNumberCreated(raw)
 }

@@ -99,15 +99,17 @@ func TestDecodeWrongTypeReturnsZero(t *testing.T) {
 	}
 }
 
-func TestErrorDetails(t *testing.T) {
+// TestStatusHistoryErrors checks that each status of a message's status
+// history keeps its own errors, with their details.
+func TestStatusHistoryErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		statuses  string
-		wantCodes []int
+		wantCodes [][]int // per status
 	}{
 		{"no statuses", `[]`, nil},
-		{"last has errors", `[{"status":"sent"},{"status":"failed","errors":[{"code":131047,"title":"Re-engagement message","error_data":{"details":"24h"}},{"code":131026}]}]`, []int{131047, 131026}},
-		{"only the last status counts", `[{"status":"failed","errors":[{"code":1}]},{"status":"delivered"}]`, nil},
+		{"last has errors", `[{"status":"sent"},{"status":"failed","errors":[{"code":131047,"title":"Re-engagement message","error_data":{"details":"24h"}},{"code":131026}]}]`, [][]int{nil, {131047, 131026}}},
+		{"an earlier status's errors stay with it", `[{"status":"failed","errors":[{"code":1}]},{"status":"delivered"}]`, [][]int{{1}, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,9 +117,13 @@ func TestErrorDetails(t *testing.T) {
 			if err := json.Unmarshal([]byte(`{"kapso":{"statuses":`+tt.statuses+`}}`), &m); err != nil {
 				t.Fatal(err)
 			}
-			var codes []int
-			for _, e := range m.ErrorDetails() {
-				codes = append(codes, e.Code)
+			var codes [][]int
+			for _, s := range m.Kapso.Statuses {
+				var c []int
+				for _, e := range s.Errors {
+					c = append(c, e.Code)
+				}
+				codes = append(codes, c)
 			}
 			if !reflect.DeepEqual(codes, tt.wantCodes) {
 				t.Errorf("codes %v, want %v", codes, tt.wantCodes)
@@ -126,8 +132,8 @@ func TestErrorDetails(t *testing.T) {
 	}
 	var m Message
 	_ = json.Unmarshal([]byte(`{"kapso":{"statuses":[{"errors":[{"code":5,"message":"m","error_data":{"details":"d"}}]}]}}`), &m)
-	if e := m.ErrorDetails(); len(e) != 1 || e[0].Details() != "d" || e[0].Message != "m" {
-		t.Errorf("details %+v", e)
+	if s := m.Kapso.Statuses; len(s) != 1 || len(s[0].Errors) != 1 || s[0].Errors[0].Details() != "d" || s[0].Errors[0].Message != "m" {
+		t.Errorf("statuses %+v", s)
 	}
 }
 
@@ -175,7 +181,7 @@ func TestTranscriptText(t *testing.T) {
 	}
 }
 
-func TestAsPhoneNumberCreated(t *testing.T) {
+func TestConfigCreatedAsPhoneNumberCreated(t *testing.T) {
 	tests := []struct {
 		name             string
 		raw              string
@@ -194,7 +200,7 @@ func TestAsPhoneNumberCreated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := c.AsPhoneNumberCreated()
+			got := c.asPhoneNumberCreated()
 			if got.Customer.ID != tt.wantCustomer || got.IsCoexistence == nil || *got.IsCoexistence != tt.wantCoexistence || (got.SetupLink != nil) != tt.wantSetupLinkSet {
 				t.Errorf("got %+v", got)
 			}

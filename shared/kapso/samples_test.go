@@ -105,8 +105,10 @@ func sampleCases() map[string]sampleCase {
 			if ev.Message.Kapso.Direction != "outbound" || ev.Message.ToUserID != maria || len(ev.Message.Kapso.Statuses) != wantStatuses {
 				t.Errorf("direction %q to_user_id %q statuses %d", ev.Message.Kapso.Direction, ev.Message.ToUserID, len(ev.Message.Kapso.Statuses))
 			}
-			if ev.Message.ErrorDetails() != nil {
-				t.Errorf("unexpected errors %+v", ev.Message.ErrorDetails())
+			for _, s := range ev.Message.Kapso.Statuses {
+				if s.Errors != nil {
+					t.Errorf("unexpected errors %+v", s.Errors)
+				}
 			}
 		}
 	}
@@ -165,7 +167,10 @@ func sampleCases() map[string]sampleCase {
 		"kapso/whatsapp.message.delivered.json": messageCase(EventMessageDelivered, "text", "delivered", outbound(2)),
 		"kapso/whatsapp.message.read.json":      messageCase(EventMessageRead, "text", "read", outbound(3)),
 		"kapso/whatsapp.message.failed.json": messageCase(EventMessageFailed, "text", "failed", func(t *testing.T, ev MessageEvent) {
-			errs := ev.Message.ErrorDetails()
+			var errs []StatusError
+			if st := ev.Message.Kapso.Statuses; len(st) > 0 {
+				errs = st[len(st)-1].Errors
+			}
 			if len(errs) != 1 || errs[0].Code != 131047 || !strings.Contains(errs[0].Details(), "24 hours") {
 				t.Errorf("errors %+v", errs)
 			}

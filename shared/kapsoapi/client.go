@@ -59,15 +59,6 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client used for every call.
-func WithHTTPClient(h *http.Client) Option {
-	return func(c *Client) {
-		if h != nil {
-			c.http = h
-		}
-	}
-}
-
 // WithRetry sets how many attempts a retryable call gets in all, and the
 // bounds of its exponential backoff (full jitter).
 func WithRetry(maxAttempts int, baseDelay, maxDelay time.Duration) Option {

@@ -97,7 +97,8 @@ func (o SetupLinkOptions) wire() map[string]any {
 // CreateSetupLink creates a link for the customer; Kapso revokes the
 // customer's previous active link. Not retried after the request may have
 // reached Kapso (5xx, timeouts): a repeat would revoke the link the first
-// attempt made, so the outcome is left to the caller (ListSetupLinks tells).
+// attempt made, so the outcome is left to the caller (listing the customer's
+// links tells).
 func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o SetupLinkOptions) (SetupLink, error) {
 	wrap := func(err error) error { return fmt.Errorf("create setup link for customer %s: %w", customerID, err) }
 	id, err := pathID("customer id", customerID)
@@ -120,9 +121,9 @@ func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o Setup
 	return l, nil
 }
 
-// ListSetupLinks lists the customer's links with that status ("" for all),
-// following every page.
-func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
+// listSetupLinks lists the customer's links with that status ("" for all),
+// following every page. Unexported until production code needs it.
+func (c *Client) listSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
 	wrap := func(err error) error { return fmt.Errorf("list setup links of customer %s: %w", customerID, err) }
 	id, err := pathID("customer id", customerID)
 	if err != nil {
@@ -144,9 +145,9 @@ func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) 
 	return links, nil
 }
 
-// RevokeSetupLink revokes a link. Revoking is idempotent, so it is retried
-// like a read.
-func (c *Client) RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
+// revokeSetupLink revokes a link. Revoking is idempotent, so it is retried
+// like a read. Unexported until production code needs it.
+func (c *Client) revokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("revoke setup link %s of customer %s: %w", setupLinkID, customerID, err)
 	}

@@ -3,7 +3,8 @@
 // follows the same domain rules, and passes the same contract suite
 // (shared/storetest), so worker and handler tests can run without DynamoDB
 // Local. The zero value of each is ready to use and safe for concurrent use;
-// nothing is ever evicted.
+// nothing is ever evicted. It is test support, imported by no production
+// code, so a twin may export reads its interface leaves out.
 package memstore
 
 import (

@@ -6,13 +6,15 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
 
 func TestOnboardingContract(t *testing.T) {
-	storetest.RunStore(t, func(_ *testing.T, now func() time.Time) onboarding.Store {
-		return &memstore.Onboarding{Now: now}
+	storetest.RunStore(t, func(_ *testing.T, now func() time.Time) storetest.Onboarding {
+		s := &memstore.Onboarding{Now: now}
+		return storetest.Onboarding{Store: s, Orphans: s.Orphans}
 	})
 }
 
@@ -35,5 +37,18 @@ func TestPayloadsContract(t *testing.T) {
 func TestRejectsContract(t *testing.T) {
 	storetest.RunRejects(t, func(_ *testing.T, now func() time.Time) storetest.Rejects {
 		return &memstore.Rejects{Now: now}
+	})
+}
+
+func TestMessagesContract(t *testing.T) {
+	storetest.RunMessages(t, func(*testing.T) (messaging.Store, messaging.Reader) {
+		s := &memstore.Messages{}
+		return s, s
+	})
+}
+
+func TestPendingContract(t *testing.T) {
+	storetest.RunPending(t, func(_ *testing.T, now func() time.Time) messaging.PendingStore {
+		return &memstore.Pending{Now: now}
 	})
 }

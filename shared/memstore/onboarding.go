@@ -254,7 +254,9 @@ func orphanKey(receivedAt time.Time, eventID string) string {
 // sortableTime sorts as a string in time order: fixed width, UTC.
 const sortableTime = "2006-01-02T15:04:05.000000000Z"
 
-// Orphans implements onboarding.Store.
+// Orphans lists the events kept for a Kapso customer, oldest first. It is
+// not part of onboarding.Store, since nothing in the bridge reads orphans:
+// it lets tests see what KeepOrphan kept.
 func (s *Onboarding) Orphans(_ context.Context, customerID string) ([][]byte, error) {
 	defer s.lock()()
 	kept := s.orphans[customerID]

@@ -8,9 +8,11 @@ package messaging
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 // Person is one side of a conversation. A person is identified by BSUID
@@ -195,4 +197,18 @@ func ResolveNumber(verifiedPathNumber, named string) (string, error) {
 			ErrForeignNumber)
 	}
 	return verifiedPathNumber, nil
+}
+
+// LookupKey is the Person.Key that a lookup by BSUID or by phone (written
+// with or without "+", spaces, dashes or parentheses) names; "" when q is
+// neither.
+func LookupKey(q string) string {
+	if kapso.IsBSUID(q) {
+		return Person{BSUID: q}.Key()
+	}
+	p := phone(q)
+	if p == "" || strings.Trim(p, "0123456789") != "" {
+		return ""
+	}
+	return Person{Phone: p}.Key()
 }

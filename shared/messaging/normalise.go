@@ -119,14 +119,14 @@ func FromKapsoMessage(event string, ev kapso.MessageEvent) (KapsoMessage, error)
 		if err != nil {
 			return KapsoMessage{}, fmt.Errorf("normalise kapso message %s: %w", msg.WAMID, err)
 		}
-		c.Person = c.Person.fill(msg.counterpart())
+		c.Person = c.Person.fill(msg.Counterpart())
 		out.Conversation = &c
 	}
 	return out, nil
 }
 
-// counterpart is the person the business talks to in m.
-func (m Message) counterpart() Person {
+// Counterpart is the person the business talks to in m.
+func (m Message) Counterpart() Person {
 	if m.Direction == Outbound {
 		return m.To
 	}
@@ -283,9 +283,9 @@ func FromMetaMessage(ev meta.MessageEvent) (Message, error) {
 // as that message shows it: active, last active at the message's time.
 func MetaConversation(m Message) Conversation {
 	return Conversation{
-		ID:            MetaConversationID(m.PhoneNumberID, m.counterpart()),
+		ID:            MetaConversationID(m.PhoneNumberID, m.Counterpart()),
 		PhoneNumberID: m.PhoneNumberID,
-		Person:        m.counterpart(),
+		Person:        m.Counterpart(),
 		Status:        ConversationActive,
 		LastActiveAt:  m.Timestamp,
 	}

@@ -51,7 +51,7 @@ func TestSamplesNormalise(t *testing.T) {
 					t.Errorf("%s: number %q, conversation %q, kapso %v", s.Path,
 						km.Message.PhoneNumberID, km.Message.ConversationID, km.Message.Kapso)
 				}
-				if km.Message.counterpart().Key() == "" {
+				if km.Message.Counterpart().Key() == "" {
 					t.Errorf("%s: no person identified: %+v", s.Path, km.Message)
 				}
 				kapsoMessages++

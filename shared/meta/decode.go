@@ -1,7 +1,6 @@
 package meta
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -23,13 +22,6 @@ type StatusEvent struct {
 	WABAID   string   `json:"waba_id"`
 	Metadata Metadata `json:"metadata"`
 	Status   Status   `json:"status"`
-}
-
-// ChangeEvent is a meta.<field> event: a whole change, its value kept raw.
-type ChangeEvent struct {
-	WABAID string          `json:"waba_id"`
-	Field  string          `json:"field"`
-	Value  json.RawMessage `json:"value"`
 }
 
 // DecodeMessage decodes a KindMessage event. The raw parts of its message
@@ -116,18 +108,6 @@ func DecodeErrors(e Event) ([]Error, error) {
 		return nil, err
 	}
 	return errs, nil
-}
-
-// DecodeChange returns a KindChange event's change, its value kept raw:
-// each field has its own shape.
-func DecodeChange(e Event) (ChangeEvent, error) {
-	if e.Kind != KindChange {
-		return ChangeEvent{}, kindError(e, KindChange)
-	}
-	if !rawjson.Valid(e.Raw) {
-		return ChangeEvent{}, fmt.Errorf("decode change: %w: %w", ErrMalformed, rawjson.SyntaxErr(e.Raw))
-	}
-	return ChangeEvent{WABAID: e.WABAID, Field: e.Field, Value: e.Raw}, nil
 }
 
 func kindError(e Event, want Kind) error {

@@ -183,6 +183,14 @@ func readSystem(d *rawjson.Decoder, s *System) {
 			d.String(&s.WaID)
 		case "customer":
 			d.String(&s.Customer)
+		case "user_id":
+			d.String(&s.UserID)
+		case "parent_user_id":
+			d.String(&s.ParentUserID)
+		case "previous_user_id":
+			d.String(&s.PreviousUserID)
+		case "previous_parent_user_id":
+			d.String(&s.PreviousParentUserID)
 		default:
 			d.Skip()
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/events"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 const (
@@ -108,13 +109,24 @@ var metaCases = map[string]sampleCase{
 			}
 		},
 	},
+	"meta/messages.system.user_changed_user_id.json": {
+		names: []string{meta.NameMessage},
+		check: func(t *testing.T, events []meta.Event) {
+			m := decodeMessage(t, events[0])
+			s := m.Message.System
+			if m.Contact != nil || s == nil || s.Type != "user_changed_user_id" || s.UserID != "US.13491208655302741918" ||
+				s.PreviousUserID != "US.10293847561029384756" || s.ParentUserID != "US.ENT.11815799212886844830" ||
+				s.PreviousParentUserID != "US.ENT.11815799212886844830" || m.Message.From != "" {
+				t.Errorf("identity change %+v %+v", m.Message, s)
+			}
+		},
+	},
 	"meta/account_update.json": {
 		names: []string{"meta.account_update", "meta.message_template_status_update"},
 		check: func(t *testing.T, events []meta.Event) {
 			for _, e := range events {
-				c, err := meta.DecodeChange(e)
-				if err != nil || meta.NamePrefix+c.Field != e.Name() || len(c.Value) == 0 || e.PhoneNumberID != "" || e.Kind != meta.KindChange {
-					t.Errorf("%s: %+v, %v", e.Name(), c, err)
+				if meta.NamePrefix+e.Field != e.Name() || e.WABAID != waba || len(e.Raw) == 0 || !rawjson.Valid(e.Raw) || e.PhoneNumberID != "" || e.Kind != meta.KindChange {
+					t.Errorf("%s: %+v", e.Name(), e)
 				}
 			}
 		},

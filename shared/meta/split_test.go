@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
 )
 
 func TestSplit(t *testing.T) {
@@ -198,11 +200,8 @@ func TestSplitPayloads(t *testing.T) {
 		t.Errorf("errors event %+v", e)
 	}
 
-	c, err := DecodeChange(events[3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Field != "account_update" || c.WABAID != "W" || string(c.Value) != `{"event":"ACCOUNT_RESTRICTION"}` {
+	c := events[3]
+	if c.Kind != KindChange || c.Field != "account_update" || c.WABAID != "W" || string(c.Raw) != `{"event":"ACCOUNT_RESTRICTION"}` || !rawjson.Valid(c.Raw) {
 		t.Errorf("change event %+v", c)
 	}
 }
@@ -326,23 +325,33 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 			t.Errorf("DecodeErrors(%q): err = %v, want ErrMalformed", raw, err)
 		}
 	}
-	for _, raw := range []string{"", "{", "nul"} {
-		if _, err := DecodeChange(Event{Kind: KindChange, Raw: []byte(raw)}); !errors.Is(err, ErrMalformed) {
-			t.Errorf("DecodeChange(%q): err = %v, want ErrMalformed", raw, err)
-		}
-	}
-	// A change's value may be any JSON.
-	for _, raw := range []string{"null", "[]", `"x"`, "{}"} {
-		if c, err := DecodeChange(Event{Kind: KindChange, Field: "f", Raw: []byte(raw)}); err != nil || string(c.Value) != raw {
-			t.Errorf("DecodeChange(%q) = %+v, %v", raw, c, err)
-		}
-	}
 	// An event of another kind is not decoded as this one.
 	if _, err := DecodeMessage(Event{Kind: KindStatus, Raw: []byte(`{}`)}); !errors.Is(err, ErrMalformed) {
 		t.Errorf("status decoded as a message: %v", err)
 	}
-	if _, err := DecodeChange(Event{Kind: KindMessage, Raw: []byte(`{}`)}); !errors.Is(err, ErrMalformed) {
-		t.Errorf("message decoded as a change: %v", err)
+}
+
+// TestSplitChangeValue checks that a change event's Raw, which consumers
+// read as is, is always valid JSON: a malformed value fails the whole
+// delivery, and a value of any JSON type is kept verbatim.
+func TestSplitChangeValue(t *testing.T) {
+	body := func(value string) []byte {
+		return []byte(`{"entry":[{"id":"W","changes":[{"field":"f","value":` + value + `}]}]}`)
+	}
+	for _, raw := range []string{"", "{", "nul"} {
+		if events, err := Split(body(raw)); !errors.Is(err, ErrMalformed) || events != nil {
+			t.Errorf("value %q: Split = %v, %v; want ErrMalformed", raw, events, err)
+		}
+	}
+	for _, raw := range []string{"null", "[]", `"x"`, "{}"} {
+		events, err := Split(body(raw))
+		if err != nil || len(events) != 1 {
+			t.Fatalf("value %q: %d events, %v", raw, len(events), err)
+		}
+		e := events[0]
+		if e.Kind != KindChange || e.Field != "f" || e.WABAID != "W" || string(e.Raw) != raw || !rawjson.Valid(e.Raw) {
+			t.Errorf("value %q: event %+v", raw, e)
+		}
 	}
 }
 

@@ -120,6 +120,12 @@ type System struct {
 	NewWaID  string `json:"new_wa_id,omitempty"`
 	WaID     string `json:"wa_id,omitempty"`
 	Customer string `json:"customer,omitempty"`
+	// The identity fields of user_changed_user_id and user_changed_number:
+	// the person's BSUID after and before the change.
+	UserID               string `json:"user_id,omitempty"`
+	ParentUserID         string `json:"parent_user_id,omitempty"`
+	PreviousUserID       string `json:"previous_user_id,omitempty"`
+	PreviousParentUserID string `json:"previous_parent_user_id,omitempty"`
 }
 
 // Message is one message. Its type-specific object (image, location, …) is

@@ -8,11 +8,6 @@ import (
 	"time"
 )
 
-// NewConnection is the connection of a tenant nothing has happened to yet.
-func NewConnection(tenant Tenant) Connection {
-	return Derive(tenant, nil)
-}
-
 // Derive computes a tenant's connection from the facts seen. Only the
 // tenant's identity (ID, KapsoCustomerID, Name, CreatedAt) is taken from
 // tenant; everything else is recomputed. Facts are deduplicated by Key and
@@ -70,9 +65,6 @@ type Transition[S ~string] struct {
 
 // Applied reports whether the fact was new and valid, so it must be stored.
 func (c Change) Applied() bool { return !c.Duplicate && c.Rejected == nil }
-
-// StatusChanged reports whether the tenant's status moved.
-func (c Change) StatusChanged() bool { return c.TenantStatusFrom != c.TenantStatusTo }
 
 // ClosedLinks are the setup links the fact closed: attempts that were active
 // and are no longer (an outcome came back, or the link expired, was revoked

@@ -162,7 +162,7 @@ func TestDeriveRules(t *testing.T) {
 		},
 		{
 			name:       "a revoked newest link reads as expired",
-			facts:      []Fact{factFirstLnk, LinkRevoked("sl_1", minute(5))},
+			facts:      []Fact{factFirstLnk, linkRevoked("sl_1", minute(5))},
 			wantStatus: TenantExpired,
 			attempts:   map[string]AttemptStatus{"sl_1": AttemptRevoked},
 		},
@@ -353,7 +353,7 @@ func TestApplyIgnoresDuplicates(t *testing.T) {
 	again := factSuccess
 	again.At = again.At.In(time.FixedZone("BRT", -3*3600))
 	next, change := Apply(c, again)
-	if !change.Duplicate || change.Applied() || change.StatusChanged() {
+	if !change.Duplicate || change.Applied() || change.TenantStatusFrom != change.TenantStatusTo {
 		t.Errorf("change = %+v, want a duplicate", change)
 	}
 	if canonical(t, next) != canonical(t, c) || next.Tenant.Version != 2 {

@@ -291,8 +291,9 @@ func LinkExpired(setupLinkID string, at time.Time) Fact {
 	return Fact{Kind: FactLinkExpired, At: at, SetupLinkID: setupLinkID}
 }
 
-// LinkRevoked: the link was revoked by hand.
-func LinkRevoked(setupLinkID string, at time.Time) Fact {
+// linkRevoked: the link was revoked by hand. Nothing records a revocation
+// yet; the kind stays so that stored facts of it still derive.
+func linkRevoked(setupLinkID string, at time.Time) Fact {
 	return Fact{Kind: FactLinkRevoked, At: at, SetupLinkID: setupLinkID}
 }
 

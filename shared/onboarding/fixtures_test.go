@@ -46,7 +46,7 @@ var (
 // applyAll applies facts in order to a fresh connection, failing on a rejected fact.
 func applyAll(t testing.TB, facts ...Fact) Connection {
 	t.Helper()
-	c := NewConnection(testTenant)
+	c := Derive(testTenant, nil)
 	for _, f := range facts {
 		var change Change
 		c, change = Apply(c, f)

@@ -34,10 +34,9 @@ type Store interface {
 	// is at or before now (to the second), soonest expired first.
 	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]LinkRef, error)
 	TenantOfCustomer(ctx context.Context, customerID string) (string, bool, error)
-	// KeepOrphan keeps an event for a Kapso customer no tenant owns, for support.
+	// KeepOrphan keeps an event for a Kapso customer no tenant owns, for
+	// support; the bridge never reads them back.
 	KeepOrphan(ctx context.Context, customerID, eventID string, receivedAt time.Time, envelopeJSON []byte) error
-	// Orphans lists the events kept for a Kapso customer, oldest first.
-	Orphans(ctx context.Context, customerID string) ([][]byte, error)
 }
 
 // NumberStore keeps what a connected number needs outside its tenant's

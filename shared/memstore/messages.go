@@ -1,0 +1,579 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
+
+// Messages is the in-memory messaging.Store and messaging.Reader (twin of
+// dynamo.Messages). It follows the adapter's rules field by field: a
+// message copy with Kapso content overwrites the fields it gives, one
+// without only fills missing ones; the newest conversation or contact event
+// sets what it gives and an older one only fills; merged contacts redirect.
+type Messages struct {
+	mu      sync.Mutex
+	tenants map[string]*tenantMessages
+}
+
+var (
+	_ messaging.Store  = (*Messages)(nil)
+	_ messaging.Reader = (*Messages)(nil)
+)
+
+type tenantMessages struct {
+	messages map[string]*message      // WAMID →
+	convs    map[string]*conversation // conversation id →
+	contacts map[string]*contact      // phone number id \x00 person key →
+}
+
+type message struct {
+	m     messaging.Message
+	known bool
+	// sortKey orders the message in its conversation; "" while it is in none.
+	sortKey  string
+	delivery messaging.Delivery
+}
+
+type conversation struct {
+	c       messaging.Conversation
+	activeN int64 // LastActiveAt in unix nanoseconds, 0 when zero
+}
+
+type contact struct {
+	c      messaging.Contact
+	seen   bool  // LastSeenAt was ever set
+	seenNs int64 // LastSeenAt in unix nanoseconds
+	// merged is the key of the contact this one was merged into.
+	merged string
+	linked string // the phone last merged into this contact
+}
+
+// maxHops bounds how many merges a lookup follows.
+const maxHops = 8
+
+func (s *Messages) tenant(tenantID string) *tenantMessages {
+	if s.tenants == nil {
+		s.tenants = map[string]*tenantMessages{}
+	}
+	t, ok := s.tenants[tenantID]
+	if !ok {
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{}}
+		s.tenants[tenantID] = t
+	}
+	return t
+}
+
+func invalid(what string) error { return errs.E(errs.Invalid, what, nil) }
+
+// unixNanos is t as a sort position: 0 for the zero time and before 1970.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() || t.Before(time.Unix(0, 0)) {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func sortKey(t time.Time, id string) string { return fmt.Sprintf("%020d#%s", unixNanos(t), id) }
+
+// PutMessage implements messaging.Store.
+func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
+	if tenantID == "" || m.WAMID == "" {
+		return fmt.Errorf("put message %s: %w", m.WAMID, invalid("message without tenant or WAMID"))
+	}
+	for i := range statuses {
+		if err := checkStatus(&statuses[i], m.WAMID); err != nil {
+			return fmt.Errorf("put message %s: %w", m.WAMID, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	cur, ok := t.messages[m.WAMID]
+	if !ok {
+		cur = &message{m: messaging.Message{WAMID: m.WAMID}}
+		t.messages[m.WAMID] = cur
+	}
+	mergeMessage(cur, m)
+	cur.known = true
+	for _, u := range statuses {
+		cur.delivery, _ = messaging.Merge(cur.delivery, u)
+	}
+	return nil
+}
+
+// checkStatus validates u as a status of wamid ("" for any), giving it
+// wamid when it names none.
+func checkStatus(u *messaging.StatusUpdate, wamid string) error {
+	if u.WAMID == "" {
+		u.WAMID = wamid
+	}
+	if _, ok := messaging.ParseStatus(string(u.Status)); !ok {
+		return invalid(fmt.Sprintf("unknown delivery status %q", u.Status))
+	}
+	if u.WAMID == "" || (wamid != "" && u.WAMID != wamid) {
+		return invalid("status of another message")
+	}
+	return nil
+}
+
+// mergeMessage applies the copy m to cur: with Kapso content its non-empty
+// fields win, without it they only fill what is missing, so the Kapso and
+// the Meta copies of a message converge whatever their order.
+func mergeMessage(cur *message, m messaging.Message) {
+	win := m.Kapso != nil
+	c := &cur.m
+	setField(win, &c.PhoneNumberID, m.PhoneNumberID)
+	setField(win, &c.Direction, m.Direction)
+	setField(win, &c.Type, m.Type)
+	setField(win, &c.Text, m.Text)
+	setField(win, &c.ReplyTo, m.ReplyTo)
+	setPtr(win, &c.Media, m.Media)
+	setPtr(win, &c.Reaction, m.Reaction)
+	setPtr(win, &c.Kapso, m.Kapso)
+	if !m.Timestamp.IsZero() && (win || c.Timestamp.IsZero()) {
+		c.Timestamp = m.Timestamp.UTC()
+	}
+	setPerson(win, &c.From, m.From)
+	setPerson(win, &c.To, m.To)
+	if m.ConversationID != "" && (win || c.ConversationID == "") {
+		c.ConversationID = m.ConversationID
+		cur.sortKey = sortKey(m.Timestamp, m.WAMID)
+	}
+}
+
+// setField gives *dst v when v is not empty and either win or *dst is empty.
+func setField[T comparable](win bool, dst *T, v T) {
+	var zero T
+	if v != zero && (win || *dst == zero) {
+		*dst = v
+	}
+}
+
+func setPtr[T any](win bool, dst **T, v *T) {
+	if v != nil && (win || *dst == nil) {
+		c := *v
+		*dst = &c
+	}
+}
+
+func setPerson(win bool, dst *messaging.Person, p messaging.Person) {
+	setField(win, &dst.BSUID, p.BSUID)
+	setField(win, &dst.ParentBSUID, p.ParentBSUID)
+	setField(win, &dst.Username, p.Username)
+	setField(win, &dst.Phone, p.Phone)
+	setField(win, &dst.Name, p.Name)
+}
+
+// ApplyStatus implements messaging.Store.
+func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.StatusUpdate) error {
+	if err := checkStatus(&u, ""); err != nil || tenantID == "" {
+		return fmt.Errorf("apply status of %s: %w", u.WAMID, cmp.Or(err, invalid("status without tenant")))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	cur, ok := t.messages[u.WAMID]
+	if !ok {
+		cur = &message{m: messaging.Message{WAMID: u.WAMID}}
+		t.messages[u.WAMID] = cur
+	}
+	setField(false, &cur.m.PhoneNumberID, u.PhoneNumberID)
+	setField(false, &cur.m.Direction, messaging.Outbound)
+	cur.delivery, _ = messaging.Merge(cur.delivery, u)
+	return nil
+}
+
+// PutConversation implements messaging.Store. At the same LastActiveAt an
+// ended conversation stays ended.
+func (s *Messages) PutConversation(_ context.Context, tenantID string, c messaging.Conversation) error {
+	if tenantID == "" || c.ID == "" {
+		return fmt.Errorf("put conversation %s: %w", c.ID, invalid("conversation without tenant or id"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	at := unixNanos(c.LastActiveAt)
+	cur, ok := t.convs[c.ID]
+	newer := !ok || cur.activeN < at ||
+		(cur.activeN == at && (c.Status != messaging.ConversationActive || cur.c.Status != messaging.ConversationEnded))
+	if !ok {
+		cur = &conversation{c: messaging.Conversation{ID: c.ID}}
+		t.convs[c.ID] = cur
+	}
+	v := &cur.c
+	setField(newer, &v.PhoneNumberID, c.PhoneNumberID)
+	setPerson(newer, &v.Person, c.Person)
+	setField(newer, &v.Status, c.Status)
+	setField(newer, &v.InactivityMinutes, c.InactivityMinutes)
+	if newer {
+		cur.activeN = at
+		if at != 0 {
+			v.LastActiveAt = c.LastActiveAt.UTC()
+		}
+	}
+	return nil
+}
+
+func contactKey(phoneNumberID, personKey string) string { return phoneNumberID + "\x00" + personKey }
+
+// resolve follows merges from key to the contact that holds the person
+// now, stopping at a missing one, a repeat or maxHops.
+func (t *tenantMessages) resolve(phoneNumberID, key string) (string, *contact) {
+	seen := map[string]bool{}
+	for range maxHops {
+		c := t.contacts[contactKey(phoneNumberID, key)]
+		if c == nil || c.merged == "" || seen[c.merged] {
+			return key, c
+		}
+		seen[key] = true
+		key = c.merged
+	}
+	return key, t.contacts[contactKey(phoneNumberID, key)]
+}
+
+func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
+	k := contactKey(phoneNumberID, key)
+	c, ok := t.contacts[k]
+	if !ok {
+		c = &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
+		t.contacts[k] = c
+	}
+	return c
+}
+
+// PutContact implements messaging.Store. The newest sighting sets the
+// person's fields; an older one only fills missing ones.
+func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, at time.Time) error {
+	key := p.Key()
+	if tenantID == "" || phoneNumberID == "" || key == "" {
+		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	key, _ = t.resolve(phoneNumberID, key)
+	c := t.contact(phoneNumberID, key)
+	ns := unixNanos(at)
+	newer := !c.seen || (!at.IsZero() && c.seenNs <= ns)
+	setPerson(newer, &c.c.Person, p)
+	if newer && !at.IsZero() {
+		c.seen, c.seenNs, c.c.LastSeenAt = true, ns, at.UTC()
+	}
+	phoneKey := messaging.Person{Phone: p.Phone}.Key()
+	if p.BSUID != "" && p.Phone != "" && c.linked != p.Phone && key != phoneKey {
+		old := t.contact(phoneNumberID, phoneKey)
+		prev := *old
+		old.merged = key
+		c.fillFrom(&prev)
+		c.linked = p.Phone
+	}
+	return nil
+}
+
+// fillFrom gives c what it lacks of o, another contact of the same person.
+func (c *contact) fillFrom(o *contact) {
+	setField(false, &c.c.Person.Name, o.c.Person.Name)
+	setField(false, &c.c.Person.Username, o.c.Person.Username)
+	setField(false, &c.c.Person.Phone, o.c.Person.Phone)
+	if c.c.Marketing == nil && o.c.Marketing != nil {
+		m := *o.c.Marketing
+		c.c.Marketing = &m
+	}
+	if !c.seen && o.seen {
+		c.seen, c.seenNs, c.c.LastSeenAt = true, o.seenNs, o.c.LastSeenAt
+	}
+}
+
+// ChangeIdentity implements messaging.Store.
+func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
+	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
+		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
+	}
+	if previous.BSUID == current.BSUID {
+		return s.PutContact(ctx, tenantID, phoneNumberID, current, at)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	oldKey, curKey := previous.Key(), current.Key()
+	targetKey, revert := t.identityTarget(phoneNumberID, oldKey, curKey)
+	var old *contact
+	if o, ok := t.contacts[contactKey(phoneNumberID, oldKey)]; ok {
+		cp := *o
+		old = &cp
+	}
+	var target *contact
+	if c, ok := t.contacts[contactKey(phoneNumberID, targetKey)]; ok {
+		cp := *c
+		target = &cp
+	}
+	next := identityMerge(phoneNumberID, previous.BSUID, current, targetKey == curKey, old, target, at)
+	if revert {
+		next.merged = ""
+	}
+	*t.contact(phoneNumberID, targetKey) = *next
+	t.contact(phoneNumberID, oldKey).merged = targetKey
+	return nil
+}
+
+// identityTarget is the contact an identity change writes to: the current
+// BSUID's, or where it was already merged to by a later change that arrived
+// first. A chain that leads back to the previous BSUID is a person going
+// back to an earlier BSUID: the current one is then the contact again.
+func (t *tenantMessages) identityTarget(phoneNumberID, oldKey, curKey string) (string, bool) {
+	key, seen := curKey, map[string]bool{curKey: true}
+	for range maxHops {
+		c := t.contacts[contactKey(phoneNumberID, key)]
+		if c == nil || c.merged == "" {
+			return key, false
+		}
+		if c.merged == oldKey || seen[c.merged] {
+			return curKey, true
+		}
+		seen[c.merged] = true
+		key = c.merged
+	}
+	return key, false
+}
+
+// identityMerge is the target contact after an identity change: the
+// current person's fields (all of them when target is the current BSUID's
+// own contact, else only what it lacks), the old contact's where missing,
+// the previous BSUIDs of both plus previous, the newest sighting and the
+// highest marketing sequence.
+func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person, own bool, old, target *contact, at time.Time) *contact {
+	next := &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
+	if target != nil {
+		*next = *target
+		next.c.PreviousBSUIDs = nil
+	}
+	if own {
+		setPerson(true, &next.c.Person, current)
+	} else {
+		cur := current
+		cur.BSUID, cur.ParentBSUID = "", ""
+		setPerson(false, &next.c.Person, cur)
+	}
+	var prev []string
+	if old != nil {
+		next.fillFrom(old)
+		if old.c.Marketing != nil && next.c.Marketing.Sequence < old.c.Marketing.Sequence {
+			m := *old.c.Marketing
+			next.c.Marketing = &m
+		}
+		if old.seen && old.seenNs > next.seenNs {
+			next.seenNs, next.c.LastSeenAt = old.seenNs, old.c.LastSeenAt
+		}
+		prev = append(prev, old.c.PreviousBSUIDs...)
+	}
+	if ns := unixNanos(at); !at.IsZero() && (!next.seen || ns > next.seenNs) {
+		next.seen, next.seenNs, next.c.LastSeenAt = true, ns, at.UTC()
+	}
+	prev = append(prev, previousBSUID)
+	if target != nil {
+		prev = append(prev, target.c.PreviousBSUIDs...)
+	}
+	for _, b := range prev {
+		if b != next.c.Person.BSUID && !slices.Contains(next.c.PreviousBSUIDs, b) {
+			next.c.PreviousBSUIDs = append(next.c.PreviousBSUIDs, b)
+		}
+	}
+	return next
+}
+
+// SetMarketingPreference implements messaging.Store.
+func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
+	key := p.Key()
+	if tenantID == "" || phoneNumberID == "" || key == "" {
+		return fmt.Errorf("set marketing preference on %s: %w", phoneNumberID, invalid("preference without tenant, number or person"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	key, c := t.resolve(phoneNumberID, key)
+	if c != nil && c.c.Marketing != nil && c.c.Marketing.Sequence >= pref.Sequence {
+		return nil
+	}
+	c = t.contact(phoneNumberID, key)
+	setPerson(false, &c.c.Person, p)
+	if !pref.OccurredAt.IsZero() {
+		pref.OccurredAt = pref.OccurredAt.UTC()
+	}
+	c.c.Marketing = &pref
+	return nil
+}
+
+// Message implements messaging.Reader.
+func (s *Messages) Message(_ context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[tenantID]
+	if !ok || wamid == "" {
+		return messaging.StoredMessage{}, false, nil
+	}
+	m, ok := t.messages[wamid]
+	if !ok {
+		return messaging.StoredMessage{}, false, nil
+	}
+	return m.stored(), true, nil
+}
+
+func (m *message) stored() messaging.StoredMessage {
+	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery}
+	out.Media, out.Reaction, out.Kapso = clone(m.m.Media), clone(m.m.Reaction), clone(m.m.Kapso)
+	out.Delivery.History = slices.Clone(m.delivery.History)
+	return out
+}
+
+func clone[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+// Contact implements messaging.Reader.
+func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPhone string) (messaging.Contact, bool, error) {
+	key := messaging.LookupKey(bsuidOrPhone)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[tenantID]
+	if !ok || key == "" || phoneNumberID == "" {
+		return messaging.Contact{}, false, nil
+	}
+	return t.view(phoneNumberID, key)
+}
+
+func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, bool, error) {
+	_, c := t.resolve(phoneNumberID, key)
+	if c == nil {
+		return messaging.Contact{}, false, nil
+	}
+	out := c.c
+	out.PreviousBSUIDs = slices.Clone(c.c.PreviousBSUIDs)
+	out.Marketing = clone(c.c.Marketing)
+	return out, true, nil
+}
+
+
+// cursor is a position in one tenant's list: tenant-bound, so another
+// tenant's cursor is refused rather than followed.
+type cursor struct {
+	List   string `json:"l"`
+	Tenant string `json:"t"`
+	Key    string `json:"k"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s, tenantID, list string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var c cursor
+	if err == nil && len(s) <= 2048 {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || len(s) > 2048 || c.List != list || c.Tenant != tenantID || c.Key == "" {
+		return "", errs.E(errs.Invalid, "invalid cursor", messaging.ErrBadCursor)
+	}
+	return c.Key, nil
+}
+
+// page cuts sorted items (by key, in list order) at the cursor position.
+func page[T any](items []T, keyOf func(T) string, after string, desc bool, size int, tenantID, list string) ([]T, string) {
+	start := 0
+	if after != "" {
+		start = len(items)
+		for i, it := range items {
+			if k := keyOf(it); (desc && k < after) || (!desc && k > after) {
+				start = i
+				break
+			}
+		}
+	}
+	items = items[start:]
+	if len(items) <= size {
+		return items, ""
+	}
+	items = items[:size]
+	return items, encodeCursor(cursor{List: list, Tenant: tenantID, Key: keyOf(items[size-1])})
+}
+
+// Conversations implements messaging.Reader.
+func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging.Page) ([]messaging.ConversationView, string, error) {
+	after, err := decodeCursor(p.Cursor, tenantID, "conversations")
+	if err != nil {
+		return nil, "", fmt.Errorf("list conversations of %s: %w", tenantID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[tenantID]
+	if !ok {
+		return nil, "", nil
+	}
+	convs := make([]*conversation, 0, len(t.convs))
+	for _, c := range t.convs {
+		convs = append(convs, c)
+	}
+	keyOf := func(c *conversation) string { return sortKey(time.Unix(0, c.activeN), c.c.ID) }
+	slices.SortFunc(convs, func(a, b *conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
+	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
+	out := make([]messaging.ConversationView, 0, len(convs))
+	for _, c := range convs {
+		v := messaging.ConversationView{Conversation: c.c}
+		found := false
+		if key := c.c.Person.Key(); key != "" {
+			v.Contact, found, _ = t.view(c.c.PhoneNumberID, key)
+		}
+		if !found {
+			v.Contact = messaging.Contact{PhoneNumberID: c.c.PhoneNumberID, Person: c.c.Person}
+		}
+		out = append(out, v)
+	}
+	return out, next, nil
+}
+
+// ConversationMessages implements messaging.Reader.
+func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
+	list := "messages:" + conversationID
+	after, err := decodeCursor(p.Cursor, tenantID, list)
+	if err != nil {
+		return nil, "", fmt.Errorf("list messages of conversation %s: %w", conversationID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[tenantID]
+	if !ok {
+		return nil, "", nil
+	}
+	var msgs []*message
+	for _, m := range t.messages {
+		if m.known && m.sortKey != "" && m.m.ConversationID == conversationID {
+			msgs = append(msgs, m)
+		}
+	}
+	keyOf := func(m *message) string { return m.sortKey }
+	slices.SortFunc(msgs, func(a, b *message) int { return strings.Compare(a.sortKey, b.sortKey) })
+	msgs, next := page(msgs, keyOf, after, false, p.Size(), tenantID, list)
+	out := make([]messaging.StoredMessage, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, m.stored())
+	}
+	return out, next, nil
+}

@@ -1,0 +1,144 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store keeps a tenant's messages, statuses, conversations and contacts.
+// Every write is idempotent and commutative with the others: the same event
+// applied twice, or events applied in any order, leave the same state. That
+// is what lets the worker apply a delivery's events concurrently and SQS
+// deliver a message more than once.
+type Store interface {
+	// PutMessage stores m under (tenant, m.WAMID) with the statuses its own
+	// event carried. Storing it again changes nothing; a message whose
+	// statuses arrived first is completed, its statuses kept.
+	PutMessage(ctx context.Context, tenantID string, m Message, statuses []StatusUpdate) error
+	// ApplyStatus adds u to its message's history and moves the message's
+	// status forward, never back (a conditional write): see Merge. A status
+	// for a message not stored yet is kept and shown once the message is.
+	ApplyStatus(ctx context.Context, tenantID string, u StatusUpdate) error
+	// PutConversation creates or updates the conversation c.ID: the newest
+	// LastActiveAt wins, and with it the status; fields c leaves empty keep
+	// their stored values; an older event only fills what is missing.
+	PutConversation(ctx context.Context, tenantID string, c Conversation) error
+	// PutContact records that p wrote or was written to on the number at
+	// time at: one contact per person per number, keyed by Person.Key. A
+	// person first known by phone and now by BSUID and phone is merged into
+	// the BSUID contact; the phone contact then points to it.
+	PutContact(ctx context.Context, tenantID, phoneNumberID string, p Person, at time.Time) error
+	// ChangeIdentity moves the person known by previous.BSUID to
+	// current.BSUID: the new contact takes the old one's fields, lists the old
+	// BSUID among its previous ones, and the old contact points to it.
+	ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current Person, at time.Time) error
+	// SetMarketingPreference records the person's preference unless a higher
+	// Sequence is already stored.
+	SetMarketingPreference(ctx context.Context, tenantID, phoneNumberID string, p Person, pref MarketingPreference) error
+}
+
+// Reader is the read side of the Store, for the tenant API. Every method
+// is scoped to one tenant: no id, key or cursor reaches another tenant's
+// items. A cursor a Reader did not hand out for the same tenant and list is
+// ErrBadCursor.
+type Reader interface {
+	// Conversations lists the tenant's conversations, newest activity first,
+	// each with its contact as it is now (merges and identity changes
+	// followed).
+	Conversations(ctx context.Context, tenantID string, p Page) ([]ConversationView, string, error)
+	// ConversationMessages lists a conversation's messages oldest first, by
+	// Meta's timestamp then WAMID.
+	ConversationMessages(ctx context.Context, tenantID, conversationID string, p Page) ([]StoredMessage, string, error)
+	// Message is one message with its whole status history; ok is false
+	// when nothing, not even a status, is stored for wamid.
+	Message(ctx context.Context, tenantID, wamid string) (m StoredMessage, ok bool, err error)
+	// Contact finds a contact of the number by BSUID (current or previous)
+	// or phone, following merges to the contact as it is now.
+	Contact(ctx context.Context, tenantID, phoneNumberID, bsuidOrPhone string) (c Contact, ok bool, err error)
+}
+
+// PendingStore keeps the events of numbers no tenant owns yet, until the
+// number connects.
+type PendingStore interface {
+	// KeepPending stores raw under (phoneNumberID, eventID); keeping the same
+	// id again overwrites it.
+	KeepPending(ctx context.Context, phoneNumberID, eventID string, receivedAt time.Time, raw []byte) error
+	// Pending lists up to limit kept events of the number, oldest first,
+	// after the event id after ("" for the first page).
+	Pending(ctx context.Context, phoneNumberID, after string, limit int) ([]PendingEvent, error)
+	// DropPending deletes one kept event; dropping a missing one is no error.
+	DropPending(ctx context.Context, phoneNumberID, eventID string) error
+}
+
+// PendingEvent is one event kept for a number without a tenant.
+type PendingEvent struct {
+	ID         string
+	ReceivedAt time.Time
+	Raw        []byte
+}
+
+// Page asks for one page of a list. Limit is clamped to [1, MaxPageLimit]
+// (DefaultPageLimit when 0); Cursor is "" for the first page.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// Page sizes of the read API.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 200
+)
+
+// Size is p's limit, clamped.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
+// ErrBadCursor marks a cursor that is not one the store handed out for this
+// tenant and list. Callers answer 400.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// StoredMessage is a message as stored: its content, once the message
+// itself has arrived (Known), and its delivery state, the Merge of every
+// status stored for it.
+type StoredMessage struct {
+	Message
+	// Known is false while only statuses of the message have arrived: then
+	// only WAMID, PhoneNumberID, Direction (outbound: only outbound messages
+	// have statuses) and Delivery are set.
+	Known    bool
+	Delivery Delivery
+}
+
+// ConversationView is a conversation with its contact as it is now.
+type ConversationView struct {
+	Conversation
+	Contact Contact
+}
+
+// Contact is one person on one number.
+type Contact struct {
+	PhoneNumberID string
+	Person        Person
+	// PreviousBSUIDs are BSUIDs the person had before identity changes,
+	// oldest first.
+	PreviousBSUIDs []string
+	Marketing      *MarketingPreference
+	// LastSeenAt is the newest time a message or event showed the person.
+	LastSeenAt time.Time
+}
+
+// MarketingPreference is a person's marketing opt-in, as Kapso reports it.
+type MarketingPreference struct {
+	Status     string // opted_in | opted_out | …, kept as Kapso sends it
+	Sequence   int64  // Kapso's ordering: the highest wins
+	OccurredAt time.Time
+}

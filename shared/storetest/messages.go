@@ -1,0 +1,562 @@
+package storetest
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
+
+// NewMessages makes a fresh, empty messages store and its reader.
+type NewMessages func(t *testing.T) (messaging.Store, messaging.Reader)
+
+const (
+	number   = "106540352242922"
+	tenantA  = "acme"
+	tenantB  = "globex"
+	bsuidOld = "US.13491208655302741918"
+	bsuidNew = "US.99887766554433221100"
+	bsuid3   = "US.55544433322211100099"
+	phoneAna = "16505551234"
+)
+
+var ana = messaging.Person{Phone: phoneAna, Name: "Ana"}
+
+// at is a time of the suites' conversations, minutes after epoch.
+func at(minutes int) time.Time { return epoch.Add(time.Duration(minutes) * time.Minute) }
+
+func outbound(wamid, conv string, ts time.Time) messaging.Message {
+	return messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Outbound, Type: "text",
+		Text: "hello " + wamid, Timestamp: ts, To: messaging.Person{BSUID: bsuidOld, Phone: phoneAna},
+		ConversationID: conv}
+}
+
+func status(wamid string, s messaging.Status, ts time.Time) messaging.StatusUpdate {
+	u := messaging.StatusUpdate{WAMID: wamid, PhoneNumberID: number, Status: s, At: ts,
+		Recipient: messaging.Person{BSUID: bsuidOld}}
+	if s == messaging.Failed {
+		u.Error = &messaging.StatusError{Code: 131047, Title: "Re-engagement message", Message: "More than 24 hours",
+			Details: "outside the window"}
+	}
+	return u
+}
+
+// fold is the Delivery the statuses give by the domain's Merge.
+func fold(us ...messaging.StatusUpdate) messaging.Delivery {
+	var d messaging.Delivery
+	for _, u := range us {
+		d, _ = messaging.Merge(d, u)
+	}
+	return d
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equal(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func message(t *testing.T, r messaging.Reader, tenant, wamid string) messaging.StoredMessage {
+	t.Helper()
+	m, ok, err := r.Message(context.Background(), tenant, wamid)
+	if err != nil || !ok {
+		t.Fatalf("message %s: ok %v err %v", wamid, ok, err)
+	}
+	return m
+}
+
+func contactOf(t *testing.T, r messaging.Reader, tenant, q string) messaging.Contact {
+	t.Helper()
+	c, ok, err := r.Contact(context.Background(), tenant, number, q)
+	if err != nil || !ok {
+		t.Fatalf("contact %s: ok %v err %v", q, ok, err)
+	}
+	return c
+}
+
+func conversationIDs(t *testing.T, r messaging.Reader, tenant string, limit int) []string {
+	t.Helper()
+	var ids []string
+	cursor := ""
+	for range 20 {
+		page, next, err := r.Conversations(context.Background(), tenant, messaging.Page{Limit: limit, Cursor: cursor})
+		must(t, err)
+		if len(page) > limit {
+			t.Fatalf("page of %d for limit %d", len(page), limit)
+		}
+		for _, c := range page {
+			ids = append(ids, c.ID)
+		}
+		if next == "" {
+			return ids
+		}
+		cursor = next
+	}
+	t.Fatal("conversations never end")
+	return nil
+}
+
+func messageIDs(t *testing.T, r messaging.Reader, tenant, conv string, limit int) []string {
+	t.Helper()
+	var ids []string
+	cursor := ""
+	for range 20 {
+		page, next, err := r.ConversationMessages(context.Background(), tenant, conv, messaging.Page{Limit: limit, Cursor: cursor})
+		must(t, err)
+		if len(page) > limit {
+			t.Fatalf("page of %d for limit %d", len(page), limit)
+		}
+		for _, m := range page {
+			ids = append(ids, m.WAMID)
+		}
+		if next == "" {
+			return ids
+		}
+		cursor = next
+	}
+	t.Fatal("messages never end")
+	return nil
+}
+
+func badCursor(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, messaging.ErrBadCursor) || errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("%s: %v, want an invalid ErrBadCursor", what, err)
+	}
+}
+
+// permutations of s, each a fresh slice.
+func permutations[T any](s []T) [][]T {
+	if len(s) <= 1 {
+		return [][]T{slices.Clone(s)}
+	}
+	var out [][]T
+	for i := range s {
+		rest := append(slices.Clone(s[:i]), s[i+1:]...)
+		for _, p := range permutations(rest) {
+			out = append(out, append([]T{s[i]}, p...))
+		}
+	}
+	return out
+}
+
+// RunMessages holds a messages store and its reader to their contract.
+func RunMessages(t *testing.T, newStore NewMessages) {
+	ctx := context.Background()
+	cases := map[string]func(t *testing.T, s messaging.Store, r messaging.Reader){
+		"messages round trip whole": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			from := messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830", Username: "@ana",
+				Phone: phoneAna, Name: "Ana"}
+			to := messaging.Person{Phone: "15550001111"}
+			msgs := []messaging.Message{
+				{WAMID: "wamid.text", PhoneNumberID: number, Direction: messaging.Inbound, Type: "text", Text: "hi",
+					ReplyTo: "wamid.earlier", Timestamp: at(1), From: from, To: to, ConversationID: "conv-1"},
+				{WAMID: "wamid.image", PhoneNumberID: number, Direction: messaging.Inbound, Type: "image", Text: "a cat",
+					Media:     &messaging.Media{ID: "m-1", URL: "https://x/y", MIMEType: "image/jpeg", Caption: "a cat", Filename: "cat.jpg"},
+					Timestamp: at(2), From: from, ConversationID: "conv-1"},
+				{WAMID: "wamid.unreact", PhoneNumberID: number, Direction: messaging.Inbound, Type: "reaction",
+					Reaction: &messaging.Reaction{MessageID: "wamid.text", Removed: true}, Timestamp: at(3), From: from},
+				{WAMID: "wamid.react", PhoneNumberID: number, Direction: messaging.Inbound, Type: "reaction", Text: "👍",
+					Reaction: &messaging.Reaction{MessageID: "wamid.text", Emoji: "👍"}, Timestamp: at(3), From: from},
+				{WAMID: "wamid.kapso", PhoneNumberID: number, Direction: messaging.Outbound, Type: "audio", Text: "[audio]",
+					Timestamp: at(4), To: from, ConversationID: "conv-1",
+					Kapso: &messaging.KapsoContent{Content: "voice note", Origin: "business_app", HasMedia: true,
+						MediaURL: "https://api.kapso.ai/media/1", Transcript: "see you"}},
+				{WAMID: "wamid.bare", Type: "unsupported"},
+			}
+			for _, m := range msgs {
+				must(t, s.PutMessage(ctx, tenantA, m, nil))
+			}
+			for _, m := range msgs {
+				got := message(t, r, tenantA, m.WAMID)
+				equal(t, m.WAMID, got, messaging.StoredMessage{Message: m, Known: true})
+			}
+			if _, ok, err := r.Message(ctx, tenantA, "wamid.never"); ok || err != nil {
+				t.Errorf("unknown message: ok %v err %v", ok, err)
+			}
+		},
+		"the same message twice is one message": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			m := outbound("wamid.1", "conv-1", at(1))
+			sent := status("wamid.1", messaging.Sent, at(1))
+			for range 2 {
+				must(t, s.PutMessage(ctx, tenantA, m, []messaging.StatusUpdate{sent}))
+			}
+			equal(t, "message", message(t, r, tenantA, "wamid.1"),
+				messaging.StoredMessage{Message: m, Known: true, Delivery: fold(sent)})
+			equal(t, "conversation", messageIDs(t, r, tenantA, "conv-1", 10), []string{"wamid.1"})
+		},
+		"every order of statuses ends in the same delivery": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			all := []messaging.Status{messaging.Sent, messaging.Delivered, messaging.Read, messaging.Failed}
+			perms := permutations(all)
+			if len(perms) != 24 {
+				t.Fatalf("%d permutations", len(perms))
+			}
+			for i, order := range perms {
+				wamid := fmt.Sprintf("wamid.p%02d", i)
+				var us []messaging.StatusUpdate
+				for j, st := range all {
+					us = append(us, status(wamid, st, at(j+1)))
+				}
+				for _, st := range order {
+					u := us[slices.Index(all, st)]
+					must(t, s.ApplyStatus(ctx, tenantA, u))
+					if i%5 == 0 {
+						must(t, s.ApplyStatus(ctx, tenantA, u)) // a redelivery
+					}
+				}
+				d := message(t, r, tenantA, wamid).Delivery
+				equal(t, fmt.Sprintf("order %v", order), d, fold(us...))
+				if d.Status != messaging.Read || d.Error == nil || d.Error.Code != 131047 || len(d.History) != 4 {
+					t.Errorf("order %v: %+v", order, d)
+				}
+			}
+		},
+		"a late sent after failed leaves failed": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			failed, sent := status("wamid.1", messaging.Failed, at(2)), status("wamid.1", messaging.Sent, at(1))
+			must(t, s.PutMessage(ctx, tenantA, outbound("wamid.1", "conv-1", at(1)), nil))
+			must(t, s.ApplyStatus(ctx, tenantA, failed))
+			must(t, s.ApplyStatus(ctx, tenantA, sent))
+			d := message(t, r, tenantA, "wamid.1").Delivery
+			if d.Status != messaging.Failed || !reflect.DeepEqual(d.Error, failed.Error) || len(d.History) != 2 || !d.At.Equal(at(2)) {
+				t.Errorf("delivery %+v", d)
+			}
+		},
+		"statuses before their message are kept and shown with it": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			delivered, sent := status("wamid.1", messaging.Delivered, at(2)), status("wamid.1", messaging.Sent, at(1))
+			must(t, s.ApplyStatus(ctx, tenantA, delivered))
+			must(t, s.ApplyStatus(ctx, tenantA, sent))
+			equal(t, "status only", message(t, r, tenantA, "wamid.1"), messaging.StoredMessage{
+				Message:  messaging.Message{WAMID: "wamid.1", PhoneNumberID: number, Direction: messaging.Outbound},
+				Delivery: fold(delivered, sent)})
+			if ids := messageIDs(t, r, tenantA, "conv-1", 10); len(ids) != 0 {
+				t.Errorf("a message not stored yet is listed: %v", ids)
+			}
+			m := outbound("wamid.1", "conv-1", at(1))
+			must(t, s.PutMessage(ctx, tenantA, m, []messaging.StatusUpdate{sent}))
+			equal(t, "completed", message(t, r, tenantA, "wamid.1"),
+				messaging.StoredMessage{Message: m, Known: true, Delivery: fold(sent, delivered)})
+			equal(t, "listed", messageIDs(t, r, tenantA, "conv-1", 10), []string{"wamid.1"})
+			// A status carried by the message event, stronger than the stored one.
+			read := status("wamid.1", messaging.Read, at(3))
+			must(t, s.PutMessage(ctx, tenantA, m, []messaging.StatusUpdate{read}))
+			if d := message(t, r, tenantA, "wamid.1").Delivery; d.Status != messaging.Read || len(d.History) != 3 {
+				t.Errorf("read with the message: %+v", d)
+			}
+		},
+		"a Meta copy fills a Kapso copy and never erases it": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			kapsoCopy := outbound("wamid.1", "kapso-conv", at(1))
+			kapsoCopy.Kapso = &messaging.KapsoContent{Content: "hello", Origin: "cloud_api"}
+			metaCopy := outbound("wamid.1", "meta:abc", at(1))
+			metaCopy.Text, metaCopy.ReplyTo = "hello (meta)", "wamid.0"
+			want := kapsoCopy
+			want.ReplyTo = "wamid.0"
+			for i, order := range [][]messaging.Message{{kapsoCopy, metaCopy}, {metaCopy, kapsoCopy}} {
+				wamid := fmt.Sprintf("wamid.%d", i)
+				for _, m := range order {
+					m.WAMID = wamid
+					must(t, s.PutMessage(ctx, tenantA, m, nil))
+				}
+				w := want
+				w.WAMID = wamid
+				equal(t, fmt.Sprintf("order %d", i), message(t, r, tenantA, wamid).Message, w)
+			}
+			equal(t, "kapso conversation", messageIDs(t, r, tenantA, "kapso-conv", 10), []string{"wamid.0", "wamid.1"})
+			equal(t, "meta conversation", messageIDs(t, r, tenantA, "meta:abc", 10), []string(nil))
+		},
+		"conversations list newest first, page by page": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			for i, id := range []string{"conv-b", "conv-c", "conv-a"} {
+				must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: id, PhoneNumberID: number,
+					Person: messaging.Person{Phone: fmt.Sprintf("1555000%04d", i)}, Status: messaging.ConversationActive,
+					LastActiveAt: at(10 * (i + 1))}))
+			}
+			want := []string{"conv-a", "conv-c", "conv-b"}
+			equal(t, "one page", conversationIDs(t, r, tenantA, 10), want)
+			equal(t, "pages of one", conversationIDs(t, r, tenantA, 1), want)
+			equal(t, "pages of two", conversationIDs(t, r, tenantA, 2), want)
+			page, _, err := r.Conversations(ctx, tenantA, messaging.Page{})
+			must(t, err)
+			if len(page) != 3 || page[0].Status != messaging.ConversationActive || !page[0].LastActiveAt.Equal(at(30)) ||
+				page[0].PhoneNumberID != number || page[0].Contact.Person.Phone != "15550000002" || page[0].Contact.PhoneNumberID != number {
+				t.Errorf("first conversation %+v", page[0])
+			}
+			// New activity moves a conversation to the top.
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-b", LastActiveAt: at(40)}))
+			equal(t, "after activity", conversationIDs(t, r, tenantA, 1), []string{"conv-b", "conv-a", "conv-c"})
+		},
+		"an older conversation event only fills": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			newer := messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: messaging.Person{Phone: phoneAna},
+				Status: messaging.ConversationActive, LastActiveAt: at(20)}
+			older := messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: messaging.Person{Phone: phoneAna, Name: "Ana"},
+				Status: messaging.ConversationEnded, LastActiveAt: at(10), InactivityMinutes: 30}
+			undated := messaging.Conversation{ID: "conv-1", Status: messaging.ConversationEnded}
+			must(t, s.PutConversation(ctx, tenantA, newer))
+			must(t, s.PutConversation(ctx, tenantA, older))
+			must(t, s.PutConversation(ctx, tenantA, undated))
+			page, _, err := r.Conversations(ctx, tenantA, messaging.Page{})
+			must(t, err)
+			want := newer
+			want.Person.Name, want.InactivityMinutes = "Ana", 30
+			if len(page) != 1 {
+				t.Fatalf("conversations %+v", page)
+			}
+			equal(t, "conversation", page[0].Conversation, want)
+		},
+		"at the same time ended beats active": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			active := messaging.Conversation{PhoneNumberID: number, Status: messaging.ConversationActive, LastActiveAt: at(10)}
+			ended := active
+			ended.Status = messaging.ConversationEnded
+			for i, order := range [][]messaging.Conversation{{active, ended}, {ended, active}} {
+				for _, c := range order {
+					c.ID = fmt.Sprintf("conv-%d", i)
+					must(t, s.PutConversation(ctx, tenantA, c))
+				}
+			}
+			page, _, err := r.Conversations(ctx, tenantA, messaging.Page{})
+			must(t, err)
+			for _, c := range page {
+				if c.Status != messaging.ConversationEnded {
+					t.Errorf("%s is %s", c.ID, c.Status)
+				}
+			}
+		},
+		"messages list in conversation order, page by page": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			for _, m := range []messaging.Message{
+				outbound("wamid.c", "conv-1", at(3)),
+				outbound("wamid.a", "conv-1", at(1)),
+				outbound("wamid.b2", "conv-1", at(2)),
+				outbound("wamid.b1", "conv-1", at(2)), // same second: by WAMID
+				outbound("wamid.other", "conv-2", at(2)),
+			} {
+				must(t, s.PutMessage(ctx, tenantA, m, nil))
+			}
+			must(t, s.ApplyStatus(ctx, tenantA, status("wamid.d", messaging.Sent, at(4))))
+			want := []string{"wamid.a", "wamid.b1", "wamid.b2", "wamid.c"}
+			equal(t, "one page", messageIDs(t, r, tenantA, "conv-1", 50), want)
+			equal(t, "pages of one", messageIDs(t, r, tenantA, "conv-1", 1), want)
+			equal(t, "pages of three", messageIDs(t, r, tenantA, "conv-1", 3), want)
+			equal(t, "unknown conversation", messageIDs(t, r, tenantA, "conv-none", 3), []string(nil))
+			page, _, err := r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1})
+			must(t, err)
+			equal(t, "listed whole", page[0], messaging.StoredMessage{Message: outbound("wamid.a", "conv-1", at(1)), Known: true})
+		},
+		"tenants never see each other": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			for i := range 3 {
+				conv := fmt.Sprintf("conv-%d", i)
+				must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: conv, PhoneNumberID: number,
+					Person: ana, LastActiveAt: at(i)}))
+				must(t, s.PutMessage(ctx, tenantA, outbound(fmt.Sprintf("wamid.%d", i), "conv-0", at(i)), nil))
+			}
+			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			if _, ok, err := r.Message(ctx, tenantB, "wamid.0"); ok || err != nil {
+				t.Errorf("B reads A's message: ok %v err %v", ok, err)
+			}
+			if _, ok, err := r.Contact(ctx, tenantB, number, phoneAna); ok || err != nil {
+				t.Errorf("B reads A's contact: ok %v err %v", ok, err)
+			}
+			if page, next, err := r.ConversationMessages(ctx, tenantB, "conv-0", messaging.Page{}); len(page) != 0 || next != "" || err != nil {
+				t.Errorf("B lists A's conversation: %v %q %v", page, next, err)
+			}
+			if page, next, err := r.Conversations(ctx, tenantB, messaging.Page{}); len(page) != 0 || next != "" || err != nil {
+				t.Errorf("B lists A's conversations: %v %q %v", page, next, err)
+			}
+			_, convCursor, err := r.Conversations(ctx, tenantA, messaging.Page{Limit: 1})
+			must(t, err)
+			_, msgCursor, err := r.ConversationMessages(ctx, tenantA, "conv-0", messaging.Page{Limit: 1})
+			must(t, err)
+			if convCursor == "" || msgCursor == "" {
+				t.Fatalf("no cursors: %q %q", convCursor, msgCursor)
+			}
+			_, _, err = r.Conversations(ctx, tenantB, messaging.Page{Limit: 1, Cursor: convCursor})
+			badCursor(t, "A's conversations cursor used by B", err)
+			_, _, err = r.ConversationMessages(ctx, tenantB, "conv-0", messaging.Page{Limit: 1, Cursor: msgCursor})
+			badCursor(t, "A's messages cursor used by B", err)
+			_, _, err = r.ConversationMessages(ctx, tenantA, "conv-0", messaging.Page{Limit: 1, Cursor: convCursor})
+			badCursor(t, "a conversations cursor used for messages", err)
+			_, _, err = r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1, Cursor: msgCursor})
+			badCursor(t, "a cursor of another conversation", err)
+			_, _, err = r.Conversations(ctx, tenantA, messaging.Page{Limit: 1, Cursor: msgCursor})
+			badCursor(t, "a messages cursor used for conversations", err)
+			for _, garbage := range []string{"!!", "bm90IGpzb24", base64.RawURLEncoding.EncodeToString([]byte(`{"l":"conversations"}`)),
+				convCursor[:len(convCursor)-3], convCursor + "A"} {
+				_, _, err = r.Conversations(ctx, tenantA, messaging.Page{Limit: 1, Cursor: garbage})
+				badCursor(t, "cursor "+garbage, err)
+			}
+		},
+		"a contact known by phone merges into its BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			if c := contactOf(t, r, tenantA, phoneAna); !reflect.DeepEqual(c.Person, ana) || !c.LastSeenAt.Equal(at(1)) {
+				t.Errorf("phone contact %+v", c)
+			}
+			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			must(t, s.PutContact(ctx, tenantA, number, both, at(2)))
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
+				LastSeenAt: at(2)}
+			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
+			equal(t, "by +phone", contactOf(t, r, tenantA, "+1 650-555-1234"), want)
+			equal(t, "by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
+			// A late phone-only sighting lands on the merged contact.
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana Old"}, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana B."}, at(3)))
+			want.Person.Name, want.LastSeenAt = "Ana B.", at(3)
+			equal(t, "after phone-only sightings", contactOf(t, r, tenantA, bsuidOld), want)
+			equal(t, "by phone after", contactOf(t, r, tenantA, phoneAna), want)
+			if _, ok, err := r.Contact(ctx, tenantA, number, "15559999999"); ok || err != nil {
+				t.Errorf("unknown phone: %v %v", ok, err)
+			}
+			if _, ok, err := r.Contact(ctx, tenantA, "other-number", phoneAna); ok || err != nil {
+				t.Errorf("another number's contact: %v %v", ok, err)
+			}
+		},
+		"a phone-only sighting after the merge is redirected": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, at(2)))
+			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
+				LastSeenAt: at(2)}
+			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
+			equal(t, "by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
+		},
+		"an identity change moves the contact": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, at(1)))
+			pref := messaging.MarketingPreference{Status: "opted_in", Sequence: 4, OccurredAt: at(1)}
+			must(t, s.SetMarketingPreference(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, pref))
+			for range 2 { // the same change twice
+				must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld},
+					messaging.Person{BSUID: bsuidNew}, at(2)))
+			}
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidNew, Phone: phoneAna, Name: "Ana"},
+				PreviousBSUIDs: []string{bsuidOld}, Marketing: &pref, LastSeenAt: at(2)}
+			equal(t, "by old BSUID", contactOf(t, r, tenantA, bsuidOld), want)
+			equal(t, "by new BSUID", contactOf(t, r, tenantA, bsuidNew), want)
+			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
+			// A late sighting under the old BSUID lands on the new contact.
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Username: "@ana"}, at(1)))
+			want.Person.Username = "@ana"
+			equal(t, "after a late sighting", contactOf(t, r, tenantA, bsuidNew), want)
+		},
+		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			first := func(tenant string) {
+				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+			}
+			second := func(tenant string) {
+				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuid3}, at(3)))
+			}
+			for _, tenant := range []string{tenantA, tenantB} {
+				must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, at(1)))
+			}
+			first(tenantA)
+			second(tenantA)
+			second(tenantB)
+			first(tenantB)
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuid3, Name: "Ana"},
+				PreviousBSUIDs: []string{bsuidOld, bsuidNew}, LastSeenAt: at(3)}
+			for _, tenant := range []string{tenantA, tenantB} {
+				for _, q := range []string{bsuidOld, bsuidNew, bsuid3} {
+					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q), want)
+				}
+			}
+		},
+		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, at(1)))
+			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuidOld}, at(3)))
+			for _, q := range []string{bsuidOld, bsuidNew} {
+				c := contactOf(t, r, tenantA, q)
+				if c.Person.BSUID != bsuidOld || c.Person.Name != "Ana" || !slices.Equal(c.PreviousBSUIDs, []string{bsuidNew}) {
+					t.Errorf("by %s: %+v", q, c)
+				}
+			}
+		},
+		"the highest marketing sequence wins": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			p := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			set := func(status string, seq int64) {
+				t.Helper()
+				must(t, s.SetMarketingPreference(ctx, tenantA, number, p,
+					messaging.MarketingPreference{Status: status, Sequence: seq, OccurredAt: at(int(seq))}))
+			}
+			set("opted_out", 2)
+			set("opted_in", 1)
+			set("opted_in", 2)
+			c := contactOf(t, r, tenantA, bsuidOld)
+			equal(t, "after a lower sequence", c.Marketing, &messaging.MarketingPreference{Status: "opted_out", Sequence: 2, OccurredAt: at(2)})
+			equal(t, "person", c.Person, p)
+			set("opted_in", 3)
+			c = contactOf(t, r, tenantA, bsuidOld)
+			equal(t, "after a higher sequence", c.Marketing, &messaging.MarketingPreference{Status: "opted_in", Sequence: 3, OccurredAt: at(3)})
+		},
+		"a conversation shows its contact as it is now": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-bsuid", PhoneNumberID: number,
+				Person: messaging.Person{BSUID: bsuidOld}, LastActiveAt: at(3)}))
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-phone", PhoneNumberID: number,
+				Person: messaging.Person{Phone: phoneAna}, LastActiveAt: at(2)}))
+			stranger := messaging.Person{Phone: "15557770000", Name: "Stranger"}
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-stranger", PhoneNumberID: number,
+				Person: stranger, LastActiveAt: at(1)}))
+			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, at(2)))
+			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(3)))
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidNew, Phone: phoneAna, Name: "Ana"},
+				PreviousBSUIDs: []string{bsuidOld}, LastSeenAt: at(3)}
+			for _, limit := range []int{1, 10} {
+				var views []messaging.ConversationView
+				cursor := ""
+				for {
+					page, next, err := r.Conversations(ctx, tenantA, messaging.Page{Limit: limit, Cursor: cursor})
+					must(t, err)
+					views = append(views, page...)
+					if cursor = next; next == "" {
+						break
+					}
+				}
+				if len(views) != 3 {
+					t.Fatalf("views %+v", views)
+				}
+				equal(t, "by old BSUID", views[0].Contact, want)
+				equal(t, "by phone", views[1].Contact, want)
+				equal(t, "without a contact", views[2].Contact, messaging.Contact{PhoneNumberID: number, Person: stranger})
+			}
+		},
+		"malformed writes are refused": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			for name, err := range map[string]error{
+				"unknown status":     s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{WAMID: "wamid.1", Status: "deleted"}),
+				"status of nothing":  s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{Status: messaging.Sent}),
+				"message of nothing": s.PutMessage(ctx, tenantA, messaging.Message{}, nil),
+				"foreign status": s.PutMessage(ctx, tenantA, outbound("wamid.1", "", at(1)),
+					[]messaging.StatusUpdate{status("wamid.2", messaging.Sent, at(1))}),
+				"contact of nobody":      s.PutContact(ctx, tenantA, number, messaging.Person{Name: "?"}, at(1)),
+				"conversation of no id":  s.PutConversation(ctx, tenantA, messaging.Conversation{}),
+				"identity of no one":     s.ChangeIdentity(ctx, tenantA, number, messaging.Person{}, messaging.Person{BSUID: bsuidNew}, at(1)),
+				"preference of nobody":   s.SetMarketingPreference(ctx, tenantA, number, messaging.Person{}, messaging.MarketingPreference{}),
+				"message without tenant": s.PutMessage(ctx, "", outbound("wamid.1", "", at(1)), nil),
+			} {
+				if errs.CodeOf(err) != errs.Invalid {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if _, ok, err := r.Message(ctx, tenantA, "wamid.1"); ok || err != nil {
+				t.Errorf("a refused write was stored: %v %v", ok, err)
+			}
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, r := newStore(t)
+			c(t, s, r)
+		})
+	}
+}
