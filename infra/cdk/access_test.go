@@ -15,6 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
@@ -69,6 +70,11 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		c.Secrets = src
 		r, err := reconcileapp.Reconciler(ctx, b, c)
 		return r, given, err
+	},
+	config.Messages: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
+		c := messagesapp.NewClients(b.AWS)
+		w, err := messagesapp.Worker(ctx, b, c)
+		return w, c, err
 	},
 }
 

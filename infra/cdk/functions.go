@@ -121,8 +121,13 @@ var functions = []function{
 		// A few sequential Kapso calls, inside the HTTP API's 30 s integration limit.
 		Timeout: 20 * time.Second,
 		Access: []access{
-			// Tenants, customers, links and their facts; no index.
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+			// Tenants, customers, links and their facts; a tenant's messages,
+			// conversations and contacts, read.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+				"dynamodb:UpdateItem"),
+			// The table's own partitions, and gsi1's lists: a tenant's
+			// conversations and a conversation's messages, in order.
+			queryWithIndexes(schema.Bridge),
 		},
 		Routes: routes.TenantAPI,
 	},
@@ -151,6 +156,9 @@ var functions = []function{
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
 			// Reads the chunks of a body the ingest stored aside.
 			onTable(schema.Idempotency, "dynamodb:GetItem"),
+			// Tells the messages worker that a number connected, so it applies
+			// the events it kept for the number.
+			sendTo(schema.Messages),
 		},
 		Consumes: &consumer{
 			Queue: schema.Lifecycle,
@@ -175,11 +183,40 @@ var functions = []function{
 			queryWithIndexes(schema.Bridge),
 			// Confirming a number appends facts and writes the number's item.
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			// A number it confirms is announced to the messages worker, as the
+			// lifecycle worker announces the ones it confirms.
+			sendTo(schema.Messages),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.
 		ReservedConcurrency: 1,
 	},
-	// The messages worker consumes schema.Messages once it exists:
-	//   {Name: "messages", ..., Consumes: &consumer{Queue: schema.Messages, ...}},
+	{
+		Name:        config.Messages,
+		Description: "Splits number webhooks into events and stores each tenant's messages, statuses, conversations and contacts",
+		// Network-bound (DynamoDB): little CPU needed.
+		MemoryMB: 256,
+		// The messages queue's visibility timeout is six times this.
+		Timeout: schema.Messages.ConsumerTimeout,
+		Access: []access{
+			// Messages, statuses, conversations, contacts, events kept for
+			// numbers without a tenant, rejects; a number's tenant.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+				"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+			// Reads the chunks of a body the ingest stored aside.
+			onTable(schema.Idempotency, "dynamodb:GetItem"),
+		},
+		Consumes: &consumer{
+			Queue: schema.Messages,
+			// The most Lambda takes from a standard queue without a batching
+			// window; failures are reported per item.
+			BatchSize: 10,
+			// A person may be waiting on a reply in the SaaS app: no waiting to
+			// fill a batch, as for the lifecycle worker.
+			MaxBatchingWindow: 0,
+			// A burst of deliveries drains through the queue without taking the
+			// account's concurrency from the ingest, which Kapso waits on.
+			MaxConcurrency: 5,
+		},
+	},
 }

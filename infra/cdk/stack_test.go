@@ -43,13 +43,17 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 	// Route key to the function it reaches.
 	want := map[string]string{
-		"POST /webhooks/kapso":                     "IngestFunction",
-		"POST /webhooks/kapso/{phone_number_id}":   "IngestFunction",
-		"POST /webhooks/meta/{phone_number_id}":    "IngestFunction",
-		"POST /v1/tenants/{tenant_id}/setup-links": "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/connection":   "SetuplinksFunction",
-		"GET /connect/success":                     "RedirectFunction",
-		"GET /connect/failure":                     "RedirectFunction",
+		"POST /webhooks/kapso":                                                     "IngestFunction",
+		"POST /webhooks/kapso/{phone_number_id}":                                   "IngestFunction",
+		"POST /webhooks/meta/{phone_number_id}":                                    "IngestFunction",
+		"POST /v1/tenants/{tenant_id}/setup-links":                                 "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/connection":                                   "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/conversations":                                "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "SetuplinksFunction",
+		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "SetuplinksFunction",
+		"GET /connect/success":                                                     "RedirectFunction",
+		"GET /connect/failure":                                                     "RedirectFunction",
 	}
 	integrationTarget := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -197,8 +201,7 @@ func TestQueues(t *testing.T) {
 	want := map[string]wantQueue{
 		// Six times its consumer's 30 s timeout.
 		"Lifecycle": {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "LifecycleFunction"},
-		// No consumer yet: kept as long as SQS allows, so nothing expires before its worker is deployed.
-		"Messages": {visibility: 180, retention: 14 * day, maxReceive: 5},
+		"Messages":  {visibility: 180, retention: 14 * day, maxReceive: 5, consumer: "MessagesFunction"},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -248,20 +251,30 @@ func TestQueues(t *testing.T) {
 	}
 }
 
-func TestLifecycleConsumesItsQueue(t *testing.T) {
+func TestWorkersConsumeTheirQueues(t *testing.T) {
 	mappings := ofType("AWS::Lambda::EventSourceMapping")
-	if len(mappings) != 1 {
-		t.Fatalf("event source mappings = %d, want 1", len(mappings))
+	if len(mappings) != 2 {
+		t.Fatalf("event source mappings = %d, want 2", len(mappings))
 	}
-	assert(t, "lifecycle event source mapping", func() {
-		template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
-			"FunctionName":          map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^LifecycleFunction"))},
-			"EventSourceArn":        map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^LifecycleQueue")), "Arn"}},
-			"BatchSize":             5,
-			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
-			"ScalingConfig":         map[string]any{"MaximumConcurrency": 2},
+	for _, w := range []struct {
+		name                  string
+		batch, maxConcurrency int
+	}{
+		{"Lifecycle", 5, 2},
+		{"Messages", 10, 5},
+	} {
+		assert(t, w.name+" event source mapping", func() {
+			template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
+				"FunctionName":   map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + w.name + "Function"))},
+				"EventSourceArn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^" + w.name + "Queue")), "Arn"}},
+				"BatchSize":      w.batch,
+				// Partial batch responses: only the failed messages come back.
+				"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+				"ScalingConfig":                  map[string]any{"MaximumConcurrency": w.maxConcurrency},
+				"MaximumBatchingWindowInSeconds": assertions.Match_Absent(),
+			})
 		})
-	})
+	}
 }
 
 func TestReconcileSchedule(t *testing.T) {
@@ -333,10 +346,12 @@ var wantGrants = map[string]map[string][]string{
 		"DataKey":                    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 	"Setuplinks": {
-		"BridgeTable":          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
-		"KapsoApiKeySecret":    {"secretsmanager:GetSecretValue"},
-		"BridgeApiTokenSecret": {"secretsmanager:GetSecretValue"},
-		"DataKey":              {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+			"dynamodb:UpdateItem"},
+		"BridgeTable/index/gsi1": {"dynamodb:Query"},
+		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
+		"BridgeApiTokenSecret":   {"secretsmanager:GetSecretValue"},
+		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem"},
@@ -350,12 +365,23 @@ var wantGrants = map[string]map[string][]string{
 		"DataKey":           {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		"LifecycleQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+		// Tells the messages worker that a number connected.
+		"MessagesQueue": {"sqs:SendMessage"},
+	},
+	"Messages": {
+		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:Query", "dynamodb:UpdateItem"},
+		"IdempotencyTable": {"dynamodb:GetItem"},
+		"DataKey":          {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"MessagesQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
 		"BridgeTable":            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		"BridgeTable/index/gsi1": {"dynamodb:Query"},
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"MessagesQueue":          {"sqs:SendMessage"},
 	},
 }
 
@@ -417,9 +443,10 @@ var wantFunctions = map[string]struct {
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "PUBLIC_BASE_URL"}},
+		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
+	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
 	"Reconcile": {256, 300, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LOG_LEVEL", "PUBLIC_BASE_URL"}},
+		"LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {
@@ -480,6 +507,10 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"redirect APP_SUCCESS_URL":                {vars("redirect")["APP_SUCCESS_URL"], testSuccessURL},
 		"redirect APP_FAILURE_URL":                {vars("redirect")["APP_FAILURE_URL"], testFailureURL},
 		"lifecycle IDEMPOTENCY_TABLE":             {render(vars("lifecycle")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
+		"lifecycle MESSAGES_QUEUE_URL":            {render(vars("lifecycle")["MESSAGES_QUEUE_URL"]), "MessagesQueue"},
+		"reconcile MESSAGES_QUEUE_URL":            {render(vars("reconcile")["MESSAGES_QUEUE_URL"]), "MessagesQueue"},
+		"messages BRIDGE_TABLE":                   {render(vars("messages")["BRIDGE_TABLE"]), "BridgeTable"},
+		"messages IDEMPOTENCY_TABLE":              {render(vars("messages")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
 		"reconcile KAPSO_API_KEY_SECRET_ARN":      {render(vars("reconcile")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"redirect LIFECYCLE_QUEUE_URL":            {render(vars("redirect")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
 	}

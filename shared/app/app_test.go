@@ -11,6 +11,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
@@ -46,6 +47,10 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		c := reconcileapp.NewClients(b.AWS)
 		c.Secrets = src
 		_, err := reconcileapp.Reconciler(ctx, b, c)
+		return err
+	},
+	config.Messages: func(ctx context.Context, b app.Base, _ config.SecretSource) error {
+		_, err := messagesapp.Worker(ctx, b, messagesapp.NewClients(b.AWS))
 		return err
 	},
 }

@@ -25,28 +25,42 @@ var mayLink = map[string][]string{
 		"shared/meta", "shared/onboarding"},
 	"setuplinks": {"shared/app/setuplinksapp", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
-		"shared/errs", "shared/idempotency", "shared/onboarding"},
+		"shared/errs", "shared/idempotency", "shared/onboarding",
+		// The tenant's messages, read side.
+		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
+	// The lifecycle worker tells the messages queue that a number connected.
 	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
+		"shared/lifecycle", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
-	// The reconciler confirms numbers through the lifecycle worker.
+	// The reconciler confirms numbers through the lifecycle worker, and so
+	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/kapsoapi", "shared/routes",
+		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
+	"messages": {"shared/app/messagesapp",
+		"shared/messages", "shared/messaging", "shared/dynamo",
+		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 }
 
 // linkedThroughAdapters are packages a function links only because an
-// adapter package it uses also holds adapters it does not: setuplinks uses
-// shared/dynamo's onboarding store, and the same package's payload and reject
-// stores import shared/envelope. The test fails once one is no longer linked:
-// delete the entry when the adapter package is split.
+// adapter package it uses also holds adapters it does not: in shared/dynamo,
+// the payload and reject stores import shared/envelope, the message stores
+// shared/messaging and shared/kapso (with what they import), the onboarding
+// and claim stores shared/onboarding and shared/idempotency. The test fails
+// once one is no longer linked: delete the entry when the adapter package is
+// split.
 var linkedThroughAdapters = map[string][]string{
+	"ingest":     {"shared/messaging"},
 	"setuplinks": {"shared/envelope"},
+	"redirect":   {"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson"},
+	"lifecycle":  {"shared/messaging"},
+	"reconcile":  {"shared/messaging"},
+	"messages":   {"shared/onboarding", "shared/idempotency"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -59,8 +73,9 @@ var mayCall = map[string][]string{
 	"ingest":     {"dynamodb", "sqs", "secretsmanager"},
 	"setuplinks": {"dynamodb", "secretsmanager"},
 	"redirect":   {"dynamodb", "sqs"},
-	"lifecycle":  {"dynamodb", "secretsmanager"},
-	"reconcile":  {"dynamodb", "secretsmanager"},
+	"lifecycle":  {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":  {"dynamodb", "sqs", "secretsmanager"},
+	"messages":   {"dynamodb"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

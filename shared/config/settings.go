@@ -15,10 +15,11 @@ const (
 	Redirect   Function = "redirect"
 	Lifecycle  Function = "lifecycle"
 	Reconcile  Function = "reconcile"
+	Messages   Function = "messages"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile}
+var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile, Messages}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -61,11 +62,13 @@ func (s Setting) ARNVar() string { return ARNVar(s.Name) }
 var (
 	BridgeTable = Setting{Name: schema.Bridge.EnvVar, Resource: true, Functions: Functions,
 		Help: "DynamoDB table of tenants, links, numbers and their history"}
-	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle},
+	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Messages},
 		Help: "DynamoDB table of delivery claims and bodies too large for SQS"}
 	LifecycleQueueURL = Setting{Name: schema.Lifecycle.EnvVar, Resource: true, Functions: []Function{Ingest, Redirect},
 		Help: "SQS queue of project webhooks and redirect outcomes"}
-	MessagesQueueURL = Setting{Name: schema.Messages.EnvVar, Resource: true, Functions: []Function{Ingest},
+	// The lifecycle worker and the reconciler tell the messages worker when a
+	// number connects.
+	MessagesQueueURL = Setting{Name: schema.Messages.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Reconcile},
 		Help: "SQS queue of message, status, conversation and contact events"}
 )
 

@@ -13,15 +13,15 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest setuplinks redirect lifecycle reconcile"
+	all := "ingest setuplinks redirect lifecycle reconcile messages"
 	type want struct {
 		def, kind, functions, context string
 	}
 	wants := map[string]want{
 		"BRIDGE_TABLE":                 {"", "resource", all, ""},
-		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle", ""},
+		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle messages", ""},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
-		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest", ""},
+		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"KAPSO_API_KEY":                {"", "secret", "setuplinks lifecycle reconcile", ""},
 		"KAPSO_PROJECT_WEBHOOK_SECRET": {"", "secret", "ingest", ""},
 		"META_APP_SECRET":              {"", "optional secret", "ingest", ""},

@@ -31,7 +31,22 @@ const (
 	SourceRedirect Source = "redirect"
 	// SourceReconciler: found by the reconciler from the Platform API.
 	SourceReconciler Source = "reconciler"
+	// SourceNumberConnected: a number just got its tenant; the messages
+	// worker applies the events it kept for the number until then.
+	SourceNumberConnected Source = "number_connected"
 )
+
+// NumberConnected is the delivery that tells the messages worker a number
+// now has a tenant, and its body.
+func NumberConnected(phoneNumberID string, at time.Time) (Delivery, []byte) {
+	at = at.UTC()
+	return Delivery{
+		Source:        SourceNumberConnected,
+		Key:           "connected#" + phoneNumberID + "#" + strconv.FormatInt(at.UnixNano(), 10),
+		PhoneNumberID: phoneNumberID,
+		ReceivedAt:    at,
+	}, []byte("{}")
+}
 
 // Delivery is the header of a queue message.
 type Delivery struct {

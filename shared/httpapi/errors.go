@@ -16,8 +16,14 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
+// InvalidCursor is a 400 of its own code, so that a caller can tell a
+// stale or foreign list cursor (start the list again) from a malformed
+// request (fix it).
+const InvalidCursor errs.Code = "invalid_cursor"
+
 var statusByCode = map[errs.Code]int{
 	errs.Invalid:       http.StatusBadRequest,
+	InvalidCursor:      http.StatusBadRequest,
 	errs.Unauthorized:  http.StatusUnauthorized,
 	errs.NotFound:      http.StatusNotFound,
 	errs.Conflict:      http.StatusConflict,

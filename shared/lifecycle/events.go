@@ -87,6 +87,11 @@ func (w *Worker) confirm(ctx context.Context, conn onboarding.Connection, f onbo
 	if err := w.Numbers.AddNumber(ctx, conn.Tenant.ID, f.PhoneNumberID); err != nil {
 		return err
 	}
+	if w.Connected != nil {
+		if err := w.Connected.NumberConnected(ctx, f.PhoneNumberID); err != nil {
+			return fmt.Errorf("announce number %s connected: %w", f.PhoneNumberID, err)
+		}
+	}
 	return w.registerWebhook(ctx, conn, f.PhoneNumberID)
 }
 

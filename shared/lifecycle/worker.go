@@ -63,6 +63,13 @@ type RejectStore interface {
 	Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error
 }
 
+// ConnectionListener is told when a number is recorded as a tenant's, so
+// that the events kept for the number until then are applied (the messages
+// queue, through an adapter).
+type ConnectionListener interface {
+	NumberConnected(ctx context.Context, phoneNumberID string) error
+}
+
 // Worker handles lifecycle queue batches.
 type Worker struct {
 	Store    Store
@@ -70,6 +77,8 @@ type Worker struct {
 	Kapso    KapsoClient
 	Payloads PayloadStore
 	Rejects  RejectStore
+	// Connected, when set, is told of every number confirmed as a tenant's.
+	Connected ConnectionListener
 	// PublicBaseURL is where Kapso reaches kapso-bridge; numbers' webhooks
 	// point at routes.NumberWebhookURL(PublicBaseURL, id).
 	PublicBaseURL string

@@ -40,7 +40,21 @@ type stack struct {
 	worker   *lifecycle.Worker
 	redirect *redirect.Handler
 	queue    *capture
-	bridge   string // kapso-bridge's public URL: its number webhook verifier
+	// connected lists the numbers announced as connected, in order.
+	connected *announcements
+	bridge    string // kapso-bridge's public URL: its number webhook verifier
+}
+
+type announcements struct {
+	mu      sync.Mutex
+	numbers []string
+}
+
+func (a *announcements) NumberConnected(_ context.Context, phoneNumberID string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.numbers = append(a.numbers, phoneNumberID)
+	return nil
 }
 
 type capture struct {
@@ -61,7 +75,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	sim := kapsosim.New(kapsosim.Options{APIKey: "k"})
 	simSrv := httptest.NewServer(sim)
-	s := &stack{t: t, sim: sim, queue: &capture{},
+	s := &stack{t: t, sim: sim, queue: &capture{}, connected: &announcements{},
 		store: &memstore.Onboarding{}, numbers: &memstore.Numbers{}, payloads: &memstore.Payloads{}, rejects: &memstore.Rejects{},
 		kapso: kapsoapi.New(simSrv.URL+"/platform/v1", "k", kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))}
 	// Stands in for the ingest: verifies a number's delivery with the stored secret.
@@ -79,7 +93,7 @@ func newStack(t *testing.T) *stack {
 	s.bridge = bridge.URL
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s.worker = &lifecycle.Worker{Store: s.store, Numbers: s.numbers, Kapso: s.kapso, Payloads: s.payloads,
-		Rejects: s.rejects, PublicBaseURL: bridge.URL, Log: log}
+		Rejects: s.rejects, Connected: s.connected, PublicBaseURL: bridge.URL, Log: log}
 	s.redirect = &redirect.Handler{Store: s.store, Queue: s.queue, AppSuccessURL: "https://app.example/ok",
 		AppFailureURL: "https://app.example/ko", Log: log}
 	return s
@@ -201,6 +215,11 @@ func TestPhoneNumberCreatedMinimalPayload(t *testing.T) {
 	s.assertWebhookOnce(number)
 	if tenant, ok, _ := s.numbers.TenantOfPhoneNumber(context.Background(), number); !ok || tenant != "acme" {
 		t.Fatalf("number lookup: %q", tenant)
+	}
+	// Each confirmation announces the number, after it is stored as the
+	// tenant's, so the events kept for it are applied; repeats are harmless.
+	if got := s.connected.numbers; len(got) == 0 || got[0] != number {
+		t.Fatalf("announced %v", got)
 	}
 }
 

@@ -20,8 +20,12 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
 // Path parameters.
 const (
-	PhoneNumberID = "phone_number_id"
-	TenantID      = "tenant_id"
+	PhoneNumberID  = "phone_number_id"
+	TenantID       = "tenant_id"
+	ConversationID = "conversation_id"
+	WAMID          = "wamid"
+	// Contact is a contact's BSUID (current or previous) or phone digits.
+	Contact = "contact"
 )
 
 // Kapso's and Meta's webhooks, served by the ingest.
@@ -45,13 +49,18 @@ var (
 var (
 	CreateSetupLink = Route{"POST", "/v1/tenants/{" + TenantID + "}/setup-links"}
 	GetConnection   = Route{"GET", "/v1/tenants/{" + TenantID + "}/connection"}
+	// The tenant's messages, read side.
+	ListConversations        = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations"}
+	ListConversationMessages = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations/{" + ConversationID + "}/messages"}
+	GetMessage               = Route{"GET", "/v1/tenants/{" + TenantID + "}/messages/{" + WAMID + "}"}
+	GetContact               = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
 )
 
 // The routes of each HTTP function: the CDK stack sends exactly these to it,
 // and the local stack serves it at the same ones.
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
-	TenantAPI = []Route{CreateSetupLink, GetConnection}
+	TenantAPI = []Route{CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

@@ -18,6 +18,11 @@ func TestRoutes(t *testing.T) {
 		ConnectFailure:  "GET /connect/failure",
 		CreateSetupLink: "POST /v1/tenants/{tenant_id}/setup-links",
 		GetConnection:   "GET /v1/tenants/{tenant_id}/connection",
+
+		ListConversations:        "GET /v1/tenants/{tenant_id}/conversations",
+		ListConversationMessages: "GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages",
+		GetMessage:               "GET /v1/tenants/{tenant_id}/messages/{wamid}",
+		GetContact:               "GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -59,12 +64,13 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 			seen[r]++
 		}
 	}
-	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, CreateSetupLink, GetConnection} {
+	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, CreateSetupLink, GetConnection,
+		ListConversations, ListConversationMessages, GetMessage, GetContact} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 7 {
-		t.Errorf("%d routes in the function groups, want 7", len(seen))
+	if len(seen) != 11 {
+		t.Errorf("%d routes in the function groups, want 11", len(seen))
 	}
 }

@@ -120,8 +120,11 @@ var (
 		ID:              "messages",
 		MaxReceiveCount: 5,
 		ConsumerTimeout: 30 * time.Second,
-		Retention:       4 * 24 * time.Hour,
-		EnvVar:          "MESSAGES_QUEUE_URL",
+		// The longest SQS allows: a tenant's messages outlive any outage of
+		// the worker, and a stack that queued messages before the worker
+		// existed loses none when it is deployed.
+		Retention: 14 * 24 * time.Hour,
+		EnvVar:    "MESSAGES_QUEUE_URL",
 	}
 	Queues = []Queue{Lifecycle, Messages}
 )

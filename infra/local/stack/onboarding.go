@@ -28,11 +28,11 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	if err != nil {
 		return err
 	}
-	worker, err := lifecycleapp.Worker(ctx, b, lifecycleapp.Clients{DynamoDB: c.dynamoDB})
+	worker, err := lifecycleapp.Worker(ctx, b, lifecycleapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
 	}
-	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{DynamoDB: c.dynamoDB})
+	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
 	}
@@ -44,8 +44,9 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 
 	mount(mux, tenantAPI, routes.TenantAPI)
 	mount(mux, redirects, routes.Redirects)
-	mux.Handle("GET /app/", appPage(s.Onboarding, b.Log))
-	mux.Handle("GET /{$}", http.RedirectHandler("/app/", http.StatusFound))
+	msgs := &dynamo.Messages{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
+	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, s.SimURL, b.Log))
+	mux.Handle("GET /{$}", indexPage(s.SimURL))
 
 	s.poll(runCtx, schema.Lifecycle, worker.Handle, c, b.Log)
 	s.every(runCtx, every, func(ctx context.Context) {

@@ -27,6 +27,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
@@ -215,6 +216,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := s.mountOnboarding(runCtx, ctx, mux, b, c); err != nil {
 		return nil, err
 	}
+	messages, err := messagesapp.Worker(ctx, b, messagesapp.Clients{DynamoDB: c.dynamoDB})
+	if err != nil {
+		return nil, err
+	}
+	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

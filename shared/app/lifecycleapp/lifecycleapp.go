@@ -9,34 +9,40 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
 // Clients are the AWS clients the worker calls. It reads its queue through
-// the event source mapping, so it has no SQS client.
+// the event source mapping; its SQS client only tells the messages queue
+// that a number connected.
 type Clients struct {
 	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
 	Secrets  config.SecretSource
 }
 
 // NewClients builds the clients from the SDK configuration.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Secrets: awssecrets.New(cfg)}
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), Secrets: awssecrets.New(cfg)}
 }
 
 // Worker builds the lifecycle queue's worker.
 func Worker(ctx context.Context, b app.Base, c Clients) (*lifecycle.Worker, error) {
 	r := config.NewReader(config.Lifecycle, b.Env, c.Secrets)
-	p := ReadParts(ctx, r, b.Log, c.DynamoDB)
+	p := ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
 	idem := r.String(config.IdempotencyTable)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("lifecycle: %w", err)
@@ -48,23 +54,37 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*lifecycle.Worker, erro
 	return w, nil
 }
 
-// Parts are what the lifecycle worker applies events with, which the
-// reconciler shares.
+// connectionNotice tells the messages worker, through its queue, that a
+// number connected, so it applies the events it kept for the number.
+type connectionNotice struct {
+	queue envelope.Enqueuer
+	url   string
+}
+
+func (n connectionNotice) NumberConnected(ctx context.Context, phoneNumberID string) error {
+	d, body := envelope.NumberConnected(phoneNumberID, time.Now())
+	return n.queue.Send(ctx, n.url, d, body, false)
+}
+
+// Parts are what the lifecycle worker confirms numbers with, which the
+// reconciler shares: both record numbers as tenants' and announce them.
 type Parts struct {
 	Store         *dynamo.Onboarding
 	Numbers       *dynamo.Numbers
 	Kapso         *kapsoapi.Client
+	Connected     lifecycle.ConnectionListener
 	PublicBaseURL string
 }
 
 // ReadParts builds the parts from the settings r reads, r being the reader
 // of the function under construction; the caller checks r.Err.
-func ReadParts(ctx context.Context, r *config.Reader, log *slog.Logger, db *dynamodb.Client) Parts {
+func ReadParts(ctx context.Context, r *config.Reader, log *slog.Logger, db *dynamodb.Client, queue *sqs.Client) Parts {
 	bridge := r.String(config.BridgeTable)
 	return Parts{
 		Store:         &dynamo.Onboarding{DB: db, Table: bridge},
 		Numbers:       &dynamo.Numbers{DB: db, Table: bridge},
 		Kapso:         kapsoapi.New(r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey), kapsoapi.WithLogger(log)),
+		Connected:     connectionNotice{queue: &sqsqueue.Sender{Client: queue}, url: r.String(config.MessagesQueueURL)},
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
 	}
 }
@@ -76,6 +96,7 @@ func (p Parts) Worker(log *slog.Logger) *lifecycle.Worker {
 		Store:         p.Store,
 		Numbers:       p.Numbers,
 		Kapso:         p.Kapso,
+		Connected:     p.Connected,
 		PublicBaseURL: p.PublicBaseURL,
 		Log:           log,
 	}

@@ -14,7 +14,8 @@ import (
 )
 
 // Clients are the lifecycle worker's: the reconciler confirms numbers
-// through it, and sends nothing to a queue.
+// through its parts, and so also tells the messages queue of each number
+// it finds connected.
 type Clients = lifecycleapp.Clients
 
 // NewClients builds the clients from the SDK configuration.
@@ -23,7 +24,7 @@ var NewClients = lifecycleapp.NewClients
 // Reconciler builds the reconciler.
 func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
 	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
-	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB)
+	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}

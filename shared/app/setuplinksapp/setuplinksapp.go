@@ -1,6 +1,7 @@
 // Package setuplinksapp builds the setuplinks function: the tenant API (setup
-// links and the connection view), from its settings and the clients it
-// calls. functions/setuplinks and the local stack both build it here.
+// links, the connection view and the tenant's messages), from its settings
+// and the clients it calls. functions/setuplinks and the local stack both
+// build it here.
 package setuplinksapp
 
 import (
@@ -57,6 +58,9 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 		return nil, fmt.Errorf("tenant api: %w", err)
 	}
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
+	api.Messages = &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
+	// The read side of what the messages worker stores.
+	api.Messages = &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
 	return api, nil
 }

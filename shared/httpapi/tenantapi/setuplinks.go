@@ -1,6 +1,6 @@
 // Package tenantapi is the setuplinks function's handler: the SaaS backend's
 // API under /v1, which creates a tenant's setup links and shows its
-// connection.
+// connection, conversations, messages and contacts.
 package tenantapi
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
@@ -40,11 +41,12 @@ type KapsoClient interface {
 }
 
 // API is the SaaS backend's API: create a tenant's setup link, read its
-// connection. Every route needs the bearer Token.
+// connection and its messages. Every route needs the bearer Token.
 type API struct {
-	Store OnboardingStore
-	Kapso KapsoClient
-	Token string
+	Store    OnboardingStore
+	Kapso    KapsoClient
+	Messages messaging.Reader
+	Token    string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
 	PublicBaseURL string
@@ -64,6 +66,10 @@ const (
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.CreateSetupLink.Pattern(), a.route(a.createSetupLink))
 	mux.Handle(routes.GetConnection.Pattern(), a.route(a.connection))
+	mux.Handle(routes.ListConversations.Pattern(), a.route(a.listConversations))
+	mux.Handle(routes.ListConversationMessages.Pattern(), a.route(a.listConversationMessages))
+	mux.Handle(routes.GetMessage.Pattern(), a.route(a.getMessage))
+	mux.Handle(routes.GetContact.Pattern(), a.route(a.getContact))
 }
 
 type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error

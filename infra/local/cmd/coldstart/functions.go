@@ -44,6 +44,11 @@ var functions = map[string]function{
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
+	"messages": {
+		env:   given(config.Messages),
+		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
+		check: wantNoBatchItemFailures,
+	},
 	"reconcile": {
 		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get

@@ -1,0 +1,47 @@
+// Package messagesapp builds the messages function: the worker of the
+// messages queue, from its settings and the clients it calls.
+// functions/messages and the local stack both build it here.
+package messagesapp
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/messages"
+)
+
+// Clients are the AWS clients the worker calls. It reads its queue through
+// the event source mapping and reads no secret, so DynamoDB is all.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+}
+
+// NewClients builds the clients from the SDK configuration.
+func NewClients(cfg aws.Config) Clients {
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg)}
+}
+
+// Worker builds the messages queue's worker.
+func Worker(_ context.Context, b app.Base, c Clients) (*messages.Worker, error) {
+	r := config.NewReader(config.Messages, b.Env, nil)
+	bridge := r.String(config.BridgeTable)
+	idem := r.String(config.IdempotencyTable)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	return &messages.Worker{
+		Store:   &dynamo.Messages{DB: c.DynamoDB, Table: bridge},
+		Pending: &dynamo.Pending{DB: c.DynamoDB, Table: bridge},
+		Numbers: &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
+		// A delivery too large for SQS was stored aside by the ingest.
+		Payloads: &dynamo.Payloads{DB: c.DynamoDB, Table: idem},
+		Rejects:  &dynamo.Rejects{DB: c.DynamoDB, Table: bridge},
+		Log:      b.Log,
+	}, nil
+}
