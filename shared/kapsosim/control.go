@@ -1,9 +1,18 @@
 package kapsosim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 // statusOf maps a control error to its HTTP status.
@@ -132,5 +141,109 @@ func (s *Simulator) ctlState(w http.ResponseWriter, r *http.Request) {
 		ns = append(ns, n.json())
 	}
 	st["customers"], st["setup_links"], st["phone_numbers"], st["webhooks"] = cs, ls, ns, s.webhooks
+	st["conversations"], st["messages"] = s.conversations, s.messages
 	writeJSON(w, http.StatusOK, st)
+}
+
+// readControl decodes a control's body: JSON, or a form post from the
+// home page (read by fromForm), which is answered with a redirect back to
+// the page. A body is JSON when it looks like JSON whatever its content
+// type, since curl -d labels JSON as a form. An empty body is an empty
+// request: every field has a default.
+func readControl(w http.ResponseWriter, r *http.Request, v any, fromForm func(url.Values)) (form, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Invalid body: "+err.Error())
+		return false, false
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	trimmed := bytes.TrimSpace(body)
+	if ct == "application/x-www-form-urlencoded" && !bytes.HasPrefix(trimmed, []byte("{")) {
+		f, err := url.ParseQuery(string(body))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid form: "+err.Error())
+			return true, false
+		}
+		fromForm(f)
+		return true, true
+	}
+	if len(trimmed) > 0 {
+		if err := json.Unmarshal(trimmed, v); err != nil {
+			writeError(w, http.StatusBadRequest, "Invalid JSON body: "+err.Error())
+			return false, false
+		}
+	}
+	return false, true
+}
+
+// answerSent answers a message control: JSON, or for a form from the home
+// page a redirect back to it with a note saying what happened.
+func answerSent(w http.ResponseWriter, r *http.Request, form bool, sent Sent, err error) {
+	if form {
+		note := fmt.Sprintf("%s %s: webhook answered %v", sent.Event, strings.Join(sent.WAMIDs, ", "), sent.Statuses)
+		if err != nil {
+			note = "Error: " + err.Error()
+		}
+		http.Redirect(w, r, "/?note="+url.QueryEscape(note), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, sent)
+}
+
+func formInt(v string) int {
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return -1 // refused by the control as out of range
+	}
+	return n
+}
+
+func (s *Simulator) ctlInbound(w http.ResponseWriter, r *http.Request) {
+	var in Inbound
+	form, ok := readControl(w, r, &in, func(f url.Values) {
+		in = Inbound{Text: f.Get("text"), FromPhone: f.Get("from_phone"), FromBSUID: f.Get("from_bsuid"),
+			Name: f.Get("name"), Count: formInt(f.Get("count"))}
+	})
+	if !ok {
+		return
+	}
+	sent, err := s.SendInbound(r.Context(), r.PathValue("phone_number_id"), in)
+	answerSent(w, r, form, sent, err)
+}
+
+func (s *Simulator) ctlOutbound(w http.ResponseWriter, r *http.Request) {
+	var out Outbound
+	form, ok := readControl(w, r, &out, func(f url.Values) {
+		// The page has one recipient field for either identity.
+		out = Outbound{Text: f.Get("text"), ToPhone: f.Get("to_phone"), ToBSUID: f.Get("to_bsuid")}
+		if to := strings.TrimSpace(f.Get("to")); kapso.IsBSUID(to) {
+			out.ToBSUID = to
+		} else if to != "" {
+			out.ToPhone = to
+		}
+	})
+	if !ok {
+		return
+	}
+	sent, err := s.SendOutbound(r.Context(), r.PathValue("phone_number_id"), out)
+	answerSent(w, r, form, sent, err)
+}
+
+func (s *Simulator) ctlStatus(w http.ResponseWriter, r *http.Request) {
+	var ch StatusChange
+	form, ok := readControl(w, r, &ch, func(f url.Values) {
+		ch = StatusChange{Status: f.Get("status"), ErrorCode: formInt(f.Get("error_code")), ErrorTitle: f.Get("error_title")}
+	})
+	if !ok {
+		return
+	}
+	sent, err := s.SetMessageStatus(r.Context(), r.PathValue("wamid"), ch)
+	answerSent(w, r, form, sent, err)
 }

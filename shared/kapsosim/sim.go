@@ -86,6 +86,10 @@ type Simulator struct {
 	numbers    []*number
 	webhooks   []*Webhook
 	deliveries []Delivery
+	// conversations and messages of the numbers, from the message controls.
+	conversations []*Conversation
+	messages      []*ChatMessage
+	sequence      int // Kapso's per-project message sequence, for batch_info
 }
 
 // New returns a simulator; call Close to stop its background senders.
@@ -160,9 +164,13 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/links/{id}/fail", s.ctlFail)
 	m.HandleFunc("POST /_sim/webhooks/mode", s.ctlMode)
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/events", s.ctlNumberEvent)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/messages", s.ctlInbound)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/outbound", s.ctlOutbound)
+	m.HandleFunc("POST /_sim/messages/{wamid}/status", s.ctlStatus)
 	m.HandleFunc("POST /_sim/project/events", s.ctlProjectEvent)
 	m.HandleFunc("GET /_sim/deliveries", s.ctlDeliveries)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
+	m.HandleFunc("GET /{$}", s.homePage)
 	s.mux = m
 }
 

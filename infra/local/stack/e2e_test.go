@@ -1,12 +1,14 @@
 package stack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 )
 
 // startStack runs the same stack as make dev, on random loopback ports.
@@ -65,39 +68,41 @@ func api(t *testing.T, s *stack.Stack, method, path, body string) (int, map[stri
 	return res.StatusCode, out
 }
 
-// A person opens a created link in a real browser, finishes the simulator's
-// signup page, lands on the app page, and the tenant ends connected with its
-// number's webhook registered.
-func TestBrowserSignupEndsConnected(t *testing.T) {
+// newBrowser starts a headless Chromium for one test.
+func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Fatal("chromium is not installed: make test installs it (scripts/ensure-chromium.sh)")
 	}
-	s := startStack(t)
-	status, body := api(t, s, http.MethodPost, "/v1/tenants/acme/setup-links", `{"tenant_name":"Acme Inc"}`)
-	if status != http.StatusCreated {
-		t.Fatalf("create link: %d %v", status, body)
-	}
-	link := body["setup_link"].(map[string]any)
-	linkURL := link["url"].(string)
-
-	dir := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath("/usr/bin/chromium"),
-		chromedp.UserDataDir(dir),
+		chromedp.UserDataDir(t.TempDir()),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	bctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
+	bctx, cancel := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
+	return bctx
+}
 
+// signUp creates a setup link for tenant, finishes its signup in the
+// browser as a dedicated number, waits until the app page shows the tenant
+// connected with its webhook registered, and leaves the browser on the app
+// page. It returns that page's URL.
+func signUp(t *testing.T, s *stack.Stack, bctx context.Context, tenant string) string {
+	t.Helper()
+	status, body := api(t, s, http.MethodPost, "/v1/tenants/"+tenant+"/setup-links", `{"tenant_name":"Acme Inc"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create link: %d %v", status, body)
+	}
+	linkURL := body["setup_link"].(map[string]any)["url"].(string)
 	err := chromedp.Do(bctx,
 		chromedp.Navigate(linkURL),
 		chromedp.WaitVisible(chromedp.ID("connect-dedicated")),
@@ -129,10 +134,20 @@ func TestBrowserSignupEndsConnected(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Stop the refresh so the reads below see one page.
+	// Load it once more: the page is settled now, no reload under the reads.
 	if err := chromedp.Do(bctx, chromedp.Navigate(landed)); err != nil {
 		t.Fatal(err)
 	}
+	return landed
+}
+
+// A person opens a created link in a real browser, finishes the simulator's
+// signup page, lands on the app page, and the tenant ends connected with its
+// number's webhook registered.
+func TestBrowserSignupEndsConnected(t *testing.T) {
+	bctx := newBrowser(t, 90*time.Second)
+	s := startStack(t)
+	landed := signUp(t, s, bctx, "acme")
 	tenantStatus, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("tenant-status")))
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +189,193 @@ func TestBrowserSignupEndsConnected(t *testing.T) {
 	if timeline := conn["timeline"].([]any); len(timeline) < 3 {
 		t.Fatalf("timeline too short: %v", timeline)
 	}
+}
+
+// sim calls a simulator control and decodes what it sent.
+func sim(t *testing.T, s *stack.Stack, path string, body any) kapsosim.Sent {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(s.SimURL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var sent kapsosim.Sent
+	if err := json.Unmarshal(raw, &sent); err != nil || res.StatusCode != http.StatusOK ||
+		fmt.Sprint(sent.Statuses) != "[200]" {
+		t.Fatalf("POST %s: %d %s", path, res.StatusCode, raw)
+	}
+	return sent
+}
+
+// inboxState is what the app page's inbox shows.
+type inboxState struct {
+	Conversations []struct{ ID, Name, Phone, BSUID, Status string }
+	Threads       []struct {
+		Conversation string
+		Messages     []struct{ WAMID, Direction, Text, Status string }
+	}
+}
+
+const readInbox = `JSON.stringify((() => {
+	const text = (el, sel) => (el.querySelector(sel) || {textContent: ""}).textContent.trim();
+	return {
+		conversations: [...document.querySelectorAll("#conversations tr.conversation")].map(tr => ({
+			id: tr.dataset.id, name: text(tr, ".name"), phone: text(tr, ".phone"), bsuid: text(tr, ".bsuid"),
+			status: text(tr, ".status")})),
+		threads: [...document.querySelectorAll("table.thread")].map(t => ({conversation: t.dataset.conversation,
+			messages: [...t.querySelectorAll("tr.msg")].map(tr => ({wamid: tr.dataset.wamid,
+				direction: text(tr, ".direction"), text: text(tr, ".text"), status: text(tr, ".status")}))}))};
+})())`
+
+// A connected tenant's inbox on the app page: people write to the number
+// through the simulator (by phone, by BSUID only, in a batch), the business
+// sends back and WhatsApp reports delivered, read and failed; the page,
+// refreshing itself, ends up showing every conversation and message with
+// its status.
+func TestBrowserInbox(t *testing.T) {
+	bctx := newBrowser(t, 3*time.Minute)
+	s := startStack(t)
+
+	res, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.Contains(string(index), "http-equiv") || !strings.Contains(string(index), s.SimURL) {
+		t.Errorf("index: %d %s", res.StatusCode, index)
+	}
+
+	landed := signUp(t, s, bctx, "acme")
+	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
+	pnid := conn["phone_numbers"].([]any)[0].(map[string]any)["phone_number_id"].(string)
+	number := "/_sim/numbers/" + pnid
+
+	const bsuid = "BR.77210938475610293847"
+	ana := sim(t, s, number+"/messages", map[string]any{"text": "Hola, ¿tienen pan hoy?", "from_phone": "+5215512345678", "name": "Ana López"})
+	joao := sim(t, s, number+"/messages", map[string]any{"text": "Bom dia, vocês têm pão sem glúten?", "from_bsuid": bsuid, "name": "João"})
+	// The pauses give each conversation its own second of last activity.
+	time.Sleep(1100 * time.Millisecond)
+	maria := sim(t, s, number+"/messages", map[string]any{"text": "Queria um bolo", "from_phone": "+16505551234", "name": "Maria Souza", "count": 3})
+	time.Sleep(1100 * time.Millisecond)
+	reply := sim(t, s, number+"/outbound", map[string]any{"text": "¡Sí! Hasta las 15h.", "to_phone": "+5215512345678"})
+	sim(t, s, "/_sim/messages/"+reply.WAMID+"/status", map[string]any{"status": "delivered"})
+	sim(t, s, "/_sim/messages/"+reply.WAMID+"/status", map[string]any{"status": "read"})
+	time.Sleep(1100 * time.Millisecond)
+	late := sim(t, s, number+"/outbound", map[string]any{"text": "Seu bolo ficou pronto!", "to_phone": "+16505551234"})
+	sim(t, s, "/_sim/messages/"+late.WAMID+"/status", map[string]any{"status": "failed"})
+
+	type row struct{ direction, text, status string }
+	want := map[string][]row{ // oldest first
+		ana.ConversationID:  {{"inbound", "Hola, ¿tienen pan hoy?", "received"}, {"outbound", "¡Sí! Hasta las 15h.", "read"}},
+		joao.ConversationID: {{"inbound", "Bom dia, vocês têm pão sem glúten?", "received"}},
+		maria.ConversationID: {{"inbound", "Queria um bolo (1/3)", "received"}, {"inbound", "Queria um bolo (2/3)", "received"},
+			{"inbound", "Queria um bolo (3/3)", "received"}, {"outbound", "Seu bolo ficou pronto!", "failed (131047 Re-engagement message)"}},
+	}
+	wamids := map[string][]string{
+		ana.ConversationID:   {ana.WAMID, reply.WAMID},
+		joao.ConversationID:  {joao.WAMID},
+		maria.ConversationID: append(maria.WAMIDs, late.WAMID),
+	}
+	// missing says what the page does not show yet, "" when it shows all.
+	missing := func(in inboxState) string {
+		order := []string{maria.ConversationID, ana.ConversationID, joao.ConversationID} // newest activity first
+		if len(in.Conversations) != 3 {
+			return fmt.Sprintf("%d conversations, want 3", len(in.Conversations))
+		}
+		for i, c := range in.Conversations {
+			if c.ID != order[i] {
+				return fmt.Sprintf("conversation %d is %s, want %s", i, c.ID, order[i])
+			}
+		}
+		people := [][3]string{{"Maria Souza", "+16505551234", ""}, {"Ana López", "+5215512345678", ""}, {"João", "", bsuid}}
+		for i, p := range people {
+			c := in.Conversations[i]
+			if !strings.HasPrefix(c.Name, p[0]) || c.Phone != p[1] || p[2] != "" && c.BSUID != p[2] || c.Status != "active" {
+				return fmt.Sprintf("conversation %d shows %+v, want %v", i, c, p)
+			}
+		}
+		if len(in.Threads) != 3 {
+			return fmt.Sprintf("%d threads, want 3", len(in.Threads))
+		}
+		for _, th := range in.Threads {
+			w := want[th.Conversation]
+			if len(th.Messages) != len(w) {
+				return fmt.Sprintf("conversation %s shows %d messages, want %d", th.Conversation, len(th.Messages), len(w))
+			}
+			for i, m := range th.Messages {
+				if m.WAMID != wamids[th.Conversation][i] || m.Direction != w[i].direction || m.Text != w[i].text ||
+					m.Status != w[i].status {
+					return fmt.Sprintf("conversation %s message %d shows %+v, want %s %v", th.Conversation, i, m,
+						wamids[th.Conversation][i], w[i])
+				}
+			}
+		}
+		return ""
+	}
+
+	// The page was loaded before any message: its own refresh must bring
+	// them in, as the worker stores them.
+	var last string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](readInbox))
+		var in inboxState
+		if err == nil {
+			err = json.Unmarshal([]byte(raw), &in)
+		}
+		if err == nil {
+			if last = missing(in); last == "" {
+				break
+			}
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			screenshot(t, bctx, "/tmp/inbox.png")
+			dumpState(t, s)
+			t.Fatalf("the inbox never showed every message: %s", last)
+		}
+	}
+	screenshot(t, bctx, "/tmp/inbox.png")
+
+	// One conversation, asked for by the query parameter.
+	if err := chromedp.Do(bctx, chromedp.Navigate(landed+"&conversation="+joao.ConversationID)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](readInbox))
+	var in inboxState
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &in)
+	}
+	if err != nil || len(in.Conversations) != 3 || len(in.Threads) != 1 || in.Threads[0].Conversation != joao.ConversationID ||
+		len(in.Threads[0].Messages) != 1 || in.Threads[0].Messages[0].WAMID != joao.WAMID {
+		t.Errorf("selected conversation: %s %v", raw, err)
+	}
+
+	// The simulator's page shows the same traffic from Kapso's side.
+	if err := chromedp.Do(bctx, chromedp.Navigate(s.SimURL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	page, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("number-"+pnid)))
+	if err != nil || !strings.Contains(page, "Seu bolo ficou pronto!") || !strings.Contains(page, "read") {
+		t.Errorf("simulator page: %q %v", page, err)
+	}
+	screenshot(t, bctx, "/tmp/inbox-simulator.png")
+}
+
+// screenshot saves the whole page for a person to look at.
+func screenshot(t *testing.T, bctx context.Context, path string) {
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(path, png, 0o644)
+	}
+	if err != nil {
+		t.Logf("screenshot %s: %v", path, err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
 }
 
 func dumpState(t *testing.T, s *stack.Stack) {

@@ -34,6 +34,10 @@ const (
 	targetColdStartMS   = 100
 	targetCallsNew      = 3
 	targetCallsDup      = 1
+	// The messages worker in the steady state: per new message event, per
+	// status event.
+	targetWorkerCallsMessage = 3
+	targetWorkerCallsStatus  = 1
 )
 
 func main() {
@@ -76,6 +80,10 @@ func run(count int, quick bool, out string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	perEvent, err := workerCalls(ctx)
+	if err != nil {
+		return err
+	}
 	step("the TypeScript peer")
 	peerFile := filepath.Join(tmp, "peer.json")
 	peerArgs := []string{"scripts/bench/peer.mjs", "--out", peerFile}
@@ -104,6 +112,7 @@ func run(count int, quick bool, out string, w io.Writer) error {
 	}
 
 	res := assemble(ingest, split, calls, peer, cold)
+	res.addWorkerCalls(perEvent)
 	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Node: peer.Node,
 		Count: count, Quick: quick, When: time.Now().UTC().Format(time.RFC3339)}
 	printTable(w, res)
@@ -146,6 +155,21 @@ func awsCalls(ctx context.Context) (map[string]callCount, error) {
 	calls := parseCalls(buf.String())
 	if len(calls) == 0 {
 		return nil, errors.New("the AWS call test printed no count")
+	}
+	return calls, nil
+}
+
+// workerCalls runs the test that counts the messages worker's DynamoDB
+// requests per event.
+func workerCalls(ctx context.Context) (map[string]float64, error) {
+	var buf bytes.Buffer
+	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerEvent$", "./shared/messages/"); err != nil {
+		os.Stderr.Write(buf.Bytes())
+		return nil, fmt.Errorf("count the worker's AWS calls: %w", err)
+	}
+	calls := parseWorkerCalls(buf.String())
+	if len(calls) == 0 {
+		return nil, errors.New("the worker's AWS call test printed no count")
 	}
 	return calls, nil
 }

@@ -101,6 +101,41 @@ func parseCalls(out string) map[string]callCount {
 	return calls
 }
 
+var workerCallsLine = regexp.MustCompile(`aws_calls_per_event((?: \w+=[\d.]+)+)`)
+
+// parseWorkerCalls reads the log line of TestAWSCallsPerEvent: calls per
+// event by kind of event.
+func parseWorkerCalls(out string) map[string]float64 {
+	calls := map[string]float64{}
+	m := workerCallsLine.FindStringSubmatch(out)
+	if m == nil {
+		return calls
+	}
+	for _, f := range strings.Fields(m[1]) {
+		k, v, _ := strings.Cut(f, "=")
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			calls[k] = n
+		}
+	}
+	return calls
+}
+
+// addWorkerCalls records the messages worker's calls per event and checks
+// them against their targets.
+func (r *Results) addWorkerCalls(calls map[string]float64) {
+	r.WorkerCalls = calls
+	r.Targets["aws_calls_per_message_event_max"] = targetWorkerCallsMessage
+	r.Targets["aws_calls_per_status_event_max"] = targetWorkerCallsStatus
+	if m, ok := calls["message"]; !ok || m > targetWorkerCallsMessage {
+		r.Missed = append(r.Missed, fmt.Sprintf("messages worker: %.2f AWS calls per message event (target ≤ %d)", m, targetWorkerCallsMessage))
+	}
+	for _, k := range []string{"status", "next_status", "duplicate_status"} {
+		if m, ok := calls[k]; !ok || m > targetWorkerCallsStatus {
+			r.Missed = append(r.Missed, fmt.Sprintf("messages worker: %.2f AWS calls per %s event (target ≤ %d)", m, k, targetWorkerCallsStatus))
+		}
+	}
+}
+
 type peerResults struct {
 	Node     string                 `json:"node"`
 	Payloads map[string]peerPayload `json:"payloads"`
@@ -124,14 +159,16 @@ type coldResults struct {
 
 // Results is bench-results.json.
 type Results struct {
-	Machine   machine                `json:"machine"`
-	Payloads  []payloadResult        `json:"payloads"`
-	Functions []functionResult       `json:"functions"`
-	Targets   map[string]float64     `json:"targets"`
-	Missed    []string               `json:"missed"`
-	Raw       map[string]benchStat   `json:"go_benchmarks"`
-	Calls     map[string]callCount   `json:"aws_calls_by_payload"`
-	Peer      map[string]peerPayload `json:"peer"`
+	Machine   machine              `json:"machine"`
+	Payloads  []payloadResult      `json:"payloads"`
+	Functions []functionResult     `json:"functions"`
+	Targets   map[string]float64   `json:"targets"`
+	Missed    []string             `json:"missed"`
+	Raw       map[string]benchStat `json:"go_benchmarks"`
+	Calls     map[string]callCount `json:"aws_calls_by_payload"`
+	// WorkerCalls are the messages worker's DynamoDB calls per event.
+	WorkerCalls map[string]float64     `json:"aws_calls_per_event"`
+	Peer        map[string]peerPayload `json:"peer"`
 }
 
 type machine struct {
@@ -280,6 +317,18 @@ func printTable(w io.Writer, r Results) {
 			float64(f.HostBootstrapBytes)/(1<<20), cold)
 	}
 	_ = tw.Flush()
+	if len(r.WorkerCalls) > 0 {
+		keys := make([]string, 0, len(r.WorkerCalls))
+		for k := range r.WorkerCalls {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		fmt.Fprint(w, "\nmessages worker, AWS calls per event:")
+		for _, k := range keys {
+			fmt.Fprintf(w, " %s %.2f", k, r.WorkerCalls[k])
+		}
+		fmt.Fprintln(w)
+	}
 	for _, m := range r.Missed {
 		fmt.Fprintln(w, "missed:", m)
 	}

@@ -49,6 +49,27 @@ func TestParseCallsReadsEachPayloadsCount(t *testing.T) {
 	}
 }
 
+func TestWorkerCallsAreParsedAndChecked(t *testing.T) {
+	out := `=== RUN   TestAWSCallsPerEvent
+    calls_test.go:57: aws_calls_per_event message=3.00 duplicate_message=4.90 status=1.00 next_status=1.50 duplicate_status=1.00
+--- PASS: TestAWSCallsPerEvent (1.72s)
+`
+	got := parseWorkerCalls(out)
+	if len(got) != 5 || got["message"] != 3 || got["duplicate_message"] != 4.9 || got["next_status"] != 1.5 {
+		t.Fatalf("calls %v", got)
+	}
+	r := Results{Targets: map[string]float64{}}
+	r.addWorkerCalls(got)
+	if len(r.Missed) != 1 || !strings.Contains(r.Missed[0], "1.50 AWS calls per next_status") {
+		t.Fatalf("missed %v", r.Missed)
+	}
+	r = Results{Targets: map[string]float64{}}
+	r.addWorkerCalls(map[string]float64{})
+	if len(r.Missed) != 4 {
+		t.Fatalf("no counts, missed %v", r.Missed)
+	}
+}
+
 func TestAssembleFlagsEveryMissedTarget(t *testing.T) {
 	ingest := map[string]benchStat{
 		"webhook/BenchmarkIngest/meta-mixed-50":      {NsPerOp: 2000},

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -56,9 +57,13 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
 2. Open the "url" it returns in a browser and finish the signup (dedicated or coexistence), or fail it.
 3. You land on the app page, which shows the tenant's connection; or ask the API:
    curl -s %[1]s/v1/tenants/acme/connection -H 'Authorization: Bearer %[2]s'
-4. Send a sample webhook: go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.phone_number.created.json
+4. Make a person write to the connected number: the simulator's page (%[3]s/) has the forms, or
+   curl -s -X POST %[3]s/_sim/numbers/<phone_number_id>/messages -d '{"text":"Oi!"}'
+   The app page's inbox shows it within seconds; or ask the API:
+   curl -s %[1]s/v1/tenants/acme/conversations -H 'Authorization: Bearer %[2]s'
+5. Send a sample webhook: go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.phone_number.created.json
 
 Ctrl-C stops everything.
-`, s.URL, v[config.BridgeAPIToken.Name])
+`, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"))
 	return b.String()
 }
