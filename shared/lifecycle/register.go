@@ -19,8 +19,8 @@ import (
 // registers a new one.
 var ErrForeignWebhook = errors.New("a webhook with our URL exists whose secret we do not hold")
 
-// WebhookURL is where a number's webhook points.
-func (w *Worker) WebhookURL(phoneNumberID string) string {
+// webhookURL is where a number's webhook points.
+func (w *Worker) webhookURL(phoneNumberID string) string {
 	return routes.NumberWebhookURL(w.PublicBaseURL, phoneNumberID)
 }
 
@@ -121,7 +121,7 @@ func (w *Worker) registerHolding(ctx context.Context, n onboarding.Number) (stri
 			return "", err
 		}
 	}
-	url := w.WebhookURL(phoneNumberID)
+	url := w.webhookURL(phoneNumberID)
 	hooks, err := w.Kapso.ListWebhooks(ctx, phoneNumberID)
 	if err != nil {
 		return "", err

@@ -89,14 +89,14 @@ func (a *API) connection(ctx context.Context, w http.ResponseWriter, _ *http.Req
 	if !found {
 		return errs.E(errs.NotFound, "unknown tenant", nil)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, NewConnectionView(conn, a.now()))
+	httpapi.WriteJSON(w, http.StatusOK, newConnectionView(conn, a.now()))
 	return nil
 }
 
-// NewConnectionView renders a connection as seen at now. The active setup
+// newConnectionView renders a connection as seen at now. The active setup
 // link is the tenant's usable link whatever the status says: a connected
 // tenant may have opened a newer link to add or reconnect a number.
-func NewConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
+func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 	status := c.StatusAt(now)
 	v := ConnectionView{TenantID: c.Tenant.ID, KapsoCustomerID: c.Tenant.KapsoCustomerID, Status: status,
 		Attempts: []AttemptView{}, PhoneNumbers: []PhoneNumberView{}, Timeline: []onboarding.TimelineEntry{}}

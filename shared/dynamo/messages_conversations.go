@@ -1,0 +1,70 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// PutConversation implements messaging.Store: one UpdateItem when c is the
+// newest event, else a second one that only fills missing fields. At the
+// same LastActiveAt an ended conversation stays ended.
+func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messaging.Conversation) error {
+	wrap := func(err error) error { return fmt.Errorf("put conversation %s: %w", c.ID, err) }
+	if tenantID == "" || c.ID == "" {
+		return wrap(invalid("conversation without tenant or id"))
+	}
+	k := conversationKey(tenantID, c.ID)
+	build := func(newer bool) *update {
+		u := newUpdate()
+		u.setTo(attrConversationID, str(c.ID))
+		u.put(newer, attrPhoneNumberID, c.PhoneNumberID)
+		putPerson(u, newer, "", c.Person)
+		u.put(newer, attrStatus, string(c.Status))
+		if c.InactivityMinutes != 0 {
+			u.putAttr(newer, attrInactivity, numberAttr(int64(c.InactivityMinutes)))
+		}
+		return u
+	}
+	u := build(true)
+	t := u.val(numberAttr(unixNanos(c.LastActiveAt)))
+	u.set = append(u.set, u.name(attrLastActiveNs)+" = "+t)
+	if !c.LastActiveAt.IsZero() {
+		u.setTo(attrLastActiveAt, str(stamp(c.LastActiveAt)))
+	}
+	u.setTo(schema.AttrGSI1PK, str(conversationsPartition(tenantID)))
+	u.setTo(schema.AttrGSI1SK, str(indexPosition(c.LastActiveAt, c.ID)))
+	ns := u.name(attrLastActiveNs)
+	cond := "attribute_not_exists(" + ns + ") OR " + ns + " < " + t + " OR (" + ns + " = " + t
+	if c.Status == messaging.ConversationActive {
+		st := u.name(attrStatus)
+		cond += " AND (attribute_not_exists(" + st + ") OR " + st + " <> " + u.val(str(string(messaging.ConversationEnded))) + ")"
+	}
+	cond += ")"
+	_, err := s.updateItem(ctx, k, u, cond, types.ReturnValueNone)
+	if _, failed := conditionFailedItem(err); failed {
+		_, err = s.updateItem(ctx, k, build(false), "", types.ReturnValueNone)
+	}
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+func conversationFrom(it map[string]types.AttributeValue) messaging.Conversation {
+	c := messaging.Conversation{
+		ID:            stringAttr(it[attrConversationID]),
+		PhoneNumberID: stringAttr(it[attrPhoneNumberID]),
+		Person:        personFrom(it, ""),
+		Status:        messaging.ConversationStatus(stringAttr(it[attrStatus])),
+		LastActiveAt:  parseStamp(stringAttr(it[attrLastActiveAt])),
+	}
+	if n, err := intAttr(it[attrInactivity]); err == nil {
+		c.InactivityMinutes = int(n)
+	}
+	return c
+}

@@ -1,0 +1,177 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+)
+
+// listCursor is a position in a gsi1 list: the sort key and the item's pk,
+// never its partition, which comes from the request. The pk must be one of
+// the tenant's, so a cursor cannot lead into another tenant's items.
+type listCursor struct {
+	List string `json:"l"`
+	Pos  string `json:"k"`
+	PK   string `json:"p"`
+}
+
+func badCursor() error { return errs.E(errs.Invalid, "invalid cursor", messaging.ErrBadCursor) }
+
+// startKey decodes cursor for list, whose items' pks are prefix+<id> and
+// sort keys <20 digits>#<id>.
+func startKey(cursor, list, partition, prefix, sk string) (map[string]types.AttributeValue, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	if len(cursor) > 2048 {
+		return nil, badCursor()
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, badCursor()
+	}
+	var c listCursor
+	if err := json.Unmarshal(b, &c); err != nil || c.List != list {
+		return nil, badCursor()
+	}
+	id, ok := strings.CutPrefix(c.PK, prefix)
+	if !ok || id == "" || len(c.Pos) < 22 || c.Pos[20] != '#' || c.Pos[21:] != id ||
+		strings.Trim(c.Pos[:20], "0123456789") != "" {
+		return nil, badCursor()
+	}
+	k := key(c.PK, sk)
+	k[schema.AttrGSI1PK] = str(partition)
+	k[schema.AttrGSI1SK] = str(c.Pos)
+	return k, nil
+}
+
+// queryList reads one page of a gsi1 partition. It asks for one item more
+// than the page, so the last page comes back with no cursor.
+func (s *Messages) queryList(ctx context.Context, list, partition, prefix, sk string, p messaging.Page, forward bool) ([]map[string]types.AttributeValue, string, error) {
+	start, err := startKey(p.Cursor, list, partition, prefix, sk)
+	if err != nil {
+		return nil, "", err
+	}
+	size := p.Size()
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), IndexName: aws.String(schema.GSI1),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
+		ScanIndexForward:          aws.Bool(forward),
+		Limit:                     aws.Int32(int32(size + 1)),
+		ExclusiveStartKey:         start,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	items := out.Items
+	more := out.LastEvaluatedKey != nil
+	if len(items) > size {
+		items, more = items[:size], true
+	}
+	if !more || len(items) == 0 {
+		return items, "", nil
+	}
+	last := items[len(items)-1]
+	b, _ := json.Marshal(listCursor{List: list, Pos: stringAttr(last[schema.AttrGSI1SK]), PK: stringAttr(last[schema.AttrPK])})
+	return items, base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Conversations implements messaging.Reader: one Query, then one
+// BatchGetItem of the contacts, and one more per level of merges found.
+func (s *Messages) Conversations(ctx context.Context, tenantID string, p messaging.Page) ([]messaging.ConversationView, string, error) {
+	wrap := func(err error) error { return fmt.Errorf("list conversations of %s: %w", tenantID, err) }
+	if tenantID == "" {
+		return nil, "", wrap(invalid("no tenant"))
+	}
+	items, next, err := s.queryList(ctx, "conversations", conversationsPartition(tenantID),
+		conversationPK(tenantID, ""), conversationSK, p, false)
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	convs := make([]messaging.Conversation, 0, len(items))
+	var refs []contactRef
+	for _, it := range items {
+		c := conversationFrom(it)
+		convs = append(convs, c)
+		if k := c.Person.Key(); k != "" && c.PhoneNumberID != "" {
+			refs = append(refs, contactRef{c.PhoneNumberID, k})
+		}
+	}
+	contacts := map[contactRef]map[string]types.AttributeValue{}
+	for range maxHops {
+		if len(refs) == 0 {
+			break
+		}
+		got, err := s.batchContacts(ctx, tenantID, refs, false)
+		if err != nil {
+			return nil, "", wrap(err)
+		}
+		refs = nil
+		for r, it := range got {
+			contacts[r] = it
+			if m := stringAttr(it[attrMergedInto]); m != "" {
+				if _, ok := contacts[contactRef{r.phoneNumberID, m}]; !ok {
+					refs = append(refs, contactRef{r.phoneNumberID, m})
+				}
+			}
+		}
+	}
+	out := make([]messaging.ConversationView, 0, len(convs))
+	for _, c := range convs {
+		v := messaging.ConversationView{Conversation: c, Contact: messaging.Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}}
+		if it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()}); it != nil {
+			v.Contact = contactFrom(c.PhoneNumberID, it).c
+		}
+		out = append(out, v)
+	}
+	return out, next, nil
+}
+
+// followContacts follows merges among the contacts read, stopping at a
+// missing contact (nil), a repeat or maxHops.
+func followContacts(contacts map[contactRef]map[string]types.AttributeValue, r contactRef) map[string]types.AttributeValue {
+	seen := map[string]bool{}
+	for range maxHops {
+		it := contacts[r]
+		m := stringAttr(it[attrMergedInto])
+		if it == nil || m == "" || seen[m] {
+			return it
+		}
+		seen[r.key] = true
+		r.key = m
+	}
+	return contacts[r]
+}
+
+// ConversationMessages implements messaging.Reader: one Query.
+func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
+	wrap := func(err error) error { return fmt.Errorf("list messages of conversation %s: %w", conversationID, err) }
+	if tenantID == "" {
+		return nil, "", wrap(invalid("no tenant"))
+	}
+	items, next, err := s.queryList(ctx, "messages:"+conversationID, conversationMessagesPartition(tenantID, conversationID),
+		messagePK(tenantID, ""), messageSK, p, true)
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	out := make([]messaging.StoredMessage, 0, len(items))
+	for _, it := range items {
+		m, err := messageFrom(it)
+		if err != nil {
+			return nil, "", wrap(err)
+		}
+		out = append(out, m)
+	}
+	return out, next, nil
+}
