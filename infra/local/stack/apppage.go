@@ -308,7 +308,8 @@ func indexPage(simURL string) http.Handler {
 
 var indexTemplate = template.Must(template.New("index").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>kapso-bridge (local)</title>
-<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
+pre{white-space:pre-wrap;word-break:break-all}</style>
 </head><body>
 <h1>kapso-bridge, running locally</h1>
 <p>This server is kapso-bridge itself (its API under <code>/v1</code>, webhooks under <code>/webhooks</code>,
