@@ -47,7 +47,7 @@ func referenceSplit(header string, body []byte) ([]kapso.Item, bool) {
 	}
 	header = strings.TrimSpace(header)
 	if string(top["batch"]) == "true" {
-		name := first(header, rawjson.String(top["type"]), rawjson.String(top["event"]))
+		name := first(rawjson.String(top["type"]), rawjson.String(top["event"]), header)
 		var elems []json.RawMessage
 		if !rawjson.IsArray(top["data"]) || json.Unmarshal(top["data"], &elems) != nil {
 			return nil, false
@@ -63,7 +63,7 @@ func referenceSplit(header string, body []byte) ([]kapso.Item, bool) {
 		return items, true
 	}
 	event := rawjson.String(top["event"])
-	name := first(header, event, rawjson.String(top["type"]))
+	name := first(event, header, rawjson.String(top["type"]))
 	if data, ok := object(top["data"]); ok && event != "" {
 		return []kapso.Item{{Name: name, PhoneNumberID: pnid(data), Payload: top["data"]}}, true
 	}

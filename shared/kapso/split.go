@@ -16,8 +16,9 @@ var ErrMalformed = errors.New("malformed kapso delivery")
 
 // Item is one event of a delivery.
 type Item struct {
-	// Name is the event name: the X-Webhook-Event header when present, else
-	// the name the body carries, else EventUnknown.
+	// Name is the event name: the name the signed body carries (a batch's
+	// type, a wrapper's or workflow event's event) when it has one, else the
+	// X-Webhook-Event header, else EventUnknown.
 	Name string
 	// PhoneNumberID is the number the event is about, when the payload says.
 	PhoneNumberID string
@@ -34,10 +35,12 @@ type Item struct {
 //   - a batch {"type": ..., "batch": true, "data": [...]}: one item per
 //     element (none for an empty array).
 //
-// The header wins over a name in the body when both are present and differ,
-// because the header is what Kapso sends next to the signature and is what
-// the webhook was registered for. Workflow events carry "event" without a
-// "data" object and are not wrappers. Unknown names are returned as they are.
+// A name in the body wins over the X-Webhook-Event header when both are
+// present and differ: the signature covers the body only, so a signed body
+// replayed under another header keeps its own name; the header names only
+// what the body leaves unnamed (a bare payload). Workflow events carry
+// "event" without a "data" object and are not wrappers. Unknown names are
+// returned as they are.
 //
 // Split walks the body once, validating it, and cuts each payload out of it:
 // an item's Payload is a sub-slice of body, not a copy. Keys match exactly,
@@ -107,7 +110,7 @@ func Split(eventHeader string, body []byte) ([]Item, error) {
 	header := strings.TrimSpace(eventHeader)
 
 	if string(batch) == "true" {
-		name := firstNonEmpty(header, rawjson.String(kind), rawjson.String(event))
+		name := firstNonEmpty(rawjson.String(kind), rawjson.String(event), header)
 		if dataKind != '[' {
 			return nil, fmt.Errorf("decode batch: %w: data is not an array", ErrMalformed)
 		}
@@ -124,11 +127,11 @@ func Split(eventHeader string, body []byte) ([]Item, error) {
 	}
 
 	ev := rawjson.String(event)
-	name := firstNonEmpty(header, ev, rawjson.String(kind))
 	if ev != "" && dataKind == '{' {
-		// Legacy wrapper: the event is the data object.
-		return []Item{{Name: name, PhoneNumberID: wrapped.id(), Payload: data}}, nil
+		// Legacy wrapper: the event is the data object, named by the body.
+		return []Item{{Name: ev, PhoneNumberID: wrapped.id(), Payload: data}}, nil
 	}
+	name := firstNonEmpty(ev, header, rawjson.String(kind))
 	return []Item{{Name: name, PhoneNumberID: top.id(), Payload: body}}, nil
 }
 

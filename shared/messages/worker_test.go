@@ -491,6 +491,15 @@ func TestReplayUnderAnotherName(t *testing.T) {
 		if !ok || m.Direction != messaging.Inbound || m.Delivery.Status != "" {
 			t.Fatalf("ok %v direction %q status %q", ok, m.Direction, m.Delivery.Status)
 		}
+		// A batch names itself in its signed body: the header cannot rename it.
+		batch := sample(t, "kapso/whatsapp.message.received.batch.json")
+		r.handle(r.kapso(numberA, "whatsapp.contact.identity_changed", batch.Body))
+		ids, _ := rawIDs(t, batch)
+		for id := range ids {
+			if m, ok := r.get(tenantA, id); !ok || m.Direction != messaging.Inbound {
+				t.Errorf("%s under another header: ok %v direction %q", id, ok, m.Direction)
+			}
+		}
 	})
 }
 
