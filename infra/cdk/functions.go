@@ -125,8 +125,10 @@ var functions = []function{
 			// conversations and contacts, read.
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
 				"dynamodb:UpdateItem"),
-			// The table's own partitions, and gsi1's lists: a tenant's
-			// conversations and a conversation's messages, in order.
+			// The table's own partitions, and the indexes' lists: a tenant's
+			// conversations and a conversation's messages, in order (gsi1),
+			// and the tenant list, by status (gsi1), whole or by need of
+			// attention (gsi2).
 			queryWithIndexes(schema.Bridge),
 		},
 		Routes: routes.TenantAPI,
@@ -134,13 +136,15 @@ var functions = []function{
 	{
 		Name:        config.Redirect,
 		Description: "Records Kapso's success and failure redirects and sends the browser on to the app",
-		// One DynamoDB read and one SQS send: little CPU needed.
+		// Two DynamoDB reads and one SQS send: little CPU needed.
 		MemoryMB: 256,
 		// A person's browser is waiting; anything slower has already failed.
 		Timeout: 10 * time.Second,
 		Access: []access{
-			// Only finds a link's tenant: the lifecycle worker records the redirect.
-			onTable(schema.Bridge, "dynamodb:GetItem"),
+			// Finds a link's tenant and reads its connection, to send the person
+			// of a superseded link on with status=superseded; the lifecycle worker
+			// records the redirect.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:Query"),
 			sendTo(schema.Lifecycle),
 		},
 		Routes: routes.Redirects,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -27,7 +28,26 @@ const (
 	// numberWebhookMissingIndex is the gsi1 partition of numbers whose
 	// WebhookRegistered fact is not stored yet.
 	numberWebhookMissingIndex = "NUMBER_WEBHOOK_MISSING"
+	// tenantsAttentionIndex and tenantsOtherIndex are the gsi2 partitions
+	// that hold every tenant item, each in one: those whose stored state
+	// needs a human (onboarding.AttentionStored), and the others.
+	tenantsAttentionIndex = "TENANTS#ATTENTION"
+	tenantsOtherIndex     = "TENANTS#OTHER"
 )
+
+// tenantPosition is a tenant item's sort key in gsi1 and gsi2: its updated
+// time, fixed width, then its id (which never holds '#').
+func tenantPosition(updatedAt time.Time, tenantID string) string {
+	return sortKeyTime(updatedAt) + "#" + tenantID
+}
+
+// tenantsPartition is the gsi2 partition of a tenant item.
+func tenantsPartition(status onboarding.TenantStatus, webhookMissing bool) string {
+	if onboarding.AttentionStored(status, webhookMissing) {
+		return tenantsAttentionIndex
+	}
+	return tenantsOtherIndex
+}
 
 // phoneNumberKey is the item of a connected phone number (see Numbers).
 func phoneNumberKey(phoneNumberID string) (pk, sk string) {

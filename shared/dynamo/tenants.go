@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -26,7 +28,9 @@ func (s *Onboarding) EnsureTenant(ctx context.Context, tenantID, name string) er
 	item["status"] = str(string(onboarding.TenantNotStarted))
 	item["version"] = numberAttr(0)
 	item[schema.AttrGSI1PK] = str(tenantStatusIndex + string(onboarding.TenantNotStarted))
-	item[schema.AttrGSI1SK] = str(sortKeyTime(at) + "#" + tenantID)
+	item[schema.AttrGSI1SK] = str(tenantPosition(at, tenantID))
+	item[schema.AttrGSI2PK] = str(tenantsPartition(onboarding.TenantNotStarted, false))
+	item[schema.AttrGSI2SK] = str(tenantPosition(at, tenantID))
 	if name != "" {
 		item["name"] = str(name)
 	}
@@ -161,10 +165,11 @@ func (s *Onboarding) load(ctx context.Context, tenantID string) (onboarding.Tena
 func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection) error {
 	t := c.Tenant
 	updated := stamp(t.UpdatedAt)
+	webhookMissing := onboarding.WebhookMissing(c)
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: tenantKey(t.ID),
 		UpdateExpression: aws.String("SET #st = :st, active_setup_link_id = :link, version = :v, updated_at = :u, " +
-			"gsi1pk = :gpk, gsi1sk = :gsk"),
+			attrWebhookMissing + " = :wm, gsi1pk = :gpk, gsi1sk = :gsk, gsi2pk = :g2pk, gsi2sk = :gsk"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (attribute_not_exists(version) OR version < :v)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -172,8 +177,10 @@ func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection)
 			":link": str(t.ActiveSetupLinkID),
 			":v":    numberAttr(int64(t.Version)),
 			":u":    str(updated),
+			":wm":   &types.AttributeValueMemberBOOL{Value: webhookMissing},
 			":gpk":  str(tenantStatusIndex + string(t.Status)),
-			":gsk":  str(sortKeyTime(t.UpdatedAt) + "#" + t.ID),
+			":gsk":  str(tenantPosition(t.UpdatedAt, t.ID)),
+			":g2pk": str(tenantsPartition(t.Status, webhookMissing)),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -194,4 +201,160 @@ func (s *Onboarding) TenantsWithStatus(ctx context.Context, status onboarding.Te
 			Status: onboarding.TenantStatus(stringAttr(it["status"])), UpdatedAt: parseStamp(stringAttr(it["updated_at"]))})
 	}
 	return out, nil
+}
+
+// attrWebhookMissing is onboarding.WebhookMissing of a tenant item's snapshot.
+const attrWebhookMissing = "webhook_missing"
+
+// ListTenants implements onboarding.Store: a Query of each index range the
+// filters name (one or two; a range read through a filter may take more
+// than one), merged by position. Never a Scan.
+func (s *Onboarding) ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error) {
+	wrap := func(err error) error { return fmt.Errorf("list tenants: %w", err) }
+	after, ok, err := q.After()
+	if err != nil {
+		return nil, "", wrap(err)
+	}
+	now := q.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	start := ""
+	if ok {
+		start = tenantPosition(after.UpdatedAt, after.TenantID)
+	}
+	size := q.Size()
+	seen := map[string]bool{}
+	var items []onboarding.TenantItem
+	for _, src := range tenantSources(q, now) {
+		// One more than the page from each range: the page's end, and
+		// whether anything follows it, are then known.
+		got, err := s.readTenantRange(ctx, src, start, size+1)
+		if err != nil {
+			return nil, "", wrap(err)
+		}
+		for _, it := range got {
+			// A tenant whose index entries are still moving may show twice.
+			if t := tenantItemFrom(it); !seen[t.TenantID] {
+				seen[t.TenantID] = true
+				items = append(items, t)
+			}
+		}
+	}
+	slices.SortFunc(items, func(a, b onboarding.TenantItem) int { return a.Position().Compare(b.Position()) })
+	next := ""
+	if len(items) > size {
+		items = items[:size]
+		next = q.CursorAfter(items[size-1])
+	}
+	for i := range items {
+		items[i].Attention = items[i].AttentionAt(now)
+	}
+	return items, next, nil
+}
+
+// tenantRange is one index range of tenant items, in tenantPosition order.
+type tenantRange struct {
+	index, partition string
+	// below, when set, keeps only sort keys below it.
+	below string
+	// status, when set, keeps only the items of that status.
+	status onboarding.TenantStatus
+}
+
+// tenantSources are the ranges whose union is q's list. They are disjoint
+// but for a tenant whose entries are moving, and all sorted by position, so
+// one position is the whole cursor: every range resumes after it.
+func tenantSources(q onboarding.TenantQuery, now time.Time) []tenantRange {
+	byStatus := func(st onboarding.TenantStatus) tenantRange {
+		return tenantRange{index: schema.GSI1, partition: tenantStatusIndex + string(st)}
+	}
+	// Awaiting confirmation for too long: no fact since the cutoff.
+	overdue := byStatus(onboarding.TenantAwaitingConfirmation)
+	overdue.below = sortKeyTime(now.Add(-onboarding.ConfirmationOverdueAfter))
+	attention := tenantRange{index: schema.GSI2, partition: tenantsAttentionIndex, status: q.Status}
+	switch {
+	case !q.NeedsAttention && q.Status == "":
+		return []tenantRange{attention, {index: schema.GSI2, partition: tenantsOtherIndex}}
+	case !q.NeedsAttention:
+		return []tenantRange{byStatus(q.Status)}
+	case q.Status == "":
+		return []tenantRange{attention, overdue}
+	case onboarding.AttentionStored(q.Status, false):
+		// Every tenant of the status needs a human.
+		return []tenantRange{byStatus(q.Status)}
+	case q.Status == onboarding.TenantAwaitingConfirmation:
+		return []tenantRange{overdue, attention}
+	}
+	return []tenantRange{attention}
+}
+
+// readTenantRange reads up to n items of r positioned after after ("" for
+// the start).
+func (s *Onboarding) readTenantRange(ctx context.Context, r tenantRange, after string, n int) ([]map[string]types.AttributeValue, error) {
+	pkAttr, skAttr := schema.AttrGSI1PK, schema.AttrGSI1SK
+	if r.index == schema.GSI2 {
+		pkAttr, skAttr = schema.AttrGSI2PK, schema.AttrGSI2SK
+	}
+	cond := "#pk = :p"
+	names := map[string]string{"#pk": pkAttr}
+	vals := map[string]types.AttributeValue{":p": str(r.partition)}
+	switch {
+	case after != "" && r.below != "":
+		if after >= r.below {
+			return nil, nil
+		}
+		// BETWEEN includes its bounds: the item at after is skipped below,
+		// and none sits at below, which has no id.
+		cond += " AND #sk BETWEEN :a AND :b"
+		vals[":a"], vals[":b"] = str(after), str(r.below)
+	case after != "":
+		cond += " AND #sk > :a"
+		vals[":a"] = str(after)
+	case r.below != "":
+		cond += " AND #sk < :b"
+		vals[":b"] = str(r.below)
+	}
+	if after != "" || r.below != "" {
+		names["#sk"] = skAttr
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), IndexName: aws.String(r.index),
+		KeyConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
+		Limit: aws.Int32(int32(n)),
+	}
+	if r.status != "" {
+		in.FilterExpression = aws.String("#st = :st")
+		names["#st"] = "status"
+		vals[":st"] = str(string(r.status))
+	}
+	var out []map[string]types.AttributeValue
+	for {
+		page, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			if stringAttr(it[skAttr]) != after {
+				out = append(out, it)
+			}
+		}
+		// A filter reads items it does not return: go on until n are kept.
+		if len(out) >= n || page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	return out[:min(n, len(out))], nil
+}
+
+func tenantItemFrom(it map[string]types.AttributeValue) onboarding.TenantItem {
+	return onboarding.TenantItem{
+		TenantID:        stringAttr(it["tenant_id"]),
+		Name:            stringAttr(it["name"]),
+		KapsoCustomerID: stringAttr(it["kapso_customer_id"]),
+		Status:          onboarding.TenantStatus(stringAttr(it["status"])),
+		UpdatedAt:       parseStamp(stringAttr(it["updated_at"])),
+		WebhookMissing:  boolAttr(it[attrWebhookMissing]),
+	}
 }

@@ -201,6 +201,19 @@ func (w *Worker) numberLifecycle(ctx context.Context, ev envelope.Event, log *sl
 	if err != nil {
 		return err
 	}
+	// Only the body is signed: the event name may be a replay's. The
+	// Platform API must show what the event claims before it changes the
+	// tenant; otherwise the claim is kept on the timeline and nothing moves.
+	ok, why, err := w.confirmNumberEvent(ctx, conn, ev.Name, p.PhoneNumberID, p.BusinessAccountID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		log.Warn("lifecycle webhook not confirmed by Kapso; recorded as suspicious", "tenant_id", tenantID, "reason", why)
+		f = onboarding.SuspiciousWebhook(ev.Name, p.PhoneNumberID, why, at)
+	} else if p.Reason != "" {
+		f = f.WithReason(p.Reason)
+	}
 	_, err = w.appendNew(ctx, conn, f, log)
 	return err
 }
@@ -267,5 +280,11 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	if conn, err = w.appendNew(ctx, conn, success, log); err != nil {
 		return err
 	}
-	return w.confirmFromAPI(ctx, conn, listed[i], p.SetupLinkID)
+	// A closed link's redirect is late: the number is confirmed, but not as
+	// that link's outcome.
+	link := p.SetupLinkID
+	if a, ok := conn.Attempt(link); !ok || (a.Status != onboarding.AttemptActive && a.Status != onboarding.AttemptRedirectedSuccess) {
+		link = ""
+	}
+	return w.confirmFromAPI(ctx, conn, listed[i], link)
 }

@@ -345,6 +345,7 @@ func TestDisconnectedAndOrphans(t *testing.T) {
 	_, number := s.complete(link, "dedicated")
 	s.handle(createdEvent("c#0", number, customer, "acme"))
 	body, _ := json.Marshal(map[string]string{"phone_number_id": number})
+	s.change(number, "disconnected")
 	s.handle(envelope.Event{ID: "x#0", Name: kapso.EventPhoneNumberDisconnected, ReceivedAt: time.Now().Add(time.Minute), Payload: body})
 	conn := s.load("acme")
 	if conn.Tenant.Status != onboarding.TenantReconnectRequired || conn.Support().ReconnectPhoneNumber == "" {

@@ -466,7 +466,6 @@ func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, boo
 	return out, true, nil
 }
 
-
 // cursor is a position in one tenant's list: tenant-bound, so another
 // tenant's cursor is refused rather than followed.
 type cursor struct {

@@ -29,10 +29,12 @@ type tenant struct {
 	identity onboarding.Tenant
 	lease    onboarding.Lease
 	facts    []onboarding.Fact
-	// The snapshot TenantsWithStatus lists: the newest version derived.
-	status    onboarding.TenantStatus
-	version   int
-	updatedAt time.Time
+	// The snapshot TenantsWithStatus and ListTenants list: the newest
+	// version derived.
+	status         onboarding.TenantStatus
+	version        int
+	updatedAt      time.Time
+	webhookMissing bool
 }
 
 type link struct {
@@ -145,6 +147,7 @@ func (s *Onboarding) AppendFact(_ context.Context, tenantID string, f onboarding
 	t.facts = append(t.facts, f)
 	if v := conn.Tenant.Version; v > t.version {
 		t.status, t.version, t.updatedAt = conn.Tenant.Status, v, conn.Tenant.UpdatedAt
+		t.webhookMissing = onboarding.WebhookMissing(conn)
 	}
 	for _, closed := range change.ClosedLinks() {
 		s.closeLink(closed.ID, closed.To)
@@ -176,6 +179,33 @@ func (s *Onboarding) TenantsWithStatus(_ context.Context, status onboarding.Tena
 		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), strings.Compare(a.TenantID, b.TenantID))
 	})
 	return out[:min(limit, len(out))], nil
+}
+
+// ListTenants implements onboarding.Store.
+func (s *Onboarding) ListTenants(_ context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error) {
+	after, resume, err := q.After()
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", err)
+	}
+	at := q.Now
+	if at.IsZero() {
+		at = now(s.Now)
+	}
+	defer s.lock()()
+	var items []onboarding.TenantItem
+	for id, t := range s.tenants {
+		it := onboarding.TenantItem{TenantID: id, Name: t.identity.Name, KapsoCustomerID: t.identity.KapsoCustomerID,
+			Status: t.status, UpdatedAt: t.updatedAt, WebhookMissing: t.webhookMissing}
+		if q.Selects(it, at) && (!resume || it.Position().Compare(after) > 0) {
+			it.Attention = it.AttentionAt(at)
+			items = append(items, it)
+		}
+	}
+	slices.SortFunc(items, func(a, b onboarding.TenantItem) int { return a.Position().Compare(b.Position()) })
+	if size := q.Size(); len(items) > size {
+		return items[:size], q.CursorAfter(items[size-1]), nil
+	}
+	return items, "", nil
 }
 
 // RecordLink implements onboarding.Store.

@@ -66,31 +66,64 @@ const (
 // number that is (or was last) connected.
 type SupportView struct {
 	TenantID               string
+	TenantName             string
 	KapsoCustomerID        string
 	Status                 TenantStatus
 	OfferedConnectionTypes []ConnectionType
 	Signup                 SignupOutcome
 	SetupLinkID            string
-	ErrorCode              string
-	SuspiciousRedirects    int
-	PhoneNumberID          string
-	BusinessAccountID      string
-	DisplayPhoneNumber     string
-	ConnectionType         ConnectionType
-	NameStatus             string
-	ReviewStatus           string
-	Restricted             bool
-	WebhookRegistered      bool
-	ConfirmedBy            []string
+	// ErrorCode is the newest attempt's while it is failed.
+	ErrorCode string
+	// Failures is every failure redirect of every attempt, oldest first.
+	Failures            []Failure
+	SuspiciousRedirects int
+	PhoneNumberID       string
+	BusinessAccountID   string
+	DisplayPhoneNumber  string
+	ConnectionType      ConnectionType
+	// NumberStatus, StatusSince and StatusReason are the featured number's.
+	NumberStatus      PhoneNumberStatus
+	StatusSince       time.Time
+	StatusReason      string
+	NameStatus        string
+	ReviewStatus      string
+	Restricted        bool
+	RestrictedReason  string
+	RestrictedAt      time.Time
+	WebhookRegistered bool
+	ConfirmedBy       []string
 	// ReconnectPhoneNumber is set when the tenant must redo signup with
 	// reconnect_phone_number, to the number to pass.
 	ReconnectPhoneNumber string
 }
 
+// Failure is one failure redirect of an attempt.
+type Failure struct {
+	SetupLinkID string
+	At          time.Time
+	ErrorCode   string
+	// Late: the link had already closed; the failure changed nothing.
+	Late bool
+}
+
+// Failures lists every failure redirect of every attempt, oldest first.
+func (c Connection) Failures() []Failure {
+	var out []Failure
+	for _, a := range c.Attempts {
+		for _, e := range a.History {
+			if e.Event == AttemptEventFailure {
+				out = append(out, Failure{SetupLinkID: a.SetupLinkID, At: e.At, ErrorCode: e.ErrorCode, Late: e.Late})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Failure) int { return a.At.Compare(b.At) })
+	return out
+}
+
 // Support builds the support view of a connection.
 func (c Connection) Support() SupportView {
-	v := SupportView{TenantID: c.Tenant.ID, KapsoCustomerID: c.Tenant.KapsoCustomerID,
-		Status: c.Tenant.Status, Signup: SignupNotStarted}
+	v := SupportView{TenantID: c.Tenant.ID, TenantName: c.Tenant.Name, KapsoCustomerID: c.Tenant.KapsoCustomerID,
+		Status: c.Tenant.Status, Signup: SignupNotStarted, Failures: c.Failures()}
 	if a := c.NewestAttempt(); a != nil {
 		v.SetupLinkID, v.OfferedConnectionTypes, v.ErrorCode = a.SetupLinkID, a.AllowedConnectionTypes, a.ErrorCode
 		v.Signup = signupOutcome(*a)
@@ -103,7 +136,9 @@ func (c Connection) Support() SupportView {
 	if n, ok := c.featuredNumber(); ok {
 		v.PhoneNumberID, v.BusinessAccountID, v.DisplayPhoneNumber = n.PhoneNumberID, n.BusinessAccountID, n.DisplayPhoneNumber
 		v.ConnectionType, v.NameStatus, v.ReviewStatus = n.ConnectionType, n.NameStatus, n.ReviewStatus
-		v.Restricted, v.WebhookRegistered, v.ConfirmedBy = n.Restricted, n.WebhookRegistered, n.ConfirmedBy
+		v.NumberStatus, v.StatusSince, v.StatusReason = n.Status, n.StatusSince, n.StatusReason
+		v.Restricted, v.RestrictedReason, v.RestrictedAt = n.Restricted, n.RestrictedReason, n.RestrictedAt
+		v.WebhookRegistered, v.ConfirmedBy = n.WebhookRegistered, n.ConfirmedBy
 		if c.Tenant.Status == TenantReconnectRequired && n.Status == NumberStatusDisconnected {
 			v.ReconnectPhoneNumber = n.DisplayPhoneNumber
 		}
@@ -111,16 +146,25 @@ func (c Connection) Support() SupportView {
 	return v
 }
 
-// featuredNumber is a connected number if there is one, else the number
-// whose status changed last.
+// featuredNumber is the number the tenant's status is about (a disabled or
+// restricted one), else a connected number, else the number whose status
+// changed last; the latest change first among equals.
 func (c Connection) featuredNumber() (PhoneNumber, bool) {
-	connected := func(n PhoneNumber) bool { return n.Status == NumberStatusConnected }
+	rank := func(n PhoneNumber) int {
+		switch {
+		case c.Tenant.Status == TenantDisabled && n.Status == NumberStatusAccountDisabled,
+			c.Tenant.Status == TenantRestricted && n.Status == NumberStatusConnected && n.Restricted:
+			return 2
+		case n.Status == NumberStatusConnected:
+			return 1
+		}
+		return 0
+	}
 	var best PhoneNumber
 	found := false
 	for _, n := range c.PhoneNumbers {
 		switch {
-		case !found, connected(n) && !connected(best),
-			connected(n) == connected(best) && n.StatusSince.After(best.StatusSince):
+		case !found, rank(n) > rank(best), rank(n) == rank(best) && n.StatusSince.After(best.StatusSince):
 			best, found = n, true
 		}
 	}

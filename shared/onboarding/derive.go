@@ -32,9 +32,22 @@ func Derive(tenant Tenant, facts []Fact) Connection {
 		PhoneNumbers: numbers,
 	}
 	out.Tenant.Status, out.Tenant.ActiveSetupLinkID = tenantStatus(attempts, numbers)
+	// The creation of a link that superseded another says so on the timeline.
+	supersedes := map[string]string{}
+	for _, a := range attempts {
+		for _, e := range a.History {
+			if e.Event == AttemptEventSuperseded {
+				supersedes[e.SupersededBy] = a.SetupLinkID
+			}
+		}
+	}
 	for _, f := range known {
 		out.Facts = append(out.Facts, f.Fact)
-		out.Timeline = append(out.Timeline, f.timelineEntry())
+		entry := f.timelineEntry()
+		if old := supersedes[f.SetupLinkID]; old != "" && f.Kind == FactLinkCreated && entry.Detail != nil {
+			entry.Detail["supersedes"] = old
+		}
+		out.Timeline = append(out.Timeline, entry)
 		if f.At.After(out.Tenant.UpdatedAt) {
 			out.Tenant.UpdatedAt = f.At
 		}
@@ -98,6 +111,9 @@ func Apply(state Connection, f Fact) (Connection, Change) {
 		}
 	}
 	next := Derive(state.Tenant, append(slices.Clone(state.Facts), f))
+	if i := slices.IndexFunc(next.Facts, func(g Fact) bool { return g.Key() == key }); i >= 0 {
+		change.Entry = next.Timeline[i]
+	}
 	change.TenantStatusTo = next.Tenant.Status
 	change.Attempts = transitions(state.Attempts, next.Attempts, attemptStatus)
 	change.PhoneNumbers = transitions(state.PhoneNumbers, next.PhoneNumbers, numberStatus)
@@ -160,7 +176,7 @@ func canonicalFacts(facts []Fact) []keyedFact {
 func (f keyedFact) timelineEntry() TimelineEntry {
 	var detail map[string]string
 	for _, field := range f.namedFields() {
-		if field.value == "" || field.name == "kind" || field.name == "at" {
+		if field.value == "" || field.name == "kind" || field.name == "at" || field.name == "source" {
 			continue
 		}
 		if detail == nil {
@@ -168,14 +184,16 @@ func (f keyedFact) timelineEntry() TimelineEntry {
 		}
 		detail[field.name] = field.value
 	}
-	return TimelineEntry{At: f.At, Kind: f.Kind, Source: kindSource(f.Kind), Detail: detail}
+	return TimelineEntry{At: f.At, Kind: f.Kind, Source: f.source(), Detail: detail}
 }
 
 // derivation holds what several derivation steps need to know about the
-// whole fact set: which link each signed confirmation named, and every
-// redirect with its suspicion already decided.
+// whole fact set: when each link closed, which link each signed
+// confirmation named, and every redirect with its suspicion already decided.
 type derivation struct {
 	facts []keyedFact
+	// closings: setup link id → the earliest way it stopped being usable.
+	closings map[string]closing
 	// linksNamed: phone number id → links that signed confirmations named for it.
 	linksNamed map[string][]string
 	// numbersNamed: setup link id → numbers that signed confirmations named for it.
@@ -186,20 +204,30 @@ type derivation struct {
 	redirects map[string][]RedirectSeen
 	// redirectLinks: phone number id → links whose trusted success redirect named it.
 	redirectLinks map[string][]string
+	// namedInTime: "link\x00number" pairs a success redirect named while the
+	// link could still be used.
+	namedInTime map[string]bool
 }
 
 func newDerivation(facts []keyedFact) *derivation {
 	d := &derivation{
 		facts:         facts,
+		closings:      linkClosings(facts),
 		linksNamed:    map[string][]string{},
 		numbersNamed:  map[string][]string{},
 		flagged:       map[string]string{},
 		redirects:     map[string][]RedirectSeen{},
 		redirectLinks: map[string][]string{},
+		namedInTime:   map[string]bool{},
+	}
+	for _, f := range facts {
+		if c, closed := d.closings[f.SetupLinkID]; f.Kind == FactSuccessRedirect && (!closed || f.At.Before(c.at)) {
+			d.namedInTime[f.SetupLinkID+"\x00"+f.PhoneNumberID] = true
+		}
 	}
 	for _, f := range facts {
 		switch {
-		case isConfirmation(f.Kind) && f.SetupLinkID != "":
+		case isConfirmation(f.Kind) && d.linkOf(f) != "":
 			d.linksNamed[f.PhoneNumberID] = appendUnique(d.linksNamed[f.PhoneNumberID], f.SetupLinkID)
 			d.numbersNamed[f.SetupLinkID] = appendUnique(d.numbersNamed[f.SetupLinkID], f.PhoneNumberID)
 		case f.Kind == FactSuspiciousRedirect:
@@ -214,12 +242,57 @@ func newDerivation(facts []keyedFact) *derivation {
 			continue
 		}
 		r := d.redirectSeen(f)
+		if c, ok := d.closings[f.SetupLinkID]; ok && !f.At.Before(c.at) {
+			r.Late = true
+		}
 		d.redirects[f.SetupLinkID] = append(d.redirects[f.SetupLinkID], r)
-		if r.Kind == RedirectSuccess && !r.Suspicious && r.PhoneNumberID != "" {
+		// A redirect through a link already closed cannot tell which link a
+		// number came through: Kapso no longer accepts that link.
+		if r.Kind == RedirectSuccess && !r.Suspicious && !r.Late && r.PhoneNumberID != "" {
 			d.redirectLinks[r.PhoneNumberID] = appendUnique(d.redirectLinks[r.PhoneNumberID], f.SetupLinkID)
 		}
 	}
 	return d
+}
+
+// linkClosings finds, for each link, the earliest time it stopped being
+// usable: its expiry or revocation, or the creation of the next link (links
+// in creation order; a link never seen created counts as the oldest).
+func linkClosings(facts []keyedFact) map[string]closing {
+	created := map[string]time.Time{}
+	var links []string
+	out := map[string]closing{}
+	for _, f := range facts {
+		if f.SetupLinkID == "" {
+			continue
+		}
+		links = appendUnique(links, f.SetupLinkID)
+		switch f.Kind {
+		case FactLinkCreated:
+			if _, ok := created[f.SetupLinkID]; !ok {
+				created[f.SetupLinkID] = f.At
+			}
+		case FactLinkExpired:
+			out[f.SetupLinkID] = out[f.SetupLinkID].earliest(closing{AttemptExpired, f.At, ""})
+		case FactLinkRevoked:
+			out[f.SetupLinkID] = out[f.SetupLinkID].earliest(closing{AttemptRevoked, f.At, ""})
+		}
+	}
+	slices.SortFunc(links, func(a, b string) int {
+		if c := created[a].Compare(created[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for i, link := range links {
+		for _, newer := range links[i+1:] {
+			if at, ok := created[newer]; ok {
+				out[link] = out[link].earliest(closing{AttemptSuperseded, at, newer})
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (d *derivation) redirectSeen(f keyedFact) RedirectSeen {
@@ -264,10 +337,26 @@ func (d *derivation) confirms(f keyedFact, link string) bool {
 	if !isConfirmation(f.Kind) {
 		return false
 	}
-	if f.SetupLinkID != "" {
-		return f.SetupLinkID == link
+	if named := d.linkOf(f); named != "" {
+		return named == link
 	}
 	return slices.Contains(d.numberLinks(f.PhoneNumberID), link)
+}
+
+// linkOf is the link a confirmation names, if it can be believed. A webhook
+// is signed. An API confirmation takes its link from a redirect or from the
+// link open at the time, so it is believed unless it names a link that had
+// closed by then and that no redirect named the number through in time: a
+// redirect typed or replayed after its link closed cannot move that attempt.
+func (d *derivation) linkOf(f keyedFact) string {
+	if f.Kind != FactAPIConfirmed || f.SetupLinkID == "" {
+		return f.SetupLinkID
+	}
+	if c, closed := d.closings[f.SetupLinkID]; closed && !f.At.Before(c.at) &&
+		!d.namedInTime[f.SetupLinkID+"\x00"+f.PhoneNumberID] {
+		return ""
+	}
+	return f.SetupLinkID
 }
 
 func (d *derivation) phoneNumbers() []PhoneNumber {
@@ -288,8 +377,12 @@ func (d *derivation) phoneNumbers() []PhoneNumber {
 		overwrite(&n.BusinessAccountID, f.BusinessAccountID)
 		overwrite(&n.DisplayPhoneNumber, f.DisplayPhoneNumber)
 		overwrite(&n.ConnectionType, f.ConnectionType)
-		overwrite(&n.NameStatus, f.NameStatus)
-		overwrite(&n.ReviewStatus, f.ReviewStatus)
+		if f.NameStatus != "" && f.NameStatus != n.NameStatus {
+			n.NameStatus, n.NameStatusSince = f.NameStatus, f.At
+		}
+		if f.ReviewStatus != "" && f.ReviewStatus != n.ReviewStatus {
+			n.ReviewStatus, n.ReviewStatusSince = f.ReviewStatus, f.At
+		}
 		overwrite(&n.QualityRating, f.QualityRating)
 		overwrite(&n.WebhookID, f.WebhookID)
 		n.UpdatedAt = f.At
@@ -317,8 +410,8 @@ func (d *derivation) phoneNumbers() []PhoneNumber {
 // foldNumberStatus replays, in canonical order, every fact that moves the
 // number's status, including account events that reach it through its WABA.
 func (d *derivation) foldNumberStatus(n *PhoneNumber) {
-	base := NumberStatusUnconfirmed
-	accountDisabled := false
+	base, baseReason := NumberStatusUnconfirmed, ""
+	accountDisabled, disabledReason := false, ""
 	effective := func() PhoneNumberStatus {
 		if base == NumberStatusConnected && accountDisabled {
 			return NumberStatusAccountDisabled
@@ -332,25 +425,32 @@ func (d *derivation) foldNumberStatus(n *PhoneNumber) {
 		before := effective()
 		switch f.Kind {
 		case FactPhoneNumberCreated, FactConfigCreated, FactAPIConfirmed, FactNumberReconnected:
-			base = NumberStatusConnected
+			base, baseReason = NumberStatusConnected, f.Reason
 		case FactNumberDisconnected:
-			base = NumberStatusDisconnected
+			base, baseReason = NumberStatusDisconnected, f.Reason
 		case FactNumberDeleted:
-			base = NumberStatusDeleted
+			base, baseReason = NumberStatusDeleted, f.Reason
 		case FactNumberOffboarded:
-			base = NumberStatusOffboarded
+			base, baseReason = NumberStatusOffboarded, f.Reason
 		case FactAccountRestricted:
-			n.Restricted = true
+			n.Restricted, n.RestrictedReason, n.RestrictedAt = true, f.Reason, f.At
 		case FactAccountDisabled:
-			accountDisabled = true
+			accountDisabled, disabledReason = true, f.Reason
 		case FactAccountReinstated:
-			accountDisabled, n.Restricted = false, false
+			accountDisabled, disabledReason = false, ""
+			n.Restricted, n.RestrictedReason, n.RestrictedAt = false, "", time.Time{}
 		}
 		if f.At.After(n.UpdatedAt) {
 			n.UpdatedAt = f.At
 		}
 		if after := effective(); after != before {
 			n.StatusSince = f.At
+			// A disablement's reason holds even when it shows only once the
+			// number is connected again.
+			n.StatusReason = baseReason
+			if after == NumberStatusAccountDisabled {
+				n.StatusReason = disabledReason
+			}
 			if after == NumberStatusConnected && n.ConnectedAt.IsZero() {
 				n.ConnectedAt = f.At
 			}
@@ -380,11 +480,8 @@ func (d *derivation) attempts() []Attempt {
 		}
 	}
 	out := make([]Attempt, 0, len(links))
-	closings := map[string]closing{}
 	for _, link := range links {
-		a, c := d.attempt(link)
-		out = append(out, a)
-		closings[link] = c
+		out = append(out, d.attempt(link))
 	}
 	// Oldest first; links never seen created (zero time) count as the oldest.
 	slices.SortFunc(out, func(a, b Attempt) int {
@@ -393,46 +490,31 @@ func (d *derivation) attempts() []Attempt {
 		}
 		return strings.Compare(a.SetupLinkID, b.SetupLinkID)
 	})
-	for i := range out {
-		c := closings[out[i].SetupLinkID]
-		if newer := nextCreated(out[i+1:]); newer != nil {
-			c.consider(newer.CreatedAt, AttemptSuperseded)
-		}
-		if out[i].Status == AttemptActive && c.status != "" {
-			out[i].Status, out[i].ClosedAt = c.status, c.at
-		}
-	}
 	return out
 }
 
-// nextCreated is the first attempt in a list whose creation was seen.
-func nextCreated(attempts []Attempt) *Attempt {
-	for i := range attempts {
-		if !attempts[i].CreatedAt.IsZero() {
-			return &attempts[i]
-		}
-	}
-	return nil
-}
-
 // closing is the earliest way a link stopped being usable; it decides the
-// status of an attempt that had no outcome.
+// status of an attempt that had no outcome before it.
 type closing struct {
 	status AttemptStatus
 	at     time.Time
+	// by is the newer link, for a supersession.
+	by string
 }
 
-func (c *closing) consider(at time.Time, status AttemptStatus) {
-	if c.status == "" || at.Before(c.at) {
-		c.status, c.at = status, at
+func (c closing) earliest(o closing) closing {
+	if c.status == "" || o.at.Before(c.at) {
+		return o
 	}
+	return c
 }
 
-// attempt derives one link's attempt, except for supersession, which needs
-// the other attempts.
-func (d *derivation) attempt(link string) (Attempt, closing) {
+// attempt derives one link's attempt. Its status comes from what happened
+// while the link could be used: a redirect after the link closed is kept,
+// marked late, and decides nothing. A signed confirmation always counts.
+func (d *derivation) attempt(link string) Attempt {
 	a := Attempt{SetupLinkID: link, Redirects: d.redirects[link]}
-	var closed closing
+	closed, isClosed := d.closings[link]
 	for _, f := range d.facts {
 		if d.confirms(f, link) {
 			a.ConfirmedBy = appendUnique(a.ConfirmedBy, kindSource(f.Kind))
@@ -440,34 +522,27 @@ func (d *derivation) attempt(link string) (Attempt, closing) {
 				a.ConfirmedAt, a.PhoneNumberID = f.At, f.PhoneNumberID
 			}
 		}
-		if f.SetupLinkID != link {
+		if f.SetupLinkID != link || f.Kind != FactLinkCreated {
 			continue
 		}
-		switch f.Kind {
-		case FactLinkCreated:
-			if a.CreatedAt.IsZero() {
-				a.CreatedAt = f.At
-			}
-			overwrite(&a.URL, f.URL)
-			if !f.ExpiresAt.IsZero() {
-				a.ExpiresAt = f.ExpiresAt
-			}
-			if len(f.AllowedTypes) > 0 {
-				a.AllowedConnectionTypes = f.AllowedTypes
-			}
-		case FactFailureRedirect:
-			a.ErrorCode = f.ErrorCode
-		case FactLinkExpired:
-			closed.consider(f.At, AttemptExpired)
-		case FactLinkRevoked:
-			closed.consider(f.At, AttemptRevoked)
+		if a.CreatedAt.IsZero() {
+			a.CreatedAt = f.At
+		}
+		overwrite(&a.URL, f.URL)
+		if !f.ExpiresAt.IsZero() {
+			a.ExpiresAt = f.ExpiresAt
+		}
+		if len(f.AllowedTypes) > 0 {
+			a.AllowedConnectionTypes = f.AllowedTypes
 		}
 	}
 	slices.Sort(a.ConfirmedBy)
 
-	trustedSuccess := func(r RedirectSeen) bool { return r.Kind == RedirectSuccess && !r.Suspicious }
-	matching := func(r RedirectSeen) bool { return trustedSuccess(r) && r.PhoneNumberID == a.PhoneNumberID }
-	failure := func(r RedirectSeen) bool { return r.Kind == RedirectFailure }
+	trustedSuccess := func(r RedirectSeen) bool { return r.Kind == RedirectSuccess && !r.Suspicious && !r.Late }
+	matching := func(r RedirectSeen) bool {
+		return r.Kind == RedirectSuccess && !r.Suspicious && r.PhoneNumberID == a.PhoneNumberID
+	}
+	failure := func(r RedirectSeen) bool { return r.Kind == RedirectFailure && !r.Late }
 	suspicious := func(r RedirectSeen) bool { return r.Suspicious }
 	switch {
 	case len(a.ConfirmedBy) > 0:
@@ -481,11 +556,72 @@ func (d *derivation) attempt(link string) (Attempt, closing) {
 	case firstRedirect(a.Redirects, failure) != nil:
 		a.Status = AttemptFailed
 		a.Redirect = lastRedirect(a.Redirects, failure)
+		a.ErrorCode = a.Redirect.ErrorCode
+	case isClosed:
+		a.Status, a.ClosedAt = closed.status, closed.at
+		if closed.status == AttemptSuperseded {
+			a.SupersededBy = closed.by
+		}
+		a.Redirect = firstRedirect(a.Redirects, suspicious)
 	default:
 		a.Status = AttemptActive
 		a.Redirect = firstRedirect(a.Redirects, suspicious)
 	}
-	return a, closed
+	a.History = attemptHistory(a, closed, isClosed)
+	return a
+}
+
+// attemptHistory lists what happened to the attempt in time order. The
+// closing of the link is part of it when the link could still be used then
+// (nothing had succeeded on it), whatever the attempt's status.
+func attemptHistory(a Attempt, closed closing, isClosed bool) []AttemptEvent {
+	type ranked struct {
+		AttemptEvent
+		rank int
+	}
+	var events []ranked
+	if !a.CreatedAt.IsZero() {
+		events = append(events, ranked{AttemptEvent{At: a.CreatedAt, Event: AttemptEventCreated}, 0})
+	}
+	usedBefore := func(at time.Time) bool {
+		if !a.ConfirmedAt.IsZero() && a.ConfirmedAt.Before(at) {
+			return true
+		}
+		return slices.ContainsFunc(a.Redirects, func(r RedirectSeen) bool {
+			return r.Kind == RedirectSuccess && !r.Suspicious && r.At.Before(at)
+		})
+	}
+	if isClosed && !usedBefore(closed.at) {
+		kind := map[AttemptStatus]AttemptEventKind{AttemptSuperseded: AttemptEventSuperseded,
+			AttemptExpired: AttemptEventExpired, AttemptRevoked: AttemptEventRevoked}[closed.status]
+		events = append(events, ranked{AttemptEvent{At: closed.at, Event: kind, SupersededBy: closed.by}, 1})
+	}
+	for _, r := range a.Redirects {
+		e := AttemptEvent{At: r.At, Event: AttemptEventSuccess, PhoneNumberID: r.PhoneNumberID, Late: r.Late}
+		switch {
+		case r.Kind == RedirectFailure:
+			e.Event, e.ErrorCode = AttemptEventFailure, r.ErrorCode
+		case r.Suspicious:
+			e.Event, e.Reason = AttemptEventSuspicious, r.SuspiciousReason
+		}
+		events = append(events, ranked{e, 2})
+	}
+	if !a.ConfirmedAt.IsZero() {
+		events = append(events, ranked{AttemptEvent{At: a.ConfirmedAt, Event: AttemptEventConfirmed,
+			PhoneNumberID: a.PhoneNumberID}, 3})
+	}
+	// Stable: redirects keep their canonical order.
+	slices.SortStableFunc(events, func(x, y ranked) int {
+		if c := x.At.Compare(y.At); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.rank, y.rank)
+	})
+	out := make([]AttemptEvent, len(events))
+	for i, e := range events {
+		out[i] = e.AttemptEvent
+	}
+	return out
 }
 
 func firstRedirect(rs []RedirectSeen, match func(RedirectSeen) bool) *RedirectSeen {
@@ -507,8 +643,10 @@ func lastRedirect(rs []RedirectSeen, match func(RedirectSeen) bool) *RedirectSee
 }
 
 // tenantStatus maps attempts and numbers to the tenant's status and its
-// usable link. A connected number wins; then a loss of numbers, unless a
-// link was created after it; then the newest attempt decides.
+// usable link. A disabled account wins, then a connected number (restricted
+// or not), then a loss of numbers; a link created after a disablement or a
+// loss lets the newest attempt speak instead. Without numbers the newest
+// attempt decides.
 func tenantStatus(attempts []Attempt, numbers []PhoneNumber) (TenantStatus, string) {
 	var newest *Attempt
 	activeLink := ""
@@ -518,11 +656,18 @@ func tenantStatus(attempts []Attempt, numbers []PhoneNumber) (TenantStatus, stri
 			activeLink = newest.SetupLinkID
 		}
 	}
+	createdAfter := func(at time.Time) bool { return newest != nil && newest.CreatedAt.After(at) }
+	if disabledAt, ok := latestWith(numbers, NumberStatusAccountDisabled); ok && !createdAfter(disabledAt) {
+		return TenantDisabled, activeLink
+	}
+	if slices.ContainsFunc(numbers, func(n PhoneNumber) bool { return n.Status == NumberStatusConnected && n.Restricted }) {
+		return TenantRestricted, activeLink
+	}
 	if slices.ContainsFunc(numbers, func(n PhoneNumber) bool { return n.Status == NumberStatusConnected }) {
 		return TenantConnected, activeLink
 	}
 	lost, lostAt := numbersLost(numbers)
-	if lost != "" && (newest == nil || !newest.CreatedAt.After(lostAt)) {
+	if lost != "" && !createdAfter(lostAt) {
 		return lost, activeLink
 	}
 	if newest == nil {
@@ -541,6 +686,22 @@ func tenantStatus(attempts []Attempt, numbers []PhoneNumber) (TenantStatus, stri
 	}
 	// Expired or revoked: the link can no longer be used either way.
 	return TenantExpired, activeLink
+}
+
+// latestWith reports whether any number has the status, and the latest
+// time one took it.
+func latestWith(numbers []PhoneNumber, status PhoneNumberStatus) (time.Time, bool) {
+	var at time.Time
+	found := false
+	for _, n := range numbers {
+		if n.Status == status {
+			found = true
+			if n.StatusSince.After(at) {
+				at = n.StatusSince
+			}
+		}
+	}
+	return at, found
 }
 
 // numbersLost says how the tenant lost its numbers, if it did, and when the

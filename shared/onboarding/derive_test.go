@@ -138,15 +138,119 @@ func TestDeriveRules(t *testing.T) {
 			attempts: map[string]AttemptStatus{"sl_1": AttemptConfirmed, "sl_2": AttemptActive},
 		},
 		{
-			name:       "a failure on a superseded link keeps the newer link's state",
+			name:       "a failure on a superseded link leaves it superseded",
 			facts:      []Fact{factFirstLnk, factNewLink, FailureRedirect("sl_1", "link_expired", minute(35))},
 			wantStatus: TenantLinkActive, wantActive: "sl_2",
-			attempts: map[string]AttemptStatus{"sl_1": AttemptFailed},
+			attempts: map[string]AttemptStatus{"sl_1": AttemptSuperseded, "sl_2": AttemptActive},
+			check: func(t *testing.T, c Connection) {
+				old := mustAttempt(t, c, "sl_1")
+				if old.ErrorCode != "" || old.SupersededBy != "sl_2" || !old.ClosedAt.Equal(minute(30)) {
+					t.Errorf("attempt = %+v", old)
+				}
+				wantHistory(t, old,
+					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
+					AttemptEvent{At: minute(30), Event: AttemptEventSuperseded, SupersededBy: "sl_2"},
+					AttemptEvent{At: minute(35), Event: AttemptEventFailure, ErrorCode: "link_expired", Late: true})
+				if e := c.Timeline[1]; e.Kind != FactLinkCreated || e.Detail["setup_link_id"] != "sl_2" || e.Detail["supersedes"] != "sl_1" {
+					t.Errorf("the newer link's timeline entry = %+v", e)
+				}
+			},
 		},
 		{
-			name:       "a success redirect on a superseded link keeps the newer link's state",
+			name:       "a success redirect on a superseded link leaves it superseded",
 			facts:      []Fact{factFirstLnk, factNewLink, successRedirect("sl_1", "pn_1", 35)},
 			wantStatus: TenantLinkActive, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptSuperseded},
+		},
+		{
+			name: "a late redirect does not tell which link an unattributed number came through",
+			facts: []Fact{factFirstLnk, factNewLink, successRedirect("sl_1", "pn_1", 35),
+				APIConfirmed(NumberDetails{PhoneNumberID: "pn_1"}, minute(40))},
+			wantStatus: TenantConnected, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptSuperseded, "sl_2": AttemptActive},
+			check: func(t *testing.T, c Connection) {
+				if n := mustNumber(t, c, "pn_1"); n.SetupLinkID != "" {
+					t.Errorf("number attributed to %q", n.SetupLinkID)
+				}
+			},
+		},
+		{
+			name: "an API check of a redirect typed after its link closed leaves the attempt superseded",
+			facts: []Fact{factFirstLnk, factNewLink, successRedirect("sl_1", "pn_1", 35),
+				APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", SetupLinkID: "sl_1"}, minute(36))},
+			wantStatus: TenantConnected, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptSuperseded, "sl_2": AttemptActive},
+			check: func(t *testing.T, c Connection) {
+				if n := mustNumber(t, c, "pn_1"); n.SetupLinkID != "" {
+					t.Errorf("number attributed to %q", n.SetupLinkID)
+				}
+			},
+		},
+		{
+			name: "an API check after the supersession of a redirect seen in time confirms the old link",
+			facts: []Fact{factFirstLnk, factSuccess, factNewLink,
+				APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", SetupLinkID: "sl_1"}, minute(40))},
+			wantStatus: TenantConnected, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptConfirmed, "sl_2": AttemptActive},
+		},
+		{
+			name:       "an API check naming the open link confirms it without a redirect",
+			facts:      []Fact{factFirstLnk, APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", SetupLinkID: "sl_1"}, minute(20)), factNewLink},
+			wantStatus: TenantConnected, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptConfirmed},
+		},
+		{
+			name:       "a failure before the supersession stays the attempt's outcome",
+			facts:      []Fact{factFirstLnk, factFailure, factNewLink, successRedirect("sl_1", "pn_1", 35)},
+			wantStatus: TenantLinkActive, wantActive: "sl_2",
+			attempts: map[string]AttemptStatus{"sl_1": AttemptFailed},
+			check: func(t *testing.T, c Connection) {
+				old := mustAttempt(t, c, "sl_1")
+				if old.ErrorCode != "phone_verification_failed" || old.SupersededBy != "" {
+					t.Errorf("attempt = %+v", old)
+				}
+				wantHistory(t, old,
+					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "phone_verification_failed"},
+					AttemptEvent{At: minute(30), Event: AttemptEventSuperseded, SupersededBy: "sl_2"},
+					AttemptEvent{At: minute(35), Event: AttemptEventSuccess, PhoneNumberID: "pn_1", Late: true})
+				if e := c.Timeline[2]; e.Kind != FactLinkCreated || e.Detail["supersedes"] != "sl_1" {
+					t.Errorf("the newer link's timeline entry = %+v", e)
+				}
+			},
+		},
+		{
+			name:       "a failure then a success on the same link: confirmed, no error code, the failure in its history",
+			facts:      []Fact{factFirstLnk, FailureRedirect("sl_1", "token_exchange_failed", minute(9)), factSuccess, factCreated},
+			wantStatus: TenantConnected,
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptConfirmed},
+			check: func(t *testing.T, c Connection) {
+				a := mustAttempt(t, c, "sl_1")
+				if a.ErrorCode != "" {
+					t.Errorf("confirmed attempt keeps error code %q", a.ErrorCode)
+				}
+				wantHistory(t, a,
+					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "token_exchange_failed"},
+					AttemptEvent{At: minute(10), Event: AttemptEventSuccess, PhoneNumberID: "pn_1"},
+					AttemptEvent{At: minute(11), Event: AttemptEventConfirmed, PhoneNumberID: "pn_1"})
+			},
+		},
+		{
+			name:       "a success awaiting confirmation carries no error code either",
+			facts:      []Fact{factFirstLnk, factFailure, factSuccess},
+			wantStatus: TenantAwaitingConfirmation,
+			check: func(t *testing.T, c Connection) {
+				if a := mustAttempt(t, c, "sl_1"); a.ErrorCode != "" || len(a.History) != 3 {
+					t.Errorf("attempt = %+v", a)
+				}
+			},
+		},
+		{
+			name:       "an expired link stays expired when opened later",
+			facts:      []Fact{factFirstLnk, LinkExpired("sl_1", minute(60)), FailureRedirect("sl_1", "link_expired", minute(61))},
+			wantStatus: TenantExpired,
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptExpired},
 		},
 		{
 			name:       "an expired newest link",
@@ -173,13 +277,37 @@ func TestDeriveRules(t *testing.T) {
 			attempts:   map[string]AttemptStatus{"sl_1": AttemptConfirmed},
 		},
 		{
-			name:       "a disconnected number requires a reconnect",
-			facts:      append(slices.Clone(connected), NumberDisconnected("pn_1", minute(50))),
+			name:       "a disconnected number requires a reconnect, with its reason",
+			facts:      append(slices.Clone(connected), NumberDisconnected("pn_1", minute(50)).WithReason("meta_token_expired")),
 			wantStatus: TenantReconnectRequired,
 			check: func(t *testing.T, c Connection) {
 				n := mustNumber(t, c, "pn_1")
-				if n.Status != NumberStatusDisconnected || !n.StatusSince.Equal(minute(50)) {
+				if n.Status != NumberStatusDisconnected || !n.StatusSince.Equal(minute(50)) || n.StatusReason != "meta_token_expired" {
 					t.Errorf("number = %+v", n)
+				}
+			},
+		},
+		{
+			name: "a reconnection clears the disconnection's reason",
+			facts: append(slices.Clone(connected), NumberDisconnected("pn_1", minute(50)).WithReason("meta_token_expired"),
+				NumberReconnected("pn_1", minute(70))),
+			wantStatus: TenantConnected,
+			check: func(t *testing.T, c Connection) {
+				if n := mustNumber(t, c, "pn_1"); n.StatusReason != "" || !n.StatusSince.Equal(minute(70)) {
+					t.Errorf("number = %+v", n)
+				}
+			},
+		},
+		{
+			name:       "a deletion and an offboarding keep their reasons",
+			facts:      append(slices.Clone(connected), numberCreated("pn_2", "", 13), NumberDeleted("pn_1", minute(50)).WithReason("deleted_by_user"), NumberOffboarded("pn_2", minute(51)).WithReason("customer_offboarded")),
+			wantStatus: TenantDisconnected,
+			check: func(t *testing.T, c Connection) {
+				if n := mustNumber(t, c, "pn_1"); n.StatusReason != "deleted_by_user" {
+					t.Errorf("deleted number = %+v", n)
+				}
+				if n := mustNumber(t, c, "pn_2"); n.StatusReason != "customer_offboarded" {
+					t.Errorf("offboarded number = %+v", n)
 				}
 			},
 		},
@@ -224,22 +352,70 @@ func TestDeriveRules(t *testing.T) {
 			wantStatus: TenantReconnectRequired,
 		},
 		{
-			name:       "a restricted account stays connected and says so",
-			facts:      append(slices.Clone(connected), AccountRestricted(AccountRef{PhoneNumberID: "pn_1"}, "spam", minute(50))),
-			wantStatus: TenantConnected,
+			name: "a restricted account makes the tenant restricted, with reason and time",
+			facts: append(slices.Clone(connected),
+				AccountRestricted(AccountRef{PhoneNumberID: "pn_1"}, "RESTRICTED_ADD_PHONE_NUMBER_ACTION", minute(50))),
+			wantStatus: TenantRestricted,
 			check: func(t *testing.T, c Connection) {
-				if !mustNumber(t, c, "pn_1").Restricted {
-					t.Error("restriction not recorded")
+				n := mustNumber(t, c, "pn_1")
+				if n.Status != NumberStatusConnected || !n.Restricted || n.RestrictedReason != "RESTRICTED_ADD_PHONE_NUMBER_ACTION" ||
+					!n.RestrictedAt.Equal(minute(50)) {
+					t.Errorf("number = %+v", n)
 				}
 			},
 		},
 		{
-			name:       "a disabled account disconnects its numbers, found by WABA",
-			facts:      []Fact{factFirstLnk, factConfig, AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "policy", minute(50))},
-			wantStatus: TenantDisconnected,
+			name: "a restriction of a number no longer connected leaves the tenant's loss",
+			facts: append(slices.Clone(connected), NumberDisconnected("pn_1", minute(40)),
+				AccountRestricted(AccountRef{}, "spam", minute(50))),
+			wantStatus: TenantReconnectRequired,
+		},
+		{
+			name:       "a disabled account disables the tenant, found by WABA",
+			facts:      []Fact{factFirstLnk, factConfig, AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "ACCOUNT_DISABLED", minute(50))},
+			wantStatus: TenantDisabled,
 			check: func(t *testing.T, c Connection) {
-				if n := mustNumber(t, c, "pn_1"); n.Status != NumberStatusAccountDisabled {
-					t.Errorf("number status = %s", n.Status)
+				n := mustNumber(t, c, "pn_1")
+				if n.Status != NumberStatusAccountDisabled || n.StatusReason != "ACCOUNT_DISABLED" || !n.StatusSince.Equal(minute(50)) {
+					t.Errorf("number = %+v", n)
+				}
+			},
+		},
+		{
+			name: "a disabled account wins over a restricted and a connected one",
+			facts: []Fact{factFirstLnk, factConfig, numberCreated("pn_2", "", 13),
+				AccountRestricted(AccountRef{PhoneNumberID: "pn_2"}, "spam", minute(45)),
+				AccountDisabled(AccountRef{PhoneNumberID: "pn_1"}, "ACCOUNT_DISABLED", minute(50))},
+			wantStatus: TenantDisabled,
+		},
+		{
+			name: "a disablement seen while disconnected shows its reason once reconnected",
+			facts: []Fact{factFirstLnk, factConfig, NumberDisconnected("pn_1", minute(40)).WithReason("meta_token_expired"),
+				AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "ACCOUNT_DISABLED", minute(50)), NumberReconnected("pn_1", minute(60))},
+			wantStatus: TenantDisabled,
+			check: func(t *testing.T, c Connection) {
+				if n := mustNumber(t, c, "pn_1"); n.StatusReason != "ACCOUNT_DISABLED" || !n.StatusSince.Equal(minute(60)) {
+					t.Errorf("number = %+v", n)
+				}
+			},
+		},
+		{
+			name: "a link created after a disablement lets the newest attempt speak",
+			facts: []Fact{factFirstLnk, factConfig, AccountDisabled(AccountRef{}, "ACCOUNT_DISABLED", minute(20)),
+				factNewLink},
+			wantStatus: TenantLinkActive, wantActive: "sl_2",
+		},
+		{
+			name: "review statuses carry when they took their value",
+			facts: []Fact{factFirstLnk, factConfig, factAPI,
+				APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", NameStatus: "PENDING_REVIEW", ReviewStatus: "PENDING"}, minute(45)),
+				APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", NameStatus: "APPROVED", ReviewStatus: "PENDING"}, minute(60))},
+			wantStatus: TenantConnected,
+			check: func(t *testing.T, c Connection) {
+				n := mustNumber(t, c, "pn_1")
+				if n.NameStatus != "APPROVED" || !n.NameStatusSince.Equal(minute(60)) || n.ReviewStatus != "PENDING" ||
+					!n.ReviewStatusSince.Equal(minute(45)) {
+					t.Errorf("number = %+v", n)
 				}
 			},
 		},
@@ -250,7 +426,8 @@ func TestDeriveRules(t *testing.T) {
 				AccountReinstated(AccountRef{BusinessAccountID: "waba_1"}, minute(60))},
 			wantStatus: TenantConnected,
 			check: func(t *testing.T, c Connection) {
-				if n := mustNumber(t, c, "pn_1"); n.Restricted || n.Status != NumberStatusConnected {
+				if n := mustNumber(t, c, "pn_1"); n.Restricted || n.Status != NumberStatusConnected || n.RestrictedReason != "" ||
+					!n.RestrictedAt.IsZero() || n.StatusReason != "" {
 					t.Errorf("number = %+v", n)
 				}
 			},
@@ -468,6 +645,7 @@ func TestStatusAt(t *testing.T) {
 }
 
 func TestSupportView(t *testing.T) {
+	offered := []ConnectionType{ConnectionCoexistence, ConnectionDedicated}
 	tests := []struct {
 		name  string
 		facts []Fact
@@ -476,34 +654,75 @@ func TestSupportView(t *testing.T) {
 		{
 			name:  "connected",
 			facts: []Fact{factFirstLnk, factSuccess, factConfig, factAPI},
-			want: SupportView{TenantID: "tenant-1", KapsoCustomerID: "cus_1", Status: TenantConnected,
-				OfferedConnectionTypes: []ConnectionType{ConnectionCoexistence, ConnectionDedicated},
-				Signup:                 SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1", BusinessAccountID: "waba_1",
-				DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated, NameStatus: "PENDING_REVIEW",
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantConnected,
+				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1",
+				BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated,
+				NumberStatus: NumberStatusConnected, StatusSince: minute(12), NameStatus: "PENDING_REVIEW",
 				ConfirmedBy: []string{SourceAPI, SourceConfigCreated}},
 		},
 		{
 			name:  "abandoned",
 			facts: []Fact{factFirstLnk, LinkExpired("sl_1", minute(60))},
-			want: SupportView{TenantID: "tenant-1", KapsoCustomerID: "cus_1", Status: TenantExpired,
-				OfferedConnectionTypes: []ConnectionType{ConnectionCoexistence, ConnectionDedicated},
-				Signup:                 SignupAbandoned, SetupLinkID: "sl_1"},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantExpired,
+				OfferedConnectionTypes: offered, Signup: SignupAbandoned, SetupLinkID: "sl_1"},
 		},
 		{
 			name:  "blocked by Meta",
 			facts: []Fact{factFirstLnk, factFailure, SuspiciousRedirect(RedirectDetails{SetupLinkID: "sl_1"}, "", minute(10))},
-			want: SupportView{TenantID: "tenant-1", KapsoCustomerID: "cus_1", Status: TenantFailed,
-				OfferedConnectionTypes: []ConnectionType{ConnectionCoexistence, ConnectionDedicated},
-				Signup:                 SignupFailed, SetupLinkID: "sl_1", ErrorCode: "phone_verification_failed", SuspiciousRedirects: 1},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantFailed,
+				OfferedConnectionTypes: offered, Signup: SignupFailed, SetupLinkID: "sl_1", ErrorCode: "phone_verification_failed",
+				Failures:            []Failure{{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed"}},
+				SuspiciousRedirects: 1},
+		},
+		{
+			name: "failed, then completed on the same link",
+			facts: []Fact{factFirstLnk, FailureRedirect("sl_1", "token_exchange_failed", minute(5)),
+				FailureRedirect("sl_1", "phone_verification_failed", minute(9)), factSuccess, factConfig},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantConnected,
+				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1",
+				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(5), ErrorCode: "token_exchange_failed"},
+					{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed"}},
+				PhoneNumberID: "pn_1", BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111",
+				ConnectionType: ConnectionDedicated, NumberStatus: NumberStatusConnected, StatusSince: minute(12),
+				ConfirmedBy: []string{SourceConfigCreated}},
+		},
+		{
+			name:  "every attempt's failures, a superseded link's late one included",
+			facts: []Fact{factFirstLnk, factNewLink, FailureRedirect("sl_1", "link_expired", minute(35)), FailureRedirect("sl_2", "waba_limit_reached", minute(36))},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantFailed,
+				OfferedConnectionTypes: offered, Signup: SignupFailed, SetupLinkID: "sl_2", ErrorCode: "waba_limit_reached",
+				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(35), ErrorCode: "link_expired", Late: true},
+					{SetupLinkID: "sl_2", At: minute(36), ErrorCode: "waba_limit_reached"}}},
 		},
 		{
 			name:  "reconnect required",
-			facts: []Fact{factFirstLnk, factConfig, NumberDisconnected("pn_1", minute(50))},
-			want: SupportView{TenantID: "tenant-1", KapsoCustomerID: "cus_1", Status: TenantReconnectRequired,
-				OfferedConnectionTypes: []ConnectionType{ConnectionCoexistence, ConnectionDedicated},
-				Signup:                 SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1", BusinessAccountID: "waba_1",
-				DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated,
+			facts: []Fact{factFirstLnk, factConfig, NumberDisconnected("pn_1", minute(50)).WithReason("meta_token_expired")},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantReconnectRequired,
+				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1",
+				BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated,
+				NumberStatus: NumberStatusDisconnected, StatusSince: minute(50), StatusReason: "meta_token_expired",
 				ConfirmedBy: []string{SourceConfigCreated}, ReconnectPhoneNumber: "+15550001111"},
+		},
+		{
+			name: "restricted",
+			facts: []Fact{factFirstLnk, factConfig, numberCreated("pn_2", "", 20),
+				AccountRestricted(AccountRef{BusinessAccountID: "waba_1"}, "RESTRICTED_BIZ_INITIATED_MESSAGING", minute(50))},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantRestricted,
+				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1",
+				BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated,
+				NumberStatus: NumberStatusConnected, StatusSince: minute(12), Restricted: true,
+				RestrictedReason: "RESTRICTED_BIZ_INITIATED_MESSAGING", RestrictedAt: minute(50),
+				ConfirmedBy: []string{SourceConfigCreated}},
+		},
+		{
+			name: "disabled",
+			facts: []Fact{factFirstLnk, factConfig, numberCreated("pn_2", "", 20),
+				AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "ACCOUNT_DISABLED", minute(50))},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantDisabled,
+				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1", PhoneNumberID: "pn_1",
+				BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111", ConnectionType: ConnectionDedicated,
+				NumberStatus: NumberStatusAccountDisabled, StatusSince: minute(50), StatusReason: "ACCOUNT_DISABLED",
+				ConfirmedBy: []string{SourceConfigCreated}},
 		},
 	}
 	for _, tt := range tests {
@@ -538,6 +757,13 @@ func wantAttempt(t *testing.T, a Attempt, want AttemptStatus) {
 	t.Helper()
 	if a.Status != want {
 		t.Errorf("attempt %s is %s, want %s", a.SetupLinkID, a.Status, want)
+	}
+}
+
+func wantHistory(t *testing.T, a Attempt, want ...AttemptEvent) {
+	t.Helper()
+	if !reflect.DeepEqual(a.History, want) {
+		t.Errorf("history of %s\n got %+v\nwant %+v", a.SetupLinkID, a.History, want)
 	}
 }
 

@@ -37,6 +37,10 @@ const (
 	FactAccountReinstated  FactKind = "account_reinstated"
 	FactLinkExpired        FactKind = "link_expired"
 	FactLinkRevoked        FactKind = "link_revoked"
+	// FactSuspiciousWebhook is a signed webhook whose claim the Platform API
+	// did not bear out (a body replayed under another event name, say). It
+	// is kept for the timeline only and changes nothing else.
+	FactSuspiciousWebhook FactKind = "suspicious_webhook"
 )
 
 // kindRank orders kinds that happen at the same instant, so that Derive
@@ -79,6 +83,8 @@ func kindRank(k FactKind) int {
 		return 15
 	case FactLinkRevoked:
 		return 16
+	case FactSuspiciousWebhook:
+		return 17
 	}
 	return -1
 }
@@ -110,8 +116,22 @@ func kindSource(k FactKind) string {
 		return "webhook:whatsapp.account.disabled"
 	case FactAccountReinstated:
 		return "webhook:whatsapp.account.reinstated"
+	case FactSuspiciousWebhook:
+		return "webhook"
 	}
 	return "unknown"
+}
+
+// source is where this fact came from, for the timeline: the Source it
+// carries, else the webhook it names, else its kind's usual source.
+func (f Fact) source() string {
+	switch {
+	case f.Source != "":
+		return f.Source
+	case f.Kind == FactSuspiciousWebhook && f.Event != "":
+		return "webhook:" + f.Event
+	}
+	return kindSource(f.Kind)
 }
 
 func isConfirmation(k FactKind) bool {
@@ -151,6 +171,26 @@ type Fact struct {
 	ExpiresAt          time.Time        `json:"expires_at,omitzero"`
 	AllowedTypes       []ConnectionType `json:"allowed_connection_types,omitempty"`
 	WebhookID          string           `json:"webhook_id,omitempty"`
+	// Event is the webhook event a suspicious webhook claimed to be.
+	Event string `json:"event,omitempty"`
+	// Source says who established the fact when its kind alone does not:
+	// SourceAPI for a webhook event the Platform API bore out, SourceReconciler
+	// for a state the reconciler found. Empty means the kind's usual source.
+	Source string `json:"source,omitempty"`
+}
+
+// WithReason returns the fact with why it happened (a disconnection's
+// meta_token_expired, a restriction's policy), shown in the support view.
+func (f Fact) WithReason(reason string) Fact {
+	f.Reason = reason
+	return f
+}
+
+// WithSource returns the fact with who established it (SourceAPI,
+// SourceReconciler), shown as its timeline entry's source.
+func (f Fact) WithSource(source string) Fact {
+	f.Source = source
+	return f
 }
 
 // LinkDetails describes a setup link as Kapso created it.
@@ -246,6 +286,13 @@ func WebhookRegistered(phoneNumberID, webhookID string, at time.Time) Fact {
 	return Fact{Kind: FactWebhookRegistered, At: at, PhoneNumberID: phoneNumberID, WebhookID: webhookID}
 }
 
+// SuspiciousWebhook: a webhook named event claimed something of the number
+// that the Platform API did not confirm; reason says what Kapso showed.
+// phoneNumberID may be empty for an account event naming only its WABA.
+func SuspiciousWebhook(event, phoneNumberID, reason string, at time.Time) Fact {
+	return Fact{Kind: FactSuspiciousWebhook, At: at, Event: event, PhoneNumberID: phoneNumberID, Reason: reason}
+}
+
 // NumberDisconnected: whatsapp.phone_number.disconnected.
 func NumberDisconnected(phoneNumberID string, at time.Time) Fact {
 	return Fact{Kind: FactNumberDisconnected, At: at, PhoneNumberID: phoneNumberID}
@@ -314,6 +361,10 @@ func (f Fact) Validate() error {
 		}
 	case FactAccountRestricted, FactAccountDisabled, FactAccountReinstated:
 		// No reference at all means the whole tenant.
+	case FactSuspiciousWebhook:
+		if f.Event == "" {
+			return fmt.Errorf("%w: %s has no event name", ErrInvalidFact, f.Kind)
+		}
 	default:
 		if f.PhoneNumberID == "" {
 			return fmt.Errorf("%w: %s has no phone number id", ErrInvalidFact, f.Kind)
@@ -390,10 +441,11 @@ func (c Connection) AlreadyKnows(f Fact) bool {
 	return latest != nil && latest.timelessKey() == want
 }
 
-// timelessKey is the Key of the fact at a fixed time: equal for the same
-// fact at two times.
+// timelessKey is the Key of the fact at a fixed time and without its
+// source: equal for the same fact at two times, or told by another channel.
 func (f Fact) timelessKey() string {
 	f.At = time.Unix(0, 0).UTC()
+	f.Source = ""
 	return f.Key()
 }
 
@@ -407,7 +459,7 @@ func (f Fact) namedFields() []namedField {
 	for i, t := range f.AllowedTypes {
 		types[i] = string(t)
 	}
-	return []namedField{
+	fields := []namedField{
 		{"kind", string(f.Kind)},
 		{"at", formatTime(f.At)},
 		{"setup_link_id", f.SetupLinkID},
@@ -425,6 +477,15 @@ func (f Fact) namedFields() []namedField {
 		{"allowed_connection_types", strings.Join(types, ",")},
 		{"webhook_id", f.WebhookID},
 	}
+	// Fields added later are listed only when set, so that the Key of every
+	// fact stored before them stays what it was.
+	if f.Event != "" {
+		fields = append(fields, namedField{"event", f.Event})
+	}
+	if f.Source != "" {
+		fields = append(fields, namedField{"source", f.Source})
+	}
+	return fields
 }
 
 func formatTime(t time.Time) string {

@@ -1,6 +1,8 @@
 package onboarding
 
 import (
+	"errors"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -74,5 +76,105 @@ func TestChangeClosedLinks(t *testing.T) {
 				t.Errorf("ClosedLinks = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A webhook whose claim Kapso did not bear out is on the timeline, with the
+// event it claimed and why it was not believed, and changes nothing else.
+func TestSuspiciousWebhookChangesOnlyTheTimeline(t *testing.T) {
+	const event = "whatsapp.phone_number.disconnected"
+	const why = "not confirmed by the Platform API (pn_1: Kapso shows the number CONNECTED)"
+	tests := []struct {
+		name  string
+		known []Fact
+		fact  Fact
+	}{
+		{"a connected tenant", []Fact{factFirstLnk, factConfig},
+			SuspiciousWebhook(event, "pn_1", why, minute(20))},
+		{"a restricted tenant", []Fact{factFirstLnk, factConfig, AccountRestricted(AccountRef{BusinessAccountID: "waba_1"}, "spam", minute(15))},
+			SuspiciousWebhook("whatsapp.account.reinstated", "pn_1", why, minute(20))},
+		{"a reconnect-required tenant", []Fact{factFirstLnk, factConfig, NumberDisconnected("pn_1", minute(15))},
+			SuspiciousWebhook("whatsapp.phone_number.deleted", "pn_1", why, minute(20))},
+		{"a tenant with an open link", []Fact{factFirstLnk},
+			SuspiciousWebhook("whatsapp.account.disabled", "", "the event names no number of this tenant", minute(20))},
+		{"before the facts it is about", []Fact{factFirstLnk, factConfig},
+			SuspiciousWebhook(event, "pn_1", why, minute(1))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := applyAll(t, tt.known...)
+			after, change := Apply(before, tt.fact)
+			if !change.Applied() || len(change.Attempts) != 0 || len(change.PhoneNumbers) != 0 ||
+				change.TenantStatusFrom != change.TenantStatusTo {
+				t.Errorf("change = %+v, want only a timeline entry", change)
+			}
+			if after.Tenant.Status != before.Tenant.Status || after.Tenant.ActiveSetupLinkID != before.Tenant.ActiveSetupLinkID ||
+				!reflect.DeepEqual(after.Attempts, before.Attempts) || !reflect.DeepEqual(after.PhoneNumbers, before.PhoneNumbers) {
+				t.Errorf("state changed:\n got %+v %+v %+v\nwant %+v %+v %+v", after.Tenant, after.Attempts, after.PhoneNumbers,
+					before.Tenant, before.Attempts, before.PhoneNumbers)
+			}
+			if len(after.Timeline) != len(before.Timeline)+1 {
+				t.Fatalf("timeline has %d entries, want %d", len(after.Timeline), len(before.Timeline)+1)
+			}
+			i := slices.IndexFunc(after.Timeline, func(e TimelineEntry) bool { return e.Kind == FactSuspiciousWebhook })
+			want := TimelineEntry{At: tt.fact.At, Kind: FactSuspiciousWebhook, Source: "webhook:" + tt.fact.Event,
+				Detail: map[string]string{"event": tt.fact.Event, "reason": tt.fact.Reason}}
+			if tt.fact.PhoneNumberID != "" {
+				want.Detail["phone_number_id"] = tt.fact.PhoneNumberID
+			}
+			if i < 0 || !reflect.DeepEqual(after.Timeline[i], want) || !reflect.DeepEqual(change.Entry, want) {
+				t.Errorf("timeline entry\n got %+v\nwant %+v", after.Timeline, want)
+			}
+		})
+	}
+}
+
+func TestSuspiciousWebhookNeedsItsEvent(t *testing.T) {
+	if err := SuspiciousWebhook("", "pn_1", "x", minute(1)).Validate(); !errors.Is(err, ErrInvalidFact) {
+		t.Errorf("Validate = %v, want ErrInvalidFact", err)
+	}
+}
+
+// Source and Reason reach the timeline; a fact without them keeps the Key it
+// was stored under before they existed.
+func TestFactSourceAndReason(t *testing.T) {
+	f := NumberDisconnected("pn_1", minute(50)).WithReason("meta_token_expired").WithSource(SourceAPI)
+	c := applyAll(t, factFirstLnk, factConfig, f)
+	e := c.Timeline[len(c.Timeline)-1]
+	wantEntry := TimelineEntry{At: minute(50), Kind: FactNumberDisconnected, Source: SourceAPI,
+		Detail: map[string]string{"phone_number_id": "pn_1", "reason": "meta_token_expired"}}
+	if !reflect.DeepEqual(e, wantEntry) {
+		t.Errorf("entry = %+v, want %+v", e, wantEntry)
+	}
+	found := AccountRestricted(AccountRef{PhoneNumberID: "pn_1"}, "found by the reconciler", minute(60)).WithSource(SourceReconciler)
+	if e := applyAll(t, factConfig, found).Timeline[1]; e.Source != SourceReconciler || e.Detail["reason"] != "found by the reconciler" {
+		t.Errorf("reconciler entry = %+v", e)
+	}
+	if e := applyAll(t, factConfig, NumberDisconnected("pn_1", minute(50))).Timeline[1]; e.Source != "webhook:whatsapp.phone_number.disconnected" {
+		t.Errorf("a fact without Source shows %q", e.Source)
+	}
+	if f.Key() == f.WithSource("").Key() {
+		t.Error("Source is not part of the Key")
+	}
+	// The same event told by another channel is already known.
+	if !applyAll(t, factConfig, f).AlreadyKnows(f.WithSource(SourceReconciler)) {
+		t.Error("a disconnection known from the API is new when the reconciler tells it")
+	}
+	keys := map[string]string{
+		factFailure.Key(): "failure_redirect#sl_1#b5bff1c12b9f5c4421fc9f17",
+		NumberDisconnected("pn_1", minute(50)).Key(): "number_disconnected#pn_1#19ac20dfae8b62beb3db0644",
+	}
+	for got, want := range keys {
+		if got != want {
+			t.Errorf("stored key changed: %s, want %s", got, want)
+		}
+	}
+}
+
+// The change of a newer link's creation says which link it superseded.
+func TestChangeEntryNamesTheSupersededLink(t *testing.T) {
+	_, change := Apply(applyAll(t, factFirstLnk), factNewLink)
+	if change.Entry.Kind != FactLinkCreated || change.Entry.Detail["supersedes"] != "sl_1" {
+		t.Errorf("entry = %+v", change.Entry)
 	}
 }

@@ -87,6 +87,42 @@ func TestEveryOrderIncludingTheFirstLinkEndsTheSame(t *testing.T) {
 	}
 }
 
+// A superseded link opened later (a failure, then a success on it), and a
+// failure then a success on the newer link: every order ends with the old
+// attempt superseded and the new one confirmed without an error code.
+func TestEveryOrderOfLateRedirectsAndARetriedLinkEndsTheSame(t *testing.T) {
+	facts := []Fact{
+		factFirstLnk, factNewLink,
+		FailureRedirect("sl_1", "link_expired", minute(35)),
+		successRedirect("sl_1", "pn_1", 36),
+		FailureRedirect("sl_2", "token_exchange_failed", minute(40)),
+		successRedirect("sl_2", "pn_2", 41),
+		APIConfirmed(NumberDetails{PhoneNumberID: "pn_2", BusinessAccountID: "waba_1"}, minute(42)),
+	}
+	final := Derive(testTenant, facts)
+	want := canonical(t, final)
+	old, newer := mustAttempt(t, final, "sl_1"), mustAttempt(t, final, "sl_2")
+	wantAttempt(t, old, AttemptSuperseded)
+	wantAttempt(t, newer, AttemptConfirmed)
+	if old.SupersededBy != "sl_2" || old.ErrorCode != "" || newer.ErrorCode != "" || len(final.Failures()) != 2 ||
+		final.Tenant.Status != TenantConnected {
+		t.Fatalf("final state: %+v / %+v / %s", old, newer, final.Tenant.Status)
+	}
+	if n := mustNumber(t, final, "pn_2"); n.SetupLinkID != "sl_2" {
+		t.Errorf("pn_2 attributed to %q", n.SetupLinkID)
+	}
+	orders := 0
+	permute(facts, func(order []Fact) {
+		orders++
+		if got := canonical(t, applyAll(t, order...)); got != want {
+			t.Fatalf("order %v ends differently:\n got %s\nwant %s", kindsOf(order), got, want)
+		}
+	})
+	if orders != 5040 {
+		t.Errorf("visited %d orders, want 5040", orders)
+	}
+}
+
 func kindsOf(facts []Fact) []FactKind {
 	kinds := make([]FactKind, len(facts))
 	for i, f := range facts {
@@ -118,6 +154,14 @@ var fuzzPool = append(append([]Fact{factFirstLnk}, sixFacts...),
 	FailureRedirect("sl_3", "facebook_auth_failed", minute(61)),
 	// Same instant as the disconnection: the kind order settles it.
 	NumberReconnected("pn_1", minute(50)),
+	// Redirects after their link closed, reasons, sources, a suspicious webhook.
+	FailureRedirect("sl_1", "link_expired", minute(25)),
+	successRedirect("sl_2", "pn_2", 60),
+	NumberDisconnected("pn_1", minute(75)).WithReason("meta_token_expired").WithSource(SourceAPI),
+	AccountRestricted(AccountRef{PhoneNumberID: "pn_1"}, "RESTRICTED_ADD_PHONE_NUMBER_ACTION", minute(50)).WithSource(SourceReconciler),
+	SuspiciousWebhook("whatsapp.account.disabled", "pn_1", "Kapso shows the number CONNECTED", minute(56)),
+	AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "ACCOUNT_DISABLED", minute(45)),
+	APIConfirmed(NumberDetails{PhoneNumberID: "pn_2", SetupLinkID: "sl_1"}, minute(62)),
 )
 
 // FuzzApplyOrder picks a sequence of facts (with repetitions) from the pool

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -57,15 +58,28 @@ func (r SetupLinkRequest) Validate() error {
 	return nil
 }
 
+// checkTenantName: the name is shown to people at Kapso and in logs, so no
+// control character (C0, DEL, C1: line breaks, escapes, NUL) gets through;
+// the bound is on the name as kept, without surrounding white space.
 func (r SetupLinkRequest) checkTenantName() *FieldError {
+	const field = "tenant_name"
 	if !utf8.ValidString(r.TenantName) {
-		return &FieldError{"tenant_name", "must be valid UTF-8"}
+		return &FieldError{field, "must be valid UTF-8"}
 	}
-	if n := utf8.RuneCountInString(r.TenantName); n > MaxTenantNameChars {
-		return &FieldError{"tenant_name", fmt.Sprintf("must be at most %d characters, got %d", MaxTenantNameChars, n)}
+	for i, c := range []rune(r.TenantName) {
+		if unicode.IsControl(c) {
+			return &FieldError{field, fmt.Sprintf("must not contain control characters (U+%04X at character %d)", c, i+1)}
+		}
+	}
+	if n := utf8.RuneCountInString(r.Name()); n > MaxTenantNameChars {
+		return &FieldError{field, fmt.Sprintf("must be at most %d characters, got %d", MaxTenantNameChars, n)}
 	}
 	return nil
 }
+
+// Name is the tenant name as kept: TenantName without surrounding white
+// space. "" (omitted, empty or blank) leaves the name to the tenant id.
+func (r SetupLinkRequest) Name() string { return strings.TrimSpace(r.TenantName) }
 
 // checkConnectionTypes: omitted means Kapso's default (both); present
 // means a non-empty set of known types.
@@ -187,11 +201,18 @@ func isE164(s string) bool {
 	return ok && len(digits) >= 7 && len(digits) <= 15 && digits[0] != '0' && allBytes(digits, isDigitASCII)
 }
 
-// ValidTenantID reports whether id can be a tenant id: 1 to 128 characters
-// of [A-Za-z0-9._:-]. The SaaS chooses it; it ends up in keys and URLs.
+// TenantIDPattern is the rule ValidTenantID applies, as a regular expression.
+const TenantIDPattern = `^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`
+
+// ValidTenantID reports whether id matches TenantIDPattern: 1 to 128
+// characters of A-Z a-z 0-9 . _ : -, the first a letter or digit. The SaaS
+// chooses it; it ends up in keys, URL paths and Kapso's
+// external_customer_id, so "." and ".." (a path's dot segments, also when
+// sent as %2e%2e) and names starting like an option or a hidden file are
+// refused.
 func ValidTenantID(id string) bool {
-	return len(id) >= 1 && len(id) <= MaxTenantIDChars && allBytes(id, func(b byte) bool {
-		return isDigitASCII(b) || isUpperASCII(b) || ('a' <= b && b <= 'z') || strings.IndexByte("._:-", b) >= 0
+	return len(id) >= 1 && len(id) <= MaxTenantIDChars && isAlnumASCII(id[0]) && allBytes(id, func(b byte) bool {
+		return isAlnumASCII(b) || strings.IndexByte("._:-", b) >= 0
 	})
 }
 
@@ -206,6 +227,9 @@ func allBytes(s string, ok func(byte) bool) bool {
 
 func isDigitASCII(b byte) bool { return '0' <= b && b <= '9' }
 func isUpperASCII(b byte) bool { return 'A' <= b && b <= 'Z' }
+func isAlnumASCII(b byte) bool {
+	return isDigitASCII(b) || isUpperASCII(b) || ('a' <= b && b <= 'z')
+}
 func isHexASCII(b byte) bool {
 	return isDigitASCII(b) || ('a' <= b && b <= 'f') || ('A' <= b && b <= 'F')
 }

@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,14 @@ func TestSetupLinkRequestValidate(t *testing.T) {
 		{"tenant name of 200 characters", SetupLinkRequest{TenantName: strings.Repeat("é", 200)}, ""},
 		{"tenant name too long", SetupLinkRequest{TenantName: strings.Repeat("a", 201)}, "tenant_name"},
 		{"tenant name not UTF-8", SetupLinkRequest{TenantName: "\xff"}, "tenant_name"},
+		{"tenant name with NUL", SetupLinkRequest{TenantName: "Acme\x00"}, "tenant_name"},
+		{"tenant name with ESC", SetupLinkRequest{TenantName: "\x1b[31mAcme"}, "tenant_name"},
+		{"tenant name with CR LF", SetupLinkRequest{TenantName: "Acme\r\nX-Injected: 1"}, "tenant_name"},
+		{"tenant name with a tab", SetupLinkRequest{TenantName: "Acme\tInc"}, "tenant_name"},
+		{"tenant name with DEL", SetupLinkRequest{TenantName: "Acme\x7f"}, "tenant_name"},
+		{"tenant name with a C1 control", SetupLinkRequest{TenantName: "Acme\u0085"}, "tenant_name"},
+		{"tenant name of 200 characters between spaces", SetupLinkRequest{TenantName: "  " + strings.Repeat("a", 200) + "\u00a0 "}, ""},
+		{"tenant name with spaces, accents and emoji", SetupLinkRequest{TenantName: "Padaria São João 🥖"}, ""},
 
 		{"one connection type", SetupLinkRequest{AllowedConnectionTypes: []string{"coexistence"}}, ""},
 		{"empty connection types", SetupLinkRequest{AllowedConnectionTypes: []string{}}, "allowed_connection_types"},
@@ -103,10 +112,38 @@ func TestValidTenantID(t *testing.T) {
 		{"hash#inside", false},
 		{"ação", false},
 		{"new\nline", false},
+		{".", false},
+		{"..", false},
+		{"...", false},
+		{".hidden", false},
+		{"-option", false},
+		{":colon", false},
+		{"_under", false},
+		{"9lives", true},
+		{"a..b", true},
+		{"a.", true},
 	}
 	for _, tt := range tests {
 		if got := ValidTenantID(tt.id); got != tt.want {
 			t.Errorf("ValidTenantID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}
+
+func TestTenantIDPatternIsValidTenantID(t *testing.T) {
+	re := regexp.MustCompile(TenantIDPattern)
+	for _, id := range []string{"t", "tenant-42", "org:acme.eu_west-1", ".", "..", ".x", "-x", "_x", "a/b", "a b", "ação", "",
+		strings.Repeat("a", 128), strings.Repeat("a", 129), "a\n", "Z9._:-"} {
+		if got, want := ValidTenantID(id), re.MatchString(id); got != want {
+			t.Errorf("ValidTenantID(%q) = %v, the pattern says %v", id, got, want)
+		}
+	}
+}
+
+func TestSetupLinkRequestName(t *testing.T) {
+	for in, want := range map[string]string{"": "", "   ": "", " Acme Inc ": "Acme Inc", "\u00a0Açaí\u2003": "Açaí"} {
+		if got := (SetupLinkRequest{TenantName: in}).Name(); got != want {
+			t.Errorf("Name(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -24,6 +24,11 @@ type Store interface {
 	// TenantsWithStatus lists up to limit tenants whose newest derived status
 	// is status, least recently updated first.
 	TenantsWithStatus(ctx context.Context, status TenantStatus, limit int) ([]TenantRef, error)
+	// ListTenants lists one page of the tenants q selects, least recently
+	// updated first, each with its Attention at q.Now, and the cursor of the
+	// next page ("" after the last). A cursor not handed out for the same
+	// filters is errs.Invalid wrapping ErrBadCursor.
+	ListTenants(ctx context.Context, q TenantQuery) ([]TenantItem, string, error)
 	// RecordLink maps a setup link Kapso created to the tenant
 	// (ErrLinkOfAnotherTenant unless CanMap) and appends its LinkCreated.
 	RecordLink(ctx context.Context, tenantID string, l LinkDetails) (Connection, error)

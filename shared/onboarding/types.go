@@ -30,12 +30,22 @@ const (
 	TenantAwaitingConfirmation TenantStatus = "awaiting_confirmation"
 	// TenantConnected: at least one number is confirmed and connected.
 	TenantConnected TenantStatus = "connected"
+	// TenantRestricted: a connected number's business account is restricted
+	// by Meta: it still receives, but sending is limited. It wins over
+	// connected; a reinstatement returns the tenant to connected.
+	TenantRestricted TenantStatus = "restricted"
+	// TenantDisabled: a number's business account is disabled by Meta and
+	// nothing works on it until Meta reinstates it (a new signup on the same
+	// account does not help). It wins over connected and restricted unless a
+	// setup link was created after the disablement; a reinstatement returns
+	// the tenant to connected.
+	TenantDisabled TenantStatus = "disabled"
 	// TenantFailed: the newest setup link came back through the failure redirect.
 	TenantFailed TenantStatus = "failed"
 	// TenantExpired: the newest setup link expired or was revoked unused.
 	TenantExpired TenantStatus = "expired"
-	// TenantDisconnected: every known number was deleted, offboarded or its
-	// account disabled, and no newer setup link was created since.
+	// TenantDisconnected: every known number was deleted or offboarded, and
+	// no newer setup link was created since.
 	TenantDisconnected TenantStatus = "disconnected"
 	// TenantReconnectRequired: a number was disconnected (its Meta credentials
 	// no longer work) and no newer setup link was created since; the customer
@@ -118,6 +128,9 @@ const (
 	SourcePhoneNumberCreated = "webhook:whatsapp.phone_number.created"
 	SourceConfigCreated      = "webhook:whatsapp.config.created"
 	SourceAPI                = "api"
+	// SourceReconciler: a state the reconciler found at the Platform API
+	// (Fact.Source only; the reconciler confirms numbers as SourceAPI).
+	SourceReconciler = "reconciler"
 )
 
 // Tenant is the SaaS's customer; it maps to one Kapso customer.
@@ -150,6 +163,9 @@ type RedirectSeen struct {
 	// caller found it is not under the tenant's Kapso customer.
 	Suspicious       bool   `json:"suspicious,omitempty"`
 	SuspiciousReason string `json:"suspicious_reason,omitempty"`
+	// Late: it came after its link was superseded, expired or revoked, so it
+	// decides nothing (the person opened an old link).
+	Late bool `json:"late,omitempty"`
 }
 
 // Attempt is one setup link created for a tenant.
@@ -166,14 +182,51 @@ type Attempt struct {
 	Redirect *RedirectSeen `json:"redirect,omitempty"`
 	// Redirects is every redirect seen for this link, in time order.
 	Redirects []RedirectSeen `json:"redirects,omitempty"`
-	// ErrorCode is the latest failure redirect's error code.
+	// ErrorCode is the latest failure's error code while the attempt is
+	// failed; empty in every other status. Every failure stays in History.
 	ErrorCode string `json:"error_code,omitempty"`
 	// PhoneNumberID is the number confirmed for this link.
 	PhoneNumberID string    `json:"phone_number_id,omitempty"`
 	ConfirmedBy   []string  `json:"confirmed_by,omitempty"`
 	ConfirmedAt   time.Time `json:"confirmed_at,omitzero"`
-	// ClosedAt is when the attempt was superseded, expired or revoked.
-	ClosedAt time.Time `json:"closed_at,omitzero"`
+	// ClosedAt is when the attempt was superseded, expired or revoked, and
+	// SupersededBy the newer link, when that closing decided its status
+	// (History also shows a closing after a failure).
+	ClosedAt     time.Time `json:"closed_at,omitzero"`
+	SupersededBy string    `json:"superseded_by,omitempty"`
+	// History is everything that happened to the link, in time order.
+	History []AttemptEvent `json:"history,omitempty"`
+}
+
+// AttemptEventKind names one step of an attempt's history.
+type AttemptEventKind string
+
+const (
+	AttemptEventCreated    AttemptEventKind = "created"
+	AttemptEventSuccess    AttemptEventKind = "success_redirect"
+	AttemptEventSuspicious AttemptEventKind = "suspicious_redirect"
+	AttemptEventFailure    AttemptEventKind = "failure_redirect"
+	AttemptEventConfirmed  AttemptEventKind = "confirmed"
+	// The link closed while it could still be used: a newer link was created
+	// (Kapso revokes the older one), it expired, or it was revoked.
+	AttemptEventSuperseded AttemptEventKind = "superseded"
+	AttemptEventExpired    AttemptEventKind = "expired"
+	AttemptEventRevoked    AttemptEventKind = "revoked"
+)
+
+// AttemptEvent is one step of an attempt's history.
+type AttemptEvent struct {
+	At    time.Time        `json:"at"`
+	Event AttemptEventKind `json:"event"`
+	// ErrorCode is a failure redirect's code (see DescribeError).
+	ErrorCode     string `json:"error_code,omitempty"`
+	PhoneNumberID string `json:"phone_number_id,omitempty"`
+	// Reason is why a redirect is suspicious.
+	Reason string `json:"reason,omitempty"`
+	// SupersededBy is the newer link, for a superseded event.
+	SupersededBy string `json:"superseded_by,omitempty"`
+	// Late: a redirect that came after the link had closed; it changed nothing.
+	Late bool `json:"late,omitempty"`
 }
 
 // PhoneNumber is a number connected (or once connected) for the tenant.
@@ -185,14 +238,24 @@ type PhoneNumber struct {
 	Status             PhoneNumberStatus `json:"status"`
 	// StatusSince is when Status last changed.
 	StatusSince time.Time `json:"status_since,omitzero"`
+	// StatusReason is why the number has its status, as the event that set
+	// it said (meta_token_expired, deleted_by_user, ACCOUNT_DISABLED…).
+	StatusReason string `json:"status_reason,omitempty"`
 	// NameStatus is Meta's display-name review status; ReviewStatus the WABA
-	// review status. Both as the Platform API reported them last.
-	NameStatus    string `json:"name_status,omitempty"`
-	ReviewStatus  string `json:"review_status,omitempty"`
-	QualityRating string `json:"quality_rating,omitempty"`
+	// review status. Both as the Platform API reported them last, with when
+	// each took its current value.
+	NameStatus        string    `json:"name_status,omitempty"`
+	NameStatusSince   time.Time `json:"name_status_since,omitzero"`
+	ReviewStatus      string    `json:"review_status,omitempty"`
+	ReviewStatusSince time.Time `json:"review_status_since,omitzero"`
+	QualityRating     string    `json:"quality_rating,omitempty"`
 	// Restricted: Meta restricted the business account; the number still
-	// works within limits, so it stays connected.
+	// works within limits, so its status stays connected (the tenant's
+	// becomes restricted). RestrictedReason and RestrictedAt are the latest
+	// restriction's.
 	Restricted        bool      `json:"restricted,omitempty"`
+	RestrictedReason  string    `json:"restricted_reason,omitempty"`
+	RestrictedAt      time.Time `json:"restricted_at,omitzero"`
 	WebhookRegistered bool      `json:"webhook_registered,omitempty"`
 	WebhookID         string    `json:"webhook_id,omitempty"`
 	ConfirmedBy       []string  `json:"confirmed_by,omitempty"`

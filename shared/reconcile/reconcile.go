@@ -42,6 +42,9 @@ type KapsoClient interface {
 type Confirmer interface {
 	ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID string) error
 	RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error
+	// CorrectNumber records what the Platform API shows of a number when the
+	// stored state disagrees; changed says whether it did.
+	CorrectNumber(ctx context.Context, tenantID, phoneNumberID string) (changed bool, err error)
 }
 
 // Reconciler runs one reconciliation pass per Run.
@@ -63,6 +66,8 @@ type Report struct {
 	TenantsChecked    int  `json:"tenants_checked"`
 	NumbersConfirmed  int  `json:"numbers_confirmed"`
 	WebhooksChecked   int  `json:"webhooks_checked"`
+	NumbersChecked    int  `json:"numbers_checked"`
+	NumbersCorrected  int  `json:"numbers_corrected"`
 	Errors            int  `json:"errors"`
 	StoppedByDeadline bool `json:"stopped_by_deadline"`
 }
@@ -73,7 +78,7 @@ type Report struct {
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	var errList []error
-	steps := []func(context.Context, *Report) error{r.expireLinks, r.confirmTenants, r.registerWebhooks}
+	steps := []func(context.Context, *Report) error{r.expireLinks, r.confirmTenants, r.registerWebhooks, r.correctNumbers}
 	for _, step := range steps {
 		if r.outOfTime(ctx) {
 			rep.StoppedByDeadline = true
@@ -85,7 +90,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	}
 	r.logger().Info("reconciliation done", "links_expired", rep.LinksExpired, "links_closed", rep.LinksClosed,
 		"tenants_checked", rep.TenantsChecked, "numbers_confirmed", rep.NumbersConfirmed,
-		"webhooks_checked", rep.WebhooksChecked, "errors", rep.Errors, "stopped_by_deadline", rep.StoppedByDeadline)
+		"webhooks_checked", rep.WebhooksChecked, "numbers_checked", rep.NumbersChecked,
+		"numbers_corrected", rep.NumbersCorrected, "errors", rep.Errors, "stopped_by_deadline", rep.StoppedByDeadline)
 	return rep, errors.Join(errList...)
 }
 
@@ -238,6 +244,56 @@ func (r *Reconciler) registerWebhooks(ctx context.Context, rep *Report) error {
 		}
 	}
 	return nil
+}
+
+// numberStatuses are the tenant statuses whose numbers Kapso may have
+// changed without kapso-bridge hearing of it (a lost or forged webhook).
+var numberStatuses = []onboarding.TenantStatus{onboarding.TenantConnected, onboarding.TenantRestricted,
+	onboarding.TenantDisabled, onboarding.TenantReconnectRequired, onboarding.TenantDisconnected}
+
+// correctNumbers checks the numbers of connected (or once connected)
+// tenants against the Platform API and records what it shows where the
+// stored state disagrees, least recently updated tenants first.
+func (r *Reconciler) correctNumbers(ctx context.Context, rep *Report) error {
+	var errList []error
+	budget := r.limit()
+	for _, status := range numberStatuses {
+		tenants, err := r.Store.TenantsWithStatus(ctx, status, r.limit())
+		if err != nil {
+			errList = append(errList, err)
+			continue
+		}
+		for _, t := range tenants {
+			conn, found, err := r.Store.Load(ctx, t.TenantID)
+			if err != nil {
+				r.itemFailed(rep, "load tenant to check its numbers", err, "tenant_id", t.TenantID)
+				continue
+			}
+			if !found {
+				continue
+			}
+			for _, n := range conn.PhoneNumbers {
+				if n.Status == onboarding.NumberStatusUnconfirmed {
+					continue
+				}
+				if budget == 0 || r.outOfTime(ctx) {
+					rep.StoppedByDeadline = rep.StoppedByDeadline || budget > 0
+					return errors.Join(errList...)
+				}
+				budget--
+				rep.NumbersChecked++
+				changed, err := r.Confirmer.CorrectNumber(ctx, t.TenantID, n.PhoneNumberID)
+				if err != nil {
+					r.itemFailed(rep, "check number", err, "tenant_id", t.TenantID, "phone_number_id", n.PhoneNumberID)
+					continue
+				}
+				if changed {
+					rep.NumbersCorrected++
+				}
+			}
+		}
+	}
+	return errors.Join(errList...)
 }
 
 func (r *Reconciler) limit() int {

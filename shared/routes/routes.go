@@ -47,6 +47,8 @@ var (
 
 // The tenant API the SaaS backend calls, served by the setuplinks function.
 var (
+	// ListTenants lists every tenant, or those of a status or needing a human.
+	ListTenants     = Route{"GET", "/v1/tenants"}
 	CreateSetupLink = Route{"POST", "/v1/tenants/{" + TenantID + "}/setup-links"}
 	GetConnection   = Route{"GET", "/v1/tenants/{" + TenantID + "}/connection"}
 	// The tenant's messages, read side.
@@ -60,7 +62,7 @@ var (
 // and the local stack serves it at the same ones.
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
-	TenantAPI = []Route{CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact}
+	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

@@ -16,6 +16,7 @@ func TestRoutes(t *testing.T) {
 		MetaWebhook:     "POST /webhooks/meta/{phone_number_id}",
 		ConnectSuccess:  "GET /connect/success",
 		ConnectFailure:  "GET /connect/failure",
+		ListTenants:     "GET /v1/tenants",
 		CreateSetupLink: "POST /v1/tenants/{tenant_id}/setup-links",
 		GetConnection:   "GET /v1/tenants/{tenant_id}/connection",
 
@@ -64,13 +65,13 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 			seen[r]++
 		}
 	}
-	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, CreateSetupLink, GetConnection,
-		ListConversations, ListConversationMessages, GetMessage, GetContact} {
+	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 11 {
-		t.Errorf("%d routes in the function groups, want 11", len(seen))
+	if len(seen) != 12 {
+		t.Errorf("%d routes in the function groups, want 12", len(seen))
 	}
 }

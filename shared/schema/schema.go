@@ -72,6 +72,8 @@ const (
 	AttrSK     = "sk"
 	AttrGSI1PK = "gsi1pk"
 	AttrGSI1SK = "gsi1sk"
+	AttrGSI2PK = "gsi2pk"
+	AttrGSI2SK = "gsi2sk"
 	AttrTTL    = "expires_at"
 )
 
@@ -79,6 +81,11 @@ const (
 // lookups find by something other than their own key (links by status and
 // expiry, numbers by webhook state).
 const GSI1 = "gsi1"
+
+// GSI2 is the bridge table's second index, for items listed two ways: an
+// item has one key pair per index, and tenants, listed by status in gsi1,
+// are also listed whole and by whether they need a human in gsi2.
+const GSI2 = "gsi2"
 
 var (
 	// Idempotency holds delivery claims and event bodies too large for SQS.
@@ -98,6 +105,10 @@ var (
 			Name:         GSI1,
 			PartitionKey: Attribute{AttrGSI1PK, String},
 			SortKey:      &Attribute{AttrGSI1SK, String},
+		}, {
+			Name:         GSI2,
+			PartitionKey: Attribute{AttrGSI2PK, String},
+			SortKey:      &Attribute{AttrGSI2SK, String},
 		}},
 		TTLAttribute: AttrTTL,
 		Retain:       true,

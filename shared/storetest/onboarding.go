@@ -34,6 +34,8 @@ func RunStore(t *testing.T, newStore func(t *testing.T, now func() time.Time) On
 		"only the newest link stays active":               store(newestLinkStaysActive),
 		"expired links are listed to the second":          store(expiredLinksAreListed),
 		"tenants are listed least recently updated first": store(tenantsByStatus),
+		"tenant lists: whole, by status, by attention":    store(tenantLists),
+		"a tenant list resumes after its cursor":          store(tenantListCursors),
 		"racing requests create one customer":             store(racingRequestsCreateOneCustomer),
 		"the customer lease and what a tenant records":    store(customerLease),
 		"orphans are kept per customer, oldest first":     orphansAreKept,
@@ -333,5 +335,226 @@ func orphansAreKept(t *testing.T, s Onboarding, clk *testclock.Clock) {
 	}
 	if kept, _ := s.Orphans(ctx, "nobody"); len(kept) != 0 {
 		t.Fatalf("orphans of nobody: %q", kept)
+	}
+}
+
+// seedTenants makes one tenant of each kind ListTenants tells apart, each
+// last updated at a different time (minutes after the clock's start):
+//
+//	t-new            not_started                      0   created with a name
+//	t-active         link_active                      1
+//	t-failed         failed                           3   attention: failed
+//	t-waiting-old    awaiting_confirmation            5   attention once an hour has passed
+//	t-hooked         connected, webhook registered    9   with a name and a Kapso customer
+//	t-nohook         connected, no webhook           11   attention: webhook_not_registered
+//	t-lost           reconnect_required              15   attention: reconnect_required
+//	t-restricted     restricted, no webhook          18   attention: restricted, webhook_not_registered
+//	t-disabled       disabled                        22   attention: disabled
+//	t-waiting-new    awaiting_confirmation           90
+func seedTenants(t *testing.T, s onboarding.Store, clk *testclock.Clock) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	e := clk.Now()
+	at := func(minutes int) time.Time { return e.Add(time.Duration(minutes) * time.Minute) }
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(tenantID string, minutes int) {
+		t.Helper()
+		_, err := s.RecordLink(ctx, tenantID, onboarding.LinkDetails{SetupLinkID: "link-" + tenantID, CreatedAt: at(minutes)})
+		must(err)
+	}
+	fact := func(tenantID string, f onboarding.Fact) {
+		t.Helper()
+		_, _, err := s.AppendFact(ctx, tenantID, f)
+		must(err)
+	}
+	number := func(tenantID, phoneNumberID string, minutes int) {
+		t.Helper()
+		fact(tenantID, onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: phoneNumberID,
+			SetupLinkID: "link-" + tenantID, BusinessAccountID: "waba-" + phoneNumberID}, at(minutes)))
+	}
+	must(s.EnsureTenant(ctx, "t-new", "New Co"))
+	mustEnsure(t, s, "t-active", "t-failed", "t-waiting-old", "t-nohook", "t-lost", "t-restricted", "t-disabled", "t-waiting-new")
+	_, err := onboarding.EnsureCustomer(ctx, s, "t-hooked", "Hooked Inc", func(context.Context) (string, error) { return "cust-h", nil })
+	must(err)
+
+	link("t-active", 1)
+	link("t-failed", 2)
+	fact("t-failed", onboarding.FailureRedirect("link-t-failed", "signup_cancelled", at(3)))
+	link("t-waiting-old", 4)
+	fact("t-waiting-old", onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: "link-t-waiting-old", PhoneNumberID: "401"}, at(5)))
+	link("t-hooked", 7)
+	number("t-hooked", "701", 8)
+	fact("t-hooked", onboarding.WebhookRegistered("701", "wh-701", at(9)))
+	link("t-nohook", 10)
+	number("t-nohook", "1001", 11)
+	link("t-lost", 12)
+	number("t-lost", "1201", 13)
+	fact("t-lost", onboarding.WebhookRegistered("1201", "wh-1201", at(14)))
+	fact("t-lost", onboarding.NumberDisconnected("1201", at(15)))
+	link("t-restricted", 16)
+	number("t-restricted", "1601", 17)
+	fact("t-restricted", onboarding.AccountRestricted(onboarding.AccountRef{PhoneNumberID: "1601"}, "policy", at(18)))
+	link("t-disabled", 19)
+	number("t-disabled", "1901", 20)
+	fact("t-disabled", onboarding.WebhookRegistered("1901", "wh-1901", at(21)))
+	fact("t-disabled", onboarding.AccountDisabled(onboarding.AccountRef{PhoneNumberID: "1901"}, "policy", at(22)))
+	link("t-waiting-new", 6)
+	fact("t-waiting-new", onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: "link-t-waiting-new", PhoneNumberID: "601"}, at(90)))
+	return e
+}
+
+// listAll follows a list's cursors from the first page, checking each page's
+// size, and returns every tenant in order.
+func listAll(t *testing.T, s onboarding.Store, q onboarding.TenantQuery) ([]onboarding.TenantItem, int) {
+	t.Helper()
+	var all []onboarding.TenantItem
+	for pages := 1; pages <= 50; pages++ {
+		items, next, err := s.ListTenants(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		if len(items) > q.Size() || (next != "" && len(items) != q.Size()) {
+			t.Fatalf("%+v: page of %d with cursor %q", q, len(items), next)
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, pages
+		}
+		q.Cursor = next
+	}
+	t.Fatalf("%+v: no last page", q)
+	return nil, 0
+}
+
+func tenantIDs(items []onboarding.TenantItem) []string {
+	out := []string{}
+	for _, it := range items {
+		out = append(out, it.TenantID)
+	}
+	return out
+}
+
+func tenantLists(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
+	ctx := context.Background()
+	e := seedTenants(t, s, clk)
+	later := e.Add(2 * time.Hour)
+	awaiting, connected := onboarding.TenantAwaitingConfirmation, onboarding.TenantConnected
+	for _, c := range []struct {
+		q    onboarding.TenantQuery
+		want []string
+	}{
+		{onboarding.TenantQuery{Now: later},
+			[]string{"t-new", "t-active", "t-failed", "t-waiting-old", "t-hooked", "t-nohook", "t-lost", "t-restricted", "t-disabled", "t-waiting-new"}},
+		{onboarding.TenantQuery{Now: later, NeedsAttention: true},
+			[]string{"t-failed", "t-waiting-old", "t-nohook", "t-lost", "t-restricted", "t-disabled"}},
+		// Within the hour, awaiting confirmation is no reason yet.
+		{onboarding.TenantQuery{Now: e.Add(30 * time.Minute), NeedsAttention: true},
+			[]string{"t-failed", "t-nohook", "t-lost", "t-restricted", "t-disabled"}},
+		{onboarding.TenantQuery{Now: later, Status: awaiting}, []string{"t-waiting-old", "t-waiting-new"}},
+		{onboarding.TenantQuery{Now: later, Status: awaiting, NeedsAttention: true}, []string{"t-waiting-old"}},
+		{onboarding.TenantQuery{Now: later, Status: connected}, []string{"t-hooked", "t-nohook"}},
+		{onboarding.TenantQuery{Now: later, Status: connected, NeedsAttention: true}, []string{"t-nohook"}},
+		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantFailed, NeedsAttention: true}, []string{"t-failed"}},
+		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantRestricted}, []string{"t-restricted"}},
+		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantDisabled, NeedsAttention: true}, []string{"t-disabled"}},
+		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantLinkActive, NeedsAttention: true}, []string{}},
+		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantExpired}, []string{}},
+	} {
+		// Every page size gives the same list, with no tenant twice or missing.
+		for _, limit := range []int{1, 2, 3, 0} {
+			q := c.q
+			q.Limit = limit
+			items, pages := listAll(t, s, q)
+			if got := tenantIDs(items); !slices.Equal(got, c.want) {
+				t.Errorf("%+v: %v, want %v", q, got, c.want)
+			}
+			if limit == 1 && pages != max(1, len(c.want)) {
+				t.Errorf("%+v: %d pages for %d tenants", q, pages, len(c.want))
+			}
+		}
+	}
+
+	all, _ := listAll(t, s, onboarding.TenantQuery{Now: later})
+	byID := map[string]onboarding.TenantItem{}
+	for _, it := range all {
+		byID[it.TenantID] = it
+	}
+	reasons := map[string][]onboarding.AttentionReason{
+		"t-failed":      {onboarding.AttentionFailed},
+		"t-waiting-old": {onboarding.AttentionConfirmationOverdue},
+		"t-nohook":      {onboarding.AttentionWebhookNotRegistered},
+		"t-lost":        {onboarding.AttentionReconnectRequired},
+		"t-restricted":  {onboarding.AttentionRestricted, onboarding.AttentionWebhookNotRegistered},
+		"t-disabled":    {onboarding.AttentionDisabled},
+	}
+	for id, it := range byID {
+		if !slices.Equal(it.Attention, reasons[id]) {
+			t.Errorf("%s: attention %v, want %v", id, it.Attention, reasons[id])
+		}
+	}
+	hooked := byID["t-hooked"]
+	if hooked.Name != "Hooked Inc" || hooked.KapsoCustomerID != "cust-h" || hooked.Status != connected ||
+		!hooked.UpdatedAt.Equal(e.Add(9*time.Minute)) || hooked.WebhookMissing {
+		t.Errorf("t-hooked: %+v", hooked)
+	}
+	if n := byID["t-new"]; n.Name != "New Co" || n.Status != onboarding.TenantNotStarted || !n.UpdatedAt.Equal(e) {
+		t.Errorf("t-new: %+v", n)
+	}
+	if n := byID["t-nohook"]; !n.WebhookMissing || n.Name != "" || n.KapsoCustomerID != "" {
+		t.Errorf("t-nohook: %+v", n)
+	}
+	// Registering the webhook takes the reason away.
+	if _, _, err := s.AppendFact(ctx, "t-nohook", onboarding.WebhookRegistered("1001", "wh-1001", e.Add(100*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := listAll(t, s, onboarding.TenantQuery{Now: later, Status: connected, NeedsAttention: true}); len(items) != 0 {
+		t.Errorf("a registered webhook still needs attention: %+v", items)
+	}
+}
+
+func tenantListCursors(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
+	ctx := context.Background()
+	e := seedTenants(t, s, clk)
+	later := e.Add(2 * time.Hour)
+	q := onboarding.TenantQuery{Now: later, Limit: 3}
+	first, next, err := s.ListTenants(ctx, q)
+	if err != nil || next == "" || !slices.Equal(tenantIDs(first), []string{"t-new", "t-active", "t-failed"}) {
+		t.Fatalf("first page: %v %q %v", tenantIDs(first), next, err)
+	}
+	// A cursor belongs to its filters: any other list refuses it.
+	for _, other := range []onboarding.TenantQuery{
+		{Now: later, NeedsAttention: true, Cursor: next},
+		{Now: later, Status: onboarding.TenantFailed, Cursor: next},
+		{Now: later, Cursor: "not-a-cursor"},
+		{Now: later, Cursor: next[:len(next)-2]},
+		{Now: later, Cursor: next + next},
+	} {
+		if _, _, err := s.ListTenants(ctx, other); !errors.Is(err, onboarding.ErrBadCursor) || errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("cursor %q on %+v: %v", other.Cursor, other, err)
+		}
+	}
+	// A tenant updated after it was listed moves to the end and is listed
+	// again; one updated before it was reached is listed once, at its new
+	// place. None is skipped.
+	if _, err := s.RecordLink(ctx, "t-new", onboarding.LinkDetails{SetupLinkID: "link-t-new", CreatedAt: e.Add(100 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordLink(ctx, "t-hooked", onboarding.LinkDetails{SetupLinkID: "link-t-hooked-2", CreatedAt: e.Add(101 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	q.Cursor = next
+	rest, _ := listAll(t, s, q)
+	if got, want := tenantIDs(rest), []string{"t-waiting-old", "t-nohook", "t-lost", "t-restricted", "t-disabled", "t-waiting-new",
+		"t-new", "t-hooked"}; !slices.Equal(got, want) {
+		t.Errorf("after the first page: %v, want %v", got, want)
+	}
+	// The last page has no cursor; an empty store lists nothing.
+	if items, next, err := s.ListTenants(ctx, onboarding.TenantQuery{Now: later, Status: onboarding.TenantDisconnected}); err != nil || len(items) != 0 || next != "" {
+		t.Errorf("empty list: %v %q %v", items, next, err)
 	}
 }

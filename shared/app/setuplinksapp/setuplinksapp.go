@@ -1,7 +1,7 @@
-// Package setuplinksapp builds the setuplinks function: the tenant API (setup
-// links, the connection view and the tenant's messages), from its settings
-// and the clients it calls. functions/setuplinks and the local stack both
-// build it here.
+// Package setuplinksapp builds the setuplinks function: the tenant API (the
+// tenant list, setup links, the connection view and the tenant's messages),
+// from its settings and the clients it calls. functions/setuplinks and the
+// local stack both build it here.
 package setuplinksapp
 
 import (
@@ -57,8 +57,8 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("tenant api: %w", err)
 	}
+	// Tenants, their links and connections, and the tenant lists.
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
-	api.Messages = &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
 	// The read side of what the messages worker stores.
 	api.Messages = &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))

@@ -19,9 +19,11 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
-// LinkLookup finds the tenant of a setup link (onboarding.Store).
+// LinkLookup finds the tenant of a setup link and reads its connection
+// (onboarding.Store).
 type LinkLookup interface {
 	TenantOfLink(ctx context.Context, setupLinkID string) (string, bool, error)
+	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 }
 
 // Handler receives the browser coming back from Kapso's setup page. The
@@ -34,6 +36,9 @@ type Handler struct {
 	LifecycleQueueURL string
 	// AppSuccessURL and AppFailureURL are the SaaS app's pages. They come
 	// from configuration only: the query never chooses where the browser goes.
+	// A redirect through a superseded link goes to AppSuccessURL with
+	// status=superseded, whatever Kapso said: the tenant has a newer link,
+	// which the app shows instead of a failure.
 	AppSuccessURL, AppFailureURL string
 	Log                          *slog.Logger
 	Now                          func() time.Time
@@ -46,7 +51,9 @@ const (
 	DefaultTimeout   = 5 * time.Second
 	maxRedirectQuery = 4096
 	// Error codes kapso-bridge adds to the app's failure URL.
-	CodeUnknownSetupLink = "unknown_setup_link"
+	CodeUnknownSetupLink = onboarding.CodeUnknownSetupLink
+	// StatusSuperseded is the status the app gets for a superseded link.
+	StatusSuperseded = "superseded"
 )
 
 var (
@@ -91,10 +98,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 		h.send(w, r, false, url.Values{"error_code": {CodeUnknownSetupLink}})
 		return
 	}
+	superseded := false
 	if err == nil {
 		p.TenantID = tenantID
+		superseded = h.superseded(ctx, tenantID, p.SetupLinkID, log)
+		// Recorded all the same: a late redirect stays in the attempt's
+		// history, and the domain keeps the attempt superseded.
 		d, body := redirectDelivery(p, success)
 		err = h.Queue.Send(ctx, h.LifecycleQueueURL, d, body, false)
+	}
+	if superseded {
+		if err != nil {
+			log.Error("redirect not recorded", "err", err.Error())
+		}
+		log.Info("redirect through a superseded link", "tenant_id", tenantID, "success", success,
+			"error_code", p.ErrorCode)
+		h.send(w, r, true, url.Values{"status": {StatusSuperseded}, "tenant_id": {tenantID},
+			"setup_link_id": {p.SetupLinkID}})
+		return
 	}
 	if err != nil {
 		// The person still gets a page. A success goes to the success page as
@@ -109,13 +130,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 		}
 		if tenantID != "" {
 			q.Set("tenant_id", tenantID)
+			q.Set("setup_link_id", p.SetupLinkID)
 		}
 		h.send(w, r, success, q)
 		return
 	}
 	log.Info("redirect received", "tenant_id", tenantID, "success", success, "phone_number_id", p.PhoneNumberID,
 		"error_code", p.ErrorCode)
-	q := url.Values{"tenant_id": {tenantID}}
+	q := url.Values{"tenant_id": {tenantID}, "setup_link_id": {p.SetupLinkID}}
 	if success {
 		q.Set("status", "completed")
 		q.Set("phone_number_id", p.PhoneNumberID)
@@ -124,6 +146,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 		q.Set("error_code", p.ErrorCode)
 	}
 	h.send(w, r, success, q)
+}
+
+// superseded reports whether the link's attempt is superseded. The
+// connection is read only to choose the page: when it cannot be read, the
+// person goes where the redirect itself says.
+func (h *Handler) superseded(ctx context.Context, tenantID, setupLinkID string, log *slog.Logger) bool {
+	conn, found, err := h.Store.Load(ctx, tenantID)
+	if err != nil {
+		log.Warn("connection not read to choose the app page", "tenant_id", tenantID, "err", err.Error())
+		return false
+	}
+	if !found {
+		return false
+	}
+	a, ok := conn.Attempt(setupLinkID)
+	return ok && a.Status == onboarding.AttemptSuperseded
 }
 
 // parse keeps each parameter only if it is well formed, and names the ones
@@ -149,7 +187,7 @@ func (h *Handler) parse(r *http.Request, success bool) (onboarding.Redirect, []s
 	if !success {
 		p.ErrorCode = get("error_code", reErrorCode)
 		if p.ErrorCode == "" {
-			p.ErrorCode = "unknown"
+			p.ErrorCode = onboarding.CodeUnknown
 		}
 		return p, dropped
 	}

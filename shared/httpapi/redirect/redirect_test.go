@@ -169,3 +169,97 @@ func TestRedirects(t *testing.T) {
 		t.Fatalf("enqueue failure went to %s", u)
 	}
 }
+
+// A person who opens a superseded link is sent on as superseded, not to the
+// failure page: the tenant has a newer link. The redirect is still recorded,
+// and recording it leaves the attempt superseded.
+func TestRedirectThroughASupersededLink(t *testing.T) {
+	s := newRedirectStack(t)
+	ctx := context.Background()
+	const old, newer = "0a1b2c3d-0000-4000-8000-000000000001", "0a1b2c3d-0000-4000-8000-000000000002"
+	if _, err := onboarding.EnsureCustomer(ctx, s.store, "acme", "Acme", func(context.Context) (string, error) {
+		return "customer-acme", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for i, id := range []string{old, newer} {
+		at := now.Add(time.Duration(i-2) * time.Minute)
+		if _, err := s.store.RecordLink(ctx, "acme", onboarding.LinkDetails{SetupLinkID: id,
+			URL: "https://app.kapso.ai/setup/" + id, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	paths := []string{
+		"/connect/failure?setup_link_id=" + old + "&error_code=link_expired",
+		"/connect/success?setup_link_id=" + old + "&status=completed&phone_number_id=106540352242922",
+	}
+	for i, path := range paths {
+		u := location(t, s.get(path))
+		want := url.Values{"from": {"kb"}, "status": {"superseded"}, "tenant_id": {"acme"}, "setup_link_id": {old}}
+		if u.Host != "app.example" || u.Path != "/connected" || u.Query().Encode() != want.Encode() {
+			t.Fatalf("%s went to %s, want /connected?%s", path, u, want.Encode())
+		}
+		// The lifecycle worker records the redirect as a fact.
+		evs := s.queue.all()
+		if len(evs) != i+1 {
+			t.Fatalf("%d events after %d redirects", len(evs), i+1)
+		}
+		var p onboarding.Redirect
+		if err := json.Unmarshal(evs[i].Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		f := onboarding.FailureRedirect(p.SetupLinkID, p.ErrorCode, p.ReceivedAt)
+		if evs[i].Name == onboarding.EventRedirectSuccess {
+			f = onboarding.SuccessRedirect(p.Details(), p.ReceivedAt)
+		}
+		conn, _, err := s.store.AppendFact(ctx, "acme", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := conn.Attempt(old)
+		if a.Status != onboarding.AttemptSuperseded || a.SupersededBy != newer || a.ErrorCode != "" ||
+			conn.Tenant.Status != onboarding.TenantLinkActive || conn.Tenant.ActiveSetupLinkID != newer {
+			t.Fatalf("after the redirect: attempt %+v, tenant %+v", a, conn.Tenant)
+		}
+		if last := a.History[len(a.History)-1]; !last.Late {
+			t.Fatalf("the redirect is not in the history as late: %+v", a.History)
+		}
+	}
+
+	// The queue down changes the record, not the page.
+	s.queue.fail = errors.New("sqs down")
+	if u := location(t, s.get(paths[0])); u.Path != "/connected" || u.Query().Get("status") != "superseded" {
+		t.Fatalf("with the queue down: %s", u)
+	}
+	s.queue.fail = nil
+
+	// The newest link's failure still goes to the failure page.
+	u := location(t, s.get("/connect/failure?setup_link_id="+newer+"&error_code=waba_limit_reached"))
+	if u.Path != "/failed" || u.Query().Get("status") != "failed" || u.Query().Get("error_code") != "waba_limit_reached" ||
+		u.Query().Get("setup_link_id") != newer {
+		t.Fatalf("the newest link's failure went to %s", u)
+	}
+}
+
+// brokenLoad is the store with its connections unreadable.
+type brokenLoad struct{ *memstore.Onboarding }
+
+func (brokenLoad) Load(context.Context, string) (onboarding.Connection, bool, error) {
+	return onboarding.Connection{}, false, errors.New("dynamodb down")
+}
+
+// When the connection cannot be read, the person goes where the redirect says.
+func TestRedirectWithoutTheConnection(t *testing.T) {
+	s := newRedirectStack(t)
+	linkID := s.link("acme")
+	mux := http.NewServeMux()
+	(&redirect.Handler{Store: brokenLoad{s.store}, Queue: s.queue, LifecycleQueueURL: "lifecycle",
+		AppSuccessURL: "https://app.example/connected", AppFailureURL: "https://app.example/failed"}).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/connect/failure?setup_link_id="+linkID+"&error_code=already_used", nil))
+	if u := location(t, rec); u.Path != "/failed" || u.Query().Get("error_code") != "already_used" || len(s.queue.all()) != 1 {
+		t.Fatalf("went to %s with %d events", u, len(s.queue.all()))
+	}
+}

@@ -13,8 +13,11 @@ import (
 
 // ConnectionView is the JSON answer of GET /v1/tenants/{tenant_id}/connection:
 // the tenant's state and its whole history, for the SaaS app's support view.
+// Every error code and status reason documented in onboarding.ErrorCodes
+// comes with its meaning and next step.
 type ConnectionView struct {
 	TenantID        string                  `json:"tenant_id"`
+	TenantName      string                  `json:"tenant_name"`
 	KapsoCustomerID string                  `json:"kapso_customer_id"`
 	Status          onboarding.TenantStatus `json:"status"`
 	ActiveSetupLink *AttemptView            `json:"active_setup_link"`
@@ -33,9 +36,33 @@ type AttemptView struct {
 	CreatedAt   *time.Time               `json:"created_at"`
 	ExpiresAt   *time.Time               `json:"expires_at"`
 	Redirect    *RedirectView            `json:"redirect"`
-	ErrorCode   string                   `json:"error_code"`
-	ConfirmedBy []string                 `json:"confirmed_by"`
-	ConfirmedAt *time.Time               `json:"confirmed_at"`
+	// ErrorCode is the latest failure's while the attempt is failed; its
+	// earlier failures, and those of an attempt that then succeeded, are in
+	// History.
+	ErrorCode   string     `json:"error_code"`
+	ConfirmedBy []string   `json:"confirmed_by"`
+	ConfirmedAt *time.Time `json:"confirmed_at"`
+	// ClosedAt and SupersededBy say when and by which newer link the
+	// attempt was closed, if it was.
+	ClosedAt     *time.Time `json:"closed_at"`
+	SupersededBy string     `json:"superseded_by"`
+	// History is everything that happened to the link, oldest first.
+	History []AttemptEventView `json:"history"`
+}
+
+// AttemptEventView is one step of an attempt's history; a failure carries
+// its code's meaning and next step.
+type AttemptEventView struct {
+	At            time.Time                   `json:"at"`
+	Event         onboarding.AttemptEventKind `json:"event"`
+	ErrorCode     string                      `json:"error_code,omitempty"`
+	Meaning       string                      `json:"meaning,omitempty"`
+	NextStep      string                      `json:"next_step,omitempty"`
+	PhoneNumberID string                      `json:"phone_number_id,omitempty"`
+	Reason        string                      `json:"reason,omitempty"`
+	SupersededBy  string                      `json:"superseded_by,omitempty"`
+	// Late: the redirect came after the link had closed and changed nothing.
+	Late bool `json:"late,omitempty"`
 }
 
 // RedirectView is the browser redirect that decided an attempt's status.
@@ -46,39 +73,79 @@ type RedirectView struct {
 	ErrorCode     string                  `json:"error_code"`
 	Suspicious    bool                    `json:"suspicious"`
 	Reason        string                  `json:"reason"`
+	Late          bool                    `json:"late"`
 }
 
-// PhoneNumberView is one connected (or once connected) number.
+// PhoneNumberView is one connected (or once connected) number. A status or
+// restriction reason that is a documented code comes with its meaning and
+// next step.
 type PhoneNumberView struct {
 	PhoneNumberID      string                       `json:"phone_number_id"`
 	BusinessAccountID  string                       `json:"business_account_id"`
 	DisplayPhoneNumber string                       `json:"display_phone_number"`
 	ConnectionType     onboarding.ConnectionType    `json:"connection_type"`
 	Status             onboarding.PhoneNumberStatus `json:"status"`
+	StatusSince        *time.Time                   `json:"status_since"`
+	StatusReason       string                       `json:"status_reason"`
+	StatusMeaning      string                       `json:"status_reason_meaning,omitempty"`
+	StatusNextStep     string                       `json:"status_next_step,omitempty"`
 	NameStatus         string                       `json:"name_status"`
+	NameStatusSince    *time.Time                   `json:"name_status_since"`
 	ReviewStatus       string                       `json:"review_status"`
+	ReviewStatusSince  *time.Time                   `json:"review_status_since"`
+	Restricted         bool                         `json:"restricted"`
+	RestrictedReason   string                       `json:"restricted_reason"`
+	RestrictedMeaning  string                       `json:"restricted_reason_meaning,omitempty"`
+	RestrictedNextStep string                       `json:"restricted_next_step,omitempty"`
+	RestrictedAt       *time.Time                   `json:"restricted_at"`
 	WebhookRegistered  bool                         `json:"webhook_registered"`
 	ConnectedAt        *time.Time                   `json:"connected_at"`
 }
 
-// SupportView is onboarding.SupportView in snake_case.
+// FailureView is one failure of an attempt, explained.
+type FailureView struct {
+	SetupLinkID string    `json:"setup_link_id"`
+	At          time.Time `json:"at"`
+	ErrorCode   string    `json:"error_code"`
+	Meaning     string    `json:"meaning"`
+	NextStep    string    `json:"next_step"`
+	// Late: the link had already closed; the failure changed nothing.
+	Late bool `json:"late"`
+}
+
+// SupportView is onboarding.SupportView in snake_case, with every code
+// explained.
 type SupportView struct {
+	TenantName             string                      `json:"tenant_name"`
 	Status                 onboarding.TenantStatus     `json:"status"`
 	Signup                 onboarding.SignupOutcome    `json:"signup"`
 	OfferedConnectionTypes []onboarding.ConnectionType `json:"offered_connection_types"`
 	SetupLinkID            string                      `json:"setup_link_id"`
-	ErrorCode              string                      `json:"error_code"`
-	SuspiciousRedirects    int                         `json:"suspicious_redirects"`
-	PhoneNumberID          string                      `json:"phone_number_id"`
-	BusinessAccountID      string                      `json:"business_account_id"`
-	DisplayPhoneNumber     string                      `json:"display_phone_number"`
-	ConnectionType         onboarding.ConnectionType   `json:"connection_type"`
-	NameStatus             string                      `json:"name_status"`
-	ReviewStatus           string                      `json:"review_status"`
-	Restricted             bool                        `json:"restricted"`
-	WebhookRegistered      bool                        `json:"webhook_registered"`
-	ConfirmedBy            []string                    `json:"confirmed_by"`
-	ReconnectPhoneNumber   string                      `json:"reconnect_phone_number"`
+	// ErrorCode is the newest attempt's while it is failed, with its
+	// meaning and next step.
+	ErrorCode     string `json:"error_code"`
+	ErrorMeaning  string `json:"error_meaning,omitempty"`
+	ErrorNextStep string `json:"error_next_step,omitempty"`
+	// Failures is every failure of every attempt, oldest first.
+	Failures             []FailureView                `json:"failures"`
+	SuspiciousRedirects  int                          `json:"suspicious_redirects"`
+	PhoneNumberID        string                       `json:"phone_number_id"`
+	BusinessAccountID    string                       `json:"business_account_id"`
+	DisplayPhoneNumber   string                       `json:"display_phone_number"`
+	ConnectionType       onboarding.ConnectionType    `json:"connection_type"`
+	NumberStatus         onboarding.PhoneNumberStatus `json:"number_status"`
+	StatusSince          *time.Time                   `json:"status_since"`
+	StatusReason         string                       `json:"status_reason"`
+	StatusMeaning        string                       `json:"status_reason_meaning,omitempty"`
+	StatusNextStep       string                       `json:"status_next_step,omitempty"`
+	NameStatus           string                       `json:"name_status"`
+	ReviewStatus         string                       `json:"review_status"`
+	Restricted           bool                         `json:"restricted"`
+	RestrictedReason     string                       `json:"restricted_reason"`
+	RestrictedAt         *time.Time                   `json:"restricted_at"`
+	WebhookRegistered    bool                         `json:"webhook_registered"`
+	ConfirmedBy          []string                     `json:"confirmed_by"`
+	ReconnectPhoneNumber string                       `json:"reconnect_phone_number"`
 }
 
 func (a *API) connection(ctx context.Context, w http.ResponseWriter, _ *http.Request, tenantID string, _ *slog.Logger) error {
@@ -98,8 +165,8 @@ func (a *API) connection(ctx context.Context, w http.ResponseWriter, _ *http.Req
 // tenant may have opened a newer link to add or reconnect a number.
 func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 	status := c.StatusAt(now)
-	v := ConnectionView{TenantID: c.Tenant.ID, KapsoCustomerID: c.Tenant.KapsoCustomerID, Status: status,
-		Attempts: []AttemptView{}, PhoneNumbers: []PhoneNumberView{}, Timeline: []onboarding.TimelineEntry{}}
+	v := ConnectionView{TenantID: c.Tenant.ID, TenantName: c.Tenant.Name, KapsoCustomerID: c.Tenant.KapsoCustomerID,
+		Status: status, Attempts: []AttemptView{}, PhoneNumbers: []PhoneNumberView{}, Timeline: []onboarding.TimelineEntry{}}
 	for _, at := range c.Attempts {
 		av := attemptView(at)
 		v.Attempts = append(v.Attempts, av)
@@ -108,32 +175,69 @@ func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 		}
 	}
 	for _, n := range c.PhoneNumbers {
-		v.PhoneNumbers = append(v.PhoneNumbers, PhoneNumberView{PhoneNumberID: n.PhoneNumberID,
-			BusinessAccountID: n.BusinessAccountID, DisplayPhoneNumber: n.DisplayPhoneNumber,
-			ConnectionType: n.ConnectionType, Status: n.Status, NameStatus: n.NameStatus, ReviewStatus: n.ReviewStatus,
-			WebhookRegistered: n.WebhookRegistered, ConnectedAt: timeOrNil(n.ConnectedAt)})
+		pv := PhoneNumberView{PhoneNumberID: n.PhoneNumberID, BusinessAccountID: n.BusinessAccountID,
+			DisplayPhoneNumber: n.DisplayPhoneNumber, ConnectionType: n.ConnectionType, Status: n.Status,
+			StatusSince: timeOrNil(n.StatusSince), StatusReason: n.StatusReason, NameStatus: n.NameStatus,
+			NameStatusSince: timeOrNil(n.NameStatusSince), ReviewStatus: n.ReviewStatus,
+			ReviewStatusSince: timeOrNil(n.ReviewStatusSince), Restricted: n.Restricted,
+			RestrictedReason: n.RestrictedReason, RestrictedAt: timeOrNil(n.RestrictedAt),
+			WebhookRegistered: n.WebhookRegistered, ConnectedAt: timeOrNil(n.ConnectedAt)}
+		pv.StatusMeaning, pv.StatusNextStep = explainReason(n.StatusReason)
+		pv.RestrictedMeaning, pv.RestrictedNextStep = explainReason(n.RestrictedReason)
+		v.PhoneNumbers = append(v.PhoneNumbers, pv)
 	}
 	s := c.Support()
-	v.Support = SupportView{Status: status, Signup: s.Signup, OfferedConnectionTypes: s.OfferedConnectionTypes,
-		SetupLinkID: s.SetupLinkID, ErrorCode: s.ErrorCode, SuspiciousRedirects: s.SuspiciousRedirects,
-		PhoneNumberID: s.PhoneNumberID, BusinessAccountID: s.BusinessAccountID, DisplayPhoneNumber: s.DisplayPhoneNumber,
-		ConnectionType: s.ConnectionType, NameStatus: s.NameStatus, ReviewStatus: s.ReviewStatus,
-		Restricted: s.Restricted, WebhookRegistered: s.WebhookRegistered, ConfirmedBy: s.ConfirmedBy,
-		ReconnectPhoneNumber: s.ReconnectPhoneNumber}
+	v.Support = SupportView{TenantName: s.TenantName, Status: status, Signup: s.Signup,
+		OfferedConnectionTypes: s.OfferedConnectionTypes, SetupLinkID: s.SetupLinkID, ErrorCode: s.ErrorCode,
+		Failures: []FailureView{}, SuspiciousRedirects: s.SuspiciousRedirects, PhoneNumberID: s.PhoneNumberID,
+		BusinessAccountID: s.BusinessAccountID, DisplayPhoneNumber: s.DisplayPhoneNumber,
+		ConnectionType: s.ConnectionType, NumberStatus: s.NumberStatus, StatusSince: timeOrNil(s.StatusSince),
+		StatusReason: s.StatusReason, NameStatus: s.NameStatus, ReviewStatus: s.ReviewStatus,
+		Restricted: s.Restricted, RestrictedReason: s.RestrictedReason, RestrictedAt: timeOrNil(s.RestrictedAt),
+		WebhookRegistered: s.WebhookRegistered, ConfirmedBy: s.ConfirmedBy, ReconnectPhoneNumber: s.ReconnectPhoneNumber}
+	if s.ErrorCode != "" {
+		e := onboarding.DescribeError(s.ErrorCode)
+		v.Support.ErrorMeaning, v.Support.ErrorNextStep = e.Meaning, e.NextStep
+	}
+	v.Support.StatusMeaning, v.Support.StatusNextStep = explainReason(s.StatusReason)
+	for _, f := range s.Failures {
+		e := onboarding.DescribeError(f.ErrorCode)
+		v.Support.Failures = append(v.Support.Failures, FailureView{SetupLinkID: f.SetupLinkID, At: f.At.UTC(),
+			ErrorCode: f.ErrorCode, Meaning: e.Meaning, NextStep: e.NextStep, Late: f.Late})
+	}
 	v.Timeline = append(v.Timeline, c.Timeline...)
 	return v
+}
+
+// explainReason gives a status reason's meaning and next step when it is a
+// documented code; free text (a reconciler's finding) speaks for itself.
+func explainReason(reason string) (meaning, nextStep string) {
+	if e, ok := onboarding.KnownError(reason); ok {
+		return e.Meaning, e.NextStep
+	}
+	return "", ""
 }
 
 func attemptView(a onboarding.Attempt) AttemptView {
 	v := AttemptView{SetupLinkID: a.SetupLinkID, Status: a.Status, URL: a.URL, CreatedAt: timeOrNil(a.CreatedAt),
 		ExpiresAt: timeOrNil(a.ExpiresAt), ErrorCode: a.ErrorCode, ConfirmedBy: a.ConfirmedBy,
-		ConfirmedAt: timeOrNil(a.ConfirmedAt)}
+		ConfirmedAt: timeOrNil(a.ConfirmedAt), ClosedAt: timeOrNil(a.ClosedAt), SupersededBy: a.SupersededBy,
+		History: make([]AttemptEventView, 0, len(a.History))}
 	if r := a.Redirect; r != nil {
 		v.Redirect = &RedirectView{Kind: r.Kind, At: r.At, PhoneNumberID: r.PhoneNumberID, ErrorCode: r.ErrorCode,
-			Suspicious: r.Suspicious, Reason: r.SuspiciousReason}
+			Suspicious: r.Suspicious, Reason: r.SuspiciousReason, Late: r.Late}
 	}
 	if v.ConfirmedBy == nil {
 		v.ConfirmedBy = []string{}
+	}
+	for _, e := range a.History {
+		ev := AttemptEventView{At: e.At.UTC(), Event: e.Event, ErrorCode: e.ErrorCode, PhoneNumberID: e.PhoneNumberID,
+			Reason: e.Reason, SupersededBy: e.SupersededBy, Late: e.Late}
+		if e.Event == onboarding.AttemptEventFailure {
+			d := onboarding.DescribeError(e.ErrorCode)
+			ev.Meaning, ev.NextStep = d.Meaning, d.NextStep
+		}
+		v.History = append(v.History, ev)
 	}
 	return v
 }

@@ -38,13 +38,7 @@ func newMessagesStack(t *testing.T) *messagesStack {
 }
 
 func (s *messagesStack) get(path, token string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	s.mux.ServeHTTP(rec, req)
-	return rec
+	return serveGet(s.mux, path, token)
 }
 
 // getJSON fetches path with the token and wants a 200 with a JSON object.
@@ -499,4 +493,15 @@ func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 		t.Fatalf("error body %q: %v", rec.Body, err)
 	}
 	return body.Error.Code
+}
+
+// serveGet is a GET of path through h, with the bearer token when given.
+func serveGet(h http.Handler, path, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }

@@ -12,9 +12,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
@@ -25,11 +32,13 @@ import (
 )
 
 // OnboardingStore is what the tenant API needs of the onboarding store
-// (onboarding.Store): tenants' Kapso customers, their links and connections.
+// (onboarding.Store): tenants' Kapso customers, their links and connections,
+// and the tenant lists.
 type OnboardingStore interface {
 	onboarding.CustomerStore
 	RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
+	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
 }
 
 // KapsoClient is the part of the Platform API the tenant API calls
@@ -62,21 +71,26 @@ const (
 	MaxSetupLinkBodyBytes = 64 << 10
 )
 
-// Register adds the tenant routes to mux.
+// Register adds the tenant routes to mux, each with the query parameters
+// it takes: any other is refused, so that a misspelt filter is not
+// silently ignored.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle(routes.CreateSetupLink.Pattern(), a.route(a.createSetupLink))
-	mux.Handle(routes.GetConnection.Pattern(), a.route(a.connection))
-	mux.Handle(routes.ListConversations.Pattern(), a.route(a.listConversations))
-	mux.Handle(routes.ListConversationMessages.Pattern(), a.route(a.listConversationMessages))
-	mux.Handle(routes.GetMessage.Pattern(), a.route(a.getMessage))
-	mux.Handle(routes.GetContact.Pattern(), a.route(a.getContact))
+	mux.Handle(routes.ListTenants.Pattern(), a.route(a.listTenants, "status", "needs_attention", "limit", "cursor"))
+	mux.Handle(routes.CreateSetupLink.Pattern(), a.tenantRoute(a.createSetupLink))
+	mux.Handle(routes.GetConnection.Pattern(), a.tenantRoute(a.connection))
+	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "limit", "cursor"))
+	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "limit", "cursor"))
+	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
+	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
 }
+
+type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error
 
 type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error
 
-// route adds what every tenant route shares: the token, the deadline, the
-// tenant id check and the error mapping.
-func (a *API) route(h tenantHandler) http.Handler {
+// route adds what every /v1 route shares: the token, the deadline, the
+// query parameter check and the error mapping.
+func (a *API) route(h handler, params ...string) http.Handler {
 	timeout := a.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -85,18 +99,43 @@ func (a *API) route(h tenantHandler) http.Handler {
 	return requireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		tenantID := r.PathValue(routes.TenantID)
 		log := base.With("method", r.Method, "path", r.URL.Path)
-		if !onboarding.ValidTenantID(tenantID) {
-			httpapi.WriteError(w, log, errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -",
-				onboarding.MaxTenantIDChars), nil))
-			return
+		err := checkQuery(r, params)
+		if err == nil {
+			err = h(ctx, w, r, log)
 		}
-		log = log.With("tenant_id", tenantID)
-		if err := h(ctx, w, r, tenantID, log); err != nil {
+		if err != nil {
 			httpapi.WriteError(w, log, err)
 		}
 	}))
+}
+
+// tenantRoute is a route under /v1/tenants/{tenant_id}: the tenant id is
+// checked before the handler runs.
+func (a *API) tenantRoute(h tenantHandler, params ...string) http.Handler {
+	return a.route(func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error {
+		tenantID := r.PathValue(routes.TenantID)
+		if !onboarding.ValidTenantID(tenantID) {
+			return errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -, "+
+				"the first a letter or digit", onboarding.MaxTenantIDChars), nil)
+		}
+		return h(ctx, w, r, tenantID, log.With("tenant_id", tenantID))
+	}, params...)
+}
+
+// checkQuery refuses a query string that does not parse, and any parameter
+// the route does not take.
+func checkQuery(r *http.Request, allowed []string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errs.E(errs.Invalid, "query string: not a valid query string", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(allowed, name) {
+			return errs.E(errs.Invalid, fmt.Sprintf("unknown query parameter %q", name), nil)
+		}
+	}
+	return nil
 }
 
 func (a *API) logger() *slog.Logger {
@@ -127,7 +166,7 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 		return err
 	}
 	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
-	name := strings.TrimSpace(req.TenantName)
+	name := req.Name()
 	customerID, err := onboarding.EnsureCustomer(ctx, a.Store, tenantID, name, func(ctx context.Context) (string, error) {
 		return a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
 	})
@@ -194,8 +233,9 @@ func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (
 	return "", err
 }
 
-// readSetupLinkRequest reads the optional JSON body: size-limited, unknown
-// fields refused, then validated field by field.
+// readSetupLinkRequest reads the optional body: nothing (or only white
+// space), or one JSON object, size-limited, each field known, given once
+// and valid Unicode text, then validated field by field.
 func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.SetupLinkRequest, error) {
 	var req onboarding.SetupLinkRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSetupLinkBodyBytes))
@@ -206,14 +246,14 @@ func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.Se
 		}
 		return req, errs.E(errs.Invalid, "could not read body", err)
 	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return req, errs.E(errs.Invalid, jsonProblem(err), err)
+	if trimmed := bytes.Trim(body, jsonSpace); len(trimmed) > 0 {
+		if err := checkObject(trimmed); err != nil {
+			return req, err
 		}
-		if dec.More() {
-			return req, errs.E(errs.Invalid, "body must be one JSON object", nil)
+		// Every key is known and spelt exactly (checkObject), so the
+		// decoder's case-insensitive matching never comes into play.
+		if err := json.Unmarshal(trimmed, &req); err != nil {
+			return req, errs.E(errs.Invalid, jsonProblem(err), err)
 		}
 	}
 	if err := req.Validate(); err != nil {
@@ -221,6 +261,98 @@ func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.Se
 		return req, errs.E(errs.Invalid, err.Error(), err)
 	}
 	return req, nil
+}
+
+// jsonSpace is what JSON allows around a value.
+const jsonSpace = " \t\r\n"
+
+// setupLinkFields are the JSON names of onboarding.SetupLinkRequest's fields.
+var setupLinkFields = func() []string {
+	var names []string
+	t := reflect.TypeFor[onboarding.SetupLinkRequest]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}()
+
+// checkObject holds a body to one JSON object of known fields, each given
+// once. encoding/json would take null, a field in another case or given
+// twice, and replace invalid UTF-8 and unpaired surrogate escapes with
+// U+FFFD without a word: each is refused here, naming the field.
+func checkObject(body []byte) error {
+	notObject := errs.E(errs.Invalid, "body must be a JSON object", nil)
+	if body[0] != '{' {
+		return notObject
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return errs.E(errs.Invalid, jsonProblem(err), err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errs.E(errs.Invalid, jsonProblem(err), err)
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return errs.E(errs.Invalid, jsonProblem(err), err)
+		}
+		switch {
+		case !slices.Contains(setupLinkFields, key):
+			return errs.E(errs.Invalid, fmt.Sprintf("unknown field %q", key), nil)
+		case seen[key]:
+			return errs.E(errs.Invalid, key+": given more than once", nil)
+		case !validText(value):
+			return errs.E(errs.Invalid, key+": must be valid UTF-8, without unpaired surrogate escapes", nil)
+		}
+		seen[key] = true
+	}
+	if _, err := dec.Token(); err != nil {
+		return errs.E(errs.Invalid, jsonProblem(err), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errs.E(errs.Invalid, "body must be one JSON object", err)
+	}
+	return nil
+}
+
+// validText reports whether a raw JSON value is valid UTF-8 and its \u
+// escapes pair their surrogates. Backslashes occur only inside strings of
+// a valid value, so the escapes can be read without tracking strings.
+func validText(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	hex := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		c, ok := hex(i)
+		switch {
+		case !ok:
+			i++ // a one-character escape such as \\ or \"
+		case utf16.IsSurrogate(c):
+			low, ok := hex(i + 6)
+			if c >= 0xDC00 || !ok || low < 0xDC00 || low > 0xDFFF {
+				return false
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return true
 }
 
 // jsonProblem describes a decoding error without echoing the body.
@@ -232,8 +364,8 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("%s: must be %s", typeErr.Field, typeErr.Type.String())
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("body is not valid JSON (at byte %d)", syntaxErr.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "body is not valid JSON (it ends too soon)"
 	}
 	return "body must be a JSON object"
 }
