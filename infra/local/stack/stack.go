@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kapso-bridge/kapso-bridge/docs"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
@@ -88,6 +89,10 @@ func Resolve(get func(string) string) (map[string]string, []string) {
 	return vals, defaulted
 }
 
+// ErrServices marks a Start that failed because DynamoDB Local or fauxqs
+// did not start: their own output says why.
+var ErrServices = errors.New("start local services")
+
 // Options for Start.
 type Options struct {
 	// Settings as resolved by Resolve.
@@ -101,6 +106,9 @@ type Options struct {
 	SimRetrySchedule []time.Duration
 	Log              *slog.Logger
 	ServicesLog      io.Writer
+	// Progress, when set, hears each step of a start as it begins, for a
+	// person waiting at a terminal (a cold JVM takes a while).
+	Progress func(step string)
 }
 
 // Stack is a running local kapso-bridge.
@@ -126,10 +134,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
 	s := &Stack{}
+	progress("starting DynamoDB Local (Java) and fauxqs (Node)")
 	svc, err := services.Start(ctx, services.Options{Log: o.ServicesLog})
 	if err != nil {
-		return nil, fmt.Errorf("start local services: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrServices, err)
 	}
 	s.Services = svc
 	ok := false
@@ -159,6 +172,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sqs:      sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 	}
 
+	progress("creating tables and queues")
 	prefix := "kb-local-"
 	if s.Tables, err = dynamo.CreateTables(ctx, c.dynamoDB, prefix); err != nil {
 		return nil, err
@@ -184,6 +198,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if vals[config.KapsoAPIBaseURL.Name] == "" {
+		progress("starting the functions, the queue pollers and the Kapso simulator")
+	} else {
+		progress("starting the functions and the queue pollers")
+	}
 
 	if vals[config.KapsoAPIBaseURL.Name] == "" {
 		sln := o.SimListener
@@ -221,6 +240,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
+	mux.Handle("GET "+docs.OpenAPIPath, docs.OpenAPIHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

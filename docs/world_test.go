@@ -1,0 +1,268 @@
+package docs_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
+	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
+
+// What the world is seeded with.
+const (
+	apiToken      = "api-token"
+	projectSecret = "project-secret"
+	metaAppSecret = "meta-app-secret"
+	numberID      = "106540352242922"
+	numberSecret  = "number-secret"
+	tenant        = "acme"
+	linkID        = "3f6b2a9c-1d4e-4f8a-9b7c-5e2d1a0f8c6b"
+	// oldLinkID is a link of tenant omega that a newer one superseded.
+	oldLinkID = "c0ffee00-0000-4000-8000-000000000001"
+)
+
+// backend is the state of what the handlers depend on.
+type backend int
+
+const (
+	healthy backend = iota
+	// storeDown: DynamoDB and SQS fail every call.
+	storeDown
+	// kapsoDown: Kapso's Platform API cannot be reached.
+	kapsoDown
+	// appPagesUnset: the redirects' app pages are not valid URLs.
+	appPagesUnset
+)
+
+// world is every HTTP handler, built as the functions build them but on the
+// in-memory stores and the Kapso simulator, once per backend state.
+type world struct {
+	onboarding *memstore.Onboarding
+	messages   *memstore.Messages
+	handlers   map[backend]http.Handler
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sim := kapsosim.New(kapsosim.Options{APIKey: "kapso-key"})
+	simSrv := httptest.NewServer(sim)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	t.Cleanup(func() { simSrv.Close(); sim.Close() })
+	retryOnce := kapsoapi.WithRetry(1, time.Millisecond, time.Millisecond)
+	kapso := kapsoapi.New(simSrv.URL+"/platform/v1", "kapso-key", retryOnce)
+
+	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, handlers: map[backend]http.Handler{}}
+	numbers := &memstore.Numbers{}
+	claims := &memstore.Claims{}
+	must(t, numbers.PutSecret(ctx, numberID, numberSecret))
+	w.seedTenant(t)
+	w.seedFailedTenant(t)
+	w.seedSupersededLink(t)
+	w.seedMessages(t)
+
+	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
+		var (
+			store interface {
+				tenantapi.OnboardingStore
+				redirect.LinkLookup
+			} = w.onboarding
+			reader messaging.Reader      = w.messages
+			claim  idempotency.Store     = claims
+			queue  envelope.Enqueuer     = okQueue{}
+			api    tenantapi.KapsoClient = kapso
+			app                          = "https://app.example/whatsapp"
+		)
+		switch b {
+		case storeDown:
+			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
+		case kapsoDown:
+			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
+		case appPagesUnset:
+			app = "http://[::1"
+		}
+		mux := http.NewServeMux()
+		(&webhook.Ingest{Claims: claim, Queue: queue, Secrets: &webhook.SecretCache{Source: numbers, TTL: time.Minute},
+			ProjectSecret: projectSecret, MetaAppSecret: metaAppSecret, LifecycleQueueURL: "lifecycle",
+			MessagesQueueURL: "messages", Log: log}).Register(mux)
+		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
+			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
+		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Token: apiToken,
+			PublicBaseURL: "https://bridge.example", Log: log}).Register(mux)
+		w.handlers[b] = mux
+	}
+	return w
+}
+
+// seedTenant connects the tenant's number through a setup link, as the
+// tenant API and the lifecycle worker record it.
+func (w *world) seedTenant(t *testing.T) {
+	ctx := context.Background()
+	_, err := onboarding.EnsureCustomer(ctx, w.onboarding, tenant, "Acme", func(context.Context) (string, error) {
+		return "customer-acme", nil
+	})
+	must(t, err)
+	at := time.Now().UTC().Add(-3 * time.Hour) // links valid for 24 h: not expired when read
+	_, err = w.onboarding.RecordLink(ctx, tenant, onboarding.LinkDetails{SetupLinkID: linkID,
+		URL: "https://app.kapso.ai/setup/" + linkID, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)})
+	must(t, err)
+	number := onboarding.NumberDetails{PhoneNumberID: "111", SetupLinkID: linkID, BusinessAccountID: "222",
+		DisplayPhoneNumber: "+15550001111", ConnectionType: onboarding.ConnectionCoexistence}
+	for _, f := range []onboarding.Fact{
+		onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: linkID, PhoneNumberID: "111"}, at.Add(time.Minute)),
+		onboarding.PhoneNumberCreated(number, at.Add(2*time.Minute)),
+		onboarding.WebhookRegistered("111", "webhook-1", at.Add(3*time.Minute)),
+	} {
+		_, _, err := w.onboarding.AppendFact(ctx, tenant, f)
+		must(t, err)
+	}
+}
+
+// seedFailedTenant is a tenant whose signup came back failed: one that
+// needs a human.
+func (w *world) seedFailedTenant(t *testing.T) {
+	ctx := context.Background()
+	const id, link = "zeta", "7d1e0c55-0b7a-4c1e-9a43-2f6f0d1c9e01"
+	_, err := onboarding.EnsureCustomer(ctx, w.onboarding, id, "Zeta", func(context.Context) (string, error) {
+		return "customer-zeta", nil
+	})
+	must(t, err)
+	at := time.Now().UTC().Add(-2 * time.Hour)
+	_, err = w.onboarding.RecordLink(ctx, id, onboarding.LinkDetails{SetupLinkID: link,
+		URL: "https://app.kapso.ai/setup/" + link, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)})
+	must(t, err)
+	_, _, err = w.onboarding.AppendFact(ctx, id, onboarding.FailureRedirect(link, "facebook_auth_failed", at.Add(time.Minute)))
+	must(t, err)
+}
+
+// seedSupersededLink gives a tenant a setup link and then a newer one,
+// which supersedes the first.
+func (w *world) seedSupersededLink(t *testing.T) {
+	ctx := context.Background()
+	_, err := onboarding.EnsureCustomer(ctx, w.onboarding, "omega", "Omega", func(context.Context) (string, error) {
+		return "customer-omega", nil
+	})
+	must(t, err)
+	at := time.Now().UTC().Add(-time.Hour)
+	for i, id := range []string{oldLinkID, "c0ffee00-0000-4000-8000-000000000002"} {
+		created := at.Add(time.Duration(i) * time.Minute)
+		_, err = w.onboarding.RecordLink(ctx, "omega", onboarding.LinkDetails{SetupLinkID: id,
+			URL: "https://app.kapso.ai/setup/" + id, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)})
+		must(t, err)
+	}
+}
+
+// seedMessages stores, for the tenant's number 111, what exercises every
+// optional part of the read answers: media, a failure, a reaction, a
+// message known only by its statuses, an identity change and a marketing
+// preference.
+func (w *world) seedMessages(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 29, 4, 0, 0, 0, time.UTC)
+	business := messaging.Person{Phone: "15550009999"}
+	alice := messaging.Person{BSUID: "US.100", Username: "alice", Phone: "15550001111", Name: "Alice"}
+	in := messaging.Message{WAMID: "wamid.in1", PhoneNumberID: "111", Direction: messaging.Inbound, Type: "image",
+		Text: "a cat", Timestamp: t0, From: alice, To: business, ConversationID: "conv-1",
+		Media: &messaging.Media{ID: "media-1", MIMEType: "image/jpeg", Caption: "a cat"},
+		Kapso: &messaging.KapsoContent{Content: "a cat", Origin: "cloud_api", HasMedia: true, MediaURL: "https://api.kapso.ai/media/1"}}
+	out := messaging.Message{WAMID: "wamid.out1", PhoneNumberID: "111", Direction: messaging.Outbound, Type: "text",
+		Text: "hi Alice", Timestamp: t0.Add(time.Minute), From: business, To: alice, ConversationID: "conv-1", ReplyTo: "wamid.in1"}
+	reaction := messaging.Message{WAMID: "wamid.in2", PhoneNumberID: "111", Direction: messaging.Inbound, Type: "reaction",
+		Text: "👍", Timestamp: t0.Add(2 * time.Minute), From: alice, To: business, ConversationID: "conv-1",
+		Reaction: &messaging.Reaction{MessageID: "wamid.out1", Emoji: "👍"}}
+	must(t, w.messages.PutMessage(ctx, tenant, in, nil))
+	must(t, w.messages.PutMessage(ctx, tenant, out, []messaging.StatusUpdate{{WAMID: "wamid.out1", PhoneNumberID: "111",
+		Status: messaging.Sent, At: t0.Add(time.Minute), Recipient: alice}}))
+	must(t, w.messages.ApplyStatus(ctx, tenant, messaging.StatusUpdate{WAMID: "wamid.out1", PhoneNumberID: "111",
+		Status: messaging.Failed, At: t0.Add(2 * time.Minute), Recipient: alice,
+		Error: &messaging.StatusError{Code: 131026, Title: "Message undeliverable", Message: "Message undeliverable",
+			Details: "Receiver is incapable of receiving this message"}}))
+	must(t, w.messages.PutMessage(ctx, tenant, reaction, nil))
+	must(t, w.messages.ApplyStatus(ctx, tenant, messaging.StatusUpdate{WAMID: "wamid.ghost", PhoneNumberID: "111",
+		Status: messaging.Read, At: t0.Add(time.Hour), Recipient: alice}))
+	must(t, w.messages.PutConversation(ctx, tenant, messaging.Conversation{ID: "conv-1", PhoneNumberID: "111", Person: alice,
+		Status: messaging.ConversationEnded, LastActiveAt: t0.Add(2 * time.Minute), InactivityMinutes: 30}))
+	must(t, w.messages.PutConversation(ctx, tenant, messaging.Conversation{ID: "conv-2", PhoneNumberID: "111",
+		Person: messaging.Person{Phone: "15550004444"}, Status: messaging.ConversationActive, LastActiveAt: t0.Add(time.Hour)}))
+	must(t, w.messages.PutContact(ctx, tenant, "111", alice, t0))
+	aliceNow := alice
+	aliceNow.BSUID = "US.200"
+	must(t, w.messages.ChangeIdentity(ctx, tenant, "111", messaging.Person{BSUID: alice.BSUID}, aliceNow, t0.Add(3*time.Minute)))
+	must(t, w.messages.SetMarketingPreference(ctx, tenant, "111", aliceNow,
+		messaging.MarketingPreference{Status: "opted_out", Sequence: 7, OccurredAt: t0.Add(4 * time.Minute)}))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The failing twins: what a DynamoDB or SQS outage looks like to the
+// handlers. Each embeds the healthy store, so a method a new route calls
+// works until it is made to fail here too (and the route's documented 503
+// is then missing from the answers).
+var errDown = errors.New("dynamodb: connection refused")
+
+type downOnboarding struct{ *memstore.Onboarding }
+
+func (downOnboarding) EnsureTenant(context.Context, string, string) error { return errDown }
+func (downOnboarding) Load(context.Context, string) (onboarding.Connection, bool, error) {
+	return onboarding.Connection{}, false, errDown
+}
+func (downOnboarding) TenantOfLink(context.Context, string) (string, bool, error) {
+	return "", false, errDown
+}
+func (downOnboarding) ListTenants(context.Context, onboarding.TenantQuery) ([]onboarding.TenantItem, string, error) {
+	return nil, "", errDown
+}
+
+type downMessages struct{ *memstore.Messages }
+
+func (downMessages) Conversations(context.Context, string, messaging.Page) ([]messaging.ConversationView, string, error) {
+	return nil, "", errDown
+}
+func (downMessages) ConversationMessages(context.Context, string, string, messaging.Page) ([]messaging.StoredMessage, string, error) {
+	return nil, "", errDown
+}
+func (downMessages) Message(context.Context, string, string) (messaging.StoredMessage, bool, error) {
+	return messaging.StoredMessage{}, false, errDown
+}
+func (downMessages) Contact(context.Context, string, string, string) (messaging.Contact, bool, error) {
+	return messaging.Contact{}, false, errDown
+}
+
+type downClaims struct{}
+
+func (downClaims) Claim(context.Context, string, string, time.Duration) (idempotency.Result, error) {
+	return idempotency.Result{}, errDown
+}
+func (downClaims) Accept(context.Context, idempotency.Claim) error  { return errDown }
+func (downClaims) Release(context.Context, idempotency.Claim) error { return errDown }
+
+type okQueue struct{}
+
+func (okQueue) Send(context.Context, string, envelope.Delivery, []byte, bool) error { return nil }
+
+type downQueue struct{}
+
+func (downQueue) Send(context.Context, string, envelope.Delivery, []byte, bool) error {
+	return errors.New("sqs: connection refused")
+}
