@@ -1,37 +1,46 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-// connectionLoader reads a tenant's connection.
-type connectionLoader interface {
+// appStore is what the app page reads of the onboarding store: a tenant's
+// connection, and the tenants to list.
+type appStore interface {
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
+	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
 }
 
-// Limits of the inbox: a local page, not the tenant API.
+// Limits of the pages: local pages, not the tenant API.
 const (
 	inboxConversations = 50
 	inboxThreads       = 10 // conversations whose messages are shown at once
 	inboxMessages      = messaging.MaxPageLimit
+	listedTenants      = 500
+	// reloadFor bounds how long after the tenant's last change the page
+	// keeps reloading itself while it waits.
+	reloadFor = 5 * time.Minute
 )
 
 // appPage stands in for the SaaS app's success and failure pages: it shows
-// what the browser was told and what kapso-bridge knows, refreshing until the
-// connection is confirmed and its webhooks registered; then the tenant's
-// inbox, read through msgs, keeps itself fresh (?part=inbox answers just
-// the inbox, which the page fetches every 2 s: only the inbox changes, so
-// the rest of the page stays still).
-func appPage(store connectionLoader, msgs messaging.Reader, simURL string, log *slog.Logger) http.Handler {
+// what the browser was told and what kapso-bridge knows, with every error
+// code's meaning and next step, and lists the tenants. It reloads itself
+// only while something is on its way (a confirmation, a webhook
+// registration, the browser's own return): a settled page stays still. A
+// connected tenant's inbox, read through msgs, keeps itself fresh instead
+// (?part=inbox answers just the inbox, which the page fetches every 2 s).
+func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		tenantID := q.Get("tenant_id")
@@ -40,8 +49,11 @@ func appPage(store connectionLoader, msgs messaging.Reader, simURL string, log *
 			TenantID:      tenantID,
 			Status:        q.Get("status"),
 			PhoneNumberID: q.Get("phone_number_id"),
-			ErrorCode:     q.Get("error_code"),
 			SimURL:        simURL,
+		}
+		if code := q.Get("error_code"); code != "" {
+			e := describe(code)
+			data.LandingError = &e
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -68,11 +80,20 @@ func appPage(store connectionLoader, msgs messaging.Reader, simURL string, log *
 				data.Found = true
 				data.Connection = c
 				data.TenantStatus = string(c.StatusAt(time.Now()))
+				data.Attempts, data.Numbers = attemptRows(c), numberRows(c)
 			}
 		}
-		settled := data.TenantStatus == string(onboarding.TenantConnected) && webhooksRegistered(data.Connection)
-		data.Refresh = valid && !settled && data.ErrorCode == ""
-		if settled {
+		data.Tenants, data.TenantsError = listTenants(ctx, store, tenantID, log)
+		data.Waiting = waitingFor(data)
+		// A confirmation or registration that outlasts several reconciler
+		// runs is stuck, not pending: the page says so rather than reload for
+		// good. (The browser's return is recorded within seconds of landing,
+		// however long the signup took, so that wait is not bounded.)
+		if data.Waiting != "" && data.TenantStatus != string(onboarding.TenantLinkActive) &&
+			time.Since(data.Connection.Tenant.UpdatedAt) > reloadFor {
+			data.Stuck, data.Since = true, when(data.Connection.Tenant.UpdatedAt)
+		}
+		if data.Found && receiving(onboarding.TenantStatus(data.TenantStatus)) && data.Waiting == "" {
 			data.Inbox = loadInbox(ctx, msgs, tenantID, q, log)
 			data.Inbox.SimURL = simURL
 			data.LiveInbox = true
@@ -81,6 +102,37 @@ func appPage(store connectionLoader, msgs messaging.Reader, simURL string, log *
 			log.Error("app page: render", "err", err)
 		}
 	})
+}
+
+// waitingFor names what the page is waiting for, "" when nothing is on its
+// way: then it does not reload.
+func waitingFor(d pageData) string {
+	if !d.Found {
+		return ""
+	}
+	c := d.Connection
+	switch onboarding.TenantStatus(d.TenantStatus) {
+	case onboarding.TenantAwaitingConfirmation:
+		return "Kapso's confirmation of the number (its webhook, or the reconciler's check at the Platform API)"
+	case onboarding.TenantConnected, onboarding.TenantRestricted:
+		if !webhooksRegistered(c) {
+			return "the registration of the number's webhook at Kapso (retried by the reconciler)"
+		}
+		return ""
+	}
+	// The browser is back from a signup that kapso-bridge has not recorded
+	// yet: the redirect reaches the connection through the lifecycle queue.
+	newest := c.NewestAttempt()
+	back := d.Status == "completed" || d.Status == "pending"
+	if back && d.LandingError == nil && newest != nil && newest.Status == onboarding.AttemptActive && len(newest.Redirects) == 0 {
+		return "kapso-bridge to record the browser's return from the signup"
+	}
+	return ""
+}
+
+// receiving: the tenant's numbers take messages, so its inbox is live.
+func receiving(s onboarding.TenantStatus) bool {
+	return s == onboarding.TenantConnected || s == onboarding.TenantRestricted
 }
 
 // webhooksRegistered: every connected number has its webhook, so no
@@ -94,15 +146,126 @@ func webhooksRegistered(c onboarding.Connection) bool {
 	return true
 }
 
+// errorInfo is an error code with what it means and what to do about it.
+type errorInfo struct{ Code, Meaning, NextStep string }
+
+// describe explains a code Kapso sent on a failure: one it does not
+// document still gets a next step.
+func describe(code string) errorInfo {
+	e := onboarding.DescribeError(code)
+	return errorInfo{Code: code, Meaning: e.Meaning, NextStep: e.NextStep}
+}
+
+// reason explains a number's status reason when it is a known code; free
+// text (the reconciler's, say) is shown as it is.
+func reason(text string) errorInfo {
+	if e, ok := onboarding.KnownError(text); ok {
+		return errorInfo{Code: text, Meaning: e.Meaning, NextStep: e.NextStep}
+	}
+	return errorInfo{Code: text}
+}
+
+type attemptRow struct {
+	onboarding.Attempt
+	Errors []errorInfo // every failure's code, oldest first
+}
+
+func attemptRows(c onboarding.Connection) []attemptRow {
+	rows := make([]attemptRow, 0, len(c.Attempts))
+	for _, a := range c.Attempts {
+		row := attemptRow{Attempt: a}
+		var codes []string
+		for _, e := range a.History {
+			if e.Event == onboarding.AttemptEventFailure {
+				codes = append(codes, cmp.Or(e.ErrorCode, onboarding.CodeUnknown))
+			}
+		}
+		if a.ErrorCode != "" {
+			codes = append(codes, a.ErrorCode)
+		}
+		for _, code := range codes {
+			if !slices.ContainsFunc(row.Errors, func(e errorInfo) bool { return e.Code == code }) {
+				row.Errors = append(row.Errors, describe(code))
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+type numberRow struct {
+	onboarding.PhoneNumber
+	Problems []errorInfo // why the number does not work, or works within limits
+}
+
+func numberRows(c onboarding.Connection) []numberRow {
+	rows := make([]numberRow, 0, len(c.PhoneNumbers))
+	for _, n := range c.PhoneNumbers {
+		row := numberRow{PhoneNumber: n}
+		if n.StatusReason != "" && n.Status != onboarding.NumberStatusConnected {
+			row.Problems = append(row.Problems, reason(n.StatusReason))
+		}
+		if n.Restricted {
+			row.Problems = append(row.Problems, reason(cmp.Or(n.RestrictedReason, "restricted by Meta")))
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// tenantRow is one tenant in the list.
+type tenantRow struct {
+	ID, Name, Status, Customer, Updated, URL string
+	Attention                                []string
+	Current                                  bool
+}
+
+// listTenants lists the tenants, most recently changed first.
+func listTenants(ctx context.Context, store appStore, current string, log *slog.Logger) ([]tenantRow, string) {
+	var items []onboarding.TenantItem
+	q := onboarding.TenantQuery{Limit: onboarding.MaxTenantPageLimit}
+	for len(items) < listedTenants {
+		page, next, err := store.ListTenants(ctx, q)
+		if err != nil {
+			log.Error("app page: list tenants", "err", err)
+			return nil, "could not list tenants: " + err.Error()
+		}
+		items = append(items, page...)
+		if next == "" {
+			break
+		}
+		q.Cursor = next
+	}
+	slices.SortFunc(items, func(a, b onboarding.TenantItem) int { return b.Position().Compare(a.Position()) })
+	rows := make([]tenantRow, 0, len(items))
+	for _, t := range items {
+		row := tenantRow{ID: t.TenantID, Name: t.Name, Status: string(t.Status), Customer: t.KapsoCustomerID,
+			Updated: when(t.UpdatedAt), URL: appConnectedPath + "?" + url.Values{"tenant_id": {t.TenantID}}.Encode(),
+			Current: t.TenantID == current}
+		for _, a := range t.Attention {
+			row.Attention = append(row.Attention, string(a))
+		}
+		rows = append(rows, row)
+	}
+	return rows, ""
+}
+
 type pageData struct {
-	Landing, TenantID, Status, PhoneNumberID, ErrorCode string
-	Found                                               bool
-	TenantStatus                                        string
-	Connection                                          onboarding.Connection
-	Refresh                                             bool
-	SimURL                                              string
-	Inbox                                               inboxView
-	LiveInbox                                           bool
+	Landing, TenantID, Status, PhoneNumberID string
+	LandingError                             *errorInfo
+	Found                                    bool
+	TenantStatus                             string
+	Connection                               onboarding.Connection
+	Attempts                                 []attemptRow
+	Numbers                                  []numberRow
+	Waiting                                  string // what the page reloads for; "" for nothing
+	Stuck                                    bool   // waited too long: no more reloads
+	Since                                    string
+	Tenants                                  []tenantRow
+	TenantsError                             string
+	SimURL                                   string
+	Inbox                                    inboxView
+	LiveInbox                                bool
 }
 
 type inboxView struct {
@@ -233,26 +396,31 @@ func when(t time.Time) string {
 
 var pageTemplate = template.Must(template.New("app").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Your app: WhatsApp connection</title>
-{{if .Refresh}}<meta http-equiv="refresh" content="1">{{end}}
+{{if and .Waiting (not .Stuck)}}<meta http-equiv="refresh" content="1">{{end}}
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse;margin-bottom:1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
-tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}</style>
+tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}
+.meaning{font-size:.85rem;color:#444}#waiting{color:#555}</style>
 </head><body>
 <h1>Your app</h1>
-{{if .TenantID}}
-<p>The browser came back to <code>{{.Landing}}</code> with status <b>{{.Status}}</b>
+{{if and .TenantID (or .Status .LandingError)}}
+<p>The browser came back to <code>{{.Landing}}</code>{{if .Status}} with status <b>{{.Status}}</b>{{end}}
 {{if .PhoneNumberID}} for number <code>{{.PhoneNumberID}}</code>{{end}}
-{{if .ErrorCode}} and error <code id="error-code">{{.ErrorCode}}</code>{{end}}.
+{{with .LandingError}} and error <code id="error-code">{{.Code}}</code>{{end}}.
 That is only a hint; what kapso-bridge knows is below.</p>
-{{else}}
-<form method="get"><label>Open the page of tenant <input name="tenant_id" value="acme"></label> <button type="submit">Open</button></form>
+{{with .LandingError}}{{template "error" .}}{{end}}
 {{end}}
+{{if .Stuck}}<p id="stuck" class="error">Still waiting for {{.Waiting}}, with nothing new since {{.Since}}: make dev's log says why.
+This page no longer reloads itself; reload it to look again.</p>
+{{else if .Waiting}}<p id="waiting">Waiting for {{.Waiting}}: this page reloads every second until then.</p>{{end}}
 {{if .Found}}
 <h2>Tenant <code>{{.TenantID}}</code>: <span id="tenant-status">{{.TenantStatus}}</span></h2>
 <p>Kapso customer <code>{{.Connection.Tenant.KapsoCustomerID}}</code></p>
 <h3>Phone numbers</h3>
-<table><tr><th>phone_number_id</th><th>display</th><th>WABA</th><th>type</th><th>status</th><th>webhook</th></tr>
-{{range .Connection.PhoneNumbers}}<tr><td>{{.PhoneNumberID}}</td><td>{{.DisplayPhoneNumber}}</td><td>{{.BusinessAccountID}}</td><td>{{.ConnectionType}}</td><td>{{.Status}}</td><td class="webhook">{{if .WebhookRegistered}}registered{{else}}pending{{end}}</td></tr>{{end}}
+<table id="numbers"><tr><th>phone_number_id</th><th>display</th><th>WABA</th><th>type</th><th>status</th><th>webhook</th></tr>
+{{range .Numbers}}<tr><td>{{.PhoneNumberID}}</td><td>{{.DisplayPhoneNumber}}</td><td>{{.BusinessAccountID}}</td><td>{{.ConnectionType}}</td>
+<td class="status">{{.Status}}{{if .Restricted}}, restricted{{end}}{{range .Problems}}<div><code>{{.Code}}</code></div>{{template "error" .}}{{end}}</td><td class="webhook">{{if .WebhookRegistered}}registered{{else}}pending{{end}}</td></tr>
+{{else}}<tr><td colspan="6">No number yet.</td></tr>{{end}}
 </table>
 {{if .LiveInbox}}<div id="inbox">{{template "inbox" .Inbox}}</div>
 <script>
@@ -275,15 +443,27 @@ That is only a hint; what kapso-bridge knows is below.</p>
 })();
 </script>{{end}}
 <h3>Attempts</h3>
-<table><tr><th>setup link</th><th>status</th><th>created</th><th>error</th><th>confirmed by</th></tr>
-{{range .Connection.Attempts}}<tr><td>{{.SetupLinkID}}</td><td>{{.Status}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td><td>{{.ErrorCode}}</td><td>{{range .ConfirmedBy}}{{.}} {{end}}</td></tr>{{end}}
+<table id="attempts"><tr><th>setup link</th><th>status</th><th>created</th><th>error</th><th>confirmed by</th></tr>
+{{range .Attempts}}<tr><td>{{.SetupLinkID}}</td><td>{{.Status}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td>
+<td class="error-code">{{range .Errors}}<div><code>{{.Code}}</code></div>{{template "error" .}}{{end}}</td><td>{{range .ConfirmedBy}}{{.}} {{end}}</td></tr>{{end}}
 </table>
 <h3>Timeline</h3>
-<ol>{{range .Connection.Timeline}}<li>{{.At.Format "15:04:05.000"}} {{.Kind}} <small>{{.Source}}</small></li>{{end}}</ol>
+<ol>{{range .Connection.Timeline}}<li>{{.At.Format "15:04:05.000"}} {{.Kind}} <small>{{.Source}}{{with .Detail.reason}} ({{.}}){{end}}</small></li>{{end}}</ol>
 {{else if .TenantID}}
-<p>kapso-bridge has no tenant <code>{{.TenantID}}</code> yet.</p>
+<p id="no-tenant">kapso-bridge has no tenant <code>{{.TenantID}}</code>: create a setup link for it first (see <a href="/">the index</a>).</p>
 {{end}}
+{{template "tenants" .}}
 </body></html>
+{{define "error"}}{{if or .Meaning .NextStep}}<div class="meaning" data-code="{{.Code}}">{{.Meaning}}{{if .NextStep}} <b>Next:</b> {{.NextStep}}{{end}}</div>{{end}}{{end}}
+{{define "tenants"}}<h2>Tenants</h2>
+{{if .TenantsError}}<p class="error">{{.TenantsError}}</p>
+{{else if not .Tenants}}<p id="no-tenants">No tenant yet: creating a setup link creates its tenant.</p>
+{{else}}<table id="tenants"><tr><th>tenant</th><th>name</th><th>status</th><th>needs attention</th><th>Kapso customer</th><th>last change</th></tr>
+{{range .Tenants}}<tr class="tenant{{if .Current}} selected{{end}}" data-id="{{.ID}}"><td><a href="{{.URL}}">{{.ID}}</a></td><td>{{.Name}}</td>
+<td class="status">{{.Status}}</td><td class="attention">{{range .Attention}}{{.}} {{end}}</td><td><code>{{.Customer}}</code></td><td>{{.Updated}}</td></tr>
+{{end}}</table>{{end}}
+<form method="get" action="/app/connected"><label>Open the app page of tenant <input name="tenant_id" value="acme"></label> <button type="submit">Open</button></form>
+{{end}}
 {{define "inbox"}}<h3>Inbox</h3>
 {{if .Error}}<p class="error">{{.Error}}</p>{{end}}
 {{if not .Conversations}}<p id="no-conversations">No conversations yet.{{if .SimURL}} Make someone write from the <a href="{{.SimURL}}/">Kapso simulator</a>.{{end}}</p>
@@ -298,18 +478,33 @@ That is only a hint; what kapso-bridge knows is below.</p>
 {{end}}</table>{{if .Truncated}}<p>Only the first {{len .Messages}} messages are shown.</p>{{end}}
 {{end}}{{end}}{{end}}`))
 
-// indexPage is what / shows on the local stack: where to go.
-func indexPage(simURL string) http.Handler {
+// indexPage is what / shows on the local stack: where to go, and the
+// tenants to open. It never reloads itself.
+func indexPage(store appStore, simURL string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		d := indexData{SimURL: simURL, Base: "http://" + r.Host}
+		d.Tenants, d.TenantsError = listTenants(ctx, store, "", log)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = indexTemplate.Execute(w, struct{ SimURL, Base string }{simURL, "http://" + r.Host})
+		w.Header().Set("Cache-Control", "no-store")
+		if err := indexTemplate.ExecuteTemplate(w, "index", d); err != nil {
+			log.Error("index page: render", "err", err)
+		}
 	})
 }
 
-var indexTemplate = template.Must(template.New("index").Parse(`<!doctype html>
+type indexData struct {
+	SimURL, Base, TenantsError string
+	Tenants                    []tenantRow
+}
+
+// indexTemplate shares the app page's tenant list.
+var indexTemplate = template.Must(template.Must(pageTemplate.Clone()).New("index").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>kapso-bridge (local)</title>
 <style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
-pre{white-space:pre-wrap;word-break:break-all}</style>
+pre{white-space:pre-wrap;word-break:break-all}table{border-collapse:collapse;margin-bottom:1rem}
+td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}</style>
 </head><body>
 <h1>kapso-bridge, running locally</h1>
 <p>This server is kapso-bridge itself (its API under <code>/v1</code>, webhooks under <code>/webhooks</code>,
@@ -318,10 +513,10 @@ pre{white-space:pre-wrap;word-break:break-all}</style>
 {{if .SimURL}}<li><a href="{{.SimURL}}/">Kapso simulator</a>: the numbers your tenants connected, with forms to make a person
 write to a number, to send from it and to mark what was sent delivered, read or failed.</li>{{end}}
 <li>The app page, <code>/app/connected?tenant_id=&lt;tenant&gt;</code>, is where the browser lands after a signup: it shows
-the tenant's connection, then its inbox (conversations and messages, refreshed every 2 s).</li>
+the tenant's connection with every error code's meaning, then its inbox (conversations and messages, refreshed every 2 s).</li>
+<li><a href="/openapi.json">/openapi.json</a>: the API reference (OpenAPI 3.1) of every route.</li>
 </ul>
-<form method="get" action="/app/connected"><label>Open the app page of tenant <input name="tenant_id" value="acme"></label>
-<button type="submit">Open</button></form>
+{{template "tenants" .}}
 <p>To start, create a setup link (the dev token is <code>dev-bridge-token</code> unless <code>BRIDGE_API_TOKEN</code> is set)
 and open the <code>url</code> it returns:</p>
 <pre>curl -s -X POST {{.Base}}/v1/tenants/acme/setup-links -H 'Authorization: Bearer dev-bridge-token' -d '{"tenant_name":"Acme"}'</pre>

@@ -4,24 +4,33 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devlog"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
+
+// servicesLogLines is how much of the local servers' output is kept to show
+// if they fail to start.
+const servicesLogLines = 200
 
 func main() {
 	stopWithParent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	began := time.Now()
 	settings, defaulted := stack.Resolve(os.Getenv)
-	log := config.Env(func(k string) string { return settings[k] }).Logger("local")
+	log := logger(settings, os.Stdout)
 	slog.SetDefault(log)
 
 	if len(defaulted) > 0 {
@@ -30,40 +39,113 @@ func main() {
 			fmt.Printf("  %s=%s\n", name, settings[name])
 		}
 	}
+	servicesLog := devlog.NewQuiet(os.Stderr, servicesLogLines)
+	steps := newProgress(os.Stdout)
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Log: log, ServicesLog: os.Stderr})
+	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Log: log, ServicesLog: servicesLog,
+		Progress: steps.step})
 	cancel()
+	steps.done()
 	if err != nil {
+		if errors.Is(err, stack.ErrServices) {
+			servicesLog.Flush("kapso-bridge dev: DynamoDB Local's and fauxqs's output:")
+		}
 		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
 		os.Exit(1)
 	}
+	fmt.Printf("kapso-bridge dev: ready in %.1f s\n", time.Since(began).Seconds())
 	fmt.Print(walkthrough(s, settings))
 	<-ctx.Done()
 	fmt.Println("\nkapso-bridge dev: stopping")
 	s.Stop()
 }
 
+// logger is make dev's: readable lines (devlog) at LOG_LEVEL. The Lambda
+// functions log JSON through config.Env.Logger; here a person reads them.
+func logger(settings map[string]string, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(settings[config.LogLevel.Name])); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(devlog.New(w, &devlog.Options{Level: level}))
+}
+
+// progress says what a start is doing, and that it is still at it when a
+// step is slow (a cold JVM on a small machine can take a minute).
+type progress struct {
+	w    io.Writer
+	mu   sync.Mutex
+	cur  string
+	at   time.Time
+	stop chan struct{}
+	once sync.Once
+}
+
+const stillEvery = 10 * time.Second
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, stop: make(chan struct{})}
+	go p.remind()
+	return p
+}
+
+func (p *progress) step(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cur, p.at = s, time.Now()
+	fmt.Fprintf(p.w, "kapso-bridge dev: %s…\n", s)
+}
+
+func (p *progress) remind() {
+	t := time.NewTicker(stillEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			if p.cur != "" && time.Since(p.at) >= stillEvery {
+				fmt.Fprintf(p.w, "kapso-bridge dev: still %s (%.0f s)\n", p.cur, time.Since(p.at).Seconds())
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) done() { p.once.Do(func() { close(p.stop) }) }
+
 func walkthrough(s *stack.Stack, v map[string]string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nkapso-bridge is running at %s (GET /healthz)\n", s.URL)
+	fmt.Fprintf(&b, "\nkapso-bridge is running at %s (GET /healthz; %s/ links the pages)\n", s.URL, s.URL)
 	if s.SimURL != "" {
 		fmt.Fprintf(&b, "Kapso simulator at %s (state: %s/_sim/state)\n", s.SimURL, s.SimURL)
 	} else {
 		fmt.Fprintf(&b, "Kapso Platform API: %s\n", v[config.KapsoAPIBaseURL.Name])
 	}
+	// sendevent finds the servers from PORT and SIM_PORT, as make dev does.
+	var env []string
+	for _, st := range []config.Setting{config.Port, config.SimPort} {
+		if v[st.Name] != st.Default {
+			env = append(env, st.Name+"="+v[st.Name])
+		}
+	}
+	sendevent := strings.Join(append(env, "go run ./infra/local/cmd/sendevent"), " ")
 	fmt.Fprintf(&b, `
 1. Create a setup link for tenant acme:
    curl -s -X POST %[1]s/v1/tenants/acme/setup-links -H 'Authorization: Bearer %[2]s' -d '{"tenant_name":"Acme"}'
 2. Open the "url" it returns in a browser and finish the signup (dedicated or coexistence), or fail it.
 3. You land on the app page, which shows the tenant's connection; or ask the API:
    curl -s %[1]s/v1/tenants/acme/connection -H 'Authorization: Bearer %[2]s'
-4. Make a person write to the connected number: the simulator's page (%[3]s/) has the forms, or
+4. Make a person write to the connected number: the simulator's page (%[3]s/) has the forms, or, with
+   the number's phone_number_id from the app page or the connection above:
    curl -s -X POST %[3]s/_sim/numbers/<phone_number_id>/messages -d '{"text":"Oi!"}'
    The app page's inbox shows it within seconds; or ask the API:
    curl -s %[1]s/v1/tenants/acme/conversations -H 'Authorization: Bearer %[2]s'
-5. Send a sample webhook: go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.phone_number.created.json
+5. Send a sample webhook; a message sample goes to the first connected number, signed with its secret:
+   %[4]s -file events/kapso/whatsapp.message.received.json
 
 Ctrl-C stops everything.
-`, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"))
+`, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent)
 	return b.String()
 }

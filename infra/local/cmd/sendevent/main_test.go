@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,14 +17,17 @@ import (
 )
 
 type received struct {
+	path   string
 	header http.Header
 	body   []byte
 }
 
-func server(t *testing.T) (*httptest.Server, *received) {
+// bridge stands in for kapso-bridge and records the last request.
+func bridge(t *testing.T) (*httptest.Server, *received) {
 	t.Helper()
 	var got received
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.path = r.URL.Path
 		got.header = r.Header.Clone()
 		got.body, _ = io.ReadAll(r.Body)
 		w.WriteHeader(http.StatusOK)
@@ -32,28 +37,95 @@ func server(t *testing.T) (*httptest.Server, *received) {
 	return srv, &got
 }
 
-func noEnv(string) string { return "" }
+// The simulator's world: tenant acme's customer and its connected number
+// with the webhook kapso-bridge registered, and a number not connected yet.
+const (
+	simNumberID   = "645542809322606"
+	simSecret     = "number-secret-1"
+	simCustomerID = "502d65a4-dd04-40ac-9cf8-5a34bc5bf7a0"
+	sampleNumber  = "106540352242922"
+	sampleCust    = "c2a7e1d4-5b3f-4e8a-a9d6-71f0b2c4e815"
+)
 
-var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+func simulator(t *testing.T) *httptest.Server {
+	t.Helper()
+	state := map[string]any{
+		"customers": []any{map[string]any{"id": simCustomerID, "name": "Acme", "external_customer_id": "acme"}},
+		"phone_numbers": []any{
+			map[string]any{"phone_number_id": "999000111222333", "customer_id": simCustomerID, "status": "PENDING"},
+			map[string]any{"phone_number_id": simNumberID, "customer_id": simCustomerID, "status": "CONNECTED"},
+		},
+		"webhooks": []any{map[string]any{"phone_number_id": simNumberID, "secret_key": simSecret, "kind": "kapso",
+			"active": true, "url": "http://x/webhooks/kapso/" + simNumberID}},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/_sim/state" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(state)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
 
-func TestRunSendsSignedSample(t *testing.T) {
-	srv, got := server(t)
-	file := filepath.Join("..", "..", "..", "..", "events", "kapso", "whatsapp.phone_number.created.json")
+func port(t *testing.T, srv *httptest.Server) string {
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Port()
+}
+
+// env is make dev's environment: PORT and SIM_PORT name the servers.
+func env(t *testing.T, b, sim *httptest.Server) func(string) string {
+	vals := map[string]string{"PORT": "1"}
+	if b != nil {
+		vals["PORT"] = port(t, b)
+	}
+	if sim != nil {
+		vals["SIM_PORT"] = port(t, sim)
+	} else {
+		vals["SIM_PORT"] = "1"
+	}
+	return func(k string) string { return vals[k] }
+}
+
+func sample(t *testing.T, path string) (string, []byte) {
+	t.Helper()
+	file := filepath.Join("..", "..", "..", "..", "events", filepath.FromSlash(path))
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return file, raw
+}
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// A message sample goes to the number route of the simulator's connected
+// number on $PORT, signed with that number's secret, with the sample's
+// phone_number_id rewritten and every other byte kept; the output names the
+// tenant's app page.
+func TestNumberSampleGoesToAConnectedNumberOnPORT(t *testing.T) {
+	b, got := bridge(t)
+	sim := simulator(t)
+	file, raw := sample(t, "kapso/whatsapp.message.received.json")
 	var out bytes.Buffer
-	if err := run([]string{"-file", file, "-url", srv.URL}, noEnv, &out); err != nil {
+	if err := run([]string{"-file", file}, env(t, b, sim), &out); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.body, raw) {
-		t.Error("body was not sent byte for byte")
+	if got.path != "/webhooks/kapso/"+simNumberID {
+		t.Errorf("sent to %q, want the number route of %s", got.path, simNumberID)
 	}
-	if !kapso.VerifySignature(defaultSecret, raw, got.header.Get("X-Webhook-Signature")) {
-		t.Error("not signed with the default secret")
+	want := bytes.ReplaceAll(raw, []byte(`"`+sampleNumber+`"`), []byte(`"`+simNumberID+`"`))
+	if !bytes.Equal(got.body, want) {
+		t.Errorf("body: phone_number_id not rewritten, or other bytes changed:\n%s", got.body)
 	}
-	if e := got.header.Get("X-Webhook-Event"); e != kapso.EventPhoneNumberCreated {
+	if !kapso.VerifySignature(simSecret, got.body, got.header.Get("X-Webhook-Signature")) {
+		t.Error("not signed with the number's webhook secret")
+	}
+	if e := got.header.Get("X-Webhook-Event"); e != kapso.EventMessageReceived {
 		t.Errorf("event header %q", e)
 	}
 	if k := got.header.Get("X-Idempotency-Key"); !uuidV4.MatchString(k) {
@@ -62,27 +134,98 @@ func TestRunSendsSignedSample(t *testing.T) {
 	if ct := got.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("content type %q", ct)
 	}
-	if !strings.HasPrefix(out.String(), "200 OK") || !strings.Contains(out.String(), `{"ok":true}`) {
-		t.Errorf("output %q", out.String())
+	s := out.String()
+	if !strings.Contains(s, "200 OK") || !strings.Contains(s, `{"ok":true}`) ||
+		!strings.Contains(s, b.URL+"/app/connected?tenant_id=acme") || !strings.Contains(s, "tenant acme") {
+		t.Errorf("output:\n%s", s)
 	}
 }
 
-func TestRunFlagsOverrideDefaults(t *testing.T) {
-	srv, got := server(t)
+// A Meta sample goes to the number's Meta route, signed with its secret.
+func TestMetaSampleGoesToTheMetaRoute(t *testing.T) {
+	b, got := bridge(t)
+	sim := simulator(t)
+	file, _ := sample(t, "meta/messages.multi-change.json")
+	if err := run([]string{"-file", file, "-url", b.URL}, env(t, nil, sim), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got.path != "/webhooks/meta/"+simNumberID {
+		t.Errorf("sent to %q", got.path)
+	}
+	if bytes.Contains(got.body, []byte(sampleNumber)) || !bytes.Contains(got.body, []byte(simNumberID)) {
+		t.Error("phone_number_id not rewritten")
+	}
+	if !kapso.VerifySignature(simSecret, got.body, got.header.Get("X-Webhook-Signature")) {
+		t.Error("not signed with the number's webhook secret")
+	}
+	if _, ok := got.header["X-Webhook-Event"]; ok {
+		t.Error("a Meta sample has no event header")
+	}
+}
+
+// A project sample goes to the project route, signed with the project
+// secret. Its customer is one no tenant owns: a warning says so and what to
+// pass; -customer and -number aim it at a tenant.
+func TestProjectSampleWarnsOfAnOrphanCustomer(t *testing.T) {
+	b, got := bridge(t)
+	sim := simulator(t)
+	file, raw := sample(t, "kapso/whatsapp.phone_number.disconnected.json")
+	var out bytes.Buffer
+	if err := run([]string{"-file", file}, env(t, b, sim), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got.path != "/webhooks/kapso" || !bytes.Equal(got.body, raw) {
+		t.Errorf("sent to %q, body changed: %v", got.path, !bytes.Equal(got.body, raw))
+	}
+	if !kapso.VerifySignature(defaultSecret, raw, got.header.Get("X-Webhook-Signature")) {
+		t.Error("not signed with make dev's project secret")
+	}
+	s := out.String()
+	if !strings.Contains(s, "warning: no tenant owns customer "+sampleCust) || !strings.Contains(s, "-customer") ||
+		!strings.Contains(s, simCustomerID+" (tenant acme)") || !strings.Contains(s, "kept aside") {
+		t.Errorf("no orphan warning:\n%s", s)
+	}
+
+	out.Reset()
+	if err := run([]string{"-file", file, "-customer", simCustomerID}, env(t, b, sim), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.body, bytes.ReplaceAll(raw, []byte(sampleCust), []byte(simCustomerID))) {
+		t.Errorf("-customer not applied:\n%s", got.body)
+	}
+	if strings.Contains(out.String(), "warning") || !strings.Contains(out.String(), "tenant_id=acme") {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	// -number puts the number in and its customer follows.
+	if err := run([]string{"-file", file, "-number", simNumberID}, env(t, b, sim), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte(sampleCust), []byte(simCustomerID)), []byte(sampleNumber), []byte(simNumberID))
+	if got.path != "/webhooks/kapso" || !bytes.Equal(got.body, want) {
+		t.Errorf("-number on a project sample:\n%s", got.body)
+	}
+}
+
+func TestFlagsOverrideDefaults(t *testing.T) {
+	b, got := bridge(t)
 	file := filepath.Join(t.TempDir(), "body.json")
 	if err := os.WriteFile(file, []byte(`{"x":1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := func(k string) string {
+	getenv := func(k string) string {
 		if k == secretEnv {
 			return "from-env"
 		}
 		return ""
 	}
-	var out bytes.Buffer
-	err := run([]string{"-file", file, "-url", srv.URL, "-event", "custom.event", "-key", "k-1"}, env, &out)
+	// A -url with a path is the endpoint itself.
+	err := run([]string{"-file", file, "-url", b.URL + "/custom", "-event", "custom.event", "-key", "k-1"}, getenv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got.path != "/custom" {
+		t.Errorf("path %q", got.path)
 	}
 	if !kapso.VerifySignature("from-env", []byte(`{"x":1}`), got.header.Get("X-Webhook-Signature")) {
 		t.Error("not signed with the secret from the environment")
@@ -91,14 +234,26 @@ func TestRunFlagsOverrideDefaults(t *testing.T) {
 		t.Errorf("headers %v", got.header)
 	}
 
-	if err := run([]string{"-file", file, "-url", srv.URL, "-event", "", "-secret", "s"}, env, &out); err != nil {
+	if err := run([]string{"-file", file, "-url", b.URL, "-event", "", "-secret", "s"}, getenv, io.Discard); err != nil {
 		t.Fatal(err)
+	}
+	if got.path != "/webhooks/kapso" {
+		t.Errorf("path %q", got.path)
 	}
 	if _, ok := got.header["X-Webhook-Event"]; ok {
 		t.Error(`-event "" still sent an event header`)
 	}
 	if !kapso.VerifySignature("s", []byte(`{"x":1}`), got.header.Get("X-Webhook-Signature")) {
 		t.Error("-secret ignored")
+	}
+
+	// -route number with -number and -secret needs no simulator.
+	err = run([]string{"-file", file, "-url", b.URL, "-event", "e", "-route", "number", "-number", "42", "-secret", "n"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.path != "/webhooks/kapso/42" || !kapso.VerifySignature("n", got.body, got.header.Get("X-Webhook-Signature")) {
+		t.Errorf("-route number: %q", got.path)
 	}
 }
 
@@ -107,6 +262,12 @@ func TestRunErrors(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	msg, _ := sample(t, "kapso/whatsapp.message.received.json")
+	sim := simulator(t)
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"customers":null,"phone_numbers":null,"webhooks":null}`))
+	}))
+	t.Cleanup(empty.Close)
 	tests := []struct {
 		name string
 		args []string
@@ -115,10 +276,15 @@ func TestRunErrors(t *testing.T) {
 		{"no file", nil, "usage"},
 		{"missing file", []string{"-file", "nope.json"}, "read sample"},
 		{"not in manifest", []string{"-file", file}, "not in events/manifest.json"},
+		{"bad route", []string{"-file", file, "-route", "x"}, "-route"},
 		{"unreachable", []string{"-file", file, "-event", "e", "-url", "http://127.0.0.1:1/x"}, "post"},
+		{"no simulator", []string{"-file", msg, "-sim", "http://127.0.0.1:1"}, "no simulator"},
+		{"no connected number", []string{"-file", msg, "-sim", empty.URL}, "no connected number"},
+		{"unknown number", []string{"-file", msg, "-sim", sim.URL, "-number", "1"}, "knows no number 1"},
+		{"number without webhook", []string{"-file", msg, "-sim", sim.URL, "-number", "999000111222333"}, "no webhook"},
 	}
 	for _, tt := range tests {
-		err := run(tt.args, noEnv, io.Discard)
+		err := run(tt.args, func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
