@@ -531,9 +531,16 @@ func (st simState) pick(id string) (simNumber, simWebhook, error) {
 		}
 		return n, h, nil
 	}
-	for _, n := range st.Numbers {
-		if h, ok := st.webhook(n.PhoneNumberID); ok && n.Status == "CONNECTED" {
-			return n, h, nil
+	// A connected number first; else one that still receives (restricted,
+	// flagged): Kapso still delivers its messages.
+	for _, want := range []func(string) bool{
+		func(s string) bool { return s == "CONNECTED" },
+		func(s string) bool { return s == "RESTRICTED" || s == "RATE_LIMITED" || s == "FLAGGED" },
+	} {
+		for _, n := range st.Numbers {
+			if h, ok := st.webhook(n.PhoneNumberID); ok && want(n.Status) {
+				return n, h, nil
+			}
 		}
 	}
 	return simNumber{}, simWebhook{}, errors.New("the simulator has no connected number with a registered webhook: " +

@@ -47,13 +47,17 @@ const (
 	sampleCust    = "c2a7e1d4-5b3f-4e8a-a9d6-71f0b2c4e815"
 )
 
-func simulator(t *testing.T) *httptest.Server {
+func simulator(t *testing.T) *httptest.Server { return simulatorWith(t, "CONNECTED") }
+
+// simulatorWith is the simulator's world with the connected number in
+// status.
+func simulatorWith(t *testing.T, status string) *httptest.Server {
 	t.Helper()
 	state := map[string]any{
 		"customers": []any{map[string]any{"id": simCustomerID, "name": "Acme", "external_customer_id": "acme"}},
 		"phone_numbers": []any{
 			map[string]any{"phone_number_id": "999000111222333", "customer_id": simCustomerID, "status": "PENDING"},
-			map[string]any{"phone_number_id": simNumberID, "customer_id": simCustomerID, "status": "CONNECTED"},
+			map[string]any{"phone_number_id": simNumberID, "customer_id": simCustomerID, "status": status},
 		},
 		"webhooks": []any{map[string]any{"phone_number_id": simNumberID, "secret_key": simSecret, "kind": "kapso",
 			"active": true, "url": "http://x/webhooks/kapso/" + simNumberID}},
@@ -107,6 +111,19 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 // number on $PORT, signed with that number's secret, with the sample's
 // phone_number_id rewritten and every other byte kept; the output names the
 // tenant's app page.
+// A restricted number still receives messages: it is the default when no
+// number is connected, and a number that is not listed as receiving is not.
+func TestNumberSampleGoesToARestrictedNumber(t *testing.T) {
+	for status, ok := range map[string]bool{"RESTRICTED": true, "FLAGGED": true, "DISCONNECTED": false} {
+		b, got := bridge(t)
+		file, _ := sample(t, "kapso/whatsapp.message.received.json")
+		err := run([]string{"-file", file}, env(t, b, simulatorWith(t, status)), io.Discard)
+		if sent := got.path == "/webhooks/kapso/"+simNumberID; sent != ok || (err == nil) != ok {
+			t.Errorf("%s: sent %v, err %v", status, sent, err)
+		}
+	}
+}
+
 func TestNumberSampleGoesToAConnectedNumberOnPORT(t *testing.T) {
 	b, got := bridge(t)
 	sim := simulator(t)
