@@ -386,8 +386,9 @@ func kapsoError(err error, doing string) error {
 	case kapsoapi.IsRateLimited(err) && errors.As(err, &apiErr):
 		return &errs.Error{Code: errs.BadGateway, Message: "Kapso is rate limiting; retry later",
 			RetryAfter: apiErr.RetryAfter, Err: fmt.Errorf("%s: %w", doing, err)}
-	case errors.As(err, &apiErr), errors.Is(err, kapsoapi.ErrUnavailable),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case errors.As(err, &apiErr), errors.Is(err, kapsoapi.ErrUnavailable):
+		// The client marks every failure to reach Kapso, timeouts included;
+		// a bare deadline is the store's, which is ours: 503.
 		return errs.E(errs.BadGateway, "Kapso is unavailable; retry", fmt.Errorf("%s: %w", doing, err))
 	}
 	return storeError(err, doing)

@@ -3,6 +3,7 @@ package tenantapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -397,5 +398,24 @@ func TestConnectionViewShape(t *testing.T) {
 	}
 	if !bytes.Contains(rec.Body.Bytes(), []byte(`"business_account_id":"222"`)) {
 		t.Fatalf("snake_case body: %s", rec.Body)
+	}
+}
+
+// timingOutStore times out on every tenant write, as DynamoDB does when it
+// is slow: the context's deadline passes inside the call.
+type timingOutStore struct{ *memstore.Onboarding }
+
+func (timingOutStore) EnsureTenant(context.Context, string, string) error {
+	return fmt.Errorf("ensure tenant: %w", context.DeadlineExceeded)
+}
+
+// A storage failure, a timeout included, is ours: 503, retry. Only Kapso's
+// failures are 502.
+func TestSetupLinkStorageTimeoutIs503(t *testing.T) {
+	s := newOnboardingStack(t)
+	s.api.Store = timingOutStore{s.store}
+	rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", apiToken, "")
+	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "deadline") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
