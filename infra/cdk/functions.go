@@ -143,8 +143,9 @@ var functions = []function{
 		Access: []access{
 			// Finds a link's tenant and reads its connection, to send the person
 			// of a superseded link on with status=superseded; the lifecycle worker
-			// records the redirect.
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:Query"),
+			// records the redirect. When SQS refuses it, it is kept (PutItem) for
+			// the reconciler to replay.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"),
 			sendTo(schema.Lifecycle),
 		},
 		Routes: routes.Redirects,
@@ -185,8 +186,9 @@ var functions = []function{
 		Timeout: 5 * time.Minute,
 		Access: []access{
 			queryWithIndexes(schema.Bridge),
-			// Confirming a number appends facts and writes the number's item.
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			// Confirming a number appends facts and writes the number's item;
+			// a replayed redirect hint is deleted once applied.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 			// A number it confirms is announced to the messages worker, as the
 			// lifecycle worker announces the ones it confirms.
 			sendTo(schema.Messages),

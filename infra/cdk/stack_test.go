@@ -358,9 +358,9 @@ var wantGrants = map[string]map[string][]string{
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 	"Redirect": {
-		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:Query"},
+		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 		"LifecycleQueue": {"sqs:SendMessage"},
-		"DataKey":        {"kms:Decrypt", "kms:DescribeKey"},
+		"DataKey":        {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 	"Lifecycle": {
 		"BridgeTable":       {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
@@ -381,7 +381,8 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
-		"BridgeTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+			"dynamodb:UpdateItem"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.

@@ -46,3 +46,9 @@ func TestRejectsContract(t *testing.T) {
 		return &dynamo.Rejects{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
 	})
 }
+
+func TestHintsContract(t *testing.T) {
+	storetest.RunHints(t, func(t *testing.T, now func() time.Time) onboarding.RedirectHints {
+		return &dynamo.Hints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
+	})
+}

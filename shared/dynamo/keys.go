@@ -140,3 +140,12 @@ func pendingKey(phoneNumberID, eventID string) map[string]types.AttributeValue {
 }
 
 func pendingPK(phoneNumberID string) string { return pendingPrefix + phoneNumberID }
+
+// redirectHintPK is the one partition of the redirect hints the lifecycle
+// queue could not take; the sort key orders them by time received, so the
+// reconciler reads the oldest first with a Query.
+const redirectHintPK = "REDIRECT_HINT"
+
+func redirectHintKey(receivedAt time.Time, id string) map[string]types.AttributeValue {
+	return key(redirectHintPK, sortKeyTime(receivedAt)+"#"+id)
+}

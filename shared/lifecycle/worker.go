@@ -141,17 +141,24 @@ func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error
 	}
 	var failed error
 	for _, ev := range evs {
-		err := w.HandleEvent(ctx, ev)
-		switch {
-		case err == nil:
-		case errors.Is(err, errUnusable) || errors.Is(err, kapso.ErrMalformed):
-			raw, _ := json.Marshal(ev)
-			failed = errors.Join(failed, w.reject(ctx, ev.ID, fmt.Errorf("%s: %w", ev.Name, err), ev.ReceivedAt, raw))
-		default:
+		if err := w.ApplyEvent(ctx, ev); err != nil {
 			failed = errors.Join(failed, fmt.Errorf("event %s (%s): %w", ev.ID, ev.Name, err))
 		}
 	}
 	return failed
+}
+
+// ApplyEvent applies one event as a queue message's events are applied: one
+// that can never be applied is kept aside with its reason and is done with;
+// only a transient failure (or a failure to keep it aside) is an error.
+// The reconciler replays kept redirects through it.
+func (w *Worker) ApplyEvent(ctx context.Context, ev envelope.Event) error {
+	err := w.HandleEvent(ctx, ev)
+	if errors.Is(err, errUnusable) || errors.Is(err, kapso.ErrMalformed) {
+		raw, _ := json.Marshal(ev)
+		return w.reject(ctx, ev.ID, fmt.Errorf("%s: %w", ev.Name, err), ev.ReceivedAt, raw)
+	}
+	return err
 }
 
 // deliveryEvents splits a lifecycle delivery into its events.

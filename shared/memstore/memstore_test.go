@@ -52,3 +52,9 @@ func TestPendingContract(t *testing.T) {
 		return &memstore.Pending{Now: now}
 	})
 }
+
+func TestHintsContract(t *testing.T) {
+	storetest.RunHints(t, func(_ *testing.T, now func() time.Time) onboarding.RedirectHints {
+		return &memstore.Hints{Now: now}
+	})
+}

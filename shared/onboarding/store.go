@@ -125,3 +125,34 @@ var (
 	// ErrRegistrationBusy: another worker holds the number's registration lease.
 	ErrRegistrationBusy = errs.E(errs.InFlight, "webhook registration in progress", nil)
 )
+
+// RedirectHints keeps browser redirects the lifecycle queue could not take,
+// each as its encoded queue message, until the reconciler has applied it.
+// dynamo.Hints keeps them in the bridge table and memstore.Hints in memory;
+// storetest.RunHints holds both to this contract. A hint carries no expiry:
+// it is only ever dropped once applied.
+type RedirectHints interface {
+	// KeepRedirect keeps raw as the hint named by id and receivedAt (now
+	// when zero); keeping the same pair again replaces it. The same id at
+	// another time is another hint: a reload during an outage is kept
+	// twice, and applying both changes nothing the second time. A raw
+	// above MaxRedirectHintBytes is errs.TooLarge.
+	KeepRedirect(ctx context.Context, id string, receivedAt time.Time, raw []byte) error
+	// Redirects lists up to limit kept hints, oldest received first.
+	Redirects(ctx context.Context, limit int) ([]KeptRedirect, error)
+	// DropRedirect forgets a hint as Redirects listed it; dropping one not
+	// kept is a no-op.
+	DropRedirect(ctx context.Context, id string, receivedAt time.Time) error
+}
+
+// KeptRedirect is one hint as RedirectHints lists it.
+type KeptRedirect struct {
+	ID         string
+	ReceivedAt time.Time
+	Raw        []byte
+}
+
+// MaxRedirectHintBytes bounds a kept hint. A redirect's message is a header
+// and a handful of validated query parameters (the query itself is capped
+// at 4 KiB), far below it; the bound keeps an item well inside DynamoDB's.
+const MaxRedirectHintBytes = 64 * 1024

@@ -1,5 +1,6 @@
-// Package reconcile catches up with what deliveries can miss: setup links
-// that expired without an outcome, connections the browser reported but no
+// Package reconcile catches up with what deliveries can miss: browser
+// redirects kept in the store while the lifecycle queue was down, setup
+// links that expired without an outcome, connections the browser reported but no
 // webhook confirmed, and numbers whose webhook is not recorded. It finds its
 // work only in the stores' bounded lists (index queries on the bridge table,
 // never scans), and bounds its work per run.
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -45,6 +47,9 @@ type Confirmer interface {
 	// CorrectNumber records what the Platform API shows of a number when the
 	// stored state disagrees; changed says whether it did.
 	CorrectNumber(ctx context.Context, tenantID, phoneNumberID string) (changed bool, err error)
+	// ApplyEvent applies an event as the lifecycle queue's worker does; one
+	// that can never be applied is kept aside and is not an error.
+	ApplyEvent(ctx context.Context, ev envelope.Event) error
 }
 
 // Reconciler runs one reconciliation pass per Run.
@@ -53,14 +58,18 @@ type Reconciler struct {
 	Numbers   NumberList
 	Kapso     KapsoClient
 	Confirmer Confirmer
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Hints, when set, are the redirects the lifecycle queue could not
+	// take, replayed first.
+	Hints onboarding.RedirectHints
+	Log   *slog.Logger
+	Now   func() time.Time
 	// Limit bounds the items of each kind handled per run (default 100).
 	Limit int
 }
 
 // Report counts what a run did.
 type Report struct {
+	RedirectsReplayed int  `json:"redirects_replayed"`
 	LinksExpired      int  `json:"links_expired"`
 	LinksClosed       int  `json:"links_closed"`
 	TenantsChecked    int  `json:"tenants_checked"`
@@ -78,7 +87,7 @@ type Report struct {
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	var errList []error
-	steps := []func(context.Context, *Report) error{r.expireLinks, r.confirmTenants, r.registerWebhooks, r.correctNumbers}
+	steps := []func(context.Context, *Report) error{r.replayRedirects, r.expireLinks, r.confirmTenants, r.registerWebhooks, r.correctNumbers}
 	for _, step := range steps {
 		if r.outOfTime(ctx) {
 			rep.StoppedByDeadline = true
@@ -88,7 +97,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			errList = append(errList, err)
 		}
 	}
-	r.logger().Info("reconciliation done", "links_expired", rep.LinksExpired, "links_closed", rep.LinksClosed,
+	r.logger().Info("reconciliation done", "redirects_replayed", rep.RedirectsReplayed, "links_expired", rep.LinksExpired, "links_closed", rep.LinksClosed,
 		"tenants_checked", rep.TenantsChecked, "numbers_confirmed", rep.NumbersConfirmed,
 		"webhooks_checked", rep.WebhooksChecked, "numbers_checked", rep.NumbersChecked,
 		"numbers_corrected", rep.NumbersCorrected, "errors", rep.Errors, "stopped_by_deadline", rep.StoppedByDeadline)
@@ -107,6 +116,50 @@ func (r *Reconciler) outOfTime(ctx context.Context) bool {
 func (r *Reconciler) itemFailed(rep *Report, msg string, err error, attrs ...any) {
 	rep.Errors++
 	r.logger().Error(msg, append(attrs, "err", err.Error())...)
+}
+
+// replayRedirects applies the redirects kept while the lifecycle queue was
+// down, oldest first, as the lifecycle worker would have, and drops each
+// once applied. A hint that fails is kept for the next run. One that cannot
+// be decoded is kept too, and counted as an error on every run, so an
+// operator sees it: the redirect handler only keeps messages it encoded,
+// so it is a fault to look at, never something to drop silently.
+func (r *Reconciler) replayRedirects(ctx context.Context, rep *Report) error {
+	if r.Hints == nil {
+		return nil
+	}
+	hints, err := r.Hints.Redirects(ctx, r.limit())
+	if err != nil {
+		return err
+	}
+	for _, h := range hints {
+		if r.outOfTime(ctx) {
+			rep.StoppedByDeadline = true
+			return nil
+		}
+		d, body, err := envelope.Decode(string(h.Raw))
+		if err == nil && (d.Source != envelope.SourceRedirect || d.BodyRef != "") {
+			err = fmt.Errorf("%w: a %s delivery kept as a redirect", envelope.ErrMalformed, d.Source)
+		}
+		if err != nil {
+			r.itemFailed(rep, "kept redirect cannot be read; left in place", err, "id", h.ID,
+				"received_at", h.ReceivedAt, "raw", string(h.Raw))
+			continue
+		}
+		// The event the lifecycle worker makes of a redirect delivery.
+		ev := envelope.Event{ID: d.EventID(0), Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt, Payload: body}
+		if err := r.Confirmer.ApplyEvent(ctx, ev); err != nil {
+			r.itemFailed(rep, "replay kept redirect", err, "id", h.ID)
+			continue
+		}
+		if err := r.Hints.DropRedirect(ctx, h.ID, h.ReceivedAt); err != nil {
+			// Applied: the next run applies it again, which changes nothing.
+			r.itemFailed(rep, "drop replayed redirect", err, "id", h.ID)
+			continue
+		}
+		rep.RedirectsReplayed++
+	}
+	return nil
 }
 
 // expireLinks records LinkExpired for active links past their expiry. The

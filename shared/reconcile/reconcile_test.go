@@ -5,10 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
@@ -25,6 +29,7 @@ type rig struct {
 	client  *kapsoapi.Client
 	store   *memstore.Onboarding
 	numbers *memstore.Numbers
+	hints   *memstore.Hints
 	worker  *lifecycle.Worker
 	rec     *reconcile.Reconciler
 }
@@ -35,11 +40,12 @@ func newRig(t *testing.T, opts kapsosim.Options) *rig {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
-	store, numbers := &memstore.Onboarding{}, &memstore.Numbers{}
+	store, numbers, hints := &memstore.Onboarding{}, &memstore.Numbers{}, &memstore.Hints{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	worker := &lifecycle.Worker{Store: store, Numbers: numbers, Kapso: client, PublicBaseURL: "https://bridge.example", Log: log}
-	return &rig{sim: sim, client: client, store: store, numbers: numbers, worker: worker,
-		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Log: log}}
+	worker := &lifecycle.Worker{Store: store, Numbers: numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
+		Rejects: &memstore.Rejects{}, Log: log}
+	return &rig{sim: sim, client: client, store: store, numbers: numbers, hints: hints, worker: worker,
+		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Hints: hints, Log: log}}
 }
 
 // customer creates the tenant and its Kapso customer, as the tenant API does.
@@ -255,5 +261,84 @@ func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
 				t.Fatalf("a third run still found work: %+v", report)
 			}
 		})
+	}
+}
+
+// downQueue is the lifecycle queue while SQS is unavailable.
+type downQueue struct{}
+
+func (downQueue) Send(context.Context, string, envelope.Delivery, []byte, bool) error {
+	return errors.New("sqs unavailable")
+}
+
+// A redirect while SQS was down, replayed: the browser's hint is kept in the
+// store, and the next run applies it as the lifecycle worker would have.
+func TestRedirectKeptWhileTheQueueWasDownIsReplayed(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, kapsosim.Options{APIKey: "k", ProjectWebhookURL: "http://127.0.0.1:1/webhooks/kapso"})
+	r.sim.SetWebhookMode(kapsosim.ModeDrop)
+	link, err := r.client.CreateSetupLink(ctx, r.customer(t, "acme"), kapsoapi.SetupLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.store.RecordLink(ctx, "acme", onboarding.LinkDetails{SetupLinkID: link.ID, CreatedAt: link.CreatedAt,
+		ExpiresAt: link.ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	_, number, err := r.sim.CompleteLink(link.ID, "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	(&redirect.Handler{Store: r.store, Queue: downQueue{}, Hints: r.hints, LifecycleQueueURL: "lifecycle",
+		AppSuccessURL: "https://app.example/connected", AppFailureURL: "https://app.example/failed"}).Register(mux)
+	res := httptest.NewRecorder()
+	mux.ServeHTTP(res, httptest.NewRequest(http.MethodGet,
+		"/connect/success?setup_link_id="+link.ID+"&phone_number_id="+number, nil))
+	if loc := res.Header().Get("Location"); res.Code != http.StatusFound || !strings.Contains(loc, "status=completed") {
+		t.Fatalf("browser answered %d %s", res.Code, loc)
+	}
+	if kept, _ := r.hints.Redirects(ctx, 10); len(kept) != 1 {
+		t.Fatalf("%d hints kept", len(kept))
+	}
+
+	report, err := r.rec.Run(ctx)
+	if err != nil || report.RedirectsReplayed != 1 || report.Errors != 0 {
+		t.Fatalf("report %+v %v", report, err)
+	}
+	conn, _, _ := r.store.Load(ctx, "acme")
+	a, _ := conn.Attempt(link.ID)
+	n, _ := conn.PhoneNumber(number)
+	if a.Redirect == nil || a.Redirect.PhoneNumberID != number || conn.Tenant.Status != onboarding.TenantConnected ||
+		!n.WebhookRegistered {
+		t.Fatalf("after the replay: %s %+v %+v", conn.Tenant.Status, a, n)
+	}
+	if kept, _ := r.hints.Redirects(ctx, 10); len(kept) != 0 {
+		t.Fatalf("%d hints left after the replay", len(kept))
+	}
+
+	report, err = r.rec.Run(ctx)
+	if err != nil || report.RedirectsReplayed != 0 || report.NumbersConfirmed != 0 {
+		t.Fatalf("second report %+v %v", report, err)
+	}
+}
+
+// A hint that cannot be read stays where it is, an error on every run, and
+// holds up nothing else.
+func TestUnreadableRedirectHintIsKeptAndCounted(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, kapsosim.Options{APIKey: "k"})
+	if err := r.hints.KeepRedirect(ctx, "redirect#broken", time.Now(), []byte("not a queue message")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		report, err := r.rec.Run(ctx)
+		if err != nil || report.RedirectsReplayed != 0 || report.Errors != 1 {
+			t.Fatalf("report %+v %v", report, err)
+		}
+	}
+	if kept, _ := r.hints.Redirects(ctx, 10); len(kept) != 1 {
+		t.Fatalf("%d hints left", len(kept))
 	}
 }

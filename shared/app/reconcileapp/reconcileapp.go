@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
 
@@ -28,5 +29,10 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: p.Worker(b.Log), Log: b.Log}, nil
+	w := p.Worker(b.Log)
+	// A replayed redirect that can never be applied is kept aside, as the
+	// lifecycle worker keeps it.
+	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
+	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: w,
+		Hints: &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table}, Log: b.Log}, nil
 }

@@ -57,5 +57,7 @@ func New(_ context.Context, b app.Base, c Clients) (*redirect.Handler, error) {
 	}
 	h.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
 	h.Queue = &sqsqueue.Sender{Client: c.SQS}
+	// A redirect SQS refuses is kept in the bridge table for the reconciler.
+	h.Hints = &dynamo.Hints{DB: c.DynamoDB, Table: bridge}
 	return h, nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,6 +27,12 @@ type LinkLookup interface {
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 }
 
+// HintKeeper keeps a redirect's queue message for the reconciler to replay
+// (onboarding.RedirectHints): the handler only ever adds one.
+type HintKeeper interface {
+	KeepRedirect(ctx context.Context, id string, receivedAt time.Time, raw []byte) error
+}
+
 // Handler receives the browser coming back from Kapso's setup page. The
 // query is unsigned, so it is only a hint: it is validated, queued for the
 // lifecycle worker (which checks it against the Platform API) and the
@@ -34,6 +41,10 @@ type Handler struct {
 	Store             LinkLookup
 	Queue             envelope.Enqueuer
 	LifecycleQueueURL string
+	// Hints, when set, keeps the redirect's message when the queue fails,
+	// for the reconciler to replay: the person is then answered as if it
+	// were queued.
+	Hints HintKeeper
 	// AppSuccessURL and AppFailureURL are the SaaS app's pages. They come
 	// from configuration only: the query never chooses where the browser goes.
 	// A redirect through a superseded link goes to AppSuccessURL with
@@ -50,6 +61,8 @@ type Handler struct {
 const (
 	DefaultTimeout   = 5 * time.Second
 	maxRedirectQuery = 4096
+	// keepTimeout bounds keeping a redirect the queue refused.
+	keepTimeout = 2 * time.Second
 	// Error codes kapso-bridge adds to the app's failure URL.
 	CodeUnknownSetupLink = onboarding.CodeUnknownSetupLink
 	// StatusSuperseded is the status the app gets for a superseded link.
@@ -105,7 +118,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 		// Recorded all the same: a late redirect stays in the attempt's
 		// history, and the domain keeps the attempt superseded.
 		d, body := redirectDelivery(p, success)
-		err = h.Queue.Send(ctx, h.LifecycleQueueURL, d, body, false)
+		if err = h.Queue.Send(ctx, h.LifecycleQueueURL, d, body, false); err != nil {
+			err = h.keep(ctx, d, body, err, log)
+		}
 	}
 	if superseded {
 		if err != nil {
@@ -146,6 +161,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, success bool) {
 		q.Set("error_code", p.ErrorCode)
 	}
 	h.send(w, r, success, q)
+}
+
+// keep records a redirect the queue refused as a hint the reconciler
+// replays, and returns nil once it is durable; otherwise the queue's error,
+// joined with the store's.
+func (h *Handler) keep(ctx context.Context, d envelope.Delivery, body []byte, sendErr error, log *slog.Logger) error {
+	if h.Hints == nil {
+		return sendErr
+	}
+	// A hanging SQS spends the request's deadline: the hint gets its own
+	// short one, still well inside the function's timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keepTimeout)
+	defer cancel()
+	msg, err := envelope.Encode(d, body)
+	if err == nil {
+		err = h.Hints.KeepRedirect(ctx, d.Key, d.ReceivedAt, []byte(msg))
+	}
+	if err != nil {
+		return errors.Join(sendErr, err)
+	}
+	log.Warn("redirect kept in DynamoDB; the reconciler replays it", "key", d.Key, "queue_err", sendErr.Error())
+	return nil
 }
 
 // superseded reports whether the link's attempt is superseded. The

@@ -263,3 +263,88 @@ func TestRedirectWithoutTheConnection(t *testing.T) {
 		t.Fatalf("went to %s with %d events", u, len(s.queue.all()))
 	}
 }
+
+// failingHints is a hint store that is down too.
+type failingHints struct{}
+
+func (failingHints) KeepRedirect(context.Context, string, time.Time, []byte) error {
+	return errors.New("dynamodb down")
+}
+
+// With SQS down, the redirect is kept in the hint store, whole as the queue
+// would have carried it, and the person is answered as if it were queued.
+// With the hint store down too, the person still gets a page.
+func TestRedirectKeptWhenTheQueueIsDown(t *testing.T) {
+	s := newRedirectStack(t)
+	linkID := s.link("acme")
+	s.queue.fail = errors.New("sqs down")
+	hints := &memstore.Hints{}
+	handler := func(h redirect.HintKeeper) *http.ServeMux {
+		mux := http.NewServeMux()
+		(&redirect.Handler{Store: s.store, Queue: s.queue, Hints: h, LifecycleQueueURL: "lifecycle",
+			AppSuccessURL: "https://app.example/connected", AppFailureURL: "https://app.example/failed"}).Register(mux)
+		return mux
+	}
+	get := func(mux *http.ServeMux, path string) *url.URL {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return location(t, rec)
+	}
+	path := "/connect/success?setup_link_id=" + linkID + "&phone_number_id=106540352242922"
+
+	u := get(handler(hints), path)
+	if u.Path != "/connected" || u.Query().Get("status") != "completed" || u.Query().Get("tenant_id") != "acme" ||
+		u.Query().Get("phone_number_id") != "106540352242922" {
+		t.Fatalf("kept redirect went to %s", u)
+	}
+	kept, err := hints.Redirects(context.Background(), 10)
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("kept %d hints: %v", len(kept), err)
+	}
+	d, body, err := envelope.Decode(string(kept[0].Raw))
+	if err != nil || d.Source != envelope.SourceRedirect || d.Event != onboarding.EventRedirectSuccess ||
+		d.Key != kept[0].ID || !d.ReceivedAt.Equal(kept[0].ReceivedAt) {
+		t.Fatalf("kept hint %+v: %v", d, err)
+	}
+	var p onboarding.Redirect
+	if err := json.Unmarshal(body, &p); err != nil || p.TenantID != "acme" || p.SetupLinkID != linkID ||
+		p.PhoneNumberID != "106540352242922" {
+		t.Fatalf("kept payload %s: %v", body, err)
+	}
+
+	// Both down: today's answer, the success page marked pending.
+	u = get(handler(failingHints{}), path)
+	if u.Path != "/connected" || u.Query().Get("status") != "pending" {
+		t.Fatalf("unrecorded redirect went to %s", u)
+	}
+	if kept, _ := hints.Redirects(context.Background(), 10); len(kept) != 1 || len(s.queue.all()) != 0 {
+		t.Fatalf("%d hints, %d queued", len(kept), len(s.queue.all()))
+	}
+}
+
+// hangingQueue is SQS hanging until the request's deadline.
+type hangingQueue struct{}
+
+func (hangingQueue) Send(ctx context.Context, _ string, _ envelope.Delivery, _ []byte, _ bool) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A queue that hangs past the request's deadline still leaves time to keep the hint.
+func TestRedirectKeptWhenTheQueueHangs(t *testing.T) {
+	s := newRedirectStack(t)
+	linkID := s.link("acme")
+	hints := &memstore.Hints{}
+	mux := http.NewServeMux()
+	(&redirect.Handler{Store: s.store, Queue: hangingQueue{}, Hints: hints, LifecycleQueueURL: "lifecycle",
+		AppSuccessURL: "https://app.example/connected", AppFailureURL: "https://app.example/failed",
+		Timeout: 20 * time.Millisecond}).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/connect/failure?setup_link_id="+linkID+"&error_code=already_used", nil))
+	if u := location(t, rec); u.Query().Get("status") != "failed" || u.Query().Get("error_code") != "already_used" {
+		t.Fatalf("went to %s", u)
+	}
+	if kept, _ := hints.Redirects(context.Background(), 10); len(kept) != 1 {
+		t.Fatalf("%d hints kept", len(kept))
+	}
+}
