@@ -78,5 +78,13 @@ dev: deps
 bench: deps
 	$(GO) run ./infra/local/cmd/bench
 
+## redrive: move a dead-letter queue's messages back to its queue, printing each:
+## QUEUE=lifecycle|messages; make dev's queues, or the deployed stack with AWS=1
+## (usual AWS credentials, STACK_NAME); MAX=n moves at most n
+.PHONY: redrive
+redrive:
+	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle or QUEUE=messages" >&2; exit 2; }
+	$(GO) run ./infra/local/cmd/redrive -queue '$(QUEUE)' $(if $(AWS),-aws) $(if $(MAX),-max '$(MAX)')
+
 clean:
 	rm -rf build cdk.out

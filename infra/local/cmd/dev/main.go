@@ -123,6 +123,10 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
 	} else {
 		fmt.Fprintf(&b, "Kapso Platform API: %s\n", v[config.KapsoAPIBaseURL.Name])
 	}
+	if s.Services != nil {
+		fmt.Fprintf(&b, "DynamoDB Local at %s, SQS (fauxqs) at %s (for the AWS CLI: --endpoint-url; make redrive finds it)\n",
+			s.Services.DynamoDBEndpoint, s.Services.SQSEndpoint)
+	}
 	// sendevent finds the servers from PORT and SIM_PORT, as make dev does.
 	var env []string
 	for _, st := range []config.Setting{config.Port, config.SimPort} {
