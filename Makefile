@@ -78,6 +78,11 @@ dev: deps
 bench: deps
 	$(GO) run ./infra/local/cmd/bench
 
+## reconcile: one reconciler pass in the running make dev, its summary printed
+.PHONY: reconcile
+reconcile:
+	$(GO) run ./infra/local/cmd/reconcile
+
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
 ## QUEUE=lifecycle|messages; make dev's queues, or the deployed stack with AWS=1
 ## (usual AWS credentials, STACK_NAME); MAX=n moves at most n

@@ -22,7 +22,10 @@ import (
 )
 
 // startStack runs the same stack as make dev, on random loopback ports.
-func startStack(t *testing.T) *stack.Stack {
+func startStack(t *testing.T) *stack.Stack { return startStackEvery(t, "2s") }
+
+// startStackEvery is startStack with the reconciler's period.
+func startStackEvery(t *testing.T, every string) *stack.Stack {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +37,7 @@ func startStack(t *testing.T) *stack.Stack {
 	}
 	settings, _ := stack.Resolve(func(k string) string {
 		if k == config.ReconcileEvery.Name {
-			return "2s"
+			return every
 		}
 		return ""
 	})

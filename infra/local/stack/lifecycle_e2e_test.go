@@ -137,3 +137,41 @@ func TestReconcilerCorrectsAMissedDisconnection(t *testing.T) {
 		t.Fatalf("last timeline entry %v", last)
 	}
 }
+
+// make reconcile: a connection whose webhook the simulator dropped, and
+// whose person closed the tab before the redirect, shows up after one
+// on-demand pass (the periodic one is an hour away here).
+func TestOnDemandReconcileFindsADroppedConnection(t *testing.T) {
+	s := startStackEvery(t, "1h")
+	s.Sim.SetWebhookMode("drop")
+	status, body := api(t, s, http.MethodPost, "/v1/tenants/acme/setup-links", `{"tenant_name":"Acme Inc"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create link: %d %v", status, body)
+	}
+	_, number, err := s.Sim.CompleteLink(body["setup_link"].(map[string]any)["id"].(string), "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Sim.SetWebhookMode("normal")
+	if _, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", ""); conn["status"] == "connected" {
+		t.Fatal("connected before the reconciler ran")
+	}
+	res, err := http.Post(s.URL+stack.ReconcilePath, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		Report map[string]any `json:"report"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("%d %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+	if answer.Report["numbers_confirmed"] != float64(1) {
+		t.Fatalf("report %v", answer.Report)
+	}
+	conn := waitConnection(t, s, "acme", func(c map[string]any) bool { return c["status"] == "connected" })
+	if numberStatus(conn, number) != "connected" {
+		t.Fatalf("number %v", numberStatus(conn, number))
+	}
+}

@@ -2,8 +2,10 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
@@ -13,6 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -50,16 +53,40 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	mux.Handle("GET /{$}", indexPage(s.Onboarding, s.SimURL, b.Log))
 
 	s.poll(runCtx, schema.Lifecycle, worker.Handle, c, b.Log)
-	s.every(runCtx, every, func(ctx context.Context) {
+	// One run at a time, as the deployed function's reserved concurrency of
+	// one makes it: the ticker and make reconcile share the lock.
+	var running sync.Mutex
+	run := func(ctx context.Context) (reconcile.Report, error) {
+		running.Lock()
+		defer running.Unlock()
 		// The deployed reconciler has 5 minutes; locally a run gets the period,
 		// but at least 30 s: the reconciler stops 2 s before its deadline, so a
 		// shorter run (tests tick every 2 s) would do nothing at all.
 		ctx, cancel := context.WithTimeout(ctx, max(every, 30*time.Second))
 		defer cancel()
-		// The reconciler logs its own report.
-		if _, err := reconciler.Run(ctx); err != nil {
+		return reconciler.Run(ctx) // it logs its own report
+	}
+	s.every(runCtx, every, func(ctx context.Context) {
+		if _, err := run(ctx); err != nil {
 			b.Log.Error("reconcile", "err", fmt.Errorf("run: %w", err))
 		}
 	})
+	// make reconcile: one pass now, its report as the answer. Only the local
+	// server has this route; it is no API Gateway route.
+	mux.HandleFunc("POST "+ReconcilePath, func(w http.ResponseWriter, r *http.Request) {
+		report, err := run(r.Context())
+		out := map[string]any{"report": report}
+		status := http.StatusOK
+		if err != nil {
+			out["error"] = err.Error()
+			status = http.StatusInternalServerError
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(out)
+	})
 	return nil
 }
+
+// ReconcilePath is the local server's route that runs one reconciler pass.
+const ReconcilePath = "/_dev/reconcile"
