@@ -69,22 +69,6 @@ const (
 // maxHops bounds how many contact merges a write or lookup follows.
 const maxHops = 8
 
-// statusRank duplicates messaging's merge order (sent < delivered < failed
-// < read), which the conditional status write needs as a number.
-func statusRank(s messaging.Status) int64 {
-	switch s {
-	case messaging.Sent:
-		return 1
-	case messaging.Delivered:
-		return 2
-	case messaging.Failed:
-		return 3
-	case messaging.Read:
-		return 4
-	}
-	return 0
-}
-
 // update builds an update (and its condition) with every name and value
 // as a placeholder, since many attribute names are reserved words.
 type update struct {
@@ -252,7 +236,7 @@ func checkStatus(u *messaging.StatusUpdate, wamid string) error {
 	if u.WAMID == "" {
 		u.WAMID = wamid
 	}
-	if statusRank(u.Status) == 0 {
+	if u.Status.Rank() == 0 {
 		return invalid(fmt.Sprintf("unknown delivery status %q", u.Status))
 	}
 	if u.WAMID == "" || (wamid != "" && u.WAMID != wamid) {
@@ -275,7 +259,7 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 			return wrap(err)
 		}
 		hist = append(hist, encodeEntry(statuses[i]))
-		if statusRank(statuses[i].Status) > statusRank(top) {
+		if statuses[i].Status.Rank() > top.Rank() {
 			top = statuses[i].Status
 		}
 	}
@@ -289,7 +273,7 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 			return u, ""
 		}
 		u.setTo(attrStatus, str(string(top)))
-		r := u.val(numberAttr(statusRank(top)))
+		r := u.val(numberAttr(int64(top.Rank())))
 		u.set = append(u.set, u.name(attrStatusRank)+" = "+r)
 		return u, "attribute_not_exists(" + attrStatusRank + ") OR " + attrStatusRank + " <= " + r
 	}
@@ -400,7 +384,7 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	u.addTo(attrHistory, hist)
 	u.setTo(attrWAMID, str(st.WAMID))
 	u.setTo(attrStatus, str(string(st.Status)))
-	r := u.val(numberAttr(statusRank(st.Status)))
+	r := u.val(numberAttr(int64(st.Status.Rank())))
 	u.set = append(u.set, u.name(attrStatusRank)+" = "+r)
 	u.put(false, attrPhoneNumberID, st.PhoneNumberID)
 	u.put(false, attrDirection, string(messaging.Outbound))

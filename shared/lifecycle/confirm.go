@@ -12,8 +12,8 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-// KapsoState is what the Platform API says of a number now.
-type KapsoState struct {
+// kapsoState is what the Platform API says of a number now.
+type kapsoState struct {
 	// Gone: Kapso no longer has the number (404), or has it under another
 	// customer.
 	Gone bool
@@ -25,25 +25,25 @@ type KapsoState struct {
 
 // numberState asks the Platform API for the number's state; customerID,
 // when set, is the customer the number is expected under.
-func (w *Worker) numberState(ctx context.Context, phoneNumberID, customerID string) (KapsoState, error) {
+func (w *Worker) numberState(ctx context.Context, phoneNumberID, customerID string) (kapsoState, error) {
 	n, err := w.Kapso.GetPhoneNumber(ctx, phoneNumberID)
 	switch {
 	case kapsoapi.IsNotFound(err):
-		return KapsoState{Gone: true}, nil
+		return kapsoState{Gone: true}, nil
 	case err != nil:
-		return KapsoState{}, fmt.Errorf("check number %s at Kapso: %w", phoneNumberID, err)
+		return kapsoState{}, fmt.Errorf("check number %s at Kapso: %w", phoneNumberID, err)
 	}
 	if customerID != "" && n.CustomerID != "" && n.CustomerID != customerID {
-		return KapsoState{Gone: true}, nil
+		return kapsoState{Gone: true}, nil
 	}
-	return KapsoState{Status: strings.ToUpper(n.Status)}, nil
+	return kapsoState{Status: strings.ToUpper(n.Status)}, nil
 }
 
-// Confirms reports whether Kapso's state of a number bears out a webhook
+// confirms reports whether Kapso's state of a number bears out a webhook
 // event about it. A signed body can be replayed under any X-Webhook-Event
 // name (only the body is signed), so an event that takes something away or
 // gives it back changes a tenant only once the Platform API agrees.
-func (s KapsoState) Confirms(event string) bool {
+func (s kapsoState) confirms(event string) bool {
 	in := func(statuses ...string) bool { return slices.Contains(statuses, s.Status) }
 	switch event {
 	case kapso.EventPhoneNumberDisconnected:
@@ -63,7 +63,7 @@ func (s KapsoState) Confirms(event string) bool {
 }
 
 // String is the state as a support person reads it.
-func (s KapsoState) String() string {
+func (s kapsoState) String() string {
 	if s.Gone {
 		return "Kapso no longer lists the number for this customer"
 	}
@@ -97,7 +97,7 @@ func (w *Worker) confirmNumberEvent(ctx context.Context, conn onboarding.Connect
 		if err != nil {
 			return false, "", err
 		}
-		if st.Confirms(event) {
+		if st.confirms(event) {
 			return true, "", nil
 		}
 		seen = append(seen, id+": "+st.String())
@@ -135,10 +135,9 @@ func (w *Worker) CorrectNumber(ctx context.Context, tenantID, phoneNumberID stri
 }
 
 // correction is the fact that brings n in line with Kapso's state st, if
-// they disagree.
-func correction(n onboarding.PhoneNumber, st KapsoState, at time.Time) (onboarding.Fact, bool) {
+// they disagree; the caller gives it its source and reason.
+func correction(n onboarding.PhoneNumber, st kapsoState, at time.Time) (onboarding.Fact, bool) {
 	ref := onboarding.AccountRef{BusinessAccountID: n.BusinessAccountID, PhoneNumberID: n.PhoneNumberID}
-	reason := "found by the reconciler: " + st.String()
 	lost := n.Status == onboarding.NumberStatusDeleted || n.Status == onboarding.NumberStatusOffboarded
 	switch {
 	case st.Gone || st.Status == "DELETED":
@@ -154,11 +153,11 @@ func correction(n onboarding.PhoneNumber, st KapsoState, at time.Time) (onboardi
 		}
 	case st.Status == "BANNED":
 		if n.Status != onboarding.NumberStatusAccountDisabled {
-			return onboarding.AccountDisabled(ref, reason, at), true
+			return onboarding.AccountDisabled(ref, "", at), true
 		}
 	case slices.Contains([]string{"RESTRICTED", "RATE_LIMITED", "FLAGGED"}, st.Status):
 		if n.Status == onboarding.NumberStatusConnected && !n.Restricted {
-			return onboarding.AccountRestricted(ref, reason, at), true
+			return onboarding.AccountRestricted(ref, "", at), true
 		}
 	case st.Status == "CONNECTED":
 		switch {

@@ -10,7 +10,6 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
-	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -130,35 +129,6 @@ func TestCorrectNumberFollowsKapso(t *testing.T) {
 		correct(false)
 		if n, _ := s.load("acme").PhoneNumber(number); n.Status != c.want {
 			t.Fatalf("after %s: %s", c.change, n.Status)
-		}
-	}
-}
-
-func TestKapsoStateConfirms(t *testing.T) {
-	for _, c := range []struct {
-		state lifecycle.KapsoState
-		event string
-		want  bool
-	}{
-		{lifecycle.KapsoState{Status: "CONNECTED"}, kapso.EventPhoneNumberDisconnected, false},
-		{lifecycle.KapsoState{Status: "DISCONNECTED"}, kapso.EventPhoneNumberDisconnected, true},
-		{lifecycle.KapsoState{Gone: true}, kapso.EventPhoneNumberDisconnected, true},
-		{lifecycle.KapsoState{Status: "CONNECTED"}, kapso.EventPhoneNumberDeleted, false},
-		{lifecycle.KapsoState{Gone: true}, kapso.EventPhoneNumberDeleted, true},
-		{lifecycle.KapsoState{Status: "MIGRATED"}, kapso.EventPhoneNumberOffboarded, true},
-		{lifecycle.KapsoState{Status: "DISCONNECTED"}, kapso.EventPhoneNumberReconnected, false},
-		{lifecycle.KapsoState{Status: "CONNECTED"}, kapso.EventPhoneNumberReconnected, true},
-		{lifecycle.KapsoState{Status: "FLAGGED"}, kapso.EventAccountRestricted, true},
-		{lifecycle.KapsoState{Status: "CONNECTED"}, kapso.EventAccountRestricted, false},
-		{lifecycle.KapsoState{Status: "BANNED"}, kapso.EventAccountDisabled, true},
-		{lifecycle.KapsoState{Status: "RESTRICTED"}, kapso.EventAccountDisabled, false},
-		{lifecycle.KapsoState{Status: "CONNECTED"}, kapso.EventAccountReinstated, true},
-		{lifecycle.KapsoState{Gone: true}, kapso.EventAccountReinstated, false},
-		{lifecycle.KapsoState{Status: ""}, kapso.EventPhoneNumberDisconnected, false},
-		{lifecycle.KapsoState{Status: "CONNECTED"}, "whatsapp.phone_number.unknown", false},
-	} {
-		if got := c.state.Confirms(c.event); got != c.want {
-			t.Errorf("%+v confirms %s: %v, want %v", c.state, c.event, got, c.want)
 		}
 	}
 }

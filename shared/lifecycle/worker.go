@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -125,7 +124,7 @@ var errUnusable = errors.New("event can never be applied")
 func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error {
 	d, body, err := envelope.Decode(msg.Body)
 	if err != nil {
-		return w.reject(ctx, "message#"+msg.MessageId, err, sentAt(msg), []byte(msg.Body))
+		return w.reject(ctx, "message#"+msg.MessageId, err, envelope.SentAt(msg.Attributes), []byte(msg.Body))
 	}
 	if d.BodyRef != "" {
 		if w.Payloads == nil {
@@ -180,16 +179,6 @@ func deliveryEvents(d envelope.Delivery, body []byte) ([]envelope.Event, error) 
 		return evs, nil
 	}
 	return nil, fmt.Errorf("%w: a %s delivery on the lifecycle queue", errUnusable, d.Source)
-}
-
-// sentAt is when SQS took the message in, the only time a message in no
-// known format has; zero when SQS did not say.
-func sentAt(msg events.SQSMessage) time.Time {
-	ms, err := strconv.ParseInt(msg.Attributes["SentTimestamp"], 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
 }
 
 // reject keeps what can never be applied. Only a failure to keep it fails

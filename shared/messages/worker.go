@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -102,7 +101,7 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage, lim limiter) error {
 	d, body, err := envelope.Decode(msg.Body)
 	if err != nil {
-		return w.keepAside(ctx, "message#"+msg.MessageId, "unusable: "+err.Error(), sentAt(msg), []byte(msg.Body))
+		return w.keepAside(ctx, "message#"+msg.MessageId, "unusable: "+err.Error(), envelope.SentAt(msg.Attributes), []byte(msg.Body))
 	}
 	if d.Source == envelope.SourceNumberConnected {
 		return w.drain(ctx, d.PhoneNumberID, lim)
@@ -173,12 +172,13 @@ func (w *Worker) keepPending(ctx context.Context, number string, ev event) error
 		return fmt.Errorf("keep %s for number %s: %w", ev.ID, number, err)
 	}
 	tenant, ok, err := w.tenantOf(ctx, number, false)
-	if err != nil || !ok {
-		if ok := err == nil; ok {
-			w.logger().Info("event kept until its number connects", "event_id", ev.ID, "event", ev.Name,
-				"phone_number_id", number)
-		}
+	if err != nil {
 		return err
+	}
+	if !ok {
+		w.logger().Info("event kept until its number connects", "event_id", ev.ID, "event", ev.Name,
+			"phone_number_id", number)
+		return nil
 	}
 	if err := w.applyOrKeep(ctx, tenant, number, ev); err != nil {
 		return err
@@ -315,16 +315,6 @@ func deliveryEvents(d envelope.Delivery, body []byte) ([]event, error) {
 		return evs, nil
 	}
 	return nil, fmt.Errorf("a %s delivery on the messages queue", d.Source)
-}
-
-// sentAt is when SQS took the message in, the only time a message in no
-// known format has; zero when SQS did not say.
-func sentAt(msg events.SQSMessage) time.Time {
-	ms, err := strconv.ParseInt(msg.Attributes["SentTimestamp"], 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
 }
 
 func (w *Worker) logger() *slog.Logger {

@@ -45,8 +45,10 @@ type StatusEntry struct {
 	Error  *StatusError
 }
 
-// rank orders statuses for the merge; 0 is not a delivery status.
-func rank(s Status) int {
+// Rank orders statuses for the merge (sent < delivered < failed < read);
+// 0 is not a delivery status. Stores that guard the current status with a
+// conditional write compare it.
+func (s Status) Rank() int {
 	switch s {
 	case Sent:
 		return 1
@@ -64,7 +66,7 @@ func rank(s Status) int {
 // the next state and whether anything changed; an update for another
 // message, or with an unknown status, changes nothing. cur is not modified.
 func Merge(cur Delivery, u StatusUpdate) (next Delivery, changed bool) {
-	if rank(u.Status) == 0 || u.WAMID == "" || (cur.WAMID != "" && cur.WAMID != u.WAMID) {
+	if u.Status.Rank() == 0 || u.WAMID == "" || (cur.WAMID != "" && cur.WAMID != u.WAMID) {
 		return cur, false
 	}
 	e := StatusEntry{Status: u.Status, At: u.At, Error: u.Error}
@@ -77,7 +79,7 @@ func Merge(cur Delivery, u StatusUpdate) (next Delivery, changed bool) {
 	}
 	next = Delivery{WAMID: u.WAMID, History: h}
 	for _, x := range h {
-		if rank(x.Status) > rank(next.Status) {
+		if x.Status.Rank() > next.Status.Rank() {
 			next.Status, next.At = x.Status, x.At
 		}
 		if next.Error == nil && x.Error != nil {
@@ -130,7 +132,7 @@ func compareEntries(a, b StatusEntry) int {
 	if c := a.At.Compare(b.At); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(rank(a.Status), rank(b.Status)); c != 0 {
+	if c := cmp.Compare(a.Status.Rank(), b.Status.Rank()); c != 0 {
 		return c
 	}
 	switch {
