@@ -32,15 +32,8 @@ func DecodeMessage(e Event) (MessageEvent, error) {
 	}
 	text := join(e.Metadata, e.Contact, e.Raw)
 	ev := MessageEvent{WABAID: e.WABAID}
-	if e.Metadata != nil {
-		d, err := decoder(e.Metadata, text[:len(e.Metadata)], "metadata")
-		if err == nil {
-			readMetadata(&d, &ev.Metadata)
-			err = finish(&d, "metadata")
-		}
-		if err != nil {
-			return MessageEvent{}, err
-		}
+	if err := decodeMetadata(e.Metadata, text[:len(e.Metadata)], &ev.Metadata); err != nil {
+		return MessageEvent{}, err
 	}
 	text = text[len(e.Metadata):]
 	if e.Contact != nil {
@@ -72,15 +65,8 @@ func DecodeStatus(e Event) (StatusEvent, error) {
 	}
 	text := join(e.Metadata, nil, e.Raw)
 	ev := StatusEvent{WABAID: e.WABAID}
-	if e.Metadata != nil {
-		d, err := decoder(e.Metadata, text[:len(e.Metadata)], "metadata")
-		if err == nil {
-			readMetadata(&d, &ev.Metadata)
-			err = finish(&d, "metadata")
-		}
-		if err != nil {
-			return StatusEvent{}, err
-		}
+	if err := decodeMetadata(e.Metadata, text[:len(e.Metadata)], &ev.Metadata); err != nil {
+		return StatusEvent{}, err
 	}
 	d, err := decoder(e.Raw, text[len(e.Metadata):], "status")
 	if err == nil {
@@ -133,6 +119,20 @@ func decoder(raw []byte, s, what string) (rawjson.Decoder, error) {
 		return rawjson.Decoder{}, fmt.Errorf("decode %s: %w: %w", what, ErrMalformed, rawjson.ErrNotObject)
 	}
 	return rawjson.NewDecoderOf(raw, s), nil
+}
+
+// decodeMetadata decodes an event's metadata, when it has some, into m; s
+// holds raw's bytes.
+func decodeMetadata(raw []byte, s string, m *Metadata) error {
+	if raw == nil {
+		return nil
+	}
+	d, err := decoder(raw, s, "metadata")
+	if err != nil {
+		return err
+	}
+	readMetadata(&d, m)
+	return finish(&d, "metadata")
 }
 
 // finish ends a decoding. On error the value decoded may be half-filled:

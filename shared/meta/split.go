@@ -324,16 +324,7 @@ func (s *splitter) walkContacts(c *rawjson.Cursor) {
 			continue
 		}
 		var ct contactRef
-		for k, ok := c.NextField(); ok; k, ok = c.NextField() {
-			switch string(k) {
-			case "wa_id":
-				ct.waID = stringValue(c.Skip())
-			case "user_id":
-				ct.userID = stringValue(c.Skip())
-			default:
-				c.Skip()
-			}
-		}
+		ct.waID, ct.userID = twoStrings(c, "wa_id", "user_id")
 		ct.raw = c.Slice(from)
 		s.contacts = append(s.contacts, ct)
 	}
@@ -353,19 +344,26 @@ func (s *splitter) walkMessages(c *rawjson.Cursor) {
 			continue
 		}
 		var m messageRef
-		for k, ok := c.NextField(); ok; k, ok = c.NextField() {
-			switch string(k) {
-			case "from":
-				m.from = stringValue(c.Skip())
-			case "from_user_id":
-				m.fromUserID = stringValue(c.Skip())
-			default:
-				c.Skip()
-			}
-		}
+		m.from, m.fromUserID = twoStrings(c, "from", "from_user_id")
 		s.messages = append(s.messages, m)
 		s.events = append(s.events, Event{Kind: KindMessage, Raw: c.Slice(from)})
 	}
+}
+
+// twoStrings reads the members of the object c has entered and returns
+// the string values of the keys a and b (the last of duplicates wins).
+func twoStrings(c *rawjson.Cursor, a, b string) (va, vb []byte) {
+	for k, ok := c.NextField(); ok; k, ok = c.NextField() {
+		switch string(k) {
+		case a:
+			va = stringValue(c.Skip())
+		case b:
+			vb = stringValue(c.Skip())
+		default:
+			c.Skip()
+		}
+	}
+	return va, vb
 }
 
 // stringValue returns the decoded content of raw when it is a JSON string,
