@@ -13,13 +13,6 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
-// secretsFromARNs answers any secret with a value derived from its ARN.
-type secretsFromARNs struct{}
-
-func (secretsFromARNs) SecretValue(_ context.Context, arn string) (string, error) {
-	return "value-of-" + arn, nil
-}
-
 // Every function's real wiring starts with exactly the environment the
 // synthesized template gives it: a setting the code needs but the stack
 // forgets fails here, not at a cold start in production.
@@ -29,10 +22,6 @@ func TestEachFunctionStartsWithTheEnvironmentTheStackGivesIt(t *testing.T) {
 	}
 	for fn, start := range wiring {
 		name := pascal(string(fn)) + "Function"
-		build := func(ctx context.Context, b app.Base) error {
-			_, _, err := start(ctx, b, secretsFromARNs{})
-			return err
-		}
 		_, r := one(t, "AWS::Lambda::Function", name)
 		vars := map[string]string{}
 		for k, v := range prop(r.Properties, "Environment", "Variables").(map[string]any) {
@@ -48,7 +37,7 @@ func TestEachFunctionStartsWithTheEnvironmentTheStackGivesIt(t *testing.T) {
 		}
 		b := app.Base{Env: config.Env(func(k string) string { return vars[k] }),
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), AWS: aws.Config{Region: "us-east-1"}}
-		if err := build(context.Background(), b); err != nil {
+		if _, _, err := start(context.Background(), b, &recordedSecrets{}); err != nil {
 			t.Errorf("%s does not start with the template's environment %v: %v", name, vars, err)
 		}
 	}

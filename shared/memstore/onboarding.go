@@ -39,7 +39,6 @@ type tenant struct {
 
 type link struct {
 	tenantID  string
-	status    onboarding.AttemptStatus
 	expiresAt time.Time
 	active    bool
 }
@@ -150,7 +149,7 @@ func (s *Onboarding) AppendFact(_ context.Context, tenantID string, f onboarding
 		t.webhookMissing = onboarding.WebhookMissing(conn)
 	}
 	for _, closed := range change.ClosedLinks() {
-		s.closeLink(closed.ID, closed.To)
+		s.closeLink(closed.ID)
 	}
 	return conn, change, nil
 }
@@ -216,8 +215,7 @@ func (s *Onboarding) RecordLink(ctx context.Context, tenantID string, l onboardi
 		return onboarding.Connection{}, fmt.Errorf("record link %s of tenant %s: %w", l.SetupLinkID, tenantID,
 			onboarding.ErrLinkOfAnotherTenant)
 	}
-	s.links[l.SetupLinkID] = &link{tenantID: tenantID, status: onboarding.AttemptActive, expiresAt: l.ExpiresAt,
-		active: !l.ExpiresAt.IsZero()}
+	s.links[l.SetupLinkID] = &link{tenantID: tenantID, expiresAt: l.ExpiresAt, active: !l.ExpiresAt.IsZero()}
 	unlock()
 	conn, _, err := s.AppendFact(ctx, tenantID, onboarding.LinkCreated(l))
 	return conn, err
@@ -233,15 +231,17 @@ func (s *Onboarding) TenantOfLink(_ context.Context, setupLinkID string) (string
 }
 
 // CloseLink implements onboarding.Store.
-func (s *Onboarding) CloseLink(_ context.Context, setupLinkID string, status onboarding.AttemptStatus) error {
+func (s *Onboarding) CloseLink(_ context.Context, setupLinkID string, _ onboarding.AttemptStatus) error {
 	defer s.lock()()
-	s.closeLink(setupLinkID, status)
+	s.closeLink(setupLinkID)
 	return nil
 }
 
-func (s *Onboarding) closeLink(setupLinkID string, status onboarding.AttemptStatus) {
+// closeLink takes the link off the expiry list; nothing here reads a
+// closed link's status.
+func (s *Onboarding) closeLink(setupLinkID string) {
 	if l, ok := s.links[setupLinkID]; ok {
-		l.status, l.active = status, false
+		l.active = false
 	}
 }
 

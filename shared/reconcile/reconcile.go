@@ -329,8 +329,11 @@ func (r *Reconciler) correctNumbers(ctx context.Context, rep *Report) error {
 				if n.Status == onboarding.NumberStatusUnconfirmed {
 					continue
 				}
-				if budget == 0 || r.outOfTime(ctx) {
-					rep.StoppedByDeadline = rep.StoppedByDeadline || budget > 0
+				if budget == 0 {
+					return errors.Join(errList...)
+				}
+				if r.outOfTime(ctx) {
+					rep.StoppedByDeadline = true
 					return errors.Join(errList...)
 				}
 				budget--

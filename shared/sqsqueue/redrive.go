@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -197,7 +198,7 @@ func (r *redrive) move(ctx context.Context, batch []types.Message) error {
 			MessageBody:       m.Body,
 			MessageAttributes: m.MessageAttributes,
 		}
-		results[i] = RedrivenMessage{ID: aws.ToString(m.MessageId), Sent: sentAt(m)}
+		results[i] = RedrivenMessage{ID: aws.ToString(m.MessageId), Sent: envelope.SentAt(m.Attributes)}
 	}
 	out, err := r.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(r.source), Entries: entries})
 	if err != nil {
@@ -290,12 +291,4 @@ func (r *redrive) release(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sentAt(m types.Message) time.Time {
-	ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
 }

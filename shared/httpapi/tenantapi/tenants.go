@@ -68,14 +68,14 @@ func readTenantQuery(r *http.Request) (onboarding.TenantQuery, error) {
 	var q onboarding.TenantQuery
 	v := r.URL.Query()
 	if s, ok := v["status"]; ok {
-		statuses := make([]string, 0, len(onboarding.TenantStatuses))
-		for _, st := range onboarding.TenantStatuses {
-			statuses = append(statuses, string(st))
-		}
 		if len(s) != 1 {
 			return q, errs.E(errs.Invalid, "status: give one status", nil)
 		}
 		if !onboarding.KnownTenantStatus(onboarding.TenantStatus(s[0])) {
+			statuses := make([]string, 0, len(onboarding.TenantStatuses))
+			for _, st := range onboarding.TenantStatuses {
+				statuses = append(statuses, string(st))
+			}
 			return q, errs.E(errs.Invalid, fmt.Sprintf("status: %q is not one of %s", s[0], strings.Join(statuses, ", ")), nil)
 		}
 		q.Status = onboarding.TenantStatus(s[0])
