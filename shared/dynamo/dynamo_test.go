@@ -52,3 +52,9 @@ func TestHintsContract(t *testing.T) {
 		return &dynamo.Hints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
 	})
 }
+
+func TestCheckpointsContract(t *testing.T) {
+	storetest.RunCheckpoints(t, func(t *testing.T) storetest.Checkpoints {
+		return &dynamo.Checkpoints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}

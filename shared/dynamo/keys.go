@@ -149,3 +149,6 @@ const redirectHintPK = "REDIRECT_HINT"
 func redirectHintKey(receivedAt time.Time, id string) map[string]types.AttributeValue {
 	return key(redirectHintPK, sortKeyTime(receivedAt)+"#"+id)
 }
+
+// checkpointKey is the item of a sweep's saved position (see Checkpoints).
+func checkpointKey(name string) (pk, sk string) { return "CHECKPOINT#" + name, "CHECKPOINT" }

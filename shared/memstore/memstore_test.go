@@ -58,3 +58,7 @@ func TestHintsContract(t *testing.T) {
 		return &memstore.Hints{Now: now}
 	})
 }
+
+func TestCheckpointsContract(t *testing.T) {
+	storetest.RunCheckpoints(t, func(*testing.T) storetest.Checkpoints { return &memstore.Checkpoints{} })
+}

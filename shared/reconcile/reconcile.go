@@ -24,9 +24,16 @@ import (
 type Store interface {
 	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]onboarding.LinkRef, error)
 	TenantsWithStatus(ctx context.Context, status onboarding.TenantStatus, limit int) ([]onboarding.TenantRef, error)
+	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
 	CloseLink(ctx context.Context, setupLinkID string, status onboarding.AttemptStatus) error
+}
+
+// Checkpoints keep a sweep's position between runs (dynamo.Checkpoints).
+type Checkpoints interface {
+	Checkpoint(ctx context.Context, name string) (string, error)
+	SaveCheckpoint(ctx context.Context, name, position string) error
 }
 
 // NumberList lists the numbers whose webhook is not recorded (onboarding.NumberStore).
@@ -61,8 +68,11 @@ type Reconciler struct {
 	// Hints, when set, are the redirects the lifecycle queue could not
 	// take, replayed first.
 	Hints onboarding.RedirectHints
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Checkpoints, when set, keep where the number check stopped, so the
+	// next run goes on from there.
+	Checkpoints Checkpoints
+	Log         *slog.Logger
+	Now         func() time.Time
 	// Limit bounds the items of each kind handled per run (default 100).
 	Limit int
 }
@@ -306,50 +316,85 @@ var numberStatuses = []onboarding.TenantStatus{onboarding.TenantConnected, onboa
 
 // correctNumbers checks the numbers of connected (or once connected)
 // tenants against the Platform API and records what it shows where the
-// stored state disagrees, least recently updated tenants first.
+// stored state disagrees. Each status is swept in pages from where the last
+// run stopped (a checkpoint per status), so every tenant's turn comes even
+// when a run checks only Limit numbers; a sweep that reaches the end starts
+// over. The budget is counted in numbers and may be overrun by the numbers
+// of the tenant in hand, so that no tenant is checked by halves.
 func (r *Reconciler) correctNumbers(ctx context.Context, rep *Report) error {
 	var errList []error
 	budget := r.limit()
 	for _, status := range numberStatuses {
-		tenants, err := r.Store.TenantsWithStatus(ctx, status, r.limit())
+		name := "numbers:" + string(status)
+		cursor, err := r.checkpoint(ctx, name)
+		if err != nil {
+			errList = append(errList, err)
+			continue
+		}
+		q := onboarding.TenantQuery{Status: status, Now: r.now(), Limit: r.limit(), Cursor: cursor}
+		tenants, next, err := r.Store.ListTenants(ctx, q)
 		if err != nil {
 			errList = append(errList, err)
 			continue
 		}
 		for _, t := range tenants {
-			conn, found, err := r.Store.Load(ctx, t.TenantID)
-			if err != nil {
-				r.itemFailed(rep, "load tenant to check its numbers", err, "tenant_id", t.TenantID)
-				continue
+			if budget <= 0 {
+				return errors.Join(append(errList, r.saveCheckpoint(ctx, name, cursor))...)
 			}
-			if !found {
-				continue
+			if r.outOfTime(ctx) {
+				rep.StoppedByDeadline = true
+				return errors.Join(append(errList, r.saveCheckpoint(ctx, name, cursor))...)
 			}
-			for _, n := range conn.PhoneNumbers {
-				if n.Status == onboarding.NumberStatusUnconfirmed {
-					continue
-				}
-				if budget == 0 {
-					return errors.Join(errList...)
-				}
-				if r.outOfTime(ctx) {
-					rep.StoppedByDeadline = true
-					return errors.Join(errList...)
-				}
-				budget--
-				rep.NumbersChecked++
-				changed, err := r.Confirmer.CorrectNumber(ctx, t.TenantID, n.PhoneNumberID)
-				if err != nil {
-					r.itemFailed(rep, "check number", err, "tenant_id", t.TenantID, "phone_number_id", n.PhoneNumberID)
-					continue
-				}
-				if changed {
-					rep.NumbersCorrected++
-				}
-			}
+			budget -= r.correctTenant(ctx, t.TenantID, rep)
+			cursor = q.CursorAfter(t)
+		}
+		if err := r.saveCheckpoint(ctx, name, next); err != nil {
+			errList = append(errList, err)
 		}
 	}
 	return errors.Join(errList...)
+}
+
+// correctTenant checks each confirmed number of the tenant and returns how
+// many it checked.
+func (r *Reconciler) correctTenant(ctx context.Context, tenantID string, rep *Report) int {
+	conn, found, err := r.Store.Load(ctx, tenantID)
+	if err != nil {
+		r.itemFailed(rep, "load tenant to check its numbers", err, "tenant_id", tenantID)
+		return 1
+	}
+	checked := 0
+	for _, n := range conn.PhoneNumbers {
+		if !found || n.Status == onboarding.NumberStatusUnconfirmed {
+			continue
+		}
+		checked++
+		rep.NumbersChecked++
+		changed, err := r.Confirmer.CorrectNumber(ctx, tenantID, n.PhoneNumberID)
+		if err != nil {
+			r.itemFailed(rep, "check number", err, "tenant_id", tenantID, "phone_number_id", n.PhoneNumberID)
+			continue
+		}
+		if changed {
+			rep.NumbersCorrected++
+		}
+	}
+	return checked
+}
+
+// checkpoint is where the sweep name stopped; "" without a checkpoint store.
+func (r *Reconciler) checkpoint(ctx context.Context, name string) (string, error) {
+	if r.Checkpoints == nil {
+		return "", nil
+	}
+	return r.Checkpoints.Checkpoint(ctx, name)
+}
+
+func (r *Reconciler) saveCheckpoint(ctx context.Context, name, position string) error {
+	if r.Checkpoints == nil {
+		return nil
+	}
+	return r.Checkpoints.SaveCheckpoint(ctx, name, position)
 }
 
 func (r *Reconciler) limit() int {

@@ -45,7 +45,8 @@ func newRig(t *testing.T, opts kapsosim.Options) *rig {
 	worker := &lifecycle.Worker{Store: store, Numbers: numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
 		Rejects: &memstore.Rejects{}, Log: log}
 	return &rig{sim: sim, client: client, store: store, numbers: numbers, hints: hints, worker: worker,
-		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Hints: hints, Log: log}}
+		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Hints: hints,
+			Checkpoints: &memstore.Checkpoints{}, Log: log}}
 }
 
 // customer creates the tenant and its Kapso customer, as the tenant API does.
@@ -340,5 +341,52 @@ func TestUnreadableRedirectHintIsKeptAndCounted(t *testing.T) {
 	}
 	if kept, _ := r.hints.Redirects(ctx, 10); len(kept) != 1 {
 		t.Fatalf("%d hints left", len(kept))
+	}
+}
+
+// The number check goes on where the last run stopped: with a budget of one
+// number per run, the third tenant's disconnection (whose webhook never
+// came) is found on the third run, and the sweep then starts over. Reading
+// the least recently updated tenants afresh each run would check the first
+// tenant forever.
+func TestNumberCheckGoesOnWhereTheLastRunStopped(t *testing.T) {
+	r := newRig(t, kapsosim.Options{APIKey: "k"})
+	ctx := context.Background()
+	var numbers []string
+	for _, id := range []string{"t1", "t2", "t3"} {
+		numbers = append(numbers, r.connectedWithoutWebhook(t, id))
+		time.Sleep(2 * time.Millisecond) // distinct update times
+	}
+	// One full run registers the webhooks and checks every number: the
+	// tenants are settled and the sweep is back at its start.
+	if _, err := r.rec.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.rec.Limit = 1
+	if _, _, err := r.sim.ChangeNumber(numbers[2], "disconnected", ""); err != nil && !errors.Is(err, kapsosim.ErrNoWebhook) {
+		t.Fatal(err)
+	}
+	status := func() onboarding.PhoneNumberStatus {
+		conn, _, err := r.store.Load(ctx, "t3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := conn.PhoneNumber(numbers[2])
+		return n.Status
+	}
+	for run := 1; run <= 3; run++ {
+		if st := status(); st != onboarding.NumberStatusConnected {
+			t.Fatalf("before run %d: %s", run, st)
+		}
+		rep, err := r.rec.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.NumbersChecked != 1 {
+			t.Fatalf("run %d checked %d numbers", run, rep.NumbersChecked)
+		}
+	}
+	if st := status(); st != onboarding.NumberStatusDisconnected {
+		t.Fatalf("after three runs: %s", st)
 	}
 }

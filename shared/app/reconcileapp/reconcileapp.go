@@ -34,5 +34,6 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	// lifecycle worker keeps it.
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
 	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: w,
-		Hints: &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table}, Log: b.Log}, nil
+		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
+		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table}, Log: b.Log}, nil
 }
