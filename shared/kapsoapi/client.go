@@ -1,5 +1,6 @@
 // Package kapsoapi is a client for Kapso's Platform API: customers, setup
-// links, phone numbers and phone-number webhooks. Kapso is an untrusted
+// links, phone numbers, phone-number webhooks, and the cursor-paged lists of
+// messages, conversations and webhook deliveries. Kapso is an untrusted
 // upstream: every call is bounded by the caller's context, response bodies are
 // size-limited, decoded into typed structs and checked before use.
 package kapsoapi
@@ -128,34 +129,69 @@ type pageMeta struct {
 	TotalCount int `json:"total_count"`
 }
 
-type envelope struct {
-	Data json.RawMessage `json:"data"`
-	Meta *pageMeta       `json:"meta"`
+// cursorPaging is the cursor pagination block of list answers.
+type cursorPaging struct {
+	Cursors struct {
+		Before flexString `json:"before"`
+		After  flexString `json:"after"`
+	} `json:"cursors"`
+	// Next and Previous are URLs, or null at either end; only their presence matters.
+	Next     json.RawMessage `json:"next"`
+	Previous json.RawMessage `json:"previous"`
 }
 
-// do runs cl with retries and decodes the answer's data into out.
-func (c *Client) do(ctx context.Context, cl call, out any) (*pageMeta, error) {
+// hasNext reports whether Kapso announced a next page: next is a non-empty string.
+func (p *cursorPaging) hasNext() bool {
+	if p == nil {
+		return false
+	}
+	var s string
+	return json.Unmarshal(p.Next, &s) == nil && s != ""
+}
+
+type envelope struct {
+	Data   json.RawMessage `json:"data"`
+	Meta   *pageMeta       `json:"meta"`
+	Paging *cursorPaging   `json:"paging"`
+}
+
+// listInfo is what a list answer says about further pages (nil when absent).
+type listInfo struct {
+	meta   *pageMeta
+	paging *cursorPaging
+}
+
+// do runs cl with retries and decodes the answer's data into out. When ctx
+// carries a Meter every attempt goes through it, and a 429 pauses the meter
+// instead of this call alone sleeping.
+func (c *Client) do(ctx context.Context, cl call, out any) (listInfo, error) {
+	m := meterFrom(ctx)
 	var body []byte
 	if cl.body != nil {
 		b, err := json.Marshal(cl.body)
 		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
+			return listInfo{}, fmt.Errorf("encode request: %w", err)
 		}
 		body = b
 	}
 	for attempt := 1; ; attempt++ {
+		if m != nil {
+			if err := m.acquire(ctx, cl.op); err != nil {
+				return listInfo{}, err
+			}
+		}
 		status, header, respBody, err := c.attempt(ctx, cl, attempt, body)
 		more := attempt < c.maxAttempts
 		if err != nil {
 			if errors.Is(err, errTooLarge) {
 				// A refused oversized body is a bad answer, not an outage.
-				return nil, err
+				return listInfo{}, err
 			}
 			if ctx.Err() != nil || !more || (cl.policy == retryUnsent && !neverSent(err)) {
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return listInfo{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			if !sleep(ctx, c.backoff(attempt)) {
-				return nil, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, err)
+				return listInfo{}, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, err)
 			}
 			continue
 		}
@@ -166,22 +202,31 @@ func (c *Client) do(ctx context.Context, cl call, out any) (*pageMeta, error) {
 		switch {
 		case status == http.StatusTooManyRequests:
 			// Kapso refused the request without acting, so any call may repeat it.
+			if m != nil {
+				// The limit is per API key: hold back every call of the run,
+				// this one's retry included (acquire waits or gives up).
+				m.rateLimited(apiErr)
+				if !more {
+					return listInfo{}, apiErr
+				}
+				continue
+			}
 			wait := apiErr.RetryAfter
 			if wait <= 0 {
 				wait = c.backoff(attempt)
 			}
 			if !more || !sleep(ctx, wait) {
-				return nil, apiErr
+				return listInfo{}, apiErr
 			}
 		case status >= 500:
 			if !more || cl.policy == retryUnsent {
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, apiErr)
+				return listInfo{}, fmt.Errorf("%w: %w", ErrUnavailable, apiErr)
 			}
 			if !sleep(ctx, c.backoff(attempt)) {
-				return nil, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, apiErr)
+				return listInfo{}, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, apiErr)
 			}
 		default:
-			return nil, apiErr
+			return listInfo{}, apiErr
 		}
 	}
 }
@@ -227,18 +272,18 @@ func (c *Client) attempt(ctx context.Context, cl call, n int, body []byte) (int,
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-func decodeEnvelope(b []byte, out any) (*pageMeta, error) {
+func decodeEnvelope(b []byte, out any) (listInfo, error) {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, fmt.Errorf("decode response: %w", err)
+		return listInfo{}, fmt.Errorf("decode response: %w", err)
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return nil, errors.New("response has no data")
+		return listInfo{}, errors.New("response has no data")
 	}
 	if err := json.Unmarshal(env.Data, out); err != nil {
-		return nil, fmt.Errorf("decode response data: %w", err)
+		return listInfo{}, fmt.Errorf("decode response data: %w", err)
 	}
-	return env.Meta, nil
+	return listInfo{meta: env.Meta, paging: env.Paging}, nil
 }
 
 // neverSent reports whether the request failed before reaching Kapso (the
@@ -270,14 +315,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return wait(ctx, d)
 }
 
 // listPages follows page pagination from page 1 to the last page, at most
@@ -297,11 +335,12 @@ func listPages[W any](ctx context.Context, c *Client, cl call) ([]W, error) {
 		pc := cl
 		pc.query = q
 		var items []W
-		meta, err := c.do(ctx, pc, &items)
+		info, err := c.do(ctx, pc, &items)
 		if err != nil {
 			return nil, fmt.Errorf("page %d: %w", page, err)
 		}
 		all = append(all, items...)
+		meta := info.meta
 		switch {
 		case len(items) == 0:
 			return all, nil

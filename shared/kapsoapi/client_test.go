@@ -116,8 +116,8 @@ func TestRequestsUseEnvelopesAndHeaders(t *testing.T) {
 	if err != nil || l.ID != "l1" || l.Status != "active" || l.ExpiresAt.IsZero() || l.WhatsAppSetupError != `{"code":"x"}` {
 		t.Fatalf("CreateSetupLink = %+v, %v", l, err)
 	}
-	if r, err := c.revokeSetupLink(ctx, "c1", "l1"); err != nil || r.Status != "revoked" {
-		t.Fatalf("revokeSetupLink = %+v, %v", r, err)
+	if r, err := c.RevokeSetupLink(ctx, "c1", "l1"); err != nil || r.Status != "revoked" {
+		t.Fatalf("RevokeSetupLink = %+v, %v", r, err)
 	}
 	yes := true
 	h, err := c.CreateWebhook(ctx, "123", WebhookOptions{URL: "https://hook", SecretKey: "s3", Active: &yes,
@@ -184,7 +184,7 @@ func TestPaginationWithoutMetaStopsOnShortPage(t *testing.T) {
 		reply(w, 200, `{"data":[{"id":"c","url":"https://x"}]}`)
 	})
 	c.perPage = 2
-	links, err := c.listSetupLinks(context.Background(), "c1", "active")
+	links, err := c.ListSetupLinks(context.Background(), "c1", "active")
 	if err != nil || len(links) != 3 || calls.Load() != 2 {
 		t.Fatalf("links %v, err %v, calls %d", links, err, calls.Load())
 	}
@@ -456,7 +456,7 @@ func TestEmptyIDsRefusedWithoutACall(t *testing.T) {
 	errs := []error{}
 	_, err := c.CreateSetupLink(ctx, "", SetupLinkOptions{})
 	errs = append(errs, err)
-	_, err = c.revokeSetupLink(ctx, "c1", "")
+	_, err = c.RevokeSetupLink(ctx, "c1", "")
 	errs = append(errs, err)
 	_, _, err = c.FindCustomerByExternalID(ctx, "")
 	errs = append(errs, err)

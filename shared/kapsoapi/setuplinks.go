@@ -121,9 +121,9 @@ func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o Setup
 	return l, nil
 }
 
-// listSetupLinks lists the customer's links with that status ("" for all),
-// following every page. Unexported until production code needs it.
-func (c *Client) listSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
+// ListSetupLinks lists the customer's links with that status ("" for all),
+// following every page.
+func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
 	wrap := func(err error) error { return fmt.Errorf("list setup links of customer %s: %w", customerID, err) }
 	id, err := pathID("customer id", customerID)
 	if err != nil {
@@ -145,9 +145,9 @@ func (c *Client) listSetupLinks(ctx context.Context, customerID, status string) 
 	return links, nil
 }
 
-// revokeSetupLink revokes a link. Revoking is idempotent, so it is retried
-// like a read. Unexported until production code needs it.
-func (c *Client) revokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
+// RevokeSetupLink revokes a link. Revoking is idempotent, so it is retried
+// like a read.
+func (c *Client) RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("revoke setup link %s of customer %s: %w", setupLinkID, customerID, err)
 	}

@@ -52,7 +52,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if second.ExpiresAt.Sub(second.CreatedAt) != 30*24*time.Hour || len(second.AllowedConnectionTypes) != 1 {
 		t.Errorf("second link = %+v", second)
 	}
-	revoked, err := c.listSetupLinks(ctx, cu.ID, "revoked")
+	revoked, err := c.ListSetupLinks(ctx, cu.ID, "revoked")
 	if err != nil || len(revoked) != 1 || revoked[0].ID != first.ID {
 		t.Fatalf("revoked = %+v %v", revoked, err)
 	}
@@ -63,14 +63,14 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err := c.revokeSetupLink(ctx, cu.ID, third.ID); err != nil || l.Status != "revoked" {
+	if l, err := c.RevokeSetupLink(ctx, cu.ID, third.ID); err != nil || l.Status != "revoked" {
 		t.Fatalf("revoke = %+v %v", l, err)
 	}
 	fourth, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := c.listSetupLinks(ctx, cu.ID, "")
+	all, err := c.ListSetupLinks(ctx, cu.ID, "")
 	if err != nil || len(all) != 4 {
 		t.Fatalf("all links = %d %v", len(all), err)
 	}
@@ -83,7 +83,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.revokeSetupLink(ctx, cu.ID, fourth.ID); !IsValidation(err) {
+	if _, err := c.RevokeSetupLink(ctx, cu.ID, fourth.ID); !IsValidation(err) {
 		t.Errorf("revoking a used link: %v", err)
 	}
 	n, err := c.GetPhoneNumber(ctx, pnid)
@@ -111,7 +111,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if _, err := c.GetPhoneNumber(ctx, "000000000000000"); !IsNotFound(err) {
 		t.Errorf("unknown number: %v", err)
 	}
-	if _, err := c.listSetupLinks(ctx, "no-such-customer", ""); !IsNotFound(err) {
+	if _, err := c.ListSetupLinks(ctx, "no-such-customer", ""); !IsNotFound(err) {
 		t.Errorf("unknown customer: %v", err)
 	}
 	bad := New(srv.URL+"/platform/v1", "wrong")

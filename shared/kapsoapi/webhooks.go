@@ -102,3 +102,58 @@ func (c *Client) CreateWebhook(ctx context.Context, phoneNumberID string, o Webh
 	}
 	return h, nil
 }
+
+// WebhookUpdate changes a webhook; only the fields set (non-nil, non-empty)
+// are sent, the others keep their value at Kapso.
+type WebhookUpdate struct {
+	Active         *bool
+	URL, SecretKey string
+	Events         []string
+}
+
+// UpdateWebhook changes the phone number's webhook. Setting fields is
+// idempotent, so it is retried like a read.
+func (c *Client) UpdateWebhook(ctx context.Context, phoneNumberID, webhookID string, u WebhookUpdate) (Webhook, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("update webhook %s of phone number %s: %w", webhookID, phoneNumberID, err)
+	}
+	pid, err := pathID("phone number id", phoneNumberID)
+	if err != nil {
+		return Webhook{}, wrap(err)
+	}
+	wid, err := pathID("webhook id", webhookID)
+	if err != nil {
+		return Webhook{}, wrap(err)
+	}
+	m := map[string]any{}
+	if u.Active != nil {
+		m["active"] = *u.Active
+	}
+	if u.URL != "" {
+		m["url"] = u.URL
+	}
+	if u.SecretKey != "" {
+		m["secret_key"] = u.SecretKey
+	}
+	if len(u.Events) > 0 {
+		m["events"] = u.Events
+	}
+	if len(m) == 0 {
+		// An empty PATCH would change nothing; refusing it catches a caller's mistake.
+		return Webhook{}, wrap(errors.New("nothing to update"))
+	}
+	var w wireWebhook
+	if _, err := c.do(ctx, call{op: "update webhook", method: http.MethodPatch,
+		path: "/whatsapp/phone_numbers/" + pid + "/webhooks/" + wid,
+		body: map[string]any{"whatsapp_webhook": m}, policy: retrySafe}, &w); err != nil {
+		return Webhook{}, wrap(err)
+	}
+	h, err := w.webhook()
+	if err != nil {
+		return Webhook{}, wrap(err)
+	}
+	if h.ID != webhookID {
+		return Webhook{}, wrap(fmt.Errorf("answer is about webhook %s", h.ID))
+	}
+	return h, nil
+}

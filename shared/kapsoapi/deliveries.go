@@ -1,0 +1,62 @@
+package kapsoapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// WebhookDelivery is Kapso's record of one webhook delivery. The shape is not
+// documented; every field but ID may be missing.
+type WebhookDelivery struct {
+	ID, WebhookID, PhoneNumberID, Event, Status, IdempotencyKey string // PhoneNumberID: "" for project webhooks
+	Attempts, ResponseStatus                                    int    // ResponseStatus: 0 when there was no answer
+	CreatedAt, LastAttemptAt                                    time.Time
+}
+
+type wireWebhookDelivery struct {
+	ID             flexString `json:"id"`
+	WebhookID      flexString `json:"webhook_id"`
+	PhoneNumberID  flexString `json:"phone_number_id"`
+	Event          looseText  `json:"event"`
+	Status         looseText  `json:"status"`
+	IdempotencyKey flexString `json:"idempotency_key"`
+	Attempts       int        `json:"attempts"`
+	ResponseStatus int        `json:"response_status"`
+	CreatedAt      wireTime   `json:"created_at"`
+	LastAttemptAt  wireTime   `json:"last_attempt_at"`
+}
+
+func (w wireWebhookDelivery) delivery(json.RawMessage) (WebhookDelivery, error) {
+	if w.ID == "" {
+		return WebhookDelivery{}, errors.New("webhook delivery without id")
+	}
+	return WebhookDelivery{
+		ID: string(w.ID), WebhookID: string(w.WebhookID), PhoneNumberID: string(w.PhoneNumberID),
+		Event: string(w.Event), Status: string(w.Status), IdempotencyKey: string(w.IdempotencyKey),
+		Attempts: w.Attempts, ResponseStatus: w.ResponseStatus,
+		CreatedAt: time.Time(w.CreatedAt), LastAttemptAt: time.Time(w.LastAttemptAt),
+	}, nil
+}
+
+// ListWebhookDeliveries returns one page of the project's webhook deliveries
+// with that status ("" for all; "failed" finds what Kapso gave up on),
+// starting after the cursor after ("" for the first page); limit is clamped
+// to 1..100 (≤0: 100).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (Page[WebhookDelivery], error) {
+	wrap := func(err error) error { return fmt.Errorf("list webhook deliveries (status %q): %w", status, err) }
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	p, err := cursorPage(ctx, c, call{op: "list webhook deliveries", method: http.MethodGet, path: "/webhook_deliveries",
+		query: q, policy: retrySafe}, after, limit, wireWebhookDelivery.delivery)
+	if err != nil {
+		return p, wrap(err)
+	}
+	return p, nil
+}
