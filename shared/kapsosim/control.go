@@ -142,6 +142,13 @@ func (s *Simulator) ctlState(w http.ResponseWriter, r *http.Request) {
 	}
 	st["customers"], st["setup_links"], st["phone_numbers"], st["webhooks"] = cs, ls, ns, s.webhooks
 	st["conversations"], st["messages"] = s.conversations, s.messages
+	fs := []map[string]any{}
+	for _, f := range s.failed {
+		fs = append(fs, f.json())
+	}
+	st["failed_deliveries"], st["number_webhook_modes"] = fs, s.numberModes
+	st["platform_calls"], st["rate_limit_per_minute"] = s.limits.calls, s.opts.RateLimitPerMinute
+	st["rate_limited_next_calls"], st["stalled_link_creations"] = s.limits.forced, s.stall.calls
 	writeJSON(w, http.StatusOK, st)
 }
 

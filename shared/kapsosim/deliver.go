@@ -119,6 +119,7 @@ func (s *Simulator) SendProjectEvent(event string, payload []byte) (string, erro
 
 func (s *Simulator) deliverWithRetries(event, key string, body []byte) {
 	defer s.wg.Done()
+	var tried attempts
 	for i, wait := range s.schedule {
 		t := time.NewTimer(wait)
 		select {
@@ -127,12 +128,15 @@ func (s *Simulator) deliverWithRetries(event, key string, body []byte) {
 			return
 		case <-t.C:
 		}
-		if s.post(s.ctx, s.opts.ProjectWebhookURL, s.opts.ProjectWebhookSecret, event, s.opts.PayloadVersion,
-			key, i+1, body, nil) == http.StatusOK {
+		st := s.post(s.ctx, s.opts.ProjectWebhookURL, s.opts.ProjectWebhookSecret, event, s.opts.PayloadVersion,
+			key, i+1, body, nil)
+		if st == http.StatusOK {
 			return
 		}
+		tried.add(st, s.now())
 	}
 	s.log.Info("kapsosim: project webhook gave up", "event", event, "key", key, "attempts", len(s.schedule))
+	s.recordFailed(Webhook{}, event, key, tried)
 }
 
 // SendNumberEvent sends payload, signed with each webhook's secret, to every
@@ -166,9 +170,13 @@ func (s *Simulator) sendNumberEvent(ctx context.Context, phoneNumberID, event st
 	}) {
 		targets = append(targets, *h) // a copy: sent from outside the lock
 	}
+	dropped := s.numberModes[phoneNumberID] == ModeDrop
 	s.mu.Unlock()
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("send %s to %s: %w", event, phoneNumberID, ErrNoWebhook)
+	}
+	if dropped {
+		return []int{}, nil // Kapso lost them: nothing sent, nothing recorded
 	}
 	statuses := make([]int, 0, len(targets))
 	for _, h := range targets {

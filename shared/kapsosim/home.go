@@ -21,6 +21,7 @@ type homeNumber struct {
 
 type homeData struct {
 	Note, ProjectID, Mode string
+	PlatformCalls         int
 	Numbers               []homeNumber
 	Deliveries            []Delivery // newest first
 }
@@ -30,7 +31,7 @@ const homeShown = 12 // messages and deliveries listed
 func (s *Simulator) homePage(w http.ResponseWriter, r *http.Request) {
 	d := homeData{Note: r.URL.Query().Get("note")}
 	s.mu.Lock()
-	d.ProjectID, d.Mode = s.projectID, s.mode
+	d.ProjectID, d.Mode, d.PlatformCalls = s.projectID, s.mode, s.limits.calls
 	for _, n := range s.numbers {
 		hn := homeNumber{PhoneNumberID: n.PhoneNumberID, Display: n.Display, Status: n.Status,
 			NewBSUID: "US." + s.digits(20)}
@@ -76,7 +77,8 @@ form{margin:.4rem 0}input[type=text]{width:14rem}td small{white-space:nowrap}sec
 </head><body>
 <h1>Kapso simulator</h1>
 <p>Project <code>{{.ProjectID}}</code>, project webhook mode <b>{{.Mode}}</b>.
-JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>. <a href="/">Reload</a></p>
+JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>,
+<a href="/_sim/failed_deliveries">failed deliveries</a>. {{.PlatformCalls}} Platform API call(s) so far. <a href="/">Reload</a></p>
 {{if .Note}}<p id="note"><b>{{.Note}}</b></p>{{end}}
 {{if not .Numbers}}<p>No phone number yet: finish a setup link's signup first.</p>{{end}}
 {{range .Numbers}}{{$id := .PhoneNumberID}}
@@ -123,5 +125,15 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 {{range .Deliveries}}<tr><td>{{.At.Format "15:04:05.000"}}</td><td>{{.Event}}</td><td>{{.Attempt}}</td>
 <td>{{if .Status}}{{.Status}}{{else}}{{.Error}}{{end}}</td><td><small>{{.Key}}</small></td></tr>
 {{end}}</table></section>{{end}}
+<section id="controls"><h2>Fault controls</h2>
+<p>JSON posts, e.g. <code>curl -d '{"calls":3}' /_sim/ratelimit</code>.</p>
+<table><tr><th>route</th><th>body</th><th>effect</th></tr>
+<tr><td><code>POST /_sim/webhooks/mode</code></td><td><code>{"mode":"normal|drop|duplicate"}</code></td><td>project webhooks sent normally, not at all, or twice</td></tr>
+<tr><td><code>POST /_sim/numbers/{id}/webhooks/mode</code></td><td><code>{"mode":"normal|drop"}</code></td><td>drop: the number's message and conversation webhooks are lost (its messages still change)</td></tr>
+<tr><td><code>POST /_sim/numbers/{id}/webhooks/state</code></td><td><code>{"active":false,"url":"https://…"}</code></td><td>pause every webhook of the number, or point them elsewhere</td></tr>
+<tr><td><code>POST /_sim/ratelimit</code></td><td><code>{"calls":N,"retry_after_seconds":S}</code></td><td>the next N Platform API calls answer 429 with Retry-After S (default 60)</td></tr>
+<tr><td><code>POST /_sim/setup_links/stall</code></td><td><code>{"calls":N,"seconds":S}</code></td><td>the next N setup link creations make the link, then answer only after S seconds</td></tr>
+<tr><td><code>GET /_sim/failed_deliveries</code></td><td></td><td>deliveries that exhausted their retries (also <code>GET /platform/v1/webhook_deliveries?status=failed</code>)</td></tr>
+</table></section>
 </body></html>
 `))

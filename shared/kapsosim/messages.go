@@ -348,21 +348,32 @@ func (s *Simulator) SetMessageStatus(ctx context.Context, wamid string, ch Statu
 	return sent, nil
 }
 
-// numberTargetsLocked finds the number and the active kapso webhooks
-// subscribed to event; callers hold s.mu.
+// numberTargetsLocked finds the number and the webhooks a message event
+// goes to: its active kapso webhooks subscribed to event, none when the
+// number's webhooks are in drop mode. A number with only paused webhooks
+// for the event still takes the message (Kapso keeps it; nothing is sent),
+// so the message lists show what the webhooks missed; one with none at all
+// is ErrNoWebhook. Callers hold s.mu.
 func (s *Simulator) numberTargetsLocked(phoneNumberID, event string) (*number, []Webhook, error) {
 	n := s.findNumber(phoneNumberID)
 	if n == nil {
 		return nil, nil, fmt.Errorf("phone number %s: %w", phoneNumberID, ErrNotFound)
 	}
 	var targets []Webhook
+	subscribed := false
 	for _, h := range s.webhooks {
-		if h.PhoneNumberID == phoneNumberID && h.Active && h.Kind == "kapso" && slices.Contains(h.Events, event) {
-			targets = append(targets, *h) // a copy: sent from outside the lock
+		if h.PhoneNumberID == phoneNumberID && h.Kind == "kapso" && slices.Contains(h.Events, event) {
+			subscribed = true
+			if h.Active {
+				targets = append(targets, *h) // a copy: sent from outside the lock
+			}
 		}
 	}
-	if len(targets) == 0 {
+	if !subscribed {
 		return nil, nil, fmt.Errorf("%s on %s: %w", event, phoneNumberID, ErrNoWebhook)
+	}
+	if s.numberModes[phoneNumberID] == ModeDrop {
+		targets = nil
 	}
 	return n, targets, nil
 }
@@ -563,6 +574,15 @@ func optionalTime(t time.Time) *string {
 // messageEventLocked builds the whatsapp.message.* payload of m as it is
 // now; callers hold s.mu.
 func (s *Simulator) messageEventLocked(n *number, c *Conversation, m *ChatMessage, isNew bool) json.RawMessage {
+	ev := wireMessageEvent{Message: wireMessageOf(n, c, m), IsNewConversation: isNew, PhoneNumberID: n.PhoneNumberID,
+		Conversation: wireConversationOf(n, c)}
+	b, _ := json.Marshal(ev) // strings, ints and bools always marshal
+	return b
+}
+
+// wireMessageOf is the event's message object, which the messages list
+// answers too.
+func wireMessageOf(n *number, c *Conversation, m *ChatMessage) wireMessage {
 	business := strings.TrimPrefix(n.Display, "+")
 	p := m.Person
 	w := wireMessage{ID: m.WAMID, Timestamp: unixTime(m.At), Type: "text", Text: wireText{Body: m.Text},
@@ -571,35 +591,38 @@ func (s *Simulator) messageEventLocked(n *number, c *Conversation, m *ChatMessag
 	if m.Direction == "inbound" {
 		w.From, w.FromUserID, w.To = p.Phone, p.BSUID, business
 		w.Kapso.ProcessingStatus = "pending"
-	} else {
-		w.From, w.To, w.ToUserID = business, p.Phone, p.BSUID
-		w.Kapso.ProcessingStatus = "completed"
-		for _, st := range m.Statuses {
-			ws := wireStatus{ID: m.WAMID, Status: st.Status, Timestamp: unixTime(st.At), RecipientID: p.Phone,
-				RecipientUserID: p.BSUID}
-			if st.Status == "failed" {
-				details := st.ErrorTitle
-				if st.ErrorCode == reEngagementCode {
-					details = reEngagementDetails
-				}
-				ws.Errors = []wireError{{Code: st.ErrorCode, Title: st.ErrorTitle, Message: st.ErrorTitle,
-					ErrorData: wireErrorData{Details: details},
-					Href:      "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}}
-			} else {
-				ws.Pricing = &wirePricing{Billable: true, PricingModel: "PMP", Category: "service", Type: "regular"}
-			}
-			w.Kapso.Statuses = append(w.Kapso.Statuses, ws)
-		}
+		return w
 	}
-	ev := wireMessageEvent{Message: w, IsNewConversation: isNew, PhoneNumberID: n.PhoneNumberID,
-		Conversation: wireConversation{ID: c.ID, PhoneNumber: optional(plus(c.Person.Phone)),
-			BusinessScopedUserID: optional(c.Person.BSUID), Status: "active", LastActiveAt: isoTime(c.LastActiveAt),
-			CreatedAt: isoTime(c.CreatedAt), UpdatedAt: isoTime(c.LastActiveAt), PhoneNumberID: n.PhoneNumberID,
-			Kapso: wireConversationKapso{ContactName: c.Person.Name, MessagesCount: c.MessagesCount,
-				LastMessageID: c.LastMessageID, LastMessageType: "text", LastMessageTimestamp: isoTime(c.LastActiveAt),
-				LastInboundAt: optionalTime(c.LastInboundAt), LastOutboundAt: optionalTime(c.LastOutboundAt)}}}
-	b, _ := json.Marshal(ev) // strings, ints and bools always marshal
-	return b
+	w.From, w.To, w.ToUserID = business, p.Phone, p.BSUID
+	w.Kapso.ProcessingStatus = "completed"
+	for _, st := range m.Statuses {
+		ws := wireStatus{ID: m.WAMID, Status: st.Status, Timestamp: unixTime(st.At), RecipientID: p.Phone,
+			RecipientUserID: p.BSUID}
+		if st.Status == "failed" {
+			details := st.ErrorTitle
+			if st.ErrorCode == reEngagementCode {
+				details = reEngagementDetails
+			}
+			ws.Errors = []wireError{{Code: st.ErrorCode, Title: st.ErrorTitle, Message: st.ErrorTitle,
+				ErrorData: wireErrorData{Details: details},
+				Href:      "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}}
+		} else {
+			ws.Pricing = &wirePricing{Billable: true, PricingModel: "PMP", Category: "service", Type: "regular"}
+		}
+		w.Kapso.Statuses = append(w.Kapso.Statuses, ws)
+	}
+	return w
+}
+
+// wireConversationOf is the event's conversation object, which the
+// conversations list answers too.
+func wireConversationOf(n *number, c *Conversation) wireConversation {
+	return wireConversation{ID: c.ID, PhoneNumber: optional(plus(c.Person.Phone)),
+		BusinessScopedUserID: optional(c.Person.BSUID), Status: "active", LastActiveAt: isoTime(c.LastActiveAt),
+		CreatedAt: isoTime(c.CreatedAt), UpdatedAt: isoTime(c.LastActiveAt), PhoneNumberID: n.PhoneNumberID,
+		Kapso: wireConversationKapso{ContactName: c.Person.Name, MessagesCount: c.MessagesCount,
+			LastMessageID: c.LastMessageID, LastMessageType: "text", LastMessageTimestamp: isoTime(c.LastActiveAt),
+			LastInboundAt: optionalTime(c.LastInboundAt), LastOutboundAt: optionalTime(c.LastOutboundAt)}}
 }
 
 func plus(phone string) string {
@@ -621,7 +644,9 @@ func (s *Simulator) deliverNumber(ctx context.Context, targets []Webhook, event,
 		st := s.post(ctx, h.URL, h.SecretKey, event, h.PayloadVersion, key, 1, body, extra)
 		statuses = append(statuses, st)
 		if st != http.StatusOK {
-			s.background(func() { s.retryNumber(h, event, key, body, extra, items, 1) })
+			var tried attempts
+			tried.add(st, s.now())
+			s.background(func() { s.retryNumber(h, event, key, body, extra, items, tried) })
 		}
 	}
 	return statuses
@@ -638,10 +663,10 @@ func (s *Simulator) background(f func()) {
 	go func() { defer s.wg.Done(); f() }()
 }
 
-// retryNumber makes the delivery's attempts from attempt index next on.
+// retryNumber makes the delivery's attempts after those tried.
 func (s *Simulator) retryNumber(h Webhook, event, key string, body []byte, extra http.Header,
-	items []json.RawMessage, next int) {
-	for i := next; i < len(s.schedule); i++ {
+	items []json.RawMessage, tried attempts) {
+	for i := tried.n; i < len(s.schedule); i++ {
 		t := time.NewTimer(s.schedule[i])
 		select {
 		case <-s.ctx.Done():
@@ -649,16 +674,19 @@ func (s *Simulator) retryNumber(h Webhook, event, key string, body []byte, extra
 			return
 		case <-t.C:
 		}
-		if s.post(s.ctx, h.URL, h.SecretKey, event, h.PayloadVersion, key, i+1, body, extra) == http.StatusOK {
+		st := s.post(s.ctx, h.URL, h.SecretKey, event, h.PayloadVersion, key, i+1, body, extra)
+		if st == http.StatusOK {
 			return
 		}
+		tried.add(st, s.now())
 	}
 	s.log.Info("kapsosim: number webhook gave up", "event", event, "key", key, "url", h.URL,
 		"attempts", len(s.schedule), "resending_messages", len(items))
+	s.recordFailed(h, event, key, tried)
 	for _, item := range items {
 		s.mu.Lock()
 		k := s.uuid()
 		s.mu.Unlock()
-		s.retryNumber(h, event, k, item, nil, nil, 0)
+		s.retryNumber(h, event, k, item, nil, nil, attempts{})
 	}
 }

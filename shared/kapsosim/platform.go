@@ -1,6 +1,7 @@
 package kapsosim
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -345,16 +346,28 @@ func (s *Simulator) createLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	out, wait, status := s.makeLink(w, r, req)
+	if out == nil {
+		return
+	}
+	s.hold(r.Context(), wait)
+	writeJSON(w, status, map[string]any{"data": out})
+}
+
+// makeLink makes the link a create request asks for and says how long a
+// stalled creation holds its answer back, or answers the refusal and
+// returns nil.
+func (s *Simulator) makeLink(w http.ResponseWriter, r *http.Request, req linkRequest) (map[string]any, time.Duration, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.findCustomer(r.PathValue("customer_id"))
 	if !found(w, c, "Customer") {
-		return
+		return nil, 0, 0
 	}
 	l, problem := s.buildLink(c, req)
 	if problem != "" {
 		writeError(w, http.StatusUnprocessableEntity, problem)
-		return
+		return nil, 0, 0
 	}
 	now := s.now()
 	// One active link per customer: the new one revokes the old.
@@ -372,7 +385,7 @@ func (s *Simulator) createLink(w http.ResponseWriter, r *http.Request) {
 	s.links = append(s.links, l)
 	out := l.json(now)
 	out["token"] = l.Token
-	writeJSON(w, http.StatusCreated, map[string]any{"data": out})
+	return out, s.takeStallLocked(), http.StatusCreated
 }
 
 func (s *Simulator) listLinks(w http.ResponseWriter, r *http.Request) {
@@ -526,10 +539,61 @@ func (s *Simulator) checkWebhook(h *Webhook) string {
 	}
 	if h.Kind == "meta" {
 		for _, o := range s.webhooks {
-			if o.PhoneNumberID == h.PhoneNumberID && o.Kind == "meta" {
+			if o.PhoneNumberID == h.PhoneNumberID && o.Kind == "meta" && o.ID != h.ID {
 				return "Only one meta webhook is allowed per phone number"
 			}
 		}
 	}
 	return ""
+}
+
+// updateWebhook changes a number's webhook: active, url, secret_key and
+// events, each optional.
+func (s *Simulator) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	var env map[string]json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&env); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "Invalid JSON body: "+err.Error())
+		return
+	}
+	var b struct {
+		Active    *bool     `json:"active"`
+		URL       *string   `json:"url"`
+		SecretKey *string   `json:"secret_key"`
+		Events    *[]string `json:"events"`
+	}
+	raw, ok := env["whatsapp_webhook"]
+	if !ok || string(raw) == "null" {
+		writeError(w, http.StatusUnprocessableEntity, "param is missing or the value is empty: whatsapp_webhook")
+		return
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "Invalid whatsapp_webhook: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pnid, id := r.PathValue("phone_number_id"), r.PathValue("webhook_id")
+	h := first(s.webhooks, func(h *Webhook) bool { return h.ID == id && h.PhoneNumberID == pnid })
+	if !found(w, h, "Webhook") {
+		return
+	}
+	next := *h // checked before any change is made
+	if b.Active != nil {
+		next.Active = *b.Active
+	}
+	if b.URL != nil {
+		next.URL = *b.URL
+	}
+	if b.SecretKey != nil {
+		next.SecretKey = *b.SecretKey
+	}
+	if b.Events != nil {
+		next.Events = slices.Clone(*b.Events)
+	}
+	if problem := s.checkWebhook(&next); problem != "" {
+		writeError(w, http.StatusUnprocessableEntity, problem)
+		return
+	}
+	*h = next
+	writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(h)})
 }

@@ -61,6 +61,9 @@ type Options struct {
 	Now        func() time.Time
 	// Seed makes ids and tokens repeatable; 0 picks a random seed.
 	Seed uint64
+	// RateLimitPerMinute, when > 0, limits Platform API calls per fixed
+	// minute as Kapso does per API key; over it they answer 429.
+	RateLimitPerMinute int
 }
 
 // Simulator is an http.Handler standing in for Kapso.
@@ -90,11 +93,18 @@ type Simulator struct {
 	conversations []*Conversation
 	messages      []*ChatMessage
 	sequence      int // Kapso's per-project message sequence, for batch_info
+	// failed are the deliveries that exhausted their retries, oldest first.
+	failed []FailedDelivery
+	// numberModes holds each number's webhook mode; absent is ModeNormal.
+	numberModes map[string]string
+	limits      apiLimits
+	stall       stall
 }
 
 // New returns a simulator; call Close to stop its background senders.
 func New(o Options) *Simulator {
-	s := &Simulator{opts: o, client: o.HTTPClient, log: o.Logger, now: o.Now, mode: ModeNormal}
+	s := &Simulator{opts: o, client: o.HTTPClient, log: o.Logger, now: o.Now, mode: ModeNormal,
+		numberModes: map[string]string{}}
 	if s.opts.PayloadVersion == "" {
 		s.opts.PayloadVersion = "v2"
 	}
@@ -152,6 +162,10 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/phone_numbers/{phone_number_id}", s.getNumber)
 	api("GET /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.listWebhooks)
 	api("POST /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.createWebhook)
+	api("PATCH /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks/{webhook_id}", s.updateWebhook)
+	api("GET /platform/v1/whatsapp/messages", s.listMessages)
+	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
+	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)
 	api("/platform/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")
 	})
@@ -170,6 +184,11 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/change", s.ctlChangeNumber)
 	m.HandleFunc("POST /_sim/project/events", s.ctlProjectEvent)
 	m.HandleFunc("GET /_sim/deliveries", s.ctlDeliveries)
+	m.HandleFunc("GET /_sim/failed_deliveries", s.ctlFailedDeliveries)
+	m.HandleFunc("POST /_sim/ratelimit", s.ctlRateLimit)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/mode", s.ctlNumberWebhookMode)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/state", s.ctlWebhookState)
+	m.HandleFunc("POST /_sim/setup_links/stall", s.ctlStall)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
 	m.HandleFunc("GET /{$}", s.homePage)
 	s.mux = m
@@ -177,8 +196,14 @@ func (s *Simulator) routes() {
 
 func (s *Simulator) authed(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.limits.calls++
+		s.mu.Unlock()
 		if s.opts.APIKey != "" && r.Header.Get("X-API-Key") != s.opts.APIKey {
 			writeError(w, http.StatusUnauthorized, "Invalid API key")
+			return
+		}
+		if !s.admit(w) {
 			return
 		}
 		s.log.Debug("kapsosim api", "method", r.Method, "path", r.URL.Path)

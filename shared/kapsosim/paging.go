@@ -1,0 +1,219 @@
+package kapsosim
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cursor pagination (KAPSO.md §5) for messages, conversations and webhook
+// deliveries: newest first, and a cursor is the position (time, then
+// creation order) of an item, not an offset, so items added between page
+// calls neither shift nor hide the ones still to come.
+
+const maxCursorLimit = 100
+
+// position orders list items: newer first, ties by later creation first.
+type position struct {
+	at  time.Time
+	seq int // creation order
+}
+
+// before says whether p comes after q in a newest-first list.
+func (p position) before(q position) bool {
+	if c := p.at.Compare(q.at); c != 0 {
+		return c < 0
+	}
+	return p.seq < q.seq
+}
+
+func (p position) cursor() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d", p.at.UnixNano(), p.seq)))
+}
+
+func parseCursor(c string) (position, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return position{}, false
+	}
+	ns, seq, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return position{}, false
+	}
+	n, err1 := strconv.ParseInt(ns, 10, 64)
+	q, err2 := strconv.Atoi(seq)
+	if err1 != nil || err2 != nil {
+		return position{}, false
+	}
+	return position{at: time.Unix(0, n), seq: q}, true
+}
+
+// paging is a cursor list request.
+type paging struct {
+	limit         int
+	after, before *position
+}
+
+// readPaging reads limit (default and most 100; more is clamped), after and
+// before, or answers 422.
+func readPaging(w http.ResponseWriter, r *http.Request) (paging, bool) {
+	q := r.URL.Query()
+	p := paging{limit: maxCursorLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusUnprocessableEntity, "limit must be a positive integer")
+			return p, false
+		}
+		p.limit = min(n, maxCursorLimit)
+	}
+	for name, dst := range map[string]**position{"after": &p.after, "before": &p.before} {
+		if v := q.Get(name); v != "" {
+			pos, ok := parseCursor(v)
+			if !ok {
+				writeError(w, http.StatusUnprocessableEntity, "Invalid "+name+" cursor")
+				return p, false
+			}
+			*dst = &pos
+		}
+	}
+	return p, true
+}
+
+// listItem is an item of a cursor list; view builds its JSON only when it
+// is on the page.
+type listItem struct {
+	pos  position
+	view func() any
+}
+
+// writeCursorPage answers one page of items (in any order) with Kapso's
+// cursor paging. next is a URL for the older items when some remain,
+// previous one for the newer items when the page was asked for by cursor
+// and some exist.
+func (s *Simulator) writeCursorPage(w http.ResponseWriter, r *http.Request, p paging, items []listItem) {
+	slices.SortFunc(items, func(a, b listItem) int {
+		switch {
+		case a.pos.before(b.pos):
+			return 1
+		case b.pos.before(a.pos):
+			return -1
+		}
+		return 0
+	})
+	lo, hi := 0, len(items) // the candidates, newest first
+	if p.after != nil {
+		lo = slices.IndexFunc(items, func(it listItem) bool { return it.pos.before(*p.after) })
+		if lo < 0 {
+			lo = len(items)
+		}
+	}
+	if p.before != nil {
+		hi = slices.IndexFunc(items, func(it listItem) bool { return !p.before.before(it.pos) })
+		if hi < 0 {
+			hi = len(items)
+		}
+	}
+	hi = max(hi, lo)
+	start, end := lo, min(lo+p.limit, hi)
+	if p.before != nil && p.after == nil {
+		// Going back: the items just newer than the cursor.
+		start, end = max(lo, hi-p.limit), hi
+	}
+	data := make([]any, 0, end-start)
+	for _, it := range items[start:end] {
+		data = append(data, it.view())
+	}
+	cursors := map[string]string{"before": "", "after": ""}
+	next, previous := "", ""
+	if len(data) > 0 {
+		cursors["before"], cursors["after"] = items[start].pos.cursor(), items[end-1].pos.cursor()
+		if end < len(items) {
+			next = s.pageURL(r, "after", cursors["after"])
+		}
+		if start > 0 && (p.after != nil || p.before != nil) {
+			previous = s.pageURL(r, "before", cursors["before"])
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "paging": map[string]any{
+		"cursors": cursors, "next": next, "previous": previous}})
+}
+
+// pageURL is the request's URL with one cursor set in place of both.
+func (s *Simulator) pageURL(r *http.Request, name, cursor string) string {
+	base := s.opts.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	q := r.URL.Query()
+	q.Del("after")
+	q.Del("before")
+	q.Set(name, cursor)
+	return base + r.URL.Path + "?" + q.Encode()
+}
+
+// numberQuery reads the phone_number_id a list needs, or answers 422.
+func numberQuery(w http.ResponseWriter, r *http.Request) (string, bool) {
+	pnid := r.URL.Query().Get("phone_number_id")
+	if pnid == "" {
+		writeError(w, http.StatusUnprocessableEntity, "phone_number_id is required")
+	}
+	return pnid, pnid != ""
+}
+
+// listMessages answers the number's messages, newest first, each the
+// message object of its webhooks as it is now (current status, whole
+// status history). An unknown number has none.
+func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) {
+	s.listOfNumber(w, r, func(n *number) []listItem {
+		var items []listItem
+		for i, m := range s.messages {
+			if m.PhoneNumberID != n.PhoneNumberID {
+				continue
+			}
+			c := first(s.conversations, func(c *Conversation) bool { return c.ID == m.ConversationID })
+			items = append(items, listItem{pos: position{at: m.At, seq: i},
+				view: func() any { return wireMessageOf(n, c, m) }})
+		}
+		return items
+	})
+}
+
+// listConversations answers the number's conversations, most recently
+// active first, each the conversation object of its webhooks.
+func (s *Simulator) listConversations(w http.ResponseWriter, r *http.Request) {
+	s.listOfNumber(w, r, func(n *number) []listItem {
+		var items []listItem
+		for i, c := range s.conversations {
+			if c.PhoneNumberID == n.PhoneNumberID {
+				items = append(items, listItem{pos: position{at: c.LastActiveAt, seq: i},
+					view: func() any { return wireConversationOf(n, c) }})
+			}
+		}
+		return items
+	})
+}
+
+// listOfNumber answers a cursor page of what items lists of the number
+// named by phone_number_id, under the lock; an unknown number has none.
+func (s *Simulator) listOfNumber(w http.ResponseWriter, r *http.Request, items func(n *number) []listItem) {
+	pnid, ok := numberQuery(w, r)
+	if !ok {
+		return
+	}
+	p, ok := readPaging(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []listItem
+	if n := s.findNumber(pnid); n != nil {
+		list = items(n)
+	}
+	s.writeCursorPage(w, r, p, list)
+}
