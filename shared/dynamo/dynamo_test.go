@@ -58,3 +58,9 @@ func TestCheckpointsContract(t *testing.T) {
 		return &dynamo.Checkpoints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }
+
+func TestLeasesContract(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) storetest.Leases {
+		return &dynamo.Checkpoints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}

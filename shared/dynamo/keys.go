@@ -152,3 +152,6 @@ func redirectHintKey(receivedAt time.Time, id string) map[string]types.Attribute
 
 // checkpointKey is the item of a sweep's saved position (see Checkpoints).
 func checkpointKey(name string) (pk, sk string) { return "CHECKPOINT#" + name, "CHECKPOINT" }
+
+// leaseKey is the item of a run's lease (see Checkpoints.TakeLease).
+func leaseKey(name string) (pk, sk string) { return "LEASE#" + name, "LEASE" }

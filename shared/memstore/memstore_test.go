@@ -62,3 +62,7 @@ func TestHintsContract(t *testing.T) {
 func TestCheckpointsContract(t *testing.T) {
 	storetest.RunCheckpoints(t, func(*testing.T) storetest.Checkpoints { return &memstore.Checkpoints{} })
 }
+
+func TestLeasesContract(t *testing.T) {
+	storetest.RunLeases(t, func(*testing.T) storetest.Leases { return &memstore.Checkpoints{} })
+}

@@ -289,7 +289,9 @@ func deliveryEvents(d envelope.Delivery, body []byte) ([]event, error) {
 		return nil, fmt.Errorf("a %s delivery without a verified phone number", d.Source)
 	}
 	switch d.Source {
-	case envelope.SourceKapsoNumber:
+	// The reconciler's catch-up carries what the Platform API lists for
+	// the number, in the shape of the number's own Kapso webhook.
+	case envelope.SourceKapsoNumber, envelope.SourceReconciler:
 		items, err := kapso.Split(d.Event, body)
 		if err != nil {
 			return nil, err

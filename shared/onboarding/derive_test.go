@@ -266,7 +266,7 @@ func TestDeriveRules(t *testing.T) {
 		},
 		{
 			name:       "a revoked newest link reads as expired",
-			facts:      []Fact{factFirstLnk, linkRevoked("sl_1", minute(5))},
+			facts:      []Fact{factFirstLnk, LinkRevoked("sl_1", minute(5))},
 			wantStatus: TenantExpired,
 			attempts:   map[string]AttemptStatus{"sl_1": AttemptRevoked},
 		},

@@ -200,6 +200,9 @@ type LinkDetails struct {
 	CreatedAt              time.Time
 	ExpiresAt              time.Time
 	AllowedConnectionTypes []ConnectionType
+	// Adopted says why the reconciler recorded a link kapso-bridge did not
+	// (its creation's answer was lost); "" for a link recorded at creation.
+	Adopted string
 }
 
 // RedirectDetails are the query parameters of a success redirect.
@@ -232,8 +235,12 @@ type AccountRef struct {
 
 // LinkCreated: a setup link was created for the tenant.
 func LinkCreated(l LinkDetails) Fact {
-	return Fact{Kind: FactLinkCreated, At: l.CreatedAt, SetupLinkID: l.SetupLinkID, URL: l.URL,
+	f := Fact{Kind: FactLinkCreated, At: l.CreatedAt, SetupLinkID: l.SetupLinkID, URL: l.URL,
 		ExpiresAt: l.ExpiresAt, AllowedTypes: l.AllowedConnectionTypes}
+	if l.Adopted != "" {
+		f = f.WithSource(SourceReconciler).WithReason(l.Adopted)
+	}
+	return f
 }
 
 // SuccessRedirect: the browser came back through the success redirect.
@@ -338,9 +345,9 @@ func LinkExpired(setupLinkID string, at time.Time) Fact {
 	return Fact{Kind: FactLinkExpired, At: at, SetupLinkID: setupLinkID}
 }
 
-// linkRevoked: the link was revoked by hand. Nothing records a revocation
-// yet; the kind stays so that stored facts of it still derive.
-func linkRevoked(setupLinkID string, at time.Time) Fact {
+// LinkRevoked: the link was revoked, by hand at Kapso or by a newer link
+// Kapso made; the reconciler records what the Platform API lists.
+func LinkRevoked(setupLinkID string, at time.Time) Fact {
 	return Fact{Kind: FactLinkRevoked, At: at, SetupLinkID: setupLinkID}
 }
 

@@ -149,7 +149,7 @@ var fuzzPool = append(append([]Fact{factFirstLnk}, sixFacts...),
 	AccountReinstated(AccountRef{}, minute(65)),
 	WebhookRegistered("pn_1", "wh_1", minute(13)),
 	LinkExpired("sl_1", minute(20)),
-	linkRevoked("sl_2", minute(90)),
+	LinkRevoked("sl_2", minute(90)),
 	linkCreated("sl_3", 60),
 	FailureRedirect("sl_3", "facebook_auth_failed", minute(61)),
 	// Same instant as the disconnection: the kind order settles it.

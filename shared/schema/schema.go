@@ -3,7 +3,10 @@
 // their resources from it, so the laptop can never drift from the deployment.
 package schema
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // KeyType is a DynamoDB attribute type used in a key.
 type KeyType string
@@ -65,6 +68,10 @@ const DLQRetention = 14 * 24 * time.Hour
 
 // DLQID is the logical name of the queue's dead-letter queue.
 func (q Queue) DLQID() string { return q.ID + "-dlq" }
+
+// DLQEnvVar is the environment variable carrying the DLQ's URL
+// (LIFECYCLE_QUEUE_URL's DLQ is LIFECYCLE_DLQ_URL).
+func (q Queue) DLQEnvVar() string { return strings.TrimSuffix(q.EnvVar, "_QUEUE_URL") + "_DLQ_URL" }
 
 // Attribute names shared by every table.
 const (

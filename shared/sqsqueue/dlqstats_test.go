@@ -1,0 +1,36 @@
+package sqsqueue_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+)
+
+// The backlog of each DLQ, by name: its depth, and the age of its oldest
+// message; sampling leaves the messages in place for a redrive.
+func TestDLQStatsReportDepthAndAge(t *testing.T) {
+	ctx := context.Background()
+	client := awstest.SQS(t)
+	queues := awstest.Queues(t)
+	lifecycle, messages := queues[schema.Lifecycle.ID], queues[schema.Messages.ID]
+	sendAll(t, client, messages.DLQURL, []string{"a", "b", "c"})
+	later := time.Now().Add(90 * time.Second)
+	stats := &sqsqueue.DLQStats{Client: client, Now: func() time.Time { return later },
+		Queues: map[string]string{"lifecycle-dlq": lifecycle.DLQURL, "messages-dlq": messages.DLQURL}}
+	got, err := stats.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Queue != "lifecycle-dlq" || got[0].Depth != 0 || got[0].OldestAge != 0 ||
+		got[1].Queue != "messages-dlq" || got[1].Depth != 3 || got[1].OldestAge < 85*time.Second || got[1].OldestAge > 100*time.Second {
+		t.Fatalf("stats %+v", got)
+	}
+	time.Sleep(1500 * time.Millisecond) // the sample's one-second visibility
+	if left := drain(t, client, messages.DLQURL); len(left) != 3 {
+		t.Fatalf("%d messages left in the DLQ after sampling, want 3", len(left))
+	}
+}
