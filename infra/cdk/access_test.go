@@ -99,20 +99,22 @@ var (
 type resources struct {
 	vars    map[string]string
 	tables  map[string]schema.Table // by name
-	queues  map[string]schema.Queue // by URL
+	queues  map[string]string       // construct name by URL
 	secrets map[string]secret       // by ARN
 }
 
 func newResources() resources {
-	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]schema.Queue{},
+	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]string{},
 		secrets: map[string]secret{}}
 	for _, t := range schema.Tables {
 		name := "KapsoBridge-" + pascal(t.ID) + "Table"
 		r.vars[t.EnvVar], r.tables[name] = name, t
 	}
 	for _, q := range schema.Queues {
-		url := "https://sqs.us-east-1.amazonaws.com/123456789012/KapsoBridge-" + pascal(q.ID) + "Queue"
-		r.vars[q.EnvVar], r.queues[url] = url, q
+		for name, env := range map[string]string{pascal(q.ID) + "Queue": q.EnvVar, pascal(q.ID) + "DeadLetterQueue": q.DLQEnvVar()} {
+			url := "https://sqs.us-east-1.amazonaws.com/123456789012/KapsoBridge-" + name
+			r.vars[env], r.queues[url] = url, name
+		}
 	}
 	for _, s := range secrets {
 		arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:KapsoBridge/" + s.Name
@@ -203,12 +205,17 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 					g.add("DataKey", kmsForWrites...)
 				}
 			case "sqs":
-				queues := queuesOf(u.Holder, res)
+				// An adapter that names its queues calls those; one that does
+				// not sends to the queues its holder names.
+				queues := queuesOf(u.Value, res)
+				if len(queues) == 0 {
+					queues = queuesOf(u.Holder, res)
+				}
 				if len(queues) == 0 {
 					t.Errorf("%s: %s at %s sends, but its holder %s has no queue URL", f.Name, u.Adapter, u.Path, u.Holder.Type())
 				}
 				for _, q := range queues {
-					g.add(pascal(q.ID)+"Queue", op.Action)
+					g.add(q, op.Action)
 				}
 			default:
 				t.Errorf("%s: %s at %s calls %s, on no resource the check knows", f.Name, u.Adapter, u.Path, op.Action)
@@ -254,6 +261,9 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 			if name == q.EnvVar && g[pascal(q.ID)+"Queue"] == nil {
 				t.Errorf("%s reads %s but sends nothing to the queue", f.Name, name)
 			}
+			if name == q.DLQEnvVar() && g[pascal(q.ID)+"DeadLetterQueue"] == nil {
+				t.Errorf("%s reads %s but calls nothing on the queue", f.Name, name)
+			}
 		}
 	}
 
@@ -272,20 +282,28 @@ func stringField(v reflect.Value, name string) string {
 	return ""
 }
 
-// queuesOf lists the queues whose URLs a holder's fields carry: an adapter
-// sends to the queues its consumer names.
-func queuesOf(holder reflect.Value, res resources) []schema.Queue {
-	var out []schema.Queue
-	for holder.Kind() == reflect.Pointer {
+// queuesOf lists the queues (by construct name) whose URLs a struct's
+// string fields, or the values of its string maps, carry.
+func queuesOf(holder reflect.Value, res resources) []string {
+	var out []string
+	for holder.Kind() == reflect.Pointer || holder.Kind() == reflect.Interface {
 		holder = holder.Elem()
 	}
 	if holder.Kind() != reflect.Struct {
 		return nil
 	}
+	add := func(v reflect.Value) {
+		if q, ok := res.queues[v.String()]; ok {
+			out = append(out, q)
+		}
+	}
 	for i := range holder.NumField() {
-		if f := holder.Field(i); f.Kind() == reflect.String {
-			if q, ok := res.queues[f.String()]; ok {
-				out = append(out, q)
+		switch f := holder.Field(i); {
+		case f.Kind() == reflect.String:
+			add(f)
+		case f.Kind() == reflect.Map && f.Type().Elem().Kind() == reflect.String:
+			for _, k := range f.MapKeys() {
+				add(f.MapIndex(k))
 			}
 		}
 	}

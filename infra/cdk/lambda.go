@@ -133,6 +133,8 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 					kmsActions = appendNew(kmsActions, "kms:Encrypt", "kms:GenerateDataKey")
 				}
 			}
+		case a.Queue != nil && a.DLQ:
+			resources = append(resources, b.deadLetters[a.Queue.ID].QueueArn())
 		case a.Queue != nil:
 			resources = append(resources, b.queues[a.Queue.ID].QueueArn())
 		case a.Secret != nil:

@@ -31,6 +31,9 @@ type Settings struct {
 	APIThrottleRate    float64
 	APIThrottleBurst   int
 	ReserveConcurrency bool
+	// The reconciler's Kapso budget per run and pace per minute.
+	ReconcileKapsoCalls     int
+	ReconcileKapsoPerMinute int
 }
 
 // suppliedByStack are settings a deploy may leave out although the
@@ -120,6 +123,14 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 	if s.ReserveConcurrency, err = strconv.ParseBool(raw[config.ReserveConcurrency.Context]); err != nil {
 		problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", config.ReserveConcurrency.Context, raw[config.ReserveConcurrency.Context]))
 	}
+	for _, n := range []struct {
+		setting config.Setting
+		to      *int
+	}{{config.ReconcileKapsoCalls, &s.ReconcileKapsoCalls}, {config.ReconcileKapsoPerMinute, &s.ReconcileKapsoPerMinute}} {
+		if *n.to, err = strconv.Atoi(raw[n.setting.Context]); err != nil || *n.to <= 0 {
+			problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", n.setting.Context, raw[n.setting.Context]))
+		}
+	}
 	if len(problems) > 0 {
 		return Settings{}, fmt.Errorf("invalid kapso-bridge settings:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -134,6 +145,8 @@ func (b *bridge) addSettings() {
 	b.values[config.AppSuccessURL.Name] = jsii.String(b.settings.AppSuccessURL)
 	b.values[config.AppFailureURL.Name] = jsii.String(b.settings.AppFailureURL)
 	b.values[config.LogLevel.Name] = jsii.String(b.settings.LogLevel)
+	b.values[config.ReconcileKapsoCalls.Name] = jsii.String(strconv.Itoa(b.settings.ReconcileKapsoCalls))
+	b.values[config.ReconcileKapsoPerMinute.Name] = jsii.String(strconv.Itoa(b.settings.ReconcileKapsoPerMinute))
 }
 
 // contextLookup adapts a construct node's context, which holds strings from

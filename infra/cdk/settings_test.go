@@ -19,6 +19,7 @@ func TestSettingsDefaults(t *testing.T) {
 		StackName: "KapsoBridge", AssetDir: "build/lambda", KapsoAPIBaseURL: "https://api.kapso.ai/platform/v1",
 		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
 		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
+		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
 	}
 	if s != want {
 		t.Errorf("settings = %+v\nwant %+v", s, want)
@@ -45,7 +46,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 	_, err := LoadSettings(mapLookup(map[string]string{
 		"kapsoApiBaseUrl": "http://api.kapso.ai", "logLevel": "LOUD", "logRetentionDays": "31",
 		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
-		"reserveConcurrency": "maybe",
+		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 	}), noEnv)
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -54,6 +55,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"appSuccessUrl is required: pass -c appSuccessUrl=... or set APP_SUCCESS_URL",
 		"appFailureUrl is required", "kapsoApiBaseUrl must be an absolute https URL", "logLevel", "logRetentionDays",
 		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "reserveConcurrency",
+		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -134,6 +136,8 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"apiThrottleRate", "API_THROTTLE_RATE", "5", func(s Settings) any { return s.APIThrottleRate }, 5.0},
 		{"apiThrottleBurst", "API_THROTTLE_BURST", "6", func(s Settings) any { return s.APIThrottleBurst }, 6},
 		{"reserveConcurrency", "RESERVE_CONCURRENCY", "false", func(s Settings) any { return s.ReserveConcurrency }, false},
+		{"reconcileKapsoCalls", "RECONCILE_KAPSO_CALLS", "900", func(s Settings) any { return s.ReconcileKapsoCalls }, 900},
+		{"reconcileKapsoPerMinute", "RECONCILE_KAPSO_PER_MINUTE", "60", func(s Settings) any { return s.ReconcileKapsoPerMinute }, 60},
 	}
 	required := map[string]string{"APP_SUCCESS_URL": testSuccessURL, "APP_FAILURE_URL": testFailureURL}
 	for _, c := range cases {

@@ -36,16 +36,18 @@ type deadLetterQueue struct {
 
 // bridge holds what the stack has built so far, so later parts can refer to it.
 type bridge struct {
-	stack     awscdk.Stack
-	settings  Settings
-	dataKey   awskms.Key
-	tables    map[string]awsdynamodb.Table
-	queues    map[string]awssqs.Queue
-	dlqs      []deadLetterQueue
-	secrets   map[string]awssecretsmanager.Secret
-	api       awsapigatewayv2.HttpApi
-	baseURL   *string
-	functions map[config.Function]awslambda.Function
+	stack    awscdk.Stack
+	settings Settings
+	dataKey  awskms.Key
+	tables   map[string]awsdynamodb.Table
+	queues   map[string]awssqs.Queue
+	// deadLetters are the queues' DLQs, by the queue's id.
+	deadLetters map[string]awssqs.Queue
+	dlqs        []deadLetterQueue
+	secrets     map[string]awssecretsmanager.Secret
+	api         awsapigatewayv2.HttpApi
+	baseURL     *string
+	functions   map[config.Function]awslambda.Function
 	// values holds, by setting name, what the stack gives a function reading
 	// the setting: tables' names, queues' URLs, secrets' ARNs, deploy settings.
 	values map[string]*string
@@ -57,13 +59,14 @@ type bridge struct {
 func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBridgeStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &bridge{
-		stack:     stack,
-		settings:  props.Settings,
-		tables:    map[string]awsdynamodb.Table{},
-		queues:    map[string]awssqs.Queue{},
-		secrets:   map[string]awssecretsmanager.Secret{},
-		functions: map[config.Function]awslambda.Function{},
-		values:    map[string]*string{},
+		stack:       stack,
+		settings:    props.Settings,
+		tables:      map[string]awsdynamodb.Table{},
+		queues:      map[string]awssqs.Queue{},
+		deadLetters: map[string]awssqs.Queue{},
+		secrets:     map[string]awssecretsmanager.Secret{},
+		functions:   map[config.Function]awslambda.Function{},
+		values:      map[string]*string{},
 	}
 	b.addTables()
 	b.addQueues()
@@ -146,6 +149,8 @@ func (b *bridge) addQueues() {
 		b.queues[q.ID] = queue
 		b.dlqs = append(b.dlqs, deadLetterQueue{ID: pascal(q.DLQID()), Queue: dlq})
 		b.values[q.EnvVar] = queue.QueueUrl()
+		b.deadLetters[q.ID] = dlq
+		b.values[q.DLQEnvVar()] = dlq.QueueUrl()
 	}
 }
 

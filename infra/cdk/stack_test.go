@@ -386,11 +386,13 @@ var wantGrants = map[string]map[string][]string{
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
-		"BridgeTable/index/gsi1": {"dynamodb:Query"},
-		"BridgeTable/index/gsi2": {"dynamodb:Query"},
-		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
-		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
-		"MessagesQueue":          {"sqs:SendMessage"},
+		"BridgeTable/index/gsi1":   {"dynamodb:Query"},
+		"BridgeTable/index/gsi2":   {"dynamodb:Query"},
+		"KapsoApiKeySecret":        {"secretsmanager:GetSecretValue"},
+		"DataKey":                  {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"MessagesQueue":            {"sqs:SendMessage"},
+		"LifecycleDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"MessagesDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	},
 }
 
@@ -454,8 +456,9 @@ var wantFunctions = map[string]struct {
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
-	"Reconcile": {256, 300, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
+	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL",
+		"RECONCILE_KAPSO_CALLS", "RECONCILE_KAPSO_PER_MINUTE"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {

@@ -84,6 +84,8 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 				return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + k
 			case unset[k]:
 				return ""
+			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name:
+				return "7"
 			}
 			return "https://example.com/" + strings.ToLower(k)
 		})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +148,20 @@ func (r *Reader) Duration(s Setting) time.Duration {
 		r.problems = append(r.problems, err)
 	}
 	return d
+}
+
+// Int reads a positive whole number.
+func (r *Reader) Int(s Setting) int {
+	v := r.String(s)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		r.problems = append(r.problems, fmt.Errorf("%s must be a positive whole number, got %q", s.Name, v))
+		return 0
+	}
+	return n
 }
 
 // Secret reads a secret setting (see Env.Secret). An optional one that is

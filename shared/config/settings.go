@@ -70,6 +70,11 @@ var (
 	// number connects.
 	MessagesQueueURL = Setting{Name: schema.Messages.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Reconcile},
 		Help: "SQS queue of message, status, conversation and contact events"}
+	// The reconciler reports the dead-letter queues' backlog in its summary.
+	LifecycleDLQURL = Setting{Name: schema.Lifecycle.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
+		Help: "dead-letter queue of the lifecycle queue"}
+	MessagesDLQURL = Setting{Name: schema.Messages.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
+		Help: "dead-letter queue of the messages queue"}
 )
 
 // Secrets.
@@ -98,6 +103,12 @@ var (
 	// IngestDeadline's default is webhook.DefaultIngestTimeout (a test holds them equal).
 	IngestDeadline = Setting{Name: "INGEST_DEADLINE", Default: "7s", Functions: []Function{Ingest},
 		Help: "the ingest's whole-request deadline; Kapso waits 10 s"}
+	// The reconciler's share of Kapso's rate limit (README: the arithmetic
+	// for 10,000 tenants).
+	ReconcileKapsoCalls = Setting{Name: "RECONCILE_KAPSO_CALLS", Default: "2400", Functions: []Function{Reconcile},
+		Context: "reconcileKapsoCalls", Help: "most Platform API requests one reconciler run makes"}
+	ReconcileKapsoPerMinute = Setting{Name: "RECONCILE_KAPSO_PER_MINUTE", Default: "300", Functions: []Function{Reconcile},
+		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )
@@ -129,9 +140,10 @@ var (
 
 // Settings is every setting.
 var Settings = []Setting{
-	BridgeTable, IdempotencyTable, LifecycleQueueURL, MessagesQueueURL,
+	BridgeTable, IdempotencyTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
-	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline, LogLevel,
+	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
+	ReconcileKapsoCalls, ReconcileKapsoPerMinute, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
 }

@@ -95,21 +95,19 @@ func (w *Worker) confirm(ctx context.Context, conn onboarding.Connection, f onbo
 	return w.registerWebhook(ctx, conn, f.PhoneNumberID)
 }
 
-// ConfirmFromAPI records that the Platform API lists the number under the
-// tenant's customer, then registers its webhook. setupLinkID may be "".
-func (w *Worker) ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID string) error {
+// ConfirmFromAPI records, as the reconciler's finding with reason, that the
+// Platform API lists the number under the tenant's customer, then
+// registers its webhook. setupLinkID may be "".
+func (w *Worker) ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID, reason string) error {
 	conn, err := w.load(ctx, tenantID)
 	if err != nil {
 		return err
 	}
-	return w.confirmFromAPI(ctx, conn, n, setupLinkID)
-}
-
-func (w *Worker) confirmFromAPI(ctx context.Context, conn onboarding.Connection, n kapsoapi.PhoneNumber, setupLinkID string) error {
 	d := onboarding.NumberDetails{PhoneNumberID: n.PhoneNumberID, SetupLinkID: setupLinkID}
 	fillDetails(&d, n, true)
+	f := onboarding.APIConfirmed(d, w.now()).WithSource(onboarding.SourceReconciler).WithReason(reason)
 	log := w.logger().With("tenant_id", conn.Tenant.ID, "phone_number_id", n.PhoneNumberID)
-	return w.confirm(ctx, conn, onboarding.APIConfirmed(d, w.now()), log)
+	return w.confirm(ctx, conn, f, log)
 }
 
 // tenantOfCustomer maps a Kapso customer to its tenant: by the stored
@@ -286,5 +284,7 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	if a, ok := conn.Attempt(link); !ok || (a.Status != onboarding.AttemptActive && a.Status != onboarding.AttemptRedirectedSuccess) {
 		link = ""
 	}
-	return w.confirmFromAPI(ctx, conn, listed[i], link)
+	d := onboarding.NumberDetails{PhoneNumberID: listed[i].PhoneNumberID, SetupLinkID: link}
+	fillDetails(&d, listed[i], true)
+	return w.confirm(ctx, conn, onboarding.APIConfirmed(d, w.now()), log)
 }

@@ -40,6 +40,7 @@ type NumberStore interface {
 	ReleaseWebhookRegistration(ctx context.Context, phoneNumberID, token string) error
 	WebhookRecorded(ctx context.Context, phoneNumberID string) error
 	PutSecret(ctx context.Context, phoneNumberID, secret string) error
+	Secret(ctx context.Context, phoneNumberID string) (string, error)
 }
 
 // KapsoClient is the part of the Platform API the worker calls (*kapsoapi.Client).
@@ -48,6 +49,7 @@ type KapsoClient interface {
 	GetPhoneNumber(ctx context.Context, phoneNumberID string) (kapsoapi.PhoneNumber, error)
 	ListWebhooks(ctx context.Context, phoneNumberID string) ([]kapsoapi.Webhook, error)
 	CreateWebhook(ctx context.Context, phoneNumberID string, o kapsoapi.WebhookOptions) (kapsoapi.Webhook, error)
+	UpdateWebhook(ctx context.Context, phoneNumberID, webhookID string, u kapsoapi.WebhookUpdate) (kapsoapi.Webhook, error)
 }
 
 // PayloadStore loads bodies kept aside for being too large for SQS

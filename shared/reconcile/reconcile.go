@@ -1,9 +1,11 @@
-// Package reconcile catches up with what deliveries can miss: browser
-// redirects kept in the store while the lifecycle queue was down, setup
-// links that expired without an outcome, connections the browser reported but no
-// webhook confirmed, and numbers whose webhook is not recorded. It finds its
-// work only in the stores' bounded lists (index queries on the bridge table,
-// never scans), and bounds its work per run.
+// Package reconcile makes stored state true when deliveries were missed:
+// browser redirects kept while the lifecycle queue was down, setup links
+// that expired or whose creation's answer was lost, connections no webhook
+// confirmed, numbers Kapso changed or lists without kapso-bridge having
+// heard of them, webhooks Kapso paused, and messages whose deliveries
+// failed. It finds its work in the stores' bounded lists (index queries on
+// the bridge table, never scans) and in the Platform API, and bounds each
+// run in time and in Kapso calls, keeping its place between runs.
 package reconcile
 
 import (
@@ -11,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
@@ -23,40 +23,69 @@ import (
 // Store is what the reconciler needs of the onboarding store (onboarding.Store).
 type Store interface {
 	ActiveLinksExpiredAt(ctx context.Context, now time.Time, limit int) ([]onboarding.LinkRef, error)
-	TenantsWithStatus(ctx context.Context, status onboarding.TenantStatus, limit int) ([]onboarding.TenantRef, error)
 	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 	AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
+	RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error)
 	CloseLink(ctx context.Context, setupLinkID string, status onboarding.AttemptStatus) error
 }
 
-// Checkpoints keep a sweep's position between runs (dynamo.Checkpoints).
+// Checkpoints keep a sweep's position between runs, and the lease that
+// keeps two runs apart (dynamo.Checkpoints).
 type Checkpoints interface {
 	Checkpoint(ctx context.Context, name string) (string, error)
 	SaveCheckpoint(ctx context.Context, name, position string) error
+	TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
-// NumberList lists the numbers whose webhook is not recorded (onboarding.NumberStore).
+// NumberList is what the reconciler needs of the number store
+// (onboarding.NumberStore).
 type NumberList interface {
 	NumbersMissingWebhook(ctx context.Context, limit int) ([]onboarding.Number, error)
+	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
 }
 
 // KapsoClient is the part of the Platform API the reconciler calls (*kapsoapi.Client).
 type KapsoClient interface {
 	ListPhoneNumbers(ctx context.Context, customerID string) ([]kapsoapi.PhoneNumber, error)
+	ListSetupLinks(ctx context.Context, customerID, status string) ([]kapsoapi.SetupLink, error)
+	RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (kapsoapi.SetupLink, error)
+	ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (kapsoapi.Page[kapsoapi.ListedMessage], error)
+	ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (kapsoapi.Page[kapsoapi.ListedConversation], error)
+	ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (kapsoapi.Page[kapsoapi.WebhookDelivery], error)
 }
 
 // Confirmer records API confirmations and registers webhooks the way the
 // lifecycle worker does (*lifecycle.Worker).
 type Confirmer interface {
-	ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID string) error
+	// ConfirmFromAPI records, as the reconciler's finding with reason,
+	// that Kapso lists the number under the tenant's customer.
+	ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID, reason string) error
 	RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error
 	// CorrectNumber records what the Platform API shows of a number when the
 	// stored state disagrees; changed says whether it did.
 	CorrectNumber(ctx context.Context, tenantID, phoneNumberID string) (changed bool, err error)
+	// RepairWebhook makes a registered webhook that Kapso lists inactive,
+	// pointing elsewhere or not at all deliver again; repair is "" when
+	// it was in order.
+	RepairWebhook(ctx context.Context, tenantID, phoneNumberID string) (repair string, err error)
 	// ApplyEvent applies an event as the lifecycle queue's worker does; one
 	// that can never be applied is kept aside and is not an error.
 	ApplyEvent(ctx context.Context, ev envelope.Event) error
+}
+
+// DeadLetters reports the dead-letter queues' backlog (sqsqueue.DLQStats).
+type DeadLetters interface {
+	Stats(ctx context.Context) ([]DLQStat, error)
+}
+
+// DLQStat is one dead-letter queue's backlog.
+type DLQStat struct {
+	Queue string `json:"queue"`
+	Depth int    `json:"depth"`
+	// OldestAgeSeconds is the age of the oldest message sampled (0 when empty).
+	OldestAgeSeconds int64 `json:"oldest_age_seconds"`
 }
 
 // Reconciler runs one reconciliation pass per Run.
@@ -68,54 +97,248 @@ type Reconciler struct {
 	// Hints, when set, are the redirects the lifecycle queue could not
 	// take, replayed first.
 	Hints onboarding.RedirectHints
-	// Checkpoints, when set, keep where the number check stopped, so the
-	// next run goes on from there.
+	// Checkpoints keep where each sweep stopped, and the run lease.
 	Checkpoints Checkpoints
+	// Queue and MessagesQueueURL carry what the message catch-up finds to
+	// the messages worker, which stores it as it stores webhook events.
+	Queue            envelope.Enqueuer
+	MessagesQueueURL string
+	// DeadLetters, when set, are reported in the summary.
+	DeadLetters DeadLetters
 	Log         *slog.Logger
 	Now         func() time.Time
-	// Limit bounds the items of each kind handled per run (default 100).
-	Limit int
+	Limits      Limits
 }
 
-// Report counts what a run did.
-type Report struct {
-	RedirectsReplayed int  `json:"redirects_replayed"`
-	LinksExpired      int  `json:"links_expired"`
-	LinksClosed       int  `json:"links_closed"`
-	TenantsChecked    int  `json:"tenants_checked"`
-	NumbersConfirmed  int  `json:"numbers_confirmed"`
-	WebhooksChecked   int  `json:"webhooks_checked"`
-	NumbersChecked    int  `json:"numbers_checked"`
-	NumbersCorrected  int  `json:"numbers_corrected"`
-	Errors            int  `json:"errors"`
-	StoppedByDeadline bool `json:"stopped_by_deadline"`
+// Limits bound a run; zero fields take the defaults (see the README's
+// arithmetic for 10,000 tenants).
+type Limits struct {
+	// Items is the most redirects, expired links and numbers missing a
+	// webhook handled per run, each (default 100).
+	Items int
+	// OpenTenants is the most tenants with an open attempt checked per run
+	// (default 500: 2,000 an hour at one run every 15 minutes).
+	OpenTenants int
+	// Numbers is the most connected numbers checked per run (default 250:
+	// 10,000 in 40 runs, 10 hours).
+	Numbers int
+	// KapsoCalls is the most Platform API requests per run (default 2,400).
+	KapsoCalls int
+	// KapsoPerMinute paces the run's requests (default 300, under a third
+	// of the smallest plan's 1,000 a minute that a SaaS at this size has).
+	KapsoPerMinute int
+	// MessagePages is the most pages of 100 messages (and of
+	// conversations) read per number per run (default 5).
+	MessagePages int
+	// FailedDeliveryPages is the most pages of failed deliveries read per
+	// run (default 5).
+	FailedDeliveryPages int
 }
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.Items, 100)
+	def(&l.OpenTenants, 500)
+	def(&l.Numbers, 250)
+	def(&l.KapsoCalls, 2400)
+	def(&l.KapsoPerMinute, 300)
+	def(&l.MessagePages, 5)
+	def(&l.FailedDeliveryPages, 5)
+	return l
+}
+
+// Counts are what a run did of one kind of work.
+type Counts struct {
+	Checked int `json:"checked"`
+	Found   int `json:"found"`
+	Fixed   int `json:"fixed"`
+}
+
+// KapsoUse is what a run asked of the Platform API.
+type KapsoUse struct {
+	Calls       int   `json:"calls"`
+	Budget      int   `json:"budget"`
+	RateLimited int   `json:"rate_limited"` // 429 answers
+	Waits       int   `json:"waits"`        // calls that waited out a 429's Retry-After
+	WaitedMS    int64 `json:"waited_ms"`
+}
+
+// Report is a run's summary: per kind of work, what it checked, found
+// (disagreeing with the stored state) and fixed.
+type Report struct {
+	// Redirects: kept hints read, replayed.
+	Redirects Counts `json:"redirects"`
+	// ExpiredLinks: active links past their expiry, expired (or index
+	// entries tidied).
+	ExpiredLinks Counts `json:"expired_links"`
+	// OpenTenants: tenants with an open attempt checked, numbers found
+	// connected at Kapso, confirmed.
+	OpenTenants Counts `json:"open_tenants"`
+	// SetupLinks: tenants whose links were compared with Kapso's, links
+	// Kapso has that the store disagrees with, adopted or revoked.
+	SetupLinks Counts `json:"setup_links"`
+	// MissingWebhooks: numbers without a recorded webhook, registered.
+	MissingWebhooks Counts `json:"missing_webhooks"`
+	// Numbers: connected numbers checked, whose state Kapso shows otherwise, corrected.
+	Numbers Counts `json:"numbers"`
+	// UnknownNumbers: tenants whose numbers were listed, numbers never
+	// heard of, recorded and connected.
+	UnknownNumbers Counts `json:"unknown_numbers"`
+	// Webhooks: registered webhooks checked, inactive, elsewhere or gone, repaired.
+	Webhooks Counts `json:"webhooks"`
+	// Messages and Conversations: items listed by Kapso, newer than the
+	// number's high-water mark, handed to the messages worker.
+	Messages      Counts `json:"messages"`
+	Conversations Counts `json:"conversations"`
+	// FailedDeliveries: Kapso's failed-delivery records read, new since the
+	// last run, whose numbers were caught up.
+	FailedDeliveries Counts    `json:"failed_deliveries"`
+	DLQs             []DLQStat `json:"dlqs,omitempty"`
+	Kapso            KapsoUse  `json:"kapso"`
+	Errors           int       `json:"errors"`
+	DurationMS       int64     `json:"duration_ms"`
+	// Finished: the run went through every step; otherwise StoppedBy says
+	// why it stopped (deadline, kapso_budget, kapso_rate_limit) and the
+	// next run goes on from where it stopped.
+	Finished  bool   `json:"finished"`
+	StoppedBy string `json:"stopped_by,omitempty"`
+	// Skipped: another run held the lease, so this one did nothing.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// Why a run stopped early.
+const (
+	StoppedByDeadline       = "deadline"
+	StoppedByKapsoBudget    = "kapso_budget"
+	StoppedByKapsoRateLimit = "kapso_rate_limit"
+)
+
+const leaseName = "reconcile"
 
 // Run does one pass. Failures of single items are logged and counted, and
 // the pass goes on; the error reports only a pass that could not read its
-// work lists. It stops early, with what it did so far, when ctx is about to end.
+// work lists. It stops early, with what it did so far and its place kept,
+// when ctx is about to end or the run's Kapso budget is spent, and does
+// nothing while another run holds the lease.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
+	start := time.Now()
+	lim := r.Limits.withDefaults()
 	var rep Report
+	holder, err := r.takeLease(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if holder == "" {
+		rep.Skipped = true
+		r.logger().Warn("reconciliation skipped: another run holds the lease")
+		return rep, nil
+	}
+	defer r.releaseLease(ctx, holder)
+
+	interval := time.Duration(0)
+	if lim.KapsoPerMinute > 0 {
+		interval = time.Minute / time.Duration(lim.KapsoPerMinute)
+	}
+	meter := kapsoapi.NewMeter(kapsoapi.MeterOptions{Budget: lim.KapsoCalls, Interval: interval})
+	ctx = kapsoapi.WithMeter(ctx, meter)
+	run := &run{Reconciler: r, lim: lim, rep: &rep, meter: meter, now: r.now()}
+
 	var errList []error
-	steps := []func(context.Context, *Report) error{r.replayRedirects, r.expireLinks, r.confirmTenants, r.registerWebhooks, r.correctNumbers}
+	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.failedDeliveries,
+		run.openTenants, run.registerWebhooks, run.connectedNumbers}
 	for _, step := range steps {
-		if r.outOfTime(ctx) {
-			rep.StoppedByDeadline = true
+		if run.stopping(ctx) {
 			break
 		}
-		if err := step(ctx, &rep); err != nil {
+		if err := step(ctx); err != nil {
 			errList = append(errList, err)
 		}
 	}
-	r.logger().Info("reconciliation done", "redirects_replayed", rep.RedirectsReplayed, "links_expired", rep.LinksExpired, "links_closed", rep.LinksClosed,
-		"tenants_checked", rep.TenantsChecked, "numbers_confirmed", rep.NumbersConfirmed,
-		"webhooks_checked", rep.WebhooksChecked, "numbers_checked", rep.NumbersChecked,
-		"numbers_corrected", rep.NumbersCorrected, "errors", rep.Errors, "stopped_by_deadline", rep.StoppedByDeadline)
+	if r.DeadLetters != nil {
+		// Asked even of a run out of Kapso budget: it costs no Kapso call.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		stats, err := r.DeadLetters.Stats(dctx)
+		cancel()
+		if err != nil {
+			errList = append(errList, fmt.Errorf("read dead-letter queues: %w", err))
+		}
+		rep.DLQs = stats
+	}
+	st := meter.Stats()
+	rep.Kapso = KapsoUse{Calls: st.Calls, Budget: lim.KapsoCalls, RateLimited: st.RateLimited, Waits: st.Waits,
+		WaitedMS: st.Waited.Milliseconds()}
+	rep.Finished = rep.StoppedBy == ""
+	rep.DurationMS = time.Since(start).Milliseconds()
+	r.logger().Info("reconciliation done", "summary", rep)
 	return rep, errors.Join(errList...)
 }
 
+// takeLease makes this run the only one until its deadline (or 15 minutes
+// without one, the schedule's period); "" means another run holds it.
+func (r *Reconciler) takeLease(ctx context.Context) (string, error) {
+	if r.Checkpoints == nil {
+		return "run", nil
+	}
+	now := r.now()
+	until := now.Add(15 * time.Minute)
+	if d, ok := ctx.Deadline(); ok {
+		until = d.Add(time.Minute)
+	}
+	holder := fmt.Sprintf("run-%d", now.UnixNano())
+	ok, err := r.Checkpoints.TakeLease(ctx, leaseName, holder, now, until)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", nil
+	}
+	return holder, nil
+}
+
+func (r *Reconciler) releaseLease(ctx context.Context, holder string) {
+	if r.Checkpoints == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.Checkpoints.ReleaseLease(ctx, leaseName, holder); err != nil {
+		// It ends by itself at its time.
+		r.logger().Warn("release the reconciler's lease", "err", err.Error())
+	}
+}
+
+// run is one pass's state.
+type run struct {
+	*Reconciler
+	lim   Limits
+	rep   *Report
+	meter *kapsoapi.Meter
+	now   time.Time
+}
+
+// stopping reports whether the run must stop: its deadline is near, or its
+// Kapso budget is spent, or Kapso's rate limit outlasts the deadline.
+func (r *run) stopping(ctx context.Context) bool {
+	if r.rep.StoppedBy != "" {
+		return true
+	}
+	if outOfTime(ctx) {
+		r.rep.StoppedBy = StoppedByDeadline
+		return true
+	}
+	if r.meter.Spent() {
+		r.rep.StoppedBy = StoppedByKapsoBudget
+		return true
+	}
+	return false
+}
+
 // outOfTime leaves a margin so a started item can finish before the deadline.
-func (r *Reconciler) outOfTime(ctx context.Context) bool {
+func outOfTime(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return true
 	}
@@ -123,285 +346,74 @@ func (r *Reconciler) outOfTime(ctx context.Context) bool {
 	return ok && time.Until(d) < 2*time.Second
 }
 
-func (r *Reconciler) itemFailed(rep *Report, msg string, err error, attrs ...any) {
-	rep.Errors++
+// itemFailed counts and logs an item's failure, unless the failure is the
+// run's own limit (budget, rate limit, deadline), which stops the run
+// instead, leaving the item to the next run.
+func (r *run) itemFailed(ctx context.Context, msg string, err error, attrs ...any) {
+	switch {
+	case errors.Is(err, kapsoapi.ErrBudgetSpent):
+		r.rep.StoppedBy = StoppedByKapsoBudget
+		return
+	case kapsoapi.IsRateLimited(err):
+		r.rep.StoppedBy = StoppedByKapsoRateLimit
+		return
+	case outOfTime(ctx):
+		r.rep.StoppedBy = StoppedByDeadline
+		return
+	}
+	r.rep.Errors++
 	r.logger().Error(msg, append(attrs, "err", err.Error())...)
 }
 
-// replayRedirects applies the redirects kept while the lifecycle queue was
-// down, oldest first, as the lifecycle worker would have, and drops each
-// once applied. A hint that fails is kept for the next run. One that cannot
-// be decoded is kept too, and counted as an error on every run, so an
-// operator sees it: the redirect handler only keeps messages it encoded,
-// so it is a fault to look at, never something to drop silently.
-func (r *Reconciler) replayRedirects(ctx context.Context, rep *Report) error {
-	if r.Hints == nil {
-		return nil
-	}
-	hints, err := r.Hints.Redirects(ctx, r.limit())
-	if err != nil {
-		return err
-	}
-	for _, h := range hints {
-		if r.outOfTime(ctx) {
-			rep.StoppedByDeadline = true
-			return nil
-		}
-		d, body, err := envelope.Decode(string(h.Raw))
-		if err == nil && (d.Source != envelope.SourceRedirect || d.BodyRef != "") {
-			err = fmt.Errorf("%w: a %s delivery kept as a redirect", envelope.ErrMalformed, d.Source)
-		}
-		if err != nil {
-			r.itemFailed(rep, "kept redirect cannot be read; left in place", err, "id", h.ID,
-				"received_at", h.ReceivedAt, "raw", string(h.Raw))
-			continue
-		}
-		// The event the lifecycle worker makes of a redirect delivery.
-		ev := envelope.Event{ID: d.EventID(0), Source: d.Source, Name: d.Event, ReceivedAt: d.ReceivedAt, Payload: body}
-		if err := r.Confirmer.ApplyEvent(ctx, ev); err != nil {
-			r.itemFailed(rep, "replay kept redirect", err, "id", h.ID)
-			continue
-		}
-		if err := r.Hints.DropRedirect(ctx, h.ID, h.ReceivedAt); err != nil {
-			// Applied: the next run applies it again, which changes nothing.
-			r.itemFailed(rep, "drop replayed redirect", err, "id", h.ID)
-			continue
-		}
-		rep.RedirectsReplayed++
-	}
-	return nil
-}
-
-// expireLinks records LinkExpired for active links past their expiry. The
-// expiry time is the evidence (Kapso expires links at expires_at itself),
-// so no Platform API call is needed.
-func (r *Reconciler) expireLinks(ctx context.Context, rep *Report) error {
-	now := r.now()
-	links, err := r.Store.ActiveLinksExpiredAt(ctx, now, r.limit())
-	if err != nil {
-		return err
-	}
-	for _, l := range links {
-		if r.outOfTime(ctx) {
-			rep.StoppedByDeadline = true
-			return nil
-		}
-		conn, found, err := r.Store.Load(ctx, l.TenantID)
-		if err != nil {
-			r.itemFailed(rep, "load tenant of expired link", err, "setup_link_id", l.SetupLinkID)
-			continue
-		}
-		a, ok := conn.Attempt(l.SetupLinkID)
-		if !found || !ok || a.Status != onboarding.AttemptActive {
-			// The index is behind the facts (an outcome was recorded): tidy it.
-			status := onboarding.AttemptStatus("closed")
-			if ok {
-				status = a.Status
-			}
-			if err := r.Store.CloseLink(ctx, l.SetupLinkID, status); err != nil {
-				r.itemFailed(rep, "close link", err, "setup_link_id", l.SetupLinkID)
-				continue
-			}
-			rep.LinksClosed++
-			continue
-		}
-		at := a.ExpiresAt
-		if at.IsZero() {
-			at = l.ExpiresAt
-		}
-		if _, _, err := r.Store.AppendFact(ctx, l.TenantID, onboarding.LinkExpired(l.SetupLinkID, at)); err != nil {
-			r.itemFailed(rep, "expire link", err, "setup_link_id", l.SetupLinkID)
-			continue
-		}
-		rep.LinksExpired++
-	}
-	return nil
-}
-
-// confirmTenants asks the Platform API about tenants that are waiting for a
-// confirmation (or have an open link): a number Kapso lists under their
-// customer that is not yet connected here is confirmed by the API.
-func (r *Reconciler) confirmTenants(ctx context.Context, rep *Report) error {
+// sweep visits the tenants of each status page by page from where the
+// last run stopped (a checkpoint per status), so that every tenant's turn
+// comes when a run reaches only budget of them; a sweep that reaches the
+// end starts over on the next run. visit returns what the tenant cost of
+// the budget. A run that stops in the middle of a tenant keeps the
+// checkpoint before it, so the next run begins with that tenant.
+func (r *run) sweep(ctx context.Context, sweep string, statuses []onboarding.TenantStatus, budget int,
+	visit func(ctx context.Context, t onboarding.TenantItem) int) error {
 	var errList []error
-	for _, status := range []onboarding.TenantStatus{onboarding.TenantAwaitingConfirmation, onboarding.TenantLinkActive} {
-		tenants, err := r.Store.TenantsWithStatus(ctx, status, r.limit())
+	for _, status := range statuses {
+		name := sweep + ":" + string(status)
+		cursor, err := r.Checkpoints.Checkpoint(ctx, name)
 		if err != nil {
 			errList = append(errList, err)
 			continue
 		}
-		for _, t := range tenants {
-			if r.outOfTime(ctx) {
-				rep.StoppedByDeadline = true
-				return errors.Join(errList...)
+		for budget > 0 && !r.stopping(ctx) {
+			q := onboarding.TenantQuery{Status: status, Now: r.now, Limit: budget, Cursor: cursor}
+			tenants, next, err := r.Store.ListTenants(ctx, q)
+			if err != nil {
+				errList = append(errList, err)
+				break
 			}
-			rep.TenantsChecked++
-			if err := r.confirmTenant(ctx, t.TenantID, rep); err != nil {
-				r.itemFailed(rep, "confirm tenant", err, "tenant_id", t.TenantID)
+			for _, t := range tenants {
+				if budget <= 0 || r.stopping(ctx) {
+					break
+				}
+				budget -= visit(ctx, t)
+				if r.rep.StoppedBy != "" {
+					break // the tenant in hand is the next run's first
+				}
+				cursor = q.CursorAfter(t)
 			}
+			if budget > 0 && r.rep.StoppedBy == "" && (next == "" || len(tenants) == 0) {
+				cursor = "" // the end: the next sweep starts over
+				break
+			}
+			if budget > 0 && r.rep.StoppedBy == "" {
+				cursor = next
+			}
+		}
+		if err := r.Checkpoints.SaveCheckpoint(ctx, name, cursor); err != nil {
+			errList = append(errList, err)
+		}
+		if budget <= 0 || r.rep.StoppedBy != "" {
+			break
 		}
 	}
 	return errors.Join(errList...)
-}
-
-func (r *Reconciler) confirmTenant(ctx context.Context, tenantID string, rep *Report) error {
-	conn, found, err := r.Store.Load(ctx, tenantID)
-	if err != nil || !found || conn.Tenant.KapsoCustomerID == "" {
-		return err
-	}
-	numbers, err := r.Kapso.ListPhoneNumbers(ctx, conn.Tenant.KapsoCustomerID)
-	if err != nil {
-		return err
-	}
-	for _, n := range numbers {
-		if known, ok := conn.PhoneNumber(n.PhoneNumberID); ok && known.Status != onboarding.NumberStatusUnconfirmed {
-			continue // connected, or lost by a lifecycle event that the API listing does not overrule
-		}
-		if gone(n.Status) {
-			continue
-		}
-		if err := r.Confirmer.ConfirmFromAPI(ctx, tenantID, n, linkFor(conn, n.PhoneNumberID)); err != nil {
-			return fmt.Errorf("confirm number %s: %w", n.PhoneNumberID, err)
-		}
-		rep.NumbersConfirmed++
-	}
-	return nil
-}
-
-// gone: Kapso lists a number that is no longer usable.
-func gone(status string) bool {
-	return slices.Contains([]string{"deleted", "disconnected", "offboarded", "banned"}, strings.ToLower(status))
-}
-
-// linkFor is the attempt a number came through: the one whose trusted
-// success redirect named it, else the newest attempt still open or awaiting
-// confirmation, else none.
-func linkFor(conn onboarding.Connection, phoneNumberID string) string {
-	for _, a := range slices.Backward(conn.Attempts) {
-		if a.Redirect != nil && a.Redirect.PhoneNumberID == phoneNumberID && !a.Redirect.Suspicious {
-			return a.SetupLinkID
-		}
-	}
-	if a := conn.NewestAttempt(); a != nil &&
-		(a.Status == onboarding.AttemptActive || a.Status == onboarding.AttemptRedirectedSuccess) {
-		return a.SetupLinkID
-	}
-	return ""
-}
-
-// registerWebhooks retries registration for numbers without a recorded
-// webhook; for a number whose registration is recorded in its tenant's facts
-// but still listed, that only takes it off the list.
-func (r *Reconciler) registerWebhooks(ctx context.Context, rep *Report) error {
-	items, err := r.Numbers.NumbersMissingWebhook(ctx, r.limit())
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		if r.outOfTime(ctx) {
-			rep.StoppedByDeadline = true
-			return nil
-		}
-		rep.WebhooksChecked++
-		if err := r.Confirmer.RegisterWebhook(ctx, it.TenantID, it.PhoneNumberID); err != nil {
-			r.itemFailed(rep, "register webhook", err, "phone_number_id", it.PhoneNumberID)
-		}
-	}
-	return nil
-}
-
-// numberStatuses are the tenant statuses whose numbers Kapso may have
-// changed without kapso-bridge hearing of it (a lost or forged webhook).
-var numberStatuses = []onboarding.TenantStatus{onboarding.TenantConnected, onboarding.TenantRestricted,
-	onboarding.TenantDisabled, onboarding.TenantReconnectRequired, onboarding.TenantDisconnected}
-
-// correctNumbers checks the numbers of connected (or once connected)
-// tenants against the Platform API and records what it shows where the
-// stored state disagrees. Each status is swept in pages from where the last
-// run stopped (a checkpoint per status), so every tenant's turn comes even
-// when a run checks only Limit numbers; a sweep that reaches the end starts
-// over. The budget is counted in numbers and may be overrun by the numbers
-// of the tenant in hand, so that no tenant is checked by halves.
-func (r *Reconciler) correctNumbers(ctx context.Context, rep *Report) error {
-	var errList []error
-	budget := r.limit()
-	for _, status := range numberStatuses {
-		name := "numbers:" + string(status)
-		cursor, err := r.checkpoint(ctx, name)
-		if err != nil {
-			errList = append(errList, err)
-			continue
-		}
-		q := onboarding.TenantQuery{Status: status, Now: r.now(), Limit: r.limit(), Cursor: cursor}
-		tenants, next, err := r.Store.ListTenants(ctx, q)
-		if err != nil {
-			errList = append(errList, err)
-			continue
-		}
-		for _, t := range tenants {
-			if budget <= 0 {
-				return errors.Join(append(errList, r.saveCheckpoint(ctx, name, cursor))...)
-			}
-			if r.outOfTime(ctx) {
-				rep.StoppedByDeadline = true
-				return errors.Join(append(errList, r.saveCheckpoint(ctx, name, cursor))...)
-			}
-			budget -= r.correctTenant(ctx, t.TenantID, rep)
-			cursor = q.CursorAfter(t)
-		}
-		if err := r.saveCheckpoint(ctx, name, next); err != nil {
-			errList = append(errList, err)
-		}
-	}
-	return errors.Join(errList...)
-}
-
-// correctTenant checks each confirmed number of the tenant and returns how
-// many it checked.
-func (r *Reconciler) correctTenant(ctx context.Context, tenantID string, rep *Report) int {
-	conn, found, err := r.Store.Load(ctx, tenantID)
-	if err != nil {
-		r.itemFailed(rep, "load tenant to check its numbers", err, "tenant_id", tenantID)
-		return 1
-	}
-	checked := 0
-	for _, n := range conn.PhoneNumbers {
-		if !found || n.Status == onboarding.NumberStatusUnconfirmed {
-			continue
-		}
-		checked++
-		rep.NumbersChecked++
-		changed, err := r.Confirmer.CorrectNumber(ctx, tenantID, n.PhoneNumberID)
-		if err != nil {
-			r.itemFailed(rep, "check number", err, "tenant_id", tenantID, "phone_number_id", n.PhoneNumberID)
-			continue
-		}
-		if changed {
-			rep.NumbersCorrected++
-		}
-	}
-	return checked
-}
-
-// checkpoint is where the sweep name stopped; "" without a checkpoint store.
-func (r *Reconciler) checkpoint(ctx context.Context, name string) (string, error) {
-	if r.Checkpoints == nil {
-		return "", nil
-	}
-	return r.Checkpoints.Checkpoint(ctx, name)
-}
-
-func (r *Reconciler) saveCheckpoint(ctx context.Context, name, position string) error {
-	if r.Checkpoints == nil {
-		return nil
-	}
-	return r.Checkpoints.SaveCheckpoint(ctx, name, position)
-}
-
-func (r *Reconciler) limit() int {
-	if r.Limit <= 0 {
-		return 100
-	}
-	return r.Limit
 }
 
 func (r *Reconciler) now() time.Time {

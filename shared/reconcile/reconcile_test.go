@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,42 +12,134 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
 	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/messages"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// rig is the in-memory stores (their DynamoDB adapters pass the same
-// contract suite), a simulated Kapso, and the lifecycle worker the
-// reconciler confirms through.
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// rig is the reconciler on one backend's stores (in memory, or the
+// DynamoDB adapters on DynamoDB Local with the messages queue on fauxqs), a
+// simulated Kapso, the lifecycle worker it confirms through, and the
+// messages worker its catch-up feeds.
 type rig struct {
-	sim     *kapsosim.Simulator
-	client  *kapsoapi.Client
-	store   *memstore.Onboarding
-	numbers *memstore.Numbers
-	hints   *memstore.Hints
-	worker  *lifecycle.Worker
-	rec     *reconcile.Reconciler
+	sim      *kapsosim.Simulator
+	client   *kapsoapi.Client
+	store    onboarding.Store
+	numbers  numberStore
+	hints    onboarding.RedirectHints
+	messages messaging.Reader
+	worker   *lifecycle.Worker
+	rec      *reconcile.Reconciler
+}
+
+// numberStore is what the rig needs of the number store.
+type numberStore interface {
+	lifecycle.NumberStore
+	NumbersMissingWebhook(ctx context.Context, limit int) ([]onboarding.Number, error)
+}
+
+// backends are the rig's stores: in memory, where the catch-up hands its
+// deliveries straight to the messages worker, and DynamoDB Local, where
+// they go through a fauxqs queue read by a poller, as in the local stack.
+var backends = map[string]func(t *testing.T, w *messages.Worker) backend{
+	"memory": func(t *testing.T, w *messages.Worker) backend {
+		return backend{store: &memstore.Onboarding{}, numbers: &memstore.Numbers{}, hints: &memstore.Hints{},
+			checkpoints: &memstore.Checkpoints{}, messages: &memstore.Messages{}, pending: &memstore.Pending{},
+			rejects: &memstore.Rejects{}, queue: directQueue{worker: w}}
+	},
+	"dynamodb": func(t *testing.T, w *messages.Worker) backend {
+		db, table := awstest.DynamoDB(t), awstest.Bridge(awstest.Tables(t))
+		client := awstest.SQS(t)
+		q := awstest.Queues(t)[schema.Messages.ID]
+		poller := &sqsqueue.Poller{Client: client, QueueURL: q.URL, Handler: w.Handle, BatchSize: 10,
+			Timeout: 30 * time.Second, Log: slog.New(slog.DiscardHandler)}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); poller.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return backend{store: &dynamo.Onboarding{DB: db, Table: table}, numbers: &dynamo.Numbers{DB: db, Table: table},
+			hints: &dynamo.Hints{DB: db, Table: table}, checkpoints: &dynamo.Checkpoints{DB: db, Table: table},
+			messages: &dynamo.Messages{DB: db, Table: table}, pending: &dynamo.Pending{DB: db, Table: table},
+			rejects: &dynamo.Rejects{DB: db, Table: table}, queue: &sqsqueue.Sender{Client: client}, queueURL: q.URL}
+	},
+}
+
+type backend struct {
+	store       onboarding.Store
+	numbers     numberStore
+	hints       onboarding.RedirectHints
+	checkpoints reconcile.Checkpoints
+	messages    interface {
+		messaging.Store
+		messaging.Reader
+	}
+	pending messaging.PendingStore
+	rejects interface {
+		Keep(context.Context, string, string, time.Time, []byte) error
+	}
+	queue    envelope.Enqueuer
+	queueURL string
+}
+
+// directQueue hands a delivery to the messages worker as SQS would.
+type directQueue struct{ worker *messages.Worker }
+
+func (q directQueue) Send(ctx context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
+	msg, err := envelope.Encode(d, body)
+	if err != nil {
+		return err
+	}
+	res, err := q.worker.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: d.Key, Body: msg}}})
+	if err == nil && len(res.BatchItemFailures) > 0 {
+		err = fmt.Errorf("the messages worker failed %s", d.Key)
+	}
+	return err
+}
+
+// each runs f on a fresh rig of every backend.
+func each(t *testing.T, opts kapsosim.Options, f func(t *testing.T, r *rig)) {
+	for _, name := range []string{"memory", "dynamodb"} {
+		t.Run(name, func(t *testing.T) { f(t, newBackendRig(t, opts, backends[name])) })
+	}
 }
 
 func newRig(t *testing.T, opts kapsosim.Options) *rig {
+	return newBackendRig(t, opts, backends["memory"])
+}
+
+func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing.T, *messages.Worker) backend) *rig {
 	t.Helper()
 	sim := kapsosim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
-	store, numbers, hints := &memstore.Onboarding{}, &memstore.Numbers{}, &memstore.Hints{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	worker := &lifecycle.Worker{Store: store, Numbers: numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
+	mw := &messages.Worker{Payloads: &memstore.Payloads{}, Log: log}
+	b := newBackend(t, mw)
+	mw.Store, mw.Pending, mw.Numbers, mw.Rejects = b.messages, b.pending, b.numbers, b.rejects
+	worker := &lifecycle.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
 		Rejects: &memstore.Rejects{}, Log: log}
-	return &rig{sim: sim, client: client, store: store, numbers: numbers, hints: hints, worker: worker,
-		rec: &reconcile.Reconciler{Store: store, Numbers: numbers, Kapso: client, Confirmer: worker, Hints: hints,
-			Checkpoints: &memstore.Checkpoints{}, Log: log}}
+	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
+		worker: worker,
+		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Confirmer: worker, Hints: b.hints,
+			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Log: log,
+			// Unpaced: the simulator has no rate limit unless a test sets one.
+			Limits: reconcile.Limits{KapsoPerMinute: 1 << 30}}}
 }
 
 // customer creates the tenant and its Kapso customer, as the tenant API does.
@@ -99,7 +192,7 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 	}
 
 	report, err := rec.Run(ctx)
-	if err != nil || report.LinksExpired != 1 || report.NumbersConfirmed != 1 || report.Errors != 0 {
+	if err != nil || report.ExpiredLinks.Fixed != 1 || report.OpenTenants.Fixed != 1 || report.Errors != 0 {
 		t.Fatalf("report %+v %v", report, err)
 	}
 	stale, _, _ := store.Load(ctx, "stale")
@@ -115,7 +208,7 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 
 	// A second run finds nothing left to do.
 	report, err = rec.Run(ctx)
-	if err != nil || report.LinksExpired != 0 || report.NumbersConfirmed != 0 || report.WebhooksChecked != 0 {
+	if err != nil || report.ExpiredLinks.Fixed != 0 || report.OpenTenants.Fixed != 0 || report.MissingWebhooks.Checked != 0 {
 		t.Fatalf("second report %+v %v", report, err)
 	}
 }
@@ -177,7 +270,7 @@ func TestReconcilerRegistersMissingWebhooks(t *testing.T) {
 	r := newRig(t, kapsosim.Options{APIKey: "k"})
 	number := r.connectedWithoutWebhook(t, "acme")
 	report, err := r.rec.Run(ctx)
-	if err != nil || report.WebhooksChecked != 1 || report.Errors != 0 || len(r.sim.Webhooks(number)) != 1 {
+	if err != nil || report.MissingWebhooks.Checked != 1 || report.Errors != 0 || len(r.sim.Webhooks(number)) != 1 {
 		t.Fatalf("report %+v %v, webhooks %d", report, err, len(r.sim.Webhooks(number)))
 	}
 	if secret, err := r.numbers.Secret(ctx, number); err != nil || secret == "" {
@@ -191,7 +284,7 @@ func TestReconcilerRegistersMissingWebhooks(t *testing.T) {
 // factsFailingOnce loses the first WebhookRegistered fact, as an outage
 // between the webhook's creation and its record would.
 type factsFailingOnce struct {
-	*memstore.Onboarding
+	onboarding.Store
 	failed bool
 }
 
@@ -200,13 +293,13 @@ func (s *factsFailingOnce) AppendFact(ctx context.Context, tenantID string, f on
 		s.failed = true
 		return onboarding.Connection{}, onboarding.Change{}, errors.New("store unavailable")
 	}
-	return s.Onboarding.AppendFact(ctx, tenantID, f)
+	return s.Store.AppendFact(ctx, tenantID, f)
 }
 
 // listFailingOnce fails the first WebhookRecorded, as an outage after the
 // fact is stored and before the number leaves the list would.
 type listFailingOnce struct {
-	*memstore.Numbers
+	numberStore
 	failed bool
 }
 
@@ -215,7 +308,7 @@ func (s *listFailingOnce) WebhookRecorded(ctx context.Context, phoneNumberID str
 		s.failed = true
 		return errors.New("store unavailable")
 	}
-	return s.Numbers.WebhookRecorded(ctx, phoneNumberID)
+	return s.numberStore.WebhookRecorded(ctx, phoneNumberID)
 }
 
 // A registration interrupted between its two writes (the fact, then the
@@ -229,8 +322,8 @@ func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
 		// viewAfter is whether the view shows the webhook after the failed run.
 		viewAfter bool
 	}{
-		{"fact not stored", func(r *rig) { r.worker.Store = &factsFailingOnce{Onboarding: r.store} }, false},
-		{"number not taken off the list", func(r *rig) { r.worker.Numbers = &listFailingOnce{Numbers: r.numbers} }, true},
+		{"fact not stored", func(r *rig) { r.worker.Store = &factsFailingOnce{Store: r.store} }, false},
+		{"number not taken off the list", func(r *rig) { r.worker.Numbers = &listFailingOnce{numberStore: r.numbers} }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,7 +333,7 @@ func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
 			tt.interrupt(r)
 
 			report, err := r.rec.Run(ctx)
-			if err != nil || report.WebhooksChecked != 1 || report.Errors != 1 {
+			if err != nil || report.MissingWebhooks.Checked != 1 || report.Errors != 1 {
 				t.Fatalf("interrupted run: %+v %v", report, err)
 			}
 			if registered, _ := r.webhookView(t, "acme", number); registered != tt.viewAfter || r.missing(t) != 1 {
@@ -249,7 +342,7 @@ func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
 			}
 
 			report, err = r.rec.Run(ctx)
-			if err != nil || report.WebhooksChecked != 1 || report.Errors != 0 {
+			if err != nil || report.MissingWebhooks.Checked != 1 || report.Errors != 0 {
 				t.Fatalf("repairing run: %+v %v", report, err)
 			}
 			if registered, facts := r.webhookView(t, "acme", number); !registered || facts != 1 || r.missing(t) != 0 {
@@ -258,7 +351,7 @@ func TestInterruptedRegistrationIsRepairedByTheNextRun(t *testing.T) {
 			if n := len(r.sim.Webhooks(number)); n != 1 {
 				t.Fatalf("%d webhooks at Kapso, want 1", n)
 			}
-			if report, _ := r.rec.Run(ctx); report.WebhooksChecked != 0 {
+			if report, _ := r.rec.Run(ctx); report.MissingWebhooks.Checked != 0 {
 				t.Fatalf("a third run still found work: %+v", report)
 			}
 		})
@@ -305,7 +398,7 @@ func TestRedirectKeptWhileTheQueueWasDownIsReplayed(t *testing.T) {
 	}
 
 	report, err := r.rec.Run(ctx)
-	if err != nil || report.RedirectsReplayed != 1 || report.Errors != 0 {
+	if err != nil || report.Redirects.Fixed != 1 || report.Errors != 0 {
 		t.Fatalf("report %+v %v", report, err)
 	}
 	conn, _, _ := r.store.Load(ctx, "acme")
@@ -320,7 +413,7 @@ func TestRedirectKeptWhileTheQueueWasDownIsReplayed(t *testing.T) {
 	}
 
 	report, err = r.rec.Run(ctx)
-	if err != nil || report.RedirectsReplayed != 0 || report.NumbersConfirmed != 0 {
+	if err != nil || report.Redirects.Fixed != 0 || report.OpenTenants.Fixed != 0 {
 		t.Fatalf("second report %+v %v", report, err)
 	}
 }
@@ -335,7 +428,7 @@ func TestUnreadableRedirectHintIsKeptAndCounted(t *testing.T) {
 	}
 	for range 2 {
 		report, err := r.rec.Run(ctx)
-		if err != nil || report.RedirectsReplayed != 0 || report.Errors != 1 {
+		if err != nil || report.Redirects.Fixed != 0 || report.Errors != 1 {
 			t.Fatalf("report %+v %v", report, err)
 		}
 	}
@@ -362,7 +455,7 @@ func TestNumberCheckGoesOnWhereTheLastRunStopped(t *testing.T) {
 	if _, err := r.rec.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.rec.Limit = 1
+	r.rec.Limits.Numbers = 1
 	if _, _, err := r.sim.ChangeNumber(numbers[2], "disconnected", ""); err != nil && !errors.Is(err, kapsosim.ErrNoWebhook) {
 		t.Fatal(err)
 	}
@@ -382,8 +475,8 @@ func TestNumberCheckGoesOnWhereTheLastRunStopped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.NumbersChecked != 1 {
-			t.Fatalf("run %d checked %d numbers", run, rep.NumbersChecked)
+		if rep.Numbers.Checked != 1 {
+			t.Fatalf("run %d checked %d numbers", run, rep.Numbers.Checked)
 		}
 	}
 	if st := status(); st != onboarding.NumberStatusDisconnected {

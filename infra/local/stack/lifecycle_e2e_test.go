@@ -11,6 +11,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
 
 // connect signs tenant up without a browser: a setup link, the simulator's
@@ -161,14 +162,14 @@ func TestOnDemandReconcileFindsADroppedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var answer struct {
-		Report map[string]any `json:"report"`
+		Report reconcile.Report `json:"report"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("%d %v", res.StatusCode, err)
 	}
 	res.Body.Close()
-	if answer.Report["numbers_confirmed"] != float64(1) {
-		t.Fatalf("report %v", answer.Report)
+	if rep := answer.Report; rep.OpenTenants.Fixed != 1 || !rep.Finished || rep.Errors != 0 || len(rep.DLQs) != 2 {
+		t.Fatalf("report %+v", rep)
 	}
 	conn := waitConnection(t, s, "acme", func(c map[string]any) bool { return c["status"] == "connected" })
 	if numberStatus(conn, number) != "connected" {

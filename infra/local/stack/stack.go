@@ -46,6 +46,8 @@ var devDefaults = map[string]string{
 	config.BridgeAPIToken.Name:       "dev-bridge-token",
 	// Unset runs the simulator at http://127.0.0.1:$SIM_PORT/platform/v1.
 	config.KapsoAPIBaseURL.Name: "",
+	// The simulator has no rate limit unless asked for one: unpaced.
+	config.ReconcileKapsoPerMinute.Name: "60000",
 }
 
 // The pages of the SaaS app the local stack stands in for (see appPage).
@@ -184,6 +186,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.BridgeTable.Name] = s.Tables[schema.Bridge.ID]
 	vals[config.LifecycleQueueURL.Name] = s.Queues[schema.Lifecycle.ID].URL
 	vals[config.MessagesQueueURL.Name] = s.Queues[schema.Messages.ID].URL
+	vals[config.LifecycleDLQURL.Name] = s.Queues[schema.Lifecycle.ID].DLQURL
+	vals[config.MessagesDLQURL.Name] = s.Queues[schema.Messages.ID].DLQURL
 
 	ln := o.Listener
 	if ln == nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
 // Clients are the lifecycle worker's: the reconciler confirms numbers
@@ -26,6 +28,13 @@ var NewClients = lifecycleapp.NewClients
 func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
 	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
 	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
+	messagesURL := r.String(config.MessagesQueueURL)
+	dlqs := map[string]string{
+		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
+		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
+	}
+	limits := reconcile.Limits{KapsoCalls: r.Int(config.ReconcileKapsoCalls),
+		KapsoPerMinute: r.Int(config.ReconcileKapsoPerMinute)}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
@@ -35,5 +44,22 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
 	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: w,
 		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
-		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table}, Log: b.Log}, nil
+		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
+		// The message catch-up goes to the messages worker, which stores it
+		// as it stores webhook events.
+		Queue: &sqsqueue.Sender{Client: c.SQS}, MessagesQueueURL: messagesURL,
+		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
+		Log:         b.Log, Limits: limits}, nil
+}
+
+// deadLetters reports the DLQs' backlog in the reconciler's terms.
+type deadLetters struct{ stats *sqsqueue.DLQStats }
+
+func (d deadLetters) Stats(ctx context.Context) ([]reconcile.DLQStat, error) {
+	stats, err := d.stats.Stats(ctx)
+	out := make([]reconcile.DLQStat, len(stats))
+	for i, s := range stats {
+		out[i] = reconcile.DLQStat{Queue: s.Queue, Depth: s.Depth, OldestAgeSeconds: int64(s.OldestAge.Seconds())}
+	}
+	return out, err
 }

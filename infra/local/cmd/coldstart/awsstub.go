@@ -35,6 +35,12 @@ func startAWSStub(log *slog.Logger) (*awsStub, error) {
 			writeJSON(w, http.StatusOK, `{"Items":[],"Count":0,"ScannedCount":0}`)
 		case isDynamo:
 			writeJSON(w, http.StatusOK, `{}`)
+		case target == "AmazonSQS.GetQueueAttributes":
+			// The reconciler's dead-letter report: empty queues.
+			writeJSON(w, http.StatusOK, `{"Attributes":{"ApproximateNumberOfMessages":"0"}}`)
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/platform/v1/"):
+			// The reconciler's Platform API lists: nothing to catch up.
+			writeJSON(w, http.StatusOK, `{"data":[],"paging":{"cursors":{},"next":""}}`)
 		default:
 			msg, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.coldstart#NotServed",
 				"message": "the coldstart stub serves no " + r.Method + " " + r.URL.Path + " " + target})

@@ -94,6 +94,8 @@ func settings(stubURL string) map[string]string {
 		config.IdempotencyTable.Name:     "kapso-bridge-" + schema.Idempotency.ID,
 		config.LifecycleQueueURL.Name:    stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
 		config.MessagesQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
+		config.LifecycleDLQURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.DLQID(),
+		config.MessagesDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.DLQID(),
 		config.KapsoAPIBaseURL.Name:      stubURL + "/platform/v1",
 		config.KapsoAPIKey.Name:          "coldstart-kapso-api-key",
 		config.ProjectWebhookSecret.Name: "coldstart-project-webhook-secret",

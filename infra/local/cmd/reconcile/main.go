@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
 
 func main() {
@@ -45,16 +47,51 @@ func run(args []string, getenv func(string) string, out io.Writer) error {
 	}
 	defer res.Body.Close()
 	var answer struct {
-		Report map[string]any `json:"report"`
-		Error  string         `json:"error"`
+		Report *reconcile.Report `json:"report"`
+		Error  string            `json:"error"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
-		return fmt.Errorf("%s answered %s, not a reconciler report: %w", *base, res.Status, err)
+	if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || answer.Report == nil {
+		return fmt.Errorf("%s answered %s, not a reconciler report: %v", *base, res.Status, err)
 	}
-	b, _ := json.MarshalIndent(answer.Report, "", "  ")
-	fmt.Fprintf(out, "one reconciler pass at %s:\n%s\n", *base, b)
+	fmt.Fprintf(out, "one reconciler pass at %s\n", *base)
+	printReport(out, *answer.Report)
 	if answer.Error != "" {
 		return fmt.Errorf("the pass reported: %s", answer.Error)
 	}
 	return nil
+}
+
+// printReport writes the summary as a table a person reads at a glance;
+// the stack's log has it as one structured line.
+func printReport(out io.Writer, r reconcile.Report) {
+	if r.Skipped {
+		fmt.Fprintln(out, "skipped: another run holds the lease")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tchecked\tfound\tfixed\t")
+	for _, k := range []struct {
+		name string
+		c    reconcile.Counts
+	}{
+		{"redirects kept while SQS was down", r.Redirects}, {"links past their expiry", r.ExpiredLinks},
+		{"tenants with an open attempt", r.OpenTenants}, {"setup links against Kapso's", r.SetupLinks},
+		{"numbers missing a webhook", r.MissingWebhooks}, {"connected numbers", r.Numbers},
+		{"numbers never announced", r.UnknownNumbers}, {"registered webhooks", r.Webhooks},
+		{"messages (catch-up)", r.Messages}, {"conversations (catch-up)", r.Conversations},
+		{"Kapso's failed deliveries", r.FailedDeliveries},
+	} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", k.name, k.c.Checked, k.c.Found, k.c.Fixed)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "kapso: %d calls of a budget of %d, %d rate-limited, %d waits (%d ms)\n",
+		r.Kapso.Calls, r.Kapso.Budget, r.Kapso.RateLimited, r.Kapso.Waits, r.Kapso.WaitedMS)
+	for _, d := range r.DLQs {
+		fmt.Fprintf(out, "dead letters in %s: %d (oldest %d s)\n", d.Queue, d.Depth, d.OldestAgeSeconds)
+	}
+	state := "finished"
+	if !r.Finished {
+		state = "stopped by " + r.StoppedBy + "; the next run goes on from there"
+	}
+	fmt.Fprintf(out, "errors: %d; %s in %d ms\n", r.Errors, state, r.DurationMS)
 }

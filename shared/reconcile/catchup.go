@@ -1,0 +1,193 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+)
+
+// catchUpOverlap is read again below a number's high-water mark: Kapso
+// delivers a message late by up to 30 s, and clocks differ.
+const catchUpOverlap = 10 * time.Minute
+
+// firstLookback is how far before its connection a number with no mark is
+// read: events that arrived before the connection were kept for it, and a
+// lost delivery of those is caught up too.
+const firstLookback = 24 * time.Hour
+
+// catchUp hands the messages and conversations Kapso lists for the number,
+// newer than what the last catch-up saw, to the messages worker, which
+// stores them through the same code as webhook events: a message already
+// stored is not stored twice, and statuses only move forward. since, when
+// not zero, reads back at least that far (a failed delivery's time).
+func (r *run) catchUp(ctx context.Context, number string, connectedAt, since time.Time) error {
+	if r.Queue == nil {
+		return nil
+	}
+	start := connectedAt.Add(-firstLookback)
+	err := pageSince(ctx, r, "catchup:messages:"+number, r.lim.MessagePages, start, since, &r.rep.Messages,
+		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+			return r.Kapso.ListMessages(ctx, number, after, 100)
+		},
+		func(m kapsoapi.ListedMessage) time.Time { return m.Timestamp },
+		func(ctx context.Context, m kapsoapi.ListedMessage) error {
+			body, err := json.Marshal(struct {
+				Message       json.RawMessage `json:"message"`
+				PhoneNumberID string          `json:"phone_number_id"`
+			}{m.Raw, number})
+			if err != nil {
+				return fmt.Errorf("encode listed message %s: %w", m.ID, err)
+			}
+			return r.hand(ctx, number, "m#"+m.ID+"#"+m.Status, messageEvent(m), body)
+		})
+	if err != nil {
+		return fmt.Errorf("catch up messages: %w", err)
+	}
+	err = pageSince(ctx, r, "catchup:conversations:"+number, r.lim.MessagePages, start, since, &r.rep.Conversations,
+		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.ListedConversation], error) {
+			return r.Kapso.ListConversations(ctx, number, after, 100)
+		},
+		func(c kapsoapi.ListedConversation) time.Time { return c.UpdatedAt },
+		func(ctx context.Context, c kapsoapi.ListedConversation) error {
+			body, err := json.Marshal(struct {
+				Conversation  json.RawMessage `json:"conversation"`
+				PhoneNumberID string          `json:"phone_number_id"`
+			}{c.Raw, number})
+			if err != nil {
+				return fmt.Errorf("encode listed conversation %s: %w", c.ID, err)
+			}
+			name := kapso.EventConversationCreated
+			if c.Status == "ended" {
+				name = kapso.EventConversationEnded
+			}
+			return r.hand(ctx, number, "c#"+c.ID+"#"+c.UpdatedAt.Format(time.RFC3339Nano), name, body)
+		})
+	if err != nil {
+		return fmt.Errorf("catch up conversations: %w", err)
+	}
+	return nil
+}
+
+// messageEvent is the webhook event that would have carried m as Kapso
+// lists it now: received for an inbound message, else its current status.
+func messageEvent(m kapsoapi.ListedMessage) string {
+	if m.Direction == "inbound" {
+		return kapso.EventMessageReceived
+	}
+	switch m.Status {
+	case "delivered":
+		return kapso.EventMessageDelivered
+	case "read":
+		return kapso.EventMessageRead
+	case "failed":
+		return kapso.EventMessageFailed
+	}
+	return kapso.EventMessageSent
+}
+
+// hand puts one caught-up item on the messages queue as a delivery of the
+// number's, in the shape of its Kapso webhook.
+func (r *run) hand(ctx context.Context, number, item, event string, body []byte) error {
+	d := envelope.Delivery{Source: envelope.SourceReconciler, Key: "catchup#" + number + "#" + item,
+		PhoneNumberID: number, Event: event, ReceivedAt: r.now}
+	if err := r.Queue.Send(ctx, r.MessagesQueueURL, d, body, false); err != nil {
+		return fmt.Errorf("queue caught-up %s: %w", item, err)
+	}
+	return nil
+}
+
+// markState is where a catch-up of one list stands, kept as a checkpoint:
+// Mark is the newest item time a finished pass saw; a pass cut short keeps
+// its Floor, its cursor (Resume) and the newest time it saw, and the next
+// run finishes it first.
+type markState struct {
+	Mark   time.Time `json:"mark,omitzero"`
+	Floor  time.Time `json:"floor,omitzero"`
+	Resume string    `json:"resume,omitempty"`
+	Newest time.Time `json:"newest,omitzero"`
+	// Failed: an item of the pass could not be handed on, so the pass
+	// ends without moving the mark.
+	Failed bool `json:"failed,omitempty"`
+}
+
+// pageSince reads a newest-first cursor-paged list from its newest item
+// down to the floor (the mark less the overlap; start when there is no
+// mark; since when earlier), at most pages pages per run,
+// and hands each item at or above the floor to handle. An item handle
+// fails is left to the next pass: the mark does not move past a failure.
+func pageSince[T any](ctx context.Context, r *run, name string, pages int, start, since time.Time, c *Counts,
+	list func(ctx context.Context, after string) (kapsoapi.Page[T], error),
+	at func(T) time.Time, handle func(context.Context, T) error) error {
+	raw, err := r.Checkpoints.Checkpoint(ctx, name)
+	if err != nil {
+		return err
+	}
+	var st markState
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			r.logger().Warn("unreadable catch-up mark; starting over", "name", name, "err", err.Error())
+			st = markState{}
+		}
+	}
+	if st.Resume == "" {
+		st.Floor = start
+		if !st.Mark.IsZero() {
+			st.Floor = st.Mark.Add(-catchUpOverlap)
+		}
+		st.Newest = st.Mark
+	}
+	if !since.IsZero() && since.Before(st.Floor) {
+		st.Floor = since
+	}
+	failed := st.Failed
+	for range pages {
+		page, err := list(ctx, st.Resume)
+		if err != nil {
+			return err
+		}
+		reached := false
+		for _, it := range page.Items {
+			t := at(it)
+			c.Checked++
+			if t.Before(st.Floor) {
+				reached = true
+				break
+			}
+			c.Found++
+			if err := handle(ctx, it); err != nil {
+				failed = true
+				r.itemFailed(ctx, "hand a caught-up item to the messages worker", err, "list", name)
+				continue
+			}
+			c.Fixed++
+			if t.After(st.Newest) {
+				st.Newest = t
+			}
+		}
+		if reached || page.After == "" {
+			done := markState{Mark: st.Newest}
+			if failed {
+				done.Mark = st.Mark // read again from the old mark next time
+			}
+			return r.saveMark(ctx, name, done)
+		}
+		st.Resume, st.Failed = page.After, failed
+		if r.stopping(ctx) {
+			break
+		}
+	}
+	return r.saveMark(ctx, name, st)
+}
+
+func (r *run) saveMark(ctx context.Context, name string, st markState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode catch-up mark %s: %w", name, err)
+	}
+	return r.Checkpoints.SaveCheckpoint(ctx, name, string(b))
+}
