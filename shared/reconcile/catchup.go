@@ -29,6 +29,9 @@ func (r *run) catchUp(ctx context.Context, number string, connectedAt, since tim
 	if r.Queue == nil {
 		return nil
 	}
+	if connectedAt.IsZero() {
+		connectedAt = r.now // a number recorded before connections kept their time
+	}
 	start := connectedAt.Add(-firstLookback)
 	err := pageSince(ctx, r, "catchup:messages:"+number, r.lim.MessagePages, start, since, &r.rep.Messages,
 		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.ListedMessage], error) {

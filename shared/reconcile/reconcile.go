@@ -97,7 +97,7 @@ type Reconciler struct {
 	// Hints, when set, are the redirects the lifecycle queue could not
 	// take, replayed first.
 	Hints onboarding.RedirectHints
-	// Checkpoints keep where each sweep stopped, and the run lease.
+	// Checkpoints keep where each sweep stopped, and the run lease (required).
 	Checkpoints Checkpoints
 	// Queue and MessagesQueueURL carry what the message catch-up finds to
 	// the messages worker, which stores it as it stores webhook events.
