@@ -49,6 +49,7 @@ func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 	if d.Body == nil {
 		return f
 	}
+	//lint:ignore SA1019 the analysis reads syntax without type checking, and the parser's object resolution is the scope it needs
 	env := map[*ast.Object]typ{}
 	if d.Recv != nil {
 		for _, n := range d.Recv.List[0].Names {
