@@ -13,7 +13,7 @@ export GOFLAGS := -buildvcs=false
 # from the Go module proxy on first use (about 76 MB).
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: all deps check-tools test test-go test-bench-harness test-cdk synth build deploy dev vet check bench clean
+.PHONY: all deps check-tools test test-go test-fuzz test-bench-harness test-cdk synth build deploy dev vet check fuzz bench clean
 
 all: test
 
@@ -35,7 +35,7 @@ check-tools:
 ## end-to-end test, the CDK stack's assertions and cdk-nag, and a validated synth
 test: deps
 	./scripts/ensure-chromium.sh
-	$(MAKE) check test-go test-bench-harness test-cdk synth
+	$(MAKE) check test-go test-fuzz test-bench-harness test-cdk synth
 
 vet:
 	$(GO) vet ./...
@@ -54,6 +54,14 @@ check: vet
 
 test-go:
 	$(GO) run ./infra/local/cmd/withservices -- $(GO) test -count=1 -timeout 30m ./...
+
+# Every fuzz target briefly (its seed corpus also runs in test-go).
+test-fuzz:
+	./scripts/fuzz.sh 2s
+
+## fuzz: every fuzz target for FUZZTIME each (default 60s)
+fuzz:
+	./scripts/fuzz.sh $${FUZZTIME:-60s}
 
 # The TypeScript peer make bench measures against, in its quick mode.
 test-bench-harness:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -122,6 +123,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if n, err := strconv.Atoi(v); err == nil {
 		if n < 0 {
 			return 0
+		}
+		if n > math.MaxInt64/int(time.Second) {
+			// More seconds than a Duration holds: the longest wait, not a
+			// product that wraps to a short or negative one.
+			return math.MaxInt64
 		}
 		return time.Duration(n) * time.Second
 	}
