@@ -168,7 +168,11 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
 	name := req.Name()
 	customerID, err := onboarding.EnsureCustomer(ctx, a.Store, tenantID, name, func(ctx context.Context) (string, error) {
-		return a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
+		id, err := a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
+		if err != nil {
+			return "", fromKapso{err}
+		}
+		return id, nil
 	})
 	if err != nil {
 		return kapsoError(err, "find or create the tenant's Kapso customer")
@@ -188,7 +192,7 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 		// A timeout here leaves the outcome unknown: Kapso may have created
 		// the link (and revoked the previous one). The caller retries, which
 		// creates a newer link; the stray one is never handed out.
-		return kapsoError(err, "create setup link")
+		return kapsoError(fromKapso{err}, "create setup link")
 	}
 	if link.CreatedAt.IsZero() {
 		link.CreatedAt = a.now()
@@ -390,9 +394,20 @@ func kapsoError(err error, doing string) error {
 		// The client marks every failure to reach Kapso, timeouts included;
 		// a bare deadline is the store's, which is ours: 503.
 		return errs.E(errs.BadGateway, "Kapso is unavailable; retry", fmt.Errorf("%s: %w", doing, err))
+	case errors.As(err, new(fromKapso)):
+		// An answer the client could not use (malformed, oversized, a link
+		// without an id or a usable url): Kapso's fault, not the store's.
+		return errs.E(errs.BadGateway, "Kapso answered with something kapso-bridge cannot use; retry",
+			fmt.Errorf("%s: %w", doing, err))
 	}
 	return storeError(err, doing)
 }
+
+// fromKapso marks the error of a Kapso call, so that an unusable answer is
+// a 502 while a failure of the store around it stays a 503.
+type fromKapso struct{ error }
+
+func (e fromKapso) Unwrap() error { return e.error }
 
 // storeError keeps a classified error and makes anything else a 503.
 func storeError(err error, doing string) error {
