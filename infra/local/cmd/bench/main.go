@@ -6,6 +6,7 @@
 // writes bench-results.json.
 //
 //	go run ./infra/local/cmd/bench [-count 3] [-quick] [-out bench-results.json]
+//	    [-load=true] [-load-only] [-deliveries 3000] [-concurrency 16] [-invocations 1000]
 package main
 
 import (
@@ -44,14 +45,27 @@ func main() {
 	count := flag.Int("count", 3, "runs of each Go benchmark; the median is reported")
 	quick := flag.Bool("quick", false, "a smoke run: few iterations, figures not meaningful")
 	out := flag.String("out", "bench-results.json", "where to write the results")
+	var lo loadOptions
+	load := flag.Bool("load", true, "run the load section: the local stack under concurrent signed deliveries")
+	loadOnly := flag.Bool("load-only", false, "run the load section and the AWS call counts only")
+	flag.IntVar(&lo.Deliveries, "deliveries", 3000, "load: signed deliveries to send")
+	flag.IntVar(&lo.Concurrency, "concurrency", 16, "load: senders at once, and workers of the capacity loops")
+	flag.IntVar(&lo.Invocations, "invocations", 1000, "load: invocations of the ingest and messages binaries")
+	flag.IntVar(&lo.SampleEvery, "sample-every", 10, "load: measure every n-th delivery's lag to readable")
 	flag.Parse()
-	if err := run(*count, *quick, *out, os.Stdout); err != nil {
+	if !*load {
+		lo.Deliveries = 0
+	}
+	if *quick {
+		lo.Deliveries, lo.Invocations = min(lo.Deliveries, 300), min(lo.Invocations, 100)
+	}
+	if err := run(*count, *quick, *loadOnly, lo, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count int, quick bool, out string, w io.Writer) error {
+func run(count int, quick, loadOnly bool, lo loadOptions, out string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	benchtime := "1s"
@@ -65,6 +79,9 @@ func run(count int, quick bool, out string, w io.Writer) error {
 	defer os.RemoveAll(tmp)
 
 	step := func(what string) { fmt.Fprintf(os.Stderr, "bench: %s...\n", what) }
+	if loadOnly {
+		return runLoadOnly(ctx, lo, out, w, step)
+	}
 	step("ingest and its floor")
 	ingest, err := goBench(ctx, count, benchtime, "^(BenchmarkIngest|BenchmarkIngestFloor)$", "./shared/httpapi/webhook/")
 	if err != nil {
@@ -113,9 +130,46 @@ func run(count int, quick bool, out string, w io.Writer) error {
 
 	res := assemble(ingest, split, calls, peer, cold)
 	res.addWorkerCalls(perEvent)
+	if lo.Deliveries > 0 {
+		if err := res.addLoad(ctx, lo, step); err != nil {
+			return err
+		}
+	}
 	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Node: peer.Node,
 		Count: count, Quick: quick, When: time.Now().UTC().Format(time.RFC3339)}
 	printTable(w, res)
+	return write(res, out, w)
+}
+
+// runLoadOnly is -load-only: the load section and the cost model, with the
+// AWS call counts it is computed from.
+func runLoadOnly(ctx context.Context, lo loadOptions, out string, w io.Writer, step func(string)) error {
+	if lo.Deliveries <= 0 {
+		return errors.New("-load-only with -load=false: nothing to run")
+	}
+	step("AWS calls against DynamoDB Local and the local SQS server")
+	calls, err := awsCalls(ctx)
+	if err != nil {
+		return err
+	}
+	perEvent, err := workerCalls(ctx)
+	if err != nil {
+		return err
+	}
+	res := Results{Calls: calls, Targets: map[string]float64{}, Missed: []string{}}
+	res.addWorkerCalls(perEvent)
+	if err := res.addLoad(ctx, lo, step); err != nil {
+		return err
+	}
+	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), When: time.Now().UTC().Format(time.RFC3339)}
+	printLoad(w, res)
+	for _, m := range res.Missed {
+		fmt.Fprintln(w, "missed:", m)
+	}
+	return write(res, out, w)
+}
+
+func write(res Results, out string, w io.Writer) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err

@@ -153,6 +153,7 @@ type coldResults struct {
 		BootstrapBytes     int64   `json:"bootstrap_bytes"`
 		HostBootstrapBytes int64   `json:"host_bootstrap_bytes"`
 		ColdStartNs        float64 `json:"cold_start_ns"`
+		PeakRSSBytes       int64   `json:"peak_rss_bytes"`
 		Error              string  `json:"error"`
 	} `json:"functions"`
 }
@@ -169,6 +170,10 @@ type Results struct {
 	// WorkerCalls are the messages worker's DynamoDB calls per event.
 	WorkerCalls map[string]float64     `json:"aws_calls_per_event"`
 	Peer        map[string]peerPayload `json:"peer"`
+	// Load is the local stack under concurrent deliveries, and Cost the
+	// AWS bill per million events computed from it; absent with -load=false.
+	Load *loadResult  `json:"load,omitempty"`
+	Cost *costSection `json:"cost,omitempty"`
 }
 
 type machine struct {
@@ -206,7 +211,9 @@ type functionResult struct {
 	BootstrapBytes     int64   `json:"bootstrap_bytes"`
 	HostBootstrapBytes int64   `json:"host_bootstrap_bytes"`
 	ColdStartNs        float64 `json:"cold_start_ns"`
-	Error              string  `json:"error,omitempty"`
+	// PeakRSSBytes is the process's VmHWM after its first invocation.
+	PeakRSSBytes int64  `json:"peak_rss_bytes_first_invocation,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 func splitKey(payload string) string {
@@ -283,7 +290,7 @@ func assemble(ingest, split map[string]benchStat, calls map[string]callCount, pe
 	for _, n := range names {
 		f := cold.Functions[n]
 		r.Functions = append(r.Functions, functionResult{Name: n, BootstrapBytes: f.BootstrapBytes,
-			HostBootstrapBytes: f.HostBootstrapBytes, ColdStartNs: f.ColdStartNs, Error: f.Error})
+			HostBootstrapBytes: f.HostBootstrapBytes, ColdStartNs: f.ColdStartNs, PeakRSSBytes: f.PeakRSSBytes, Error: f.Error})
 		switch {
 		case f.Error != "" || f.ColdStartNs == 0:
 			miss("%s: no cold start figure (%s)", n, f.Error)
@@ -307,14 +314,14 @@ func printTable(w io.Writer, r Results) {
 			normRatio, p.AWSCallsNew, p.AWSCallsDuplicate, p.AWSCallsKeptAside)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "function\tbootstrap MiB (arm64)\thost MiB\tcold start ms\t")
+	fmt.Fprintln(tw, "function\tbootstrap MiB (arm64)\thost MiB\tcold start ms\tpeak RSS MiB, 1st invocation\t")
 	for _, f := range r.Functions {
 		cold := fmt.Sprintf("%.1f", f.ColdStartNs/1e6)
 		if f.Error != "" {
 			cold = "error: " + f.Error
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t\n", f.Name, float64(f.BootstrapBytes)/(1<<20),
-			float64(f.HostBootstrapBytes)/(1<<20), cold)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.1f\t\n", f.Name, float64(f.BootstrapBytes)/(1<<20),
+			float64(f.HostBootstrapBytes)/(1<<20), cold, float64(f.PeakRSSBytes)/(1<<20))
 	}
 	_ = tw.Flush()
 	if len(r.WorkerCalls) > 0 {
@@ -329,6 +336,7 @@ func printTable(w io.Writer, r Results) {
 		}
 		fmt.Fprintln(w)
 	}
+	printLoad(w, r)
 	for _, m := range r.Missed {
 		fmt.Fprintln(w, "missed:", m)
 	}

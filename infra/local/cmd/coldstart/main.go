@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,6 +62,9 @@ type result struct {
 	HostBootstrapBytes int64   `json:"host_bootstrap_bytes,omitempty"`
 	ColdStartNS        int64   `json:"cold_start_ns,omitempty"`
 	ColdStartSamplesNS []int64 `json:"cold_start_samples_ns,omitempty"`
+	// PeakRSSBytes is the most VmHWM (Linux) of the process after its first
+	// invocation, over the rounds.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 	// InitError is what the function reported (or Runtime.ExitError when it
 	// exited) instead of starting.
 	InitError *runtimeapi.FunctionError `json:"init_error,omitempty"`
@@ -159,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			env := lambdaEnv(name, functions[name], vals, stub.URL, awsDir, filepath.Dir(r.hostBinary))
-			d, err := coldStart(ctx, name, functions[name], r.hostBinary, env, *timeout)
+			d, rss, err := coldStart(ctx, name, functions[name], r.hostBinary, env, *timeout)
 			if ctx.Err() != nil {
 				return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 			}
@@ -169,6 +173,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			r.ColdStartSamplesNS = append(r.ColdStartSamplesNS, d.Nanoseconds())
+			r.PeakRSSBytes = max(r.PeakRSSBytes, rss)
 		}
 	}
 	for _, r := range results {
@@ -361,11 +366,12 @@ func functionARN(name string) string {
 
 // coldStart execs binary, sends the function's first event through a fresh
 // Runtime API and returns the time from just before exec to the arrival of
-// the response. The process is killed before it returns, whatever happened.
-func coldStart(ctx context.Context, name string, f function, binary string, env []string, timeout time.Duration) (time.Duration, error) {
+// the response, and the process's peak RSS once it answered. The process is
+// killed before it returns, whatever happened.
+func coldStart(ctx context.Context, name string, f function, binary string, env []string, timeout time.Duration) (time.Duration, int64, error) {
 	api, err := runtimeapi.Start(runtimeapi.Config{FunctionARN: functionARN(name)})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer api.Close()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no answer within %v", timeout))
@@ -379,7 +385,7 @@ func coldStart(ctx context.Context, name string, f function, binary string, env 
 	cmd.WaitDelay = time.Second
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", binary, err)
+		return 0, 0, fmt.Errorf("start %s: %w", binary, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -415,20 +421,37 @@ func coldStart(ctx context.Context, name string, f function, binary string, env 
 	}
 	select {
 	case a := <-answered:
-		return judge(a)
+		d, err := judge(a)
+		return d, peakRSS(cmd.Process.Pid), err
 	case <-exited:
 		select {
 		case a := <-answered:
-			return judge(a)
+			d, err := judge(a)
+			return d, 0, err
 		default:
 		}
 		if ie := api.InitError(); ie != nil {
-			return 0, ie
+			return 0, 0, ie
 		}
 		// What Lambda reports for a runtime that exits during init.
-		return 0, &runtimeapi.InitError{FunctionError: runtimeapi.FunctionError{Type: "Runtime.ExitError",
+		return 0, 0, &runtimeapi.InitError{FunctionError: runtimeapi.FunctionError{Type: "Runtime.ExitError",
 			Message: fmt.Sprintf("%v before its first answer; last output: %s", waitErr, output.lastLine())}}
 	}
+}
+
+// peakRSS is a live process's VmHWM in bytes, from /proc; 0 where there is none.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // tail keeps the end of a process's output, to show why it failed.
@@ -481,7 +504,7 @@ func median(samples []int64) int64 {
 
 func printTable(w io.Writer, rep report, names []string, host target) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintf(tw, "function\tbootstrap %s\thost %s\tcold start (median of %d)\n", lambdaTarget, host, rep.N)
+	fmt.Fprintf(tw, "function\tbootstrap %s\thost %s\tcold start (median of %d)\tpeak RSS\n", lambdaTarget, host, rep.N)
 	mib := func(n int64) string {
 		if n == 0 {
 			return "-"
@@ -497,7 +520,7 @@ func printTable(w io.Writer, rep report, names []string, host target) error {
 		case r.failed:
 			cold = "error"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, mib(r.BootstrapBytes), mib(r.HostBootstrapBytes), cold)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, mib(r.BootstrapBytes), mib(r.HostBootstrapBytes), cold, mib(r.PeakRSSBytes))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write the table: %w", err)
