@@ -334,8 +334,22 @@ func TestLinkWhoseCreationTimedOutIsAdopted(t *testing.T) {
 	})
 }
 
-// Two runs at the same time: one holds the lease and does the work; the
-// other does nothing, so nothing is changed twice.
+// heldConfirmer holds the first webhook repair until released, so that a
+// second run starts while the first is in the middle of its work.
+type heldConfirmer struct {
+	reconcile.Confirmer
+	once              sync.Once
+	entered, released chan struct{}
+}
+
+func (h *heldConfirmer) RepairWebhook(ctx context.Context, tenantID, phoneNumberID string) (string, error) {
+	h.once.Do(func() { close(h.entered); <-h.released })
+	return h.Confirmer.RepairWebhook(ctx, tenantID, phoneNumberID)
+}
+
+// Two runs at the same time: the one holding the lease does the work; the
+// other, started while the first is in the middle of it, does nothing, so
+// nothing is changed twice.
 func TestTwoRunsAtOnceChangeNothingTwice(t *testing.T) {
 	each(t, kapsosim.Options{APIKey: "k"}, func(t *testing.T, r *rig) {
 		ctx := context.Background()
@@ -349,22 +363,25 @@ func TestTwoRunsAtOnceChangeNothingTwice(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		other := *r.rec
-		var wg sync.WaitGroup
-		reports := make([]reconcile.Report, 2)
-		errs := make([]error, 2)
-		for i, rec := range []*reconcile.Reconciler{r.rec, &other} {
-			wg.Go(func() { reports[i], errs[i] = rec.Run(ctx) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		held := &heldConfirmer{Confirmer: r.rec.Confirmer, entered: make(chan struct{}), released: make(chan struct{})}
+		first, second := *r.rec, *r.rec
+		first.Confirmer = held
+		var firstRep reconcile.Report
+		var firstErr error
+		done := make(chan struct{})
+		go func() { defer close(done); firstRep, firstErr = first.Run(ctx) }()
+		<-held.entered
+		secondRep, err := second.Run(ctx)
+		close(held.released)
+		<-done
+		if err := errors.Join(err, firstErr); err != nil {
 			t.Fatal(err)
 		}
-		if reports[0].Skipped == reports[1].Skipped {
-			t.Fatalf("skipped: %v and %v, want exactly one", reports[0].Skipped, reports[1].Skipped)
+		if !secondRep.Skipped || secondRep.Webhooks.Checked != 0 || firstRep.Skipped || !firstRep.Finished {
+			t.Fatalf("first run %+v\nsecond run %+v", firstRep, secondRep)
 		}
-		if fixed := reports[0].Webhooks.Fixed + reports[1].Webhooks.Fixed; fixed != 3 {
-			t.Fatalf("%d repairs, want 3", fixed)
+		if firstRep.Webhooks.Fixed != 3 {
+			t.Fatalf("%d repairs, want 3", firstRep.Webhooks.Fixed)
 		}
 		for i, id := range []string{"t1", "t2", "t3"} {
 			if got := len(reconcilerEntries(r.timeline(t, id))); got != 1 {
@@ -374,7 +391,7 @@ func TestTwoRunsAtOnceChangeNothingTwice(t *testing.T) {
 				t.Fatalf("%s webhooks %+v", id, h)
 			}
 		}
-		// The lease was given back: the next run runs.
+		// The lease was given back: the next run runs, and finds nothing.
 		if rep := r.run(t, ctx); rep.Skipped || rep.Webhooks.Found != 0 {
 			t.Fatalf("next run %+v", rep)
 		}
