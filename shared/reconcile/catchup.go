@@ -113,16 +113,17 @@ type markState struct {
 	Floor  time.Time `json:"floor,omitzero"`
 	Resume string    `json:"resume,omitempty"`
 	Newest time.Time `json:"newest,omitzero"`
-	// Failed: an item of the pass could not be handed on, so the pass
-	// ends without moving the mark.
-	Failed bool `json:"failed,omitempty"`
+	// Unhanded is the time of the oldest item of the pass that could not
+	// be handed on: the mark does not move past it, so the next pass reads
+	// it again (and only from there, not the whole list).
+	Unhanded time.Time `json:"unhanded,omitzero"`
 }
 
 // pageSince reads a newest-first cursor-paged list from its newest item
 // down to the floor (the mark less the overlap; start when there is no
 // mark; since when earlier), at most pages pages per run,
 // and hands each item at or above the floor to handle. An item handle
-// fails is left to the next pass: the mark does not move past a failure.
+// fails is left to the next pass: the mark does not move past it.
 func pageSince[T any](ctx context.Context, r *run, name string, pages int, start, since time.Time, c *Counts,
 	list func(ctx context.Context, after string) (kapsoapi.Page[T], error),
 	at func(T) time.Time, handle func(context.Context, T) error) error {
@@ -147,7 +148,6 @@ func pageSince[T any](ctx context.Context, r *run, name string, pages int, start
 	if !since.IsZero() && since.Before(st.Floor) {
 		st.Floor = since
 	}
-	failed := st.Failed
 	for range pages {
 		page, err := list(ctx, st.Resume)
 		if err != nil {
@@ -163,7 +163,9 @@ func pageSince[T any](ctx context.Context, r *run, name string, pages int, start
 			}
 			c.Found++
 			if err := handle(ctx, it); err != nil {
-				failed = true
+				if st.Unhanded.IsZero() || t.Before(st.Unhanded) {
+					st.Unhanded = t
+				}
 				r.itemFailed(ctx, "hand a caught-up item to the messages worker", err, "list", name)
 				continue
 			}
@@ -174,12 +176,12 @@ func pageSince[T any](ctx context.Context, r *run, name string, pages int, start
 		}
 		if reached || page.After == "" {
 			done := markState{Mark: st.Newest}
-			if failed {
-				done.Mark = st.Mark // read again from the old mark next time
+			if !st.Unhanded.IsZero() && st.Unhanded.Before(done.Mark) {
+				done.Mark = st.Unhanded
 			}
 			return r.saveMark(ctx, name, done)
 		}
-		st.Resume, st.Failed = page.After, failed
+		st.Resume = page.After
 		if r.stopping(ctx) {
 			break
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -488,5 +489,53 @@ func testRateLimit(t *testing.T, r *rig) {
 	r.rec.Limits.KapsoCalls = 0
 	if rep := r.run(t, ctx); !rep.Finished || rep.Webhooks.Fixed != 1 {
 		t.Fatalf("run after the budget %+v", rep)
+	}
+}
+
+// failingOnce fails the first hand-off of one message, as an SQS fault would.
+type failingOnce struct {
+	envelope.Enqueuer
+	wamid  string
+	failed bool
+}
+
+func (q *failingOnce) Send(ctx context.Context, url string, d envelope.Delivery, body []byte, aside bool) error {
+	if !q.failed && strings.Contains(d.Key, q.wamid) {
+		q.failed = true
+		return errors.New("sqs unavailable")
+	}
+	return q.Enqueuer.Send(ctx, url, d, body, aside)
+}
+
+// A caught-up message whose hand-off failed is handed again by the next
+// run: the number's mark does not move past it.
+func TestCatchUpHandOffFailureIsRetriedNextRun(t *testing.T) {
+	r := newRig(t, kapsosim.Options{APIKey: "k"})
+	ctx := context.Background()
+	r.worker.PublicBaseURL = downIngest(t)
+	number := r.connected(t, "acme")
+	r.run(t, ctx)
+	if err := r.sim.SetNumberWebhookMode(number, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.sim.SendInbound(ctx, number, kapsosim.Inbound{Text: "one", FromPhone: "15550002222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.sim.SendInbound(ctx, number, kapsosim.Inbound{Text: "two", FromPhone: "15550002222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rec.Queue = &failingOnce{Enqueuer: r.rec.Queue, wamid: first.WAMID}
+	rep, err := r.rec.Run(ctx)
+	if err != nil || rep.Errors != 1 || rep.Messages.Fixed != 1 {
+		t.Fatalf("report %+v %v", rep, err)
+	}
+	if r.message(t, "acme", first.WAMID).Known || !r.message(t, "acme", second.WAMID).Known {
+		t.Fatal("after the failed hand-off: want only the second message stored")
+	}
+	r.run(t, ctx)
+	if got := r.message(t, "acme", first.WAMID); got.Text != "one" {
+		t.Fatalf("the failed message after the next run: %+v", got.Message)
 	}
 }
