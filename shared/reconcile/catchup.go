@@ -9,6 +9,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
 // catchUpOverlap is read again below a number's high-water mark: Kapso
@@ -25,7 +26,7 @@ const firstLookback = 24 * time.Hour
 // stores them through the same code as webhook events: a message already
 // stored is not stored twice, and statuses only move forward. since, when
 // not zero, reads back at least that far (a failed delivery's time).
-func (r *run) catchUp(ctx context.Context, number string, connectedAt, since time.Time) error {
+func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt, since time.Time) error {
 	if r.Queue == nil {
 		return nil
 	}
@@ -38,15 +39,18 @@ func (r *run) catchUp(ctx context.Context, number string, connectedAt, since tim
 			return r.Kapso.ListMessages(ctx, number, after, 100)
 		},
 		func(m kapsoapi.ListedMessage) time.Time { return m.Timestamp },
-		func(ctx context.Context, m kapsoapi.ListedMessage) error {
+		func(ctx context.Context, m kapsoapi.ListedMessage) (bool, error) {
+			if stored, err := r.alreadyStored(ctx, tenantID, m); err != nil || stored {
+				return false, err
+			}
 			body, err := json.Marshal(struct {
 				Message       json.RawMessage `json:"message"`
 				PhoneNumberID string          `json:"phone_number_id"`
 			}{m.Raw, number})
 			if err != nil {
-				return fmt.Errorf("encode listed message %s: %w", m.ID, err)
+				return false, fmt.Errorf("encode listed message %s: %w", m.ID, err)
 			}
-			return r.hand(ctx, number, "m#"+m.ID+"#"+m.Status, messageEvent(m), body)
+			return true, r.hand(ctx, number, "m#"+m.ID+"#"+m.Status, messageEvent(m), body)
 		})
 	if err != nil {
 		return fmt.Errorf("catch up messages: %w", err)
@@ -56,24 +60,42 @@ func (r *run) catchUp(ctx context.Context, number string, connectedAt, since tim
 			return r.Kapso.ListConversations(ctx, number, after, 100)
 		},
 		func(c kapsoapi.ListedConversation) time.Time { return c.UpdatedAt },
-		func(ctx context.Context, c kapsoapi.ListedConversation) error {
+		func(ctx context.Context, c kapsoapi.ListedConversation) (bool, error) {
 			body, err := json.Marshal(struct {
 				Conversation  json.RawMessage `json:"conversation"`
 				PhoneNumberID string          `json:"phone_number_id"`
 			}{c.Raw, number})
 			if err != nil {
-				return fmt.Errorf("encode listed conversation %s: %w", c.ID, err)
+				return false, fmt.Errorf("encode listed conversation %s: %w", c.ID, err)
 			}
 			name := kapso.EventConversationCreated
 			if c.Status == "ended" {
 				name = kapso.EventConversationEnded
 			}
-			return r.hand(ctx, number, "c#"+c.ID+"#"+c.UpdatedAt.Format(time.RFC3339Nano), name, body)
+			return true, r.hand(ctx, number, "c#"+c.ID+"#"+c.UpdatedAt.Format(time.RFC3339Nano), name, body)
 		})
 	if err != nil {
 		return fmt.Errorf("catch up conversations: %w", err)
 	}
 	return nil
+}
+
+// alreadyStored reports whether the messages store holds m as Kapso lists
+// it: known, and, for an outbound message, at its listed status or past
+// it. Such a message is not handed on again: one read instead of the
+// worker's writes, for the many messages whose webhooks did arrive.
+func (r *run) alreadyStored(ctx context.Context, tenantID string, m kapsoapi.ListedMessage) (bool, error) {
+	if r.Messages == nil {
+		return false, nil
+	}
+	stored, ok, err := r.Messages.Message(ctx, tenantID, m.ID)
+	if err != nil {
+		return false, fmt.Errorf("read stored message %s: %w", m.ID, err)
+	}
+	if !ok || !stored.Known {
+		return false, nil
+	}
+	return m.Direction == "inbound" || stored.Delivery.Status.Rank() >= messaging.Status(m.Status).Rank(), nil
 }
 
 // messageEvent is the webhook event that would have carried m as Kapso
@@ -122,11 +144,12 @@ type markState struct {
 // pageSince reads a newest-first cursor-paged list from its newest item
 // down to the floor (the mark less the overlap; start when there is no
 // mark; since when earlier), at most pages pages per run,
-// and hands each item at or above the floor to handle. An item handle
-// fails is left to the next pass: the mark does not move past it.
+// and hands each item at or above the floor to handle, which says whether
+// the item needed handing on (found) or was in order already. An item
+// handle fails is left to the next pass: the mark does not move past it.
 func pageSince[T any](ctx context.Context, r *run, name string, pages int, start, since time.Time, c *Counts,
 	list func(ctx context.Context, after string) (kapsoapi.Page[T], error),
-	at func(T) time.Time, handle func(context.Context, T) error) error {
+	at func(T) time.Time, handle func(context.Context, T) (bool, error)) error {
 	raw, err := r.Checkpoints.Checkpoint(ctx, name)
 	if err != nil {
 		return err
@@ -161,15 +184,20 @@ func pageSince[T any](ctx context.Context, r *run, name string, pages int, start
 				reached = true
 				break
 			}
-			c.Found++
-			if err := handle(ctx, it); err != nil {
+			handed, err := handle(ctx, it)
+			if handed {
+				c.Found++
+			}
+			if err != nil {
 				if st.Unhanded.IsZero() || t.Before(st.Unhanded) {
 					st.Unhanded = t
 				}
 				r.itemFailed(ctx, "hand a caught-up item to the messages worker", err, "list", name)
 				continue
 			}
-			c.Fixed++
+			if handed {
+				c.Fixed++
+			}
 			if t.After(st.Newest) {
 				st.Newest = t
 			}

@@ -26,12 +26,12 @@ func (r *run) failedDeliveries(ctx context.Context) error {
 			return r.Kapso.ListWebhookDeliveries(ctx, "failed", after, 100)
 		},
 		func(d kapsoapi.WebhookDelivery) time.Time { return d.CreatedAt },
-		func(_ context.Context, d kapsoapi.WebhookDelivery) error {
+		func(_ context.Context, d kapsoapi.WebhookDelivery) (bool, error) {
 			r.logger().Warn("kapso reports a failed delivery", "delivery_id", d.ID, "event", d.Event,
 				"phone_number_id", d.PhoneNumberID, "attempts", d.Attempts, "response_status", d.ResponseStatus,
 				"created_at", d.CreatedAt)
 			if d.PhoneNumberID == "" {
-				return nil
+				return true, nil
 			}
 			if t, ok := oldest[d.PhoneNumberID]; !ok || d.CreatedAt.Before(t) {
 				if !ok {
@@ -39,7 +39,7 @@ func (r *run) failedDeliveries(ctx context.Context) error {
 				}
 				oldest[d.PhoneNumberID] = d.CreatedAt
 			}
-			return nil
+			return true, nil
 		})
 	c.Checked, c.Found = counts.Checked, counts.Found
 	if err != nil {
@@ -57,7 +57,7 @@ func (r *run) failedDeliveries(ctx context.Context) error {
 		if !ok {
 			continue // kept as pending by the messages worker, if it arrived at all
 		}
-		if err := r.catchUp(ctx, number, r.now, oldest[number].Add(-failedLookback)); err != nil {
+		if err := r.catchUp(ctx, tenant, number, r.now, oldest[number].Add(-failedLookback)); err != nil {
 			r.itemFailed(ctx, "catch up a failed delivery's number", err, "tenant_id", tenant, "phone_number_id", number)
 			continue
 		}

@@ -84,7 +84,7 @@ func (r *run) checkTenantNumbers(ctx context.Context, tenantID string) int {
 				r.rep.Webhooks.Fixed++
 			}
 		}
-		if err := r.catchUp(ctx, n.PhoneNumberID, n.ConnectedAt, time.Time{}); err != nil {
+		if err := r.catchUp(ctx, tenantID, n.PhoneNumberID, n.ConnectedAt, time.Time{}); err != nil {
 			r.itemFailed(ctx, "catch up messages", err, "tenant_id", tenantID, "phone_number_id", n.PhoneNumberID)
 			if r.rep.StoppedBy != "" {
 				return checked

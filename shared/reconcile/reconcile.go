@@ -17,6 +17,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -75,6 +76,11 @@ type Confirmer interface {
 	ApplyEvent(ctx context.Context, ev envelope.Event) error
 }
 
+// MessageReader reads one stored message (messaging.Reader).
+type MessageReader interface {
+	Message(ctx context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error)
+}
+
 // DeadLetters reports the dead-letter queues' backlog (sqsqueue.DLQStats).
 type DeadLetters interface {
 	Stats(ctx context.Context) ([]DLQStat, error)
@@ -103,6 +109,9 @@ type Reconciler struct {
 	// the messages worker, which stores it as it stores webhook events.
 	Queue            envelope.Enqueuer
 	MessagesQueueURL string
+	// Messages, when set, is read first, so that a listed message already
+	// stored as Kapso lists it is not handed on again.
+	Messages MessageReader
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger

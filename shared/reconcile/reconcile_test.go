@@ -137,7 +137,7 @@ func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing
 	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
 		worker: worker,
 		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Confirmer: worker, Hints: b.hints,
-			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Log: log,
+			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Messages: b.messages, Log: log,
 			// Unpaced: the simulator has no rate limit unless a test sets one.
 			Limits: reconcile.Limits{KapsoPerMinute: 1 << 30}}}
 }

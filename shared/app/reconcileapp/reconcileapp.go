@@ -48,6 +48,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// The message catch-up goes to the messages worker, which stores it
 		// as it stores webhook events.
 		Queue: &sqsqueue.Sender{Client: c.SQS}, MessagesQueueURL: messagesURL,
+		Messages:    &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table},
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil
 }
