@@ -103,6 +103,13 @@ dev: deps
 bench: deps
 	$(GO) run ./infra/local/cmd/bench
 
+## chaos: a fault-injecting run of the local stack: 10,000 deliveries, 50 tenants,
+## 5% faults, kapso-bridge killed twice; CHAOS_FLAGS passes more (-deliveries, -tenants,
+## -fault-rate, -kills, -seed, -timeout)
+.PHONY: chaos
+chaos: deps
+	$(GO) run ./infra/local/cmd/chaos -v $(CHAOS_FLAGS)
+
 ## reconcile: one reconciler pass in the running make dev, its summary printed
 .PHONY: reconcile
 reconcile:

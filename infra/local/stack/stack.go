@@ -20,9 +20,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/kapso-bridge/kapso-bridge/docs"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
@@ -111,6 +113,28 @@ type Options struct {
 	// Progress, when set, hears each step of a start as it begins, for a
 	// person waiting at a terminal (a cold JVM takes a while).
 	Progress func(step string)
+	// DynamoDBEndpoint and SQSEndpoint, when both set, are DynamoDB and SQS
+	// servers already running: Start uses them instead of starting its own,
+	// keeps the tables and queues it finds there, and leaves the servers
+	// running on Stop (a restarted stack finds its data again).
+	DynamoDBEndpoint string
+	SQSEndpoint      string
+	// AWSMiddleware is added to the DynamoDB and SQS clients the functions
+	// use (not to those that create the tables and queues): chaos runs
+	// inject faults through it.
+	AWSMiddleware []func(*middleware.Stack) error
+	// QueueVisibilityTimeout, when > 0, replaces the queues' visibility
+	// timeout, so a message a killed process held comes back sooner.
+	QueueVisibilityTimeout time.Duration
+	// DevRoutes are served on the local server next to /_dev/reconcile.
+	DevRoutes map[string]http.Handler
+	// Pollers is how many batches of each queue are handled at once, as
+	// Lambda runs several; default 1.
+	Pollers int
+	// AWSRetryMaxBackoff, when > 0, caps the SDK's wait between retries of
+	// the functions' DynamoDB and SQS calls (a chaos run's many injected
+	// failures otherwise spend most of its time waiting).
+	AWSRetryMaxBackoff time.Duration
 }
 
 // Stack is a running local kapso-bridge.
@@ -128,6 +152,7 @@ type Stack struct {
 	wg      sync.WaitGroup
 	servers []*http.Server
 	once    sync.Once
+	pollers int
 }
 
 // Start brings the whole stack up and returns once /healthz would answer 200.
@@ -140,13 +165,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
-	s := &Stack{}
-	progress("starting DynamoDB Local (Java) and fauxqs (Node)")
-	svc, err := services.Start(ctx, services.Options{Log: o.ServicesLog})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrServices, err)
+	s := &Stack{pollers: max(o.Pollers, 1)}
+	external := o.DynamoDBEndpoint != "" && o.SQSEndpoint != ""
+	svc := &services.Services{DynamoDBEndpoint: o.DynamoDBEndpoint, SQSEndpoint: o.SQSEndpoint}
+	if !external {
+		progress("starting DynamoDB Local (Java) and fauxqs (Node)")
+		var err error
+		if svc, err = services.Start(ctx, services.Options{Log: o.ServicesLog}); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrServices, err)
+		}
+		s.Services = svc
 	}
-	s.Services = svc
+	var err error
 	ok := false
 	defer func() {
 		if !ok {
@@ -179,8 +209,25 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Tables, err = dynamo.CreateTables(ctx, c.dynamoDB, prefix); err != nil {
 		return nil, err
 	}
-	if s.Queues, err = sqsqueue.CreateQueues(ctx, c.sqs, prefix); err != nil {
+	if s.Queues, err = createQueues(ctx, c.sqs, prefix, external, o.QueueVisibilityTimeout); err != nil {
 		return nil, err
+	}
+	if len(o.AWSMiddleware) > 0 || o.AWSRetryMaxBackoff > 0 {
+		if o.AWSRetryMaxBackoff > 0 {
+			cfg.Retryer = func() aws.Retryer {
+				return retry.AddWithMaxBackoffDelay(retry.NewStandard(), o.AWSRetryMaxBackoff)
+			}
+		}
+		c = clients{
+			dynamoDB: dynamodb.NewFromConfig(cfg, func(do *dynamodb.Options) {
+				do.BaseEndpoint = aws.String(svc.DynamoDBEndpoint)
+				do.APIOptions = append(do.APIOptions, o.AWSMiddleware...)
+			}),
+			sqs: sqsqueue.NewClient(cfg, func(so *sqs.Options) {
+				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
+				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
+			}),
+		}
 	}
 	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
 	vals[config.BridgeTable.Name] = s.Tables[schema.Bridge.ID]
@@ -244,6 +291,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
+	for pattern, h := range o.DevRoutes {
+		mux.Handle(pattern, h)
+	}
 	mux.Handle("GET "+docs.OpenAPIPath, docs.OpenAPIHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -252,6 +302,47 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.serve(ln, mux, log)
 	ok = true
 	return s, nil
+}
+
+// createQueues creates the schema's queues; on servers that outlive the
+// stack (external) it first looks for queues a previous run made, whose
+// attributes may differ from the schema's after a visibility override.
+func createQueues(ctx context.Context, c *sqs.Client, prefix string, external bool, visibility time.Duration) (map[string]sqsqueue.QueueURLs, error) {
+	if external {
+		if qs, ok := findQueues(ctx, c, prefix); ok {
+			return qs, nil
+		}
+	}
+	qs, err := sqsqueue.CreateQueues(ctx, c, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if visibility > 0 {
+		for _, q := range qs {
+			if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(q.URL),
+				Attributes: map[string]string{"VisibilityTimeout": fmt.Sprint(int(visibility.Seconds()))}}); err != nil {
+				return nil, fmt.Errorf("set visibility timeout of %s: %w", q.URL, err)
+			}
+		}
+	}
+	return qs, nil
+}
+
+// findQueues finds every schema queue and its DLQ under prefix.
+func findQueues(ctx context.Context, c *sqs.Client, prefix string) (map[string]sqsqueue.QueueURLs, bool) {
+	out := map[string]sqsqueue.QueueURLs{}
+	for _, q := range schema.Queues {
+		main, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + q.ID)})
+		if err != nil {
+			return nil, false
+		}
+		dlq, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + q.DLQID())})
+		if err != nil {
+			return nil, false
+		}
+		out[q.ID] = sqsqueue.QueueURLs{URL: aws.ToString(main.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl)}
+	}
+	return out, true
 }
 
 // clients are the AWS clients of every function, on the local servers.
@@ -290,8 +381,10 @@ func (s *Stack) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
 func (s *Stack) poll(ctx context.Context, q schema.Queue, h sqsqueue.BatchHandler, c clients, log *slog.Logger) {
 	p := &sqsqueue.Poller{Client: c.sqs, QueueURL: s.Queues[q.ID].URL, Handler: h, BatchSize: 10,
 		Timeout: q.ConsumerTimeout, Log: log.With("queue", q.ID)}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); p.Run(ctx) }()
+	for range max(s.pollers, 1) {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); p.Run(ctx) }()
+	}
 }
 
 // every runs f on a ticker until the stack stops.

@@ -41,9 +41,15 @@ func main() {
 	}
 	servicesLog := devlog.NewQuiet(os.Stderr, servicesLogLines)
 	steps := newProgress(os.Stdout)
+	opts := stack.Options{Settings: settings, Log: log, ServicesLog: servicesLog, Progress: steps.step}
+	closeExternal, err := applyExternal(&opts, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
+		os.Exit(2)
+	}
+	defer closeExternal()
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Log: log, ServicesLog: servicesLog,
-		Progress: steps.step})
+	s, err := stack.Start(startCtx, opts)
 	cancel()
 	steps.done()
 	if err != nil {

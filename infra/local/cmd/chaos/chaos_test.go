@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The small chaos run of make test: about 1,000 deliveries to 10 tenants
+// with faults at 5% and one SIGKILL of kapso-bridge, checked from the read
+// API. make chaos runs the full one.
+func TestSmallChaosRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos run takes about two minutes")
+	}
+	for _, tool := range []string{"java", "node", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not on PATH: the chaos run needs DynamoDB Local, fauxqs and the go tool", tool)
+		}
+	}
+	cfg := defaultConfig()
+	cfg.Deliveries, cfg.Tenants, cfg.Kills, cfg.Seed, cfg.Timeout = 1000, 10, 1, 7, 4*time.Minute
+	cfg.TimeScale, cfg.FinalReconciles = 0.03, 1
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := run(ctx, cfg)
+	t.Cleanup(func() {
+		if !t.Failed() && res.Dir != "" {
+			_ = os.RemoveAll(res.Dir) // logs are kept only for a failure
+		}
+	})
+	var out strings.Builder
+	res.print(&out)
+	t.Logf("counters:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, progress.String())
+	}
+	if !res.ok() {
+		t.Fatalf("mismatches (see %s/mismatches.txt and dlq.txt)\nprogress:\n%s", res.Dir, progress.String())
+	}
+	if res.Deliveries < cfg.Deliveries || res.Restarts != cfg.Kills || res.FaultsInjected == 0 || res.Messages == 0 {
+		t.Errorf("the run was not what it should be: %d deliveries, %d restarts, %d faults, %d messages checked",
+			res.Deliveries, res.Restarts, res.FaultsInjected, res.Messages)
+	}
+}
