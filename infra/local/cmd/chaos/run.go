@@ -148,12 +148,6 @@ func (c *chaos) intn(n int) int {
 	return c.rng.IntN(n)
 }
 
-func (c *chaos) float() float64 {
-	c.rngMu.Lock()
-	defer c.rngMu.Unlock()
-	return c.rng.Float64()
-}
-
 // deliveries counts every distinct delivery made so far: the simulator's
 // (by idempotency key, the re-sent singles of a failed batch included),
 // the driver's Meta deliveries, and every duplicate sent again.
