@@ -93,6 +93,8 @@ type Simulator struct {
 	conversations []*Conversation
 	messages      []*ChatMessage
 	sequence      int // Kapso's per-project message sequence, for batch_info
+	// proxy is what the Meta proxy's send endpoint has done (send.go).
+	proxy *proxySends
 	// failed are the deliveries that exhausted their retries, oldest first.
 	failed []FailedDelivery
 	// numberModes holds each number's webhook mode; absent is ModeNormal.
@@ -166,6 +168,7 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/messages", s.listMessages)
 	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
 	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)
+	api("POST /meta/whatsapp/{version}/{phone_number_id}/messages", s.proxySend)
 	api("/platform/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")
 	})
@@ -189,6 +192,8 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/mode", s.ctlNumberWebhookMode)
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/state", s.ctlWebhookState)
 	m.HandleFunc("POST /_sim/setup_links/stall", s.ctlStall)
+	m.HandleFunc("POST /_sim/send/faults", s.ctlSendFaults)
+	m.HandleFunc("GET /_sim/send", s.ctlSendState)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
 	m.HandleFunc("GET /{$}", s.homePage)
 	s.mux = m
