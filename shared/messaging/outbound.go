@@ -26,7 +26,12 @@ type OutboundRequest struct {
 	To            string `json:"to,omitempty"`              // E.164 digits (a leading + accepted and dropped), 7..15 digits
 	Recipient     string `json:"recipient,omitempty"`       // a BSUID instead of to
 	Type          string `json:"type"`                      // one of the Out* type names
+	OutContent
+}
 
+// OutContent is the message itself: the object of its type, the one set.
+// The request and the Meta body both carry it.
+type OutContent struct {
 	Text        *OutText        `json:"text,omitempty"`
 	Template    *OutTemplate    `json:"template,omitempty"`
 	Image       *OutMedia       `json:"image,omitempty"`
@@ -465,6 +470,14 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := make(map[string]reflect.Type, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the outer object's, as
+			// encoding/json has them.
+			for name, ft := range jsonFields(f.Type) {
+				out[name] = ft
+			}
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "" || name == "-" {
 			continue
@@ -927,21 +940,12 @@ func (r OutboundRequest) FreeForm() bool { return r.Type != OutTypeTemplate }
 // metaSendBody is Meta's Cloud API message object; field order is the
 // order of the bytes.
 type metaSendBody struct {
-	MessagingProduct string          `json:"messaging_product"`
-	RecipientType    string          `json:"recipient_type"`
-	To               string          `json:"to,omitempty"`
-	Recipient        string          `json:"recipient,omitempty"`
-	Type             string          `json:"type"`
-	Text             *OutText        `json:"text,omitempty"`
-	Template         *OutTemplate    `json:"template,omitempty"`
-	Image            *OutMedia       `json:"image,omitempty"`
-	Document         *OutMedia       `json:"document,omitempty"`
-	Audio            *OutMedia       `json:"audio,omitempty"`
-	Video            *OutMedia       `json:"video,omitempty"`
-	Interactive      *OutInteractive `json:"interactive,omitempty"`
-	Reaction         *OutReaction    `json:"reaction,omitempty"`
-	Location         *OutLocation    `json:"location,omitempty"`
-	Contacts         []OutContact    `json:"contacts,omitempty"`
+	MessagingProduct string `json:"messaging_product"`
+	RecipientType    string `json:"recipient_type"`
+	To               string `json:"to,omitempty"`
+	Recipient        string `json:"recipient,omitempty"`
+	Type             string `json:"type"`
+	OutContent
 }
 
 // MetaMessage is the Meta Cloud API message object for the request, the
@@ -959,16 +963,7 @@ func (r OutboundRequest) MetaMessage() ([]byte, error) {
 		To:               n.To,
 		Recipient:        n.Recipient,
 		Type:             n.Type,
-		Text:             n.Text,
-		Template:         n.Template,
-		Image:            n.Image,
-		Document:         n.Document,
-		Audio:            n.Audio,
-		Video:            n.Video,
-		Interactive:      n.Interactive,
-		Reaction:         n.Reaction,
-		Location:         n.Location,
-		Contacts:         n.Contacts,
+		OutContent:       n.OutContent,
 	})
 }
 

@@ -257,7 +257,7 @@ func TestOutboundFreeForm(t *testing.T) {
 }
 
 func TestOutboundMetaMessageValidates(t *testing.T) {
-	r := OutboundRequest{To: "16505551234", Type: OutTypeText, Text: &OutText{}}
+	r := OutboundRequest{To: "16505551234", Type: OutTypeText, OutContent: OutContent{Text: &OutText{}}}
 	_, err := r.MetaMessage()
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "text.body" {
