@@ -63,3 +63,21 @@ func As(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// FieldError is a request field that failed validation. Field is the JSON
+// name or path ("text.body", "theme_config.primary_color"), empty when the
+// body as a whole is at fault; Message is safe to show the caller.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+// Field is the FieldError of field.
+func Field(field, message string) *FieldError { return &FieldError{Field: field, Message: message} }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 // OutboundRequest is the body of a send request: one message to send from a
@@ -222,22 +224,6 @@ type OutContactAddress struct {
 	Type        string `json:"type,omitempty"`
 }
 
-// FieldError is a send request field that failed validation. Field is the
-// JSON path ("text.body", "interactive.action.buttons[1].reply.title"),
-// empty when the body as a whole is wrong; Message is safe to show the
-// caller.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Message
-	}
-	return e.Field + ": " + e.Message
-}
-
 // Limits of a send request. Character counts are Unicode code points.
 const (
 	MaxOutboundBodyBytes = 64 << 10 // the request body as received
@@ -292,38 +278,38 @@ var (
 // ParseOutboundRequest reads a send request strictly: the body is at most
 // MaxOutboundBodyBytes of valid UTF-8 holding exactly one JSON object, with
 // no unknown or repeated field and every value of the expected JSON type.
-// The request is then validated. Every error is a *FieldError naming the
+// The request is then validated. Every error is a *errs.FieldError naming the
 // field's JSON path.
 func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
 	var r OutboundRequest
 	if len(body) > MaxOutboundBodyBytes {
-		return r, &FieldError{"", fmt.Sprintf("body must be at most %d bytes, got %d", MaxOutboundBodyBytes, len(body))}
+		return r, errs.Field("", fmt.Sprintf("body must be at most %d bytes, got %d", MaxOutboundBodyBytes, len(body)))
 	}
 	if !utf8.Valid(body) {
-		return r, &FieldError{"", "body must be valid UTF-8"}
+		return r, errs.Field("", "body must be valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return r, &FieldError{"", "body must be a JSON object"}
+		return r, errs.Field("", "body must be a JSON object")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return r, &FieldError{"", "body must be a JSON object"}
+		return r, errs.Field("", "body must be a JSON object")
 	}
 	tree, ferr := readObject(dec, "", 1)
 	if ferr != nil {
 		return r, ferr
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return r, &FieldError{"", "body must hold exactly one JSON object"}
+		return r, errs.Field("", "body must hold exactly one JSON object")
 	}
 	if ferr := checkShape(tree, reflect.TypeFor[OutboundRequest](), ""); ferr != nil {
 		return r, ferr
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		// checkShape has seen every value; what is left is a number out of range.
-		return OutboundRequest{}, &FieldError{"", "body is not a valid send request"}
+		return OutboundRequest{}, errs.Field("", "body is not a valid send request")
 	}
 	if err := r.Validate(); err != nil {
 		return OutboundRequest{}, err
@@ -333,26 +319,26 @@ func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
 
 // readObject reads the members of an object whose '{' was read, refusing
 // repeated names; values are kept as any, numbers as json.Number.
-func readObject(dec *json.Decoder, path string, depth int) (map[string]any, *FieldError) {
+func readObject(dec *json.Decoder, path string, depth int) (map[string]any, *errs.FieldError) {
 	if depth > maxOutboundDepth {
-		return nil, &FieldError{path, "nests too deeply"}
+		return nil, errs.Field(path, "nests too deeply")
 	}
 	obj := map[string]any{}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, &FieldError{path, "is not valid JSON"}
+			return nil, errs.Field(path, "is not valid JSON")
 		}
 		if d, ok := tok.(json.Delim); ok && d == '}' {
 			return obj, nil
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return nil, &FieldError{path, "is not valid JSON"}
+			return nil, errs.Field(path, "is not valid JSON")
 		}
 		p := join(path, key)
 		if _, dup := obj[key]; dup {
-			return nil, &FieldError{p, "is repeated"}
+			return nil, errs.Field(p, "is repeated")
 		}
 		v, ferr := readValue(dec, p, depth)
 		if ferr != nil {
@@ -362,10 +348,10 @@ func readObject(dec *json.Decoder, path string, depth int) (map[string]any, *Fie
 	}
 }
 
-func readValue(dec *json.Decoder, path string, depth int) (any, *FieldError) {
+func readValue(dec *json.Decoder, path string, depth int) (any, *errs.FieldError) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, &FieldError{path, "is not valid JSON"}
+		return nil, errs.Field(path, "is not valid JSON")
 	}
 	d, ok := tok.(json.Delim)
 	if !ok {
@@ -376,7 +362,7 @@ func readValue(dec *json.Decoder, path string, depth int) (any, *FieldError) {
 		return readObject(dec, path, depth+1)
 	case '[':
 		if depth+1 > maxOutboundDepth {
-			return nil, &FieldError{path, "nests too deeply"}
+			return nil, errs.Field(path, "nests too deeply")
 		}
 		arr := []any{}
 		for i := 0; dec.More(); i++ {
@@ -387,11 +373,11 @@ func readValue(dec *json.Decoder, path string, depth int) (any, *FieldError) {
 			arr = append(arr, v)
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, &FieldError{path, "is not valid JSON"}
+			return nil, errs.Field(path, "is not valid JSON")
 		}
 		return arr, nil
 	}
-	return nil, &FieldError{path, "is not valid JSON"}
+	return nil, errs.Field(path, "is not valid JSON")
 }
 
 func join(path, key string) string {
@@ -406,7 +392,7 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // checkShape compares a decoded JSON value with the Go type it is to be
 // decoded into: unknown fields and values of the wrong JSON type are named
 // by path. A JSON null leaves the field unset, as encoding/json does.
-func checkShape(v any, t reflect.Type, path string) *FieldError {
+func checkShape(v any, t reflect.Type, path string) *errs.FieldError {
 	if t == rawMessageType || v == nil {
 		return nil
 	}
@@ -415,24 +401,24 @@ func checkShape(v any, t reflect.Type, path string) *FieldError {
 		return checkShape(v, t.Elem(), path)
 	case reflect.String:
 		if _, ok := v.(string); !ok {
-			return &FieldError{path, "must be a string"}
+			return errs.Field(path, "must be a string")
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
-			return &FieldError{path, "must be true or false"}
+			return errs.Field(path, "must be true or false")
 		}
 	case reflect.Float64:
 		n, ok := v.(json.Number)
 		if !ok {
-			return &FieldError{path, "must be a number"}
+			return errs.Field(path, "must be a number")
 		}
 		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
-			return &FieldError{path, "is out of range"}
+			return errs.Field(path, "is out of range")
 		}
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {
-			return &FieldError{path, "must be an array"}
+			return errs.Field(path, "must be an array")
 		}
 		for i, e := range arr {
 			if ferr := checkShape(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ferr != nil {
@@ -442,7 +428,7 @@ func checkShape(v any, t reflect.Type, path string) *FieldError {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return &FieldError{path, "must be an object"}
+			return errs.Field(path, "must be an object")
 		}
 		fields := jsonFields(t)
 		keys := make([]string, 0, len(obj))
@@ -453,14 +439,14 @@ func checkShape(v any, t reflect.Type, path string) *FieldError {
 		for _, k := range keys {
 			ft, ok := fields[k]
 			if !ok {
-				return &FieldError{join(path, k), "is not a known field"}
+				return errs.Field(join(path, k), "is not a known field")
 			}
 			if ferr := checkShape(obj[k], ft, join(path, k)); ferr != nil {
 				return ferr
 			}
 		}
 	default:
-		return &FieldError{path, "has an unsupported type"}
+		return errs.Field(path, "has an unsupported type")
 	}
 	return nil
 }
@@ -488,7 +474,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 // Validate checks the request against Meta's limits and returns the first
-// problem as a *FieldError: exactly one of to and recipient, a known type,
+// problem as a *errs.FieldError: exactly one of to and recipient, a known type,
 // the object for the type present and no other.
 func (r OutboundRequest) Validate() error {
 	if ferr := r.check(); ferr != nil {
@@ -497,38 +483,38 @@ func (r OutboundRequest) Validate() error {
 	return nil
 }
 
-func (r OutboundRequest) check() *FieldError {
+func (r OutboundRequest) check() *errs.FieldError {
 	if r.PhoneNumberID != "" && (!allDigits(r.PhoneNumberID) || len(r.PhoneNumberID) > MaxPhoneNumberIDChars) {
-		return &FieldError{"phone_number_id", fmt.Sprintf("must be 1..%d digits", MaxPhoneNumberIDChars)}
+		return errs.Field("phone_number_id", fmt.Sprintf("must be 1..%d digits", MaxPhoneNumberIDChars))
 	}
 	switch {
 	case r.To == "" && r.Recipient == "":
-		return &FieldError{"to", "to or recipient is required"}
+		return errs.Field("to", "to or recipient is required")
 	case r.To != "" && r.Recipient != "":
-		return &FieldError{"recipient", "must not be set together with to"}
+		return errs.Field("recipient", "must not be set together with to")
 	case r.To != "":
 		d := strings.TrimPrefix(r.To, "+")
 		if !allDigits(d) || len(d) < MinPhoneDigits || len(d) > MaxPhoneDigits || d[0] == '0' {
-			return &FieldError{"to", fmt.Sprintf("must be an E.164 number of %d..%d digits, optionally starting with +", MinPhoneDigits, MaxPhoneDigits)}
+			return errs.Field("to", fmt.Sprintf("must be an E.164 number of %d..%d digits, optionally starting with +", MinPhoneDigits, MaxPhoneDigits))
 		}
 	default:
 		if !bsuidPattern.MatchString(r.Recipient) {
-			return &FieldError{"recipient", "must be a business-scoped user id such as US.13491208655302741918"}
+			return errs.Field("recipient", "must be a business-scoped user id such as US.13491208655302741918")
 		}
 	}
 	present := r.present()
 	if _, known := present[r.Type]; !known {
 		if r.Type == "" {
-			return &FieldError{"type", "is required"}
+			return errs.Field("type", "is required")
 		}
-		return &FieldError{"type", "must be one of " + strings.Join(outTypes, ", ")}
+		return errs.Field("type", "must be one of "+strings.Join(outTypes, ", "))
 	}
 	if !present[r.Type] {
-		return &FieldError{r.Type, fmt.Sprintf("is required when type is %s", r.Type)}
+		return errs.Field(r.Type, fmt.Sprintf("is required when type is %s", r.Type))
 	}
 	for _, t := range outTypes {
 		if t != r.Type && present[t] {
-			return &FieldError{t, fmt.Sprintf("must not be set when type is %s", r.Type)}
+			return errs.Field(t, fmt.Sprintf("must not be set when type is %s", r.Type))
 		}
 	}
 	switch r.Type {
@@ -593,61 +579,61 @@ func allDigits(s string) bool {
 }
 
 // chars checks a string's length in code points: min..max.
-func chars(field, s string, minimum, maximum int) *FieldError {
+func chars(field, s string, minimum, maximum int) *errs.FieldError {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case n < minimum && minimum == 1:
-		return &FieldError{field, "is required"}
+		return errs.Field(field, "is required")
 	case n < minimum || n > maximum:
-		return &FieldError{field, fmt.Sprintf("must be %d..%d characters, got %d", minimum, maximum, n)}
+		return errs.Field(field, fmt.Sprintf("must be %d..%d characters, got %d", minimum, maximum, n))
 	}
 	return nil
 }
 
-func checkText(t *OutText) *FieldError {
+func checkText(t *OutText) *errs.FieldError {
 	return chars("text.body", t.Body, 1, MaxTextBodyChars)
 }
 
-func checkTemplate(t *OutTemplate) *FieldError {
+func checkTemplate(t *OutTemplate) *errs.FieldError {
 	if ferr := chars("template.name", t.Name, 1, MaxTemplateNameChars); ferr != nil {
 		return ferr
 	}
 	if !templateNamePattern.MatchString(t.Name) {
-		return &FieldError{"template.name", "must hold only lowercase letters, digits and underscores"}
+		return errs.Field("template.name", "must hold only lowercase letters, digits and underscores")
 	}
 	if t.Language == nil {
-		return &FieldError{"template.language", "is required"}
+		return errs.Field("template.language", "is required")
 	}
 	if t.Language.Code == "" {
-		return &FieldError{"template.language.code", "is required"}
+		return errs.Field("template.language.code", "is required")
 	}
 	if len(t.Language.Code) > MaxTemplateLanguageChars || !languagePattern.MatchString(t.Language.Code) {
-		return &FieldError{"template.language.code", "must be a language code such as en_US or pt_BR"}
+		return errs.Field("template.language.code", "must be a language code such as en_US or pt_BR")
 	}
 	if t.Language.Policy != "" && t.Language.Policy != "deterministic" {
-		return &FieldError{"template.language.policy", `must be "deterministic" when set`}
+		return errs.Field("template.language.policy", `must be "deterministic" when set`)
 	}
 	if len(t.Components) > 0 {
 		if len(t.Components) > MaxTemplateComponentsBytes {
-			return &FieldError{"template.components", fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxTemplateComponentsBytes, len(t.Components))}
+			return errs.Field("template.components", fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxTemplateComponentsBytes, len(t.Components)))
 		}
 		var arr []json.RawMessage
 		if err := json.Unmarshal(t.Components, &arr); err != nil || arr == nil {
-			return &FieldError{"template.components", "must be a JSON array"}
+			return errs.Field("template.components", "must be a JSON array")
 		}
 	}
 	return nil
 }
 
-func checkMedia(kind string, m *OutMedia) *FieldError {
+func checkMedia(kind string, m *OutMedia) *errs.FieldError {
 	switch {
 	case m.ID == "" && m.Link == "":
-		return &FieldError{kind + ".link", "link or id is required"}
+		return errs.Field(kind+".link", "link or id is required")
 	case m.ID != "" && m.Link != "":
-		return &FieldError{kind + ".id", "must not be set together with link"}
+		return errs.Field(kind+".id", "must not be set together with link")
 	case m.ID != "":
 		if !allDigits(m.ID) || len(m.ID) > MaxMediaIDChars {
-			return &FieldError{kind + ".id", fmt.Sprintf("must be a media id of 1..%d digits", MaxMediaIDChars)}
+			return errs.Field(kind+".id", fmt.Sprintf("must be a media id of 1..%d digits", MaxMediaIDChars))
 		}
 	default:
 		if ferr := httpsURL(kind+".link", m.Link, MaxMediaLinkChars); ferr != nil {
@@ -656,7 +642,7 @@ func checkMedia(kind string, m *OutMedia) *FieldError {
 	}
 	if m.Caption != "" {
 		if kind == OutTypeAudio {
-			return &FieldError{kind + ".caption", "is not allowed for audio"}
+			return errs.Field(kind+".caption", "is not allowed for audio")
 		}
 		if ferr := chars(kind+".caption", m.Caption, 0, MaxMediaCaptionChars); ferr != nil {
 			return ferr
@@ -664,7 +650,7 @@ func checkMedia(kind string, m *OutMedia) *FieldError {
 	}
 	if m.Filename != "" {
 		if kind != OutTypeDocument {
-			return &FieldError{kind + ".filename", "is allowed only for documents"}
+			return errs.Field(kind+".filename", "is allowed only for documents")
 		}
 		if ferr := chars(kind+".filename", m.Filename, 0, MaxMediaFilenameChars); ferr != nil {
 			return ferr
@@ -673,31 +659,31 @@ func checkMedia(kind string, m *OutMedia) *FieldError {
 	return nil
 }
 
-func httpsURL(field, s string, maximum int) *FieldError {
+func httpsURL(field, s string, maximum int) *errs.FieldError {
 	if utf8.RuneCountInString(s) > maximum {
-		return &FieldError{field, fmt.Sprintf("must be at most %d characters", maximum)}
+		return errs.Field(field, fmt.Sprintf("must be at most %d characters", maximum))
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsFunc(s, unicode.IsSpace) {
-		return &FieldError{field, "must be an absolute https URL"}
+		return errs.Field(field, "must be an absolute https URL")
 	}
 	return nil
 }
 
-func checkInteractive(in *OutInteractive) *FieldError {
+func checkInteractive(in *OutInteractive) *errs.FieldError {
 	if in.Type != InteractiveButton && in.Type != InteractiveList {
-		return &FieldError{"interactive.type", `must be "button" or "list"`}
+		return errs.Field("interactive.type", `must be "button" or "list"`)
 	}
 	if in.Header != nil {
 		if in.Header.Type != "text" {
-			return &FieldError{"interactive.header.type", `must be "text"`}
+			return errs.Field("interactive.header.type", `must be "text"`)
 		}
 		if ferr := chars("interactive.header.text", in.Header.Text, 1, MaxInteractiveHeaderChars); ferr != nil {
 			return ferr
 		}
 	}
 	if in.Body == nil {
-		return &FieldError{"interactive.body", "is required"}
+		return errs.Field("interactive.body", "is required")
 	}
 	if ferr := chars("interactive.body.text", in.Body.Text, 1, MaxInteractiveBodyChars); ferr != nil {
 		return ferr
@@ -708,7 +694,7 @@ func checkInteractive(in *OutInteractive) *FieldError {
 		}
 	}
 	if in.Action == nil {
-		return &FieldError{"interactive.action", "is required"}
+		return errs.Field("interactive.action", "is required")
 	}
 	if in.Type == InteractiveButton {
 		return checkButtons(in.Action)
@@ -716,30 +702,30 @@ func checkInteractive(in *OutInteractive) *FieldError {
 	return checkList(in.Action)
 }
 
-func checkButtons(a *OutInteractiveAction) *FieldError {
+func checkButtons(a *OutInteractiveAction) *errs.FieldError {
 	if a.Button != "" {
-		return &FieldError{"interactive.action.button", "is only for list messages"}
+		return errs.Field("interactive.action.button", "is only for list messages")
 	}
 	if a.Sections != nil {
-		return &FieldError{"interactive.action.sections", "are only for list messages"}
+		return errs.Field("interactive.action.sections", "are only for list messages")
 	}
 	if len(a.Buttons) == 0 || len(a.Buttons) > MaxReplyButtons {
-		return &FieldError{"interactive.action.buttons", fmt.Sprintf("must hold 1..%d buttons, got %d", MaxReplyButtons, len(a.Buttons))}
+		return errs.Field("interactive.action.buttons", fmt.Sprintf("must hold 1..%d buttons, got %d", MaxReplyButtons, len(a.Buttons)))
 	}
 	seen := map[string]bool{}
 	for i, b := range a.Buttons {
 		p := fmt.Sprintf("interactive.action.buttons[%d]", i)
 		if b.Type != "" && b.Type != "reply" {
-			return &FieldError{p + ".type", `must be "reply"`}
+			return errs.Field(p+".type", `must be "reply"`)
 		}
 		if b.Reply == nil {
-			return &FieldError{p + ".reply", "is required"}
+			return errs.Field(p+".reply", "is required")
 		}
 		if ferr := chars(p+".reply.id", b.Reply.ID, 1, MaxReplyButtonIDChars); ferr != nil {
 			return ferr
 		}
 		if seen[b.Reply.ID] {
-			return &FieldError{p + ".reply.id", "must be unique among the buttons"}
+			return errs.Field(p+".reply.id", "must be unique among the buttons")
 		}
 		seen[b.Reply.ID] = true
 		if ferr := chars(p+".reply.title", b.Reply.Title, 1, MaxReplyButtonTitleChars); ferr != nil {
@@ -749,39 +735,39 @@ func checkButtons(a *OutInteractiveAction) *FieldError {
 	return nil
 }
 
-func checkList(a *OutInteractiveAction) *FieldError {
+func checkList(a *OutInteractiveAction) *errs.FieldError {
 	if a.Buttons != nil {
-		return &FieldError{"interactive.action.buttons", "are only for button messages"}
+		return errs.Field("interactive.action.buttons", "are only for button messages")
 	}
 	if ferr := chars("interactive.action.button", a.Button, 1, MaxListButtonChars); ferr != nil {
 		return ferr
 	}
 	if len(a.Sections) == 0 || len(a.Sections) > MaxListSections {
-		return &FieldError{"interactive.action.sections", fmt.Sprintf("must hold 1..%d sections, got %d", MaxListSections, len(a.Sections))}
+		return errs.Field("interactive.action.sections", fmt.Sprintf("must hold 1..%d sections, got %d", MaxListSections, len(a.Sections)))
 	}
 	rows := 0
 	seen := map[string]bool{}
 	for i, s := range a.Sections {
 		p := fmt.Sprintf("interactive.action.sections[%d]", i)
 		if s.Title == "" && len(a.Sections) > 1 {
-			return &FieldError{p + ".title", "is required when there is more than one section"}
+			return errs.Field(p+".title", "is required when there is more than one section")
 		}
 		if ferr := chars(p+".title", s.Title, 0, MaxListSectionTitleChars); ferr != nil {
 			return ferr
 		}
 		if len(s.Rows) == 0 {
-			return &FieldError{p + ".rows", "must hold at least one row"}
+			return errs.Field(p+".rows", "must hold at least one row")
 		}
 		for j, row := range s.Rows {
 			rp := fmt.Sprintf("%s.rows[%d]", p, j)
 			if rows++; rows > MaxListRows {
-				return &FieldError{rp, fmt.Sprintf("a list holds at most %d rows over all sections", MaxListRows)}
+				return errs.Field(rp, fmt.Sprintf("a list holds at most %d rows over all sections", MaxListRows))
 			}
 			if ferr := chars(rp+".id", row.ID, 1, MaxListRowIDChars); ferr != nil {
 				return ferr
 			}
 			if seen[row.ID] {
-				return &FieldError{rp + ".id", "must be unique among the rows"}
+				return errs.Field(rp+".id", "must be unique among the rows")
 			}
 			seen[row.ID] = true
 			if ferr := chars(rp+".title", row.Title, 1, MaxListRowTitleChars); ferr != nil {
@@ -795,15 +781,15 @@ func checkList(a *OutInteractiveAction) *FieldError {
 	return nil
 }
 
-func checkReaction(re *OutReaction) *FieldError {
+func checkReaction(re *OutReaction) *errs.FieldError {
 	if re.MessageID == "" {
-		return &FieldError{"reaction.message_id", "is required"}
+		return errs.Field("reaction.message_id", "is required")
 	}
 	if !strings.HasPrefix(re.MessageID, "wamid.") || len(re.MessageID) > MaxWAMIDChars || strings.ContainsFunc(re.MessageID, func(c rune) bool { return c > unicode.MaxASCII || unicode.IsSpace(c) || unicode.IsControl(c) }) {
-		return &FieldError{"reaction.message_id", "must be a WhatsApp message id (wamid.…)"}
+		return errs.Field("reaction.message_id", "must be a WhatsApp message id (wamid.…)")
 	}
 	if re.Emoji != "" && !oneEmoji(re.Emoji) {
-		return &FieldError{"reaction.emoji", `must be one emoji, or "" to remove the reaction`}
+		return errs.Field("reaction.emoji", `must be one emoji, or "" to remove the reaction`)
 	}
 	return nil
 }
@@ -840,18 +826,18 @@ func oneEmoji(s string) bool {
 	return true
 }
 
-func checkLocation(l *OutLocation) *FieldError {
+func checkLocation(l *OutLocation) *errs.FieldError {
 	if l.Latitude == nil {
-		return &FieldError{"location.latitude", "is required"}
+		return errs.Field("location.latitude", "is required")
 	}
 	if *l.Latitude < -90 || *l.Latitude > 90 {
-		return &FieldError{"location.latitude", "must be between -90 and 90"}
+		return errs.Field("location.latitude", "must be between -90 and 90")
 	}
 	if l.Longitude == nil {
-		return &FieldError{"location.longitude", "is required"}
+		return errs.Field("location.longitude", "is required")
 	}
 	if *l.Longitude < -180 || *l.Longitude > 180 {
-		return &FieldError{"location.longitude", "must be between -180 and 180"}
+		return errs.Field("location.longitude", "must be between -180 and 180")
 	}
 	if ferr := chars("location.name", l.Name, 0, MaxLocationNameChars); ferr != nil {
 		return ferr
@@ -859,27 +845,27 @@ func checkLocation(l *OutLocation) *FieldError {
 	return chars("location.address", l.Address, 0, MaxLocationAddressChars)
 }
 
-func checkContacts(cs []OutContact) *FieldError {
+func checkContacts(cs []OutContact) *errs.FieldError {
 	if len(cs) == 0 || len(cs) > MaxContacts {
-		return &FieldError{"contacts", fmt.Sprintf("must hold 1..%d contacts, got %d", MaxContacts, len(cs))}
+		return errs.Field("contacts", fmt.Sprintf("must hold 1..%d contacts, got %d", MaxContacts, len(cs)))
 	}
 	for i, c := range cs {
 		p := fmt.Sprintf("contacts[%d]", i)
 		if c.Name == nil {
-			return &FieldError{p + ".name", "is required"}
+			return errs.Field(p+".name", "is required")
 		}
 		if ferr := chars(p+".name.formatted_name", c.Name.FormattedName, 1, MaxContactTextChars); ferr != nil {
 			return ferr
 		}
 		if c.Birthday != "" && !birthdayPattern.MatchString(c.Birthday) {
-			return &FieldError{p + ".birthday", "must be YYYY-MM-DD"}
+			return errs.Field(p+".birthday", "must be YYYY-MM-DD")
 		}
 		for _, list := range []struct {
 			name string
 			n    int
 		}{{"phones", len(c.Phones)}, {"emails", len(c.Emails)}, {"urls", len(c.URLs)}, {"addresses", len(c.Addresses)}} {
 			if list.n > MaxContactItems {
-				return &FieldError{p + "." + list.name, fmt.Sprintf("must hold at most %d entries", MaxContactItems)}
+				return errs.Field(p+"."+list.name, fmt.Sprintf("must hold at most %d entries", MaxContactItems))
 			}
 		}
 		for j, ph := range c.Phones {
@@ -905,7 +891,7 @@ func checkContacts(cs []OutContact) *FieldError {
 }
 
 // checkContactStrings bounds every string of a contact card.
-func checkContactStrings(path string, v reflect.Value) *FieldError {
+func checkContactStrings(path string, v reflect.Value) *errs.FieldError {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {

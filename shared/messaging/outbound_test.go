@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 const outHead = `"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234"`
@@ -178,9 +180,9 @@ func TestOutboundInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseOutboundRequest([]byte(tt.body))
-			var fe *FieldError
+			var fe *errs.FieldError
 			if !errors.As(err, &fe) {
-				t.Fatalf("ParseOutboundRequest() = %v, want a *FieldError for %q", err, tt.field)
+				t.Fatalf("ParseOutboundRequest() = %v, want a *errs.FieldError for %q", err, tt.field)
 			}
 			if fe.Field != tt.field {
 				t.Errorf("field = %q (%v), want %q", fe.Field, fe, tt.field)
@@ -259,7 +261,7 @@ func TestOutboundFreeForm(t *testing.T) {
 func TestOutboundMetaMessageValidates(t *testing.T) {
 	r := OutboundRequest{To: "16505551234", Type: OutTypeText, OutContent: OutContent{Text: &OutText{}}}
 	_, err := r.MetaMessage()
-	var fe *FieldError
+	var fe *errs.FieldError
 	if !errors.As(err, &fe) || fe.Field != "text.body" {
 		t.Errorf("MetaMessage() = %v, want a text.body error", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 // SetupLinkRequest is the body the SaaS backend sends to ask for a setup
@@ -22,16 +24,6 @@ type SetupLinkRequest struct {
 	ReconnectPhoneNumber   string            `json:"reconnect_phone_number,omitempty"`
 }
 
-// FieldError is a request field that failed validation. Field is the JSON
-// name (theme_config entries as theme_config.<key>); Message is safe to
-// show the caller.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-
 // Limits of a setup link request.
 const (
 	MaxTenantNameChars = 200
@@ -39,9 +31,9 @@ const (
 	MaxTenantIDChars   = 128
 )
 
-// Validate checks the request and returns the first problem as a *FieldError.
+// Validate checks the request and returns the first problem as a *errs.FieldError.
 func (r SetupLinkRequest) Validate() error {
-	checks := []func() *FieldError{
+	checks := []func() *errs.FieldError{
 		r.checkTenantName,
 		r.checkConnectionTypes,
 		r.checkCountryISOs,
@@ -61,18 +53,18 @@ func (r SetupLinkRequest) Validate() error {
 // checkTenantName: the name is shown to people at Kapso and in logs, so no
 // control character (C0, DEL, C1: line breaks, escapes, NUL) gets through;
 // the bound is on the name as kept, without surrounding white space.
-func (r SetupLinkRequest) checkTenantName() *FieldError {
+func (r SetupLinkRequest) checkTenantName() *errs.FieldError {
 	const field = "tenant_name"
 	if !utf8.ValidString(r.TenantName) {
-		return &FieldError{field, "must be valid UTF-8"}
+		return errs.Field(field, "must be valid UTF-8")
 	}
 	for i, c := range []rune(r.TenantName) {
 		if unicode.IsControl(c) {
-			return &FieldError{field, fmt.Sprintf("must not contain control characters (U+%04X at character %d)", c, i+1)}
+			return errs.Field(field, fmt.Sprintf("must not contain control characters (U+%04X at character %d)", c, i+1))
 		}
 	}
 	if n := utf8.RuneCountInString(r.Name()); n > MaxTenantNameChars {
-		return &FieldError{field, fmt.Sprintf("must be at most %d characters, got %d", MaxTenantNameChars, n)}
+		return errs.Field(field, fmt.Sprintf("must be at most %d characters, got %d", MaxTenantNameChars, n))
 	}
 	return nil
 }
@@ -83,39 +75,39 @@ func (r SetupLinkRequest) Name() string { return strings.TrimSpace(r.TenantName)
 
 // checkConnectionTypes: omitted means Kapso's default (both); present
 // means a non-empty set of known types.
-func (r SetupLinkRequest) checkConnectionTypes() *FieldError {
+func (r SetupLinkRequest) checkConnectionTypes() *errs.FieldError {
 	if r.AllowedConnectionTypes == nil {
 		return nil
 	}
 	const field = "allowed_connection_types"
 	if len(r.AllowedConnectionTypes) == 0 {
-		return &FieldError{field, "must not be empty; omit it to allow both"}
+		return errs.Field(field, "must not be empty; omit it to allow both")
 	}
 	for i, t := range r.AllowedConnectionTypes {
 		if t != string(ConnectionDedicated) && t != string(ConnectionCoexistence) {
-			return &FieldError{field, fmt.Sprintf("%q is not one of coexistence, dedicated", t)}
+			return errs.Field(field, fmt.Sprintf("%q is not one of coexistence, dedicated", t))
 		}
 		if slices.Contains(r.AllowedConnectionTypes[:i], t) {
-			return &FieldError{field, fmt.Sprintf("%q is listed twice", t)}
+			return errs.Field(field, fmt.Sprintf("%q is listed twice", t))
 		}
 	}
 	return nil
 }
 
-func (r SetupLinkRequest) checkCountryISOs() *FieldError {
+func (r SetupLinkRequest) checkCountryISOs() *errs.FieldError {
 	if r.PhoneNumberCountryISOs == nil {
 		return nil
 	}
 	const field = "phone_number_country_isos"
 	if n := len(r.PhoneNumberCountryISOs); n == 0 || n > MaxCountryISOs {
-		return &FieldError{field, fmt.Sprintf("must list 1 to %d countries, got %d", MaxCountryISOs, n)}
+		return errs.Field(field, fmt.Sprintf("must list 1 to %d countries, got %d", MaxCountryISOs, n))
 	}
 	for i, iso := range r.PhoneNumberCountryISOs {
 		if len(iso) != 2 || !allBytes(iso, isUpperASCII) {
-			return &FieldError{field, fmt.Sprintf("%q is not a two-letter uppercase country code", iso)}
+			return errs.Field(field, fmt.Sprintf("%q is not a two-letter uppercase country code", iso))
 		}
 		if slices.Contains(r.PhoneNumberCountryISOs[:i], iso) {
-			return &FieldError{field, fmt.Sprintf("%q is listed twice", iso)}
+			return errs.Field(field, fmt.Sprintf("%q is listed twice", iso))
 		}
 	}
 	return nil
@@ -123,21 +115,21 @@ func (r SetupLinkRequest) checkCountryISOs() *FieldError {
 
 // checkAreaCode: Kapso provisions by area code in the US only, and the
 // country list defaults to US when omitted.
-func (r SetupLinkRequest) checkAreaCode() *FieldError {
+func (r SetupLinkRequest) checkAreaCode() *errs.FieldError {
 	if r.PhoneNumberAreaCode == "" {
 		return nil
 	}
 	const field = "phone_number_area_code"
 	if len(r.PhoneNumberAreaCode) != 3 || !allBytes(r.PhoneNumberAreaCode, isDigitASCII) {
-		return &FieldError{field, "must be 3 digits"}
+		return errs.Field(field, "must be 3 digits")
 	}
 	if r.PhoneNumberCountryISOs != nil && !slices.Contains(r.PhoneNumberCountryISOs, "US") {
-		return &FieldError{field, "is only allowed when phone_number_country_isos includes US"}
+		return errs.Field(field, "is only allowed when phone_number_country_isos includes US")
 	}
 	return nil
 }
 
-func (r SetupLinkRequest) checkLanguage() *FieldError {
+func (r SetupLinkRequest) checkLanguage() *errs.FieldError {
 	if r.Language == nil {
 		return nil
 	}
@@ -145,10 +137,10 @@ func (r SetupLinkRequest) checkLanguage() *FieldError {
 	case "en", "es", "pt", "hi", "id", "ar":
 		return nil
 	}
-	return &FieldError{"language", fmt.Sprintf("%q is not one of en, es, pt, hi, id, ar", *r.Language)}
+	return errs.Field("language", fmt.Sprintf("%q is not one of en, es, pt, hi, id, ar", *r.Language))
 }
 
-func (r SetupLinkRequest) checkThemeConfig() *FieldError {
+func (r SetupLinkRequest) checkThemeConfig() *errs.FieldError {
 	keys := make([]string, 0, len(r.ThemeConfig))
 	for key := range r.ThemeConfig {
 		keys = append(keys, key)
@@ -157,25 +149,25 @@ func (r SetupLinkRequest) checkThemeConfig() *FieldError {
 	for _, key := range keys {
 		field := "theme_config." + key
 		if !isThemeKey(key) {
-			return &FieldError{field, "is not a theme colour Kapso knows"}
+			return errs.Field(field, "is not a theme colour Kapso knows")
 		}
 		if !isHexColour(r.ThemeConfig[key]) {
-			return &FieldError{field, fmt.Sprintf("%q is not a #RRGGBB colour", r.ThemeConfig[key])}
+			return errs.Field(field, fmt.Sprintf("%q is not a #RRGGBB colour", r.ThemeConfig[key]))
 		}
 	}
 	return nil
 }
 
 // checkReconnect: Kapso answers 422 when a reconnect also asks to provision.
-func (r SetupLinkRequest) checkReconnect() *FieldError {
+func (r SetupLinkRequest) checkReconnect() *errs.FieldError {
 	if r.ReconnectPhoneNumber == "" {
 		return nil
 	}
 	if !isE164(r.ReconnectPhoneNumber) {
-		return &FieldError{"reconnect_phone_number", "must be an E.164 number such as +15551234567"}
+		return errs.Field("reconnect_phone_number", "must be an E.164 number such as +15551234567")
 	}
 	if r.ProvisionPhoneNumber != nil && *r.ProvisionPhoneNumber {
-		return &FieldError{"provision_phone_number", "must not be true when reconnect_phone_number is set"}
+		return errs.Field("provision_phone_number", "must not be true when reconnect_phone_number is set")
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 func TestSetupLinkRequestValidate(t *testing.T) {
@@ -81,7 +83,7 @@ func TestSetupLinkRequestValidate(t *testing.T) {
 				}
 				return
 			}
-			var fieldErr *FieldError
+			var fieldErr *errs.FieldError
 			if !errors.As(err, &fieldErr) {
 				t.Fatalf("Validate() = %v, want a *FieldError for %s", err, tt.wantField)
 			}

@@ -261,7 +261,7 @@ func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.Se
 		}
 	}
 	if err := req.Validate(); err != nil {
-		// A *onboarding.FieldError: "<field>: <message>", safe to show.
+		// An *errs.FieldError: "<field>: <message>", safe to show.
 		return req, errs.E(errs.Invalid, err.Error(), err)
 	}
 	return req, nil
