@@ -134,11 +134,14 @@ func (w *Worker) registerHolding(ctx context.Context, n onboarding.Number) (stri
 			return h.ID, nil
 		}
 	}
-	h, err := w.Kapso.CreateWebhook(ctx, phoneNumberID, kapsoapi.WebhookOptions{
-		URL: url, SecretKey: secret, Kind: "kapso", Events: NumberWebhookEvents, PayloadVersion: "v2",
-	})
+	h, err := w.Kapso.CreateWebhook(ctx, phoneNumberID, numberWebhook(url, secret))
 	if err != nil {
 		return "", err
 	}
 	return h.ID, nil
+}
+
+// numberWebhook is the webhook kapso-bridge registers for a number.
+func numberWebhook(url, secret string) kapsoapi.WebhookOptions {
+	return kapsoapi.WebhookOptions{URL: url, SecretKey: secret, Kind: "kapso", Events: NumberWebhookEvents, PayloadVersion: "v2"}
 }

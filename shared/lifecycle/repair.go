@@ -63,9 +63,7 @@ func (w *Worker) RepairWebhook(ctx context.Context, tenantID, phoneNumberID stri
 		if secret == "" {
 			return "", wrap(fmt.Errorf("no stored secret for a registered webhook"))
 		}
-		h, err := w.Kapso.CreateWebhook(ctx, phoneNumberID, kapsoapi.WebhookOptions{
-			URL: url, SecretKey: secret, Kind: "kapso", Events: NumberWebhookEvents, PayloadVersion: "v2",
-		})
+		h, err := w.Kapso.CreateWebhook(ctx, phoneNumberID, numberWebhook(url, secret))
 		if err != nil {
 			return "", wrap(err)
 		}

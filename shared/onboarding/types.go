@@ -95,6 +95,16 @@ func ConnectionTypeOf(isCoexistence bool) ConnectionType {
 	return ConnectionDedicated
 }
 
+// ConnectionTypes reads a setup link's allowed_connection_types as Kapso
+// lists them.
+func ConnectionTypes(names []string) []ConnectionType {
+	var out []ConnectionType
+	for _, n := range names {
+		out = append(out, ConnectionType(n))
+	}
+	return out
+}
+
 // PhoneNumberStatus is where one connected number stands.
 type PhoneNumberStatus string
 

@@ -139,16 +139,12 @@ func (r *run) checkLinks(ctx context.Context, conn onboarding.Connection) error 
 			r.logger().Info("unrecorded setup link revoked", "tenant_id", tenantID, "setup_link_id", l.ID)
 			continue
 		}
-		var allowed []onboarding.ConnectionType
-		for _, t := range l.AllowedConnectionTypes {
-			allowed = append(allowed, onboarding.ConnectionType(t))
-		}
 		created := l.CreatedAt
 		if created.IsZero() {
 			created = r.now
 		}
 		d := onboarding.LinkDetails{SetupLinkID: l.ID, URL: l.URL, CreatedAt: created, ExpiresAt: l.ExpiresAt,
-			AllowedConnectionTypes: allowed,
+			AllowedConnectionTypes: onboarding.ConnectionTypes(l.AllowedConnectionTypes),
 			Adopted:                "found by the reconciler: Kapso made the link but its creation's answer was lost; adopted"}
 		if _, err := r.Store.RecordLink(ctx, tenantID, d); err != nil {
 			return fmt.Errorf("adopt link %s: %w", l.ID, err)

@@ -197,12 +197,8 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	if link.CreatedAt.IsZero() {
 		link.CreatedAt = a.now()
 	}
-	var allowed []onboarding.ConnectionType
-	for _, t := range link.AllowedConnectionTypes {
-		allowed = append(allowed, onboarding.ConnectionType(t))
-	}
 	details := onboarding.LinkDetails{SetupLinkID: link.ID, URL: link.URL, CreatedAt: link.CreatedAt,
-		ExpiresAt: link.ExpiresAt, AllowedConnectionTypes: allowed}
+		ExpiresAt: link.ExpiresAt, AllowedConnectionTypes: onboarding.ConnectionTypes(link.AllowedConnectionTypes)}
 	if _, err := a.Store.RecordLink(context.WithoutCancel(ctx), tenantID, details); err != nil {
 		return storeError(err, "record setup link")
 	}
