@@ -98,33 +98,9 @@ func stopBadInputEnv() {
 
 func startBadInputEnv(t *testing.T) *biEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The reconciler never runs during the suite: its checkpoints and
 	// lease would change the bridge table between a case's snapshots.
-	settings, _ := stack.Resolve(func(k string) string {
-		if k == config.ReconcileEvery.Name {
-			return "1h"
-		}
-		return ""
-	})
-	base := "http://" + ln.Addr().String()
-	settings[config.PublicBaseURL.Name] = base
-	settings[config.AppSuccessURL.Name] = base + "/app/connected"
-	settings[config.AppFailureURL.Name] = base + "/app/failed"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
-		SimRetrySchedule: []time.Duration{0, 200 * time.Millisecond, 800 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := launchStack(t, "1h")
 	ok := false
 	defer func() {
 		if !ok {

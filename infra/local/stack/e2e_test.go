@@ -27,6 +27,14 @@ func startStack(t *testing.T) *stack.Stack { return startStackEvery(t, "2s") }
 // startStackEvery is startStack with the reconciler's period.
 func startStackEvery(t *testing.T, every string) *stack.Stack {
 	t.Helper()
+	s := launchStack(t, every)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// launchStack starts a stack on loopback ports; the caller stops it.
+func launchStack(t *testing.T, every string) *stack.Stack {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +60,6 @@ func startStackEvery(t *testing.T, every string) *stack.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
 	return s
 }
 
