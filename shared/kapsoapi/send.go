@@ -26,7 +26,7 @@ const (
 
 // ErrSendUnknown is wrapped when a send may have reached Kapso (and Meta) but
 // its outcome is unknown: the connection failed or timed out after the request
-// was written, Kapso answered 5xx, or a 2xx answer could not be read. Send
+// was written, a gateway timed out (504), or a 2xx answer could not be read. Send
 // never repeats such a request, since neither Kapso nor Meta deduplicates and a
 // repeat is a second message to a person. Mark the message unknown and
 // reconcile it against Kapso's message list before sending again.
@@ -172,14 +172,14 @@ func (e *MetaError) Permanent() bool {
 }
 
 // Retryable reports whether the same message may succeed when the caller sends
-// it again later: a 429 or a transient Meta code (rate limits, outages). When
-// the error also wraps ErrSendUnknown (a 5xx) the first request may have been
-// delivered: reconcile before sending again.
+// it again later: a 429, a 5xx, or a transient Meta code (rate limits,
+// outages). A 504 is not: it wraps ErrSendUnknown, since the request may have
+// been delivered; reconcile before sending again.
 func (e *MetaError) Retryable() bool {
-	if e == nil || permanentCode(e.Code) {
+	if e == nil || permanentCode(e.Code) || e.Status == http.StatusGatewayTimeout {
 		return false
 	}
-	return e.Status == http.StatusTooManyRequests || transientCodes[e.Code]
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500 || transientCodes[e.Code]
 }
 
 // Send posts message, a Meta Cloud API message object as raw JSON, unchanged,
@@ -257,8 +257,11 @@ func (s *Sender) Send(ctx context.Context, phoneNumberID string, message []byte)
 			if !more || !sleep(ctx, wait) {
 				return SendResult{}, me
 			}
-		case status >= 500 && !me.Permanent():
-			// Kapso may have passed the message to Meta before failing.
+		case status == http.StatusGatewayTimeout && !me.Permanent():
+			// A gateway gave up waiting: Kapso or Meta may still have taken
+			// the message. Any other 5xx is Kapso answering that it failed
+			// to take it (Meta answers an error only for a message it did
+			// not create), so the caller may send it again.
 			return SendResult{}, fmt.Errorf("%w: %w", ErrSendUnknown, me)
 		default:
 			return SendResult{}, me

@@ -152,13 +152,27 @@ func TestSend429GoesThroughTheMeter(t *testing.T) {
 	}
 }
 
-func TestSendServerErrorIsUnknownAndSentOnce(t *testing.T) {
+func TestSendServerErrorIsRetryableRefusalAndSentOnce(t *testing.T) {
 	s, calls, _ := newTestSender(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 500, `{"error":{"message":"An unknown error occurred","type":"OAuthException","code":1}}`)
 	})
 	_, err := s.Send(context.Background(), "123", []byte(testMessage))
 	var me *MetaError
-	if !errors.Is(err, ErrSendUnknown) || !errors.As(err, &me) || me.Status != 500 || me.Code != 1 {
+	if errors.Is(err, ErrSendUnknown) || !errors.As(err, &me) || me.Status != 500 || me.Code != 1 || !me.Retryable() {
+		t.Fatalf("err = %v", err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("calls = %d: Send itself never repeats a 5xx", calls.Load())
+	}
+}
+
+func TestSendGatewayTimeoutIsUnknownAndSentOnce(t *testing.T) {
+	s, calls, _ := newTestSender(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 504, `{"error":"upstream timed out"}`)
+	})
+	_, err := s.Send(context.Background(), "123", []byte(testMessage))
+	var me *MetaError
+	if !errors.Is(err, ErrSendUnknown) || !errors.As(err, &me) || me.Status != 504 || me.Retryable() {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 1 {
@@ -374,10 +388,11 @@ func TestMetaErrorClasses(t *testing.T) {
 		{400, 131045, true, false}, {400, 131051, true, false}, {400, 132000, true, false},
 		{400, 132005, true, false}, {400, 132007, true, false}, {400, 132012, true, false},
 		{400, 133010, true, false}, {400, 368, true, false}, {403, 131031, true, false},
-		{500, 131026, true, false}, {400, 132016, true, false}, {500, 132016, false, false},
+		{500, 131026, true, false}, {400, 132016, true, false}, {500, 132016, false, true},
 		{400, 131016, false, true}, {503, 131016, false, true}, {400, 131048, false, true},
 		{400, 80007, false, true}, {400, 1, false, true}, {500, 2, false, true},
-		{429, 0, false, true}, {429, 131047, true, false}, {500, 0, false, false},
+		{429, 0, false, true}, {429, 131047, true, false}, {500, 0, false, true},
+		{504, 0, false, false}, {502, 0, false, true},
 	} {
 		e := &MetaError{Status: tc.status, Code: tc.code}
 		if e.Permanent() != tc.permanent || e.Retryable() != tc.retryable {
