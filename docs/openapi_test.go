@@ -297,17 +297,25 @@ func tenantAPIRequests() []request {
 	var out []request
 	// Every /v1 route: the token, then an outage.
 	for _, r := range routes.TenantAPI {
+		// A send needs its key and a body to keep the document's rules.
+		var body []byte
+		with := func(h http.Header) http.Header { return h }
+		if r == routes.SendMessage {
+			body = sendText
+			with = func(h http.Header) http.Header { return keyed(h, "key-generic") }
+		}
 		out = append(out,
-			request{name: "no token", method: r.Method, path: fill(r), want: 401},
-			request{name: "another token", method: r.Method, path: fill(r), header: bearer("not-the-token"), want: 401},
-			request{name: "DynamoDB failing", on: storeDown, method: r.Method, path: fill(r), header: auth, want: 503},
+			request{name: "no token", method: r.Method, path: fill(r), header: with(http.Header{}), body: body, want: 401},
+			request{name: "another token", method: r.Method, path: fill(r), header: with(bearer("not-the-token")), body: body, want: 401},
+			request{name: "DynamoDB failing", on: storeDown, method: r.Method, path: fill(r), header: with(auth), body: body, want: 503},
 		)
 		if strings.Contains(r.Path, "{"+routes.TenantID+"}") {
 			out = append(out, request{name: "a malformed tenant id", method: r.Method,
-				path: strings.Replace(fill(r), "/"+tenant+"/", "/ac%20me/", 1), header: auth, want: 400, invalid: true})
+				path: strings.Replace(fill(r), "/"+tenant+"/", "/ac%20me/", 1), header: with(auth), body: body, want: 400, invalid: true})
 		}
 	}
 	links := "/v1/tenants/beta/setup-links"
+	out = append(out, sendRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants?limit=1", header: auth, want: 200},
@@ -371,6 +379,52 @@ func tenantAPIRequests() []request {
 		request{name: "an unknown contact", method: "GET", path: "/v1/tenants/acme/numbers/111/contacts/US.999", header: auth, want: 404},
 		request{name: "a contact with spaces", method: "GET", path: "/v1/tenants/acme/numbers/111/contacts/%2B1%20555", header: auth, want: 400, invalid: true},
 	)
+}
+
+var sendText = []byte(`{"phone_number_id":"111","to":"+` + brunoPhone + `","type":"text","text":{"body":"Your order is on its way","preview_url":false}}`)
+
+// keyed is h, copied, with an Idempotency-Key.
+func keyed(h http.Header, key string) http.Header {
+	h = h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Idempotency-Key", key)
+	return h
+}
+
+// sendRequests are the situations of POST …/messages.
+func sendRequests() []request {
+	path := "/v1/tenants/" + tenant + "/messages"
+	post := func(name, key string, body []byte, want int, invalid bool) request {
+		h := auth
+		if key != "" {
+			h = keyed(auth, key)
+		}
+		return request{name: name, method: "POST", path: path, header: h, body: body, want: want, invalid: invalid}
+	}
+	template := []byte(`{"to":"15550004444","type":"template","template":{"name":"order_update","language":{"code":"pt_BR"}}}`)
+	return []request{
+		post("a text to a person who wrote an hour ago", "key-1", sendText, 202, false),
+		post("the same key and body again", "key-1", sendText, 202, false),
+		post("the same key with another body", "key-1", template, 409, false),
+		post("a template to a person who never wrote, from the only number", "key-2", template, 202, false),
+		post("a text to a person who never wrote", "key-3", []byte(`{"to":"15550004444","type":"text","text":{"body":"hi"}}`), 422, false),
+		post("by BSUID, outside the window", "key-4", []byte(`{"recipient":"US.200","type":"text","text":{"body":"hi"}}`), 422, false),
+		post("from a number not the tenant's", "key-5", []byte(`{"phone_number_id":"999","to":"15550002222","type":"text","text":{"body":"hi"}}`), 404, false),
+		{name: "an unknown tenant", method: "POST", path: "/v1/tenants/nobody/messages", header: keyed(auth, "key-6"), body: sendText, want: 404},
+		{name: "a tenant with no connected number", method: "POST", path: "/v1/tenants/zeta/messages", header: keyed(auth, "key-7"),
+			body: []byte(`{"to":"15550002222","type":"text","text":{"body":"hi"}}`), want: 409},
+		post("no Idempotency-Key", "", sendText, 400, true),
+		post("an Idempotency-Key of 256 characters", strings.Repeat("k", 256), sendText, 400, true),
+		post("no recipient", "key-8", []byte(`{"type":"text","text":{"body":"hi"}}`), 400, true),
+		post("a phone number of 5 digits", "key-9", []byte(`{"to":"12345","type":"text","text":{"body":"hi"}}`), 400, true),
+		post("a type without its object", "key-10", []byte(`{"to":"15550002222","type":"image"}`), 400, true),
+		post("an unknown field", "key-11", []byte(`{"to":"15550002222","type":"text","text":{"body":"hi"},"priority":1}`), 400, true),
+		post("a text of 4097 characters", "key-12", []byte(`{"to":"15550002222","type":"text","text":{"body":"`+strings.Repeat("a", 4097)+`"}}`), 400, true),
+		post("no body", "key-13", nil, 400, true),
+		post("a body over 64 KiB", "key-14", []byte(`{"to":"15550002222","type":"text","text":{"body":"`+strings.Repeat(" ", tenantapi.MaxSendBodyBytes)+`"}}`), 413, true),
+	}
 }
 
 // holdCustomerLease makes another request hold the tenant's customer lease:
@@ -575,6 +629,10 @@ func TestLimitsMatchTheCode(t *testing.T) {
 		"/paths/~1webhooks~1kapso~1{phone_number_id}/post/requestBody/x-max-body-bytes":      webhook.DefaultMaxBodyBytes,
 		"/paths/~1webhooks~1meta~1{phone_number_id}/post/requestBody/x-max-body-bytes":       webhook.DefaultMaxBodyBytes,
 		"/paths/~1v1~1tenants~1{tenant_id}~1setup-links/post/requestBody/x-max-body-bytes":   tenantapi.MaxSetupLinkBodyBytes,
+		"/paths/~1v1~1tenants~1{tenant_id}~1messages/post/requestBody/x-max-body-bytes":      tenantapi.MaxSendBodyBytes,
+		"/components/parameters/SendIdempotencyKey/schema/maxLength":                         messaging.MaxIdempotencyKeyBytes,
+		"/components/schemas/OutText/properties/body/maxLength":                              messaging.MaxTextBodyChars,
+		"/components/schemas/SendMessageRequest/properties/contacts/maxItems":                messaging.MaxContacts,
 		"/components/parameters/Limit/schema/maximum":                                        messaging.MaxPageLimit,
 		"/components/parameters/Limit/schema/default":                                        messaging.DefaultPageLimit,
 		"/components/parameters/Cursor/schema/maxLength":                                     tenantapi.MaxCursorBytes,

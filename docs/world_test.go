@@ -83,15 +83,17 @@ func newWorld(t *testing.T) *world {
 				tenantapi.OnboardingStore
 				redirect.LinkLookup
 			} = w.onboarding
-			reader messaging.Reader      = w.messages
-			claim  idempotency.Store     = claims
-			queue  envelope.Enqueuer     = okQueue{}
-			api    tenantapi.KapsoClient = kapso
-			app                          = "https://app.example/whatsapp"
+			reader messaging.Reader        = w.messages
+			claim  idempotency.Store       = claims
+			queue  envelope.Enqueuer       = okQueue{}
+			out    messaging.OutboundQueue = okOutbound{}
+			api    tenantapi.KapsoClient   = kapso
+			app                            = "https://app.example/whatsapp"
 		)
 		switch b {
 		case storeDown:
 			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
+			out = downOutbound{}
 		case kapsoDown:
 			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
 		case appPagesUnset:
@@ -103,7 +105,7 @@ func newWorld(t *testing.T) *world {
 			MessagesQueueURL: "messages", Log: log}).Register(mux)
 		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
-		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Token: apiToken,
+		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Token: apiToken,
 			PublicBaseURL: "https://bridge.example", Log: log}).Register(mux)
 		w.handlers[b] = mux
 	}
@@ -200,7 +202,15 @@ func (w *world) seedMessages(t *testing.T) {
 		Status: messaging.ConversationEnded, LastActiveAt: t0.Add(2 * time.Minute), InactivityMinutes: 30}))
 	must(t, w.messages.PutConversation(ctx, tenant, messaging.Conversation{ID: "conv-2", PhoneNumberID: "111",
 		Person: messaging.Person{Phone: "15550004444"}, Status: messaging.ConversationActive, LastActiveAt: t0.Add(time.Hour)}))
-	must(t, w.messages.PutContact(ctx, tenant, "111", alice, t0))
+	must(t, w.messages.PutContact(ctx, tenant, "111", alice, messaging.Sighting{At: t0, ConversationID: "conv-1"}))
+	// Alice last wrote two days ago, whatever the clock says of t0: outside
+	// her customer service window.
+	must(t, w.messages.PutContact(ctx, tenant, "111", alice,
+		messaging.Sighting{At: time.Now().Add(-48 * time.Hour), Inbound: true, ConversationID: "conv-1"}))
+	// Bruno wrote an hour ago: free-form messages may go to him. Nobody
+	// else is in their customer service window.
+	must(t, w.messages.PutContact(ctx, tenant, "111", messaging.Person{Phone: brunoPhone, Name: "Bruno"},
+		messaging.Sighting{At: time.Now().Add(-time.Hour), Inbound: true, ConversationID: "conv-3"}))
 	aliceNow := alice
 	aliceNow.BSUID = "US.200"
 	must(t, w.messages.ChangeIdentity(ctx, tenant, "111", messaging.Person{BSUID: alice.BSUID}, aliceNow, t0.Add(3*time.Minute)))
@@ -256,6 +266,19 @@ func (downClaims) Claim(context.Context, string, string, time.Duration) (idempot
 }
 func (downClaims) Accept(context.Context, idempotency.Claim) error  { return errDown }
 func (downClaims) Release(context.Context, idempotency.Claim) error { return errDown }
+
+// brunoPhone is a person in the customer service window of number 111.
+const brunoPhone = "15550002222"
+
+type okOutbound struct{}
+
+func (okOutbound) Enqueue(context.Context, messaging.OutboundJob, time.Duration) error { return nil }
+
+type downOutbound struct{}
+
+func (downOutbound) Enqueue(context.Context, messaging.OutboundJob, time.Duration) error {
+	return errors.New("sqs: connection refused")
+}
 
 type okQueue struct{}
 

@@ -43,6 +43,22 @@ var batchActions = map[string]string{
 	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 
+// transactItemActions maps the kinds of item a DynamoDB transaction holds to
+// the IAM action each needs: IAM has no action for TransactWriteItems or
+// TransactGetItems, and authorises a transaction by the actions of its items
+// ("Using IAM with DynamoDB transactions").
+var transactItemActions = map[string]map[string]string{
+	"dynamodb:TransactWriteItems": {
+		"Put":            "dynamodb:PutItem",
+		"Update":         "dynamodb:UpdateItem",
+		"Delete":         "dynamodb:DeleteItem",
+		"ConditionCheck": "dynamodb:ConditionCheckItem",
+	},
+	"dynamodb:TransactGetItems": {
+		"Get": "dynamodb:GetItem",
+	},
+}
+
 func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 	f := &funcFacts{}
 	d := fn.decl
@@ -127,6 +143,18 @@ func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 		op := Op{Action: svc + ":" + name}
 		if a, ok := batchActions[op.Action]; ok {
 			op.Action = a
+		}
+		if kinds, ok := transactItemActions[op.Action]; ok {
+			actions, err := transactActions(input, d.Body, kinds)
+			if err != nil {
+				f.problems = append(f.problems, fmt.Sprintf("%s: %s: %v", pos(call), op.Action, err))
+			}
+			for _, a := range actions {
+				if o := (Op{Action: a}); !slices.Contains(f.ops, o) {
+					f.ops = append(f.ops, o)
+				}
+			}
+			return
 		}
 		if slices.Contains(indexed, name) {
 			idx, err := indexOf(input, d.Body)
@@ -231,11 +259,72 @@ func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 // composite literal itself, in the one a local variable was declared with,
 // or assigned to that variable's IndexName later in the function.
 func indexOf(input ast.Expr, body *ast.BlockStmt) (bool, error) {
+	lit, id, err := inputLiteral(input)
+	if err != nil {
+		return false, fmt.Errorf("%v: cannot tell whether it reads an index", err)
+	}
+	return hasKey(lit, "IndexName") || assignsField(body, id, "IndexName"), nil
+}
+
+// transactActions lists the IAM actions of the items of a transaction's
+// input: each element of its TransactItems, written out in the literal,
+// is one item whose kind (Put, Update, ...) kinds maps to its action. An
+// input whose items are not written out there cannot be told.
+func transactActions(input ast.Expr, body *ast.BlockStmt, kinds map[string]string) ([]string, error) {
+	lit, id, err := inputLiteral(input)
+	if err != nil {
+		return nil, fmt.Errorf("%v: cannot tell the kinds of its items", err)
+	}
+	if assignsField(body, id, "TransactItems") {
+		return nil, errors.New("TransactItems is assigned apart from its input's literal: cannot tell the kinds of its items")
+	}
+	items := compositeOf(keyValue(lit, "TransactItems"))
+	if items == nil {
+		return nil, errors.New("TransactItems is not a literal: cannot tell the kinds of its items")
+	}
+	if len(items.Elts) == 0 {
+		return nil, errors.New("TransactItems holds no item")
+	}
+	var out []string
+	for _, el := range items.Elts {
+		item := compositeOf(el)
+		if item == nil {
+			return nil, errors.New("an item of TransactItems is not a literal: cannot tell its kind")
+		}
+		var found []string
+		for _, e := range item.Elts {
+			kv, ok := e.(*ast.KeyValueExpr)
+			if !ok {
+				return nil, errors.New("an item of TransactItems is not written with field names: cannot tell its kind")
+			}
+			k, ok := kv.Key.(*ast.Ident)
+			if !ok {
+				continue
+			}
+			if a, ok := kinds[k.Name]; ok && !isNil(kv.Value) {
+				found = append(found, a)
+			}
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("an item of TransactItems sets %d of %v: want exactly one", len(found), sortedKeys(kinds))
+		}
+		if !slices.Contains(out, found[0]) {
+			out = append(out, found[0])
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// inputLiteral is the composite literal of an operation's input: the
+// input itself, or the literal the local variable it names was declared
+// with (id: that variable, nil for a literal).
+func inputLiteral(input ast.Expr) (*ast.CompositeLit, *ast.Ident, error) {
 	if input == nil {
-		return false, errors.New("no input")
+		return nil, nil, errors.New("no input")
 	}
 	if lit := compositeOf(input); lit != nil {
-		return hasKey(lit, "IndexName"), nil
+		return lit, nil, nil
 	}
 	e := unparen(input)
 	if u, ok := e.(*ast.UnaryExpr); ok && u.Op == token.AND {
@@ -243,7 +332,7 @@ func indexOf(input ast.Expr, body *ast.BlockStmt) (bool, error) {
 	}
 	id, ok := e.(*ast.Ident)
 	if !ok || id.Obj == nil {
-		return false, errors.New("input is neither a literal nor a local variable: cannot tell whether it reads an index")
+		return nil, nil, errors.New("input is neither a literal nor a local variable")
 	}
 	var lit *ast.CompositeLit
 	switch decl := id.Obj.Decl.(type) {
@@ -261,22 +350,30 @@ func indexOf(input ast.Expr, body *ast.BlockStmt) (bool, error) {
 		}
 	}
 	if lit == nil {
-		return false, fmt.Errorf("%s is not declared with a literal: cannot tell whether it reads an index", id.Name)
+		return nil, nil, fmt.Errorf("%s is not declared with a literal", id.Name)
 	}
-	idx := hasKey(lit, "IndexName")
+	return lit, id, nil
+}
+
+// assignsField tells whether body assigns to field of the local variable id.
+func assignsField(body *ast.BlockStmt, id *ast.Ident, field string) bool {
+	if id == nil || id.Obj == nil {
+		return false
+	}
+	found := false
 	ast.Inspect(body, func(n ast.Node) bool {
 		if as, ok := n.(*ast.AssignStmt); ok {
 			for _, l := range as.Lhs {
-				if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == "IndexName" {
+				if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == field {
 					if x, ok := sel.X.(*ast.Ident); ok && x.Obj == id.Obj {
-						idx = true
+						found = true
 					}
 				}
 			}
 		}
 		return true
 	})
-	return idx, nil
+	return found
 }
 
 func compositeOf(e ast.Expr) *ast.CompositeLit {
@@ -288,15 +385,18 @@ func compositeOf(e ast.Expr) *ast.CompositeLit {
 	return lit
 }
 
-func hasKey(lit *ast.CompositeLit, key string) bool {
+func hasKey(lit *ast.CompositeLit, key string) bool { return keyValue(lit, key) != nil }
+
+// keyValue is the value lit gives its field key, or nil.
+func keyValue(lit *ast.CompositeLit, key string) ast.Expr {
 	for _, el := range lit.Elts {
 		if kv, ok := el.(*ast.KeyValueExpr); ok {
 			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == key {
-				return true
+				return kv.Value
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 func unparen(e ast.Expr) ast.Expr {

@@ -18,6 +18,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -76,6 +77,20 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		w, err := messagesapp.Worker(ctx, b, c)
 		return w, c, err
 	},
+	config.Sender: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := senderapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		w, err := senderapp.Worker(ctx, b, c)
+		return w, given, err
+	},
+}
+
+// capturesNoAdapter are function values, by name, read to capture nothing
+// (so no adapter): each with where it is and why.
+var capturesNoAdapter = map[string]string{
+	module + "/shared/kapsoapi.NewSender.func1": "the Meta proxy client's http.Client.CheckRedirect " +
+		"(shared/kapsoapi/send.go), a literal returning http.ErrUseLastResponse that captures nothing",
 }
 
 // Grants no code calls, by design.
@@ -156,7 +171,7 @@ func (g grants) add(resource string, actions ...string) {
 // can call resolved to the AWS operations its source performs, on the
 // table it was given or the queues its holder sends to; the secrets it
 // reads at start-up; and the fixed grants above.
-func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
+func derivedGrants(t *testing.T, as awsaccess.Adapters, calls *awsaccess.FieldCalls, f function) grants {
 	t.Helper()
 	res := newResources()
 	read := map[string]bool{}
@@ -171,13 +186,17 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	if err != nil {
 		t.Fatalf("%s does not start: %v", f.Name, err)
 	}
-	found, err := awsaccess.Walk(built, as)
+	found, err := awsaccess.Walk(built, as, calls)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A function value hides what it captured, adapters included: every
 	// adapter a function calls must be reachable through fields.
 	for _, fv := range found.Funcs {
+		if reason, ok := capturesNoAdapter[fv.Name]; ok {
+			t.Logf("%s holds %s at %s: %s", f.Name, fv.Name, fv.Path, reason)
+			continue
+		}
 		t.Errorf("%s holds %s at %s: reflection cannot see what a function value captured; build it so its adapters sit in fields",
 			f.Name, fv.Name, fv.Path)
 	}
@@ -226,7 +245,7 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	// Secrets are read once, at start-up, through the secret source of the
 	// clients the function's main builds.
 	var secretOps []awsaccess.Op
-	inClients, err := awsaccess.Walk(clients, as)
+	inClients, err := awsaccess.Walk(clients, as, calls)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +337,12 @@ func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	calls, err := awsaccess.ScanCalls(moduleRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range functions {
-		want := derivedGrants(t, as, f)
+		want := derivedGrants(t, as, calls, f)
 		role := pascal(string(f.Name)) + "Role"
 		got := policyGrants(t, role)
 		for _, r := range sortedKeys(want) {

@@ -138,6 +138,8 @@ var functions = []function{
 			// and the tenant list, by status (gsi1), whole or by need of
 			// attention (gsi2).
 			queryWithIndexes(schema.Bridge),
+			// A message to send is stored as queued, then handed to the sender.
+			sendTo(schema.Outbound),
 		},
 		Routes: routes.TenantAPI,
 	},
@@ -203,8 +205,10 @@ var functions = []function{
 			// lifecycle worker announces the ones it confirms, and the
 			// messages it catches up go to the same worker.
 			sendTo(schema.Messages),
+			// A send left queued goes back to the sender.
+			sendTo(schema.Outbound),
 			// Its summary reports the dead-letter queues' backlog.
-			readBacklog(schema.Lifecycle), readBacklog(schema.Messages),
+			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.
@@ -235,6 +239,34 @@ var functions = []function{
 			MaxBatchingWindow: 0,
 			// A burst of deliveries drains through the queue without taking the
 			// account's concurrency from the ingest, which Kapso waits on.
+			MaxConcurrency: 5,
+		},
+	},
+	{
+		Name:        config.Sender,
+		Description: "Sends each message a tenant queued through Kapso's Meta proxy, exactly once, and records its WAMID",
+		// Network-bound (Kapso, DynamoDB): little CPU needed.
+		MemoryMB: 256,
+		// The outbound queue's visibility timeout is six times this, and a
+		// claim older than this is taken as its sender's death.
+		Timeout: schema.Outbound.ConsumerTimeout,
+		Access: []access{
+			// The outbound message: read, claimed, accepted (with the message
+			// of its WAMID, in one transaction) or failed; the per-number
+			// pacing counters.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+			// A paced or refused send goes back on its queue with a delay.
+			sendTo(schema.Outbound),
+		},
+		Consumes: &consumer{
+			Queue: schema.Outbound,
+			// Each message is at most one Kapso call of up to 10 s, run
+			// concurrently: ten fit the 30 s timeout.
+			BatchSize: 10,
+			// A person may be waiting for the message: no batching window.
+			MaxBatchingWindow: 0,
+			// Kapso's rate limit is the project's, shared with the other
+			// functions; pacing per number does the rest.
 			MaxConcurrency: 5,
 		},
 	},

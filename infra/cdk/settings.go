@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
@@ -34,6 +35,12 @@ type Settings struct {
 	// The reconciler's Kapso budget per run and pace per minute.
 	ReconcileKapsoCalls     int
 	ReconcileKapsoPerMinute int
+	// The sender's Kapso Meta proxy and its pace per number, per second.
+	KapsoMetaBaseURL  string
+	SendRatePerNumber int
+	// How long the reconciler looks for a send of unknown outcome in
+	// Kapso's records before it fails it as unconfirmed.
+	OutboundUnconfirmedAfter time.Duration
 }
 
 // suppliedByStack are settings a deploy may leave out although the
@@ -82,6 +89,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		StackName:         raw[config.StackName.Context],
 		AssetDir:          raw[config.AssetDir.Context],
 		KapsoAPIBaseURL:   strings.TrimSuffix(raw[config.KapsoAPIBaseURL.Context], "/"),
+		KapsoMetaBaseURL:  strings.TrimSuffix(raw[config.KapsoMetaBaseURL.Context], "/"),
 		AppSuccessURL:     raw[config.AppSuccessURL.Context],
 		AppFailureURL:     raw[config.AppFailureURL.Context],
 		PublicBaseURL:     strings.TrimSuffix(raw[config.PublicBaseURL.Context], "/"),
@@ -95,6 +103,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		schemes []string
 	}{
 		{config.KapsoAPIBaseURL.Context, []string{"https"}},
+		{config.KapsoMetaBaseURL.Context, []string{"https"}},
 		{config.PublicBaseURL.Context, []string{"https"}},
 		{config.AppSuccessURL.Context, []string{"https", "http"}},
 		{config.AppFailureURL.Context, []string{"https", "http"}},
@@ -126,10 +135,17 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 	for _, n := range []struct {
 		setting config.Setting
 		to      *int
-	}{{config.ReconcileKapsoCalls, &s.ReconcileKapsoCalls}, {config.ReconcileKapsoPerMinute, &s.ReconcileKapsoPerMinute}} {
+	}{{config.ReconcileKapsoCalls, &s.ReconcileKapsoCalls}, {config.ReconcileKapsoPerMinute, &s.ReconcileKapsoPerMinute},
+		{config.SendRatePerNumber, &s.SendRatePerNumber}} {
 		if *n.to, err = strconv.Atoi(raw[n.setting.Context]); err != nil || *n.to <= 0 {
 			problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", n.setting.Context, raw[n.setting.Context]))
 		}
+	}
+	// The reconciler parses it as a Go duration and refuses any but a positive one.
+	if s.OutboundUnconfirmedAfter, err = time.ParseDuration(raw[config.OutboundUnconfirmedAfter.Context]); err != nil ||
+		s.OutboundUnconfirmedAfter <= 0 {
+		problems = append(problems, fmt.Sprintf("%s must be a positive Go duration (90m, 2h), got %q",
+			config.OutboundUnconfirmedAfter.Context, raw[config.OutboundUnconfirmedAfter.Context]))
 	}
 	if len(problems) > 0 {
 		return Settings{}, fmt.Errorf("invalid kapso-bridge settings:\n  %s", strings.Join(problems, "\n  "))
@@ -147,6 +163,21 @@ func (b *bridge) addSettings() {
 	b.values[config.LogLevel.Name] = jsii.String(b.settings.LogLevel)
 	b.values[config.ReconcileKapsoCalls.Name] = jsii.String(strconv.Itoa(b.settings.ReconcileKapsoCalls))
 	b.values[config.ReconcileKapsoPerMinute.Name] = jsii.String(strconv.Itoa(b.settings.ReconcileKapsoPerMinute))
+	b.values[config.KapsoMetaBaseURL.Name] = jsii.String(b.settings.KapsoMetaBaseURL)
+	b.values[config.SendRatePerNumber.Name] = jsii.String(strconv.Itoa(b.settings.SendRatePerNumber))
+	b.values[config.OutboundUnconfirmedAfter.Name] = jsii.String(formatDuration(b.settings.OutboundUnconfirmedAfter))
+}
+
+// formatDuration writes d as a Go duration without its zero tail: 1h, not 1h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // contextLookup adapts a construct node's context, which holds strings from

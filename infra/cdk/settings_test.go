@@ -5,9 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
 func TestSettingsDefaults(t *testing.T) {
@@ -20,6 +23,7 @@ func TestSettingsDefaults(t *testing.T) {
 		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
 		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
 		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
+		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour,
 	}
 	if s != want {
 		t.Errorf("settings = %+v\nwant %+v", s, want)
@@ -47,6 +51,8 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"kapsoApiBaseUrl": "http://api.kapso.ai", "logLevel": "LOUD", "logRetentionDays": "31",
 		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
+		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
+		"outboundUnconfirmedAfter": "an hour",
 	}), noEnv)
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -56,6 +62,8 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"appFailureUrl is required", "kapsoApiBaseUrl must be an absolute https URL", "logLevel", "logRetentionDays",
 		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "reserveConcurrency",
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
+		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
+		"outboundUnconfirmedAfter must be a positive Go duration",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -138,6 +146,9 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"reserveConcurrency", "RESERVE_CONCURRENCY", "false", func(s Settings) any { return s.ReserveConcurrency }, false},
 		{"reconcileKapsoCalls", "RECONCILE_KAPSO_CALLS", "900", func(s Settings) any { return s.ReconcileKapsoCalls }, 900},
 		{"reconcileKapsoPerMinute", "RECONCILE_KAPSO_PER_MINUTE", "60", func(s Settings) any { return s.ReconcileKapsoPerMinute }, 60},
+		{"kapsoMetaBaseUrl", "KAPSO_META_BASE_URL", "https://m.example/meta/", func(s Settings) any { return s.KapsoMetaBaseURL }, "https://m.example/meta"},
+		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
+		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
 	}
 	required := map[string]string{"APP_SUCCESS_URL": testSuccessURL, "APP_FAILURE_URL": testFailureURL}
 	for _, c := range cases {
@@ -154,6 +165,37 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		fromContext, err := LoadSettings(mapLookup(map[string]string{c.key: c.value}), func(k string) string { return required[k] })
 		if err != nil || c.field(fromContext) != c.want {
 			t.Errorf("-c %s=%s: got %v (%v), want %v", c.key, c.value, c.field(fromContext), err, c.want)
+		}
+	}
+}
+
+// Every deploy setting a function reads reaches it: LoadSettings reads it
+// and addSettings gives it a value, so the stack never leaves a function on
+// the code's default while the operator set another.
+func TestEveryFunctionDeploySettingHasAValue(t *testing.T) {
+	b := &bridge{
+		stack:    awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Values"), nil),
+		settings: Settings{LogRetentionDays: 30, APIThrottleRate: 1, APIThrottleBurst: 1},
+		values:   map[string]*string{},
+	}
+	b.addAPI()
+	b.addSettings()
+	for _, st := range config.Settings {
+		if st.Context != "" && len(st.Functions) > 0 && b.values[st.Name] == nil {
+			t.Errorf("%s (-c %s) is read by %v but the stack gives it no value", st.Name, st.Context, st.Functions)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "1h", 90 * time.Minute: "1h30m", 45 * time.Minute: "45m", 90 * time.Second: "1m30s",
+		2*time.Hour + 5*time.Second: "2h0m5s", 1500 * time.Millisecond: "1.5s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		} else if back, err := time.ParseDuration(got); err != nil || back != d {
+			t.Errorf("%q parses to %v (%v), want %v", got, back, err, d)
 		}
 	}
 }

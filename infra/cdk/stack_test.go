@@ -54,6 +54,7 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"GET /v1/tenants/{tenant_id}/conversations":                                "SetuplinksFunction",
 		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "SetuplinksFunction",
 		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "SetuplinksFunction",
+		"POST /v1/tenants/{tenant_id}/messages":                                    "SetuplinksFunction",
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "SetuplinksFunction",
 		"GET /connect/success":                                                     "RedirectFunction",
 		"GET /connect/failure":                                                     "RedirectFunction",
@@ -205,6 +206,7 @@ func TestQueues(t *testing.T) {
 		// Six times its consumer's 30 s timeout.
 		"Lifecycle": {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "LifecycleFunction"},
 		"Messages":  {visibility: 180, retention: 14 * day, maxReceive: 5, consumer: "MessagesFunction"},
+		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "SenderFunction"},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -256,20 +258,21 @@ func TestQueues(t *testing.T) {
 
 func TestWorkersConsumeTheirQueues(t *testing.T) {
 	mappings := ofType("AWS::Lambda::EventSourceMapping")
-	if len(mappings) != 2 {
-		t.Fatalf("event source mappings = %d, want 2", len(mappings))
+	if len(mappings) != 3 {
+		t.Fatalf("event source mappings = %d, want 3", len(mappings))
 	}
 	for _, w := range []struct {
-		name                  string
+		name, queue           string
 		batch, maxConcurrency int
 	}{
-		{"Lifecycle", 5, 2},
-		{"Messages", 10, 5},
+		{"Lifecycle", "Lifecycle", 5, 2},
+		{"Messages", "Messages", 10, 5},
+		{"Sender", "Outbound", 10, 5},
 	} {
 		assert(t, w.name+" event source mapping", func() {
 			template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
 				"FunctionName":   map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + w.name + "Function"))},
-				"EventSourceArn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^" + w.name + "Queue")), "Arn"}},
+				"EventSourceArn": map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^" + w.queue + "Queue")), "Arn"}},
 				"BatchSize":      w.batch,
 				// Partial batch responses: only the failed messages come back.
 				"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
@@ -358,6 +361,8 @@ var wantGrants = map[string]map[string][]string{
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
 		"BridgeApiTokenSecret":   {"secretsmanager:GetSecretValue"},
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		// A message to send is handed to the sender.
+		"OutboundQueue": {"sqs:SendMessage"},
 	},
 	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
@@ -393,8 +398,20 @@ var wantGrants = map[string]map[string][]string{
 		"KapsoApiKeySecret":        {"secretsmanager:GetSecretValue"},
 		"DataKey":                  {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		"MessagesQueue":            {"sqs:SendMessage"},
+		"OutboundQueue":            {"sqs:SendMessage"},
 		"LifecycleDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"MessagesDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"OutboundDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+	},
+	"Sender": {
+		// The outbound message read and moved (its accept a transaction of
+		// two UpdateItems), the per-number pacing counters.
+		"BridgeTable":       {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		"KapsoApiKeySecret": {"secretsmanager:GetSecretValue"},
+		"DataKey":           {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		// Its event source, and the paced or refused sends it puts back.
+		"OutboundQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+			"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"},
 	},
 }
 
@@ -452,15 +469,18 @@ var wantFunctions = map[string]struct {
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
 	"Setuplinks": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "PUBLIC_BASE_URL"}},
+		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL",
-		"RECONCILE_KAPSO_CALLS", "RECONCILE_KAPSO_PER_MINUTE"}},
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
+		"RECONCILE_KAPSO_PER_MINUTE"}},
+	"Sender": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
+		"OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {
@@ -527,6 +547,15 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"messages IDEMPOTENCY_TABLE":              {render(vars("messages")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
 		"reconcile KAPSO_API_KEY_SECRET_ARN":      {render(vars("reconcile")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"redirect LIFECYCLE_QUEUE_URL":            {render(vars("redirect")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
+		"setuplinks OUTBOUND_QUEUE_URL":           {render(vars("setuplinks")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"reconcile OUTBOUND_QUEUE_URL":            {render(vars("reconcile")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"reconcile OUTBOUND_DLQ_URL":              {render(vars("reconcile")["OUTBOUND_DLQ_URL"]), "OutboundDeadLetterQueue"},
+		"reconcile OUTBOUND_UNCONFIRMED_AFTER":    {vars("reconcile")["OUTBOUND_UNCONFIRMED_AFTER"], "1h"},
+		"sender BRIDGE_TABLE":                     {render(vars("sender")["BRIDGE_TABLE"]), "BridgeTable"},
+		"sender OUTBOUND_QUEUE_URL":               {render(vars("sender")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"sender KAPSO_API_KEY_SECRET_ARN":         {render(vars("sender")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
+		"sender KAPSO_META_BASE_URL":              {vars("sender")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
+		"sender SEND_RATE_PER_NUMBER":             {vars("sender")["SEND_RATE_PER_NUMBER"], "20"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {
@@ -549,7 +578,7 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 		threshold    float64
 	}
 	expected := map[string]want{}
-	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "ReconcileScheduleDlq"} {
+	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "OutboundDlq", "ReconcileScheduleDlq"} {
 		expected[dlq+"NotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
 		expected[dlq+"OldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
 	}

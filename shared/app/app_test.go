@@ -14,6 +14,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
@@ -53,6 +54,12 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := messagesapp.Worker(ctx, b, messagesapp.NewClients(b.AWS))
 		return err
 	},
+	config.Sender: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := senderapp.NewClients(b.AWS)
+		c.Secrets = src
+		_, err := senderapp.Worker(ctx, b, c)
+		return err
+	},
 }
 
 // secretsByARN answers any secret with a value made from its ARN.
@@ -84,8 +91,11 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 				return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + k
 			case unset[k]:
 				return ""
-			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name:
+			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
+				k == config.SendRatePerNumber.Name:
 				return "7"
+			case k == config.OutboundUnconfirmedAfter.Name:
+				return "90m"
 			}
 			return "https://example.com/" + strings.ToLower(k)
 		})

@@ -26,8 +26,8 @@ var mayLink = map[string][]string{
 	"setuplinks": {"shared/app/setuplinksapp", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		"shared/errs", "shared/idempotency", "shared/onboarding",
-		// The tenant's messages, read side.
-		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson"},
+		// The tenant's messages, read side; the messages it sends, queued.
+		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
@@ -45,6 +45,10 @@ var mayLink = map[string][]string{
 	"messages": {"shared/app/messagesapp",
 		"shared/messages", "shared/messaging", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
+	// The sender puts a paced or refused send back on its own queue.
+	"sender": {"shared/app/senderapp", "shared/config/awssecrets",
+		"shared/sender", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
+		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 }
 
 // linkedThroughAdapters are packages a function links only because an
@@ -61,6 +65,7 @@ var linkedThroughAdapters = map[string][]string{
 	"lifecycle":  {"shared/messaging"},
 	"reconcile":  {"shared/messaging"},
 	"messages":   {"shared/onboarding", "shared/idempotency"},
+	"sender":     {"shared/onboarding", "shared/idempotency", "shared/envelope"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -71,11 +76,12 @@ var baseServices = []string{"signin", "sso", "ssooidc", "sts"}
 // function may link: the ones its wiring builds.
 var mayCall = map[string][]string{
 	"ingest":     {"dynamodb", "sqs", "secretsmanager"},
-	"setuplinks": {"dynamodb", "secretsmanager"},
+	"setuplinks": {"dynamodb", "sqs", "secretsmanager"},
 	"redirect":   {"dynamodb", "sqs"},
 	"lifecycle":  {"dynamodb", "sqs", "secretsmanager"},
 	"reconcile":  {"dynamodb", "sqs", "secretsmanager"},
 	"messages":   {"dynamodb"},
+	"sender":     {"dynamodb", "sqs", "secretsmanager"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

@@ -16,10 +16,11 @@ const (
 	Lifecycle  Function = "lifecycle"
 	Reconcile  Function = "reconcile"
 	Messages   Function = "messages"
+	Sender     Function = "sender"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile, Messages}
+var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile, Messages, Sender}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -75,11 +76,17 @@ var (
 		Help: "dead-letter queue of the lifecycle queue"}
 	MessagesDLQURL = Setting{Name: schema.Messages.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
 		Help: "dead-letter queue of the messages queue"}
+	// The tenant API queues a send; the sender re-queues one it paces or
+	// that Kapso asked to wait; the reconciler re-queues one left queued.
+	OutboundQueueURL = Setting{Name: schema.Outbound.EnvVar, Resource: true, Functions: []Function{SetupLinks, Sender, Reconcile},
+		Help: "SQS queue of the messages the tenant API accepted to send"}
+	OutboundDLQURL = Setting{Name: schema.Outbound.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
+		Help: "dead-letter queue of the outbound queue"}
 )
 
 // Secrets.
 var (
-	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{SetupLinks, Lifecycle, Reconcile},
+	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{SetupLinks, Lifecycle, Reconcile, Sender},
 		Help: "Kapso Platform API key, sent as X-API-Key"}
 	ProjectWebhookSecret = Setting{Name: "KAPSO_PROJECT_WEBHOOK_SECRET", Secret: true, Functions: []Function{Ingest},
 		Help: "secret of the Kapso project webhook, verifies X-Webhook-Signature"}
@@ -109,6 +116,15 @@ var (
 		Context: "reconcileKapsoCalls", Help: "most Platform API requests one reconciler run makes"}
 	ReconcileKapsoPerMinute = Setting{Name: "RECONCILE_KAPSO_PER_MINUTE", Default: "300", Functions: []Function{Reconcile},
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
+	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
+	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
+		Functions: []Function{Sender}, Context: "kapsoMetaBaseUrl",
+		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
+	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Sender},
+		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
+	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
+		Context: "outboundUnconfirmedAfter",
+		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )
@@ -141,9 +157,10 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
+	OutboundQueueURL, OutboundDLQURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
-	ReconcileKapsoCalls, ReconcileKapsoPerMinute, LogLevel,
+	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
 }

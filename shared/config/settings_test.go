@@ -13,7 +13,7 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest setuplinks redirect lifecycle reconcile messages"
+	all := "ingest setuplinks redirect lifecycle reconcile messages sender"
 	type want struct {
 		def, kind, functions, context string
 	}
@@ -24,9 +24,14 @@ func TestSettings(t *testing.T) {
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},
 		"MESSAGES_DLQ_URL":             {"", "resource", "reconcile", ""},
+		"OUTBOUND_QUEUE_URL":           {"", "resource", "setuplinks sender reconcile", ""},
+		"OUTBOUND_DLQ_URL":             {"", "resource", "reconcile", ""},
+		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "sender", "kapsoMetaBaseUrl"},
+		"SEND_RATE_PER_NUMBER":         {"20", "", "sender", "sendRatePerNumber"},
+		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},
 		"RECONCILE_KAPSO_CALLS":        {"2400", "", "reconcile", "reconcileKapsoCalls"},
 		"RECONCILE_KAPSO_PER_MINUTE":   {"300", "", "reconcile", "reconcileKapsoPerMinute"},
-		"KAPSO_API_KEY":                {"", "secret", "setuplinks lifecycle reconcile", ""},
+		"KAPSO_API_KEY":                {"", "secret", "setuplinks lifecycle reconcile sender", ""},
 		"KAPSO_PROJECT_WEBHOOK_SECRET": {"", "secret", "ingest", ""},
 		"META_APP_SECRET":              {"", "optional secret", "ingest", ""},
 		"BRIDGE_API_TOKEN":             {"", "secret", "setuplinks", ""},

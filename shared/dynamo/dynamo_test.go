@@ -7,6 +7,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
@@ -62,5 +63,11 @@ func TestCheckpointsContract(t *testing.T) {
 func TestLeasesContract(t *testing.T) {
 	storetest.RunLeases(t, func(t *testing.T) storetest.Leases {
 		return &dynamo.Checkpoints{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}
+
+func TestPacerContract(t *testing.T) {
+	storetest.RunPacer(t, func(t *testing.T, rate, horizon int) messaging.SendPacer {
+		return &dynamo.SendPacer{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Rate: rate, Horizon: horizon}
 	})
 }

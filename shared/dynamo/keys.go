@@ -155,3 +155,26 @@ func checkpointKey(name string) (pk, sk string) { return "CHECKPOINT#" + name, "
 
 // leaseKey is the item of a run's lease (see Checkpoints.TakeLease).
 func leaseKey(name string) (pk, sk string) { return "LEASE#" + name, "LEASE" }
+
+// Key prefix and index partition of the outbox (see Messages).
+const (
+	outboundPrefix = "OUT#"
+	outboundSK     = "OUT"
+	// outboxOpenIndex is the gsi2 partition of the outbound messages of
+	// every tenant that are neither accepted nor failed, by creation time.
+	outboxOpenIndex = "OUTBOX#OPEN"
+)
+
+// outboundPK is one outbound message of a tenant, by its outbound id.
+func outboundPK(tenantID, id string) string { return outboundPrefix + tenantID + "#" + id }
+
+func outboundKey(tenantID, id string) map[string]types.AttributeValue {
+	return key(outboundPK(tenantID, id), outboundSK)
+}
+
+// outboxPosition is an open outbound message's gsi2 sort key: its creation
+// time, fixed width, then its tenant and id (neither holds '#' before the
+// id), so the partition lists every tenant's messages oldest first.
+func outboxPosition(createdAt time.Time, tenantID, id string) string {
+	return sortKeyTime(createdAt) + "#" + tenantID + "#" + id
+}

@@ -19,15 +19,18 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// Messages is the messaging.Store and messaging.Reader on the bridge table.
-// A message, status, conversation or contact write is one UpdateItem when
-// it arrives in order, two when it does not (see each method):
+// Messages is the messaging.Store, messaging.Reader and messaging.Outbox on
+// the bridge table. A message, status, conversation or contact write is one
+// UpdateItem when it arrives in order, two or three when it does not (see
+// each method):
 //
-//	MSG#<tenant>#<wamid>                    / MSG      content, status, hist (string set of status entries)
+//	MSG#<tenant>#<wamid>                    / MSG      content, status, hist (string set of status entries),
+//	                                                   outbound_id once an outbound message was accepted under it
 //	                                                   (gsi1: CONVMSG#<tenant>#<conversation> / <ts ns>#<wamid>)
 //	CONV#<tenant>#<conversation>            / CONV     (gsi1: CONVS#<tenant> / <last active ns>#<conversation>)
 //	CONTACT#<tenant>#<number>#<person key>  / CONTACT  one person on one number; merged_into names the
 //	                                                   person key it was merged into
+//	OUT#<tenant>#<outbound id>              / OUT      one outbound message (see outbox.go)
 //
 // A message's Delivery is the Merge of its hist set, which only grows
 // (ADD is atomic and commutative); the status attribute only moves forward
@@ -42,6 +45,7 @@ type Messages struct {
 var (
 	_ messaging.Store  = (*Messages)(nil)
 	_ messaging.Reader = (*Messages)(nil)
+	_ messaging.Outbox = (*Messages)(nil)
 )
 
 // Attributes of the messaging items.
@@ -59,11 +63,19 @@ const (
 	attrInactivity     = "inactivity_minutes"
 	attrLastSeenAt     = "last_seen_at"
 	attrLastSeenNs     = "last_seen_ns"
+	attrLastInboundAt  = "last_inbound_at"
+	attrLastInboundNs  = "last_inbound_ns"
+	// attrConversationNs is the time of the sighting that gave a contact its
+	// conversation_id, so an older sighting never replaces it.
+	attrConversationNs = "conversation_ns"
 	attrPrevious       = "previous_bsuids"
 	attrMarketing      = "marketing"
 	attrMergedInto     = "merged_into"
 	attrPhoneLinked    = "phone_linked"
 	attrVersion        = "ver"
+	// attrOutboundID names, on a message item, the outbound message the
+	// tenant sent it as.
+	attrOutboundID = "outbound_id"
 )
 
 // maxHops bounds how many contact merges a write or lookup follows.
@@ -73,6 +85,7 @@ const maxHops = 8
 // as a placeholder, since many attribute names are reserved words.
 type update struct {
 	set, add     []string
+	remove       []string
 	names        map[string]string // placeholder → attribute
 	placeholders map[string]string // attribute → placeholder
 	vals         map[string]types.AttributeValue
@@ -136,6 +149,11 @@ func (u *update) addTo(attr string, v types.AttributeValue) {
 	u.add = append(u.add, u.name(attr)+" "+u.val(v))
 }
 
+// drop removes attr from the item.
+func (u *update) drop(attr string) {
+	u.remove = append(u.remove, u.name(attr))
+}
+
 func (u *update) expression() *string {
 	var b []string
 	if len(u.set) > 0 {
@@ -143,6 +161,9 @@ func (u *update) expression() *string {
 	}
 	if len(u.add) > 0 {
 		b = append(b, "ADD "+strings.Join(u.add, ", "))
+	}
+	if len(u.remove) > 0 {
+		b = append(b, "REMOVE "+strings.Join(u.remove, ", "))
 	}
 	return aws.String(strings.Join(b, " "))
 }
@@ -407,11 +428,38 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	return nil
 }
 
-// Message implements messaging.Reader.
-func (s *Messages) Message(ctx context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error) {
-	if tenantID == "" || wamid == "" {
+// Message implements messaging.Reader: one GetItem by WAMID; by outbound
+// id, one for the outbound message and, once it has a WAMID, one for the
+// message stored under it.
+func (s *Messages) Message(ctx context.Context, tenantID, id string) (messaging.StoredMessage, bool, error) {
+	if tenantID == "" || id == "" {
 		return messaging.StoredMessage{}, false, nil
 	}
+	if !messaging.IsOutboundID(id) {
+		return s.message(ctx, tenantID, id)
+	}
+	o, ok, err := s.Outbound(ctx, tenantID, id)
+	if err != nil || !ok {
+		return messaging.StoredMessage{}, false, err
+	}
+	if o.WAMID == "" {
+		return o.Stored(), true, nil
+	}
+	m, ok, err := s.message(ctx, tenantID, o.WAMID)
+	if err != nil {
+		return messaging.StoredMessage{}, false, err
+	}
+	if !ok {
+		// The accept writes both items at once; this is only a message
+		// deleted since.
+		m = o.Stored()
+		m.WAMID = o.WAMID
+	}
+	m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
+	return m, true, nil
+}
+
+func (s *Messages) message(ctx context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.Table), Key: messageKey(tenantID, wamid), ConsistentRead: aws.Bool(true),
 	})
@@ -449,6 +497,9 @@ func messageFrom(it map[string]types.AttributeValue) (messaging.StoredMessage, e
 	if kc, ok := mapOf(it["kapso"]); ok {
 		m.Kapso = &messaging.KapsoContent{Content: stringAttr(kc["content"]), Origin: stringAttr(kc["origin"]),
 			HasMedia: boolAttr(kc["has_media"]), MediaURL: stringAttr(kc["media_url"]), Transcript: stringAttr(kc["transcript"])}
+	}
+	if id := stringAttr(it[attrOutboundID]); id != "" {
+		m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
 	}
 	if ss, ok := it[attrHistory].(*types.AttributeValueMemberSS); ok {
 		d, err := deliveryOf(m.WAMID, ss.Value)

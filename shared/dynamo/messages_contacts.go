@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +22,11 @@ type contactState struct {
 	c      messaging.Contact
 	seen   bool
 	seenNs int64
+	// inbound: LastInboundAt is set; inboundNs is it in unix nanoseconds.
+	inbound   bool
+	inboundNs int64
+	// convNs is the time of the sighting that gave c.ConversationID.
+	convNs int64
 	merged string
 	linked string
 	ver    int64
@@ -35,6 +41,12 @@ func contactFrom(phoneNumberID string, it map[string]types.AttributeValue) conta
 		st.seen, st.seenNs = true, ns
 		st.c.LastSeenAt = parseStamp(stringAttr(it[attrLastSeenAt]))
 	}
+	if ns, err := intAttr(it[attrLastInboundNs]); err == nil {
+		st.inbound, st.inboundNs = true, ns
+		st.c.LastInboundAt = parseStamp(stringAttr(it[attrLastInboundAt]))
+	}
+	st.c.ConversationID = stringAttr(it[attrConversationID])
+	st.convNs, _ = intAttr(it[attrConversationNs])
 	if l, ok := it[attrPrevious].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
 			st.c.PreviousBSUIDs = append(st.c.PreviousBSUIDs, stringAttr(v))
@@ -74,6 +86,16 @@ func (st contactState) item(k map[string]types.AttributeValue) map[string]types.
 			it[attrLastSeenAt] = str(stamp(st.c.LastSeenAt))
 		}
 	}
+	if st.inbound {
+		it[attrLastInboundNs] = numberAttr(st.inboundNs)
+		if !st.c.LastInboundAt.IsZero() {
+			it[attrLastInboundAt] = str(stamp(st.c.LastInboundAt))
+		}
+	}
+	if st.c.ConversationID != "" {
+		it[attrConversationID] = str(st.c.ConversationID)
+		it[attrConversationNs] = numberAttr(st.convNs)
+	}
 	if len(st.c.PreviousBSUIDs) > 0 {
 		l := &types.AttributeValueMemberL{}
 		for _, b := range st.c.PreviousBSUIDs {
@@ -97,22 +119,24 @@ func (st contactState) item(k map[string]types.AttributeValue) map[string]types.
 // PutContact implements messaging.Store. The newest sighting sets the
 // person's fields, an older one only fills missing ones, and a merged
 // contact redirects the write to the contact it was merged into. In the
-// steady state this is one UpdateItem; a person newly seen with both BSUID
-// and phone costs two more, which point the phone contact at the BSUID one
-// and give that one what the phone contact knew. The link is recorded last
+// steady state this is one UpdateItem; a sighting older than the stored
+// one that still brings a newer inbound time or conversation costs one
+// more, conditional on them; a person newly seen with both BSUID and phone
+// costs two more, which point the phone contact at the BSUID one and give
+// that one what the phone contact knew. The link is recorded last
 // (phone_linked), so a crash in between is repaired by the next sighting.
-func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, at time.Time) error {
+func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
 	wrap := func(err error) error { return fmt.Errorf("put contact %s on %s: %w", p.Key(), phoneNumberID, err) }
 	k := p.Key()
 	if tenantID == "" || phoneNumberID == "" || k == "" {
 		return wrap(invalid("contact without tenant, number or person"))
 	}
-	k, old, err := s.sight(ctx, tenantID, phoneNumberID, k, p, at)
+	k, after, err := s.sight(ctx, tenantID, phoneNumberID, k, p, sg)
 	if err != nil {
 		return wrap(err)
 	}
 	phoneKey := messaging.Person{Phone: p.Phone}.Key()
-	if p.BSUID == "" || p.Phone == "" || stringAttr(old[attrPhoneLinked]) == p.Phone || k == phoneKey {
+	if p.BSUID == "" || p.Phone == "" || stringAttr(after[attrPhoneLinked]) == p.Phone || k == phoneKey {
 		return nil
 	}
 	u := newUpdate()
@@ -124,31 +148,74 @@ func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID strin
 		return wrap(fmt.Errorf("merge %s: %w", phoneKey, err))
 	}
 	prev := contactFrom(phoneNumberID, out.Attributes)
-	u = newUpdate()
-	u.setTo(attrPhoneLinked, str(p.Phone))
-	u.put(false, "name", prev.c.Person.Name)
-	u.put(false, "username", prev.c.Person.Username)
-	u.put(false, "phone", prev.c.Person.Phone)
-	if prev.c.Marketing != nil {
-		u.fill(attrMarketing, marketingAttr(*prev.c.Marketing))
-	}
-	if prev.seen {
-		u.fill(attrLastSeenNs, numberAttr(prev.seenNs))
-		if !prev.c.LastSeenAt.IsZero() {
-			u.fill(attrLastSeenAt, str(stamp(prev.c.LastSeenAt)))
-		}
-	}
-	u.addTo(attrVersion, numberAttr(1))
-	if _, err := s.updateItem(ctx, contactKey(tenantID, phoneNumberID, k), u, "", types.ReturnValueNone); err != nil {
+	if err := s.link(ctx, contactKey(tenantID, phoneNumberID, k), p.Phone, prev, after); err != nil {
 		return wrap(fmt.Errorf("link %s: %w", phoneKey, err))
 	}
 	return nil
 }
 
-// sight writes p's sighting at at to the contact k, or to the contact k
-// was merged into; it returns the key written and the item before.
-func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string, p messaging.Person, at time.Time) (string, map[string]types.AttributeValue, error) {
+// link records that the phone contact prev was merged into the contact
+// under key, whose item is it, and gives that one what prev knew: the
+// person's fields and marketing preference where it has none, and prev's
+// sighting times and conversation where they are newer. Those are
+// conditional on the values it holds, so a sighting written meanwhile is
+// never undone; on a failed condition it decides again from the item as
+// it is then.
+func (s *Messages) link(ctx context.Context, key map[string]types.AttributeValue, phone string, prev contactState, it map[string]types.AttributeValue) error {
+	for range 5 {
+		cur := contactFrom("", it)
+		u := newUpdate()
+		u.setTo(attrPhoneLinked, str(phone))
+		u.put(false, "name", prev.c.Person.Name)
+		u.put(false, "username", prev.c.Person.Username)
+		u.put(false, "phone", prev.c.Person.Phone)
+		if prev.c.Marketing != nil {
+			u.fill(attrMarketing, marketingAttr(*prev.c.Marketing))
+		}
+		var conds []string
+		if prev.seen && (!cur.seen || prev.seenNs > cur.seenNs) {
+			n, v := u.name(attrLastSeenNs), u.val(numberAttr(prev.seenNs))
+			u.set = append(u.set, n+" = "+v)
+			if !prev.c.LastSeenAt.IsZero() {
+				u.setTo(attrLastSeenAt, str(stamp(prev.c.LastSeenAt)))
+			}
+			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+		}
+		if prev.inbound && (!cur.inbound || prev.inboundNs > cur.inboundNs) {
+			n, v := u.name(attrLastInboundNs), u.val(numberAttr(prev.inboundNs))
+			u.set = append(u.set, n+" = "+v)
+			if !prev.c.LastInboundAt.IsZero() {
+				u.setTo(attrLastInboundAt, str(stamp(prev.c.LastInboundAt)))
+			}
+			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+		}
+		if prev.c.ConversationID != "" && (cur.c.ConversationID == "" || prev.convNs > cur.convNs) {
+			conds = append(conds, setConversation(u, prev.c.ConversationID, prev.convNs))
+		}
+		u.addTo(attrVersion, numberAttr(1))
+		_, err := s.updateItem(ctx, key, u, strings.Join(conds, " AND "), types.ReturnValueNone)
+		old, failed := conditionFailedItem(err)
+		if !failed {
+			return err
+		}
+		it = old // a newer sighting landed meanwhile
+	}
+	return errs.E(errs.Unavailable, "contact kept changing", nil)
+}
+
+// setConversation sets the contact's conversation to id, seen at ns, and
+// returns the condition that keeps a conversation seen later.
+func setConversation(u *update, id string, ns int64) string {
+	c, n, v := u.name(attrConversationID), u.name(attrConversationNs), u.val(numberAttr(ns))
+	u.set = append(u.set, c+" = "+u.val(str(id)), n+" = "+v)
+	return "(attribute_not_exists(" + c + ") OR attribute_not_exists(" + n + ") OR " + n + " < " + v + ")"
+}
+
+// sight writes the sighting sg of p to the contact k, or to the contact k
+// was merged into; it returns the key written and the item after.
+func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string, p messaging.Person, sg messaging.Sighting) (string, map[string]types.AttributeValue, error) {
 	seen := map[string]bool{}
+	at := unixNanos(sg.At)
 	for range maxHops {
 		seen[k] = true
 		key := contactKey(tenantID, phoneNumberID, k)
@@ -158,14 +225,23 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		u.addTo(attrVersion, numberAttr(1))
 		ns := u.name(attrLastSeenNs)
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + ns + ")"
-		if !at.IsZero() {
-			t := u.val(numberAttr(unixNanos(at)))
+		if !sg.At.IsZero() {
+			t := u.val(numberAttr(at))
 			u.set = append(u.set, ns+" = "+t)
-			u.setTo(attrLastSeenAt, str(stamp(at)))
+			u.setTo(attrLastSeenAt, str(stamp(sg.At)))
 			cond += " OR " + ns + " <= " + t
+			if sg.Inbound {
+				// No sighting, inbound or not, is newer than this one.
+				u.set = append(u.set, u.name(attrLastInboundNs)+" = "+t)
+				u.setTo(attrLastInboundAt, str(stamp(sg.At)))
+			}
 		}
 		cond += ")"
-		out, err := s.updateItem(ctx, key, u, cond, types.ReturnValueAllOld)
+		if sg.ConversationID != "" {
+			u.setTo(attrConversationID, str(sg.ConversationID))
+			u.setTo(attrConversationNs, numberAttr(at))
+		}
+		out, err := s.updateItem(ctx, key, u, cond, types.ReturnValueAllNew)
 		if err == nil {
 			return k, out.Attributes, nil
 		}
@@ -184,16 +260,67 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		u = newUpdate()
 		putPerson(u, false, "", p)
 		u.addTo(attrVersion, numberAttr(1))
-		out, err = s.updateItem(ctx, key, u, "attribute_not_exists("+attrMergedInto+")", types.ReturnValueAllOld)
-		if err == nil {
-			return k, out.Attributes, nil
+		out, err = s.updateItem(ctx, key, u, "attribute_not_exists("+attrMergedInto+")", types.ReturnValueAllNew)
+		if err != nil {
+			if old, failed = conditionFailedItem(err); !failed {
+				return k, nil, err
+			}
+			k = stringAttr(old[attrMergedInto]) // merged meanwhile: follow it
+			continue
 		}
-		if old, failed = conditionFailedItem(err); !failed {
+		it, merged, err := s.lateSighting(ctx, key, out.Attributes, sg)
+		if err != nil {
 			return k, nil, err
 		}
-		k = stringAttr(old[attrMergedInto]) // merged meanwhile: follow it
+		if merged != "" {
+			k = merged
+			continue
+		}
+		return k, it, nil
 	}
 	return k, nil, fmt.Errorf("contact merged more than %d times", maxHops)
+}
+
+// lateSighting gives the contact under key, whose item is it, what the
+// older sighting sg still brings: its time as LastInboundAt when it is
+// inbound and newer than the stored one, its conversation when the stored
+// one was seen earlier. That is one UpdateItem, conditional on what it
+// replaces, and none when there is nothing to give. It returns the item
+// after, or the key the contact was merged into meanwhile.
+func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.AttributeValue, sg messaging.Sighting) (map[string]types.AttributeValue, string, error) {
+	at := unixNanos(sg.At)
+	for range 5 {
+		cur := contactFrom("", it)
+		u := newUpdate()
+		var conds []string
+		if sg.Inbound && !sg.At.IsZero() && (!cur.inbound || cur.inboundNs < at) {
+			n, v := u.name(attrLastInboundNs), u.val(numberAttr(at))
+			u.set = append(u.set, n+" = "+v)
+			u.setTo(attrLastInboundAt, str(stamp(sg.At)))
+			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+		}
+		if sg.ConversationID != "" && (cur.c.ConversationID == "" || cur.convNs < at) {
+			conds = append(conds, setConversation(u, sg.ConversationID, at))
+		}
+		if len(conds) == 0 {
+			return it, "", nil
+		}
+		u.addTo(attrVersion, numberAttr(1))
+		conds = append(conds, "attribute_not_exists("+u.name(attrMergedInto)+")")
+		out, err := s.updateItem(ctx, key, u, strings.Join(conds, " AND "), types.ReturnValueAllNew)
+		if err == nil {
+			return out.Attributes, "", nil
+		}
+		old, failed := conditionFailedItem(err)
+		if !failed {
+			return nil, "", err
+		}
+		if m := stringAttr(old[attrMergedInto]); m != "" {
+			return nil, m, nil
+		}
+		it = old // a newer sighting landed meanwhile: decide again
+	}
+	return nil, "", errs.E(errs.Unavailable, "contact kept changing", nil)
 }
 
 // ChangeIdentity implements messaging.Store: it reads both contacts (one
@@ -207,7 +334,7 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 		return wrap(invalid("identity change without both BSUIDs"))
 	}
 	if previous.BSUID == current.BSUID {
-		return s.PutContact(ctx, tenantID, phoneNumberID, current, at)
+		return s.PutContact(ctx, tenantID, phoneNumberID, current, messaging.Sighting{At: at})
 	}
 	oldKey, curKey := previous.Key(), current.Key()
 	for range 5 {
@@ -288,8 +415,8 @@ func (s *Messages) identityTarget(ctx context.Context, tenantID, phoneNumberID, 
 // current person's fields (all of them when the target is the current
 // BSUID's own contact, else only what it lacks), the old contact's where
 // missing, the previous BSUIDs of both plus the previous one, the newest
-// sighting and the highest marketing sequence. memstore.identityMerge is
-// its twin.
+// sighting, inbound time and conversation, and the highest marketing
+// sequence. memstore.identityMerge is its twin.
 func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person, own bool, old, target contactState, at time.Time) contactState {
 	next := target
 	next.c.PhoneNumberID = phoneNumberID
@@ -311,6 +438,12 @@ func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person
 		}
 		if old.seen && (!next.seen || old.seenNs > next.seenNs) {
 			next.seen, next.seenNs, next.c.LastSeenAt = true, old.seenNs, old.c.LastSeenAt
+		}
+		if old.inbound && (!next.inbound || old.inboundNs > next.inboundNs) {
+			next.inbound, next.inboundNs, next.c.LastInboundAt = true, old.inboundNs, old.c.LastInboundAt
+		}
+		if old.c.ConversationID != "" && (next.c.ConversationID == "" || old.convNs > next.convNs) {
+			next.c.ConversationID, next.convNs = old.c.ConversationID, old.convNs
 		}
 		prev = append(prev, old.c.PreviousBSUIDs...)
 	}

@@ -27,9 +27,18 @@ type listCursor struct {
 
 func badCursor() error { return errs.E(errs.Invalid, "invalid cursor", messaging.ErrBadCursor) }
 
+// itemKind is one kind of item a gsi1 list holds: the prefix of its pks,
+// which the item's id follows, and its sort key.
+type itemKind struct{ prefix, sk string }
+
 // startKey decodes cursor for list, whose items' pks are prefix+<id> and
 // sort keys <20 digits>#<id>.
 func startKey(cursor, list, partition, prefix, sk string) (map[string]types.AttributeValue, error) {
+	return startKeyOf(cursor, list, partition, []itemKind{{prefix, sk}})
+}
+
+// startKeyOf decodes cursor for list, whose items are of the kinds given.
+func startKeyOf(cursor, list, partition string, kinds []itemKind) (map[string]types.AttributeValue, error) {
 	if cursor == "" {
 		return nil, nil
 	}
@@ -44,21 +53,24 @@ func startKey(cursor, list, partition, prefix, sk string) (map[string]types.Attr
 	if err := json.Unmarshal(b, &c); err != nil || c.List != list {
 		return nil, badCursor()
 	}
-	id, ok := strings.CutPrefix(c.PK, prefix)
-	if !ok || id == "" || len(c.Pos) < 22 || c.Pos[20] != '#' || c.Pos[21:] != id ||
-		strings.Trim(c.Pos[:20], "0123456789") != "" {
-		return nil, badCursor()
+	for _, kind := range kinds {
+		id, ok := strings.CutPrefix(c.PK, kind.prefix)
+		if !ok || id == "" || len(c.Pos) < 22 || c.Pos[20] != '#' || c.Pos[21:] != id ||
+			strings.Trim(c.Pos[:20], "0123456789") != "" {
+			continue
+		}
+		k := key(c.PK, kind.sk)
+		k[schema.AttrGSI1PK] = str(partition)
+		k[schema.AttrGSI1SK] = str(c.Pos)
+		return k, nil
 	}
-	k := key(c.PK, sk)
-	k[schema.AttrGSI1PK] = str(partition)
-	k[schema.AttrGSI1SK] = str(c.Pos)
-	return k, nil
+	return nil, badCursor()
 }
 
 // queryList reads one page of a gsi1 partition. It asks for one item more
 // than the page, so the last page comes back with no cursor.
-func (s *Messages) queryList(ctx context.Context, list, partition, prefix, sk string, p messaging.Page, forward bool) ([]map[string]types.AttributeValue, string, error) {
-	start, err := startKey(p.Cursor, list, partition, prefix, sk)
+func (s *Messages) queryList(ctx context.Context, list, partition string, kinds []itemKind, p messaging.Page, forward bool) ([]map[string]types.AttributeValue, string, error) {
+	start, err := startKeyOf(p.Cursor, list, partition, kinds)
 	if err != nil {
 		return nil, "", err
 	}
@@ -95,7 +107,7 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 		return nil, "", wrap(invalid("no tenant"))
 	}
 	items, next, err := s.queryList(ctx, "conversations", conversationsPartition(tenantID),
-		conversationPK(tenantID, ""), conversationSK, p, false)
+		[]itemKind{{conversationPK(tenantID, ""), conversationSK}}, p, false)
 	if err != nil {
 		return nil, "", wrap(err)
 	}
@@ -160,13 +172,19 @@ func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversat
 	if tenantID == "" {
 		return nil, "", wrap(invalid("no tenant"))
 	}
+	// The list holds the messages stored under a WAMID and the outbound
+	// messages that have none yet.
 	items, next, err := s.queryList(ctx, "messages:"+conversationID, conversationMessagesPartition(tenantID, conversationID),
-		messagePK(tenantID, ""), messageSK, p, true)
+		[]itemKind{{messagePK(tenantID, ""), messageSK}, {outboundPK(tenantID, ""), outboundSK}}, p, true)
 	if err != nil {
 		return nil, "", wrap(err)
 	}
 	out := make([]messaging.StoredMessage, 0, len(items))
 	for _, it := range items {
+		if strings.HasPrefix(stringAttr(it[schema.AttrPK]), outboundPrefix) {
+			out = append(out, outboundFrom(it).Stored())
+			continue
+		}
 		m, err := messageFrom(it)
 		if err != nil {
 			return nil, "", wrap(err)

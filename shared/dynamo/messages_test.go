@@ -20,6 +20,13 @@ func TestMessagesContract(t *testing.T) {
 	})
 }
 
+func TestOutboxContract(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) (messaging.Store, messaging.Reader, messaging.Outbox) {
+		s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+		return s, s, s
+	})
+}
+
 func TestPendingContract(t *testing.T) {
 	storetest.RunPending(t, func(t *testing.T, now func() time.Time) messaging.PendingStore {
 		return &dynamo.Pending{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
@@ -45,6 +52,9 @@ func TestMessagesCallBudget(t *testing.T) {
 		Status: messaging.ConversationActive, LastActiveAt: at}
 	newer := conv
 	newer.LastActiveAt = at.Add(time.Minute)
+	out := messaging.OutboundMessage{ID: messaging.OutboundID("acme", "key-1"), TenantID: "acme", IdempotencyKey: "key-1",
+		PhoneNumberID: number, To: messaging.Person{Phone: phone}, Type: "text", Text: "hi", Body: []byte(`{}`),
+		ConversationID: "conv-1", State: messaging.OutQueued, CreatedAt: at, UpdatedAt: at}
 	for _, c := range []struct {
 		name  string
 		write func() error
@@ -72,17 +82,57 @@ func TestMessagesCallBudget(t *testing.T) {
 		{"a conversation", func() error { return s.PutConversation(ctx, "acme", conv) }, map[string]int{"UpdateItem": 1}},
 		{"newer activity", func() error { return s.PutConversation(ctx, "acme", newer) }, map[string]int{"UpdateItem": 1}},
 		{"an older conversation event", func() error { return s.PutConversation(ctx, "acme", conv) }, map[string]int{"UpdateItem": 2}},
-		{"a new person by BSUID and phone", func() error { return s.PutContact(ctx, "acme", number, person, at) },
+		{"a new person by BSUID and phone", func() error { return s.PutContact(ctx, "acme", number, person, messaging.Sighting{At: at}) },
 			map[string]int{"UpdateItem": 3}},
-		{"the same person again", func() error { return s.PutContact(ctx, "acme", number, person, at.Add(time.Minute)) },
-			map[string]int{"UpdateItem": 1}},
+		{"the same person again", func() error {
+			return s.PutContact(ctx, "acme", number, person, messaging.Sighting{At: at.Add(time.Minute)})
+		}, map[string]int{"UpdateItem": 1}},
 		{"a person by BSUID only", func() error {
-			return s.PutContact(ctx, "acme", number, messaging.Person{BSUID: "US.42"}, at)
+			return s.PutContact(ctx, "acme", number, messaging.Person{BSUID: "US.42"}, messaging.Sighting{At: at})
 		}, map[string]int{"UpdateItem": 1}},
 		{"a marketing preference", func() error {
 			return s.SetMarketingPreference(ctx, "acme", number, person, messaging.MarketingPreference{Status: "opted_in", Sequence: 1})
 		}, map[string]int{"UpdateItem": 1}},
+		{"an inbound sighting in order", func() error {
+			return s.PutContact(ctx, "acme", number, person, messaging.Sighting{At: at.Add(2 * time.Minute), Inbound: true, ConversationID: "conv-1"})
+		}, map[string]int{"UpdateItem": 1}},
+		// An older sighting costs its failed condition and a fill, and one
+		// more only when it brings a newer inbound time or conversation.
+		{"an older sighting with nothing newer", func() error {
+			return s.PutContact(ctx, "acme", number, person, messaging.Sighting{At: at.Add(90 * time.Second), Inbound: true})
+		}, map[string]int{"UpdateItem": 2}},
+		{"the person on another number", func() error {
+			return s.PutContact(ctx, "acme", "other-number", person, messaging.Sighting{At: at.Add(time.Minute)})
+		}, map[string]int{"UpdateItem": 3}},
+		{"an older sighting, the newest inbound", func() error {
+			return s.PutContact(ctx, "acme", "other-number", person, messaging.Sighting{At: at, Inbound: true})
+		}, map[string]int{"UpdateItem": 3}},
 		{"a message read", func() error { _, _, err := s.Message(ctx, "acme", "wamid.1"); return err }, map[string]int{"GetItem": 1}},
+		{"an outbound message created", func() error {
+			_, _, err := s.CreateOutbound(ctx, out)
+			return err
+		}, map[string]int{"PutItem": 1}},
+		{"an outbound message created again", func() error {
+			_, _, err := s.CreateOutbound(ctx, out)
+			return err
+		}, map[string]int{"PutItem": 1}},
+		{"an outbound message claimed", func() error {
+			_, err := s.MoveOutbound(ctx, "acme", out.ID, messaging.Transition{From: []messaging.OutboundState{messaging.OutQueued},
+				To: messaging.OutSending, At: at})
+			return err
+		}, map[string]int{"UpdateItem": 1}},
+		{"the open messages", func() error {
+			_, _, err := s.OpenOutbound(ctx, at.Add(time.Hour), "", 10)
+			return err
+		}, map[string]int{"Query": 1}},
+		{"an outbound message accepted", func() error {
+			_, err := s.MoveOutbound(ctx, "acme", out.ID, messaging.Transition{From: []messaging.OutboundState{messaging.OutSending},
+				To: messaging.OutAccepted, WAMID: "wamid.out", At: at})
+			return err
+		}, map[string]int{"GetItem": 1, "TransactWriteItems": 1}},
+		{"an outbound message read", func() error { _, _, err := s.Outbound(ctx, "acme", out.ID); return err }, map[string]int{"GetItem": 1}},
+		{"an accepted message read by outbound id", func() error { _, _, err := s.Message(ctx, "acme", out.ID); return err },
+			map[string]int{"GetItem": 2}},
 		{"a page of conversations", func() error {
 			_, _, err := s.Conversations(ctx, "acme", messaging.Page{})
 			return err

@@ -21,18 +21,24 @@ import (
 // request (fix it).
 const InvalidCursor errs.Code = "invalid_cursor"
 
+// OutsideCustomerServiceWindow is a 422 of its own code: a free-form
+// message to a person whose last inbound message is more than 24 hours old
+// (or who never wrote). The caller can send a template instead.
+const OutsideCustomerServiceWindow errs.Code = "outside_customer_service_window"
+
 var statusByCode = map[errs.Code]int{
-	errs.Invalid:       http.StatusBadRequest,
-	InvalidCursor:      http.StatusBadRequest,
-	errs.Unauthorized:  http.StatusUnauthorized,
-	errs.NotFound:      http.StatusNotFound,
-	errs.Conflict:      http.StatusConflict,
-	errs.InFlight:      http.StatusConflict,
-	errs.TooLarge:      http.StatusRequestEntityTooLarge,
-	errs.Unprocessable: http.StatusUnprocessableEntity,
-	errs.BadGateway:    http.StatusBadGateway,
-	errs.Unavailable:   http.StatusServiceUnavailable,
-	errs.Internal:      http.StatusInternalServerError,
+	OutsideCustomerServiceWindow: http.StatusUnprocessableEntity,
+	errs.Invalid:                 http.StatusBadRequest,
+	InvalidCursor:                http.StatusBadRequest,
+	errs.Unauthorized:            http.StatusUnauthorized,
+	errs.NotFound:                http.StatusNotFound,
+	errs.Conflict:                http.StatusConflict,
+	errs.InFlight:                http.StatusConflict,
+	errs.TooLarge:                http.StatusRequestEntityTooLarge,
+	errs.Unprocessable:           http.StatusUnprocessableEntity,
+	errs.BadGateway:              http.StatusBadGateway,
+	errs.Unavailable:             http.StatusServiceUnavailable,
+	errs.Internal:                http.StatusInternalServerError,
 }
 
 // statusOf is the HTTP status for an error.

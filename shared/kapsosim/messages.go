@@ -65,14 +65,17 @@ type Sent struct {
 
 // ChatMessage is a message as the simulator keeps it.
 type ChatMessage struct {
-	WAMID          string          `json:"wamid"`
-	PhoneNumberID  string          `json:"phone_number_id"`
-	ConversationID string          `json:"conversation_id"`
-	Direction      string          `json:"direction"` // inbound | outbound
-	Text           string          `json:"text"`
-	At             time.Time       `json:"at"`
-	Person         Person          `json:"person"`             // the sender of an inbound message, the recipient of an outbound one
-	Statuses       []MessageStatus `json:"statuses,omitempty"` // outbound only, oldest first
+	WAMID          string `json:"wamid"`
+	PhoneNumberID  string `json:"phone_number_id"`
+	ConversationID string `json:"conversation_id"`
+	Direction      string `json:"direction"` // inbound | outbound
+	// Type is the message's type as Meta names it (text, template, image…);
+	// "" is text.
+	Type     string          `json:"type,omitempty"`
+	Text     string          `json:"text"` // a text's body, else a description of the message
+	At       time.Time       `json:"at"`
+	Person   Person          `json:"person"`             // the sender of an inbound message, the recipient of an outbound one
+	Statuses []MessageStatus `json:"statuses,omitempty"` // outbound only, oldest first
 }
 
 // Status is the message's current status: received for an inbound one.
@@ -503,7 +506,7 @@ type wireMessage struct {
 	FromUserID string           `json:"from_user_id,omitempty"`
 	To         string           `json:"to,omitempty"`
 	ToUserID   string           `json:"to_user_id,omitempty"`
-	Text       wireText         `json:"text"`
+	Text       *wireText        `json:"text,omitempty"` // text messages only
 	Kapso      wireMessageKapso `json:"kapso"`
 }
 
@@ -585,9 +588,12 @@ func (s *Simulator) messageEventLocked(n *number, c *Conversation, m *ChatMessag
 func wireMessageOf(n *number, c *Conversation, m *ChatMessage) wireMessage {
 	business := strings.TrimPrefix(n.Display, "+")
 	p := m.Person
-	w := wireMessage{ID: m.WAMID, Timestamp: unixTime(m.At), Type: "text", Text: wireText{Body: m.Text},
+	w := wireMessage{ID: m.WAMID, Timestamp: unixTime(m.At), Type: cmp.Or(m.Type, "text"),
 		Kapso: wireMessageKapso{Direction: m.Direction, Status: m.Status(), Origin: "cloud_api", Content: m.Text,
 			WhatsAppConversationID: c.ID, ContactName: c.Person.Name}}
+	if w.Type == "text" {
+		w.Text = &wireText{Body: m.Text}
+	}
 	if m.Direction == "inbound" {
 		w.From, w.FromUserID, w.To = p.Phone, p.BSUID, business
 		w.Kapso.ProcessingStatus = "pending"

@@ -167,12 +167,19 @@ func numberQuery(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // listMessages answers the number's messages, newest first, each the
 // message object of its webhooks as it is now (current status, whole
-// status history). An unknown number has none.
+// status history), only those of one direction with ?direction=inbound or
+// outbound (the reconciler looks for a send whose answer it lost among
+// the outbound ones). An unknown number has none.
 func (s *Simulator) listMessages(w http.ResponseWriter, r *http.Request) {
+	direction := r.URL.Query().Get("direction")
+	if direction != "" && direction != "inbound" && direction != "outbound" {
+		writeError(w, http.StatusUnprocessableEntity, "direction must be inbound or outbound")
+		return
+	}
 	s.listOfNumber(w, r, func(n *number) []listItem {
 		var items []listItem
 		for i, m := range s.messages {
-			if m.PhoneNumberID != n.PhoneNumberID {
+			if m.PhoneNumberID != n.PhoneNumberID || direction != "" && m.Direction != direction {
 				continue
 			}
 			c := first(s.conversations, func(c *Conversation) bool { return c.ID == m.ConversationID })

@@ -19,7 +19,9 @@ import (
 // accepted send is kept as an outbound message of the number, exactly as
 // SendOutbound keeps one, and its whatsapp.message.sent goes to the number's
 // webhooks; later statuses come from SetMessageStatus, or on their own after
-// SetAutoStatuses. Faults for the next sends come from SetSendFaults.
+// SetAutoStatuses (one number) or SetDefaultAutoStatuses (every number
+// without its own setting), Options.AutoStatusDelay apart. Faults for the
+// next sends come from SetSendFaults.
 
 // Send faults, for SetSendFaults and POST /_sim/send/faults.
 const (
@@ -57,7 +59,9 @@ type SendFaults struct {
 type proxySends struct {
 	accepted int
 	faults   SendFaults
-	auto     map[string][]string // phone number id → statuses applied after each send
+	auto     map[string][]string // phone number id → statuses applied after each send; empty: none
+	// defaultAuto are the statuses of a number with no entry in auto.
+	defaultAuto []string
 }
 
 var sendFaultKinds = map[string]bool{SendFault5xx: true, SendFault429: true,
@@ -86,23 +90,50 @@ func (s *Simulator) SetSendFaults(f SendFaults) error {
 
 // SetAutoStatuses makes every later accepted proxy send from the number move
 // on through statuses (each delivered, read or failed) in order, in the
-// background, as SetMessageStatus does. No statuses turns it off.
+// background, as SetMessageStatus does, Options.AutoStatusDelay apart. It
+// overrides SetDefaultAutoStatuses for the number: no statuses turns it off
+// for the number whatever the default, so a test can keep one number still.
 func (s *Simulator) SetAutoStatuses(phoneNumberID string, statuses []string) error {
-	for _, st := range statuses {
-		if _, ok := statusEvents[st]; !ok {
-			return fmt.Errorf("set auto statuses of %s: %w: status %q must be delivered, read or failed",
-				phoneNumberID, ErrInvalid, st)
-		}
+	if err := validAutoStatuses(statuses); err != nil {
+		return fmt.Errorf("set auto statuses of %s: %w", phoneNumberID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.proxyStateLocked()
-	if len(statuses) == 0 {
-		delete(p.auto, phoneNumberID)
-	} else {
-		p.auto[phoneNumberID] = append([]string(nil), statuses...)
+	s.proxyStateLocked().auto[phoneNumberID] = append([]string{}, statuses...)
+	return nil
+}
+
+// SetDefaultAutoStatuses is SetAutoStatuses for every number that has no
+// setting of its own, those connected later included; no statuses turns the
+// default off. The local stack uses it so that every send moves on to
+// delivered, then read, as a person's phone would.
+func (s *Simulator) SetDefaultAutoStatuses(statuses []string) error {
+	if err := validAutoStatuses(statuses); err != nil {
+		return fmt.Errorf("set default auto statuses: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proxyStateLocked().defaultAuto = append([]string(nil), statuses...)
+	return nil
+}
+
+func validAutoStatuses(statuses []string) error {
+	for _, st := range statuses {
+		if _, ok := statusEvents[st]; !ok {
+			return fmt.Errorf("%w: status %q must be delivered, read or failed", ErrInvalid, st)
+		}
 	}
 	return nil
+}
+
+// autoStatusesLocked are the statuses a send from the number moves on
+// through; callers hold s.mu.
+func (s *Simulator) autoStatusesLocked(phoneNumberID string) []string {
+	p := s.proxyStateLocked()
+	if own, ok := p.auto[phoneNumberID]; ok {
+		return own
+	}
+	return p.defaultAuto
 }
 
 // SentByProxy returns how many sends the Meta proxy accepted, those whose
@@ -116,7 +147,8 @@ func (s *Simulator) SentByProxy() int {
 // proxyStateLocked returns the proxy state, made on first use; callers hold s.mu.
 func (s *Simulator) proxyStateLocked() *proxySends {
 	if s.proxy == nil {
-		s.proxy = &proxySends{auto: map[string][]string{}}
+		s.proxy = &proxySends{auto: map[string][]string{},
+			defaultAuto: append([]string(nil), s.opts.DefaultAutoStatuses...)}
 	}
 	return s.proxy
 }
@@ -227,7 +259,7 @@ func (s *Simulator) proxySend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sent, err := s.recordProxySend(r.Context(), pnid, p, msg.text())
+	sent, err := s.recordProxySend(r.Context(), pnid, p, msg.Type, msg.text())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			writeMetaError(w, http.StatusNotFound, metaInvalidParameter, err.Error(), "")
@@ -257,7 +289,7 @@ func (s *Simulator) proxySend(w http.ResponseWriter, r *http.Request) {
 // recordProxySend keeps an accepted send as SendOutbound does and delivers
 // its whatsapp.message.sent. A number with no webhook for the event still
 // sends (nothing is delivered).
-func (s *Simulator) recordProxySend(ctx context.Context, pnid string, p Person, text string) (Sent, error) {
+func (s *Simulator) recordProxySend(ctx context.Context, pnid string, p Person, typ, text string) (Sent, error) {
 	event := kapso.EventMessageSent
 	s.mu.Lock()
 	n, targets, err := s.numberTargetsLocked(pnid, event)
@@ -271,15 +303,14 @@ func (s *Simulator) recordProxySend(ctx context.Context, pnid string, p Person, 
 	c, isNew := s.conversationLocked(pnid, p, s.now())
 	at := c.messageTime(s.now())
 	m := &ChatMessage{WAMID: s.wamid(c.Person, false), PhoneNumberID: pnid, ConversationID: c.ID,
-		Direction: "outbound", Text: text, At: at, Person: c.Person,
+		Direction: "outbound", Type: typ, Text: text, At: at, Person: c.Person,
 		Statuses: []MessageStatus{{Status: "sent", At: at}}}
 	s.messages = append(s.messages, m)
 	c.record(m)
 	payload := s.messageEventLocked(n, c, m, isNew)
 	sent := Sent{Event: event, WAMID: m.WAMID, WAMIDs: []string{m.WAMID}, ConversationID: c.ID, Key: s.uuid()}
-	ps := s.proxyStateLocked()
-	ps.accepted++
-	auto := ps.auto[pnid]
+	s.proxyStateLocked().accepted++
+	auto := s.autoStatusesLocked(pnid)
 	s.mu.Unlock()
 	if len(targets) > 0 {
 		sent.Statuses = s.deliverNumber(ctx, targets, event, sent.Key, payload, nil, nil)
@@ -287,6 +318,17 @@ func (s *Simulator) recordProxySend(ctx context.Context, pnid string, p Person, 
 	if len(auto) > 0 {
 		s.background(func() {
 			for _, st := range auto {
+				// A moment between statuses, as a phone takes, lets a reader
+				// see each one (and the bridge order them by time).
+				if d := s.opts.AutoStatusDelay; d > 0 {
+					t := time.NewTimer(d)
+					select {
+					case <-s.ctx.Done():
+						t.Stop()
+						return
+					case <-t.C:
+					}
+				}
 				if _, err := s.SetMessageStatus(s.ctx, sent.WAMID, StatusChange{Status: st}); err != nil {
 					s.log.Debug("kapsosim auto status", "wamid", sent.WAMID, "status", st, "err", err)
 				}
@@ -321,6 +363,29 @@ func (s *Simulator) ctlSendFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.sendState())
 }
 
+// ctlAutoStatuses sets a number's auto statuses, or with no phone_number_id
+// the default of every number.
+func (s *Simulator) ctlAutoStatuses(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		PhoneNumberID string   `json:"phone_number_id"`
+		Statuses      []string `json:"statuses"`
+	}
+	if !readJSON(w, r, &body) {
+		return
+	}
+	var err error
+	if body.PhoneNumberID == "" {
+		err = s.SetDefaultAutoStatuses(body.Statuses)
+	} else {
+		err = s.SetAutoStatuses(body.PhoneNumberID, body.Statuses)
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.sendState())
+}
+
 func (s *Simulator) ctlSendState(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.sendState())
 }
@@ -331,5 +396,6 @@ func (s *Simulator) sendState() map[string]any {
 	p := s.proxyStateLocked()
 	return map[string]any{"sent_by_proxy": p.accepted, "faulted_next_calls": p.faults.Calls,
 		"fault": p.faults.Fault, "code": p.faults.Code, "retry_after_seconds": p.faults.RetryAfter.Seconds(),
-		"auto_statuses": p.auto}
+		"auto_statuses": p.auto, "default_auto_statuses": append([]string{}, p.defaultAuto...),
+		"auto_status_delay_seconds": s.opts.AutoStatusDelay.Seconds()}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,11 +131,12 @@ func TestProxySendFaults(t *testing.T) {
 		t.Fatalf("after 429: %+v %v (sent %d)", res, err, h.sim.SentByProxy())
 	}
 
-	// 5xx: unknown outcome to the sender, nothing sent.
+	// 5xx: Kapso failed to take it, nothing sent; the sender may send again.
 	if err := h.sim.SetSendFaults(SendFaults{Calls: 1, Fault: SendFault5xx}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := snd.Send(ctx, pnid, []byte(proxyText)); !errors.Is(err, kapsoapi.ErrSendUnknown) {
+	_, err = snd.Send(ctx, pnid, []byte(proxyText))
+	if me5 := (*kapsoapi.MetaError)(nil); !errors.As(err, &me5) || me5.Status != http.StatusInternalServerError || !me5.Retryable() {
 		t.Errorf("5xx: %v", err)
 	}
 	if h.sim.SentByProxy() != 1 || len(outbound(h, pnid)) != 1 {
@@ -184,3 +186,148 @@ func TestProxySendFaults(t *testing.T) {
 type jsonRaw string
 
 func (j jsonRaw) MarshalJSON() ([]byte, error) { return []byte(j), nil }
+
+// connectedAs connects a number for another customer, its webhook to rc.
+func connectedAs(t *testing.T, h *harness, rc *receiver, ext string) string {
+	t.Helper()
+	_, pnid, err := h.sim.CompleteLink(h.link(h.customer(ext), nil)["id"].(string), "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustCreate("/platform/v1/whatsapp/phone_numbers/"+pnid+"/webhooks", map[string]any{"whatsapp_webhook": map[string]any{
+		"url": rc.srv.URL, "secret_key": hookSecret, "events": numberEvents}})
+	return pnid
+}
+
+// events lists the events rc got, in order.
+func events(rc *receiver) []string {
+	var out []string
+	for _, r := range rc.requests() {
+		out = append(out, r.header.Get("X-Webhook-Event"))
+	}
+	return out
+}
+
+// The default moves every number's sends on, a moment apart, each status's
+// webhook to the number's webhook; a number's own setting overrides it,
+// even an empty one.
+func TestProxySendDefaultAutoStatuses(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	rc, still := newReceiver(t, 200), newReceiver(t, 200)
+	h := newHarness(t, Options{DefaultAutoStatuses: []string{"delivered", "read"}, AutoStatusDelay: delay})
+	pnid := connected(t, h, rc)
+	quiet := connectedAs(t, h, still, "t2")
+	if err := h.sim.SetAutoStatuses(quiet, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := proxySender(h).Send(context.Background(), pnid, []byte(proxyText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proxySender(h).Send(context.Background(), quiet, []byte(proxyText)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "read", func() bool {
+		ms := outbound(h, pnid)
+		return len(ms) == 1 && ms[0].WAMID == res.WAMID && ms[0].Status() == "read"
+	})
+	if took := time.Since(start); took < 2*delay {
+		t.Errorf("delivered then read within %v, want each %v after the last", took, delay)
+	}
+	ms := outbound(h, pnid)
+	if sts := ms[0].Statuses; len(sts) != 3 || sts[1].Status != "delivered" || sts[1].At.Sub(sts[0].At) < delay-time.Second {
+		t.Errorf("statuses %+v", sts)
+	}
+	waitFor(t, "read webhook", func() bool { return len(rc.requests()) == 3 })
+	if got := events(rc); !slices.Equal(got, []string{kapso.EventMessageSent, kapso.EventMessageDelivered, kapso.EventMessageRead}) {
+		t.Errorf("webhooks %v", got)
+	}
+	lastDelivery(t, rc, kapso.EventMessageRead)
+
+	// The number with its own (empty) setting stays sent.
+	time.Sleep(3 * delay)
+	if ms := outbound(h, quiet); len(ms) != 1 || ms[0].Status() != "sent" {
+		t.Errorf("overridden number moved on: %+v", ms)
+	}
+	if got := events(still); !slices.Equal(got, []string{kapso.EventMessageSent}) {
+		t.Errorf("overridden number's webhooks %v", got)
+	}
+
+	if err := h.sim.SetDefaultAutoStatuses([]string{"sent"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bogus default: %v", err)
+	}
+	// The control sets the default with no phone_number_id, a number's own
+	// setting with one.
+	if st, out := h.call("POST", "/_sim/send/auto_statuses", map[string]any{"statuses": []string{"failed"}}); st != 200 ||
+		!strings.Contains(mustJSON(t, out["default_auto_statuses"]), "failed") {
+		t.Fatalf("default control: %d %v", st, out)
+	}
+	if st, out := h.call("POST", "/_sim/send/auto_statuses", map[string]any{"phone_number_id": quiet,
+		"statuses": []string{"delivered"}}); st != 200 {
+		t.Fatalf("number control: %d %v", st, out)
+	}
+	if st, _ := h.call("POST", "/_sim/send/auto_statuses", map[string]any{"statuses": []string{"nope"}}); st != http.StatusUnprocessableEntity && st != http.StatusBadRequest {
+		t.Errorf("bogus control: %d", st)
+	}
+	res, err = proxySender(h).Send(context.Background(), pnid, []byte(proxyText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failed", func() bool {
+		ms := outbound(h, pnid)
+		return len(ms) == 2 && ms[1].WAMID == res.WAMID && ms[1].Status() == "failed"
+	})
+}
+
+// A send shows in Kapso's message list, newest first, with its WAMID,
+// recipient, type and text: the reconciler adopts a send whose answer was
+// lost by finding it there.
+func TestProxySendListedAsOutbound(t *testing.T) {
+	rc := newReceiver(t, 200)
+	h := newHarness(t, Options{})
+	pnid := connected(t, h, rc)
+	ctx := context.Background()
+	if _, err := h.sim.SendInbound(ctx, pnid, Inbound{FromPhone: "5215512345678", Text: "Oi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.SetSendFaults(SendFaults{Calls: 1, Fault: SendFaultTimeoutAfterAccept}); err != nil {
+		t.Fatal(err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := proxySender(h).Send(tctx, pnid, []byte(proxyText)); !errors.Is(err, kapsoapi.ErrSendUnknown) {
+		t.Fatalf("timeout_after_accept: %v", err)
+	}
+	tmpl := `{"messaging_product":"whatsapp","to":"+5215512345678","type":"template","template":{"name":"pedido","language":{"code":"pt_BR"}}}`
+	res, err := proxySender(h).Send(ctx, pnid, []byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := outbound(h, pnid)[0].WAMID
+
+	items, _ := h.list("/platform/v1/whatsapp/messages?phone_number_id=" + pnid + "&direction=outbound")
+	if len(items) != 2 {
+		t.Fatalf("outbound list %v", items)
+	}
+	newest, older := items[0], items[1]
+	kap := func(m map[string]any) map[string]any { k, _ := m["kapso"].(map[string]any); return k }
+	if newest["id"] != res.WAMID || newest["type"] != "template" || newest["to"] != "5215512345678" ||
+		newest["text"] != nil || kap(newest)["content"] != "[template pedido]" || kap(newest)["direction"] != "outbound" {
+		t.Errorf("template send listed as %v", newest)
+	}
+	text, _ := older["text"].(map[string]any)
+	if older["id"] != lost || older["type"] != "text" || older["to"] != "5215512345678" || text["body"] != "Seu pedido saiu" ||
+		kap(older)["status"] != "sent" {
+		t.Errorf("text send listed as %v", older)
+	}
+	if in, _ := h.list("/platform/v1/whatsapp/messages?phone_number_id=" + pnid + "&direction=inbound"); len(in) != 1 || in[0]["type"] != "text" {
+		t.Errorf("inbound list %v", in)
+	}
+	if all, _ := h.list("/platform/v1/whatsapp/messages?phone_number_id=" + pnid); len(all) != 3 {
+		t.Errorf("full list has %d", len(all))
+	}
+	if st, _ := h.call("GET", "/platform/v1/whatsapp/messages?phone_number_id="+pnid+"&direction=sideways", nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("bad direction: %d", st)
+	}
+}

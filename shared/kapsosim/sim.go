@@ -64,6 +64,12 @@ type Options struct {
 	// RateLimitPerMinute, when > 0, limits Platform API calls per fixed
 	// minute as Kapso does per API key; over it they answer 429.
 	RateLimitPerMinute int
+	// DefaultAutoStatuses are the statuses every accepted Meta proxy send
+	// moves on through, as SetDefaultAutoStatuses sets them; none by default.
+	DefaultAutoStatuses []string
+	// AutoStatusDelay is the wait before each automatic status of a proxy
+	// send (see SetAutoStatuses); 0 applies them at once.
+	AutoStatusDelay time.Duration
 }
 
 // Simulator is an http.Handler standing in for Kapso.
@@ -193,6 +199,7 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/state", s.ctlWebhookState)
 	m.HandleFunc("POST /_sim/setup_links/stall", s.ctlStall)
 	m.HandleFunc("POST /_sim/send/faults", s.ctlSendFaults)
+	m.HandleFunc("POST /_sim/send/auto_statuses", s.ctlAutoStatuses)
 	m.HandleFunc("GET /_sim/send", s.ctlSendState)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
 	m.HandleFunc("GET /{$}", s.homePage)

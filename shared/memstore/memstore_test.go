@@ -66,3 +66,16 @@ func TestCheckpointsContract(t *testing.T) {
 func TestLeasesContract(t *testing.T) {
 	storetest.RunLeases(t, func(*testing.T) storetest.Leases { return &memstore.Checkpoints{} })
 }
+
+func TestPacerContract(t *testing.T) {
+	storetest.RunPacer(t, func(_ *testing.T, rate, horizon int) messaging.SendPacer {
+		return &memstore.SendPacer{Rate: rate, Horizon: horizon}
+	})
+}
+
+func TestOutboxContract(t *testing.T) {
+	storetest.RunOutbox(t, func(*testing.T) (messaging.Store, messaging.Reader, messaging.Outbox) {
+		s := &memstore.Messages{}
+		return s, s, s
+	})
+}

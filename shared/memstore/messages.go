@@ -28,12 +28,14 @@ type Messages struct {
 var (
 	_ messaging.Store  = (*Messages)(nil)
 	_ messaging.Reader = (*Messages)(nil)
+	_ messaging.Outbox = (*Messages)(nil)
 )
 
 type tenantMessages struct {
-	messages map[string]*message      // WAMID →
-	convs    map[string]*conversation // conversation id →
-	contacts map[string]*contact      // phone number id \x00 person key →
+	messages map[string]*message                   // WAMID →
+	convs    map[string]*conversation              // conversation id →
+	contacts map[string]*contact                   // phone number id \x00 person key →
+	outbox   map[string]*messaging.OutboundMessage // outbound id →
 }
 
 type message struct {
@@ -42,6 +44,8 @@ type message struct {
 	// sortKey orders the message in its conversation; "" while it is in none.
 	sortKey  string
 	delivery messaging.Delivery
+	// outboundID is the outbound message accepted under this WAMID.
+	outboundID string
 }
 
 type conversation struct {
@@ -53,6 +57,10 @@ type contact struct {
 	c      messaging.Contact
 	seen   bool  // LastSeenAt was ever set
 	seenNs int64 // LastSeenAt in unix nanoseconds
+	// inbound: LastInboundAt is set; inboundNs is it in unix nanoseconds.
+	inbound   bool
+	inboundNs int64
+	convNs    int64 // when the sighting that gave c.ConversationID was
 	// merged is the key of the contact this one was merged into.
 	merged string
 	linked string // the phone last merged into this contact
@@ -67,7 +75,8 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{}}
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{},
+			outbox: map[string]*messaging.OutboundMessage{}}
 		s.tenants[tenantID] = t
 	}
 	return t
@@ -252,8 +261,9 @@ func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
 }
 
 // PutContact implements messaging.Store. The newest sighting sets the
-// person's fields; an older one only fills missing ones.
-func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, at time.Time) error {
+// person's fields; an older one only fills missing ones, and moves
+// LastInboundAt and ConversationID when its own are newer.
+func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
 	key := p.Key()
 	if tenantID == "" || phoneNumberID == "" || key == "" {
 		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
@@ -263,11 +273,18 @@ func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string,
 	t := s.tenant(tenantID)
 	key, _ = t.resolve(phoneNumberID, key)
 	c := t.contact(phoneNumberID, key)
+	at := sg.At
 	ns := unixNanos(at)
 	newer := !c.seen || (!at.IsZero() && c.seenNs <= ns)
 	setPerson(newer, &c.c.Person, p)
 	if newer && !at.IsZero() {
 		c.seen, c.seenNs, c.c.LastSeenAt = true, ns, at.UTC()
+	}
+	if sg.Inbound && !at.IsZero() && (!c.inbound || c.inboundNs < ns) {
+		c.inbound, c.inboundNs, c.c.LastInboundAt = true, ns, at.UTC()
+	}
+	if sg.ConversationID != "" && (newer || c.c.ConversationID == "" || c.convNs < ns) {
+		c.c.ConversationID, c.convNs = sg.ConversationID, ns
 	}
 	phoneKey := messaging.Person{Phone: p.Phone}.Key()
 	if p.BSUID != "" && p.Phone != "" && c.linked != p.Phone && key != phoneKey {
@@ -280,7 +297,8 @@ func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string,
 	return nil
 }
 
-// fillFrom gives c what it lacks of o, another contact of the same person.
+// fillFrom gives c what it lacks of o, another contact of the same person,
+// and o's sighting times and conversation where they are newer.
 func (c *contact) fillFrom(o *contact) {
 	setField(false, &c.c.Person.Name, o.c.Person.Name)
 	setField(false, &c.c.Person.Username, o.c.Person.Username)
@@ -289,8 +307,14 @@ func (c *contact) fillFrom(o *contact) {
 		m := *o.c.Marketing
 		c.c.Marketing = &m
 	}
-	if !c.seen && o.seen {
+	if o.seen && (!c.seen || o.seenNs > c.seenNs) {
 		c.seen, c.seenNs, c.c.LastSeenAt = true, o.seenNs, o.c.LastSeenAt
+	}
+	if o.inbound && (!c.inbound || o.inboundNs > c.inboundNs) {
+		c.inbound, c.inboundNs, c.c.LastInboundAt = true, o.inboundNs, o.c.LastInboundAt
+	}
+	if o.c.ConversationID != "" && (c.c.ConversationID == "" || o.convNs > c.convNs) {
+		c.c.ConversationID, c.convNs = o.c.ConversationID, o.convNs
 	}
 }
 
@@ -300,7 +324,7 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
 	}
 	if previous.BSUID == current.BSUID {
-		return s.PutContact(ctx, tenantID, phoneNumberID, current, at)
+		return s.PutContact(ctx, tenantID, phoneNumberID, current, messaging.Sighting{At: at})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -413,15 +437,31 @@ func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumb
 	return nil
 }
 
-// Message implements messaging.Reader.
-func (s *Messages) Message(_ context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error) {
+// Message implements messaging.Reader, by WAMID or outbound id.
+func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.StoredMessage, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tenants[tenantID]
-	if !ok || wamid == "" {
+	if !ok || id == "" {
 		return messaging.StoredMessage{}, false, nil
 	}
-	m, ok := t.messages[wamid]
+	if messaging.IsOutboundID(id) {
+		o, ok := t.outbox[id]
+		if !ok {
+			return messaging.StoredMessage{}, false, nil
+		}
+		if o.WAMID == "" {
+			return cloneOutbound(*o).Stored(), true, nil
+		}
+		if m, ok := t.messages[o.WAMID]; ok {
+			return m.stored(), true, nil
+		}
+		out := cloneOutbound(*o).Stored()
+		out.WAMID = o.WAMID
+		out.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
+		return out, true, nil
+	}
+	m, ok := t.messages[id]
 	if !ok {
 		return messaging.StoredMessage{}, false, nil
 	}
@@ -430,6 +470,9 @@ func (s *Messages) Message(_ context.Context, tenantID, wamid string) (messaging
 
 func (m *message) stored() messaging.StoredMessage {
 	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery}
+	if m.outboundID != "" {
+		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted}
+	}
 	out.Media, out.Reaction, out.Kapso = clone(m.m.Media), clone(m.m.Reaction), clone(m.m.Kapso)
 	out.Delivery.History = slices.Clone(m.delivery.History)
 	return out
@@ -561,18 +604,29 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	if !ok {
 		return nil, "", nil
 	}
-	var msgs []*message
+	// The list holds the messages stored under a WAMID and the outbound
+	// messages that have none yet.
+	type listed struct {
+		key string
+		m   messaging.StoredMessage
+	}
+	var msgs []listed
 	for _, m := range t.messages {
 		if m.known && m.sortKey != "" && m.m.ConversationID == conversationID {
-			msgs = append(msgs, m)
+			msgs = append(msgs, listed{m.sortKey, m.stored()})
 		}
 	}
-	keyOf := func(m *message) string { return m.sortKey }
-	slices.SortFunc(msgs, func(a, b *message) int { return strings.Compare(a.sortKey, b.sortKey) })
+	for _, o := range t.outbox {
+		if o.WAMID == "" && o.ConversationID != "" && o.ConversationID == conversationID {
+			msgs = append(msgs, listed{sortKey(o.CreatedAt, o.ID), cloneOutbound(*o).Stored()})
+		}
+	}
+	keyOf := func(l listed) string { return l.key }
+	slices.SortFunc(msgs, func(a, b listed) int { return strings.Compare(a.key, b.key) })
 	msgs, next := page(msgs, keyOf, after, false, p.Size(), tenantID, list)
 	out := make([]messaging.StoredMessage, 0, len(msgs))
-	for _, m := range msgs {
-		out = append(out, m.stored())
+	for _, l := range msgs {
+		out = append(out, l.m)
 	}
 	return out, next, nil
 }

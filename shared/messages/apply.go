@@ -54,7 +54,7 @@ func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) err
 		if c.Person.Key() == "" {
 			return nil
 		}
-		return w.Store.PutContact(ctx, tenant, number, c.Person, c.LastActiveAt)
+		return w.Store.PutContact(ctx, tenant, number, c.Person, messaging.Sighting{At: c.LastActiveAt, ConversationID: c.ID})
 	case ev.Name == kapso.EventContactIdentityChanged:
 		p, err := kapso.DecodeContactIdentityChanged(ev.Payload)
 		if err != nil {
@@ -101,7 +101,8 @@ func (w *Worker) putMessage(ctx context.Context, tenant string, msg messaging.Me
 		}
 	}
 	if p := msg.Counterpart(); p.Key() != "" {
-		return w.Store.PutContact(ctx, tenant, msg.PhoneNumberID, p, msg.Timestamp)
+		return w.Store.PutContact(ctx, tenant, msg.PhoneNumberID, p, messaging.Sighting{
+			At: msg.Timestamp, Inbound: msg.Direction == messaging.Inbound, ConversationID: msg.ConversationID})
 	}
 	return nil
 }

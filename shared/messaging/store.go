@@ -24,11 +24,13 @@ type Store interface {
 	// LastActiveAt wins, and with it the status; fields c leaves empty keep
 	// their stored values; an older event only fills what is missing.
 	PutConversation(ctx context.Context, tenantID string, c Conversation) error
-	// PutContact records that p wrote or was written to on the number at
-	// time at: one contact per person per number, keyed by Person.Key. A
-	// person first known by phone and now by BSUID and phone is merged into
-	// the BSUID contact; the phone contact then points to it.
-	PutContact(ctx context.Context, tenantID, phoneNumberID string, p Person, at time.Time) error
+	// PutContact records that p wrote or was written to on the number, as s
+	// says: one contact per person per number, keyed by Person.Key. The
+	// newest sighting sets LastSeenAt and ConversationID, the newest inbound
+	// one LastInboundAt. A person first known by phone and now by BSUID and
+	// phone is merged into the BSUID contact; the phone contact then points
+	// to it.
+	PutContact(ctx context.Context, tenantID, phoneNumberID string, p Person, s Sighting) error
 	// ChangeIdentity moves the person known by previous.BSUID to
 	// current.BSUID: the new contact takes the old one's fields, lists the old
 	// BSUID among its previous ones, and the old contact points to it.
@@ -50,9 +52,10 @@ type Reader interface {
 	// ConversationMessages lists a conversation's messages oldest first, by
 	// Meta's timestamp then WAMID.
 	ConversationMessages(ctx context.Context, tenantID, conversationID string, p Page) ([]StoredMessage, string, error)
-	// Message is one message with its whole status history; ok is false
-	// when nothing, not even a status, is stored for wamid.
-	Message(ctx context.Context, tenantID, wamid string) (m StoredMessage, ok bool, err error)
+	// Message is one message with its whole status history, by WAMID or by
+	// the outbound id of a message sent through the API (IsOutboundID); ok
+	// is false when nothing, not even a status, is stored for id.
+	Message(ctx context.Context, tenantID, id string) (m StoredMessage, ok bool, err error)
 	// Contact finds a contact of the number by BSUID (current or previous)
 	// or phone, following merges to the contact as it is now.
 	Contact(ctx context.Context, tenantID, phoneNumberID, bsuidOrPhone string) (c Contact, ok bool, err error)
@@ -116,6 +119,11 @@ type StoredMessage struct {
 	// have statuses) and Delivery are set.
 	Known    bool
 	Delivery Delivery
+	// Outbound is set for a message sent through the API. Until Kapso
+	// answered its WAMID the message is the outbound message alone: WAMID
+	// is "", Timestamp is when it was queued, and Outbound.State says where
+	// the send is.
+	Outbound *OutboundInfo
 }
 
 // ConversationView is a conversation with its contact as it is now.
@@ -134,6 +142,12 @@ type Contact struct {
 	Marketing      *MarketingPreference
 	// LastSeenAt is the newest time a message or event showed the person.
 	LastSeenAt time.Time
+	// LastInboundAt is the time of the person's newest inbound message: the
+	// customer service window runs 24 hours from it. Zero: never wrote.
+	LastInboundAt time.Time
+	// ConversationID is the conversation of the newest sighting that named
+	// one.
+	ConversationID string
 }
 
 // MarketingPreference is a person's marketing opt-in, as Kapso reports it.

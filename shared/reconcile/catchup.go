@@ -43,10 +43,7 @@ func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt,
 			if stored, err := r.alreadyStored(ctx, tenantID, m); err != nil || stored {
 				return false, err
 			}
-			body, err := json.Marshal(struct {
-				Message       json.RawMessage `json:"message"`
-				PhoneNumberID string          `json:"phone_number_id"`
-			}{m.Raw, number})
+			body, err := listedMessageEvent(m.Raw, number)
 			if err != nil {
 				return false, fmt.Errorf("encode listed message %s: %w", m.ID, err)
 			}
@@ -223,4 +220,13 @@ func (r *run) saveMark(ctx context.Context, name string, st markState) error {
 		return fmt.Errorf("encode catch-up mark %s: %w", name, err)
 	}
 	return r.Checkpoints.SaveCheckpoint(ctx, name, string(b))
+}
+
+// listedMessageEvent is the body of the number's message webhook that
+// would have carried raw, an item of Kapso's message list.
+func listedMessageEvent(raw json.RawMessage, number string) ([]byte, error) {
+	return json.Marshal(struct {
+		Message       json.RawMessage `json:"message"`
+		PhoneNumberID string          `json:"phone_number_id"`
+	}{raw, number})
 }

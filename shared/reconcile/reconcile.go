@@ -112,6 +112,15 @@ type Reconciler struct {
 	// Messages, when set, is read first, so that a listed message already
 	// stored as Kapso lists it is not handed on again.
 	Messages MessageReader
+	// Outbox, when set, holds the sends to resolve; Outbound is the queue
+	// a message left queued goes back on.
+	Outbox   messaging.Outbox
+	Outbound messaging.OutboundQueue
+	// UnconfirmedAfter is how long an unknown send is looked for at Kapso
+	// before it fails as unconfirmed (DefaultUnconfirmedAfter when zero);
+	// ClaimTimeout is the sender's timeout (DefaultClaimTimeout when zero).
+	UnconfirmedAfter time.Duration
+	ClaimTimeout     time.Duration
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -205,11 +214,14 @@ type Report struct {
 	Conversations Counts `json:"conversations"`
 	// FailedDeliveries: Kapso's failed-delivery records read, new since the
 	// last run, whose numbers were caught up.
-	FailedDeliveries Counts    `json:"failed_deliveries"`
-	DLQs             []DLQStat `json:"dlqs,omitempty"`
-	Kapso            KapsoUse  `json:"kapso"`
-	Errors           int       `json:"errors"`
-	DurationMS       int64     `json:"duration_ms"`
+	FailedDeliveries Counts `json:"failed_deliveries"`
+	// Outbound: sends neither accepted nor failed checked; requeued, found
+	// unknown, adopted from Kapso's list or failed as unconfirmed.
+	Outbound   Counts    `json:"outbound"`
+	DLQs       []DLQStat `json:"dlqs,omitempty"`
+	Kapso      KapsoUse  `json:"kapso"`
+	Errors     int       `json:"errors"`
+	DurationMS int64     `json:"duration_ms"`
 	// Finished: the run went through every step; otherwise StoppedBy says
 	// why it stopped (deadline, kapso_budget, kapso_rate_limit) and the
 	// next run goes on from where it stopped.
@@ -257,7 +269,9 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	run := &run{Reconciler: r, lim: lim, rep: &rep, meter: meter, now: r.now()}
 
 	var errList []error
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.failedDeliveries,
+	// Outbound first: the message catch-up would otherwise store an unknown
+	// send's message before the send is adopted, listing it twice meanwhile.
+	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers}
 	for _, step := range steps {
 		if run.stopping(ctx) {

@@ -54,15 +54,19 @@ var (
 	// The tenant's messages, read side.
 	ListConversations        = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations"}
 	ListConversationMessages = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations/{" + ConversationID + "}/messages"}
-	GetMessage               = Route{"GET", "/v1/tenants/{" + TenantID + "}/messages/{" + WAMID + "}"}
-	GetContact               = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
+	// GetMessage takes a WAMID, or the outbound id SendMessage answered.
+	GetMessage = Route{"GET", "/v1/tenants/{" + TenantID + "}/messages/{" + WAMID + "}"}
+	// SendMessage queues a message to send from one of the tenant's numbers.
+	SendMessage = Route{"POST", "/v1/tenants/{" + TenantID + "}/messages"}
+	GetContact  = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
 )
 
 // The routes of each HTTP function: the CDK stack sends exactly these to it,
 // and the local stack serves it at the same ones.
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
-	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact}
+	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
+		SendMessage}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

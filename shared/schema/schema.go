@@ -144,7 +144,18 @@ var (
 		Retention: 14 * 24 * time.Hour,
 		EnvVar:    "MESSAGES_QUEUE_URL",
 	}
-	Queues = []Queue{Lifecycle, Messages}
+	// Outbound carries the send requests the tenant API accepted, one
+	// message each ({"tenant_id","id"}), to the sender.
+	Outbound = Queue{
+		ID:              "outbound",
+		MaxReceiveCount: 5,
+		ConsumerTimeout: 30 * time.Second,
+		// A send that waited four days is news to nobody; the reconciler
+		// re-queues a message still queued long before that.
+		Retention: 4 * 24 * time.Hour,
+		EnvVar:    "OUTBOUND_QUEUE_URL",
+	}
+	Queues = []Queue{Lifecycle, Messages, Outbound}
 )
 
 // MaxSQSMessageBytes is every queue's MaximumMessageSize, set explicitly

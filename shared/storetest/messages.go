@@ -91,23 +91,34 @@ func contactOf(t *testing.T, r messaging.Reader, tenant, q string) messaging.Con
 
 func conversationIDs(t *testing.T, r messaging.Reader, tenant string, limit int) []string {
 	t.Helper()
-	var ids []string
+	return pageIDs(t, "conversations", limit, func(cursor string) ([]string, string, error) {
+		page, next, err := r.Conversations(context.Background(), tenant, messaging.Page{Limit: limit, Cursor: cursor})
+		ids := make([]string, len(page))
+		for i, c := range page {
+			ids[i] = c.ID
+		}
+		return ids, next, err
+	})
+}
+
+// pageIDs reads a cursor-paged list to its end, holding each page to limit.
+func pageIDs(t *testing.T, list string, limit int, next func(cursor string) ([]string, string, error)) []string {
+	t.Helper()
+	var out []string
 	cursor := ""
 	for range 20 {
-		page, next, err := r.Conversations(context.Background(), tenant, messaging.Page{Limit: limit, Cursor: cursor})
+		page, after, err := next(cursor)
 		must(t, err)
 		if len(page) > limit {
-			t.Fatalf("page of %d for limit %d", len(page), limit)
+			t.Fatalf("%s: page of %d for limit %d", list, len(page), limit)
 		}
-		for _, c := range page {
-			ids = append(ids, c.ID)
+		out = append(out, page...)
+		if after == "" {
+			return out
 		}
-		if next == "" {
-			return ids
-		}
-		cursor = next
+		cursor = after
 	}
-	t.Fatal("conversations never end")
+	t.Fatalf("%s never end", list)
 	return nil
 }
 
@@ -361,7 +372,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 					Person: ana, LastActiveAt: at(i)}))
 				must(t, s.PutMessage(ctx, tenantA, outbound(fmt.Sprintf("wamid.%d", i), "conv-0", at(i)), nil))
 			}
-			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
 			if _, ok, err := r.Message(ctx, tenantB, "wamid.0"); ok || err != nil {
 				t.Errorf("B reads A's message: ok %v err %v", ok, err)
 			}
@@ -398,20 +409,20 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			}
 		},
 		"a contact known by phone merges into its BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
-			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
 			if c := contactOf(t, r, tenantA, phoneAna); !reflect.DeepEqual(c.Person, ana) || !c.LastSeenAt.Equal(at(1)) {
 				t.Errorf("phone contact %+v", c)
 			}
 			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
-			must(t, s.PutContact(ctx, tenantA, number, both, at(2)))
+			must(t, s.PutContact(ctx, tenantA, number, both, seenAt(2)))
 			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
 				LastSeenAt: at(2)}
 			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
 			equal(t, "by +phone", contactOf(t, r, tenantA, "+1 650-555-1234"), want)
 			equal(t, "by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
 			// A late phone-only sighting lands on the merged contact.
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana Old"}, at(1)))
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana B."}, at(3)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana Old"}, seenAt(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{Phone: phoneAna, Name: "Ana B."}, seenAt(3)))
 			want.Person.Name, want.LastSeenAt = "Ana B.", at(3)
 			equal(t, "after phone-only sightings", contactOf(t, r, tenantA, bsuidOld), want)
 			equal(t, "by phone after", contactOf(t, r, tenantA, phoneAna), want)
@@ -423,15 +434,15 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			}
 		},
 		"a phone-only sighting after the merge is redirected": func(t *testing.T, s messaging.Store, r messaging.Reader) {
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, at(2)))
-			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, seenAt(2)))
+			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
 			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
 				LastSeenAt: at(2)}
 			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
 			equal(t, "by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
 		},
 		"an identity change moves the contact": func(t *testing.T, s messaging.Store, r messaging.Reader) {
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, seenAt(1)))
 			pref := messaging.MarketingPreference{Status: "opted_in", Sequence: 4, OccurredAt: at(1)}
 			must(t, s.SetMarketingPreference(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, pref))
 			for range 2 { // the same change twice
@@ -444,7 +455,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			equal(t, "by new BSUID", contactOf(t, r, tenantA, bsuidNew), want)
 			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
 			// A late sighting under the old BSUID lands on the new contact.
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Username: "@ana"}, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Username: "@ana"}, seenAt(1)))
 			want.Person.Username = "@ana"
 			equal(t, "after a late sighting", contactOf(t, r, tenantA, bsuidNew), want)
 		},
@@ -456,7 +467,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuid3}, at(3)))
 			}
 			for _, tenant := range []string{tenantA, tenantB} {
-				must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, at(1)))
+				must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
 			}
 			first(tenantA)
 			second(tenantA)
@@ -471,7 +482,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			}
 		},
 		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, at(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuidOld}, at(3)))
 			for _, q := range []string{bsuidOld, bsuidNew} {
@@ -506,8 +517,8 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			stranger := messaging.Person{Phone: "15557770000", Name: "Stranger"}
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-stranger", PhoneNumberID: number,
 				Person: stranger, LastActiveAt: at(1)}))
-			must(t, s.PutContact(ctx, tenantA, number, ana, at(1)))
-			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, at(2)))
+			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, seenAt(2)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(3)))
 			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidNew, Phone: phoneAna, Name: "Ana"},
 				PreviousBSUIDs: []string{bsuidOld}, LastSeenAt: at(3)}
@@ -530,6 +541,65 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				equal(t, "without a contact", views[2].Contact, messaging.Contact{PhoneNumberID: number, Person: stranger})
 			}
 		},
+		"the newest inbound sighting and conversation win, in any order": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			sightings := []messaging.Sighting{
+				{At: at(1), Inbound: true, ConversationID: "conv-a"},
+				{At: at(2), Inbound: true},
+				{At: at(3), ConversationID: "conv-b"},
+				{At: at(4)},
+			}
+			for i, order := range permutations(sightings) {
+				p := messaging.Person{Phone: fmt.Sprintf("1555100%04d", i)}
+				for _, sg := range order {
+					must(t, s.PutContact(ctx, tenantA, number, p, sg))
+				}
+				c := contactOf(t, r, tenantA, p.Phone)
+				if !c.LastSeenAt.Equal(at(4)) || !c.LastInboundAt.Equal(at(2)) || c.ConversationID != "conv-b" {
+					t.Errorf("order %v: seen %v inbound %v conversation %q", order, c.LastSeenAt, c.LastInboundAt, c.ConversationID)
+				}
+			}
+			// Never inbound: the window never opened.
+			must(t, s.PutContact(ctx, tenantA, number, ana, messaging.Sighting{At: at(5), ConversationID: "conv-c"}))
+			equal(t, "never wrote", contactOf(t, r, tenantA, phoneAna), messaging.Contact{PhoneNumberID: number, Person: ana,
+				LastSeenAt: at(5), ConversationID: "conv-c"})
+		},
+		"a merge and an identity change keep the newest inbound time and conversation": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			// A: the phone contact saw more recent traffic than the sighting
+			// that merges it.
+			must(t, s.PutContact(ctx, tenantA, number, ana, messaging.Sighting{At: at(5), Inbound: true, ConversationID: "conv-phone"}))
+			must(t, s.PutContact(ctx, tenantA, number, both, messaging.Sighting{At: at(3), Inbound: true, ConversationID: "conv-bsuid"}))
+			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
+				LastSeenAt: at(5), LastInboundAt: at(5), ConversationID: "conv-phone"}
+			equal(t, "A merged, by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
+			equal(t, "A merged, by phone", contactOf(t, r, tenantA, phoneAna), want)
+			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(6)))
+			want.Person.BSUID, want.PreviousBSUIDs, want.LastSeenAt = bsuidNew, []string{bsuidOld}, at(6)
+			equal(t, "A after the identity change", contactOf(t, r, tenantA, bsuidNew), want)
+			// B: the merging sighting is the newest; the new BSUID's own
+			// contact is newer than the old one.
+			must(t, s.PutContact(ctx, tenantB, number, ana, messaging.Sighting{At: at(1), Inbound: true, ConversationID: "conv-phone"}))
+			must(t, s.PutContact(ctx, tenantB, number, both, messaging.Sighting{At: at(3), ConversationID: "conv-bsuid"}))
+			c := contactOf(t, r, tenantB, phoneAna)
+			if !c.LastSeenAt.Equal(at(3)) || !c.LastInboundAt.Equal(at(1)) || c.ConversationID != "conv-bsuid" {
+				t.Errorf("B merged: %+v", c)
+			}
+			must(t, s.PutContact(ctx, tenantB, number, messaging.Person{BSUID: bsuidNew},
+				messaging.Sighting{At: at(7), Inbound: true, ConversationID: "conv-new"}))
+			must(t, s.ChangeIdentity(ctx, tenantB, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(6)))
+			c = contactOf(t, r, tenantB, bsuidOld)
+			if c.Person.BSUID != bsuidNew || c.Person.Phone != phoneAna || !c.LastSeenAt.Equal(at(7)) ||
+				!c.LastInboundAt.Equal(at(7)) || c.ConversationID != "conv-new" {
+				t.Errorf("B after the identity change: %+v", c)
+			}
+			// The old contact's inbound time, newer than the target's, moves too.
+			must(t, s.PutContact(ctx, tenantB, number, messaging.Person{BSUID: bsuid3}, messaging.Sighting{At: at(2)}))
+			must(t, s.ChangeIdentity(ctx, tenantB, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuid3}, at(8)))
+			c = contactOf(t, r, tenantB, bsuid3)
+			if !c.LastSeenAt.Equal(at(8)) || !c.LastInboundAt.Equal(at(7)) || c.ConversationID != "conv-new" {
+				t.Errorf("B after the second identity change: %+v", c)
+			}
+		},
 		"malformed writes are refused": func(t *testing.T, s messaging.Store, r messaging.Reader) {
 			for name, err := range map[string]error{
 				"unknown status":     s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{WAMID: "wamid.1", Status: "deleted"}),
@@ -537,7 +607,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				"message of nothing": s.PutMessage(ctx, tenantA, messaging.Message{}, nil),
 				"foreign status": s.PutMessage(ctx, tenantA, outbound("wamid.1", "", at(1)),
 					[]messaging.StatusUpdate{status("wamid.2", messaging.Sent, at(1))}),
-				"contact of nobody":      s.PutContact(ctx, tenantA, number, messaging.Person{Name: "?"}, at(1)),
+				"contact of nobody":      s.PutContact(ctx, tenantA, number, messaging.Person{Name: "?"}, seenAt(1)),
 				"conversation of no id":  s.PutConversation(ctx, tenantA, messaging.Conversation{}),
 				"identity of no one":     s.ChangeIdentity(ctx, tenantA, number, messaging.Person{}, messaging.Person{BSUID: bsuidNew}, at(1)),
 				"preference of nobody":   s.SetMarketingPreference(ctx, tenantA, number, messaging.Person{}, messaging.MarketingPreference{}),
@@ -560,3 +630,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 		})
 	}
 }
+
+// seenAt is a sighting at at(minutes) that is not inbound and names no
+// conversation.
+func seenAt(minutes int) messaging.Sighting { return messaging.Sighting{At: at(minutes)} }

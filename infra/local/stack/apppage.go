@@ -1,14 +1,18 @@
 package stack
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -50,6 +54,8 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 			Status:        q.Get("status"),
 			PhoneNumberID: q.Get("phone_number_id"),
 			SimURL:        simURL,
+			Notice:        q.Get("notice"),
+			NoticeFailed:  q.Get("notice_failed") != "",
 		}
 		if code := q.Get("error_code"); code != "" {
 			e := describe(code)
@@ -66,7 +72,7 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 				return
 			}
 			in := loadInbox(ctx, msgs, tenantID, q, log)
-			in.SimURL = simURL
+			in.SimURL, in.TenantID = simURL, tenantID
 			if err := pageTemplate.ExecuteTemplate(w, "inbox", in); err != nil {
 				log.Error("app page: render inbox", "err", err)
 			}
@@ -95,7 +101,7 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 		}
 		if data.Found && receiving(onboarding.TenantStatus(data.TenantStatus)) && data.Waiting == "" {
 			data.Inbox = loadInbox(ctx, msgs, tenantID, q, log)
-			data.Inbox.SimURL = simURL
+			data.Inbox.SimURL, data.Inbox.TenantID = simURL, tenantID
 			data.LiveInbox = true
 		}
 		if err := pageTemplate.Execute(w, data); err != nil {
@@ -266,6 +272,9 @@ type pageData struct {
 	SimURL                                   string
 	Inbox                                    inboxView
 	LiveInbox                                bool
+	// Notice is the outcome of the last send from the inbox (see sendForm).
+	Notice       string
+	NoticeFailed bool
 }
 
 type inboxView struct {
@@ -275,21 +284,29 @@ type inboxView struct {
 	Selected      string // the conversation asked for, "" for all
 	AllURL        string
 	SimURL        string
+	TenantID      string // whose inbox: the send forms post it
 }
 
 type conversationRow struct {
 	ID, Name, Phone, BSUID, Username, Status, LastActive, URL string
 	Selected                                                  bool
+	// PhoneNumberID is the tenant's number the conversation is on: a reply
+	// goes out from it.
+	PhoneNumberID string
 }
 
 type threadView struct {
 	conversationRow
 	Messages  []messageRow
 	Truncated bool
+	// SendKey is the Idempotency-Key of the thread's send form, new at each
+	// render: a form submitted twice sends once.
+	SendKey string
 }
 
 type messageRow struct {
-	WAMID, Direction, Text, Status, Error, Time string
+	// ID is the outbound id of a message sent through the API, else the WAMID.
+	ID, WAMID, Direction, Text, Status, Error, Time string
 }
 
 // loadInbox reads the tenant's conversations, newest first, and the
@@ -343,7 +360,7 @@ func loadInbox(ctx context.Context, msgs messaging.Reader, tenantID string, q ur
 			in.Error = "could not list messages: " + err.Error()
 			continue
 		}
-		t := threadView{conversationRow: c, Truncated: next != ""}
+		t := threadView{conversationRow: c, Truncated: next != "", SendKey: newSendKey()}
 		for _, m := range ms {
 			t.Messages = append(t.Messages, messageRowOf(m))
 		}
@@ -358,7 +375,7 @@ func conversationRowOf(cv messaging.ConversationView, u string) conversationRow 
 		p = cv.Person
 	}
 	row := conversationRow{ID: cv.ID, Name: p.Name, BSUID: p.BSUID, Username: p.Username,
-		Status: string(cv.Status), LastActive: when(cv.LastActiveAt), URL: u}
+		Status: string(cv.Status), LastActive: when(cv.LastActiveAt), URL: u, PhoneNumberID: cv.PhoneNumberID}
 	if p.Phone != "" {
 		row.Phone = "+" + p.Phone
 	}
@@ -366,25 +383,155 @@ func conversationRowOf(cv messaging.ConversationView, u string) conversationRow 
 }
 
 func messageRowOf(m messaging.StoredMessage) messageRow {
-	row := messageRow{WAMID: m.WAMID, Direction: string(m.Direction), Text: m.Text, Time: when(m.Timestamp)}
-	if !m.Known {
+	row := messageRow{ID: m.WAMID, WAMID: m.WAMID, Direction: string(m.Direction), Text: m.Text, Time: when(m.Timestamp)}
+	if !m.Known && m.Outbound == nil {
 		row.Text = "(only its status has arrived)"
 	}
+	if m.Outbound != nil {
+		row.ID = m.Outbound.ID
+	}
+	delivery := m.Delivery.Error
 	switch {
 	case m.Direction == messaging.Inbound:
 		row.Status = "received"
 	case m.Delivery.Status != "":
 		row.Status = string(m.Delivery.Status)
+	case m.Outbound != nil:
+		// No delivery status yet: where the send itself is.
+		row.Status = string(m.Outbound.State)
+		if m.Outbound.State == messaging.OutFailed {
+			delivery = m.Outbound.Error
+			if m.Outbound.Reason != "" {
+				row.Status += ": " + m.Outbound.Reason
+			}
+		}
 	default:
 		row.Status = "pending"
 	}
-	if e := m.Delivery.Error; e != nil {
+	if e := delivery; e != nil {
 		row.Error = e.Title
 		if e.Code != 0 {
 			row.Error = fmt.Sprintf("%d %s", e.Code, e.Title)
 		}
 	}
 	return row
+}
+
+// newSendKey is a fresh Idempotency-Key for a send form.
+func newSendKey() string { return "app-" + rand.Text() }
+
+// sendMessagePath is where the inbox's send forms post.
+const sendMessagePath = "/app/send"
+
+// maxSendForm bounds a send form's body: a text is at most 4096 characters.
+const maxSendForm = 64 << 10
+
+// sendForm sends a text from the app page: the form's fields become a
+// POST /v1/tenants/{tenant_id}/messages served in-process by api, with the
+// bearer token, as the SaaS app's own server would call kapso-bridge. The
+// form's Idempotency-Key came with the page, so a form submitted twice is
+// one message. The browser goes back to the tenant's app page (303) with
+// the outcome in a notice: the API's own error message when it refused.
+func sendForm(api http.Handler, token string, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxSendForm)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "invalid form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		tenantID := r.PostForm.Get("tenant_id")
+		if !onboarding.ValidTenantID(tenantID) {
+			http.Error(w, "invalid tenant_id", http.StatusBadRequest)
+			return
+		}
+		notice, failed := sendText(r.Context(), api, token, tenantID, r.PostForm, log)
+		back := url.Values{"tenant_id": {tenantID}, "notice": {notice}}
+		if failed {
+			back.Set("notice_failed", "1")
+		}
+		if c := r.PostForm.Get("selected"); c != "" {
+			back.Set("conversation", c)
+		}
+		http.Redirect(w, r, appConnectedPath+"?"+back.Encode(), http.StatusSeeOther)
+	})
+}
+
+// sendText makes the API call of a send form and says how it went.
+func sendText(ctx context.Context, api http.Handler, token, tenantID string, form url.Values, log *slog.Logger) (notice string, failed bool) {
+	body := map[string]any{"type": messaging.OutTypeText, "text": map[string]any{"body": form.Get("text")}}
+	if n := form.Get("phone_number_id"); n != "" {
+		body["phone_number_id"] = n
+	}
+	// The person's phone when the conversation has one, else their BSUID.
+	if to := form.Get("to"); to != "" {
+		body["to"] = to
+	} else if rcpt := form.Get("recipient"); rcpt != "" {
+		body["recipient"] = rcpt
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "could not build the request: " + err.Error(), true
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"/v1/tenants/"+url.PathEscape(tenantID)+"/messages", bytes.NewReader(b))
+	if err != nil {
+		return "could not build the request: " + err.Error(), true
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", form.Get("idempotency_key"))
+	rec := &recorder{header: http.Header{}}
+	api.ServeHTTP(rec, req)
+
+	var out struct {
+		Message struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"message"`
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(rec.body.Bytes(), &out) // a body that is not JSON is shown as text below
+	status := cmp.Or(rec.status, http.StatusOK)
+	log.Info("app page: send", "tenant_id", tenantID, "status", status, "message_id", out.Message.ID,
+		"error_code", out.Error.Code)
+	switch {
+	case status == http.StatusAccepted && rec.header.Get("Idempotent-Replayed") == "true":
+		return fmt.Sprintf("Already sent (the form was submitted twice): %s is %s.", out.Message.ID, out.Message.Status), false
+	case status == http.StatusAccepted:
+		return fmt.Sprintf("Sent: %s is %s.", out.Message.ID, out.Message.Status), false
+	case out.Error.Message != "":
+		return fmt.Sprintf("Not sent (%d %s): %s", status, out.Error.Code, out.Error.Message), true
+	}
+	text := strings.TrimSpace(rec.body.String())
+	if len(text) > 200 {
+		text = text[:200] + "…"
+	}
+	return fmt.Sprintf("Not sent: the API answered %d %s", status, text), true
+}
+
+// recorder keeps what an in-process handler answered.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
 }
 
 func when(t time.Time) string {
@@ -394,13 +541,16 @@ func when(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-var pageTemplate = template.Must(template.New("app").Parse(`<!doctype html>
+var pageTemplate = template.Must(template.New("app").Funcs(template.FuncMap{
+	"sendPath": func() string { return sendMessagePath },
+}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Your app: WhatsApp connection</title>
 {{if and .Waiting (not .Stuck)}}<meta http-equiv="refresh" content="1">{{end}}
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse;margin-bottom:1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}
-.meaning{font-size:.85rem;color:#444}#waiting{color:#555}</style>
+.meaning{font-size:.85rem;color:#444}#waiting{color:#555}#notice{padding:.25rem .5rem;background:#eef5ff}
+form.send{margin:-.5rem 0 1rem}form.send input[name=text]{width:30rem}</style>
 </head><body>
 <h1>Your app</h1>
 {{if and .TenantID (or .Status .LandingError)}}
@@ -422,19 +572,27 @@ This page no longer reloads itself; reload it to look again.</p>
 <td class="status">{{.Status}}{{if .Restricted}}, restricted{{end}}{{range .Problems}}<div><code>{{.Code}}</code></div>{{template "error" .}}{{end}}</td><td class="webhook">{{if .WebhookRegistered}}registered{{else}}pending{{end}}</td></tr>
 {{else}}<tr><td colspan="6">No number yet.</td></tr>{{end}}
 </table>
+{{if .Notice}}<p id="notice"{{if .NoticeFailed}} class="error"{{end}}>{{.Notice}}</p>{{end}}
 {{if .LiveInbox}}<div id="inbox">{{template "inbox" .Inbox}}</div>
 <script>
 (() => {
   const box = document.getElementById("inbox");
   let last = null;
+  // A send form being typed in is not replaced under the person's hands;
+  // each render's new idempotency key alone is no change.
+  const typing = () => [...box.querySelectorAll("form.send input[name=text]")]
+    .some(e => e.value !== "" || e === document.activeElement);
+  const same = html => html.replace(/name="idempotency_key" value="[^"]*"/g, "");
   const tick = async () => {
     try {
       const u = new URL(location.href);
       u.searchParams.set("part", "inbox");
+      u.searchParams.delete("notice");
+      u.searchParams.delete("notice_failed");
       const r = await fetch(u, {cache: "no-store"});
-      if (r.ok) {
+      if (r.ok && !typing()) {
         const html = await r.text();
-        if (html !== last) { box.innerHTML = html; last = html; }
+        if (same(html) !== last) { box.innerHTML = html; last = same(html); }
       }
     } catch (e) {}
     setTimeout(tick, 2000);
@@ -473,9 +631,15 @@ This page no longer reloads itself; reload it to look again.</p>
 {{if .Selected}}<p><a href="{{.AllURL}}">all conversations</a></p>{{end}}
 {{range .Threads}}<h4>{{if .Name}}{{.Name}}{{else if .Phone}}{{.Phone}}{{else if .BSUID}}{{.BSUID}}{{else}}Conversation {{.ID}}{{end}}</h4>
 <table class="thread" data-conversation="{{.ID}}"><tr><th>time</th><th>direction</th><th>text</th><th>status</th></tr>
-{{range .Messages}}<tr class="msg {{.Direction}}" data-wamid="{{.WAMID}}"><td>{{.Time}}</td><td class="direction">{{.Direction}}</td><td class="text">{{.Text}}</td><td class="status">{{.Status}}{{if .Error}} <span class="error">({{.Error}})</span>{{end}}</td></tr>
+{{range .Messages}}<tr class="msg {{.Direction}}" data-id="{{.ID}}" data-wamid="{{.WAMID}}"><td>{{.Time}}</td><td class="direction">{{.Direction}}</td><td class="text">{{.Text}}</td><td class="status">{{.Status}}{{if .Error}} <span class="error">({{.Error}})</span>{{end}}</td></tr>
 {{else}}<tr><td colspan="4">No messages yet.</td></tr>
 {{end}}</table>{{if .Truncated}}<p>Only the first {{len .Messages}} messages are shown.</p>{{end}}
+{{if and (or .Phone .BSUID) .PhoneNumberID}}<form class="send" method="post" action="{{sendPath}}" data-conversation="{{.ID}}">
+<input type="hidden" name="tenant_id" value="{{$.TenantID}}"><input type="hidden" name="phone_number_id" value="{{.PhoneNumberID}}">
+{{if .Phone}}<input type="hidden" name="to" value="{{.Phone}}">{{else}}<input type="hidden" name="recipient" value="{{.BSUID}}">{{end}}
+<input type="hidden" name="selected" value="{{$.Selected}}"><input type="hidden" name="idempotency_key" value="{{.SendKey}}">
+<input name="text" required maxlength="4096" placeholder="Reply to {{if .Name}}{{.Name}}{{else}}this person{{end}} (a text)"> <button type="submit">Send</button>
+<small>from number {{.PhoneNumberID}}; outside 24 hours of their last message WhatsApp only takes a template</small></form>{{end}}
 {{end}}{{end}}{{end}}`))
 
 // indexPage is what / shows on the local stack: where to go, and the
@@ -513,7 +677,8 @@ td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem
 {{if .SimURL}}<li><a href="{{.SimURL}}/">Kapso simulator</a>: the numbers your tenants connected, with forms to make a person
 write to a number, to send from it and to mark what was sent delivered, read or failed.</li>{{end}}
 <li>The app page, <code>/app/connected?tenant_id=&lt;tenant&gt;</code>, is where the browser lands after a signup: it shows
-the tenant's connection with every error code's meaning, then its inbox (conversations and messages, refreshed every 2 s).</li>
+the tenant's connection with every error code's meaning, then its inbox (conversations and messages, refreshed every 2 s),
+with a form under each conversation to reply with a text through <code>POST /v1/tenants/{tenant_id}/messages</code>.</li>
 <li><a href="/openapi.json">/openapi.json</a>: the API reference (OpenAPI 3.1) of every route.</li>
 </ul>
 {{template "tenants" .}}

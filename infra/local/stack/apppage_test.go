@@ -2,11 +2,14 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +218,199 @@ func TestAppPageReloadsOnlyWhilePending(t *testing.T) {
 	}
 	if body := get(t, index, "/"); strings.Contains(body, "http-equiv") {
 		t.Error("the index reloads")
+	}
+}
+
+// fakeInbox is a message store with one conversation per person given.
+type fakeInbox struct {
+	messaging.Reader
+	convs []messaging.ConversationView
+	msgs  []messaging.StoredMessage
+}
+
+func (f fakeInbox) Conversations(context.Context, string, messaging.Page) ([]messaging.ConversationView, string, error) {
+	return f.convs, "", nil
+}
+
+func (f fakeInbox) ConversationMessages(_ context.Context, _, id string, _ messaging.Page) ([]messaging.StoredMessage, string, error) {
+	var out []messaging.StoredMessage
+	for _, m := range f.msgs {
+		if m.ConversationID == id {
+			out = append(out, m)
+		}
+	}
+	return out, "", nil
+}
+
+const inboxNumber = "645542809322606"
+
+func inbox() fakeInbox {
+	ana := messaging.Person{Phone: "5215512345678", Name: "Ana"}
+	bsuid := messaging.Person{BSUID: "US.13491208655302741918"}
+	out := func(id, text string, o *messaging.OutboundInfo, d messaging.Delivery) messaging.StoredMessage {
+		return messaging.StoredMessage{Known: true, Outbound: o, Delivery: d, Message: messaging.Message{
+			WAMID: d.WAMID, PhoneNumberID: inboxNumber, Direction: messaging.Outbound, Type: "text", Text: text,
+			Timestamp: t0, To: ana, ConversationID: "conv-ana"}}
+	}
+	return fakeInbox{
+		convs: []messaging.ConversationView{
+			{Conversation: messaging.Conversation{ID: "conv-ana", PhoneNumberID: inboxNumber, Person: ana,
+				Status: messaging.ConversationStatus("active"), LastActiveAt: t0}},
+			{Conversation: messaging.Conversation{ID: "conv-bsuid", PhoneNumberID: inboxNumber, Person: bsuid,
+				Status: messaging.ConversationStatus("active"), LastActiveAt: t0}},
+		},
+		msgs: []messaging.StoredMessage{
+			{Known: true, Message: messaging.Message{WAMID: "wamid.in", PhoneNumberID: inboxNumber, Direction: messaging.Inbound,
+				Type: "text", Text: "Oi", Timestamp: t0, From: ana, ConversationID: "conv-ana"}},
+			out("out_queued", "na fila", &messaging.OutboundInfo{ID: "out_queued", State: messaging.OutQueued}, messaging.Delivery{}),
+			out("out_unknown", "sem resposta", &messaging.OutboundInfo{ID: "out_unknown", State: messaging.OutUnknown}, messaging.Delivery{}),
+			out("out_failed", "recusada", &messaging.OutboundInfo{ID: "out_failed", State: messaging.OutFailed,
+				Reason: messaging.ReasonRejected, Error: &messaging.StatusError{Code: 131047, Title: "Re-engagement message"}},
+				messaging.Delivery{}),
+			out("out_read", "lida", &messaging.OutboundInfo{ID: "out_read", State: messaging.OutAccepted},
+				messaging.Delivery{WAMID: "wamid.read", Status: messaging.Status("read")}),
+		},
+	}
+}
+
+// Each thread has a form replying to its person from its number, with a
+// new idempotency key at each render; each outbound message shows where
+// its send is until a delivery status arrives.
+func TestAppPageSendFormAndSendStatuses(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	app := appPage(newStore(), inbox(), "", log)
+	body := get(t, app, "/app/connected?tenant_id=acme")
+	for _, want := range []string{
+		`<form class="send" method="post" action="/app/send" data-conversation="conv-ana">`,
+		`<input type="hidden" name="tenant_id" value="acme"><input type="hidden" name="phone_number_id" value="645542809322606">`,
+		`<input type="hidden" name="to" value="&#43;5215512345678">`,
+		`<input type="hidden" name="recipient" value="US.13491208655302741918">`,
+		`data-id="out_queued" data-wamid=""><td>`,
+		`<td class="status">queued</td>`,
+		`<td class="status">unknown</td>`,
+		`<td class="status">failed: rejected <span class="error">(131047 Re-engagement message)</span></td>`,
+		`data-id="out_read" data-wamid="wamid.read"><td>`,
+		`<td class="status">read</td>`,
+		`<td class="status">received</td>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	keys := func(body string) []string {
+		var out []string
+		for _, part := range strings.Split(body, `<input type="hidden" name="idempotency_key" value="`)[1:] {
+			out = append(out, part[:strings.IndexByte(part, '"')])
+		}
+		return out
+	}
+	first, again := keys(body), keys(get(t, app, "/app/connected?tenant_id=acme&part=inbox"))
+	if len(first) != 2 || len(again) != 2 || first[0] == "" || first[0] == first[1] || first[0] == again[0] {
+		t.Errorf("idempotency keys %v then %v: want one per form, new at each render", first, again)
+	}
+	if body := get(t, app, "/app/connected?tenant_id=acme&notice=Not+sent&notice_failed=1"); !strings.Contains(body,
+		`<p id="notice" class="error">Not sent</p>`) {
+		t.Error("the send's notice is not shown")
+	}
+}
+
+// apiStub answers the send route as given and keeps the request it got.
+type apiStub struct {
+	status int
+	header http.Header
+	answer string
+	got    *http.Request
+	body   string
+}
+
+func (a *apiStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	a.got, a.body = r, string(b)
+	for k, vs := range a.header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(a.status)
+	_, _ = io.WriteString(w, a.answer)
+}
+
+func postForm(t *testing.T, h http.Handler, form url.Values) (int, url.Values) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, sendMessagePath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code == http.StatusSeeOther && loc.Path != appConnectedPath {
+		t.Errorf("redirected to %s", loc)
+	}
+	return rec.Code, loc.Query()
+}
+
+// A send form is a POST /v1/tenants/{tenant_id}/messages with the bearer
+// token and the form's idempotency key, then a 303 back to the tenant's
+// page with the outcome.
+func TestSendFormCallsTheAPI(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	api := &apiStub{status: http.StatusAccepted, answer: `{"message":{"id":"out_1","status":"queued"}}`}
+	h := sendForm(api, "tok", log)
+	form := url.Values{"tenant_id": {"acme"}, "phone_number_id": {inboxNumber}, "to": {"+5215512345678"},
+		"idempotency_key": {"app-KEY1"}, "text": {"Olá, tudo bem?"}, "selected": {"conv-ana"}}
+	st, back := postForm(t, h, form)
+	if st != http.StatusSeeOther || back.Get("tenant_id") != "acme" || back.Get("conversation") != "conv-ana" ||
+		back.Get("notice") != "Sent: out_1 is queued." || back.Get("notice_failed") != "" {
+		t.Errorf("answer %d %v", st, back)
+	}
+	r := api.got
+	if r == nil {
+		t.Fatal("the API was not called")
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/v1/tenants/acme/messages" ||
+		r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("Idempotency-Key") != "app-KEY1" ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("request %s %s %v", r.Method, r.URL, r.Header)
+	}
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(api.body), &sent); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"phone_number_id": inboxNumber, "to": "+5215512345678", "type": "text",
+		"text": map[string]any{"body": "Olá, tudo bem?"}}
+	if !reflect.DeepEqual(sent, want) {
+		t.Errorf("body %s", api.body)
+	}
+
+	// A BSUID-only person is sent to by recipient.
+	form.Del("to")
+	form.Set("recipient", "US.13491208655302741918")
+	form.Del("selected")
+	api.header = http.Header{"Idempotent-Replayed": {"true"}}
+	_, back = postForm(t, h, form)
+	if !strings.Contains(api.body, `"recipient":"US.13491208655302741918"`) || strings.Contains(api.body, `"to"`) {
+		t.Errorf("body %s", api.body)
+	}
+	if back.Get("notice") != "Already sent (the form was submitted twice): out_1 is queued." || back.Has("conversation") {
+		t.Errorf("replayed: %v", back)
+	}
+
+	// A refusal shows the API's own message.
+	api.status, api.header = http.StatusUnprocessableEntity, nil
+	api.answer = `{"error":{"code":"outside_customer_service_window","message":"the person last wrote more than 24 hours ago: send a template"}}`
+	_, back = postForm(t, h, form)
+	if back.Get("notice_failed") == "" || !strings.Contains(back.Get("notice"),
+		"422 outside_customer_service_window): the person last wrote more than 24 hours ago: send a template") {
+		t.Errorf("refused: %v", back)
+	}
+	// A route not there yet (the mux's plain 404) is said so.
+	api.status, api.answer = http.StatusNotFound, "404 page not found\n"
+	if _, back = postForm(t, h, form); back.Get("notice") != "Not sent: the API answered 404 404 page not found" {
+		t.Errorf("no route: %v", back)
+	}
+
+	if st, _ := postForm(t, h, url.Values{"tenant_id": {"../x"}}); st != http.StatusBadRequest {
+		t.Errorf("bad tenant: %d", st)
 	}
 }

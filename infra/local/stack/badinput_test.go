@@ -940,7 +940,7 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 		return e.s.Env(k)
 	})
 	tenantAPI, err := setuplinksapp.New(context.Background(), app.Base{Env: env, Log: slog.New(slog.DiscardHandler)},
-		setuplinksapp.Clients{DynamoDB: e.ddb})
+		setuplinksapp.Clients{DynamoDB: e.ddb, SQS: e.sqs})
 	if err != nil {
 		t.Fatal(err)
 	}

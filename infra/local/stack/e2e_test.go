@@ -56,7 +56,8 @@ func launchStack(t *testing.T, every string) *stack.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := stack.Start(ctx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
-		SimRetrySchedule: []time.Duration{0, 200 * time.Millisecond, 800 * time.Millisecond}})
+		SimRetrySchedule: []time.Duration{0, 200 * time.Millisecond, 800 * time.Millisecond},
+		SendCallTimeout:  2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,7 +168,7 @@ func TestOnDemandReconcileFindsADroppedConnection(t *testing.T) {
 		t.Fatalf("%d %v", res.StatusCode, err)
 	}
 	res.Body.Close()
-	if rep := answer.Report; rep.OpenTenants.Fixed != 1 || !rep.Finished || rep.Errors != 0 || len(rep.DLQs) != 2 {
+	if rep := answer.Report; rep.OpenTenants.Fixed != 1 || !rep.Finished || rep.Errors != 0 || len(rep.DLQs) != 3 {
 		t.Fatalf("report %+v", rep)
 	}
 	conn := waitConnection(t, s, "acme", func(c map[string]any) bool { return c["status"] == "connected" })

@@ -24,7 +24,7 @@ import (
 // starts the lifecycle queue's poller and the reconciler's ticker, each
 // built by its function's own wiring.
 func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, b app.Base, c clients) error {
-	tenantAPI, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{DynamoDB: c.dynamoDB})
+	tenantAPI, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
 	}
@@ -50,6 +50,12 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	mount(mux, redirects, routes.Redirects)
 	msgs := &dynamo.Messages{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
 	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, s.SimURL, b.Log))
+	// The page's send forms call the API through the mux itself, so they
+	// reach the send route whichever function's handler is mounted for it.
+	// A form posted from another site is refused: the local server holds
+	// the bearer token for the browser.
+	mux.Handle("POST "+sendMessagePath, http.NewCrossOriginProtection().Handler(
+		sendForm(mux, b.Env.Value(config.BridgeAPIToken), b.Log)))
 	mux.Handle("GET /{$}", indexPage(s.Onboarding, s.SimURL, b.Log))
 
 	s.poll(runCtx, schema.Lifecycle, worker.Handle, c, b.Log)

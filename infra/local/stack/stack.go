@@ -31,6 +31,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
@@ -108,8 +109,15 @@ type Options struct {
 	SimListener net.Listener
 	// SimRetrySchedule overrides Kapso's retry schedule in the simulator.
 	SimRetrySchedule []time.Duration
-	Log              *slog.Logger
-	ServicesLog      io.Writer
+	// SimAutoStatuses are the statuses every send the simulator accepts
+	// moves on through (kapsosim.Options.DefaultAutoStatuses), each
+	// SimAutoStatusDelay after the one before; none by default, so tests
+	// move their sends on themselves.
+	SimAutoStatuses    []string
+	SimAutoStatusDelay time.Duration
+
+	Log         *slog.Logger
+	ServicesLog io.Writer
 	// Progress, when set, hears each step of a start as it begins, for a
 	// person waiting at a terminal (a cold JVM takes a while).
 	Progress func(step string)
@@ -126,6 +134,10 @@ type Options struct {
 	// QueueVisibilityTimeout, when > 0, replaces the queues' visibility
 	// timeout, so a message a killed process held comes back sooner.
 	QueueVisibilityTimeout time.Duration
+	// SendCallTimeout, when > 0, bounds the sender's Kapso call instead of
+	// its 10 s, so a test's send whose answer is held back goes unknown
+	// sooner.
+	SendCallTimeout time.Duration
 	// DevRoutes are served on the local server next to /_dev/reconcile.
 	DevRoutes map[string]http.Handler
 	// Pollers is how many batches of each queue are handled at once, as
@@ -235,6 +247,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.MessagesQueueURL.Name] = s.Queues[schema.Messages.ID].URL
 	vals[config.LifecycleDLQURL.Name] = s.Queues[schema.Lifecycle.ID].DLQURL
 	vals[config.MessagesDLQURL.Name] = s.Queues[schema.Messages.ID].DLQURL
+	vals[config.OutboundQueueURL.Name] = s.Queues[schema.Outbound.ID].URL
+	vals[config.OutboundDLQURL.Name] = s.Queues[schema.Outbound.ID].DLQURL
 
 	ln := o.Listener
 	if ln == nil {
@@ -269,9 +283,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			ProjectWebhookURL:    routes.ProjectWebhookURL(vals[config.PublicBaseURL.Name]),
 			ProjectWebhookSecret: vals[config.ProjectWebhookSecret.Name],
 			RetrySchedule:        o.SimRetrySchedule,
+			DefaultAutoStatuses:  o.SimAutoStatuses,
+			AutoStatusDelay:      o.SimAutoStatusDelay,
 			Logger:               log.With("component", "kapso-simulator"),
 		})
 		vals[config.KapsoAPIBaseURL.Name] = s.SimURL + "/platform/v1"
+		vals[config.KapsoMetaBaseURL.Name] = s.SimURL + "/meta/whatsapp"
 		s.serve(sln, s.Sim, log)
 	}
 	s.Env = env
@@ -291,6 +308,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
+	sends, err := senderapp.Worker(ctx, b, senderapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	if err != nil {
+		return nil, err
+	}
+	if o.SendCallTimeout > 0 {
+		sends.CallTimeout = o.SendCallTimeout
+	}
+	s.poll(runCtx, schema.Outbound, sends.Handle, c, b.Log)
 	for pattern, h := range o.DevRoutes {
 		mux.Handle(pattern, h)
 	}

@@ -29,9 +29,12 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
 	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
 	messagesURL := r.String(config.MessagesQueueURL)
+	outboundURL := r.String(config.OutboundQueueURL)
+	unconfirmedAfter := r.Duration(config.OutboundUnconfirmedAfter)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
+		schema.Outbound.DLQID():  r.String(config.OutboundDLQURL),
 	}
 	limits := reconcile.Limits{KapsoCalls: r.Int(config.ReconcileKapsoCalls),
 		KapsoPerMinute: r.Int(config.ReconcileKapsoPerMinute)}
@@ -42,13 +45,18 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	// A replayed redirect that can never be applied is kept aside, as the
 	// lifecycle worker keeps it.
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table}
 	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: w,
 		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
 		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
 		// The message catch-up goes to the messages worker, which stores it
 		// as it stores webhook events.
 		Queue: &sqsqueue.Sender{Client: c.SQS}, MessagesQueueURL: messagesURL,
-		Messages:    &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table},
+		Messages: msgs,
+		// Sends whose outcome is unknown are adopted from Kapso's list or
+		// failed; a send left queued goes back on the outbound queue.
+		Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},
+		UnconfirmedAfter: unconfirmedAfter, ClaimTimeout: schema.Outbound.ConsumerTimeout,
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
@@ -19,17 +20,19 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
 // Clients are the AWS clients the tenant API calls.
 type Clients struct {
 	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
 	Secrets  config.SecretSource
 }
 
 // NewClients builds the clients from the SDK configuration.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), Secrets: awssecrets.New(cfg)}
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), Secrets: awssecrets.New(cfg)}
 }
 
 // Handler builds the /v1 API and its routes.
@@ -49,6 +52,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	r := config.NewReader(config.SetupLinks, b.Env, c.Secrets)
 	bridge := r.String(config.BridgeTable)
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
+	outboundURL := r.String(config.OutboundQueueURL)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
@@ -59,8 +63,11 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	}
 	// Tenants, their links and connections, and the tenant lists.
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
-	// The read side of what the messages worker stores.
-	api.Messages = &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
+	// The read side of what the messages worker stores, and the messages the
+	// tenant sends, which the sender takes from the outbound queue.
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
+	api.Messages, api.Outbox = msgs, msgs
+	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
 	return api, nil
 }

@@ -58,12 +58,22 @@ type ConversationList struct {
 // MessageView is one message. Content is nil, and its fields absent from
 // the JSON, while only the message's statuses have arrived.
 type MessageView struct {
-	ID             string              `json:"id"`
+	// ID is the outbound id (out_…) of a message sent through the API, the
+	// WAMID of any other.
+	ID string `json:"id"`
+	// WAMID is Meta's id, once Kapso answered it.
+	WAMID          string              `json:"wamid,omitempty"`
 	PhoneNumberID  string              `json:"phone_number_id"`
 	ConversationID string              `json:"conversation_id,omitempty"`
 	Direction      messaging.Direction `json:"direction"`
 	*MessageContent
-	Status messaging.Status `json:"status,omitempty"`
+	// Status is the delivery status (sent, delivered, read, failed) once
+	// one arrived; before that, a message sent through the API shows where
+	// its send is (queued, sending, accepted, unknown, failed).
+	Status string `json:"status,omitempty"`
+	// FailureReason says why a send failed without reaching Meta:
+	// rejected, unconfirmed or retries_exhausted.
+	FailureReason string `json:"failure_reason,omitempty"`
 	// Error is why the message failed; only shown while failed is its
 	// status (a read after a failure wins, the history keeps the error).
 	Error *StatusErrorView `json:"error,omitempty"`
@@ -303,8 +313,17 @@ func conversationItem(c messaging.ConversationView) ConversationItem {
 }
 
 func messageView(m messaging.StoredMessage) MessageView {
-	v := MessageView{ID: m.WAMID, PhoneNumberID: m.PhoneNumberID, ConversationID: m.ConversationID,
-		Direction: m.Direction, Status: m.Delivery.Status}
+	v := MessageView{ID: m.WAMID, WAMID: m.WAMID, PhoneNumberID: m.PhoneNumberID, ConversationID: m.ConversationID,
+		Direction: m.Direction, Status: string(m.Delivery.Status)}
+	if o := m.Outbound; o != nil {
+		v.ID = o.ID
+		if v.Status == "" {
+			v.Status = string(o.State)
+			if o.State == messaging.OutFailed {
+				v.FailureReason, v.Error = o.Reason, statusErrorView(o.Error)
+			}
+		}
+	}
 	if m.Delivery.Status == messaging.Failed {
 		v.Error = statusErrorView(m.Delivery.Error)
 	}

@@ -184,7 +184,7 @@ func (s *messagesStack) seed() {
 		must(s.store.PutConversation(ctx, tenantA, c))
 	}
 	for _, p := range []messaging.Person{alice, bob, carol} {
-		must(s.store.PutContact(ctx, tenantA, number, p, t0.Add(4*time.Minute)))
+		must(s.store.PutContact(ctx, tenantA, number, p, messaging.Sighting{At: t0.Add(4 * time.Minute)}))
 	}
 	// Alice gets a new BSUID.
 	aliceNow := alice

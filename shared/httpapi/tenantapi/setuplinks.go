@@ -55,6 +55,10 @@ type API struct {
 	Store    OnboardingStore
 	Kapso    KapsoClient
 	Messages messaging.Reader
+	// Outbox and Outbound take the messages the tenant sends: stored as
+	// queued, then handed to the sender.
+	Outbox   messaging.Outbox
+	Outbound messaging.OutboundQueue
 	Token    string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
@@ -82,6 +86,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "limit", "cursor"))
 	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
 	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
+	mux.Handle(routes.SendMessage.Pattern(), a.tenantRoute(a.sendMessage))
 }
 
 type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error

@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"example.com/elsewhere"
 )
@@ -37,3 +38,15 @@ func (s *Store) Built(ctx context.Context) error {
 }
 
 func input() *dynamodb.QueryInput { return &dynamodb.QueryInput{} }
+
+// Appended transacts with items it did not write out in its input.
+func (s *Store) Appended(ctx context.Context, items []types.TransactWriteItem) error {
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
+}
+
+// ItemAside transacts with an item written elsewhere.
+func (s *Store) ItemAside(ctx context.Context, item types.TransactWriteItem) error {
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{item}})
+	return err
+}

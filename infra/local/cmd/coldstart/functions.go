@@ -49,6 +49,11 @@ var functions = map[string]function{
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
+	"sender": {
+		env:   given(config.Sender),
+		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
+		check: wantNoBatchItemFailures,
+	},
 	"reconcile": {
 		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get
@@ -96,6 +101,9 @@ func settings(stubURL string) map[string]string {
 		config.MessagesQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
 		config.LifecycleDLQURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.DLQID(),
 		config.MessagesDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.DLQID(),
+		config.OutboundQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.ID,
+		config.OutboundDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.DLQID(),
+		config.KapsoMetaBaseURL.Name:     stubURL + "/meta/whatsapp",
 		config.KapsoAPIBaseURL.Name:      stubURL + "/platform/v1",
 		config.KapsoAPIKey.Name:          "coldstart-kapso-api-key",
 		config.ProjectWebhookSecret.Name: "coldstart-project-webhook-secret",

@@ -24,6 +24,10 @@ import (
 // if they fail to start.
 const servicesLogLines = 200
 
+// devAutoStatusDelay is how long the simulator waits before each automatic
+// status of a send in make dev: long enough to see each on the app page.
+const devAutoStatusDelay = 400 * time.Millisecond
+
 func main() {
 	stopWithParent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,7 +45,11 @@ func main() {
 	}
 	servicesLog := devlog.NewQuiet(os.Stderr, servicesLogLines)
 	steps := newProgress(os.Stdout)
-	opts := stack.Options{Settings: settings, Log: log, ServicesLog: servicesLog, Progress: steps.step}
+	opts := stack.Options{Settings: settings, Log: log, ServicesLog: servicesLog, Progress: steps.step,
+		// A person trying the API sees a sent text reach delivered, then
+		// read, as a phone would report it; the simulator's page still moves
+		// a message on by hand, and a number's own setting overrides this.
+		SimAutoStatuses: []string{"delivered", "read"}, SimAutoStatusDelay: devAutoStatusDelay}
 	closeExternal, err := applyExternal(&opts, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)

@@ -55,9 +55,9 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "-queue is required (lifecycle|messages)"},
+		{nil, "-queue is required (lifecycle|messages|outbound)"},
 		{[]string{"-queue", ""}, "-queue is required"},
-		{[]string{"-queue", "orders"}, `unknown queue "orders": want lifecycle|messages`},
+		{[]string{"-queue", "orders"}, `unknown queue "orders": want lifecycle|messages|outbound`},
 		{[]string{"-queue", "lifecycle-dlq"}, "unknown queue"},
 		{[]string{"-queue", "lifecycle", "-aws", "-endpoint", "http://x"}, "not with -aws"},
 		{[]string{"-queue", "lifecycle", "-aws", "-prefix", "x-"}, "not with -aws"},

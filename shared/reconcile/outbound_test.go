@@ -1,0 +1,189 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+)
+
+const sendNumber = "106540352242922"
+
+// listingKapso lists the number's messages it holds, newest first, and
+// nothing else.
+type listingKapso struct {
+	reconcile.KapsoClient
+	messages []kapsoapi.ListedMessage
+	lists    int
+}
+
+func (k *listingKapso) ListMessages(_ context.Context, phoneNumberID, _ string, _ int) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+	k.lists++
+	if phoneNumberID != sendNumber {
+		return kapsoapi.Page[kapsoapi.ListedMessage]{}, nil
+	}
+	return kapsoapi.Page[kapsoapi.ListedMessage]{Items: k.messages}, nil
+}
+
+func (k *listingKapso) ListWebhookDeliveries(context.Context, string, string, int) (kapsoapi.Page[kapsoapi.WebhookDelivery], error) {
+	return kapsoapi.Page[kapsoapi.WebhookDelivery]{}, nil
+}
+
+// listed is an outbound text as Kapso's message list shows it.
+func listed(wamid, to, body string, at time.Time) kapsoapi.ListedMessage {
+	raw := fmt.Sprintf(`{"id":%q,"timestamp":"%d","type":"text","text":{"body":%q},"to":%q,`+
+		`"kapso":{"direction":"outbound","status":"sent"}}`, wamid, at.Unix(), body, to)
+	return kapsoapi.ListedMessage{ID: wamid, Timestamp: at, Direction: "outbound", Status: "sent", Raw: []byte(raw)}
+}
+
+type jobQueue struct {
+	mu   sync.Mutex
+	jobs []messaging.OutboundJob
+}
+
+func (q *jobQueue) Enqueue(_ context.Context, j messaging.OutboundJob, _ time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, j)
+	return nil
+}
+
+type outboundRig struct {
+	store *memstore.Messages
+	kapso *listingKapso
+	queue *jobQueue
+	rec   *reconcile.Reconciler
+	now   time.Time
+}
+
+func newOutboundRig() *outboundRig {
+	r := &outboundRig{store: &memstore.Messages{}, kapso: &listingKapso{}, queue: &jobQueue{},
+		now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	r.rec = &reconcile.Reconciler{Store: &memstore.Onboarding{}, Numbers: &memstore.Numbers{}, Kapso: r.kapso,
+		Checkpoints: &memstore.Checkpoints{}, Outbox: r.store, Outbound: r.queue,
+		UnconfirmedAfter: time.Hour, ClaimTimeout: 30 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return r.now },
+		Limits: reconcile.Limits{KapsoPerMinute: 1 << 30}}
+	return r
+}
+
+// outbound stores a text to +16505551234 created at, moved through states.
+func (r *outboundRig) outbound(t *testing.T, key, body string, at time.Time, states ...messaging.OutboundState) messaging.OutboundMessage {
+	t.Helper()
+	ctx := context.Background()
+	req, err := messaging.ParseOutboundRequest([]byte(fmt.Sprintf(
+		`{"phone_number_id":%q,"to":"16505551234","type":"text","text":{"body":%q}}`, sendNumber, body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := messaging.NewOutbound("acme", key, req, "", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.store.CreateOutbound(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	from := messaging.OutQueued
+	for _, st := range states {
+		if m, err = r.store.MoveOutbound(ctx, "acme", m.ID, messaging.Transition{
+			From: []messaging.OutboundState{from}, To: st, At: at}); err != nil {
+			t.Fatal(err)
+		}
+		from = st
+	}
+	return m
+}
+
+func (r *outboundRig) state(t *testing.T, m messaging.OutboundMessage) messaging.OutboundMessage {
+	t.Helper()
+	got, ok, err := r.store.Outbound(context.Background(), "acme", m.ID)
+	if err != nil || !ok {
+		t.Fatalf("outbound %s: %v %v", m.ID, ok, err)
+	}
+	return got
+}
+
+func TestOpenSendsAreRequeuedOrMarkedUnknown(t *testing.T) {
+	r := newOutboundRig()
+	stale := r.outbound(t, "k1", "old", r.now.Add(-10*time.Minute))
+	fresh := r.outbound(t, "k2", "new", r.now.Add(-time.Minute))
+	deadClaim := r.outbound(t, "k3", "claimed long ago", r.now.Add(-time.Minute), messaging.OutSending)
+	liveClaim := r.outbound(t, "k4", "claimed now", r.now.Add(-5*time.Second), messaging.OutSending)
+	rep, err := r.rec.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.queue.jobs) != 1 || r.queue.jobs[0].ID != stale.ID {
+		t.Errorf("requeued %v, want only %s (not %s)", r.queue.jobs, stale.ID, fresh.ID)
+	}
+	if st := r.state(t, deadClaim).State; st != messaging.OutUnknown {
+		t.Errorf("a claim past the sender's timeout is %s, want unknown", st)
+	}
+	if st := r.state(t, liveClaim).State; st != messaging.OutSending {
+		t.Errorf("a live claim is %s", st)
+	}
+	if rep.Outbound.Checked != 4 || rep.Outbound.Fixed != 2 {
+		t.Errorf("report %+v", rep.Outbound)
+	}
+}
+
+func TestUnknownSendIsAdoptedFromKapsosList(t *testing.T) {
+	r := newOutboundRig()
+	sentAt := r.now.Add(-3 * time.Minute)
+	unknown := r.outbound(t, "k1", "Your order shipped", sentAt, messaging.OutSending, messaging.OutUnknown)
+	// The same text, sent on purpose under another key and already
+	// recorded, holds the newest matching WAMID.
+	twin := r.outbound(t, "k2", "Your order shipped", sentAt, messaging.OutSending)
+	if _, err := r.store.MoveOutbound(context.Background(), "acme", twin.ID, messaging.Transition{
+		From: []messaging.OutboundState{messaging.OutSending}, To: messaging.OutAccepted, WAMID: "wamid.twin", At: sentAt}); err != nil {
+		t.Fatal(err)
+	}
+	r.kapso.messages = []kapsoapi.ListedMessage{ // newest first
+		listed("wamid.twin", "16505551234", "Your order shipped", sentAt.Add(2*time.Second)),
+		listed("wamid.other-text", "16505551234", "Something else", sentAt.Add(time.Second)),
+		listed("wamid.other-person", "16505559999", "Your order shipped", sentAt.Add(time.Second)),
+		listed("wamid.ours", "16505551234", "Your order shipped", sentAt.Add(time.Second)),
+		listed("wamid.too-old", "16505551234", "Your order shipped", sentAt.Add(-2*time.Hour)),
+	}
+	if _, err := r.rec.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := r.state(t, unknown)
+	if got.State != messaging.OutAccepted || got.WAMID != "wamid.ours" {
+		t.Fatalf("adopted %s %q, want accepted wamid.ours", got.State, got.WAMID)
+	}
+	m, ok, err := r.store.Message(context.Background(), "acme", unknown.ID)
+	if err != nil || !ok || m.WAMID != "wamid.ours" {
+		t.Errorf("read model after adoption: %+v %v %v", m, ok, err)
+	}
+}
+
+func TestUnknownSendNeverListedFailsAsUnconfirmed(t *testing.T) {
+	r := newOutboundRig()
+	unknown := r.outbound(t, "k1", "Your order shipped", r.now.Add(-10*time.Minute), messaging.OutSending, messaging.OutUnknown)
+	if _, err := r.rec.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.state(t, unknown).State; st != messaging.OutUnknown {
+		t.Fatalf("after 10 minutes: %s, want still unknown", st)
+	}
+	r.now = r.now.Add(time.Hour)
+	if _, err := r.rec.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := r.state(t, unknown)
+	if got.State != messaging.OutFailed || got.Reason != messaging.ReasonUnconfirmed || got.WAMID != "" {
+		t.Errorf("after the wait: %s %q", got.State, got.Reason)
+	}
+	if r.kapso.lists != 2 {
+		t.Errorf("Kapso's list read %d times, want once a run", r.kapso.lists)
+	}
+}
