@@ -162,6 +162,10 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
    curl -s %[1]s/v1/tenants/acme/conversations -H 'Authorization: Bearer %[2]s'
 5. Send a sample webhook; a message sample goes to the first connected number, signed with its secret:
    %[4]s -file events/kapso/whatsapp.message.received.json
+6. Reply from the number to the person of step 4 (+16505551234, who wrote within 24 hours): sent once
+   through the simulator's Meta proxy, it ends read; the app page has a send form under each conversation:
+   curl -s -X POST %[1]s/v1/tenants/acme/messages -H 'Authorization: Bearer %[2]s' \
+     -H 'Idempotency-Key: hello-1' -d '{"to":"+16505551234","type":"text","text":{"body":"Olá!"}}'
 
 Ctrl-C stops everything.
 `, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent)

@@ -79,7 +79,7 @@ func printReport(out io.Writer, r reconcile.Report) {
 		{"numbers missing a webhook", r.MissingWebhooks}, {"connected numbers", r.Numbers},
 		{"numbers never announced", r.UnknownNumbers}, {"registered webhooks", r.Webhooks},
 		{"messages (catch-up)", r.Messages}, {"conversations (catch-up)", r.Conversations},
-		{"Kapso's failed deliveries", r.FailedDeliveries},
+		{"Kapso's failed deliveries", r.FailedDeliveries}, {"sends not yet accepted or failed", r.Outbound},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", k.name, k.c.Checked, k.c.Found, k.c.Fixed)
 	}
