@@ -154,7 +154,6 @@ func (s *Messages) Outbound(ctx context.Context, tenantID, id string) (messaging
 	return outboundFrom(out.Item), true, nil
 }
 
-
 // stateIn is the condition that the item's state is one of from.
 func stateIn(u *update, from []messaging.OutboundState) string {
 	vals := make([]string, 0, len(from))

@@ -57,7 +57,6 @@ func (s *Messages) Outbound(_ context.Context, tenantID, id string) (messaging.O
 	return cloneOutbound(*m), true, nil
 }
 
-
 // MoveOutbound implements messaging.Outbox.
 func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messaging.Transition) (messaging.OutboundMessage, error) {
 	wrap := func(err error) error { return fmt.Errorf("move outbound %s to %s: %w", id, tr.To, err) }

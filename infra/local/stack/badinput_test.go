@@ -840,6 +840,72 @@ func TestBadInputTenantAPI(t *testing.T) {
 	})
 }
 
+// ---- door 5b: the send route ------------------------------------------------
+
+// Every refusal of POST …/messages is made before anything is stored or
+// queued, and never reaches Kapso's Meta proxy.
+func TestBadInputSendRoute(t *testing.T) {
+	e := badInputEnv(t)
+	sentBefore := e.s.Sim.SentByProxy()
+	t.Cleanup(func() {
+		if got := e.s.Sim.SentByProxy(); got != sentBefore {
+			t.Errorf("bad send requests reached the Meta proxy %d times", got-sentBefore)
+		}
+	})
+	post := func(tenant, key, body string) func(t *testing.T) biResult {
+		return func(t *testing.T) biResult {
+			return e.v1(t, http.MethodPost, "/v1/tenants/"+tenant+"/messages", body, map[string]string{"Idempotency-Key": key})
+		}
+	}
+	acme := func(body string) func(t *testing.T) biResult { return post(e.tenant, "bi-send", body) }
+	text := func(body string) string {
+		return `{"to":"+5215512345678","type":"text","text":{"body":` + strconvQuote(body) + `}}`
+	}
+	sized := func(n int) string {
+		head, tail := `{"to":"+5215512345678","type":"text","text":{"body":"hi"}`, "}"
+		return head + strings.Repeat(" ", n-len(head)-len(tail)) + tail
+	}
+	e.run(t, []biCase{
+		{kind: "no idempotency key", send: post(e.tenant, "", text("hi")), status: 400, code: "invalid"},
+		{kind: "idempotency key too long", send: post(e.tenant, strings.Repeat("k", 256), text("hi")), status: 400, code: "invalid"},
+		{kind: "body over the limit", send: acme(sized(64<<10 + 1)), status: 413, code: "too_large"},
+		{kind: "truncated JSON", send: acme(`{"to":"+5215512345678","type":"te`), status: 400, code: "invalid"},
+		{kind: "null body", send: acme("null"), status: 400, code: "invalid"},
+		{kind: "unknown field", send: acme(`{"to":"+5215512345678","type":"text","text":{"body":"hi"},"tenant_id":"x"}`),
+			status: 400, code: "invalid"},
+		{kind: "both to and recipient", send: acme(`{"to":"+5215512345678","recipient":"BR.77210938475610293847","type":"text","text":{"body":"hi"}}`),
+			status: 400, code: "invalid"},
+		{kind: "no recipient", send: acme(`{"type":"text","text":{"body":"hi"}}`), status: 400, code: "invalid"},
+		{kind: "phone not digits", send: acme(`{"to":"+52 155 ABC","type":"text","text":{"body":"hi"}}`), status: 400, code: "invalid"},
+		{kind: "text over Meta's limit", send: acme(text(strings.Repeat("a", 4097))), status: 400, code: "invalid"},
+		{kind: "empty text", send: acme(text("")), status: 400, code: "invalid"},
+		{kind: "unknown type", send: acme(`{"to":"+5215512345678","type":"sticker"}`), status: 400, code: "invalid"},
+		{kind: "type without its object", send: acme(`{"to":"+5215512345678","type":"image"}`), status: 400, code: "invalid"},
+		{kind: "media by plain http link", send: acme(`{"to":"+5215512345678","type":"image","image":{"link":"http://example.com/a.jpg"}}`),
+			status: 400, code: "invalid"},
+		{kind: "four reply buttons", send: acme(`{"to":"+5215512345678","type":"interactive","interactive":{"type":"button",` +
+			`"body":{"text":"Pick"},"action":{"buttons":[` + strings.Repeat(`{"reply":{"id":"a","title":"A"}},`, 3) +
+			`{"reply":{"id":"d","title":"D"}}]}}}`), status: 400, code: "invalid"},
+		{kind: "template without a name", send: acme(`{"to":"+5215512345678","type":"template","template":{"language":{"code":"en"}}}`),
+			status: 400, code: "invalid"},
+		{kind: "unknown tenant", send: post("bi-nobody", "bi-send", text("hi")), status: 404, code: "not_found"},
+		{kind: "another tenant's number", send: post(e.other, "bi-send",
+			`{"phone_number_id":"`+e.number+`","to":"+5215512345678","type":"text","text":{"body":"hi"}}`), status: 404, code: "not_found"},
+		{kind: "a number no tenant has", send: acme(`{"phone_number_id":"999999999999999","to":"+5215512345678","type":"text","text":{"body":"hi"}}`),
+			status: 404, code: "not_found"},
+		{kind: "tenant without a connected number", send: post(e.other, "bi-send", text("hi")), status: 409, code: "conflict"},
+		{kind: "free-form to a person who never wrote", send: acme(`{"to":"+447700900123","type":"text","text":{"body":"hi"}}`),
+			status: 422, code: "outside_customer_service_window"},
+		{kind: "free-form to a BSUID never seen", send: acme(`{"recipient":"BR.77210938475610293847","type":"text","text":{"body":"hi"}}`),
+			status: 422, code: "outside_customer_service_window"},
+	})
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 // ---- door 6: Kapso's answers -------------------------------------------------
 
 // biFakeKapso answers the tenant API's Platform API calls, well or badly.
