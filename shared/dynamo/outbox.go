@@ -44,6 +44,7 @@ const (
 	attrOutReason      = "reason"
 	attrOutError       = "error"
 	attrAttempts       = "attempts"
+	attrClaim          = "claim"
 	attrCreatedAt      = "created_at"
 	attrUpdatedAt      = "updated_at"
 )
@@ -54,7 +55,7 @@ func outboundItem(m messaging.OutboundMessage) map[string]types.AttributeValue {
 	strs := map[string]string{
 		attrOutTenant: m.TenantID, attrOutID: m.ID, attrIdempotencyKey: m.IdempotencyKey, attrFingerprint: m.Fingerprint,
 		attrPhoneNumberID: m.PhoneNumberID, attrOutType: m.Type, attrOutText: m.Text, attrConversationID: m.ConversationID,
-		attrOutState: string(m.State), attrWAMID: m.WAMID, attrOutReason: m.Reason,
+		attrOutState: string(m.State), attrWAMID: m.WAMID, attrOutReason: m.Reason, attrClaim: m.Claim,
 		attrCreatedAt: stamp(m.CreatedAt), attrUpdatedAt: stamp(m.UpdatedAt),
 	}
 	for i, v := range personValues(m.To) {
@@ -97,7 +98,7 @@ func outboundFrom(it map[string]types.AttributeValue) messaging.OutboundMessage 
 		Type: stringAttr(it[attrOutType]), Text: stringAttr(it[attrOutText]),
 		ConversationID: stringAttr(it[attrConversationID]),
 		State:          messaging.OutboundState(stringAttr(it[attrOutState])), WAMID: stringAttr(it[attrWAMID]),
-		Reason:    stringAttr(it[attrOutReason]),
+		Reason: stringAttr(it[attrOutReason]), Claim: stringAttr(it[attrClaim]),
 		CreatedAt: parseStamp(stringAttr(it[attrCreatedAt])), UpdatedAt: parseStamp(stringAttr(it[attrUpdatedAt])),
 	}
 	if b, ok := it[attrOutBody].(*types.AttributeValueMemberB); ok {
@@ -184,6 +185,11 @@ func (s *Messages) MoveOutbound(ctx context.Context, tenantID, id string, t mess
 	switch t.To {
 	case messaging.OutSending:
 		u.addTo(attrAttempts, numberAttr(1))
+		if t.Claim != "" {
+			u.setTo(attrClaim, str(t.Claim))
+		} else {
+			u.drop(attrClaim)
+		}
 	case messaging.OutFailed:
 		if t.Reason != "" {
 			u.setTo(attrOutReason, str(t.Reason))

@@ -94,6 +94,7 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		m.WAMID = tr.WAMID
 	case messaging.OutSending:
 		m.Attempts++
+		m.Claim = tr.Claim
 	case messaging.OutFailed:
 		m.Reason, m.Error = tr.Reason, clone(tr.Error)
 	}

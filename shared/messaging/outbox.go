@@ -82,7 +82,11 @@ type OutboundMessage struct {
 	Reason string
 	Error  *StatusError
 	// Attempts counts the claims: each is at most one Kapso call.
-	Attempts  int
+	Attempts int
+	// Claim is the token of the latest claim (Transition.Claim), so a
+	// sender whose claim's answer was lost, and whose retried write then
+	// found the message claimed, can tell its own claim from another's.
+	Claim     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -97,6 +101,8 @@ type Transition struct {
 	// Reason and Error go with To OutFailed.
 	Reason string
 	Error  *StatusError
+	// Claim is the claimant's token, recorded with a move to OutSending.
+	Claim string
 }
 
 // Check refuses a transition no Outbox can apply: no message, an unknown

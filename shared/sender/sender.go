@@ -8,6 +8,8 @@ package sender
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,13 +133,16 @@ func (w *Worker) send(ctx context.Context, job messaging.OutboundJob, m messagin
 		case <-t.C:
 		}
 	}
+	token := claimToken()
 	claimed, err := w.Outbox.MoveOutbound(ctx, job.TenantID, job.ID, messaging.Transition{
-		From: []messaging.OutboundState{messaging.OutQueued}, To: messaging.OutSending, At: w.now()})
-	if errors.Is(err, messaging.ErrOutboundState) {
+		From: []messaging.OutboundState{messaging.OutQueued}, To: messaging.OutSending, At: w.now(), Claim: token})
+	if errors.Is(err, messaging.ErrOutboundState) && (claimed.State != messaging.OutSending || claimed.Claim != token) {
 		log.Debug("another sender claimed the message", "state", claimed.State)
 		return nil
 	}
-	if err != nil {
+	// The claim is ours even when its first answer was lost and the SDK's
+	// retry found the message claimed: the token says so.
+	if err != nil && !errors.Is(err, messaging.ErrOutboundState) {
 		return fmt.Errorf("claim outbound %s: %w", job.ID, err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, w.callTimeout())
@@ -241,6 +246,13 @@ func (w *Worker) later(ctx context.Context, job messaging.OutboundJob, delay tim
 		return fmt.Errorf("requeue outbound %s: %w", job.ID, err)
 	}
 	return nil
+}
+
+// claimToken is a random token that names one claim.
+func claimToken() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func metaStatusError(me *kapsoapi.MetaError) *messaging.StatusError {

@@ -285,3 +285,30 @@ func TestMalformedJobGoesBackToTheQueue(t *testing.T) {
 		t.Errorf("%v %v", resp, err)
 	}
 }
+
+// lostClaimAnswer applies the first claim, loses its answer, and answers
+// the SDK's retry of the same write: the message is claimed already.
+type lostClaimAnswer struct {
+	*memstore.Messages
+	lost bool
+}
+
+func (o *lostClaimAnswer) MoveOutbound(ctx context.Context, tenantID, id string, t messaging.Transition) (messaging.OutboundMessage, error) {
+	m, err := o.Messages.MoveOutbound(ctx, tenantID, id, t)
+	if err == nil && t.To == messaging.OutSending && !o.lost {
+		o.lost = true
+		return o.Messages.MoveOutbound(ctx, tenantID, id, t) // the retry
+	}
+	return m, err
+}
+
+func TestAClaimWhoseAnswerWasLostIsStillOurs(t *testing.T) {
+	f := newFixture(t)
+	j := f.queued(t, "k1")
+	store := &lostClaimAnswer{Messages: f.store}
+	f.w.Outbox = store
+	f.handle(t, j)
+	if m := f.stored(t, j); !store.lost || m.State != messaging.OutAccepted || f.kapso.calls.Load() != 1 {
+		t.Errorf("lost claim answer: state %s after %d calls", m.State, f.kapso.calls.Load())
+	}
+}

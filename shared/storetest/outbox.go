@@ -174,15 +174,23 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			wins := 0
-			for range 8 {
+			winner := ""
+			for i := range 8 {
 				wg.Go(func() {
-					got, err := o.MoveOutbound(ctx, tenantA, m.ID, at2(claim, at(2)))
+					token := fmt.Sprintf("claim-%d", i)
+					c := at2(claim, at(2))
+					c.Claim = token
+					got, err := o.MoveOutbound(ctx, tenantA, m.ID, c)
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
 					case err == nil:
 						wins++
-					case !errors.Is(err, messaging.ErrOutboundState) || got.State != messaging.OutSending:
+						winner = token
+						if got.Claim != token {
+							t.Errorf("the winning claim reads token %q, want %q", got.Claim, token)
+						}
+					case !errors.Is(err, messaging.ErrOutboundState) || got.State != messaging.OutSending || got.Claim == token:
 						t.Errorf("a losing claim: %+v %v", got, err)
 					}
 				})
@@ -191,8 +199,10 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 			if wins != 1 {
 				t.Errorf("%d claims won", wins)
 			}
-			if got := stored(t, o, tenantA, m.ID); got.State != messaging.OutSending || got.Attempts != 1 {
-				t.Errorf("after the race: %+v", got)
+			// A retried write of the winning claim finds it taken, by the
+			// winner's own token.
+			if got := stored(t, o, tenantA, m.ID); got.State != messaging.OutSending || got.Attempts != 1 || got.Claim != winner {
+				t.Errorf("after the race: %+v, winner %q", got, winner)
 			}
 		},
 		"an accepted message is listed once, whatever arrives first": func(t *testing.T, s messaging.Store, r messaging.Reader, o messaging.Outbox) {
