@@ -69,13 +69,23 @@ type result struct {
 	DLQUnexplained   int
 	Messages         int
 	FailedDeliveries int
-	Duration         time.Duration
-	Dir              string
+	// Sends through the tenant API: how many it accepted, how many the
+	// simulator's Meta proxy took, how many failed unsent; and the
+	// mismatches: sends left on their way, the proxy's count against the
+	// sends with a WAMID, and correct requests the API refused.
+	Sends           int
+	SentByKapso     int
+	SendsFailed     int
+	SendsUnresolved int
+	SendsMismatched int
+	SendsRefused    int
+	Duration        time.Duration
+	Dir             string
 }
 
 func (r result) ok() bool {
 	return r.Lost == 0 && r.Doubled == 0 && r.WrongStatus == 0 && r.DLQUnexplained == 0 && r.TenantsWrong == 0 &&
-		r.Unexpected == 0 &&
+		r.Unexpected == 0 && r.SendsUnresolved == 0 && r.SendsMismatched == 0 && r.SendsRefused == 0 &&
 		r.Deliveries > 0
 }
 
@@ -89,6 +99,8 @@ func (r result) print(w io.Writer) {
 		{"restarts", r.Restarts}, {"messages_checked", r.Messages}, {"kapso_failed_deliveries", r.FailedDeliveries},
 		{"lost", r.Lost}, {"doubled", r.Doubled}, {"wrong_status", r.WrongStatus}, {"unexpected", r.Unexpected},
 		{"tenants_wrong", r.TenantsWrong}, {"dlq", r.DLQ}, {"dlq_unexplained", r.DLQUnexplained},
+		{"sends", r.Sends}, {"sent_by_kapso", r.SentByKapso}, {"sends_failed_unsent", r.SendsFailed},
+		{"sends_unresolved", r.SendsUnresolved}, {"sends_mismatched", r.SendsMismatched}, {"sends_refused", r.SendsRefused},
 		{"duration_s", fmt.Sprintf("%.1f", r.Duration.Seconds())},
 	} {
 		fmt.Fprintf(w, "%s %v\n", l.k, l.v)
@@ -111,6 +123,7 @@ type chaos struct {
 	sim    *kapsosim.Simulator
 	simURL string
 	kapso  *faults.HTTP
+	meta   *faults.HTTP // Kapso's Meta proxy, failing like the Platform API
 	wire   *wire
 	br     *bridge
 	sqs    *sqs.Client
@@ -134,6 +147,7 @@ type chaos struct {
 	// killPending holds back new passes while a kill waits for one to end.
 	killPending atomic.Bool
 	expect      *expectations
+	sends       *sends
 	tenants     []*tenant
 	faultPath   string
 }
@@ -163,7 +177,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	c := &chaos{cfg: cfg, log: cfg.Progress, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), expect: newExpectations(),
+	c := &chaos{cfg: cfg, log: cfg.Progress, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), expect: newExpectations(), sends: newSends(),
 		http: &http.Client{Timeout: 20 * time.Second}}
 	root, err := services.FindRepoRoot()
 	if err != nil {
@@ -213,7 +227,9 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		ProjectWebhookURL: routes.ProjectWebhookURL(bridgeURL), ProjectWebhookSecret: projectSecret,
 		TimeScale: cfg.TimeScale, Seed: cfg.Seed, HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: c.wire},
 		Logger: slog.New(slog.NewTextHandler(simLog, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	c.kapso = &faults.HTTP{Next: c.sim, Prefix: "/platform/", Rate: cfg.FaultRate, Seed: cfg.Seed ^ 0xabc,
+	c.meta = &faults.HTTP{Next: c.sim, Prefix: "/meta/", Rate: cfg.FaultRate, Seed: cfg.Seed ^ 0xdef,
+		Hold: time.Second, RetryAfter: 1, Log: faultLog}
+	c.kapso = &faults.HTTP{Next: c.meta, Prefix: "/platform/", Rate: cfg.FaultRate, Seed: cfg.Seed ^ 0xabc,
 		Hold: time.Second, RetryAfter: 1, Log: faultLog}
 	simSrv := &http.Server{Handler: c.kapso, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = simSrv.Serve(simLn) }()
@@ -226,6 +242,9 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		env: append(os.Environ(),
 			"PORT="+strconv.Itoa(port), "PUBLIC_BASE_URL="+bridgeURL,
 			"KAPSO_API_BASE_URL="+c.simURL+"/platform/v1", "KAPSO_API_KEY="+kapsoKey,
+			"KAPSO_META_BASE_URL="+c.simURL+"/meta/whatsapp",
+			// A claim a kill cut short, never sent, fails within the run.
+			"OUTBOUND_UNCONFIRMED_AFTER=20s",
 			"KAPSO_PROJECT_WEBHOOK_SECRET="+projectSecret, "META_APP_SECRET="+metaSecret,
 			"BRIDGE_API_TOKEN="+bridgeToken, "RECONCILE_EVERY=1h", "LOG_LEVEL=warn",
 			"KB_DYNAMODB_ENDPOINT="+svc.DynamoDBEndpoint, "KB_SQS_ENDPOINT="+svc.SQSEndpoint,
@@ -247,6 +266,9 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 	if err := c.settle(ctx); err != nil {
 		return c.collect(res), err
 	}
+	if err := c.settleSends(ctx); err != nil {
+		return c.collect(res), err
+	}
 	res = c.collect(res)
 	if err := c.verify(ctx, &res); err != nil {
 		return res, err
@@ -258,7 +280,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 func (c *chaos) collect(res result) result {
 	res.Deliveries = c.deliveries()
 	res.DeliveryAttempts = int(c.wire.attempts.Load()) + int(c.wire.concurrent.Load()) + int(c.replays.Load())
-	res.KapsoFaults = c.kapso.Total()
+	res.KapsoFaults = c.kapso.Total() + c.meta.Total()
 	res.AWSFaults = countLines(c.faultPath, " aws ")
 	res.FaultsInjected = res.AWSFaults + res.KapsoFaults
 	res.Restarts = int(c.restarts.Load())

@@ -123,8 +123,12 @@ func (c *chaos) op(ctx context.Context, ready, all []*tenant) {
 	p := c.person(t)
 	switch {
 	case roll < 32: // one message from a person
-		_, _ = c.sim.SendInbound(ctx, t.PNID, kapsosim.Inbound{Text: "chaos", FromPhone: p.Phone, FromBSUID: p.BSUID,
-			Name: p.Name})
+		if _, err := c.sim.SendInbound(ctx, t.PNID, kapsosim.Inbound{Text: "chaos", FromPhone: p.Phone, FromBSUID: p.BSUID,
+			Name: p.Name}); err == nil {
+			c.sends.wroteTo(t.ID, p)
+		}
+	case roll < 36: // the SaaS sends through kapso-bridge to someone who wrote
+		c.send(ctx, t)
 	case roll < 42: // a batch, re-sent message by message if it keeps failing
 		_, _ = c.sim.SendInbound(ctx, t.PNID, kapsosim.Inbound{Text: "batch", FromPhone: p.Phone, FromBSUID: p.BSUID,
 			Name: p.Name, Count: 2 + c.intn(5)})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,10 +153,11 @@ func (c *chaos) queueURL(ctx context.Context, name string) (string, error) {
 	return aws.ToString(out.QueueUrl), nil
 }
 
-// inQueues counts the messages on the two work queues, in flight included.
+// inQueues counts the messages on the work queues, in flight and delayed
+// included.
 func (c *chaos) inQueues(ctx context.Context) (int, error) {
 	total := 0
-	for _, q := range []string{"lifecycle", "messages"} {
+	for _, q := range []string{"lifecycle", "messages", "outbound"} {
 		u, err := c.queueURL(ctx, q)
 		if err != nil {
 			return 0, err
@@ -252,6 +254,9 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 		}
 		exp := byTenant[t.ID]
 		for w, n := range listed {
+			if exp[w] == nil && c.sends.failedUnsent(w) {
+				continue // a send that failed before Kapso took it: checked by verifySends
+			}
 			if exp[w] == nil {
 				note("tenant %s: message %s listed but never sent", t.ID, w)
 				mu.Lock()
@@ -319,6 +324,9 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
+	if err := c.verifySends(ctx, res, note); err != nil {
+		return err
+	}
 	return c.explainDLQs(ctx, res, verified, note)
 }
 
@@ -363,7 +371,8 @@ func (c *chaos) listed(ctx context.Context, tenantID string) (map[string]int, er
 		for {
 			var page struct {
 				Messages []struct {
-					ID string `json:"id"`
+					ID    string `json:"id"`
+					WAMID string `json:"wamid"`
 				} `json:"messages"`
 				NextCursor string `json:"next_cursor"`
 			}
@@ -375,7 +384,9 @@ func (c *chaos) listed(ctx context.Context, tenantID string) (map[string]int, er
 				return nil, fmt.Errorf("messages of %s/%s: HTTP %d %v", tenantID, id, st, err)
 			}
 			for _, m := range page.Messages {
-				out[m.ID]++
+				// A message sent through the API is listed under its
+				// outbound id, with its WAMID once Kapso answered it.
+				out[cmp.Or(m.WAMID, m.ID)]++
 			}
 			if cursor = page.NextCursor; cursor == "" {
 				break
@@ -400,7 +411,7 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 	}
 	defer out.Close()
 	disturbed := res.FaultsInjected > 0 || res.Restarts > 0
-	for _, q := range []string{"lifecycle", "messages"} {
+	for _, q := range []string{"lifecycle", "messages", "outbound"} {
 		u, err := c.queueURL(ctx, q+"-dlq")
 		if err != nil {
 			return fmt.Errorf("dead-letter queue of %s: %w", q, err)
