@@ -166,7 +166,8 @@ func (w *Worker) accepted(ctx context.Context, job messaging.OutboundJob, wamid 
 		var stored messaging.OutboundMessage
 		stored, err = w.Outbox.MoveOutbound(ctx, job.TenantID, job.ID, t)
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, messaging.ErrOutboundState) && stored.State == messaging.OutAccepted && stored.WAMID == wamid:
+			// The second: an earlier try's write landed and its answer was lost.
 			log.Info("message sent", "wamid", wamid, "attempts", stored.Attempts)
 			return nil
 		case errors.Is(err, messaging.ErrOutboundState), errors.Is(err, messaging.ErrWAMIDTaken):
