@@ -226,15 +226,23 @@ func (s *Messages) MoveOutbound(ctx context.Context, tenantID, id string, t mess
 // again.
 func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.Transition) (messaging.OutboundMessage, error) {
 	for try := 0; try < 8; try++ {
-		cur, ok, err := s.Outbound(ctx, tenantID, id)
-		if err != nil {
-			return messaging.OutboundMessage{}, err
-		}
-		if !ok {
-			return messaging.OutboundMessage{}, messaging.ErrOutboundNotFound
-		}
-		if !slices.Contains(t.From, cur.State) {
-			return cur, messaging.ErrOutboundState
+		var cur messaging.OutboundMessage
+		if try == 0 && t.Content != nil && t.Content.ID == id && t.Content.TenantID == tenantID {
+			// The caller's copy: the content never changes, and the
+			// transaction's condition checks the state.
+			cur = *t.Content
+		} else {
+			var ok bool
+			var err error
+			if cur, ok, err = s.Outbound(ctx, tenantID, id); err != nil {
+				return messaging.OutboundMessage{}, err
+			}
+			if !ok {
+				return messaging.OutboundMessage{}, messaging.ErrOutboundNotFound
+			}
+			if !slices.Contains(t.From, cur.State) {
+				return cur, messaging.ErrOutboundState
+			}
 		}
 		a := newUpdate()
 		a.setTo(attrOutState, str(string(messaging.OutAccepted)))
@@ -252,7 +260,7 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 		b.setTo(attrOutboundID, str(id))
 		ob := b.name(attrOutboundID)
 		condB := "attribute_not_exists(" + ob + ") OR " + ob + " = " + b.val(str(id))
-		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName: aws.String(s.Table), Key: outboundKey(tenantID, id),
 				UpdateExpression: a.expression(), ConditionExpression: aws.String(condA),

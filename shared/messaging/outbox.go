@@ -103,6 +103,11 @@ type Transition struct {
 	Error  *StatusError
 	// Claim is the claimant's token, recorded with a move to OutSending.
 	Claim string
+	// Content, when set, is the message as the caller read it, for a move
+	// to OutAccepted: what it was asked to send never changes once
+	// created, so the store need not read it again to fill in the
+	// WAMID's message. The state is checked by the write itself.
+	Content *OutboundMessage
 }
 
 // Check refuses a transition no Outbox can apply: no message, an unknown

@@ -117,7 +117,7 @@ func (r *run) adopt(ctx context.Context, m messaging.OutboundMessage, age time.D
 	for _, wamid := range wamids {
 		_, err := r.Outbox.MoveOutbound(ctx, m.TenantID, m.ID, messaging.Transition{
 			From: []messaging.OutboundState{messaging.OutUnknown, messaging.OutSending}, To: messaging.OutAccepted,
-			WAMID: wamid, At: r.now})
+			WAMID: wamid, At: r.now, Content: &m})
 		switch {
 		case errors.Is(err, messaging.ErrWAMIDTaken):
 			continue // the same content sent twice on purpose: the other send's

@@ -149,7 +149,7 @@ func (w *Worker) send(ctx context.Context, job messaging.OutboundJob, m messagin
 	res, err := w.Kapso.Send(callCtx, m.PhoneNumberID, m.Body)
 	cancel()
 	if err == nil {
-		return w.accepted(ctx, job, res.WAMID, log)
+		return w.accepted(ctx, job, claimed, res.WAMID, log)
 	}
 	return w.refused(ctx, job, claimed, err, log)
 }
@@ -157,9 +157,9 @@ func (w *Worker) send(ctx context.Context, job messaging.OutboundJob, m messagin
 // accepted records the WAMID Kapso answered. The write is retried: until
 // it lands the WAMID is only in memory, and if it never does the claim goes
 // stale and the reconciler adopts the message from Kapso's list.
-func (w *Worker) accepted(ctx context.Context, job messaging.OutboundJob, wamid string, log *slog.Logger) error {
+func (w *Worker) accepted(ctx context.Context, job messaging.OutboundJob, m messaging.OutboundMessage, wamid string, log *slog.Logger) error {
 	t := messaging.Transition{From: []messaging.OutboundState{messaging.OutSending, messaging.OutUnknown},
-		To: messaging.OutAccepted, WAMID: wamid}
+		To: messaging.OutAccepted, WAMID: wamid, Content: &m}
 	var err error
 	for try := range recordTries {
 		t.At = w.now()

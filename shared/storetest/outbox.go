@@ -272,6 +272,31 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 				t.Errorf("accept of an accepted message: %+v %v", got, err)
 			}
 		},
+		"an accept with the caller's copy": func(t *testing.T, _ messaging.Store, r messaging.Reader, o messaging.Outbox) {
+			m := created(t, o, queued(tenantA, "k1", "conv-1", at(1)))
+			claimed := moved(t, o, tenantA, m.ID, at2(claim, at(2)))
+			// A stale copy decides nothing: the stored state does.
+			moved(t, o, tenantA, m.ID, messaging.Transition{From: from(messaging.OutSending), To: messaging.OutFailed,
+				Reason: messaging.ReasonRejected, At: at(3)})
+			late := accept("wamid.late", at(4))
+			late.Content = &claimed
+			if got, err := o.MoveOutbound(ctx, tenantA, m.ID, late); !errors.Is(err, messaging.ErrOutboundState) ||
+				got.State != messaging.OutFailed {
+				t.Errorf("accept over a failed message with a stale copy: %+v %v", got, err)
+			}
+			if _, ok, _ := r.Message(ctx, tenantA, "wamid.late"); ok {
+				t.Error("a refused accept stored the WAMID's message")
+			}
+			// A current copy gives the WAMID's message the request's content.
+			m2 := created(t, o, queued(tenantA, "k2", "conv-1", at(5)))
+			claimed = moved(t, o, tenantA, m2.ID, at2(claim, at(6)))
+			ok := accept("wamid.copy", at(7))
+			ok.Content = &claimed
+			moved(t, o, tenantA, m2.ID, ok)
+			if got := message(t, r, tenantA, "wamid.copy"); got.Text != claimed.Text || got.Outbound == nil || got.Outbound.ID != m2.ID {
+				t.Errorf("accepted with the caller's copy: %+v", got)
+			}
+		},
 		"a failed message stays listed with its reason": func(t *testing.T, s messaging.Store, r messaging.Reader, o messaging.Outbox) {
 			m := created(t, o, queued(tenantA, "k1", "conv-1", at(1)))
 			moved(t, o, tenantA, m.ID, at2(claim, at(2)))
