@@ -32,13 +32,19 @@ type Rejects interface {
 	List(ctx context.Context, day time.Time) ([]envelope.Rejected, error)
 }
 
-// run runs each case as a subtest with a fresh store and clock.
+// run runs each case as a subtest with a fresh store and a clock at epoch.
 func run[S any](t *testing.T, newStore func(t *testing.T, now func() time.Time) S,
+	cases map[string]func(t *testing.T, s S, clk *testclock.Clock)) {
+	runFrom(t, epoch, newStore, cases)
+}
+
+// runFrom is run with the clock at start.
+func runFrom[S any](t *testing.T, start time.Time, newStore func(t *testing.T, now func() time.Time) S,
 	cases map[string]func(t *testing.T, s S, clk *testclock.Clock)) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clk := testclock.New(epoch)
+			clk := testclock.New(start)
 			c(t, newStore(t, clk.Now), clk)
 		})
 	}
