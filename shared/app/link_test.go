@@ -42,11 +42,11 @@ var mayLink = map[string][]string{
 		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
-	"messages": {"shared/app/messagesapp",
+	"messages": {"shared/app/messagesapp", "shared/lambdasqs",
 		"shared/messages", "shared/messaging", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.
-	"sender": {"shared/app/senderapp", "shared/config/awssecrets",
+	"sender": {"shared/app/senderapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/sender", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 }

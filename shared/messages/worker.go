@@ -17,6 +17,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 )
@@ -71,27 +72,12 @@ type cachedTenant struct {
 // Messages and their events are applied concurrently: every store write is
 // idempotent and order-independent.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	failed := make([]bool, len(batch.Records))
 	lim := newLimiter(w.concurrency())
-	var wg sync.WaitGroup
-	for i, msg := range batch.Records {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.handleMessage(ctx, msg, lim); err != nil {
-				w.logger().Error("messages queue message failed", "message_id", msg.MessageId, "err", err.Error())
-				failed[i] = true
-			}
-		}()
-	}
-	wg.Wait()
-	for i, msg := range batch.Records {
-		if failed[i] {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-		}
-	}
-	return resp, nil
+	return lambdasqs.Concurrently(ctx, batch, func(ctx context.Context, msg events.SQSMessage) error {
+		return w.handleMessage(ctx, msg, lim)
+	}, func(msg events.SQSMessage, err error) {
+		w.logger().Error("messages queue message failed", "message_id", msg.MessageId, "err", err.Error())
+	}), nil
 }
 
 // handleMessage applies every event of one delivery. An event that can

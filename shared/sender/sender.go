@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -62,26 +62,9 @@ const (
 // Handle sends a batch's messages concurrently, so that one number's pacing
 // never holds up another's, and reports the queue messages to deliver again.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	failed := make([]bool, len(batch.Records))
-	var wg sync.WaitGroup
-	for i, msg := range batch.Records {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.handle(ctx, msg); err != nil {
-				w.log().Error("outbound queue message failed", "message_id", msg.MessageId, "err", err.Error())
-				failed[i] = true
-			}
-		}()
-	}
-	wg.Wait()
-	for i, msg := range batch.Records {
-		if failed[i] {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-		}
-	}
-	return resp, nil
+	return lambdasqs.Concurrently(ctx, batch, w.handle, func(msg events.SQSMessage, err error) {
+		w.log().Error("outbound queue message failed", "message_id", msg.MessageId, "err", err.Error())
+	}), nil
 }
 
 // handle takes one job. An error returns the queue message to the queue;

@@ -1,0 +1,41 @@
+package lambdasqs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+func TestOnlyTheFailedMessagesAreAnsweredAndAllRunAtOnce(t *testing.T) {
+	var batch events.SQSEvent
+	for i := range 6 {
+		batch.Records = append(batch.Records, events.SQSMessage{MessageId: fmt.Sprint(i)})
+	}
+	var running, peak atomic.Int32
+	var logged []string
+	resp := Concurrently(context.Background(), batch, func(_ context.Context, m events.SQSMessage) error {
+		peak.Store(max(peak.Load(), running.Add(1)))
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+		if m.MessageId == "1" || m.MessageId == "4" {
+			return errors.New("boom")
+		}
+		return nil
+	}, func(m events.SQSMessage, err error) { logged = append(logged, m.MessageId+": "+err.Error()) })
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	if !slices.Equal(ids, []string{"1", "4"}) || !slices.Equal(logged, []string{"1: boom", "4: boom"}) {
+		t.Errorf("failures %v, logged %v", ids, logged)
+	}
+	if peak.Load() < 2 {
+		t.Errorf("at most %d messages ran at once", peak.Load())
+	}
+}
