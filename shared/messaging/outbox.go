@@ -37,6 +37,12 @@ const (
 	OutFailed OutboundState = "failed"
 )
 
+// DefaultClaimTimeout is how long a claim can be in flight by default: the
+// sender's function timeout (schema.Outbound.ConsumerTimeout; a test holds
+// them equal). A claim older than that outlived its sender, and the
+// outcome of its call is unknown.
+const DefaultClaimTimeout = 30 * time.Second
+
 // Final reports whether nothing moves a message out of s.
 func (s OutboundState) Final() bool { return s == OutAccepted || s == OutFailed }
 

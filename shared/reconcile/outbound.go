@@ -25,9 +25,6 @@ const (
 	// DefaultUnconfirmedAfter is how long an unknown send is looked for in
 	// Kapso's list before it fails as unconfirmed.
 	DefaultUnconfirmedAfter = time.Hour
-	// DefaultClaimTimeout is the sender's function timeout: a claim older
-	// than that outlived its sender.
-	DefaultClaimTimeout = 30 * time.Second
 )
 
 // outbound resolves the sends that are neither accepted nor failed: a
@@ -215,5 +212,5 @@ func (r *run) claimTimeout() time.Duration {
 	if r.ClaimTimeout > 0 {
 		return r.ClaimTimeout
 	}
-	return DefaultClaimTimeout
+	return messaging.DefaultClaimTimeout
 }

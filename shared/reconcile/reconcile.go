@@ -118,7 +118,8 @@ type Reconciler struct {
 	Outbound messaging.OutboundQueue
 	// UnconfirmedAfter is how long an unknown send is looked for at Kapso
 	// before it fails as unconfirmed (DefaultUnconfirmedAfter when zero);
-	// ClaimTimeout is the sender's timeout (DefaultClaimTimeout when zero).
+	// ClaimTimeout is the sender's timeout (messaging.DefaultClaimTimeout
+	// when zero).
 	UnconfirmedAfter time.Duration
 	ClaimTimeout     time.Duration
 	// DeadLetters, when set, are reported in the summary.

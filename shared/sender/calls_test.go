@@ -104,3 +104,12 @@ func TestAWSCallsPerSend(t *testing.T) {
 		t.Fatalf("calls per send: api %.2f (want ≤ 5), sender %.2f (want ≤ 4)", api, worker)
 	}
 }
+
+// A claim is stale once the sender's function could no longer be running
+// it: the default must be the function's timeout, which the CDK stack
+// takes from the queue's consumer timeout.
+func TestDefaultClaimTimeoutIsTheSendersTimeout(t *testing.T) {
+	if messaging.DefaultClaimTimeout != schema.Outbound.ConsumerTimeout {
+		t.Errorf("DefaultClaimTimeout %s, the sender's timeout %s", messaging.DefaultClaimTimeout, schema.Outbound.ConsumerTimeout)
+	}
+}

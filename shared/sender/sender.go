@@ -40,8 +40,8 @@ type Worker struct {
 	// accepted call (default 8); then it fails as retries_exhausted.
 	MaxAttempts int
 	// ClaimTimeout is how long a claim can be in flight: the function's
-	// timeout. A claim older than that belongs to a sender that died, and
-	// its outcome is unknown.
+	// timeout (messaging.DefaultClaimTimeout when zero). A claim older than
+	// that belongs to a sender that died, and its outcome is unknown.
 	ClaimTimeout time.Duration
 	// CallTimeout bounds one Kapso call (default 10 s).
 	CallTimeout time.Duration
@@ -49,9 +49,8 @@ type Worker struct {
 
 // Defaults of the worker.
 const (
-	DefaultMaxAttempts  = 8
-	DefaultClaimTimeout = 30 * time.Second
-	DefaultCallTimeout  = 10 * time.Second
+	DefaultMaxAttempts = 8
+	DefaultCallTimeout = 10 * time.Second
 	// maxBackoff caps the wait between two refused attempts.
 	maxBackoff = 5 * time.Minute
 	// recordTries is how often the WAMID's write is tried before the
@@ -107,14 +106,8 @@ func (w *Worker) send(ctx context.Context, job messaging.OutboundJob, m messagin
 	if err != nil {
 		return fmt.Errorf("pace %s: %w", m.PhoneNumberID, err)
 	}
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	if wait > 0 && !sleep(ctx, wait) {
+		return ctx.Err()
 	}
 	token := claimToken()
 	claimed, err := w.Outbox.MoveOutbound(ctx, job.TenantID, job.ID, messaging.Transition{
@@ -292,7 +285,7 @@ func (w *Worker) claimTimeout() time.Duration {
 	if w.ClaimTimeout > 0 {
 		return w.ClaimTimeout
 	}
-	return DefaultClaimTimeout
+	return messaging.DefaultClaimTimeout
 }
 
 func (w *Worker) callTimeout() time.Duration {

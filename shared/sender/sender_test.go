@@ -252,7 +252,7 @@ func TestClaimOfADeadSenderBecomesUnknown(t *testing.T) {
 	if m := f.stored(t, j); m.State != messaging.OutSending || len(f.queue.taken()) != 1 {
 		t.Fatalf("fresh claim: state %s", m.State)
 	}
-	f.now = f.now.Add(sender.DefaultClaimTimeout + time.Second)
+	f.now = f.now.Add(messaging.DefaultClaimTimeout + time.Second)
 	f.handle(t, j)
 	if m := f.stored(t, j); m.State != messaging.OutUnknown || f.kapso.calls.Load() != 0 {
 		t.Errorf("stale claim: state %s after %d calls", m.State, f.kapso.calls.Load())
