@@ -152,9 +152,9 @@ func (r *run) matchingSends(ctx context.Context, m messaging.OutboundMessage) ([
 	var out []string
 	after := ""
 	for range r.lim.MessagePages {
-		page, err := r.Kapso.ListMessages(ctx, m.PhoneNumberID, after, 100)
+		page, err := r.sentPage(ctx, m.PhoneNumberID, after)
 		if err != nil {
-			return nil, fmt.Errorf("list messages of %s: %w", m.PhoneNumberID, err)
+			return nil, err
 		}
 		for _, l := range page.Items {
 			if l.Timestamp.Before(earliest) {
@@ -173,6 +173,23 @@ func (r *run) matchingSends(ctx context.Context, m messaging.OutboundMessage) ([
 		after = page.After
 	}
 	return out, nil
+}
+
+// sentPage is one page of the number's messages at Kapso, read once a run.
+func (r *run) sentPage(ctx context.Context, number, after string) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+	k := number + "\x00" + after
+	if p, ok := r.sentPages[k]; ok {
+		return p, nil
+	}
+	p, err := r.Kapso.ListMessages(ctx, number, after, 100)
+	if err != nil {
+		return p, fmt.Errorf("list messages of %s: %w", number, err)
+	}
+	if r.sentPages == nil {
+		r.sentPages = map[string]kapsoapi.Page[kapsoapi.ListedMessage]{}
+	}
+	r.sentPages[k] = p
+	return p, nil
 }
 
 // sameSend reports whether Kapso's listed message l is the message m asked

@@ -187,3 +187,23 @@ func TestUnknownSendNeverListedFailsAsUnconfirmed(t *testing.T) {
 		t.Errorf("Kapso's list read %d times, want once a run", r.kapso.lists)
 	}
 }
+
+func TestUnknownSendsOfOneNumberReadKapsosListOnce(t *testing.T) {
+	r := newOutboundRig()
+	sentAt := r.now.Add(-3 * time.Minute)
+	a := r.outbound(t, "k1", "First", sentAt, messaging.OutSending, messaging.OutUnknown)
+	b := r.outbound(t, "k2", "Second", sentAt, messaging.OutSending, messaging.OutUnknown)
+	r.kapso.messages = []kapsoapi.ListedMessage{
+		listed("wamid.b", "16505551234", "Second", sentAt.Add(2*time.Second)),
+		listed("wamid.a", "16505551234", "First", sentAt.Add(time.Second)),
+	}
+	if _, err := r.rec.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ga, gb := r.state(t, a), r.state(t, b); ga.WAMID != "wamid.a" || gb.WAMID != "wamid.b" {
+		t.Errorf("adopted %q and %q", ga.WAMID, gb.WAMID)
+	}
+	if r.kapso.lists != 1 {
+		t.Errorf("Kapso's list read %d times for two sends of one number, want once", r.kapso.lists)
+	}
+}

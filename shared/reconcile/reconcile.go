@@ -342,6 +342,10 @@ type run struct {
 	rep   *Report
 	meter *kapsoapi.Meter
 	now   time.Time
+	// sentPages are the pages of Kapso's message lists the adoption of
+	// unknown sends read this run, by number and cursor: two unknown sends
+	// of one number cost one read.
+	sentPages map[string]kapsoapi.Page[kapsoapi.ListedMessage]
 }
 
 // stopping reports whether the run must stop: its deadline is near, or its
