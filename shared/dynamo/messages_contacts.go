@@ -174,20 +174,10 @@ func (s *Messages) link(ctx context.Context, key map[string]types.AttributeValue
 		}
 		var conds []string
 		if prev.seen && (!cur.seen || prev.seenNs > cur.seenNs) {
-			n, v := u.name(attrLastSeenNs), u.val(numberAttr(prev.seenNs))
-			u.set = append(u.set, n+" = "+v)
-			if !prev.c.LastSeenAt.IsZero() {
-				u.setTo(attrLastSeenAt, str(stamp(prev.c.LastSeenAt)))
-			}
-			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+			conds = append(conds, setNewer(u, attrLastSeenNs, attrLastSeenAt, prev.seenNs, prev.c.LastSeenAt))
 		}
 		if prev.inbound && (!cur.inbound || prev.inboundNs > cur.inboundNs) {
-			n, v := u.name(attrLastInboundNs), u.val(numberAttr(prev.inboundNs))
-			u.set = append(u.set, n+" = "+v)
-			if !prev.c.LastInboundAt.IsZero() {
-				u.setTo(attrLastInboundAt, str(stamp(prev.c.LastInboundAt)))
-			}
-			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+			conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, prev.inboundNs, prev.c.LastInboundAt))
 		}
 		if prev.c.ConversationID != "" && (cur.c.ConversationID == "" || prev.convNs > cur.convNs) {
 			conds = append(conds, setConversation(u, prev.c.ConversationID, prev.convNs))
@@ -205,6 +195,18 @@ func (s *Messages) link(ctx context.Context, key map[string]types.AttributeValue
 
 // setConversation sets the contact's conversation to id, seen at ns, and
 // returns the condition that keeps a conversation seen later.
+// setNewer sets a time kept twice, in nanoseconds (nsAttr, compared) and
+// as a stamp (atAttr, shown; left alone for the zero time), to ns and at,
+// and returns the condition that keeps it from moving back.
+func setNewer(u *update, nsAttr, atAttr string, ns int64, at time.Time) string {
+	n, v := u.name(nsAttr), u.val(numberAttr(ns))
+	u.set = append(u.set, n+" = "+v)
+	if !at.IsZero() {
+		u.setTo(atAttr, str(stamp(at)))
+	}
+	return "(attribute_not_exists(" + n + ") OR " + n + " < " + v + ")"
+}
+
 func setConversation(u *update, id string, ns int64) string {
 	c, n, v := u.name(attrConversationID), u.name(attrConversationNs), u.val(numberAttr(ns))
 	u.set = append(u.set, c+" = "+u.val(str(id)), n+" = "+v)
@@ -294,10 +296,7 @@ func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.At
 		u := newUpdate()
 		var conds []string
 		if sg.Inbound && !sg.At.IsZero() && (!cur.inbound || cur.inboundNs < at) {
-			n, v := u.name(attrLastInboundNs), u.val(numberAttr(at))
-			u.set = append(u.set, n+" = "+v)
-			u.setTo(attrLastInboundAt, str(stamp(sg.At)))
-			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" < "+v+")")
+			conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, at, sg.At))
 		}
 		if sg.ConversationID != "" && (cur.c.ConversationID == "" || cur.convNs < at) {
 			conds = append(conds, setConversation(u, sg.ConversationID, at))
