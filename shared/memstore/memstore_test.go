@@ -79,3 +79,16 @@ func TestOutboxContract(t *testing.T) {
 		return s, s, s
 	})
 }
+
+func TestOutboundQueueContract(t *testing.T) {
+	storetest.RunOutboundQueue(t, func(*testing.T) (messaging.OutboundQueue, func(*testing.T, time.Duration) []messaging.OutboundJob) {
+		q := &memstore.OutboundQueue{}
+		return q, func(_ *testing.T, after time.Duration) []messaging.OutboundJob {
+			var out []messaging.OutboundJob
+			for _, j := range q.Take(after) {
+				out = append(out, j.Job)
+			}
+			return out
+		}
+	})
+}

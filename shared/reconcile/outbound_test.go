@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,28 +43,16 @@ func listed(wamid, to, body string, at time.Time) kapsoapi.ListedMessage {
 	return kapsoapi.ListedMessage{ID: wamid, Timestamp: at, Direction: "outbound", Status: "sent", Raw: []byte(raw)}
 }
 
-type jobQueue struct {
-	mu   sync.Mutex
-	jobs []messaging.OutboundJob
-}
-
-func (q *jobQueue) Enqueue(_ context.Context, j messaging.OutboundJob, _ time.Duration) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, j)
-	return nil
-}
-
 type outboundRig struct {
 	store *memstore.Messages
 	kapso *listingKapso
-	queue *jobQueue
+	queue *memstore.OutboundQueue
 	rec   *reconcile.Reconciler
 	now   time.Time
 }
 
 func newOutboundRig() *outboundRig {
-	r := &outboundRig{store: &memstore.Messages{}, kapso: &listingKapso{}, queue: &jobQueue{},
+	r := &outboundRig{store: &memstore.Messages{}, kapso: &listingKapso{}, queue: &memstore.OutboundQueue{},
 		now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	r.rec = &reconcile.Reconciler{Store: &memstore.Onboarding{}, Numbers: &memstore.Numbers{}, Kapso: r.kapso,
 		Checkpoints: &memstore.Checkpoints{}, Outbox: r.store, Outbound: r.queue,
@@ -121,8 +108,8 @@ func TestOpenSendsAreRequeuedOrMarkedUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.queue.jobs) != 1 || r.queue.jobs[0].ID != stale.ID {
-		t.Errorf("requeued %v, want only %s (not %s)", r.queue.jobs, stale.ID, fresh.ID)
+	if jobs := r.queue.Take(0); len(jobs) != 1 || jobs[0].Job.ID != stale.ID {
+		t.Errorf("requeued %v, want only %s (not %s)", jobs, stale.ID, fresh.ID)
 	}
 	if st := r.state(t, deadClaim).State; st != messaging.OutUnknown {
 		t.Errorf("a claim past the sender's timeout is %s, want unknown", st)

@@ -49,42 +49,16 @@ func (k *kapso) Send(_ context.Context, phoneNumberID string, message []byte) (k
 	return kapsoapi.SendResult{WAMID: fmt.Sprintf("wamid.%s.%d", phoneNumberID, n)}, nil
 }
 
-// queue records what the worker puts back.
-type queue struct {
-	mu   sync.Mutex
-	jobs []delayed
-}
-
-type delayed struct {
-	job   messaging.OutboundJob
-	delay time.Duration
-}
-
-func (q *queue) Enqueue(_ context.Context, j messaging.OutboundJob, d time.Duration) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, delayed{j, d})
-	return nil
-}
-
-func (q *queue) taken() []delayed {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := q.jobs
-	q.jobs = nil
-	return out
-}
-
 type fixture struct {
 	store *memstore.Messages
 	kapso *kapso
-	queue *queue
+	queue *memstore.OutboundQueue
 	w     *sender.Worker
 	now   time.Time
 }
 
 func newFixture(t *testing.T, script ...error) *fixture {
-	f := &fixture{store: &memstore.Messages{}, kapso: &kapso{script: script}, queue: &queue{},
+	f := &fixture{store: &memstore.Messages{}, kapso: &kapso{script: script}, queue: &memstore.OutboundQueue{},
 		now: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	f.w = &sender.Worker{Outbox: f.store, Queue: f.queue, Kapso: f.kapso, Pacer: &memstore.SendPacer{Rate: 20},
 		Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return f.now }}
@@ -162,8 +136,8 @@ func TestCopiesOfOneJobAtOnceMakeOneCall(t *testing.T) {
 		t.Errorf("%d Kapso calls for one message", n)
 	}
 	// The copies that found the claim in flight come back after it.
-	for _, d := range f.queue.taken() {
-		if d.delay <= 0 {
+	for _, d := range f.queue.Take(messaging.MaxEnqueueDelay) {
+		if d.Delay <= 0 {
 			t.Errorf("a copy was requeued without a delay")
 		}
 	}
@@ -184,13 +158,13 @@ func TestRefusalsAreRetriedLaterAndThenSent(t *testing.T) {
 			j := f.queued(t, "k1")
 			f.handle(t, j)
 			m := f.stored(t, j)
-			again := f.queue.taken()
-			if m.State != messaging.OutQueued || len(again) != 1 || again[0].job != j || again[0].delay <= 0 {
+			again := f.queue.Take(messaging.MaxEnqueueDelay)
+			if m.State != messaging.OutQueued || len(again) != 1 || again[0].Job != j || again[0].Delay <= 0 {
 				t.Fatalf("after the refusal: state %s, requeued %v", m.State, again)
 			}
 			var me *kapsoapi.MetaError
-			if errors.As(refusal, &me) && me.RetryAfter > 0 && again[0].delay < me.RetryAfter {
-				t.Errorf("requeued after %s, before Retry-After %s", again[0].delay, me.RetryAfter)
+			if errors.As(refusal, &me) && me.RetryAfter > 0 && again[0].Delay < me.RetryAfter {
+				t.Errorf("requeued after %s, before Retry-After %s", again[0].Delay, me.RetryAfter)
 			}
 			f.handle(t, j)
 			if m := f.stored(t, j); m.State != messaging.OutAccepted || f.kapso.accepted.Load() != 1 || m.Attempts != 2 {
@@ -249,7 +223,7 @@ func TestClaimOfADeadSenderBecomesUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.handle(t, j) // the claim is fresh: its sender may be mid-call
-	if m := f.stored(t, j); m.State != messaging.OutSending || len(f.queue.taken()) != 1 {
+	if m := f.stored(t, j); m.State != messaging.OutSending || len(f.queue.Take(messaging.MaxEnqueueDelay)) != 1 {
 		t.Fatalf("fresh claim: state %s", m.State)
 	}
 	f.now = f.now.Add(messaging.DefaultClaimTimeout + time.Second)
@@ -273,7 +247,7 @@ func TestABusyNumberIsRequeuedAndOthersGoOn(t *testing.T) {
 			queued++
 		}
 	}
-	if sent != 1 || queued != 1 || len(f.queue.taken()) != 1 || f.kapso.calls.Load() != 1 {
+	if sent != 1 || queued != 1 || len(f.queue.Take(messaging.MaxEnqueueDelay)) != 1 || f.kapso.calls.Load() != 1 {
 		t.Errorf("%d sent, %d queued, %d calls at one message a second", sent, queued, f.kapso.calls.Load())
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,26 +18,13 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-// sendQueue records the jobs the API queues.
-type sendQueue struct {
-	mu   sync.Mutex
-	jobs []messaging.OutboundJob
-}
-
-func (q *sendQueue) Enqueue(_ context.Context, j messaging.OutboundJob, _ time.Duration) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, j)
-	return nil
-}
-
 // sendAPI is the tenant API over in-memory stores where tenant acme has
 // number 111 connected and Ana (+5215512345678) wrote to it an hour
 // before now.
 type sendAPI struct {
 	mux   *http.ServeMux
 	msgs  *memstore.Messages
-	queue *sendQueue
+	queue *memstore.OutboundQueue
 	now   time.Time
 }
 
@@ -65,7 +51,7 @@ func newSendAPI(tb testing.TB) *sendAPI {
 		ConversationID: "conv-ana"}); err != nil {
 		tb.Fatal(err)
 	}
-	s := &sendAPI{mux: http.NewServeMux(), msgs: msgs, queue: &sendQueue{}, now: now}
+	s := &sendAPI{mux: http.NewServeMux(), msgs: msgs, queue: &memstore.OutboundQueue{}, now: now}
 	(&tenantapi.API{Store: store, Messages: msgs, Outbox: msgs, Outbound: s.queue, Token: apiToken,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return s.now },
 		Timeout: 5 * time.Second}).Register(s.mux)
@@ -120,8 +106,8 @@ func TestSendQueuesOnceAndAnswersTheSameMessageAgain(t *testing.T) {
 	}
 	// Queued each time it was asked while still queued: the sender's
 	// claim makes the copies harmless, and a lost first copy is healed.
-	if len(s.queue.jobs) != 2 || s.queue.jobs[0].ID != id {
-		t.Errorf("queued %v", s.queue.jobs)
+	if jobs := s.queue.Take(0); len(jobs) != 2 || jobs[0].Job.ID != id || jobs[1].Job.ID != id {
+		t.Errorf("queued %v", jobs)
 	}
 }
 
@@ -145,12 +131,11 @@ func TestSendWindowAndRecipients(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s.now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).Add(c.at)
-			before := len(s.queue.jobs)
 			rec := s.post(c.name, []byte(c.body))
 			if rec.Code != c.status || (c.code != "" && !strings.Contains(rec.Body.String(), `"code":"`+c.code+`"`)) {
 				t.Fatalf("%d %s, want %d %s", rec.Code, rec.Body, c.status, c.code)
 			}
-			if queued := len(s.queue.jobs) - before; (c.status == 202) != (queued == 1) {
+			if queued := len(s.queue.Take(0)); (c.status == 202) != (queued == 1) {
 				t.Errorf("%d queued for a %d", queued, rec.Code)
 			}
 		})
@@ -200,12 +185,12 @@ func FuzzSendBody(f *testing.F) {
 			if err != nil || req.Fingerprint() != m.Fingerprint || !json.Valid(m.Body) {
 				t.Fatalf("accepted %q: %v, fingerprint %s, meta body %s", body, err, m.Fingerprint, m.Body)
 			}
-			if len(s.queue.jobs) != 1 {
-				t.Fatalf("queued %d times", len(s.queue.jobs))
+			if jobs := s.queue.Take(0); len(jobs) != 1 {
+				t.Fatalf("queued %d times", len(jobs))
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusNotFound, http.StatusConflict,
 			http.StatusUnprocessableEntity:
-			if len(s.queue.jobs) != 0 {
+			if len(s.queue.Take(0)) != 0 {
 				t.Fatalf("a refused request (%d) was queued", rec.Code)
 			}
 			if _, ok, _ := s.msgs.Outbound(context.Background(), "acme", messaging.OutboundID("acme", key)); ok {
