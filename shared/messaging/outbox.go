@@ -251,11 +251,11 @@ func InWindow(lastInbound, now time.Time) bool {
 	return !lastInbound.IsZero() && now.Sub(lastInbound) < CustomerServiceWindow
 }
 
-// NewOutbound is the queued message a tenant asks to send with r under the
-// idempotency key, at now. A BSUID recipient whose phone is known
-// (knownPhone) is sent to by phone, as Kapso advises, and keeps its BSUID;
-// the fingerprint is always the request's own.
-func NewOutbound(tenantID, key string, r OutboundRequest, knownPhone string, now time.Time) (OutboundMessage, error) {
+// NewOutbound is the queued message a tenant asks to send from number with
+// r, the request as the caller sent it (its fingerprint decides a replay),
+// under the idempotency key, at now. A BSUID recipient whose phone is known
+// (knownPhone) is sent to by phone, as Kapso advises, and keeps its BSUID.
+func NewOutbound(tenantID, key string, r OutboundRequest, number, knownPhone string, now time.Time) (OutboundMessage, error) {
 	send := r
 	to := Person{Phone: strings.TrimPrefix(r.To, "+"), BSUID: r.Recipient}
 	if r.Recipient != "" && knownPhone != "" {
@@ -273,7 +273,7 @@ func NewOutbound(tenantID, key string, r OutboundRequest, knownPhone string, now
 	}
 	return OutboundMessage{
 		ID: OutboundID(tenantID, key), TenantID: tenantID, IdempotencyKey: key, Fingerprint: r.Fingerprint(),
-		PhoneNumberID: r.PhoneNumberID, To: to, Type: r.Type, Text: msg.Text, Body: body,
+		PhoneNumberID: number, To: to, Type: r.Type, Text: msg.Text, Body: body,
 		State: OutQueued, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
 	}, nil
 }

@@ -71,7 +71,7 @@ func (r *outboundRig) outbound(t *testing.T, key, body string, at time.Time, sta
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := messaging.NewOutbound("acme", key, req, "", at)
+	m, err := messaging.NewOutbound("acme", key, req, sendNumber, "", at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func (f *fixture) queued(t *testing.T, key string) messaging.OutboundJob {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := messaging.NewOutbound(tenant, key, req, "", f.now)
+	m, err := messaging.NewOutbound(tenant, key, req, number, "", f.now)
 	if err != nil {
 		t.Fatal(err)
 	}

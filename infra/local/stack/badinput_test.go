@@ -450,6 +450,13 @@ func (e *biEnv) webhook(t *testing.T, path string, body []byte, secret, sig stri
 	}
 	req.Header.Set("X-Webhook-Event", "whatsapp.message.received")
 	req.Header.Set("X-Idempotency-Key", fmt.Sprintf("bi-%d", time.Now().UnixNano()))
+	biHeaders(req, hdr)
+	return biDo(t, req)
+}
+
+// biHeaders sets a case's headers over the defaults; an empty value
+// removes the header.
+func biHeaders(req *http.Request, hdr map[string]string) {
 	for k, v := range hdr {
 		if v == "" {
 			req.Header.Del(k)
@@ -457,7 +464,6 @@ func (e *biEnv) webhook(t *testing.T, path string, body []byte, secret, sig stri
 			req.Header.Set(k, v)
 		}
 	}
-	return biDo(t, req)
 }
 
 // v1 calls the tenant API with the bearer token.
@@ -469,13 +475,7 @@ func (e *biEnv) v1(t *testing.T, method, path, body string, hdr map[string]strin
 	}
 	req.Header.Set("Authorization", "Bearer "+e.s.Env.Value(config.BridgeAPIToken))
 	req.Header.Set("Content-Type", "application/json")
-	for k, v := range hdr {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
+	biHeaders(req, hdr)
 	return biDo(t, req)
 }
 

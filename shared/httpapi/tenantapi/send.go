@@ -46,21 +46,17 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return errs.E(errs.Invalid, err.Error(), err) // an *errs.FieldError, safe to show
 	}
-	// The body as the caller sent it decides a replay, before defaults
-	// (the number) are filled in.
-	fingerprint := req.Fingerprint()
 	id := messaging.OutboundID(tenantID, key)
 	log = log.With("tenant_id", tenantID, "outbound_id", id)
 	if stored, ok, err := a.Outbox.Outbound(ctx, tenantID, id); err != nil {
 		return storeError(err, "load outbound message")
 	} else if ok {
-		return a.replay(ctx, w, stored, fingerprint, log)
+		return a.replay(ctx, w, stored, req.Fingerprint(), log)
 	}
 	number, err := a.sendingNumber(ctx, tenantID, req.PhoneNumberID)
 	if err != nil {
 		return err
 	}
-	req.PhoneNumberID = number
 	contact, known, err := a.recipient(ctx, tenantID, number, req)
 	if err != nil {
 		return err
@@ -77,11 +73,10 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if known {
 		knownPhone = contact.Person.Phone
 	}
-	m, err := messaging.NewOutbound(tenantID, key, req, knownPhone, now)
+	m, err := messaging.NewOutbound(tenantID, key, req, number, knownPhone, now)
 	if err != nil {
 		return errs.E(errs.Invalid, err.Error(), err)
 	}
-	m.Fingerprint = fingerprint
 	m.ConversationID = contact.ConversationID
 	if m.ConversationID == "" {
 		m.ConversationID = messaging.MetaConversationID(number, m.To)
@@ -92,7 +87,7 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	if !created {
 		// The same key raced this request and won.
-		return a.replay(ctx, w, stored, fingerprint, log)
+		return a.replay(ctx, w, stored, m.Fingerprint, log)
 	}
 	if err := a.Outbound.Enqueue(ctx, messaging.OutboundJob{TenantID: tenantID, ID: id}, 0); err != nil {
 		// Stored as queued: a retry with the same key queues it again, and
