@@ -21,10 +21,8 @@ type Use struct {
 	// the adapter calling it. A queue's URL is the consumer's.
 	Holder reflect.Value
 	// Methods are the adapter methods the holder can call: those of the
-	// field's interface type (those of them the module's code calls
-	// through such a field, given FieldCalls), those the calling adapter
-	// calls, or, for a field of the adapter's own type, all its exported
-	// methods.
+	// field's interface type, those the calling adapter calls, or, for a
+	// field of the adapter's own type, all its exported methods.
 	Methods []string
 	// Ops are the AWS operations of Methods.
 	Ops []Op
@@ -43,16 +41,14 @@ type Found struct {
 // Walk follows every pointer, interface, struct field, slice and map
 // reachable from v and reports each adapter of as it holds and each
 // function value. It does not look inside an adapter, except to follow the
-// calls the adapter makes through its own interface fields. With fc (from
-// ScanCalls; nil for none), an adapter in a named interface field of a
-// struct is held to the methods the module calls through such a field.
-func Walk(v any, as Adapters, fc *FieldCalls) (Found, error) {
-	w := &walker{as: as, seen: map[visit]bool{}, fc: fc}
+// calls the adapter makes through its own interface fields.
+func Walk(v any, as Adapters) (Found, error) {
+	w := &walker{as: as, seen: map[visit]bool{}}
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() {
 		return Found{}, fmt.Errorf("walk: nil value")
 	}
-	w.walk(rv, rv.Type().String(), reflect.Value{}, "")
+	w.walk(rv, rv.Type().String(), reflect.Value{})
 	sort.Slice(w.found.Uses, func(i, j int) bool { return w.found.Uses[i].Path < w.found.Uses[j].Path })
 	sort.Slice(w.found.Funcs, func(i, j int) bool { return w.found.Funcs[i].Path < w.found.Funcs[j].Path })
 	if len(w.problems) > 0 {
@@ -71,7 +67,6 @@ type walker struct {
 	seen     map[visit]bool
 	found    Found
 	problems []string
-	fc       *FieldCalls
 }
 
 func (w *walker) adapterOf(t reflect.Type) *Adapter {
@@ -84,9 +79,7 @@ func (w *walker) adapterOf(t reflect.Type) *Adapter {
 	return w.as[t.PkgPath()+"."+t.Name()]
 }
 
-// walk walks v, found at path in holder; field names the (not embedded)
-// struct field of holder that v is, "" for any other place.
-func (w *walker) walk(v reflect.Value, path string, holder reflect.Value, field string) {
+func (w *walker) walk(v reflect.Value, path string, holder reflect.Value) {
 	switch v.Kind() {
 	case reflect.Interface:
 		if v.IsNil() {
@@ -94,14 +87,10 @@ func (w *walker) walk(v reflect.Value, path string, holder reflect.Value, field 
 		}
 		e := v.Elem()
 		if a := w.adapterOf(e.Type()); a != nil {
-			methods := methodNames(v.Type())
-			if field != "" {
-				methods = w.fc.narrow(holder.Type(), field, methods)
-			}
-			w.use(a, e, methods, path, holder)
+			w.use(a, e, methodNames(v.Type()), path, holder)
 			return
 		}
-		w.walk(e, path, holder, "")
+		w.walk(e, path, holder)
 	case reflect.Pointer:
 		if v.IsNil() {
 			return
@@ -111,7 +100,7 @@ func (w *walker) walk(v reflect.Value, path string, holder reflect.Value, field 
 			return
 		}
 		if w.once(v) {
-			w.walk(v.Elem(), path, holder, "")
+			w.walk(v.Elem(), path, holder)
 		}
 	case reflect.Struct:
 		if a := w.adapterOf(v.Type()); a != nil {
@@ -119,20 +108,14 @@ func (w *walker) walk(v reflect.Value, path string, holder reflect.Value, field 
 			return
 		}
 		for i := range v.NumField() {
-			sf := v.Type().Field(i)
-			field := sf.Name
-			if sf.Anonymous {
-				// Its methods are promoted: called without its name.
-				field = ""
-			}
-			w.walk(v.Field(i), path+"."+sf.Name, v, field)
+			w.walk(v.Field(i), path+"."+v.Type().Field(i).Name, v)
 		}
 	case reflect.Slice, reflect.Array:
 		if !mayHold(v.Type().Elem()) || v.Kind() == reflect.Slice && (v.IsNil() || !w.once(v)) {
 			return
 		}
 		for i := range v.Len() {
-			w.walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i), holder, "")
+			w.walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i), holder)
 		}
 	case reflect.Map:
 		if v.IsNil() || !mayHold(v.Type().Key()) && !mayHold(v.Type().Elem()) || !w.once(v) {
@@ -143,8 +126,8 @@ func (w *walker) walk(v reflect.Value, path string, holder reflect.Value, field 
 			if it.Key().Kind() == reflect.String {
 				key = fmt.Sprintf("%q", it.Key().String())
 			}
-			w.walk(it.Key(), path+"[key]", holder, "")
-			w.walk(it.Value(), path+"["+key+"]", holder, "")
+			w.walk(it.Key(), path+"[key]", holder)
+			w.walk(it.Value(), path+"["+key+"]", holder)
 		}
 	case reflect.Func:
 		if !v.IsNil() {
@@ -214,7 +197,7 @@ func (w *walker) use(a *Adapter, v reflect.Value, methods []string, path string,
 			w.use(in, e, inner[field], path+"."+field, v)
 			continue
 		}
-		w.walk(e, path+"."+field, v, "")
+		w.walk(e, path+"."+field, v)
 	}
 }
 

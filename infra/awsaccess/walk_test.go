@@ -50,7 +50,7 @@ func TestWalk(t *testing.T) {
 		Handlers: map[string]func(){"GET /": func() {}},
 	}
 	c.Self = c
-	found, err := Walk(c, as, nil)
+	found, err := Walk(c, as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestWalk(t *testing.T) {
 // a silent omission.
 func TestWalkRefusesUnknownMethods(t *testing.T) {
 	as := Adapters{"github.com/kapso-bridge/kapso-bridge/infra/awsaccess.fakeStore": {Name: "fakeStore", Methods: map[string]Method{}}}
-	if _, err := Walk(&consumer{Store: &fakeStore{}}, as, nil); err == nil || !strings.Contains(err.Error(), "no method Get") {
+	if _, err := Walk(&consumer{Store: &fakeStore{}}, as); err == nil || !strings.Contains(err.Error(), "no method Get") {
 		t.Errorf("err = %v", err)
 	}
 }

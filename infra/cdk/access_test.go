@@ -171,7 +171,7 @@ func (g grants) add(resource string, actions ...string) {
 // can call resolved to the AWS operations its source performs, on the
 // table it was given or the queues its holder sends to; the secrets it
 // reads at start-up; and the fixed grants above.
-func derivedGrants(t *testing.T, as awsaccess.Adapters, calls *awsaccess.FieldCalls, f function) grants {
+func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	t.Helper()
 	res := newResources()
 	read := map[string]bool{}
@@ -186,7 +186,7 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, calls *awsaccess.FieldCa
 	if err != nil {
 		t.Fatalf("%s does not start: %v", f.Name, err)
 	}
-	found, err := awsaccess.Walk(built, as, calls)
+	found, err := awsaccess.Walk(built, as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, calls *awsaccess.FieldCa
 	// Secrets are read once, at start-up, through the secret source of the
 	// clients the function's main builds.
 	var secretOps []awsaccess.Op
-	inClients, err := awsaccess.Walk(clients, as, calls)
+	inClients, err := awsaccess.Walk(clients, as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,12 +337,8 @@ func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, err := awsaccess.ScanCalls(moduleRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range functions {
-		want := derivedGrants(t, as, calls, f)
+		want := derivedGrants(t, as, f)
 		role := pascal(string(f.Name)) + "Role"
 		got := policyGrants(t, role)
 		for _, r := range sortedKeys(want) {

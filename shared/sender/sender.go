@@ -28,9 +28,16 @@ type Kapso interface {
 	Send(ctx context.Context, phoneNumberID string, message []byte) (kapsoapi.SendResult, error)
 }
 
+// Outbox is what the sender needs of the outbox (messaging.Outbox): a
+// message read, and its moves.
+type Outbox interface {
+	Outbound(ctx context.Context, tenantID, id string) (messaging.OutboundMessage, bool, error)
+	MoveOutbound(ctx context.Context, tenantID, id string, t messaging.Transition) (messaging.OutboundMessage, error)
+}
+
 // Worker handles outbound queue batches.
 type Worker struct {
-	Outbox messaging.Outbox
+	Outbox Outbox
 	Queue  messaging.OutboundQueue
 	Kapso  Kapso
 	Pacer  messaging.SendPacer
