@@ -168,6 +168,15 @@ func (u *update) expression() *string {
 	return aws.String(strings.Join(b, " "))
 }
 
+// getItem is the item under k, read consistently; nil when there is none.
+func (s *Messages) getItem(ctx context.Context, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
 func (s *Messages) updateItem(ctx context.Context, k map[string]types.AttributeValue, u *update, cond string, rv types.ReturnValue) (*dynamodb.UpdateItemOutput, error) {
 	in := &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: k,
@@ -460,16 +469,14 @@ func (s *Messages) Message(ctx context.Context, tenantID, id string) (messaging.
 }
 
 func (s *Messages) message(ctx context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: messageKey(tenantID, wamid), ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, messageKey(tenantID, wamid))
 	if err != nil {
 		return messaging.StoredMessage{}, false, fmt.Errorf("read message %s: %w", wamid, err)
 	}
-	if out.Item == nil {
+	if it == nil {
 		return messaging.StoredMessage{}, false, nil
 	}
-	m, err := messageFrom(out.Item)
+	m, err := messageFrom(it)
 	if err != nil {
 		return messaging.StoredMessage{}, false, fmt.Errorf("read message %s: %w", wamid, err)
 	}

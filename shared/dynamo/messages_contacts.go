@@ -582,13 +582,11 @@ func (s *Messages) Contact(ctx context.Context, tenantID, phoneNumberID, bsuidOr
 	var item map[string]types.AttributeValue
 	seen := map[string]bool{}
 	for range maxHops {
-		out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.Table), Key: contactKey(tenantID, phoneNumberID, k), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
+		var err error
+		if item, err = s.getItem(ctx, contactKey(tenantID, phoneNumberID, k)); err != nil {
 			return messaging.Contact{}, false, fmt.Errorf("read contact %s: %w", k, err)
 		}
-		if item = out.Item; item == nil {
+		if item == nil {
 			return messaging.Contact{}, false, nil
 		}
 		m := stringAttr(item[attrMergedInto])

@@ -55,6 +55,22 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 	return nil
 }
 
+// Conversation is one stored conversation by id: one GetItem. ok is false
+// when none is stored under id for the tenant.
+func (s *Messages) Conversation(ctx context.Context, tenantID, id string) (messaging.Conversation, bool, error) {
+	if tenantID == "" || id == "" {
+		return messaging.Conversation{}, false, nil
+	}
+	it, err := s.getItem(ctx, conversationKey(tenantID, id))
+	if err != nil {
+		return messaging.Conversation{}, false, fmt.Errorf("read conversation %s: %w", id, err)
+	}
+	if it == nil {
+		return messaging.Conversation{}, false, nil
+	}
+	return conversationFrom(it), true, nil
+}
+
 func conversationFrom(it map[string]types.AttributeValue) messaging.Conversation {
 	c := messaging.Conversation{
 		ID:            stringAttr(it[attrConversationID]),

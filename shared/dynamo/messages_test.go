@@ -14,7 +14,7 @@ import (
 )
 
 func TestMessagesContract(t *testing.T) {
-	storetest.RunMessages(t, func(t *testing.T) (messaging.Store, messaging.Reader) {
+	storetest.RunMessages(t, func(t *testing.T) (messaging.Store, storetest.MessagesReader) {
 		s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 		return s, s
 	})

@@ -143,16 +143,14 @@ func (s *Messages) Outbound(ctx context.Context, tenantID, id string) (messaging
 	if tenantID == "" || id == "" {
 		return messaging.OutboundMessage{}, false, nil
 	}
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: outboundKey(tenantID, id), ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, outboundKey(tenantID, id))
 	if err != nil {
 		return messaging.OutboundMessage{}, false, fmt.Errorf("read outbound %s: %w", id, err)
 	}
-	if out.Item == nil {
+	if it == nil {
 		return messaging.OutboundMessage{}, false, nil
 	}
-	return outboundFrom(out.Item), true, nil
+	return outboundFrom(it), true, nil
 }
 
 // stateIn is the condition that the item's state is one of from.

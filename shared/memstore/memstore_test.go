@@ -41,7 +41,7 @@ func TestRejectsContract(t *testing.T) {
 }
 
 func TestMessagesContract(t *testing.T) {
-	storetest.RunMessages(t, func(*testing.T) (messaging.Store, messaging.Reader) {
+	storetest.RunMessages(t, func(*testing.T) (messaging.Store, storetest.MessagesReader) {
 		s := &memstore.Messages{}
 		return s, s
 	})

@@ -591,6 +591,21 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	return out, next, nil
 }
 
+// Conversation is one stored conversation by id (dynamo.Messages.Conversation).
+func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messaging.Conversation, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenants[tenantID]
+	if !ok {
+		return messaging.Conversation{}, false, nil
+	}
+	c, ok := t.convs[id]
+	if !ok {
+		return messaging.Conversation{}, false, nil
+	}
+	return c.c, true, nil
+}
+
 // ConversationMessages implements messaging.Reader.
 func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
 	list := "messages:" + conversationID

@@ -15,7 +15,15 @@ import (
 )
 
 // NewMessages makes a fresh, empty messages store and its reader.
-type NewMessages func(t *testing.T) (messaging.Store, messaging.Reader)
+type NewMessages func(t *testing.T) (messaging.Store, MessagesReader)
+
+// MessagesReader is the messages store's read side: the tenant API's
+// reads, and one conversation by id, which the reconciler reads before
+// handing a listed conversation on.
+type MessagesReader interface {
+	messaging.Reader
+	Conversation(ctx context.Context, tenantID, id string) (messaging.Conversation, bool, error)
+}
 
 const (
 	number   = "106540352242922"
@@ -169,8 +177,8 @@ func permutations[T any](s []T) [][]T {
 // RunMessages holds a messages store and its reader to their contract.
 func RunMessages(t *testing.T, newStore NewMessages) {
 	ctx := context.Background()
-	cases := map[string]func(t *testing.T, s messaging.Store, r messaging.Reader){
-		"messages round trip whole": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+	cases := map[string]func(t *testing.T, s messaging.Store, r MessagesReader){
+		"messages round trip whole": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			from := messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830", Username: "@ana",
 				Phone: phoneAna, Name: "Ana"}
 			to := messaging.Person{Phone: "15550001111"}
@@ -201,7 +209,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("unknown message: ok %v err %v", ok, err)
 			}
 		},
-		"the same message twice is one message": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"the same message twice is one message": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			m := outbound("wamid.1", "conv-1", at(1))
 			sent := status("wamid.1", messaging.Sent, at(1))
 			for range 2 {
@@ -211,7 +219,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				messaging.StoredMessage{Message: m, Known: true, Delivery: fold(sent)})
 			equal(t, "conversation", messageIDs(t, r, tenantA, "conv-1", 10), []string{"wamid.1"})
 		},
-		"every order of statuses ends in the same delivery": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"every order of statuses ends in the same delivery": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			all := []messaging.Status{messaging.Sent, messaging.Delivered, messaging.Read, messaging.Failed}
 			perms := permutations(all)
 			if len(perms) != 24 {
@@ -237,7 +245,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
-		"a late sent after failed leaves failed": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a late sent after failed leaves failed": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			failed, sent := status("wamid.1", messaging.Failed, at(2)), status("wamid.1", messaging.Sent, at(1))
 			must(t, s.PutMessage(ctx, tenantA, outbound("wamid.1", "conv-1", at(1)), nil))
 			must(t, s.ApplyStatus(ctx, tenantA, failed))
@@ -247,7 +255,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("delivery %+v", d)
 			}
 		},
-		"statuses before their message are kept and shown with it": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"statuses before their message are kept and shown with it": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			delivered, sent := status("wamid.1", messaging.Delivered, at(2)), status("wamid.1", messaging.Sent, at(1))
 			must(t, s.ApplyStatus(ctx, tenantA, delivered))
 			must(t, s.ApplyStatus(ctx, tenantA, sent))
@@ -269,7 +277,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("read with the message: %+v", d)
 			}
 		},
-		"a Meta copy fills a Kapso copy and never erases it": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a Meta copy fills a Kapso copy and never erases it": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			kapsoCopy := outbound("wamid.1", "kapso-conv", at(1))
 			kapsoCopy.Kapso = &messaging.KapsoContent{Content: "hello", Origin: "cloud_api"}
 			metaCopy := outbound("wamid.1", "meta:abc", at(1))
@@ -289,7 +297,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			equal(t, "kapso conversation", messageIDs(t, r, tenantA, "kapso-conv", 10), []string{"wamid.0", "wamid.1"})
 			equal(t, "meta conversation", messageIDs(t, r, tenantA, "meta:abc", 10), []string(nil))
 		},
-		"conversations list newest first, page by page": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"conversations list newest first, page by page": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for i, id := range []string{"conv-b", "conv-c", "conv-a"} {
 				must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: id, PhoneNumberID: number,
 					Person: messaging.Person{Phone: fmt.Sprintf("1555000%04d", i)}, Status: messaging.ConversationActive,
@@ -309,7 +317,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-b", LastActiveAt: at(40)}))
 			equal(t, "after activity", conversationIDs(t, r, tenantA, 1), []string{"conv-b", "conv-a", "conv-c"})
 		},
-		"an older conversation event only fills": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"an older conversation event only fills": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			newer := messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: messaging.Person{Phone: phoneAna},
 				Status: messaging.ConversationActive, LastActiveAt: at(20)}
 			older := messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: messaging.Person{Phone: phoneAna, Name: "Ana"},
@@ -327,7 +335,28 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			}
 			equal(t, "conversation", page[0].Conversation, want)
 		},
-		"at the same time ended beats active": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a conversation reads back as stored, for its tenant only": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			active := messaging.Conversation{ID: "conv-1", PhoneNumberID: number,
+				Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, Status: messaging.ConversationActive,
+				LastActiveAt: at(10).Add(123456789 * time.Nanosecond)}
+			ended := messaging.Conversation{ID: "conv-1", Status: messaging.ConversationEnded, LastActiveAt: active.LastActiveAt,
+				InactivityMinutes: 30}
+			must(t, s.PutConversation(ctx, tenantA, active))
+			must(t, s.PutConversation(ctx, tenantA, ended))
+			got, ok, err := r.Conversation(ctx, tenantA, "conv-1")
+			if err != nil || !ok {
+				t.Fatalf("conversation: ok %v err %v", ok, err)
+			}
+			want := active
+			want.Status, want.InactivityMinutes = messaging.ConversationEnded, 30
+			equal(t, "conversation", got, want)
+			for _, q := range [][2]string{{tenantB, "conv-1"}, {tenantA, "conv-2"}, {tenantA, ""}, {"", "conv-1"}} {
+				if c, ok, err := r.Conversation(ctx, q[0], q[1]); ok || err != nil {
+					t.Errorf("conversation %q of %q: %+v %v %v", q[1], q[0], c, ok, err)
+				}
+			}
+		},
+		"at the same time ended beats active": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			active := messaging.Conversation{PhoneNumberID: number, Status: messaging.ConversationActive, LastActiveAt: at(10)}
 			ended := active
 			ended.Status = messaging.ConversationEnded
@@ -345,7 +374,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
-		"messages list in conversation order, page by page": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"messages list in conversation order, page by page": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for _, m := range []messaging.Message{
 				outbound("wamid.c", "conv-1", at(3)),
 				outbound("wamid.a", "conv-1", at(1)),
@@ -365,7 +394,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			must(t, err)
 			equal(t, "listed whole", page[0], messaging.StoredMessage{Message: outbound("wamid.a", "conv-1", at(1)), Known: true})
 		},
-		"tenants never see each other": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"tenants never see each other": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for i := range 3 {
 				conv := fmt.Sprintf("conv-%d", i)
 				must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: conv, PhoneNumberID: number,
@@ -408,7 +437,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				badCursor(t, "cursor "+garbage, err)
 			}
 		},
-		"a contact known by phone merges into its BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a contact known by phone merges into its BSUID": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
 			if c := contactOf(t, r, tenantA, phoneAna); !reflect.DeepEqual(c.Person, ana) || !c.LastSeenAt.Equal(at(1)) {
 				t.Errorf("phone contact %+v", c)
@@ -433,7 +462,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("another number's contact: %v %v", ok, err)
 			}
 		},
-		"a phone-only sighting after the merge is redirected": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a phone-only sighting after the merge is redirected": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, seenAt(2)))
 			must(t, s.PutContact(ctx, tenantA, number, ana, seenAt(1)))
 			want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"},
@@ -441,7 +470,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			equal(t, "by phone", contactOf(t, r, tenantA, phoneAna), want)
 			equal(t, "by BSUID", contactOf(t, r, tenantA, bsuidOld), want)
 		},
-		"an identity change moves the contact": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"an identity change moves the contact": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, seenAt(1)))
 			pref := messaging.MarketingPreference{Status: "opted_in", Sequence: 4, OccurredAt: at(1)}
 			must(t, s.SetMarketingPreference(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, pref))
@@ -459,7 +488,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			want.Person.Username = "@ana"
 			equal(t, "after a late sighting", contactOf(t, r, tenantA, bsuidNew), want)
 		},
-		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			first := func(tenant string) {
 				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
 			}
@@ -481,7 +510,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
-		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidNew}, messaging.Person{BSUID: bsuidOld}, at(3)))
@@ -492,7 +521,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
-		"the highest marketing sequence wins": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"the highest marketing sequence wins": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			p := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
 			set := func(status string, seq int64) {
 				t.Helper()
@@ -509,7 +538,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			c = contactOf(t, r, tenantA, bsuidOld)
 			equal(t, "after a higher sequence", c.Marketing, &messaging.MarketingPreference{Status: "opted_in", Sequence: 3, OccurredAt: at(3)})
 		},
-		"a conversation shows its contact as it is now": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a conversation shows its contact as it is now": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-bsuid", PhoneNumberID: number,
 				Person: messaging.Person{BSUID: bsuidOld}, LastActiveAt: at(3)}))
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-phone", PhoneNumberID: number,
@@ -541,7 +570,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				equal(t, "without a contact", views[2].Contact, messaging.Contact{PhoneNumberID: number, Person: stranger})
 			}
 		},
-		"the newest inbound sighting and conversation win, in any order": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"the newest inbound sighting and conversation win, in any order": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			sightings := []messaging.Sighting{
 				{At: at(1), Inbound: true, ConversationID: "conv-a"},
 				{At: at(2), Inbound: true},
@@ -563,7 +592,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			equal(t, "never wrote", contactOf(t, r, tenantA, phoneAna), messaging.Contact{PhoneNumberID: number, Person: ana,
 				LastSeenAt: at(5), ConversationID: "conv-c"})
 		},
-		"a merge and an identity change keep the newest inbound time and conversation": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a merge and an identity change keep the newest inbound time and conversation": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
 			// A: the phone contact saw more recent traffic than the sighting
 			// that merges it.
@@ -600,7 +629,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("B after the second identity change: %+v", c)
 			}
 		},
-		"malformed writes are refused": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"malformed writes are refused": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for name, err := range map[string]error{
 				"unknown status":     s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{WAMID: "wamid.1", Status: "deleted"}),
 				"status of nothing":  s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{Status: messaging.Sent}),
