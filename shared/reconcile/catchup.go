@@ -69,6 +69,9 @@ func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt,
 			if c.Status == "ended" {
 				name = kapso.EventConversationEnded
 			}
+			if stored, err := r.conversationStored(ctx, tenantID, c.ID, name, body); err != nil || stored {
+				return false, err
+			}
 			return true, r.hand(ctx, number, "c#"+c.ID+"#"+c.UpdatedAt.Format(time.RFC3339Nano), name, body)
 		})
 	if err != nil {
@@ -93,6 +96,46 @@ func (r *run) alreadyStored(ctx context.Context, tenantID string, m kapsoapi.Lis
 		return false, nil
 	}
 	return m.Direction == "inbound" || stored.Delivery.Status.Rank() >= messaging.Status(m.Status).Rank(), nil
+}
+
+// conversationStored reports whether handing on the listed conversation
+// (event name with body, as the messages worker would read it) would
+// change nothing stored: the conversation is stored with a later last
+// activity, or the same one at the listed status (or ended, which an
+// active listing at the same time does not undo), and holds every field
+// the listing gives, with the same value where the listing would win.
+// The worker's rule is PutConversation's (messaging.Store); its contact
+// sighting is at the same last activity, so it changes nothing either.
+func (r *run) conversationStored(ctx context.Context, tenantID, id, name string, body []byte) (bool, error) {
+	if r.Messages == nil {
+		return false, nil
+	}
+	p, err := kapso.DecodeConversationEvent(body)
+	if err != nil {
+		return false, nil // the worker refuses it and says why
+	}
+	c, err := messaging.FromKapsoConversation(name, p)
+	if err != nil {
+		return false, nil
+	}
+	stored, ok, err := r.Messages.Conversation(ctx, tenantID, id)
+	if err != nil {
+		return false, fmt.Errorf("read stored conversation %s: %w", id, err)
+	}
+	if !ok || stored.LastActiveAt.Before(c.LastActiveAt) {
+		return false, nil
+	}
+	// At the same time the listing wins, unless it is active and the
+	// stored one ended; otherwise it only fills what is missing.
+	wins := stored.LastActiveAt.Equal(c.LastActiveAt) &&
+		(c.Status != messaging.ConversationActive || stored.Status != messaging.ConversationEnded)
+	has := func(stored, listed string) bool { return listed == "" || stored == listed || (!wins && stored != "") }
+	sp, lp := stored.Person, c.Person
+	return has(stored.PhoneNumberID, c.PhoneNumberID) && has(string(stored.Status), string(c.Status)) &&
+		has(sp.BSUID, lp.BSUID) && has(sp.ParentBSUID, lp.ParentBSUID) && has(sp.Username, lp.Username) &&
+		has(sp.Phone, lp.Phone) && has(sp.Name, lp.Name) &&
+		(c.InactivityMinutes == 0 || stored.InactivityMinutes == c.InactivityMinutes ||
+			(!wins && stored.InactivityMinutes != 0)), nil
 }
 
 // messageEvent is the webhook event that would have carried m as Kapso

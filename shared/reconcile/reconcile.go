@@ -76,9 +76,11 @@ type Confirmer interface {
 	ApplyEvent(ctx context.Context, ev envelope.Event) error
 }
 
-// MessageReader reads one stored message (messaging.Reader).
+// MessageReader reads one stored message (messaging.Reader) or
+// conversation (dynamo.Messages).
 type MessageReader interface {
 	Message(ctx context.Context, tenantID, wamid string) (messaging.StoredMessage, bool, error)
+	Conversation(ctx context.Context, tenantID, id string) (messaging.Conversation, bool, error)
 }
 
 // DeadLetters reports the dead-letter queues' backlog (sqsqueue.DLQStats).
@@ -109,8 +111,8 @@ type Reconciler struct {
 	// the messages worker, which stores it as it stores webhook events.
 	Queue            envelope.Enqueuer
 	MessagesQueueURL string
-	// Messages, when set, is read first, so that a listed message already
-	// stored as Kapso lists it is not handed on again.
+	// Messages, when set, is read first, so that a listed message or
+	// conversation already stored as Kapso lists it is not handed on again.
 	Messages MessageReader
 	// Outbox, when set, holds the sends to resolve; Outbound is the queue
 	// a message left queued goes back on.
@@ -209,8 +211,9 @@ type Report struct {
 	UnknownNumbers Counts `json:"unknown_numbers"`
 	// Webhooks: registered webhooks checked, inactive, elsewhere or gone, repaired.
 	Webhooks Counts `json:"webhooks"`
-	// Messages and Conversations: items listed by Kapso, newer than the
-	// number's high-water mark, handed to the messages worker.
+	// Messages and Conversations: items listed by Kapso at or above the
+	// number's high-water mark, not stored as listed, handed to the
+	// messages worker.
 	Messages      Counts `json:"messages"`
 	Conversations Counts `json:"conversations"`
 	// FailedDeliveries: Kapso's failed-delivery records read, new since the

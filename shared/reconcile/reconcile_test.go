@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
@@ -28,6 +29,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -42,9 +44,11 @@ type rig struct {
 	store    onboarding.Store
 	numbers  numberStore
 	hints    onboarding.RedirectHints
-	messages messaging.Reader
+	messages storetest.MessagesReader
 	worker   *lifecycle.Worker
 	rec      *reconcile.Reconciler
+	// calls counts the DynamoDB calls of the messages stores (nil in memory).
+	calls *awstest.Calls
 }
 
 // numberStore is what the rig needs of the number store.
@@ -64,6 +68,10 @@ var backends = map[string]func(t *testing.T, w *messages.Worker) backend{
 	},
 	"dynamodb": func(t *testing.T, w *messages.Worker) backend {
 		db, table := awstest.DynamoDB(t), awstest.Bridge(awstest.Tables(t))
+		// The messages worker's stores (and the catch-up's reads of them)
+		// have their calls counted.
+		calls := &awstest.Calls{}
+		mdb := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
 		client := awstest.SQS(t)
 		q := awstest.Queues(t)[schema.Messages.ID]
 		poller := &sqsqueue.Poller{Client: client, QueueURL: q.URL, Handler: w.Handle, BatchSize: 10,
@@ -74,8 +82,9 @@ var backends = map[string]func(t *testing.T, w *messages.Worker) backend{
 		t.Cleanup(func() { cancel(); <-done })
 		return backend{store: &dynamo.Onboarding{DB: db, Table: table}, numbers: &dynamo.Numbers{DB: db, Table: table},
 			hints: &dynamo.Hints{DB: db, Table: table}, checkpoints: &dynamo.Checkpoints{DB: db, Table: table},
-			messages: &dynamo.Messages{DB: db, Table: table}, pending: &dynamo.Pending{DB: db, Table: table},
-			rejects: &dynamo.Rejects{DB: db, Table: table}, queue: &sqsqueue.Sender{Client: client}, queueURL: q.URL}
+			messages: &dynamo.Messages{DB: mdb, Table: table}, pending: &dynamo.Pending{DB: mdb, Table: table},
+			rejects: &dynamo.Rejects{DB: mdb, Table: table}, queue: &sqsqueue.Sender{Client: client}, queueURL: q.URL,
+			calls: calls}
 	},
 }
 
@@ -86,7 +95,7 @@ type backend struct {
 	checkpoints reconcile.Checkpoints
 	messages    interface {
 		messaging.Store
-		messaging.Reader
+		storetest.MessagesReader
 	}
 	pending messaging.PendingStore
 	rejects interface {
@@ -94,6 +103,8 @@ type backend struct {
 	}
 	queue    envelope.Enqueuer
 	queueURL string
+	// calls counts the DynamoDB calls of the messages stores (nil in memory).
+	calls *awstest.Calls
 }
 
 // directQueue hands a delivery to the messages worker as SQS would.
@@ -135,7 +146,7 @@ func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing
 	worker := &lifecycle.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
 		Rejects: &memstore.Rejects{}, Log: log}
 	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
-		worker: worker,
+		worker: worker, calls: b.calls,
 		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Confirmer: worker, Hints: b.hints,
 			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Messages: b.messages, Log: log,
 			// Unpaced: the simulator has no rate limit unless a test sets one.
