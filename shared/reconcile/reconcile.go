@@ -91,7 +91,10 @@ type DeadLetters interface {
 // DLQStat is one dead-letter queue's backlog.
 type DLQStat struct {
 	Queue string `json:"queue"`
-	Depth int    `json:"depth"`
+	// Depth counts every message the queue holds, InFlight those of them
+	// received and not yet visible again (a redrive's, another sample's).
+	Depth    int `json:"depth"`
+	InFlight int `json:"in_flight"`
 	// OldestAgeSeconds is the age of the oldest message sampled (0 when empty).
 	OldestAgeSeconds int64 `json:"oldest_age_seconds"`
 }

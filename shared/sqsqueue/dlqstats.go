@@ -29,8 +29,12 @@ type DLQStats struct {
 
 // DLQStat is one dead-letter queue's backlog.
 type DLQStat struct {
-	Queue     string
+	Queue string
+	// Depth is every message the queue holds: visible, and in flight
+	// (received by a redrive or hidden by another run's sample), which is
+	// still there.
 	Depth     int
+	InFlight  int
 	OldestAge time.Duration // of the oldest message sampled; 0 when empty
 }
 
@@ -43,15 +47,18 @@ func (s *DLQStats) Stats(ctx context.Context) ([]DLQStat, error) {
 	out := make([]DLQStat, 0, len(s.Queues))
 	for _, name := range slices.Sorted(maps.Keys(s.Queues)) {
 		url := s.Queues[name]
+		visible, inFlight := types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible
 		attrs, err := s.Client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-			QueueUrl:       aws.String(url),
-			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
+			QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{visible, inFlight},
 		})
 		if err != nil {
 			return out, fmt.Errorf("depth of %s: %w", name, err)
 		}
 		st := DLQStat{Queue: name}
-		st.Depth, _ = strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+		st.Depth, _ = strconv.Atoi(attrs.Attributes[string(visible)])
+		st.InFlight, _ = strconv.Atoi(attrs.Attributes[string(inFlight)])
+		st.Depth += st.InFlight
 		if st.Depth > 0 {
 			sample, err := s.Client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 				QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 1,

@@ -68,7 +68,8 @@ func (d deadLetters) Stats(ctx context.Context) ([]reconcile.DLQStat, error) {
 	stats, err := d.stats.Stats(ctx)
 	out := make([]reconcile.DLQStat, len(stats))
 	for i, s := range stats {
-		out[i] = reconcile.DLQStat{Queue: s.Queue, Depth: s.Depth, OldestAgeSeconds: int64(s.OldestAge.Seconds())}
+		out[i] = reconcile.DLQStat{Queue: s.Queue, Depth: s.Depth, InFlight: s.InFlight,
+			OldestAgeSeconds: int64(s.OldestAge.Seconds())}
 	}
 	return out, err
 }

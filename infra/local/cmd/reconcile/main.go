@@ -87,7 +87,11 @@ func printReport(out io.Writer, r reconcile.Report) {
 	fmt.Fprintf(out, "kapso: %d calls of a budget of %d, %d rate-limited, %d waits (%d ms)\n",
 		r.Kapso.Calls, r.Kapso.Budget, r.Kapso.RateLimited, r.Kapso.Waits, r.Kapso.WaitedMS)
 	for _, d := range r.DLQs {
-		fmt.Fprintf(out, "dead letters in %s: %d (oldest %d s)\n", d.Queue, d.Depth, d.OldestAgeSeconds)
+		inFlight := ""
+		if d.InFlight > 0 {
+			inFlight = fmt.Sprintf("%d in flight, ", d.InFlight)
+		}
+		fmt.Fprintf(out, "dead letters in %s: %d (%soldest %d s)\n", d.Queue, d.Depth, inFlight, d.OldestAgeSeconds)
 	}
 	state := "finished"
 	if !r.Finished {
