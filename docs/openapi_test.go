@@ -351,6 +351,7 @@ func tenantAPIRequests() []request {
 
 		request{name: "a connected tenant", method: "GET", path: "/v1/tenants/acme/connection", header: auth, want: 200},
 		request{name: "a failed signup", method: "GET", path: "/v1/tenants/zeta/connection", header: auth, want: 200},
+		request{name: "a failure only the browser reported", method: "GET", path: "/v1/tenants/eta/connection", header: auth, want: 200},
 		request{name: "a superseded link", method: "GET", path: "/v1/tenants/omega/connection", header: auth, want: 200},
 		request{name: "an unknown tenant", method: "GET", path: "/v1/tenants/nobody/connection", header: auth, want: 404},
 		request{name: "an unknown query parameter", method: "GET", path: "/v1/tenants/acme/connection?verbose=1", header: auth, want: 400, invalid: true},

@@ -136,20 +136,28 @@ func (w *world) seedTenant(t *testing.T) {
 	}
 }
 
-// seedFailedTenant is a tenant whose signup came back failed: one that
-// needs a human.
+// seedFailedTenant gives two tenants a failed signup: zeta's failure Kapso
+// reports too (one that needs a human), eta's only the browser reported
+// (its link stays usable).
 func (w *world) seedFailedTenant(t *testing.T) {
 	ctx := context.Background()
-	const id, link = "zeta", "7d1e0c55-0b7a-4c1e-9a43-2f6f0d1c9e01"
-	_, err := onboarding.EnsureCustomer(ctx, w.onboarding, id, "Zeta", func(context.Context) (string, error) {
-		return "customer-zeta", nil
-	})
-	must(t, err)
 	at := time.Now().UTC().Add(-2 * time.Hour)
-	_, err = w.onboarding.RecordLink(ctx, id, onboarding.LinkDetails{SetupLinkID: link,
-		URL: "https://app.kapso.ai/setup/" + link, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)})
-	must(t, err)
-	_, _, err = w.onboarding.AppendFact(ctx, id, onboarding.FailureRedirect(link, "facebook_auth_failed", at.Add(time.Minute)))
+	for _, tenant := range []struct{ id, name, link string }{
+		{"zeta", "Zeta", "7d1e0c55-0b7a-4c1e-9a43-2f6f0d1c9e01"},
+		{"eta", "Eta", "7d1e0c55-0b7a-4c1e-9a43-2f6f0d1c9e02"},
+	} {
+		_, err := onboarding.EnsureCustomer(ctx, w.onboarding, tenant.id, tenant.name, func(context.Context) (string, error) {
+			return "customer-" + tenant.id, nil
+		})
+		must(t, err)
+		_, err = w.onboarding.RecordLink(ctx, tenant.id, onboarding.LinkDetails{SetupLinkID: tenant.link,
+			URL: "https://app.kapso.ai/setup/" + tenant.link, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)})
+		must(t, err)
+		_, _, err = w.onboarding.AppendFact(ctx, tenant.id, onboarding.FailureRedirect(tenant.link, "facebook_auth_failed", at.Add(time.Minute)))
+		must(t, err)
+	}
+	_, _, err := w.onboarding.AppendFact(ctx, "zeta", onboarding.SetupFailed("7d1e0c55-0b7a-4c1e-9a43-2f6f0d1c9e01",
+		"facebook_auth_failed", at.Add(5*time.Minute)).WithSource(onboarding.SourceReconciler))
 	must(t, err)
 }
 

@@ -235,6 +235,10 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 		return err
 	}
 	if ev.Name == onboarding.EventRedirectFailure {
+		// Kept as the browser's report: the link stays usable. Only what
+		// Kapso shows makes the attempt failed (its setup link's failure,
+		// which the reconciler reads, or the link closing); asking Kapso
+		// here would let anyone who types the URL spend the API's rate limit.
 		_, err := w.appendNew(ctx, conn, onboarding.FailureRedirect(p.SetupLinkID, p.ErrorCode, at), log)
 		return err
 	}

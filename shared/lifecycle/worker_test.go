@@ -310,11 +310,14 @@ func TestRedirectsThatProveNothing(t *testing.T) {
 		t.Fatalf("unconfirmed redirect: %s", st)
 	}
 
-	// A failure redirect.
+	// A failure redirect nobody signed, for a link Kapso still lists
+	// active: the browser's report, shown, with the link still usable.
 	_, linkD := s.tenant("tenant-d")
 	s.handle(s.follow("https://bridge.example/connect/failure?setup_link_id=" + linkD + "&error_code=waba_limit_reached"))
 	conn = s.load("tenant-d")
-	if conn.Tenant.Status != onboarding.TenantFailed || conn.Attempts[0].ErrorCode != "waba_limit_reached" {
+	a, _ = conn.Attempt(linkD)
+	if conn.Tenant.Status != onboarding.TenantLinkActive || conn.Tenant.ActiveSetupLinkID != linkD ||
+		a.Status != onboarding.AttemptActive || a.ErrorCode != "waba_limit_reached" || a.ErrorReportedBy != onboarding.ReportedByBrowser {
 		t.Fatalf("failure: %s %+v", conn.Tenant.Status, conn.Attempts)
 	}
 }

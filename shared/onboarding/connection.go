@@ -33,15 +33,21 @@ func (c Connection) Attempt(setupLinkID string) (Attempt, bool) {
 }
 
 // StatusAt is the tenant's status as seen at now: a link_active tenant whose
-// link has passed its expires_at reads as expired before the LinkExpired
-// fact is recorded. Derive itself never reads a clock.
+// link has passed its expires_at reads as the LinkExpired fact will make it
+// before that fact is recorded: failed when the browser reported a failure
+// while the link could be used, else expired. Derive itself never reads a
+// clock.
 func (c Connection) StatusAt(now time.Time) TenantStatus {
 	newest := c.NewestAttempt()
-	if c.Tenant.Status == TenantLinkActive && newest != nil &&
-		!newest.ExpiresAt.IsZero() && !now.Before(newest.ExpiresAt) {
-		return TenantExpired
+	if c.Tenant.Status != TenantLinkActive || newest == nil || newest.ExpiresAt.IsZero() || now.Before(newest.ExpiresAt) {
+		return c.Tenant.Status
 	}
-	return c.Tenant.Status
+	if slices.ContainsFunc(newest.Redirects, func(r RedirectSeen) bool {
+		return r.Kind == RedirectFailure && r.At.Before(newest.ExpiresAt)
+	}) {
+		return TenantFailed
+	}
+	return TenantExpired
 }
 
 // SignupOutcome answers "did the customer finish Meta signup or abandon it?".
@@ -55,7 +61,11 @@ const (
 	// webhook or API check has confirmed yet.
 	SignupFinishedUnconfirmed SignupOutcome = "finished_unconfirmed"
 	SignupCompleted           SignupOutcome = "completed"
-	SignupFailed              SignupOutcome = "failed"
+	// SignupFailed: the signup failed and Kapso bears it out.
+	SignupFailed SignupOutcome = "failed"
+	// SignupFailedUnconfirmed: the browser came back through the failure
+	// redirect, which nothing bears out; the link is still open.
+	SignupFailedUnconfirmed SignupOutcome = "failed_unconfirmed"
 	// SignupAbandoned: the link was closed (expired, revoked, replaced)
 	// without anything coming back.
 	SignupAbandoned SignupOutcome = "abandoned"
@@ -72,9 +82,11 @@ type SupportView struct {
 	OfferedConnectionTypes []ConnectionType
 	Signup                 SignupOutcome
 	SetupLinkID            string
-	// ErrorCode is the newest attempt's while it is failed.
-	ErrorCode string
-	// Failures is every failure redirect of every attempt, oldest first.
+	// ErrorCode is the newest attempt's while it is failed, or open with a
+	// failure the browser reported; ErrorReportedBy says who reported it.
+	ErrorCode       string
+	ErrorReportedBy FailureReporter
+	// Failures is every failure of every attempt, oldest first.
 	Failures            []Failure
 	SuspiciousRedirects int
 	PhoneNumberID       string
@@ -97,22 +109,25 @@ type SupportView struct {
 	ReconnectPhoneNumber string
 }
 
-// Failure is one failure redirect of an attempt.
+// Failure is one failure of an attempt: a failure redirect (reported by the
+// browser) or Kapso's setup link reporting the signup failed.
 type Failure struct {
 	SetupLinkID string
 	At          time.Time
 	ErrorCode   string
+	ReportedBy  FailureReporter
 	// Late: the link had already closed; the failure changed nothing.
 	Late bool
 }
 
-// Failures lists every failure redirect of every attempt, oldest first.
+// Failures lists every failure of every attempt, oldest first.
 func (c Connection) Failures() []Failure {
 	var out []Failure
 	for _, a := range c.Attempts {
 		for _, e := range a.History {
-			if e.Event == AttemptEventFailure {
-				out = append(out, Failure{SetupLinkID: a.SetupLinkID, At: e.At, ErrorCode: e.ErrorCode, Late: e.Late})
+			if e.Event == AttemptEventFailure || e.Event == AttemptEventSetupFailed {
+				out = append(out, Failure{SetupLinkID: a.SetupLinkID, At: e.At, ErrorCode: e.ErrorCode,
+					ReportedBy: e.ReportedBy, Late: e.Late})
 			}
 		}
 	}
@@ -125,7 +140,8 @@ func (c Connection) Support() SupportView {
 	v := SupportView{TenantID: c.Tenant.ID, TenantName: c.Tenant.Name, KapsoCustomerID: c.Tenant.KapsoCustomerID,
 		Status: c.Tenant.Status, Signup: SignupNotStarted, Failures: c.Failures()}
 	if a := c.NewestAttempt(); a != nil {
-		v.SetupLinkID, v.OfferedConnectionTypes, v.ErrorCode = a.SetupLinkID, a.AllowedConnectionTypes, a.ErrorCode
+		v.SetupLinkID, v.OfferedConnectionTypes = a.SetupLinkID, a.AllowedConnectionTypes
+		v.ErrorCode, v.ErrorReportedBy = a.ErrorCode, a.ErrorReportedBy
 		v.Signup = signupOutcome(*a)
 		for _, r := range a.Redirects {
 			if r.Suspicious {
@@ -174,6 +190,9 @@ func (c Connection) featuredNumber() (PhoneNumber, bool) {
 func signupOutcome(a Attempt) SignupOutcome {
 	switch a.Status {
 	case AttemptActive:
+		if a.ErrorCode != "" {
+			return SignupFailedUnconfirmed
+		}
 		return SignupInProgress
 	case AttemptRedirectedSuccess:
 		return SignupFinishedUnconfirmed

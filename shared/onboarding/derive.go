@@ -202,6 +202,9 @@ type derivation struct {
 	flagged map[string]string
 	// redirects: setup link id → its redirects in time order.
 	redirects map[string][]RedirectSeen
+	// setupFailures: setup link id → the failures Kapso's setup link
+	// reported, in time order.
+	setupFailures map[string][]AttemptEvent
 	// redirectLinks: phone number id → links whose trusted success redirect named it.
 	redirectLinks map[string][]string
 	// namedInTime: "link\x00number" pairs a success redirect named while the
@@ -217,6 +220,7 @@ func newDerivation(facts []keyedFact) *derivation {
 		numbersNamed:  map[string][]string{},
 		flagged:       map[string]string{},
 		redirects:     map[string][]RedirectSeen{},
+		setupFailures: map[string][]AttemptEvent{},
 		redirectLinks: map[string][]string{},
 		namedInTime:   map[string]bool{},
 	}
@@ -235,6 +239,9 @@ func newDerivation(facts []keyedFact) *derivation {
 			if _, ok := d.flagged[pair]; !ok {
 				d.flagged[pair] = cmp.Or(f.Reason, "rejected when the redirect was received")
 			}
+		case f.Kind == FactSetupFailed:
+			d.setupFailures[f.SetupLinkID] = append(d.setupFailures[f.SetupLinkID], AttemptEvent{At: f.At,
+				Event: AttemptEventSetupFailed, ErrorCode: f.ErrorCode, ReportedBy: ReportedByKapso})
 		}
 	}
 	for _, f := range facts {
@@ -544,6 +551,8 @@ func (d *derivation) attempt(link string) Attempt {
 	}
 	failure := func(r RedirectSeen) bool { return r.Kind == RedirectFailure && !r.Late }
 	suspicious := func(r RedirectSeen) bool { return r.Suspicious }
+	reported := lastRedirect(a.Redirects, failure)
+	kapsoFailures := d.setupFailures[link]
 	switch {
 	case len(a.ConfirmedBy) > 0:
 		a.Status = AttemptConfirmed
@@ -553,10 +562,18 @@ func (d *derivation) attempt(link string) Attempt {
 		// earlier try on the same link, and the reconciler will settle it.
 		a.Status = AttemptRedirectedSuccess
 		a.Redirect = firstRedirect(a.Redirects, trustedSuccess)
-	case firstRedirect(a.Redirects, failure) != nil:
+	case len(kapsoFailures) > 0:
+		// Kapso's own record of the link: the failure is borne out.
 		a.Status = AttemptFailed
-		a.Redirect = lastRedirect(a.Redirects, failure)
-		a.ErrorCode = a.Redirect.ErrorCode
+		latest := kapsoFailures[len(kapsoFailures)-1]
+		a.ErrorCode, a.ErrorReportedBy = latest.ErrorCode, ReportedByKapso
+		a.Redirect = firstRedirect(a.Redirects, suspicious)
+	case reported != nil && isClosed:
+		// The browser reported a failure and Kapso no longer takes the
+		// link: nothing can come of it now, so the report is its outcome.
+		a.Status = AttemptFailed
+		a.Redirect = reported
+		a.ErrorCode, a.ErrorReportedBy = reported.ErrorCode, ReportedByBrowser
 	case isClosed:
 		a.Status, a.ClosedAt = closed.status, closed.at
 		if closed.status == AttemptSuperseded {
@@ -564,17 +581,23 @@ func (d *derivation) attempt(link string) Attempt {
 		}
 		a.Redirect = firstRedirect(a.Redirects, suspicious)
 	default:
+		// A failure only the browser reported (the redirect is unsigned,
+		// anyone can type it) leaves the link usable: the person may try
+		// again, and a forged report must not close it. It is shown.
 		a.Status = AttemptActive
 		a.Redirect = firstRedirect(a.Redirects, suspicious)
+		if reported != nil {
+			a.ErrorCode, a.ErrorReportedBy = reported.ErrorCode, ReportedByBrowser
+		}
 	}
-	a.History = attemptHistory(a, closed, isClosed)
+	a.History = attemptHistory(a, closed, isClosed, kapsoFailures)
 	return a
 }
 
 // attemptHistory lists what happened to the attempt in time order. The
 // closing of the link is part of it when the link could still be used then
 // (nothing had succeeded on it), whatever the attempt's status.
-func attemptHistory(a Attempt, closed closing, isClosed bool) []AttemptEvent {
+func attemptHistory(a Attempt, closed closing, isClosed bool, kapsoFailures []AttemptEvent) []AttemptEvent {
 	type ranked struct {
 		AttemptEvent
 		rank int
@@ -600,10 +623,13 @@ func attemptHistory(a Attempt, closed closing, isClosed bool) []AttemptEvent {
 		e := AttemptEvent{At: r.At, Event: AttemptEventSuccess, PhoneNumberID: r.PhoneNumberID, Late: r.Late}
 		switch {
 		case r.Kind == RedirectFailure:
-			e.Event, e.ErrorCode = AttemptEventFailure, r.ErrorCode
+			e.Event, e.ErrorCode, e.ReportedBy = AttemptEventFailure, r.ErrorCode, ReportedByBrowser
 		case r.Suspicious:
 			e.Event, e.Reason = AttemptEventSuspicious, r.SuspiciousReason
 		}
+		events = append(events, ranked{e, 2})
+	}
+	for _, e := range kapsoFailures {
 		events = append(events, ranked{e, 2})
 	}
 	if !a.ConfirmedAt.IsZero() {

@@ -96,16 +96,86 @@ func TestDeriveRules(t *testing.T) {
 			},
 		},
 		{
-			name:       "a failure redirect fails the attempt",
-			facts:      []Fact{factFirstLnk, factFailure},
+			// Anyone can type the failure redirect's URL: what it says is
+			// shown as the browser's report, and the link stays usable.
+			name:       "a failure only the browser reported leaves the link usable",
+			facts:      []Fact{factFirstLnk, FailureRedirect("sl_1", "waba_limit_reached", minute(9))},
+			wantStatus: TenantLinkActive, wantActive: "sl_1",
+			check: func(t *testing.T, c Connection) {
+				a := mustAttempt(t, c, "sl_1")
+				wantError(t, a, AttemptActive, "waba_limit_reached", ReportedByBrowser)
+				if a.Redirect != nil {
+					t.Errorf("redirect = %+v", a.Redirect)
+				}
+				wantHistory(t, a,
+					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "waba_limit_reached", ReportedBy: ReportedByBrowser})
+				if AttentionStored(c.Tenant.Status, WebhookMissing(c)) {
+					t.Errorf("a browser's report alone needs a human: %s", c.Tenant.Status)
+				}
+			},
+		},
+		{
+			name:       "Kapso's setup link reporting the failure fails the attempt",
+			facts:      []Fact{factFirstLnk, factFailure, SetupFailed("sl_1", "phone_verification_failed", minute(20))},
 			wantStatus: TenantFailed,
 			check: func(t *testing.T, c Connection) {
 				a := mustAttempt(t, c, "sl_1")
-				wantAttempt(t, a, AttemptFailed)
-				if a.ErrorCode != "phone_verification_failed" || a.Redirect == nil || a.Redirect.Kind != RedirectFailure {
-					t.Errorf("attempt = %+v", a)
+				wantError(t, a, AttemptFailed, "phone_verification_failed", ReportedByKapso)
+				if a.Redirect != nil {
+					t.Errorf("redirect = %+v", a.Redirect)
+				}
+				wantHistory(t, a,
+					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "phone_verification_failed", ReportedBy: ReportedByBrowser},
+					AttemptEvent{At: minute(20), Event: AttemptEventSetupFailed, ErrorCode: "phone_verification_failed", ReportedBy: ReportedByKapso})
+				if e := c.Timeline[2]; e.Kind != FactSetupFailed || e.Source != SourceAPI || e.Detail["error_code"] != "phone_verification_failed" {
+					t.Errorf("timeline entry = %+v", e)
 				}
 			},
+		},
+		{
+			name:       "Kapso's code wins over the browser's",
+			facts:      []Fact{factFirstLnk, FailureRedirect("sl_1", "waba_limit_reached", minute(9)), SetupFailed("sl_1", "", minute(20))},
+			wantStatus: TenantFailed,
+			check: func(t *testing.T, c Connection) {
+				wantError(t, mustAttempt(t, c, "sl_1"), AttemptFailed, CodeUnknown, ReportedByKapso)
+			},
+		},
+		{
+			name:       "a reported failure becomes the outcome once the link expires",
+			facts:      []Fact{factFirstLnk, factFailure, LinkExpired("sl_1", minute(60))},
+			wantStatus: TenantFailed,
+			check: func(t *testing.T, c Connection) {
+				a := mustAttempt(t, c, "sl_1")
+				wantError(t, a, AttemptFailed, "phone_verification_failed", ReportedByBrowser)
+				if a.Redirect == nil || a.Redirect.Kind != RedirectFailure {
+					t.Errorf("redirect = %+v", a.Redirect)
+				}
+			},
+		},
+		{
+			name:       "a reported failure becomes the outcome once Kapso lists the link revoked",
+			facts:      []Fact{factFirstLnk, factFailure, LinkRevoked("sl_1", minute(20))},
+			wantStatus: TenantFailed,
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptFailed},
+		},
+		{
+			name:       "a confirmation wins over Kapso's failure",
+			facts:      []Fact{factFirstLnk, SetupFailed("sl_1", "token_exchange_failed", minute(5)), factCreated},
+			wantStatus: TenantConnected,
+			check: func(t *testing.T, c Connection) {
+				wantError(t, mustAttempt(t, c, "sl_1"), AttemptConfirmed, "", "")
+				if len(c.Failures()) != 1 {
+					t.Errorf("failures %+v", c.Failures())
+				}
+			},
+		},
+		{
+			name:       "a success after Kapso's failure awaits confirmation",
+			facts:      []Fact{factFirstLnk, SetupFailed("sl_1", "token_exchange_failed", minute(5)), factSuccess},
+			wantStatus: TenantAwaitingConfirmation,
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptRedirectedSuccess},
 		},
 		{
 			name:       "a confirmation wins over a failure redirect",
@@ -150,7 +220,7 @@ func TestDeriveRules(t *testing.T) {
 				wantHistory(t, old,
 					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
 					AttemptEvent{At: minute(30), Event: AttemptEventSuperseded, SupersededBy: "sl_2"},
-					AttemptEvent{At: minute(35), Event: AttemptEventFailure, ErrorCode: "link_expired", Late: true})
+					AttemptEvent{At: minute(35), Event: AttemptEventFailure, ErrorCode: "link_expired", ReportedBy: ReportedByBrowser, Late: true})
 				if e := c.Timeline[1]; e.Kind != FactLinkCreated || e.Detail["setup_link_id"] != "sl_2" || e.Detail["supersedes"] != "sl_1" {
 					t.Errorf("the newer link's timeline entry = %+v", e)
 				}
@@ -206,12 +276,12 @@ func TestDeriveRules(t *testing.T) {
 			attempts: map[string]AttemptStatus{"sl_1": AttemptFailed},
 			check: func(t *testing.T, c Connection) {
 				old := mustAttempt(t, c, "sl_1")
-				if old.ErrorCode != "phone_verification_failed" || old.SupersededBy != "" {
+				if old.ErrorCode != "phone_verification_failed" || old.ErrorReportedBy != ReportedByBrowser || old.SupersededBy != "" {
 					t.Errorf("attempt = %+v", old)
 				}
 				wantHistory(t, old,
 					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
-					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "phone_verification_failed"},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "phone_verification_failed", ReportedBy: ReportedByBrowser},
 					AttemptEvent{At: minute(30), Event: AttemptEventSuperseded, SupersededBy: "sl_2"},
 					AttemptEvent{At: minute(35), Event: AttemptEventSuccess, PhoneNumberID: "pn_1", Late: true})
 				if e := c.Timeline[2]; e.Kind != FactLinkCreated || e.Detail["supersedes"] != "sl_1" {
@@ -231,7 +301,7 @@ func TestDeriveRules(t *testing.T) {
 				}
 				wantHistory(t, a,
 					AttemptEvent{At: minute(0), Event: AttemptEventCreated},
-					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "token_exchange_failed"},
+					AttemptEvent{At: minute(9), Event: AttemptEventFailure, ErrorCode: "token_exchange_failed", ReportedBy: ReportedByBrowser},
 					AttemptEvent{At: minute(10), Event: AttemptEventSuccess, PhoneNumberID: "pn_1"},
 					AttemptEvent{At: minute(11), Event: AttemptEventConfirmed, PhoneNumberID: "pn_1"})
 			},
@@ -545,6 +615,7 @@ func TestApplyRejectsInvalidFacts(t *testing.T) {
 	}{
 		{"unknown kind", Fact{Kind: "whatever", At: minute(1), SetupLinkID: "sl_1"}},
 		{"no time", FailureRedirect("sl_1", "x", time.Time{})},
+		{"Kapso's failure without link", SetupFailed("", "x", minute(1))},
 		{"redirect without link", SuccessRedirect(RedirectDetails{PhoneNumberID: "pn_1"}, minute(1))},
 		{"confirmation without number", APIConfirmed(NumberDetails{SetupLinkID: "sl_1"}, minute(1))},
 		{"lifecycle without number", NumberDeleted("", minute(1))},
@@ -644,6 +715,36 @@ func TestStatusAt(t *testing.T) {
 	}
 }
 
+// Past its expiry, a link_active tenant reads as the expiry's fact will
+// make it: failed when the browser reported a failure while the link could
+// be used, expired when nothing did or the report came after.
+func TestStatusAtAgreesWithTheExpiry(t *testing.T) {
+	expiry := factFirstLnk.ExpiresAt
+	tests := []struct {
+		name  string
+		facts []Fact
+		want  TenantStatus
+	}{
+		{"unused", []Fact{factFirstLnk}, TenantExpired},
+		{"a failure reported in time", []Fact{factFirstLnk, factFailure}, TenantFailed},
+		{"a failure reported after the expiry", []Fact{factFirstLnk, FailureRedirect("sl_1", "link_expired", expiry.Add(time.Minute))}, TenantExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := applyAll(t, tt.facts...)
+			if c.Tenant.Status != TenantLinkActive {
+				t.Fatalf("before the expiry: %s", c.Tenant.Status)
+			}
+			if got := c.StatusAt(expiry.Add(time.Hour)); got != tt.want {
+				t.Errorf("StatusAt after the expiry = %s, want %s", got, tt.want)
+			}
+			if got := applyAll(t, append(tt.facts, LinkExpired("sl_1", expiry))...).Tenant.Status; got != tt.want {
+				t.Errorf("with the expiry recorded = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestSupportView(t *testing.T) {
 	offered := []ConnectionType{ConnectionCoexistence, ConnectionDedicated}
 	tests := []struct {
@@ -667,12 +768,22 @@ func TestSupportView(t *testing.T) {
 				OfferedConnectionTypes: offered, Signup: SignupAbandoned, SetupLinkID: "sl_1"},
 		},
 		{
-			name:  "blocked by Meta",
+			name:  "a failure only the browser reported",
 			facts: []Fact{factFirstLnk, factFailure, SuspiciousRedirect(RedirectDetails{SetupLinkID: "sl_1"}, "", minute(10))},
-			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantFailed,
-				OfferedConnectionTypes: offered, Signup: SignupFailed, SetupLinkID: "sl_1", ErrorCode: "phone_verification_failed",
-				Failures:            []Failure{{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed"}},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantLinkActive,
+				OfferedConnectionTypes: offered, Signup: SignupFailedUnconfirmed, SetupLinkID: "sl_1",
+				ErrorCode: "phone_verification_failed", ErrorReportedBy: ReportedByBrowser,
+				Failures:            []Failure{{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed", ReportedBy: ReportedByBrowser}},
 				SuspiciousRedirects: 1},
+		},
+		{
+			name:  "blocked by Meta, as Kapso reports",
+			facts: []Fact{factFirstLnk, factFailure, SetupFailed("sl_1", "phone_verification_failed", minute(20))},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantFailed,
+				OfferedConnectionTypes: offered, Signup: SignupFailed, SetupLinkID: "sl_1",
+				ErrorCode: "phone_verification_failed", ErrorReportedBy: ReportedByKapso,
+				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed", ReportedBy: ReportedByBrowser},
+					{SetupLinkID: "sl_1", At: minute(20), ErrorCode: "phone_verification_failed", ReportedBy: ReportedByKapso}}},
 		},
 		{
 			name: "failed, then completed on the same link",
@@ -680,8 +791,8 @@ func TestSupportView(t *testing.T) {
 				FailureRedirect("sl_1", "phone_verification_failed", minute(9)), factSuccess, factConfig},
 			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantConnected,
 				OfferedConnectionTypes: offered, Signup: SignupCompleted, SetupLinkID: "sl_1",
-				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(5), ErrorCode: "token_exchange_failed"},
-					{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed"}},
+				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(5), ErrorCode: "token_exchange_failed", ReportedBy: ReportedByBrowser},
+					{SetupLinkID: "sl_1", At: minute(9), ErrorCode: "phone_verification_failed", ReportedBy: ReportedByBrowser}},
 				PhoneNumberID: "pn_1", BusinessAccountID: "waba_1", DisplayPhoneNumber: "+15550001111",
 				ConnectionType: ConnectionDedicated, NumberStatus: NumberStatusConnected, StatusSince: minute(12),
 				ConfirmedBy: []string{SourceConfigCreated}},
@@ -689,10 +800,11 @@ func TestSupportView(t *testing.T) {
 		{
 			name:  "every attempt's failures, a superseded link's late one included",
 			facts: []Fact{factFirstLnk, factNewLink, FailureRedirect("sl_1", "link_expired", minute(35)), FailureRedirect("sl_2", "waba_limit_reached", minute(36))},
-			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantFailed,
-				OfferedConnectionTypes: offered, Signup: SignupFailed, SetupLinkID: "sl_2", ErrorCode: "waba_limit_reached",
-				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(35), ErrorCode: "link_expired", Late: true},
-					{SetupLinkID: "sl_2", At: minute(36), ErrorCode: "waba_limit_reached"}}},
+			want: SupportView{TenantID: "tenant-1", TenantName: "Acme", KapsoCustomerID: "cus_1", Status: TenantLinkActive,
+				OfferedConnectionTypes: offered, Signup: SignupFailedUnconfirmed, SetupLinkID: "sl_2",
+				ErrorCode: "waba_limit_reached", ErrorReportedBy: ReportedByBrowser,
+				Failures: []Failure{{SetupLinkID: "sl_1", At: minute(35), ErrorCode: "link_expired", ReportedBy: ReportedByBrowser, Late: true},
+					{SetupLinkID: "sl_2", At: minute(36), ErrorCode: "waba_limit_reached", ReportedBy: ReportedByBrowser}}},
 		},
 		{
 			name:  "reconnect required",
@@ -757,6 +869,16 @@ func wantAttempt(t *testing.T, a Attempt, want AttemptStatus) {
 	t.Helper()
 	if a.Status != want {
 		t.Errorf("attempt %s is %s, want %s", a.SetupLinkID, a.Status, want)
+	}
+}
+
+// wantError holds the attempt to a status and the error it shows, with who
+// reported it ("" for none).
+func wantError(t *testing.T, a Attempt, status AttemptStatus, code string, by FailureReporter) {
+	t.Helper()
+	wantAttempt(t, a, status)
+	if a.ErrorCode != code || a.ErrorReportedBy != by {
+		t.Errorf("attempt %s shows error %q reported by %q, want %q by %q", a.SetupLinkID, a.ErrorCode, a.ErrorReportedBy, code, by)
 	}
 }
 

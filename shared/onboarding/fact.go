@@ -1,6 +1,7 @@
 package onboarding
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -41,6 +42,9 @@ const (
 	// did not bear out (a body replayed under another event name, say). It
 	// is kept for the timeline only and changes nothing else.
 	FactSuspiciousWebhook FactKind = "suspicious_webhook"
+	// FactSetupFailed: Kapso's setup link reports the signup failed
+	// (whatsapp_setup_status failed): a failure Kapso itself bears out.
+	FactSetupFailed FactKind = "setup_failed"
 )
 
 // kindRank orders kinds that happen at the same instant, so that Derive
@@ -85,6 +89,8 @@ func kindRank(k FactKind) int {
 		return 16
 	case FactSuspiciousWebhook:
 		return 17
+	case FactSetupFailed:
+		return 18
 	}
 	return -1
 }
@@ -100,7 +106,7 @@ func kindSource(k FactKind) string {
 		return SourcePhoneNumberCreated
 	case FactConfigCreated:
 		return SourceConfigCreated
-	case FactAPIConfirmed, FactWebhookRegistered:
+	case FactAPIConfirmed, FactWebhookRegistered, FactSetupFailed:
 		return SourceAPI
 	case FactNumberDisconnected:
 		return "webhook:whatsapp.phone_number.disconnected"
@@ -260,9 +266,26 @@ func redirectFact(kind FactKind, r RedirectDetails, at time.Time) Fact {
 		BusinessAccountID: r.BusinessAccountID, DisplayPhoneNumber: r.DisplayPhoneNumber}
 }
 
-// FailureRedirect: the browser came back through the failure redirect.
+// FailureRedirect: the browser came back through the failure redirect. It
+// is the browser's report only: the link stays usable until Kapso bears the
+// failure out (SetupFailed, or the link closing).
 func FailureRedirect(setupLinkID, errorCode string, at time.Time) Fact {
 	return Fact{Kind: FactFailureRedirect, At: at, SetupLinkID: setupLinkID, ErrorCode: errorCode}
+}
+
+// MaxSetupErrorBytes bounds the error a SetupFailed keeps: Kapso's
+// whatsapp_setup_error is free text of no documented length.
+const MaxSetupErrorBytes = 256
+
+// SetupFailed: Kapso's setup link reports the signup failed, with its
+// whatsapp_setup_error as the code (CodeUnknown when it gives none), cut to
+// MaxSetupErrorBytes.
+func SetupFailed(setupLinkID, setupError string, at time.Time) Fact {
+	code := strings.ToValidUTF8(strings.TrimSpace(setupError), "")
+	if len(code) > MaxSetupErrorBytes {
+		code = strings.ToValidUTF8(code[:MaxSetupErrorBytes], "")
+	}
+	return Fact{Kind: FactSetupFailed, At: at, SetupLinkID: setupLinkID, ErrorCode: cmp.Or(code, CodeUnknown)}
 }
 
 // PhoneNumberCreated: the signed project webhook whatsapp.phone_number.created (v2).
@@ -362,7 +385,7 @@ func (f Fact) Validate() error {
 	}
 	switch f.Kind {
 	case FactLinkCreated, FactSuccessRedirect, FactSuspiciousRedirect, FactFailureRedirect,
-		FactLinkExpired, FactLinkRevoked:
+		FactLinkExpired, FactLinkRevoked, FactSetupFailed:
 		if f.SetupLinkID == "" {
 			return fmt.Errorf("%w: %s has no setup link id", ErrInvalidFact, f.Kind)
 		}

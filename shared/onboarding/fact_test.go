@@ -4,7 +4,9 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestAlreadyKnows(t *testing.T) {
@@ -176,5 +178,20 @@ func TestChangeEntryNamesTheSupersededLink(t *testing.T) {
 	_, change := Apply(applyAll(t, factFirstLnk), factNewLink)
 	if change.Entry.Kind != FactLinkCreated || change.Entry.Detail["supersedes"] != "sl_1" {
 		t.Errorf("entry = %+v", change.Entry)
+	}
+}
+
+// Kapso's whatsapp_setup_error is free text of any length: the fact keeps
+// at most MaxSetupErrorBytes of it, valid UTF-8, and a code when it is empty.
+func TestSetupFailedBoundsKapsosError(t *testing.T) {
+	long := SetupFailed("sl_1", strings.Repeat("é", MaxSetupErrorBytes), minute(1))
+	if len(long.ErrorCode) > MaxSetupErrorBytes || !utf8.ValidString(long.ErrorCode) || !strings.HasPrefix(long.ErrorCode, "éé") {
+		t.Errorf("long error kept as %d bytes %q", len(long.ErrorCode), long.ErrorCode)
+	}
+	if f := SetupFailed("sl_1", "  ", minute(1)); f.ErrorCode != CodeUnknown || f.Validate() != nil {
+		t.Errorf("empty error: %+v", f)
+	}
+	if f := SetupFailed("sl_1", " waba_limit_reached\n", minute(1)); f.ErrorCode != "waba_limit_reached" {
+		t.Errorf("code = %q", f.ErrorCode)
 	}
 }

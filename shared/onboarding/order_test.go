@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -46,8 +47,18 @@ func TestEveryOrderOfTheSixFactsEndsTheSame(t *testing.T) {
 	wantAttempt(t, a, AttemptConfirmed)
 	wantStrings(t, "confirmed by", a.ConfirmedBy, SourceAPI, SourceConfigCreated, SourcePhoneNumberCreated)
 
+	if orders := everyOrderEndsAs(t, base, sixFacts, want); orders != 720 {
+		t.Errorf("visited %d orders, want 720", orders)
+	}
+}
+
+// everyOrderEndsAs applies every ordering of facts to base, once, each
+// twice in a row, then all again, then all reversed, and fails unless each
+// ends as want. It returns how many orderings it visited.
+func everyOrderEndsAs(t *testing.T, base Connection, facts []Fact, want string) int {
+	t.Helper()
 	orders := 0
-	permute(sixFacts, func(order []Fact) {
+	permute(facts, func(order []Fact) {
 		orders++
 		twiceInARow := make([]Fact, 0, 2*len(order))
 		for _, f := range order {
@@ -59,13 +70,65 @@ func TestEveryOrderOfTheSixFactsEndsTheSame(t *testing.T) {
 			"then again":     append(append([]Fact(nil), order...), order...),
 			"then reversed":  append(append([]Fact(nil), order...), reversed(order)...),
 		}
-		for name, facts := range runs {
-			if got := canonical(t, applyTo(base, facts)); got != want {
+		for name, run := range runs {
+			if got := canonical(t, applyTo(base, run)); got != want {
 				t.Fatalf("order %v (%s) ends differently:\n got %s\nwant %s", kindsOf(order), name, got, want)
 			}
 		}
 	})
-	if orders != 720 {
+	return orders
+}
+
+// A forged failure redirect (before and after the signup), the real
+// signup's success redirect, its webhook and the API's confirmation: every
+// order, any number of times, ends connected through sl_1, the forged
+// reports kept in its history as the browser's.
+func TestEveryOrderOfAForgedFailureAndTheRealSignupEndsTheSame(t *testing.T) {
+	base := applyAll(t, factFirstLnk)
+	facts := []Fact{
+		FailureRedirect("sl_1", "waba_limit_reached", minute(5)),
+		factSuccess, factCreated,
+		APIConfirmed(NumberDetails{PhoneNumberID: "pn_1", SetupLinkID: "sl_1"}, minute(12)),
+		FailureRedirect("sl_1", "facebook_auth_failed", minute(13)),
+	}
+	final := applyTo(base, facts)
+	a := mustAttempt(t, final, "sl_1")
+	if final.Tenant.Status != TenantConnected || a.Status != AttemptConfirmed || a.ErrorCode != "" || len(final.Failures()) != 2 ||
+		final.Failures()[1].ReportedBy != ReportedByBrowser {
+		t.Fatalf("final state: %s %+v", final.Tenant.Status, a)
+	}
+	if orders := everyOrderEndsAs(t, base, facts, canonical(t, final)); orders != 120 {
+		t.Errorf("visited %d orders, want 120", orders)
+	}
+}
+
+// A forged failure on a link the person then gives up on: the browser's
+// report, Kapso's record of a real failure, a retry's success redirect and
+// the expiry, in every order, end the same; without Kapso's record and the
+// retry the link stays usable whatever order the reports came in.
+func TestEveryOrderOfFailureReportsEndsTheSame(t *testing.T) {
+	base := applyAll(t, factFirstLnk)
+	reports := []Fact{
+		FailureRedirect("sl_1", "waba_limit_reached", minute(5)),
+		FailureRedirect("sl_1", "facebook_auth_failed", minute(7)),
+		FailureRedirect("sl_1", "waba_limit_reached", minute(8)),
+	}
+	open := applyTo(base, reports)
+	if open.Tenant.Status != TenantLinkActive || open.Tenant.ActiveSetupLinkID != "sl_1" ||
+		mustAttempt(t, open, "sl_1").ErrorCode != "waba_limit_reached" {
+		t.Fatalf("after the reports: %+v %+v", open.Tenant, open.Attempts)
+	}
+	everyOrderEndsAs(t, base, reports, canonical(t, open))
+
+	facts := append(slices.Clone(reports),
+		SetupFailed("sl_1", "phone_verification_failed", minute(20)),
+		successRedirect("sl_1", "pn_1", 30),
+		LinkExpired("sl_1", minute(60)))
+	final := applyTo(base, facts)
+	if final.Tenant.Status != TenantAwaitingConfirmation || len(final.Failures()) != 4 {
+		t.Fatalf("final state: %s %+v", final.Tenant.Status, final.Failures())
+	}
+	if orders := everyOrderEndsAs(t, base, facts, canonical(t, final)); orders != 720 {
 		t.Errorf("visited %d orders, want 720", orders)
 	}
 }
@@ -162,6 +225,9 @@ var fuzzPool = append(append([]Fact{factFirstLnk}, sixFacts...),
 	SuspiciousWebhook("whatsapp.account.disabled", "pn_1", "Kapso shows the number CONNECTED", minute(56)),
 	AccountDisabled(AccountRef{BusinessAccountID: "waba_1"}, "ACCOUNT_DISABLED", minute(45)),
 	APIConfirmed(NumberDetails{PhoneNumberID: "pn_2", SetupLinkID: "sl_1"}, minute(62)),
+	// Kapso's record of failures, one on a link a browser also reported on.
+	SetupFailed("sl_3", "facebook_auth_failed", minute(63)),
+	SetupFailed("sl_2", "", minute(38)),
 )
 
 // FuzzApplyOrder picks a sequence of facts (with repetitions) from the pool
@@ -171,6 +237,7 @@ func FuzzApplyOrder(f *testing.F) {
 	f.Add([]byte{1, 1, 3, 3, 12, 13, 14, 2}, uint64(7))
 	f.Add([]byte{7, 8, 9, 10, 11, 20, 21, 22, 23, 24, 25}, uint64(42))
 	f.Add([]byte{0, 15, 16, 17, 18, 19, 26, 27, 28}, uint64(99))
+	f.Add([]byte{0, 22, 23, 32, 9, 33, 7}, uint64(3))
 	f.Fuzz(func(t *testing.T, picks []byte, seed uint64) {
 		if len(picks) > 64 {
 			picks = picks[:64]

@@ -33,7 +33,9 @@ func KnownTenantStatus(s TenantStatus) bool {
 type AttentionReason string
 
 const (
-	// AttentionFailed: the newest signup came back through the failure redirect.
+	// AttentionFailed: the newest signup failed and Kapso bears it out (a
+	// failure only the browser reported does not need a human: the link
+	// stays usable).
 	AttentionFailed AttentionReason = "failed"
 	// AttentionReconnectRequired: a number lost its Meta credentials.
 	AttentionReconnectRequired AttentionReason = "reconnect_required"

@@ -22,7 +22,9 @@ type TenantStatus string
 const (
 	// TenantNotStarted: no setup link was ever created and no number is known.
 	TenantNotStarted TenantStatus = "not_started"
-	// TenantLinkActive: the newest setup link is waiting to be used.
+	// TenantLinkActive: the newest setup link is waiting to be used. A
+	// failure only the browser reported (the redirect is unsigned) leaves it
+	// so: the link stays usable, and the report is shown.
 	TenantLinkActive TenantStatus = "link_active"
 	// TenantAwaitingConfirmation: the browser came back through the success
 	// redirect of the newest link, but no webhook or API check has confirmed
@@ -40,7 +42,9 @@ const (
 	// setup link was created after the disablement; a reinstatement returns
 	// the tenant to connected.
 	TenantDisabled TenantStatus = "disabled"
-	// TenantFailed: the newest setup link came back through the failure redirect.
+	// TenantFailed: the newest setup link's signup failed and Kapso bears it
+	// out: Kapso's setup link reports the failure, or the link closed
+	// (expired, revoked) after the browser reported one.
 	TenantFailed TenantStatus = "failed"
 	// TenantExpired: the newest setup link expired or was revoked unused.
 	TenantExpired TenantStatus = "expired"
@@ -57,13 +61,15 @@ const (
 type AttemptStatus string
 
 const (
-	// AttemptActive: created, no outcome yet, not closed.
+	// AttemptActive: created, no outcome yet, not closed. A failure only the
+	// browser reported is no outcome: the attempt stays active and shows it.
 	AttemptActive AttemptStatus = "active"
 	// AttemptRedirectedSuccess: the success redirect came back with a number
 	// that nothing contradicts; waiting for a webhook or API confirmation.
 	AttemptRedirectedSuccess AttemptStatus = "redirected_success"
-	// AttemptFailed: the failure redirect came back and nothing confirmed a
-	// number for this link.
+	// AttemptFailed: the signup failed and Kapso bears it out (its setup
+	// link reports the failure, or the link closed after the browser
+	// reported one), and nothing confirmed a number for this link.
 	AttemptFailed AttemptStatus = "failed"
 	// AttemptConfirmed: a webhook or the Platform API confirmed a number for
 	// this link. It wins over every other outcome.
@@ -133,6 +139,16 @@ const (
 	RedirectFailure RedirectKind = "failure"
 )
 
+// FailureReporter says who reported a failure: the browser, through the
+// unsigned failure redirect (anyone can type that URL), or Kapso, whose
+// setup link reports it.
+type FailureReporter string
+
+const (
+	ReportedByBrowser FailureReporter = "browser"
+	ReportedByKapso   FailureReporter = "kapso"
+)
+
 // Confirmation sources, as recorded in ConfirmedBy.
 const (
 	SourcePhoneNumberCreated = "webhook:whatsapp.phone_number.created"
@@ -193,8 +209,11 @@ type Attempt struct {
 	// Redirects is every redirect seen for this link, in time order.
 	Redirects []RedirectSeen `json:"redirects,omitempty"`
 	// ErrorCode is the latest failure's error code while the attempt is
-	// failed; empty in every other status. Every failure stays in History.
-	ErrorCode string `json:"error_code,omitempty"`
+	// failed, or while it is active with a failure the browser reported;
+	// empty in every other status. ErrorReportedBy says who reported it.
+	// Every failure stays in History.
+	ErrorCode       string          `json:"error_code,omitempty"`
+	ErrorReportedBy FailureReporter `json:"error_reported_by,omitempty"`
 	// PhoneNumberID is the number confirmed for this link.
 	PhoneNumberID string    `json:"phone_number_id,omitempty"`
 	ConfirmedBy   []string  `json:"confirmed_by,omitempty"`
@@ -216,7 +235,9 @@ const (
 	AttemptEventSuccess    AttemptEventKind = "success_redirect"
 	AttemptEventSuspicious AttemptEventKind = "suspicious_redirect"
 	AttemptEventFailure    AttemptEventKind = "failure_redirect"
-	AttemptEventConfirmed  AttemptEventKind = "confirmed"
+	// AttemptEventSetupFailed: Kapso's setup link reports the signup failed.
+	AttemptEventSetupFailed AttemptEventKind = "setup_failed"
+	AttemptEventConfirmed   AttemptEventKind = "confirmed"
 	// The link closed while it could still be used: a newer link was created
 	// (Kapso revokes the older one), it expired, or it was revoked.
 	AttemptEventSuperseded AttemptEventKind = "superseded"
@@ -228,9 +249,11 @@ const (
 type AttemptEvent struct {
 	At    time.Time        `json:"at"`
 	Event AttemptEventKind `json:"event"`
-	// ErrorCode is a failure redirect's code (see DescribeError).
-	ErrorCode     string `json:"error_code,omitempty"`
-	PhoneNumberID string `json:"phone_number_id,omitempty"`
+	// ErrorCode is a failure's code (see DescribeError), and ReportedBy who
+	// reported it.
+	ErrorCode     string          `json:"error_code,omitempty"`
+	ReportedBy    FailureReporter `json:"reported_by,omitempty"`
+	PhoneNumberID string          `json:"phone_number_id,omitempty"`
 	// Reason is why a redirect is suspicious.
 	Reason string `json:"reason,omitempty"`
 	// SupersededBy is the newer link, for a superseded event.

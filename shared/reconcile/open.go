@@ -12,13 +12,16 @@ import (
 )
 
 // openStatuses are the statuses of tenants with an open attempt: a link
-// handed out, a browser back with success but no proof yet, or a link
-// requested whose creation's answer was lost (not_started with a customer).
+// handed out (a failure only the browser reported included), a browser back
+// with success but no proof yet, a signup that failed (the person may still
+// connect on the same customer, and the webhook of that may be lost), or a
+// link requested whose creation's answer was lost (not_started with a
+// customer).
 var openStatuses = []onboarding.TenantStatus{onboarding.TenantAwaitingConfirmation, onboarding.TenantLinkActive,
-	onboarding.TenantNotStarted}
+	onboarding.TenantFailed, onboarding.TenantNotStarted}
 
-// linkLifetime is how long Kapso keeps a link active: a not_started tenant
-// untouched for longer can have no active link at Kapso.
+// linkLifetime is how long Kapso keeps a link active: a not_started or
+// failed tenant untouched for longer can have no active link at Kapso.
 const linkLifetime = 30 * 24 * time.Hour
 
 // openTenants checks each tenant with an open attempt against the Platform
@@ -35,9 +38,15 @@ func (r *run) openTenants(ctx context.Context) error {
 		if !found || conn.Tenant.KapsoCustomerID == "" {
 			return 0
 		}
-		if conn.Tenant.Status == onboarding.TenantNotStarted &&
-			(len(conn.Attempts) > 0 || r.now.Sub(conn.Tenant.UpdatedAt) > linkLifetime) {
-			return 0
+		switch conn.Tenant.Status {
+		case onboarding.TenantNotStarted:
+			if len(conn.Attempts) > 0 || r.now.Sub(conn.Tenant.UpdatedAt) > linkLifetime {
+				return 0
+			}
+		case onboarding.TenantFailed:
+			if r.now.Sub(conn.Tenant.UpdatedAt) > linkLifetime {
+				return 0
+			}
 		}
 		r.rep.OpenTenants.Checked++
 		r.rep.SetupLinks.Checked++
@@ -88,16 +97,17 @@ func gone(status string) bool {
 }
 
 // linkFor is the attempt a number came through: the one whose trusted
-// success redirect named it, else the newest attempt still open or awaiting
-// confirmation, else none.
+// success redirect named it, else the newest attempt still open, awaiting
+// confirmation or failed (a person may succeed on a link after a failure;
+// the domain does not believe a link that had closed), else none.
 func linkFor(conn onboarding.Connection, phoneNumberID string) string {
 	for _, a := range slices.Backward(conn.Attempts) {
 		if a.Redirect != nil && a.Redirect.PhoneNumberID == phoneNumberID && !a.Redirect.Suspicious {
 			return a.SetupLinkID
 		}
 	}
-	if a := conn.NewestAttempt(); a != nil &&
-		(a.Status == onboarding.AttemptActive || a.Status == onboarding.AttemptRedirectedSuccess) {
+	if a := conn.NewestAttempt(); a != nil && (a.Status == onboarding.AttemptActive ||
+		a.Status == onboarding.AttemptRedirectedSuccess || a.Status == onboarding.AttemptFailed) {
 		return a.SetupLinkID
 	}
 	return ""
@@ -111,7 +121,11 @@ func linkFor(conn onboarding.Connection, phoneNumberID string) string {
 //     it out;
 //   - a link recorded active that Kapso lists as revoked (a lost creation
 //     revokes the previous link) is recorded revoked, unless the adopted
-//     link already supersedes it.
+//     link already supersedes it;
+//   - a link recorded active whose signup Kapso reports failed
+//     (whatsapp_setup_status failed) is recorded failed, with Kapso's
+//     whatsapp_setup_error: the failure redirect alone is the browser's
+//     word, this is Kapso's.
 func (r *run) checkLinks(ctx context.Context, conn onboarding.Connection) error {
 	tenantID, customerID := conn.Tenant.ID, conn.Tenant.KapsoCustomerID
 	links, err := r.Kapso.ListSetupLinks(ctx, customerID, "")
@@ -158,21 +172,41 @@ func (r *run) checkLinks(ctx context.Context, conn onboarding.Connection) error 
 	}
 	for _, l := range links {
 		a, ok := conn.Attempt(l.ID)
-		if !ok || a.Status != onboarding.AttemptActive || l.Status != "revoked" {
+		if !ok || a.Status != onboarding.AttemptActive {
 			continue
 		}
-		r.rep.SetupLinks.Found++
-		f := onboarding.LinkRevoked(l.ID, r.now).WithSource(onboarding.SourceReconciler).
-			WithReason("found by the reconciler: Kapso lists the link as revoked")
-		if _, err := r.append(ctx, tenantID, f); err != nil {
-			return err
+		switch {
+		case setupFailed(l):
+			r.rep.SetupLinks.Found++
+			f := onboarding.SetupFailed(l.ID, l.WhatsAppSetupError, r.now).WithSource(onboarding.SourceReconciler).
+				WithReason("found by the reconciler: Kapso's setup link reports the signup failed")
+			if _, err := r.append(ctx, tenantID, f); err != nil {
+				return err
+			}
+			r.rep.SetupLinks.Fixed++
+			r.logger().Info("setup link failed at Kapso", "tenant_id", tenantID, "setup_link_id", l.ID,
+				"error_code", f.ErrorCode)
+		case l.Status == "revoked":
+			r.rep.SetupLinks.Found++
+			f := onboarding.LinkRevoked(l.ID, r.now).WithSource(onboarding.SourceReconciler).
+				WithReason("found by the reconciler: Kapso lists the link as revoked")
+			if _, err := r.append(ctx, tenantID, f); err != nil {
+				return err
+			}
+			if err := r.Store.CloseLink(ctx, l.ID, onboarding.AttemptRevoked); err != nil {
+				return err
+			}
+			r.rep.SetupLinks.Fixed++
 		}
-		if err := r.Store.CloseLink(ctx, l.ID, onboarding.AttemptRevoked); err != nil {
-			return err
-		}
-		r.rep.SetupLinks.Fixed++
 	}
 	return nil
+}
+
+// setupFailed: Kapso reports the link's signup failed, by its
+// whatsapp_setup_status or, without one, by a whatsapp_setup_error.
+func setupFailed(l kapsoapi.SetupLink) bool {
+	status := strings.ToLower(strings.TrimSpace(l.WhatsAppSetupStatus))
+	return status == "failed" || (status == "" && strings.TrimSpace(l.WhatsAppSetupError) != "")
 }
 
 // append records f for the tenant; a fact the connection refuses is an error.

@@ -193,14 +193,7 @@ func TestDroppedConnectionsAreRecovered(t *testing.T) {
 	each(t, kapsosim.Options{APIKey: "k", ProjectWebhookURL: "http://127.0.0.1:1/webhooks/kapso"}, func(t *testing.T, r *rig) {
 		ctx := context.Background()
 		r.sim.SetWebhookMode(kapsosim.ModeDrop)
-		link, err := r.client.CreateSetupLink(ctx, r.customer(t, "acme"), kapsoapi.SetupLinkOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.store.RecordLink(ctx, "acme", onboarding.LinkDetails{SetupLinkID: link.ID, URL: link.URL,
-			CreatedAt: link.CreatedAt, ExpiresAt: link.ExpiresAt}); err != nil {
-			t.Fatal(err)
-		}
+		link := r.recordedLink(t, "acme", r.customer(t, "acme"))
 		_, first, err := r.sim.CompleteLink(link.ID, "dedicated")
 		if err != nil {
 			t.Fatal(err)
@@ -214,14 +207,7 @@ func TestDroppedConnectionsAreRecovered(t *testing.T) {
 
 		// A second number through a link the tenant API recorded; its
 		// webhook is dropped too, and no browser comes back.
-		link2, err := r.client.CreateSetupLink(ctx, conn.Tenant.KapsoCustomerID, kapsoapi.SetupLinkOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.store.RecordLink(ctx, "acme", onboarding.LinkDetails{SetupLinkID: link2.ID, URL: link2.URL,
-			CreatedAt: link2.CreatedAt, ExpiresAt: link2.ExpiresAt}); err != nil {
-			t.Fatal(err)
-		}
+		link2 := r.recordedLink(t, "acme", conn.Tenant.KapsoCustomerID)
 		_, second, err := r.sim.CompleteLink(link2.ID, "dedicated")
 		if err != nil {
 			t.Fatal(err)

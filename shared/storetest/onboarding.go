@@ -29,16 +29,17 @@ func RunStore(t *testing.T, newStore func(t *testing.T, now func() time.Time) On
 		return func(t *testing.T, s Onboarding, clk *testclock.Clock) { c(t, s.Store, clk) }
 	}
 	run(t, newStore, map[string]func(*testing.T, Onboarding, *testclock.Clock){
-		"facts are idempotent and snapshot the status":    store(factsAreIdempotent),
-		"facts need a tenant and must be valid":           store(factsNeedATenant),
-		"only the newest link stays active":               store(newestLinkStaysActive),
-		"expired links are listed to the second":          store(expiredLinksAreListed),
-		"tenants are listed least recently updated first": store(tenantsByStatus),
-		"tenant lists: whole, by status, by attention":    store(tenantLists),
-		"a tenant list resumes after its cursor":          store(tenantListCursors),
-		"racing requests create one customer":             store(racingRequestsCreateOneCustomer),
-		"the customer lease and what a tenant records":    store(customerLease),
-		"orphans are kept per customer, oldest first":     orphansAreKept,
+		"facts are idempotent and snapshot the status":        store(factsAreIdempotent),
+		"facts need a tenant and must be valid":               store(factsNeedATenant),
+		"only the newest link stays active":                   store(newestLinkStaysActive),
+		"a link stays active until Kapso bears out a failure": store(reportedFailureKeepsTheLink),
+		"expired links are listed to the second":              store(expiredLinksAreListed),
+		"tenants are listed least recently updated first":     store(tenantsByStatus),
+		"tenant lists: whole, by status, by attention":        store(tenantLists),
+		"a tenant list resumes after its cursor":              store(tenantListCursors),
+		"racing requests create one customer":                 store(racingRequestsCreateOneCustomer),
+		"the customer lease and what a tenant records":        store(customerLease),
+		"orphans are kept per customer, oldest first":         orphansAreKept,
 	})
 }
 
@@ -149,6 +150,47 @@ func newestLinkStaysActive(t *testing.T, s onboarding.Store, clk *testclock.Cloc
 	}
 	if _, ok, _ := s.TenantOfLink(ctx, "never"); ok {
 		t.Fatal("closing an unknown link recorded it")
+	}
+}
+
+// reportedFailureKeepsTheLink: a failure only the browser reported leaves
+// the link among the active links (so the reconciler still expires it) and
+// the tenant out of the attention list; Kapso's report of the failure
+// closes the link and makes the tenant need a human.
+func reportedFailureKeepsTheLink(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
+	ctx := context.Background()
+	mustEnsure(t, s, "t1")
+	now := clk.Now()
+	if _, err := s.RecordLink(ctx, "t1", onboarding.LinkDetails{SetupLinkID: "l1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (onboarding.TenantStatus, int, int) {
+		t.Helper()
+		links, err := s.ActiveLinksExpiredAt(ctx, now.Add(2*time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		attention, _, err := s.ListTenants(ctx, onboarding.TenantQuery{Now: now, NeedsAttention: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, _, err := s.Load(ctx, "t1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn.Tenant.Status, len(links), len(attention)
+	}
+	if _, _, err := s.AppendFact(ctx, "t1", onboarding.FailureRedirect("l1", "waba_limit_reached", now.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if status, links, attention := state(); status != onboarding.TenantLinkActive || links != 1 || attention != 0 {
+		t.Fatalf("after the browser's report: %s, %d active links, %d needing a human", status, links, attention)
+	}
+	if _, _, err := s.AppendFact(ctx, "t1", onboarding.SetupFailed("l1", "waba_limit_reached", now.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if status, links, attention := state(); status != onboarding.TenantFailed || links != 0 || attention != 1 {
+		t.Fatalf("after Kapso's report: %s, %d active links, %d needing a human", status, links, attention)
 	}
 }
 
@@ -384,7 +426,7 @@ func seedTenants(t *testing.T, s onboarding.Store, clk *testclock.Clock) time.Ti
 
 	link("t-active", 1)
 	link("t-failed", 2)
-	fact("t-failed", onboarding.FailureRedirect("link-t-failed", "signup_cancelled", at(3)))
+	fact("t-failed", onboarding.SetupFailed("link-t-failed", "signup_cancelled", at(3)))
 	link("t-waiting-old", 4)
 	fact("t-waiting-old", onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: "link-t-waiting-old", PhoneNumberID: "401"}, at(5)))
 	link("t-hooked", 7)

@@ -704,6 +704,21 @@ func TestBadInputRedirects(t *testing.T) {
 	}
 	unknown := url.Values{"error_code": {"unknown_setup_link"}}
 	evil := "&next=https://evil.example/&redirect_uri=%2F%2Fevil.example&return_to=javascript:alert(1)"
+	// listed is bi-other as /v1/tenants lists it: its status and the
+	// reasons it needs a human.
+	listed := func(t *testing.T) string {
+		t.Helper()
+		_, list := api(t, e.s, http.MethodGet, "/v1/tenants?limit=200", "")
+		tenants, _ := list["tenants"].([]any)
+		for _, x := range tenants {
+			if x := x.(map[string]any); x["tenant_id"] == e.other {
+				return fmt.Sprint(x["status"], " ", x["needs_attention"])
+			}
+		}
+		t.Fatalf("%s is not listed: %v", e.other, list)
+		return ""
+	}
+	var otherBefore string
 	e.run(t, []biCase{
 		{kind: "no setup link id", send: get("/connect/success?status=completed&phone_number_id=1"), status: 302,
 			check: goesTo(failure, unknown)},
@@ -723,6 +738,27 @@ func TestBadInputRedirects(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, e.s.URL+"/connect/success?setup_link_id="+e.otherLinkID, strings.NewReader("{}"))
 			return biDo(t, req)
 		}, status: 405},
+		// A failure redirect nobody signed, for a link Kapso lists active,
+		// is recorded as the browser's report by design (README, "How it
+		// works" 2): a fact on the tenant's timeline. What it must not do is
+		// change the tenant's status or make it need a human.
+		{kind: "forged failure for a real link", send: func(t *testing.T) biResult {
+			otherBefore = listed(t)
+			return get("/connect/failure?setup_link_id=" + e.otherLinkID + "&error_code=waba_limit_reached")(t)
+		}, status: 302, check: goesTo(failure, url.Values{"tenant_id": {e.other}, "setup_link_id": {e.otherLinkID},
+			"status": {"failed"}, "error_code": {"waba_limit_reached"}}),
+			changes: func(t *testing.T, before, after biSnap) {
+				e.settle(t)
+				if got := listed(t); got != otherBefore || !strings.HasPrefix(got, "link_active ") {
+					t.Errorf("a forged failure redirect moved %s from %q to %q", e.other, otherBefore, got)
+				}
+				_, conn := api(t, e.s, http.MethodGet, "/v1/tenants/"+e.other+"/connection", "")
+				link, _ := conn["active_setup_link"].(map[string]any)
+				f := failures(conn)
+				if link == nil || link["setup_link_id"] != e.otherLinkID || len(f) != 1 || f[0]["reported_by"] != "browser" {
+					t.Errorf("after a forged failure redirect: active link %v, failures %v", link, f)
+				}
+			}},
 		// A redirect through a real link is recorded as an unsigned hint by
 		// design (README, "How it works" 2): it goes on the lifecycle queue.
 		// What it must not do is carry the foreign parameters or the

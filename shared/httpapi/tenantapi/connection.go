@@ -36,12 +36,14 @@ type AttemptView struct {
 	CreatedAt   *time.Time               `json:"created_at"`
 	ExpiresAt   *time.Time               `json:"expires_at"`
 	Redirect    *RedirectView            `json:"redirect"`
-	// ErrorCode is the latest failure's while the attempt is failed; its
-	// earlier failures, and those of an attempt that then succeeded, are in
-	// History.
-	ErrorCode   string     `json:"error_code"`
-	ConfirmedBy []string   `json:"confirmed_by"`
-	ConfirmedAt *time.Time `json:"confirmed_at"`
+	// ErrorCode is the latest failure's while the attempt is failed, or
+	// active with a failure only the browser reported; ErrorReportedBy says
+	// who reported it. Its earlier failures, and those of an attempt that
+	// then succeeded, are in History.
+	ErrorCode       string                     `json:"error_code"`
+	ErrorReportedBy onboarding.FailureReporter `json:"error_reported_by"`
+	ConfirmedBy     []string                   `json:"confirmed_by"`
+	ConfirmedAt     *time.Time                 `json:"confirmed_at"`
 	// ClosedAt and SupersededBy say when and by which newer link the
 	// attempt was closed, if it was.
 	ClosedAt     *time.Time `json:"closed_at"`
@@ -56,6 +58,7 @@ type AttemptEventView struct {
 	At            time.Time                   `json:"at"`
 	Event         onboarding.AttemptEventKind `json:"event"`
 	ErrorCode     string                      `json:"error_code,omitempty"`
+	ReportedBy    onboarding.FailureReporter  `json:"reported_by,omitempty"`
 	Meaning       string                      `json:"meaning,omitempty"`
 	NextStep      string                      `json:"next_step,omitempty"`
 	PhoneNumberID string                      `json:"phone_number_id,omitempty"`
@@ -66,14 +69,16 @@ type AttemptEventView struct {
 }
 
 // RedirectView is the browser redirect that decided an attempt's status.
+// A redirect is unsigned: it is always the browser's report.
 type RedirectView struct {
-	Kind          onboarding.RedirectKind `json:"kind"`
-	At            time.Time               `json:"at"`
-	PhoneNumberID string                  `json:"phone_number_id"`
-	ErrorCode     string                  `json:"error_code"`
-	Suspicious    bool                    `json:"suspicious"`
-	Reason        string                  `json:"reason"`
-	Late          bool                    `json:"late"`
+	Kind          onboarding.RedirectKind    `json:"kind"`
+	At            time.Time                  `json:"at"`
+	PhoneNumberID string                     `json:"phone_number_id"`
+	ErrorCode     string                     `json:"error_code"`
+	ReportedBy    onboarding.FailureReporter `json:"reported_by"`
+	Suspicious    bool                       `json:"suspicious"`
+	Reason        string                     `json:"reason"`
+	Late          bool                       `json:"late"`
 }
 
 // PhoneNumberView is one connected (or once connected) number. A status or
@@ -102,13 +107,15 @@ type PhoneNumberView struct {
 	ConnectedAt        *time.Time                   `json:"connected_at"`
 }
 
-// FailureView is one failure of an attempt, explained.
+// FailureView is one failure of an attempt, explained, with who reported
+// it: the browser (the unsigned failure redirect) or Kapso.
 type FailureView struct {
-	SetupLinkID string    `json:"setup_link_id"`
-	At          time.Time `json:"at"`
-	ErrorCode   string    `json:"error_code"`
-	Meaning     string    `json:"meaning"`
-	NextStep    string    `json:"next_step"`
+	SetupLinkID string                     `json:"setup_link_id"`
+	At          time.Time                  `json:"at"`
+	ErrorCode   string                     `json:"error_code"`
+	ReportedBy  onboarding.FailureReporter `json:"reported_by"`
+	Meaning     string                     `json:"meaning"`
+	NextStep    string                     `json:"next_step"`
 	// Late: the link had already closed; the failure changed nothing.
 	Late bool `json:"late"`
 }
@@ -121,11 +128,13 @@ type SupportView struct {
 	Signup                 onboarding.SignupOutcome    `json:"signup"`
 	OfferedConnectionTypes []onboarding.ConnectionType `json:"offered_connection_types"`
 	SetupLinkID            string                      `json:"setup_link_id"`
-	// ErrorCode is the newest attempt's while it is failed, with its
-	// meaning and next step.
-	ErrorCode     string `json:"error_code"`
-	ErrorMeaning  string `json:"error_meaning,omitempty"`
-	ErrorNextStep string `json:"error_next_step,omitempty"`
+	// ErrorCode is the newest attempt's while it is failed, or open with a
+	// failure only the browser reported, with its meaning, next step and
+	// who reported it.
+	ErrorCode       string                     `json:"error_code"`
+	ErrorReportedBy onboarding.FailureReporter `json:"error_reported_by"`
+	ErrorMeaning    string                     `json:"error_meaning,omitempty"`
+	ErrorNextStep   string                     `json:"error_next_step,omitempty"`
 	// Failures is every failure of every attempt, oldest first.
 	Failures             []FailureView                `json:"failures"`
 	SuspiciousRedirects  int                          `json:"suspicious_redirects"`
@@ -189,7 +198,8 @@ func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 	s := c.Support()
 	v.Support = SupportView{TenantName: s.TenantName, Status: status, Signup: s.Signup,
 		OfferedConnectionTypes: s.OfferedConnectionTypes, SetupLinkID: s.SetupLinkID, ErrorCode: s.ErrorCode,
-		Failures: []FailureView{}, SuspiciousRedirects: s.SuspiciousRedirects, PhoneNumberID: s.PhoneNumberID,
+		ErrorReportedBy: s.ErrorReportedBy,
+		Failures:        []FailureView{}, SuspiciousRedirects: s.SuspiciousRedirects, PhoneNumberID: s.PhoneNumberID,
 		BusinessAccountID: s.BusinessAccountID, DisplayPhoneNumber: s.DisplayPhoneNumber,
 		ConnectionType: s.ConnectionType, NumberStatus: s.NumberStatus, StatusSince: timeOrNil(s.StatusSince),
 		StatusReason: s.StatusReason, NameStatus: s.NameStatus, ReviewStatus: s.ReviewStatus,
@@ -203,7 +213,7 @@ func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 	for _, f := range s.Failures {
 		e := onboarding.DescribeError(f.ErrorCode)
 		v.Support.Failures = append(v.Support.Failures, FailureView{SetupLinkID: f.SetupLinkID, At: f.At.UTC(),
-			ErrorCode: f.ErrorCode, Meaning: e.Meaning, NextStep: e.NextStep, Late: f.Late})
+			ErrorCode: f.ErrorCode, ReportedBy: f.ReportedBy, Meaning: e.Meaning, NextStep: e.NextStep, Late: f.Late})
 	}
 	v.Timeline = append(v.Timeline, c.Timeline...)
 	return v
@@ -220,20 +230,20 @@ func explainReason(reason string) (meaning, nextStep string) {
 
 func attemptView(a onboarding.Attempt) AttemptView {
 	v := AttemptView{SetupLinkID: a.SetupLinkID, Status: a.Status, URL: a.URL, CreatedAt: timeOrNil(a.CreatedAt),
-		ExpiresAt: timeOrNil(a.ExpiresAt), ErrorCode: a.ErrorCode, ConfirmedBy: a.ConfirmedBy,
+		ExpiresAt: timeOrNil(a.ExpiresAt), ErrorCode: a.ErrorCode, ErrorReportedBy: a.ErrorReportedBy, ConfirmedBy: a.ConfirmedBy,
 		ConfirmedAt: timeOrNil(a.ConfirmedAt), ClosedAt: timeOrNil(a.ClosedAt), SupersededBy: a.SupersededBy,
 		History: make([]AttemptEventView, 0, len(a.History))}
 	if r := a.Redirect; r != nil {
 		v.Redirect = &RedirectView{Kind: r.Kind, At: r.At, PhoneNumberID: r.PhoneNumberID, ErrorCode: r.ErrorCode,
-			Suspicious: r.Suspicious, Reason: r.SuspiciousReason, Late: r.Late}
+			ReportedBy: onboarding.ReportedByBrowser, Suspicious: r.Suspicious, Reason: r.SuspiciousReason, Late: r.Late}
 	}
 	if v.ConfirmedBy == nil {
 		v.ConfirmedBy = []string{}
 	}
 	for _, e := range a.History {
-		ev := AttemptEventView{At: e.At.UTC(), Event: e.Event, ErrorCode: e.ErrorCode, PhoneNumberID: e.PhoneNumberID,
-			Reason: e.Reason, SupersededBy: e.SupersededBy, Late: e.Late}
-		if e.Event == onboarding.AttemptEventFailure {
+		ev := AttemptEventView{At: e.At.UTC(), Event: e.Event, ErrorCode: e.ErrorCode, ReportedBy: e.ReportedBy,
+			PhoneNumberID: e.PhoneNumberID, Reason: e.Reason, SupersededBy: e.SupersededBy, Late: e.Late}
+		if e.Event == onboarding.AttemptEventFailure || e.Event == onboarding.AttemptEventSetupFailed {
 			d := onboarding.DescribeError(e.ErrorCode)
 			ev.Meaning, ev.NextStep = d.Meaning, d.NextStep
 		}

@@ -105,22 +105,23 @@ func TestConnectionViewHistory(t *testing.T) {
 		`{"tenant_id":"acme","tenant_name":"Acme Padaria","kapso_customer_id":"cus-1","status":"reconnect_required","active_setup_link":null}`)
 	wantJSON(t, "attempts", v["attempts"], `[
 	 {"setup_link_id":"sl-1","status":"superseded","url":"https://kapso.example/sl-1",
-	  "created_at":"2026-03-01T12:00:00Z","expires_at":"2026-03-02T12:00:00Z","redirect":null,"error_code":"",
+	  "created_at":"2026-03-01T12:00:00Z","expires_at":"2026-03-02T12:00:00Z","redirect":null,"error_code":"","error_reported_by":"",
 	  "confirmed_by":[],"confirmed_at":null,"closed_at":"2026-03-01T12:10:00Z","superseded_by":"sl-2",
 	  "history":[
 	   {"at":"2026-03-01T12:00:00Z","event":"created"},
 	   {"at":"2026-03-01T12:10:00Z","event":"superseded","superseded_by":"sl-2"},
-	   {"at":"2026-03-01T12:12:00Z","event":"failure_redirect","error_code":"link_expired","late":true,
+	   {"at":"2026-03-01T12:12:00Z","event":"failure_redirect","error_code":"link_expired","reported_by":"browser","late":true,
 	    "meaning":"The setup link had expired, or Kapso revoked it because a newer link was created for the tenant.",
 	    "next_step":"Send the customer the tenant's active setup link, or create a new one if none is active."}]},
 	 {"setup_link_id":"sl-2","status":"confirmed","url":"https://kapso.example/sl-2",
 	  "created_at":"2026-03-01T12:10:00Z","expires_at":"2026-03-02T12:10:00Z",
-	  "redirect":{"kind":"success","at":"2026-03-01T12:14:00Z","phone_number_id":"111","error_code":"","suspicious":false,"reason":"","late":false},
-	  "error_code":"","confirmed_by":["webhook:whatsapp.phone_number.created"],"confirmed_at":"2026-03-01T12:15:00Z",
+	  "redirect":{"kind":"success","at":"2026-03-01T12:14:00Z","phone_number_id":"111","error_code":"","reported_by":"browser",
+	   "suspicious":false,"reason":"","late":false},
+	  "error_code":"","error_reported_by":"","confirmed_by":["webhook:whatsapp.phone_number.created"],"confirmed_at":"2026-03-01T12:15:00Z",
 	  "closed_at":null,"superseded_by":"",
 	  "history":[
 	   {"at":"2026-03-01T12:10:00Z","event":"created"},
-	   {"at":"2026-03-01T12:13:00Z","event":"failure_redirect","error_code":"token_exchange_failed",
+	   {"at":"2026-03-01T12:13:00Z","event":"failure_redirect","error_code":"token_exchange_failed","reported_by":"browser",
 	    "meaning":"Meta signup finished but Kapso could not exchange Meta's authorisation for an access token; usually temporary.",
 	    "next_step":"Ask the customer to try the active link again in a few minutes; if it fails again, contact Kapso support with the setup link id."},
 	   {"at":"2026-03-01T12:14:00Z","event":"success_redirect","phone_number_id":"111"},
@@ -134,12 +135,12 @@ func TestConnectionViewHistory(t *testing.T) {
 	  "restricted":false,"restricted_reason":"","restricted_at":null,"webhook_registered":false,"connected_at":"2026-03-01T12:15:00Z"}]`)
 	wantJSON(t, "support", v["support"], `{
 	  "tenant_name":"Acme Padaria","status":"reconnect_required","signup":"completed","offered_connection_types":null,
-	  "setup_link_id":"sl-2","error_code":"",
+	  "setup_link_id":"sl-2","error_code":"","error_reported_by":"",
 	  "failures":[
-	   {"setup_link_id":"sl-1","at":"2026-03-01T12:12:00Z","error_code":"link_expired","late":true,
+	   {"setup_link_id":"sl-1","at":"2026-03-01T12:12:00Z","error_code":"link_expired","reported_by":"browser","late":true,
 	    "meaning":"The setup link had expired, or Kapso revoked it because a newer link was created for the tenant.",
 	    "next_step":"Send the customer the tenant's active setup link, or create a new one if none is active."},
-	   {"setup_link_id":"sl-2","at":"2026-03-01T12:13:00Z","error_code":"token_exchange_failed","late":false,
+	   {"setup_link_id":"sl-2","at":"2026-03-01T12:13:00Z","error_code":"token_exchange_failed","reported_by":"browser","late":false,
 	    "meaning":"Meta signup finished but Kapso could not exchange Meta's authorisation for an access token; usually temporary.",
 	    "next_step":"Ask the customer to try the active link again in a few minutes; if it fails again, contact Kapso support with the setup link id."}],
 	  "suspicious_redirects":0,"phone_number_id":"111","business_account_id":"222","display_phone_number":"+15550001111",
@@ -177,7 +178,7 @@ func TestConnectionViewRestricted(t *testing.T) {
 	  "restricted_at":"2026-03-01T12:40:00Z","webhook_registered":false,"connected_at":"2026-03-01T12:05:00Z"}]`)
 	wantJSON(t, "support", v["support"], `{
 	  "tenant_name":"Acme Padaria","status":"restricted","signup":"completed","offered_connection_types":null,
-	  "setup_link_id":"sl-1","error_code":"","failures":[],"suspicious_redirects":0,
+	  "setup_link_id":"sl-1","error_code":"","error_reported_by":"","failures":[],"suspicious_redirects":0,
 	  "phone_number_id":"111","business_account_id":"222","display_phone_number":"+15550001111","connection_type":"dedicated",
 	  "number_status":"connected","status_since":"2026-03-01T12:05:00Z","status_reason":"",
 	  "name_status":"PENDING_REVIEW","review_status":"PENDING",
@@ -198,7 +199,7 @@ func TestConnectionViewDisabled(t *testing.T) {
 	}
 	wantJSON(t, "support", v["support"], `{
 	  "tenant_name":"Acme Padaria","status":"disabled","signup":"completed","offered_connection_types":null,
-	  "setup_link_id":"sl-1","error_code":"","failures":[],"suspicious_redirects":0,
+	  "setup_link_id":"sl-1","error_code":"","error_reported_by":"","failures":[],"suspicious_redirects":0,
 	  "phone_number_id":"111","business_account_id":"222","display_phone_number":"+15550001111","connection_type":"dedicated",
 	  "number_status":"account_disabled","status_since":"2026-03-01T12:40:00Z",
 	  "status_reason":"found by the reconciler: Kapso shows the number BANNED",
@@ -213,13 +214,55 @@ func TestConnectionViewDisabled(t *testing.T) {
 	   "reason":"not confirmed by the Platform API (111: Kapso shows the number BANNED)"}}]`)
 }
 
-// The newest attempt's failure is explained in the support summary.
-func TestConnectionViewFailedSignup(t *testing.T) {
+// A failure only the browser reported (anyone can type the failure
+// redirect) is shown, explained and marked as the browser's, and leaves the
+// link usable: the tenant stays link_active, its link offered.
+func TestConnectionViewReportedFailure(t *testing.T) {
 	v := connectionOf(t, []string{"sl-1"}, onboarding.FailureRedirect("sl-1", "waba_limit_reached", at(3)))
 	s := v["support"].(map[string]any)
 	wantJSON(t, "support error", map[string]any{"status": s["status"], "signup": s["signup"], "error_code": s["error_code"],
-		"error_meaning": s["error_meaning"], "error_next_step": s["error_next_step"]}, `{"status":"failed","signup":"failed",
-	  "error_code":"waba_limit_reached",
+		"error_reported_by": s["error_reported_by"], "error_meaning": s["error_meaning"], "error_next_step": s["error_next_step"],
+		"failures": s["failures"]}, `{"status":"link_active","signup":"failed_unconfirmed",
+	  "error_code":"waba_limit_reached","error_reported_by":"browser",
+	  "error_meaning":"The customer's Meta business already has as many WhatsApp Business Accounts or phone numbers as Meta allows it.",
+	  "error_next_step":"Ask the customer to pick an existing WhatsApp Business Account during signup, or remove an unused account or number in Meta Business Suite, then try again.",
+	  "failures":[{"setup_link_id":"sl-1","at":"2026-03-01T12:03:00Z","error_code":"waba_limit_reached","reported_by":"browser","late":false,
+	   "meaning":"The customer's Meta business already has as many WhatsApp Business Accounts or phone numbers as Meta allows it.",
+	   "next_step":"Ask the customer to pick an existing WhatsApp Business Account during signup, or remove an unused account or number in Meta Business Suite, then try again."}]}`)
+	if v["status"] != "link_active" {
+		t.Errorf("status %v", v["status"])
+	}
+	link, _ := v["active_setup_link"].(map[string]any)
+	if link == nil || link["setup_link_id"] != "sl-1" || link["url"] != "https://kapso.example/sl-1" || link["status"] != "active" ||
+		link["error_code"] != "waba_limit_reached" || link["error_reported_by"] != "browser" {
+		t.Errorf("active setup link %v", v["active_setup_link"])
+	}
+	history := link["history"].([]any)
+	if e := history[len(history)-1].(map[string]any); e["event"] != "failure_redirect" || e["reported_by"] != "browser" || e["meaning"] == "" {
+		t.Errorf("history %v", history)
+	}
+}
+
+// A failure Kapso's setup link reports is the attempt's outcome: the tenant
+// is failed, the failure explained and marked as Kapso's.
+func TestConnectionViewFailedSignup(t *testing.T) {
+	v := connectionOf(t, []string{"sl-1"}, onboarding.FailureRedirect("sl-1", "waba_limit_reached", at(3)),
+		onboarding.SetupFailed("sl-1", "waba_limit_reached", at(20)).WithSource(onboarding.SourceReconciler))
+	s := v["support"].(map[string]any)
+	wantJSON(t, "support error", map[string]any{"status": s["status"], "signup": s["signup"], "error_code": s["error_code"],
+		"error_reported_by": s["error_reported_by"], "error_meaning": s["error_meaning"], "error_next_step": s["error_next_step"]},
+		`{"status":"failed","signup":"failed","error_code":"waba_limit_reached","error_reported_by":"kapso",
 	  "error_meaning":"The customer's Meta business already has as many WhatsApp Business Accounts or phone numbers as Meta allows it.",
 	  "error_next_step":"Ask the customer to pick an existing WhatsApp Business Account during signup, or remove an unused account or number in Meta Business Suite, then try again."}`)
+	if v["active_setup_link"] != nil {
+		t.Errorf("a failed link is offered: %v", v["active_setup_link"])
+	}
+	failures := s["failures"].([]any)
+	if len(failures) != 2 || failures[1].(map[string]any)["reported_by"] != "kapso" {
+		t.Errorf("failures %v", failures)
+	}
+	history := v["attempts"].([]any)[0].(map[string]any)["history"].([]any)
+	if e := history[len(history)-1].(map[string]any); e["event"] != "setup_failed" || e["reported_by"] != "kapso" || e["next_step"] == "" {
+		t.Errorf("history %v", history)
+	}
 }

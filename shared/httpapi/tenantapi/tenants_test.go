@@ -66,7 +66,7 @@ func seededTenants(t *testing.T) *memstore.Onboarding {
 		_, err := s.RecordLink(ctx, id, onboarding.LinkDetails{SetupLinkID: "sl_" + id, CreatedAt: at(1 + 2*i)})
 		must(err)
 	}
-	fact("beta", onboarding.FailureRedirect("sl_beta", "signup_cancelled", at(2)))
+	fact("beta", onboarding.SetupFailed("sl_beta", "signup_cancelled", at(2)))
 	fact("gamma", onboarding.SuccessRedirect(onboarding.RedirectDetails{SetupLinkID: "sl_gamma", PhoneNumberID: "300"}, at(4)))
 	fact("delta", onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: "400", SetupLinkID: "sl_delta"}, at(6)))
 	fact("omega", onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: "700", SetupLinkID: "sl_omega"}, at(8)))
