@@ -264,6 +264,8 @@ func webhookRequests() []request {
 		request{name: "unsigned", method: "POST", path: number, body: kapsoBody, want: 401, invalid: true},
 		request{name: "Meta's signature", method: "POST", path: metaPath, body: metaBody,
 			header: http.Header{"X-Hub-Signature-256": {meta.Sign(metaAppSecret, metaBody)}}, want: 200},
+		request{name: "Meta's signature for a number without a secret", method: "POST", path: "/webhooks/meta/999", body: metaBody,
+			header: http.Header{"X-Hub-Signature-256": {meta.Sign(metaAppSecret, metaBody)}}, want: 401},
 		request{name: "Meta's signature with another secret", method: "POST", path: metaPath, body: metaBody,
 			header: http.Header{"X-Hub-Signature-256": {meta.Sign("not-the-secret", metaBody)}}, want: 401},
 		request{name: "unsigned", method: "POST", path: metaPath, body: metaBody, want: 401},

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -70,6 +72,10 @@ type biEnv struct {
 	tenantsCursor  string // /v1/tenants, page 2
 }
 
+// biMetaAppSecret is the shared stack's META_APP_SECRET: Meta's app
+// signature is a door of its own.
+const biMetaAppSecret = "bi-meta-app-secret"
+
 var biShared struct {
 	sync.Mutex
 	env *biEnv
@@ -100,7 +106,7 @@ func startBadInputEnv(t *testing.T) *biEnv {
 	t.Helper()
 	// The reconciler never runs during the suite: its checkpoints and
 	// lease would change the bridge table between a case's snapshots.
-	s := launchStack(t, "1h")
+	s := launchStackWith(t, map[string]string{config.ReconcileEvery.Name: "1h", config.MetaAppSecret.Name: biMetaAppSecret})
 	ok := false
 	defer func() {
 		if !ok {
@@ -646,10 +652,20 @@ func TestBadInputMetaWebhook(t *testing.T) {
 	post := func(p string, b []byte, secret, sig string, hdr map[string]string) func(t *testing.T) biResult {
 		return func(t *testing.T) biResult { return e.webhook(t, p, b, secret, sig, hdr) }
 	}
-	metaSig := "sha256=" + kapso.Sign("meta-app-secret", valid)
+	metaSig := func(secret string, body []byte) map[string]string {
+		return map[string]string{"X-Hub-Signature-256": meta.Sign(secret, body)}
+	}
+	unknown := "123456789012345"
+	other := bytes.ReplaceAll(valid, []byte(e.number), []byte(unknown))
 	e.run(t, []biCase{
-		{kind: "Meta signature only", send: post(path, valid, "", "-", map[string]string{"X-Hub-Signature-256": metaSig}),
+		{kind: "Meta signature of another app", send: post(path, valid, "", "-", metaSig("meta-app-secret", valid)),
 			status: 401, code: "unauthorized"},
+		// The app secret signs for every number of the app: the path's
+		// number must still be one kapso-bridge knows.
+		{kind: "Meta app signature for an unknown number", send: post("/webhooks/meta/"+unknown, other, "", "-", metaSig(biMetaAppSecret, other)),
+			status: 401, code: "unauthorized"},
+		{kind: "Meta app signature for the connected number", send: post(path, valid, "", "-", metaSig(biMetaAppSecret, valid)),
+			status: 200, changes: biOneClaim},
 		{kind: "Meta-style prefixed Kapso signature", send: post(path, valid, "", "sha256="+kapso.Sign(e.secret, valid), nil),
 			status: 401, code: "unauthorized"},
 		{kind: "no entry array", send: post(path, []byte(`{"object":"whatsapp_business_account","entry":{}}`), e.secret, "", nil),
