@@ -309,6 +309,8 @@ func tenantAPIRequests() []request {
 		out = append(out,
 			request{name: "no token", method: r.Method, path: fill(r), header: with(http.Header{}), body: body, want: 401},
 			request{name: "another token", method: r.Method, path: fill(r), header: with(bearer("not-the-token")), body: body, want: 401},
+			request{name: "two Authorization headers", method: r.Method, path: fill(r),
+				header: with(http.Header{"Authorization": {"Bearer " + apiToken, "Bearer " + apiToken}}), body: body, want: 400},
 			request{name: "DynamoDB failing", on: storeDown, method: r.Method, path: fill(r), header: with(auth), body: body, want: 503},
 		)
 		if strings.Contains(r.Path, "{"+routes.TenantID+"}") {

@@ -793,6 +793,13 @@ func TestBadInputTenantAPI(t *testing.T) {
 			}
 		}
 	}
+	challenge := func(want string) func(t *testing.T, r biResult) {
+		return func(t *testing.T, r biResult) {
+			if got := r.header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
+			}
+		}
+	}
 	// At 64 KiB the setup-link body is taken; over it, refused.
 	sized := func(n int) string {
 		head, tail := `{"tenant_name":"Other Ltd"`, "}"
@@ -801,10 +808,16 @@ func TestBadInputTenantAPI(t *testing.T) {
 	e.run(t, []biCase{
 		{kind: "no bearer token", send: func(t *testing.T) biResult {
 			return e.v1(t, http.MethodGet, acme+"/connection", "", map[string]string{"Authorization": ""})
-		}, status: 401, code: "unauthorized"},
+		}, status: 401, code: "unauthorized", check: challenge(`Bearer realm="kapso-bridge"`)},
 		{kind: "wrong bearer token", send: func(t *testing.T) biResult {
 			return e.v1(t, http.MethodPost, "/v1/tenants/"+e.other+"/setup-links", "", map[string]string{"Authorization": "Bearer x" + e.s.Env.Value(config.BridgeAPIToken)})
-		}, status: 401, code: "unauthorized"},
+		}, status: 401, code: "unauthorized", check: challenge(`Bearer realm="kapso-bridge", error="invalid_token"`)},
+		{kind: "two Authorization headers", send: func(t *testing.T) biResult {
+			req, _ := http.NewRequest(http.MethodPost, e.s.URL+"/v1/tenants/"+e.other+"/setup-links", nil)
+			token := "Bearer " + e.s.Env.Value(config.BridgeAPIToken)
+			req.Header["Authorization"] = []string{token, token}
+			return biDo(t, req)
+		}, status: 400, code: "invalid"},
 		{kind: "tenant id as encoded dot-dot", send: get("/v1/tenants/%2e%2e/connection"), status: 400, code: "invalid"},
 		{kind: "tenant id with an encoded slash", send: get("/v1/tenants/" + e.tenant + "%2Fx/connection"), status: 400, code: "invalid"},
 		{kind: "tenant id with a key separator", send: get("/v1/tenants/" + e.tenant + "%23CONV/conversations"), status: 400, code: "invalid"},
