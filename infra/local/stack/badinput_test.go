@@ -890,6 +890,13 @@ func TestBadInputSendRoute(t *testing.T) {
 	text := func(body string) string {
 		return `{"to":"+5215512345678","type":"text","text":{"body":` + strconvQuote(body) + `}}`
 	}
+	names := func(field string) func(t *testing.T, r biResult) {
+		return func(t *testing.T, r biResult) {
+			if !strings.Contains(string(r.body), `"message":"`+field+": ") {
+				t.Errorf("the error does not name %s: %s", field, biClip(string(r.body)))
+			}
+		}
+	}
 	sized := func(n int) string {
 		head, tail := `{"to":"+5215512345678","type":"text","text":{"body":"hi"}`, "}"
 		return head + strings.Repeat(" ", n-len(head)-len(tail)) + tail
@@ -908,6 +915,12 @@ func TestBadInputSendRoute(t *testing.T) {
 		{kind: "phone not digits", send: acme(`{"to":"+52 155 ABC","type":"text","text":{"body":"hi"}}`), status: 400, code: "invalid"},
 		{kind: "text over Meta's limit", send: acme(text(strings.Repeat("a", 4097))), status: 400, code: "invalid"},
 		{kind: "empty text", send: acme(text("")), status: 400, code: "invalid"},
+		{kind: "text with a lone surrogate", send: acme(`{"to":"+5215512345678","type":"text","text":{"body":"hi \ud800"}}`),
+			status: 400, code: "invalid", check: names("text.body")},
+		{kind: "text with NUL", send: acme(`{"to":"+5215512345678","type":"text","text":{"body":"hi\u0000"}}`),
+			status: 400, code: "invalid", check: names("text.body")},
+		{kind: "caption with an escape sequence", send: acme(`{"to":"+5215512345678","type":"image","image":{"id":"1","caption":"\u001b[2J"}}`),
+			status: 400, code: "invalid", check: names("image.caption")},
 		{kind: "unknown type", send: acme(`{"to":"+5215512345678","type":"sticker"}`), status: 400, code: "invalid"},
 		{kind: "type without its object", send: acme(`{"to":"+5215512345678","type":"image"}`), status: 400, code: "invalid"},
 		{kind: "media by plain http link", send: acme(`{"to":"+5215512345678","type":"image","image":{"link":"http://example.com/a.jpg"}}`),
