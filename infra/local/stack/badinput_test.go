@@ -890,6 +890,9 @@ func TestBadInputSendRoute(t *testing.T) {
 	text := func(body string) string {
 		return `{"to":"+5215512345678","type":"text","text":{"body":` + strconvQuote(body) + `}}`
 	}
+	media := func(link string) string {
+		return `{"to":"+5215512345678","type":"image","image":{"link":` + strconvQuote(link) + `}}`
+	}
 	names := func(field string) func(t *testing.T, r biResult) {
 		return func(t *testing.T, r biResult) {
 			if !strings.Contains(string(r.body), `"message":"`+field+": ") {
@@ -925,6 +928,14 @@ func TestBadInputSendRoute(t *testing.T) {
 		{kind: "type without its object", send: acme(`{"to":"+5215512345678","type":"image"}`), status: 400, code: "invalid"},
 		{kind: "media by plain http link", send: acme(`{"to":"+5215512345678","type":"image","image":{"link":"http://example.com/a.jpg"}}`),
 			status: 400, code: "invalid"},
+		{kind: "media at a loopback address", send: acme(media("https://127.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at the metadata service", send: acme(media("https://169.254.169.254/latest/meta-data/")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at IPv6 loopback", send: acme(media("https://[::1]/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at a private address", send: acme(media("https://10.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at loopback as one number", send: acme(media("https://2130706433/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at loopback in octal", send: acme(media("https://0177.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at a mapped private address", send: acme(media("https://[::ffff:192.168.0.1]/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at localhost", send: acme(media("https://localhost/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
 		{kind: "four reply buttons", send: acme(`{"to":"+5215512345678","type":"interactive","interactive":{"type":"button",` +
 			`"body":{"text":"Pick"},"action":{"buttons":[` + strings.Repeat(`{"reply":{"id":"a","title":"A"}},`, 3) +
 			`{"reply":{"id":"d","title":"D"}}]}}}`), status: 400, code: "invalid"},

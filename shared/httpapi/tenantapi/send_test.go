@@ -173,6 +173,28 @@ func TestSendRefusesBadText(t *testing.T) {
 	}
 }
 
+// A media link Meta would fetch from a non-public address is refused by
+// field before anything is stored, queued or sent.
+func TestSendRefusesPrivateMediaLinks(t *testing.T) {
+	s := newSendAPI(t)
+	for _, link := range []string{"https://127.0.0.1/a.jpg", "https://169.254.169.254/latest/meta-data/", "https://[::1]/a.jpg",
+		"https://10.0.0.1/a.jpg", "https://2130706433/a.jpg", "https://0x7f.1/a.jpg", "https://[::ffff:10.0.0.1]/a.jpg",
+		"https://localhost/a.jpg", "https://media.localhost/a.jpg"} {
+		t.Run(link, func(t *testing.T) {
+			rec := s.post(link, []byte(`{"to":"+5215512345678","type":"image","image":{"link":"`+link+`"}}`))
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"message":"image.link: `) {
+				t.Fatalf("%d %s, want a 400 naming image.link", rec.Code, rec.Body)
+			}
+			if n := len(s.queue.Take(0)); n != 0 {
+				t.Errorf("queued %d", n)
+			}
+		})
+	}
+	if rec := s.post("public", []byte(`{"to":"+5215512345678","type":"image","image":{"link":"https://cdn.example.com/a.jpg"}}`)); rec.Code != http.StatusAccepted {
+		t.Fatalf("a public link: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // FuzzSendBody posts random bodies and keys to the send route: the answer
 // is 202 with the message stored and queued once, or a 4xx that stored
 // and queued nothing; never a panic or a 5xx.
