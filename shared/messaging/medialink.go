@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
 )
 
 // checkMediaLink holds a media link to what Meta can fetch from the public
@@ -33,6 +35,34 @@ func checkMediaLink(field, s string) *errs.FieldError {
 	}
 	if problem := publicHost(u.Hostname()); problem != "" {
 		return errs.Field(field, problem)
+	}
+	return nil
+}
+
+// checkComponentLinks checks every "link" of a template's components (a
+// header's image, document or video, a carousel card's) as a media link:
+// Meta fetches them as it fetches a media message's.
+func checkComponentLinks(path string, v any) *errs.FieldError {
+	switch v := v.(type) {
+	case []any:
+		for i, e := range v {
+			if ferr := checkComponentLinks(fmt.Sprintf("%s[%d]", path, i), e); ferr != nil {
+				return ferr
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			at := strictjson.Join(path, k)
+			if link, ok := v[k].(string); ok && k == "link" {
+				if ferr := checkMediaLink(at, link); ferr != nil {
+					return ferr
+				}
+				continue
+			}
+			if ferr := checkComponentLinks(at, v[k]); ferr != nil {
+				return ferr
+			}
+		}
 	}
 	return nil
 }

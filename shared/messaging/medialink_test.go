@@ -141,3 +141,23 @@ func TestOutboundMediaLink(t *testing.T) {
 		}
 	}
 }
+
+// A template's header media is fetched by Meta too: its link is held to the
+// same rule, named by its path in the components.
+func TestOutboundTemplateMediaLink(t *testing.T) {
+	template := func(link string) string {
+		return `{"to":"16505551234","type":"template","template":{"name":"order","language":{"code":"en"},"components":[` +
+			`{"type":"body","parameters":[{"type":"text","text":"1"}]},` +
+			`{"type":"header","parameters":[{"type":"image","image":{"link":"` + link + `"}}]}]}}`
+	}
+	for _, link := range []string{"https://169.254.169.254/latest/meta-data/", "https://0x7f.1/a.jpg", "http://example.com/a.jpg", "https://localhost/a.jpg"} {
+		_, err := ParseOutboundRequest([]byte(template(link)))
+		var fe *errs.FieldError
+		if !errors.As(err, &fe) || fe.Field != "template.components[1].parameters[0].image.link" {
+			t.Errorf("%s: %v", link, err)
+		}
+	}
+	if _, err := ParseOutboundRequest([]byte(template("https://cdn.example.com/a.jpg"))); err != nil {
+		t.Errorf("a public link: %v", err)
+	}
+}

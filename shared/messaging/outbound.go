@@ -472,10 +472,11 @@ func checkTemplate(t *OutTemplate) *errs.FieldError {
 		if len(t.Components) > MaxTemplateComponentsBytes {
 			return errs.Field("template.components", fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxTemplateComponentsBytes, len(t.Components)))
 		}
-		var arr []json.RawMessage
+		var arr []any
 		if err := json.Unmarshal(t.Components, &arr); err != nil || arr == nil {
 			return errs.Field("template.components", "must be a JSON array")
 		}
+		return checkComponentLinks("template.components", arr)
 	}
 	return nil
 }
