@@ -264,6 +264,8 @@ func webhookRequests() []request {
 		request{name: "unsigned", method: "POST", path: number, body: kapsoBody, want: 401, invalid: true},
 		request{name: "Meta's signature", method: "POST", path: metaPath, body: metaBody,
 			header: http.Header{"X-Hub-Signature-256": {meta.Sign(metaAppSecret, metaBody)}}, want: 200},
+		request{name: "Meta's signature for a number without a secret", method: "POST", path: "/webhooks/meta/999", body: metaBody,
+			header: http.Header{"X-Hub-Signature-256": {meta.Sign(metaAppSecret, metaBody)}}, want: 401},
 		request{name: "Meta's signature with another secret", method: "POST", path: metaPath, body: metaBody,
 			header: http.Header{"X-Hub-Signature-256": {meta.Sign("not-the-secret", metaBody)}}, want: 401},
 		request{name: "unsigned", method: "POST", path: metaPath, body: metaBody, want: 401},
@@ -307,6 +309,8 @@ func tenantAPIRequests() []request {
 		out = append(out,
 			request{name: "no token", method: r.Method, path: fill(r), header: with(http.Header{}), body: body, want: 401},
 			request{name: "another token", method: r.Method, path: fill(r), header: with(bearer("not-the-token")), body: body, want: 401},
+			request{name: "two Authorization headers", method: r.Method, path: fill(r),
+				header: with(http.Header{"Authorization": {"Bearer " + apiToken, "Bearer " + apiToken}}), body: body, want: 400},
 			request{name: "DynamoDB failing", on: storeDown, method: r.Method, path: fill(r), header: with(auth), body: body, want: 503},
 		)
 		if strings.Contains(r.Path, "{"+routes.TenantID+"}") {

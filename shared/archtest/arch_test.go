@@ -52,6 +52,12 @@ var rules = []rule{
 		why:       "workers share nothing with the HTTP handlers but the domain",
 	},
 	{
+		who:       "strict body reader",
+		packages:  []string{"shared/strictjson"},
+		forbidden: []string{"github.com/", "shared"},
+		why:       "the body reader the domain and the handlers share stands on the standard library alone",
+	},
+	{
 		who:       "in-memory twin",
 		packages:  []string{"shared/memstore"},
 		forbidden: []string{awsSDK, smithy, "shared/dynamo", "shared/sqsqueue"},

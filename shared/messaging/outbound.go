@@ -8,16 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
 )
 
 // OutboundRequest is the body of a send request: one message to send from a
@@ -227,7 +226,6 @@ type OutContactAddress struct {
 // Limits of a send request. Character counts are Unicode code points.
 const (
 	MaxOutboundBodyBytes = 64 << 10 // the request body as received
-	maxOutboundDepth     = 32       // JSON nesting; the deepest valid body nests 7 levels, components aside
 
 	MinPhoneDigits        = 7    // shortest E.164 number accepted in to
 	MaxPhoneDigits        = 15   // E.164: at most 15 digits, country code included
@@ -277,9 +275,10 @@ var (
 
 // ParseOutboundRequest reads a send request strictly: the body is at most
 // MaxOutboundBodyBytes of valid UTF-8 holding exactly one JSON object, with
-// no unknown or repeated field and every value of the expected JSON type.
-// The request is then validated. Every error is a *errs.FieldError naming the
-// field's JSON path.
+// no unknown or repeated field, every value of the expected JSON type, and
+// every string text a person may be sent (see outboundText). The request is
+// then validated. Every error is a *errs.FieldError naming the field's JSON
+// path.
 func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
 	var r OutboundRequest
 	if len(body) > MaxOutboundBodyBytes {
@@ -288,28 +287,8 @@ func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
 	if !utf8.Valid(body) {
 		return r, errs.Field("", "body must be valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return r, errs.Field("", "body must be a JSON object")
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return r, errs.Field("", "body must be a JSON object")
-	}
-	tree, ferr := readObject(dec, "", 1)
-	if ferr != nil {
-		return r, ferr
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return r, errs.Field("", "body must hold exactly one JSON object")
-	}
-	if ferr := checkShape(tree, reflect.TypeFor[OutboundRequest](), ""); ferr != nil {
-		return r, ferr
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		// checkShape has seen every value; what is left is a number out of range.
-		return OutboundRequest{}, errs.Field("", "body is not a valid send request")
+	if err := strictjson.Decode(body, &r, strictjson.Options{Text: outboundText}); err != nil {
+		return OutboundRequest{}, bodyError(err)
 	}
 	if err := r.Validate(); err != nil {
 		return OutboundRequest{}, err
@@ -317,160 +296,36 @@ func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
 	return r, nil
 }
 
-// readObject reads the members of an object whose '{' was read, refusing
-// repeated names; values are kept as any, numbers as json.Number.
-func readObject(dec *json.Decoder, path string, depth int) (map[string]any, *errs.FieldError) {
-	if depth > maxOutboundDepth {
-		return nil, errs.Field(path, "nests too deeply")
+// bodyError words a refused body as a send request's field error.
+func bodyError(err error) *errs.FieldError {
+	var e *strictjson.Error
+	if !errors.As(err, &e) {
+		return errs.Field("", "body is not a valid send request")
 	}
-	obj := map[string]any{}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, errs.Field(path, "is not valid JSON")
-		}
-		if d, ok := tok.(json.Delim); ok && d == '}' {
-			return obj, nil
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, errs.Field(path, "is not valid JSON")
-		}
-		p := join(path, key)
-		if _, dup := obj[key]; dup {
-			return nil, errs.Field(p, "is repeated")
-		}
-		v, ferr := readValue(dec, p, depth)
-		if ferr != nil {
-			return nil, ferr
-		}
-		obj[key] = v
+	switch e.Kind {
+	case strictjson.NotObject:
+		return errs.Field("", "body must be a JSON object")
+	case strictjson.Trailing:
+		return errs.Field("", "body must hold exactly one JSON object")
+	case strictjson.Syntax, strictjson.Truncated:
+		return errs.Field(e.Path, "is not valid JSON")
+	case strictjson.Repeated:
+		return errs.Field(e.Path, "is repeated")
 	}
+	return errs.Field(e.Path, e.Problem)
 }
 
-func readValue(dec *json.Decoder, path string, depth int) (any, *errs.FieldError) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, errs.Field(path, "is not valid JSON")
+// outboundText refuses in any string of a send what has no place in text
+// sent to a person: control characters (C0, DEL, C1: NUL, escapes, the
+// bell...), but for tab, line feed and carriage return, which multi-line
+// text holds (a body typed in a browser on Windows comes with CR LF).
+func outboundText(s string) string {
+	for i, c := range []rune(s) {
+		if unicode.IsControl(c) && c != '\t' && c != '\n' && c != '\r' {
+			return fmt.Sprintf("must not contain control characters (U+%04X at character %d)", c, i+1)
+		}
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return tok, nil
-	}
-	switch d {
-	case '{':
-		return readObject(dec, path, depth+1)
-	case '[':
-		if depth+1 > maxOutboundDepth {
-			return nil, errs.Field(path, "nests too deeply")
-		}
-		arr := []any{}
-		for i := 0; dec.More(); i++ {
-			v, ferr := readValue(dec, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			if ferr != nil {
-				return nil, ferr
-			}
-			arr = append(arr, v)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, errs.Field(path, "is not valid JSON")
-		}
-		return arr, nil
-	}
-	return nil, errs.Field(path, "is not valid JSON")
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
-
-// checkShape compares a decoded JSON value with the Go type it is to be
-// decoded into: unknown fields and values of the wrong JSON type are named
-// by path. A JSON null leaves the field unset, as encoding/json does.
-func checkShape(v any, t reflect.Type, path string) *errs.FieldError {
-	if t == rawMessageType || v == nil {
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return checkShape(v, t.Elem(), path)
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return errs.Field(path, "must be a string")
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return errs.Field(path, "must be true or false")
-		}
-	case reflect.Float64:
-		n, ok := v.(json.Number)
-		if !ok {
-			return errs.Field(path, "must be a number")
-		}
-		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
-			return errs.Field(path, "is out of range")
-		}
-	case reflect.Slice:
-		arr, ok := v.([]any)
-		if !ok {
-			return errs.Field(path, "must be an array")
-		}
-		for i, e := range arr {
-			if ferr := checkShape(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ferr != nil {
-				return ferr
-			}
-		}
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return errs.Field(path, "must be an object")
-		}
-		fields := jsonFields(t)
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				return errs.Field(join(path, k), "is not a known field")
-			}
-			if ferr := checkShape(obj[k], ft, join(path, k)); ferr != nil {
-				return ferr
-			}
-		}
-	default:
-		return errs.Field(path, "has an unsupported type")
-	}
-	return nil
-}
-
-// jsonFields maps a struct's JSON names to the types of its fields.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := make(map[string]reflect.Type, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
-			// An embedded struct's fields are the outer object's, as
-			// encoding/json has them.
-			for name, ft := range jsonFields(f.Type) {
-				out[name] = ft
-			}
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		out[name] = f.Type
-	}
-	return out
+	return ""
 }
 
 // Validate checks the request against Meta's limits and returns the first
@@ -617,10 +472,11 @@ func checkTemplate(t *OutTemplate) *errs.FieldError {
 		if len(t.Components) > MaxTemplateComponentsBytes {
 			return errs.Field("template.components", fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxTemplateComponentsBytes, len(t.Components)))
 		}
-		var arr []json.RawMessage
+		var arr []any
 		if err := json.Unmarshal(t.Components, &arr); err != nil || arr == nil {
 			return errs.Field("template.components", "must be a JSON array")
 		}
+		return checkComponentLinks("template.components", arr)
 	}
 	return nil
 }
@@ -636,7 +492,7 @@ func checkMedia(kind string, m *OutMedia) *errs.FieldError {
 			return errs.Field(kind+".id", fmt.Sprintf("must be a media id of 1..%d digits", MaxMediaIDChars))
 		}
 	default:
-		if ferr := httpsURL(kind+".link", m.Link, MaxMediaLinkChars); ferr != nil {
+		if ferr := checkMediaLink(kind+".link", m.Link); ferr != nil {
 			return ferr
 		}
 	}
@@ -655,17 +511,6 @@ func checkMedia(kind string, m *OutMedia) *errs.FieldError {
 		if ferr := chars(kind+".filename", m.Filename, 0, MaxMediaFilenameChars); ferr != nil {
 			return ferr
 		}
-	}
-	return nil
-}
-
-func httpsURL(field, s string, maximum int) *errs.FieldError {
-	if utf8.RuneCountInString(s) > maximum {
-		return errs.Field(field, fmt.Sprintf("must be at most %d characters", maximum))
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsFunc(s, unicode.IsSpace) {
-		return errs.Field(field, "must be an absolute https URL")
 	}
 	return nil
 }
@@ -910,7 +755,7 @@ func checkContactStrings(path string, v reflect.Value) *errs.FieldError {
 		t := v.Type()
 		for i := range t.NumField() {
 			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if ferr := checkContactStrings(join(path, name), v.Field(i)); ferr != nil {
+			if ferr := checkContactStrings(strictjson.Join(path, name), v.Field(i)); ferr != nil {
 				return ferr
 			}
 		}

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -264,5 +265,61 @@ func TestOutboundMetaMessageValidates(t *testing.T) {
 	var fe *errs.FieldError
 	if !errors.As(err, &fe) || fe.Field != "text.body" {
 		t.Errorf("MetaMessage() = %v, want a text.body error", err)
+	}
+}
+
+// Every string of a send request reaches Meta: one that is not text (an
+// unpaired surrogate escape, which encoding/json would turn into U+FFFD) or
+// holds a control character other than tab, line feed and carriage return
+// is refused, naming its field.
+func TestOutboundRefusesBadText(t *testing.T) {
+	to := `"to":"16505551234",`
+	fields := []struct {
+		field string
+		body  func(s string) string
+	}{
+		{"text.body", func(s string) string { return `{` + to + `"type":"text","text":{"body":"a` + s + `b"}}` }},
+		{"image.caption", func(s string) string {
+			return `{` + to + `"type":"image","image":{"id":"1","caption":"` + s + `"}}`
+		}},
+		{"document.filename", func(s string) string {
+			return `{` + to + `"type":"document","document":{"id":"1","filename":"a` + s + `.pdf"}}`
+		}},
+		{"interactive.action.buttons[0].reply.title", func(s string) string {
+			return `{` + to + `"type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[{"reply":{"id":"a","title":"A` + s + `"}}]}}}`
+		}},
+		{"location.address", func(s string) string {
+			return `{` + to + `"type":"location","location":{"latitude":1,"longitude":1,"address":"Rua ` + s + `"}}`
+		}},
+		{"contacts[0].org.company", func(s string) string {
+			return `{` + to + `"type":"contacts","contacts":[{"name":{"formatted_name":"A"},"org":{"company":"` + s + `"}}]}`
+		}},
+		{"template.components[0].parameters[0].text", func(s string) string {
+			return `{` + to + `"type":"template","template":{"name":"order","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"` + s + `"}]}]}}`
+		}},
+	}
+	bad := []string{`\ud800`, `\udc00`, `\udc00\ud800`, `\ud800x`}
+	for c := rune(0); c <= 0x9f; c++ {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c >= 0x7f {
+			bad = append(bad, fmt.Sprintf(`\u%04x`, c))
+		}
+	}
+	for _, f := range fields {
+		if _, err := ParseOutboundRequest([]byte(f.body("ok"))); err != nil {
+			t.Fatalf("%s: the valid request is refused: %v", f.field, err)
+		}
+		for _, s := range bad {
+			_, err := ParseOutboundRequest([]byte(f.body(s)))
+			var fe *errs.FieldError
+			if !errors.As(err, &fe) || fe.Field != f.field || fe.Message == "" {
+				t.Errorf("%s with %s: %v, want an error naming the field", f.field, s, err)
+			}
+		}
+	}
+	// Lines and tabs are text.
+	for _, s := range []string{`\n`, `\t`, `\r\n`, "\\u2028", "\\ud83e\\udd56"} {
+		if _, err := ParseOutboundRequest([]byte(fields[0].body(s))); err != nil {
+			t.Errorf("text.body with %s: %v", s, err)
+		}
 	}
 }

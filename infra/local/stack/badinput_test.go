@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -70,6 +72,10 @@ type biEnv struct {
 	tenantsCursor  string // /v1/tenants, page 2
 }
 
+// biMetaAppSecret is the shared stack's META_APP_SECRET: Meta's app
+// signature is a door of its own.
+const biMetaAppSecret = "bi-meta-app-secret"
+
 var biShared struct {
 	sync.Mutex
 	env *biEnv
@@ -100,7 +106,7 @@ func startBadInputEnv(t *testing.T) *biEnv {
 	t.Helper()
 	// The reconciler never runs during the suite: its checkpoints and
 	// lease would change the bridge table between a case's snapshots.
-	s := launchStack(t, "1h")
+	s := launchStackWith(t, map[string]string{config.ReconcileEvery.Name: "1h", config.MetaAppSecret.Name: biMetaAppSecret})
 	ok := false
 	defer func() {
 		if !ok {
@@ -646,10 +652,20 @@ func TestBadInputMetaWebhook(t *testing.T) {
 	post := func(p string, b []byte, secret, sig string, hdr map[string]string) func(t *testing.T) biResult {
 		return func(t *testing.T) biResult { return e.webhook(t, p, b, secret, sig, hdr) }
 	}
-	metaSig := "sha256=" + kapso.Sign("meta-app-secret", valid)
+	metaSig := func(secret string, body []byte) map[string]string {
+		return map[string]string{"X-Hub-Signature-256": meta.Sign(secret, body)}
+	}
+	unknown := "123456789012345"
+	other := bytes.ReplaceAll(valid, []byte(e.number), []byte(unknown))
 	e.run(t, []biCase{
-		{kind: "Meta signature only", send: post(path, valid, "", "-", map[string]string{"X-Hub-Signature-256": metaSig}),
+		{kind: "Meta signature of another app", send: post(path, valid, "", "-", metaSig("meta-app-secret", valid)),
 			status: 401, code: "unauthorized"},
+		// The app secret signs for every number of the app: the path's
+		// number must still be one kapso-bridge knows.
+		{kind: "Meta app signature for an unknown number", send: post("/webhooks/meta/"+unknown, other, "", "-", metaSig(biMetaAppSecret, other)),
+			status: 401, code: "unauthorized"},
+		{kind: "Meta app signature for the connected number", send: post(path, valid, "", "-", metaSig(biMetaAppSecret, valid)),
+			status: 200, changes: biOneClaim},
 		{kind: "Meta-style prefixed Kapso signature", send: post(path, valid, "", "sha256="+kapso.Sign(e.secret, valid), nil),
 			status: 401, code: "unauthorized"},
 		{kind: "no entry array", send: post(path, []byte(`{"object":"whatsapp_business_account","entry":{}}`), e.secret, "", nil),
@@ -813,6 +829,13 @@ func TestBadInputTenantAPI(t *testing.T) {
 			}
 		}
 	}
+	challenge := func(want string) func(t *testing.T, r biResult) {
+		return func(t *testing.T, r biResult) {
+			if got := r.header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
+			}
+		}
+	}
 	// At 64 KiB the setup-link body is taken; over it, refused.
 	sized := func(n int) string {
 		head, tail := `{"tenant_name":"Other Ltd"`, "}"
@@ -821,10 +844,16 @@ func TestBadInputTenantAPI(t *testing.T) {
 	e.run(t, []biCase{
 		{kind: "no bearer token", send: func(t *testing.T) biResult {
 			return e.v1(t, http.MethodGet, acme+"/connection", "", map[string]string{"Authorization": ""})
-		}, status: 401, code: "unauthorized"},
+		}, status: 401, code: "unauthorized", check: challenge(`Bearer realm="kapso-bridge"`)},
 		{kind: "wrong bearer token", send: func(t *testing.T) biResult {
 			return e.v1(t, http.MethodPost, "/v1/tenants/"+e.other+"/setup-links", "", map[string]string{"Authorization": "Bearer x" + e.s.Env.Value(config.BridgeAPIToken)})
-		}, status: 401, code: "unauthorized"},
+		}, status: 401, code: "unauthorized", check: challenge(`Bearer realm="kapso-bridge", error="invalid_token"`)},
+		{kind: "two Authorization headers", send: func(t *testing.T) biResult {
+			req, _ := http.NewRequest(http.MethodPost, e.s.URL+"/v1/tenants/"+e.other+"/setup-links", nil)
+			token := "Bearer " + e.s.Env.Value(config.BridgeAPIToken)
+			req.Header["Authorization"] = []string{token, token}
+			return biDo(t, req)
+		}, status: 400, code: "invalid"},
 		{kind: "tenant id as encoded dot-dot", send: get("/v1/tenants/%2e%2e/connection"), status: 400, code: "invalid"},
 		{kind: "tenant id with an encoded slash", send: get("/v1/tenants/" + e.tenant + "%2Fx/connection"), status: 400, code: "invalid"},
 		{kind: "tenant id with a key separator", send: get("/v1/tenants/" + e.tenant + "%23CONV/conversations"), status: 400, code: "invalid"},
@@ -897,6 +926,16 @@ func TestBadInputSendRoute(t *testing.T) {
 	text := func(body string) string {
 		return `{"to":"+5215512345678","type":"text","text":{"body":` + strconvQuote(body) + `}}`
 	}
+	media := func(link string) string {
+		return `{"to":"+5215512345678","type":"image","image":{"link":` + strconvQuote(link) + `}}`
+	}
+	names := func(field string) func(t *testing.T, r biResult) {
+		return func(t *testing.T, r biResult) {
+			if !strings.Contains(string(r.body), `"message":"`+field+": ") {
+				t.Errorf("the error does not name %s: %s", field, biClip(string(r.body)))
+			}
+		}
+	}
 	sized := func(n int) string {
 		head, tail := `{"to":"+5215512345678","type":"text","text":{"body":"hi"}`, "}"
 		return head + strings.Repeat(" ", n-len(head)-len(tail)) + tail
@@ -915,10 +954,24 @@ func TestBadInputSendRoute(t *testing.T) {
 		{kind: "phone not digits", send: acme(`{"to":"+52 155 ABC","type":"text","text":{"body":"hi"}}`), status: 400, code: "invalid"},
 		{kind: "text over Meta's limit", send: acme(text(strings.Repeat("a", 4097))), status: 400, code: "invalid"},
 		{kind: "empty text", send: acme(text("")), status: 400, code: "invalid"},
+		{kind: "text with a lone surrogate", send: acme(`{"to":"+5215512345678","type":"text","text":{"body":"hi \ud800"}}`),
+			status: 400, code: "invalid", check: names("text.body")},
+		{kind: "text with NUL", send: acme(`{"to":"+5215512345678","type":"text","text":{"body":"hi\u0000"}}`),
+			status: 400, code: "invalid", check: names("text.body")},
+		{kind: "caption with an escape sequence", send: acme(`{"to":"+5215512345678","type":"image","image":{"id":"1","caption":"\u001b[2J"}}`),
+			status: 400, code: "invalid", check: names("image.caption")},
 		{kind: "unknown type", send: acme(`{"to":"+5215512345678","type":"sticker"}`), status: 400, code: "invalid"},
 		{kind: "type without its object", send: acme(`{"to":"+5215512345678","type":"image"}`), status: 400, code: "invalid"},
 		{kind: "media by plain http link", send: acme(`{"to":"+5215512345678","type":"image","image":{"link":"http://example.com/a.jpg"}}`),
 			status: 400, code: "invalid"},
+		{kind: "media at a loopback address", send: acme(media("https://127.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at the metadata service", send: acme(media("https://169.254.169.254/latest/meta-data/")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at IPv6 loopback", send: acme(media("https://[::1]/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at a private address", send: acme(media("https://10.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at loopback as one number", send: acme(media("https://2130706433/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at loopback in octal", send: acme(media("https://0177.0.0.1/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at a mapped private address", send: acme(media("https://[::ffff:192.168.0.1]/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
+		{kind: "media at localhost", send: acme(media("https://localhost/a.jpg")), status: 400, code: "invalid", check: names("image.link")},
 		{kind: "four reply buttons", send: acme(`{"to":"+5215512345678","type":"interactive","interactive":{"type":"button",` +
 			`"body":{"text":"Pick"},"action":{"buttons":[` + strings.Repeat(`{"reply":{"id":"a","title":"A"}},`, 3) +
 			`{"reply":{"id":"d","title":"D"}}]}}}`), status: 400, code: "invalid"},

@@ -35,6 +35,13 @@ func startStackEvery(t *testing.T, every string) *stack.Stack {
 // launchStack starts a stack on loopback ports; the caller stops it.
 func launchStack(t *testing.T, every string) *stack.Stack {
 	t.Helper()
+	return launchStackWith(t, map[string]string{config.ReconcileEvery.Name: every})
+}
+
+// launchStackWith is launchStack with the settings set gives in place of
+// their dev defaults.
+func launchStackWith(t *testing.T, set map[string]string) *stack.Stack {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,12 +50,7 @@ func launchStack(t *testing.T, every string) *stack.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, _ := stack.Resolve(func(k string) string {
-		if k == config.ReconcileEvery.Name {
-			return every
-		}
-		return ""
-	})
+	settings, _ := stack.Resolve(func(k string) string { return set[k] })
 	base := "http://" + ln.Addr().String()
 	settings[config.PublicBaseURL.Name] = base
 	settings[config.AppSuccessURL.Name] = base + "/app/connected"

@@ -161,6 +161,7 @@ func FuzzTenantAPIQuery(f *testing.F) {
 		f.Add(uint8(i), "beta", "", "", "bearer "+apiToken)
 		f.Add(uint8(i), "acme", "", "", "Bearer "+apiToken+" ")
 		f.Add(uint8(i), "acme", "", "", "Basic "+apiToken)
+		f.Add(uint8(i), "acme", "", "", "Bearer x,Bearer "+apiToken)
 		f.Add(uint8(i), "acme", "", "", "")
 		f.Add(uint8(i), "-x", "", "", "Bearer "+apiToken)
 	}
@@ -201,6 +202,8 @@ func FuzzTenantAPIQuery(f *testing.F) {
 		switch {
 		case rec.Code == http.StatusMovedPermanently || rec.Code == http.StatusTemporaryRedirect:
 			return // ServeMux cleaning the path
+		case !authorised && rec.Code == http.StatusBadRequest && strings.Contains(auth, ","):
+			return // several credentials, joined as API Gateway joins repeated headers
 		case !authorised && rec.Code != http.StatusUnauthorized && rec.Code != http.StatusNotFound:
 			t.Fatalf("GET %s?%s with Authorization %q: %d", path, q, auth, rec.Code)
 		case authorised && rec.Code == http.StatusUnauthorized:

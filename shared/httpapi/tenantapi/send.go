@@ -2,9 +2,7 @@ package tenantapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -34,13 +32,9 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return errs.E(errs.Invalid, fmt.Sprintf("Idempotency-Key: header required, 1 to %d printable ASCII characters",
 			messaging.MaxIdempotencyKeyBytes), nil)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSendBodyBytes))
+	body, err := readBody(r, MaxSendBodyBytes)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errs.E(errs.TooLarge, fmt.Sprintf("body larger than %d bytes", MaxSendBodyBytes), err)
-		}
-		return errs.E(errs.Invalid, "could not read body", err)
+		return err
 	}
 	req, err := messaging.ParseOutboundRequest(body)
 	if err != nil {

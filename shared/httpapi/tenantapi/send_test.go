@@ -142,6 +142,59 @@ func TestSendWindowAndRecipients(t *testing.T) {
 	}
 }
 
+// A send is checked as strictly as a setup link: text that is not text,
+// and control characters, are refused by field before anything is stored,
+// queued or sent.
+func TestSendRefusesBadText(t *testing.T) {
+	s := newSendAPI(t)
+	for _, c := range []struct{ name, body, field string }{
+		{"a lone surrogate", `{"to":"+5215512345678","type":"text","text":{"body":"hi \ud800"}}`, "text.body"},
+		{"a lone low surrogate", `{"to":"+5215512345678","type":"text","text":{"body":"\udc00 hi"}}`, "text.body"},
+		{"NUL", `{"to":"+5215512345678","type":"text","text":{"body":"hi\u0000"}}`, "text.body"},
+		{"an escape", `{"to":"+5215512345678","type":"text","text":{"body":"\u001b[2Jhi"}}`, "text.body"},
+		{"NUL in a caption", `{"to":"+5215512345678","type":"image","image":{"id":"1","caption":"a\u0000"}}`, "image.caption"},
+		{"a lone surrogate in a template parameter", `{"to":"+5215512345678","type":"template","template":{"name":"welcome",` +
+			`"language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"\ud800"}]}]}}`,
+			"template.components[0].parameters[0].text"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := s.post(c.name, []byte(c.body))
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"code":"invalid"`) ||
+				!strings.Contains(rec.Body.String(), c.field+": ") {
+				t.Fatalf("%d %s, want a 400 naming %s", rec.Code, rec.Body, c.field)
+			}
+			if n := len(s.queue.Take(0)); n != 0 {
+				t.Errorf("queued %d", n)
+			}
+			if _, ok, _ := s.msgs.Outbound(context.Background(), "acme", messaging.OutboundID("acme", c.name)); ok {
+				t.Errorf("stored")
+			}
+		})
+	}
+}
+
+// A media link Meta would fetch from a non-public address is refused by
+// field before anything is stored, queued or sent.
+func TestSendRefusesPrivateMediaLinks(t *testing.T) {
+	s := newSendAPI(t)
+	for _, link := range []string{"https://127.0.0.1/a.jpg", "https://169.254.169.254/latest/meta-data/", "https://[::1]/a.jpg",
+		"https://10.0.0.1/a.jpg", "https://2130706433/a.jpg", "https://0x7f.1/a.jpg", "https://[::ffff:10.0.0.1]/a.jpg",
+		"https://localhost/a.jpg", "https://media.localhost/a.jpg"} {
+		t.Run(link, func(t *testing.T) {
+			rec := s.post(link, []byte(`{"to":"+5215512345678","type":"image","image":{"link":"`+link+`"}}`))
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"message":"image.link: `) {
+				t.Fatalf("%d %s, want a 400 naming image.link", rec.Code, rec.Body)
+			}
+			if n := len(s.queue.Take(0)); n != 0 {
+				t.Errorf("queued %d", n)
+			}
+		})
+	}
+	if rec := s.post("public", []byte(`{"to":"+5215512345678","type":"image","image":{"link":"https://cdn.example.com/a.jpg"}}`)); rec.Code != http.StatusAccepted {
+		t.Fatalf("a public link: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // FuzzSendBody posts random bodies and keys to the send route: the answer
 // is 202 with the message stored and queued once, or a 4xx that stored
 // and queued nothing; never a panic or a 5xx.

@@ -7,21 +7,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
@@ -29,6 +22,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
+	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
 )
 
 // OnboardingStore is what the tenant API needs of the onboarding store
@@ -166,7 +160,7 @@ type setupLinkView struct {
 }
 
 func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error {
-	req, err := readSetupLinkRequest(w, r)
+	req, err := readSetupLinkRequest(r)
 	if err != nil {
 		return err
 	}
@@ -239,26 +233,17 @@ func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (
 }
 
 // readSetupLinkRequest reads the optional body: nothing (or only white
-// space), or one JSON object, size-limited, each field known, given once
-// and valid Unicode text, then validated field by field.
-func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.SetupLinkRequest, error) {
+// space), or one JSON object read strictly (strictjson), then validated
+// field by field.
+func readSetupLinkRequest(r *http.Request) (onboarding.SetupLinkRequest, error) {
 	var req onboarding.SetupLinkRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSetupLinkBodyBytes))
+	body, err := readBody(r, MaxSetupLinkBodyBytes)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return req, errs.E(errs.TooLarge, fmt.Sprintf("body larger than %d bytes", MaxSetupLinkBodyBytes), err)
-		}
-		return req, errs.E(errs.Invalid, "could not read body", err)
+		return req, err
 	}
-	if trimmed := bytes.Trim(body, jsonSpace); len(trimmed) > 0 {
-		if err := checkObject(trimmed); err != nil {
-			return req, err
-		}
-		// Every key is known and spelt exactly (checkObject), so the
-		// decoder's case-insensitive matching never comes into play.
-		if err := json.Unmarshal(trimmed, &req); err != nil {
-			return req, errs.E(errs.Invalid, jsonProblem(err), err)
+	if trimmed := bytes.Trim(body, " \t\r\n"); len(trimmed) > 0 {
+		if err := strictjson.Decode(trimmed, &req, strictjson.Options{}); err != nil {
+			return req, errs.E(errs.Invalid, setupLinkBodyProblem(err), err)
 		}
 	}
 	if err := req.Validate(); err != nil {
@@ -268,111 +253,30 @@ func readSetupLinkRequest(w http.ResponseWriter, r *http.Request) (onboarding.Se
 	return req, nil
 }
 
-// jsonSpace is what JSON allows around a value.
-const jsonSpace = " \t\r\n"
-
-// setupLinkFields are the JSON names of onboarding.SetupLinkRequest's fields.
-var setupLinkFields = func() []string {
-	var names []string
-	t := reflect.TypeFor[onboarding.SetupLinkRequest]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names = append(names, name)
-	}
-	return names
-}()
-
-// checkObject holds a body to one JSON object of known fields, each given
-// once. encoding/json would take null, a field in another case or given
-// twice, and replace invalid UTF-8 and unpaired surrogate escapes with
-// U+FFFD without a word: each is refused here, naming the field.
-func checkObject(body []byte) error {
-	notObject := errs.E(errs.Invalid, "body must be a JSON object", nil)
-	if body[0] != '{' {
-		return notObject
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil {
-		return errs.E(errs.Invalid, jsonProblem(err), err)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errs.E(errs.Invalid, jsonProblem(err), err)
-		}
-		key, _ := tok.(string)
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return errs.E(errs.Invalid, jsonProblem(err), err)
-		}
-		switch {
-		case !slices.Contains(setupLinkFields, key):
-			return errs.E(errs.Invalid, fmt.Sprintf("unknown field %q", key), nil)
-		case seen[key]:
-			return errs.E(errs.Invalid, key+": given more than once", nil)
-		case !validText(value):
-			return errs.E(errs.Invalid, key+": must be valid UTF-8, without unpaired surrogate escapes", nil)
-		}
-		seen[key] = true
-	}
-	if _, err := dec.Token(); err != nil {
-		return errs.E(errs.Invalid, jsonProblem(err), err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errs.E(errs.Invalid, "body must be one JSON object", err)
-	}
-	return nil
-}
-
-// validText reports whether a raw JSON value is valid UTF-8 and its \u
-// escapes pair their surrogates. Backslashes occur only inside strings of
-// a valid value, so the escapes can be read without tracking strings.
-func validText(raw []byte) bool {
-	if !utf8.Valid(raw) {
-		return false
-	}
-	hex := func(i int) (rune, bool) {
-		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		return rune(n), err == nil
-	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		c, ok := hex(i)
-		switch {
-		case !ok:
-			i++ // a one-character escape such as \\ or \"
-		case utf16.IsSurrogate(c):
-			low, ok := hex(i + 6)
-			if c >= 0xDC00 || !ok || low < 0xDC00 || low > 0xDFFF {
-				return false
-			}
-			i += 11
-		default:
-			i += 5
-		}
-	}
-	return true
-}
-
-// jsonProblem describes a decoding error without echoing the body.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+// setupLinkBodyProblem words a refused setup-link body; a value of the
+// wrong type is named by its Go type, as encoding/json names it.
+func setupLinkBodyProblem(err error) string {
+	var e *strictjson.Error
 	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s: must be %s", typeErr.Field, typeErr.Type.String())
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("body is not valid JSON (at byte %d)", syntaxErr.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "body is not valid JSON (it ends too soon)"
+	case !errors.As(err, &e):
+		return "body must be a JSON object"
+	case e.Kind == strictjson.Type:
+		return fmt.Sprintf("%s: must be %s", e.Path, e.GoType)
 	}
-	return "body must be a JSON object"
+	return e.Error()
+}
+
+// readBody reads a /v1 request's body whole, at most limit bytes (else 413).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	body, err := strictjson.Read(r.Body, limit)
+	var e *strictjson.Error
+	switch {
+	case errors.As(err, &e):
+		return nil, errs.E(errs.TooLarge, e.Error(), err)
+	case err != nil:
+		return nil, errs.E(errs.Invalid, "could not read body", err)
+	}
+	return body, nil
 }
 
 // kapsoError classifies a failure of a call to Kapso for the caller: Kapso's

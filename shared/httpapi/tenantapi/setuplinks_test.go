@@ -243,6 +243,42 @@ func TestTenantAPIRequiresToken(t *testing.T) {
 	}
 }
 
+// A 401 says how to authenticate (RFC 6750): the realm, and
+// error="invalid_token" when a bearer token was given but is wrong. Two
+// Authorization headers, or two credentials in one as API Gateway joins
+// repeated headers, are a malformed request: 400, whichever is right.
+func TestTenantAPIAuthorizationHeader(t *testing.T) {
+	s := newOnboardingStack(t)
+	for _, c := range []struct {
+		name      string
+		headers   []string
+		status    int
+		challenge string
+	}{
+		{"no header", nil, 401, `Bearer realm="kapso-bridge"`},
+		{"another scheme", []string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, 401, `Bearer realm="kapso-bridge"`},
+		{"an empty bearer token", []string{"Bearer "}, 401, `Bearer realm="kapso-bridge"`},
+		{"a wrong bearer token", []string{"Bearer wrong"}, 401, `Bearer realm="kapso-bridge", error="invalid_token"`},
+		{"two headers, the first right", []string{"Bearer " + apiToken, "Bearer wrong"}, 400, ""},
+		{"two headers, both right", []string{"Bearer " + apiToken, "Bearer " + apiToken}, 400, ""},
+		{"two headers joined by a comma", []string{"Bearer wrong,Bearer " + apiToken}, 400, ""},
+		{"the right token", []string{"Bearer " + apiToken}, 200, ""},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/v1/tenants", nil)
+		for _, h := range c.headers {
+			req.Header.Add("Authorization", h)
+		}
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, req)
+		if rec.Code != c.status || rec.Header().Get("WWW-Authenticate") != c.challenge {
+			t.Errorf("%s: %d, WWW-Authenticate %q; want %d, %q", c.name, rec.Code, rec.Header().Get("WWW-Authenticate"), c.status, c.challenge)
+		}
+		if c.status == 400 && (errorCode(t, rec) != "invalid" || !strings.Contains(errorMessage(t, rec), "Authorization")) {
+			t.Errorf("%s: %s", c.name, rec.Body)
+		}
+	}
+}
+
 func TestKapsoRefusalsAndOutages(t *testing.T) {
 	s := newOnboardingStack(t)
 	// Kapso refuses a reconnect of a number the customer does not have: its

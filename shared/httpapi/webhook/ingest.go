@@ -211,6 +211,12 @@ func (h *Ingest) verify(ctx context.Context, d delivery, hdr http.Header) (strin
 			return "", unauthorized
 		}
 		if kapsoSig == "" {
+			// The app secret signs for every number of the app, so it says
+			// nothing about the path's number: that must be one kapso-bridge
+			// knows (holds a webhook secret for), as with Kapso's signature.
+			if _, err := h.Secrets.Secret(ctx, d.phoneNumberID); err != nil {
+				return "", numberSecretError(err)
+			}
 			return fingerprint("meta:", metaSig), nil
 		}
 	}

@@ -300,6 +300,24 @@ func TestMetaAppSignatureAloneIsEnough(t *testing.T) {
 	}
 }
 
+// Meta's app signature covers every number of the app: at the route of a
+// number kapso-bridge holds no secret for it is refused like any unknown
+// number, and costs nothing but the secret's read. (numberID has a secret
+// and no connection: known, not connected, it is accepted above.)
+func TestMetaAppSignatureForAnUnknownNumberIsRefused(t *testing.T) {
+	s := newStack(t)
+	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"w","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"999"},"statuses":[{"id":"wamid.1","status":"read","timestamp":"1"}]}}]}]}`)
+	rec := s.post(delivery{path: "/webhooks/meta/999", body: body, key: "meta-unknown",
+		headers: map[string]string{"X-Hub-Signature-256": meta.Sign(metaAppSecret, body)}})
+	wantStatus(t, rec, http.StatusUnauthorized)
+	if n := s.claimCount(); n != 0 {
+		t.Fatalf("%d claims stored for a refused delivery", n)
+	}
+	if n := len(s.messages()); n != 0 {
+		t.Fatalf("%d messages enqueued for a refused delivery", n)
+	}
+}
+
 func TestSameDeliveryTwiceIsEnqueuedOnce(t *testing.T) {
 	s := newStack(t)
 	d := projectDelivery(createdBody, "dup-1")
