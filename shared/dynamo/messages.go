@@ -195,6 +195,30 @@ func conditionFailedItem(err error) (map[string]types.AttributeValue, bool) {
 
 func invalid(what string) error { return errs.E(errs.Invalid, what, nil) }
 
+// refused classifies what DynamoDB refuses for good: a ValidationException
+// (an item above 400 KB, a key above its size limit), alone or as the
+// reason a transaction was cancelled. Sending the same request again can
+// never succeed, so it is errs.Invalid, which a worker keeps aside instead
+// of retrying; any other error is returned as it is.
+func refused(err error) error {
+	if err == nil || errs.CodeOf(err) != errs.Internal {
+		return err
+	}
+	var api interface{ ErrorCode() string }
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+		return errs.E(errs.Invalid, "DynamoDB refused the write", err)
+	}
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			if aws.ToString(r.Code) == "ValidationError" {
+				return errs.E(errs.Invalid, "DynamoDB refused the write", err)
+			}
+		}
+	}
+	return err
+}
+
 func boolVal(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
 
 // --- messages and statuses ---
@@ -269,7 +293,7 @@ func checkStatus(u *messaging.StatusUpdate, wamid string) error {
 // PutMessage implements messaging.Store: one UpdateItem, or two when a
 // higher status is already stored.
 func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
-	wrap := func(err error) error { return fmt.Errorf("put message %s: %w", m.WAMID, err) }
+	wrap := func(err error) error { return fmt.Errorf("put message %s: %w", m.WAMID, refused(err)) }
 	if tenantID == "" || m.WAMID == "" {
 		return wrap(invalid("message without tenant or WAMID"))
 	}
@@ -391,7 +415,9 @@ func personFrom(item map[string]types.AttributeValue, prefix string) messaging.P
 // returned item says whether the entry is known (a duplicate: done) or one
 // more UpdateItem adds it to the history only.
 func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messaging.StatusUpdate) error {
-	wrap := func(err error) error { return fmt.Errorf("apply status %s of %s: %w", st.Status, st.WAMID, err) }
+	wrap := func(err error) error {
+		return fmt.Errorf("apply status %s of %s: %w", st.Status, st.WAMID, refused(err))
+	}
 	if err := checkStatus(&st, ""); err != nil {
 		return wrap(err)
 	}

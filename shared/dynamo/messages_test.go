@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
@@ -158,4 +160,37 @@ func equalCounts(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// What DynamoDB refuses for good (an item above 400 KB, a key above its
+// size limit) comes back as errs.Invalid, so a worker keeps the event aside
+// rather than retrying what can never succeed; nothing is stored.
+func TestRefusedWritesAreInvalid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const number = "106540352242922"
+	msg := func(wamid, conv, text string) messaging.Message {
+		return messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Inbound, Type: "text",
+			Text: text, Timestamp: at, From: messaging.Person{Phone: "16505551234"}, ConversationID: conv,
+			Kapso: &messaging.KapsoContent{Content: text}}
+	}
+	for name, err := range map[string]error{
+		"a 3,000-byte WAMID":           s.PutMessage(ctx, "acme", msg("wamid."+strings.Repeat("w", 3000), "conv-1", "hi"), nil),
+		"a 2,100-byte conversation id": s.PutMessage(ctx, "acme", msg("wamid.conv", strings.Repeat("c", 2100), "hi"), nil),
+		"a 300 KB text, twice":         s.PutMessage(ctx, "acme", msg("wamid.text", "conv-1", strings.Repeat("t", 300<<10)), nil),
+		"a 2,000-byte conversation":    s.PutConversation(ctx, "acme", messaging.Conversation{ID: strings.Repeat("c", 2000), LastActiveAt: at}),
+		"a 3,000-byte status WAMID":    s.ApplyStatus(ctx, "acme", messaging.StatusUpdate{WAMID: strings.Repeat("w", 3000), Status: messaging.Sent, At: at}),
+		"a 3,000-byte contact":         s.PutContact(ctx, "acme", number, messaging.Person{Phone: strings.Repeat("5", 3000)}, messaging.Sighting{At: at}),
+	} {
+		if errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	for _, id := range []string{"wamid.conv", "wamid.text"} {
+		if _, ok, err := s.Message(ctx, "acme", id); ok || err != nil {
+			t.Errorf("%s: stored %v, %v", id, ok, err)
+		}
+	}
 }
