@@ -138,7 +138,7 @@ func (w *Worker) applyOrKeep(ctx context.Context, tenant, number string, ev even
 	case errors.As(err, &unused):
 		w.logger().Info("event kept, not applied", "event_id", ev.ID, "event", ev.Name, "reason", unused.reason)
 		return w.keepEvent(ctx, ev, "unhandled: "+unused.reason)
-	case errors.Is(err, messaging.ErrForeignNumber):
+	case errors.Is(err, messaging.ErrForeignNumber), errors.Is(err, messaging.ErrAhead):
 		return w.keepEvent(ctx, ev, "suspicious: "+err.Error())
 	case unusable(err):
 		return w.keepEvent(ctx, ev, "unusable: "+err.Error())
@@ -287,6 +287,17 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// receivedAt is the time the event's delivery was received, the clock an
+// event's own times are judged by: a message replayed from the DLQ days
+// later is still judged by when it arrived, not by when it was applied.
+// Only an event without one (none should be) falls back to now.
+func (w *Worker) receivedAt(ev event) time.Time {
+	if !ev.ReceivedAt.IsZero() {
+		return ev.ReceivedAt
+	}
+	return w.now()
 }
 
 // deliveryEvents splits a delivery into the events the worker applies.
