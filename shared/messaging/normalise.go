@@ -428,5 +428,14 @@ func MetaConversationID(phoneNumberID string, p Person) string {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(phoneNumberID + "\x00" + key))
-	return "meta:" + hex.EncodeToString(sum[:16])
+	return derivedPrefix + hex.EncodeToString(sum[:16])
 }
+
+const derivedPrefix = "meta:"
+
+// IsDerivedConversationID reports whether id is one MetaConversationID
+// derives: it stands for a person's conversation on a number until Kapso
+// names one. A send to a person never seen is answered with such an id;
+// once Kapso names the message's conversation, the derived id is an alias
+// of it (Reader.ConversationMessages).
+func IsDerivedConversationID(id string) bool { return strings.HasPrefix(id, derivedPrefix) }
