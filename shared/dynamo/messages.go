@@ -388,14 +388,27 @@ func (s *Messages) aliasAccepted(ctx context.Context, tenantID, wamid, conversat
 	_ = s.alias(ctx, tenantID, conversationID, stringAttr(out.Item[attrConversationID]))
 }
 
-// aliasOf is the conversation the derived id id is an alias of, "" when
-// none: one GetItem.
+// aliasOf is the conversation the derived id stands for: its alias,
+// unless the id is a conversation of its own (Meta-format traffic, whose
+// messages it lists), "" when neither. One Query of the id's partition,
+// which holds both items.
 func (s *Messages) aliasOf(ctx context.Context, tenantID, id string) (string, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: conversationAliasKey(tenantID, id)})
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.Table),
+		KeyConditionExpression:    aws.String(schema.AttrPK + " = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(conversationPK(tenantID, id))}})
 	if err != nil {
 		return "", fmt.Errorf("read alias of %s: %w", id, err)
 	}
-	return stringAttr(out.Item[attrAliasOf]), nil
+	alias := ""
+	for _, it := range out.Items {
+		switch stringAttr(it[schema.AttrSK]) {
+		case conversationSK:
+			return "", nil
+		case conversationAliasSK:
+			alias = stringAttr(it[attrAliasOf])
+		}
+	}
+	return alias, nil
 }
 
 // messageUpdate sets (Kapso copy) or fills (other copy) m's fields.

@@ -167,7 +167,7 @@ func followContacts(contacts map[contactRef]map[string]types.AttributeValue, r c
 }
 
 // ConversationMessages implements messaging.Reader: one Query, after one
-// GetItem of its alias for a derived conversation id.
+// more of its alias for a derived conversation id.
 func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
 	wrap := func(err error) error { return fmt.Errorf("list messages of conversation %s: %w", conversationID, err) }
 	if tenantID == "" {

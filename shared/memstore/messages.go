@@ -625,7 +625,8 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	if !ok {
 		return nil, "", nil
 	}
-	if to, ok := t.aliases[conversationID]; ok {
+	// A derived id that is a conversation of its own lists its messages.
+	if to, ok := t.aliases[conversationID]; ok && t.convs[conversationID] == nil {
 		conversationID = to
 	}
 	// The list holds the messages stored under a WAMID and the outbound

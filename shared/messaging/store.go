@@ -56,7 +56,9 @@ type Reader interface {
 	// ConversationMessages lists a conversation's messages oldest first, by
 	// Meta's timestamp then WAMID. A derived conversation id that became an
 	// alias (Store.PutMessage, Outbox.MoveOutbound) lists the conversation
-	// it is an alias of: the id a send was answered with keeps working.
+	// it is an alias of, so the id a send was answered with keeps working;
+	// unless it is a conversation of its own (Meta-format traffic stored
+	// one): then it lists its own messages.
 	ConversationMessages(ctx context.Context, tenantID, conversationID string, p Page) ([]StoredMessage, string, error)
 	// Message is one message with its whole status history, by WAMID or by
 	// the outbound id of a message sent through the API (IsOutboundID); ok

@@ -331,6 +331,17 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			moved.ConversationID = "conv-b"
 			must(t, s.PutMessage(ctx, tenantA, moved, nil))
 			equal(t, "a Kapso id replaced by another", messageIDs(t, r, tenantA, "conv-a", 10), []string(nil))
+			// A derived id that is a conversation of its own (Meta-format
+			// traffic) lists its own messages, alias or not.
+			own := derived(3)
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: own, PhoneNumberID: number,
+				Person: messaging.Person{Phone: phoneAna}, Status: messaging.ConversationActive, LastActiveAt: at(6)}))
+			must(t, s.PutMessage(ctx, tenantA, outbound("wamid.own", own, at(6)), nil))
+			both := outbound("wamid.both", own, at(7))
+			must(t, s.PutMessage(ctx, tenantA, both, nil))
+			both.ConversationID, both.Kapso = "kapso-own", &messaging.KapsoContent{Content: "hello"}
+			must(t, s.PutMessage(ctx, tenantA, both, nil))
+			equal(t, "a derived conversation of its own", messageIDs(t, r, tenantA, own, 10), []string{"wamid.own"})
 		},
 		"conversations list newest first, page by page": func(t *testing.T, s messaging.Store, r messaging.Reader) {
 			for i, id := range []string{"conv-b", "conv-c", "conv-a"} {
