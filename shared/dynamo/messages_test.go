@@ -2,6 +2,8 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
@@ -192,5 +195,49 @@ func TestRefusedWritesAreInvalid(t *testing.T) {
 		if _, ok, err := s.Message(ctx, "acme", id); ok || err != nil {
 			t.Errorf("%s: stored %v, %v", id, ok, err)
 		}
+	}
+}
+
+// A message event at its bounds (messaging.MaxMessageBytes of text, the
+// longest ids, MaxStatuses statuses) fits one item: what the normaliser
+// lets through, DynamoDB takes.
+func TestTheLargestMessageFits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	wamid := "wamid." + strings.Repeat("w", messaging.MaxIDBytes-len("wamid."))
+	var statuses []any
+	for i := range messaging.MaxStatuses {
+		statuses = append(statuses, map[string]any{"id": wamid, "status": "failed", "timestamp": fmt.Sprint(1773151320 + i),
+			"errors": []any{map[string]any{"code": 131026, "title": strings.Repeat("e", 100)}}})
+	}
+	text := strings.Repeat("é", messaging.MaxTextChars)
+	content := strings.Repeat("é", (messaging.MaxMessageBytes-len(text)-8<<10)/2)
+	body, err := json.Marshal(map[string]any{
+		"message": map[string]any{"id": wamid, "timestamp": "1773151320", "type": "text", "to": "16505551234",
+			"text":  map[string]any{"body": text},
+			"kapso": map[string]any{"direction": "outbound", "content": content, "statuses": statuses}},
+		"conversation":    map[string]any{"id": strings.Repeat("c", messaging.MaxIDBytes), "phone_number": "+16505551234"},
+		"phone_number_id": "106540352242922"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := kapso.DecodeMessageEvent(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := messaging.FromKapsoMessage(kapso.EventMessageSent, ev)
+	if err != nil {
+		t.Fatalf("normalise: %v", err)
+	}
+	if err := s.PutMessage(ctx, "acme", km.Message, km.Statuses); err != nil {
+		t.Fatalf("the largest message: %v", err)
+	}
+	if err := s.PutConversation(ctx, "acme", *km.Conversation); err != nil {
+		t.Fatalf("its conversation: %v", err)
+	}
+	m, ok, err := s.Message(ctx, "acme", wamid)
+	if err != nil || !ok || m.Text != text || len(m.Delivery.History) != messaging.MaxStatuses {
+		t.Fatalf("read back: ok %v, %d statuses, %v", ok, len(m.Delivery.History), err)
 	}
 }

@@ -39,9 +39,9 @@ const (
 	// MaxStatuses bounds the statuses one message event carries: there are
 	// four delivery statuses, each normally once.
 	MaxStatuses = 16
-	// MaxMessageBytes bounds the text of one message, every field together:
-	// with MaxStatuses statuses at their bounds and the keys, its item stays
-	// under DynamoDB's 400 KB.
+	// MaxMessageBytes bounds the text of one message event, every field of
+	// the message, its statuses and its conversation together: with the
+	// keys and the attribute names, its item stays under DynamoDB's 400 KB.
 	MaxMessageBytes = 256 << 10
 )
 
@@ -134,9 +134,6 @@ func (b *bounds) message(m Message) {
 		b.url("kapso.media_url", k.MediaURL)
 		b.text("kapso.transcript", k.Transcript)
 	}
-	if b.bytes > MaxMessageBytes {
-		b.fail("message", fmt.Sprintf("%d bytes of text, above %d", b.bytes, MaxMessageBytes))
-	}
 }
 
 func (b *bounds) status(u StatusUpdate) {
@@ -165,6 +162,9 @@ func boundMessage(m Message, statuses []StatusUpdate, c *Conversation) error {
 	}
 	if c != nil {
 		b.conversation(*c)
+	}
+	if b.bytes > MaxMessageBytes {
+		b.fail("message", fmt.Sprintf("%d bytes of text, above %d", b.bytes, MaxMessageBytes))
 	}
 	return b.err
 }

@@ -3,6 +3,7 @@ package messaging
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,6 +89,15 @@ func TestKapsoMessageBounds(t *testing.T) {
 		return with(t, string(b), "message.reaction", map[string]any{"message_id": "wamid.x", "emoji": "👍", k: v})
 	}
 	outbound := with(t, boundsBase, "message.kapso.direction", "outbound")
+	failures := func(n int, text string) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = map[string]any{"id": "wamid.bounds", "status": "failed", "timestamp": fmt.Sprint(1773151320 + i),
+				"errors": []any{map[string]any{"code": 131026, "title": text, "message": text,
+					"error_data": map[string]any{"details": text}}}}
+		}
+		return out
+	}
 	for _, c := range []struct {
 		name, field string
 		body        []byte
@@ -125,7 +135,10 @@ func TestKapsoMessageBounds(t *testing.T) {
 		{"a long failure detail", "status.error.details", with(t, outbound, "message.kapso.statuses", []any{map[string]any{
 			"id": "wamid.bounds", "status": "failed", "timestamp": "1773151320",
 			"errors": []any{map[string]any{"code": 131026, "error_data": map[string]any{"details": x(MaxErrorChars + 1)}}}}})},
-		// Every field within its bound, together beyond the item's.
+		// Every field within its bound, together beyond the item's: the
+		// message's fields, or its statuses' failures with them.
+		{"statuses together too large", "message", with(t, with(t, outbound, "message.text.body", strings.Repeat("é", MaxTextChars)),
+			"message.kapso.statuses", failures(MaxStatuses, strings.Repeat("🙂", MaxErrorChars)))},
 		{"fields together too large", "message", with(t, with(t, boundsBase, "message.text.body", strings.Repeat("🙂", MaxTextChars)),
 			"message.kapso.content", strings.Repeat("é", MaxTextChars))},
 	} {
