@@ -95,8 +95,9 @@ func TestAnalyzeRealAdapters(t *testing.T) {
 		"dynamo.Onboarding.TenantsWithStatus":  {Ops: ops("dynamodb:Query index")},
 		"dynamo.Numbers.Secret":                {Ops: ops("dynamodb:GetItem")},
 		"dynamo.Numbers.NumbersMissingWebhook": {Ops: ops("dynamodb:Query index")},
-		// The accept's TransactWriteItems updates two items.
-		"dynamo.Messages.MoveOutbound":         {Ops: ops("dynamodb:GetItem", "dynamodb:UpdateItem")},
+		// The accept's TransactWriteItems updates two items; a send under a
+		// derived conversation id may put that id's alias.
+		"dynamo.Messages.MoveOutbound":         {Ops: ops("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
 		"dynamo.Messages.CreateOutbound":       {Ops: ops("dynamodb:PutItem")},
 		"sqsqueue.Sender.Send":                 {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
 		"sqsqueue.Poller.Once":                 {Ops: ops("sqs:DeleteMessage", "sqs:ReceiveMessage")},

@@ -252,9 +252,9 @@ var functions = []function{
 		Timeout: schema.Outbound.ConsumerTimeout,
 		Access: []access{
 			// The outbound message: read, claimed, accepted (with the message
-			// of its WAMID, in one transaction) or failed; the per-number
-			// pacing counters.
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:UpdateItem"),
+			// of its WAMID, in one transaction, then the alias of a derived
+			// conversation id) or failed; the per-number pacing counters.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
 			// A paced or refused send goes back on its queue with a delay.
 			sendTo(schema.Outbound),
 		},

@@ -405,8 +405,9 @@ var wantGrants = map[string]map[string][]string{
 	},
 	"Sender": {
 		// The outbound message read and moved (its accept a transaction of
-		// two UpdateItems), the per-number pacing counters.
-		"BridgeTable":       {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		// two UpdateItems, and the alias of a derived conversation id), the
+		// per-number pacing counters.
+		"BridgeTable":       {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		"KapsoApiKeySecret": {"secretsmanager:GetSecretValue"},
 		"DataKey":           {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		// Its event source, and the paced or refused sends it puts back.

@@ -77,9 +77,11 @@ const (
 	messageSK          = "MSG"
 	conversationPrefix = "CONV#"
 	conversationSK     = "CONV"
-	contactPrefix      = "CONTACT#"
-	contactSK          = "CONTACT"
-	pendingPrefix      = "PENDING#"
+	// conversationAliasSK is a derived conversation id's alias.
+	conversationAliasSK = "ALIAS"
+	contactPrefix       = "CONTACT#"
+	contactSK           = "CONTACT"
+	pendingPrefix       = "PENDING#"
 	// conversationsIndex is the gsi1 partition of a tenant's conversations,
 	// by last activity.
 	conversationsIndex = "CONVS#"
@@ -101,6 +103,12 @@ func conversationPK(tenantID, conversationID string) string {
 
 func conversationKey(tenantID, conversationID string) map[string]types.AttributeValue {
 	return key(conversationPK(tenantID, conversationID), conversationSK)
+}
+
+// conversationAliasKey is what a derived conversation id is an alias of;
+// it shares the partition of the derived id's own conversation item.
+func conversationAliasKey(tenantID, derivedID string) map[string]types.AttributeValue {
+	return key(conversationPK(tenantID, derivedID), conversationAliasSK)
 }
 
 // contactPK is one person (messaging.Person.Key) on one number.

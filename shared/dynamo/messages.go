@@ -28,6 +28,8 @@ import (
 //	                                                   outbound_id once an outbound message was accepted under it
 //	                                                   (gsi1: CONVMSG#<tenant>#<conversation> / <ts ns>#<wamid>)
 //	CONV#<tenant>#<conversation>            / CONV     (gsi1: CONVS#<tenant> / <last active ns>#<conversation>)
+//	CONV#<tenant>#<derived conversation>    / ALIAS    alias_of: the conversation Kapso named a message of the
+//	                                                   derived id into (see alias)
 //	CONTACT#<tenant>#<number>#<person key>  / CONTACT  one person on one number; merged_into names the
 //	                                                   person key it was merged into
 //	OUT#<tenant>#<outbound id>              / OUT      one outbound message (see outbox.go)
@@ -76,6 +78,8 @@ const (
 	// attrOutboundID names, on a message item, the outbound message the
 	// tenant sent it as.
 	attrOutboundID = "outbound_id"
+	// attrAliasOf is, on an alias item, the conversation it stands for.
+	attrAliasOf = "alias_of"
 )
 
 // maxHops bounds how many contact merges a write or lookup follows.
@@ -204,6 +208,30 @@ func conditionFailedItem(err error) (map[string]types.AttributeValue, bool) {
 
 func invalid(what string) error { return errs.E(errs.Invalid, what, nil) }
 
+// refused classifies what DynamoDB refuses for good: a ValidationException
+// (an item above 400 KB, a key above its size limit), alone or as the
+// reason a transaction was cancelled. Sending the same request again can
+// never succeed, so it is errs.Invalid, which a worker keeps aside instead
+// of retrying; any other error is returned as it is.
+func refused(err error) error {
+	if err == nil || errs.CodeOf(err) != errs.Internal {
+		return err
+	}
+	var api interface{ ErrorCode() string }
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+		return errs.E(errs.Invalid, "DynamoDB refused the write", err)
+	}
+	var tc *types.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for _, r := range tc.CancellationReasons {
+			if aws.ToString(r.Code) == "ValidationError" {
+				return errs.E(errs.Invalid, "DynamoDB refused the write", err)
+			}
+		}
+	}
+	return err
+}
+
 func boolVal(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
 
 // --- messages and statuses ---
@@ -278,7 +306,7 @@ func checkStatus(u *messaging.StatusUpdate, wamid string) error {
 // PutMessage implements messaging.Store: one UpdateItem, or two when a
 // higher status is already stored.
 func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
-	wrap := func(err error) error { return fmt.Errorf("put message %s: %w", m.WAMID, err) }
+	wrap := func(err error) error { return fmt.Errorf("put message %s: %w", m.WAMID, refused(err)) }
 	if tenantID == "" || m.WAMID == "" {
 		return wrap(invalid("message without tenant or WAMID"))
 	}
@@ -307,16 +335,89 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 		u.set = append(u.set, u.name(attrStatusRank)+" = "+r)
 		return u, "attribute_not_exists(" + attrStatusRank + ") OR " + attrStatusRank + " <= " + r
 	}
+	// The old values say which conversation id the message had, at no
+	// extra call: see alias.
 	u, cond := build(top != "")
-	_, err := s.updateItem(ctx, k, u, cond, types.ReturnValueNone)
+	out, err := s.updateItem(ctx, k, u, cond, types.ReturnValueUpdatedOld)
 	if _, failed := conditionFailedItem(err); failed {
 		u, _ = build(false)
-		_, err = s.updateItem(ctx, k, u, "", types.ReturnValueNone)
+		out, err = s.updateItem(ctx, k, u, "", types.ReturnValueUpdatedOld)
 	}
 	if err != nil {
 		return wrap(err)
 	}
+	if old, named := stringAttr(out.Attributes[attrConversationID]), m.ConversationID; old != "" && named != "" {
+		if m.Kapso == nil {
+			old, named = named, old // a copy without Kapso content only fills
+		}
+		if err := s.alias(ctx, tenantID, old, named); err != nil {
+			return wrap(err)
+		}
+	}
 	return nil
+}
+
+// alias records that the derived conversation id from stands for to: a
+// message named under from (a send to a person never seen, a Meta copy)
+// is in Kapso's conversation to. One conditional PutItem, only when a
+// message's conversation id is replaced; the first alias of an id stays,
+// so the id a send was answered with always lists the same conversation.
+func (s *Messages) alias(ctx context.Context, tenantID, from, to string) error {
+	if !messaging.IsDerivedConversationID(from) || messaging.IsDerivedConversationID(to) {
+		return nil
+	}
+	item := conversationAliasKey(tenantID, from)
+	item[attrAliasOf] = str(to)
+	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(" + schema.AttrPK + ")")})
+	if _, failed := conditionFailedItem(err); failed {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("alias conversation %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// aliasAccepted gives the derived conversation id a send was listed under
+// its alias when the message accepted under wamid is in another
+// conversation: its webhook named Kapso's before the accept, which only
+// fills. One GetItem, only for a send under a derived id. It is best
+// effort: the accept is recorded either way, and without the alias the
+// derived id lists what it listed before.
+func (s *Messages) aliasAccepted(ctx context.Context, tenantID, wamid, conversationID string) {
+	if !messaging.IsDerivedConversationID(conversationID) {
+		return
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: messageKey(tenantID, wamid),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String(attrConversationID)})
+	if err != nil || out.Item == nil {
+		return
+	}
+	_ = s.alias(ctx, tenantID, conversationID, stringAttr(out.Item[attrConversationID]))
+}
+
+// aliasOf is the conversation the derived id stands for: its alias,
+// unless the id is a conversation of its own (Meta-format traffic, whose
+// messages it lists), "" when neither. One Query of the id's partition,
+// which holds both items.
+func (s *Messages) aliasOf(ctx context.Context, tenantID, id string) (string, error) {
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.Table),
+		KeyConditionExpression:    aws.String(schema.AttrPK + " = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(conversationPK(tenantID, id))}})
+	if err != nil {
+		return "", fmt.Errorf("read alias of %s: %w", id, err)
+	}
+	alias := ""
+	for _, it := range out.Items {
+		switch stringAttr(it[schema.AttrSK]) {
+		case conversationSK:
+			return "", nil
+		case conversationAliasSK:
+			alias = stringAttr(it[attrAliasOf])
+		}
+	}
+	return alias, nil
 }
 
 // messageUpdate sets (Kapso copy) or fills (other copy) m's fields.
@@ -400,7 +501,9 @@ func personFrom(item map[string]types.AttributeValue, prefix string) messaging.P
 // returned item says whether the entry is known (a duplicate: done) or one
 // more UpdateItem adds it to the history only.
 func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messaging.StatusUpdate) error {
-	wrap := func(err error) error { return fmt.Errorf("apply status %s of %s: %w", st.Status, st.WAMID, err) }
+	wrap := func(err error) error {
+		return fmt.Errorf("apply status %s of %s: %w", st.Status, st.WAMID, refused(err))
+	}
 	if err := checkStatus(&st, ""); err != nil {
 		return wrap(err)
 	}

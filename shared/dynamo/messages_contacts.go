@@ -126,7 +126,9 @@ func (st contactState) item(k map[string]types.AttributeValue) map[string]types.
 // that one what the phone contact knew. The link is recorded last
 // (phone_linked), so a crash in between is repaired by the next sighting.
 func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
-	wrap := func(err error) error { return fmt.Errorf("put contact %s on %s: %w", p.Key(), phoneNumberID, err) }
+	wrap := func(err error) error {
+		return fmt.Errorf("put contact %s on %s: %w", p.Key(), phoneNumberID, refused(err))
+	}
 	k := p.Key()
 	if tenantID == "" || phoneNumberID == "" || k == "" {
 		return wrap(invalid("contact without tenant, number or person"))
@@ -327,7 +329,7 @@ func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.At
 // it read, and points the old contact at it.
 func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("change identity %s to %s on %s: %w", previous.BSUID, current.BSUID, phoneNumberID, err)
+		return fmt.Errorf("change identity %s to %s on %s: %w", previous.BSUID, current.BSUID, phoneNumberID, refused(err))
 	}
 	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
 		return wrap(invalid("identity change without both BSUIDs"))
@@ -479,7 +481,7 @@ func fillPerson(p, q messaging.Person) messaging.Person {
 // following the contact's merge.
 func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("set marketing preference of %s on %s: %w", p.Key(), phoneNumberID, err)
+		return fmt.Errorf("set marketing preference of %s on %s: %w", p.Key(), phoneNumberID, refused(err))
 	}
 	k := p.Key()
 	if tenantID == "" || phoneNumberID == "" || k == "" {

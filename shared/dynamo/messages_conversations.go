@@ -14,7 +14,7 @@ import (
 // newest event, else a second one that only fills missing fields. At the
 // same LastActiveAt an ended conversation stays ended.
 func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messaging.Conversation) error {
-	wrap := func(err error) error { return fmt.Errorf("put conversation %s: %w", c.ID, err) }
+	wrap := func(err error) error { return fmt.Errorf("put conversation %s: %w", c.ID, refused(err)) }
 	if tenantID == "" || c.ID == "" {
 		return wrap(invalid("conversation without tenant or id"))
 	}

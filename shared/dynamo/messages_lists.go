@@ -166,15 +166,26 @@ func followContacts(contacts map[contactRef]map[string]types.AttributeValue, r c
 	return contacts[r]
 }
 
-// ConversationMessages implements messaging.Reader: one Query.
+// ConversationMessages implements messaging.Reader: one Query, after one
+// more of its alias for a derived conversation id.
 func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
 	wrap := func(err error) error { return fmt.Errorf("list messages of conversation %s: %w", conversationID, err) }
 	if tenantID == "" {
 		return nil, "", wrap(invalid("no tenant"))
 	}
+	listed := conversationID
+	if messaging.IsDerivedConversationID(conversationID) {
+		to, err := s.aliasOf(ctx, tenantID, conversationID)
+		if err != nil {
+			return nil, "", wrap(err)
+		}
+		if to != "" {
+			listed = to
+		}
+	}
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.
-	items, next, err := s.queryList(ctx, "messages:"+conversationID, conversationMessagesPartition(tenantID, conversationID),
+	items, next, err := s.queryList(ctx, "messages:"+conversationID, conversationMessagesPartition(tenantID, listed),
 		[]itemKind{{messagePK(tenantID, ""), messageSK}, {outboundPK(tenantID, ""), outboundSK}}, p, true)
 	if err != nil {
 		return nil, "", wrap(err)

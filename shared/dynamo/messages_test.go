@@ -2,6 +2,9 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +12,8 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
 )
@@ -158,4 +163,81 @@ func equalCounts(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// What DynamoDB refuses for good (an item above 400 KB, a key above its
+// size limit) comes back as errs.Invalid, so a worker keeps the event aside
+// rather than retrying what can never succeed; nothing is stored.
+func TestRefusedWritesAreInvalid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const number = "106540352242922"
+	msg := func(wamid, conv, text string) messaging.Message {
+		return messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Inbound, Type: "text",
+			Text: text, Timestamp: at, From: messaging.Person{Phone: "16505551234"}, ConversationID: conv,
+			Kapso: &messaging.KapsoContent{Content: text}}
+	}
+	for name, err := range map[string]error{
+		"a 3,000-byte WAMID":           s.PutMessage(ctx, "acme", msg("wamid."+strings.Repeat("w", 3000), "conv-1", "hi"), nil),
+		"a 2,100-byte conversation id": s.PutMessage(ctx, "acme", msg("wamid.conv", strings.Repeat("c", 2100), "hi"), nil),
+		"a 300 KB text, twice":         s.PutMessage(ctx, "acme", msg("wamid.text", "conv-1", strings.Repeat("t", 300<<10)), nil),
+		"a 2,000-byte conversation":    s.PutConversation(ctx, "acme", messaging.Conversation{ID: strings.Repeat("c", 2000), LastActiveAt: at}),
+		"a 3,000-byte status WAMID":    s.ApplyStatus(ctx, "acme", messaging.StatusUpdate{WAMID: strings.Repeat("w", 3000), Status: messaging.Sent, At: at}),
+		"a 3,000-byte contact":         s.PutContact(ctx, "acme", number, messaging.Person{Phone: strings.Repeat("5", 3000)}, messaging.Sighting{At: at}),
+	} {
+		if errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
+	}
+	for _, id := range []string{"wamid.conv", "wamid.text"} {
+		if _, ok, err := s.Message(ctx, "acme", id); ok || err != nil {
+			t.Errorf("%s: stored %v, %v", id, ok, err)
+		}
+	}
+}
+
+// A message event at its bounds (messaging.MaxMessageBytes of text, the
+// longest ids, MaxStatuses statuses) fits one item: what the normaliser
+// lets through, DynamoDB takes.
+func TestTheLargestMessageFits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	wamid := "wamid." + strings.Repeat("w", messaging.MaxIDBytes-len("wamid."))
+	var statuses []any
+	for i := range messaging.MaxStatuses {
+		statuses = append(statuses, map[string]any{"id": wamid, "status": "failed", "timestamp": fmt.Sprint(1773151320 + i),
+			"errors": []any{map[string]any{"code": 131026, "title": strings.Repeat("e", 100)}}})
+	}
+	text := strings.Repeat("é", messaging.MaxTextChars)
+	content := strings.Repeat("é", (messaging.MaxMessageBytes-len(text)-8<<10)/2)
+	body, err := json.Marshal(map[string]any{
+		"message": map[string]any{"id": wamid, "timestamp": "1773151320", "type": "text", "to": "16505551234",
+			"text":  map[string]any{"body": text},
+			"kapso": map[string]any{"direction": "outbound", "content": content, "statuses": statuses}},
+		"conversation":    map[string]any{"id": strings.Repeat("c", messaging.MaxIDBytes), "phone_number": "+16505551234"},
+		"phone_number_id": "106540352242922"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := kapso.DecodeMessageEvent(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := messaging.FromKapsoMessage(kapso.EventMessageSent, ev)
+	if err != nil {
+		t.Fatalf("normalise: %v", err)
+	}
+	if err := s.PutMessage(ctx, "acme", km.Message, km.Statuses); err != nil {
+		t.Fatalf("the largest message: %v", err)
+	}
+	if err := s.PutConversation(ctx, "acme", *km.Conversation); err != nil {
+		t.Fatalf("its conversation: %v", err)
+	}
+	m, ok, err := s.Message(ctx, "acme", wamid)
+	if err != nil || !ok || m.Text != text || len(m.Delivery.History) != messaging.MaxStatuses {
+		t.Fatalf("read back: ok %v, %d statuses, %v", ok, len(m.Delivery.History), err)
+	}
 }

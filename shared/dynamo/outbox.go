@@ -272,6 +272,7 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 			}},
 		}})
 		if err == nil {
+			s.aliasAccepted(ctx, tenantID, t.WAMID, cur.ConversationID)
 			cur.State, cur.WAMID, cur.UpdatedAt = messaging.OutAccepted, t.WAMID, parseStamp(stamp(t.At))
 			return cur, nil
 		}

@@ -41,7 +41,7 @@ const defaultPendingLimit = 100
 // KeepPending implements messaging.PendingStore.
 func (s *Pending) KeepPending(ctx context.Context, phoneNumberID, eventID string, receivedAt time.Time, raw []byte) error {
 	wrap := func(err error) error {
-		return fmt.Errorf("keep pending event %s of %s: %w", eventID, phoneNumberID, err)
+		return fmt.Errorf("keep pending event %s of %s: %w", eventID, phoneNumberID, refused(err))
 	}
 	switch {
 	case phoneNumberID == "" || eventID == "":

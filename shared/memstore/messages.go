@@ -36,6 +36,9 @@ type tenantMessages struct {
 	convs    map[string]*conversation              // conversation id →
 	contacts map[string]*contact                   // phone number id \x00 person key →
 	outbox   map[string]*messaging.OutboundMessage // outbound id →
+	// aliases maps a derived conversation id to the conversation Kapso
+	// named a message of it into; the first one stays.
+	aliases map[string]string
 }
 
 type message struct {
@@ -76,7 +79,7 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 	t, ok := s.tenants[tenantID]
 	if !ok {
 		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{},
-			outbox: map[string]*messaging.OutboundMessage{}}
+			outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
 	return t
@@ -112,7 +115,7 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 		cur = &message{m: messaging.Message{WAMID: m.WAMID}}
 		t.messages[m.WAMID] = cur
 	}
-	mergeMessage(cur, m)
+	t.mergeMessage(cur, m)
 	cur.known = true
 	for _, u := range statuses {
 		cur.delivery, _ = messaging.Merge(cur.delivery, u)
@@ -137,10 +140,18 @@ func checkStatus(u *messaging.StatusUpdate, wamid string) error {
 
 // mergeMessage applies the copy m to cur: with Kapso content its non-empty
 // fields win, without it they only fill what is missing, so the Kapso and
-// the Meta copies of a message converge whatever their order.
-func mergeMessage(cur *message, m messaging.Message) {
+// the Meta copies of a message converge whatever their order. Of two
+// conversation ids, a derived one that loses becomes an alias of the other.
+func (t *tenantMessages) mergeMessage(cur *message, m messaging.Message) {
 	win := m.Kapso != nil
 	c := &cur.m
+	if old, named := c.ConversationID, m.ConversationID; old != "" && named != "" {
+		if win {
+			t.alias(old, named)
+		} else {
+			t.alias(named, old)
+		}
+	}
 	setField(win, &c.PhoneNumberID, m.PhoneNumberID)
 	setField(win, &c.Direction, m.Direction)
 	setField(win, &c.Type, m.Type)
@@ -157,6 +168,16 @@ func mergeMessage(cur *message, m messaging.Message) {
 	if m.ConversationID != "" && (win || c.ConversationID == "") {
 		c.ConversationID = m.ConversationID
 		cur.sortKey = sortKey(m.Timestamp, m.WAMID)
+	}
+}
+
+// alias makes the derived id from an alias of to, unless it has one.
+func (t *tenantMessages) alias(from, to string) {
+	if !messaging.IsDerivedConversationID(from) || messaging.IsDerivedConversationID(to) {
+		return
+	}
+	if _, ok := t.aliases[from]; !ok {
+		t.aliases[from] = to
 	}
 }
 
@@ -618,6 +639,10 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	t, ok := s.tenants[tenantID]
 	if !ok {
 		return nil, "", nil
+	}
+	// A derived id that is a conversation of its own lists its messages.
+	if to, ok := t.aliases[conversationID]; ok && t.convs[conversationID] == nil {
+		conversationID = to
 	}
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.

@@ -88,7 +88,7 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		}
 		// The request's content fills the message; a Kapso copy, stored
 		// before or after, overwrites it.
-		mergeMessage(cur, messaging.Message{WAMID: tr.WAMID, PhoneNumberID: m.PhoneNumberID, Direction: messaging.Outbound,
+		t.mergeMessage(cur, messaging.Message{WAMID: tr.WAMID, PhoneNumberID: m.PhoneNumberID, Direction: messaging.Outbound,
 			Type: m.Type, Text: m.Text, Timestamp: m.CreatedAt, To: m.To, ConversationID: m.ConversationID})
 		cur.known, cur.outboundID = true, id
 		m.WAMID = tr.WAMID

@@ -10,11 +10,13 @@ import (
 )
 
 // apply stores what ev says for the tenant. Every fact comes from the
-// signed body; the event name only routes.
+// signed body; the event name only routes. An event dated after its
+// receipt is refused before anything is written (messaging.ErrAhead).
 func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) error {
 	if ev.meta != nil {
 		return w.applyMeta(ctx, tenant, number, ev)
 	}
+	received := w.receivedAt(ev)
 	switch {
 	case kapso.IsMessageEvent(ev.Name):
 		p, err := kapso.DecodeMessageEvent(ev.Payload)
@@ -32,6 +34,9 @@ func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) err
 			return fmt.Errorf("message %s names number %s: %w", km.Message.WAMID, km.Message.PhoneNumberID,
 				messaging.ErrForeignNumber)
 		}
+		if err := km.NotAhead(received); err != nil {
+			return err
+		}
 		return w.putMessage(ctx, tenant, km.Message, km.Statuses, km.Conversation)
 	case kapso.IsConversationEvent(ev.Name):
 		p, err := kapso.DecodeConversationEvent(ev.Payload)
@@ -47,6 +52,9 @@ func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) err
 		}
 		if c.PhoneNumberID != number {
 			return fmt.Errorf("conversation %s names number %s: %w", c.ID, c.PhoneNumberID, messaging.ErrForeignNumber)
+		}
+		if err := c.NotAhead(received); err != nil {
+			return err
 		}
 		if err := w.Store.PutConversation(ctx, tenant, c); err != nil {
 			return err
@@ -64,6 +72,9 @@ func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) err
 		if err != nil {
 			return err
 		}
+		if err := c.NotAhead(received); err != nil {
+			return err
+		}
 		return w.changeIdentity(ctx, tenant, number, c)
 	case ev.Name == kapso.EventContactMarketingPreference:
 		p, err := kapso.DecodeMarketingPreferenceChanged(ev.Payload)
@@ -75,6 +86,9 @@ func (w *Worker) apply(ctx context.Context, tenant, number string, ev event) err
 			return err
 		}
 		if err := sameNumber(c.PhoneNumberID, number); err != nil {
+			return err
+		}
+		if err := c.NotAhead(received); err != nil {
 			return err
 		}
 		return w.Store.SetMarketingPreference(ctx, tenant, number, c.Person, c.Preference)
@@ -145,6 +159,7 @@ func pastSent(msg messaging.Message, statuses []messaging.StatusUpdate) bool {
 
 func (w *Worker) applyMeta(ctx context.Context, tenant, number string, ev event) error {
 	e := *ev.meta
+	received := w.receivedAt(ev)
 	switch e.Kind {
 	case meta.KindMessage:
 		p, err := meta.DecodeMessage(e)
@@ -154,6 +169,9 @@ func (w *Worker) applyMeta(ctx context.Context, tenant, number string, ev event)
 		p.Metadata.PhoneNumberID = number
 		msg, err := messaging.FromMetaMessage(p)
 		if err != nil {
+			return err
+		}
+		if err := msg.NotAhead(received); err != nil {
 			return err
 		}
 		if err := w.putMessage(ctx, tenant, msg, nil, nil); err != nil {
@@ -176,6 +194,9 @@ func (w *Worker) applyMeta(ctx context.Context, tenant, number string, ev event)
 		if err != nil {
 			return err
 		}
+		if err := u.NotAhead(received); err != nil {
+			return err
+		}
 		return w.Store.ApplyStatus(ctx, tenant, u)
 	case meta.KindErrors:
 		errs, err := meta.DecodeErrors(e)
@@ -190,6 +211,11 @@ func (w *Worker) applyMeta(ctx context.Context, tenant, number string, ev event)
 		changes, err := messaging.FromMetaUserIDUpdate(e.Raw, number)
 		if err != nil {
 			return err
+		}
+		for _, c := range changes {
+			if err := c.NotAhead(received); err != nil {
+				return err
+			}
 		}
 		for _, c := range changes {
 			if err := w.changeIdentity(ctx, tenant, number, c); err != nil {

@@ -75,9 +75,14 @@ type errUnused struct{ reason string }
 func (e errUnused) Error() string { return e.reason }
 
 // unusable reports whether err says the event itself is bad, so that
-// retrying can never help.
+// retrying can never help: malformed, beyond a bound, or refused by a store
+// as invalid or too large (the adapters classify those).
 func unusable(err error) bool {
-	return errs.CodeOf(err) == errs.Invalid || errors.Is(err, kapso.ErrMalformed) || errors.Is(err, meta.ErrMalformed)
+	switch errs.CodeOf(err) {
+	case errs.Invalid, errs.TooLarge:
+		return true
+	}
+	return errors.Is(err, kapso.ErrMalformed) || errors.Is(err, meta.ErrMalformed)
 }
 
 // limiter bounds how many functions run at once across a batch.

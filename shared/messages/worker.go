@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -137,7 +138,7 @@ func (w *Worker) applyOrKeep(ctx context.Context, tenant, number string, ev even
 	case errors.As(err, &unused):
 		w.logger().Info("event kept, not applied", "event_id", ev.ID, "event", ev.Name, "reason", unused.reason)
 		return w.keepEvent(ctx, ev, "unhandled: "+unused.reason)
-	case errors.Is(err, messaging.ErrForeignNumber):
+	case errors.Is(err, messaging.ErrForeignNumber), errors.Is(err, messaging.ErrAhead):
 		return w.keepEvent(ctx, ev, "suspicious: "+err.Error())
 	case unusable(err):
 		return w.keepEvent(ctx, ev, "unusable: "+err.Error())
@@ -155,6 +156,11 @@ func (w *Worker) keepPending(ctx context.Context, number string, ev event) error
 		return fmt.Errorf("encode pending %s: %w", ev.ID, err)
 	}
 	if err := w.Pending.KeepPending(ctx, number, ev.ID, ev.ReceivedAt, raw); err != nil {
+		if unusable(err) {
+			// Too large to keep, or refused by the store: it could never
+			// be applied either.
+			return w.keepEvent(ctx, ev, "unusable: "+err.Error())
+		}
 		return fmt.Errorf("keep %s for number %s: %w", ev.ID, number, err)
 	}
 	tenant, ok, err := w.tenantOf(ctx, number, false)
@@ -257,6 +263,7 @@ func (w *Worker) keepEvent(ctx context.Context, ev event, reason string) error {
 // keepAside keeps what is applied to no one. Only a failure to keep it
 // fails the message: then SQS retries, and the DLQ holds it in the end.
 func (w *Worker) keepAside(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error {
+	reason = clip(reason, maxReasonBytes)
 	w.logger().Warn("messages event kept aside", "id", id, "reason", reason)
 	if w.Rejects == nil {
 		return fmt.Errorf("%s is kept aside (%s) but this worker has no reject store", id, reason)
@@ -265,6 +272,32 @@ func (w *Worker) keepAside(ctx context.Context, id, reason string, receivedAt ti
 		return fmt.Errorf("keep %s aside: %w", id, err)
 	}
 	return nil
+}
+
+// maxReasonBytes bounds a reason kept aside: it may quote what the event
+// says, and the event is kept whole next to it.
+const maxReasonBytes = 1024
+
+// clip cuts s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// receivedAt is the time the event's delivery was received, the clock an
+// event's own times are judged by: a message replayed from the DLQ days
+// later is still judged by when it arrived, not by when it was applied.
+// Only an event without one (none should be) falls back to now.
+func (w *Worker) receivedAt(ev event) time.Time {
+	if !ev.ReceivedAt.IsZero() {
+		return ev.ReceivedAt
+	}
+	return w.now()
 }
 
 // deliveryEvents splits a delivery into the events the worker applies.

@@ -105,6 +105,9 @@ func (c IdentityChange) check(what string) error {
 	case !kapso.IsBSUID(c.Previous.BSUID) || !kapso.IsBSUID(c.Current.BSUID):
 		return errs.E(errs.Invalid, what+": not a BSUID", nil)
 	}
+	if err := boundIdentity(c); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	return nil
 }
 
@@ -136,6 +139,9 @@ func FromKapsoMarketingPreference(ev kapso.MarketingPreferenceChanged) (Marketin
 			return MarketingChange{}, errs.E(errs.Invalid, "marketing preference: bad occurred_at", err)
 		}
 		c.Preference.OccurredAt = t.UTC()
+	}
+	if err := boundMarketing(c); err != nil {
+		return MarketingChange{}, fmt.Errorf("marketing preference: %w", err)
 	}
 	return c, nil
 }

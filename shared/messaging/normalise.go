@@ -122,6 +122,9 @@ func FromKapsoMessage(event string, ev kapso.MessageEvent) (KapsoMessage, error)
 		c.Person = c.Person.fill(msg.Counterpart())
 		out.Conversation = &c
 	}
+	if err := boundMessage(out.Message, out.Statuses, out.Conversation); err != nil {
+		return KapsoMessage{}, fmt.Errorf("normalise kapso message: %w", err)
+	}
 	return out, nil
 }
 
@@ -218,6 +221,9 @@ func FromKapsoConversation(event string, ev kapso.ConversationEvent) (Conversati
 	if ev.Inactivity != nil {
 		c.InactivityMinutes = ev.Inactivity.Minutes
 	}
+	if err := boundConversation(c); err != nil {
+		return Conversation{}, fmt.Errorf("normalise kapso conversation: %w", err)
+	}
 	return c, nil
 }
 
@@ -276,6 +282,9 @@ func FromMetaMessage(ev meta.MessageEvent) (Message, error) {
 	}
 	msg.To = Person{Phone: phone(ev.Metadata.DisplayPhoneNumber)}
 	msg.ConversationID = MetaConversationID(msg.PhoneNumberID, msg.From)
+	if err := boundMessage(msg, nil, nil); err != nil {
+		return Message{}, fmt.Errorf("normalise meta message: %w", err)
+	}
 	return msg, nil
 }
 
@@ -301,6 +310,9 @@ func FromMetaStatus(ev meta.StatusEvent) (StatusUpdate, error) {
 		return StatusUpdate{}, errs.E(errs.Invalid,
 			fmt.Sprintf("normalise meta status %s: not a delivery status %q", ev.Status.ID, ev.Status.Status), nil)
 	}
+	if err := boundStatus(u); err != nil {
+		return StatusUpdate{}, fmt.Errorf("normalise meta status: %w", err)
+	}
 	return u, nil
 }
 
@@ -313,6 +325,9 @@ func statusUpdate(s meta.Status, number string) (StatusUpdate, bool, error) {
 	}
 	if s.ID == "" {
 		return StatusUpdate{}, false, errs.E(errs.Invalid, "status without message id", nil)
+	}
+	if err := boundID("status.id", s.ID); err != nil {
+		return StatusUpdate{}, false, err
 	}
 	at, err := unixTime(s.Timestamp)
 	if err != nil {
@@ -342,6 +357,9 @@ func statusUpdate(s meta.Status, number string) (StatusUpdate, bool, error) {
 func fromMetaMessage(m meta.Message, number string) (Message, error) {
 	if m.ID == "" {
 		return Message{}, errs.E(errs.Invalid, "message without id", nil)
+	}
+	if err := boundID("wamid", m.ID); err != nil {
+		return Message{}, err
 	}
 	at, err := unixTime(m.Timestamp)
 	if err != nil {
@@ -410,5 +428,14 @@ func MetaConversationID(phoneNumberID string, p Person) string {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(phoneNumberID + "\x00" + key))
-	return "meta:" + hex.EncodeToString(sum[:16])
+	return derivedPrefix + hex.EncodeToString(sum[:16])
 }
+
+const derivedPrefix = "meta:"
+
+// IsDerivedConversationID reports whether id is one MetaConversationID
+// derives: it stands for a person's conversation on a number until Kapso
+// names one. A send to a person never seen is answered with such an id;
+// once Kapso names the message's conversation, the derived id is an alias
+// of it (Reader.ConversationMessages).
+func IsDerivedConversationID(id string) bool { return strings.HasPrefix(id, derivedPrefix) }

@@ -14,7 +14,11 @@ import (
 type Store interface {
 	// PutMessage stores m under (tenant, m.WAMID) with the statuses its own
 	// event carried. Storing it again changes nothing; a message whose
-	// statuses arrived first is completed, its statuses kept.
+	// statuses arrived first is completed, its statuses kept. A message
+	// named by one copy under a derived conversation id and by another
+	// under Kapso's conversation (IsDerivedConversationID) makes the derived
+	// id an alias of Kapso's, whichever copy came first; the first alias
+	// of a derived id stays.
 	PutMessage(ctx context.Context, tenantID string, m Message, statuses []StatusUpdate) error
 	// ApplyStatus adds u to its message's history and moves the message's
 	// status forward, never back (a conditional write): see Merge. A status
@@ -50,7 +54,11 @@ type Reader interface {
 	// followed).
 	Conversations(ctx context.Context, tenantID string, p Page) ([]ConversationView, string, error)
 	// ConversationMessages lists a conversation's messages oldest first, by
-	// Meta's timestamp then WAMID.
+	// Meta's timestamp then WAMID. A derived conversation id that became an
+	// alias (Store.PutMessage, Outbox.MoveOutbound) lists the conversation
+	// it is an alias of, so the id a send was answered with keeps working;
+	// unless it is a conversation of its own (Meta-format traffic stored
+	// one): then it lists its own messages.
 	ConversationMessages(ctx context.Context, tenantID, conversationID string, p Page) ([]StoredMessage, string, error)
 	// Message is one message with its whole status history, by WAMID or by
 	// the outbound id of a message sent through the API (IsOutboundID); ok

@@ -295,7 +295,61 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				equal(t, fmt.Sprintf("order %d", i), message(t, r, tenantA, wamid).Message, w)
 			}
 			equal(t, "kapso conversation", messageIDs(t, r, tenantA, "kapso-conv", 10), []string{"wamid.0", "wamid.1"})
-			equal(t, "meta conversation", messageIDs(t, r, tenantA, "meta:abc", 10), []string(nil))
+			// The derived id of the Meta copy stands for Kapso's conversation.
+			equal(t, "meta conversation", messageIDs(t, r, tenantA, "meta:abc", 10), []string{"wamid.0", "wamid.1"})
+		},
+		"a derived conversation id lists the conversation Kapso named": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+			derived := func(i int) string {
+				return messaging.MetaConversationID(number, messaging.Person{Phone: fmt.Sprint(phoneAna, i)})
+			}
+			for i, order := range []string{"derived first", "kapso first"} {
+				d, k := derived(i), "kapso-"+order
+				metaCopy := outbound("wamid."+order, d, at(1))
+				kapsoCopy := outbound("wamid."+order, k, at(1))
+				kapsoCopy.Kapso = &messaging.KapsoContent{Content: "hello"}
+				copies := []messaging.Message{metaCopy, kapsoCopy}
+				if order == "kapso first" {
+					copies = []messaging.Message{kapsoCopy, metaCopy}
+				}
+				for _, m := range copies {
+					must(t, s.PutMessage(ctx, tenantA, m, nil))
+				}
+				must(t, s.PutMessage(ctx, tenantA, outbound("wamid.reply-"+order, k, at(2)), nil))
+				want := []string{"wamid." + order, "wamid.reply-" + order}
+				equal(t, order+": Kapso's id", messageIDs(t, r, tenantA, k, 10), want)
+				equal(t, order+": the derived id", messageIDs(t, r, tenantA, d, 10), want)
+				equal(t, order+": the derived id in pages of one", messageIDs(t, r, tenantA, d, 1), want)
+				equal(t, order+": another tenant", messageIDs(t, r, tenantB, d, 10), []string(nil))
+			}
+			// The first alias stays: the id keeps listing the same conversation.
+			d := derived(0)
+			later := outbound("wamid.later", d, at(3))
+			must(t, s.PutMessage(ctx, tenantA, later, nil))
+			later.ConversationID, later.Kapso = "kapso-other", &messaging.KapsoContent{Content: "hello"}
+			must(t, s.PutMessage(ctx, tenantA, later, nil))
+			equal(t, "after a second conversation", messageIDs(t, r, tenantA, d, 10),
+				[]string{"wamid.derived first", "wamid.reply-derived first"})
+			// Meta-format traffic alone keeps its derived id; Kapso ids are never aliases.
+			alone := derived(2)
+			must(t, s.PutMessage(ctx, tenantA, outbound("wamid.alone", alone, at(4)), nil))
+			equal(t, "a derived id without an alias", messageIDs(t, r, tenantA, alone, 10), []string{"wamid.alone"})
+			moved := outbound("wamid.moved", "conv-a", at(5))
+			moved.Kapso = &messaging.KapsoContent{Content: "hello"}
+			must(t, s.PutMessage(ctx, tenantA, moved, nil))
+			moved.ConversationID = "conv-b"
+			must(t, s.PutMessage(ctx, tenantA, moved, nil))
+			equal(t, "a Kapso id replaced by another", messageIDs(t, r, tenantA, "conv-a", 10), []string(nil))
+			// A derived id that is a conversation of its own (Meta-format
+			// traffic) lists its own messages, alias or not.
+			own := derived(3)
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: own, PhoneNumberID: number,
+				Person: messaging.Person{Phone: phoneAna}, Status: messaging.ConversationActive, LastActiveAt: at(6)}))
+			must(t, s.PutMessage(ctx, tenantA, outbound("wamid.own", own, at(6)), nil))
+			both := outbound("wamid.both", own, at(7))
+			must(t, s.PutMessage(ctx, tenantA, both, nil))
+			both.ConversationID, both.Kapso = "kapso-own", &messaging.KapsoContent{Content: "hello"}
+			must(t, s.PutMessage(ctx, tenantA, both, nil))
+			equal(t, "a derived conversation of its own", messageIDs(t, r, tenantA, own, 10), []string{"wamid.own"})
 		},
 		"conversations list newest first, page by page": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for i, id := range []string{"conv-b", "conv-c", "conv-a"} {

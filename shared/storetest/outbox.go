@@ -250,6 +250,30 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 				})
 			}
 		},
+		"a send under a derived conversation id is listed there once Kapso names the conversation": func(t *testing.T, s messaging.Store, r messaging.Reader, o messaging.Outbox) {
+			for i, order := range []string{"webhook first", "webhook after"} {
+				t.Run(order, func(t *testing.T) {
+					// A person never seen: the send is answered with a derived id.
+					d := messaging.MetaConversationID(number, messaging.Person{Phone: fmt.Sprint(phoneAna, i)})
+					k, wamid := "kapso-"+order, "wamid."+order
+					m := created(t, o, queued(tenantA, order, d, at(1)))
+					moved(t, o, tenantA, m.ID, at2(claim, at(2)))
+					kapsoCopy := messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Outbound,
+						Type: "text", Text: m.Text, Timestamp: at(2), To: m.To, ConversationID: k,
+						Kapso: &messaging.KapsoContent{Content: m.Text}}
+					webhook := func() { must(t, s.PutMessage(ctx, tenantA, kapsoCopy, nil)) }
+					if order == "webhook first" {
+						webhook()
+						moved(t, o, tenantA, m.ID, accept(wamid, at(3)))
+					} else {
+						moved(t, o, tenantA, m.ID, accept(wamid, at(3)))
+						webhook()
+					}
+					equal(t, "Kapso's conversation", ids(listed(t, r, tenantA, k, 10)), []string{wamid})
+					equal(t, "the id the send was answered with", ids(listed(t, r, tenantA, d, 10)), []string{wamid})
+				})
+			}
+		},
 		"a WAMID held by another outbound message is refused": func(t *testing.T, _ messaging.Store, r messaging.Reader, o messaging.Outbox) {
 			m1 := created(t, o, queued(tenantA, "k1", "conv-1", at(1)))
 			m2 := created(t, o, queued(tenantA, "k2", "conv-1", at(2)))

@@ -600,6 +600,51 @@ func TestBadInputNumberWebhook(t *testing.T) {
 	}
 	var convsBefore string
 	replayKey := "bi-replay-number"
+	// A signed delivery whose event breaks a bound, or is dated from the
+	// future, is accepted whole (the ingest does not split it) and the
+	// worker keeps the event aside (README, "What is on the queues"): a
+	// claim, a REJECTED item whose reason starts with the word, the
+	// tenant's conversations unchanged and nothing in a dead-letter queue.
+	keptAside := func(body []byte, word string) (func(t *testing.T) biResult, func(t *testing.T, before, after biSnap)) {
+		send := func(t *testing.T) biResult {
+			convsBefore = conversations(t)
+			return e.webhook(t, path, body, e.secret, "", nil)
+		}
+		return send, func(t *testing.T, before, after biSnap) {
+			biOneClaim(t, before, after)
+			settled := e.settle(t)
+			kept := 0
+			for _, l := range settled.items[schema.Bridge.ID] {
+				if _, found := slices.BinarySearch(before.items[schema.Bridge.ID], l); !found &&
+					strings.Contains(l, `"pk":S"REJECTED#`) && strings.Contains(l, `"reason":S"`+word+`: `) {
+					kept++
+				}
+			}
+			if kept != 1 {
+				t.Errorf("%d events kept aside as %s", kept, word)
+			}
+			for name, n := range settled.queues {
+				if strings.HasSuffix(name, "-dlq") && n != before.queues[name] {
+					t.Errorf("queue %s: %d messages became %d", name, before.queues[name], n)
+				}
+			}
+			if got := conversations(t); got != convsBefore {
+				t.Errorf("conversations changed:\n%s\nbecame\n%s", convsBefore, got)
+			}
+		}
+	}
+	event := func(wamid, conv, text string, at int64) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"message": map[string]any{"id": wamid, "timestamp": strconv.FormatInt(at, 10), "type": "text",
+				"text": map[string]any{"body": text}, "from": "5215500000000", "kapso": map[string]any{"direction": "inbound"}},
+			"conversation":        map[string]any{"id": conv, "phone_number": "+5215500000000"},
+			"is_new_conversation": true, "phone_number_id": e.number})
+		return b
+	}
+	longWAMID, longWAMIDChanges := keptAside(event("wamid."+strings.Repeat("w", 3000), "bi-conv-y", "hi", time.Now().Unix()), "unusable")
+	longConv, longConvChanges := keptAside(event("wamid.bi-long-conv", strings.Repeat("c", 2000), "hi", time.Now().Unix()), "unusable")
+	longText, longTextChanges := keptAside(event("wamid.bi-long-text", "bi-conv-y", strings.Repeat("t", 300<<10), time.Now().Unix()), "unusable")
+	future, futureChanges := keptAside(event("wamid.bi-5138", "bi-conv-y", "hi", 99999999999), "suspicious")
 	e.run(t, []biCase{
 		{kind: "number signed with the project secret", send: post(path, body, e.projectSecret, "", nil),
 			status: 401, code: "unauthorized"},
@@ -639,6 +684,10 @@ func TestBadInputNumberWebhook(t *testing.T) {
 			status: 200},
 		{kind: "replayed upper-case signature", send: post(path, body, "", strings.ToUpper(kapso.Sign(e.secret, body)),
 			map[string]string{"X-Idempotency-Key": replayKey}), status: 200},
+		{kind: "a 3,000-character WAMID", send: longWAMID, status: 200, changes: longWAMIDChanges},
+		{kind: "a 2,000-character conversation id", send: longConv, status: 200, changes: longConvChanges},
+		{kind: "a 300 KB text", send: longText, status: 200, changes: longTextChanges},
+		{kind: "a timestamp in the year 5138", send: future, status: 200, changes: futureChanges},
 	})
 }
 

@@ -1,0 +1,44 @@
+package stack_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
+
+// A first template to a person never seen is answered with a conversation
+// id derived from the number and the person; Kapso's sent webhook then
+// names its own conversation. The id the 202 gave keeps listing the
+// message, as Kapso's does.
+func TestTheConversationIDOfAFirstSendKeepsWorking(t *testing.T) {
+	s := startStackEvery(t, "1h")
+	connect(t, s, "acme")
+	status, body := send(t, s, "acme", "first-contact-1",
+		`{"to":"+16505550000","type":"template","template":{"name":"order_update","language":{"code":"en_US"}}}`)
+	if status != http.StatusAccepted {
+		t.Fatalf("template to a new person: %d %v", status, body)
+	}
+	id := fmt.Sprint(message(body)["id"])
+	derived, _ := message(body)["conversation_id"].(string)
+	if !messaging.IsDerivedConversationID(derived) {
+		t.Fatalf("answered conversation %q, want a derived id", derived)
+	}
+	// The sent webhook moves the message to Kapso's conversation.
+	m := waitMessage(t, s, "acme", id, func(m map[string]any) bool {
+		c, _ := m["conversation_id"].(string)
+		return m["status"] == "sent" && c != "" && c != derived
+	})
+	kapsoConv := fmt.Sprint(m["conversation_id"])
+	if strings.HasPrefix(kapsoConv, "meta:") {
+		t.Fatalf("Kapso's conversation %q", kapsoConv)
+	}
+	if n := listed(t, s, "acme", kapsoConv, id); n != 1 {
+		t.Errorf("Kapso's conversation lists the message %d times", n)
+	}
+	if n := listed(t, s, "acme", derived, id); n != 1 {
+		t.Errorf("the conversation id the send was answered with lists the message %d times", n)
+	}
+}
