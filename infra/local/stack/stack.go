@@ -87,9 +87,12 @@ func Resolve(get func(string) string) (map[string]string, []string) {
 			defaulted = append(defaulted, s.Name)
 		}
 	}
-	derive(config.PublicBaseURL, "http://127.0.0.1:"+vals[config.Port.Name])
-	derive(config.AppSuccessURL, vals[config.PublicBaseURL.Name]+appConnectedPath)
-	derive(config.AppFailureURL, vals[config.PublicBaseURL.Name]+appFailedPath)
+	local := "http://127.0.0.1:" + vals[config.Port.Name]
+	derive(config.PublicBaseURL, local)
+	// The app pages answer on this machine only (localGuard), whatever
+	// PUBLIC_BASE_URL Kapso and the redirects use.
+	derive(config.AppSuccessURL, local+appConnectedPath)
+	derive(config.AppFailureURL, local+appFailedPath)
 	sort.Strings(defaulted)
 	return vals, defaulted
 }
@@ -165,6 +168,7 @@ type Stack struct {
 	servers []*http.Server
 	once    sync.Once
 	pollers int
+	guard   *localGuard
 }
 
 // Start brings the whole stack up and returns once /healthz would answer 200.
@@ -292,6 +296,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.serve(sln, s.Sim, log)
 	}
 	s.Env = env
+	if s.guard, err = newLocalGuard(vals[config.PublicBaseURL.Name]); err != nil {
+		return nil, err
+	}
 
 	b := app.Base{Env: env, Log: log}
 	mux := http.NewServeMux()
@@ -324,7 +331,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	s.serve(ln, mux, log)
+	s.serve(ln, s.guard.hosts(mux), log)
 	ok = true
 	return s, nil
 }
