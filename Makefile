@@ -92,10 +92,16 @@ deploy: deps build
 	  -c appSuccessUrl=$${APP_SUCCESS_URL:?set APP_SUCCESS_URL} \
 	  -c appFailureUrl=$${APP_FAILURE_URL:?set APP_FAILURE_URL}
 
-## dev: the whole stack on this machine (http://127.0.0.1:8080)
+## dev: the whole stack on this machine (http://127.0.0.1:$PORT, 8080 unless set)
 dev: deps
 	$(GO) build -o build/kapso-bridge-dev ./infra/local/cmd/dev
 	exec build/kapso-bridge-dev
+
+## dev-reset: delete the DynamoDB data make dev keeps across restarts for PORT
+## (against a real Kapso; with the simulator nothing is kept)
+.PHONY: dev-reset
+dev-reset:
+	$(GO) run ./infra/local/cmd/dev -reset
 
 ## bench: the ingest against its floor and the TypeScript peer, the workers'
 ## split against Kapso's normalizeWebhook, AWS calls, sizes and cold starts,
@@ -110,17 +116,19 @@ bench: deps
 chaos: deps
 	$(GO) run ./infra/local/cmd/chaos -v $(CHAOS_FLAGS)
 
-## reconcile: one reconciler pass in the running make dev, its summary printed
+## reconcile: one reconciler pass in the make dev running with PORT (8080 unless
+## set), its summary printed
 .PHONY: reconcile
 reconcile:
 	$(GO) run ./infra/local/cmd/reconcile
 
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
-## QUEUE=lifecycle|messages; make dev's queues, or the deployed stack with AWS=1
-## (usual AWS credentials, STACK_NAME); MAX=n moves at most n
+## QUEUE=lifecycle|messages|outbound; the queues of the make dev running with PORT
+## (8080 unless set), or the deployed stack with AWS=1 (usual AWS credentials,
+## STACK_NAME); MAX=n moves at most n
 .PHONY: redrive
 redrive:
-	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle or QUEUE=messages" >&2; exit 2; }
+	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle, QUEUE=messages or QUEUE=outbound" >&2; exit 2; }
 	$(GO) run ./infra/local/cmd/redrive -queue '$(QUEUE)' $(if $(AWS),-aws) $(if $(MAX),-max '$(MAX)')
 
 clean:

@@ -1,6 +1,7 @@
 package kapsosim
 
 import (
+	"crypto/rand"
 	"html/template"
 	"net/http"
 	"slices"
@@ -21,6 +22,7 @@ type homeNumber struct {
 
 type homeData struct {
 	Note, ProjectID, Mode string
+	Nonce                 string // marks the page's style (pageHeaders)
 	PlatformCalls         int
 	Numbers               []homeNumber
 	Deliveries            []Delivery // newest first
@@ -29,7 +31,7 @@ type homeData struct {
 const homeShown = 12 // messages and deliveries listed
 
 func (s *Simulator) homePage(w http.ResponseWriter, r *http.Request) {
-	d := homeData{Note: r.URL.Query().Get("note")}
+	d := homeData{Note: r.URL.Query().Get("note"), Nonce: rand.Text()}
 	s.mu.Lock()
 	d.ProjectID, d.Mode, d.PlatformCalls = s.projectID, s.mode, s.limits.calls
 	for _, n := range s.numbers {
@@ -56,9 +58,25 @@ func (s *Simulator) homePage(w http.ResponseWriter, r *http.Request) {
 		slices.Reverse(msgs)
 		n.Messages = msgs[:min(len(msgs), homeShown)]
 	}
+	pageHeaders(w, d.Nonce, "form-action 'self'; ")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = homeTmpl.Execute(w, d)
+}
+
+// pageHeaders sets the headers of the simulator's pages: a Content
+// Security Policy that runs no script, applies only the style marked with
+// nonce (none when it is ""), and may not be framed; no sniffing. extra
+// adds directives.
+func pageHeaders(w http.ResponseWriter, nonce, extra string) {
+	style := "'none'"
+	if nonce != "" {
+		style = "'nonce-" + nonce + "'"
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src "+style+"; "+extra+
+		"base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
 }
 
 // shortID keeps the end of a long id, which is where WAMIDs differ.
@@ -71,7 +89,7 @@ func shortID(id string) string {
 
 var homeTmpl = template.Must(template.New("home").Funcs(template.FuncMap{"short": shortID}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Kapso simulator</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 form{margin:.4rem 0}input[type=text]{width:14rem}td small{white-space:nowrap}section{border-top:1px solid #999;margin-top:1.5rem}</style>
 </head><body>

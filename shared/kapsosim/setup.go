@@ -224,6 +224,9 @@ func (s *Simulator) setupPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func renderPage(w http.ResponseWriter, status int, d pageData) {
+	// Its forms end in a redirect to kapso-bridge, another origin: no
+	// form-action.
+	pageHeaders(w, "", "")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, d)

@@ -41,6 +41,10 @@ type Options struct {
 	// ReadyTimeout bounds the wait for each server (default 60 s: a cold JVM
 	// on a busy 2-core machine is slow).
 	ReadyTimeout time.Duration
+	// DynamoDBPath, when set, is the folder DynamoDB Local keeps its data
+	// in (-dbPath), created if missing, so the data outlives the process;
+	// else the data is in memory. fauxqs keeps its queues in memory only.
+	DynamoDBPath string
 }
 
 // Start launches DynamoDB Local and fauxqs and waits until both answer.
@@ -71,11 +75,22 @@ func Start(ctx context.Context, o Options) (*Services, error) {
 	s := &Services{}
 	here := filepath.Join(root, "infra", "local", "services")
 
-	ddb := exec.Command("java",
-		"-Djava.library.path="+filepath.Join(jarDir, "DynamoDBLocal_lib"),
-		"-cp", filepath.Join(jarDir, "DynamoDBLocal.jar")+string(os.PathListSeparator)+filepath.Join(jarDir, "DynamoDBLocal_lib", "*"),
-		filepath.Join(here, "LoopbackDynamoDB.java"),
-		"-inMemory", "-sharedDb", "-disableTelemetry", "-port", "8000")
+	storage := []string{"-inMemory"}
+	if o.DynamoDBPath != "" {
+		if err := os.MkdirAll(o.DynamoDBPath, 0o755); err != nil {
+			return nil, fmt.Errorf("dynamodb local data folder: %w", err)
+		}
+		abs, err := filepath.Abs(o.DynamoDBPath)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb local data folder: %w", err)
+		}
+		storage = []string{"-dbPath", abs}
+	}
+	ddb := exec.Command("java", append([]string{
+		"-Djava.library.path=" + filepath.Join(jarDir, "DynamoDBLocal_lib"),
+		"-cp", filepath.Join(jarDir, "DynamoDBLocal.jar") + string(os.PathListSeparator) + filepath.Join(jarDir, "DynamoDBLocal_lib", "*"),
+		filepath.Join(here, "LoopbackDynamoDB.java")},
+		append(storage, "-sharedDb", "-disableTelemetry", "-port", "8000")...)...)
 	ddb.Dir = jarDir
 	ddbPort, err := s.launch(ctx, ddb, "dynamodb-local", o)
 	if err != nil {

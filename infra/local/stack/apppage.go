@@ -44,8 +44,8 @@ const (
 // registration, the browser's own return): a settled page stays still. A
 // connected tenant's inbox, read through msgs, keeps itself fresh instead
 // (?part=inbox answers just the inbox, which the page fetches every 2 s).
-func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func appPage(store appStore, msgs messaging.Reader, simURL string, g *localGuard, log *slog.Logger) http.Handler {
+	return pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		tenantID := q.Get("tenant_id")
 		data := pageData{
@@ -56,6 +56,7 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 			SimURL:        simURL,
 			Notice:        q.Get("notice"),
 			NoticeFailed:  q.Get("notice_failed") != "",
+			Nonce:         pageNonce(r),
 		}
 		if code := q.Get("error_code"); code != "" {
 			e := describe(code)
@@ -73,6 +74,7 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 			}
 			in := loadInbox(ctx, msgs, tenantID, q, log)
 			in.SimURL, in.TenantID = simURL, tenantID
+			g.signInbox(&in)
 			if err := pageTemplate.ExecuteTemplate(w, "inbox", in); err != nil {
 				log.Error("app page: render inbox", "err", err)
 			}
@@ -102,12 +104,20 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, log *slog.Log
 		if data.Found && receiving(onboarding.TenantStatus(data.TenantStatus)) && data.Waiting == "" {
 			data.Inbox = loadInbox(ctx, msgs, tenantID, q, log)
 			data.Inbox.SimURL, data.Inbox.TenantID = simURL, tenantID
+			g.signInbox(&data.Inbox)
 			data.LiveInbox = true
 		}
 		if err := pageTemplate.Execute(w, data); err != nil {
 			log.Error("app page: render", "err", err)
 		}
-	})
+	}))
+}
+
+// signInbox gives each send form of in its page token.
+func (g *localGuard) signInbox(in *inboxView) {
+	for i := range in.Threads {
+		in.Threads[i].PageToken = g.pageToken(in.TenantID, in.Threads[i].SendKey)
+	}
 }
 
 // waitingFor names what the page is waiting for, "" when nothing is on its
@@ -275,6 +285,8 @@ type pageData struct {
 	// Notice is the outcome of the last send from the inbox (see sendForm).
 	Notice       string
 	NoticeFailed bool
+	// Nonce marks the page's own script and style (pageHeaders).
+	Nonce string
 }
 
 type inboxView struct {
@@ -302,6 +314,8 @@ type threadView struct {
 	// SendKey is the Idempotency-Key of the thread's send form, new at each
 	// render: a form submitted twice sends once.
 	SendKey string
+	// PageToken proves the form came from a page this process drew.
+	PageToken string
 }
 
 type messageRow struct {
@@ -432,8 +446,10 @@ const maxSendForm = 64 << 10
 // form's Idempotency-Key came with the page, so a form submitted twice is
 // one message. The browser goes back to the tenant's app page (303) with
 // the outcome in a notice: the API's own error message when it refused.
-func sendForm(api http.Handler, token string, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// The server holds the token for the browser, so only a same-origin post
+// carrying the page token of a page this process drew is sent.
+func sendForm(api http.Handler, token string, g *localGuard, log *slog.Logger) http.Handler {
+	return pageHeaders(sameOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxSendForm)
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, "invalid form: "+err.Error(), http.StatusBadRequest)
@@ -442,6 +458,11 @@ func sendForm(api http.Handler, token string, log *slog.Logger) http.Handler {
 		tenantID := r.PostForm.Get("tenant_id")
 		if !onboarding.ValidTenantID(tenantID) {
 			http.Error(w, "invalid tenant_id", http.StatusBadRequest)
+			return
+		}
+		if !g.validToken(r.PostForm.Get("page_token"), tenantID, r.PostForm.Get("idempotency_key")) {
+			refuse(w, http.StatusForbidden, "forbidden",
+				"the form's page token is missing or not one this server made: reload the app page and send again")
 			return
 		}
 		notice, failed := sendText(r.Context(), api, token, tenantID, r.PostForm, log)
@@ -453,7 +474,7 @@ func sendForm(api http.Handler, token string, log *slog.Logger) http.Handler {
 			back.Set("conversation", c)
 		}
 		http.Redirect(w, r, appConnectedPath+"?"+back.Encode(), http.StatusSeeOther)
-	})
+	})))
 }
 
 // sendText makes the API call of a send form and says how it went.
@@ -546,7 +567,7 @@ var pageTemplate = template.Must(template.New("app").Funcs(template.FuncMap{
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Your app: WhatsApp connection</title>
 {{if and .Waiting (not .Stuck)}}<meta http-equiv="refresh" content="1">{{end}}
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse;margin-bottom:1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}
 .meaning{font-size:.85rem;color:#444}#waiting{color:#555}#notice{padding:.25rem .5rem;background:#eef5ff}
@@ -574,15 +595,15 @@ This page no longer reloads itself; reload it to look again.</p>
 </table>
 {{if .Notice}}<p id="notice"{{if .NoticeFailed}} class="error"{{end}}>{{.Notice}}</p>{{end}}
 {{if .LiveInbox}}<div id="inbox">{{template "inbox" .Inbox}}</div>
-<script>
+<script nonce="{{.Nonce}}">
 (() => {
   const box = document.getElementById("inbox");
   let last = null;
   // A send form being typed in is not replaced under the person's hands;
-  // each render's new idempotency key alone is no change.
+  // each render's new idempotency key and page token alone are no change.
   const typing = () => [...box.querySelectorAll("form.send input[name=text]")]
     .some(e => e.value !== "" || e === document.activeElement);
-  const same = html => html.replace(/name="idempotency_key" value="[^"]*"/g, "");
+  const same = html => html.replace(/name="(idempotency_key|page_token)" value="[^"]*"/g, "");
   const tick = async () => {
     try {
       const u = new URL(location.href);
@@ -637,7 +658,7 @@ This page no longer reloads itself; reload it to look again.</p>
 {{if and (or .Phone .BSUID) .PhoneNumberID}}<form class="send" method="post" action="{{sendPath}}" data-conversation="{{.ID}}">
 <input type="hidden" name="tenant_id" value="{{$.TenantID}}"><input type="hidden" name="phone_number_id" value="{{.PhoneNumberID}}">
 {{if .Phone}}<input type="hidden" name="to" value="{{.Phone}}">{{else}}<input type="hidden" name="recipient" value="{{.BSUID}}">{{end}}
-<input type="hidden" name="selected" value="{{$.Selected}}"><input type="hidden" name="idempotency_key" value="{{.SendKey}}">
+<input type="hidden" name="selected" value="{{$.Selected}}"><input type="hidden" name="idempotency_key" value="{{.SendKey}}"><input type="hidden" name="page_token" value="{{.PageToken}}">
 <input name="text" required maxlength="4096" placeholder="Reply to {{if .Name}}{{.Name}}{{else}}this person{{end}} (a text)"> <button type="submit">Send</button>
 <small>from number {{.PhoneNumberID}}; outside 24 hours of their last message WhatsApp only takes a template</small></form>{{end}}
 {{end}}{{end}}{{end}}`))
@@ -645,28 +666,28 @@ This page no longer reloads itself; reload it to look again.</p>
 // indexPage is what / shows on the local stack: where to go, and the
 // tenants to open. It never reloads itself.
 func indexPage(store appStore, simURL string, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		d := indexData{SimURL: simURL, Base: "http://" + r.Host}
+		d := indexData{SimURL: simURL, Base: "http://" + r.Host, Nonce: pageNonce(r)}
 		d.Tenants, d.TenantsError = listTenants(ctx, store, "", log)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		if err := indexTemplate.ExecuteTemplate(w, "index", d); err != nil {
 			log.Error("index page: render", "err", err)
 		}
-	})
+	}))
 }
 
 type indexData struct {
-	SimURL, Base, TenantsError string
-	Tenants                    []tenantRow
+	SimURL, Base, TenantsError, Nonce string
+	Tenants                           []tenantRow
 }
 
 // indexTemplate shares the app page's tenant list.
 var indexTemplate = template.Must(template.Must(pageTemplate.Clone()).New("index").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>kapso-bridge (local)</title>
-<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}
 pre{white-space:pre-wrap;word-break:break-all}table{border-collapse:collapse;margin-bottom:1rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}</style>
 </head><body>

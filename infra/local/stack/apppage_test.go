@@ -113,7 +113,16 @@ func get(t *testing.T, h http.Handler, target string) string {
 
 func pages(store appStore) (app, index http.Handler) {
 	log := slog.New(slog.DiscardHandler)
-	return appPage(store, noMessages{}, "http://127.0.0.1:8090", log), indexPage(store, "http://127.0.0.1:8090", log)
+	return appPage(store, noMessages{}, "http://127.0.0.1:8090", testGuard(), log), indexPage(store, "http://127.0.0.1:8090", log)
+}
+
+// testGuard is a guard with a secret of its own, as each stack has.
+func testGuard() *localGuard {
+	g, err := newLocalGuard("")
+	if err != nil {
+		panic(err)
+	}
+	return g
 }
 
 // The app page and the index list every tenant, newest change first, each
@@ -278,7 +287,8 @@ func inbox() fakeInbox {
 // its send is until a delivery status arrives.
 func TestAppPageSendFormAndSendStatuses(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	app := appPage(newStore(), inbox(), "", log)
+	g := testGuard()
+	app := appPage(newStore(), inbox(), "", g, log)
 	body := get(t, app, "/app/connected?tenant_id=acme")
 	for _, want := range []string{
 		`<form class="send" method="post" action="/app/send" data-conversation="conv-ana">`,
@@ -303,6 +313,14 @@ func TestAppPageSendFormAndSendStatuses(t *testing.T) {
 			out = append(out, part[:strings.IndexByte(part, '"')])
 		}
 		return out
+	}
+	// Each form carries the page token of its key, made by this process.
+	for _, part := range strings.Split(body, `name="idempotency_key" value="`)[1:] {
+		key := part[:strings.IndexByte(part, '"')]
+		if want := `<input type="hidden" name="page_token" value="` + g.pageToken("acme", key) + `">`; !strings.HasPrefix(
+			part[len(key)+2:], want) {
+			t.Errorf("form of key %s lacks %s", key, want)
+		}
 	}
 	first, again := keys(body), keys(get(t, app, "/app/connected?tenant_id=acme&part=inbox"))
 	if len(first) != 2 || len(again) != 2 || first[0] == "" || first[0] == first[1] || first[0] == again[0] {
@@ -356,9 +374,11 @@ func postForm(t *testing.T, h http.Handler, form url.Values) (int, url.Values) {
 func TestSendFormCallsTheAPI(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	api := &apiStub{status: http.StatusAccepted, answer: `{"message":{"id":"out_1","status":"queued"}}`}
-	h := sendForm(api, "tok", log)
+	g := testGuard()
+	h := sendForm(api, "tok", g, log)
 	form := url.Values{"tenant_id": {"acme"}, "phone_number_id": {inboxNumber}, "to": {"+5215512345678"},
-		"idempotency_key": {"app-KEY1"}, "text": {"Olá, tudo bem?"}, "selected": {"conv-ana"}}
+		"idempotency_key": {"app-KEY1"}, "page_token": {g.pageToken("acme", "app-KEY1")}, "text": {"Olá, tudo bem?"},
+		"selected": {"conv-ana"}}
 	st, back := postForm(t, h, form)
 	if st != http.StatusSeeOther || back.Get("tenant_id") != "acme" || back.Get("conversation") != "conv-ana" ||
 		back.Get("notice") != "Sent: out_1 is queued." || back.Get("notice_failed") != "" {

@@ -9,12 +9,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -1211,6 +1213,123 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 		}})
 	e.run(t, cases)
 }
+
+// ---- door 7: the local pages ---------------------------------------------------
+
+// biSendForm draws the app page of tenant and returns its first send
+// form's fields, page token included.
+func (e *biEnv) biSendForm(t *testing.T, tenant string) url.Values {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.s.URL+"/app/connected?tenant_id="+tenant, nil)
+	r := biDo(t, req)
+	page := string(r.body)
+	start := strings.Index(page, `<form class="send"`)
+	if r.status != http.StatusOK || start < 0 {
+		t.Fatalf("app page of %s: %d, no send form", tenant, r.status)
+	}
+	form := url.Values{}
+	for _, m := range biHiddenInput.FindAllStringSubmatch(page[start:start+strings.Index(page[start:], "</form>")], -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("page_token") == "" {
+		t.Errorf("the send form carries no page token: %v", form)
+	}
+	form.Set("text", "bi: from the app page")
+	return form
+}
+
+var biHiddenInput = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+
+// The app page's send form and /_dev/reconcile act for the browser with
+// the server's own token: a page on another site, or on a name that
+// resolves to 127.0.0.1 (DNS rebinding), must not drive them.
+func TestBadInputLocalPages(t *testing.T) {
+	e := badInputEnv(t)
+	form := e.biSendForm(t, e.tenant)
+	origin := e.s.URL // http://127.0.0.1:<port>
+	u, _ := url.Parse(origin)
+	rebound := "rebind.example:" + u.Port()
+	with := func(change func(url.Values)) url.Values {
+		f := url.Values{}
+		for k, vs := range form {
+			f[k] = slices.Clone(vs)
+		}
+		change(f)
+		return f
+	}
+	post := func(path string, f url.Values, host string, hdr map[string]string) func(t *testing.T) biResult {
+		return func(t *testing.T) biResult {
+			req, _ := http.NewRequest(http.MethodPost, e.s.URL+path, strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			if host != "" {
+				req.Host = host
+			}
+			biHeaders(req, hdr)
+			return biDo(t, req)
+		}
+	}
+	sentBefore := e.s.Sim.SentByProxy()
+	e.run(t, []biCase{
+		{kind: "send form through a rebound host name", send: post(sendPath, form, rebound,
+			map[string]string{"Origin": "http://" + rebound}), status: 421, code: "misdirected"},
+		{kind: "app page through a rebound host name", send: func(t *testing.T) biResult {
+			req, _ := http.NewRequest(http.MethodGet, e.s.URL+"/app/connected?tenant_id="+e.tenant, nil)
+			req.Host = rebound
+			return biDo(t, req)
+		}, status: 421, code: "misdirected"},
+		{kind: "tenant API through a rebound host name", send: func(t *testing.T) biResult {
+			req, _ := http.NewRequest(http.MethodGet, e.s.URL+"/v1/tenants/"+e.tenant+"/connection", nil)
+			req.Header.Set("Authorization", "Bearer "+e.s.Env.Value(config.BridgeAPIToken))
+			req.Host = rebound
+			return biDo(t, req)
+		}, status: 421, code: "misdirected"},
+		{kind: "send form from another origin", send: post(sendPath, form, "", map[string]string{"Origin": "http://evil.example",
+			"Sec-Fetch-Site": ""}), status: 403, code: "forbidden"},
+		{kind: "send form from the simulator's origin", send: post(sendPath, form, "", map[string]string{"Origin": e.s.SimURL,
+			"Sec-Fetch-Site": "same-site"}), status: 403, code: "forbidden"},
+		{kind: "send form marked cross-site", send: post(sendPath, form, "", map[string]string{"Origin": "",
+			"Sec-Fetch-Site": "cross-site"}), status: 403, code: "forbidden"},
+		{kind: "send form with an opaque origin", send: post(sendPath, form, "", map[string]string{"Origin": "null"}),
+			status: 403, code: "forbidden"},
+		{kind: "send form without a page token", send: post(sendPath, with(func(f url.Values) { f.Del("page_token") }), "", nil),
+			status: 403, code: "forbidden"},
+		{kind: "send form with a forged page token", send: post(sendPath, with(func(f url.Values) {
+			f.Set("page_token", strings.Repeat("A", len(form.Get("page_token"))))
+		}), "", nil), status: 403, code: "forbidden"},
+		{kind: "page token of another form", send: post(sendPath, with(func(f url.Values) { f.Set("idempotency_key", "app-bi-other") }), "", nil),
+			status: 403, code: "forbidden"},
+		{kind: "page token of another tenant", send: post(sendPath, with(func(f url.Values) { f.Set("tenant_id", e.other) }), "", nil),
+			status: 403, code: "forbidden"},
+		{kind: "reconcile from another origin", send: post(stack.ReconcilePath, nil, "", map[string]string{"Origin": "http://evil.example",
+			"Sec-Fetch-Site": "cross-site"}), status: 403, code: "forbidden"},
+		{kind: "reconcile through a rebound host name", send: post(stack.ReconcilePath, nil, rebound,
+			map[string]string{"Origin": "", "Sec-Fetch-Site": ""}), status: 421, code: "misdirected"},
+		// The form as the page drew it sends, once.
+		{kind: "send form as drawn", send: post(sendPath, form, "", nil), status: http.StatusSeeOther,
+			check: func(t *testing.T, r biResult) {
+				if loc := r.header.Get("Location"); !strings.Contains(loc, "notice=Sent") {
+					t.Errorf("Location %s", loc)
+				}
+				if n := e.s.Sim.SentByProxy() - sentBefore; n > 1 {
+					t.Errorf("refused forms reached the Meta proxy: %d sends", n)
+				}
+			},
+			changes: func(t *testing.T, before, after biSnap) {
+				deadline := time.Now().Add(20 * time.Second)
+				for e.s.Sim.SentByProxy() != sentBefore+1 {
+					if time.Now().After(deadline) {
+						t.Fatalf("the Meta proxy took %d sends, want 1", e.s.Sim.SentByProxy()-sentBefore)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}},
+	})
+}
+
+// sendPath is where the app page's send forms post.
+const sendPath = "/app/send"
 
 // ---- door 1: the project webhook, run last -------------------------------------------
 

@@ -378,6 +378,57 @@ func TestBrowserInbox(t *testing.T) {
 	screenshot(t, bctx, "/tmp/inbox-simulator.png")
 }
 
+// The app page's send form sends from a real browser under the local
+// pages' headers: the page's own script (whose refresh brings the
+// conversation and its form in) and style run under its Content Security
+// Policy, and the browser sees the headers that forbid framing and
+// sniffing.
+func TestBrowserSendFormUnderTheLocalPagesHeaders(t *testing.T) {
+	bctx := newBrowser(t, 2*time.Minute)
+	s := startStack(t)
+	signUp(t, s, bctx, "acme")
+	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
+	pnid := conn["phone_numbers"].([]any)[0].(map[string]any)["phone_number_id"].(string)
+	sim(t, s, "/_sim/numbers/"+pnid+"/messages", map[string]any{"text": "Oi, tudo bem?", "from_phone": "+5215512345678", "name": "Ana"})
+
+	const input = `form.send input[name=text]`
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(input))); err != nil {
+		t.Fatalf("the inbox's refresh never brought the send form in: %v", err)
+	}
+	sent := s.Sim.SentByProxy()
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(input), "Olá, Ana!"),
+		chromedp.Click(chromedp.CSS(`form.send button`)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	notice, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("notice")))
+	if err != nil || !strings.HasPrefix(notice, "Sent: ") {
+		t.Fatalf("notice %q %v", notice, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); s.Sim.SentByProxy() != sent+1; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the Meta proxy took %d sends, want 1", s.Sim.SentByProxy()-sent)
+		}
+	}
+
+	seen, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`fetch(location.href).then(r => ({
+		csp: r.headers.get("content-security-policy") || "", nosniff: r.headers.get("x-content-type-options") || "",
+		frame: r.headers.get("x-frame-options") || "",
+		styled: getComputedStyle(document.body).maxWidth}))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(seen["csp"], "frame-ancestors 'none'") || !strings.Contains(seen["csp"], "script-src 'nonce-") ||
+		seen["nosniff"] != "nosniff" || seen["frame"] != "DENY" {
+		t.Errorf("headers the browser saw: %v", seen)
+	}
+	if seen["styled"] != "960px" {
+		t.Errorf("the page's style did not apply: max-width %q", seen["styled"])
+	}
+}
+
 // screenshot saves the whole page for a person to look at.
 func screenshot(t *testing.T, bctx context.Context, path string) {
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))

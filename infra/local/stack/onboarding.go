@@ -49,13 +49,12 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	mount(mux, tenantAPI, routes.TenantAPI)
 	mount(mux, redirects, routes.Redirects)
 	msgs := &dynamo.Messages{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
-	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, s.SimURL, b.Log))
+	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, s.SimURL, s.guard, b.Log))
 	// The page's send forms call the API through the mux itself, so they
 	// reach the send route whichever function's handler is mounted for it.
 	// A form posted from another site is refused: the local server holds
 	// the bearer token for the browser.
-	mux.Handle("POST "+sendMessagePath, http.NewCrossOriginProtection().Handler(
-		sendForm(mux, b.Env.Value(config.BridgeAPIToken), b.Log)))
+	mux.Handle("POST "+sendMessagePath, sendForm(mux, b.Env.Value(config.BridgeAPIToken), s.guard, b.Log))
 	mux.Handle("GET /{$}", indexPage(s.Onboarding, s.SimURL, b.Log))
 
 	s.poll(runCtx, schema.Lifecycle, worker.Handle, c, b.Log)
@@ -79,7 +78,7 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	})
 	// make reconcile: one pass now, its report as the answer. Only the local
 	// server has this route; it is no API Gateway route.
-	mux.HandleFunc("POST "+ReconcilePath, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST "+ReconcilePath, sameOrigin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		report, err := run(r.Context())
 		out := map[string]any{"report": report}
 		status := http.StatusOK
@@ -90,7 +89,7 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(out)
-	})
+	})))
 	return nil
 }
 

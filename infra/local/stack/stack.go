@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,15 +82,24 @@ func Resolve(get func(string) string) (map[string]string, []string) {
 		}
 		vals[s.Name] = v
 	}
+	// With the simulator, sends go to its Meta proxy too (Start sets it):
+	// Kapso's own proxy is not in use, so not a default to announce.
+	if vals[config.KapsoAPIBaseURL.Name] == "" && strings.TrimSpace(get(config.KapsoMetaBaseURL.Name)) == "" {
+		vals[config.KapsoMetaBaseURL.Name] = ""
+		defaulted = slices.DeleteFunc(defaulted, func(n string) bool { return n == config.KapsoMetaBaseURL.Name })
+	}
 	derive := func(s config.Setting, v string) {
 		if vals[s.Name] == "" {
 			vals[s.Name] = v
 			defaulted = append(defaulted, s.Name)
 		}
 	}
-	derive(config.PublicBaseURL, "http://127.0.0.1:"+vals[config.Port.Name])
-	derive(config.AppSuccessURL, vals[config.PublicBaseURL.Name]+appConnectedPath)
-	derive(config.AppFailureURL, vals[config.PublicBaseURL.Name]+appFailedPath)
+	local := "http://127.0.0.1:" + vals[config.Port.Name]
+	derive(config.PublicBaseURL, local)
+	// The app pages answer on this machine only (localGuard), whatever
+	// PUBLIC_BASE_URL Kapso and the redirects use.
+	derive(config.AppSuccessURL, local+appConnectedPath)
+	derive(config.AppFailureURL, local+appFailedPath)
 	sort.Strings(defaulted)
 	return vals, defaulted
 }
@@ -121,6 +131,10 @@ type Options struct {
 	// Progress, when set, hears each step of a start as it begins, for a
 	// person waiting at a terminal (a cold JVM takes a while).
 	Progress func(step string)
+	// DynamoDBPath, when set, is the folder where the DynamoDB Local it
+	// starts keeps its data (make dev's, kept across restarts); tests keep
+	// theirs in memory.
+	DynamoDBPath string
 	// DynamoDBEndpoint and SQSEndpoint, when both set, are DynamoDB and SQS
 	// servers already running: Start uses them instead of starting its own,
 	// keeps the tables and queues it finds there, and leaves the servers
@@ -151,20 +165,25 @@ type Options struct {
 
 // Stack is a running local kapso-bridge.
 type Stack struct {
-	URL        string
-	SimURL     string // "" when a real Kapso API is configured
-	Sim        *kapsosim.Simulator
-	Env        config.Env
-	Services   *services.Services
-	Tables     map[string]string
-	Queues     map[string]sqsqueue.QueueURLs
-	Onboarding *dynamo.Onboarding
+	URL    string
+	SimURL string // "" when a real Kapso API is configured
+	// DynamoDBEndpoint and SQSEndpoint are the servers the stack runs on,
+	// its own or Options'.
+	DynamoDBEndpoint string
+	SQSEndpoint      string
+	Sim              *kapsosim.Simulator
+	Env              config.Env
+	Services         *services.Services
+	Tables           map[string]string
+	Queues           map[string]sqsqueue.QueueURLs
+	Onboarding       *dynamo.Onboarding
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	servers []*http.Server
 	once    sync.Once
 	pollers int
+	guard   *localGuard
 }
 
 // Start brings the whole stack up and returns once /healthz would answer 200.
@@ -183,11 +202,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if !external {
 		progress("starting DynamoDB Local (Java) and fauxqs (Node)")
 		var err error
-		if svc, err = services.Start(ctx, services.Options{Log: o.ServicesLog}); err != nil {
+		if svc, err = services.Start(ctx, services.Options{Log: o.ServicesLog, DynamoDBPath: o.DynamoDBPath}); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrServices, err)
 		}
 		s.Services = svc
 	}
+	s.DynamoDBEndpoint, s.SQSEndpoint = svc.DynamoDBEndpoint, svc.SQSEndpoint
 	var err error
 	ok := false
 	defer func() {
@@ -292,6 +312,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.serve(sln, s.Sim, log)
 	}
 	s.Env = env
+	if s.guard, err = newLocalGuard(vals[config.PublicBaseURL.Name]); err != nil {
+		return nil, err
+	}
 
 	b := app.Base{Env: env, Log: log}
 	mux := http.NewServeMux()
@@ -324,7 +347,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	s.serve(ln, mux, log)
+	s.serve(ln, s.guard.hosts(mux), log)
 	ok = true
 	return s, nil
 }
@@ -428,6 +451,12 @@ func (s *Stack) every(ctx context.Context, d time.Duration, f func(context.Conte
 			}
 		}
 	}()
+}
+
+// KapsoBases are the Kapso Platform API's and Meta proxy's base URLs the
+// stack calls: the simulator's when it runs.
+func (s *Stack) KapsoBases() (platform, meta string) {
+	return s.Env.Value(config.KapsoAPIBaseURL), s.Env.Value(config.KapsoMetaBaseURL)
 }
 
 // Stop ends everything Start started.

@@ -1,23 +1,31 @@
-// Command dev runs kapso-bridge on this machine: `make dev`.
+// Command dev runs kapso-bridge on this machine: `make dev`. Against a
+// real Kapso it keeps DynamoDB's data under .local/dynamodb-<PORT> across
+// restarts (-reset, `make dev-reset`, deletes it); with the simulator it
+// starts empty. It tells the tools where it runs in .local/dev-<PORT>.json
+// (infra/local/devstate).
 package main
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/devlog"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // servicesLogLines is how much of the local servers' output is kept to show
@@ -29,6 +37,8 @@ const servicesLogLines = 200
 const devAutoStatusDelay = 400 * time.Millisecond
 
 func main() {
+	reset := flag.Bool("reset", false, "delete the DynamoDB data make dev keeps for $PORT, and exit")
+	flag.Parse()
 	stopWithParent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -36,6 +46,19 @@ func main() {
 	settings, defaulted := stack.Resolve(os.Getenv)
 	log := logger(settings, os.Stdout)
 	slog.SetDefault(log)
+	port := settings[config.Port.Name]
+	stateDir, err := devstate.Dir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
+		os.Exit(1)
+	}
+	if *reset {
+		if err := resetData(stateDir, port); err != nil {
+			fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if len(defaulted) > 0 {
 		fmt.Println("kapso-bridge dev: settings not in the environment use these defaults:")
@@ -56,6 +79,9 @@ func main() {
 		os.Exit(2)
 	}
 	defer closeExternal()
+	if opts.DynamoDBEndpoint == "" {
+		opts.DynamoDBPath = keptData(stateDir, settings)
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	s, err := stack.Start(startCtx, opts)
 	cancel()
@@ -67,11 +93,63 @@ func main() {
 		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
 		os.Exit(1)
 	}
+	// The tools (make redrive, make reconcile, sendevent) find this stack
+	// by PORT through its state file.
+	devstate.Prune(stateDir)
+	st := stateOf(s, port)
+	if err := devstate.Write(stateDir, st); err != nil {
+		fmt.Fprintln(os.Stderr, "kapso-bridge dev: make redrive, make reconcile and sendevent will not find this stack:", err)
+	}
 	fmt.Printf("kapso-bridge dev: ready in %.1f s\n", time.Since(began).Seconds())
-	fmt.Print(walkthrough(s, settings))
+	fmt.Print(walkthrough(s, settings, opts.DynamoDBPath))
 	<-ctx.Done()
 	fmt.Println("\nkapso-bridge dev: stopping")
 	s.Stop()
+	if err := devstate.Remove(stateDir, st); err != nil {
+		fmt.Fprintln(os.Stderr, "kapso-bridge dev:", err)
+	}
+}
+
+// dataDir is where make dev on port keeps DynamoDB's data.
+func dataDir(stateDir, port string) string { return filepath.Join(stateDir, "dynamodb-"+port) }
+
+// keptData is where DynamoDB Local keeps make dev's data across restarts,
+// "" for in memory. Only a real Kapso keeps its side (customers, numbers,
+// the webhooks registered with their secrets) across a restart: the
+// simulator starts empty, so kept data would name customers and numbers it
+// no longer knows, which the reconciler would mark deleted and which could
+// get no new setup link.
+func keptData(stateDir string, settings map[string]string) string {
+	if settings[config.KapsoAPIBaseURL.Name] == "" {
+		return ""
+	}
+	return dataDir(stateDir, settings[config.Port.Name])
+}
+
+// resetData deletes the data make dev on port keeps, unless it is running.
+func resetData(stateDir, port string) error {
+	if s, err := devstate.Find(stateDir, port); err == nil {
+		return fmt.Errorf("make dev runs with PORT=%s (pid %d): stop it before resetting its data", port, s.PID)
+	}
+	dir := dataDir(stateDir, port)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	fmt.Printf("kapso-bridge dev: deleted %s; the next make dev with PORT=%s starts empty\n", dir, port)
+	return nil
+}
+
+// stateOf is what the tools need to know of s.
+func stateOf(s *stack.Stack, port string) devstate.State {
+	platform, meta := s.KapsoBases()
+	st := devstate.State{PID: os.Getpid(), Port: port, URL: s.URL, SimURL: s.SimURL,
+		KapsoAPIBaseURL: platform, KapsoMetaBaseURL: meta,
+		DynamoDBEndpoint: s.DynamoDBEndpoint, SQSEndpoint: s.SQSEndpoint,
+		Tables: s.Tables, Queues: map[string]devstate.Queue{}, StartedAt: time.Now().UTC()}
+	for _, q := range schema.Queues {
+		st.Queues[q.ID] = devstate.Queue{URL: s.Queues[q.ID].URL, DLQURL: s.Queues[q.ID].DLQURL}
+	}
+	return st
 }
 
 // logger is make dev's: readable lines (devlog) at LOG_LEVEL. The Lambda
@@ -129,26 +207,34 @@ func (p *progress) remind() {
 
 func (p *progress) done() { p.once.Do(func() { close(p.stop) }) }
 
-func walkthrough(s *stack.Stack, v map[string]string) string {
+// walkthrough is what make dev prints once ready; dbPath is where
+// DynamoDB Local keeps its data, "" for none of make dev's own.
+func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nkapso-bridge is running at %s (GET /healthz; %s/ links the pages)\n", s.URL, s.URL)
+	fmt.Fprintf(&b, "\nkapso-bridge is running at %s (GET /healthz; %s/ links the pages, for this machine only)\n", s.URL, s.URL)
 	if s.SimURL != "" {
 		fmt.Fprintf(&b, "Kapso simulator at %s (state: %s/_sim/state)\n", s.SimURL, s.SimURL)
-	} else {
-		fmt.Fprintf(&b, "Kapso Platform API: %s\n", v[config.KapsoAPIBaseURL.Name])
 	}
+	platform, meta := s.KapsoBases()
+	fmt.Fprintf(&b, "Kapso Platform API: %s\nKapso Meta proxy (sends): %s\n", platform, meta)
 	if s.Services != nil {
-		fmt.Fprintf(&b, "DynamoDB Local at %s, SQS (fauxqs) at %s (for the AWS CLI: --endpoint-url; make redrive finds it)\n",
+		fmt.Fprintf(&b, "DynamoDB Local at %s, SQS (fauxqs) at %s (for the AWS CLI: --endpoint-url)\n",
 			s.Services.DynamoDBEndpoint, s.Services.SQSEndpoint)
 	}
-	// sendevent finds the servers from PORT and SIM_PORT, as make dev does.
+	switch {
+	case dbPath != "":
+		fmt.Fprintf(&b, "DynamoDB's data is kept in %s across restarts (make dev-reset deletes it); "+
+			"the queues start empty each time\n", dbPath)
+	case s.Services != nil:
+		fmt.Fprintln(&b, "Everything is in memory, as the simulator's own state is: stopping make dev loses all data")
+	}
+	// The tools find this stack from PORT alone (its state file).
 	var env []string
-	for _, st := range []config.Setting{config.Port, config.SimPort} {
-		if v[st.Name] != st.Default {
-			env = append(env, st.Name+"="+v[st.Name])
-		}
+	if v[config.Port.Name] != config.Port.Default {
+		env = append(env, config.Port.Name+"="+v[config.Port.Name])
 	}
 	sendevent := strings.Join(append(env, "go run ./infra/local/cmd/sendevent"), " ")
+	mk := strings.Join(append([]string{"make"}, env...), " ")
 	fmt.Fprintf(&b, `
 1. Create a setup link for tenant acme:
    curl -s -X POST %[1]s/v1/tenants/acme/setup-links -H 'Authorization: Bearer %[2]s' -d '{"tenant_name":"Acme"}'
@@ -167,7 +253,8 @@ func walkthrough(s *stack.Stack, v map[string]string) string {
    curl -s -X POST %[1]s/v1/tenants/acme/messages -H 'Authorization: Bearer %[2]s' \
      -H 'Idempotency-Key: hello-1' -d '{"to":"+16505551234","type":"text","text":{"body":"Olá!"}}'
 
-Ctrl-C stops everything.
-`, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent)
+%[5]s reconcile runs a reconciler pass now; %[5]s redrive QUEUE=messages (lifecycle, outbound) moves
+dead letters back. They and sendevent find this stack by PORT alone. Ctrl-C stops everything.
+`, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent, mk)
 	return b.String()
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
@@ -36,18 +38,96 @@ func TestDevLogIsReadableLinesWithoutRepeatedKeys(t *testing.T) {
 	}
 }
 
-// The walkthrough's sendevent command carries the ports make dev runs on.
-func TestWalkthroughSendeventUsesThePorts(t *testing.T) {
+// The walkthrough's tool commands carry the PORT make dev runs on, which
+// is all they need to find it.
+func TestWalkthroughToolsUseThePort(t *testing.T) {
 	settings, _ := stack.Resolve(func(k string) string {
 		return map[string]string{"PORT": "18080", "SIM_PORT": "18090"}[k]
 	})
-	s := &stack.Stack{URL: "http://127.0.0.1:18080", SimURL: "http://127.0.0.1:18090"}
-	w := walkthrough(s, settings)
-	if !strings.Contains(w, "PORT=18080 SIM_PORT=18090 go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.message.received.json") {
+	s := &stack.Stack{URL: "http://127.0.0.1:18080", SimURL: "http://127.0.0.1:18090", Env: env(nil)}
+	w := walkthrough(s, settings, "")
+	if !strings.Contains(w, "\n   PORT=18080 go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.message.received.json") ||
+		!strings.Contains(w, "make PORT=18080 reconcile") || !strings.Contains(w, "make PORT=18080 redrive QUEUE=messages") {
 		t.Errorf("walkthrough:\n%s", w)
 	}
 	settings, _ = stack.Resolve(func(string) string { return "" })
-	if w := walkthrough(s, settings); !strings.Contains(w, "\n   go run ./infra/local/cmd/sendevent -file") {
-		t.Errorf("default ports need no variables:\n%s", w)
+	if w := walkthrough(s, settings, ""); !strings.Contains(w, "\n   go run ./infra/local/cmd/sendevent -file") ||
+		!strings.Contains(w, "\nmake reconcile") {
+		t.Errorf("the default port needs no variable:\n%s", w)
+	}
+}
+
+func env(m map[string]string) config.Env { return func(k string) string { return m[k] } }
+
+// The banner names the Kapso bases the stack calls: the simulator's
+// Platform API and Meta proxy when it runs, and no Kapso default then.
+func TestBannerNamesTheKapsoBasesInUse(t *testing.T) {
+	settings, defaulted := stack.Resolve(func(string) string { return "" })
+	for _, name := range defaulted {
+		if name == config.KapsoMetaBaseURL.Name {
+			t.Errorf("defaults list %s=%s, which the simulator replaces", name, settings[name])
+		}
+	}
+	sim := "http://127.0.0.1:8090"
+	s := &stack.Stack{URL: "http://127.0.0.1:8080", SimURL: sim, Env: env(map[string]string{
+		config.KapsoAPIBaseURL.Name: sim + "/platform/v1", config.KapsoMetaBaseURL.Name: sim + "/meta/whatsapp"})}
+	w := walkthrough(s, settings, "/repo/.local/dynamodb-8080")
+	if !strings.Contains(w, "Kapso Platform API: "+sim+"/platform/v1\n") || !strings.Contains(w, "Kapso Meta proxy (sends): "+sim+"/meta/whatsapp\n") ||
+		strings.Contains(w, "api.kapso.ai") || !strings.Contains(w, "kept in /repo/.local/dynamodb-8080 across restarts") {
+		t.Errorf("walkthrough:\n%s", w)
+	}
+	// Against Kapso itself, both of Kapso's bases.
+	settings, _ = stack.Resolve(func(k string) string {
+		return map[string]string{config.KapsoAPIBaseURL.Name: "https://api.kapso.ai/platform/v1"}[k]
+	})
+	if settings[config.KapsoMetaBaseURL.Name] != "https://api.kapso.ai/meta/whatsapp" {
+		t.Errorf("Meta proxy default with Kapso's API: %q", settings[config.KapsoMetaBaseURL.Name])
+	}
+	s = &stack.Stack{URL: "http://127.0.0.1:8080", Env: env(settings)}
+	if w := walkthrough(s, settings, ""); !strings.Contains(w, "Kapso Platform API: https://api.kapso.ai/platform/v1\nKapso Meta proxy (sends): https://api.kapso.ai/meta/whatsapp\n") {
+		t.Errorf("walkthrough:\n%s", w)
+	}
+}
+
+// make dev keeps DynamoDB's data across restarts against a real Kapso
+// only: the simulator forgets its side at each start.
+func TestDataIsKeptOnlyAgainstARealKapso(t *testing.T) {
+	settings, _ := stack.Resolve(func(k string) string { return map[string]string{"PORT": "18080"}[k] })
+	if got := keptData("/repo/.local", settings); got != "" {
+		t.Errorf("with the simulator: kept in %q", got)
+	}
+	settings, _ = stack.Resolve(func(k string) string {
+		return map[string]string{"PORT": "18080", config.KapsoAPIBaseURL.Name: "https://api.kapso.ai/platform/v1"}[k]
+	})
+	if got := keptData("/repo/.local", settings); got != "/repo/.local/dynamodb-18080" {
+		t.Errorf("against Kapso: kept in %q", got)
+	}
+}
+
+// make dev-reset deletes the kept data of its PORT, and refuses while that
+// make dev runs.
+func TestResetDeletesTheKeptData(t *testing.T) {
+	dir := t.TempDir()
+	data := dataDir(dir, "18080")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := devstate.Write(dir, devstate.State{PID: os.Getpid(), Port: "18080"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetData(dir, "18080"); err == nil || !strings.Contains(err.Error(), "stop it before") {
+		t.Fatalf("reset while running: %v", err)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Fatalf("data deleted under a running make dev: %v", err)
+	}
+	if err := devstate.Remove(dir, devstate.State{PID: os.Getpid(), Port: "18080"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetData(dir, "18080"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("data kept after reset: %v", err)
 	}
 }

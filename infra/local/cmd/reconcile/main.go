@@ -1,5 +1,7 @@
 // Command reconcile runs one reconciler pass in the running local stack
-// (make dev) and prints its summary: make reconcile.
+// and prints its summary: make reconcile. The stack is the make dev
+// running with $PORT (8080 unless set), found through its state file
+// (infra/local/devstate); -url names another server.
 package main
 
 import (
@@ -14,26 +16,34 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	stateDir, _ := devstate.Dir() // outside the repository only -url works; run says so
+	if err := run(os.Args[1:], os.Getenv, stateDir, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "reconcile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, getenv func(string) string, out io.Writer) error {
+func run(args []string, getenv func(string) string, stateDir string, out io.Writer) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	port := getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	base := fs.String("url", "http://127.0.0.1:"+port, "the local stack (make dev)")
+	base := fs.String("url", "", "the local stack's URL (default: the make dev running with $PORT)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *base == "" {
+		if stateDir == "" {
+			return fmt.Errorf("cannot find make dev outside the kapso-bridge repository: give -url")
+		}
+		st, err := devstate.Find(stateDir, getenv("PORT"))
+		if err != nil {
+			return err
+		}
+		*base = st.URL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

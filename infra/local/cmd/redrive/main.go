@@ -4,9 +4,9 @@
 //	go run ./infra/local/cmd/redrive -queue lifecycle          # make dev's queues
 //	go run ./infra/local/cmd/redrive -queue messages -aws      # the deployed stack
 //
-// Locally the queues are make dev's kb-local-<queue> on its fauxqs, at
-// -endpoint or AWS_ENDPOINT_URL_SQS, else found among the running fauxqs
-// servers (make dev picks a free port and does not print it). With -aws the
+// Locally the queues are those of the make dev running with $PORT (8080
+// unless set), read from its state file (infra/local/devstate); -endpoint
+// names an SQS server instead, whose kb-local-<queue> is used. With -aws the
 // SDK's usual credential chain and region apply, and the source queue is the
 // one CloudFormation named <STACK_NAME>-<Queue>Queue<hash>-<suffix> (the
 // CDK stack lets it generate the names), unless -source-url gives it. The
@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -49,6 +50,8 @@ func main() {
 		os.Exit(0)
 	}
 	if err == nil {
+		// Outside the repository only -endpoint or -aws can work; run says so.
+		o.stateDir, _ = devstate.Dir()
 		err = run(ctx, o, os.Stdout)
 	}
 	if err != nil {
@@ -60,7 +63,9 @@ func main() {
 type options struct {
 	queue     schema.Queue
 	aws       bool
-	endpoint  string // local only; "" finds make dev's fauxqs
+	endpoint  string // local only; "" is the make dev of port
+	port      string // make dev's PORT
+	stateDir  string // where make dev's state files are
 	prefix    string // local queue name prefix
 	stack     string // with -aws
 	sourceURL string
@@ -87,8 +92,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	ids := strings.Join(queueIDs(), "|")
 	fs.StringVar(&queue, "queue", "", "the queue whose DLQ to empty: "+ids)
 	fs.BoolVar(&o.aws, "aws", false, "the deployed stack, with the usual AWS credentials and region (default: make dev's queues)")
-	fs.StringVar(&o.endpoint, "endpoint", getenv("AWS_ENDPOINT_URL_SQS"), "local SQS endpoint (default $AWS_ENDPOINT_URL_SQS, else make dev's running fauxqs)")
-	fs.StringVar(&o.prefix, "prefix", localPrefix, "local queue name prefix")
+	fs.StringVar(&o.endpoint, "endpoint", "", "a local SQS endpoint holding <prefix><queue> (default: the queues of the make dev running with $PORT)")
+	fs.StringVar(&o.prefix, "prefix", localPrefix, "with -endpoint: the local queue name prefix")
 	fs.StringVar(&o.stack, "stack", cmp.Or(getenv(config.StackName.Name), config.StackName.Default), "with -aws: the CloudFormation stack name (default $"+config.StackName.Name+")")
 	fs.StringVar(&o.sourceURL, "source-url", "", "the source queue's URL, instead of looking it up")
 	fs.StringVar(&o.dlqURL, "dlq-url", "", "the DLQ's URL, instead of reading the source queue's redrive policy")
@@ -120,6 +125,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.port = cmp.Or(getenv(config.Port.Name), config.Port.Default)
 	if o.aws && (set["endpoint"] || set["prefix"]) {
 		return o, errors.New("-endpoint and -prefix are for the local queues, not with -aws (AWS_ENDPOINT_URL_SQS still applies)")
 	}
@@ -141,9 +147,18 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 func run(ctx context.Context, o options, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	dev := !o.aws && o.endpoint == "" && (o.sourceURL == "" || o.dlqURL == "")
+	if dev {
+		if err := o.fromDev(); err != nil {
+			return err
+		}
+	}
 	client, where, err := newClient(ctx, o)
 	if err != nil {
 		return err
+	}
+	if dev {
+		where = "make dev with PORT=" + o.port + ", " + where
 	}
 	source, dlq, err := resolve(ctx, client, o)
 	if err != nil {
@@ -200,30 +215,33 @@ func newClient(ctx context.Context, o options) (*sqs.Client, string, error) {
 	if o.endpoint != "" {
 		return at(o.endpoint), "local " + o.endpoint, nil
 	}
-	if o.sourceURL != "" && o.dlqURL != "" {
-		// A local queue URL names its server.
-		ep, err := endpointOf(o.sourceURL)
-		if err != nil {
-			return nil, "", err
-		}
-		return at(ep), "local " + ep, nil
-	}
-	ports, err := fauxqsPorts("/proc")
+	// Local queue URLs given whole name their server.
+	ep, err := endpointOf(o.sourceURL)
 	if err != nil {
-		return nil, "", fmt.Errorf("find make dev's fauxqs (is make dev running?): %w; or give -endpoint / AWS_ENDPOINT_URL_SQS", err)
+		return nil, "", fmt.Errorf("%w: give -endpoint, or -source-url and -dlq-url", err)
 	}
-	name := o.prefix + o.queue.ID
-	for _, p := range ports {
-		ep := fmt.Sprintf("http://127.0.0.1:%d", p)
-		c := at(ep)
-		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := c.GetQueueUrl(qctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-		cancel()
-		if err == nil {
-			return c, "local " + ep, nil
-		}
+	return at(ep), "local " + ep, nil
+}
+
+// fromDev points o at the SQS server, queue and DLQ of the make dev
+// running with o.port, unless -source-url or -dlq-url name the queues.
+func (o *options) fromDev() error {
+	if o.stateDir == "" {
+		return errors.New("cannot find make dev outside the kapso-bridge repository: give -endpoint")
 	}
-	return nil, "", fmt.Errorf("no running fauxqs holds queue %s (%d fauxqs found): is make dev running? Or give -endpoint / AWS_ENDPOINT_URL_SQS", name, len(ports))
+	st, err := devstate.Find(o.stateDir, o.port)
+	if err != nil {
+		return fmt.Errorf("%w; or give -endpoint", err)
+	}
+	q, ok := st.Queues[o.queue.ID]
+	if !ok || q.URL == "" || q.DLQURL == "" {
+		return fmt.Errorf("the make dev with PORT=%s has no %s queue: restart it", o.port, o.queue.ID)
+	}
+	// fauxqs's queue URLs name a host of their own: the endpoint is the
+	// server's address.
+	o.endpoint = st.SQSEndpoint
+	o.sourceURL, o.dlqURL = cmp.Or(o.sourceURL, q.URL), cmp.Or(o.dlqURL, q.DLQURL)
+	return nil
 }
 
 func endpointOf(queueURL string) (string, error) {

@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net/url"
 	"os"
-	"runtime"
-	"slices"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -31,12 +29,14 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.queue.ID != schema.Messages.ID || o.aws || o.endpoint != "" || o.prefix != "kb-local-" || o.max != 0 || o.timeout != 15*time.Minute {
+	if o.queue.ID != schema.Messages.ID || o.aws || o.endpoint != "" || o.prefix != "kb-local-" || o.max != 0 ||
+		o.timeout != 15*time.Minute || o.port != "8080" {
 		t.Fatalf("defaults: %+v", o)
 	}
-	o, err = parseFlags([]string{"-queue", "lifecycle"}, env(map[string]string{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9324"}))
-	if err != nil || o.endpoint != "http://127.0.0.1:9324" {
-		t.Fatalf("endpoint from the environment: %+v %v", o, err)
+	// The SDK's endpoint variable does not choose the local queues: PORT does.
+	o, err = parseFlags([]string{"-queue", "outbound"}, env(map[string]string{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9324", "PORT": "18080"}))
+	if err != nil || o.endpoint != "" || o.port != "18080" || o.queue.ID != schema.Outbound.ID {
+		t.Fatalf("PORT from the environment: %+v %v", o, err)
 	}
 	o, err = parseFlags([]string{"-queue", "lifecycle", "-aws", "-max", "7", "-timeout", "1m"}, env(map[string]string{"STACK_NAME": "Staging"}))
 	if err != nil || !o.aws || o.stack != "Staging" || o.max != 7 || o.timeout != time.Minute {
@@ -165,40 +165,85 @@ func TestRunRedrivesTheLocalQueue(t *testing.T) {
 	}
 }
 
-// make dev prints no SQS endpoint: without one, the running fauxqs that
-// holds the queues is found.
-func TestRunFindsTheRunningFauxqs(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("finds fauxqs through /proc")
+// devState records a make dev on port whose queues are urls, as make dev
+// does, run by the process pid.
+func devState(t *testing.T, dir, port string, pid int, urls map[string]sqsqueue.QueueURLs) {
+	t.Helper()
+	st := devstate.State{PID: pid, Port: port, URL: "http://127.0.0.1:" + port, SQSEndpoint: os.Getenv(awstest.EnvSQS),
+		Queues: map[string]devstate.Queue{}}
+	for id, q := range urls {
+		st.Queues[id] = devstate.Queue{URL: q.URL, DLQURL: q.DLQURL}
 	}
-	prefix, urls := localQueues(t)
-	u, err := url.Parse(os.Getenv(awstest.EnvSQS))
+	if err := devstate.Write(dir, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without -endpoint, redrive works on the make dev running with $PORT, as
+// its state file says, and on no other.
+func TestRunFindsTheMakeDevOfItsPort(t *testing.T) {
+	dir := t.TempDir()
+	_, mine := localQueues(t)
+	_, other := localQueues(t)
+	devState(t, dir, "18080", os.Getpid(), other)
+	devState(t, dir, "18081", os.Getpid(), mine)
+	for _, urls := range []map[string]sqsqueue.QueueURLs{mine, other} {
+		send(t, urls[schema.Outbound.ID].DLQURL, 2)
+	}
+	o, err := parseFlags([]string{"-queue", "outbound", "-max", "1"}, env(map[string]string{"PORT": "18081"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := fauxqsPorts("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := strconv.Atoi(u.Port())
-	if !slices.Contains(ports, want) {
-		t.Fatalf("found fauxqs on %v, not on %d", ports, want)
-	}
-	q := urls[schema.Lifecycle.ID]
-	send(t, q.DLQURL, 2)
-	o, err := parseFlags([]string{"-queue", "lifecycle", "-prefix", prefix, "-max", "1"}, env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	o.stateDir = dir
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), fmt.Sprintf("(local http://127.0.0.1:%d)", want)) || !strings.Contains(out.String(), "moved 1, failed 0") {
+	q := mine[schema.Outbound.ID]
+	if !strings.Contains(out.String(), "(make dev with PORT=18081, local "+os.Getenv(awstest.EnvSQS)+")") ||
+		!strings.Contains(out.String(), "from "+q.DLQURL) || !strings.Contains(out.String(), "moved 1, failed 0") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	if depth(t, q.DLQURL) != 1 || depth(t, q.URL) != 1 {
 		t.Fatalf("-max 1: dlq %d, source %d", depth(t, q.DLQURL), depth(t, q.URL))
+	}
+	if q := other[schema.Outbound.ID]; depth(t, q.DLQURL) != 2 || depth(t, q.URL) != 0 {
+		t.Fatalf("the other make dev's queue moved: dlq %d, source %d", depth(t, q.DLQURL), depth(t, q.URL))
+	}
+}
+
+// No make dev on $PORT, or one that is gone, is a clear error and moves
+// nothing.
+func TestRunRefusesAMissingOrStaleMakeDev(t *testing.T) {
+	dir := t.TempDir()
+	_, urls := localQueues(t)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	devState(t, dir, "18082", gone.Process.Pid, urls)
+	devState(t, dir, "18080", os.Getpid(), urls)
+	q := urls[schema.Lifecycle.ID]
+	send(t, q.DLQURL, 1)
+	for port, want := range map[string]string{
+		"18082": "no longer running",
+		"18083": "no make dev runs with PORT=18083",
+		"":      "make dev runs with PORT=18080",
+	} {
+		o, err := parseFlags([]string{"-queue", "lifecycle"}, env(map[string]string{"PORT": port}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.stateDir = dir
+		if port == "" {
+			o.port = "18084"
+		}
+		if err := run(context.Background(), o, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("PORT=%q: err %v, want %q", port, err, want)
+		}
+	}
+	if depth(t, q.DLQURL) != 1 {
+		t.Errorf("a refused redrive moved messages")
 	}
 }
 

@@ -5,12 +5,13 @@
 //	go run ./infra/local/cmd/sendevent -file events/kapso/whatsapp.message.received.json
 //
 // The route (events/manifest.json, or -route) picks the endpoint on -url
-// (default http://127.0.0.1:$PORT): project samples go to /webhooks/kapso,
+// (default the make dev running with $PORT, found through its state file,
+// infra/local/devstate): project samples go to /webhooks/kapso,
 // signed with the project webhook secret; number and meta samples go to
 // /webhooks/kapso/{id} and /webhooks/meta/{id} of a connected number (-number,
 // default the first connected number the simulator knows), signed with that
 // number's webhook secret. The secret is read from the simulator's
-// GET /_sim/state (-sim, default http://127.0.0.1:$SIM_PORT): kapso-bridge
+// GET /_sim/state (-sim, default that make dev's simulator): kapso-bridge
 // registered it there, so it is the secret the ingest verifies with. Signing
 // here rather than through the simulator's event control keeps the body
 // byte for byte, works for meta samples and bodies that are not JSON, and
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
@@ -57,7 +59,8 @@ const (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	stateDir, _ := devstate.Dir() // outside the repository only -url and -sim work; run says so
+	if err := run(os.Args[1:], os.Getenv, stateDir, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sendevent:", err)
 		os.Exit(1)
 	}
@@ -68,6 +71,8 @@ type options struct {
 	file, url, sim, route, number, customer, secret, key string
 	event                                                *string // nil: take it from the manifest
 	secretGiven                                          bool
+	// simErr says why there is no simulator to ask when sim is "".
+	simErr error
 }
 
 const usage = "usage: sendevent -file <sample> [-url U] [-sim S] [-route project|number|meta] [-number ID] [-customer ID] [-secret S] [-event E] [-key K]"
@@ -76,11 +81,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs := flag.NewFlagSet("sendevent", flag.ContinueOnError)
 	var o options
 	var event string
-	port := cmp.Or(getenv(config.Port.Name), config.Port.Default)
-	simPort := cmp.Or(getenv(config.SimPort.Name), config.SimPort.Default)
 	fs.StringVar(&o.file, "file", "", "sample body to send (required), e.g. events/kapso/whatsapp.message.received.json")
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:"+port, "kapso-bridge's base URL ($PORT); a URL with a path is the endpoint itself")
-	fs.StringVar(&o.sim, "sim", "http://127.0.0.1:"+simPort, "the Kapso simulator ($SIM_PORT), asked for numbers, secrets and customers")
+	fs.StringVar(&o.url, "url", "", "kapso-bridge's base URL (default: the make dev running with $PORT); a URL with a path is the endpoint itself")
+	fs.StringVar(&o.sim, "sim", "", "the Kapso simulator, asked for numbers, secrets and customers (default: that make dev's)")
 	fs.StringVar(&o.route, "route", "", "project, number or meta (default the sample's route in events/manifest.json)")
 	fs.StringVar(&o.number, "number", "", "phone_number_id to send for (default the first connected number the simulator knows)")
 	fs.StringVar(&o.customer, "customer", "", "project samples: the Kapso customer id to put in the sample")
@@ -119,7 +122,7 @@ type plan struct {
 	orphan                       bool   // a project event no tenant will own
 }
 
-func run(args []string, getenv func(string) string, out io.Writer) error {
+func run(args []string, getenv func(string) string, stateDir string, out io.Writer) error {
 	o, err := parseFlags(args, getenv)
 	if err != nil {
 		return err
@@ -128,7 +131,7 @@ func run(args []string, getenv func(string) string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read sample: %w", err)
 	}
-	p, err := prepare(o, body, getenv)
+	p, err := prepare(&o, body, getenv, stateDir)
 	if err != nil {
 		return err
 	}
@@ -154,8 +157,34 @@ func run(args []string, getenv func(string) string, out io.Writer) error {
 	return nil
 }
 
-// prepare picks the route, target, secret and body.
-func prepare(o options, body []byte, getenv func(string) string) (plan, error) {
+// findStack takes -url and -sim, unless given, from the make dev running
+// with port. Without one, -url is required and the simulator is not asked.
+func (o *options) findStack(stateDir, port string) error {
+	if o.url != "" && o.sim != "" {
+		return nil
+	}
+	st, err := devstate.State{}, errors.New("cannot find make dev outside the kapso-bridge repository")
+	if stateDir != "" {
+		st, err = devstate.Find(stateDir, port)
+	}
+	switch {
+	case err != nil && o.url == "":
+		return fmt.Errorf("%w; or give -url", err)
+	case err != nil:
+		o.simErr = err
+	default:
+		o.url = cmp.Or(o.url, st.URL)
+		o.sim = cmp.Or(o.sim, st.SimURL)
+		if o.sim == "" {
+			o.simErr = fmt.Errorf("the make dev with PORT=%s runs no simulator (KAPSO_API_BASE_URL is set)", st.Port)
+		}
+	}
+	return nil
+}
+
+// prepare picks the route, target, secret and body, and fills in o the
+// make dev it goes to.
+func prepare(o *options, body []byte, getenv func(string) string, stateDir string) (plan, error) {
 	p := plan{body: body}
 	sample, listed, err := lookup(o.file)
 	if err != nil {
@@ -175,14 +204,17 @@ func prepare(o options, body []byte, getenv func(string) string) (plan, error) {
 		p.route = events.RouteProject
 		p.notes = append(p.notes, "a malformed sample: kapso-bridge should answer 400")
 	}
+	if err := o.findStack(stateDir, getenv(config.Port.Name)); err != nil {
+		return p, err
+	}
 	base, endpoint, err := splitURL(o.url)
 	if err != nil {
 		return p, err
 	}
 	if p.route == events.RouteProject {
-		return prepareProject(o, p, base, endpoint, getenv)
+		return prepareProject(*o, p, base, endpoint, getenv)
 	}
-	return prepareNumber(o, p, base, endpoint)
+	return prepareNumber(*o, p, base, endpoint)
 }
 
 func prepareProject(o options, p plan, base, endpoint string, getenv func(string) string) (plan, error) {
@@ -199,7 +231,7 @@ func prepareProject(o options, p plan, base, endpoint string, getenv func(string
 		p.notes = append(p.notes, "signed with make dev's project webhook secret")
 	}
 	ids := idsIn(p.body)
-	st, stErr := readState(o.sim)
+	st, stErr := o.simState()
 	customer := o.customer
 	if o.number != "" {
 		p.body = rewrite(p.body, ids.numbers, o.number)
@@ -249,7 +281,7 @@ func prepareProject(o options, p plan, base, endpoint string, getenv func(string
 func prepareNumber(o options, p plan, base, endpoint string) (plan, error) {
 	number, secret := o.number, o.secret
 	if number == "" || !o.secretGiven {
-		st, err := readState(o.sim)
+		st, err := o.simState()
 		if err != nil {
 			return p, fmt.Errorf("a %s sample is sent for a connected number, signed with its webhook secret, "+
 				"both read from the simulator: %w (or pass -number and -secret)", p.route, err)
@@ -460,6 +492,14 @@ type simWebhook struct {
 	Active        bool   `json:"active"`
 }
 
+// simState reads the simulator's state, if there is a simulator.
+func (o *options) simState() (simState, error) {
+	if o.sim == "" {
+		return simState{}, o.simErr
+	}
+	return readState(o.sim)
+}
+
 func readState(simURL string) (simState, error) {
 	var st simState
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -471,7 +511,7 @@ func readState(simURL string) (simState, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return st, fmt.Errorf("no simulator at %s: %w (SIM_PORT and -sim choose where)", simURL, err)
+		return st, fmt.Errorf("no simulator at %s: %w (-sim chooses where)", simURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

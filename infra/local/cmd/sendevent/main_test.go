@@ -6,13 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
@@ -73,26 +74,22 @@ func simulatorWith(t *testing.T, status string) *httptest.Server {
 	return srv
 }
 
-func port(t *testing.T, srv *httptest.Server) string {
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Port()
-}
-
-// env is make dev's environment: PORT and SIM_PORT name the servers.
-func env(t *testing.T, b, sim *httptest.Server) func(string) string {
-	vals := map[string]string{"PORT": "1"}
+// runDev runs sendevent with PORT naming a make dev whose servers are b
+// and sim (nil: nothing listening), as its state file says.
+func runDev(t *testing.T, b, sim *httptest.Server, args []string, out io.Writer) error {
+	t.Helper()
+	st := devstate.State{PID: os.Getpid(), Port: "18080", URL: "http://127.0.0.1:1", SimURL: "http://127.0.0.1:1"}
 	if b != nil {
-		vals["PORT"] = port(t, b)
+		st.URL = b.URL
 	}
 	if sim != nil {
-		vals["SIM_PORT"] = port(t, sim)
-	} else {
-		vals["SIM_PORT"] = "1"
+		st.SimURL = sim.URL
 	}
-	return func(k string) string { return vals[k] }
+	dir := t.TempDir()
+	if err := devstate.Write(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	return run(args, func(k string) string { return map[string]string{"PORT": "18080"}[k] }, dir, out)
 }
 
 func sample(t *testing.T, path string) (string, []byte) {
@@ -117,7 +114,7 @@ func TestNumberSampleGoesToARestrictedNumber(t *testing.T) {
 	for status, ok := range map[string]bool{"RESTRICTED": true, "FLAGGED": true, "DISCONNECTED": false} {
 		b, got := bridge(t)
 		file, _ := sample(t, "kapso/whatsapp.message.received.json")
-		err := run([]string{"-file", file}, env(t, b, simulatorWith(t, status)), io.Discard)
+		err := runDev(t, b, simulatorWith(t, status), []string{"-file", file}, io.Discard)
 		if sent := got.path == "/webhooks/kapso/"+simNumberID; sent != ok || (err == nil) != ok {
 			t.Errorf("%s: sent %v, err %v", status, sent, err)
 		}
@@ -129,7 +126,7 @@ func TestNumberSampleGoesToAConnectedNumberOnPORT(t *testing.T) {
 	sim := simulator(t)
 	file, raw := sample(t, "kapso/whatsapp.message.received.json")
 	var out bytes.Buffer
-	if err := run([]string{"-file", file}, env(t, b, sim), &out); err != nil {
+	if err := runDev(t, b, sim, []string{"-file", file}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got.path != "/webhooks/kapso/"+simNumberID {
@@ -163,7 +160,7 @@ func TestMetaSampleGoesToTheMetaRoute(t *testing.T) {
 	b, got := bridge(t)
 	sim := simulator(t)
 	file, _ := sample(t, "meta/messages.multi-change.json")
-	if err := run([]string{"-file", file, "-url", b.URL}, env(t, nil, sim), io.Discard); err != nil {
+	if err := runDev(t, nil, sim, []string{"-file", file, "-url", b.URL}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if got.path != "/webhooks/meta/"+simNumberID {
@@ -188,7 +185,7 @@ func TestProjectSampleWarnsOfAnOrphanCustomer(t *testing.T) {
 	sim := simulator(t)
 	file, raw := sample(t, "kapso/whatsapp.phone_number.disconnected.json")
 	var out bytes.Buffer
-	if err := run([]string{"-file", file}, env(t, b, sim), &out); err != nil {
+	if err := runDev(t, b, sim, []string{"-file", file}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got.path != "/webhooks/kapso" || !bytes.Equal(got.body, raw) {
@@ -204,7 +201,7 @@ func TestProjectSampleWarnsOfAnOrphanCustomer(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := run([]string{"-file", file, "-customer", simCustomerID}, env(t, b, sim), &out); err != nil {
+	if err := runDev(t, b, sim, []string{"-file", file, "-customer", simCustomerID}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.body, bytes.ReplaceAll(raw, []byte(sampleCust), []byte(simCustomerID))) {
@@ -215,7 +212,7 @@ func TestProjectSampleWarnsOfAnOrphanCustomer(t *testing.T) {
 	}
 
 	// -number puts the number in and its customer follows.
-	if err := run([]string{"-file", file, "-number", simNumberID}, env(t, b, sim), io.Discard); err != nil {
+	if err := runDev(t, b, sim, []string{"-file", file, "-number", simNumberID}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	want := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte(sampleCust), []byte(simCustomerID)), []byte(sampleNumber), []byte(simNumberID))
@@ -237,7 +234,7 @@ func TestFlagsOverrideDefaults(t *testing.T) {
 		return ""
 	}
 	// A -url with a path is the endpoint itself.
-	err := run([]string{"-file", file, "-url", b.URL + "/custom", "-event", "custom.event", "-key", "k-1"}, getenv, io.Discard)
+	err := run([]string{"-file", file, "-url", b.URL + "/custom", "-event", "custom.event", "-key", "k-1"}, getenv, "", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +248,7 @@ func TestFlagsOverrideDefaults(t *testing.T) {
 		t.Errorf("headers %v", got.header)
 	}
 
-	if err := run([]string{"-file", file, "-url", b.URL, "-event", "", "-secret", "s"}, getenv, io.Discard); err != nil {
+	if err := run([]string{"-file", file, "-url", b.URL, "-event", "", "-secret", "s"}, getenv, "", io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if got.path != "/webhooks/kapso" {
@@ -265,7 +262,7 @@ func TestFlagsOverrideDefaults(t *testing.T) {
 	}
 
 	// -route number with -number and -secret needs no simulator.
-	err = run([]string{"-file", file, "-url", b.URL, "-event", "e", "-route", "number", "-number", "42", "-secret", "n"}, getenv, io.Discard)
+	err = run([]string{"-file", file, "-url", b.URL, "-event", "e", "-route", "number", "-number", "42", "-secret", "n"}, getenv, "", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,16 +292,57 @@ func TestRunErrors(t *testing.T) {
 		{"not in manifest", []string{"-file", file}, "not in events/manifest.json"},
 		{"bad route", []string{"-file", file, "-route", "x"}, "-route"},
 		{"unreachable", []string{"-file", file, "-event", "e", "-url", "http://127.0.0.1:1/x"}, "post"},
-		{"no simulator", []string{"-file", msg, "-sim", "http://127.0.0.1:1"}, "no simulator"},
-		{"no connected number", []string{"-file", msg, "-sim", empty.URL}, "no connected number"},
-		{"unknown number", []string{"-file", msg, "-sim", sim.URL, "-number", "1"}, "knows no number 1"},
-		{"number without webhook", []string{"-file", msg, "-sim", sim.URL, "-number", "999000111222333"}, "no webhook"},
+		{"no simulator", []string{"-file", msg, "-url", "http://127.0.0.1:1", "-sim", "http://127.0.0.1:1"}, "no simulator"},
+		{"no connected number", []string{"-file", msg, "-url", "http://127.0.0.1:1", "-sim", empty.URL}, "no connected number"},
+		{"unknown number", []string{"-file", msg, "-url", "http://127.0.0.1:1", "-sim", sim.URL, "-number", "1"}, "knows no number 1"},
+		{"number without webhook", []string{"-file", msg, "-url", "http://127.0.0.1:1", "-sim", sim.URL, "-number", "999000111222333"},
+			"no webhook"},
+		// Without -url the make dev of PORT is needed: none in an empty folder.
+		{"no make dev", []string{"-file", msg}, "no make dev runs with PORT=8080"},
+		{"no make dev to ask for the secret", []string{"-file", msg, "-url", "http://127.0.0.1:1"}, "no make dev runs with PORT=8080"},
 	}
 	for _, tt := range tests {
-		err := run(tt.args, func(string) string { return "" }, io.Discard)
+		err := run(tt.args, func(string) string { return "" }, t.TempDir(), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// sendevent goes to the make dev of its PORT, not to another one's, and
+// refuses one that is gone.
+func TestSendsToTheMakeDevOfItsPort(t *testing.T) {
+	mine, got := bridge(t)
+	other, gotOther := bridge(t)
+	sim := simulator(t)
+	dir := t.TempDir()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []devstate.State{
+		{PID: os.Getpid(), Port: "18080", URL: other.URL, SimURL: sim.URL},
+		{PID: os.Getpid(), Port: "18081", URL: mine.URL, SimURL: sim.URL},
+		{PID: gone.Process.Pid, Port: "18082", URL: mine.URL, SimURL: sim.URL},
+	} {
+		if err := devstate.Write(dir, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file, _ := sample(t, "kapso/whatsapp.message.received.json")
+	port := func(p string) func(string) string {
+		return func(k string) string { return map[string]string{"PORT": p}[k] }
+	}
+	if err := run([]string{"-file", file}, port("18081"), dir, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got.path != "/webhooks/kapso/"+simNumberID || gotOther.path != "" {
+		t.Errorf("PORT=18081 reached %q, the other make dev %q", got.path, gotOther.path)
+	}
+	got.path = ""
+	if err := run([]string{"-file", file}, port("18082"), dir, io.Discard); err == nil || !strings.Contains(err.Error(), "no longer running") ||
+		got.path != "" || gotOther.path != "" {
+		t.Errorf("stale make dev: %v, sent to %q %q", err, got.path, gotOther.path)
 	}
 }
 
