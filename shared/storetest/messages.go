@@ -298,7 +298,7 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			// The derived id of the Meta copy stands for Kapso's conversation.
 			equal(t, "meta conversation", messageIDs(t, r, tenantA, "meta:abc", 10), []string{"wamid.0", "wamid.1"})
 		},
-		"a derived conversation id lists the conversation Kapso named": func(t *testing.T, s messaging.Store, r messaging.Reader) {
+		"a derived conversation id lists the conversation Kapso named": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			derived := func(i int) string {
 				return messaging.MetaConversationID(number, messaging.Person{Phone: fmt.Sprint(phoneAna, i)})
 			}
