@@ -27,7 +27,9 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		"shared/errs", "shared/idempotency", "shared/onboarding",
 		// The tenant's messages, read side; the messages it sends, queued.
-		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue"},
+		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue",
+		// The send body's strict reader; the setup-link body's too.
+		"shared/strictjson"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
@@ -43,11 +45,11 @@ var mayLink = map[string][]string{
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs",
-		"shared/messages", "shared/messaging", "shared/dynamo",
+		"shared/messages", "shared/messaging", "shared/strictjson", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.
 	"sender": {"shared/app/senderapp", "shared/config/awssecrets", "shared/lambdasqs",
-		"shared/sender", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
+		"shared/sender", "shared/messaging", "shared/strictjson", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 }
 
@@ -59,11 +61,11 @@ var mayLink = map[string][]string{
 // once one is no longer linked: delete the entry when the adapter package is
 // split.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":     {"shared/messaging"},
+	"ingest":     {"shared/messaging", "shared/strictjson"},
 	"setuplinks": {"shared/envelope"},
-	"redirect":   {"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson"},
-	"lifecycle":  {"shared/messaging"},
-	"reconcile":  {"shared/messaging"},
+	"redirect":   {"shared/messaging", "shared/strictjson", "shared/kapso", "shared/meta", "shared/rawjson"},
+	"lifecycle":  {"shared/messaging", "shared/strictjson"},
+	"reconcile":  {"shared/messaging", "shared/strictjson"},
 	"messages":   {"shared/onboarding", "shared/idempotency"},
 	"sender":     {"shared/onboarding", "shared/idempotency", "shared/envelope"},
 }
