@@ -33,21 +33,17 @@ func (c Connection) Attempt(setupLinkID string) (Attempt, bool) {
 }
 
 // StatusAt is the tenant's status as seen at now: a link_active tenant whose
-// link has passed its expires_at reads as the LinkExpired fact will make it
-// before that fact is recorded: failed when the browser reported a failure
-// while the link could be used, else expired. Derive itself never reads a
-// clock.
+// link has passed its expires_at reads as expired before the LinkExpired
+// fact is recorded, whatever the browser reported (a failure redirect is
+// unsigned: it never becomes the outcome on its own). Derive itself never
+// reads a clock.
 func (c Connection) StatusAt(now time.Time) TenantStatus {
 	newest := c.NewestAttempt()
-	if c.Tenant.Status != TenantLinkActive || newest == nil || newest.ExpiresAt.IsZero() || now.Before(newest.ExpiresAt) {
-		return c.Tenant.Status
+	if c.Tenant.Status == TenantLinkActive && newest != nil &&
+		!newest.ExpiresAt.IsZero() && !now.Before(newest.ExpiresAt) {
+		return TenantExpired
 	}
-	if slices.ContainsFunc(newest.Redirects, func(r RedirectSeen) bool {
-		return r.Kind == RedirectFailure && r.At.Before(newest.ExpiresAt)
-	}) {
-		return TenantFailed
-	}
-	return TenantExpired
+	return c.Tenant.Status
 }
 
 // SignupOutcome answers "did the customer finish Meta signup or abandon it?".

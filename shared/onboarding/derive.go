@@ -568,12 +568,6 @@ func (d *derivation) attempt(link string) Attempt {
 		latest := kapsoFailures[len(kapsoFailures)-1]
 		a.ErrorCode, a.ErrorReportedBy = latest.ErrorCode, ReportedByKapso
 		a.Redirect = firstRedirect(a.Redirects, suspicious)
-	case reported != nil && isClosed:
-		// The browser reported a failure and Kapso no longer takes the
-		// link: nothing can come of it now, so the report is its outcome.
-		a.Status = AttemptFailed
-		a.Redirect = reported
-		a.ErrorCode, a.ErrorReportedBy = reported.ErrorCode, ReportedByBrowser
 	case isClosed:
 		a.Status, a.ClosedAt = closed.status, closed.at
 		if closed.status == AttemptSuperseded {

@@ -143,22 +143,22 @@ func TestDeriveRules(t *testing.T) {
 			},
 		},
 		{
-			name:       "a reported failure becomes the outcome once the link expires",
+			name:       "a reported failure stays a report when the link expires",
 			facts:      []Fact{factFirstLnk, factFailure, LinkExpired("sl_1", minute(60))},
-			wantStatus: TenantFailed,
+			wantStatus: TenantExpired,
 			check: func(t *testing.T, c Connection) {
 				a := mustAttempt(t, c, "sl_1")
-				wantError(t, a, AttemptFailed, "phone_verification_failed", ReportedByBrowser)
-				if a.Redirect == nil || a.Redirect.Kind != RedirectFailure {
-					t.Errorf("redirect = %+v", a.Redirect)
+				wantError(t, a, AttemptExpired, "", "")
+				if f := c.Failures(); len(f) != 1 || f[0].ReportedBy != ReportedByBrowser || f[0].ErrorCode != "phone_verification_failed" {
+					t.Errorf("failures %+v", f)
 				}
 			},
 		},
 		{
-			name:       "a reported failure becomes the outcome once Kapso lists the link revoked",
+			name:       "a reported failure stays a report when Kapso lists the link revoked",
 			facts:      []Fact{factFirstLnk, factFailure, LinkRevoked("sl_1", minute(20))},
-			wantStatus: TenantFailed,
-			attempts:   map[string]AttemptStatus{"sl_1": AttemptFailed},
+			wantStatus: TenantExpired,
+			attempts:   map[string]AttemptStatus{"sl_1": AttemptRevoked},
 		},
 		{
 			name:       "a confirmation wins over Kapso's failure",
@@ -270,13 +270,13 @@ func TestDeriveRules(t *testing.T) {
 			attempts: map[string]AttemptStatus{"sl_1": AttemptConfirmed},
 		},
 		{
-			name:       "a failure before the supersession stays the attempt's outcome",
+			name:       "a failure reported before the supersession stays on the superseded attempt's history",
 			facts:      []Fact{factFirstLnk, factFailure, factNewLink, successRedirect("sl_1", "pn_1", 35)},
 			wantStatus: TenantLinkActive, wantActive: "sl_2",
-			attempts: map[string]AttemptStatus{"sl_1": AttemptFailed},
+			attempts: map[string]AttemptStatus{"sl_1": AttemptSuperseded},
 			check: func(t *testing.T, c Connection) {
 				old := mustAttempt(t, c, "sl_1")
-				if old.ErrorCode != "phone_verification_failed" || old.ErrorReportedBy != ReportedByBrowser || old.SupersededBy != "" {
+				if old.ErrorCode != "" || old.SupersededBy != "sl_2" {
 					t.Errorf("attempt = %+v", old)
 				}
 				wantHistory(t, old,
@@ -716,8 +716,8 @@ func TestStatusAt(t *testing.T) {
 }
 
 // Past its expiry, a link_active tenant reads as the expiry's fact will
-// make it: failed when the browser reported a failure while the link could
-// be used, expired when nothing did or the report came after.
+// make it: expired, whether or not the browser reported a failure (an
+// unsigned report never becomes the outcome on its own).
 func TestStatusAtAgreesWithTheExpiry(t *testing.T) {
 	expiry := factFirstLnk.ExpiresAt
 	tests := []struct {
@@ -726,7 +726,7 @@ func TestStatusAtAgreesWithTheExpiry(t *testing.T) {
 		want  TenantStatus
 	}{
 		{"unused", []Fact{factFirstLnk}, TenantExpired},
-		{"a failure reported in time", []Fact{factFirstLnk, factFailure}, TenantFailed},
+		{"a failure reported in time", []Fact{factFirstLnk, factFailure}, TenantExpired},
 		{"a failure reported after the expiry", []Fact{factFirstLnk, FailureRedirect("sl_1", "link_expired", expiry.Add(time.Minute))}, TenantExpired},
 	}
 	for _, tt := range tests {

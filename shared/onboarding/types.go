@@ -43,8 +43,8 @@ const (
 	// the tenant to connected.
 	TenantDisabled TenantStatus = "disabled"
 	// TenantFailed: the newest setup link's signup failed and Kapso bears it
-	// out: Kapso's setup link reports the failure, or the link closed
-	// (expired, revoked) after the browser reported one.
+	// out (its setup link reports the failure). A failure only the browser
+	// reported never makes a tenant failed: the redirect is unsigned.
 	TenantFailed TenantStatus = "failed"
 	// TenantExpired: the newest setup link expired or was revoked unused.
 	TenantExpired TenantStatus = "expired"
@@ -68,8 +68,8 @@ const (
 	// that nothing contradicts; waiting for a webhook or API confirmation.
 	AttemptRedirectedSuccess AttemptStatus = "redirected_success"
 	// AttemptFailed: the signup failed and Kapso bears it out (its setup
-	// link reports the failure, or the link closed after the browser
-	// reported one), and nothing confirmed a number for this link.
+	// link reports the failure), and nothing confirmed a number for this
+	// link.
 	AttemptFailed AttemptStatus = "failed"
 	// AttemptConfirmed: a webhook or the Platform API confirmed a number for
 	// this link. It wins over every other outcome.
