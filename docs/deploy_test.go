@@ -33,7 +33,7 @@ func TestDeployGuideListsEveryRoute(t *testing.T) {
 			table[fn] = append(table[fn], m[1]+" "+m[2])
 		}
 	}
-	want := map[string][]routes.Route{"ingest": routes.Ingest, "setuplinks": routes.TenantAPI, "redirect": routes.Redirects}
+	want := map[string][]routes.Route{"ingest": routes.Ingest, "tenantapi": routes.TenantAPI, "redirect": routes.Redirects}
 	for fn, rs := range want {
 		var patterns []string
 		for _, r := range rs {

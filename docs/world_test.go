@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // What the world is seeded with.

@@ -16,10 +16,10 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -46,11 +46,11 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		h, err := ingestapp.New(ctx, b, c)
 		return h, given, err
 	},
-	config.SetupLinks: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
-		c := setuplinksapp.NewClients(b.AWS)
+	config.TenantAPI: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := tenantapiapp.NewClients(b.AWS)
 		given := c
 		c.Secrets = src
-		h, err := setuplinksapp.New(ctx, b, c)
+		h, err := tenantapiapp.New(ctx, b, c)
 		return h, given, err
 	},
 	config.Redirect: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
@@ -77,11 +77,11 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		w, err := messagesapp.Worker(ctx, b, c)
 		return w, c, err
 	},
-	config.Sender: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
-		c := senderapp.NewClients(b.AWS)
+	config.Outbound: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := outboundapp.NewClients(b.AWS)
 		given := c
 		c.Secrets = src
-		w, err := senderapp.Worker(ctx, b, c)
+		w, err := outboundapp.Worker(ctx, b, c)
 		return w, given, err
 	},
 }
@@ -89,7 +89,7 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 // capturesNoAdapter are function values, by name, read to capture nothing
 // (so no adapter): each with where it is and why.
 var capturesNoAdapter = map[string]string{
-	module + "/shared/kapsoapi.NewSender.func1": "the Meta proxy client's http.Client.CheckRedirect " +
+	module + "/shared/kapsoapi.NewMetaProxy.func1": "the Meta proxy client's http.Client.CheckRedirect " +
 		"(shared/kapsoapi/send.go), a literal returning http.ErrUseLastResponse that captures nothing",
 }
 

@@ -122,7 +122,7 @@ var functions = []function{
 		Routes: routes.Ingest,
 	},
 	{
-		Name:        config.SetupLinks,
+		Name:        config.TenantAPI,
 		Description: "Creates Kapso setup links for tenants and reports their connection",
 		// Network-bound (Kapso API, DynamoDB): little CPU needed.
 		MemoryMB: 256,
@@ -243,7 +243,7 @@ var functions = []function{
 		},
 	},
 	{
-		Name:        config.Sender,
+		Name:        config.Outbound,
 		Description: "Sends each message a tenant queued through Kapso's Meta proxy, exactly once, and records its WAMID",
 		// Network-bound (Kapso, DynamoDB): little CPU needed.
 		MemoryMB: 256,

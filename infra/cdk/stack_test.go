@@ -48,14 +48,14 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"POST /webhooks/kapso":                                                     "IngestFunction",
 		"POST /webhooks/kapso/{phone_number_id}":                                   "IngestFunction",
 		"POST /webhooks/meta/{phone_number_id}":                                    "IngestFunction",
-		"GET /v1/tenants":                                                          "SetuplinksFunction",
-		"POST /v1/tenants/{tenant_id}/setup-links":                                 "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/connection":                                   "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/conversations":                                "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "SetuplinksFunction",
-		"POST /v1/tenants/{tenant_id}/messages":                                    "SetuplinksFunction",
-		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "SetuplinksFunction",
+		"GET /v1/tenants":                                                          "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/setup-links":                                 "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/connection":                                   "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/conversations":                                "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
 		"GET /connect/success":                                                     "RedirectFunction",
 		"GET /connect/failure":                                                     "RedirectFunction",
 	}
@@ -206,7 +206,7 @@ func TestQueues(t *testing.T) {
 		// Six times its consumer's 30 s timeout.
 		"Lifecycle": {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "LifecycleFunction"},
 		"Messages":  {visibility: 180, retention: 14 * day, maxReceive: 5, consumer: "MessagesFunction"},
-		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "SenderFunction"},
+		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "OutboundFunction"},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -267,7 +267,7 @@ func TestWorkersConsumeTheirQueues(t *testing.T) {
 	}{
 		{"Lifecycle", "Lifecycle", 5, 2},
 		{"Messages", "Messages", 10, 5},
-		{"Sender", "Outbound", 10, 5},
+		{"Outbound", "Outbound", 10, 5},
 	} {
 		assert(t, w.name+" event source mapping", func() {
 			template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
@@ -351,7 +351,7 @@ var wantGrants = map[string]map[string][]string{
 		"MetaAppSecretSecret":        {"secretsmanager:GetSecretValue"},
 		"DataKey":                    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
-	"Setuplinks": {
+	"Tenantapi": {
 		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 			"dynamodb:UpdateItem"},
 		// gsi1: a tenant's conversations, a conversation's messages, tenants
@@ -403,7 +403,7 @@ var wantGrants = map[string]map[string][]string{
 		"MessagesDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"OutboundDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	},
-	"Sender": {
+	"Outbound": {
 		// The outbound message read and moved (its accept a transaction of
 		// two UpdateItems, and the alias of a derived conversation id), the
 		// per-number pacing counters.
@@ -469,7 +469,7 @@ var wantFunctions = map[string]struct {
 }{
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
-	"Setuplinks": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "KAPSO_API_BASE_URL",
+	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
@@ -480,7 +480,7 @@ var wantFunctions = map[string]struct {
 		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE"}},
-	"Sender": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
+	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
 		"OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
 }
 
@@ -536,9 +536,9 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"ingest IDEMPOTENCY_TABLE":                {render(vars("ingest")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
 		"ingest MESSAGES_QUEUE_URL":               {render(vars("ingest")["MESSAGES_QUEUE_URL"]), "MessagesQueue"},
 		"ingest KAPSO_PROJECT_WEBHOOK_SECRET_ARN": {render(vars("ingest")["KAPSO_PROJECT_WEBHOOK_SECRET_ARN"]), "ProjectWebhookSecretSecret"},
-		"setuplinks KAPSO_API_BASE_URL":           {vars("setuplinks")["KAPSO_API_BASE_URL"], "https://api.kapso.ai/platform/v1"},
-		"setuplinks PUBLIC_BASE_URL":              {render(vars("setuplinks")["PUBLIC_BASE_URL"]), "Api"},
-		"setuplinks BRIDGE_API_TOKEN_SECRET_ARN":  {render(vars("setuplinks")["BRIDGE_API_TOKEN_SECRET_ARN"]), "BridgeApiTokenSecret"},
+		"tenantapi KAPSO_API_BASE_URL":            {vars("tenantapi")["KAPSO_API_BASE_URL"], "https://api.kapso.ai/platform/v1"},
+		"tenantapi PUBLIC_BASE_URL":               {render(vars("tenantapi")["PUBLIC_BASE_URL"]), "Api"},
+		"tenantapi BRIDGE_API_TOKEN_SECRET_ARN":   {render(vars("tenantapi")["BRIDGE_API_TOKEN_SECRET_ARN"]), "BridgeApiTokenSecret"},
 		"redirect APP_SUCCESS_URL":                {vars("redirect")["APP_SUCCESS_URL"], testSuccessURL},
 		"redirect APP_FAILURE_URL":                {vars("redirect")["APP_FAILURE_URL"], testFailureURL},
 		"lifecycle IDEMPOTENCY_TABLE":             {render(vars("lifecycle")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
@@ -548,15 +548,15 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"messages IDEMPOTENCY_TABLE":              {render(vars("messages")["IDEMPOTENCY_TABLE"]), "IdempotencyTable"},
 		"reconcile KAPSO_API_KEY_SECRET_ARN":      {render(vars("reconcile")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"redirect LIFECYCLE_QUEUE_URL":            {render(vars("redirect")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
-		"setuplinks OUTBOUND_QUEUE_URL":           {render(vars("setuplinks")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"tenantapi OUTBOUND_QUEUE_URL":            {render(vars("tenantapi")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
 		"reconcile OUTBOUND_QUEUE_URL":            {render(vars("reconcile")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
 		"reconcile OUTBOUND_DLQ_URL":              {render(vars("reconcile")["OUTBOUND_DLQ_URL"]), "OutboundDeadLetterQueue"},
 		"reconcile OUTBOUND_UNCONFIRMED_AFTER":    {vars("reconcile")["OUTBOUND_UNCONFIRMED_AFTER"], "1h"},
-		"sender BRIDGE_TABLE":                     {render(vars("sender")["BRIDGE_TABLE"]), "BridgeTable"},
-		"sender OUTBOUND_QUEUE_URL":               {render(vars("sender")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
-		"sender KAPSO_API_KEY_SECRET_ARN":         {render(vars("sender")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
-		"sender KAPSO_META_BASE_URL":              {vars("sender")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
-		"sender SEND_RATE_PER_NUMBER":             {vars("sender")["SEND_RATE_PER_NUMBER"], "20"},
+		"outbound BRIDGE_TABLE":                   {render(vars("outbound")["BRIDGE_TABLE"]), "BridgeTable"},
+		"outbound OUTBOUND_QUEUE_URL":             {render(vars("outbound")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"outbound KAPSO_API_KEY_SECRET_ARN":       {render(vars("outbound")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
+		"outbound KAPSO_META_BASE_URL":            {vars("outbound")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
+		"outbound SEND_RATE_PER_NUMBER":           {vars("outbound")["SEND_RATE_PER_NUMBER"], "20"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {

@@ -12,10 +12,10 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 )
 
@@ -28,10 +28,10 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := ingestapp.Handler(ctx, b, c)
 		return err
 	},
-	config.SetupLinks: func(ctx context.Context, b app.Base, src config.SecretSource) error {
-		c := setuplinksapp.NewClients(b.AWS)
+	config.TenantAPI: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := tenantapiapp.NewClients(b.AWS)
 		c.Secrets = src
-		_, err := setuplinksapp.Handler(ctx, b, c)
+		_, err := tenantapiapp.Handler(ctx, b, c)
 		return err
 	},
 	config.Redirect: func(ctx context.Context, b app.Base, _ config.SecretSource) error {
@@ -54,10 +54,10 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := messagesapp.Worker(ctx, b, messagesapp.NewClients(b.AWS))
 		return err
 	},
-	config.Sender: func(ctx context.Context, b app.Base, src config.SecretSource) error {
-		c := senderapp.NewClients(b.AWS)
+	config.Outbound: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := outboundapp.NewClients(b.AWS)
 		c.Secrets = src
-		_, err := senderapp.Worker(ctx, b, c)
+		_, err := outboundapp.Worker(ctx, b, c)
 		return err
 	},
 }

@@ -23,7 +23,7 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/webhook", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
-	"setuplinks": {"shared/app/setuplinksapp", "shared/config/awssecrets", "shared/lambdahttp",
+	"tenantapi": {"shared/app/tenantapiapp", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		"shared/errs", "shared/idempotency", "shared/onboarding",
 		// The tenant's messages, read side; the messages it sends, queued.
@@ -35,21 +35,21 @@ var mayLink = map[string][]string{
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
 	// The lifecycle worker tells the messages queue that a number connected.
 	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/lifecycle", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
+		"shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	// The reconciler confirms numbers through the lifecycle worker, and so
 	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/reconcile", "shared/lifecycle", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
+		"shared/reconcile", "shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs",
-		"shared/messages", "shared/messaging", "shared/strictjson", "shared/dynamo",
+		"shared/messagesworker", "shared/messaging", "shared/strictjson", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.
-	"sender": {"shared/app/senderapp", "shared/config/awssecrets", "shared/lambdasqs",
-		"shared/sender", "shared/messaging", "shared/strictjson", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
+	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
+		"shared/outboundworker", "shared/messaging", "shared/strictjson", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 }
 
@@ -61,13 +61,13 @@ var mayLink = map[string][]string{
 // once one is no longer linked: delete the entry when the adapter package is
 // split.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":     {"shared/messaging", "shared/strictjson"},
-	"setuplinks": {"shared/envelope"},
-	"redirect":   {"shared/messaging", "shared/strictjson", "shared/kapso", "shared/meta", "shared/rawjson"},
-	"lifecycle":  {"shared/messaging", "shared/strictjson"},
-	"reconcile":  {"shared/messaging", "shared/strictjson"},
-	"messages":   {"shared/onboarding", "shared/idempotency"},
-	"sender":     {"shared/onboarding", "shared/idempotency", "shared/envelope"},
+	"ingest":    {"shared/messaging", "shared/strictjson"},
+	"tenantapi": {"shared/envelope"},
+	"redirect":  {"shared/messaging", "shared/strictjson", "shared/kapso", "shared/meta", "shared/rawjson"},
+	"lifecycle": {"shared/messaging", "shared/strictjson"},
+	"reconcile": {"shared/messaging", "shared/strictjson"},
+	"messages":  {"shared/onboarding", "shared/idempotency"},
+	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -77,13 +77,13 @@ var baseServices = []string{"signin", "sso", "ssooidc", "sts"}
 // mayCall lists, besides baseServices, the AWS service clients each
 // function may link: the ones its wiring builds.
 var mayCall = map[string][]string{
-	"ingest":     {"dynamodb", "sqs", "secretsmanager"},
-	"setuplinks": {"dynamodb", "sqs", "secretsmanager"},
-	"redirect":   {"dynamodb", "sqs"},
-	"lifecycle":  {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile":  {"dynamodb", "sqs", "secretsmanager"},
-	"messages":   {"dynamodb"},
-	"sender":     {"dynamodb", "sqs", "secretsmanager"},
+	"ingest":    {"dynamodb", "sqs", "secretsmanager"},
+	"tenantapi": {"dynamodb", "sqs", "secretsmanager"},
+	"redirect":  {"dynamodb", "sqs"},
+	"lifecycle": {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile": {"dynamodb", "sqs", "secretsmanager"},
+	"messages":  {"dynamodb"},
+	"outbound":  {"dynamodb", "sqs", "secretsmanager"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

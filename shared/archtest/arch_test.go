@@ -39,7 +39,7 @@ var rules = []rule{
 	},
 	{
 		who:       "worker or handler",
-		packages:  []string{"shared/lifecycle", "shared/reconcile", "shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"},
+		packages:  []string{"shared/lifecycleworker", "shared/reconcile", "shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"},
 		forbidden: []string{"github.com/aws/", "shared/dynamo", "shared/sqsqueue"},
 		// The shape of the Lambda events a worker handles, not an AWS client.
 		allowed: []string{"github.com/aws/aws-lambda-go/events"},
@@ -47,7 +47,7 @@ var rules = []rule{
 	},
 	{
 		who:       "worker",
-		packages:  []string{"shared/lifecycle", "shared/reconcile"},
+		packages:  []string{"shared/lifecycleworker", "shared/reconcile"},
 		forbidden: []string{"shared/httpapi"},
 		why:       "workers share nothing with the HTTP handlers but the domain",
 	},
@@ -59,7 +59,7 @@ var rules = []rule{
 	},
 	{
 		who:       "in-memory twin",
-		packages:  []string{"shared/memstore"},
+		packages:  []string{"testkit/memstore"},
 		forbidden: []string{awsSDK, smithy, "shared/dynamo", "shared/sqsqueue"},
 		why:       "the twins hold what the adapters hold, without AWS",
 	},
@@ -92,7 +92,7 @@ func TestImportRules(t *testing.T) {
 func TestViolationsNameTheOffendingImport(t *testing.T) {
 	const m = "example.com/m"
 	g := graph{
-		m + "/shared/lifecycle":               {m + "/shared/onboarding", m + "/shared/store", "github.com/aws/aws-lambda-go/events"},
+		m + "/shared/lifecycleworker":         {m + "/shared/onboarding", m + "/shared/store", "github.com/aws/aws-lambda-go/events"},
 		m + "/shared/store":                   {m + "/shared/dynamo"},
 		m + "/shared/dynamo":                  {awsSDK + "/service/dynamodb"},
 		m + "/shared/onboarding":              {"time"},
@@ -100,12 +100,12 @@ func TestViolationsNameTheOffendingImport(t *testing.T) {
 		"github.com/aws/aws-lambda-go/events": nil,
 	}
 	got := violations(g, m, rules[1])
-	want := "shared/lifecycle imports shared/dynamo (shared/lifecycle → shared/store → shared/dynamo): " + rules[1].why
+	want := "shared/lifecycleworker imports shared/dynamo (shared/lifecycleworker → shared/store → shared/dynamo): " + rules[1].why
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("violations %q, want [%q]", got, want)
 	}
 	delete(g, m+"/shared/store")
-	g[m+"/shared/lifecycle"] = []string{m + "/shared/onboarding"}
+	g[m+"/shared/lifecycleworker"] = []string{m + "/shared/onboarding"}
 	if got := violations(g, m, rules[1]); len(got) != 0 {
 		t.Fatalf("clean graph: %q", got)
 	}

@@ -67,7 +67,7 @@ func TestARNVar(t *testing.T) {
 }
 
 func TestReaderNamesEveryMissingSetting(t *testing.T) {
-	r := NewReader(SetupLinks, env(map[string]string{"BRIDGE_TABLE": " t "}), nil)
+	r := NewReader(TenantAPI, env(map[string]string{"BRIDGE_TABLE": " t "}), nil)
 	if got := r.String(BridgeTable); got != "t" {
 		t.Errorf("BRIDGE_TABLE = %q", got)
 	}

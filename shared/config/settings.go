@@ -10,17 +10,17 @@ import (
 type Function string
 
 const (
-	Ingest     Function = "ingest"
-	SetupLinks Function = "setuplinks"
-	Redirect   Function = "redirect"
-	Lifecycle  Function = "lifecycle"
-	Reconcile  Function = "reconcile"
-	Messages   Function = "messages"
-	Sender     Function = "sender"
+	Ingest    Function = "ingest"
+	TenantAPI Function = "tenantapi"
+	Redirect  Function = "redirect"
+	Lifecycle Function = "lifecycle"
+	Reconcile Function = "reconcile"
+	Messages  Function = "messages"
+	Outbound  Function = "outbound"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, SetupLinks, Redirect, Lifecycle, Reconcile, Messages, Sender}
+var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -78,7 +78,7 @@ var (
 		Help: "dead-letter queue of the messages queue"}
 	// The tenant API queues a send; the sender re-queues one it paces or
 	// that Kapso asked to wait; the reconciler re-queues one left queued.
-	OutboundQueueURL = Setting{Name: schema.Outbound.EnvVar, Resource: true, Functions: []Function{SetupLinks, Sender, Reconcile},
+	OutboundQueueURL = Setting{Name: schema.Outbound.EnvVar, Resource: true, Functions: []Function{TenantAPI, Outbound, Reconcile},
 		Help: "SQS queue of the messages the tenant API accepted to send"}
 	OutboundDLQURL = Setting{Name: schema.Outbound.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
 		Help: "dead-letter queue of the outbound queue"}
@@ -86,22 +86,22 @@ var (
 
 // Secrets.
 var (
-	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{SetupLinks, Lifecycle, Reconcile, Sender},
+	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{TenantAPI, Lifecycle, Reconcile, Outbound},
 		Help: "Kapso Platform API key, sent as X-API-Key"}
 	ProjectWebhookSecret = Setting{Name: "KAPSO_PROJECT_WEBHOOK_SECRET", Secret: true, Functions: []Function{Ingest},
 		Help: "secret of the Kapso project webhook, verifies X-Webhook-Signature"}
 	MetaAppSecret = Setting{Name: "META_APP_SECRET", Secret: true, Optional: true, Functions: []Function{Ingest},
 		Help: "Meta app secret, verifies X-Hub-Signature-256 on forwarded Meta payloads (optional)"}
-	BridgeAPIToken = Setting{Name: "BRIDGE_API_TOKEN", Secret: true, Functions: []Function{SetupLinks},
+	BridgeAPIToken = Setting{Name: "BRIDGE_API_TOKEN", Secret: true, Functions: []Function{TenantAPI},
 		Help: "bearer token the SaaS backend presents to the /v1 API"}
 )
 
 // Plain settings the functions read.
 var (
 	KapsoAPIBaseURL = Setting{Name: "KAPSO_API_BASE_URL", Default: "https://api.kapso.ai/platform/v1",
-		Functions: []Function{SetupLinks, Lifecycle, Reconcile}, Context: "kapsoApiBaseUrl",
+		Functions: []Function{TenantAPI, Lifecycle, Reconcile}, Context: "kapsoApiBaseUrl",
 		Help: "Kapso Platform API base URL"}
-	PublicBaseURL = Setting{Name: "PUBLIC_BASE_URL", Functions: []Function{SetupLinks, Lifecycle, Reconcile},
+	PublicBaseURL = Setting{Name: "PUBLIC_BASE_URL", Functions: []Function{TenantAPI, Lifecycle, Reconcile},
 		Context: "publicBaseUrl", Help: "how Kapso and browsers reach kapso-bridge: the base of every URL it hands out"}
 	AppSuccessURL = Setting{Name: "APP_SUCCESS_URL", Functions: []Function{Redirect}, Context: "appSuccessUrl",
 		Help: "the SaaS app's page after a successful signup"}
@@ -118,9 +118,9 @@ var (
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
 	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
-		Functions: []Function{Sender}, Context: "kapsoMetaBaseUrl",
+		Functions: []Function{Outbound}, Context: "kapsoMetaBaseUrl",
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
-	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Sender},
+	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",

@@ -13,7 +13,7 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest setuplinks redirect lifecycle reconcile messages sender"
+	all := "ingest tenantapi redirect lifecycle reconcile messages outbound"
 	type want struct {
 		def, kind, functions, context string
 	}
@@ -24,19 +24,19 @@ func TestSettings(t *testing.T) {
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},
 		"MESSAGES_DLQ_URL":             {"", "resource", "reconcile", ""},
-		"OUTBOUND_QUEUE_URL":           {"", "resource", "setuplinks sender reconcile", ""},
+		"OUTBOUND_QUEUE_URL":           {"", "resource", "tenantapi outbound reconcile", ""},
 		"OUTBOUND_DLQ_URL":             {"", "resource", "reconcile", ""},
-		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "sender", "kapsoMetaBaseUrl"},
-		"SEND_RATE_PER_NUMBER":         {"20", "", "sender", "sendRatePerNumber"},
+		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound", "kapsoMetaBaseUrl"},
+		"SEND_RATE_PER_NUMBER":         {"20", "", "outbound", "sendRatePerNumber"},
 		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},
 		"RECONCILE_KAPSO_CALLS":        {"2400", "", "reconcile", "reconcileKapsoCalls"},
 		"RECONCILE_KAPSO_PER_MINUTE":   {"300", "", "reconcile", "reconcileKapsoPerMinute"},
-		"KAPSO_API_KEY":                {"", "secret", "setuplinks lifecycle reconcile sender", ""},
+		"KAPSO_API_KEY":                {"", "secret", "tenantapi lifecycle reconcile outbound", ""},
 		"KAPSO_PROJECT_WEBHOOK_SECRET": {"", "secret", "ingest", ""},
 		"META_APP_SECRET":              {"", "optional secret", "ingest", ""},
-		"BRIDGE_API_TOKEN":             {"", "secret", "setuplinks", ""},
-		"KAPSO_API_BASE_URL":           {"https://api.kapso.ai/platform/v1", "", "setuplinks lifecycle reconcile", "kapsoApiBaseUrl"},
-		"PUBLIC_BASE_URL":              {"", "", "setuplinks lifecycle reconcile", "publicBaseUrl"},
+		"BRIDGE_API_TOKEN":             {"", "secret", "tenantapi", ""},
+		"KAPSO_API_BASE_URL":           {"https://api.kapso.ai/platform/v1", "", "tenantapi lifecycle reconcile", "kapsoApiBaseUrl"},
+		"PUBLIC_BASE_URL":              {"", "", "tenantapi lifecycle reconcile", "publicBaseUrl"},
 		"APP_SUCCESS_URL":              {"", "", "redirect", "appSuccessUrl"},
 		"APP_FAILURE_URL":              {"", "", "redirect", "appFailureUrl"},
 		"INGEST_DEADLINE":              {"7s", "", "ingest", ""},

@@ -4,12 +4,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
-	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

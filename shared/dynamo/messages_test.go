@@ -10,12 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
-	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
 
 func TestMessagesContract(t *testing.T) {

@@ -73,7 +73,7 @@ type Delivery struct {
 // Enqueuer puts one delivery on a queue and returns once it is durable.
 // storeAside asks for the body to be kept aside whatever its size, because it
 // holds characters a queue message cannot carry. The ingest and the redirects
-// both produce deliveries; sqsqueue.Sender implements it.
+// both produce deliveries; sqsqueue.DeliveryQueue implements it.
 type Enqueuer interface {
 	Send(ctx context.Context, queueURL string, d Delivery, body []byte, storeAside bool) error
 }

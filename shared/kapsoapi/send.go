@@ -32,17 +32,17 @@ const (
 // reconcile it against Kapso's message list before sending again.
 var ErrSendUnknown = errors.New("kapso send outcome unknown")
 
-// Sender sends messages through Kapso's Meta proxy. Safe for concurrent use.
-type Sender struct {
+// MetaProxy sends messages through Kapso's Meta proxy. Safe for concurrent use.
+type MetaProxy struct {
 	c *Client
 }
 
-// NewSender returns a sender for the proxy at metaBaseURL (empty:
+// NewMetaProxy returns a sender for the proxy at metaBaseURL (empty:
 // DefaultMetaBaseURL) and Graph API graphVersion (empty: DefaultGraphVersion),
 // authenticating with apiKey. WithRetry bounds the retries Send makes when a
 // request certainly did not reach Kapso (connection never opened, 429), and
 // WithLogger sets the logger.
-func NewSender(metaBaseURL, graphVersion, apiKey string, opts ...Option) *Sender {
+func NewMetaProxy(metaBaseURL, graphVersion, apiKey string, opts ...Option) *MetaProxy {
 	base := strings.TrimRight(strings.TrimSpace(metaBaseURL), "/")
 	if base == "" {
 		base = DefaultMetaBaseURL
@@ -58,7 +58,7 @@ func NewSender(metaBaseURL, graphVersion, apiKey string, opts ...Option) *Sender
 		Timeout:       defaultHTTPTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Sender{c: c}
+	return &MetaProxy{c: c}
 }
 
 // SendResult is Kapso's answer to an accepted send.
@@ -191,7 +191,7 @@ func (e *MetaError) Retryable() bool {
 //   - errors.As(err, *MetaError): refused, not sent; see Permanent and Retryable;
 //   - otherwise (ErrUnavailable, ErrBudgetSpent, a bad argument, ctx ended
 //     before sending): nothing was sent.
-func (s *Sender) Send(ctx context.Context, phoneNumberID string, message []byte) (SendResult, error) {
+func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []byte) (SendResult, error) {
 	id, err := pathID("phone number id", phoneNumberID)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("%s: %w", sendOp, err)

@@ -20,7 +20,7 @@ const (
 )
 
 // newTestSender serves h (counting requests) and returns a sender for it with fast retries.
-func newTestSender(t *testing.T, h http.HandlerFunc) (*Sender, *atomic.Int32, string) {
+func newTestSender(t *testing.T, h http.HandlerFunc) (*MetaProxy, *atomic.Int32, string) {
 	t.Helper()
 	calls := new(atomic.Int32)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +29,7 @@ func newTestSender(t *testing.T, h http.HandlerFunc) (*Sender, *atomic.Int32, st
 	}))
 	t.Cleanup(srv.Close)
 	base := srv.URL + "/meta/whatsapp"
-	return NewSender(base+"/", "v24.0", testKey, WithRetry(3, time.Millisecond, 5*time.Millisecond)), calls, base
+	return NewMetaProxy(base+"/", "v24.0", testKey, WithRetry(3, time.Millisecond, 5*time.Millisecond)), calls, base
 }
 
 func TestSendPostsTheMessageUnchanged(t *testing.T) {
@@ -65,7 +65,7 @@ func TestSendPostsTheMessageUnchanged(t *testing.T) {
 }
 
 func TestNewSenderDefaults(t *testing.T) {
-	s := NewSender("", "", "k")
+	s := NewMetaProxy("", "", "k")
 	if s.c.baseURL != DefaultMetaBaseURL+"/"+DefaultGraphVersion {
 		t.Errorf("base = %q", s.c.baseURL)
 	}
@@ -251,7 +251,7 @@ func TestSendRefusedConnectionIsNotSent(t *testing.T) {
 	url := srv.URL
 	srv.Close()                  // nothing listens there now: connections are refused
 	count := &failingTransport{} // fails none, counts every attempt
-	s := NewSender(url, "v24.0", testKey, WithRetry(3, time.Millisecond, 5*time.Millisecond))
+	s := NewMetaProxy(url, "v24.0", testKey, WithRetry(3, time.Millisecond, 5*time.Millisecond))
 	s.c.http = &http.Client{Transport: count}
 	_, err := s.Send(context.Background(), "123", []byte(testMessage))
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrSendUnknown) {

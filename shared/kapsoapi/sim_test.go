@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 )
 
 func TestClientAgainstSimulator(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/events"
 	"github.com/kapso-bridge/kapso-bridge/shared/rawjson"
-	"github.com/kapso-bridge/kapso-bridge/shared/rawjson/rawjsontest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/rawjsontest"
 )
 
 // readers pairs each hand-written reader with the type it fills.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // conversationStored says a listing is stored exactly when the messages

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )

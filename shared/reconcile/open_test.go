@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 const sendNumber = "106540352242922"

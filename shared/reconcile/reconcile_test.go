@@ -15,21 +15,21 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
-	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
-	"github.com/kapso-bridge/kapso-bridge/shared/messages"
+	"github.com/kapso-bridge/kapso-bridge/shared/lifecycleworker"
+	"github.com/kapso-bridge/kapso-bridge/shared/messagesworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
-	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
+	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -45,7 +45,7 @@ type rig struct {
 	numbers  numberStore
 	hints    onboarding.RedirectHints
 	messages storetest.MessagesReader
-	worker   *lifecycle.Worker
+	worker   *lifecycleworker.Worker
 	rec      *reconcile.Reconciler
 	// calls counts the DynamoDB calls of the messages stores (nil in memory).
 	calls *awstest.Calls
@@ -53,20 +53,20 @@ type rig struct {
 
 // numberStore is what the rig needs of the number store.
 type numberStore interface {
-	lifecycle.NumberStore
+	lifecycleworker.NumberStore
 	NumbersMissingWebhook(ctx context.Context, limit int) ([]onboarding.Number, error)
 }
 
 // backends are the rig's stores: in memory, where the catch-up hands its
 // deliveries straight to the messages worker, and DynamoDB Local, where
 // they go through a fauxqs queue read by a poller, as in the local stack.
-var backends = map[string]func(t *testing.T, w *messages.Worker) backend{
-	"memory": func(t *testing.T, w *messages.Worker) backend {
+var backends = map[string]func(t *testing.T, w *messagesworker.Worker) backend{
+	"memory": func(t *testing.T, w *messagesworker.Worker) backend {
 		return backend{store: &memstore.Onboarding{}, numbers: &memstore.Numbers{}, hints: &memstore.Hints{},
 			checkpoints: &memstore.Checkpoints{}, messages: &memstore.Messages{}, pending: &memstore.Pending{},
 			rejects: &memstore.Rejects{}, queue: directQueue{worker: w}}
 	},
-	"dynamodb": func(t *testing.T, w *messages.Worker) backend {
+	"dynamodb": func(t *testing.T, w *messagesworker.Worker) backend {
 		db, table := awstest.DynamoDB(t), awstest.Bridge(awstest.Tables(t))
 		// The messages worker's stores (and the catch-up's reads of them)
 		// have their calls counted.
@@ -83,7 +83,7 @@ var backends = map[string]func(t *testing.T, w *messages.Worker) backend{
 		return backend{store: &dynamo.Onboarding{DB: db, Table: table}, numbers: &dynamo.Numbers{DB: db, Table: table},
 			hints: &dynamo.Hints{DB: db, Table: table}, checkpoints: &dynamo.Checkpoints{DB: db, Table: table},
 			messages: &dynamo.Messages{DB: mdb, Table: table}, pending: &dynamo.Pending{DB: mdb, Table: table},
-			rejects: &dynamo.Rejects{DB: mdb, Table: table}, queue: &sqsqueue.Sender{Client: client}, queueURL: q.URL,
+			rejects: &dynamo.Rejects{DB: mdb, Table: table}, queue: &sqsqueue.DeliveryQueue{Client: client}, queueURL: q.URL,
 			calls: calls}
 	},
 }
@@ -108,7 +108,7 @@ type backend struct {
 }
 
 // directQueue hands a delivery to the messages worker as SQS would.
-type directQueue struct{ worker *messages.Worker }
+type directQueue struct{ worker *messagesworker.Worker }
 
 func (q directQueue) Send(ctx context.Context, _ string, d envelope.Delivery, body []byte, _ bool) error {
 	msg, err := envelope.Encode(d, body)
@@ -133,17 +133,17 @@ func newRig(t *testing.T, opts kapsosim.Options) *rig {
 	return newBackendRig(t, opts, backends["memory"])
 }
 
-func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing.T, *messages.Worker) backend) *rig {
+func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing.T, *messagesworker.Worker) backend) *rig {
 	t.Helper()
 	sim := kapsosim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mw := &messages.Worker{Payloads: &memstore.Payloads{}, Log: log}
+	mw := &messagesworker.Worker{Payloads: &memstore.Payloads{}, Log: log}
 	b := newBackend(t, mw)
 	mw.Store, mw.Pending, mw.Numbers, mw.Rejects = b.messages, b.pending, b.numbers, b.rejects
-	worker := &lifecycle.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
+	worker := &lifecycleworker.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
 		Rejects: &memstore.Rejects{}, Log: log}
 	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
 		worker: worker, calls: b.calls,

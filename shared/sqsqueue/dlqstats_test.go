@@ -8,9 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
 // The backlog of each DLQ, by name: its depth, and the age of its oldest

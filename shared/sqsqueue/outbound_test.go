@@ -8,11 +8,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
-	"github.com/kapso-bridge/kapso-bridge/shared/storetest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
 
 func TestOutboundQueueContract(t *testing.T) {

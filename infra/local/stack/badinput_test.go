@@ -33,12 +33,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -1145,8 +1145,8 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 		}
 		return e.s.Env(k)
 	})
-	tenantAPI, err := setuplinksapp.New(context.Background(), app.Base{Env: env, Log: slog.New(slog.DiscardHandler)},
-		setuplinksapp.Clients{DynamoDB: e.ddb, SQS: e.sqs})
+	tenantAPI, err := tenantapiapp.New(context.Background(), app.Base{Env: env, Log: slog.New(slog.DiscardHandler)},
+		tenantapiapp.Clients{DynamoDB: e.ddb, SQS: e.sqs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 )
 
 // startStack runs the same stack as make dev, on random loopback ports.

@@ -12,7 +12,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/setuplinksapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
@@ -24,7 +24,7 @@ import (
 // starts the lifecycle queue's poller and the reconciler's ticker, each
 // built by its function's own wiring.
 func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, b app.Base, c clients) error {
-	tenantAPI, err := setuplinksapp.Handler(ctx, b, setuplinksapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	tenantAPI, err := tenantapiapp.Handler(ctx, b, tenantapiapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
 	}

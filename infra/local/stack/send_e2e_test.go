@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"

@@ -28,14 +28,14 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/kapso-bridge/kapso-bridge/docs"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
-	"github.com/kapso-bridge/kapso-bridge/shared/app/senderapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -331,7 +331,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
-	sends, err := senderapp.Worker(ctx, b, senderapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	sends, err := outboundapp.Worker(ctx, b, outboundapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*webhook.Ingest, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	h.Claims = &dynamo.Claims{DB: c.DynamoDB, Table: idem}
-	h.Queue = &sqsqueue.Sender{Client: c.SQS, Bodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem}}
+	h.Queue = &sqsqueue.DeliveryQueue{Client: c.SQS, Bodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem}}
 	h.Secrets = &webhook.SecretCache{
 		Source:      &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
 		TTL:         secretTTL,

@@ -21,7 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/lifecycle"
+	"github.com/kapso-bridge/kapso-bridge/shared/lifecycleworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
@@ -40,7 +40,7 @@ func NewClients(cfg aws.Config) Clients {
 }
 
 // Worker builds the lifecycle queue's worker.
-func Worker(ctx context.Context, b app.Base, c Clients) (*lifecycle.Worker, error) {
+func Worker(ctx context.Context, b app.Base, c Clients) (*lifecycleworker.Worker, error) {
 	r := config.NewReader(config.Lifecycle, b.Env, c.Secrets)
 	p := ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
 	idem := r.String(config.IdempotencyTable)
@@ -72,7 +72,7 @@ type Parts struct {
 	Store         *dynamo.Onboarding
 	Numbers       *dynamo.Numbers
 	Kapso         *kapsoapi.Client
-	Connected     lifecycle.ConnectionListener
+	Connected     lifecycleworker.ConnectionListener
 	PublicBaseURL string
 }
 
@@ -84,15 +84,15 @@ func ReadParts(ctx context.Context, r *config.Reader, log *slog.Logger, db *dyna
 		Store:         &dynamo.Onboarding{DB: db, Table: bridge},
 		Numbers:       &dynamo.Numbers{DB: db, Table: bridge},
 		Kapso:         kapsoapi.New(r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey), kapsoapi.WithLogger(log)),
-		Connected:     connectionNotice{queue: &sqsqueue.Sender{Client: queue}, url: r.String(config.MessagesQueueURL)},
+		Connected:     connectionNotice{queue: &sqsqueue.DeliveryQueue{Client: queue}, url: r.String(config.MessagesQueueURL)},
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
 	}
 }
 
 // Worker is a worker on the parts that reads no queue: the reconciler
 // confirms numbers with it as is; Worker (the function) adds the queue's side.
-func (p Parts) Worker(log *slog.Logger) *lifecycle.Worker {
-	return &lifecycle.Worker{
+func (p Parts) Worker(log *slog.Logger) *lifecycleworker.Worker {
+	return &lifecycleworker.Worker{
 		Store:         p.Store,
 		Numbers:       p.Numbers,
 		Kapso:         p.Kapso,

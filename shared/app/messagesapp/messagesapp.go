@@ -13,7 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
-	"github.com/kapso-bridge/kapso-bridge/shared/messages"
+	"github.com/kapso-bridge/kapso-bridge/shared/messagesworker"
 )
 
 // Clients are the AWS clients the worker calls. It reads its queue through
@@ -28,14 +28,14 @@ func NewClients(cfg aws.Config) Clients {
 }
 
 // Worker builds the messages queue's worker.
-func Worker(_ context.Context, b app.Base, c Clients) (*messages.Worker, error) {
+func Worker(_ context.Context, b app.Base, c Clients) (*messagesworker.Worker, error) {
 	r := config.NewReader(config.Messages, b.Env, nil)
 	bridge := r.String(config.BridgeTable)
 	idem := r.String(config.IdempotencyTable)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
 	}
-	return &messages.Worker{
+	return &messagesworker.Worker{
 		Store:   &dynamo.Messages{DB: c.DynamoDB, Table: bridge},
 		Pending: &dynamo.Pending{DB: c.DynamoDB, Table: bridge},
 		Numbers: &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},

@@ -51,7 +51,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
 		// The message catch-up goes to the messages worker, which stores it
 		// as it stores webhook events.
-		Queue: &sqsqueue.Sender{Client: c.SQS}, MessagesQueueURL: messagesURL,
+		Queue: &sqsqueue.DeliveryQueue{Client: c.SQS}, MessagesQueueURL: messagesURL,
 		Messages: msgs,
 		// Sends whose outcome is unknown are adopted from Kapso's list or
 		// failed; a send left queued goes back on the outbound queue.

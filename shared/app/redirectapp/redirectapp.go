@@ -56,7 +56,7 @@ func New(_ context.Context, b app.Base, c Clients) (*redirect.Handler, error) {
 		return nil, fmt.Errorf("redirect: %w", err)
 	}
 	h.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
-	h.Queue = &sqsqueue.Sender{Client: c.SQS}
+	h.Queue = &sqsqueue.DeliveryQueue{Client: c.SQS}
 	// A redirect SQS refuses is kept in the bridge table for the reconciler.
 	h.Hints = &dynamo.Hints{DB: c.DynamoDB, Table: bridge}
 	return h, nil

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 const (

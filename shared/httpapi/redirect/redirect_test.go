@@ -15,8 +15,8 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // redirectStack is the redirect handler on the in-memory onboarding store

@@ -17,9 +17,9 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // fuzzKapso is a Platform API that always succeeds and counts its calls.

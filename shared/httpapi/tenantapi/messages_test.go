@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // messagesStack is the tenant API's read routes on the in-memory messages

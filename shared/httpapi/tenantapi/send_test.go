@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // sendAPI is the tenant API over in-memory stores where tenant acme has

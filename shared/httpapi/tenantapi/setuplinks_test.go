@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 const apiToken = "tenant-api-token"

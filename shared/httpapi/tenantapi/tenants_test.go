@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // tenantsStack is GET /v1/tenants on the in-memory onboarding store, seeded

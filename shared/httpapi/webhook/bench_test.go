@@ -21,11 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
 // benchPayloads are the four deliveries make bench measures, kept in events/bench.
@@ -71,7 +71,7 @@ func BenchmarkIngest(b *testing.B) {
 	db, queue := awstest.InProcessClients()
 	h := &webhook.Ingest{
 		Claims:            &dynamo.Claims{DB: db, Table: "idempotency"},
-		Queue:             &sqsqueue.Sender{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: "idempotency"}},
+		Queue:             &sqsqueue.DeliveryQueue{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: "idempotency"}},
 		Secrets:           &webhook.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour},
 		ProjectSecret:     projectSecret,
 		LifecycleQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/lifecycle",
@@ -157,7 +157,7 @@ func callsPerDelivery(t *testing.T, d benchDelivery) (fresh, duplicate, aside in
 	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
 	queue := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
 	s.ingest.Claims = &dynamo.Claims{DB: db, Table: awstest.Idempotency(s.tables)}
-	s.ingest.Queue = &sqsqueue.Sender{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: awstest.Idempotency(s.tables)}}
+	s.ingest.Queue = &sqsqueue.DeliveryQueue{Client: queue, Bodies: &dynamo.Payloads{DB: db, Table: awstest.Idempotency(s.tables)}}
 	// The number's secret is cached, as on every delivery but a cold start's first.
 	s.ingest.Secrets = &webhook.SecretCache{Source: staticSecrets{numberID: numberSecret}, TTL: time.Hour}
 	post := func(key string, body []byte) int {

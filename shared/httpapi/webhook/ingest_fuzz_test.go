@@ -16,8 +16,8 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/memstore"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // fuzzQueue keeps what the ingest enqueues.

@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/kapso-bridge/kapso-bridge/events"
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
@@ -30,7 +29,8 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
-	"github.com/kapso-bridge/kapso-bridge/shared/testclock"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -52,7 +52,7 @@ type stack struct {
 	tables  map[string]string
 	sqs     *sqs.Client
 	db      *dynamodb.Client
-	sender  *sqsqueue.Sender
+	sender  *sqsqueue.DeliveryQueue
 	claims  *dynamo.Claims
 	payload *dynamo.Payloads
 }
@@ -63,7 +63,7 @@ func newStack(t *testing.T) *stack {
 		sqs: awstest.SQS(t), db: awstest.DynamoDB(t)}
 	s.claims = &dynamo.Claims{DB: s.db, Table: awstest.Idempotency(s.tables), Now: s.clock.Now}
 	s.payload = &dynamo.Payloads{DB: s.db, Table: awstest.Idempotency(s.tables)}
-	s.sender = &sqsqueue.Sender{Client: s.sqs, Bodies: s.payload}
+	s.sender = &sqsqueue.DeliveryQueue{Client: s.sqs, Bodies: s.payload}
 	secrets := &dynamo.Numbers{DB: s.db, Table: awstest.Bridge(s.tables)}
 	if err := secrets.PutSecret(context.Background(), numberID, numberSecret); err != nil {
 		t.Fatal(err)

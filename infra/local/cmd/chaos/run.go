@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/faults"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 

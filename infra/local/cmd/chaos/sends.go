@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 )
 
 // Sends through the tenant API, with Kapso's Meta proxy failing like the

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 )
 
 // Kinds of tenant and the status each must end in.

@@ -49,8 +49,8 @@ var functions = map[string]function{
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
-	"sender": {
-		env:   given(config.Sender),
+	"outbound": {
+		env:   given(config.Outbound),
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
@@ -71,8 +71,8 @@ var functions = map[string]function{
 			headers: map[string]string{"accept": "text/html"}}.event(),
 		check: wantHTTPStatus(http.StatusFound),
 	},
-	"setuplinks": {
-		env: given(config.SetupLinks),
+	"tenantapi": {
+		env: given(config.TenantAPI),
 		// No bearer token: refused before the store or Kapso is asked.
 		event: httpRequest{route: routes.CreateSetupLink, path: "/v1/tenants/tenant-1/setup-links",
 			params:  map[string]string{routes.TenantID: "tenant-1"},

@@ -30,9 +30,9 @@ func TestAFunctionWithoutAnEntryIsNamed(t *testing.T) {
 	for name := range functions {
 		names = append(names, name)
 	}
-	err := checkTable(append(names, "outbound"), settings("http://127.0.0.1:1"))
-	if err == nil || !strings.Contains(err.Error(), "functions/outbound has no entry") {
-		t.Fatalf("want an error naming functions/outbound, got %v", err)
+	err := checkTable(append(names, "nosuchfunction"), settings("http://127.0.0.1:1"))
+	if err == nil || !strings.Contains(err.Error(), "functions/nosuchfunction has no entry") {
+		t.Fatalf("want an error naming functions/nosuchfunction, got %v", err)
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

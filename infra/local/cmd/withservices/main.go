@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
-	"github.com/kapso-bridge/kapso-bridge/shared/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
 func main() {

@@ -1,0 +1,73 @@
+// Package setuplinksapp builds the setuplinks function: the tenant API (the
+// tenant list, setup links, the connection view and the tenant's messages),
+// from its settings and the clients it calls. functions/setuplinks and the
+// local stack both build it here.
+package tenantapiapp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+)
+
+// Clients are the AWS clients the tenant API calls.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+	Secrets  config.SecretSource
+}
+
+// NewClients builds the clients from the SDK configuration.
+func NewClients(cfg aws.Config) Clients {
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), Secrets: awssecrets.New(cfg)}
+}
+
+// Handler builds the /v1 API and its routes.
+func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
+	api, err := New(ctx, b, c)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	return mux, nil
+}
+
+// New builds the /v1 API itself, not yet routed: its routes are closures,
+// which hide from reflection what New gives the API.
+func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
+	r := config.NewReader(config.TenantAPI, b.Env, c.Secrets)
+	bridge := r.String(config.BridgeTable)
+	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
+	outboundURL := r.String(config.OutboundQueueURL)
+	api := &tenantapi.API{
+		Token:         r.Secret(ctx, config.BridgeAPIToken),
+		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
+		Log:           b.Log,
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	// Tenants, their links and connections, and the tenant lists.
+	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
+	// The read side of what the messages worker stores, and the messages the
+	// tenant sends, which the sender takes from the outbound queue.
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
+	api.Messages, api.Outbox = msgs, msgs
+	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
+	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	return api, nil
+}

@@ -1,0 +1,115 @@
+package outboundworker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/outboundworker"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// The bill of a send in the steady state: the AWS calls of the tenant API's
+// POST …/messages and of the sender's work on its job, counted on the real
+// adapters against DynamoDB Local and the local SQS server. make bench can
+// read the line this logs (aws_calls_per_send).
+func TestAWSCallsPerSend(t *testing.T) {
+	ctx := context.Background()
+	var calls awstest.Calls
+	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	q := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	table := awstest.Bridge(awstest.Tables(t))
+	queueURL := awstest.Queues(t)[schema.Outbound.ID].URL
+	store, msgs := &dynamo.Onboarding{DB: db, Table: table}, &dynamo.Messages{DB: db, Table: table}
+	now := time.Now().UTC()
+	if _, err := onboarding.EnsureCustomer(ctx, store, "acme", "Acme", func(context.Context) (string, error) {
+		return "cus-1", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []onboarding.Fact{
+		onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number, SetupLinkID: "sl-1"}, now.Add(-time.Hour)),
+		onboarding.WebhookRegistered(number, "wh", now.Add(-time.Hour)),
+	} {
+		if _, _, err := store.AppendFact(ctx, "acme", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := msgs.PutContact(ctx, "acme", number, messaging.Person{Phone: "16505551234"},
+		messaging.Sighting{At: now.Add(-time.Minute), Inbound: true, ConversationID: "conv-1"}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	(&tenantapi.API{Store: store, Messages: msgs, Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: q, URL: queueURL},
+		Token: "token", Log: log}).Register(mux)
+	w := &outboundworker.Worker{Outbox: msgs, Queue: &sqsqueue.OutboundQueue{Client: q, URL: queueURL}, Kapso: &kapso{},
+		Pacer: &dynamo.SendPacer{DB: db, Table: table, Rate: 1000}, Log: log}
+
+	const n = 10
+	var jobs []events.SQSMessage
+	calls.Reset()
+	for i := range n {
+		req := httptest.NewRequest(http.MethodPost, "/v1/tenants/acme/messages",
+			bytes.NewReader([]byte(`{"to":"+16505551234","type":"text","text":{"body":"Your order shipped"}}`)))
+		req.Header.Set("Authorization", "Bearer token")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("order-%d", i))
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("send: %d %s", rec.Code, rec.Body)
+		}
+		var out struct {
+			Message struct{ ID string } `json:"message"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		body, _ := json.Marshal(messaging.OutboundJob{TenantID: "acme", ID: out.Message.ID})
+		jobs = append(jobs, events.SQSMessage{MessageId: out.Message.ID, Body: string(body)})
+	}
+	api := float64(calls.Total()) / n
+	apiCounts := calls.Counts()
+	calls.Reset()
+	for _, j := range jobs {
+		if resp, err := w.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{j}}); err != nil || len(resp.BatchItemFailures) > 0 {
+			t.Fatalf("sender: %v %v", resp, err)
+		}
+	}
+	worker := float64(calls.Total()) / n
+	for _, j := range jobs {
+		if m, _, _ := msgs.Outbound(ctx, "acme", j.MessageId); m.State != messaging.OutAccepted {
+			t.Fatalf("%s is %s after the sender", j.MessageId, m.State)
+		}
+	}
+	t.Logf("aws_calls_per_send api=%.2f sender=%.2f (api %v; sender %v)", api, worker, apiCounts, calls.Counts())
+	if api > 5 || worker > 4 {
+		t.Fatalf("calls per send: api %.2f (want ≤ 5), sender %.2f (want ≤ 4)", api, worker)
+	}
+}
+
+// A claim is stale once the sender's function could no longer be running
+// it: the default must be the function's timeout, which the CDK stack
+// takes from the queue's consumer timeout.
+func TestDefaultClaimTimeoutIsTheSendersTimeout(t *testing.T) {
+	if messaging.DefaultClaimTimeout != schema.Outbound.ConsumerTimeout {
+		t.Errorf("DefaultClaimTimeout %s, the sender's timeout %s", messaging.DefaultClaimTimeout, schema.Outbound.ConsumerTimeout)
+	}
+}

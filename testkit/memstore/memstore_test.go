@@ -1,0 +1,94 @@
+package memstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
+	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
+)
+
+func TestOnboardingContract(t *testing.T) {
+	storetest.RunStore(t, func(_ *testing.T, now func() time.Time) storetest.Onboarding {
+		s := &memstore.Onboarding{Now: now}
+		return storetest.Onboarding{Store: s, Orphans: s.Orphans}
+	})
+}
+
+func TestNumbersContract(t *testing.T) {
+	storetest.RunNumbers(t, func(_ *testing.T, now func() time.Time) onboarding.NumberStore {
+		return &memstore.Numbers{Now: now}
+	})
+}
+
+func TestClaimsContract(t *testing.T) {
+	storetest.RunClaims(t, func(_ *testing.T, now func() time.Time) idempotency.Store {
+		return &memstore.Claims{Now: now, Retention: time.Hour}
+	})
+}
+
+func TestPayloadsContract(t *testing.T) {
+	storetest.RunBodies(t, func(*testing.T) storetest.Bodies { return &memstore.Payloads{} })
+}
+
+func TestRejectsContract(t *testing.T) {
+	storetest.RunRejects(t, func(_ *testing.T, now func() time.Time) storetest.Rejects {
+		return &memstore.Rejects{Now: now}
+	})
+}
+
+func TestMessagesContract(t *testing.T) {
+	storetest.RunMessages(t, func(*testing.T) (messaging.Store, storetest.MessagesReader) {
+		s := &memstore.Messages{}
+		return s, s
+	})
+}
+
+func TestPendingContract(t *testing.T) {
+	storetest.RunPending(t, func(_ *testing.T, now func() time.Time) messaging.PendingStore {
+		return &memstore.Pending{Now: now}
+	})
+}
+
+func TestHintsContract(t *testing.T) {
+	storetest.RunHints(t, func(_ *testing.T, now func() time.Time) onboarding.RedirectHints {
+		return &memstore.Hints{Now: now}
+	})
+}
+
+func TestCheckpointsContract(t *testing.T) {
+	storetest.RunCheckpoints(t, func(*testing.T) storetest.Checkpoints { return &memstore.Checkpoints{} })
+}
+
+func TestLeasesContract(t *testing.T) {
+	storetest.RunLeases(t, func(*testing.T) storetest.Leases { return &memstore.Checkpoints{} })
+}
+
+func TestPacerContract(t *testing.T) {
+	storetest.RunPacer(t, func(_ *testing.T, rate, horizon int) messaging.SendPacer {
+		return &memstore.SendPacer{Rate: rate, Horizon: horizon}
+	})
+}
+
+func TestOutboxContract(t *testing.T) {
+	storetest.RunOutbox(t, func(*testing.T) (messaging.Store, messaging.Reader, messaging.Outbox) {
+		s := &memstore.Messages{}
+		return s, s, s
+	})
+}
+
+func TestOutboundQueueContract(t *testing.T) {
+	storetest.RunOutboundQueue(t, func(*testing.T) (messaging.OutboundQueue, func(*testing.T, time.Duration) []messaging.OutboundJob) {
+		q := &memstore.OutboundQueue{}
+		return q, func(_ *testing.T, after time.Duration) []messaging.OutboundJob {
+			var out []messaging.OutboundJob
+			for _, j := range q.Take(after) {
+				out = append(out, j.Job)
+			}
+			return out
+		}
+	})
+}
