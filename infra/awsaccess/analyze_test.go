@@ -99,7 +99,7 @@ func TestAnalyzeRealAdapters(t *testing.T) {
 		// derived conversation id may put that id's alias.
 		"dynamo.Messages.MoveOutbound":         {Ops: ops("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
 		"dynamo.Messages.CreateOutbound":       {Ops: ops("dynamodb:PutItem")},
-		"sqsqueue.DeliveryQueue.Send":                 {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
+		"sqsqueue.DeliveryQueue.Send":          {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
 		"sqsqueue.Poller.Once":                 {Ops: ops("sqs:DeleteMessage", "sqs:ReceiveMessage")},
 		"config/awssecrets.Source.SecretValue": {Ops: ops("secretsmanager:GetSecretValue")},
 	}
