@@ -323,3 +323,20 @@ func TestOutboundRefusesBadText(t *testing.T) {
 		}
 	}
 }
+
+// to takes phone digits only; a BSUID goes in recipient.
+func TestOutboundToTakesAPhoneAndRecipientABSUID(t *testing.T) {
+	const bsuid = "US.13491208655302741918"
+	if _, err := ParseOutboundRequest([]byte(`{"to":"` + bsuid + `","type":"text","text":{"body":"hi"}}`)); !isFieldError(err, "to") {
+		t.Errorf("a BSUID in to: %v, want an error naming to", err)
+	}
+	r, err := ParseOutboundRequest([]byte(`{"recipient":"` + bsuid + `","type":"text","text":{"body":"hi"}}`))
+	if err != nil || r.Recipient != bsuid {
+		t.Errorf("a BSUID in recipient: %+v, %v", r, err)
+	}
+}
+
+func isFieldError(err error, field string) bool {
+	var fe *errs.FieldError
+	return errors.As(err, &fe) && fe.Field == field
+}

@@ -184,12 +184,15 @@ func reason(text string) errorInfo {
 type attemptRow struct {
 	onboarding.Attempt
 	Errors []errorInfo // every failure's code, oldest first
+	// ReportedOnly: the failure is the browser's word alone (an unsigned
+	// redirect) and the link can still be used.
+	ReportedOnly bool
 }
 
 func attemptRows(c onboarding.Connection) []attemptRow {
 	rows := make([]attemptRow, 0, len(c.Attempts))
 	for _, a := range c.Attempts {
-		row := attemptRow{Attempt: a}
+		row := attemptRow{Attempt: a, ReportedOnly: a.Status == onboarding.AttemptActive && a.ErrorReportedBy == onboarding.ReportedByBrowser}
 		var codes []string
 		for _, e := range a.History {
 			if e.Event == onboarding.AttemptEventFailure {
@@ -624,7 +627,7 @@ This page no longer reloads itself; reload it to look again.</p>
 <h3>Attempts</h3>
 <table id="attempts"><tr><th>setup link</th><th>status</th><th>created</th><th>error</th><th>confirmed by</th></tr>
 {{range .Attempts}}<tr><td>{{.SetupLinkID}}</td><td>{{.Status}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td>
-<td class="error-code">{{range .Errors}}<div><code>{{.Code}}</code></div>{{template "error" .}}{{end}}</td><td>{{range .ConfirmedBy}}{{.}} {{end}}</td></tr>{{end}}
+<td class="error-code">{{range .Errors}}<div><code>{{.Code}}</code></div>{{template "error" .}}{{end}}{{if .ReportedOnly}}<div class="reported">Reported by the browser only; Kapso has not confirmed it, and the link still works.</div>{{end}}</td><td>{{range .ConfirmedBy}}{{.}} {{end}}</td></tr>{{end}}
 </table>
 <h3>Timeline</h3>
 <ol>{{range .Connection.Timeline}}<li>{{.At.Format "15:04:05.000"}} {{.Kind}} <small>{{.Source}}{{with .Detail.reason}} ({{.}}){{end}}</small></li>{{end}}</ol>

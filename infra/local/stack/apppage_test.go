@@ -184,6 +184,24 @@ func TestAppPageExplainsErrorCodes(t *testing.T) {
 	check(get(t, app, "/app/connected?tenant_id=limited"), "RESTRICTED_BIZ_INITIATED_MESSAGING")
 }
 
+// A failure only the browser reported is shown as such, beside a link that
+// still works; a failure Kapso bears out is not marked so.
+func TestAppPageMarksAFailureOnlyTheBrowserReported(t *testing.T) {
+	f := newStore()
+	f.conns["reported"] = conn("reported", onboarding.TenantLinkActive, []onboarding.Attempt{{SetupLinkID: "link-3",
+		Status: onboarding.AttemptActive, CreatedAt: t0, ErrorCode: failureCode, ErrorReportedBy: onboarding.ReportedByBrowser,
+		History: []onboarding.AttemptEvent{{At: t0, Event: onboarding.AttemptEventFailure, ErrorCode: failureCode,
+			ReportedBy: onboarding.ReportedByBrowser}}}})
+	app, _ := pages(f)
+	const note = "Reported by the browser only"
+	if body := get(t, app, "/app/connected?tenant_id=reported"); !strings.Contains(body, note) || !strings.Contains(body, failureCode) {
+		t.Error("a failure only the browser reported is not marked as such")
+	}
+	if body := get(t, app, "/app/connected?tenant_id=failed"); strings.Contains(body, note) {
+		t.Error("a failed attempt is marked as reported by the browser only")
+	}
+}
+
 // The page reloads itself only while something is on its way; a settled
 // page, an unknown tenant and the index stay still.
 func TestAppPageReloadsOnlyWhilePending(t *testing.T) {

@@ -86,6 +86,7 @@ func (s *onboardingStack) createLink(tenantID, body string) string {
 type simState struct {
 	Customers []struct {
 		ExternalCustomerID string `json:"external_customer_id"`
+		Name               string `json:"name"`
 	} `json:"customers"`
 	SetupLinks []simLink `json:"setup_links"`
 }
@@ -453,5 +454,25 @@ func TestSetupLinkStorageTimeoutIs503(t *testing.T) {
 	rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", apiToken, "")
 	if rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "deadline") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// A blank tenant_name keeps no name for the tenant: Kapso's customer, which
+// needs one, is named after the tenant id, and the connection view shows no
+// tenant_name.
+func TestBlankTenantNameNamesOnlyKapsosCustomer(t *testing.T) {
+	s := newOnboardingStack(t)
+	s.createLink("blank-co", `{"tenant_name":"   "}`)
+	var name string
+	for _, c := range s.state().Customers {
+		if c.ExternalCustomerID == "blank-co" {
+			name = c.Name
+		}
+	}
+	if name != "blank-co" {
+		t.Errorf("Kapso customer named %q, want the tenant id", name)
+	}
+	if got := s.connectionJSON("blank-co")["tenant_name"]; got != "" {
+		t.Errorf("tenant_name %q, want none", got)
 	}
 }
