@@ -34,14 +34,14 @@ var mayLink = map[string][]string{
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
 	// The lifecycle worker tells the messages queue that a number connected.
-	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
+	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	// The reconciler confirms numbers through the lifecycle worker, and so
 	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/reconcile", "shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
+		"shared/reconcile", "shared/lifecycleworker", "shared/lambdasqs", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs",

@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -104,15 +105,17 @@ const registrationLease = 20 * time.Second
 
 // Handle processes a batch and reports the messages that failed, so SQS
 // retries only those (and moves them to the DLQ after its receive limit).
+//
+// The messages are handled one after the other, unlike the other queues':
+// a batch often holds several events of one number (its connection, its
+// phone number, the browser's redirect), and at once they would contend
+// for the number's registration lease, the losers failing their messages
+// after RegistrationWait; and the function's concurrency, kept low, is
+// then the bound on Kapso calls made at once.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, msg := range batch.Records {
-		if err := w.handleMessage(ctx, msg); err != nil {
-			w.logger().Error("lifecycle message failed", "message_id", msg.MessageId, "err", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-		}
-	}
-	return resp, nil
+	return lambdasqs.InOrder(ctx, batch, w.handleMessage, func(msg events.SQSMessage, err error) {
+		w.logger().Error("lifecycle message failed", "message_id", msg.MessageId, "err", err.Error())
+	}), nil
 }
 
 // errUnusable marks an event that can never be applied, however often it
