@@ -34,17 +34,17 @@ var mayLink = map[string][]string{
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
 	// The lifecycle worker tells the messages queue that a number connected.
-	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets",
+	"lifecycle": {"shared/app/lifecycleapp", "shared/config/awssecrets", "shared/lambdasqs", "shared/delivery",
 		"shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
 	// The reconciler confirms numbers through the lifecycle worker, and so
 	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
-		"shared/reconcile", "shared/lifecycleworker", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
+		"shared/reconcile", "shared/lifecycleworker", "shared/lambdasqs", "shared/delivery", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding"},
-	"messages": {"shared/app/messagesapp", "shared/lambdasqs",
+	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/strictjson", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.

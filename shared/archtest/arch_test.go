@@ -39,7 +39,7 @@ var rules = []rule{
 	},
 	{
 		who:       "worker or handler",
-		packages:  []string{"shared/lifecycleworker", "shared/reconcile", "shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"},
+		packages:  []string{"shared/lifecycleworker", "shared/delivery", "shared/reconcile", "shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"},
 		forbidden: []string{"github.com/aws/", "shared/dynamo", "shared/sqsqueue"},
 		// The shape of the Lambda events a worker handles, not an AWS client.
 		allowed: []string{"github.com/aws/aws-lambda-go/events"},

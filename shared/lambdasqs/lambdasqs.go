@@ -23,6 +23,22 @@ func Concurrently(ctx context.Context, batch events.SQSEvent, handle func(contex
 		wg.Go(func() { errs[i] = handle(ctx, msg) })
 	}
 	wg.Wait()
+	return answer(batch, errs, failed)
+}
+
+// InOrder runs handle on the messages of the batch one after the other, in
+// batch order, and answers as Concurrently does.
+func InOrder(ctx context.Context, batch events.SQSEvent, handle func(context.Context, events.SQSMessage) error,
+	failed func(events.SQSMessage, error)) events.SQSEventResponse {
+	errs := make([]error, len(batch.Records))
+	for i, msg := range batch.Records {
+		errs[i] = handle(ctx, msg)
+	}
+	return answer(batch, errs, failed)
+}
+
+// answer names the messages whose handling failed (errs[i] is message i's).
+func answer(batch events.SQSEvent, errs []error, failed func(events.SQSMessage, error)) events.SQSEventResponse {
 	var resp events.SQSEventResponse
 	for i, msg := range batch.Records {
 		if errs[i] != nil {

@@ -39,3 +39,29 @@ func TestOnlyTheFailedMessagesAreAnsweredAndAllRunAtOnce(t *testing.T) {
 		t.Errorf("at most %d messages ran at once", peak.Load())
 	}
 }
+
+func TestInOrderRunsOneMessageAtATimeInBatchOrder(t *testing.T) {
+	var batch events.SQSEvent
+	for i := range 4 {
+		batch.Records = append(batch.Records, events.SQSMessage{MessageId: fmt.Sprint(i)})
+	}
+	var running, peak atomic.Int32
+	var order, logged []string
+	resp := InOrder(context.Background(), batch, func(_ context.Context, m events.SQSMessage) error {
+		peak.Store(max(peak.Load(), running.Add(1)))
+		time.Sleep(5 * time.Millisecond)
+		running.Add(-1)
+		order = append(order, m.MessageId)
+		if m.MessageId == "2" {
+			return errors.New("boom")
+		}
+		return nil
+	}, func(m events.SQSMessage, err error) { logged = append(logged, m.MessageId+": "+err.Error()) })
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "2" ||
+		!slices.Equal(logged, []string{"2: boom"}) {
+		t.Errorf("failures %+v, logged %v", resp.BatchItemFailures, logged)
+	}
+	if !slices.Equal(order, []string{"0", "1", "2", "3"}) || peak.Load() != 1 {
+		t.Errorf("ran %v, at most %d at once", order, peak.Load())
+	}
+}

@@ -16,9 +16,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/delivery"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -52,17 +54,12 @@ type KapsoClient interface {
 	UpdateWebhook(ctx context.Context, phoneNumberID, webhookID string, u kapsoapi.WebhookUpdate) (kapsoapi.Webhook, error)
 }
 
-// PayloadStore loads bodies kept aside for being too large for SQS
-// (dynamo.Payloads).
-type PayloadStore interface {
-	Get(ctx context.Context, ref string) ([]byte, error)
-}
+// PayloadStore loads bodies stored aside (dynamo.Payloads).
+type PayloadStore = envelope.PayloadStore
 
 // RejectStore keeps what can never be applied, with the reason, where an
 // operator sees it (dynamo.Rejects).
-type RejectStore interface {
-	Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error
-}
+type RejectStore = envelope.RejectStore
 
 // ConnectionListener is told when a number is recorded as a tenant's, so
 // that the events kept for the number until then are applied (the messages
@@ -104,15 +101,17 @@ const registrationLease = 20 * time.Second
 
 // Handle processes a batch and reports the messages that failed, so SQS
 // retries only those (and moves them to the DLQ after its receive limit).
+//
+// The messages are handled one after the other, unlike the other queues':
+// a batch often holds several events of one number (its connection, its
+// phone number, the browser's redirect), and at once they would contend
+// for the number's registration lease, the losers failing their messages
+// after RegistrationWait; and the function's concurrency, kept low, is
+// then the bound on Kapso calls made at once.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, msg := range batch.Records {
-		if err := w.handleMessage(ctx, msg); err != nil {
-			w.logger().Error("lifecycle message failed", "message_id", msg.MessageId, "err", err.Error())
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-		}
-	}
-	return resp, nil
+	return lambdasqs.InOrder(ctx, batch, w.handleMessage, func(msg events.SQSMessage, err error) {
+		w.logger().Error("lifecycle message failed", "message_id", msg.MessageId, "err", err.Error())
+	}), nil
 }
 
 // errUnusable marks an event that can never be applied, however often it
@@ -124,21 +123,13 @@ var errUnusable = errors.New("event can never be applied")
 // failure fails the message, so SQS delivers it again, and the events already
 // applied change nothing the second time.
 func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage) error {
-	d, body, err := envelope.Decode(msg.Body)
-	if err != nil {
-		return w.reject(ctx, "message#"+msg.MessageId, err, envelope.SentAt(msg.Attributes), []byte(msg.Body))
-	}
-	if d.BodyRef != "" {
-		if w.Payloads == nil {
-			return fmt.Errorf("delivery %s is stored aside but this worker has no payload store", d.Key)
-		}
-		if body, err = w.Payloads.Get(ctx, d.BodyRef); err != nil {
-			return fmt.Errorf("load body %s of delivery %s: %w", d.BodyRef, d.Key, err)
-		}
+	d, body, ok, err := w.intake().Open(ctx, msg)
+	if !ok {
+		return err
 	}
 	evs, err := deliveryEvents(d, body)
 	if err != nil {
-		return w.reject(ctx, d.Key, err, d.ReceivedAt, body)
+		return w.intake().KeepAside(ctx, d.Key, delivery.Unusable, err.Error(), d.ReceivedAt, body)
 	}
 	var failed error
 	for _, ev := range evs {
@@ -157,7 +148,7 @@ func (w *Worker) ApplyEvent(ctx context.Context, ev envelope.Event) error {
 	err := w.HandleEvent(ctx, ev)
 	if errors.Is(err, errUnusable) || errors.Is(err, kapso.ErrMalformed) {
 		raw, _ := json.Marshal(ev)
-		return w.reject(ctx, ev.ID, fmt.Errorf("%s: %w", ev.Name, err), ev.ReceivedAt, raw)
+		return w.intake().KeepAside(ctx, ev.ID, delivery.Unusable, ev.Name+": "+err.Error(), ev.ReceivedAt, raw)
 	}
 	return err
 }
@@ -183,14 +174,11 @@ func deliveryEvents(d envelope.Delivery, body []byte) ([]envelope.Event, error) 
 	return nil, fmt.Errorf("%w: a %s delivery on the lifecycle queue", errUnusable, d.Source)
 }
 
-// reject keeps what can never be applied. Only a failure to keep it fails
-// the message: then SQS retries, and the DLQ holds it in the end.
-func (w *Worker) reject(ctx context.Context, id string, reason error, receivedAt time.Time, raw []byte) error {
-	w.logger().Error("lifecycle event can never be applied; kept aside", "id", id, "reason", reason.Error())
-	if w.Rejects == nil {
-		return fmt.Errorf("%s can never be applied and this worker has no reject store: %w", id, reason)
-	}
-	return w.Rejects.Keep(ctx, id, reason.Error(), receivedAt, raw)
+// intake opens the queue's deliveries and keeps aside what can never be
+// applied. Everything kept aside here is unusable, so its reason is its
+// error's text alone; each is logged as an error, for a person to look at.
+func (w *Worker) intake() delivery.Intake {
+	return delivery.Intake{Payloads: w.Payloads, Rejects: w.Rejects, Log: w.logger(), Level: slog.LevelError}
 }
 
 // HandleEvent applies one event. It is idempotent: facts dedupe on their

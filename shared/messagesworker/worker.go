@@ -12,10 +12,10 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/delivery"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
@@ -30,18 +30,13 @@ type Numbers interface {
 	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
 }
 
-// PayloadStore loads bodies kept aside for being too large for SQS
-// (dynamo.Payloads).
-type PayloadStore interface {
-	Get(ctx context.Context, ref string) ([]byte, error)
-}
+// PayloadStore loads bodies stored aside (dynamo.Payloads).
+type PayloadStore = envelope.PayloadStore
 
 // RejectStore keeps what is applied to no one, with the reason, where an
 // operator sees it (dynamo.Rejects): malformed events, suspicious ones,
 // and events kapso-bridge has no use for yet.
-type RejectStore interface {
-	Keep(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error
-}
+type RejectStore = envelope.RejectStore
 
 // Worker handles messages queue batches.
 type Worker struct {
@@ -86,24 +81,16 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 // transient failure fails the message, so SQS delivers it again, and the
 // events already applied change nothing the second time.
 func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage, lim limiter) error {
-	d, body, err := envelope.Decode(msg.Body)
-	if err != nil {
-		return w.keepAside(ctx, "message#"+msg.MessageId, "unusable: "+err.Error(), envelope.SentAt(msg.Attributes), []byte(msg.Body))
+	d, body, ok, err := w.intake().Open(ctx, msg)
+	if !ok {
+		return err
 	}
 	if d.Source == envelope.SourceNumberConnected {
 		return w.drain(ctx, d.PhoneNumberID, lim)
 	}
-	if d.BodyRef != "" {
-		if w.Payloads == nil {
-			return fmt.Errorf("delivery %s is stored aside but this worker has no payload store", d.Key)
-		}
-		if body, err = w.Payloads.Get(ctx, d.BodyRef); err != nil {
-			return fmt.Errorf("load body %s of delivery %s: %w", d.BodyRef, d.Key, err)
-		}
-	}
 	evs, err := deliveryEvents(d, body)
 	if err != nil {
-		return w.keepAside(ctx, d.Key, "unusable: "+err.Error(), d.ReceivedAt, body)
+		return w.intake().KeepAside(ctx, d.Key, delivery.Unusable, err.Error(), d.ReceivedAt, body)
 	}
 	return lim.each(len(evs), func(i int) error { return w.handleEvent(ctx, evs[i]) })
 }
@@ -113,7 +100,7 @@ func (w *Worker) handleMessage(ctx context.Context, msg events.SQSMessage, lim l
 func (w *Worker) handleEvent(ctx context.Context, ev event) error {
 	number, err := messaging.ResolveNumber(ev.PhoneNumberID, ev.named)
 	if err != nil {
-		return w.keepEvent(ctx, ev, "suspicious: "+err.Error()+
+		return w.keepEvent(ctx, ev, delivery.Suspicious, err.Error()+
 			fmt.Sprintf(" (webhook of %q, event names %q)", ev.PhoneNumberID, ev.named))
 	}
 	tenant, ok, err := w.tenantOf(ctx, number, true)
@@ -137,11 +124,11 @@ func (w *Worker) applyOrKeep(ctx context.Context, tenant, number string, ev even
 		return nil
 	case errors.As(err, &unused):
 		w.logger().Info("event kept, not applied", "event_id", ev.ID, "event", ev.Name, "reason", unused.reason)
-		return w.keepEvent(ctx, ev, "unhandled: "+unused.reason)
+		return w.keepEvent(ctx, ev, delivery.Unhandled, unused.reason)
 	case errors.Is(err, messaging.ErrForeignNumber), errors.Is(err, messaging.ErrAhead):
-		return w.keepEvent(ctx, ev, "suspicious: "+err.Error())
+		return w.keepEvent(ctx, ev, delivery.Suspicious, err.Error())
 	case unusable(err):
-		return w.keepEvent(ctx, ev, "unusable: "+err.Error())
+		return w.keepEvent(ctx, ev, delivery.Unusable, err.Error())
 	}
 	return fmt.Errorf("apply %s (%s) for tenant %s: %w", ev.ID, ev.Name, tenant, err)
 }
@@ -159,7 +146,7 @@ func (w *Worker) keepPending(ctx context.Context, number string, ev event) error
 		if unusable(err) {
 			// Too large to keep, or refused by the store: it could never
 			// be applied either.
-			return w.keepEvent(ctx, ev, "unusable: "+err.Error())
+			return w.keepEvent(ctx, ev, delivery.Unusable, err.Error())
 		}
 		return fmt.Errorf("keep %s for number %s: %w", ev.ID, number, err)
 	}
@@ -206,7 +193,7 @@ func (w *Worker) drain(ctx context.Context, number string, lim limiter) error {
 			p := page[i]
 			ev, err := unmarshalEvent(p.Raw)
 			if err != nil {
-				err = w.keepAside(ctx, p.ID, "unusable: kept event: "+err.Error(), p.ReceivedAt, p.Raw)
+				err = w.intake().KeepAside(ctx, p.ID, delivery.Unusable, "kept event: "+err.Error(), p.ReceivedAt, p.Raw)
 			} else {
 				err = w.applyOrKeep(ctx, tenant, number, ev)
 			}
@@ -252,41 +239,19 @@ func (w *Worker) tenantOf(ctx context.Context, number string, cached bool) (stri
 	return id, ok, nil
 }
 
-func (w *Worker) keepEvent(ctx context.Context, ev event, reason string) error {
+// keepEvent keeps ev aside with its reason.
+func (w *Worker) keepEvent(ctx context.Context, ev event, kind delivery.Kind, reason string) error {
 	raw, err := ev.marshal()
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", ev.ID, err)
 	}
-	return w.keepAside(ctx, ev.ID, reason, ev.ReceivedAt, raw)
+	return w.intake().KeepAside(ctx, ev.ID, kind, reason, ev.ReceivedAt, raw)
 }
 
-// keepAside keeps what is applied to no one. Only a failure to keep it
-// fails the message: then SQS retries, and the DLQ holds it in the end.
-func (w *Worker) keepAside(ctx context.Context, id, reason string, receivedAt time.Time, raw []byte) error {
-	reason = clip(reason, maxReasonBytes)
-	w.logger().Warn("messages event kept aside", "id", id, "reason", reason)
-	if w.Rejects == nil {
-		return fmt.Errorf("%s is kept aside (%s) but this worker has no reject store", id, reason)
-	}
-	if err := w.Rejects.Keep(ctx, id, reason, receivedAt, raw); err != nil {
-		return fmt.Errorf("keep %s aside: %w", id, err)
-	}
-	return nil
-}
-
-// maxReasonBytes bounds a reason kept aside: it may quote what the event
-// says, and the event is kept whole next to it.
-const maxReasonBytes = 1024
-
-// clip cuts s to at most n bytes, on a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+// intake opens the queue's deliveries and keeps aside what is applied to
+// no one, each reason labelled with its kind.
+func (w *Worker) intake() delivery.Intake {
+	return delivery.Intake{Payloads: w.Payloads, Rejects: w.Rejects, Log: w.logger(), Level: slog.LevelWarn, Labelled: true}
 }
 
 // receivedAt is the time the event's delivery was received, the clock an
