@@ -1,7 +1,9 @@
 // Package docs holds kapso-bridge's API reference, openapi.json (OpenAPI
 // 3.1), embedded so that make dev serves the very file kept in the
-// repository. Its tests hold the document to the handlers: every route and
-// every status they answer, and nothing else.
+// repository, and the guides beside it. Its tests hold the document to the
+// handlers: every route and every status they answer, and nothing else; and
+// the guides (README.md and docs/*.md) to the tree: every path, route,
+// queue, setting, make target, test and alarm they name exists.
 package docs
 
 import (

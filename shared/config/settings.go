@@ -110,8 +110,8 @@ var (
 	// IngestDeadline's default is webhook.DefaultIngestTimeout (a test holds them equal).
 	IngestDeadline = Setting{Name: "INGEST_DEADLINE", Default: "7s", Functions: []Function{Ingest},
 		Help: "the ingest's whole-request deadline; Kapso waits 10 s"}
-	// The reconciler's share of Kapso's rate limit (README: the arithmetic
-	// for 10,000 tenants).
+	// The reconciler's share of Kapso's rate limit (docs/operations.md: the
+	// arithmetic for 10,000 tenants).
 	ReconcileKapsoCalls = Setting{Name: "RECONCILE_KAPSO_CALLS", Default: "2400", Functions: []Function{Reconcile},
 		Context: "reconcileKapsoCalls", Help: "most Platform API requests one reconciler run makes"}
 	ReconcileKapsoPerMinute = Setting{Name: "RECONCILE_KAPSO_PER_MINUTE", Default: "300", Functions: []Function{Reconcile},

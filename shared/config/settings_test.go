@@ -122,15 +122,15 @@ func TestSettingsAreConsistent(t *testing.T) {
 }
 
 // docs/deploy.md has one row per deploy setting, with its context key,
-// variable and default; the README names every setting a function or make
-// dev reads.
+// variable and default; docs/configuration.md names every setting a
+// function or make dev reads.
 func TestSettingsAreDocumented(t *testing.T) {
 	root := filepath.Join("..", "..")
 	deploy, err := os.ReadFile(filepath.Join(root, "docs", "deploy.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	configuration, err := os.ReadFile(filepath.Join(root, "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +156,8 @@ func TestSettingsAreDocumented(t *testing.T) {
 				t.Errorf("docs/deploy.md has no row for %s (%s, default %s): %q", s.Context, s.Name, def, row)
 			}
 		}
-		if (len(s.Functions) > 0 || s.Local) && !strings.Contains(string(readme), "`"+s.Name+"`") {
-			t.Errorf("README.md does not name %s", s.Name)
+		if (len(s.Functions) > 0 || s.Local) && !strings.Contains(string(configuration), "`"+s.Name+"`") {
+			t.Errorf("docs/configuration.md does not name %s", s.Name)
 		}
 	}
 }

@@ -24,8 +24,8 @@ const (
 	CodeUnknownSetupLink = "unknown_setup_link"
 )
 
-// errorCodes is the one list DescribeError, ErrorCodes and the README's
-// table come from (a test keeps the README in step).
+// errorCodes is the one list DescribeError, ErrorCodes and the table of
+// docs/operations.md come from (a test keeps the table in step).
 var errorCodes = []ErrorCode{
 	// Kapso's failure redirect codes (KAPSO.md §6).
 	{"facebook_auth_failed",
@@ -77,7 +77,7 @@ var errorCodes = []ErrorCode{
 		"Ask the customer to check Account quality in Meta Business Suite and appeal."},
 }
 
-// ErrorCodes lists every code DescribeError knows, in the README's order.
+// ErrorCodes lists every code DescribeError knows, in the table's order.
 func ErrorCodes() []ErrorCode { return slices.Clone(errorCodes) }
 
 // DescribeError explains a code; Meta's upper-case reasons match in any

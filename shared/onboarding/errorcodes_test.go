@@ -42,34 +42,35 @@ func TestDescribeError(t *testing.T) {
 	seen := map[string]bool{}
 	for _, e := range ErrorCodes() {
 		if seen[strings.ToLower(e.Code)] || strings.Contains(e.Meaning+e.NextStep, "|") {
-			t.Errorf("code %q is listed twice or breaks the README's table", e.Code)
+			t.Errorf("code %q is listed twice or breaks the operations guide's table", e.Code)
 		}
 		seen[strings.ToLower(e.Code)] = true
 	}
 }
 
-// README's error-code table is the list itself, rendered; its state table
-// has a row for every TenantStatus.
-func TestREADMETables(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+// The operations guide's error-code table is the list itself, rendered;
+// its state table has a row for every TenantStatus.
+func TestOperationsGuideTables(t *testing.T) {
+	const guide = "docs/operations.md"
+	b, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(guide)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
+	doc := string(b)
 	var want strings.Builder
 	want.WriteString("| code | what it means | next step |\n|---|---|---|\n")
 	for _, e := range ErrorCodes() {
 		want.WriteString("| `" + e.Code + "` | " + e.Meaning + " | " + e.NextStep + " |\n")
 	}
 	const begin, end = "<!-- error codes: generated from shared/onboarding/errorcodes.go -->\n", "<!-- end of error codes -->"
-	i, j := strings.Index(readme, begin), strings.Index(readme, end)
-	if i < 0 || j < i || readme[i+len(begin):j] != want.String() {
-		t.Errorf("README.md's error-code table differs from ErrorCodes(); between its markers it must read:\n%s", want.String())
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	if i < 0 || j < i || doc[i+len(begin):j] != want.String() {
+		t.Errorf("%s's error-code table differs from ErrorCodes(); between its markers it must read:\n%s", guide, want.String())
 	}
 
 	for _, status := range constantsOf(t, "types.go", "TenantStatus") {
-		if !strings.Contains(readme, "\n| `"+status+"` |") {
-			t.Errorf("README.md's state table has no row for %q", status)
+		if !strings.Contains(doc, "\n| `"+status+"` |") {
+			t.Errorf("%s's state table has no row for %q", guide, status)
 		}
 	}
 }

@@ -134,8 +134,8 @@ type Reconciler struct {
 	Limits      Limits
 }
 
-// Limits bound a run; zero fields take the defaults (see the README's
-// arithmetic for 10,000 tenants).
+// Limits bound a run; zero fields take the defaults (see the arithmetic for
+// 10,000 tenants in docs/operations.md).
 type Limits struct {
 	// Items is the most redirects, expired links and numbers missing a
 	// webhook handled per run, each (default 100).

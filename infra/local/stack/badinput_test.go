@@ -48,7 +48,7 @@ import (
 // JSON with a code and a message and no internal text, and that nothing
 // changed in DynamoDB (every item of both tables) or SQS (every queue and
 // DLQ). The few cases where a door records something by design say so and
-// check what the README promises instead.
+// check what the docs promise instead.
 //
 // One stack serves every door: it is started by the first test that needs
 // it and stopped after the last one.
@@ -604,7 +604,8 @@ func TestBadInputNumberWebhook(t *testing.T) {
 	replayKey := "bi-replay-number"
 	// A signed delivery whose event breaks a bound, or is dated from the
 	// future, is accepted whole (the ingest does not split it) and the
-	// worker keeps the event aside (README, "What is on the queues"): a
+	// worker keeps the event aside (docs/operations.md, "Rejected and
+	// kept-aside events"): a
 	// claim, a REJECTED item whose reason starts with the word, the
 	// tenant's conversations unchanged and nothing in a dead-letter queue.
 	keptAside := func(body []byte, word string) (func(t *testing.T) biResult, func(t *testing.T, before, after biSnap)) {
@@ -668,7 +669,7 @@ func TestBadInputNumberWebhook(t *testing.T) {
 		{kind: "event name not printable", send: post(path, body, e.secret, "", map[string]string{"X-Webhook-Event": "whatsapp.message.réceived"}),
 			status: 400, code: "invalid"},
 		// A signed body naming another number is kept aside as suspicious
-		// and applied to no one (README, "How it works" 6): a claim and the
+		// and applied to no one (docs/architecture.md, the flow, 6): a claim and the
 		// worker's REJECTED item, and the tenant's conversations unchanged.
 		{kind: "body naming another number", send: func(t *testing.T) biResult {
 			convsBefore = conversations(t)
@@ -806,8 +807,8 @@ func TestBadInputRedirects(t *testing.T) {
 			return biDo(t, req)
 		}, status: 405},
 		// A failure redirect nobody signed, for a link Kapso lists active,
-		// is recorded as the browser's report by design (README, "How it
-		// works" 2): a fact on the tenant's timeline. What it must not do is
+		// is recorded as the browser's report by design (docs/architecture.md,
+		// the flow, 2): a fact on the tenant's timeline. What it must not do is
 		// change the tenant's status or make it need a human.
 		{kind: "forged failure for a real link", send: func(t *testing.T) biResult {
 			otherBefore = listed(t)
@@ -827,7 +828,7 @@ func TestBadInputRedirects(t *testing.T) {
 				}
 			}},
 		// A redirect through a real link is recorded as an unsigned hint by
-		// design (README, "How it works" 2): it goes on the lifecycle queue.
+		// design (docs/architecture.md, the flow, 2): it goes on the lifecycle queue.
 		// What it must not do is carry the foreign parameters or the
 		// malformed ones on, or send the browser anywhere but the app.
 		{kind: "redirect parameters pointing elsewhere, real link", send: get("/connect/success?setup_link_id=" + e.otherLinkID +
@@ -945,7 +946,7 @@ func TestBadInputTenantAPI(t *testing.T) {
 		{kind: "name with control characters", send: link(`{"tenant_name":"a\u0007b"}`, nil), status: 400, code: "invalid"},
 		{kind: "form body as a wrong content type", send: link("tenant_name=Other", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}),
 			status: 400, code: "invalid"},
-		// At the limit the link is created, as the README says: a new
+		// At the limit the link is created, as docs/api.md says: a new
 		// attempt for bi-other at the simulator and in the bridge table.
 		{kind: "body at the limit", send: link(sized(64<<10), nil), status: 201,
 			changes: func(t *testing.T, before, after biSnap) {
@@ -1192,7 +1193,7 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 	}
 	// A new tenant is recorded before Kapso is asked for its customer (so
 	// that racing requests share one customer): after a bad answer it is
-	// listed as not_started, which the README's table says it is (no link
+	// listed as not_started, which docs/operations.md's table says it is (no link
 	// ever created). That one item, and nothing else, may appear.
 	cases = append(cases, biCase{kind: "Kapso answers the customer lookup malformed", send: createFor("bi-kapso-new", "customers malformed"),
 		status: kapsoBadAnswer, code: "bad_gateway", changes: func(t *testing.T, before, after biSnap) {
@@ -1404,7 +1405,7 @@ func TestBadInputProjectWebhook(t *testing.T) {
 			map[string]string{"X-Idempotency-Key": replayKey}), status: 200},
 		{kind: "replayed key with another body", send: post(compactBytes, "", map[string]string{"X-Idempotency-Key": replayKey}),
 			status: 409, code: "conflict"},
-		// At the limit the body is taken, as the README says (Meta sends up
+		// At the limit the body is taken, as docs/architecture.md says (Meta sends up
 		// to 3 MB): a claim and a body kept aside, then the worker's work.
 		{kind: "body at the limit", send: post(atLimit(), "", map[string]string{"X-Webhook-Event": "bi.unknown.event"}),
 			status: 200, changes: biOneClaim},

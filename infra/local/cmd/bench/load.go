@@ -111,7 +111,7 @@ type functionLoad struct {
 
 const loadTenant = "bench"
 
-// runLoad starts the local stack and puts it under load; see README.md.
+// runLoad starts the local stack and puts it under load; see docs/performance.md.
 func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult, *costInputs, error) {
 	body, err := os.ReadFile("events/bench/kapso-message.json")
 	if err != nil {

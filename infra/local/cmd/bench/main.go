@@ -27,7 +27,7 @@ import (
 // Payloads are the deliveries kept in events/bench.
 var payloads = []string{"kapso-message", "kapso-batch-50", "meta-mixed-50", "meta-statuses-1000"}
 
-// Targets, as the README states them.
+// Targets, as docs/performance.md states them.
 const (
 	targetIngestVsFloor = 1.3
 	targetIngestVsPeer  = 0.75
