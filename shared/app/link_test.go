@@ -57,9 +57,11 @@ var mayLink = map[string][]string{
 // adapter package it uses also holds adapters it does not: in shared/dynamo,
 // the payload and reject stores import shared/envelope, the message stores
 // shared/messaging and shared/kapso (with what they import), the onboarding
-// and claim stores shared/onboarding and shared/idempotency. The test fails
-// once one is no longer linked: delete the entry when the adapter package is
-// split.
+// and claim stores shared/onboarding and shared/idempotency; in
+// shared/kapsoapi, the Platform API's client answers in shared/onboarding's
+// and shared/messaging's terms, the Meta proxy in shared/messaging's. The
+// test fails once one is no longer linked: delete the entry when the adapter
+// package is split.
 var linkedThroughAdapters = map[string][]string{
 	"ingest":    {"shared/messaging", "shared/strictjson"},
 	"tenantapi": {"shared/envelope"},

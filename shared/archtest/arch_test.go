@@ -1,7 +1,8 @@
 // Package archtest checks the import rules that keep the domain at the
 // centre: domain packages own their types and the interfaces of what they
 // need, workers and handlers depend on those only, and adapters implement
-// them. It reads the module's import graph from go list.
+// them; what ships links no test kit or local tooling. Every package has a
+// role the rules name. It reads the module's import graph from go list.
 package archtest
 
 import (
@@ -12,14 +13,61 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// rule forbids a set of packages (each with everything below it) to depend,
+// role names what a package is. Every package of the module under shared/,
+// functions/, testkit/ and infra/ has exactly one, and the rules forbid
+// imports by role. A pattern is a package path inside the module, or one
+// ending in "/..." for that directory and every package below it.
+type role struct {
+	name     string
+	packages []string
+}
+
+var roles = []role{
+	// The domain: its types, rules, and the interfaces of what it needs.
+	{"domain", []string{"shared/onboarding", "shared/messaging", "shared/idempotency", "shared/errs"}},
+	// What crosses a boundary as bytes: Kapso's and Meta's payloads, the
+	// queues' envelope, the HTTP routes, and the readers of raw JSON.
+	{"wire format", []string{"shared/kapso", "shared/meta", "shared/envelope", "shared/rawjson", "shared/jsonscan",
+		"shared/strictjson", "shared/routes"}},
+	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
+	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
+		// What every queue worker does with a message before its own work.
+		"shared/delivery"}},
+	// What talks to the world: Kapso, AWS's services (and the tables and
+	// queues they hold), and Lambda's ways of calling a function.
+	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/schema",
+		"shared/lambdahttp", "shared/lambdasqs"}},
+	// What builds each function from its settings.
+	{"wiring", []string{"shared/app/...", "shared/config", "functions/..."}},
+	{"test kit", []string{"testkit/...", "shared/archtest"}},
+	// The local stack, the Kapso simulator, the tools behind make, and the
+	// reading of the adapters that the CDK stack's tests do.
+	{"local tooling", []string{"infra/local/...", "infra/awsaccess"}},
+}
+
+// roleDirs are where every package has a role.
+var roleDirs = []string{"shared/", "functions/", "testkit/", "infra/"}
+
+// inRoles is the patterns of the named roles.
+func inRoles(names ...string) []string {
+	var out []string
+	for _, r := range roles {
+		if slices.Contains(names, r.name) {
+			out = append(out, r.packages...)
+		}
+	}
+	return out
+}
+
+// rule forbids a set of packages (patterns, as roles name them) to depend,
 // directly or through others, on any import path starting with one of
 // forbidden, unless it starts with one of allowed. Paths inside the module
-// are written relative to it.
+// are written relative to it, each forbidden one with everything below it.
 type rule struct {
 	who       string
 	packages  []string
@@ -30,24 +78,28 @@ type rule struct {
 
 const awsSDK, smithy = "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"
 
+// The Kapso adapter and the stores, which only the wiring hands to the
+// packages that use them through their interfaces.
+var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue"}
+
 var rules = []rule{
 	{
-		who:       "domain",
-		packages:  []string{"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/kapso", "shared/meta", "shared/rawjson", "shared/messaging", "shared/errs"},
-		forbidden: []string{"github.com/aws/", "shared/dynamo", "shared/sqsqueue", "shared/httpapi"},
+		who:       "domain or wire format",
+		packages:  inRoles("domain", "wire format"),
+		forbidden: append([]string{"github.com/aws/", "shared/httpapi"}, adapters...),
 		why:       "domain packages import no AWS package, adapter or handler",
 	},
 	{
 		who:       "worker or handler",
-		packages:  []string{"shared/lifecycleworker", "shared/delivery", "shared/reconcile", "shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"},
-		forbidden: []string{"github.com/aws/", "shared/dynamo", "shared/sqsqueue"},
+		packages:  inRoles("worker", "handler"),
+		forbidden: append([]string{"github.com/aws/"}, adapters...),
 		// The shape of the Lambda events a worker handles, not an AWS client.
 		allowed: []string{"github.com/aws/aws-lambda-go/events"},
 		why:     "workers and handlers depend on their domain's interfaces, not on the AWS SDK or its adapters",
 	},
 	{
 		who:       "worker",
-		packages:  []string{"shared/lifecycleworker", "shared/reconcile"},
+		packages:  inRoles("worker"),
 		forbidden: []string{"shared/httpapi"},
 		why:       "workers share nothing with the HTTP handlers but the domain",
 	},
@@ -63,6 +115,32 @@ var rules = []rule{
 		forbidden: []string{awsSDK, smithy, "shared/dynamo", "shared/sqsqueue"},
 		why:       "the twins hold what the adapters hold, without AWS",
 	},
+	{
+		who:       "production package",
+		packages:  []string{"shared/...", "functions/..."},
+		forbidden: []string{"testkit", "infra/local"},
+		why:       "what ships links no test kit and no local tooling",
+	},
+}
+
+// ruleFor is the rule of who.
+func ruleFor(t *testing.T, who string) rule {
+	t.Helper()
+	i := slices.IndexFunc(rules, func(r rule) bool { return r.who == who })
+	if i < 0 {
+		t.Fatalf("no rule for %s", who)
+	}
+	return rules[i]
+}
+
+// matchesPattern reports whether the module package p (relative to the
+// module) is pattern's: the package itself, or, for "dir/...", dir and
+// every package below it.
+func matchesPattern(p, pattern string) bool {
+	if dir, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return p == dir || strings.HasPrefix(p, dir+"/")
+	}
+	return p == pattern
 }
 
 // graph maps each package's import path to its imports.
@@ -70,11 +148,12 @@ type graph map[string][]string
 
 func TestImportRules(t *testing.T) {
 	module, g := moduleGraph(t)
+	pkgs := modulePackages(g, module)
 	checked := 0
 	for _, r := range rules {
-		for _, p := range r.packages {
-			if _, ok := g[module+"/"+p]; !ok {
-				t.Errorf("%s package %s is not in the module: update the rule", r.who, p)
+		for _, pattern := range r.packages {
+			if !slices.ContainsFunc(pkgs, func(p string) bool { return matchesPattern(p, pattern) }) {
+				t.Errorf("%s package %s is not in the module: update the rule", r.who, pattern)
 			}
 		}
 		for _, v := range violations(g, module, r) {
@@ -85,6 +164,80 @@ func TestImportRules(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no rule checked")
 	}
+}
+
+// Every package is in the rules: each under shared/, functions/, testkit/
+// and infra/ has exactly one role, and every role's pattern names a package.
+func TestEveryPackageHasOneRole(t *testing.T) {
+	module, g := moduleGraph(t)
+	pkgs := modulePackages(g, module)
+	for _, problem := range roleProblems(pkgs) {
+		t.Error(problem)
+	}
+	for _, r := range roles {
+		for _, pattern := range r.packages {
+			if !slices.ContainsFunc(pkgs, func(p string) bool { return matchesPattern(p, pattern) }) {
+				t.Errorf("%s package %s is not in the module: update its role", r.name, pattern)
+			}
+		}
+	}
+}
+
+// The role check itself: a package in no role, or in two, is named.
+func TestRoleProblemsNameThePackage(t *testing.T) {
+	got := roleProblems([]string{"shared/onboarding", "shared/newthing", "functions/ingest", "docs", "testkit/memstore"})
+	want := []string{`shared/newthing has no role: add it to one of roles ("domain", "wire format", "handler", ` +
+		`"worker", "adapter", "wiring", "test kit", "local tooling")`}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	saved := roles
+	t.Cleanup(func() { roles = saved })
+	roles = append(slices.Clone(roles), role{"extra", []string{"shared/..."}})
+	if got := roleProblems([]string{"shared/onboarding"}); len(got) != 1 ||
+		got[0] != `shared/onboarding has 2 roles: "domain", "extra"` {
+		t.Errorf("problems %q", got)
+	}
+}
+
+// roleProblems names each package under roleDirs that has no role, or more
+// than one.
+func roleProblems(pkgs []string) []string {
+	var out []string
+	for _, p := range pkgs {
+		if !slices.ContainsFunc(roleDirs, func(dir string) bool { return strings.HasPrefix(p, dir) }) {
+			continue
+		}
+		var in []string
+		for _, r := range roles {
+			if slices.ContainsFunc(r.packages, func(pattern string) bool { return matchesPattern(p, pattern) }) {
+				in = append(in, strconv.Quote(r.name))
+			}
+		}
+		switch {
+		case len(in) == 0:
+			names := make([]string, len(roles))
+			for i, r := range roles {
+				names[i] = strconv.Quote(r.name)
+			}
+			out = append(out, fmt.Sprintf("%s has no role: add it to one of roles (%s)", p, strings.Join(names, ", ")))
+		case len(in) > 1:
+			out = append(out, fmt.Sprintf("%s has %d roles: %s", p, len(in), strings.Join(in, ", ")))
+		}
+	}
+	return out
+}
+
+// modulePackages is the module's packages in g, relative to the module.
+func modulePackages(g graph, module string) []string {
+	var out []string
+	for p := range g {
+		if rel, ok := strings.CutPrefix(p, module+"/"); ok {
+			out = append(out, rel)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // The checker itself: a violation names the importer, the offending import,
@@ -99,15 +252,26 @@ func TestViolationsNameTheOffendingImport(t *testing.T) {
 		awsSDK + "/service/dynamodb":          nil,
 		"github.com/aws/aws-lambda-go/events": nil,
 	}
-	got := violations(g, m, rules[1])
-	want := "shared/lifecycleworker imports shared/dynamo (shared/lifecycleworker → shared/store → shared/dynamo): " + rules[1].why
+	r := ruleFor(t, "worker or handler")
+	got := violations(g, m, r)
+	want := "shared/lifecycleworker imports shared/dynamo (shared/lifecycleworker → shared/store → shared/dynamo): " + r.why
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("violations %q, want [%q]", got, want)
 	}
 	delete(g, m+"/shared/store")
 	g[m+"/shared/lifecycleworker"] = []string{m + "/shared/onboarding"}
-	if got := violations(g, m, rules[1]); len(got) != 0 {
+	if got := violations(g, m, r); len(got) != 0 {
 		t.Fatalf("clean graph: %q", got)
+	}
+	// What ships never links the test kit or the local tooling.
+	g[m+"/functions/ingest"] = []string{m + "/shared/app"}
+	g[m+"/shared/app"] = []string{m + "/testkit/awstest"}
+	g[m+"/testkit/awstest"] = nil
+	prod := ruleFor(t, "production package")
+	want = "shared/app imports testkit/awstest (shared/app → testkit/awstest): " + prod.why
+	want2 := "functions/ingest imports testkit/awstest (functions/ingest → shared/app → testkit/awstest): " + prod.why
+	if got := violations(g, m, prod); !slices.Equal(got, []string{want2, want}) {
+		t.Fatalf("violations %q, want [%q %q]", got, want2, want)
 	}
 }
 
@@ -116,6 +280,10 @@ func TestViolationsNameTheOffendingImport(t *testing.T) {
 // again), with the chain of imports that reaches it.
 func violations(g graph, module string, r rule) []string {
 	short := func(p string) string { return strings.TrimPrefix(p, module+"/") }
+	covered := func(p string) bool {
+		rel, ok := strings.CutPrefix(p, module+"/")
+		return ok && slices.ContainsFunc(r.packages, func(pattern string) bool { return matchesPattern(rel, pattern) })
+	}
 	matches := func(p string, prefixes []string) bool {
 		return slices.ContainsFunc(prefixes, func(pre string) bool {
 			if !strings.HasPrefix(pre, "github.com/") {
@@ -129,7 +297,7 @@ func violations(g graph, module string, r rule) []string {
 	var out []string
 	for _, pkg := range slices.Sorted(func(yield func(string) bool) {
 		for p := range g {
-			if matches(p, r.packages) && !yield(p) {
+			if covered(p) && !yield(p) {
 				return
 			}
 		}

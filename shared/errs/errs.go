@@ -23,6 +23,12 @@ const (
 	Unavailable   Code = "unavailable"   // 503: a dependency failed; retry
 	BadGateway    Code = "bad_gateway"   // 502: the upstream (Kapso) failed
 	Internal      Code = "internal"      // 500
+
+	// Codes of a call to a dependency, which its caller acts on and a handler
+	// answers in its own terms.
+	RateLimited    Code = "rate_limited"    // the dependency asks to slow down; see RetryAfter
+	OutcomeUnknown Code = "outcome_unknown" // the call may have acted: re-read before repeating it
+	BudgetSpent    Code = "budget_spent"    // not made: the caller's allowance of calls is used up
 )
 
 // Error is a classified failure.
@@ -56,6 +62,9 @@ func CodeOf(err error) Code {
 	}
 	return Internal
 }
+
+// Is reports whether err's code (CodeOf) is code.
+func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }
 
 // As returns the first *Error in err's chain.
 func As(err error) (*Error, bool) {

@@ -375,7 +375,7 @@ func convertAll[W, T any](ws []W, conv func(W) (T, error)) ([]T, error) {
 // silently address a different resource.
 func pathID(what, id string) (string, error) {
 	if strings.TrimSpace(id) == "" {
-		return "", fmt.Errorf("empty %s", what)
+		return "", argumentError("empty " + what)
 	}
 	return url.PathEscape(id), nil
 }

@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 const testKey = "test-key-123"
@@ -111,7 +114,7 @@ func TestRequestsUseEnvelopesAndHeaders(t *testing.T) {
 		t.Fatalf("CreateCustomer = %+v, %v", cu, err)
 	}
 	lang, no := "", false
-	l, err := c.CreateSetupLink(ctx, "c1", SetupLinkOptions{SuccessRedirectURL: "https://app/ok", Language: &lang,
+	l, err := c.CreateSetupLink(ctx, "c1", onboarding.SetupLinkOptions{SuccessRedirectURL: "https://app/ok", Language: &lang,
 		ProvisionPhoneNumber: &no, ThemeConfig: map[string]string{"primary_color": "#112233"}})
 	if err != nil || l.ID != "l1" || l.Status != "active" || l.ExpiresAt.IsZero() || l.WhatsAppSetupError != `{"code":"x"}` {
 		t.Fatalf("CreateSetupLink = %+v, %v", l, err)
@@ -120,7 +123,7 @@ func TestRequestsUseEnvelopesAndHeaders(t *testing.T) {
 		t.Fatalf("RevokeSetupLink = %+v, %v", r, err)
 	}
 	yes := true
-	h, err := c.CreateWebhook(ctx, "123", WebhookOptions{URL: "https://hook", SecretKey: "s3", Active: &yes,
+	h, err := c.CreateWebhook(ctx, "123", onboarding.WebhookRegistration{URL: "https://hook", SecretKey: "s3", Active: &yes,
 		Events: []string{"whatsapp.message.received"}, InactivityMinutes: 45})
 	if err != nil || h.ID != "w1" || !h.Active || h.Kind != "kapso" {
 		t.Fatalf("CreateWebhook = %+v, %v", h, err)
@@ -207,36 +210,31 @@ func TestFindCustomerChecksTheExternalID(t *testing.T) {
 }
 
 func TestErrorStatusesBecomeTypedErrors(t *testing.T) {
+	// Each status is one code, and the code is what callers branch on.
 	cases := []struct {
 		status int
-		is     func(error) bool
+		code   errs.Code
 	}{
-		{401, IsUnauthorized}, {402, IsPaymentRequired}, {404, IsNotFound}, {409, IsConflict}, {422, IsValidation},
-		{400, func(err error) bool { return !IsValidation(err) && !IsNotFound(err) }},
+		{401, errs.Unauthorized}, {402, errs.Unauthorized}, {403, errs.Unauthorized}, {404, errs.NotFound},
+		{409, errs.Conflict}, {422, errs.Unprocessable}, {400, errs.Invalid},
 	}
-	preds := []func(error) bool{IsUnauthorized, IsPaymentRequired, IsNotFound, IsConflict, IsValidation}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 				reply(w, tc.status, `{"error":"External customer has already been taken"}`)
 			})
-			_, err := c.CreateSetupLink(context.Background(), "c1", SetupLinkOptions{})
+			_, err := c.CreateSetupLink(context.Background(), "c1", onboarding.SetupLinkOptions{})
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Op != "create setup link" ||
 				apiErr.Message != "External customer has already been taken" {
 				t.Fatalf("err = %#v", err)
 			}
-			if !tc.is(err) || errors.Is(err, ErrUnavailable) {
-				t.Errorf("classification wrong for %v", err)
+			if !errs.Is(err, tc.code) || errors.Is(err, ErrUnavailable) {
+				t.Errorf("classification wrong for %v: %s", err, errs.CodeOf(err))
 			}
-			matched := 0
-			for _, p := range preds {
-				if p(err) {
-					matched++
-				}
-			}
-			if want := map[bool]int{true: 0, false: 1}[tc.status == 400]; matched != want {
-				t.Errorf("%d predicates matched, want %d", matched, want)
+			// Kapso's validation text says what to change; the others stay in the logs.
+			if e, _ := errs.As(err); (tc.code == errs.Unprocessable) != (e.Message == apiErr.Message) {
+				t.Errorf("message %q", e.Message)
 			}
 			if !strings.HasPrefix(err.Error(), "create setup link for customer c1: ") {
 				t.Errorf("not wrapped with the operation: %v", err)
@@ -282,9 +280,9 @@ func TestRateLimitBeyondDeadlineReturnsRetryAfter(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	// A POST: a 429 means Kapso did not act, so even a create may wait and repeat.
-	_, err := c.CreateWebhook(ctx, "123", WebhookOptions{URL: "https://h", SecretKey: "s"})
+	_, err := c.CreateWebhook(ctx, "123", onboarding.WebhookRegistration{URL: "https://h", SecretKey: "s"})
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || !IsRateLimited(err) || apiErr.RetryAfter != time.Minute {
+	if !errors.As(err, &apiErr) || !errs.Is(err, errs.RateLimited) || apiErr.RetryAfter != time.Minute {
 		t.Fatalf("err = %v", err)
 	}
 	if d := time.Since(start); d > 500*time.Millisecond {
@@ -316,7 +314,7 @@ func TestRetriesExhaustedIsUnavailable(t *testing.T) {
 	})
 	_, err := c.GetPhoneNumber(context.Background(), "123")
 	var apiErr *APIError
-	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &apiErr) || apiErr.Status != 502 {
+	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &apiErr) || apiErr.Status != 502 || !errs.Is(err, errs.Unavailable) {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 3 {
@@ -328,7 +326,7 @@ func TestCreatesNotRetriedOnServerError(t *testing.T) {
 	c, calls := newCountingClient(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 500, `{"error":"boom"}`)
 	})
-	_, err := c.CreateSetupLink(context.Background(), "c1", SetupLinkOptions{})
+	_, err := c.CreateSetupLink(context.Background(), "c1", onboarding.SetupLinkOptions{})
 	if !errors.Is(err, ErrUnavailable) || calls.Load() != 1 {
 		t.Fatalf("err %v calls %d", err, calls.Load())
 	}
@@ -363,7 +361,7 @@ func TestCreatesRetriedOnlyWhenNeverSent(t *testing.T) {
 	dial.fails.Store(1)
 	c := newTestClient(t, handler)
 	c.http = &http.Client{Transport: dial}
-	if _, err := c.CreateWebhook(context.Background(), "123", WebhookOptions{URL: "https://h", SecretKey: "s"}); err != nil {
+	if _, err := c.CreateWebhook(context.Background(), "123", onboarding.WebhookRegistration{URL: "https://h", SecretKey: "s"}); err != nil {
 		t.Fatalf("dial failure not retried: %v", err)
 	}
 	if dial.calls.Load() != 2 {
@@ -374,7 +372,7 @@ func TestCreatesRetriedOnlyWhenNeverSent(t *testing.T) {
 	reset.fails.Store(1)
 	c = newTestClient(t, handler)
 	c.http = &http.Client{Transport: reset}
-	_, err := c.CreateWebhook(context.Background(), "123", WebhookOptions{URL: "https://h", SecretKey: "s"})
+	_, err := c.CreateWebhook(context.Background(), "123", onboarding.WebhookRegistration{URL: "https://h", SecretKey: "s"})
 	if !errors.Is(err, ErrUnavailable) || reset.calls.Load() != 1 {
 		t.Fatalf("sent request retried: err %v calls %d", err, reset.calls.Load())
 	}
@@ -419,7 +417,7 @@ func TestAnswersThatLookWrongAreErrors(t *testing.T) {
 			return err
 		}},
 		"link without url": {`{"data":{"id":"l1","url":""}}`, func(c *Client) error {
-			_, err := c.CreateSetupLink(context.Background(), "c1", SetupLinkOptions{})
+			_, err := c.CreateSetupLink(context.Background(), "c1", onboarding.SetupLinkOptions{})
 			return err
 		}},
 		"another number": {`{"data":{"phone_number_id":"999"}}`, func(c *Client) error {
@@ -444,6 +442,8 @@ func TestAnswersThatLookWrongAreErrors(t *testing.T) {
 			c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, tc.body) })
 			if err := tc.call(c); err == nil {
 				t.Fatal("accepted")
+			} else if !errs.Is(err, errs.BadGateway) {
+				t.Errorf("%v: code %s", err, errs.CodeOf(err))
 			}
 		})
 	}
@@ -453,20 +453,24 @@ func TestEmptyIDsRefusedWithoutACall(t *testing.T) {
 	var calls atomic.Int32
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
 	ctx := context.Background()
-	errs := []error{}
-	_, err := c.CreateSetupLink(ctx, "", SetupLinkOptions{})
-	errs = append(errs, err)
+	failures := []error{}
+	_, err := c.CreateSetupLink(ctx, "", onboarding.SetupLinkOptions{})
+	failures = append(failures, err)
 	_, err = c.RevokeSetupLink(ctx, "c1", "")
-	errs = append(errs, err)
+	failures = append(failures, err)
 	_, _, err = c.FindCustomerByExternalID(ctx, "")
-	errs = append(errs, err)
+	failures = append(failures, err)
 	_, err = c.GetPhoneNumber(ctx, " ")
-	errs = append(errs, err)
-	_, err = c.CreateWebhook(ctx, "123", WebhookOptions{URL: "https://h"})
-	errs = append(errs, err)
-	for i, err := range errs {
+	failures = append(failures, err)
+	_, err = c.CreateWebhook(ctx, "123", onboarding.WebhookRegistration{URL: "https://h"})
+	failures = append(failures, err)
+	for i, err := range failures {
 		if err == nil {
 			t.Errorf("call %d accepted", i)
+		}
+		// The caller's mistake, not Kapso's answer: no code of Kapso's.
+		if _, classified := errs.As(err); classified {
+			t.Errorf("call %d: %v is classified", i, err)
 		}
 	}
 	if calls.Load() != 0 {

@@ -6,17 +6,12 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
 // maxCursorLimit is the largest page Kapso serves on cursor-paged lists.
 const maxCursorLimit = 100
-
-// Page is one page of a cursor-paged list; After is the cursor of the next
-// page, "" when this is the last.
-type Page[T any] struct {
-	Items []T
-	After string
-}
 
 // listCursor fetches one page of a cursor-paged list. Items are returned
 // undecoded so callers can keep each exactly as Kapso sent it; json copies
@@ -51,22 +46,22 @@ func listCursor(ctx context.Context, c *Client, cl call, after string, limit int
 	return items, next, nil
 }
 
-// convertRaw decodes each raw item into its wire form and converts it,
-// failing on the first that looks wrong.
 // cursorPage reads one page of a cursor-paged list and converts its items.
 func cursorPage[W, T any](ctx context.Context, c *Client, cl call, after string, limit int,
-	conv func(W, json.RawMessage) (T, error)) (Page[T], error) {
+	conv func(W, json.RawMessage) (T, error)) (messaging.ListedPage[T], error) {
 	raws, next, err := listCursor(ctx, c, cl, after, limit)
 	if err != nil {
-		return Page[T]{}, err
+		return messaging.ListedPage[T]{}, err
 	}
 	items, err := convertRaw(raws, conv)
 	if err != nil {
-		return Page[T]{}, err
+		return messaging.ListedPage[T]{}, err
 	}
-	return Page[T]{Items: items, After: next}, nil
+	return messaging.ListedPage[T]{Items: items, After: next}, nil
 }
 
+// convertRaw decodes each raw item into its wire form and converts it,
+// failing on the first that looks wrong.
 func convertRaw[W, T any](raws []json.RawMessage, conv func(W, json.RawMessage) (T, error)) ([]T, error) {
 	out := make([]T, 0, len(raws))
 	for i, raw := range raws {

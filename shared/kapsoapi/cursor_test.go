@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 func TestListMessagesFollowsCursors(t *testing.T) {
@@ -142,13 +145,13 @@ func TestListWebhookDeliveries(t *testing.T) {
 	if err != nil || len(p.Items) != 2 || p.After != "" {
 		t.Fatalf("page = %+v, %v", p, err)
 	}
-	want := WebhookDelivery{ID: "d1", WebhookID: "w1", PhoneNumberID: "123", Event: "whatsapp.message.received",
+	want := messaging.WebhookDelivery{ID: "d1", WebhookID: "w1", PhoneNumberID: "123", Event: "whatsapp.message.received",
 		Status: "failed", IdempotencyKey: "k1", Attempts: 5, ResponseStatus: 500,
 		CreatedAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC), LastAttemptAt: time.Date(2025, 3, 1, 11, 0, 0, 0, time.UTC)}
 	if p.Items[0] != want {
 		t.Errorf("delivery = %+v", p.Items[0])
 	}
-	if d := p.Items[1]; d != (WebhookDelivery{ID: "d2"}) {
+	if d := p.Items[1]; d != (messaging.WebhookDelivery{ID: "d2"}) {
 		t.Errorf("sparse delivery = %+v", d)
 	}
 	if _, err := c.ListWebhookDeliveries(context.Background(), "", "", 0); err != nil {
@@ -230,7 +233,7 @@ func TestCursorPagesCountAgainstTheBudget(t *testing.T) {
 	after := ""
 	var err error
 	for range 3 {
-		var p Page[ListedMessage]
+		var p messaging.ListedPage[messaging.ListedMessage]
 		if p, err = c.ListMessages(ctx, "123", after, 0); err != nil {
 			break
 		}
@@ -272,7 +275,7 @@ func TestUpdateWebhookSendsOnlySetFields(t *testing.T) {
 		reply(w, 200, `{"data":{"id":"w1","url":"https://new","kind":"kapso","active":false}}`)
 	})
 	off := false
-	h, err := c.UpdateWebhook(context.Background(), "123", "w1", WebhookUpdate{Active: &off, URL: "https://new"})
+	h, err := c.UpdateWebhook(context.Background(), "123", "w1", onboarding.WebhookChange{Active: &off, URL: "https://new"})
 	if err != nil || h.ID != "w1" || h.Active || h.URL != "https://new" || n.Load() != 2 {
 		t.Fatalf("= %+v, %v (requests %d)", h, err, n.Load())
 	}
@@ -283,16 +286,16 @@ func TestUpdateWebhookRefusals(t *testing.T) {
 		reply(w, 200, `{"data":{"id":"w2","url":"https://new"}}`)
 	})
 	ctx := context.Background()
-	if _, err := c.UpdateWebhook(ctx, "123", "w1", WebhookUpdate{}); err == nil {
+	if _, err := c.UpdateWebhook(ctx, "123", "w1", onboarding.WebhookChange{}); err == nil {
 		t.Error("empty update sent")
 	}
-	if _, err := c.UpdateWebhook(ctx, "123", "", WebhookUpdate{URL: "https://new"}); err == nil {
+	if _, err := c.UpdateWebhook(ctx, "123", "", onboarding.WebhookChange{URL: "https://new"}); err == nil {
 		t.Error("update without webhook id sent")
 	}
 	if calls.Load() != 0 {
 		t.Errorf("%d requests", calls.Load())
 	}
-	if _, err := c.UpdateWebhook(ctx, "123", "w1", WebhookUpdate{SecretKey: "s", Events: []string{"e"}}); err == nil ||
+	if _, err := c.UpdateWebhook(ctx, "123", "w1", onboarding.WebhookChange{SecretKey: "s", Events: []string{"e"}}); err == nil ||
 		!strings.Contains(err.Error(), "answer is about webhook w2") {
 		t.Errorf("answer about another webhook: %v", err)
 	}

@@ -8,15 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-)
 
-// WebhookDelivery is Kapso's record of one webhook delivery. The shape is not
-// documented; every field but ID may be missing.
-type WebhookDelivery struct {
-	ID, WebhookID, PhoneNumberID, Event, Status, IdempotencyKey string // PhoneNumberID: "" for project webhooks
-	Attempts, ResponseStatus                                    int    // ResponseStatus: 0 when there was no answer
-	CreatedAt, LastAttemptAt                                    time.Time
-}
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
 
 type wireWebhookDelivery struct {
 	ID             flexString `json:"id"`
@@ -31,11 +25,11 @@ type wireWebhookDelivery struct {
 	LastAttemptAt  wireTime   `json:"last_attempt_at"`
 }
 
-func (w wireWebhookDelivery) delivery(json.RawMessage) (WebhookDelivery, error) {
+func (w wireWebhookDelivery) delivery(json.RawMessage) (messaging.WebhookDelivery, error) {
 	if w.ID == "" {
-		return WebhookDelivery{}, errors.New("webhook delivery without id")
+		return messaging.WebhookDelivery{}, errors.New("webhook delivery without id")
 	}
-	return WebhookDelivery{
+	return messaging.WebhookDelivery{
 		ID: string(w.ID), WebhookID: string(w.WebhookID), PhoneNumberID: string(w.PhoneNumberID),
 		Event: string(w.Event), Status: string(w.Status), IdempotencyKey: string(w.IdempotencyKey),
 		Attempts: w.Attempts, ResponseStatus: w.ResponseStatus,
@@ -47,8 +41,8 @@ func (w wireWebhookDelivery) delivery(json.RawMessage) (WebhookDelivery, error) 
 // with that status ("" for all; "failed" finds what Kapso gave up on),
 // starting after the cursor after ("" for the first page); limit is clamped
 // to 1..100 (≤0: 100).
-func (c *Client) ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (Page[WebhookDelivery], error) {
-	wrap := func(err error) error { return fmt.Errorf("list webhook deliveries (status %q): %w", status, err) }
+func (c *Client) ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (messaging.ListedPage[messaging.WebhookDelivery], error) {
+	wrap := func(err error) error { return failed(fmt.Sprintf("list webhook deliveries (status %q)", status), err) }
 	q := url.Values{}
 	if status != "" {
 		q.Set("status", status)

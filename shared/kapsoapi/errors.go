@@ -9,7 +9,104 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
+
+// classify gives a failed call its errs code: the one place Kapso's
+// failures become kapso-bridge's, so that callers branch on errs codes and
+// never on Kapso's statuses. The error it returns wraps err, which keeps
+// the detail (*APIError, *MetaError, ErrUnavailable…) for logs and tests.
+//   - A bad argument (argumentError) is the caller's mistake and was never
+//     sent: it is left unclassified.
+//   - A send that may have reached Kapso (ErrSendUnknown): OutcomeUnknown.
+//   - A send Kapso or Meta refused (*MetaError): Unprocessable when sending
+//     it again can never succeed (MetaError.Permanent), RateLimited on a
+//     429, else Unavailable; a messaging.SendRefusal carries Meta's reason.
+//   - A call the meter in its context refused (ErrBudgetSpent): BudgetSpent.
+//   - Any other answer than 2xx (*APIError): by its status (statusCode).
+//   - Kapso not reached, or failing after the retries the call allows, or
+//     the call's time run out (ErrUnavailable): Unavailable.
+//   - Anything else is an answer kapso-bridge cannot use (malformed,
+//     oversized, about another record): BadGateway.
+func classify(err error) error {
+	var arg argumentError
+	var me *MetaError
+	var api *APIError
+	switch {
+	case errors.As(err, &arg):
+		return err
+	case errors.Is(err, ErrSendUnknown):
+		return errs.E(errs.OutcomeUnknown, "the message may have been sent", err)
+	case errors.As(err, &me):
+		code := errs.Unavailable
+		switch {
+		case me.Permanent():
+			code = errs.Unprocessable
+		case me.Status == http.StatusTooManyRequests:
+			code = errs.RateLimited
+		}
+		return &errs.Error{Code: code, Message: "Kapso or Meta refused the message", RetryAfter: me.RetryAfter,
+			Err: &messaging.SendRefusal{Reason: me.reason(), Err: err}}
+	case errors.Is(err, ErrBudgetSpent):
+		return errs.E(errs.BudgetSpent, "the run's Kapso calls are used up", err)
+	case errors.As(err, &api):
+		code := statusCode(api.Status)
+		msg := codeMessages[code]
+		if code == errs.Unprocessable && api.Message != "" {
+			// Kapso's validation text says what to change, in terms the
+			// caller knows (its own request's fields).
+			msg = api.Message
+		}
+		return &errs.Error{Code: code, Message: msg, RetryAfter: api.RetryAfter, Err: err}
+	case errors.Is(err, ErrUnavailable):
+		return errs.E(errs.Unavailable, codeMessages[errs.Unavailable], err)
+	}
+	return errs.E(errs.BadGateway, codeMessages[errs.BadGateway], err)
+}
+
+// statusCode is the errs code of an answer's HTTP status.
+func statusCode(status int) errs.Code {
+	switch status {
+	case http.StatusBadRequest:
+		return errs.Invalid
+	case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden:
+		// The API key is wrong, lacks access, or its plan does not allow the call.
+		return errs.Unauthorized
+	case http.StatusNotFound:
+		return errs.NotFound
+	case http.StatusConflict:
+		return errs.Conflict // a limit, or a duplicate
+	case http.StatusUnprocessableEntity:
+		return errs.Unprocessable
+	case http.StatusTooManyRequests:
+		return errs.RateLimited // RetryAfter says for how long
+	}
+	return errs.Unavailable
+}
+
+var codeMessages = map[errs.Code]string{
+	errs.Invalid:       "Kapso refused the request as malformed",
+	errs.Unauthorized:  "Kapso refused the request",
+	errs.NotFound:      "Kapso has no such record",
+	errs.Conflict:      "Kapso refused the request as a conflict",
+	errs.Unprocessable: "Kapso refused the request",
+	errs.RateLimited:   "Kapso is rate limiting; retry later",
+	errs.Unavailable:   "Kapso is unavailable; retry",
+	errs.BadGateway:    "Kapso answered with something kapso-bridge cannot use",
+}
+
+// failed is how a Platform API call's error leaves the package: what the
+// call was doing, then the failure classified.
+func failed(doing string, err error) error {
+	return fmt.Errorf("%s: %w", doing, classify(err))
+}
+
+// argumentError is a call refused before it was made: the caller's mistake.
+type argumentError string
+
+func (e argumentError) Error() string { return string(e) }
 
 // APIError is an answer from Kapso other than 2xx.
 type APIError struct {
@@ -27,39 +124,6 @@ func (e *APIError) Error() string {
 	}
 	return s
 }
-
-func hasStatus(err error, statuses ...int) bool {
-	var e *APIError
-	if !errors.As(err, &e) {
-		return false
-	}
-	for _, s := range statuses {
-		if e.Status == s {
-			return true
-		}
-	}
-	return false
-}
-
-// IsNotFound: Kapso answered 404.
-func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
-
-// IsConflict: Kapso answered 409 (a limit, or a duplicate).
-func IsConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
-
-// IsValidation: Kapso answered 422, the request was refused as invalid.
-func IsValidation(err error) bool { return hasStatus(err, http.StatusUnprocessableEntity) }
-
-// IsUnauthorized: Kapso answered 401 or 403, the API key is wrong or lacks access.
-func IsUnauthorized(err error) bool {
-	return hasStatus(err, http.StatusUnauthorized, http.StatusForbidden)
-}
-
-// IsPaymentRequired: Kapso answered 402, the plan does not allow the call.
-func IsPaymentRequired(err error) bool { return hasStatus(err, http.StatusPaymentRequired) }
-
-// IsRateLimited: Kapso answered 429; see APIError.RetryAfter.
-func IsRateLimited(err error) bool { return hasStatus(err, http.StatusTooManyRequests) }
 
 func newAPIError(op string, status int, h http.Header, body []byte) *APIError {
 	e := &APIError{Status: status, Op: op, Message: errorMessage(body)}

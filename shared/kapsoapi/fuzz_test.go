@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // fuzzAnswer is what the fuzz server answers to every request.
@@ -104,7 +106,7 @@ func FuzzClientAnswers(f *testing.F) {
 		}
 		_, _, err = c.FindCustomerByExternalID(ctx, "acme")
 		check("find customer", err)
-		link, err := c.CreateSetupLink(ctx, "c1", SetupLinkOptions{SuccessRedirectURL: "https://b/s",
+		link, err := c.CreateSetupLink(ctx, "c1", onboarding.SetupLinkOptions{SuccessRedirectURL: "https://b/s",
 			FailureRedirectURL: "https://b/f", ProvisionPhoneNumber: &yes})
 		check("create setup link", err)
 		if err == nil && link.ID == "" {
@@ -120,9 +122,9 @@ func FuzzClientAnswers(f *testing.F) {
 		check("get phone number", err)
 		_, err = c.ListWebhooks(ctx, "106540352242922")
 		check("list webhooks", err)
-		_, err = c.CreateWebhook(ctx, "106540352242922", WebhookOptions{URL: "https://b/w", SecretKey: "s", Kind: "kapso"})
+		_, err = c.CreateWebhook(ctx, "106540352242922", onboarding.WebhookRegistration{URL: "https://b/w", SecretKey: "s", Kind: "kapso"})
 		check("create webhook", err)
-		_, err = c.UpdateWebhook(ctx, "106540352242922", "w1", WebhookUpdate{Active: &yes})
+		_, err = c.UpdateWebhook(ctx, "106540352242922", "w1", onboarding.WebhookChange{Active: &yes})
 		check("update webhook", err)
 		msgs, err := c.ListMessages(ctx, "106540352242922", "a", 10)
 		check("list messages", err)

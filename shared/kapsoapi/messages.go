@@ -10,16 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// ListedMessage is a message as Kapso lists it: the same object as the
-// message of a whatsapp.message.* webhook.
-type ListedMessage struct {
-	ID                string // WAMID
-	Timestamp         time.Time
-	Direction, Status string          // from message.kapso
-	Raw               json.RawMessage // the item exactly as Kapso sent it
-}
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
 
 type wireListedMessage struct {
 	ID        flexString `json:"id"`
@@ -30,15 +23,15 @@ type wireListedMessage struct {
 	} `json:"kapso"`
 }
 
-func (w wireListedMessage) message(raw json.RawMessage) (ListedMessage, error) {
+func (w wireListedMessage) message(raw json.RawMessage) (messaging.ListedMessage, error) {
 	if w.ID == "" {
-		return ListedMessage{}, errors.New("message without id")
+		return messaging.ListedMessage{}, errors.New("message without id")
 	}
 	ts, err := unixSeconds(string(w.Timestamp))
 	if err != nil {
-		return ListedMessage{}, fmt.Errorf("message %s: %w", w.ID, err)
+		return messaging.ListedMessage{}, fmt.Errorf("message %s: %w", w.ID, err)
 	}
-	return ListedMessage{ID: string(w.ID), Timestamp: ts, Direction: string(w.Kapso.Direction),
+	return messaging.ListedMessage{ID: string(w.ID), Timestamp: ts, Direction: string(w.Kapso.Direction),
 		Status: string(w.Kapso.Status), Raw: raw}, nil
 }
 
@@ -55,14 +48,6 @@ func unixSeconds(s string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// ListedConversation is a conversation as Kapso lists it: the same object as
-// the conversation of a webhook.
-type ListedConversation struct {
-	ID, Status, PhoneNumberID string // status: active or ended
-	LastActiveAt, UpdatedAt   time.Time
-	Raw                       json.RawMessage // the item exactly as Kapso sent it
-}
-
 type wireListedConversation struct {
 	ID            flexString `json:"id"`
 	Status        looseText  `json:"status"`
@@ -71,21 +56,21 @@ type wireListedConversation struct {
 	UpdatedAt     wireTime   `json:"updated_at"`
 }
 
-func (w wireListedConversation) conversation(raw json.RawMessage) (ListedConversation, error) {
+func (w wireListedConversation) conversation(raw json.RawMessage) (messaging.ListedConversation, error) {
 	if w.ID == "" {
-		return ListedConversation{}, errors.New("conversation without id")
+		return messaging.ListedConversation{}, errors.New("conversation without id")
 	}
-	return ListedConversation{ID: string(w.ID), Status: string(w.Status), PhoneNumberID: string(w.PhoneNumberID),
+	return messaging.ListedConversation{ID: string(w.ID), Status: string(w.Status), PhoneNumberID: string(w.PhoneNumberID),
 		LastActiveAt: time.Time(w.LastActiveAt), UpdatedAt: time.Time(w.UpdatedAt), Raw: raw}, nil
 }
 
 // ListMessages returns one page of the number's messages, starting after the
 // cursor after ("" for the first page); limit is clamped to 1..100 (≤0: 100).
 // Used to catch up on messages whose deliveries were missed.
-func (c *Client) ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (Page[ListedMessage], error) {
-	wrap := func(err error) error { return fmt.Errorf("list messages of phone number %s: %w", phoneNumberID, err) }
+func (c *Client) ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error) {
+	wrap := func(err error) error { return failed("list messages of phone number "+phoneNumberID, err) }
 	if strings.TrimSpace(phoneNumberID) == "" {
-		return Page[ListedMessage]{}, wrap(errors.New("empty phone number id"))
+		return messaging.ListedPage[messaging.ListedMessage]{}, wrap(argumentError("empty phone number id"))
 	}
 	p, err := cursorPage(ctx, c, call{op: "list messages", method: http.MethodGet, path: "/whatsapp/messages",
 		query: url.Values{"phone_number_id": {phoneNumberID}}, policy: retrySafe}, after, limit, wireListedMessage.message)
@@ -99,12 +84,10 @@ func (c *Client) ListMessages(ctx context.Context, phoneNumberID, after string, 
 // after the cursor after ("" for the first page); limit is clamped to 1..100
 // (≤0: 100). Conversations that name another phone number are dropped, so a
 // server that ignored the filter cannot mix numbers (and so tenants).
-func (c *Client) ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (Page[ListedConversation], error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("list conversations of phone number %s: %w", phoneNumberID, err)
-	}
+func (c *Client) ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
+	wrap := func(err error) error { return failed("list conversations of phone number "+phoneNumberID, err) }
 	if strings.TrimSpace(phoneNumberID) == "" {
-		return Page[ListedConversation]{}, wrap(errors.New("empty phone number id"))
+		return messaging.ListedPage[messaging.ListedConversation]{}, wrap(argumentError("empty phone number id"))
 	}
 	p, err := cursorPage(ctx, c, call{op: "list conversations", method: http.MethodGet, path: "/whatsapp/conversations",
 		query: url.Values{"phone_number_id": {phoneNumberID}}, policy: retrySafe}, after, limit,
@@ -120,5 +103,5 @@ func (c *Client) ListConversations(ctx context.Context, phoneNumberID, after str
 		}
 		convs = append(convs, cv)
 	}
-	return Page[ListedConversation]{Items: convs, After: p.After}, nil
+	return messaging.ListedPage[messaging.ListedConversation]{Items: convs, After: p.After}, nil
 }

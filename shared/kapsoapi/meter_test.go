@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 func okNumber(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +30,7 @@ func TestMeterBudgetStopsTheCallAfterIt(t *testing.T) {
 		t.Error("Spent() = false after the budget's calls")
 	}
 	_, err := c.GetPhoneNumber(ctx, "123")
-	if !errors.Is(err, ErrBudgetSpent) || errors.Is(err, ErrUnavailable) {
+	if !errors.Is(err, ErrBudgetSpent) || errors.Is(err, ErrUnavailable) || !errs.Is(err, errs.BudgetSpent) {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 2 || m.Stats().Calls != 2 {
@@ -132,13 +134,13 @@ func TestMeterReturnsRateLimitWhenTheWaitDoesNotFit(t *testing.T) {
 			ctx, cancel := context.WithTimeout(WithMeter(context.Background(), m), 2*time.Second)
 			defer cancel()
 			start := time.Now()
-			if _, err := c.GetPhoneNumber(ctx, "123"); !IsRateLimited(err) || errors.Is(err, ErrUnavailable) {
+			if _, err := c.GetPhoneNumber(ctx, "123"); !errs.Is(err, errs.RateLimited) || errors.Is(err, ErrUnavailable) {
 				t.Fatalf("err = %v", err)
 			}
 			// A later call under the same meter is refused without a request.
 			_, err := c.ListWebhooks(ctx, "123")
 			var apiErr *APIError
-			if !errors.As(err, &apiErr) || !IsRateLimited(err) || apiErr.Op != "list webhooks" ||
+			if !errors.As(err, &apiErr) || !errs.Is(err, errs.RateLimited) || apiErr.Op != "list webhooks" ||
 				apiErr.RetryAfter < 55*time.Second || apiErr.RetryAfter > time.Minute {
 				t.Fatalf("later call: %#v", err)
 			}

@@ -6,14 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-)
 
-// PhoneNumber is a WhatsApp number connected through Kapso.
-type PhoneNumber struct {
-	PhoneNumberID, BusinessAccountID, DisplayPhoneNumber, CustomerID string
-	Status, QualityRating, NameStatus, VerifiedName                  string
-	IsCoexistence                                                    bool
-}
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+)
 
 type wirePhoneNumber struct {
 	PhoneNumberID      flexString `json:"phone_number_id"`
@@ -27,11 +22,11 @@ type wirePhoneNumber struct {
 	IsCoexistence      bool       `json:"is_coexistence"`
 }
 
-func (w wirePhoneNumber) number() (PhoneNumber, error) {
+func (w wirePhoneNumber) number() (onboarding.KapsoNumber, error) {
 	if w.PhoneNumberID == "" {
-		return PhoneNumber{}, errors.New("phone number without phone_number_id")
+		return onboarding.KapsoNumber{}, errors.New("phone number without phone_number_id")
 	}
-	return PhoneNumber{
+	return onboarding.KapsoNumber{
 		PhoneNumberID: string(w.PhoneNumberID), BusinessAccountID: string(w.BusinessAccountID),
 		DisplayPhoneNumber: w.DisplayPhoneNumber, CustomerID: string(w.CustomerID),
 		Status: w.Status, QualityRating: w.QualityRating, NameStatus: w.NameStatus,
@@ -42,8 +37,8 @@ func (w wirePhoneNumber) number() (PhoneNumber, error) {
 // ListPhoneNumbers lists the customer's numbers ("" lists the whole
 // project's), following every page. Numbers that name another customer are
 // dropped, so a server that ignored the filter cannot mix tenants.
-func (c *Client) ListPhoneNumbers(ctx context.Context, customerID string) ([]PhoneNumber, error) {
-	wrap := func(err error) error { return fmt.Errorf("list phone numbers of customer %s: %w", customerID, err) }
+func (c *Client) ListPhoneNumbers(ctx context.Context, customerID string) ([]onboarding.KapsoNumber, error) {
+	wrap := func(err error) error { return failed("list phone numbers of customer "+customerID, err) }
 	q := url.Values{}
 	if customerID != "" {
 		q.Set("customer_id", customerID)
@@ -69,23 +64,23 @@ func (c *Client) ListPhoneNumbers(ctx context.Context, customerID string) ([]Pho
 }
 
 // GetPhoneNumber returns one number by its Meta phone_number_id.
-func (c *Client) GetPhoneNumber(ctx context.Context, phoneNumberID string) (PhoneNumber, error) {
-	wrap := func(err error) error { return fmt.Errorf("get phone number %s: %w", phoneNumberID, err) }
+func (c *Client) GetPhoneNumber(ctx context.Context, phoneNumberID string) (onboarding.KapsoNumber, error) {
+	wrap := func(err error) error { return failed("get phone number "+phoneNumberID, err) }
 	id, err := pathID("phone number id", phoneNumberID)
 	if err != nil {
-		return PhoneNumber{}, wrap(err)
+		return onboarding.KapsoNumber{}, wrap(err)
 	}
 	var w wirePhoneNumber
 	if _, err := c.do(ctx, call{op: "get phone number", method: http.MethodGet, path: "/whatsapp/phone_numbers/" + id,
 		policy: retrySafe}, &w); err != nil {
-		return PhoneNumber{}, wrap(err)
+		return onboarding.KapsoNumber{}, wrap(err)
 	}
 	n, err := w.number()
 	if err != nil {
-		return PhoneNumber{}, wrap(err)
+		return onboarding.KapsoNumber{}, wrap(err)
 	}
 	if n.PhoneNumberID != phoneNumberID {
-		return PhoneNumber{}, wrap(fmt.Errorf("answer is about phone number %s", n.PhoneNumberID))
+		return onboarding.KapsoNumber{}, wrap(fmt.Errorf("answer is about phone number %s", n.PhoneNumberID))
 	}
 	return n, nil
 }

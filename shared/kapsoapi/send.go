@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
 const (
@@ -61,20 +63,11 @@ func NewMetaProxy(metaBaseURL, graphVersion, apiKey string, opts ...Option) *Met
 	return &MetaProxy{c: c}
 }
 
-// SendResult is Kapso's answer to an accepted send.
-type SendResult struct {
-	WAMID         string // messages[0].id, the key of later status webhooks
-	MessageStatus string // messages[0].message_status when present (e.g. "accepted")
-	WAID          string // contacts[0].wa_id when present
-	UserID        string // contacts[0].user_id (BSUID) when present
-	Input         string // contacts[0].input when present
-}
-
 // MetaError is a refusal from Kapso or Meta: any answer other than 2xx. It is
 // parsed from Meta's {"error":{"message","type","code","error_subcode",
 // "error_data":{"details"},"error_user_title","error_user_msg","fbtrace_id"}}
 // or Kapso's {"error":"..."} (then Code is 0). It unwraps to the *APIError of
-// the same answer, so IsRateLimited, IsUnauthorized, … apply.
+// the same answer.
 type MetaError struct {
 	Status      int // HTTP status
 	Code        int
@@ -171,6 +164,16 @@ func (e *MetaError) Permanent() bool {
 	return e.Status < 500
 }
 
+// reason is the refusal as a failed message records it: Meta's code, its
+// title (else its type), message and details.
+func (e *MetaError) reason() messaging.StatusError {
+	title := e.Title
+	if title == "" {
+		title = e.Type
+	}
+	return messaging.StatusError{Code: e.Code, Title: title, Message: e.Message, Details: e.Details}
+}
+
 // Retryable reports whether the same message may succeed when the caller sends
 // it again later: a 429, a 5xx, or a transient Meta code (rate limits,
 // outages). A 504 is not: it wraps ErrSendUnknown, since the request may have
@@ -185,35 +188,45 @@ func (e *MetaError) Retryable() bool {
 // Send posts message, a Meta Cloud API message object as raw JSON, unchanged,
 // from the number phoneNumberID. A request is repeated only when it certainly
 // did not reach Kapso: the connection never opened, or Kapso answered 429
-// (after Retry-After, or through the Meter in ctx). Check the error in order:
-//   - errors.Is(err, ErrSendUnknown): the message may have been sent;
+// (after Retry-After, or through the Meter in ctx). The error's errs code
+// says what became of the message (classify):
+//   - errs.OutcomeUnknown (wrapping ErrSendUnknown): it may have been sent;
 //     reconcile, do not resend blindly;
-//   - errors.As(err, *MetaError): refused, not sent; see Permanent and Retryable;
+//   - a refusal (wrapping a messaging.SendRefusal and the *MetaError): not
+//     sent; errs.Unprocessable when sending it again can never succeed;
 //   - otherwise (ErrUnavailable, ErrBudgetSpent, a bad argument, ctx ended
 //     before sending): nothing was sent.
-func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []byte) (SendResult, error) {
+func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []byte) (messaging.SendResult, error) {
+	res, err := s.send(ctx, phoneNumberID, message)
+	if err != nil {
+		return messaging.SendResult{}, classify(err)
+	}
+	return res, nil
+}
+
+func (s *MetaProxy) send(ctx context.Context, phoneNumberID string, message []byte) (messaging.SendResult, error) {
 	id, err := pathID("phone number id", phoneNumberID)
 	if err != nil {
-		return SendResult{}, fmt.Errorf("%s: %w", sendOp, err)
+		return messaging.SendResult{}, fmt.Errorf("%s: %w", sendOp, err)
 	}
 	if t := bytes.TrimSpace(message); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
-		return SendResult{}, fmt.Errorf("%s: message is not a JSON object", sendOp)
+		return messaging.SendResult{}, fmt.Errorf("%s: %w", sendOp, argumentError("message is not a JSON object"))
 	}
 	c := s.c
 	cl := call{op: sendOp, method: http.MethodPost, path: "/" + id + "/messages", policy: retryUnsent}
 	m := meterFrom(ctx)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return SendResult{}, fmt.Errorf("%w: %s not sent: %w", ErrUnavailable, sendOp, err)
+			return messaging.SendResult{}, fmt.Errorf("%w: %s not sent: %w", ErrUnavailable, sendOp, err)
 		}
 		if m != nil {
 			if err := m.acquire(ctx, cl.op); err != nil {
 				var apiErr *APIError
 				if errors.As(err, &apiErr) {
 					// The meter is waiting out a 429 past ctx's deadline.
-					return SendResult{}, fromAPIError(apiErr)
+					return messaging.SendResult{}, fromAPIError(apiErr)
 				}
-				return SendResult{}, err
+				return messaging.SendResult{}, err
 			}
 		}
 		status, header, body, err := c.attempt(ctx, cl, attempt, message)
@@ -222,20 +235,20 @@ func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []by
 			if !neverSent(err) {
 				// Written, or possibly written: a timeout, a reset, an
 				// unreadable or oversized answer.
-				return SendResult{}, fmt.Errorf("%w: %w", ErrSendUnknown, err)
+				return messaging.SendResult{}, fmt.Errorf("%w: %w", ErrSendUnknown, err)
 			}
 			if ctx.Err() != nil || !more {
-				return SendResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return messaging.SendResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			if !sleep(ctx, c.backoff(attempt)) {
-				return SendResult{}, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, err)
+				return messaging.SendResult{}, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, err)
 			}
 			continue
 		}
 		if status >= 200 && status < 300 {
 			res, err := decodeSendResult(body)
 			if err != nil {
-				return SendResult{}, fmt.Errorf("%w: answered %d: %w", ErrSendUnknown, status, err)
+				return messaging.SendResult{}, fmt.Errorf("%w: answered %d: %w", ErrSendUnknown, status, err)
 			}
 			return res, nil
 		}
@@ -246,7 +259,7 @@ func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []by
 			if m != nil {
 				m.rateLimited(me.api)
 				if !more {
-					return SendResult{}, me
+					return messaging.SendResult{}, me
 				}
 				continue
 			}
@@ -255,16 +268,16 @@ func (s *MetaProxy) Send(ctx context.Context, phoneNumberID string, message []by
 				wait = c.backoff(attempt)
 			}
 			if !more || !sleep(ctx, wait) {
-				return SendResult{}, me
+				return messaging.SendResult{}, me
 			}
 		case status == http.StatusGatewayTimeout && !me.Permanent():
 			// A gateway gave up waiting: Kapso or Meta may still have taken
 			// the message. Any other 5xx is Kapso answering that it failed
 			// to take it (Meta answers an error only for a message it did
 			// not create), so the caller may send it again.
-			return SendResult{}, fmt.Errorf("%w: %w", ErrSendUnknown, me)
+			return messaging.SendResult{}, fmt.Errorf("%w: %w", ErrSendUnknown, me)
 		default:
-			return SendResult{}, me
+			return messaging.SendResult{}, me
 		}
 	}
 }
@@ -281,19 +294,19 @@ type sendAnswer struct {
 	} `json:"messages"`
 }
 
-func decodeSendResult(b []byte) (SendResult, error) {
+func decodeSendResult(b []byte) (messaging.SendResult, error) {
 	var a sendAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return SendResult{}, fmt.Errorf("decode response: %w", err)
+		return messaging.SendResult{}, fmt.Errorf("decode response: %w", err)
 	}
 	if len(a.Messages) == 0 {
-		return SendResult{}, errors.New("response has no messages[0].id")
+		return messaging.SendResult{}, errors.New("response has no messages[0].id")
 	}
 	id := string(a.Messages[0].ID)
 	if id == "" || len(id) > maxWAMID || strings.IndexFunc(id, badIDRune) >= 0 {
-		return SendResult{}, fmt.Errorf("response has an unusable message id %.60q", id)
+		return messaging.SendResult{}, fmt.Errorf("response has an unusable message id %.60q", id)
 	}
-	r := SendResult{WAMID: id, MessageStatus: clip(a.Messages[0].MessageStatus)}
+	r := messaging.SendResult{WAMID: id, MessageStatus: clip(a.Messages[0].MessageStatus)}
 	if len(a.Contacts) > 0 {
 		r.Input = clip(string(a.Contacts[0].Input))
 		r.WAID = clip(string(a.Contacts[0].WAID))

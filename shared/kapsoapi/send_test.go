@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
 const (
@@ -120,7 +123,7 @@ func TestSend429BeyondDeadlineIsRetryable(t *testing.T) {
 	_, err := s.Send(ctx, "123", []byte(testMessage))
 	var me *MetaError
 	if !errors.As(err, &me) || !me.Retryable() || me.Permanent() || me.RetryAfter != time.Minute ||
-		!IsRateLimited(err) || errors.Is(err, ErrSendUnknown) {
+		!errs.Is(err, errs.RateLimited) || errors.Is(err, ErrSendUnknown) {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 1 {
@@ -172,7 +175,8 @@ func TestSendGatewayTimeoutIsUnknownAndSentOnce(t *testing.T) {
 	})
 	_, err := s.Send(context.Background(), "123", []byte(testMessage))
 	var me *MetaError
-	if !errors.Is(err, ErrSendUnknown) || !errors.As(err, &me) || me.Status != 504 || me.Retryable() {
+	if !errors.Is(err, ErrSendUnknown) || !errors.As(err, &me) || me.Status != 504 || me.Retryable() ||
+		!errs.Is(err, errs.OutcomeUnknown) {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 1 {
@@ -300,6 +304,15 @@ func TestSendMetaRefusals(t *testing.T) {
 			if me.Message == "" {
 				t.Error("no message")
 			}
+			// What the sender branches on: refused for good, or for now.
+			want := errs.Unavailable
+			if tc.permanent {
+				want = errs.Unprocessable
+			}
+			var refusal *messaging.SendRefusal
+			if !errs.Is(err, want) || !errors.As(err, &refusal) || refusal.Reason.Code != tc.code {
+				t.Errorf("%v: code %s, refusal %+v", err, errs.CodeOf(err), refusal)
+			}
 			if calls.Load() != 1 {
 				t.Errorf("calls = %d", calls.Load())
 			}
@@ -330,6 +343,11 @@ func TestSendMetaErrorFields(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
 		t.Errorf("does not unwrap to the APIError: %v", err)
 	}
+	var refusal *messaging.SendRefusal
+	if !errors.As(err, &refusal) || refusal.Reason != (messaging.StatusError{Code: 131026, Title: "Message undeliverable",
+		Message: "(#131026) Message Undeliverable.", Details: "Recipient cannot be reached"}) || !errs.Is(err, errs.Unprocessable) {
+		t.Errorf("refusal %+v, code %s", refusal, errs.CodeOf(err))
+	}
 }
 
 func TestSendAnswersThatLookWrongAreUnknown(t *testing.T) {
@@ -345,7 +363,7 @@ func TestSendAnswersThatLookWrongAreUnknown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, calls, _ := newTestSender(t, func(w http.ResponseWriter, r *http.Request) { reply(w, 200, body) })
 			res, err := s.Send(context.Background(), "123", []byte(testMessage))
-			if !errors.Is(err, ErrSendUnknown) {
+			if !errors.Is(err, ErrSendUnknown) || !errs.Is(err, errs.OutcomeUnknown) {
 				t.Fatalf("= %+v, %v", res, err)
 			}
 			if name == "oversized" && !errors.Is(err, errTooLarge) {
@@ -363,7 +381,7 @@ func TestSendNumericIDsAndBSUID(t *testing.T) {
 		reply(w, 201, `{"contacts":[{"input":16505551234,"wa_id":16505551234,"user_id":"US.1349"}],"messages":[{"id":"wamid.A","message_status":"accepted"}]}`)
 	})
 	res, err := s.Send(context.Background(), "123", []byte(testMessage))
-	want := SendResult{WAMID: "wamid.A", MessageStatus: "accepted", WAID: "16505551234", UserID: "US.1349", Input: "16505551234"}
+	want := messaging.SendResult{WAMID: "wamid.A", MessageStatus: "accepted", WAID: "16505551234", UserID: "US.1349", Input: "16505551234"}
 	if err != nil || res != want {
 		t.Fatalf("= %+v, %v", res, err)
 	}
@@ -374,7 +392,7 @@ func TestSendContextEndedBeforeSendingIsNotSent(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := s.Send(ctx, "123", []byte(testMessage))
-	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrSendUnknown) || calls.Load() != 0 {
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrSendUnknown) || !errs.Is(err, errs.Unavailable) || calls.Load() != 0 {
 		t.Fatalf("err %v calls %d", err, calls.Load())
 	}
 }

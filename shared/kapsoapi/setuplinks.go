@@ -7,31 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
-
-// SetupLinkOptions are the optional fields of a new setup link; zero values
-// are left out so Kapso applies its defaults.
-type SetupLinkOptions struct {
-	SuccessRedirectURL, FailureRedirectURL string
-	AllowedConnectionTypes                 []string // "coexistence", "dedicated"
-	ProvisionPhoneNumber                   *bool
-	PhoneNumberAreaCode                    string // US only
-	PhoneNumberCountryISOs                 []string
-	// Language: nil leaves it out; a pointer to "" sends null (use the browser's).
-	Language             *string
-	ThemeConfig          map[string]string // colour name → #RRGGBB
-	ReconnectPhoneNumber string            // E.164 of a number the customer already has
-}
-
-// SetupLink is a Kapso setup link.
-type SetupLink struct {
-	ID, Status, URL                         string // status: active, used, expired, revoked
-	CreatedAt, ExpiresAt                    time.Time
-	SuccessRedirectURL, FailureRedirectURL  string
-	AllowedConnectionTypes                  []string
-	ProvisionPhoneNumber                    bool
-	WhatsAppSetupStatus, WhatsAppSetupError string
-}
 
 type wireSetupLink struct {
 	ID                     flexString `json:"id"`
@@ -47,11 +25,11 @@ type wireSetupLink struct {
 	WhatsAppSetupError     looseText  `json:"whatsapp_setup_error"`
 }
 
-func (w wireSetupLink) link() (SetupLink, error) {
+func (w wireSetupLink) link() (onboarding.SetupLink, error) {
 	if w.ID == "" {
-		return SetupLink{}, errors.New("setup link without id")
+		return onboarding.SetupLink{}, errors.New("setup link without id")
 	}
-	return SetupLink{
+	return onboarding.SetupLink{
 		ID: string(w.ID), Status: w.Status, URL: w.URL,
 		CreatedAt: time.Time(w.CreatedAt), ExpiresAt: time.Time(w.ExpiresAt),
 		SuccessRedirectURL: w.SuccessRedirectURL, FailureRedirectURL: w.FailureRedirectURL,
@@ -61,7 +39,8 @@ func (w wireSetupLink) link() (SetupLink, error) {
 	}, nil
 }
 
-func (o SetupLinkOptions) wire() map[string]any {
+// setupLinkBody is the setup_link object of a new link: o's fields that are set.
+func setupLinkBody(o onboarding.SetupLinkOptions) map[string]any {
 	m := map[string]any{}
 	set := func(k, v string) {
 		if v != "" {
@@ -99,32 +78,32 @@ func (o SetupLinkOptions) wire() map[string]any {
 // reached Kapso (5xx, timeouts): a repeat would revoke the link the first
 // attempt made, so the outcome is left to the caller (listing the customer's
 // links tells).
-func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o SetupLinkOptions) (SetupLink, error) {
-	wrap := func(err error) error { return fmt.Errorf("create setup link for customer %s: %w", customerID, err) }
+func (c *Client) CreateSetupLink(ctx context.Context, customerID string, o onboarding.SetupLinkOptions) (onboarding.SetupLink, error) {
+	wrap := func(err error) error { return failed("create setup link for customer "+customerID, err) }
 	id, err := pathID("customer id", customerID)
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	var w wireSetupLink
 	_, err = c.do(ctx, call{op: "create setup link", method: http.MethodPost, path: "/customers/" + id + "/setup_links",
-		body: map[string]any{"setup_link": o.wire()}, policy: retryUnsent}, &w)
+		body: map[string]any{"setup_link": setupLinkBody(o)}, policy: retryUnsent}, &w)
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	l, err := w.link()
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return SetupLink{}, wrap(fmt.Errorf("setup link %s has no usable url %q", l.ID, l.URL))
+		return onboarding.SetupLink{}, wrap(fmt.Errorf("setup link %s has no usable url %q", l.ID, l.URL))
 	}
 	return l, nil
 }
 
 // ListSetupLinks lists the customer's links with that status ("" for all),
 // following every page.
-func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) ([]SetupLink, error) {
-	wrap := func(err error) error { return fmt.Errorf("list setup links of customer %s: %w", customerID, err) }
+func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) ([]onboarding.SetupLink, error) {
+	wrap := func(err error) error { return failed("list setup links of customer "+customerID, err) }
 	id, err := pathID("customer id", customerID)
 	if err != nil {
 		return nil, wrap(err)
@@ -147,30 +126,30 @@ func (c *Client) ListSetupLinks(ctx context.Context, customerID, status string) 
 
 // RevokeSetupLink revokes a link. Revoking is idempotent, so it is retried
 // like a read.
-func (c *Client) RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (SetupLink, error) {
+func (c *Client) RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (onboarding.SetupLink, error) {
 	wrap := func(err error) error {
-		return fmt.Errorf("revoke setup link %s of customer %s: %w", setupLinkID, customerID, err)
+		return failed(fmt.Sprintf("revoke setup link %s of customer %s", setupLinkID, customerID), err)
 	}
 	cid, err := pathID("customer id", customerID)
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	lid, err := pathID("setup link id", setupLinkID)
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	var w wireSetupLink
 	_, err = c.do(ctx, call{op: "revoke setup link", method: http.MethodPatch, path: "/customers/" + cid + "/setup_links/" + lid,
 		body: map[string]any{"setup_link": map[string]string{"status": "revoked"}}, policy: retrySafe}, &w)
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	l, err := w.link()
 	if err != nil {
-		return SetupLink{}, wrap(err)
+		return onboarding.SetupLink{}, wrap(err)
 	}
 	if l.ID != setupLinkID {
-		return SetupLink{}, wrap(fmt.Errorf("answer is about setup link %s", l.ID))
+		return onboarding.SetupLink{}, wrap(fmt.Errorf("answer is about setup link %s", l.ID))
 	}
 	return l, nil
 }

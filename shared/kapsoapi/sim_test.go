@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 func TestClientAgainstSimulator(t *testing.T) {
@@ -29,7 +31,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateCustomer(ctx, "Acme", "tenant-1"); !IsValidation(err) {
+	if _, err := c.CreateCustomer(ctx, "Acme", "tenant-1"); !errs.Is(err, errs.Unprocessable) {
 		t.Fatalf("duplicate create: %v", err)
 	}
 	if _, err := c.CreateCustomer(ctx, "Other", "tenant-2"); err != nil {
@@ -41,11 +43,11 @@ func TestClientAgainstSimulator(t *testing.T) {
 	}
 
 	lang := "es"
-	first, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{SuccessRedirectURL: "https://app.example/ok", Language: &lang})
+	first, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{SuccessRedirectURL: "https://app.example/ok", Language: &lang})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{AllowedConnectionTypes: []string{"dedicated"}})
+	second, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{AllowedConnectionTypes: []string{"dedicated"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +58,17 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil || len(revoked) != 1 || revoked[0].ID != first.ID {
 		t.Fatalf("revoked = %+v %v", revoked, err)
 	}
-	if _, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{ThemeConfig: map[string]string{"primary_color": "blue"}}); !IsValidation(err) {
+	if _, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{ThemeConfig: map[string]string{"primary_color": "blue"}}); !errs.Is(err, errs.Unprocessable) {
 		t.Errorf("bad theme: %v", err)
 	}
-	third, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{})
+	third, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if l, err := c.RevokeSetupLink(ctx, cu.ID, third.ID); err != nil || l.Status != "revoked" {
 		t.Fatalf("revoke = %+v %v", l, err)
 	}
-	fourth, err := c.CreateSetupLink(ctx, cu.ID, SetupLinkOptions{})
+	fourth, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +85,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RevokeSetupLink(ctx, cu.ID, fourth.ID); !IsValidation(err) {
+	if _, err := c.RevokeSetupLink(ctx, cu.ID, fourth.ID); !errs.Is(err, errs.Unprocessable) {
 		t.Errorf("revoking a used link: %v", err)
 	}
 	n, err := c.GetPhoneNumber(ctx, pnid)
@@ -96,11 +98,11 @@ func TestClientAgainstSimulator(t *testing.T) {
 	}
 
 	for _, url := range []string{"https://bridge.example/a", "https://bridge.example/b"} {
-		if _, err := c.CreateWebhook(ctx, pnid, WebhookOptions{URL: url, SecretKey: "s", Events: []string{"whatsapp.message.received"}}); err != nil {
+		if _, err := c.CreateWebhook(ctx, pnid, onboarding.WebhookRegistration{URL: url, SecretKey: "s", Events: []string{"whatsapp.message.received"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.CreateWebhook(ctx, pnid, WebhookOptions{URL: "https://bridge.example/c", SecretKey: "s"}); !IsValidation(err) {
+	if _, err := c.CreateWebhook(ctx, pnid, onboarding.WebhookRegistration{URL: "https://bridge.example/c", SecretKey: "s"}); !errs.Is(err, errs.Unprocessable) {
 		t.Errorf("kapso webhook without events: %v", err)
 	}
 	hooks, err := c.ListWebhooks(ctx, pnid)
@@ -108,14 +110,14 @@ func TestClientAgainstSimulator(t *testing.T) {
 		t.Fatalf("hooks = %+v %v", hooks, err)
 	}
 
-	if _, err := c.GetPhoneNumber(ctx, "000000000000000"); !IsNotFound(err) {
+	if _, err := c.GetPhoneNumber(ctx, "000000000000000"); !errs.Is(err, errs.NotFound) {
 		t.Errorf("unknown number: %v", err)
 	}
-	if _, err := c.ListSetupLinks(ctx, "no-such-customer", ""); !IsNotFound(err) {
+	if _, err := c.ListSetupLinks(ctx, "no-such-customer", ""); !errs.Is(err, errs.NotFound) {
 		t.Errorf("unknown customer: %v", err)
 	}
 	bad := New(srv.URL+"/platform/v1", "wrong")
-	if _, _, err := bad.FindCustomerByExternalID(ctx, "tenant-1"); !IsUnauthorized(err) || errors.Is(err, ErrUnavailable) {
+	if _, _, err := bad.FindCustomerByExternalID(ctx, "tenant-1"); !errs.Is(err, errs.Unauthorized) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("wrong key: %v", err)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -28,7 +28,7 @@ type kapsoState struct {
 func (w *Worker) numberState(ctx context.Context, phoneNumberID, customerID string) (kapsoState, error) {
 	n, err := w.Kapso.GetPhoneNumber(ctx, phoneNumberID)
 	switch {
-	case kapsoapi.IsNotFound(err):
+	case errs.Is(err, errs.NotFound):
 		return kapsoState{Gone: true}, nil
 	case err != nil:
 		return kapsoState{}, fmt.Errorf("check number %s at Kapso: %w", phoneNumberID, err)

@@ -8,8 +8,8 @@ import (
 	"slices"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -65,7 +65,7 @@ func (w *Worker) connectionCreated(ctx context.Context, ev envelope.Event, log *
 	return w.confirm(ctx, conn, f, log)
 }
 
-func fillDetails(d *onboarding.NumberDetails, n kapsoapi.PhoneNumber, typeUnknown bool) {
+func fillDetails(d *onboarding.NumberDetails, n onboarding.KapsoNumber, typeUnknown bool) {
 	if d.BusinessAccountID == "" {
 		d.BusinessAccountID = n.BusinessAccountID
 	}
@@ -98,7 +98,7 @@ func (w *Worker) confirm(ctx context.Context, conn onboarding.Connection, f onbo
 // ConfirmFromAPI records, as the reconciler's finding with reason, that the
 // Platform API lists the number under the tenant's customer, then
 // registers its webhook. setupLinkID may be "".
-func (w *Worker) ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID, reason string) error {
+func (w *Worker) ConfirmFromAPI(ctx context.Context, tenantID string, n onboarding.KapsoNumber, setupLinkID, reason string) error {
 	conn, err := w.load(ctx, tenantID)
 	if err != nil {
 		return err
@@ -256,11 +256,11 @@ func (w *Worker) redirect(ctx context.Context, ev envelope.Event, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(listed, func(n kapsoapi.PhoneNumber) bool { return n.PhoneNumberID == p.PhoneNumberID })
+	i := slices.IndexFunc(listed, func(n onboarding.KapsoNumber) bool { return n.PhoneNumberID == p.PhoneNumberID })
 	if i < 0 {
 		n, err := w.Kapso.GetPhoneNumber(ctx, p.PhoneNumberID)
 		switch {
-		case kapsoapi.IsNotFound(err):
+		case errs.Is(err, errs.NotFound):
 			// Kapso may not have finished: the webhook or the reconciler confirms later.
 			log.Info("redirect awaits confirmation", "phone_number_id", p.PhoneNumberID)
 			_, err := w.appendNew(ctx, conn, success, log)

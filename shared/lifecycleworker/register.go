@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
@@ -142,6 +141,6 @@ func (w *Worker) registerHolding(ctx context.Context, n onboarding.Number) (stri
 }
 
 // numberWebhook is the webhook kapso-bridge registers for a number.
-func numberWebhook(url, secret string) kapsoapi.WebhookOptions {
-	return kapsoapi.WebhookOptions{URL: url, SecretKey: secret, Kind: "kapso", Events: NumberWebhookEvents, PayloadVersion: "v2"}
+func numberWebhook(url, secret string) onboarding.WebhookRegistration {
+	return onboarding.WebhookRegistration{URL: url, SecretKey: secret, Kind: "kapso", Events: NumberWebhookEvents, PayloadVersion: "v2"}
 }

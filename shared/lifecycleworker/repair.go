@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -36,7 +35,7 @@ func (w *Worker) RepairWebhook(ctx context.Context, tenantID, phoneNumberID stri
 		return "", wrap(err)
 	}
 	url := w.webhookURL(phoneNumberID)
-	var ours *kapsoapi.Webhook
+	var ours *onboarding.NumberWebhook
 	for i, h := range hooks {
 		if h.URL == url && (ours == nil || h.Active) {
 			ours = &hooks[i]
@@ -70,7 +69,7 @@ func (w *Worker) RepairWebhook(ctx context.Context, tenantID, phoneNumberID stri
 		repair, webhookID, why = RepairRecreated, h.ID, "Kapso no longer listed the number's webhook; registered again"
 	default:
 		active := true
-		u := kapsoapi.WebhookUpdate{Active: &active}
+		u := onboarding.WebhookChange{Active: &active}
 		repair, why = RepairReactivated, "Kapso listed the number's webhook as inactive; re-activated"
 		if ours.URL != url {
 			u.URL = url

@@ -19,7 +19,6 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/delivery"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -45,13 +44,15 @@ type NumberStore interface {
 	Secret(ctx context.Context, phoneNumberID string) (string, error)
 }
 
-// KapsoClient is the part of the Platform API the worker calls (*kapsoapi.Client).
+// KapsoClient is the part of the Platform API the worker calls
+// (kapsoapi.Client): numbers and their webhooks, in onboarding's terms. A
+// number Kapso does not have is errs.NotFound.
 type KapsoClient interface {
-	ListPhoneNumbers(ctx context.Context, customerID string) ([]kapsoapi.PhoneNumber, error)
-	GetPhoneNumber(ctx context.Context, phoneNumberID string) (kapsoapi.PhoneNumber, error)
-	ListWebhooks(ctx context.Context, phoneNumberID string) ([]kapsoapi.Webhook, error)
-	CreateWebhook(ctx context.Context, phoneNumberID string, o kapsoapi.WebhookOptions) (kapsoapi.Webhook, error)
-	UpdateWebhook(ctx context.Context, phoneNumberID, webhookID string, u kapsoapi.WebhookUpdate) (kapsoapi.Webhook, error)
+	ListPhoneNumbers(ctx context.Context, customerID string) ([]onboarding.KapsoNumber, error)
+	GetPhoneNumber(ctx context.Context, phoneNumberID string) (onboarding.KapsoNumber, error)
+	ListWebhooks(ctx context.Context, phoneNumberID string) ([]onboarding.NumberWebhook, error)
+	CreateWebhook(ctx context.Context, phoneNumberID string, r onboarding.WebhookRegistration) (onboarding.NumberWebhook, error)
+	UpdateWebhook(ctx context.Context, phoneNumberID, webhookID string, c onboarding.WebhookChange) (onboarding.NumberWebhook, error)
 }
 
 // PayloadStore loads bodies stored aside (dynamo.Payloads).

@@ -111,7 +111,7 @@ func (s *stack) tenant(id string) (string, string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	l, err := s.kapso.CreateSetupLink(ctx, customer, kapsoapi.SetupLinkOptions{
+	l, err := s.kapso.CreateSetupLink(ctx, customer, onboarding.SetupLinkOptions{
 		SuccessRedirectURL: "https://bridge.example/connect/success", FailureRedirectURL: "https://bridge.example/connect/failure"})
 	if err != nil {
 		s.t.Fatal(err)

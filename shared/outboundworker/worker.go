@@ -18,14 +18,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
-// Kapso is the Meta proxy (*kapsoapi.MetaProxy).
+// Kapso is the Meta proxy (kapsoapi.MetaProxy). A failed send's errs code
+// says what became of the message (see package messaging): unknown, refused
+// for good, or not sent.
 type Kapso interface {
-	Send(ctx context.Context, phoneNumberID string, message []byte) (kapsoapi.SendResult, error)
+	Send(ctx context.Context, phoneNumberID string, message []byte) (messaging.SendResult, error)
 }
 
 // Outbox is what the sender needs of the outbox (messaging.Outbox): a
@@ -170,27 +172,28 @@ func (w *Worker) accepted(ctx context.Context, job messaging.OutboundJob, m mess
 // rejected for good, or refused for now (queued again, later).
 func (w *Worker) refused(ctx context.Context, job messaging.OutboundJob, m messaging.OutboundMessage, callErr error, log *slog.Logger) error {
 	from := []messaging.OutboundState{messaging.OutSending}
-	var me *kapsoapi.MetaError
+	var refusal *messaging.SendRefusal
+	refused := errors.As(callErr, &refusal)
 	switch {
-	case errors.Is(callErr, kapsoapi.ErrSendUnknown):
+	case errs.Is(callErr, errs.OutcomeUnknown):
 		log.Warn("send outcome unknown; the reconciler resolves it", "err", callErr.Error())
 		return w.move(ctx, job, messaging.Transition{From: from, To: messaging.OutUnknown})
-	case errors.As(callErr, &me) && me.Permanent():
-		log.Warn("send rejected", "code", me.Code, "title", me.Title, "err", callErr.Error())
+	case refused && errs.Is(callErr, errs.Unprocessable):
+		log.Warn("send rejected", "code", refusal.Reason.Code, "title", refusal.Reason.Title, "err", callErr.Error())
 		return w.move(ctx, job, messaging.Transition{From: from, To: messaging.OutFailed,
-			Reason: messaging.ReasonRejected, Error: metaStatusError(me)})
+			Reason: messaging.ReasonRejected, Error: reasonOf(refusal)})
 	}
 	// Refused for now (429, 5xx, a transient Meta code) or never sent
 	// (no connection): nothing reached Meta, so the message may go again.
 	delay := backoff(m.Attempts)
-	if me != nil && me.RetryAfter > delay {
-		delay = me.RetryAfter
+	if e, ok := errs.As(callErr); ok && e.RetryAfter > delay {
+		delay = e.RetryAfter
 	}
 	if m.Attempts >= w.maxAttempts() {
 		log.Error("send refused too often; failed", "attempts", m.Attempts, "err", callErr.Error())
 		t := messaging.Transition{From: from, To: messaging.OutFailed, Reason: messaging.ReasonRetriesExhausted}
-		if me != nil {
-			t.Error = metaStatusError(me)
+		if refused {
+			t.Error = reasonOf(refusal)
 		}
 		return w.move(ctx, job, t)
 	}
@@ -239,12 +242,10 @@ func claimToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func metaStatusError(me *kapsoapi.MetaError) *messaging.StatusError {
-	title := me.Title
-	if title == "" {
-		title = me.Type
-	}
-	return &messaging.StatusError{Code: me.Code, Title: title, Message: me.Message, Details: me.Details}
+// reasonOf is a refusal's reason, as the failed message records it.
+func reasonOf(r *messaging.SendRefusal) *messaging.StatusError {
+	reason := r.Reason
+	return &reason
 }
 
 // backoff is the wait before attempt n+1: 2^n seconds with jitter, capped.

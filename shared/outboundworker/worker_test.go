@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/outboundworker"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -34,7 +33,7 @@ type kapso struct {
 	accepted atomic.Int32
 }
 
-func (k *kapso) Send(_ context.Context, phoneNumberID string, message []byte) (kapsoapi.SendResult, error) {
+func (k *kapso) Send(_ context.Context, phoneNumberID string, message []byte) (messaging.SendResult, error) {
 	n := k.calls.Add(1)
 	k.mu.Lock()
 	var err error
@@ -43,10 +42,17 @@ func (k *kapso) Send(_ context.Context, phoneNumberID string, message []byte) (k
 	}
 	k.mu.Unlock()
 	if err != nil {
-		return kapsoapi.SendResult{}, err
+		return messaging.SendResult{}, err
 	}
 	k.accepted.Add(1)
-	return kapsoapi.SendResult{WAMID: fmt.Sprintf("wamid.%s.%d", phoneNumberID, n)}, nil
+	return messaging.SendResult{WAMID: fmt.Sprintf("wamid.%s.%d", phoneNumberID, n)}, nil
+}
+
+// refusal is a send Kapso or Meta answered with reason, as the Meta proxy
+// classifies it: code says whether it may go again.
+func refusal(code errs.Code, reason messaging.StatusError, retryAfter time.Duration) error {
+	return &errs.Error{Code: code, Message: "Kapso or Meta refused the message", RetryAfter: retryAfter,
+		Err: &messaging.SendRefusal{Reason: reason, Err: errors.New("send message: refused")}}
 }
 
 type fixture struct {
@@ -149,9 +155,9 @@ func TestCopiesOfOneJobAtOnceMakeOneCall(t *testing.T) {
 
 func TestRefusalsAreRetriedLaterAndThenSent(t *testing.T) {
 	for name, refusal := range map[string]error{
-		"5xx":        &kapsoapi.MetaError{Status: http.StatusInternalServerError, Code: 2},
-		"429":        &kapsoapi.MetaError{Status: http.StatusTooManyRequests, Code: 130429, RetryAfter: 40 * time.Second},
-		"never sent": fmt.Errorf("%w: connection refused", kapsoapi.ErrUnavailable),
+		"5xx":        refusal(errs.Unavailable, messaging.StatusError{Code: 2}, 0),
+		"429":        refusal(errs.RateLimited, messaging.StatusError{Code: 130429}, 40*time.Second),
+		"never sent": errs.E(errs.Unavailable, "Kapso is unavailable; retry", errors.New("connection refused")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, refusal)
@@ -162,9 +168,8 @@ func TestRefusalsAreRetriedLaterAndThenSent(t *testing.T) {
 			if m.State != messaging.OutQueued || len(again) != 1 || again[0].Job != j || again[0].Delay <= 0 {
 				t.Fatalf("after the refusal: state %s, requeued %v", m.State, again)
 			}
-			var me *kapsoapi.MetaError
-			if errors.As(refusal, &me) && me.RetryAfter > 0 && again[0].Delay < me.RetryAfter {
-				t.Errorf("requeued after %s, before Retry-After %s", again[0].Delay, me.RetryAfter)
+			if e, _ := errs.As(refusal); e.RetryAfter > 0 && again[0].Delay < e.RetryAfter {
+				t.Errorf("requeued after %s, before Retry-After %s", again[0].Delay, e.RetryAfter)
 			}
 			f.handle(t, j)
 			if m := f.stored(t, j); m.State != messaging.OutAccepted || f.kapso.accepted.Load() != 1 || m.Attempts != 2 {
@@ -175,7 +180,7 @@ func TestRefusalsAreRetriedLaterAndThenSent(t *testing.T) {
 }
 
 func TestUnknownOutcomeIsNeverSentAgain(t *testing.T) {
-	f := newFixture(t, fmt.Errorf("%w: context deadline exceeded", kapsoapi.ErrSendUnknown))
+	f := newFixture(t, errs.E(errs.OutcomeUnknown, "the message may have been sent", context.DeadlineExceeded))
 	j := f.queued(t, "k1")
 	f.handle(t, j)
 	f.handle(t, j)
@@ -185,7 +190,8 @@ func TestUnknownOutcomeIsNeverSentAgain(t *testing.T) {
 }
 
 func TestPermanentRefusalFailsWithMetasError(t *testing.T) {
-	f := newFixture(t, &kapsoapi.MetaError{Status: 400, Code: 131026, Title: "Message undeliverable", Message: "(#131026) Message undeliverable"})
+	f := newFixture(t, refusal(errs.Unprocessable,
+		messaging.StatusError{Code: 131026, Title: "Message undeliverable", Message: "(#131026) Message undeliverable"}, 0))
 	j := f.queued(t, "k1")
 	f.handle(t, j)
 	m := f.stored(t, j)
@@ -202,7 +208,7 @@ func TestPermanentRefusalFailsWithMetasError(t *testing.T) {
 func TestRefusedTooOftenFails(t *testing.T) {
 	refusals := make([]error, 3)
 	for i := range refusals {
-		refusals[i] = &kapsoapi.MetaError{Status: 503}
+		refusals[i] = refusal(errs.Unavailable, messaging.StatusError{Message: "Service Unavailable"}, 0)
 	}
 	f := newFixture(t, refusals...)
 	f.w.MaxAttempts = 3

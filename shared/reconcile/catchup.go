@@ -8,7 +8,6 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -35,11 +34,11 @@ func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt,
 	}
 	start := connectedAt.Add(-firstLookback)
 	err := pageSince(ctx, r, "catchup:messages:"+number, r.lim.MessagePages, start, since, &r.rep.Messages,
-		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+		func(ctx context.Context, after string) (messaging.ListedPage[messaging.ListedMessage], error) {
 			return r.Kapso.ListMessages(ctx, number, after, 100)
 		},
-		func(m kapsoapi.ListedMessage) time.Time { return m.Timestamp },
-		func(ctx context.Context, m kapsoapi.ListedMessage) (bool, error) {
+		func(m messaging.ListedMessage) time.Time { return m.Timestamp },
+		func(ctx context.Context, m messaging.ListedMessage) (bool, error) {
 			if stored, err := r.alreadyStored(ctx, tenantID, m); err != nil || stored {
 				return false, err
 			}
@@ -53,11 +52,11 @@ func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt,
 		return fmt.Errorf("catch up messages: %w", err)
 	}
 	err = pageSince(ctx, r, "catchup:conversations:"+number, r.lim.MessagePages, start, since, &r.rep.Conversations,
-		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.ListedConversation], error) {
+		func(ctx context.Context, after string) (messaging.ListedPage[messaging.ListedConversation], error) {
 			return r.Kapso.ListConversations(ctx, number, after, 100)
 		},
-		func(c kapsoapi.ListedConversation) time.Time { return c.UpdatedAt },
-		func(ctx context.Context, c kapsoapi.ListedConversation) (bool, error) {
+		func(c messaging.ListedConversation) time.Time { return c.UpdatedAt },
+		func(ctx context.Context, c messaging.ListedConversation) (bool, error) {
 			body, err := json.Marshal(struct {
 				Conversation  json.RawMessage `json:"conversation"`
 				PhoneNumberID string          `json:"phone_number_id"`
@@ -84,7 +83,7 @@ func (r *run) catchUp(ctx context.Context, tenantID, number string, connectedAt,
 // it: known, and, for an outbound message, at its listed status or past
 // it. Such a message is not handed on again: one read instead of the
 // worker's writes, for the many messages whose webhooks did arrive.
-func (r *run) alreadyStored(ctx context.Context, tenantID string, m kapsoapi.ListedMessage) (bool, error) {
+func (r *run) alreadyStored(ctx context.Context, tenantID string, m messaging.ListedMessage) (bool, error) {
 	if r.Messages == nil {
 		return false, nil
 	}
@@ -140,7 +139,7 @@ func (r *run) conversationStored(ctx context.Context, tenantID, id, name string,
 
 // messageEvent is the webhook event that would have carried m as Kapso
 // lists it now: received for an inbound message, else its current status.
-func messageEvent(m kapsoapi.ListedMessage) string {
+func messageEvent(m messaging.ListedMessage) string {
 	if m.Direction == "inbound" {
 		return kapso.EventMessageReceived
 	}
@@ -188,7 +187,7 @@ type markState struct {
 // the item needed handing on (found) or was in order already. An item
 // handle fails is left to the next pass: the mark does not move past it.
 func pageSince[T any](ctx context.Context, r *run, name string, pages int, start, since time.Time, c *Counts,
-	list func(ctx context.Context, after string) (kapsoapi.Page[T], error),
+	list func(ctx context.Context, after string) (messaging.ListedPage[T], error),
 	at func(T) time.Time, handle func(context.Context, T) (bool, error)) error {
 	raw, err := r.Checkpoints.Checkpoint(ctx, name)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 )
@@ -140,7 +139,7 @@ type relisted struct {
 	status string        // when set, each conversation's status
 }
 
-func (k relisted) ListConversations(ctx context.Context, number, after string, limit int) (kapsoapi.Page[kapsoapi.ListedConversation], error) {
+func (k relisted) ListConversations(ctx context.Context, number, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
 	p, err := k.KapsoClient.ListConversations(ctx, number, after, limit)
 	for i := range p.Items {
 		c := &p.Items[i]

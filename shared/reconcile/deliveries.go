@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
 // failedLookback is how far before a failed delivery a caught-up number is
@@ -22,11 +22,11 @@ func (r *run) failedDeliveries(ctx context.Context) error {
 	var order []string
 	var counts Counts
 	err := pageSince(ctx, r, "failed_deliveries", r.lim.FailedDeliveryPages, r.now.Add(-failedLookback), time.Time{}, &counts,
-		func(ctx context.Context, after string) (kapsoapi.Page[kapsoapi.WebhookDelivery], error) {
+		func(ctx context.Context, after string) (messaging.ListedPage[messaging.WebhookDelivery], error) {
 			return r.Kapso.ListWebhookDeliveries(ctx, "failed", after, 100)
 		},
-		func(d kapsoapi.WebhookDelivery) time.Time { return d.CreatedAt },
-		func(_ context.Context, d kapsoapi.WebhookDelivery) (bool, error) {
+		func(d messaging.WebhookDelivery) time.Time { return d.CreatedAt },
+		func(_ context.Context, d messaging.WebhookDelivery) (bool, error) {
 			r.logger().Warn("kapso reports a failed delivery", "delivery_id", d.ID, "event", d.Event,
 				"phone_number_id", d.PhoneNumberID, "attempts", d.Attempts, "response_status", d.ResponseStatus,
 				"created_at", d.CreatedAt)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
@@ -133,7 +132,7 @@ func (r *run) checkLinks(ctx context.Context, conn onboarding.Connection) error 
 		return err
 	}
 	// Oldest first, so an adopted link supersedes the ones before it.
-	slices.SortFunc(links, func(a, b kapsoapi.SetupLink) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(links, func(a, b onboarding.SetupLink) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	for _, l := range links {
 		if _, known := conn.Attempt(l.ID); known || l.Status != "active" {
 			continue
@@ -204,7 +203,7 @@ func (r *run) checkLinks(ctx context.Context, conn onboarding.Connection) error 
 
 // setupFailed: Kapso reports the link's signup failed, by its
 // whatsapp_setup_status or, without one, by a whatsapp_setup_error.
-func setupFailed(l kapsoapi.SetupLink) bool {
+func setupFailed(l onboarding.SetupLink) bool {
 	status := strings.ToLower(strings.TrimSpace(l.WhatsAppSetupStatus))
 	return status == "failed" || (status == "" && strings.TrimSpace(l.WhatsAppSetupError) != "")
 }

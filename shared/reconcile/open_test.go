@@ -6,16 +6,15 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // recordedLink creates a setup link at Kapso for the customer and records
 // it for the tenant, as the tenant API does.
-func (r *rig) recordedLink(t *testing.T, tenantID, customerID string) kapsoapi.SetupLink {
+func (r *rig) recordedLink(t *testing.T, tenantID, customerID string) onboarding.SetupLink {
 	t.Helper()
 	ctx := context.Background()
-	link, err := r.client.CreateSetupLink(ctx, customerID, kapsoapi.SetupLinkOptions{})
+	link, err := r.client.CreateSetupLink(ctx, customerID, onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

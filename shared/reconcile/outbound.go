@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -176,7 +175,7 @@ func (r *run) matchingSends(ctx context.Context, m messaging.OutboundMessage) ([
 }
 
 // sentPage is one page of the number's messages at Kapso, read once a run.
-func (r *run) sentPage(ctx context.Context, number, after string) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+func (r *run) sentPage(ctx context.Context, number, after string) (messaging.ListedPage[messaging.ListedMessage], error) {
 	k := number + "\x00" + after
 	if p, ok := r.sentPages[k]; ok {
 		return p, nil
@@ -186,7 +185,7 @@ func (r *run) sentPage(ctx context.Context, number, after string) (kapsoapi.Page
 		return p, fmt.Errorf("list messages of %s: %w", number, err)
 	}
 	if r.sentPages == nil {
-		r.sentPages = map[string]kapsoapi.Page[kapsoapi.ListedMessage]{}
+		r.sentPages = map[string]messaging.ListedPage[messaging.ListedMessage]{}
 	}
 	r.sentPages[k] = p
 	return p, nil
@@ -195,7 +194,7 @@ func (r *run) sentPage(ctx context.Context, number, after string) (kapsoapi.Page
 // sameSend reports whether Kapso's listed message l is the message m asked
 // for: the same recipient (phone, or BSUID when m has no phone), type and
 // text as kapso-bridge renders both.
-func sameSend(m messaging.OutboundMessage, l kapsoapi.ListedMessage) bool {
+func sameSend(m messaging.OutboundMessage, l messaging.ListedMessage) bool {
 	body, err := listedMessageEvent(l.Raw, m.PhoneNumberID)
 	if err != nil {
 		return false

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -20,27 +19,27 @@ const sendNumber = "106540352242922"
 // nothing else.
 type listingKapso struct {
 	reconcile.KapsoClient
-	messages []kapsoapi.ListedMessage
+	messages []messaging.ListedMessage
 	lists    int
 }
 
-func (k *listingKapso) ListMessages(_ context.Context, phoneNumberID, _ string, _ int) (kapsoapi.Page[kapsoapi.ListedMessage], error) {
+func (k *listingKapso) ListMessages(_ context.Context, phoneNumberID, _ string, _ int) (messaging.ListedPage[messaging.ListedMessage], error) {
 	k.lists++
 	if phoneNumberID != sendNumber {
-		return kapsoapi.Page[kapsoapi.ListedMessage]{}, nil
+		return messaging.ListedPage[messaging.ListedMessage]{}, nil
 	}
-	return kapsoapi.Page[kapsoapi.ListedMessage]{Items: k.messages}, nil
+	return messaging.ListedPage[messaging.ListedMessage]{Items: k.messages}, nil
 }
 
-func (k *listingKapso) ListWebhookDeliveries(context.Context, string, string, int) (kapsoapi.Page[kapsoapi.WebhookDelivery], error) {
-	return kapsoapi.Page[kapsoapi.WebhookDelivery]{}, nil
+func (k *listingKapso) ListWebhookDeliveries(context.Context, string, string, int) (messaging.ListedPage[messaging.WebhookDelivery], error) {
+	return messaging.ListedPage[messaging.WebhookDelivery]{}, nil
 }
 
 // listed is an outbound text as Kapso's message list shows it.
-func listed(wamid, to, body string, at time.Time) kapsoapi.ListedMessage {
+func listed(wamid, to, body string, at time.Time) messaging.ListedMessage {
 	raw := fmt.Sprintf(`{"id":%q,"timestamp":"%d","type":"text","text":{"body":%q},"to":%q,`+
 		`"kapso":{"direction":"outbound","status":"sent"}}`, wamid, at.Unix(), body, to)
-	return kapsoapi.ListedMessage{ID: wamid, Timestamp: at, Direction: "outbound", Status: "sent", Raw: []byte(raw)}
+	return messaging.ListedMessage{ID: wamid, Timestamp: at, Direction: "outbound", Status: "sent", Raw: []byte(raw)}
 }
 
 type outboundRig struct {
@@ -133,7 +132,7 @@ func TestUnknownSendIsAdoptedFromKapsosList(t *testing.T) {
 		From: []messaging.OutboundState{messaging.OutSending}, To: messaging.OutAccepted, WAMID: "wamid.twin", At: sentAt}); err != nil {
 		t.Fatal(err)
 	}
-	r.kapso.messages = []kapsoapi.ListedMessage{ // newest first
+	r.kapso.messages = []messaging.ListedMessage{ // newest first
 		listed("wamid.twin", "16505551234", "Your order shipped", sentAt.Add(2*time.Second)),
 		listed("wamid.other-text", "16505551234", "Something else", sentAt.Add(time.Second)),
 		listed("wamid.other-person", "16505559999", "Your order shipped", sentAt.Add(time.Second)),
@@ -180,7 +179,7 @@ func TestUnknownSendsOfOneNumberReadKapsosListOnce(t *testing.T) {
 	sentAt := r.now.Add(-3 * time.Minute)
 	a := r.outbound(t, "k1", "First", sentAt, messaging.OutSending, messaging.OutUnknown)
 	b := r.outbound(t, "k2", "Second", sentAt, messaging.OutSending, messaging.OutUnknown)
-	r.kapso.messages = []kapsoapi.ListedMessage{
+	r.kapso.messages = []messaging.ListedMessage{
 		listed("wamid.b", "16505551234", "Second", sentAt.Add(2*time.Second)),
 		listed("wamid.a", "16505551234", "First", sentAt.Add(time.Second)),
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -47,14 +47,43 @@ type NumberList interface {
 	TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error)
 }
 
-// KapsoClient is the part of the Platform API the reconciler calls (*kapsoapi.Client).
+// KapsoClient is the part of the Platform API the reconciler calls
+// (kapsoapi.Client), in the domains' terms. A call refused by the run's
+// meter is errs.BudgetSpent; a rate limit that outlasts the run is
+// errs.RateLimited.
 type KapsoClient interface {
-	ListPhoneNumbers(ctx context.Context, customerID string) ([]kapsoapi.PhoneNumber, error)
-	ListSetupLinks(ctx context.Context, customerID, status string) ([]kapsoapi.SetupLink, error)
-	RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (kapsoapi.SetupLink, error)
-	ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (kapsoapi.Page[kapsoapi.ListedMessage], error)
-	ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (kapsoapi.Page[kapsoapi.ListedConversation], error)
-	ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (kapsoapi.Page[kapsoapi.WebhookDelivery], error)
+	ListPhoneNumbers(ctx context.Context, customerID string) ([]onboarding.KapsoNumber, error)
+	ListSetupLinks(ctx context.Context, customerID, status string) ([]onboarding.SetupLink, error)
+	RevokeSetupLink(ctx context.Context, customerID, setupLinkID string) (onboarding.SetupLink, error)
+	ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error)
+	ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error)
+	ListWebhookDeliveries(ctx context.Context, status, after string, limit int) (messaging.ListedPage[messaging.WebhookDelivery], error)
+}
+
+// Meters give each run the meter its Kapso calls go through (the Kapso
+// client's, which the wiring adapts).
+type Meters interface {
+	// Start returns ctx carrying a new meter, which lets the calls made
+	// with that context send at most budget requests (0: no limit), their
+	// starts at least interval apart, and makes them all wait out a rate
+	// limit any of them met.
+	Start(ctx context.Context, budget int, interval time.Duration) (context.Context, CallMeter)
+}
+
+// CallMeter is one run's meter.
+type CallMeter interface {
+	// Spent reports whether the budget is used up.
+	Spent() bool
+	// Stats counts what the meter saw so far.
+	Stats() CallStats
+}
+
+// CallStats counts what a run's meter saw.
+type CallStats struct {
+	Calls       int           // requests sent
+	RateLimited int           // 429 answers seen
+	Waits       int           // times a request waited for a 429's Retry-After
+	Waited      time.Duration // total time spent in those waits
 }
 
 // Confirmer records API confirmations and registers webhooks the way the
@@ -62,7 +91,7 @@ type KapsoClient interface {
 type Confirmer interface {
 	// ConfirmFromAPI records, as the reconciler's finding with reason,
 	// that Kapso lists the number under the tenant's customer.
-	ConfirmFromAPI(ctx context.Context, tenantID string, n kapsoapi.PhoneNumber, setupLinkID, reason string) error
+	ConfirmFromAPI(ctx context.Context, tenantID string, n onboarding.KapsoNumber, setupLinkID, reason string) error
 	RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error
 	// CorrectNumber records what the Platform API shows of a number when the
 	// stored state disagrees; changed says whether it did.
@@ -101,9 +130,12 @@ type DLQStat struct {
 
 // Reconciler runs one reconciliation pass per Run.
 type Reconciler struct {
-	Store     Store
-	Numbers   NumberList
-	Kapso     KapsoClient
+	Store   Store
+	Numbers NumberList
+	Kapso   KapsoClient
+	// Meters, when set, meter each run's Kapso calls: the budget and pace
+	// of Limits, and the counts of the report. Without, calls go unmetered.
+	Meters    Meters
 	Confirmer Confirmer
 	// Hints, when set, are the redirects the lifecycle queue could not
 	// take, replayed first.
@@ -271,8 +303,10 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if lim.KapsoPerMinute > 0 {
 		interval = time.Minute / time.Duration(lim.KapsoPerMinute)
 	}
-	meter := kapsoapi.NewMeter(kapsoapi.MeterOptions{Budget: lim.KapsoCalls, Interval: interval})
-	ctx = kapsoapi.WithMeter(ctx, meter)
+	var meter CallMeter = unmetered{}
+	if r.Meters != nil {
+		ctx, meter = r.Meters.Start(ctx, lim.KapsoCalls, interval)
+	}
 	run := &run{Reconciler: r, lim: lim, rep: &rep, meter: meter, now: r.now()}
 
 	var errList []error
@@ -346,13 +380,20 @@ type run struct {
 	*Reconciler
 	lim   Limits
 	rep   *Report
-	meter *kapsoapi.Meter
+	meter CallMeter
 	now   time.Time
 	// sentPages are the pages of Kapso's message lists the adoption of
 	// unknown sends read this run, by number and cursor: two unknown sends
 	// of one number cost one read.
-	sentPages map[string]kapsoapi.Page[kapsoapi.ListedMessage]
+	sentPages map[string]messaging.ListedPage[messaging.ListedMessage]
 }
+
+// unmetered is the meter of a reconciler without Meters: never spent,
+// counting nothing.
+type unmetered struct{}
+
+func (unmetered) Spent() bool      { return false }
+func (unmetered) Stats() CallStats { return CallStats{} }
 
 // stopping reports whether the run must stop: its deadline is near, or its
 // Kapso budget is spent, or Kapso's rate limit outlasts the deadline.
@@ -385,10 +426,10 @@ func outOfTime(ctx context.Context) bool {
 // instead, leaving the item to the next run.
 func (r *run) itemFailed(ctx context.Context, msg string, err error, attrs ...any) {
 	switch {
-	case errors.Is(err, kapsoapi.ErrBudgetSpent):
+	case errs.Is(err, errs.BudgetSpent):
 		r.rep.StoppedBy = StoppedByKapsoBudget
 		return
-	case kapsoapi.IsRateLimited(err):
+	case errs.Is(err, errs.RateLimited):
 		r.rep.StoppedBy = StoppedByKapsoRateLimit
 		return
 	case outOfTime(ctx):

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
@@ -147,7 +148,8 @@ func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing
 		Rejects: &memstore.Rejects{}, Log: log}
 	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
 		worker: worker, calls: b.calls,
-		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Confirmer: worker, Hints: b.hints,
+		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Meters: reconcileapp.KapsoMeters{},
+			Confirmer: worker, Hints: b.hints,
 			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Messages: b.messages, Log: log,
 			// Unpaced: the simulator has no rate limit unless a test sets one.
 			Limits: reconcile.Limits{KapsoPerMinute: 1 << 30}}}
@@ -185,7 +187,7 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 	// A tenant who finished signup; the redirect was seen before Kapso listed
 	// the number, and the webhook was dropped.
 	customer := r.customer(t, "waiting")
-	link, err := client.CreateSetupLink(ctx, customer, kapsoapi.SetupLinkOptions{})
+	link, err := client.CreateSetupLink(ctx, customer, onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +232,7 @@ func TestReconcilerExpiresAndConfirms(t *testing.T) {
 func (r *rig) connectedWithoutWebhook(t *testing.T, tenantID string) string {
 	t.Helper()
 	ctx := context.Background()
-	link, err := r.client.CreateSetupLink(ctx, r.customer(t, tenantID), kapsoapi.SetupLinkOptions{})
+	link, err := r.client.CreateSetupLink(ctx, r.customer(t, tenantID), onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +384,7 @@ func TestRedirectKeptWhileTheQueueWasDownIsReplayed(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, kapsosim.Options{APIKey: "k", ProjectWebhookURL: "http://127.0.0.1:1/webhooks/kapso"})
 	r.sim.SetWebhookMode(kapsosim.ModeDrop)
-	link, err := r.client.CreateSetupLink(ctx, r.customer(t, "acme"), kapsoapi.SetupLinkOptions{})
+	link, err := r.client.CreateSetupLink(ctx, r.customer(t, "acme"), onboarding.SetupLinkOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
@@ -283,7 +282,7 @@ func TestLinkWhoseCreationTimedOutIsAdopted(t *testing.T) {
 	each(t, kapsosim.Options{APIKey: "k"}, func(t *testing.T, r *rig) {
 		ctx := context.Background()
 		customer := r.customer(t, "acme")
-		first, err := r.client.CreateSetupLink(ctx, customer, kapsoapi.SetupLinkOptions{})
+		first, err := r.client.CreateSetupLink(ctx, customer, onboarding.SetupLinkOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +293,7 @@ func TestLinkWhoseCreationTimedOutIsAdopted(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // a later creation time
 		r.sim.StallLinkCreation(1, 5*time.Second)
 		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		_, err = r.client.CreateSetupLink(short, customer, kapsoapi.SetupLinkOptions{})
+		_, err = r.client.CreateSetupLink(short, customer, onboarding.SetupLinkOptions{})
 		cancel()
 		if err == nil {
 			t.Fatal("the stalled creation answered")

@@ -6,11 +6,13 @@ package reconcileapp
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -46,7 +48,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	// lifecycle worker keeps it.
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
 	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table}
-	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Confirmer: w,
+	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Meters: KapsoMeters{}, Confirmer: w,
 		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
 		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
 		// The message catch-up goes to the messages worker, which stores it
@@ -59,6 +61,25 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		UnconfirmedAfter: unconfirmedAfter, ClaimTimeout: schema.Outbound.ConsumerTimeout,
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil
+}
+
+// KapsoMeters meter each run's calls with the Kapso client's meter, which
+// every call made with the run's context goes through.
+type KapsoMeters struct{}
+
+func (KapsoMeters) Start(ctx context.Context, budget int, interval time.Duration) (context.Context, reconcile.CallMeter) {
+	m := kapsoapi.NewMeter(kapsoapi.MeterOptions{Budget: budget, Interval: interval})
+	return kapsoapi.WithMeter(ctx, m), kapsoMeter{m}
+}
+
+// kapsoMeter reads the Kapso client's meter in the reconciler's terms.
+type kapsoMeter struct{ m *kapsoapi.Meter }
+
+func (k kapsoMeter) Spent() bool { return k.m.Spent() }
+
+func (k kapsoMeter) Stats() reconcile.CallStats {
+	s := k.m.Stats()
+	return reconcile.CallStats{Calls: s.Calls, RateLimited: s.RateLimited, Waits: s.Waits, Waited: s.Waited}
 }
 
 // deadLetters reports the DLQs' backlog in the reconciler's terms.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -25,21 +24,21 @@ import (
 // fuzzKapso is a Platform API that always succeeds and counts its calls.
 type fuzzKapso struct{ calls atomic.Int32 }
 
-func (k *fuzzKapso) FindCustomerByExternalID(context.Context, string) (kapsoapi.Customer, bool, error) {
+func (k *fuzzKapso) FindCustomerByExternalID(context.Context, string) (onboarding.Customer, bool, error) {
 	k.calls.Add(1)
-	return kapsoapi.Customer{}, false, nil
+	return onboarding.Customer{}, false, nil
 }
 
-func (k *fuzzKapso) CreateCustomer(_ context.Context, name, external string) (kapsoapi.Customer, error) {
+func (k *fuzzKapso) CreateCustomer(_ context.Context, name, external string) (onboarding.Customer, error) {
 	k.calls.Add(1)
-	return kapsoapi.Customer{ID: "customer-" + external, Name: name, ExternalCustomerID: external}, nil
+	return onboarding.Customer{ID: "customer-" + external, Name: name, ExternalCustomerID: external}, nil
 }
 
-func (k *fuzzKapso) CreateSetupLink(_ context.Context, customerID string, o kapsoapi.SetupLinkOptions) (kapsoapi.SetupLink, error) {
+func (k *fuzzKapso) CreateSetupLink(_ context.Context, customerID string, o onboarding.SetupLinkOptions) (onboarding.SetupLink, error) {
 	n := k.calls.Add(1)
 	id := fmt.Sprintf("link-%d", n)
 	now := time.Now().UTC()
-	return kapsoapi.SetupLink{ID: id, Status: "active", URL: "https://app.kapso.ai/setup/" + id,
+	return onboarding.SetupLink{ID: id, Status: "active", URL: "https://app.kapso.ai/setup/" + id,
 		CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}, nil
 }
 

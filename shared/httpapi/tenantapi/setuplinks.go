@@ -18,7 +18,6 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
-	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
@@ -36,11 +35,12 @@ type OnboardingStore interface {
 }
 
 // KapsoClient is the part of the Platform API the tenant API calls
-// (*kapsoapi.Client).
+// (kapsoapi.Client), in onboarding's terms. Its failures carry errs codes
+// (see onboarding's Customer), which kapsoError answers in the API's terms.
 type KapsoClient interface {
-	FindCustomerByExternalID(ctx context.Context, externalCustomerID string) (kapsoapi.Customer, bool, error)
-	CreateCustomer(ctx context.Context, name, externalCustomerID string) (kapsoapi.Customer, error)
-	CreateSetupLink(ctx context.Context, customerID string, o kapsoapi.SetupLinkOptions) (kapsoapi.SetupLink, error)
+	FindCustomerByExternalID(ctx context.Context, externalCustomerID string) (onboarding.Customer, bool, error)
+	CreateCustomer(ctx context.Context, name, externalCustomerID string) (onboarding.Customer, error)
+	CreateSetupLink(ctx context.Context, customerID string, o onboarding.SetupLinkOptions) (onboarding.SetupLink, error)
 }
 
 // API is the SaaS backend's API: create a tenant's setup link, read its
@@ -176,7 +176,7 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return kapsoError(err, "find or create the tenant's Kapso customer")
 	}
-	link, err := a.Kapso.CreateSetupLink(ctx, customerID, kapsoapi.SetupLinkOptions{
+	link, err := a.Kapso.CreateSetupLink(ctx, customerID, onboarding.SetupLinkOptions{
 		SuccessRedirectURL:     routes.SuccessRedirectURL(a.PublicBaseURL),
 		FailureRedirectURL:     routes.FailureRedirectURL(a.PublicBaseURL),
 		AllowedConnectionTypes: req.AllowedConnectionTypes,
@@ -224,7 +224,7 @@ func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (
 	if err == nil {
 		return c.ID, nil
 	}
-	if kapsoapi.IsValidation(err) || kapsoapi.IsConflict(err) {
+	if errs.Is(err, errs.Unprocessable) || errs.Is(err, errs.Conflict) {
 		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, tenantID); ferr == nil && ok {
 			return again.ID, nil
 		}
@@ -279,33 +279,31 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// kapsoError classifies a failure of a call to Kapso for the caller: Kapso's
+// kapsoError classifies a failure for the caller. A call to Kapso's
+// (fromKapso) is answered by the code the client gave it: Kapso's
 // validation text is safe to pass on; everything else is a generic 502 with
-// the detail in the logs.
+// the detail in the logs. Any other failure is the store's (storeError).
 func kapsoError(err error, doing string) error {
-	if _, ok := errs.As(err); ok {
-		return err
+	if !errors.As(err, new(fromKapso)) {
+		return storeError(err, doing)
 	}
-	var apiErr *kapsoapi.APIError
-	switch {
-	case kapsoapi.IsValidation(err) && errors.As(err, &apiErr):
-		return errs.E(errs.Unprocessable, apiErr.Message, fmt.Errorf("%s: %w", doing, err))
-	case kapsoapi.IsUnauthorized(err), kapsoapi.IsPaymentRequired(err):
-		return errs.E(errs.BadGateway, "Kapso refused the request; see the service logs", fmt.Errorf("%s: %w", doing, err))
-	case kapsoapi.IsRateLimited(err) && errors.As(err, &apiErr):
+	cause := fmt.Errorf("%s: %w", doing, err)
+	switch e, _ := errs.As(err); errs.CodeOf(err) {
+	case errs.Unprocessable:
+		return errs.E(errs.Unprocessable, e.Message, cause)
+	case errs.Unauthorized:
+		return errs.E(errs.BadGateway, "Kapso refused the request; see the service logs", cause)
+	case errs.RateLimited:
 		return &errs.Error{Code: errs.BadGateway, Message: "Kapso is rate limiting; retry later",
-			RetryAfter: apiErr.RetryAfter, Err: fmt.Errorf("%s: %w", doing, err)}
-	case errors.As(err, &apiErr), errors.Is(err, kapsoapi.ErrUnavailable):
-		// The client marks every failure to reach Kapso, timeouts included;
-		// a bare deadline is the store's, which is ours: 503.
-		return errs.E(errs.BadGateway, "Kapso is unavailable; retry", fmt.Errorf("%s: %w", doing, err))
-	case errors.As(err, new(fromKapso)):
+			RetryAfter: e.RetryAfter, Err: cause}
+	case errs.BadGateway, errs.Internal:
 		// An answer the client could not use (malformed, oversized, a link
 		// without an id or a usable url): Kapso's fault, not the store's.
-		return errs.E(errs.BadGateway, "Kapso answered with something kapso-bridge cannot use; retry",
-			fmt.Errorf("%s: %w", doing, err))
+		return errs.E(errs.BadGateway, "Kapso answered with something kapso-bridge cannot use; retry", cause)
 	}
-	return storeError(err, doing)
+	// Kapso not reached, timed out or failing, or refusing the request
+	// otherwise. A bare deadline is the store's, which is ours: 503.
+	return errs.E(errs.BadGateway, "Kapso is unavailable; retry", cause)
 }
 
 // fromKapso marks the error of a Kapso call, so that an unusable answer is

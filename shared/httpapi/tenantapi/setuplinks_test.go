@@ -304,6 +304,62 @@ func TestKapsoRefusalsAndOutages(t *testing.T) {
 	}
 }
 
+// Each failure of Kapso's is answered in the API's terms: Kapso's
+// validation text is passed on, a rate limit's Retry-After too; the rest is
+// a generic 502 that never carries Kapso's words.
+func TestKapsoFailuresAnsweredInTheAPIsTerms(t *testing.T) {
+	const (
+		refused     = "Kapso refused the request; see the service logs"
+		limited     = "Kapso is rate limiting; retry later"
+		unavailable = "Kapso is unavailable; retry"
+		unusable    = "Kapso answered with something kapso-bridge cannot use; retry"
+	)
+	for name, tc := range map[string]struct {
+		status     int
+		body       string
+		want       int
+		message    string
+		retryAfter string
+	}{
+		"422":             {422, `{"error":"Name is too long"}`, 422, "Name is too long", ""},
+		"401":             {401, `{"error":"Invalid API key"}`, 502, refused, ""},
+		"402":             {402, `{"error":"Upgrade your plan"}`, 502, refused, ""},
+		"403":             {403, `{"error":"Forbidden here"}`, 502, refused, ""},
+		"429":             {429, `{"error":"Rate limit exceeded"}`, 502, limited, "60"},
+		"404":             {404, `{"error":"Customer route gone"}`, 502, unavailable, ""},
+		"409":             {409, `{"error":"Customer conflict"}`, 502, unavailable, ""},
+		"400":             {400, `{"error":"Malformed filter"}`, 502, unavailable, ""},
+		"410":             {410, `{"error":"Gone away"}`, 502, unavailable, ""},
+		"500":             {500, `{"error":"Database exploded"}`, 502, unavailable, ""},
+		"unusable answer": {200, `{"data":[{"id":"","external_customer_id":"acme"}]}`, 502, unusable, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newOnboardingStack(t)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			s.api.Kapso = kapsoapi.New(srv.URL, "k", kapsoapi.WithRetry(1, time.Millisecond, time.Millisecond))
+			rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", apiToken, "")
+			wantCode := map[int]string{422: "unprocessable", 502: "bad_gateway"}[tc.want]
+			if rec.Code != tc.want || errorCode(t, rec) != wantCode || errorMessage(t, rec) != tc.message ||
+				rec.Header().Get("Retry-After") != tc.retryAfter {
+				t.Fatalf("%d %s, Retry-After %q", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+			}
+			var kapsoSaid struct{ Error string }
+			_ = json.Unmarshal([]byte(tc.body), &kapsoSaid)
+			if tc.want != 422 && kapsoSaid.Error != "" && strings.Contains(rec.Body.String(), kapsoSaid.Error) {
+				t.Errorf("Kapso's words reached the caller: %s", rec.Body)
+			}
+		})
+	}
+}
+
 // Racing requests for one tenant make exactly one Kapso customer; every
 // request gets a link or a retryable answer, and only the newest link stays active.
 func TestRacingSetupLinksMakeOneCustomer(t *testing.T) {
