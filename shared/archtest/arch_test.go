@@ -107,7 +107,7 @@ var rules = []rule{
 		who:       "strict body reader",
 		packages:  []string{"shared/strictjson"},
 		forbidden: []string{"github.com/", "shared"},
-		why:       "the body reader the domain and the handlers share stands on the standard library alone",
+		why:       "the body reader of the /v1 handlers stands on the standard library alone",
 	},
 	{
 		who:       "in-memory twin",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 func okNumber(w http.ResponseWriter, r *http.Request) {
@@ -97,11 +98,8 @@ func TestMeterMakesLaterCallsWaitOutA429(t *testing.T) {
 		_, err := c.GetPhoneNumber(ctx, "123")
 		first <- err
 	}()
-	for m.Stats().RateLimited == 0 {
-		if time.Since(start) > 2*time.Second {
-			t.Fatal("no 429 seen")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !poll.Until(2*time.Second, 5*time.Millisecond, func() bool { return m.Stats().RateLimited > 0 }) {
+		t.Fatal("no 429 seen")
 	}
 	if _, err := c.GetPhoneNumber(ctx, "123"); err != nil {
 		t.Fatalf("second call: %v", err)

@@ -17,11 +17,20 @@ func TestOnlyTheFailedMessagesAreAnsweredAndAllRunAtOnce(t *testing.T) {
 	for i := range 6 {
 		batch.Records = append(batch.Records, events.SQSMessage{MessageId: fmt.Sprint(i)})
 	}
-	var running, peak atomic.Int32
+	var running, peak, started atomic.Int32
 	var logged []string
+	// Each message is held until all have started: run at once, none waits
+	// long; run one at a time, each waits out the bound and peak stays 1.
+	all := make(chan struct{})
 	resp := Concurrently(context.Background(), batch, func(_ context.Context, m events.SQSMessage) error {
 		peak.Store(max(peak.Load(), running.Add(1)))
-		time.Sleep(20 * time.Millisecond)
+		if started.Add(1) == int32(len(batch.Records)) {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-time.After(time.Second):
+		}
 		running.Add(-1)
 		if m.MessageId == "1" || m.MessageId == "4" {
 			return errors.New("boom")

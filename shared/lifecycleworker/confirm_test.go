@@ -11,6 +11,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
 // change makes Kapso's state of the number what change says. The
@@ -105,6 +106,8 @@ func TestCorrectNumberFollowsKapso(t *testing.T) {
 	_, number := s.complete(link, "dedicated")
 	s.handle(createdEvent("c#0", number, customer, "acme"))
 	ctx := context.Background()
+	clock := testclock.New(time.Now())
+	s.worker.Now = clock.Now
 	correct := func(want bool) {
 		t.Helper()
 		changed, err := s.worker.CorrectNumber(ctx, "acme", number)
@@ -123,7 +126,7 @@ func TestCorrectNumberFollowsKapso(t *testing.T) {
 		{"reinstated", onboarding.NumberStatusConnected},
 		{"deleted", onboarding.NumberStatusDeleted},
 	} {
-		time.Sleep(2 * time.Millisecond) // facts found at distinct instants
+		clock.Advance(time.Millisecond) // facts found at distinct instants
 		s.change(number, c.change)
 		correct(true)
 		correct(false)

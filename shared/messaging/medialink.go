@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
-	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
 )
 
 // checkMediaLink holds a media link to what Meta can fetch from the public
@@ -52,7 +51,7 @@ func checkComponentLinks(path string, v any) *errs.FieldError {
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(v)) {
-			at := strictjson.Join(path, k)
+			at := jsonPath(path, k)
 			if link, ok := v[k].(string); ok && k == "link" {
 				if ferr := checkMediaLink(at, link); ferr != nil {
 					return ferr

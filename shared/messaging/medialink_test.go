@@ -151,13 +151,13 @@ func TestOutboundTemplateMediaLink(t *testing.T) {
 			`{"type":"header","parameters":[{"type":"image","image":{"link":"` + link + `"}}]}]}}`
 	}
 	for _, link := range []string{"https://169.254.169.254/latest/meta-data/", "https://0x7f.1/a.jpg", "http://example.com/a.jpg", "https://localhost/a.jpg"} {
-		_, err := ParseOutboundRequest([]byte(template(link)))
+		err := decodeSend(t, template(link)).Validate()
 		var fe *errs.FieldError
 		if !errors.As(err, &fe) || fe.Field != "template.components[1].parameters[0].image.link" {
 			t.Errorf("%s: %v", link, err)
 		}
 	}
-	if _, err := ParseOutboundRequest([]byte(template("https://cdn.example.com/a.jpg"))); err != nil {
+	if err := decodeSend(t, template("https://cdn.example.com/a.jpg")).Validate(); err != nil {
 		t.Errorf("a public link: %v", err)
 	}
 }

@@ -74,11 +74,8 @@ func newFixture(t *testing.T, script ...error) *fixture {
 // queued stores a text message as the API does and returns its job.
 func (f *fixture) queued(t *testing.T, key string) messaging.OutboundJob {
 	t.Helper()
-	req, err := messaging.ParseOutboundRequest([]byte(`{"phone_number_id":"` + number +
-		`","to":"+16505551234","type":"text","text":{"body":"Your order shipped"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := messaging.OutboundRequest{PhoneNumberID: number, To: "+16505551234", Type: messaging.OutTypeText,
+		OutContent: messaging.OutContent{Text: &messaging.OutText{Body: "Your order shipped"}}}
 	m, err := messaging.NewOutbound(tenant, key, req, number, "", f.now)
 	if err != nil {
 		t.Fatal(err)

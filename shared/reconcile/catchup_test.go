@@ -120,7 +120,7 @@ func TestSecondCatchUpOverUnchangedStateWritesNothing(t *testing.T) {
 		if rep.Messages.Found != 0 || rep.Messages.Fixed != 0 || rep.Conversations.Found != 0 || rep.Conversations.Fixed != 0 {
 			t.Fatalf("second pass: messages %+v, conversations %+v", rep.Messages, rep.Conversations)
 		}
-		time.Sleep(200 * time.Millisecond) // what it queued, if anything, is applied
+		r.settled(t) // what it queued, if anything, is applied
 		if n := q.sent.Load(); n != 0 {
 			t.Fatalf("second pass handed %d items on", n)
 		}

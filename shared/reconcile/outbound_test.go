@@ -65,11 +65,8 @@ func newOutboundRig() *outboundRig {
 func (r *outboundRig) outbound(t *testing.T, key, body string, at time.Time, states ...messaging.OutboundState) messaging.OutboundMessage {
 	t.Helper()
 	ctx := context.Background()
-	req, err := messaging.ParseOutboundRequest([]byte(fmt.Sprintf(
-		`{"phone_number_id":%q,"to":"16505551234","type":"text","text":{"body":%q}}`, sendNumber, body)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := messaging.OutboundRequest{PhoneNumberID: sendNumber, To: "16505551234", Type: messaging.OutTypeText,
+		OutContent: messaging.OutContent{Text: &messaging.OutText{Body: body}}}
 	m, err := messaging.NewOutbound("acme", key, req, sendNumber, "", at)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -50,6 +51,11 @@ type rig struct {
 	rec      *reconcile.Reconciler
 	// calls counts the DynamoDB calls of the messages stores (nil in memory).
 	calls *awstest.Calls
+	// queued counts what the messages queue holds (nil in memory).
+	queued func(t *testing.T) int
+	// clock is what the rig's workers, facts and simulated Kapso read: the
+	// real time, until a test moves it ahead.
+	clock *testclock.Running
 }
 
 // numberStore is what the rig needs of the number store.
@@ -85,7 +91,7 @@ var backends = map[string]func(t *testing.T, w *messagesworker.Worker) backend{
 			hints: &dynamo.Hints{DB: db, Table: table}, checkpoints: &dynamo.Checkpoints{DB: db, Table: table},
 			messages: &dynamo.Messages{DB: mdb, Table: table}, pending: &dynamo.Pending{DB: mdb, Table: table},
 			rejects: &dynamo.Rejects{DB: mdb, Table: table}, queue: &sqsqueue.DeliveryQueue{Client: client}, queueURL: q.URL,
-			calls: calls}
+			calls: calls, queued: func(t *testing.T) int { return awstest.Queued(t, client, q.URL) }}
 	},
 }
 
@@ -106,6 +112,8 @@ type backend struct {
 	queueURL string
 	// calls counts the DynamoDB calls of the messages stores (nil in memory).
 	calls *awstest.Calls
+	// queued counts what the queue holds (nil in memory).
+	queued func(t *testing.T) int
 }
 
 // directQueue hands a delivery to the messages worker as SQS would.
@@ -136,6 +144,10 @@ func newRig(t *testing.T, opts kapsosim.Options) *rig {
 
 func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing.T, *messagesworker.Worker) backend) *rig {
 	t.Helper()
+	clock := testclock.NewRunning()
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
 	sim := kapsosim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
@@ -145,14 +157,24 @@ func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing
 	b := newBackend(t, mw)
 	mw.Store, mw.Pending, mw.Numbers, mw.Rejects = b.messages, b.pending, b.numbers, b.rejects
 	worker := &lifecycleworker.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
-		Rejects: &memstore.Rejects{}, Log: log}
+		Rejects: &memstore.Rejects{}, Log: log, Now: clock.Now}
 	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
-		worker: worker, calls: b.calls,
+		worker: worker, calls: b.calls, queued: b.queued, clock: clock,
 		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Meters: reconcileapp.KapsoMeters{},
 			Confirmer: worker, Hints: b.hints,
-			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Messages: b.messages, Log: log,
+			Checkpoints: b.checkpoints, Queue: b.queue, MessagesQueueURL: b.queueURL, Messages: b.messages, Log: log, Now: clock.Now,
 			// Unpaced: the simulator has no rate limit unless a test sets one.
 			Limits: reconcile.Limits{KapsoPerMinute: 1 << 30}}}
+}
+
+// settled waits until the messages queue holds nothing: the poller deletes
+// a delivery once the worker has applied it, so what a run queued is then
+// applied. In memory the queue hands each delivery over at once.
+func (r *rig) settled(t *testing.T) {
+	t.Helper()
+	if r.queued != nil {
+		eventually(t, "the messages queue drained", func() bool { return r.queued(t) == 0 })
+	}
 }
 
 // customer creates the tenant and its Kapso customer, as the tenant API does.
@@ -240,7 +262,7 @@ func (r *rig) connectedWithoutWebhook(t *testing.T, tenantID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number}, time.Now())
+	created := onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number}, r.clock.Now())
 	if _, _, err := r.store.AppendFact(ctx, tenantID, created); err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +483,7 @@ func TestNumberCheckGoesOnWhereTheLastRunStopped(t *testing.T) {
 	var numbers []string
 	for _, id := range []string{"t1", "t2", "t3"} {
 		numbers = append(numbers, r.connectedWithoutWebhook(t, id))
-		time.Sleep(2 * time.Millisecond) // distinct update times
+		r.clock.Advance(time.Millisecond) // distinct update times
 	}
 	// One full run registers the webhooks and checks every number: the
 	// tenants are settled and the sweep is back at its start.

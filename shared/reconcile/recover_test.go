@@ -15,6 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // fastRetries runs Kapso's delivery retry schedule (2.5 minutes) in about
@@ -59,12 +60,8 @@ func (r *rig) run(t *testing.T, ctx context.Context) reconcile.Report {
 // travel through the fauxqs queue to the messages worker.
 func eventually(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not after 10 s: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Until(10*time.Second, 20*time.Millisecond, f) {
+		t.Fatalf("not after 10 s: %s", what)
 	}
 }
 
@@ -146,7 +143,7 @@ func TestMessagesMissedWhileTheIngestWasDownAreRecovered(t *testing.T) {
 		if again := r.run(t, ctx); again.Messages.Checked < 2 || again.Messages.Found != 0 {
 			t.Fatalf("second report %+v", again.Messages)
 		}
-		time.Sleep(200 * time.Millisecond) // what it queued, if anything, is applied
+		r.settled(t) // what it queued, if anything, is applied
 		convs, _, err := r.messages.Conversations(ctx, "acme", messaging.Page{Limit: 10})
 		if err != nil || len(convs) != 1 {
 			t.Fatalf("%d conversations, %v", len(convs), err)
@@ -290,7 +287,7 @@ func TestLinkWhoseCreationTimedOutIsAdopted(t *testing.T) {
 			CreatedAt: first.CreatedAt, ExpiresAt: first.ExpiresAt}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond) // a later creation time
+		r.clock.Advance(time.Millisecond) // a later creation time
 		r.sim.StallLinkCreation(1, 5*time.Second)
 		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		_, err = r.client.CreateSetupLink(short, customer, onboarding.SetupLinkOptions{})
@@ -402,7 +399,7 @@ func testDeadline(t *testing.T, r *rig) {
 		if _, err := r.sim.SetWebhookState(n, &inactive, ""); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond) // distinct update times, a stable sweep order
+		r.clock.Advance(time.Millisecond) // distinct update times, a stable sweep order
 	}
 	// Paced at 4 calls a second, a run with 3 s left (2 s of which is the
 	// margin it keeps) reaches only some tenants.

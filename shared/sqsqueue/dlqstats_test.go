@@ -7,10 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // The backlog of each DLQ, by name: its depth, and the age of its oldest
@@ -32,8 +34,19 @@ func TestDLQStatsReportDepthAndAge(t *testing.T) {
 		got[1].Queue != "messages-dlq" || got[1].Depth != 3 || got[1].InFlight != 0 || got[1].OldestAge < 85*time.Second || got[1].OldestAge > 100*time.Second {
 		t.Fatalf("stats %+v", got)
 	}
-	time.Sleep(1500 * time.Millisecond) // the sample's one-second visibility
-	if left := drain(t, client, messages.DLQURL); len(left) != 3 {
+	// The sampled messages come back once the sample's one-second
+	// visibility ends: receive until all three have, or the bound.
+	var left []types.Message
+	poll.Until(10*time.Second, 10*time.Millisecond, func() bool {
+		got, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(messages.DLQURL),
+			MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, got.Messages...)
+		return len(left) >= 3
+	})
+	if len(left) != 3 {
 		t.Fatalf("%d messages left in the DLQ after sampling, want 3", len(left))
 	}
 }

@@ -20,7 +20,7 @@ func TestOutboundQueueContract(t *testing.T) {
 		client := awstest.SQS(t)
 		url := awstest.Queues(t)[schema.Outbound.ID].URL
 		take := func(t *testing.T, after time.Duration) []messaging.OutboundJob {
-			time.Sleep(after)
+			time.Sleep(after) // the delay is the real server's DelaySeconds: only time passing shows the job
 			ctx := context.Background()
 			out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url),
 				MaxNumberOfMessages: 10, WaitTimeSeconds: 1})

@@ -13,6 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -49,12 +50,24 @@ func TestPollerHasLambdaBatchSemantics(t *testing.T) {
 			}
 			return res, nil
 		}}
-	for range 4 {
+	// The poison message's visibility is zero, so it is back as soon as it
+	// failed: receive until the DLQ has it, then once more.
+	dlqDepth := func() string {
+		dlq, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.DLQURL),
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dlq.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)]
+	}
+	once := func() bool {
 		if _, err := p.Once(ctx, 0); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return dlqDepth() != "0"
 	}
+	poll.Until(10*time.Second, 5*time.Millisecond, once)
+	once()
 	if len(handled) != 2 {
 		t.Fatalf("handled %v: successes must be deleted, not redelivered", handled)
 	}

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
@@ -155,3 +157,27 @@ func Queues(tb testing.TB) map[string]sqsqueue.QueueURLs {
 // Bridge and Idempotency name the test's tables.
 func Bridge(names map[string]string) string      { return names[schema.Bridge.ID] }
 func Idempotency(names map[string]string) string { return names[schema.Idempotency.ID] }
+
+// Queued is what a queue holds: its messages visible, in flight and
+// delayed. A consumer's message counts until the consumer, done with it,
+// deletes it; so a queue with none queued has had all its work done.
+func Queued(tb testing.TB, client *sqs.Client, url string) int {
+	tb.Helper()
+	names := []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: names})
+	if err != nil {
+		tb.Fatalf("count the messages of %s: %v", url, err)
+	}
+	n := 0
+	for _, name := range names {
+		c, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			tb.Fatalf("%s of %s: %q", name, url, out.Attributes[string(name)])
+		}
+		n += c
+	}
+	return n
+}

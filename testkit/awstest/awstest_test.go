@@ -51,3 +51,26 @@ func TestTablesAndQueuesFollowTheSchema(t *testing.T) {
 		t.Fatal("no redrive policy on the lifecycle queue")
 	}
 }
+
+// Queued counts a queue's messages whatever their state: visible, in
+// flight or delayed.
+func TestQueuedCountsEveryMessage(t *testing.T) {
+	ctx := context.Background()
+	client, url := awstest.SQS(t), awstest.Queues(t)[schema.Messages.ID].URL
+	if n := awstest.Queued(t, client, url); n != 0 {
+		t.Fatalf("a new queue holds %d", n)
+	}
+	for _, delay := range []int32{0, 0, 60} {
+		if _, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("m"),
+			DelaySeconds: delay}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 1, VisibilityTimeout: 60})
+	if err != nil || len(got.Messages) != 1 {
+		t.Fatalf("received %d: %v", len(got.Messages), err)
+	}
+	if n := awstest.Queued(t, client, url); n != 3 {
+		t.Fatalf("queued %d, want 3: one visible, one in flight, one delayed", n)
+	}
+}

@@ -29,3 +29,28 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
+
+// Running is a clock that runs with the real one, moved ahead by Advance:
+// for code that also waits on real timers, whose times a test still needs
+// to set apart. It is safe for concurrent use.
+type Running struct {
+	mu    sync.Mutex
+	ahead time.Duration
+}
+
+// NewRunning is a clock reading the real time.
+func NewRunning() *Running { return &Running{} }
+
+// Now reads the clock.
+func (c *Running) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.ahead)
+}
+
+// Advance moves the clock on by d.
+func (c *Running) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.ahead += d
+	c.mu.Unlock()
+}

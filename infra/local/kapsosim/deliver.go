@@ -109,7 +109,9 @@ func (s *Simulator) SendProjectEvent(event string, payload []byte) (string, erro
 	}
 	key := s.uuid()
 	copies := modeCopies[s.mode]
-	s.wg.Add(copies)
+	for range copies {
+		s.startLocked()
+	}
 	s.mu.Unlock()
 	for range copies {
 		go s.deliverWithRetries(event, key, payload)
@@ -118,7 +120,7 @@ func (s *Simulator) SendProjectEvent(event string, payload []byte) (string, erro
 }
 
 func (s *Simulator) deliverWithRetries(event, key string, body []byte) {
-	defer s.wg.Done()
+	defer s.finish()
 	var tried attempts
 	for i, wait := range s.schedule {
 		t := time.NewTimer(wait)

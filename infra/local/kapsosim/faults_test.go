@@ -346,7 +346,7 @@ func TestNumberWebhookDropMode(t *testing.T) {
 	if st, err := h.sim.SendNumberEvent(ctx, pnid, kapso.EventConversationEnded, []byte(`{}`), ""); err != nil || len(st) != 0 {
 		t.Errorf("conversation event %v %v", st, err)
 	}
-	time.Sleep(80 * time.Millisecond) // past any retry
+	settled(t, h)
 	if n := len(rc.requests()); n != 0 {
 		t.Errorf("%d deliveries in drop mode", n)
 	}

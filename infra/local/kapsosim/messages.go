@@ -665,8 +665,8 @@ func (s *Simulator) background(f func()) {
 	if s.closed {
 		return
 	}
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); f() }()
+	s.startLocked()
+	go func() { defer s.finish(); f() }()
 }
 
 // retryNumber makes the delivery's attempts after those tried.

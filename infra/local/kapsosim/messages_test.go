@@ -365,7 +365,7 @@ func TestMessageDeliveriesRetried(t *testing.T) {
 			t.Errorf("attempt %d: %v", i+1, r.header)
 		}
 	}
-	time.Sleep(60 * time.Millisecond)
+	settled(t, h)
 	if n := len(rc.requests()); n != 3 {
 		t.Errorf("%d attempts after a 200", n)
 	}

@@ -246,7 +246,7 @@ func TestProxySendDefaultAutoStatuses(t *testing.T) {
 	lastDelivery(t, rc, kapso.EventMessageRead)
 
 	// The number with its own (empty) setting stays sent.
-	time.Sleep(3 * delay)
+	settled(t, h)
 	if ms := outbound(h, quiet); len(ms) != 1 || ms[0].Status() != "sent" {
 		t.Errorf("overridden number moved on: %+v", ms)
 	}

@@ -85,8 +85,12 @@ type Simulator struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
+	mu     sync.Mutex
+	closed bool
+	// busy counts the background senders running; idle is closed while
+	// there are none.
+	busy       int
+	idle       chan struct{}
 	rng        *rand.Rand
 	projectID  string
 	mode       string
@@ -143,6 +147,8 @@ func New(o Options) *Simulator {
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s.projectID = s.uuid()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.idle = make(chan struct{})
+	close(s.idle)
 	s.routes()
 	return s
 }
@@ -154,6 +160,41 @@ func (s *Simulator) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+}
+
+// startLocked counts a background sender about to start; s.mu is held.
+func (s *Simulator) startLocked() {
+	if s.busy == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.busy++
+	s.wg.Add(1)
+}
+
+// finish counts a background sender done.
+func (s *Simulator) finish() {
+	s.mu.Lock()
+	if s.busy--; s.busy == 0 {
+		close(s.idle)
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// WaitIdle returns once no background sender runs: every webhook delivery
+// has been made with its retries, and every automatic status set; so a test
+// knows nothing more is on its way from the simulator. Work started after
+// it returns is not waited for.
+func (s *Simulator) WaitIdle(ctx context.Context) error {
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the simulator's background senders: %w", ctx.Err())
+	}
 }
 
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

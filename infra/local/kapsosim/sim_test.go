@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
@@ -144,12 +145,20 @@ func postForm(t *testing.T, u string, form url.Values) *http.Response {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
+	if !poll.Until(5*time.Second, 5*time.Millisecond, cond) {
+		t.Fatalf("timed out waiting for %s", what)
 	}
-	t.Fatalf("timed out waiting for %s", what)
+}
+
+// settled waits until the simulator has nothing more on its way: every
+// delivery made with its retries, every automatic status set.
+func settled(t *testing.T, h *harness) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.sim.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestSignMatchesKapsoVectors(t *testing.T) {
@@ -491,7 +500,7 @@ func TestProjectWebhookStopsAfterSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "3 attempts", func() bool { return len(rc.requests()) == 3 })
-	time.Sleep(50 * time.Millisecond)
+	settled(t, h)
 	if n := len(rc.requests()); n != 3 {
 		t.Errorf("%d attempts for a 3-step schedule", n)
 	}

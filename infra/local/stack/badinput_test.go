@@ -41,6 +41,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // The bad-input suite: every door of kapso-bridge is fed input it must
@@ -147,9 +148,9 @@ func startBadInputEnv(t *testing.T) *biEnv {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, page := api(t, s, http.MethodGet, "/v1/tenants/"+e.tenant+"/conversations?limit=1", "")
+	var page map[string]any
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		_, page = api(t, s, http.MethodGet, "/v1/tenants/"+e.tenant+"/conversations?limit=1", "")
 		convs, _ := page["conversations"].([]any)
 		cursor, _ := page["next_cursor"].(string)
 		if len(convs) == 1 && cursor != "" {
@@ -164,7 +165,7 @@ func startBadInputEnv(t *testing.T) *biEnv {
 				e.messagesCursor, _ = msgs["next_cursor"].(string)
 				if len(list) == 1 && e.messagesCursor != "" {
 					e.wamid = list[0].(map[string]any)["id"].(string)
-					break
+					return true
 				}
 				// Ana's two messages went to the newer conversation.
 				e.convA, e.convB = e.convB, e.convA
@@ -173,14 +174,13 @@ func startBadInputEnv(t *testing.T) *biEnv {
 				e.messagesCursor, _ = msgs["next_cursor"].(string)
 				if len(list) == 1 && e.messagesCursor != "" {
 					e.wamid = list[0].(map[string]any)["id"].(string)
-					break
+					return true
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("conversations never stored: %v", page)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("conversations never stored: %v", page)
 	}
 
 	status, body := api(t, s, http.MethodPost, "/v1/tenants/"+e.other+"/setup-links", `{"tenant_name":"Other Ltd"}`)
@@ -372,20 +372,17 @@ func (a biSnap) count(table string) int { return len(a.items[table]) }
 // whatever an earlier case legitimately set going has finished.
 func (e *biEnv) settle(t *testing.T) biSnap {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	prev := e.snap(t)
-	for {
-		time.Sleep(100 * time.Millisecond)
-		cur := e.snap(t)
+	// Two snapshots a poll apart must agree: the first ask only takes one.
+	var prev, cur *biSnap
+	if !poll.Until(20*time.Second, 100*time.Millisecond, func() bool {
+		snap := e.snap(t)
+		prev, cur = cur, &snap
 		// A message in a DLQ stays there; only the live queues must drain.
-		if prev.diff(cur) == "" && e.live(cur) == 0 {
-			return cur
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stack never settled: %s", prev.diff(cur))
-		}
-		prev = cur
+		return prev != nil && prev.diff(*cur) == "" && e.live(*cur) == 0
+	}) {
+		t.Fatalf("the stack never settled: %s", prev.diff(*cur))
 	}
+	return *cur
 }
 
 // live counts the messages of the live (not dead-letter) queues.
@@ -555,8 +552,10 @@ func (e *biEnv) run(t *testing.T, cases []biCase) {
 			if c.check != nil {
 				c.check(t, r)
 			}
-			// Give a consumer the time to act on anything wrongly queued.
-			time.Sleep(50 * time.Millisecond)
+			// Anything wrongly queued is acted on before the snapshot: a
+			// message counts until its consumer is done with it, so once the
+			// live queues are empty what it did is in the tables.
+			poll.Until(5*time.Second, 20*time.Millisecond, func() bool { return e.live(e.snap(t)) == 0 })
 			after := e.snap(t)
 			if c.changes != nil {
 				c.changes(t, before, after)
@@ -1318,12 +1317,8 @@ func TestBadInputLocalPages(t *testing.T) {
 				}
 			},
 			changes: func(t *testing.T, before, after biSnap) {
-				deadline := time.Now().Add(20 * time.Second)
-				for e.s.Sim.SentByProxy() != sentBefore+1 {
-					if time.Now().After(deadline) {
-						t.Fatalf("the Meta proxy took %d sends, want 1", e.s.Sim.SentByProxy()-sentBefore)
-					}
-					time.Sleep(50 * time.Millisecond)
+				if !poll.Until(20*time.Second, 50*time.Millisecond, func() bool { return e.s.Sim.SentByProxy() == sentBefore+1 }) {
+					t.Fatalf("the Meta proxy took %d sends, want 1", e.s.Sim.SentByProxy()-sentBefore)
 				}
 			}},
 	})

@@ -19,6 +19,8 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
+	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
 // startStack runs the same stack as make dev, on random loopback ports.
@@ -39,8 +41,8 @@ func launchStack(t *testing.T, every string) *stack.Stack {
 }
 
 // launchStackWith is launchStack with the settings set gives in place of
-// their dev defaults.
-func launchStackWith(t *testing.T, set map[string]string) *stack.Stack {
+// their dev defaults, and the options each of with changes.
+func launchStackWith(t *testing.T, set map[string]string, with ...func(*stack.Options)) *stack.Stack {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,9 +59,13 @@ func launchStackWith(t *testing.T, set map[string]string) *stack.Stack {
 	settings[config.AppFailureURL.Name] = base + "/app/failed"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
+	o := stack.Options{Settings: settings, Listener: ln, SimListener: sln,
 		SimRetrySchedule: []time.Duration{0, 200 * time.Millisecond, 800 * time.Millisecond},
-		SendCallTimeout:  2 * time.Second})
+		SendCallTimeout:  2 * time.Second}
+	for _, f := range with {
+		f(&o)
+	}
+	s, err := stack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,20 +138,16 @@ func signUp(t *testing.T, s *stack.Stack, bctx context.Context, tenant string) s
 	}
 	// The app page refreshes itself until kapso-bridge has the proof; a
 	// check that lands during a reload is simply tried again.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		done, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => {
+	if !poll.Until(60*time.Second, 200*time.Millisecond, func() bool {
+		var done bool
+		done, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => {
 			const s = document.getElementById("tenant-status"), w = document.querySelector("td.webhook");
 			return !!(s && w && s.textContent === "connected" && w.textContent === "registered");
 		})()`))
-		if err == nil && done {
-			break
-		}
-		if time.Now().After(deadline) {
-			dumpState(t, s)
-			t.Fatalf("app page never showed the tenant connected (last error %v)", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil && done
+	}) {
+		dumpState(t, s)
+		t.Fatalf("app page never showed the tenant connected (last error %v)", err)
 	}
 	// Load it once more: the page is settled now, no reload under the reads.
 	if err := chromedp.Do(bctx, chromedp.Navigate(landed)); err != nil {
@@ -249,7 +251,9 @@ const readInbox = `JSON.stringify((() => {
 // its status.
 func TestBrowserInbox(t *testing.T) {
 	bctx := newBrowser(t, 3*time.Minute)
-	s := startStack(t)
+	kapsoClock := testclock.NewRunning()
+	s := launchStackWith(t, map[string]string{config.ReconcileEvery.Name: "2s"}, func(o *stack.Options) { o.SimNow = kapsoClock.Now })
+	t.Cleanup(s.Stop)
 
 	res, err := http.Get(s.URL + "/")
 	if err != nil {
@@ -269,14 +273,15 @@ func TestBrowserInbox(t *testing.T) {
 	const bsuid = "BR.77210938475610293847"
 	ana := sim(t, s, number+"/messages", map[string]any{"text": "Hola, ¿tienen pan hoy?", "from_phone": "+5215512345678", "name": "Ana López"})
 	joao := sim(t, s, number+"/messages", map[string]any{"text": "Bom dia, vocês têm pão sem glúten?", "from_bsuid": bsuid, "name": "João"})
-	// The pauses give each conversation its own second of last activity.
-	time.Sleep(1100 * time.Millisecond)
+	// Moving Kapso's clock on gives each conversation its own second of
+	// last activity.
+	kapsoClock.Advance(time.Second)
 	maria := sim(t, s, number+"/messages", map[string]any{"text": "Queria um bolo", "from_phone": "+16505551234", "name": "Maria Souza", "count": 3})
-	time.Sleep(1100 * time.Millisecond)
+	kapsoClock.Advance(time.Second)
 	reply := sim(t, s, number+"/outbound", map[string]any{"text": "¡Sí! Hasta las 15h.", "to_phone": "+5215512345678"})
 	sim(t, s, "/_sim/messages/"+reply.WAMID+"/status", map[string]any{"status": "delivered"})
 	sim(t, s, "/_sim/messages/"+reply.WAMID+"/status", map[string]any{"status": "read"})
-	time.Sleep(1100 * time.Millisecond)
+	kapsoClock.Advance(time.Second)
 	late := sim(t, s, number+"/outbound", map[string]any{"text": "Seu bolo ficou pronto!", "to_phone": "+16505551234"})
 	sim(t, s, "/_sim/messages/"+late.WAMID+"/status", map[string]any{"status": "failed"})
 
@@ -332,24 +337,22 @@ func TestBrowserInbox(t *testing.T) {
 	// The page was loaded before any message: its own refresh must bring
 	// them in, as the worker stores them.
 	var last string
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+	if !poll.Until(90*time.Second, 250*time.Millisecond, func() bool {
 		raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](readInbox))
 		var in inboxState
 		if err == nil {
 			err = json.Unmarshal([]byte(raw), &in)
 		}
 		if err == nil {
-			if last = missing(in); last == "" {
-				break
-			}
+			last = missing(in)
 		} else {
 			last = err.Error()
 		}
-		if time.Now().After(deadline) {
-			screenshot(t, bctx, "/tmp/inbox.png")
-			dumpState(t, s)
-			t.Fatalf("the inbox never showed every message: %s", last)
-		}
+		return last == ""
+	}) {
+		screenshot(t, bctx, "/tmp/inbox.png")
+		dumpState(t, s)
+		t.Fatalf("the inbox never showed every message: %s", last)
 	}
 	screenshot(t, bctx, "/tmp/inbox.png")
 
@@ -407,10 +410,8 @@ func TestBrowserSendFormUnderTheLocalPagesHeaders(t *testing.T) {
 	if err != nil || !strings.HasPrefix(notice, "Sent: ") {
 		t.Fatalf("notice %q %v", notice, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); s.Sim.SentByProxy() != sent+1; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the Meta proxy took %d sends, want 1", s.Sim.SentByProxy()-sent)
-		}
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool { return s.Sim.SentByProxy() == sent+1 }) {
+		t.Fatalf("the Meta proxy took %d sends, want 1", s.Sim.SentByProxy()-sent)
 	}
 
 	seen, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`fetch(location.href).then(r => ({

@@ -14,6 +14,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // connect signs tenant up without a browser: a setup link, the simulator's
@@ -56,18 +57,15 @@ func numberStatus(conn map[string]any, number string) any {
 // waitConnection polls the tenant's connection until ok, or fails after 30 s.
 func waitConnection(t *testing.T, s *stack.Stack, tenant string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, conn := api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/connection", "")
-		if ok(conn) {
-			return conn
-		}
-		if time.Now().After(deadline) {
-			dumpState(t, s)
-			t.Fatalf("connection of %s never reached the expected state: %v", tenant, conn)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var conn map[string]any
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		_, conn = api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/connection", "")
+		return ok(conn)
+	}) {
+		dumpState(t, s)
+		t.Fatalf("connection of %s never reached the expected state: %v", tenant, conn)
 	}
+	return conn
 }
 
 func timelineKinds(conn map[string]any) map[string]int {
@@ -106,7 +104,10 @@ func TestReplayedWebhookUnderAnotherNameChangesNothing(t *testing.T) {
 	if conn["status"] != "connected" || numberStatus(conn, number) != "connected" {
 		t.Fatalf("after replays: %v", conn)
 	}
-	time.Sleep(5 * time.Second) // two reconciler runs (every 2 s here)
+	// Two reconciler runs, and what they set going done.
+	reconcileNow(t, s)
+	reconcileNow(t, s)
+	settled(t, s)
 	_, conn = api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
 	if conn["status"] != "connected" || numberStatus(conn, number) != "connected" {
 		t.Fatalf("after the reconciler: %v", conn)
@@ -264,7 +265,10 @@ func TestForgedFailureRedirectLeavesTheLinkUsable(t *testing.T) {
 		}
 	}
 	usable(waitConnection(t, s, "acme", func(c map[string]any) bool { return timelineKinds(c)["failure_redirect"] == 1 }))
-	time.Sleep(5 * time.Second) // two reconciler runs (every 2 s here)
+	// Two reconciler runs, and what they set going done.
+	reconcileNow(t, s)
+	reconcileNow(t, s)
+	settled(t, s)
 	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
 	usable(conn)
 }

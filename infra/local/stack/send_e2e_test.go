@@ -21,6 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // send posts a send request under key and decodes the answer.
@@ -55,17 +56,15 @@ func message(body map[string]any) map[string]any {
 // waitMessage polls GET …/messages/{id} until ok, or fails after 30 s.
 func waitMessage(t *testing.T, s *stack.Stack, tenant, id string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, m := api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/messages/"+id, "")
-		if status == http.StatusOK && ok(m) {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s never reached the expected state: %d %v", id, status, m)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var status int
+	var m map[string]any
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		status, m = api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/messages/"+id, "")
+		return status == http.StatusOK && ok(m)
+	}) {
+		t.Fatalf("message %s never reached the expected state: %d %v", id, status, m)
 	}
+	return m
 }
 
 func hasStatus(want string) func(map[string]any) bool {
@@ -105,12 +104,11 @@ func TestSendFromATenantsNumber(t *testing.T) {
 	const phone = "5215512345678"
 	in := sim(t, s, "/_sim/numbers/"+number+"/messages", map[string]any{"text": "¿Tienen pan?", "from_phone": "+" + phone, "name": "Ana"})
 	contact := "/v1/tenants/acme/numbers/" + number + "/contacts/" + phone
-	deadline := time.Now().Add(30 * time.Second)
-	for status, _ := api(t, s, http.MethodGet, contact, ""); status != http.StatusOK; status, _ = api(t, s, http.MethodGet, contact, "") {
-		if time.Now().After(deadline) {
-			t.Fatal("the inbound message's contact was never stored")
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		status, _ := api(t, s, http.MethodGet, contact, "")
+		return status == http.StatusOK
+	}) {
+		t.Fatal("the inbound message's contact was never stored")
 	}
 	text := func(body string) string {
 		return fmt.Sprintf(`{"to":"+%s","type":"text","text":{"body":%q}}`, phone, body)
@@ -179,7 +177,7 @@ func TestSendFromATenantsNumber(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(2 * time.Second) // the pollers take both copies
+		drained(t, s, schema.Outbound.ID) // the pollers took both copies, and are done with them
 		expectSent(t, 1)
 	})
 
@@ -223,7 +221,7 @@ func TestSendFromATenantsNumber(t *testing.T) {
 		expectSent(t, 1)
 		// Its webhooks (sent, delivered, read) arrive while the send is
 		// unknown: statuses before the send is recorded.
-		time.Sleep(time.Second)
+		settled(t, s)
 		status, body := api(t, s, http.MethodPost, stack.ReconcilePath, "")
 		if status != http.StatusOK {
 			t.Fatalf("reconcile: %d %v", status, body)
@@ -232,12 +230,10 @@ func TestSendFromATenantsNumber(t *testing.T) {
 		if m["wamid"] == nil {
 			t.Errorf("adopted message without its WAMID: %v", m)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for listed(t, s, "acme", in.ConversationID, id) != 1 || listed(t, s, "acme", in.ConversationID, fmt.Sprint(m["wamid"])) != 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("the conversation does not list the adopted message once under its outbound id")
-			}
-			time.Sleep(200 * time.Millisecond)
+		if !poll.Until(10*time.Second, 200*time.Millisecond, func() bool {
+			return listed(t, s, "acme", in.ConversationID, id) == 1 && listed(t, s, "acme", in.ConversationID, fmt.Sprint(m["wamid"])) == 0
+		}) {
+			t.Fatalf("the conversation does not list the adopted message once under its outbound id")
 		}
 		expectSent(t, 0)
 	})
@@ -259,14 +255,10 @@ func TestSendFromATenantsNumber(t *testing.T) {
 		sim(t, s, "/_sim/numbers/"+number+"/messages", map[string]any{"text": "Olá", "from_bsuid": bsuid, "name": "João"})
 		var status int
 		var body map[string]any
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		poll.Until(30*time.Second, 200*time.Millisecond, func() bool {
 			status, body = send(t, s, "acme", "bsuid-1", `{"recipient":"`+bsuid+`","type":"text","text":{"body":"Olá João"}}`)
-			if status != http.StatusUnprocessableEntity || time.Now().After(deadline) {
-				break // 422 until the inbound message is stored
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return status != http.StatusUnprocessableEntity // 422 until the inbound message is stored
+		})
 		if status != http.StatusAccepted {
 			t.Fatalf("send to a BSUID: %d %v", status, body)
 		}

@@ -125,6 +125,9 @@ type Options struct {
 	// move their sends on themselves.
 	SimAutoStatuses    []string
 	SimAutoStatusDelay time.Duration
+	// SimNow, when set, is the simulator's clock: the times of what it
+	// makes and sends (tests move it on to set events apart).
+	SimNow func() time.Time
 
 	Log         *slog.Logger
 	ServicesLog io.Writer
@@ -305,6 +308,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			RetrySchedule:        o.SimRetrySchedule,
 			DefaultAutoStatuses:  o.SimAutoStatuses,
 			AutoStatusDelay:      o.SimAutoStatusDelay,
+			Now:                  o.SimNow,
 			Logger:               log.With("component", "kapso-simulator"),
 		})
 		vals[config.KapsoAPIBaseURL.Name] = s.SimURL + "/platform/v1"

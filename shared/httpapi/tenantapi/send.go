@@ -36,7 +36,7 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	req, err := messaging.ParseOutboundRequest(body)
+	req, err := parseSendRequest(body)
 	if err != nil {
 		return errs.E(errs.Invalid, err.Error(), err) // an *errs.FieldError, safe to show
 	}

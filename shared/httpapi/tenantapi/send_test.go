@@ -234,7 +234,7 @@ func FuzzSendBody(f *testing.F) {
 			if err != nil || !ok || id != messaging.OutboundID("acme", key) || !messaging.ValidIdempotencyKey(key) {
 				t.Fatalf("accepted %q under key %q: stored %v %v", body, key, ok, err)
 			}
-			req, err := messaging.ParseOutboundRequest(body)
+			req, err := tenantapi.ParseSendRequest(body)
 			if err != nil || req.Fingerprint() != m.Fingerprint || !json.Valid(m.Body) {
 				t.Fatalf("accepted %q: %v, fingerprint %s, meta body %s", body, err, m.Fingerprint, m.Body)
 			}

@@ -125,14 +125,18 @@ func (s *stack) drain(queueURL string) []queued {
 	s.t.Helper()
 	var out []queued
 	deadline := time.Now().Add(30 * time.Second)
+	var wait int32
 	for {
 		res, err := s.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 1,
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: 1,
 		})
 		if err != nil {
 			s.t.Fatalf("receive: %v", err)
 		}
 		// An empty short poll is not proof of an empty queue: ask the queue.
+		// Messages in flight come back when their visibility ends: the next
+		// receive waits for them on the server.
+		wait = 0
 		if len(res.Messages) == 0 {
 			if s.pending(queueURL) == 0 {
 				return out
@@ -140,7 +144,7 @@ func (s *stack) drain(queueURL string) []queued {
 			if time.Now().After(deadline) {
 				s.t.Fatalf("queue never drained: %d messages pending", s.pending(queueURL))
 			}
-			time.Sleep(100 * time.Millisecond)
+			wait = 1
 		}
 		for _, m := range res.Messages {
 			d, body, err := envelope.Decode(aws.ToString(m.Body))

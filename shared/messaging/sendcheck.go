@@ -1,232 +1,20 @@
 package messaging
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
-	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
 )
-
-// OutboundRequest is the body of a send request: one message to send from a
-// tenant's number. It carries no HTTP or AWS concern; MetaMessage turns it
-// into the Meta Cloud API message object Kapso's proxy forwards.
-type OutboundRequest struct {
-	PhoneNumberID string `json:"phone_number_id,omitempty"` // optional when the tenant has exactly one connected number
-	To            string `json:"to,omitempty"`              // E.164 digits (a leading + accepted and dropped), 7..15 digits
-	Recipient     string `json:"recipient,omitempty"`       // a BSUID instead of to
-	Type          string `json:"type"`                      // one of the Out* type names
-	OutContent
-}
-
-// OutContent is the message itself: the object of its type, the one set.
-// The request and the Meta body both carry it.
-type OutContent struct {
-	Text        *OutText        `json:"text,omitempty"`
-	Template    *OutTemplate    `json:"template,omitempty"`
-	Image       *OutMedia       `json:"image,omitempty"`
-	Document    *OutMedia       `json:"document,omitempty"`
-	Audio       *OutMedia       `json:"audio,omitempty"`
-	Video       *OutMedia       `json:"video,omitempty"`
-	Interactive *OutInteractive `json:"interactive,omitempty"`
-	Reaction    *OutReaction    `json:"reaction,omitempty"`
-	Location    *OutLocation    `json:"location,omitempty"`
-	Contacts    []OutContact    `json:"contacts,omitempty"`
-}
-
-// Message types a send request may carry.
-const (
-	OutTypeText        = "text"
-	OutTypeTemplate    = "template"
-	OutTypeImage       = "image"
-	OutTypeDocument    = "document"
-	OutTypeAudio       = "audio"
-	OutTypeVideo       = "video"
-	OutTypeInteractive = "interactive"
-	OutTypeReaction    = "reaction"
-	OutTypeLocation    = "location"
-	OutTypeContacts    = "contacts"
-)
-
-// Interactive message types a send request may carry.
-const (
-	InteractiveButton = "button" // up to three reply buttons
-	InteractiveList   = "list"   // a menu of rows in sections
-)
-
-// OutText is a text message.
-type OutText struct {
-	Body       string `json:"body"`
-	PreviewURL bool   `json:"preview_url,omitempty"`
-}
-
-// OutTemplate is a template message. Components are passed to Meta as given
-// (in canonical JSON form); only their size is bounded here.
-type OutTemplate struct {
-	Name       string               `json:"name"`
-	Language   *OutTemplateLanguage `json:"language,omitempty"`
-	Components json.RawMessage      `json:"components,omitempty"`
-}
-
-// OutTemplateLanguage is a template's language.
-type OutTemplateLanguage struct {
-	Policy string `json:"policy,omitempty"` // Meta accepts only "deterministic"
-	Code   string `json:"code"`             // e.g. en_US, pt_BR, es
-}
-
-// OutMedia is an image, document, audio or video message: the media by
-// exactly one of Link or ID.
-type OutMedia struct {
-	ID       string `json:"id,omitempty"`       // a media id from Meta's media upload
-	Link     string `json:"link,omitempty"`     // an absolute https URL Meta downloads
-	Caption  string `json:"caption,omitempty"`  // not for audio
-	Filename string `json:"filename,omitempty"` // documents only
-}
-
-// OutInteractive is an interactive message: reply buttons or a list.
-type OutInteractive struct {
-	Type   string                `json:"type"`
-	Header *OutInteractiveHeader `json:"header,omitempty"`
-	Body   *OutInteractiveText   `json:"body,omitempty"`
-	Footer *OutInteractiveText   `json:"footer,omitempty"`
-	Action *OutInteractiveAction `json:"action,omitempty"`
-}
-
-// OutInteractiveHeader is an interactive message's header; only text
-// headers are supported.
-type OutInteractiveHeader struct {
-	Type string `json:"type"` // "text"
-	Text string `json:"text"`
-}
-
-// OutInteractiveText is an interactive message's body or footer.
-type OutInteractiveText struct {
-	Text string `json:"text"`
-}
-
-// OutInteractiveAction is what the person can do: Buttons for a button
-// message, Button (the text of the button opening the list) and Sections
-// for a list message.
-type OutInteractiveAction struct {
-	Button   string           `json:"button,omitempty"`
-	Buttons  []OutReplyButton `json:"buttons,omitempty"`
-	Sections []OutListSection `json:"sections,omitempty"`
-}
-
-// OutReplyButton is one reply button; Type is "reply" (filled in when
-// omitted).
-type OutReplyButton struct {
-	Type  string    `json:"type"`
-	Reply *OutReply `json:"reply,omitempty"`
-}
-
-// OutReply is a reply button's id and title.
-type OutReply struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-}
-
-// OutListSection is a section of a list message.
-type OutListSection struct {
-	Title string       `json:"title,omitempty"`
-	Rows  []OutListRow `json:"rows"`
-}
-
-// OutListRow is a row of a list message.
-type OutListRow struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Description string `json:"description,omitempty"`
-}
-
-// OutReaction reacts to a message; an empty Emoji removes the reaction.
-type OutReaction struct {
-	MessageID string `json:"message_id"`
-	Emoji     string `json:"emoji"`
-}
-
-// OutLocation is a location message. Latitude and longitude are pointers
-// so that a missing coordinate is told apart from 0.
-type OutLocation struct {
-	Latitude  *float64 `json:"latitude,omitempty"`
-	Longitude *float64 `json:"longitude,omitempty"`
-	Name      string   `json:"name,omitempty"`
-	Address   string   `json:"address,omitempty"`
-}
-
-// OutContact is one contact card of a contacts message.
-type OutContact struct {
-	Name      *OutContactName     `json:"name,omitempty"`
-	Birthday  string              `json:"birthday,omitempty"` // YYYY-MM-DD
-	Org       *OutContactOrg      `json:"org,omitempty"`
-	Phones    []OutContactPhone   `json:"phones,omitempty"`
-	Emails    []OutContactEmail   `json:"emails,omitempty"`
-	URLs      []OutContactURL     `json:"urls,omitempty"`
-	Addresses []OutContactAddress `json:"addresses,omitempty"`
-}
-
-// OutContactName is a contact's name; FormattedName is required.
-type OutContactName struct {
-	FormattedName string `json:"formatted_name"`
-	FirstName     string `json:"first_name,omitempty"`
-	LastName      string `json:"last_name,omitempty"`
-	MiddleName    string `json:"middle_name,omitempty"`
-	Suffix        string `json:"suffix,omitempty"`
-	Prefix        string `json:"prefix,omitempty"`
-}
-
-// OutContactOrg is a contact's organisation.
-type OutContactOrg struct {
-	Company    string `json:"company,omitempty"`
-	Department string `json:"department,omitempty"`
-	Title      string `json:"title,omitempty"`
-}
-
-// OutContactPhone is a contact's phone number.
-type OutContactPhone struct {
-	Phone string `json:"phone"`
-	Type  string `json:"type,omitempty"`
-	WaID  string `json:"wa_id,omitempty"`
-}
-
-// OutContactEmail is a contact's email address.
-type OutContactEmail struct {
-	Email string `json:"email"`
-	Type  string `json:"type,omitempty"`
-}
-
-// OutContactURL is a contact's web address.
-type OutContactURL struct {
-	URL  string `json:"url"`
-	Type string `json:"type,omitempty"`
-}
-
-// OutContactAddress is a contact's postal address.
-type OutContactAddress struct {
-	Street      string `json:"street,omitempty"`
-	City        string `json:"city,omitempty"`
-	State       string `json:"state,omitempty"`
-	Zip         string `json:"zip,omitempty"`
-	Country     string `json:"country,omitempty"`
-	CountryCode string `json:"country_code,omitempty"`
-	Type        string `json:"type,omitempty"`
-}
 
 // Limits of a send request. Character counts are Unicode code points.
 const (
-	MaxOutboundBodyBytes = 64 << 10 // the request body as received
-
 	MinPhoneDigits        = 7    // shortest E.164 number accepted in to
 	MaxPhoneDigits        = 15   // E.164: at most 15 digits, country code included
 	MaxPhoneNumberIDChars = 32   // Meta's phone number ids are numeric, about 15 digits
@@ -273,53 +61,12 @@ var (
 	birthdayPattern     = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )
 
-// ParseOutboundRequest reads a send request strictly: the body is at most
-// MaxOutboundBodyBytes of valid UTF-8 holding exactly one JSON object, with
-// no unknown or repeated field, every value of the expected JSON type, and
-// every string text a person may be sent (see outboundText). The request is
-// then validated. Every error is a *errs.FieldError naming the field's JSON
-// path.
-func ParseOutboundRequest(body []byte) (OutboundRequest, error) {
-	var r OutboundRequest
-	if len(body) > MaxOutboundBodyBytes {
-		return r, errs.Field("", fmt.Sprintf("body must be at most %d bytes, got %d", MaxOutboundBodyBytes, len(body)))
-	}
-	if !utf8.Valid(body) {
-		return r, errs.Field("", "body must be valid UTF-8")
-	}
-	if err := strictjson.Decode(body, &r, strictjson.Options{Text: outboundText}); err != nil {
-		return OutboundRequest{}, bodyError(err)
-	}
-	if err := r.Validate(); err != nil {
-		return OutboundRequest{}, err
-	}
-	return r, nil
-}
-
-// bodyError words a refused body as a send request's field error.
-func bodyError(err error) *errs.FieldError {
-	var e *strictjson.Error
-	if !errors.As(err, &e) {
-		return errs.Field("", "body is not a valid send request")
-	}
-	switch e.Kind {
-	case strictjson.NotObject:
-		return errs.Field("", "body must be a JSON object")
-	case strictjson.Trailing:
-		return errs.Field("", "body must hold exactly one JSON object")
-	case strictjson.Syntax, strictjson.Truncated:
-		return errs.Field(e.Path, "is not valid JSON")
-	case strictjson.Repeated:
-		return errs.Field(e.Path, "is repeated")
-	}
-	return errs.Field(e.Path, e.Problem)
-}
-
-// outboundText refuses in any string of a send what has no place in text
-// sent to a person: control characters (C0, DEL, C1: NUL, escapes, the
-// bell...), but for tab, line feed and carriage return, which multi-line
-// text holds (a body typed in a browser on Windows comes with CR LF).
-func outboundText(s string) string {
+// OutboundTextProblem says what in a string of a send has no place in text
+// sent to a person, or "" for text that has none: control characters (C0,
+// DEL, C1: NUL, escapes, the bell...), but for tab, line feed and carriage
+// return, which multi-line text holds (a body typed in a browser on Windows
+// comes with CR LF). The send body's reader asks it about every string.
+func OutboundTextProblem(s string) string {
 	for i, c := range []rune(s) {
 		if unicode.IsControl(c) && c != '\t' && c != '\n' && c != '\r' {
 			return fmt.Sprintf("must not contain control characters (U+%04X at character %d)", c, i+1)
@@ -755,7 +502,7 @@ func checkContactStrings(path string, v reflect.Value) *errs.FieldError {
 		t := v.Type()
 		for i := range t.NumField() {
 			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if ferr := checkContactStrings(strictjson.Join(path, name), v.Field(i)); ferr != nil {
+			if ferr := checkContactStrings(jsonPath(path, name), v.Field(i)); ferr != nil {
 				return ferr
 			}
 		}
@@ -763,108 +510,19 @@ func checkContactStrings(path string, v reflect.Value) *errs.FieldError {
 	return nil
 }
 
-// FreeForm is false only for templates: free-form messages may be sent only
-// within 24 hours of the person's last inbound message (the customer
-// service window); outside it Meta answers 131047.
-func (r OutboundRequest) FreeForm() bool { return r.Type != OutTypeTemplate }
-
-// metaSendBody is Meta's Cloud API message object; field order is the
-// order of the bytes.
-type metaSendBody struct {
-	MessagingProduct string `json:"messaging_product"`
-	RecipientType    string `json:"recipient_type"`
-	To               string `json:"to,omitempty"`
-	Recipient        string `json:"recipient,omitempty"`
-	Type             string `json:"type"`
-	OutContent
-}
-
-// MetaMessage is the Meta Cloud API message object for the request, the
-// body Kapso's proxy forwards to Meta. A BSUID recipient goes in
-// "recipient" instead of "to". The bytes are deterministic: the same
-// request, however its JSON was laid out, always gives the same body.
-func (r OutboundRequest) MetaMessage() ([]byte, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	n := r.normalised()
-	return marshalCanonical(metaSendBody{
-		MessagingProduct: "whatsapp",
-		RecipientType:    "individual",
-		To:               n.To,
-		Recipient:        n.Recipient,
-		Type:             n.Type,
-		OutContent:       n.OutContent,
+// jsonPath names key inside path as the send body's reader names members
+// (strictjson.Join), so a rule's error and the reader's name a field alike:
+// "text.body", `components[0]["a b"]`. The domain keeps its own copy so as
+// not to link the body reader.
+func jsonPath(path, key string) string {
+	plain := key != "" && !strings.ContainsFunc(key, func(c rune) bool {
+		return c <= ' ' || c >= 0x7f || strings.ContainsRune(`."[]\`, c)
 	})
-}
-
-// Fingerprint is a stable hash of the normalised request, for telling a
-// retry with the same idempotency key and the same body from one with a
-// different body: JSON key order and white space do not change it, a
-// changed value does. It is "sha256:" and 64 hex digits.
-func (r OutboundRequest) Fingerprint() string {
-	b, err := marshalCanonical(r.normalised())
-	if err != nil && r.Template != nil {
-		// Only components that are not JSON get here; hash them as text.
-		n := r.normalised()
-		n.Template.Components, _ = json.Marshal(string(n.Template.Components))
-		b, _ = marshalCanonical(n)
+	switch {
+	case !plain:
+		return path + "[" + strconv.Quote(key) + "]"
+	case path == "":
+		return key
 	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// normalised is the request with its equivalent forms made one: the
-// leading + of to dropped, reply buttons typed, template components in
-// canonical JSON (keys sorted, no white space). Nested values are copied
-// where they change, so r is left as it was.
-func (r OutboundRequest) normalised() OutboundRequest {
-	r.To = strings.TrimPrefix(r.To, "+")
-	if r.Interactive != nil && r.Interactive.Action != nil && len(r.Interactive.Action.Buttons) > 0 {
-		in := *r.Interactive
-		a := *in.Action
-		a.Buttons = slices.Clone(a.Buttons)
-		for i := range a.Buttons {
-			if a.Buttons[i].Type == "" {
-				a.Buttons[i].Type = "reply"
-			}
-		}
-		in.Action = &a
-		r.Interactive = &in
-	}
-	if r.Template != nil && len(r.Template.Components) > 0 {
-		t := *r.Template
-		if c, err := canonicalJSON(t.Components); err == nil {
-			t.Components = c
-		}
-		r.Template = &t
-	}
-	return r
-}
-
-// canonicalJSON rewrites a JSON value with object keys sorted and no
-// insignificant white space; numbers keep their text.
-func canonicalJSON(raw []byte) (json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after JSON value")
-	}
-	return marshalCanonical(v)
-}
-
-// marshalCanonical is json.Marshal without HTML escaping: struct fields in
-// declaration order, map keys sorted, so equal values give equal bytes.
-func marshalCanonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return path + "." + key
 }
