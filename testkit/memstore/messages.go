@@ -33,7 +33,7 @@ var (
 
 type tenantMessages struct {
 	messages map[string]*message                   // WAMID →
-	convs    map[string]*conversation              // conversation id →
+	convs    map[string]messaging.Conversation     // conversation id →
 	contacts map[string]*contact                   // phone number id \x00 person key →
 	outbox   map[string]*messaging.OutboundMessage // outbound id →
 	// aliases maps a derived conversation id to the conversation Kapso
@@ -49,11 +49,6 @@ type message struct {
 	delivery messaging.Delivery
 	// outboundID is the outbound message accepted under this WAMID.
 	outboundID string
-}
-
-type conversation struct {
-	c       messaging.Conversation
-	activeN int64 // LastActiveAt in unix nanoseconds, 0 when zero
 }
 
 type contact struct {
@@ -78,7 +73,7 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{},
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, contacts: map[string]*contact{},
 			outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
@@ -223,8 +218,7 @@ func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.S
 	return nil
 }
 
-// PutConversation implements messaging.Store. At the same LastActiveAt an
-// ended conversation stays ended.
+// PutConversation implements messaging.Store: messaging.MergeConversation.
 func (s *Messages) PutConversation(_ context.Context, tenantID string, c messaging.Conversation) error {
 	if tenantID == "" || c.ID == "" {
 		return fmt.Errorf("put conversation %s: %w", c.ID, invalid("conversation without tenant or id"))
@@ -232,25 +226,7 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	at := unixNanos(c.LastActiveAt)
-	cur, ok := t.convs[c.ID]
-	newer := !ok || cur.activeN < at ||
-		(cur.activeN == at && (c.Status != messaging.ConversationActive || cur.c.Status != messaging.ConversationEnded))
-	if !ok {
-		cur = &conversation{c: messaging.Conversation{ID: c.ID}}
-		t.convs[c.ID] = cur
-	}
-	v := &cur.c
-	setField(newer, &v.PhoneNumberID, c.PhoneNumberID)
-	setPerson(newer, &v.Person, c.Person)
-	setField(newer, &v.Status, c.Status)
-	setField(newer, &v.InactivityMinutes, c.InactivityMinutes)
-	if newer {
-		cur.activeN = at
-		if at != 0 {
-			v.LastActiveAt = c.LastActiveAt.UTC()
-		}
-	}
+	t.convs[c.ID], _ = messaging.MergeConversation(t.convs[c.ID], c)
 	return nil
 }
 
@@ -590,22 +566,22 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	if !ok {
 		return nil, "", nil
 	}
-	convs := make([]*conversation, 0, len(t.convs))
+	convs := make([]messaging.Conversation, 0, len(t.convs))
 	for _, c := range t.convs {
 		convs = append(convs, c)
 	}
-	keyOf := func(c *conversation) string { return sortKey(time.Unix(0, c.activeN), c.c.ID) }
-	slices.SortFunc(convs, func(a, b *conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
+	keyOf := func(c messaging.Conversation) string { return sortKey(c.LastActiveAt, c.ID) }
+	slices.SortFunc(convs, func(a, b messaging.Conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
 	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
-		v := messaging.ConversationView{Conversation: c.c}
+		v := messaging.ConversationView{Conversation: c}
 		found := false
-		if key := c.c.Person.Key(); key != "" {
-			v.Contact, found, _ = t.view(c.c.PhoneNumberID, key)
+		if key := c.Person.Key(); key != "" {
+			v.Contact, found, _ = t.view(c.PhoneNumberID, key)
 		}
 		if !found {
-			v.Contact = messaging.Contact{PhoneNumberID: c.c.PhoneNumberID, Person: c.c.Person}
+			v.Contact = messaging.Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}
 		}
 		out = append(out, v)
 	}
@@ -621,10 +597,7 @@ func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messagi
 		return messaging.Conversation{}, false, nil
 	}
 	c, ok := t.convs[id]
-	if !ok {
-		return messaging.Conversation{}, false, nil
-	}
-	return c.c, true, nil
+	return c, ok, nil
 }
 
 // ConversationMessages implements messaging.Reader.
@@ -641,8 +614,8 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 		return nil, "", nil
 	}
 	// A derived id that is a conversation of its own lists its messages.
-	if to, ok := t.aliases[conversationID]; ok && t.convs[conversationID] == nil {
-		conversationID = to
+	if _, own := t.convs[conversationID]; !own && t.aliases[conversationID] != "" {
+		conversationID = t.aliases[conversationID]
 	}
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.

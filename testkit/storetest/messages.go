@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -170,6 +171,19 @@ func permutations[T any](s []T) [][]T {
 		for _, p := range permutations(rest) {
 			out = append(out, append([]T{s[i]}, p...))
 		}
+	}
+	return out
+}
+
+// sampleOrders is n orders of events, the first as given, the others drawn
+// from a fixed seed, each a fresh slice.
+func sampleOrders[T any](events []T, n int) [][]T {
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := [][]T{slices.Clone(events)}
+	for len(out) < n {
+		o := slices.Clone(events)
+		rng.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+		out = append(out, o)
 	}
 	return out
 }
@@ -681,6 +695,34 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			c = contactOf(t, r, tenantB, bsuid3)
 			if !c.LastSeenAt.Equal(at(8)) || !c.LastInboundAt.Equal(at(7)) || c.ConversationID != "conv-new" {
 				t.Errorf("B after the second identity change: %+v", c)
+			}
+		},
+		"every order of a conversation's events ends as the domain merges them": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			ana := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			events := []messaging.Conversation{
+				{PhoneNumberID: number, Person: ana, Status: messaging.ConversationActive, LastActiveAt: at(1)},
+				{Person: messaging.Person{Name: "Ana", Username: "@ana"}, Status: messaging.ConversationActive, LastActiveAt: at(2)},
+				{Status: messaging.ConversationEnded, LastActiveAt: at(3), InactivityMinutes: 30},
+				{Person: messaging.Person{Name: "Ana B"}, Status: messaging.ConversationEnded, LastActiveAt: at(3)},
+				{Status: messaging.ConversationActive, LastActiveAt: at(3)},
+				{Person: messaging.Person{ParentBSUID: "US.ENT.11815799212886844830"}, Status: messaging.ConversationActive},
+			}
+			for i, order := range sampleOrders(events, 12) {
+				id := fmt.Sprintf("conv-%d", i)
+				var want messaging.Conversation
+				for _, c := range order {
+					c.ID = id
+					must(t, s.PutConversation(ctx, tenantA, c))
+					want, _ = messaging.MergeConversation(want, c)
+				}
+				got, ok, err := r.Conversation(ctx, tenantA, id)
+				if err != nil || !ok {
+					t.Fatalf("conversation %s: ok %v err %v", id, ok, err)
+				}
+				equal(t, fmt.Sprintf("order %d", i), got, want)
+				if want.Status != messaging.ConversationEnded || want.Person.Name != "Ana B" || want.InactivityMinutes != 30 {
+					t.Errorf("order %d: %+v", i, want)
+				}
 			}
 		},
 		"malformed writes are refused": func(t *testing.T, s messaging.Store, r MessagesReader) {
