@@ -29,6 +29,14 @@ func put[T comparable](win bool, dst *T, v T) {
 	}
 }
 
+// putPtr is put for a pointer field; the value taken is a copy.
+func putPtr[T any](win bool, dst **T, v *T) {
+	if v != nil && (win || *dst == nil) {
+		c := *v
+		*dst = &c
+	}
+}
+
 // merge is p after q, another view of the same person: q's fields set p's
 // (win) or only fill what p lacks.
 func (p Person) merge(win bool, q Person) Person {

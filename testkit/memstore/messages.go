@@ -97,8 +97,9 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 	if tenantID == "" || m.WAMID == "" {
 		return fmt.Errorf("put message %s: %w", m.WAMID, invalid("message without tenant or WAMID"))
 	}
-	for i := range statuses {
-		if err := checkStatus(&statuses[i], m.WAMID); err != nil {
+	for i, u := range statuses {
+		var err error
+		if statuses[i], err = messaging.CheckStatus(u, m.WAMID); err != nil {
 			return fmt.Errorf("put message %s: %w", m.WAMID, err)
 		}
 	}
@@ -107,7 +108,7 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 	t := s.tenant(tenantID)
 	cur, ok := t.messages[m.WAMID]
 	if !ok {
-		cur = &message{m: messaging.Message{WAMID: m.WAMID}}
+		cur = &message{}
 		t.messages[m.WAMID] = cur
 	}
 	t.mergeMessage(cur, m)
@@ -118,62 +119,19 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 	return nil
 }
 
-// checkStatus validates u as a status of wamid ("" for any), giving it
-// wamid when it names none.
-func checkStatus(u *messaging.StatusUpdate, wamid string) error {
-	if u.WAMID == "" {
-		u.WAMID = wamid
-	}
-	if _, ok := messaging.ParseStatus(string(u.Status)); !ok {
-		return invalid(fmt.Sprintf("unknown delivery status %q", u.Status))
-	}
-	if u.WAMID == "" || (wamid != "" && u.WAMID != wamid) {
-		return invalid("status of another message")
-	}
-	return nil
-}
-
-// mergeMessage applies the copy m to cur: with Kapso content its non-empty
-// fields win, without it they only fill what is missing, so the Kapso and
-// the Meta copies of a message converge whatever their order. Of two
-// conversation ids, a derived one that loses becomes an alias of the other.
+// mergeMessage stores the copy m into cur (messaging.MergeMessage),
+// recording the alias the copy makes and, when the copy's conversation is
+// the one kept, the message's place in it.
 func (t *tenantMessages) mergeMessage(cur *message, m messaging.Message) {
-	win := m.Kapso != nil
-	c := &cur.m
-	if old, named := c.ConversationID, m.ConversationID; old != "" && named != "" {
-		if win {
-			t.alias(old, named)
-		} else {
-			t.alias(named, old)
+	if from, to, ok := messaging.ConversationAlias(cur.m.ConversationID, m.ConversationID, m.Authoritative()); ok {
+		if _, taken := t.aliases[from]; !taken {
+			t.aliases[from] = to
 		}
 	}
-	setField(win, &c.PhoneNumberID, m.PhoneNumberID)
-	setField(win, &c.Direction, m.Direction)
-	setField(win, &c.Type, m.Type)
-	setField(win, &c.Text, m.Text)
-	setField(win, &c.ReplyTo, m.ReplyTo)
-	setPtr(win, &c.Media, m.Media)
-	setPtr(win, &c.Reaction, m.Reaction)
-	setPtr(win, &c.Kapso, m.Kapso)
-	if !m.Timestamp.IsZero() && (win || c.Timestamp.IsZero()) {
-		c.Timestamp = m.Timestamp.UTC()
-	}
-	setPerson(win, &c.From, m.From)
-	setPerson(win, &c.To, m.To)
-	if m.ConversationID != "" && (win || c.ConversationID == "") {
-		c.ConversationID = m.ConversationID
+	if m.ConversationID != "" && (m.Authoritative() || cur.m.ConversationID == "") {
 		cur.sortKey = sortKey(m.Timestamp, m.WAMID)
 	}
-}
-
-// alias makes the derived id from an alias of to, unless it has one.
-func (t *tenantMessages) alias(from, to string) {
-	if !messaging.IsDerivedConversationID(from) || messaging.IsDerivedConversationID(to) {
-		return
-	}
-	if _, ok := t.aliases[from]; !ok {
-		t.aliases[from] = to
-	}
+	cur.m = messaging.MergeMessage(cur.m, m)
 }
 
 // setField gives *dst v when v is not empty and either win or *dst is empty.
@@ -181,13 +139,6 @@ func setField[T comparable](win bool, dst *T, v T) {
 	var zero T
 	if v != zero && (win || *dst == zero) {
 		*dst = v
-	}
-}
-
-func setPtr[T any](win bool, dst **T, v *T) {
-	if v != nil && (win || *dst == nil) {
-		c := *v
-		*dst = &c
 	}
 }
 
@@ -201,7 +152,8 @@ func setPerson(win bool, dst *messaging.Person, p messaging.Person) {
 
 // ApplyStatus implements messaging.Store.
 func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.StatusUpdate) error {
-	if err := checkStatus(&u, ""); err != nil || tenantID == "" {
+	u, err := messaging.CheckStatus(u, "")
+	if err != nil || tenantID == "" {
 		return fmt.Errorf("apply status of %s: %w", u.WAMID, cmp.Or(err, invalid("status without tenant")))
 	}
 	s.mu.Lock()
@@ -209,11 +161,10 @@ func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.S
 	t := s.tenant(tenantID)
 	cur, ok := t.messages[u.WAMID]
 	if !ok {
-		cur = &message{m: messaging.Message{WAMID: u.WAMID}}
+		cur = &message{}
 		t.messages[u.WAMID] = cur
 	}
-	setField(false, &cur.m.PhoneNumberID, u.PhoneNumberID)
-	setField(false, &cur.m.Direction, messaging.Outbound)
+	cur.m = messaging.MergeMessage(cur.m, u.Message())
 	cur.delivery, _ = messaging.Merge(cur.delivery, u)
 	return nil
 }
