@@ -82,9 +82,6 @@ const (
 	attrAliasOf = "alias_of"
 )
 
-// maxHops bounds how many contact merges a write or lookup follows.
-const maxHops = 8
-
 // update builds an update (and its condition) with every name and value
 // as a placeholder, since many attribute names are reserved words.
 type update struct {

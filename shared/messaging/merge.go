@@ -20,6 +20,14 @@ func instant(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// utc is t in UTC, the zero time left alone.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
 // put gives *dst v when v is not empty and either win or *dst is empty: the
 // newer value sets a field, an older one only fills it.
 func put[T comparable](win bool, dst *T, v T) {
@@ -45,5 +53,11 @@ func (p Person) merge(win bool, q Person) Person {
 	put(win, &p.Username, q.Username)
 	put(win, &p.Phone, q.Phone)
 	put(win, &p.Name, q.Name)
+	return p
+}
+
+// withoutKeys is p without its BSUIDs.
+func (p Person) withoutKeys() Person {
+	p.BSUID, p.ParentBSUID = "", ""
 	return p
 }

@@ -52,20 +52,11 @@ type message struct {
 }
 
 type contact struct {
-	c      messaging.Contact
-	seen   bool  // LastSeenAt was ever set
-	seenNs int64 // LastSeenAt in unix nanoseconds
-	// inbound: LastInboundAt is set; inboundNs is it in unix nanoseconds.
-	inbound   bool
-	inboundNs int64
-	convNs    int64 // when the sighting that gave c.ConversationID was
+	rec messaging.ContactRecord
 	// merged is the key of the contact this one was merged into.
 	merged string
 	linked string // the phone last merged into this contact
 }
-
-// maxHops bounds how many merges a lookup follows.
-const maxHops = 8
 
 func (s *Messages) tenant(tenantID string) *tenantMessages {
 	if s.tenants == nil {
@@ -134,22 +125,6 @@ func (t *tenantMessages) mergeMessage(cur *message, m messaging.Message) {
 	cur.m = messaging.MergeMessage(cur.m, m)
 }
 
-// setField gives *dst v when v is not empty and either win or *dst is empty.
-func setField[T comparable](win bool, dst *T, v T) {
-	var zero T
-	if v != zero && (win || *dst == zero) {
-		*dst = v
-	}
-}
-
-func setPerson(win bool, dst *messaging.Person, p messaging.Person) {
-	setField(win, &dst.BSUID, p.BSUID)
-	setField(win, &dst.ParentBSUID, p.ParentBSUID)
-	setField(win, &dst.Username, p.Username)
-	setField(win, &dst.Phone, p.Phone)
-	setField(win, &dst.Name, p.Name)
-}
-
 // ApplyStatus implements messaging.Store.
 func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.StatusUpdate) error {
 	u, err := messaging.CheckStatus(u, "")
@@ -183,34 +158,36 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 
 func contactKey(phoneNumberID, personKey string) string { return phoneNumberID + "\x00" + personKey }
 
-// resolve follows merges from key to the contact that holds the person
-// now, stopping at a missing one, a repeat or maxHops.
-func (t *tenantMessages) resolve(phoneNumberID, key string) (string, *contact) {
-	seen := map[string]bool{}
-	for range maxHops {
-		c := t.contacts[contactKey(phoneNumberID, key)]
-		if c == nil || c.merged == "" || seen[c.merged] {
-			return key, c
+// mergedInto reports the key the number's contact under key was merged
+// into, "" for none.
+func (t *tenantMessages) mergedInto(phoneNumberID string) func(key string) (string, error) {
+	return func(key string) (string, error) {
+		if c := t.contacts[contactKey(phoneNumberID, key)]; c != nil {
+			return c.merged, nil
 		}
-		seen[key] = true
-		key = c.merged
+		return "", nil
 	}
-	return key, t.contacts[contactKey(phoneNumberID, key)]
+}
+
+// follow is the key of the contact that holds the person key names now.
+func (t *tenantMessages) follow(phoneNumberID, key string) string {
+	key, _ = messaging.FollowMerges(key, t.mergedInto(phoneNumberID))
+	return key
 }
 
 func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
 	k := contactKey(phoneNumberID, key)
 	c, ok := t.contacts[k]
 	if !ok {
-		c = &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
+		c = &contact{rec: messaging.ContactRecord{Contact: messaging.Contact{PhoneNumberID: phoneNumberID}}}
 		t.contacts[k] = c
 	}
 	return c
 }
 
-// PutContact implements messaging.Store. The newest sighting sets the
-// person's fields; an older one only fills missing ones, and moves
-// LastInboundAt and ConversationID when its own are newer.
+// PutContact implements messaging.Store: the sighting merges into the
+// contact the person's key leads to (messaging.MergeContact), which takes
+// in the person's phone contact when the sighting links it.
 func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
 	key := p.Key()
 	if tenantID == "" || phoneNumberID == "" || key == "" {
@@ -219,54 +196,20 @@ func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	key, _ = t.resolve(phoneNumberID, key)
+	key = t.follow(phoneNumberID, key)
 	c := t.contact(phoneNumberID, key)
-	at := sg.At
-	ns := unixNanos(at)
-	newer := !c.seen || (!at.IsZero() && c.seenNs <= ns)
-	setPerson(newer, &c.c.Person, p)
-	if newer && !at.IsZero() {
-		c.seen, c.seenNs, c.c.LastSeenAt = true, ns, at.UTC()
-	}
-	if sg.Inbound && !at.IsZero() && (!c.inbound || c.inboundNs < ns) {
-		c.inbound, c.inboundNs, c.c.LastInboundAt = true, ns, at.UTC()
-	}
-	if sg.ConversationID != "" && (newer || c.c.ConversationID == "" || c.convNs < ns) {
-		c.c.ConversationID, c.convNs = sg.ConversationID, ns
-	}
-	phoneKey := messaging.Person{Phone: p.Phone}.Key()
-	if p.BSUID != "" && p.Phone != "" && c.linked != p.Phone && key != phoneKey {
+	c.rec, _ = messaging.MergeContact(c.rec, messaging.Sighted(phoneNumberID, p, sg))
+	if phoneKey, ok := messaging.LinksPhone(p, key, c.linked); ok {
 		old := t.contact(phoneNumberID, phoneKey)
-		prev := *old
 		old.merged = key
-		c.fillFrom(&prev)
+		c.rec = messaging.Absorb(c.rec, old.rec)
 		c.linked = p.Phone
 	}
 	return nil
 }
 
-// fillFrom gives c what it lacks of o, another contact of the same person,
-// and o's sighting times and conversation where they are newer.
-func (c *contact) fillFrom(o *contact) {
-	setField(false, &c.c.Person.Name, o.c.Person.Name)
-	setField(false, &c.c.Person.Username, o.c.Person.Username)
-	setField(false, &c.c.Person.Phone, o.c.Person.Phone)
-	if c.c.Marketing == nil && o.c.Marketing != nil {
-		m := *o.c.Marketing
-		c.c.Marketing = &m
-	}
-	if o.seen && (!c.seen || o.seenNs > c.seenNs) {
-		c.seen, c.seenNs, c.c.LastSeenAt = true, o.seenNs, o.c.LastSeenAt
-	}
-	if o.inbound && (!c.inbound || o.inboundNs > c.inboundNs) {
-		c.inbound, c.inboundNs, c.c.LastInboundAt = true, o.inboundNs, o.c.LastInboundAt
-	}
-	if o.c.ConversationID != "" && (c.c.ConversationID == "" || o.convNs > c.convNs) {
-		c.c.ConversationID, c.convNs = o.c.ConversationID, o.convNs
-	}
-}
-
-// ChangeIdentity implements messaging.Store.
+// ChangeIdentity implements messaging.Store: messaging.ChangedIdentity at
+// the contact messaging.IdentityTarget names.
 func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
 	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
 		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
@@ -278,92 +221,22 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
 	oldKey, curKey := previous.Key(), current.Key()
-	targetKey, revert := t.identityTarget(phoneNumberID, oldKey, curKey)
-	var old *contact
+	targetKey, revert, _ := messaging.IdentityTarget(oldKey, curKey, t.mergedInto(phoneNumberID))
+	var old messaging.ContactRecord
 	if o, ok := t.contacts[contactKey(phoneNumberID, oldKey)]; ok {
-		cp := *o
-		old = &cp
+		old = o.rec
 	}
-	var target *contact
-	if c, ok := t.contacts[contactKey(phoneNumberID, targetKey)]; ok {
-		cp := *c
-		target = &cp
-	}
-	next := identityMerge(phoneNumberID, previous.BSUID, current, targetKey == curKey, old, target, at)
+	target := t.contact(phoneNumberID, targetKey)
+	target.rec = messaging.ChangedIdentity(target.rec, old, previous.BSUID, current, targetKey == curKey, at)
 	if revert {
-		next.merged = ""
+		target.merged = ""
 	}
-	*t.contact(phoneNumberID, targetKey) = *next
 	t.contact(phoneNumberID, oldKey).merged = targetKey
 	return nil
 }
 
-// identityTarget is the contact an identity change writes to: the current
-// BSUID's, or where it was already merged to by a later change that arrived
-// first. A chain that leads back to the previous BSUID is a person going
-// back to an earlier BSUID: the current one is then the contact again.
-func (t *tenantMessages) identityTarget(phoneNumberID, oldKey, curKey string) (string, bool) {
-	key, seen := curKey, map[string]bool{curKey: true}
-	for range maxHops {
-		c := t.contacts[contactKey(phoneNumberID, key)]
-		if c == nil || c.merged == "" {
-			return key, false
-		}
-		if c.merged == oldKey || seen[c.merged] {
-			return curKey, true
-		}
-		seen[c.merged] = true
-		key = c.merged
-	}
-	return key, false
-}
-
-// identityMerge is the target contact after an identity change: the
-// current person's fields (all of them when target is the current BSUID's
-// own contact, else only what it lacks), the old contact's where missing,
-// the previous BSUIDs of both plus previous, the newest sighting and the
-// highest marketing sequence.
-func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person, own bool, old, target *contact, at time.Time) *contact {
-	next := &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
-	if target != nil {
-		*next = *target
-		next.c.PreviousBSUIDs = nil
-	}
-	if own {
-		setPerson(true, &next.c.Person, current)
-	} else {
-		cur := current
-		cur.BSUID, cur.ParentBSUID = "", ""
-		setPerson(false, &next.c.Person, cur)
-	}
-	var prev []string
-	if old != nil {
-		next.fillFrom(old)
-		if old.c.Marketing != nil && next.c.Marketing.Sequence < old.c.Marketing.Sequence {
-			m := *old.c.Marketing
-			next.c.Marketing = &m
-		}
-		if old.seen && old.seenNs > next.seenNs {
-			next.seenNs, next.c.LastSeenAt = old.seenNs, old.c.LastSeenAt
-		}
-		prev = append(prev, old.c.PreviousBSUIDs...)
-	}
-	if ns := unixNanos(at); !at.IsZero() && (!next.seen || ns > next.seenNs) {
-		next.seen, next.seenNs, next.c.LastSeenAt = true, ns, at.UTC()
-	}
-	prev = append(prev, previousBSUID)
-	if target != nil {
-		prev = append(prev, target.c.PreviousBSUIDs...)
-	}
-	for _, b := range prev {
-		if b != next.c.Person.BSUID && !slices.Contains(next.c.PreviousBSUIDs, b) {
-			next.c.PreviousBSUIDs = append(next.c.PreviousBSUIDs, b)
-		}
-	}
-	return next
-}
-
-// SetMarketingPreference implements messaging.Store.
+// SetMarketingPreference implements messaging.Store:
+// messaging.SetPreference at the contact the person's key leads to.
 func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
 	key := p.Key()
 	if tenantID == "" || phoneNumberID == "" || key == "" {
@@ -372,16 +245,14 @@ func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumb
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	key, c := t.resolve(phoneNumberID, key)
-	if c != nil && c.c.Marketing != nil && c.c.Marketing.Sequence >= pref.Sequence {
-		return nil
+	key = t.follow(phoneNumberID, key)
+	rec := messaging.ContactRecord{Contact: messaging.Contact{PhoneNumberID: phoneNumberID}}
+	if c, ok := t.contacts[contactKey(phoneNumberID, key)]; ok {
+		rec = c.rec
 	}
-	c = t.contact(phoneNumberID, key)
-	setPerson(false, &c.c.Person, p)
-	if !pref.OccurredAt.IsZero() {
-		pref.OccurredAt = pref.OccurredAt.UTC()
+	if next, changed := messaging.SetPreference(rec, p, pref); changed {
+		t.contact(phoneNumberID, key).rec = next
 	}
-	c.c.Marketing = &pref
 	return nil
 }
 
@@ -447,13 +318,13 @@ func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPh
 }
 
 func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, bool, error) {
-	_, c := t.resolve(phoneNumberID, key)
+	c := t.contacts[contactKey(phoneNumberID, t.follow(phoneNumberID, key))]
 	if c == nil {
 		return messaging.Contact{}, false, nil
 	}
-	out := c.c
-	out.PreviousBSUIDs = slices.Clone(c.c.PreviousBSUIDs)
-	out.Marketing = clone(c.c.Marketing)
+	out := c.rec.Contact
+	out.PreviousBSUIDs = slices.Clone(out.PreviousBSUIDs)
+	out.Marketing = clone(out.Marketing)
 	return out, true, nil
 }
 
