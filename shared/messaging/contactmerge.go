@@ -75,14 +75,14 @@ func MergeContact(stored, view ContactRecord) (ContactRecord, bool) {
 // Absorb is c after it took in other, another contact of the same person
 // (a phone contact merged into a BSUID one, or the contact of a BSUID the
 // person had before): other's name, username and phone where c has none,
-// its marketing preference where c has none, and its sighting times and
-// conversation where they are newer.
+// the marketing preference with the highest sequence of the two
+// (MergePreference), and its sighting times and conversation where they
+// are newer.
 func Absorb(c, other ContactRecord) ContactRecord {
 	o := other.Person
 	c.Person = c.Person.merge(false, Person{Name: o.Name, Username: o.Username, Phone: o.Phone})
-	if c.Marketing == nil && other.Marketing != nil {
-		m := *other.Marketing
-		c.Marketing = &m
+	if other.Marketing != nil {
+		c.Marketing, _ = MergePreference(c.Marketing, *other.Marketing)
 	}
 	if other.seen() && (!c.seen() || instant(other.LastSeenAt) > instant(c.LastSeenAt)) {
 		c.LastSeenAt = other.LastSeenAt.UTC()
@@ -99,10 +99,10 @@ func Absorb(c, other ContactRecord) ContactRecord {
 // target, the contact the current BSUID leads to (IdentityTarget); own
 // says target is the current BSUID's own contact. old is the previous
 // BSUID's contact (zero when there is none). The result has current's
-// fields (all of them when own, else only what target lacks), what it
-// lacks of old (Absorb), the highest marketing sequence, the newest
-// sighting, and old's previous BSUIDs, then previousBSUID, then target's.
-// Applying the same change again changes nothing.
+// fields (all of them when own, else only what target lacks), what Absorb
+// takes of old, the newest sighting, and old's previous BSUIDs, then
+// previousBSUID, then target's. Applying the same change again changes
+// nothing.
 func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Person, own bool, at time.Time) ContactRecord {
 	next := target
 	if own {
@@ -111,9 +111,6 @@ func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Pe
 		next.Person = next.Person.merge(false, current.withoutKeys())
 	}
 	next = Absorb(next, old)
-	if old.Marketing != nil {
-		next.Marketing, _ = MergePreference(next.Marketing, *old.Marketing)
-	}
 	if !at.IsZero() && (!next.seen() || instant(at) > instant(next.LastSeenAt)) {
 		next.LastSeenAt = at.UTC()
 	}

@@ -606,6 +606,31 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			c = contactOf(t, r, tenantA, bsuidOld)
 			equal(t, "after a higher sequence", c.Marketing, &messaging.MarketingPreference{Status: "opted_in", Sequence: 3, OccurredAt: at(3)})
 		},
+		"a phone contact's higher marketing sequence outlives its merge": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			byPhone := messaging.MarketingPreference{Status: "opted_out", Sequence: 2, OccurredAt: at(2)}
+			byBSUID := messaging.MarketingPreference{Status: "opted_in", Sequence: 1, OccurredAt: at(1)}
+			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			for i, tenant := range []string{tenantA, tenantB} {
+				writes := []func(){
+					func() {
+						must(t, s.SetMarketingPreference(ctx, tenant, number, messaging.Person{Phone: phoneAna}, byPhone))
+					},
+					func() {
+						must(t, s.SetMarketingPreference(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, byBSUID))
+					},
+					func() { must(t, s.PutContact(ctx, tenant, number, both, seenAt(3))) },
+				}
+				if i == 1 { // the merge first
+					writes[0], writes[2] = writes[2], writes[0]
+				}
+				for _, w := range writes {
+					w()
+				}
+				for _, q := range []string{bsuidOld, phoneAna} {
+					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q).Marketing, &byPhone)
+				}
+			}
+		},
 		"a conversation shows its contact as it is now": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-bsuid", PhoneNumberID: number,
 				Person: messaging.Person{BSUID: bsuidOld}, LastActiveAt: at(3)}))
