@@ -248,17 +248,18 @@ func before(orEqual bool) string {
 }
 
 // sight writes the sighting sg of p to the contact k, or to the contact k
-// was merged into; it returns the key written and the item after. The
+// was merged into (which takes p without its BSUIDs: Person.Under); it
+// returns the key written and the item after. The
 // first UpdateItem writes the sighting as the newest view of the person,
 // conditional on it being so (messaging.ContactRecord.Supersedes); when
 // it is not, a second only fills the person's fields and lateSighting
 // gives the rest of messaging.MergeContact.
 func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string, p messaging.Person, sg messaging.Sighting) (string, map[string]types.AttributeValue, error) {
 	seen := map[string]bool{}
-	view := messaging.Sighted(phoneNumberID, p, sg)
 	for range messaging.MaxMergeHops {
 		seen[k] = true
 		key := contactKey(tenantID, phoneNumberID, k)
+		view := messaging.Sighted(phoneNumberID, p.Under(k), sg)
 		u := newUpdate()
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
 		putPerson(u, true, "", view.Person)
@@ -444,7 +445,7 @@ func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNu
 		seen[k] = true
 		u := newUpdate()
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
-		putPerson(u, false, "", p)
+		putPerson(u, false, "", p.Under(k))
 		u.setTo(attrMarketing, marketingAttr(pref))
 		u.addTo(attrVersion, numberAttr(1))
 		mk, seq := u.name(attrMarketing), u.name(attrMarketing+".seq")

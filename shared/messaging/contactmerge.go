@@ -31,6 +31,18 @@ func Sighted(phoneNumberID string, p Person, s Sighting) ContactRecord {
 	return c
 }
 
+// Under is p as the contact under key takes it: whole under p's own key,
+// and without its BSUIDs under another, the one a merge led to: the person
+// goes by other BSUIDs now, and those of p are among its previous ones. A
+// sighting or preference that arrives late under an earlier BSUID thus
+// never brings it back.
+func (p Person) Under(key string) Person {
+	if key != p.Key() {
+		return p.withoutKeys()
+	}
+	return p
+}
+
 // Supersedes reports whether view, another view of the person stored
 // holds, is at least as recent: stored was never seen, or view was seen at
 // or after stored's last sighting. Its person fields then set stored's

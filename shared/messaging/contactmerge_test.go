@@ -132,6 +132,21 @@ func TestFollowMergesAndIdentityTarget(t *testing.T) {
 	}
 }
 
+// A person reached through a merge is taken without the BSUIDs it went by.
+func TestPersonUnder(t *testing.T) {
+	p := messaging.Person{BSUID: bsuidA, ParentBSUID: "US.ENT.1", Phone: phoneP, Name: "Ana"}
+	if got := p.Under("bsuid:" + bsuidA); got != p {
+		t.Errorf("under its own key: %+v", got)
+	}
+	if got := p.Under("bsuid:" + bsuidB); got != (messaging.Person{Phone: phoneP, Name: "Ana"}) {
+		t.Errorf("under another key: %+v", got)
+	}
+	byPhone := messaging.Person{Phone: phoneP, Name: "Ana"}
+	if got := byPhone.Under("bsuid:" + bsuidA); got != byPhone {
+		t.Errorf("a phone merged into a BSUID: %+v", got)
+	}
+}
+
 func TestLinksPhone(t *testing.T) {
 	both := messaging.Person{BSUID: bsuidA, Phone: phoneP}
 	for _, tc := range []struct {

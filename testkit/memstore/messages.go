@@ -186,8 +186,9 @@ func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
 }
 
 // PutContact implements messaging.Store: the sighting merges into the
-// contact the person's key leads to (messaging.MergeContact), which takes
-// in the person's phone contact when the sighting links it.
+// contact the person's key leads to (messaging.MergeContact, the person
+// as messaging.Person.Under says), which takes in the person's phone
+// contact when the sighting links it.
 func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
 	key := p.Key()
 	if tenantID == "" || phoneNumberID == "" || key == "" {
@@ -198,7 +199,7 @@ func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string,
 	t := s.tenant(tenantID)
 	key = t.follow(phoneNumberID, key)
 	c := t.contact(phoneNumberID, key)
-	c.rec, _ = messaging.MergeContact(c.rec, messaging.Sighted(phoneNumberID, p, sg))
+	c.rec, _ = messaging.MergeContact(c.rec, messaging.Sighted(phoneNumberID, p.Under(key), sg))
 	if phoneKey, ok := messaging.LinksPhone(p, key, c.linked); ok {
 		old := t.contact(phoneNumberID, phoneKey)
 		old.merged = key
@@ -250,7 +251,7 @@ func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumb
 	if c, ok := t.contacts[contactKey(phoneNumberID, key)]; ok {
 		rec = c.rec
 	}
-	if next, changed := messaging.SetPreference(rec, p, pref); changed {
+	if next, changed := messaging.SetPreference(rec, p.Under(key), pref); changed {
 		t.contact(phoneNumberID, key).rec = next
 	}
 	return nil

@@ -556,6 +556,33 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			want.Person.Username = "@ana"
 			equal(t, "after a late sighting", contactOf(t, r, tenantA, bsuidNew), want)
 		},
+		"a later sighting under a previous BSUID never brings it back": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// A conversation event still names the BSUID the person had
+			// when it began.
+			late := messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830", Username: "@ana"}
+			for i, tenant := range []string{tenantA, tenantB} {
+				writes := []func(){
+					func() {
+						must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+					},
+					func() {
+						must(t, s.PutContact(ctx, tenant, number, late, messaging.Sighting{At: at(3), ConversationID: "conv-1"}))
+					},
+				}
+				if i == 1 {
+					writes[0], writes[1] = writes[1], writes[0]
+				}
+				must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
+				for _, w := range writes {
+					w()
+				}
+				want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidNew, Username: "@ana", Name: "Ana"},
+					PreviousBSUIDs: []string{bsuidOld}, LastSeenAt: at(3), ConversationID: "conv-1"}
+				for _, q := range []string{bsuidOld, bsuidNew} {
+					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q), want)
+				}
+			}
+		},
 		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			first := func(tenant string) {
 				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
