@@ -86,43 +86,32 @@ func MergeContact(stored, view ContactRecord) (ContactRecord, bool) {
 
 // Absorb is c after it took in other, another contact of the same person
 // (a phone contact merged into a BSUID one, or the contact of a BSUID the
-// person had before): other's name, username and phone where c has none,
-// the marketing preference with the highest sequence of the two
-// (MergePreference), and its sighting times and conversation where they
-// are newer.
+// person had before): MergeContact of other as a view of the person
+// without its BSUIDs, which c's own are. The one seen last gives the
+// person's fields, whichever of the two it is; the marketing preference is
+// the one with the highest sequence.
 func Absorb(c, other ContactRecord) ContactRecord {
-	o := other.Person
-	c.Person = c.Person.merge(false, Person{Name: o.Name, Username: o.Username, Phone: o.Phone})
-	if other.Marketing != nil {
-		c.Marketing, _ = MergePreference(c.Marketing, *other.Marketing)
-	}
-	if other.seen() && (!c.seen() || instant(other.LastSeenAt) > instant(c.LastSeenAt)) {
-		c.LastSeenAt = other.LastSeenAt.UTC()
-	}
-	c.LastInboundAt = later(c.LastInboundAt, other.LastInboundAt)
-	if other.ConversationID != "" && (c.ConversationID == "" || instant(other.ConversationAt) > instant(c.ConversationAt)) {
-		c.ConversationID, c.ConversationAt = other.ConversationID, utc(other.ConversationAt)
-	}
-	return c
+	other.Person, other.PreviousBSUIDs = other.Person.withoutKeys(), nil
+	next, _ := MergeContact(c, other)
+	return next
 }
 
 // ChangedIdentity is the contact an identity change from previousBSUID to
 // current.BSUID, at at (zero when the event gave no time), leaves at
 // target, the contact the current BSUID leads to (IdentityTarget); own
 // says target is the current BSUID's own contact. old is the previous
-// BSUID's contact (zero when there is none). The result has current's
-// fields (all of them when own, else only what target lacks), what Absorb
-// takes of old, the newest sighting, and old's previous BSUIDs, then
-// previousBSUID, then target's. Applying the same change again changes
-// nothing.
+// BSUID's contact (zero when there is none). The result is target after
+// it took in old (Absorb), with current's fields (all of them when own: the
+// change names the person as they are; else only what it lacks), the
+// newest sighting, and old's previous BSUIDs, then previousBSUID, then
+// target's. Applying the same change again changes nothing.
 func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Person, own bool, at time.Time) ContactRecord {
-	next := target
+	next := Absorb(target, old)
 	if own {
 		next.Person = next.Person.merge(true, current)
 	} else {
 		next.Person = next.Person.merge(false, current.withoutKeys())
 	}
-	next = Absorb(next, old)
 	if !at.IsZero() && (!next.seen() || instant(at) > instant(next.LastSeenAt)) {
 		next.LastSeenAt = at.UTC()
 	}

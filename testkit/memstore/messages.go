@@ -16,10 +16,10 @@ import (
 )
 
 // Messages is the in-memory messaging.Store and messaging.Reader (twin of
-// dynamo.Messages). It follows the adapter's rules field by field: a
-// message copy with Kapso content overwrites the fields it gives, one
-// without only fills missing ones; the newest conversation or contact event
-// sets what it gives and an older one only fills; merged contacts redirect.
+// dynamo.Messages). Under one mutex it reads, applies the domain's merge
+// (messaging.MergeMessage, MergeConversation, MergeContact and the other
+// contact rules) and writes back, where the adapter spells the same rules
+// as conditional updates; merged contacts redirect.
 type Messages struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantMessages

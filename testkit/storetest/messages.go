@@ -583,6 +583,50 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"two contacts of a person merge to the newest one's fields, in either order": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// A: the phone contact was seen last; B: the previous BSUID's
+			// contact was (a sighting under it after the change, taken
+			// without the BSUID).
+			type run struct {
+				name   string
+				writes []func(tenant string)
+				want   messaging.Person
+				by     []string
+			}
+			phoneNewest := []func(tenant string){
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{Phone: phoneAna, Name: "Ana B"}, seenAt(5)))
+				},
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, seenAt(3)))
+				},
+			}
+			oldNewest := []func(tenant string){
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana B", Username: "@anab"}, seenAt(5)))
+				},
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidNew, Name: "Ana", Username: "@ana"}, seenAt(3)))
+				},
+				func(tenant string) {
+					must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+				},
+			}
+			for _, rn := range []run{
+				{"phone", phoneNewest, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana B"}, []string{bsuidOld, phoneAna}},
+				{"identity", oldNewest, messaging.Person{BSUID: bsuidNew, Name: "Ana B", Username: "@anab"}, []string{bsuidOld, bsuidNew}},
+			} {
+				for i, order := range permutations(rn.writes) {
+					tenant := fmt.Sprintf("%s-%s-%d", tenantA, rn.name, i)
+					for _, w := range order {
+						w(tenant)
+					}
+					for _, q := range rn.by {
+						equal(t, fmt.Sprintf("%s, order %d, by %s", rn.name, i, q), contactOf(t, r, tenant, q).Person, rn.want)
+					}
+				}
+			}
+		},
 		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			first := func(tenant string) {
 				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
