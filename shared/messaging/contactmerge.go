@@ -104,7 +104,8 @@ func Absorb(c, other ContactRecord) ContactRecord {
 // it took in old (Absorb), with current's fields (all of them when own: the
 // change names the person as they are; else only what it lacks), the
 // newest sighting, and old's previous BSUIDs, then previousBSUID, then
-// target's. Applying the same change again changes nothing.
+// target's, oldest first. Applying the same change again, even after
+// others, changes nothing.
 func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Person, own bool, at time.Time) ContactRecord {
 	next := Absorb(target, old)
 	if own {
@@ -115,7 +116,12 @@ func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Pe
 	if !at.IsZero() && (!next.seen() || instant(at) > instant(next.LastSeenAt)) {
 		next.LastSeenAt = at.UTC()
 	}
-	next.PreviousBSUIDs = previousBSUIDs(next.Person.BSUID, old.PreviousBSUIDs, []string{previousBSUID}, target.PreviousBSUIDs)
+	// What target lists already keeps its place: a change delivered again
+	// after the next one changes nothing.
+	earlier := slices.DeleteFunc(append(slices.Clone(old.PreviousBSUIDs), previousBSUID), func(b string) bool {
+		return slices.Contains(target.PreviousBSUIDs, b)
+	})
+	next.PreviousBSUIDs = previousBSUIDs(next.Person.BSUID, earlier, target.PreviousBSUIDs)
 	return next
 }
 

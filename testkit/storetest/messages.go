@@ -649,6 +649,18 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"an identity change delivered again keeps the previous BSUIDs in order": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			change := func(from, to string, minutes int) {
+				must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: from}, messaging.Person{BSUID: to}, at(minutes)))
+			}
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
+			change(bsuidNew, bsuid3, 3)
+			change(bsuidOld, bsuidNew, 2)
+			change(bsuidNew, bsuid3, 3) // SQS delivers it again
+			for _, q := range []string{bsuidOld, bsuidNew, bsuid3} {
+				equal(t, "by "+q, contactOf(t, r, tenantA, q).PreviousBSUIDs, []string{bsuidOld, bsuidNew})
+			}
+		},
 		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
 			must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
