@@ -34,7 +34,7 @@ var (
 type tenantMessages struct {
 	messages map[string]*message                   // WAMID →
 	convs    map[string]messaging.Conversation     // conversation id →
-	contacts map[string]*contact                   // phone number id \x00 person key →
+	contacts map[string]messaging.ContactMap       // phone number id →
 	outbox   map[string]*messaging.OutboundMessage // outbound id →
 	// aliases maps a derived conversation id to the conversation Kapso
 	// named a message of it into; the first one stays.
@@ -51,20 +51,13 @@ type message struct {
 	outboundID string
 }
 
-type contact struct {
-	rec messaging.ContactRecord
-	// merged is the key of the contact this one was merged into.
-	merged string
-	linked string // the phone last merged into this contact
-}
-
 func (s *Messages) tenant(tenantID string) *tenantMessages {
 	if s.tenants == nil {
 		s.tenants = map[string]*tenantMessages{}
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, contacts: map[string]*contact{},
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, contacts: map[string]messaging.ContactMap{},
 			outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
@@ -156,104 +149,46 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	return nil
 }
 
-func contactKey(phoneNumberID, personKey string) string { return phoneNumberID + "\x00" + personKey }
-
-// mergedInto reports the key the number's contact under key was merged
-// into, "" for none.
-func (t *tenantMessages) mergedInto(phoneNumberID string) func(key string) (string, error) {
-	return func(key string) (string, error) {
-		if c := t.contacts[contactKey(phoneNumberID, key)]; c != nil {
-			return c.merged, nil
-		}
-		return "", nil
-	}
-}
-
-// follow is the key of the contact that holds the person key names now.
-func (t *tenantMessages) follow(phoneNumberID, key string) string {
-	key, _ = messaging.FollowMerges(key, t.mergedInto(phoneNumberID))
-	return key
-}
-
-func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
-	k := contactKey(phoneNumberID, key)
-	c, ok := t.contacts[k]
+// contactsOf is the tenant's contacts of the number, to write.
+func (t *tenantMessages) contactsOf(phoneNumberID string) messaging.ContactMap {
+	m, ok := t.contacts[phoneNumberID]
 	if !ok {
-		c = &contact{rec: messaging.ContactRecord{Contact: messaging.Contact{PhoneNumberID: phoneNumberID}}}
-		t.contacts[k] = c
+		m = messaging.ContactMap{}
+		t.contacts[phoneNumberID] = m
 	}
-	return c
+	return m
 }
 
-// PutContact implements messaging.Store: the sighting merges into the
-// contact the person's key leads to (messaging.MergeContact, the person
-// as messaging.Person.Under says), which takes in the person's phone
-// contact when the sighting links it.
+// PutContact implements messaging.Store: messaging.SightContact.
 func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
-	key := p.Key()
-	if tenantID == "" || phoneNumberID == "" || key == "" {
+	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
 		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenant(tenantID)
-	key = t.follow(phoneNumberID, key)
-	c := t.contact(phoneNumberID, key)
-	c.rec, _ = messaging.MergeContact(c.rec, messaging.Sighted(phoneNumberID, p.Under(key), sg))
-	if phoneKey, ok := messaging.LinksPhone(p, key, c.linked); ok {
-		old := t.contact(phoneNumberID, phoneKey)
-		old.merged = key
-		c.rec = messaging.Absorb(c.rec, old.rec)
-		c.linked = p.Phone
-	}
+	messaging.SightContact(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, p, sg)
 	return nil
 }
 
-// ChangeIdentity implements messaging.Store: messaging.ChangedIdentity at
-// the contact messaging.IdentityTarget names.
-func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
+// ChangeIdentity implements messaging.Store: messaging.ChangeContactIdentity.
+func (s *Messages) ChangeIdentity(_ context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
 	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
 		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
 	}
-	if previous.BSUID == current.BSUID {
-		return s.PutContact(ctx, tenantID, phoneNumberID, current, messaging.Sighting{At: at})
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenant(tenantID)
-	oldKey, curKey := previous.Key(), current.Key()
-	targetKey, revert, _ := messaging.IdentityTarget(oldKey, curKey, t.mergedInto(phoneNumberID))
-	var old messaging.ContactRecord
-	if o, ok := t.contacts[contactKey(phoneNumberID, oldKey)]; ok {
-		old = o.rec
-	}
-	target := t.contact(phoneNumberID, targetKey)
-	target.rec = messaging.ChangedIdentity(target.rec, old, previous.BSUID, current, targetKey == curKey, at)
-	if revert {
-		target.merged = ""
-	}
-	t.contact(phoneNumberID, oldKey).merged = targetKey
+	messaging.ChangeContactIdentity(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, previous, current, at)
 	return nil
 }
 
-// SetMarketingPreference implements messaging.Store:
-// messaging.SetPreference at the contact the person's key leads to.
+// SetMarketingPreference implements messaging.Store: messaging.PreferContact.
 func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
-	key := p.Key()
-	if tenantID == "" || phoneNumberID == "" || key == "" {
+	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
 		return fmt.Errorf("set marketing preference on %s: %w", phoneNumberID, invalid("preference without tenant, number or person"))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenant(tenantID)
-	key = t.follow(phoneNumberID, key)
-	rec := messaging.ContactRecord{Contact: messaging.Contact{PhoneNumberID: phoneNumberID}}
-	if c, ok := t.contacts[contactKey(phoneNumberID, key)]; ok {
-		rec = c.rec
-	}
-	if next, changed := messaging.SetPreference(rec, p.Under(key), pref); changed {
-		t.contact(phoneNumberID, key).rec = next
-	}
+	messaging.PreferContact(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, p, pref)
 	return nil
 }
 
@@ -319,14 +254,10 @@ func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPh
 }
 
 func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, bool, error) {
-	c := t.contacts[contactKey(phoneNumberID, t.follow(phoneNumberID, key))]
-	if c == nil {
-		return messaging.Contact{}, false, nil
-	}
-	out := c.rec.Contact
-	out.PreviousBSUIDs = slices.Clone(out.PreviousBSUIDs)
-	out.Marketing = clone(out.Marketing)
-	return out, true, nil
+	c, ok := messaging.LookupContact(t.contacts[phoneNumberID], key)
+	c.PreviousBSUIDs = slices.Clone(c.PreviousBSUIDs)
+	c.Marketing = clone(c.Marketing)
+	return c, ok, nil
 }
 
 // cursor is a position in one tenant's list: tenant-bound, so another

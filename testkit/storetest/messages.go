@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -833,6 +834,61 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"every order of a person's events ends as the domain's contact rules say": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			events := personEvents()
+			for i, order := range sampleOrders(events, 10) {
+				tenant := fmt.Sprintf("%s-%d", tenantA, i)
+				want := messaging.ContactMap{}
+				for _, e := range order {
+					must(t, e.store(s, tenant))
+					e.apply(want)
+				}
+				wantContact, _ := messaging.LookupContact(want, messaging.Person{BSUID: bsuid3}.Key())
+				if wantContact.Person.BSUID != bsuid3 || len(wantContact.PreviousBSUIDs) != 2 || wantContact.Marketing == nil {
+					t.Fatalf("the domain's contact: %+v", wantContact)
+				}
+				for _, q := range []string{bsuidOld, bsuidNew, bsuid3, phoneAna} {
+					equal(t, fmt.Sprintf("order %d by %s", i, q), contactOf(t, r, tenant, q), wantContact)
+				}
+			}
+		},
+		"sightings written at once end as written one by one": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			var sightings []personEvent
+			for i := range 16 {
+				p := []messaging.Person{{Phone: phoneAna}, {BSUID: bsuidOld, Phone: phoneAna}, {BSUID: bsuidOld}}[i%3]
+				if i%4 == 0 {
+					p.Name = "Ana"
+				}
+				sg := messaging.Sighting{At: at(16 - i), Inbound: i%2 == 0}
+				if i%3 != 1 {
+					sg.ConversationID = fmt.Sprint("conv-", i)
+				}
+				sightings = append(sightings, personEvent{
+					store: func(s messaging.Store, tenant string) error { return s.PutContact(ctx, tenant, number, p, sg) },
+					apply: func(b messaging.ContactBook) { messaging.SightContact(b, number, p, sg) },
+				})
+			}
+			want := messaging.ContactMap{}
+			for _, e := range sightings {
+				e.apply(want)
+			}
+			wantContact, _ := messaging.LookupContact(want, messaging.Person{BSUID: bsuidOld}.Key())
+			for round := range 3 {
+				tenant := fmt.Sprintf("%s-%d", tenantA, round)
+				var wg sync.WaitGroup
+				for _, e := range sightings {
+					wg.Go(func() {
+						if err := e.store(s, tenant); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				for _, q := range []string{bsuidOld, phoneAna} {
+					equal(t, fmt.Sprintf("round %d by %s", round, q), contactOf(t, r, tenant, q), wantContact)
+				}
+			}
+		},
 		"malformed writes are refused": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for name, err := range map[string]error{
 				"unknown status":     s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{WAMID: "wamid.1", Status: "deleted"}),
@@ -861,6 +917,57 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			s, r := newStore(t)
 			c(t, s, r)
 		})
+	}
+}
+
+// personEvent is one contact write, to a store and to a
+// messaging.ContactBook: what the domain's contact rules make of it, for
+// the store to be held to.
+type personEvent struct {
+	store func(s messaging.Store, tenant string) error
+	apply func(b messaging.ContactBook)
+}
+
+// personEvents are the events of one person who had the BSUIDs bsuidOld,
+// bsuidNew and bsuid3 and the phone phoneAna: sightings under each (some
+// after the BSUID was retired), preferences under several, and the two
+// identity changes, one dated and one not (as Kapso sends them).
+func personEvents() []personEvent {
+	ctx := context.Background()
+	sight := func(p messaging.Person, sg messaging.Sighting) personEvent {
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error { return s.PutContact(ctx, tenant, number, p, sg) },
+			apply: func(b messaging.ContactBook) { messaging.SightContact(b, number, p, sg) },
+		}
+	}
+	prefer := func(p messaging.Person, seq int64) personEvent {
+		pref := messaging.MarketingPreference{Status: fmt.Sprint("status-", seq), Sequence: seq, OccurredAt: at(int(seq))}
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error {
+				return s.SetMarketingPreference(ctx, tenant, number, p, pref)
+			},
+			apply: func(b messaging.ContactBook) { messaging.PreferContact(b, number, p, pref) },
+		}
+	}
+	change := func(from, to string, when time.Time) personEvent {
+		prev, cur := messaging.Person{BSUID: from}, messaging.Person{BSUID: to}
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error {
+				return s.ChangeIdentity(ctx, tenant, number, prev, cur, when)
+			},
+			apply: func(b messaging.ContactBook) { messaging.ChangeContactIdentity(b, number, prev, cur, when) },
+		}
+	}
+	return []personEvent{
+		sight(messaging.Person{Phone: phoneAna, Name: "Ana"}, messaging.Sighting{At: at(1), Inbound: true, ConversationID: "conv-1"}),
+		sight(messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, messaging.Sighting{At: at(2), ConversationID: "conv-2"}),
+		change(bsuidOld, bsuidNew, at(3)),
+		sight(messaging.Person{BSUID: bsuidNew, Username: "@ana"}, messaging.Sighting{At: at(4), Inbound: true}),
+		sight(messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830"}, messaging.Sighting{At: at(6), ConversationID: "conv-2"}),
+		change(bsuidNew, bsuid3, time.Time{}),
+		prefer(messaging.Person{Phone: phoneAna}, 3),
+		prefer(messaging.Person{BSUID: bsuidOld}, 2),
+		prefer(messaging.Person{BSUID: bsuid3}, 1),
 	}
 }
 
