@@ -141,11 +141,8 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 	}
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
-		v := messaging.ConversationView{Conversation: c, Contact: messaging.Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}}
-		if it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()}); it != nil {
-			v.Contact = contactFrom(c.PhoneNumberID, it).rec.Contact
-		}
-		out = append(out, v)
+		it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()})
+		out = append(out, c.View(contactFrom(c.PhoneNumberID, it).rec.Contact, it != nil))
 	}
 	return out, next, nil
 }

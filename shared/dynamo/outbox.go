@@ -121,8 +121,7 @@ func (s *Messages) CreateOutbound(ctx context.Context, m messaging.OutboundMessa
 	if m.TenantID == "" || !messaging.IsOutboundID(m.ID) {
 		return messaging.OutboundMessage{}, false, wrap(invalid("outbound message without tenant or outbound id"))
 	}
-	m.State, m.WAMID, m.Reason, m.Error = messaging.OutQueued, "", "", nil
-	item := outboundItem(m)
+	item := outboundItem(m.Created())
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: item,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),

@@ -37,3 +37,12 @@ func (c Conversation) same(d Conversation) bool {
 	d.LastActiveAt = c.LastActiveAt
 	return c == d && c.LastActiveAt.Equal(t)
 }
+
+// View is c as the Reader lists it: with its person's contact as it is
+// now (ok: the person has one), else with the person c names.
+func (c Conversation) View(contact Contact, ok bool) ConversationView {
+	if !ok {
+		contact = Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}
+	}
+	return ConversationView{Conversation: c, Contact: contact}
+}

@@ -2,6 +2,7 @@ package messaging_test
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -134,4 +135,17 @@ func sameConversation(a, b messaging.Conversation) bool {
 	at := b.LastActiveAt
 	b.LastActiveAt = a.LastActiveAt
 	return a == b && a.LastActiveAt.Equal(at) && a.LastActiveAt.Location() == at.Location()
+}
+
+// A conversation is listed with its person's contact, or with the person
+// it names when there is none.
+func TestConversationView(t *testing.T) {
+	c := messaging.Conversation{ID: "conv-1", PhoneNumberID: "n1", Person: messaging.Person{Phone: "16505551234"}}
+	contact := messaging.Contact{PhoneNumberID: "n1", Person: messaging.Person{BSUID: "US.1", Phone: "16505551234", Name: "Ana"}}
+	if v := c.View(contact, true); v.Contact.Person != contact.Person || v.Conversation != c {
+		t.Errorf("with a contact: %+v", v)
+	}
+	if v := c.View(messaging.Contact{}, false); !reflect.DeepEqual(v.Contact, messaging.Contact{PhoneNumberID: "n1", Person: c.Person}) {
+		t.Errorf("without: %+v", v)
+	}
 }

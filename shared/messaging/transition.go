@@ -28,3 +28,10 @@ func (t Transition) Apply(m OutboundMessage) OutboundMessage {
 	m.State, m.UpdatedAt = t.To, t.At.UTC()
 	return m
 }
+
+// Created is m as an Outbox stores it when it creates it: queued, with no
+// WAMID and no failure, whatever the caller set.
+func (m OutboundMessage) Created() OutboundMessage {
+	m.State, m.WAMID, m.Reason, m.Error = OutQueued, "", "", nil
+	return m
+}

@@ -35,3 +35,12 @@ func TestTransitionApply(t *testing.T) {
 		t.Errorf("accepted: %+v", accepted)
 	}
 }
+
+// A created message is queued, whatever the caller set.
+func TestCreated(t *testing.T) {
+	m := messaging.OutboundMessage{ID: "out_1", State: messaging.OutFailed, WAMID: "wamid.1", Reason: messaging.ReasonRejected,
+		Error: &messaging.StatusError{Code: 1}, Text: "hi"}.Created()
+	if !reflect.DeepEqual(m, messaging.OutboundMessage{ID: "out_1", State: messaging.OutQueued, Text: "hi"}) {
+		t.Errorf("%+v", m)
+	}
+}

@@ -149,14 +149,16 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	return nil
 }
 
-// contactsOf is the tenant's contacts of the number, to write.
-func (t *tenantMessages) contactsOf(phoneNumberID string) messaging.ContactMap {
-	m, ok := t.contacts[phoneNumberID]
-	if !ok {
-		m = messaging.ContactMap{}
-		t.contacts[phoneNumberID] = m
+// withContacts runs write on the tenant's contacts of the number, under
+// the lock.
+func (s *Messages) withContacts(tenantID, phoneNumberID string, write func(messaging.ContactMap)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenant(tenantID)
+	if t.contacts[phoneNumberID] == nil {
+		t.contacts[phoneNumberID] = messaging.ContactMap{}
 	}
-	return m
+	write(t.contacts[phoneNumberID])
 }
 
 // PutContact implements messaging.Store: messaging.SightContact.
@@ -164,9 +166,7 @@ func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string,
 	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
 		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	messaging.SightContact(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, p, sg)
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) { messaging.SightContact(b, phoneNumberID, p, sg) })
 	return nil
 }
 
@@ -175,9 +175,9 @@ func (s *Messages) ChangeIdentity(_ context.Context, tenantID, phoneNumberID str
 	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
 		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	messaging.ChangeContactIdentity(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, previous, current, at)
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) {
+		messaging.ChangeContactIdentity(b, phoneNumberID, previous, current, at)
+	})
 	return nil
 }
 
@@ -186,9 +186,7 @@ func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumb
 	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
 		return fmt.Errorf("set marketing preference on %s: %w", phoneNumberID, invalid("preference without tenant, number or person"))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	messaging.PreferContact(s.tenant(tenantID).contactsOf(phoneNumberID), phoneNumberID, p, pref)
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) { messaging.PreferContact(b, phoneNumberID, p, pref) })
 	return nil
 }
 
@@ -329,15 +327,12 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
-		v := messaging.ConversationView{Conversation: c}
+		var contact messaging.Contact
 		found := false
 		if key := c.Person.Key(); key != "" {
-			v.Contact, found, _ = t.view(c.PhoneNumberID, key)
+			contact, found, _ = t.view(c.PhoneNumberID, key)
 		}
-		if !found {
-			v.Contact = messaging.Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}
-		}
-		out = append(out, v)
+		out = append(out, c.View(contact, found))
 	}
 	return out, next, nil
 }

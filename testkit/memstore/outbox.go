@@ -32,8 +32,7 @@ func (s *Messages) CreateOutbound(_ context.Context, m messaging.OutboundMessage
 	if cur, ok := t.outbox[m.ID]; ok {
 		return cloneOutbound(*cur), false, nil
 	}
-	m = cloneOutbound(m)
-	m.State, m.WAMID, m.Reason, m.Error = messaging.OutQueued, "", "", nil
+	m = cloneOutbound(m.Created())
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	if len(m.Body) == 0 {
 		m.Body = nil
