@@ -75,16 +75,16 @@ func (st contactState) item(k map[string]types.AttributeValue) map[string]types.
 		}
 	}
 	if !c.LastSeenAt.IsZero() {
-		it[attrLastSeenNs] = numberAttr(unixNanos(c.LastSeenAt))
+		it[attrLastSeenNs] = numberAttr(messaging.Instant(c.LastSeenAt))
 		it[attrLastSeenAt] = str(stamp(c.LastSeenAt))
 	}
 	if !c.LastInboundAt.IsZero() {
-		it[attrLastInboundNs] = numberAttr(unixNanos(c.LastInboundAt))
+		it[attrLastInboundNs] = numberAttr(messaging.Instant(c.LastInboundAt))
 		it[attrLastInboundAt] = str(stamp(c.LastInboundAt))
 	}
 	if c.ConversationID != "" {
 		it[attrConversationID] = str(c.ConversationID)
-		it[attrConversationNs] = numberAttr(unixNanos(c.ConversationAt))
+		it[attrConversationNs] = numberAttr(messaging.Instant(c.ConversationAt))
 	}
 	if len(c.PreviousBSUIDs) > 0 {
 		l := &types.AttributeValueMemberL{}
@@ -188,14 +188,14 @@ func mergeUpdate(u *update, cur, merged, view messaging.ContactRecord) []string 
 		}
 	}
 	if !sameTime(cur.LastSeenAt, merged.LastSeenAt) {
-		conds = append(conds, setNewer(u, attrLastSeenNs, attrLastSeenAt, unixNanos(merged.LastSeenAt), merged.LastSeenAt, false))
+		conds = append(conds, setNewer(u, attrLastSeenNs, attrLastSeenAt, messaging.Instant(merged.LastSeenAt), merged.LastSeenAt, false))
 	}
 	if !sameTime(cur.LastInboundAt, merged.LastInboundAt) {
-		conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, unixNanos(merged.LastInboundAt), merged.LastInboundAt, false))
+		conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, messaging.Instant(merged.LastInboundAt), merged.LastInboundAt, false))
 	}
 	if merged.ConversationID != cur.ConversationID || !sameTime(cur.ConversationAt, merged.ConversationAt) {
-		tie := cur.ConversationID != "" && unixNanos(cur.ConversationAt) == unixNanos(merged.ConversationAt)
-		conds = append(conds, setConversation(u, merged.ConversationID, unixNanos(merged.ConversationAt), tie))
+		tie := cur.ConversationID != "" && messaging.Instant(cur.ConversationAt) == messaging.Instant(merged.ConversationAt)
+		conds = append(conds, setConversation(u, merged.ConversationID, messaging.Instant(merged.ConversationAt), tie))
 		newest = newest || tie
 	}
 	if m := merged.Marketing; m != nil && (cur.Marketing == nil || *m != *cur.Marketing) {
@@ -208,7 +208,7 @@ func mergeUpdate(u *update, cur, merged, view messaging.ContactRecord) []string 
 		n := u.name(attrLastSeenNs)
 		c := "attribute_not_exists(" + n + ")"
 		if !view.LastSeenAt.IsZero() {
-			c = "(" + c + " OR " + n + " <= " + u.val(numberAttr(unixNanos(view.LastSeenAt))) + ")"
+			c = "(" + c + " OR " + n + " <= " + u.val(numberAttr(messaging.Instant(view.LastSeenAt))) + ")"
 		}
 		conds = append(conds, c)
 	}
@@ -216,7 +216,9 @@ func mergeUpdate(u *update, cur, merged, view messaging.ContactRecord) []string 
 }
 
 // sameTime reports whether a and b are the same stored time.
-func sameTime(a, b time.Time) bool { return a.IsZero() == b.IsZero() && unixNanos(a) == unixNanos(b) }
+func sameTime(a, b time.Time) bool {
+	return a.IsZero() == b.IsZero() && messaging.Instant(a) == messaging.Instant(b)
+}
 
 // setNewer sets a time kept twice, in nanoseconds (nsAttr, compared) and
 // as a stamp (atAttr, shown; left alone for the zero time), to ns and at,
@@ -267,7 +269,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		ns := u.name(attrLastSeenNs)
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + ns + ")"
 		if !view.LastSeenAt.IsZero() {
-			t := u.val(numberAttr(unixNanos(view.LastSeenAt)))
+			t := u.val(numberAttr(messaging.Instant(view.LastSeenAt)))
 			u.set = append(u.set, ns+" = "+t)
 			u.setTo(attrLastSeenAt, str(stamp(view.LastSeenAt)))
 			cond += " OR " + ns + " <= " + t
@@ -280,7 +282,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		cond += ")"
 		if view.ConversationID != "" {
 			u.setTo(attrConversationID, str(view.ConversationID))
-			u.setTo(attrConversationNs, numberAttr(unixNanos(view.ConversationAt)))
+			u.setTo(attrConversationNs, numberAttr(messaging.Instant(view.ConversationAt)))
 		}
 		out, err := s.updateItem(ctx, key, u, cond, types.ReturnValueAllNew)
 		if err == nil {

@@ -33,7 +33,7 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 		return u
 	}
 	u := build(true)
-	t := u.val(numberAttr(unixNanos(c.LastActiveAt)))
+	t := u.val(numberAttr(messaging.Instant(c.LastActiveAt)))
 	u.set = append(u.set, u.name(attrLastActiveNs)+" = "+t)
 	if !c.LastActiveAt.IsZero() {
 		u.setTo(attrLastActiveAt, str(stamp(c.LastActiveAt)))

@@ -49,7 +49,7 @@ func (p Person) Under(key string) Person {
 // (MergeContact). Stores that write a sighting with a conditional update
 // spell this as their condition.
 func (view ContactRecord) Supersedes(stored ContactRecord) bool {
-	return !stored.seen() || (view.seen() && instant(stored.LastSeenAt) <= instant(view.LastSeenAt))
+	return !stored.seen() || (view.seen() && Instant(stored.LastSeenAt) <= Instant(view.LastSeenAt))
 }
 
 // MergeContact is stored after view, another view of the same person, and
@@ -72,7 +72,7 @@ func MergeContact(stored, view ContactRecord) (ContactRecord, bool) {
 	}
 	next.LastInboundAt = later(next.LastInboundAt, view.LastInboundAt)
 	if view.ConversationID != "" {
-		was, at := instant(next.ConversationAt), instant(view.ConversationAt)
+		was, at := Instant(next.ConversationAt), Instant(view.ConversationAt)
 		if next.ConversationID == "" || was < at || (newer && was == at) {
 			next.ConversationID, next.ConversationAt = view.ConversationID, utc(view.ConversationAt)
 		}
@@ -113,7 +113,7 @@ func ChangedIdentity(target, old ContactRecord, previousBSUID string, current Pe
 	} else {
 		next.Person = next.Person.merge(false, current.withoutKeys())
 	}
-	if !at.IsZero() && (!next.seen() || instant(at) > instant(next.LastSeenAt)) {
+	if !at.IsZero() && (!next.seen() || Instant(at) > Instant(next.LastSeenAt)) {
 		next.LastSeenAt = at.UTC()
 	}
 	// What target lists already keeps its place: a change delivered again
@@ -153,7 +153,7 @@ func SetPreference(stored ContactRecord, p Person, pref MarketingPreference) (Co
 // later is the later of two times, a if they are the same instant; the
 // zero time is earlier than any other.
 func later(a, b time.Time) time.Time {
-	if !b.IsZero() && (a.IsZero() || instant(a) < instant(b)) {
+	if !b.IsZero() && (a.IsZero() || Instant(a) < Instant(b)) {
 		return b.UTC()
 	}
 	return a
@@ -176,7 +176,7 @@ func previousBSUIDs(current string, lists ...[]string) []string {
 // same reports whether c and d hold the same values, times compared as
 // instants.
 func (c ContactRecord) same(d ContactRecord) bool {
-	eq := func(a, b time.Time) bool { return instant(a) == instant(b) && a.IsZero() == b.IsZero() }
+	eq := func(a, b time.Time) bool { return Instant(a) == Instant(b) && a.IsZero() == b.IsZero() }
 	return c.PhoneNumberID == d.PhoneNumberID && c.Person == d.Person && slices.Equal(c.PreviousBSUIDs, d.PreviousBSUIDs) &&
 		samePreference(c.Marketing, d.Marketing) && eq(c.LastSeenAt, d.LastSeenAt) && eq(c.LastInboundAt, d.LastInboundAt) &&
 		c.ConversationID == d.ConversationID && eq(c.ConversationAt, d.ConversationAt)

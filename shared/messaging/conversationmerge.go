@@ -26,7 +26,7 @@ func MergeConversation(stored, c Conversation) (Conversation, bool) {
 // MergeConversation). Stores that write with a conditional update spell
 // this as their condition.
 func (c Conversation) Supersedes(stored Conversation) bool {
-	at, was := instant(c.LastActiveAt), instant(stored.LastActiveAt)
+	at, was := Instant(c.LastActiveAt), Instant(stored.LastActiveAt)
 	return was < at || (was == at && (c.Status != ConversationActive || stored.Status != ConversationEnded))
 }
 

@@ -10,10 +10,10 @@ import "time"
 // spells the same rule in its conditions, and the contract suite
 // (testkit/storetest) holds it to the result of these functions.
 
-// instant is t's place in the stores' time order: unix nanoseconds, with
-// the zero time and anything before 1970 at 0, the oldest. The stores keep
-// times in this form to compare them.
-func instant(t time.Time) int64 {
+// Instant is t's place in the stores' time order: unix nanoseconds, with
+// the zero time and anything before 1970 at 0, the oldest. The merges
+// compare times so, and the stores keep and index them so.
+func Instant(t time.Time) int64 {
 	if t.IsZero() || t.Before(time.Unix(0, 0)) {
 		return 0
 	}

@@ -66,15 +66,9 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 
 func invalid(what string) error { return errs.E(errs.Invalid, what, nil) }
 
-// unixNanos is t as a sort position: 0 for the zero time and before 1970.
-func unixNanos(t time.Time) int64 {
-	if t.IsZero() || t.Before(time.Unix(0, 0)) {
-		return 0
-	}
-	return t.UnixNano()
+func sortKey(t time.Time, id string) string {
+	return fmt.Sprintf("%020d#%s", messaging.Instant(t), id)
 }
-
-func sortKey(t time.Time, id string) string { return fmt.Sprintf("%020d#%s", unixNanos(t), id) }
 
 // PutMessage implements messaging.Store.
 func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
