@@ -425,6 +425,19 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"a last activity before 1970 is kept as given": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// Such a time sorts with the zero time, but reads back as given.
+			early := time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-1", Status: messaging.ConversationActive}))
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-1", Status: messaging.ConversationActive,
+				PhoneNumberID: number, LastActiveAt: early}))
+			got, ok, err := r.Conversation(ctx, tenantA, "conv-1")
+			if err != nil || !ok {
+				t.Fatalf("conversation: ok %v err %v", ok, err)
+			}
+			equal(t, "conversation", got, messaging.Conversation{ID: "conv-1", PhoneNumberID: number,
+				Status: messaging.ConversationActive, LastActiveAt: early})
+		},
 		"at the same time ended beats active": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			active := messaging.Conversation{PhoneNumberID: number, Status: messaging.ConversationActive, LastActiveAt: at(10)}
 			ended := active
