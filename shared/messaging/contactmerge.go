@@ -86,8 +86,8 @@ func MergeContact(stored, view ContactRecord) (ContactRecord, bool) {
 
 // Absorb is c after it took in other, another contact of the same person
 // (a phone contact merged into a BSUID one, or the contact of a BSUID the
-// person had before): MergeContact of other as a view of the person
-// without its BSUIDs, which c's own are. The one seen last gives the
+// person had before): MergeContact of other without its BSUIDs and
+// previous BSUIDs, since c's are the person's. The one seen last gives the
 // person's fields, whichever of the two it is; the marketing preference is
 // the one with the highest sequence.
 func Absorb(c, other ContactRecord) ContactRecord {
