@@ -82,9 +82,6 @@ const (
 	attrAliasOf = "alias_of"
 )
 
-// maxHops bounds how many contact merges a write or lookup follows.
-const maxHops = 8
-
 // update builds an update (and its condition) with every name and value
 // as a placeholder, since many attribute names are reserved words.
 type update struct {
@@ -288,21 +285,6 @@ func deliveryOf(wamid string, hist []string) (messaging.Delivery, error) {
 	return d, nil
 }
 
-// checkStatus validates u as a status of wamid ("" for any), giving it
-// wamid when it names none.
-func checkStatus(u *messaging.StatusUpdate, wamid string) error {
-	if u.WAMID == "" {
-		u.WAMID = wamid
-	}
-	if u.Status.Rank() == 0 {
-		return invalid(fmt.Sprintf("unknown delivery status %q", u.Status))
-	}
-	if u.WAMID == "" || (wamid != "" && u.WAMID != wamid) {
-		return invalid("status of another message")
-	}
-	return nil
-}
-
 // PutMessage implements messaging.Store: one UpdateItem, or two when a
 // higher status is already stored.
 func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
@@ -312,8 +294,9 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 	}
 	var hist []string
 	var top messaging.Status
-	for i := range statuses {
-		if err := checkStatus(&statuses[i], m.WAMID); err != nil {
+	for i, st := range statuses {
+		var err error
+		if statuses[i], err = messaging.CheckStatus(st, m.WAMID); err != nil {
 			return wrap(err)
 		}
 		hist = append(hist, encodeEntry(statuses[i]))
@@ -346,26 +329,20 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 	if err != nil {
 		return wrap(err)
 	}
-	if old, named := stringAttr(out.Attributes[attrConversationID]), m.ConversationID; old != "" && named != "" {
-		if m.Kapso == nil {
-			old, named = named, old // a copy without Kapso content only fills
-		}
-		if err := s.alias(ctx, tenantID, old, named); err != nil {
+	if from, to, ok := messaging.ConversationAlias(stringAttr(out.Attributes[attrConversationID]), m.ConversationID, m.Authoritative()); ok {
+		if err := s.alias(ctx, tenantID, from, to); err != nil {
 			return wrap(err)
 		}
 	}
 	return nil
 }
 
-// alias records that the derived conversation id from stands for to: a
-// message named under from (a send to a person never seen, a Meta copy)
-// is in Kapso's conversation to. One conditional PutItem, only when a
-// message's conversation id is replaced; the first alias of an id stays,
-// so the id a send was answered with always lists the same conversation.
+// alias records messaging.ConversationAlias's alias: the derived
+// conversation id from stands for Kapso's conversation to. One conditional
+// PutItem, only when a message's conversation id is replaced; the first
+// alias of an id stays, so the id a send was answered with always lists
+// the same conversation.
 func (s *Messages) alias(ctx context.Context, tenantID, from, to string) error {
-	if !messaging.IsDerivedConversationID(from) || messaging.IsDerivedConversationID(to) {
-		return nil
-	}
 	item := conversationAliasKey(tenantID, from)
 	item[attrAliasOf] = str(to)
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item,
@@ -394,7 +371,10 @@ func (s *Messages) aliasAccepted(ctx context.Context, tenantID, wamid, conversat
 	if err != nil || out.Item == nil {
 		return
 	}
-	_ = s.alias(ctx, tenantID, conversationID, stringAttr(out.Item[attrConversationID]))
+	// The send's content is a copy that only fills.
+	if from, to, ok := messaging.ConversationAlias(stringAttr(out.Item[attrConversationID]), conversationID, false); ok {
+		_ = s.alias(ctx, tenantID, from, to)
+	}
 }
 
 // aliasOf is the conversation the derived id stands for: its alias,
@@ -420,9 +400,11 @@ func (s *Messages) aliasOf(ctx context.Context, tenantID, id string) (string, er
 	return alias, nil
 }
 
-// messageUpdate sets (Kapso copy) or fills (other copy) m's fields.
+// messageUpdate stores the copy m by the rule of messaging.MergeMessage,
+// without reading first: it sets m's fields when m is authoritative, else
+// only fills them.
 func messageUpdate(tenantID string, m messaging.Message) *update {
-	win := m.Kapso != nil
+	win := m.Authoritative()
 	u := newUpdate()
 	u.setTo(attrWAMID, str(m.WAMID))
 	u.setTo(attrKnown, boolVal(true))
@@ -504,7 +486,8 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	wrap := func(err error) error {
 		return fmt.Errorf("apply status %s of %s: %w", st.Status, st.WAMID, refused(err))
 	}
-	if err := checkStatus(&st, ""); err != nil {
+	st, err := messaging.CheckStatus(st, "")
+	if err != nil {
 		return wrap(err)
 	}
 	if tenantID == "" {
@@ -519,9 +502,10 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	u.setTo(attrStatus, str(string(st.Status)))
 	r := u.val(numberAttr(int64(st.Status.Rank())))
 	u.set = append(u.set, u.name(attrStatusRank)+" = "+r)
-	u.put(false, attrPhoneNumberID, st.PhoneNumberID)
-	u.put(false, attrDirection, string(messaging.Outbound))
-	_, err := s.updateItem(ctx, k, u, "attribute_not_exists("+attrStatusRank+") OR "+attrStatusRank+" < "+r, types.ReturnValueNone)
+	shown := st.Message() // fills, as messaging.MergeMessage would
+	u.put(false, attrPhoneNumberID, shown.PhoneNumberID)
+	u.put(false, attrDirection, string(shown.Direction))
+	_, err = s.updateItem(ctx, k, u, "attribute_not_exists("+attrStatusRank+") OR "+attrStatusRank+" < "+r, types.ReturnValueNone)
 	old, failed := conditionFailedItem(err)
 	if !failed {
 		if err != nil {

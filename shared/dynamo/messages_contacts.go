@@ -16,45 +16,39 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// contactState is a contact item decoded whole, for the identity change
-// that rewrites it.
+// contactState is a contact item decoded whole: the contact as the domain
+// merges it, and the item's merge pointers and version.
 type contactState struct {
-	c      messaging.Contact
-	seen   bool
-	seenNs int64
-	// inbound: LastInboundAt is set; inboundNs is it in unix nanoseconds.
-	inbound   bool
-	inboundNs int64
-	// convNs is the time of the sighting that gave c.ConversationID.
-	convNs int64
-	merged string
-	linked string
+	rec    messaging.ContactRecord
+	merged string // the person key it was merged into
+	linked string // the phone whose contact it last took in
 	ver    int64
 	exists bool
 }
 
 func contactFrom(phoneNumberID string, it map[string]types.AttributeValue) contactState {
-	st := contactState{exists: it != nil, c: messaging.Contact{PhoneNumberID: phoneNumberID, Person: personFrom(it, "")},
-		merged: stringAttr(it[attrMergedInto]), linked: stringAttr(it[attrPhoneLinked])}
+	st := contactState{exists: it != nil, merged: stringAttr(it[attrMergedInto]), linked: stringAttr(it[attrPhoneLinked])}
+	c := &st.rec
+	c.PhoneNumberID, c.Person = phoneNumberID, personFrom(it, "")
 	st.ver, _ = intAttr(it[attrVersion])
-	if ns, err := intAttr(it[attrLastSeenNs]); err == nil {
-		st.seen, st.seenNs = true, ns
-		st.c.LastSeenAt = parseStamp(stringAttr(it[attrLastSeenAt]))
+	if _, err := intAttr(it[attrLastSeenNs]); err == nil {
+		c.LastSeenAt = parseStamp(stringAttr(it[attrLastSeenAt]))
 	}
-	if ns, err := intAttr(it[attrLastInboundNs]); err == nil {
-		st.inbound, st.inboundNs = true, ns
-		st.c.LastInboundAt = parseStamp(stringAttr(it[attrLastInboundAt]))
+	if _, err := intAttr(it[attrLastInboundNs]); err == nil {
+		c.LastInboundAt = parseStamp(stringAttr(it[attrLastInboundAt]))
 	}
-	st.c.ConversationID = stringAttr(it[attrConversationID])
-	st.convNs, _ = intAttr(it[attrConversationNs])
+	c.ConversationID = stringAttr(it[attrConversationID])
+	if ns, err := intAttr(it[attrConversationNs]); err == nil && ns > 0 {
+		c.ConversationAt = time.Unix(0, ns).UTC()
+	}
 	if l, ok := it[attrPrevious].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
-			st.c.PreviousBSUIDs = append(st.c.PreviousBSUIDs, stringAttr(v))
+			c.PreviousBSUIDs = append(c.PreviousBSUIDs, stringAttr(v))
 		}
 	}
 	if m, ok := mapOf(it[attrMarketing]); ok {
 		seq, _ := intAttr(m["seq"])
-		st.c.Marketing = &messaging.MarketingPreference{Status: stringAttr(m["status"]), Sequence: seq,
+		c.Marketing = &messaging.MarketingPreference{Status: stringAttr(m["status"]), Sequence: seq,
 			OccurredAt: parseStamp(stringAttr(m["at"]))}
 	}
 	return st
@@ -73,38 +67,34 @@ func marketingAttr(p messaging.MarketingPreference) types.AttributeValue {
 
 // item is the whole contact item of st under k.
 func (st contactState) item(k map[string]types.AttributeValue) map[string]types.AttributeValue {
-	it := k
-	it[attrPhoneNumberID] = str(st.c.PhoneNumberID)
-	for i, v := range personValues(st.c.Person) {
+	it, c := k, st.rec
+	it[attrPhoneNumberID] = str(c.PhoneNumberID)
+	for i, v := range personValues(c.Person) {
 		if v != "" {
 			it[personAttrs[i]] = str(v)
 		}
 	}
-	if st.seen {
-		it[attrLastSeenNs] = numberAttr(st.seenNs)
-		if !st.c.LastSeenAt.IsZero() {
-			it[attrLastSeenAt] = str(stamp(st.c.LastSeenAt))
-		}
+	if !c.LastSeenAt.IsZero() {
+		it[attrLastSeenNs] = numberAttr(messaging.Instant(c.LastSeenAt))
+		it[attrLastSeenAt] = str(stamp(c.LastSeenAt))
 	}
-	if st.inbound {
-		it[attrLastInboundNs] = numberAttr(st.inboundNs)
-		if !st.c.LastInboundAt.IsZero() {
-			it[attrLastInboundAt] = str(stamp(st.c.LastInboundAt))
-		}
+	if !c.LastInboundAt.IsZero() {
+		it[attrLastInboundNs] = numberAttr(messaging.Instant(c.LastInboundAt))
+		it[attrLastInboundAt] = str(stamp(c.LastInboundAt))
 	}
-	if st.c.ConversationID != "" {
-		it[attrConversationID] = str(st.c.ConversationID)
-		it[attrConversationNs] = numberAttr(st.convNs)
+	if c.ConversationID != "" {
+		it[attrConversationID] = str(c.ConversationID)
+		it[attrConversationNs] = numberAttr(messaging.Instant(c.ConversationAt))
 	}
-	if len(st.c.PreviousBSUIDs) > 0 {
+	if len(c.PreviousBSUIDs) > 0 {
 		l := &types.AttributeValueMemberL{}
-		for _, b := range st.c.PreviousBSUIDs {
+		for _, b := range c.PreviousBSUIDs {
 			l.Value = append(l.Value, str(b))
 		}
 		it[attrPrevious] = l
 	}
-	if st.c.Marketing != nil {
-		it[attrMarketing] = marketingAttr(*st.c.Marketing)
+	if c.Marketing != nil {
+		it[attrMarketing] = marketingAttr(*c.Marketing)
 	}
 	if st.merged != "" {
 		it[attrMergedInto] = str(st.merged)
@@ -116,15 +106,15 @@ func (st contactState) item(k map[string]types.AttributeValue) map[string]types.
 	return it
 }
 
-// PutContact implements messaging.Store. The newest sighting sets the
-// person's fields, an older one only fills missing ones, and a merged
-// contact redirects the write to the contact it was merged into. In the
-// steady state this is one UpdateItem; a sighting older than the stored
-// one that still brings a newer inbound time or conversation costs one
-// more, conditional on them; a person newly seen with both BSUID and phone
-// costs two more, which point the phone contact at the BSUID one and give
-// that one what the phone contact knew. The link is recorded last
-// (phone_linked), so a crash in between is repaired by the next sighting.
+// PutContact implements messaging.Store by the rule of
+// messaging.MergeContact, and a merged contact redirects the write to the
+// contact it was merged into. In the steady state this is one UpdateItem;
+// a sighting older than the stored one that still brings a newer inbound
+// time or conversation costs one more, conditional on them; a person newly
+// seen with both BSUID and phone (messaging.LinksPhone) costs two more,
+// which point the phone contact at the BSUID one and give that one what
+// the phone contact knew. The link is recorded last (phone_linked), so a
+// crash in between is repaired by the next sighting.
 func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("put contact %s on %s: %w", p.Key(), phoneNumberID, refused(err))
@@ -137,8 +127,8 @@ func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID strin
 	if err != nil {
 		return wrap(err)
 	}
-	phoneKey := messaging.Person{Phone: p.Phone}.Key()
-	if p.BSUID == "" || p.Phone == "" || stringAttr(after[attrPhoneLinked]) == p.Phone || k == phoneKey {
+	phoneKey, link := messaging.LinksPhone(p, k, stringAttr(after[attrPhoneLinked]))
+	if !link {
 		return nil
 	}
 	u := newUpdate()
@@ -150,100 +140,149 @@ func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID strin
 		return wrap(fmt.Errorf("merge %s: %w", phoneKey, err))
 	}
 	prev := contactFrom(phoneNumberID, out.Attributes)
-	if err := s.link(ctx, contactKey(tenantID, phoneNumberID, k), p.Phone, prev, after); err != nil {
+	if err := s.link(ctx, contactKey(tenantID, phoneNumberID, k), p.Phone, prev.rec, after); err != nil {
 		return wrap(fmt.Errorf("link %s: %w", phoneKey, err))
 	}
 	return nil
 }
 
 // link records that the phone contact prev was merged into the contact
-// under key, whose item is it, and gives that one what prev knew: the
-// person's fields and marketing preference where it has none, and prev's
-// sighting times and conversation where they are newer. Those are
-// conditional on the values it holds, so a sighting written meanwhile is
-// never undone; on a failed condition it decides again from the item as
-// it is then.
-func (s *Messages) link(ctx context.Context, key map[string]types.AttributeValue, phone string, prev contactState, it map[string]types.AttributeValue) error {
+// under key, whose item is it, and gives that one what
+// messaging.Absorb takes of prev. On a failed condition (a sighting
+// written meanwhile) it decides again from the item as it is then.
+func (s *Messages) link(ctx context.Context, key map[string]types.AttributeValue, phone string, prev messaging.ContactRecord, it map[string]types.AttributeValue) error {
 	for range 5 {
-		cur := contactFrom("", it)
+		cur := contactFrom("", it).rec
 		u := newUpdate()
 		u.setTo(attrPhoneLinked, str(phone))
-		u.put(false, "name", prev.c.Person.Name)
-		u.put(false, "username", prev.c.Person.Username)
-		u.put(false, "phone", prev.c.Person.Phone)
-		if prev.c.Marketing != nil {
-			u.fill(attrMarketing, marketingAttr(*prev.c.Marketing))
-		}
-		var conds []string
-		if prev.seen && (!cur.seen || prev.seenNs > cur.seenNs) {
-			conds = append(conds, setNewer(u, attrLastSeenNs, attrLastSeenAt, prev.seenNs, prev.c.LastSeenAt))
-		}
-		if prev.inbound && (!cur.inbound || prev.inboundNs > cur.inboundNs) {
-			conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, prev.inboundNs, prev.c.LastInboundAt))
-		}
-		if prev.c.ConversationID != "" && (cur.c.ConversationID == "" || prev.convNs > cur.convNs) {
-			conds = append(conds, setConversation(u, prev.c.ConversationID, prev.convNs))
-		}
+		conds := mergeUpdate(u, cur, messaging.Absorb(cur, prev), prev)
 		u.addTo(attrVersion, numberAttr(1))
 		_, err := s.updateItem(ctx, key, u, strings.Join(conds, " AND "), types.ReturnValueNone)
 		old, failed := conditionFailedItem(err)
 		if !failed {
 			return err
 		}
-		it = old // a newer sighting landed meanwhile
+		it = old
 	}
 	return errs.E(errs.Unavailable, "contact kept changing", nil)
 }
 
-// setConversation sets the contact's conversation to id, seen at ns, and
-// returns the condition that keeps a conversation seen later.
+// mergeUpdate adds to u what merged, the domain's merge of view into cur
+// (the item as read), changes of cur, and returns the conditions that keep
+// the merge's decisions true until the write: a time, a conversation or a
+// preference only moves forward, and a person field view replaces only
+// while view is still the newest view. A field merged only fills is
+// written so (if_not_exists): a value written meanwhile stays.
+func mergeUpdate(u *update, cur, merged, view messaging.ContactRecord) []string {
+	var conds []string
+	newest := false
+	was, now := personValues(cur.Person), personValues(merged.Person)
+	for i := range now {
+		switch {
+		case now[i] == was[i]:
+		case was[i] == "":
+			u.fill(personAttrs[i], str(now[i]))
+		default:
+			u.setTo(personAttrs[i], str(now[i]))
+			newest = true
+		}
+	}
+	if !sameTime(cur.LastSeenAt, merged.LastSeenAt) {
+		conds = append(conds, setNewer(u, attrLastSeenNs, attrLastSeenAt, messaging.Instant(merged.LastSeenAt), merged.LastSeenAt, false))
+	}
+	if !sameTime(cur.LastInboundAt, merged.LastInboundAt) {
+		conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, messaging.Instant(merged.LastInboundAt), merged.LastInboundAt, false))
+	}
+	if merged.ConversationID != cur.ConversationID || !sameTime(cur.ConversationAt, merged.ConversationAt) {
+		tie := cur.ConversationID != "" && messaging.Instant(cur.ConversationAt) == messaging.Instant(merged.ConversationAt)
+		conds = append(conds, setConversation(u, merged.ConversationID, messaging.Instant(merged.ConversationAt), tie))
+		newest = newest || tie
+	}
+	if m := merged.Marketing; m != nil && (cur.Marketing == nil || *m != *cur.Marketing) {
+		mk := u.name(attrMarketing)
+		u.set = append(u.set, mk+" = "+u.val(marketingAttr(*m)))
+		conds = append(conds, "(attribute_not_exists("+mk+") OR "+u.name(attrMarketing+".seq")+" < "+u.val(numberAttr(m.Sequence))+")")
+	}
+	if newest {
+		// What view replaced stays replaced while no newer view landed.
+		n := u.name(attrLastSeenNs)
+		c := "attribute_not_exists(" + n + ")"
+		if !view.LastSeenAt.IsZero() {
+			c = "(" + c + " OR " + n + " <= " + u.val(numberAttr(messaging.Instant(view.LastSeenAt))) + ")"
+		}
+		conds = append(conds, c)
+	}
+	return conds
+}
+
+// sameTime reports whether a and b are the same stored time.
+func sameTime(a, b time.Time) bool {
+	return a.IsZero() == b.IsZero() && messaging.Instant(a) == messaging.Instant(b)
+}
+
 // setNewer sets a time kept twice, in nanoseconds (nsAttr, compared) and
 // as a stamp (atAttr, shown; left alone for the zero time), to ns and at,
-// and returns the condition that keeps it from moving back.
-func setNewer(u *update, nsAttr, atAttr string, ns int64, at time.Time) string {
+// and returns the condition that keeps it from moving back (or, orEqual,
+// from moving back or sideways).
+func setNewer(u *update, nsAttr, atAttr string, ns int64, at time.Time, orEqual bool) string {
 	n, v := u.name(nsAttr), u.val(numberAttr(ns))
 	u.set = append(u.set, n+" = "+v)
 	if !at.IsZero() {
 		u.setTo(atAttr, str(stamp(at)))
 	}
-	return "(attribute_not_exists(" + n + ") OR " + n + " < " + v + ")"
+	return "(attribute_not_exists(" + n + ") OR " + n + before(orEqual) + v + ")"
 }
 
-func setConversation(u *update, id string, ns int64) string {
+// setConversation sets the contact's conversation to id, seen at ns, and
+// returns the condition that keeps a conversation seen later (or, orEqual,
+// at the same time).
+func setConversation(u *update, id string, ns int64, orEqual bool) string {
 	c, n, v := u.name(attrConversationID), u.name(attrConversationNs), u.val(numberAttr(ns))
 	u.set = append(u.set, c+" = "+u.val(str(id)), n+" = "+v)
-	return "(attribute_not_exists(" + c + ") OR attribute_not_exists(" + n + ") OR " + n + " < " + v + ")"
+	return "(attribute_not_exists(" + c + ") OR attribute_not_exists(" + n + ") OR " + n + before(orEqual) + v + ")"
+}
+
+func before(orEqual bool) string {
+	if orEqual {
+		return " <= "
+	}
+	return " < "
 }
 
 // sight writes the sighting sg of p to the contact k, or to the contact k
-// was merged into; it returns the key written and the item after.
+// was merged into (which takes p without its BSUIDs: Person.Under); it
+// returns the key written and the item after. The
+// first UpdateItem writes the sighting as the newest view of the person,
+// conditional on it being so (messaging.ContactRecord.Supersedes); when
+// it is not, a second only fills the person's fields and lateSighting
+// gives the rest of messaging.MergeContact.
 func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string, p messaging.Person, sg messaging.Sighting) (string, map[string]types.AttributeValue, error) {
 	seen := map[string]bool{}
-	at := unixNanos(sg.At)
-	for range maxHops {
+	for range messaging.MaxMergeHops {
 		seen[k] = true
 		key := contactKey(tenantID, phoneNumberID, k)
+		view := messaging.Sighted(phoneNumberID, p.Under(k), sg)
 		u := newUpdate()
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
-		putPerson(u, true, "", p)
+		putPerson(u, true, "", view.Person)
 		u.addTo(attrVersion, numberAttr(1))
 		ns := u.name(attrLastSeenNs)
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + ns + ")"
-		if !sg.At.IsZero() {
-			t := u.val(numberAttr(at))
+		if !view.LastSeenAt.IsZero() {
+			t := u.val(numberAttr(messaging.Instant(view.LastSeenAt)))
 			u.set = append(u.set, ns+" = "+t)
-			u.setTo(attrLastSeenAt, str(stamp(sg.At)))
+			u.setTo(attrLastSeenAt, str(stamp(view.LastSeenAt)))
 			cond += " OR " + ns + " <= " + t
-			if sg.Inbound {
+			if !view.LastInboundAt.IsZero() {
 				// No sighting, inbound or not, is newer than this one.
 				u.set = append(u.set, u.name(attrLastInboundNs)+" = "+t)
-				u.setTo(attrLastInboundAt, str(stamp(sg.At)))
+				u.setTo(attrLastInboundAt, str(stamp(view.LastInboundAt)))
 			}
 		}
 		cond += ")"
-		if sg.ConversationID != "" {
-			u.setTo(attrConversationID, str(sg.ConversationID))
-			u.setTo(attrConversationNs, numberAttr(at))
+		if view.ConversationID != "" {
+			u.setTo(attrConversationID, str(view.ConversationID))
+			u.setTo(attrConversationNs, numberAttr(messaging.Instant(view.ConversationAt)))
 		}
 		out, err := s.updateItem(ctx, key, u, cond, types.ReturnValueAllNew)
 		if err == nil {
@@ -262,7 +301,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		}
 		// An older sighting: it only fills what is missing.
 		u = newUpdate()
-		putPerson(u, false, "", p)
+		putPerson(u, false, "", view.Person)
 		u.addTo(attrVersion, numberAttr(1))
 		out, err = s.updateItem(ctx, key, u, "attribute_not_exists("+attrMergedInto+")", types.ReturnValueAllNew)
 		if err != nil {
@@ -272,7 +311,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 			k = stringAttr(old[attrMergedInto]) // merged meanwhile: follow it
 			continue
 		}
-		it, merged, err := s.lateSighting(ctx, key, out.Attributes, sg)
+		it, merged, err := s.lateSighting(ctx, key, out.Attributes, view)
 		if err != nil {
 			return k, nil, err
 		}
@@ -282,30 +321,25 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		}
 		return k, it, nil
 	}
-	return k, nil, fmt.Errorf("contact merged more than %d times", maxHops)
+	return k, nil, fmt.Errorf("contact merged more than %d times", messaging.MaxMergeHops)
 }
 
 // lateSighting gives the contact under key, whose item is it, what the
-// older sighting sg still brings: its time as LastInboundAt when it is
-// inbound and newer than the stored one, its conversation when the stored
-// one was seen earlier. That is one UpdateItem, conditional on what it
-// replaces, and none when there is nothing to give. It returns the item
-// after, or the key the contact was merged into meanwhile.
-func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.AttributeValue, sg messaging.Sighting) (map[string]types.AttributeValue, string, error) {
-	at := unixNanos(sg.At)
+// older sighting view still brings by messaging.MergeContact: its time as
+// LastInboundAt when it is inbound and newer than the stored one, its
+// conversation when the stored one was seen earlier. That is one
+// UpdateItem, conditional on what it replaces, and none when there is
+// nothing to give. It returns the item after, or the key the contact was
+// merged into meanwhile.
+func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.AttributeValue, view messaging.ContactRecord) (map[string]types.AttributeValue, string, error) {
 	for range 5 {
-		cur := contactFrom("", it)
-		u := newUpdate()
-		var conds []string
-		if sg.Inbound && !sg.At.IsZero() && (!cur.inbound || cur.inboundNs < at) {
-			conds = append(conds, setNewer(u, attrLastInboundNs, attrLastInboundAt, at, sg.At))
-		}
-		if sg.ConversationID != "" && (cur.c.ConversationID == "" || cur.convNs < at) {
-			conds = append(conds, setConversation(u, sg.ConversationID, at))
-		}
-		if len(conds) == 0 {
+		cur := contactFrom(view.PhoneNumberID, it).rec
+		merged, changed := messaging.MergeContact(cur, view)
+		if !changed {
 			return it, "", nil
 		}
+		u := newUpdate()
+		conds := mergeUpdate(u, cur, merged, view)
 		u.addTo(attrVersion, numberAttr(1))
 		conds = append(conds, "attribute_not_exists("+u.name(attrMergedInto)+")")
 		out, err := s.updateItem(ctx, key, u, strings.Join(conds, " AND "), types.ReturnValueAllNew)
@@ -325,8 +359,9 @@ func (s *Messages) lateSighting(ctx context.Context, key, it map[string]types.At
 }
 
 // ChangeIdentity implements messaging.Store: it reads both contacts (one
-// BatchGetItem), writes the new contact whole, conditional on the version
-// it read, and points the old contact at it.
+// BatchGetItem), computes the contact messaging.ChangedIdentity leaves at
+// the one messaging.IdentityTarget names, writes it whole, conditional on
+// the version it read, and points the old contact at it.
 func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("change identity %s to %s on %s: %w", previous.BSUID, current.BSUID, phoneNumberID, refused(err))
@@ -343,12 +378,22 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 		if err != nil {
 			return wrap(err)
 		}
-		targetKey, revert, err := s.identityTarget(ctx, tenantID, phoneNumberID, oldKey, curKey, items)
+		targetKey, revert, err := messaging.IdentityTarget(oldKey, curKey, func(k string) (string, error) {
+			if _, ok := items[k]; !ok {
+				got, err := s.getContacts(ctx, tenantID, phoneNumberID, []string{k}, true)
+				if err != nil {
+					return "", err
+				}
+				items[k] = got[k]
+			}
+			return stringAttr(items[k][attrMergedInto]), nil
+		})
 		if err != nil {
 			return wrap(err)
 		}
 		old, target := contactFrom(phoneNumberID, items[oldKey]), contactFrom(phoneNumberID, items[targetKey])
-		next := identityMerge(phoneNumberID, previous.BSUID, current, targetKey == curKey, old, target, at)
+		next := target
+		next.rec = messaging.ChangedIdentity(target.rec, old.rec, previous.BSUID, current, targetKey == curKey, at)
 		if revert {
 			next.merged = ""
 		}
@@ -385,100 +430,10 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 	return wrap(errs.E(errs.Unavailable, "contact kept changing", nil))
 }
 
-// identityTarget is the contact an identity change writes to: the current
-// BSUID's, or where a later change that arrived first already merged it. A
-// chain leading back to the previous BSUID is a person going back to an
-// earlier BSUID: the current one is then the contact again (revert).
-func (s *Messages) identityTarget(ctx context.Context, tenantID, phoneNumberID, oldKey, curKey string, items map[string]map[string]types.AttributeValue) (string, bool, error) {
-	k, seen := curKey, map[string]bool{curKey: true}
-	for range maxHops {
-		m := stringAttr(items[k][attrMergedInto])
-		if m == "" {
-			return k, false, nil
-		}
-		if m == oldKey || seen[m] {
-			return curKey, true, nil
-		}
-		seen[m] = true
-		if _, ok := items[m]; !ok {
-			got, err := s.getContacts(ctx, tenantID, phoneNumberID, []string{m}, true)
-			if err != nil {
-				return "", false, err
-			}
-			items[m] = got[m]
-		}
-		k = m
-	}
-	return k, false, nil
-}
-
-// identityMerge is the target contact after an identity change: the
-// current person's fields (all of them when the target is the current
-// BSUID's own contact, else only what it lacks), the old contact's where
-// missing, the previous BSUIDs of both plus the previous one, the newest
-// sighting, inbound time and conversation, and the highest marketing
-// sequence. memstore.identityMerge is its twin.
-func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person, own bool, old, target contactState, at time.Time) contactState {
-	next := target
-	next.c.PhoneNumberID = phoneNumberID
-	next.c.PreviousBSUIDs = nil
-	if own {
-		next.c.Person = overwritePerson(next.c.Person, current)
-	} else {
-		cur := current
-		cur.BSUID, cur.ParentBSUID = "", ""
-		next.c.Person = fillPerson(next.c.Person, cur)
-	}
-	var prev []string
-	if old.exists {
-		p := old.c.Person
-		next.c.Person = fillPerson(next.c.Person, messaging.Person{Name: p.Name, Username: p.Username, Phone: p.Phone})
-		if om := old.c.Marketing; om != nil && (next.c.Marketing == nil || next.c.Marketing.Sequence < om.Sequence) {
-			m := *om
-			next.c.Marketing = &m
-		}
-		if old.seen && (!next.seen || old.seenNs > next.seenNs) {
-			next.seen, next.seenNs, next.c.LastSeenAt = true, old.seenNs, old.c.LastSeenAt
-		}
-		if old.inbound && (!next.inbound || old.inboundNs > next.inboundNs) {
-			next.inbound, next.inboundNs, next.c.LastInboundAt = true, old.inboundNs, old.c.LastInboundAt
-		}
-		if old.c.ConversationID != "" && (next.c.ConversationID == "" || old.convNs > next.convNs) {
-			next.c.ConversationID, next.convNs = old.c.ConversationID, old.convNs
-		}
-		prev = append(prev, old.c.PreviousBSUIDs...)
-	}
-	if ns := unixNanos(at); !at.IsZero() && (!next.seen || ns > next.seenNs) {
-		next.seen, next.seenNs, next.c.LastSeenAt = true, ns, at.UTC()
-	}
-	prev = append(prev, previousBSUID)
-	prev = append(prev, target.c.PreviousBSUIDs...)
-	for _, b := range prev {
-		if b != next.c.Person.BSUID && !slices.Contains(next.c.PreviousBSUIDs, b) {
-			next.c.PreviousBSUIDs = append(next.c.PreviousBSUIDs, b)
-		}
-	}
-	return next
-}
-
-func overwritePerson(p, q messaging.Person) messaging.Person {
-	v := personValues(q)
-	w := personValues(p)
-	for i := range v {
-		if v[i] != "" {
-			w[i] = v[i]
-		}
-	}
-	return messaging.Person{BSUID: w[0], ParentBSUID: w[1], Username: w[2], Phone: w[3], Name: w[4]}
-}
-
-func fillPerson(p, q messaging.Person) messaging.Person {
-	return overwritePerson(q, p)
-}
-
-// SetMarketingPreference implements messaging.Store: one UpdateItem,
-// conditional on no higher sequence being stored (then nothing changes),
-// following the contact's merge.
+// SetMarketingPreference implements messaging.Store by the rule of
+// messaging.SetPreference: one UpdateItem, conditional on no higher
+// sequence being stored (messaging.MergePreference, spelled as the
+// condition; then nothing changes), following the contact's merge.
 func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("set marketing preference of %s on %s: %w", p.Key(), phoneNumberID, refused(err))
@@ -488,11 +443,11 @@ func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNu
 		return wrap(invalid("preference without tenant, number or person"))
 	}
 	seen := map[string]bool{}
-	for range maxHops {
+	for range messaging.MaxMergeHops {
 		seen[k] = true
 		u := newUpdate()
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
-		putPerson(u, false, "", p)
+		putPerson(u, false, "", p.Under(k))
 		u.setTo(attrMarketing, marketingAttr(pref))
 		u.addTo(attrVersion, numberAttr(1))
 		mk, seq := u.name(attrMarketing), u.name(attrMarketing+".seq")
@@ -514,7 +469,7 @@ func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNu
 		}
 		k = m
 	}
-	return wrap(fmt.Errorf("contact merged more than %d times", maxHops))
+	return wrap(fmt.Errorf("contact merged more than %d times", messaging.MaxMergeHops))
 }
 
 // getContacts reads the contacts of the person keys in BatchGetItems of up
@@ -575,28 +530,24 @@ func (s *Messages) batchContacts(ctx context.Context, tenantID string, refs []co
 	return out, nil
 }
 
-// Contact implements messaging.Reader.
+// Contact implements messaging.Reader: one GetItem per contact on the
+// way messaging.FollowMerges takes.
 func (s *Messages) Contact(ctx context.Context, tenantID, phoneNumberID, bsuidOrPhone string) (messaging.Contact, bool, error) {
 	k := messaging.LookupKey(bsuidOrPhone)
 	if tenantID == "" || phoneNumberID == "" || k == "" {
 		return messaging.Contact{}, false, nil
 	}
 	var item map[string]types.AttributeValue
-	seen := map[string]bool{}
-	for range maxHops {
-		var err error
-		if item, err = s.getItem(ctx, contactKey(tenantID, phoneNumberID, k)); err != nil {
-			return messaging.Contact{}, false, fmt.Errorf("read contact %s: %w", k, err)
+	_, err := messaging.FollowMerges(k, func(key string) (string, error) {
+		it, err := s.getItem(ctx, contactKey(tenantID, phoneNumberID, key))
+		if err != nil {
+			return "", fmt.Errorf("read contact %s: %w", key, err)
 		}
-		if item == nil {
-			return messaging.Contact{}, false, nil
-		}
-		m := stringAttr(item[attrMergedInto])
-		seen[k] = true
-		if m == "" || seen[m] {
-			break
-		}
-		k = m
+		item = it
+		return stringAttr(it[attrMergedInto]), nil
+	})
+	if err != nil || item == nil {
+		return messaging.Contact{}, false, err
 	}
-	return contactFrom(phoneNumberID, item).c, true, nil
+	return contactFrom(phoneNumberID, item).rec.Contact, true, nil
 }

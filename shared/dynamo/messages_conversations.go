@@ -10,9 +10,11 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// PutConversation implements messaging.Store: one UpdateItem when c is the
-// newest event, else a second one that only fills missing fields. At the
-// same LastActiveAt an ended conversation stays ended.
+// PutConversation implements messaging.Store by the rule of
+// messaging.MergeConversation, without reading first: one UpdateItem that
+// sets c's fields, conditional on c superseding what is stored
+// (Conversation.Supersedes, spelled as the condition), else a second one
+// that only fills missing fields.
 func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messaging.Conversation) error {
 	wrap := func(err error) error { return fmt.Errorf("put conversation %s: %w", c.ID, refused(err)) }
 	if tenantID == "" || c.ID == "" {
@@ -31,7 +33,7 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 		return u
 	}
 	u := build(true)
-	t := u.val(numberAttr(unixNanos(c.LastActiveAt)))
+	t := u.val(numberAttr(messaging.Instant(c.LastActiveAt)))
 	u.set = append(u.set, u.name(attrLastActiveNs)+" = "+t)
 	if !c.LastActiveAt.IsZero() {
 		u.setTo(attrLastActiveAt, str(stamp(c.LastActiveAt)))

@@ -121,7 +121,7 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 		}
 	}
 	contacts := map[contactRef]map[string]types.AttributeValue{}
-	for range maxHops {
+	for range messaging.MaxMergeHops {
 		if len(refs) == 0 {
 			break
 		}
@@ -141,29 +141,19 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 	}
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
-		v := messaging.ConversationView{Conversation: c, Contact: messaging.Contact{PhoneNumberID: c.PhoneNumberID, Person: c.Person}}
-		if it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()}); it != nil {
-			v.Contact = contactFrom(c.PhoneNumberID, it).c
-		}
-		out = append(out, v)
+		it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()})
+		out = append(out, c.View(contactFrom(c.PhoneNumberID, it).rec.Contact, it != nil))
 	}
 	return out, next, nil
 }
 
-// followContacts follows merges among the contacts read, stopping at a
-// missing contact (nil), a repeat or maxHops.
+// followContacts follows merges among the contacts read
+// (messaging.FollowMerges); nil when the contact it ends at was not read.
 func followContacts(contacts map[contactRef]map[string]types.AttributeValue, r contactRef) map[string]types.AttributeValue {
-	seen := map[string]bool{}
-	for range maxHops {
-		it := contacts[r]
-		m := stringAttr(it[attrMergedInto])
-		if it == nil || m == "" || seen[m] {
-			return it
-		}
-		seen[r.key] = true
-		r.key = m
-	}
-	return contacts[r]
+	key, _ := messaging.FollowMerges(r.key, func(k string) (string, error) {
+		return stringAttr(contacts[contactRef{r.phoneNumberID, k}][attrMergedInto]), nil
+	})
+	return contacts[contactRef{r.phoneNumberID, key}]
 }
 
 // ConversationMessages implements messaging.Reader: one Query, after one

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -122,8 +121,7 @@ func (s *Messages) CreateOutbound(ctx context.Context, m messaging.OutboundMessa
 	if m.TenantID == "" || !messaging.IsOutboundID(m.ID) {
 		return messaging.OutboundMessage{}, false, wrap(invalid("outbound message without tenant or outbound id"))
 	}
-	m.State, m.WAMID, m.Reason, m.Error = messaging.OutQueued, "", "", nil
-	item := outboundItem(m)
+	item := outboundItem(m.Created())
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: item,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
@@ -177,25 +175,28 @@ func (s *Messages) MoveOutbound(ctx context.Context, tenantID, id string, t mess
 		}
 		return m, nil
 	}
+	// What the move writes, whatever the message held; attempts count up
+	// from the stored number.
+	moved := t.Apply(messaging.OutboundMessage{})
 	u := newUpdate()
-	u.setTo(attrOutState, str(string(t.To)))
-	u.setTo(attrUpdatedAt, str(stamp(t.At)))
+	u.setTo(attrOutState, str(string(moved.State)))
+	u.setTo(attrUpdatedAt, str(stamp(moved.UpdatedAt)))
 	switch t.To {
 	case messaging.OutSending:
-		u.addTo(attrAttempts, numberAttr(1))
-		if t.Claim != "" {
-			u.setTo(attrClaim, str(t.Claim))
+		u.addTo(attrAttempts, numberAttr(int64(moved.Attempts)))
+		if moved.Claim != "" {
+			u.setTo(attrClaim, str(moved.Claim))
 		} else {
 			u.drop(attrClaim)
 		}
 	case messaging.OutFailed:
-		if t.Reason != "" {
-			u.setTo(attrOutReason, str(t.Reason))
+		if moved.Reason != "" {
+			u.setTo(attrOutReason, str(moved.Reason))
 		} else {
 			u.drop(attrOutReason)
 		}
-		if t.Error != nil {
-			u.setTo(attrOutError, statusErrorAttr(*t.Error))
+		if moved.Error != nil {
+			u.setTo(attrOutError, statusErrorAttr(*moved.Error))
 		} else {
 			u.drop(attrOutError)
 		}
@@ -238,7 +239,7 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 			if !ok {
 				return messaging.OutboundMessage{}, messaging.ErrOutboundNotFound
 			}
-			if !slices.Contains(t.From, cur.State) {
+			if !t.Allows(cur.State) {
 				return cur, messaging.ErrOutboundState
 			}
 		}
@@ -273,8 +274,7 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 		}})
 		if err == nil {
 			s.aliasAccepted(ctx, tenantID, t.WAMID, cur.ConversationID)
-			cur.State, cur.WAMID, cur.UpdatedAt = messaging.OutAccepted, t.WAMID, parseStamp(stamp(t.At))
-			return cur, nil
+			return t.Apply(cur), nil
 		}
 		var tc *types.TransactionCanceledException
 		if !errors.As(err, &tc) {

@@ -10,7 +10,12 @@ import (
 // Every write is idempotent and commutative with the others: the same event
 // applied twice, or events applied in any order, leave the same state. That
 // is what lets the worker apply a delivery's events concurrently and SQS
-// deliver a message more than once.
+// deliver a message more than once. The rules are the domain's merges
+// (MergeMessage, MergeConversation, the contact rules of contactbook.go);
+// each store applies them, and testkit/storetest holds it to them. A
+// field an event may leave out (a person's name, a conversation's status)
+// is the exception: a newer event without it cannot tell whether an older
+// value was replaced since, so the first older value to arrive fills it.
 type Store interface {
 	// PutMessage stores m under (tenant, m.WAMID) with the statuses its own
 	// event carried. Storing it again changes nothing; a message whose
@@ -18,7 +23,7 @@ type Store interface {
 	// named by one copy under a derived conversation id and by another
 	// under Kapso's conversation (IsDerivedConversationID) makes the derived
 	// id an alias of Kapso's, whichever copy came first; the first alias
-	// of a derived id stays.
+	// of a derived id stays (MergeMessage, ConversationAlias).
 	PutMessage(ctx context.Context, tenantID string, m Message, statuses []StatusUpdate) error
 	// ApplyStatus adds u to its message's history and moves the message's
 	// status forward, never back (a conditional write): see Merge. A status
@@ -26,21 +31,26 @@ type Store interface {
 	ApplyStatus(ctx context.Context, tenantID string, u StatusUpdate) error
 	// PutConversation creates or updates the conversation c.ID: the newest
 	// LastActiveAt wins, and with it the status; fields c leaves empty keep
-	// their stored values; an older event only fills what is missing.
+	// their stored values; an older event only fills what is missing
+	// (MergeConversation).
 	PutConversation(ctx context.Context, tenantID string, c Conversation) error
 	// PutContact records that p wrote or was written to on the number, as s
 	// says: one contact per person per number, keyed by Person.Key. The
-	// newest sighting sets LastSeenAt and ConversationID, the newest inbound
-	// one LastInboundAt. A person first known by phone and now by BSUID and
-	// phone is merged into the BSUID contact; the phone contact then points
-	// to it.
+	// newest sighting sets the person's fields (an older one only fills),
+	// LastSeenAt and ConversationID, the newest inbound one LastInboundAt. A
+	// person first known by phone and now by BSUID and phone is merged into
+	// the BSUID contact; the phone contact then points to it. A sighting
+	// that reaches a contact through a merge leaves out its BSUIDs
+	// (SightContact).
 	PutContact(ctx context.Context, tenantID, phoneNumberID string, p Person, s Sighting) error
 	// ChangeIdentity moves the person known by previous.BSUID to
-	// current.BSUID: the new contact takes the old one's fields, lists the old
-	// BSUID among its previous ones, and the old contact points to it.
+	// current.BSUID: the new contact takes in the old one (the fields of the
+	// one seen last, the highest marketing sequence), lists the old BSUID
+	// among its previous ones, oldest first, and the old contact points to
+	// it (ChangeContactIdentity).
 	ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current Person, at time.Time) error
 	// SetMarketingPreference records the person's preference unless a higher
-	// Sequence is already stored.
+	// Sequence is already stored (PreferContact).
 	SetMarketingPreference(ctx context.Context, tenantID, phoneNumberID string, p Person, pref MarketingPreference) error
 }
 

@@ -99,12 +99,10 @@ func (r *run) alreadyStored(ctx context.Context, tenantID string, m messaging.Li
 
 // conversationStored reports whether handing on the listed conversation
 // (event name with body, as the messages worker would read it) would
-// change nothing stored: the conversation is stored with a later last
-// activity, or the same one at the listed status (or ended, which an
-// active listing at the same time does not undo), and holds every field
-// the listing gives, with the same value where the listing would win.
-// The worker's rule is PutConversation's (messaging.Store); its contact
-// sighting is at the same last activity, so it changes nothing either.
+// change nothing stored: the worker stores it by the rule of
+// messaging.MergeConversation, which says whether the stored conversation
+// would change. Its contact sighting is at the same last activity, so it
+// changes nothing either.
 func (r *run) conversationStored(ctx context.Context, tenantID, id, name string, body []byte) (bool, error) {
 	if r.Messages == nil {
 		return false, nil
@@ -121,20 +119,11 @@ func (r *run) conversationStored(ctx context.Context, tenantID, id, name string,
 	if err != nil {
 		return false, fmt.Errorf("read stored conversation %s: %w", id, err)
 	}
-	if !ok || stored.LastActiveAt.Before(c.LastActiveAt) {
+	if !ok {
 		return false, nil
 	}
-	// At the same time the listing wins, unless it is active and the
-	// stored one ended; otherwise it only fills what is missing.
-	wins := stored.LastActiveAt.Equal(c.LastActiveAt) &&
-		(c.Status != messaging.ConversationActive || stored.Status != messaging.ConversationEnded)
-	has := func(stored, listed string) bool { return listed == "" || stored == listed || (!wins && stored != "") }
-	sp, lp := stored.Person, c.Person
-	return has(stored.PhoneNumberID, c.PhoneNumberID) && has(string(stored.Status), string(c.Status)) &&
-		has(sp.BSUID, lp.BSUID) && has(sp.ParentBSUID, lp.ParentBSUID) && has(sp.Username, lp.Username) &&
-		has(sp.Phone, lp.Phone) && has(sp.Name, lp.Name) &&
-		(c.InactivityMinutes == 0 || stored.InactivityMinutes == c.InactivityMinutes ||
-			(!wins && stored.InactivityMinutes != 0)), nil
+	_, changed := messaging.MergeConversation(stored, c)
+	return !changed, nil
 }
 
 // messageEvent is the webhook event that would have carried m as Kapso

@@ -16,10 +16,10 @@ import (
 )
 
 // Messages is the in-memory messaging.Store and messaging.Reader (twin of
-// dynamo.Messages). It follows the adapter's rules field by field: a
-// message copy with Kapso content overwrites the fields it gives, one
-// without only fills missing ones; the newest conversation or contact event
-// sets what it gives and an older one only fills; merged contacts redirect.
+// dynamo.Messages). Under one mutex it reads, applies the domain's merge
+// (messaging.MergeMessage, MergeConversation, MergeContact and the other
+// contact rules) and writes back, where the adapter spells the same rules
+// as conditional updates; merged contacts redirect.
 type Messages struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantMessages
@@ -33,8 +33,8 @@ var (
 
 type tenantMessages struct {
 	messages map[string]*message                   // WAMID →
-	convs    map[string]*conversation              // conversation id →
-	contacts map[string]*contact                   // phone number id \x00 person key →
+	convs    map[string]messaging.Conversation     // conversation id →
+	contacts map[string]messaging.ContactMap       // phone number id →
 	outbox   map[string]*messaging.OutboundMessage // outbound id →
 	// aliases maps a derived conversation id to the conversation Kapso
 	// named a message of it into; the first one stays.
@@ -51,34 +51,13 @@ type message struct {
 	outboundID string
 }
 
-type conversation struct {
-	c       messaging.Conversation
-	activeN int64 // LastActiveAt in unix nanoseconds, 0 when zero
-}
-
-type contact struct {
-	c      messaging.Contact
-	seen   bool  // LastSeenAt was ever set
-	seenNs int64 // LastSeenAt in unix nanoseconds
-	// inbound: LastInboundAt is set; inboundNs is it in unix nanoseconds.
-	inbound   bool
-	inboundNs int64
-	convNs    int64 // when the sighting that gave c.ConversationID was
-	// merged is the key of the contact this one was merged into.
-	merged string
-	linked string // the phone last merged into this contact
-}
-
-// maxHops bounds how many merges a lookup follows.
-const maxHops = 8
-
 func (s *Messages) tenant(tenantID string) *tenantMessages {
 	if s.tenants == nil {
 		s.tenants = map[string]*tenantMessages{}
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]*conversation{}, contacts: map[string]*contact{},
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, contacts: map[string]messaging.ContactMap{},
 			outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
@@ -87,23 +66,18 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 
 func invalid(what string) error { return errs.E(errs.Invalid, what, nil) }
 
-// unixNanos is t as a sort position: 0 for the zero time and before 1970.
-func unixNanos(t time.Time) int64 {
-	if t.IsZero() || t.Before(time.Unix(0, 0)) {
-		return 0
-	}
-	return t.UnixNano()
+func sortKey(t time.Time, id string) string {
+	return fmt.Sprintf("%020d#%s", messaging.Instant(t), id)
 }
-
-func sortKey(t time.Time, id string) string { return fmt.Sprintf("%020d#%s", unixNanos(t), id) }
 
 // PutMessage implements messaging.Store.
 func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
 	if tenantID == "" || m.WAMID == "" {
 		return fmt.Errorf("put message %s: %w", m.WAMID, invalid("message without tenant or WAMID"))
 	}
-	for i := range statuses {
-		if err := checkStatus(&statuses[i], m.WAMID); err != nil {
+	for i, u := range statuses {
+		var err error
+		if statuses[i], err = messaging.CheckStatus(u, m.WAMID); err != nil {
 			return fmt.Errorf("put message %s: %w", m.WAMID, err)
 		}
 	}
@@ -112,7 +86,7 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 	t := s.tenant(tenantID)
 	cur, ok := t.messages[m.WAMID]
 	if !ok {
-		cur = &message{m: messaging.Message{WAMID: m.WAMID}}
+		cur = &message{}
 		t.messages[m.WAMID] = cur
 	}
 	t.mergeMessage(cur, m)
@@ -123,90 +97,25 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 	return nil
 }
 
-// checkStatus validates u as a status of wamid ("" for any), giving it
-// wamid when it names none.
-func checkStatus(u *messaging.StatusUpdate, wamid string) error {
-	if u.WAMID == "" {
-		u.WAMID = wamid
-	}
-	if _, ok := messaging.ParseStatus(string(u.Status)); !ok {
-		return invalid(fmt.Sprintf("unknown delivery status %q", u.Status))
-	}
-	if u.WAMID == "" || (wamid != "" && u.WAMID != wamid) {
-		return invalid("status of another message")
-	}
-	return nil
-}
-
-// mergeMessage applies the copy m to cur: with Kapso content its non-empty
-// fields win, without it they only fill what is missing, so the Kapso and
-// the Meta copies of a message converge whatever their order. Of two
-// conversation ids, a derived one that loses becomes an alias of the other.
+// mergeMessage stores the copy m into cur (messaging.MergeMessage),
+// recording the alias the copy makes and, when the copy's conversation is
+// the one kept, the message's place in it.
 func (t *tenantMessages) mergeMessage(cur *message, m messaging.Message) {
-	win := m.Kapso != nil
-	c := &cur.m
-	if old, named := c.ConversationID, m.ConversationID; old != "" && named != "" {
-		if win {
-			t.alias(old, named)
-		} else {
-			t.alias(named, old)
+	if from, to, ok := messaging.ConversationAlias(cur.m.ConversationID, m.ConversationID, m.Authoritative()); ok {
+		if _, taken := t.aliases[from]; !taken {
+			t.aliases[from] = to
 		}
 	}
-	setField(win, &c.PhoneNumberID, m.PhoneNumberID)
-	setField(win, &c.Direction, m.Direction)
-	setField(win, &c.Type, m.Type)
-	setField(win, &c.Text, m.Text)
-	setField(win, &c.ReplyTo, m.ReplyTo)
-	setPtr(win, &c.Media, m.Media)
-	setPtr(win, &c.Reaction, m.Reaction)
-	setPtr(win, &c.Kapso, m.Kapso)
-	if !m.Timestamp.IsZero() && (win || c.Timestamp.IsZero()) {
-		c.Timestamp = m.Timestamp.UTC()
-	}
-	setPerson(win, &c.From, m.From)
-	setPerson(win, &c.To, m.To)
-	if m.ConversationID != "" && (win || c.ConversationID == "") {
-		c.ConversationID = m.ConversationID
+	if m.ConversationID != "" && (m.Authoritative() || cur.m.ConversationID == "") {
 		cur.sortKey = sortKey(m.Timestamp, m.WAMID)
 	}
-}
-
-// alias makes the derived id from an alias of to, unless it has one.
-func (t *tenantMessages) alias(from, to string) {
-	if !messaging.IsDerivedConversationID(from) || messaging.IsDerivedConversationID(to) {
-		return
-	}
-	if _, ok := t.aliases[from]; !ok {
-		t.aliases[from] = to
-	}
-}
-
-// setField gives *dst v when v is not empty and either win or *dst is empty.
-func setField[T comparable](win bool, dst *T, v T) {
-	var zero T
-	if v != zero && (win || *dst == zero) {
-		*dst = v
-	}
-}
-
-func setPtr[T any](win bool, dst **T, v *T) {
-	if v != nil && (win || *dst == nil) {
-		c := *v
-		*dst = &c
-	}
-}
-
-func setPerson(win bool, dst *messaging.Person, p messaging.Person) {
-	setField(win, &dst.BSUID, p.BSUID)
-	setField(win, &dst.ParentBSUID, p.ParentBSUID)
-	setField(win, &dst.Username, p.Username)
-	setField(win, &dst.Phone, p.Phone)
-	setField(win, &dst.Name, p.Name)
+	cur.m = messaging.MergeMessage(cur.m, m)
 }
 
 // ApplyStatus implements messaging.Store.
 func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.StatusUpdate) error {
-	if err := checkStatus(&u, ""); err != nil || tenantID == "" {
+	u, err := messaging.CheckStatus(u, "")
+	if err != nil || tenantID == "" {
 		return fmt.Errorf("apply status of %s: %w", u.WAMID, cmp.Or(err, invalid("status without tenant")))
 	}
 	s.mu.Lock()
@@ -214,17 +123,15 @@ func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.S
 	t := s.tenant(tenantID)
 	cur, ok := t.messages[u.WAMID]
 	if !ok {
-		cur = &message{m: messaging.Message{WAMID: u.WAMID}}
+		cur = &message{}
 		t.messages[u.WAMID] = cur
 	}
-	setField(false, &cur.m.PhoneNumberID, u.PhoneNumberID)
-	setField(false, &cur.m.Direction, messaging.Outbound)
+	cur.m = messaging.MergeMessage(cur.m, u.Message())
 	cur.delivery, _ = messaging.Merge(cur.delivery, u)
 	return nil
 }
 
-// PutConversation implements messaging.Store. At the same LastActiveAt an
-// ended conversation stays ended.
+// PutConversation implements messaging.Store: messaging.MergeConversation.
 func (s *Messages) PutConversation(_ context.Context, tenantID string, c messaging.Conversation) error {
 	if tenantID == "" || c.ID == "" {
 		return fmt.Errorf("put conversation %s: %w", c.ID, invalid("conversation without tenant or id"))
@@ -232,229 +139,48 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	at := unixNanos(c.LastActiveAt)
-	cur, ok := t.convs[c.ID]
-	newer := !ok || cur.activeN < at ||
-		(cur.activeN == at && (c.Status != messaging.ConversationActive || cur.c.Status != messaging.ConversationEnded))
-	if !ok {
-		cur = &conversation{c: messaging.Conversation{ID: c.ID}}
-		t.convs[c.ID] = cur
-	}
-	v := &cur.c
-	setField(newer, &v.PhoneNumberID, c.PhoneNumberID)
-	setPerson(newer, &v.Person, c.Person)
-	setField(newer, &v.Status, c.Status)
-	setField(newer, &v.InactivityMinutes, c.InactivityMinutes)
-	if newer {
-		cur.activeN = at
-		if at != 0 {
-			v.LastActiveAt = c.LastActiveAt.UTC()
-		}
-	}
+	t.convs[c.ID], _ = messaging.MergeConversation(t.convs[c.ID], c)
 	return nil
 }
 
-func contactKey(phoneNumberID, personKey string) string { return phoneNumberID + "\x00" + personKey }
-
-// resolve follows merges from key to the contact that holds the person
-// now, stopping at a missing one, a repeat or maxHops.
-func (t *tenantMessages) resolve(phoneNumberID, key string) (string, *contact) {
-	seen := map[string]bool{}
-	for range maxHops {
-		c := t.contacts[contactKey(phoneNumberID, key)]
-		if c == nil || c.merged == "" || seen[c.merged] {
-			return key, c
-		}
-		seen[key] = true
-		key = c.merged
-	}
-	return key, t.contacts[contactKey(phoneNumberID, key)]
-}
-
-func (t *tenantMessages) contact(phoneNumberID, key string) *contact {
-	k := contactKey(phoneNumberID, key)
-	c, ok := t.contacts[k]
-	if !ok {
-		c = &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
-		t.contacts[k] = c
-	}
-	return c
-}
-
-// PutContact implements messaging.Store. The newest sighting sets the
-// person's fields; an older one only fills missing ones, and moves
-// LastInboundAt and ConversationID when its own are newer.
-func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
-	key := p.Key()
-	if tenantID == "" || phoneNumberID == "" || key == "" {
-		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
-	}
+// withContacts runs write on the tenant's contacts of the number, under
+// the lock.
+func (s *Messages) withContacts(tenantID, phoneNumberID string, write func(messaging.ContactMap)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	key, _ = t.resolve(phoneNumberID, key)
-	c := t.contact(phoneNumberID, key)
-	at := sg.At
-	ns := unixNanos(at)
-	newer := !c.seen || (!at.IsZero() && c.seenNs <= ns)
-	setPerson(newer, &c.c.Person, p)
-	if newer && !at.IsZero() {
-		c.seen, c.seenNs, c.c.LastSeenAt = true, ns, at.UTC()
+	if t.contacts[phoneNumberID] == nil {
+		t.contacts[phoneNumberID] = messaging.ContactMap{}
 	}
-	if sg.Inbound && !at.IsZero() && (!c.inbound || c.inboundNs < ns) {
-		c.inbound, c.inboundNs, c.c.LastInboundAt = true, ns, at.UTC()
+	write(t.contacts[phoneNumberID])
+}
+
+// PutContact implements messaging.Store: messaging.SightContact.
+func (s *Messages) PutContact(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, sg messaging.Sighting) error {
+	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
+		return fmt.Errorf("put contact on %s: %w", phoneNumberID, invalid("contact without tenant, number or person"))
 	}
-	if sg.ConversationID != "" && (newer || c.c.ConversationID == "" || c.convNs < ns) {
-		c.c.ConversationID, c.convNs = sg.ConversationID, ns
-	}
-	phoneKey := messaging.Person{Phone: p.Phone}.Key()
-	if p.BSUID != "" && p.Phone != "" && c.linked != p.Phone && key != phoneKey {
-		old := t.contact(phoneNumberID, phoneKey)
-		prev := *old
-		old.merged = key
-		c.fillFrom(&prev)
-		c.linked = p.Phone
-	}
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) { messaging.SightContact(b, phoneNumberID, p, sg) })
 	return nil
 }
 
-// fillFrom gives c what it lacks of o, another contact of the same person,
-// and o's sighting times and conversation where they are newer.
-func (c *contact) fillFrom(o *contact) {
-	setField(false, &c.c.Person.Name, o.c.Person.Name)
-	setField(false, &c.c.Person.Username, o.c.Person.Username)
-	setField(false, &c.c.Person.Phone, o.c.Person.Phone)
-	if c.c.Marketing == nil && o.c.Marketing != nil {
-		m := *o.c.Marketing
-		c.c.Marketing = &m
-	}
-	if o.seen && (!c.seen || o.seenNs > c.seenNs) {
-		c.seen, c.seenNs, c.c.LastSeenAt = true, o.seenNs, o.c.LastSeenAt
-	}
-	if o.inbound && (!c.inbound || o.inboundNs > c.inboundNs) {
-		c.inbound, c.inboundNs, c.c.LastInboundAt = true, o.inboundNs, o.c.LastInboundAt
-	}
-	if o.c.ConversationID != "" && (c.c.ConversationID == "" || o.convNs > c.convNs) {
-		c.c.ConversationID, c.convNs = o.c.ConversationID, o.convNs
-	}
-}
-
-// ChangeIdentity implements messaging.Store.
-func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
+// ChangeIdentity implements messaging.Store: messaging.ChangeContactIdentity.
+func (s *Messages) ChangeIdentity(_ context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
 	if tenantID == "" || phoneNumberID == "" || previous.BSUID == "" || current.BSUID == "" {
 		return fmt.Errorf("change identity on %s: %w", phoneNumberID, invalid("identity change without both BSUIDs"))
 	}
-	if previous.BSUID == current.BSUID {
-		return s.PutContact(ctx, tenantID, phoneNumberID, current, messaging.Sighting{At: at})
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenant(tenantID)
-	oldKey, curKey := previous.Key(), current.Key()
-	targetKey, revert := t.identityTarget(phoneNumberID, oldKey, curKey)
-	var old *contact
-	if o, ok := t.contacts[contactKey(phoneNumberID, oldKey)]; ok {
-		cp := *o
-		old = &cp
-	}
-	var target *contact
-	if c, ok := t.contacts[contactKey(phoneNumberID, targetKey)]; ok {
-		cp := *c
-		target = &cp
-	}
-	next := identityMerge(phoneNumberID, previous.BSUID, current, targetKey == curKey, old, target, at)
-	if revert {
-		next.merged = ""
-	}
-	*t.contact(phoneNumberID, targetKey) = *next
-	t.contact(phoneNumberID, oldKey).merged = targetKey
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) {
+		messaging.ChangeContactIdentity(b, phoneNumberID, previous, current, at)
+	})
 	return nil
 }
 
-// identityTarget is the contact an identity change writes to: the current
-// BSUID's, or where it was already merged to by a later change that arrived
-// first. A chain that leads back to the previous BSUID is a person going
-// back to an earlier BSUID: the current one is then the contact again.
-func (t *tenantMessages) identityTarget(phoneNumberID, oldKey, curKey string) (string, bool) {
-	key, seen := curKey, map[string]bool{curKey: true}
-	for range maxHops {
-		c := t.contacts[contactKey(phoneNumberID, key)]
-		if c == nil || c.merged == "" {
-			return key, false
-		}
-		if c.merged == oldKey || seen[c.merged] {
-			return curKey, true
-		}
-		seen[c.merged] = true
-		key = c.merged
-	}
-	return key, false
-}
-
-// identityMerge is the target contact after an identity change: the
-// current person's fields (all of them when target is the current BSUID's
-// own contact, else only what it lacks), the old contact's where missing,
-// the previous BSUIDs of both plus previous, the newest sighting and the
-// highest marketing sequence.
-func identityMerge(phoneNumberID, previousBSUID string, current messaging.Person, own bool, old, target *contact, at time.Time) *contact {
-	next := &contact{c: messaging.Contact{PhoneNumberID: phoneNumberID}}
-	if target != nil {
-		*next = *target
-		next.c.PreviousBSUIDs = nil
-	}
-	if own {
-		setPerson(true, &next.c.Person, current)
-	} else {
-		cur := current
-		cur.BSUID, cur.ParentBSUID = "", ""
-		setPerson(false, &next.c.Person, cur)
-	}
-	var prev []string
-	if old != nil {
-		next.fillFrom(old)
-		if old.c.Marketing != nil && next.c.Marketing.Sequence < old.c.Marketing.Sequence {
-			m := *old.c.Marketing
-			next.c.Marketing = &m
-		}
-		if old.seen && old.seenNs > next.seenNs {
-			next.seenNs, next.c.LastSeenAt = old.seenNs, old.c.LastSeenAt
-		}
-		prev = append(prev, old.c.PreviousBSUIDs...)
-	}
-	if ns := unixNanos(at); !at.IsZero() && (!next.seen || ns > next.seenNs) {
-		next.seen, next.seenNs, next.c.LastSeenAt = true, ns, at.UTC()
-	}
-	prev = append(prev, previousBSUID)
-	if target != nil {
-		prev = append(prev, target.c.PreviousBSUIDs...)
-	}
-	for _, b := range prev {
-		if b != next.c.Person.BSUID && !slices.Contains(next.c.PreviousBSUIDs, b) {
-			next.c.PreviousBSUIDs = append(next.c.PreviousBSUIDs, b)
-		}
-	}
-	return next
-}
-
-// SetMarketingPreference implements messaging.Store.
+// SetMarketingPreference implements messaging.Store: messaging.PreferContact.
 func (s *Messages) SetMarketingPreference(_ context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
-	key := p.Key()
-	if tenantID == "" || phoneNumberID == "" || key == "" {
+	if tenantID == "" || phoneNumberID == "" || p.Key() == "" {
 		return fmt.Errorf("set marketing preference on %s: %w", phoneNumberID, invalid("preference without tenant, number or person"))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenant(tenantID)
-	key, c := t.resolve(phoneNumberID, key)
-	if c != nil && c.c.Marketing != nil && c.c.Marketing.Sequence >= pref.Sequence {
-		return nil
-	}
-	c = t.contact(phoneNumberID, key)
-	setPerson(false, &c.c.Person, p)
-	if !pref.OccurredAt.IsZero() {
-		pref.OccurredAt = pref.OccurredAt.UTC()
-	}
-	c.c.Marketing = &pref
+	s.withContacts(tenantID, phoneNumberID, func(b messaging.ContactMap) { messaging.PreferContact(b, phoneNumberID, p, pref) })
 	return nil
 }
 
@@ -520,14 +246,10 @@ func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPh
 }
 
 func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, bool, error) {
-	_, c := t.resolve(phoneNumberID, key)
-	if c == nil {
-		return messaging.Contact{}, false, nil
-	}
-	out := c.c
-	out.PreviousBSUIDs = slices.Clone(c.c.PreviousBSUIDs)
-	out.Marketing = clone(c.c.Marketing)
-	return out, true, nil
+	c, ok := messaging.LookupContact(t.contacts[phoneNumberID], key)
+	c.PreviousBSUIDs = slices.Clone(c.PreviousBSUIDs)
+	c.Marketing = clone(c.Marketing)
+	return c, ok, nil
 }
 
 // cursor is a position in one tenant's list: tenant-bound, so another
@@ -590,24 +312,21 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	if !ok {
 		return nil, "", nil
 	}
-	convs := make([]*conversation, 0, len(t.convs))
+	convs := make([]messaging.Conversation, 0, len(t.convs))
 	for _, c := range t.convs {
 		convs = append(convs, c)
 	}
-	keyOf := func(c *conversation) string { return sortKey(time.Unix(0, c.activeN), c.c.ID) }
-	slices.SortFunc(convs, func(a, b *conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
+	keyOf := func(c messaging.Conversation) string { return sortKey(c.LastActiveAt, c.ID) }
+	slices.SortFunc(convs, func(a, b messaging.Conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
 	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
-		v := messaging.ConversationView{Conversation: c.c}
+		var contact messaging.Contact
 		found := false
-		if key := c.c.Person.Key(); key != "" {
-			v.Contact, found, _ = t.view(c.c.PhoneNumberID, key)
+		if key := c.Person.Key(); key != "" {
+			contact, found, _ = t.view(c.PhoneNumberID, key)
 		}
-		if !found {
-			v.Contact = messaging.Contact{PhoneNumberID: c.c.PhoneNumberID, Person: c.c.Person}
-		}
-		out = append(out, v)
+		out = append(out, c.View(contact, found))
 	}
 	return out, next, nil
 }
@@ -621,10 +340,7 @@ func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messagi
 		return messaging.Conversation{}, false, nil
 	}
 	c, ok := t.convs[id]
-	if !ok {
-		return messaging.Conversation{}, false, nil
-	}
-	return c.c, true, nil
+	return c, ok, nil
 }
 
 // ConversationMessages implements messaging.Reader.
@@ -641,8 +357,8 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 		return nil, "", nil
 	}
 	// A derived id that is a conversation of its own lists its messages.
-	if to, ok := t.aliases[conversationID]; ok && t.convs[conversationID] == nil {
-		conversationID = to
+	if _, own := t.convs[conversationID]; !own && t.aliases[conversationID] != "" {
+		conversationID = t.aliases[conversationID]
 	}
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.

@@ -32,8 +32,7 @@ func (s *Messages) CreateOutbound(_ context.Context, m messaging.OutboundMessage
 	if cur, ok := t.outbox[m.ID]; ok {
 		return cloneOutbound(*cur), false, nil
 	}
-	m = cloneOutbound(m)
-	m.State, m.WAMID, m.Reason, m.Error = messaging.OutQueued, "", "", nil
+	m = cloneOutbound(m.Created())
 	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 	if len(m.Body) == 0 {
 		m.Body = nil
@@ -73,17 +72,16 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 	if !ok {
 		return messaging.OutboundMessage{}, wrap(messaging.ErrOutboundNotFound)
 	}
-	if !slices.Contains(tr.From, m.State) {
+	if !tr.Allows(m.State) {
 		return cloneOutbound(*m), wrap(messaging.ErrOutboundState)
 	}
-	switch tr.To {
-	case messaging.OutAccepted:
+	if tr.To == messaging.OutAccepted {
 		cur, ok := t.messages[tr.WAMID]
 		if ok && cur.outboundID != "" && cur.outboundID != id {
 			return cloneOutbound(*m), wrap(messaging.ErrWAMIDTaken)
 		}
 		if !ok {
-			cur = &message{m: messaging.Message{WAMID: tr.WAMID}}
+			cur = &message{}
 			t.messages[tr.WAMID] = cur
 		}
 		// The request's content fills the message; a Kapso copy, stored
@@ -91,14 +89,8 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		t.mergeMessage(cur, messaging.Message{WAMID: tr.WAMID, PhoneNumberID: m.PhoneNumberID, Direction: messaging.Outbound,
 			Type: m.Type, Text: m.Text, Timestamp: m.CreatedAt, To: m.To, ConversationID: m.ConversationID})
 		cur.known, cur.outboundID = true, id
-		m.WAMID = tr.WAMID
-	case messaging.OutSending:
-		m.Attempts++
-		m.Claim = tr.Claim
-	case messaging.OutFailed:
-		m.Reason, m.Error = tr.Reason, clone(tr.Error)
 	}
-	m.State, m.UpdatedAt = tr.To, tr.At.UTC()
+	*m = tr.Apply(*m)
 	return cloneOutbound(*m), nil
 }
 

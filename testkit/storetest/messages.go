@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +172,19 @@ func permutations[T any](s []T) [][]T {
 		for _, p := range permutations(rest) {
 			out = append(out, append([]T{s[i]}, p...))
 		}
+	}
+	return out
+}
+
+// sampleOrders is n orders of events, the first as given, the others drawn
+// from a fixed seed, each a fresh slice.
+func sampleOrders[T any](events []T, n int) [][]T {
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := [][]T{slices.Clone(events)}
+	for len(out) < n {
+		o := slices.Clone(events)
+		rng.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+		out = append(out, o)
 	}
 	return out
 }
@@ -410,6 +425,19 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"a last activity before 1970 is kept as given": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// Such a time sorts with the zero time, but reads back as given.
+			early := time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-1", Status: messaging.ConversationActive}))
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-1", Status: messaging.ConversationActive,
+				PhoneNumberID: number, LastActiveAt: early}))
+			got, ok, err := r.Conversation(ctx, tenantA, "conv-1")
+			if err != nil || !ok {
+				t.Fatalf("conversation: ok %v err %v", ok, err)
+			}
+			equal(t, "conversation", got, messaging.Conversation{ID: "conv-1", PhoneNumberID: number,
+				Status: messaging.ConversationActive, LastActiveAt: early})
+		},
 		"at the same time ended beats active": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			active := messaging.Conversation{PhoneNumberID: number, Status: messaging.ConversationActive, LastActiveAt: at(10)}
 			ended := active
@@ -542,6 +570,77 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			want.Person.Username = "@ana"
 			equal(t, "after a late sighting", contactOf(t, r, tenantA, bsuidNew), want)
 		},
+		"a later sighting under a previous BSUID never brings it back": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// A conversation event still names the BSUID the person had
+			// when it began.
+			late := messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830", Username: "@ana"}
+			for i, tenant := range []string{tenantA, tenantB} {
+				writes := []func(){
+					func() {
+						must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+					},
+					func() {
+						must(t, s.PutContact(ctx, tenant, number, late, messaging.Sighting{At: at(3), ConversationID: "conv-1"}))
+					},
+				}
+				if i == 1 {
+					writes[0], writes[1] = writes[1], writes[0]
+				}
+				must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
+				for _, w := range writes {
+					w()
+				}
+				want := messaging.Contact{PhoneNumberID: number, Person: messaging.Person{BSUID: bsuidNew, Username: "@ana", Name: "Ana"},
+					PreviousBSUIDs: []string{bsuidOld}, LastSeenAt: at(3), ConversationID: "conv-1"}
+				for _, q := range []string{bsuidOld, bsuidNew} {
+					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q), want)
+				}
+			}
+		},
+		"two contacts of a person merge to the newest one's fields, in either order": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			// A: the phone contact was seen last; B: the previous BSUID's
+			// contact was (a sighting under it after the change, taken
+			// without the BSUID).
+			type run struct {
+				name   string
+				writes []func(tenant string)
+				want   messaging.Person
+				by     []string
+			}
+			phoneNewest := []func(tenant string){
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{Phone: phoneAna, Name: "Ana B"}, seenAt(5)))
+				},
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana"}, seenAt(3)))
+				},
+			}
+			oldNewest := []func(tenant string){
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidOld, Name: "Ana B", Username: "@anab"}, seenAt(5)))
+				},
+				func(tenant string) {
+					must(t, s.PutContact(ctx, tenant, number, messaging.Person{BSUID: bsuidNew, Name: "Ana", Username: "@ana"}, seenAt(3)))
+				},
+				func(tenant string) {
+					must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
+				},
+			}
+			for _, rn := range []run{
+				{"phone", phoneNewest, messaging.Person{BSUID: bsuidOld, Phone: phoneAna, Name: "Ana B"}, []string{bsuidOld, phoneAna}},
+				{"identity", oldNewest, messaging.Person{BSUID: bsuidNew, Name: "Ana B", Username: "@anab"}, []string{bsuidOld, bsuidNew}},
+			} {
+				for i, order := range permutations(rn.writes) {
+					tenant := fmt.Sprintf("%s-%s-%d", tenantA, rn.name, i)
+					for _, w := range order {
+						w(tenant)
+					}
+					for _, q := range rn.by {
+						equal(t, fmt.Sprintf("%s, order %d, by %s", rn.name, i, q), contactOf(t, r, tenant, q).Person, rn.want)
+					}
+				}
+			}
+		},
 		"identity changes in either order end the same": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			first := func(tenant string) {
 				must(t, s.ChangeIdentity(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, messaging.Person{BSUID: bsuidNew}, at(2)))
@@ -562,6 +661,18 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				for _, q := range []string{bsuidOld, bsuidNew, bsuid3} {
 					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q), want)
 				}
+			}
+		},
+		"an identity change delivered again keeps the previous BSUIDs in order": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			change := func(from, to string, minutes int) {
+				must(t, s.ChangeIdentity(ctx, tenantA, number, messaging.Person{BSUID: from}, messaging.Person{BSUID: to}, at(minutes)))
+			}
+			must(t, s.PutContact(ctx, tenantA, number, messaging.Person{BSUID: bsuidOld, Name: "Ana"}, seenAt(1)))
+			change(bsuidNew, bsuid3, 3)
+			change(bsuidOld, bsuidNew, 2)
+			change(bsuidNew, bsuid3, 3) // SQS delivers it again
+			for _, q := range []string{bsuidOld, bsuidNew, bsuid3} {
+				equal(t, "by "+q, contactOf(t, r, tenantA, q).PreviousBSUIDs, []string{bsuidOld, bsuidNew})
 			}
 		},
 		"a person going back to an earlier BSUID": func(t *testing.T, s messaging.Store, r MessagesReader) {
@@ -591,6 +702,31 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			set("opted_in", 3)
 			c = contactOf(t, r, tenantA, bsuidOld)
 			equal(t, "after a higher sequence", c.Marketing, &messaging.MarketingPreference{Status: "opted_in", Sequence: 3, OccurredAt: at(3)})
+		},
+		"a phone contact's higher marketing sequence outlives its merge": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			byPhone := messaging.MarketingPreference{Status: "opted_out", Sequence: 2, OccurredAt: at(2)}
+			byBSUID := messaging.MarketingPreference{Status: "opted_in", Sequence: 1, OccurredAt: at(1)}
+			both := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			for i, tenant := range []string{tenantA, tenantB} {
+				writes := []func(){
+					func() {
+						must(t, s.SetMarketingPreference(ctx, tenant, number, messaging.Person{Phone: phoneAna}, byPhone))
+					},
+					func() {
+						must(t, s.SetMarketingPreference(ctx, tenant, number, messaging.Person{BSUID: bsuidOld}, byBSUID))
+					},
+					func() { must(t, s.PutContact(ctx, tenant, number, both, seenAt(3))) },
+				}
+				if i == 1 { // the merge first
+					writes[0], writes[2] = writes[2], writes[0]
+				}
+				for _, w := range writes {
+					w()
+				}
+				for _, q := range []string{bsuidOld, phoneAna} {
+					equal(t, tenant+" by "+q, contactOf(t, r, tenant, q).Marketing, &byPhone)
+				}
+			}
 		},
 		"a conversation shows its contact as it is now": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-bsuid", PhoneNumberID: number,
@@ -683,6 +819,89 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				t.Errorf("B after the second identity change: %+v", c)
 			}
 		},
+		"every order of a conversation's events ends as the domain merges them": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			ana := messaging.Person{BSUID: bsuidOld, Phone: phoneAna}
+			events := []messaging.Conversation{
+				{PhoneNumberID: number, Person: ana, Status: messaging.ConversationActive, LastActiveAt: at(1)},
+				{Person: messaging.Person{Name: "Ana", Username: "@ana"}, Status: messaging.ConversationActive, LastActiveAt: at(2)},
+				{Status: messaging.ConversationEnded, LastActiveAt: at(3), InactivityMinutes: 30},
+				{Person: messaging.Person{Name: "Ana B"}, Status: messaging.ConversationEnded, LastActiveAt: at(3)},
+				{Status: messaging.ConversationActive, LastActiveAt: at(3)},
+				{Person: messaging.Person{ParentBSUID: "US.ENT.11815799212886844830"}, Status: messaging.ConversationActive},
+			}
+			for i, order := range sampleOrders(events, 12) {
+				id := fmt.Sprintf("conv-%d", i)
+				var want messaging.Conversation
+				for _, c := range order {
+					c.ID = id
+					must(t, s.PutConversation(ctx, tenantA, c))
+					want, _ = messaging.MergeConversation(want, c)
+				}
+				got, ok, err := r.Conversation(ctx, tenantA, id)
+				if err != nil || !ok {
+					t.Fatalf("conversation %s: ok %v err %v", id, ok, err)
+				}
+				equal(t, fmt.Sprintf("order %d", i), got, want)
+				if want.Status != messaging.ConversationEnded || want.Person.Name != "Ana B" || want.InactivityMinutes != 30 {
+					t.Errorf("order %d: %+v", i, want)
+				}
+			}
+		},
+		"every order of a person's events ends as the domain's contact rules say": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			events := personEvents()
+			for i, order := range sampleOrders(events, 10) {
+				tenant := fmt.Sprintf("%s-%d", tenantA, i)
+				want := messaging.ContactMap{}
+				for _, e := range order {
+					must(t, e.store(s, tenant))
+					e.apply(want)
+				}
+				wantContact, _ := messaging.LookupContact(want, messaging.Person{BSUID: bsuid3}.Key())
+				if wantContact.Person.BSUID != bsuid3 || len(wantContact.PreviousBSUIDs) != 2 || wantContact.Marketing == nil {
+					t.Fatalf("the domain's contact: %+v", wantContact)
+				}
+				for _, q := range []string{bsuidOld, bsuidNew, bsuid3, phoneAna} {
+					equal(t, fmt.Sprintf("order %d by %s", i, q), contactOf(t, r, tenant, q), wantContact)
+				}
+			}
+		},
+		"sightings written at once end as written one by one": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			var sightings []personEvent
+			for i := range 16 {
+				p := []messaging.Person{{Phone: phoneAna}, {BSUID: bsuidOld, Phone: phoneAna}, {BSUID: bsuidOld}}[i%3]
+				if i%4 == 0 {
+					p.Name = "Ana"
+				}
+				sg := messaging.Sighting{At: at(16 - i), Inbound: i%2 == 0}
+				if i%3 != 1 {
+					sg.ConversationID = fmt.Sprint("conv-", i)
+				}
+				sightings = append(sightings, personEvent{
+					store: func(s messaging.Store, tenant string) error { return s.PutContact(ctx, tenant, number, p, sg) },
+					apply: func(b messaging.ContactBook) { messaging.SightContact(b, number, p, sg) },
+				})
+			}
+			want := messaging.ContactMap{}
+			for _, e := range sightings {
+				e.apply(want)
+			}
+			wantContact, _ := messaging.LookupContact(want, messaging.Person{BSUID: bsuidOld}.Key())
+			for round := range 3 {
+				tenant := fmt.Sprintf("%s-%d", tenantA, round)
+				var wg sync.WaitGroup
+				for _, e := range sightings {
+					wg.Go(func() {
+						if err := e.store(s, tenant); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				for _, q := range []string{bsuidOld, phoneAna} {
+					equal(t, fmt.Sprintf("round %d by %s", round, q), contactOf(t, r, tenant, q), wantContact)
+				}
+			}
+		},
 		"malformed writes are refused": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for name, err := range map[string]error{
 				"unknown status":     s.ApplyStatus(ctx, tenantA, messaging.StatusUpdate{WAMID: "wamid.1", Status: "deleted"}),
@@ -711,6 +930,57 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			s, r := newStore(t)
 			c(t, s, r)
 		})
+	}
+}
+
+// personEvent is one contact write, to a store and to a
+// messaging.ContactBook: what the domain's contact rules make of it, for
+// the store to be held to.
+type personEvent struct {
+	store func(s messaging.Store, tenant string) error
+	apply func(b messaging.ContactBook)
+}
+
+// personEvents are the events of one person who had the BSUIDs bsuidOld,
+// bsuidNew and bsuid3 and the phone phoneAna: sightings under each (some
+// after the BSUID was retired), preferences under several, and the two
+// identity changes, one dated and one not (as Kapso sends them).
+func personEvents() []personEvent {
+	ctx := context.Background()
+	sight := func(p messaging.Person, sg messaging.Sighting) personEvent {
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error { return s.PutContact(ctx, tenant, number, p, sg) },
+			apply: func(b messaging.ContactBook) { messaging.SightContact(b, number, p, sg) },
+		}
+	}
+	prefer := func(p messaging.Person, seq int64) personEvent {
+		pref := messaging.MarketingPreference{Status: fmt.Sprint("status-", seq), Sequence: seq, OccurredAt: at(int(seq))}
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error {
+				return s.SetMarketingPreference(ctx, tenant, number, p, pref)
+			},
+			apply: func(b messaging.ContactBook) { messaging.PreferContact(b, number, p, pref) },
+		}
+	}
+	change := func(from, to string, when time.Time) personEvent {
+		prev, cur := messaging.Person{BSUID: from}, messaging.Person{BSUID: to}
+		return personEvent{
+			store: func(s messaging.Store, tenant string) error {
+				return s.ChangeIdentity(ctx, tenant, number, prev, cur, when)
+			},
+			apply: func(b messaging.ContactBook) { messaging.ChangeContactIdentity(b, number, prev, cur, when) },
+		}
+	}
+	return []personEvent{
+		sight(messaging.Person{Phone: phoneAna, Name: "Ana"}, messaging.Sighting{At: at(1), Inbound: true, ConversationID: "conv-1"}),
+		sight(messaging.Person{BSUID: bsuidOld, Phone: phoneAna}, messaging.Sighting{At: at(2), ConversationID: "conv-2"}),
+		change(bsuidOld, bsuidNew, at(3)),
+		sight(messaging.Person{BSUID: bsuidNew, Username: "@ana"}, messaging.Sighting{At: at(4), Inbound: true}),
+		sight(messaging.Person{BSUID: bsuidOld, ParentBSUID: "US.ENT.11815799212886844830"}, messaging.Sighting{At: at(6), ConversationID: "conv-2"}),
+		change(bsuidNew, bsuid3, time.Time{}),
+		prefer(messaging.Person{Phone: phoneAna}, 3),
+		prefer(messaging.Person{BSUID: bsuidOld}, 2),
+		prefer(messaging.Person{BSUID: bsuid3}, 1),
 	}
 }
 
