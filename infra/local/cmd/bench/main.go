@@ -217,7 +217,7 @@ func awsCalls(ctx context.Context) (map[string]callCount, error) {
 // requests per event.
 func workerCalls(ctx context.Context) (map[string]float64, error) {
 	var buf bytes.Buffer
-	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerEvent$", "./shared/messages/"); err != nil {
+	if err := command(ctx, &buf, "go", "test", "-count=1", "-v", "-run", "^TestAWSCallsPerEvent$", "./shared/messagesworker/"); err != nil {
 		os.Stderr.Write(buf.Bytes())
 		return nil, fmt.Errorf("count the worker's AWS calls: %w", err)
 	}
