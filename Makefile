@@ -46,7 +46,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ## check: static checks: gofmt, go vet, staticcheck (pinned), and govulncheck
 ## against a vulnerability database built from the Go module proxy alone
 check: vet
-	@unformatted=$$(gofmt -l shared functions infra testkit docs events); \
+	@unformatted=$$(gofmt -l shared functions infra testkit docs events bridgeevents); \
 	  [ -z "$$unformatted" ] || { echo "gofmt -w needed on: $$unformatted" >&2; exit 1; }
 	$(GO) run $(STATICCHECK) ./...
 	cd infra/cdk && $(GO) run $(STATICCHECK) ./...

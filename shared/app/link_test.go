@@ -23,7 +23,7 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/webhook", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
-	"tenantapi": {"shared/app/tenantapiapp", "shared/config/awssecrets", "shared/lambdahttp",
+	"tenantapi": {"shared/app/tenantapiapp", "bridgeevents", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		"shared/errs", "shared/idempotency", "shared/onboarding",
 		// The tenant's messages, read side; the messages it sends, queued.

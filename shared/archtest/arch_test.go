@@ -33,7 +33,10 @@ var roles = []role{
 	// What crosses a boundary as bytes: Kapso's and Meta's payloads, the
 	// queues' envelope, the HTTP routes, and the readers of raw JSON.
 	{"wire format", []string{"shared/kapso", "shared/meta", "shared/envelope", "shared/rawjson", "shared/jsonscan",
-		"shared/strictjson", "shared/routes"}},
+		"shared/strictjson", "shared/routes",
+		// kapso-bridge's public records (the API's answers and the events),
+		// and the domain shown as them.
+		"bridgeevents", "shared/apiview"}},
 	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
 	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
 		// What every queue worker does with a message before its own work.
@@ -51,7 +54,7 @@ var roles = []role{
 }
 
 // roleDirs are where every package has a role.
-var roleDirs = []string{"shared/", "functions/", "testkit/", "infra/"}
+var roleDirs = []string{"shared/", "functions/", "testkit/", "infra/", "bridgeevents"}
 
 // inRoles is the patterns of the named roles.
 func inRoles(names ...string) []string {
@@ -108,6 +111,12 @@ var rules = []rule{
 		packages:  []string{"shared/strictjson"},
 		forbidden: []string{"github.com/", "shared"},
 		why:       "the body reader of the /v1 handlers stands on the standard library alone",
+	},
+	{
+		who:       "events package",
+		packages:  []string{"bridgeevents"},
+		forbidden: []string{"github.com/", "shared", "testkit", "infra"},
+		why:       "a SaaS backend imports bridgeevents: it must bring the standard library alone",
 	},
 	{
 		who:       "in-memory twin",

@@ -7,8 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -24,30 +25,23 @@ const (
 	MaxCursorBytes = 4096
 )
 
-// PersonView is one person's identity as the API shows it.
-type PersonView struct {
-	BusinessScopedUserID       string `json:"business_scoped_user_id"`
-	ParentBusinessScopedUserID string `json:"parent_business_scoped_user_id"`
-	Username                   string `json:"username"`
-	PhoneNumber                string `json:"phone_number"`
-	Name                       string `json:"name"`
-}
-
-// ContactIdentityView is a person with the BSUIDs they had before.
-type ContactIdentityView struct {
-	PersonView
-	PreviousBusinessScopedUserIDs []string `json:"previous_business_scoped_user_ids,omitempty"`
-}
-
-// ConversationItem is one conversation of GET …/conversations.
-type ConversationItem struct {
-	ID                string                       `json:"id"`
-	PhoneNumberID     string                       `json:"phone_number_id"`
-	Status            messaging.ConversationStatus `json:"status"`
-	LastActiveAt      *time.Time                   `json:"last_active_at,omitempty"`
-	InactivityMinutes int                          `json:"inactivity_minutes,omitempty"`
-	Contact           ContactIdentityView          `json:"contact"`
-}
+// The views of the read routes are kapso-bridge's public records
+// (bridgeevents), shown through apiview: the events carry the same.
+type (
+	PersonView              = bridgeevents.Person
+	ContactIdentityView     = bridgeevents.ContactIdentity
+	ConversationItem        = bridgeevents.Conversation
+	MessageView             = bridgeevents.MessageSummary
+	MessageContent          = bridgeevents.MessageContent
+	MediaView               = bridgeevents.Media
+	ReactionView            = bridgeevents.Reaction
+	KapsoContentView        = bridgeevents.KapsoContent
+	StatusErrorView         = bridgeevents.StatusError
+	MessageDetail           = bridgeevents.Message
+	StatusEntryView         = bridgeevents.StatusEntry
+	ContactView             = bridgeevents.Contact
+	MarketingPreferenceView = bridgeevents.MarketingPreference
+)
 
 // ConversationList is the answer of GET …/conversations.
 type ConversationList struct {
@@ -55,110 +49,10 @@ type ConversationList struct {
 	NextCursor    string             `json:"next_cursor,omitempty"`
 }
 
-// MessageView is one message. Content is nil, and its fields absent from
-// the JSON, while only the message's statuses have arrived.
-type MessageView struct {
-	// ID is the outbound id (out_…) of a message sent through the API, the
-	// WAMID of any other.
-	ID string `json:"id"`
-	// WAMID is Meta's id, once Kapso answered it.
-	WAMID          string              `json:"wamid,omitempty"`
-	PhoneNumberID  string              `json:"phone_number_id"`
-	ConversationID string              `json:"conversation_id,omitempty"`
-	Direction      messaging.Direction `json:"direction"`
-	*MessageContent
-	// Status is the delivery status (sent, delivered, read, failed) once
-	// one arrived; before that, a message sent through the API shows where
-	// its send is (queued, sending, accepted, unknown, failed).
-	Status string `json:"status,omitempty"`
-	// FailureReason says why a send failed without reaching Meta:
-	// rejected, unconfirmed or retries_exhausted.
-	FailureReason string `json:"failure_reason,omitempty"`
-	// Error is why the message failed; only shown while failed is its
-	// status (a read after a failure wins, the history keeps the error).
-	Error *StatusErrorView `json:"error,omitempty"`
-}
-
-// MessageContent is what the message itself carries.
-type MessageContent struct {
-	Type      string            `json:"type"`
-	Text      string            `json:"text"`
-	Timestamp *time.Time        `json:"timestamp,omitempty"`
-	From      PersonView        `json:"from"`
-	To        PersonView        `json:"to"`
-	ReplyTo   string            `json:"reply_to,omitempty"`
-	Media     *MediaView        `json:"media,omitempty"`
-	Reaction  *ReactionView     `json:"reaction,omitempty"`
-	Kapso     *KapsoContentView `json:"kapso,omitempty"`
-}
-
-// MediaView is a reference to a message's media.
-type MediaView struct {
-	ID       string `json:"id"`
-	URL      string `json:"url"`
-	MIMEType string `json:"mime_type"`
-	Caption  string `json:"caption"`
-	Filename string `json:"filename"`
-}
-
-// ReactionView is a reaction message; Removed marks a reaction taken back.
-type ReactionView struct {
-	MessageID string `json:"message_id"`
-	Emoji     string `json:"emoji"`
-	Removed   bool   `json:"removed"`
-}
-
-// KapsoContentView is what Kapso adds to a message.
-type KapsoContentView struct {
-	Content    string `json:"content"`
-	Origin     string `json:"origin"`
-	HasMedia   bool   `json:"has_media"`
-	MediaURL   string `json:"media_url"`
-	Transcript string `json:"transcript"`
-}
-
-// StatusErrorView is why a message failed, as Meta said.
-type StatusErrorView struct {
-	Code    int    `json:"code"`
-	Title   string `json:"title"`
-	Message string `json:"message"`
-	Details string `json:"details"`
-}
-
 // MessageList is the answer of GET …/conversations/{id}/messages.
 type MessageList struct {
 	Messages   []MessageView `json:"messages"`
 	NextCursor string        `json:"next_cursor,omitempty"`
-}
-
-// MessageDetail is the answer of GET …/messages/{wamid}: the message, its
-// whole status history, and whether the message itself has arrived.
-type MessageDetail struct {
-	MessageView
-	Known    bool              `json:"known"`
-	Statuses []StatusEntryView `json:"statuses"`
-}
-
-// StatusEntryView is one status in a message's history.
-type StatusEntryView struct {
-	Status messaging.Status `json:"status"`
-	At     *time.Time       `json:"at,omitempty"`
-	Error  *StatusErrorView `json:"error,omitempty"`
-}
-
-// ContactView is the answer of GET …/numbers/{id}/contacts/{contact}.
-type ContactView struct {
-	PhoneNumberID string `json:"phone_number_id"`
-	ContactIdentityView
-	MarketingPreference *MarketingPreferenceView `json:"marketing_preference,omitempty"`
-	LastSeenAt          *time.Time               `json:"last_seen_at,omitempty"`
-}
-
-// MarketingPreferenceView is a person's marketing opt-in as Kapso reported it.
-type MarketingPreferenceView struct {
-	Status     string     `json:"status"`
-	Sequence   int64      `json:"sequence"`
-	OccurredAt *time.Time `json:"occurred_at,omitempty"`
 }
 
 func (a *API) listConversations(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
@@ -172,7 +66,7 @@ func (a *API) listConversations(ctx context.Context, w http.ResponseWriter, r *h
 	}
 	out := ConversationList{Conversations: make([]ConversationItem, 0, len(convs)), NextCursor: next}
 	for _, c := range convs {
-		out.Conversations = append(out.Conversations, conversationItem(c))
+		out.Conversations = append(out.Conversations, apiview.Conversation(c))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -193,7 +87,7 @@ func (a *API) listConversationMessages(ctx context.Context, w http.ResponseWrite
 	}
 	out := MessageList{Messages: make([]MessageView, 0, len(msgs)), NextCursor: next}
 	for _, m := range msgs {
-		out.Messages = append(out.Messages, messageView(m))
+		out.Messages = append(out.Messages, apiview.MessageSummary(m))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -211,11 +105,7 @@ func (a *API) getMessage(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !ok {
 		return errs.E(errs.NotFound, "unknown message", nil)
 	}
-	out := MessageDetail{MessageView: messageView(m), Known: m.Known,
-		Statuses: make([]StatusEntryView, 0, len(m.Delivery.History))}
-	for _, e := range m.Delivery.History {
-		out.Statuses = append(out.Statuses, StatusEntryView{Status: e.Status, At: timeOrNil(e.At), Error: statusErrorView(e.Error)})
-	}
+	out := apiview.Message(m)
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -236,11 +126,7 @@ func (a *API) getContact(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !ok {
 		return errs.E(errs.NotFound, "unknown contact", nil)
 	}
-	out := ContactView{PhoneNumberID: c.PhoneNumberID, ContactIdentityView: contactIdentity(c.Person, c.PreviousBSUIDs),
-		LastSeenAt: timeOrNil(c.LastSeenAt)}
-	if p := c.Marketing; p != nil {
-		out.MarketingPreference = &MarketingPreferenceView{Status: p.Status, Sequence: p.Sequence, OccurredAt: timeOrNil(p.OccurredAt)}
-	}
+	out := apiview.Contact(c)
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -299,65 +185,4 @@ func readError(err error, doing string) error {
 
 func badCursor(cause error) error {
 	return errs.E(httpapi.InvalidCursor, "cursor: not a cursor of this list; start again without one", cause)
-}
-
-func conversationItem(c messaging.ConversationView) ConversationItem {
-	person, previous := c.Contact.Person, c.Contact.PreviousBSUIDs
-	if person.Key() == "" {
-		// No contact record (yet): the conversation's own view of the person.
-		person, previous = c.Person, nil
-	}
-	return ConversationItem{ID: c.ID, PhoneNumberID: c.PhoneNumberID, Status: c.Status,
-		LastActiveAt: timeOrNil(c.LastActiveAt), InactivityMinutes: c.InactivityMinutes,
-		Contact: contactIdentity(person, previous)}
-}
-
-func messageView(m messaging.StoredMessage) MessageView {
-	v := MessageView{ID: m.WAMID, WAMID: m.WAMID, PhoneNumberID: m.PhoneNumberID, ConversationID: m.ConversationID,
-		Direction: m.Direction, Status: string(m.Delivery.Status)}
-	if o := m.Outbound; o != nil {
-		v.ID = o.ID
-		if v.Status == "" {
-			v.Status = string(o.State)
-			if o.State == messaging.OutFailed {
-				v.FailureReason, v.Error = o.Reason, statusErrorView(o.Error)
-			}
-		}
-	}
-	if m.Delivery.Status == messaging.Failed {
-		v.Error = statusErrorView(m.Delivery.Error)
-	}
-	if !m.Known {
-		return v
-	}
-	c := &MessageContent{Type: m.Type, Text: m.Text, Timestamp: timeOrNil(m.Timestamp),
-		From: personView(m.From), To: personView(m.To), ReplyTo: m.ReplyTo}
-	if x := m.Media; x != nil {
-		c.Media = &MediaView{ID: x.ID, URL: x.URL, MIMEType: x.MIMEType, Caption: x.Caption, Filename: x.Filename}
-	}
-	if x := m.Reaction; x != nil {
-		c.Reaction = &ReactionView{MessageID: x.MessageID, Emoji: x.Emoji, Removed: x.Removed}
-	}
-	if x := m.Kapso; x != nil {
-		c.Kapso = &KapsoContentView{Content: x.Content, Origin: x.Origin, HasMedia: x.HasMedia,
-			MediaURL: x.MediaURL, Transcript: x.Transcript}
-	}
-	v.MessageContent = c
-	return v
-}
-
-func personView(p messaging.Person) PersonView {
-	return PersonView{BusinessScopedUserID: p.BSUID, ParentBusinessScopedUserID: p.ParentBSUID,
-		Username: p.Username, PhoneNumber: p.Phone, Name: p.Name}
-}
-
-func contactIdentity(p messaging.Person, previous []string) ContactIdentityView {
-	return ContactIdentityView{PersonView: personView(p), PreviousBusinessScopedUserIDs: previous}
-}
-
-func statusErrorView(e *messaging.StatusError) *StatusErrorView {
-	if e == nil {
-		return nil
-	}
-	return &StatusErrorView{Code: e.Code, Title: e.Title, Message: e.Message, Details: e.Details}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -89,7 +90,7 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return errs.E(errs.Unavailable, "the message could not be queued; retry with the same Idempotency-Key", err)
 	}
 	log.Info("message queued", "phone_number_id", number, "type", m.Type)
-	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: messageView(stored.Stored())})
+	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: apiview.MessageSummary(stored.Stored())})
 	return nil
 }
 
@@ -112,7 +113,7 @@ func (a *API) replay(ctx context.Context, w http.ResponseWriter, stored messagin
 		log.Warn("replay reads the outbound message alone", "err", err)
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
-	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: messageView(view)})
+	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: apiview.MessageSummary(view)})
 	return nil
 }
 
