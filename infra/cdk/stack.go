@@ -109,6 +109,7 @@ func (b *bridge) addTables() {
 			TimeToLiveAttribute: nonEmpty(t.TTLAttribute),
 			DeletionProtection:  jsii.Bool(t.Retain),
 			RemovalPolicy:       removal,
+			Stream:              streamOf(t),
 		})
 		for _, ix := range t.Indexes {
 			table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
@@ -247,4 +248,13 @@ func pascal(s string) string {
 		out.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return out.String()
+}
+
+// streamOf is the table's stream: new and old images when the schema
+// turns it on, so a change's event can say what it was before.
+func streamOf(t schema.Table) awsdynamodb.StreamViewType {
+	if !t.Stream {
+		return ""
+	}
+	return awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
 }

@@ -139,11 +139,15 @@ func TestTables(t *testing.T) {
 	type wantTable struct {
 		keys, attributes, indexes string
 		retained                  bool
+		stream                    any
 	}
 	want := map[string]wantTable{
 		"BridgeTable": {keys: "pk HASH, sk RANGE", attributes: "gsi1pk S, gsi1sk S, gsi2pk S, gsi2sk S, pk S, sk S",
-			indexes: "gsi1 (gsi1pk HASH, gsi1sk RANGE) ALL, gsi2 (gsi2pk HASH, gsi2sk RANGE) ALL", retained: true},
+			indexes: "gsi1 (gsi1pk HASH, gsi1sk RANGE) ALL, gsi2 (gsi2pk HASH, gsi2sk RANGE) ALL", retained: true,
+			stream: "NEW_AND_OLD_IMAGES"},
 		"IdempotencyTable": {keys: "pk HASH", attributes: "pk S", retained: false},
+		"EventsTable": {keys: "pk HASH, sk RANGE", attributes: "gsi1pk S, gsi1sk S, pk S, sk S",
+			indexes: "gsi1 (gsi1pk HASH, gsi1sk RANGE) ALL", retained: false},
 	}
 	if got := len(ofType("AWS::DynamoDB::Table")); got != len(want) {
 		t.Errorf("tables = %d, want %d", got, len(want))
@@ -175,6 +179,7 @@ func TestTables(t *testing.T) {
 			"SSE key":       {render(prop(p, "SSESpecification", "KMSMasterKeyId")), "DataKey"},
 			"protection":    {p["DeletionProtectionEnabled"] == true, w.retained},
 			"retained":      {r.DeletionPolicy == "Retain", w.retained},
+			"stream":        {prop(p, "StreamSpecification", "StreamViewType"), w.stream},
 		}
 		for what, c := range checks {
 			if !reflect.DeepEqual(c[0], c[1]) {

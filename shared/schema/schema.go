@@ -41,6 +41,9 @@ type Table struct {
 	TTLAttribute string
 	// Retain marks production data: deletion protection on, kept on stack delete.
 	Retain bool
+	// Stream turns on the table's DynamoDB stream with new and old images:
+	// the table is then the outbox of the events its changes make.
+	Stream bool
 	// EnvVar is the environment variable through which functions get the name.
 	EnvVar string
 }
@@ -119,9 +122,27 @@ var (
 		}},
 		TTLAttribute: AttrTTL,
 		Retain:       true,
-		EnvVar:       "BRIDGE_TABLE",
+		// Every change of a tenant, message, conversation or contact item
+		// reaches the publisher from the same write that made it.
+		Stream: true,
+		EnvVar: "BRIDGE_TABLE",
 	}
-	Tables = []Table{Idempotency, Bridge}
+	// Events holds the feed: every event the publisher told, under its
+	// tenant and under the whole stack, in the order it was stored, until
+	// it expires (EVENTS_RETENTION_DAYS).
+	Events = Table{
+		ID:           "events",
+		PartitionKey: Attribute{AttrPK, String},
+		SortKey:      &Attribute{AttrSK, String},
+		Indexes: []Index{{
+			Name:         GSI1,
+			PartitionKey: Attribute{AttrGSI1PK, String},
+			SortKey:      &Attribute{AttrGSI1SK, String},
+		}},
+		TTLAttribute: AttrTTL,
+		EnvVar:       "EVENTS_TABLE",
+	}
+	Tables = []Table{Idempotency, Bridge, Events}
 )
 
 var (
@@ -163,3 +184,24 @@ var (
 // so that all but the largest Meta deliveries (up to 3 MB) travel inside their
 // message; a larger body is kept aside and its message carries a reference.
 const MaxSQSMessageBytes = 1024 * 1024
+
+// Topic describes one SNS topic.
+type Topic struct {
+	// ID is the logical name: the CDK construct id and the suffix of local names.
+	ID string
+	// EnvVar is the environment variable through which functions get its ARN.
+	EnvVar string
+}
+
+// EventsTopic carries every event the publisher tells, each with the
+// message attributes type and tenant_id, for subscribers' filter policies.
+var EventsTopic = Topic{ID: "events", EnvVar: "EVENTS_TOPIC_ARN"}
+
+// Topics lists every topic.
+var Topics = []Topic{EventsTopic}
+
+// Message attributes of every event on EventsTopic.
+const (
+	EventAttrType   = "type"
+	EventAttrTenant = "tenant_id"
+)

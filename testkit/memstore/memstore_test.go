@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -91,4 +92,8 @@ func TestOutboundQueueContract(t *testing.T) {
 			return out
 		}
 	})
+}
+
+func TestFeedContract(t *testing.T) {
+	storetest.RunFeed(t, func(_ *testing.T, now func() time.Time) eventing.Feed { return &memstore.Feed{Now: now} })
 }
