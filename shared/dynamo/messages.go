@@ -80,6 +80,10 @@ const (
 	attrOutboundID = "outbound_id"
 	// attrAliasOf is, on an alias item, the conversation it stands for.
 	attrAliasOf = "alias_of"
+	// attrInactiveSince and attrInactiveNs are a conversation's
+	// messaging.Conversation.InactiveSince, shown and compared.
+	attrInactiveSince = "inactive_since"
+	attrInactiveNs    = "inactive_since_ns"
 )
 
 // update builds an update (and its condition) with every name and value

@@ -14,7 +14,11 @@ import (
 // messaging.MergeConversation, without reading first: one UpdateItem that
 // sets c's fields, conditional on c superseding what is stored
 // (Conversation.Supersedes, spelled as the condition), else a second one
-// that only fills missing fields.
+// that only fills missing fields. An inactivity report the second one
+// brings is the latest one only if the stored one is older (the failed
+// first write returned it): then the second write sets it, on that
+// condition, and a third fills without it if a later one landed
+// meanwhile.
 func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messaging.Conversation) error {
 	wrap := func(err error) error { return fmt.Errorf("put conversation %s: %w", c.ID, refused(err)) }
 	if tenantID == "" || c.ID == "" {
@@ -32,7 +36,20 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 		}
 		return u
 	}
+	since := messaging.Instant(c.InactiveSince)
+	// setInactive sets the inactivity report and returns the condition
+	// that it is the latest.
+	setInactive := func(u *update) string {
+		n, v := u.name(attrInactiveNs), u.val(numberAttr(since))
+		u.set = append(u.set, n+" = "+v)
+		u.setTo(attrInactiveSince, str(stamp(c.InactiveSince)))
+		return "attribute_not_exists(" + n + ") OR " + n + " < " + v
+	}
 	u := build(true)
+	if !c.InactiveSince.IsZero() {
+		// A superseding event's report is never older than the stored one.
+		setInactive(u)
+	}
 	t := u.val(numberAttr(messaging.Instant(c.LastActiveAt)))
 	u.set = append(u.set, u.name(attrLastActiveNs)+" = "+t)
 	if !c.LastActiveAt.IsZero() {
@@ -48,8 +65,15 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 	}
 	cond += ")"
 	_, err := s.updateItem(ctx, k, u, cond, types.ReturnValueNone)
-	if _, failed := conditionFailedItem(err); failed {
-		_, err = s.updateItem(ctx, k, build(false), "", types.ReturnValueNone)
+	if old, failed := conditionFailedItem(err); failed {
+		fill, cond := build(false), ""
+		if stored, err := intAttr(old[attrInactiveNs]); !c.InactiveSince.IsZero() && (err != nil || stored < since) {
+			cond = setInactive(fill)
+		}
+		_, err = s.updateItem(ctx, k, fill, cond, types.ReturnValueNone)
+		if _, failed := conditionFailedItem(err); failed {
+			_, err = s.updateItem(ctx, k, build(false), "", types.ReturnValueNone)
+		}
 	}
 	if err != nil {
 		return wrap(err)
@@ -84,5 +108,6 @@ func conversationFrom(it map[string]types.AttributeValue) messaging.Conversation
 	if n, err := intAttr(it[attrInactivity]); err == nil {
 		c.InactivityMinutes = int(n)
 	}
+	c.InactiveSince = parseStamp(stringAttr(it[attrInactiveSince]))
 	return c
 }

@@ -6,7 +6,8 @@ package messaging
 // LastActiveAt sets the fields it gives, and with them the status; an
 // older one only fills what stored lacks. At the same LastActiveAt the
 // event wins unless it is active and stored ended: an ended conversation
-// stays ended, whichever of the two came first.
+// stays ended, whichever of the two came first. InactiveSince is the latest
+// one any event gave (see Conversation.Inactive).
 func MergeConversation(stored, c Conversation) (Conversation, bool) {
 	newer := c.Supersedes(stored)
 	next := stored
@@ -17,6 +18,10 @@ func MergeConversation(stored, c Conversation) (Conversation, bool) {
 	put(newer, &next.InactivityMinutes, c.InactivityMinutes)
 	if newer && !c.LastActiveAt.IsZero() {
 		next.LastActiveAt = c.LastActiveAt.UTC()
+	}
+	// The latest report of inactivity counts, whatever the event's age.
+	if !c.InactiveSince.IsZero() && (next.InactiveSince.IsZero() || Instant(c.InactiveSince) > Instant(next.InactiveSince)) {
+		next.InactiveSince = c.InactiveSince.UTC()
 	}
 	return next, !next.same(stored)
 }
@@ -33,9 +38,9 @@ func (c Conversation) Supersedes(stored Conversation) bool {
 // same reports whether c and d hold the same values, times compared as
 // instants.
 func (c Conversation) same(d Conversation) bool {
-	t := d.LastActiveAt
-	d.LastActiveAt = c.LastActiveAt
-	return c == d && c.LastActiveAt.Equal(t)
+	t, q := d.LastActiveAt, d.InactiveSince
+	d.LastActiveAt, d.InactiveSince = c.LastActiveAt, c.InactiveSince
+	return c == d && c.LastActiveAt.Equal(t) && c.InactiveSince.Equal(q)
 }
 
 // View is c as the Reader lists it: with its person's contact as it is

@@ -47,6 +47,10 @@ func conversationEvents(rng *rand.Rand) []messaging.Conversation {
 		if all || rng.IntN(2) == 0 {
 			events[i].InactivityMinutes = 60
 		}
+		if events[i].Status == messaging.ConversationActive && rng.IntN(3) == 0 {
+			// Kapso's inactive event: quiet since its last activity.
+			events[i].InactiveSince = events[i].LastActiveAt
+		}
 	}
 	return events
 }
@@ -132,9 +136,48 @@ func TestMergeConversation(t *testing.T) {
 }
 
 func sameConversation(a, b messaging.Conversation) bool {
-	at := b.LastActiveAt
-	b.LastActiveAt = a.LastActiveAt
-	return a == b && a.LastActiveAt.Equal(at) && a.LastActiveAt.Location() == at.Location()
+	at, since := b.LastActiveAt, b.InactiveSince
+	b.LastActiveAt, b.InactiveSince = a.LastActiveAt, a.InactiveSince
+	return a == b && a.LastActiveAt.Equal(at) && a.LastActiveAt.Location() == at.Location() &&
+		a.InactiveSince.Equal(since) && a.InactiveSince.Location() == since.Location()
+}
+
+// A conversation Kapso reported inactive stays so until a newer activity,
+// whichever of the two is stored first; an older report only fills, and
+// an ended conversation is not inactive.
+func TestConversationInactivity(t *testing.T) {
+	active := func(at time.Time) messaging.Conversation {
+		return messaging.Conversation{ID: "conv-1", Status: messaging.ConversationActive, LastActiveAt: at}
+	}
+	inactive := func(at time.Time) messaging.Conversation {
+		c := active(at)
+		c.InactiveSince, c.InactivityMinutes = at, 60
+		return c
+	}
+	ended := func(at time.Time) messaging.Conversation {
+		return messaging.Conversation{ID: "conv-1", Status: messaging.ConversationEnded, LastActiveAt: at}
+	}
+	t1, t2 := base.Add(time.Minute), base.Add(2*time.Minute)
+	for _, tc := range []struct {
+		name     string
+		events   []messaging.Conversation
+		inactive bool
+		since    time.Time
+	}{
+		{"never reported", []messaging.Conversation{active(t1), active(t2)}, false, time.Time{}},
+		{"reported after its last activity", []messaging.Conversation{active(t1), inactive(t1)}, true, t1},
+		{"the report first", []messaging.Conversation{inactive(t1), active(t1)}, true, t1},
+		{"then newer activity", []messaging.Conversation{inactive(t1), active(t2)}, false, t1},
+		{"newer activity first, the old report late", []messaging.Conversation{active(t2), inactive(t1)}, false, t1},
+		{"reported again after the newer activity", []messaging.Conversation{inactive(t1), active(t2), inactive(t2)}, true, t2},
+		{"the newer report first", []messaging.Conversation{inactive(t2), inactive(t1)}, true, t2},
+		{"ended", []messaging.Conversation{inactive(t1), ended(t1)}, false, t1},
+	} {
+		c := foldConversation(tc.events)
+		if c.Inactive() != tc.inactive || !c.InactiveSince.Equal(tc.since) {
+			t.Errorf("%s: inactive %v since %v, want %v since %v", tc.name, c.Inactive(), c.InactiveSince, tc.inactive, tc.since)
+		}
+	}
 }
 
 // A conversation is listed with its person's contact, or with the person

@@ -176,6 +176,19 @@ type Conversation struct {
 	// InactivityMinutes is the webhook's inactivity threshold, when an
 	// inactive event said; 0 when unknown.
 	InactivityMinutes int
+	// InactiveSince is the last activity after which Kapso reported the
+	// conversation inactive (whatsapp.conversation.inactive); zero when it
+	// never did. See Inactive.
+	InactiveSince time.Time
+}
+
+// Inactive reports whether the conversation is open but went quiet: Kapso
+// reported it inactive after its latest activity, and nothing happened
+// since. A newer activity makes it active again without a write of its
+// own, whichever of the two arrived first.
+func (c Conversation) Inactive() bool {
+	return c.Status == ConversationActive && !c.InactiveSince.IsZero() &&
+		Instant(c.InactiveSince) >= Instant(c.LastActiveAt)
 }
 
 // ErrForeignNumber marks an event that names a phone number other than the

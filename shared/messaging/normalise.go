@@ -221,6 +221,10 @@ func FromKapsoConversation(event string, ev kapso.ConversationEvent) (Conversati
 	if ev.Inactivity != nil {
 		c.InactivityMinutes = ev.Inactivity.Minutes
 	}
+	if event == kapso.EventConversationInactive {
+		// Quiet since its last activity: a newer one ends that.
+		c.InactiveSince = c.LastActiveAt
+	}
 	if err := boundConversation(c); err != nil {
 		return Conversation{}, fmt.Errorf("normalise kapso conversation: %w", err)
 	}

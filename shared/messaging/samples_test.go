@@ -215,6 +215,15 @@ func TestFromKapsoConversation(t *testing.T) {
 		c.InactivityMinutes == 0 || c.Status == "" {
 		t.Errorf("%+v", c)
 	}
+	// Inactive since its last activity; the other events say nothing of it.
+	if !c.InactiveSince.Equal(c.LastActiveAt) || !c.Inactive() {
+		t.Errorf("inactive: since %v, last active %v, inactive %v", c.InactiveSince, c.LastActiveAt, c.Inactive())
+	}
+	for _, name := range []string{kapso.EventConversationCreated, kapso.EventConversationEnded} {
+		if c, err := FromKapsoConversation(name, ev); err != nil || !c.InactiveSince.IsZero() || c.Inactive() {
+			t.Errorf("%s: %+v %v", name, c, err)
+		}
+	}
 	// The event name sets the status only when the body has none.
 	ev.Conversation.Status = ""
 	if c, err := FromKapsoConversation(kapso.EventConversationEnded, ev); err != nil || c.Status != ConversationEnded {

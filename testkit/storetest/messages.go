@@ -456,6 +456,46 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 				}
 			}
 		},
+		"an inactivity report holds until newer activity, in any order": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			active := func(at time.Time) messaging.Conversation {
+				return messaging.Conversation{PhoneNumberID: number, Status: messaging.ConversationActive, LastActiveAt: at}
+			}
+			inactive := func(at time.Time) messaging.Conversation {
+				c := active(at)
+				c.InactiveSince, c.InactivityMinutes = at, 60
+				return c
+			}
+			ended := active(at(2))
+			ended.Status = messaging.ConversationEnded
+			for i, tc := range []struct {
+				events   []messaging.Conversation
+				inactive bool
+				since    time.Time
+			}{
+				{[]messaging.Conversation{active(at(1)), inactive(at(1))}, true, at(1)},
+				{[]messaging.Conversation{inactive(at(1)), active(at(1))}, true, at(1)},
+				{[]messaging.Conversation{inactive(at(1)), active(at(2))}, false, at(1)},
+				{[]messaging.Conversation{active(at(2)), inactive(at(1))}, false, at(1)},
+				{[]messaging.Conversation{inactive(at(2)), inactive(at(1))}, true, at(2)},
+				{[]messaging.Conversation{active(at(2)), inactive(at(1)), inactive(at(2))}, true, at(2)},
+				// Active at the time it ended stays ended; its report still counts.
+				{[]messaging.Conversation{ended, inactive(at(1)), inactive(at(2))}, false, at(2)},
+			} {
+				id := fmt.Sprintf("conv-%d", i)
+				for _, c := range tc.events {
+					c.ID = id
+					must(t, s.PutConversation(ctx, tenantA, c))
+				}
+				got, ok, err := r.Conversation(ctx, tenantA, id)
+				if err != nil || !ok {
+					t.Fatalf("%s: ok %v err %v", id, ok, err)
+				}
+				if got.Inactive() != tc.inactive || !got.InactiveSince.Equal(tc.since) {
+					t.Errorf("%s %+v: inactive %v since %v, want %v since %v", id, tc.events, got.Inactive(), got.InactiveSince,
+						tc.inactive, tc.since)
+				}
+			}
+		},
 		"messages list in conversation order, page by page": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for _, m := range []messaging.Message{
 				outbound("wamid.c", "conv-1", at(3)),
