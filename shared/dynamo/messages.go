@@ -84,6 +84,9 @@ const (
 	// messaging.Conversation.InactiveSince, shown and compared.
 	attrInactiveSince = "inactive_since"
 	attrInactiveNs    = "inactive_since_ns"
+	// attrSource is the messaging.Origin of the last change a write under
+	// one made to a message, conversation or contact.
+	attrSource = "source"
 )
 
 // update builds an update (and its condition) with every name and value
@@ -235,6 +238,13 @@ func refused(err error) error {
 
 func boolVal(b bool) types.AttributeValue { return &types.AttributeValueMemberBOOL{Value: b} }
 
+// setOrigin records the origin of the change u writes, when ctx has one.
+func setOrigin(ctx context.Context, u *update) {
+	if o := messaging.OriginOf(ctx); o != "" {
+		u.setTo(attrSource, str(string(o)))
+	}
+}
+
 // --- messages and statuses ---
 
 // entry is a StatusEntry as stored in a hist set: one canonical string per
@@ -311,6 +321,7 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 	k := messageKey(tenantID, m.WAMID)
 	build := func(withStatus bool) (*update, string) {
 		u := messageUpdate(tenantID, m)
+		setOrigin(ctx, u)
 		if len(hist) > 0 {
 			u.addTo(attrHistory, &types.AttributeValueMemberSS{Value: slices.Compact(slices.Sorted(slices.Values(hist)))})
 		}
@@ -509,6 +520,7 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	shown := st.Message() // fills, as messaging.MergeMessage would
 	u.put(false, attrPhoneNumberID, shown.PhoneNumberID)
 	u.put(false, attrDirection, string(shown.Direction))
+	setOrigin(ctx, u)
 	_, err = s.updateItem(ctx, k, u, "attribute_not_exists("+attrStatusRank+") OR "+attrStatusRank+" < "+r, types.ReturnValueNone)
 	old, failed := conditionFailedItem(err)
 	if !failed {

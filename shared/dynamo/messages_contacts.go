@@ -266,6 +266,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
 		putPerson(u, true, "", view.Person)
 		u.addTo(attrVersion, numberAttr(1))
+		setOrigin(ctx, u)
 		ns := u.name(attrLastSeenNs)
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + ns + ")"
 		if !view.LastSeenAt.IsZero() {
@@ -405,9 +406,11 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 				cond = "ver = :v"
 			}
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(s.Table),
-			Item:                next.item(contactKey(tenantID, phoneNumberID, targetKey)),
-			ConditionExpression: aws.String(cond)}
+		item := next.item(contactKey(tenantID, phoneNumberID, targetKey))
+		if o := messaging.OriginOf(ctx); o != "" {
+			item[attrSource] = str(string(o))
+		}
+		in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond)}
 		if len(vals) > 0 {
 			in.ExpressionAttributeValues = vals
 		}
@@ -450,6 +453,7 @@ func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNu
 		putPerson(u, false, "", p.Under(k))
 		u.setTo(attrMarketing, marketingAttr(pref))
 		u.addTo(attrVersion, numberAttr(1))
+		setOrigin(ctx, u)
 		mk, seq := u.name(attrMarketing), u.name(attrMarketing+".seq")
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + mk + ") OR " + seq + " < " + u.val(numberAttr(pref.Sequence)) + ")"
 		_, err := s.updateItem(ctx, contactKey(tenantID, phoneNumberID, k), u, cond, types.ReturnValueNone)

@@ -46,6 +46,7 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 		return "attribute_not_exists(" + n + ") OR " + n + " < " + v
 	}
 	u := build(true)
+	setOrigin(ctx, u)
 	if !c.InactiveSince.IsZero() {
 		// A superseding event's report is never older than the stored one.
 		setInactive(u)

@@ -117,7 +117,7 @@ func (w *Worker) handleEvent(ctx context.Context, ev event) error {
 // kapso-bridge has no use for, is kept aside instead, and only a failure to
 // keep it is returned.
 func (w *Worker) applyOrKeep(ctx context.Context, tenant, number string, ev event) error {
-	err := w.apply(ctx, tenant, number, ev)
+	err := w.apply(messaging.WithOrigin(ctx, originOf(ev.Source)), tenant, number, ev)
 	var unused errUnused
 	switch {
 	case err == nil:
@@ -131,6 +131,16 @@ func (w *Worker) applyOrKeep(ctx context.Context, tenant, number string, ev even
 		return w.keepEvent(ctx, ev, delivery.Unusable, err.Error())
 	}
 	return fmt.Errorf("apply %s (%s) for tenant %s: %w", ev.ID, ev.Name, tenant, err)
+}
+
+// originOf is what made the changes an event of a delivery from source
+// brings: the reconciler's catch-up, or a webhook (an event kept until its
+// number connected still came from one).
+func originOf(source envelope.Source) messaging.Origin {
+	if source == envelope.SourceReconciler {
+		return messaging.OriginReconciler
+	}
+	return messaging.OriginWebhook
 }
 
 // keepPending keeps an event of a number without a tenant. The number may
