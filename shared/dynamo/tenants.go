@@ -106,7 +106,7 @@ func (s *Onboarding) AppendFact(ctx context.Context, tenantID string, f onboardi
 		}
 	}
 	conn, change := onboarding.Apply(onboarding.Derive(tenant, before), f)
-	if err := s.writeSnapshot(ctx, conn); err != nil {
+	if err := s.writeSnapshot(ctx, conn, onboarding.CauseOf(change.Fact)); err != nil {
 		return conn, change, wrap(err)
 	}
 	for _, closed := range change.ClosedLinks() {
@@ -161,15 +161,18 @@ func (s *Onboarding) load(ctx context.Context, tenantID string) (onboarding.Tena
 
 // writeSnapshot stores the derived status on the tenant item unless a
 // snapshot of at least this version is already there. Fact sets only grow,
-// so the highest version is the most complete view.
-func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection) error {
+// so the highest version is the most complete view. The same write keeps
+// the cause (the fact appended), which the item's change in the table's
+// stream then tells.
+func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection, cause onboarding.Cause) error {
 	t := c.Tenant
 	updated := stamp(t.UpdatedAt)
 	webhookMissing := onboarding.WebhookMissing(c)
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: tenantKey(t.ID),
 		UpdateExpression: aws.String("SET #st = :st, active_setup_link_id = :link, version = :v, updated_at = :u, " +
-			attrWebhookMissing + " = :wm, gsi1pk = :gpk, gsi1sk = :gsk, gsi2pk = :g2pk, gsi2sk = :gsk"),
+			attrWebhookMissing + " = :wm, gsi1pk = :gpk, gsi1sk = :gsk, gsi2pk = :g2pk, gsi2sk = :gsk, " +
+			attrCauseKind + " = :ck, " + attrCauseReason + " = :cr, " + attrCauseSource + " = :cs"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (attribute_not_exists(version) OR version < :v)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -181,6 +184,9 @@ func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection)
 			":gpk":  str(tenantStatusIndex + string(t.Status)),
 			":gsk":  str(tenantPosition(t.UpdatedAt, t.ID)),
 			":g2pk": str(tenantsPartition(t.Status, webhookMissing)),
+			":ck":   str(string(cause.Kind)),
+			":cr":   str(cause.Reason),
+			":cs":   str(string(cause.Origin)),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {
@@ -205,6 +211,13 @@ func (s *Onboarding) TenantsWithStatus(ctx context.Context, status onboarding.Te
 
 // attrWebhookMissing is onboarding.WebhookMissing of a tenant item's snapshot.
 const attrWebhookMissing = "webhook_missing"
+
+// The onboarding.Cause of a tenant item's snapshot.
+const (
+	attrCauseKind   = "fact_kind"
+	attrCauseReason = "fact_reason"
+	attrCauseSource = "fact_source"
+)
 
 // ListTenants implements onboarding.Store: a Query of each index range the
 // filters name (one or two; a range read through a filter may take more
