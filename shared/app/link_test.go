@@ -57,19 +57,21 @@ var mayLink = map[string][]string{
 // adapter package it uses also holds adapters it does not: in shared/dynamo,
 // the payload and reject stores import shared/envelope, the message stores
 // shared/messaging and shared/kapso (with what they import), the onboarding
-// and claim stores shared/onboarding and shared/idempotency; in
+// and claim stores shared/onboarding and shared/idempotency, the stream's
+// decoder shared/eventing (with bridgeevents and shared/apiview); in
 // shared/kapsoapi, the Platform API's client answers in shared/onboarding's
 // and shared/messaging's terms, the Meta proxy in shared/messaging's. The
 // test fails once one is no longer linked: delete the entry when the adapter
 // package is split.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging"},
-	"tenantapi": {"shared/envelope"},
-	"redirect":  {"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson"},
-	"lifecycle": {"shared/messaging"},
-	"reconcile": {"shared/messaging"},
-	"messages":  {"shared/onboarding", "shared/idempotency"},
-	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope"},
+	"ingest":    {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"tenantapi": {"shared/envelope", "shared/eventing"},
+	"redirect": {"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
+		"shared/apiview"},
+	"lifecycle": {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"reconcile": {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"messages":  {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

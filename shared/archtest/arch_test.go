@@ -44,7 +44,9 @@ var roles = []role{
 	// What talks to the world: Kapso, AWS's services (and the tables and
 	// queues they hold), and Lambda's ways of calling a function.
 	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/schema",
-		"shared/lambdahttp", "shared/lambdasqs"}},
+		"shared/lambdahttp", "shared/lambdasqs",
+		// The local stack's reader of the bridge table's stream.
+		"shared/dynamo/streams"}},
 	// What builds each function from its settings.
 	{"wiring", []string{"shared/app/...", "shared/config", "functions/..."}},
 	{"test kit", []string{"testkit/...", "shared/archtest"}},

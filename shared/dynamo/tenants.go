@@ -219,6 +219,14 @@ const (
 	attrCauseSource = "fact_source"
 )
 
+// snapshotFrom is the snapshot a tenant item holds.
+func snapshotFrom(it map[string]types.AttributeValue) onboarding.Snapshot {
+	v, _ := intAttr(it["version"])
+	return onboarding.Snapshot{TenantItem: tenantItemFrom(it), Version: int(v), Cause: onboarding.Cause{
+		Kind: onboarding.FactKind(stringAttr(it[attrCauseKind])), Reason: stringAttr(it[attrCauseReason]),
+		Origin: onboarding.Origin(stringAttr(it[attrCauseSource]))}}
+}
+
 // ListTenants implements onboarding.Store: a Query of each index range the
 // filters name (one or two; a range read through a filter may take more
 // than one), merged by position. Never a Scan.

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -98,6 +99,13 @@ func DynamoDB(tb testing.TB, opts ...func(*dynamodb.Options)) *dynamodb.Client {
 	ep := endpoint(tb, EnvDynamoDB)
 	opts = append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
 	return dynamodb.NewFromConfig(Config(), opts...)
+}
+
+// DynamoDBStreams is a client for the local DynamoDB's streams.
+func DynamoDBStreams(tb testing.TB, opts ...func(*dynamodbstreams.Options)) *dynamodbstreams.Client {
+	ep := endpoint(tb, EnvDynamoDB)
+	opts = append([]func(*dynamodbstreams.Options){func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
+	return dynamodbstreams.NewFromConfig(Config(), opts...)
 }
 
 // SQS is a client for the local SQS server.

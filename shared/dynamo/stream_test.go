@@ -1,0 +1,262 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo/streams"
+	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
+)
+
+// streamed is what a table's stream told, read by the poller with the
+// publisher's decoding: each record's key and what it decoded to.
+type streamed struct {
+	mu      sync.Mutex
+	records []events.DynamoDBEventRecord
+	events  []bridgeevents.Event
+}
+
+// readStream polls the table's stream until the record of the marker item
+// write arrives, and returns every record before it.
+func readStream(t *testing.T, db *dynamodb.Client, table string, mark func()) *streamed {
+	t.Helper()
+	out := &streamed{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	markerKey := "MARKER#" + table
+	p := &streams.Poller{DB: db, Streams: awstest.DynamoDBStreams(t), Table: table, Interval: 20 * time.Millisecond,
+		Handler: func(_ context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			out.mu.Lock()
+			defer out.mu.Unlock()
+			for _, r := range batch.Records {
+				if r.Change.Keys["pk"].String() == markerKey {
+					cancel()
+					return events.DynamoDBEventResponse{}, nil
+				}
+				c, err := dynamo.StreamChanges{}.Change(r)
+				if err != nil {
+					t.Errorf("decode %s: %v", r.Change.SequenceNumber, err)
+					continue
+				}
+				evs, err := eventing.Derive(c)
+				if err != nil {
+					t.Errorf("derive %s: %v", r.Change.SequenceNumber, err)
+				}
+				out.records = append(out.records, r)
+				out.events = append(out.events, evs...)
+			}
+			return events.DynamoDBEventResponse{}, nil
+		}}
+	mark()
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: markerKey}, "sk": &types.AttributeValueMemberS{Value: "MARKER"}}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Run(ctx)
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("the marker's record never came: %d records read", len(out.records))
+	}
+	return out
+}
+
+// recordsOf counts the records of the item under pk.
+func (s *streamed) recordsOf(pk string) int {
+	n := 0
+	for _, r := range s.records {
+		if r.Change.Keys["pk"].String() == pk {
+			n++
+		}
+	}
+	return n
+}
+
+// told is each event as "type status|change (source)".
+func (s *streamed) told() []string {
+	var out []string
+	for _, e := range s.events {
+		rec, _ := e.Record()
+		what := ""
+		switch d := rec.(type) {
+		case *bridgeevents.TenantStatus:
+			what = d.Status
+		case *bridgeevents.MessageReceivedData:
+			what = d.Message.ID
+		case *bridgeevents.MessageStatus:
+			what = d.MessageID + " " + d.Status
+		case *bridgeevents.ConversationStatus:
+			what = d.Status
+		case *bridgeevents.ContactChange:
+			what = d.Change
+		}
+		out = append(out, fmt.Sprintf("%s %s (%s)", e.Type, what, e.Source))
+	}
+	return out
+}
+
+// Every change the stores make reaches the stream from the write that
+// made it, and tells its events once: a write that changes nothing writes
+// no record (DynamoDB Local, as DynamoDB), and one that changes only what
+// no event reports tells nothing.
+func TestTheStreamTellsEveryChangeOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := awstest.DynamoDB(t)
+	table := awstest.Bridge(awstest.Tables(t))
+	on := &dynamo.Onboarding{DB: db, Table: table}
+	ms := &dynamo.Messages{DB: db, Table: table}
+	const tenant, number = "acme", "106540352242922"
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	ana := messaging.Person{BSUID: "US.13491208655302741918", Phone: "16505551234", Name: "Ana"}
+	webhook, reconciler := messaging.WithOrigin(ctx, messaging.OriginWebhook), messaging.WithOrigin(ctx, messaging.OriginReconciler)
+	inbound := messaging.Message{WAMID: "wamid.in", PhoneNumberID: number, Direction: messaging.Inbound, Type: "text",
+		Text: "Oi!", Timestamp: at, From: ana, ConversationID: "conv-1"}
+	out := messaging.OutboundMessage{ID: messaging.OutboundID(tenant, "key-1"), TenantID: tenant, IdempotencyKey: "key-1",
+		PhoneNumberID: number, To: ana, Type: "text", Text: "Olá!", Body: []byte(`{}`), ConversationID: "conv-1", CreatedAt: at,
+		UpdatedAt: at}
+	status := func(s messaging.Status, minute int) messaging.StatusUpdate {
+		return messaging.StatusUpdate{WAMID: "wamid.out", PhoneNumberID: number, Status: s, At: at.Add(time.Duration(minute) * time.Minute)}
+	}
+	conv := messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: ana, Status: messaging.ConversationActive, LastActiveAt: at}
+	quiet := conv
+	quiet.InactiveSince, quiet.InactivityMinutes = at, 60
+	again := conv
+	again.LastActiveAt = at.Add(2 * time.Hour)
+	anaB := ana
+	anaB.BSUID = "US.55501234567890123456"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	move := func(from messaging.OutboundState, tr messaging.Transition) {
+		tr.From, tr.At = []messaging.OutboundState{from}, at
+		_, err := ms.MoveOutbound(ctx, tenant, out.ID, tr)
+		must(err)
+	}
+	link := onboarding.LinkDetails{SetupLinkID: "sl_1", URL: "https://app.kapso.ai/setup/sl_1", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	got := readStream(t, db, table, func() {
+		must(on.EnsureTenant(ctx, tenant, "Acme"))
+		_, err := on.RecordLink(ctx, tenant, link)
+		must(err)
+		_, err = on.RecordLink(ctx, tenant, link) // a retried request
+		must(err)
+		must(ms.PutMessage(reconciler, tenant, inbound, nil)) // caught up first
+		must(ms.PutMessage(webhook, tenant, inbound, nil))    // then its webhook: only its origin changes
+		must(ms.PutMessage(webhook, tenant, inbound, nil))    // and again: no change at all
+		_, _, err = ms.CreateOutbound(ctx, out)
+		must(err)
+		move(messaging.OutQueued, messaging.Transition{To: messaging.OutSending, Claim: "c1"})
+		move(messaging.OutSending, messaging.Transition{To: messaging.OutAccepted, WAMID: "wamid.out"})
+		for _, u := range []messaging.StatusUpdate{status(messaging.Sent, 1), status(messaging.Sent, 1),
+			status(messaging.Delivered, 2), status(messaging.Read, 3), status(messaging.Delivered, 2),
+			status(messaging.Delivered, 1)} {
+			must(ms.ApplyStatus(webhook, tenant, u))
+		}
+		for _, c := range []messaging.Conversation{conv, conv, quiet, again} {
+			must(ms.PutConversation(webhook, tenant, c))
+		}
+		must(ms.PutContact(webhook, tenant, number, ana, messaging.Sighting{At: at}))
+		must(ms.PutContact(webhook, tenant, number, ana, messaging.Sighting{At: at}))
+		pref := messaging.MarketingPreference{Status: "opted_in", Sequence: 1, OccurredAt: at}
+		must(ms.SetMarketingPreference(webhook, tenant, number, ana, pref))
+		must(ms.SetMarketingPreference(reconciler, tenant, number, ana, pref))
+		must(ms.ChangeIdentity(webhook, tenant, number, ana, anaB, at.Add(time.Minute)))
+	})
+	outID := out.ID
+	want := []string{
+		"tenant.status_changed link_active (api)",
+		"message.received wamid.in (reconciler)",
+		"message.status_changed " + outID + " queued (api)",
+		"message.status_changed " + outID + " sending (api)",
+		"message.status_changed " + outID + " accepted (api)",
+		"message.status_changed " + outID + " sent (webhook)",
+		"message.status_changed " + outID + " delivered (webhook)",
+		"message.status_changed " + outID + " read (webhook)",
+		"conversation.status_changed created (webhook)",
+		"conversation.status_changed inactive (webhook)",
+		"conversation.status_changed active (webhook)",
+		"contact.changed marketing_preference (webhook)",
+		"contact.changed identity (webhook)",
+	}
+	if told := got.told(); !slices.Equal(told, want) {
+		t.Errorf("events\n%s\nwant\n%s", strings.Join(told, "\n"), strings.Join(want, "\n"))
+	}
+	// A write of the same values writes no record.
+	for pk, n := range map[string]int{
+		"MSG#acme#wamid.in": 2, // caught up, then its origin
+		"CONV#acme#conv-1":  3, // created, inactive, active again
+		// queued, sending, accepted, then nothing the message item's
+		// statuses did.
+		"OUT#acme#" + outID: 3,
+		// accepted, sent, delivered, read; the same delivered again writes
+		// nothing, and one more delivered, late, only adds to its history.
+		"MSG#acme#wamid.out": 5,
+	} {
+		if got := got.recordsOf(pk); got != n {
+			t.Errorf("%s: %d records, want %d", pk, got, n)
+		}
+	}
+	for _, e := range got.events {
+		if e.Timestamp.IsZero() || e.TenantID != tenant {
+			t.Errorf("event %+v", e)
+		}
+	}
+}
+
+// image is an item as a stream record carries it.
+func image(attrs map[string]string) map[string]events.DynamoDBAttributeValue {
+	out := map[string]events.DynamoDBAttributeValue{}
+	for k, v := range attrs {
+		out[k] = events.NewStringAttribute(v)
+	}
+	return out
+}
+
+// Items no event tells of decode to no change; an image that is no item
+// of the table, or one of its attributes unreadable, is an error that
+// says so.
+func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
+	for _, key := range [][2]string{
+		{"TENANT#acme", "FACT#link_created#sl_1#abc"}, {"LINK#sl_1", "LINK"}, {"CUSTOMER#cus_1", "CUSTOMER"},
+		{"CONV#acme#conv-1", "ALIAS"}, {"PENDING#106540352242922", "evt-1"}, {"CHECKPOINT#catchup", "CHECKPOINT"},
+		{"LEASE#reconcile", "LEASE"}, {"PHONE#106540352242922", "PHONE"}, {"REJECTED#2026-03-10", "x"},
+		{"EVENT#acme", "0001"}, {"kapso_number#1#key", "CLAIM"},
+	} {
+		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
+		c, err := dynamo.StreamChanges{}.Change(rec)
+		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil {
+			t.Errorf("%v: %+v %v", key, c, err)
+		}
+	}
+	for name, rec := range map[string]events.DynamoDBEventRecord{
+		"a message whose history is not JSON": {Change: events.DynamoDBStreamRecord{NewImage: map[string]events.DynamoDBAttributeValue{
+			"pk": events.NewStringAttribute("MSG#acme#wamid.1"), "sk": events.NewStringAttribute("MSG"),
+			"hist": events.NewStringSetAttribute([]string{"{not json"})}}},
+		"a message key without its WAMID": {Change: events.DynamoDBStreamRecord{
+			NewImage: image(map[string]string{"pk": "MSG#acme", "sk": "MSG"})}},
+		"a contact key without its person": {Change: events.DynamoDBStreamRecord{
+			NewImage: image(map[string]string{"pk": "CONTACT#acme#106540352242922", "sk": "CONTACT"})}},
+	} {
+		if _, err := (dynamo.StreamChanges{}).Change(rec); !errors.Is(err, dynamo.ErrStreamRecord) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
