@@ -33,11 +33,18 @@ type feedEntry struct {
 	event bridgeevents.Event
 }
 
-// feedCursor is a position in one feed: the tenant's ("" for the whole
-// stack's) and the sequence of the last event read.
+// feedCursor is a position in one feed: the feed's name (the tenant's id,
+// "*" for the whole stack's) and the sequence of the last event read.
 type feedCursor struct {
-	Tenant string `json:"t"`
-	Seq    int    `json:"s"`
+	Feed string `json:"f"`
+	Seq  int    `json:"s"`
+}
+
+func feedName(tenantID string) string {
+	if tenantID == "" {
+		return "*"
+	}
+	return tenantID
 }
 
 // Append implements eventing.Feed.
@@ -58,11 +65,12 @@ func (f *Feed) Append(_ context.Context, events []bridgeevents.Event) error {
 
 // List implements eventing.Feed.
 func (f *Feed) List(_ context.Context, q eventing.FeedQuery) (eventing.FeedPage, error) {
-	c := feedCursor{Tenant: q.TenantID}
+	c := feedCursor{Feed: feedName(q.TenantID)}
 	if q.Cursor != "" {
+		c = feedCursor{}
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(b, &c) != nil || c.Tenant != q.TenantID || c.Seq < 0 {
-			return eventing.FeedPage{}, eventing.ErrBadCursor
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Feed != feedName(q.TenantID) || c.Seq < 0 {
+			return eventing.FeedPage{}, errs.E(errs.Invalid, "invalid cursor", eventing.ErrBadCursor)
 		}
 	}
 	limit := q.Limit

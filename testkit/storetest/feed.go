@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
@@ -113,9 +115,11 @@ func RunFeed(t *testing.T, newFeed func(t *testing.T, now func() time.Time) even
 				"a tenant's for the whole stack": {Cursor: acme},
 				"the whole stack's for a tenant": {TenantID: "acme", Cursor: all},
 				"garbage":                        {TenantID: "acme", Cursor: "not-a-cursor"},
+				"another list's":                 {TenantID: "acme", Cursor: base64.RawURLEncoding.EncodeToString([]byte(`{"l":"conversations","t":"acme","k":"x"}`))},
+				"cut short":                      {TenantID: "acme", Cursor: acme[:len(acme)-2]},
 			} {
-				if _, err := f.List(ctx, q); !errors.Is(err, eventing.ErrBadCursor) {
-					t.Errorf("%s: %v, want ErrBadCursor", name, err)
+				if _, err := f.List(ctx, q); !errors.Is(err, eventing.ErrBadCursor) || errs.CodeOf(err) != errs.Invalid {
+					t.Errorf("%s: %v, want an invalid ErrBadCursor", name, err)
 				}
 			}
 		},
