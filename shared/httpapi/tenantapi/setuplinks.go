@@ -35,6 +35,12 @@ type OnboardingStore interface {
 	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
 }
 
+// FeedReader is what the tenant API needs of the feed (eventing.Feed): its
+// pages, read; the publisher appends.
+type FeedReader interface {
+	List(ctx context.Context, q eventing.FeedQuery) (eventing.FeedPage, error)
+}
+
 // KapsoClient is the part of the Platform API the tenant API calls
 // (kapsoapi.Client), in onboarding's terms. Its failures carry errs codes
 // (see onboarding's Customer), which kapsoError answers in the API's terms.
@@ -55,7 +61,7 @@ type API struct {
 	Outbox   messaging.Outbox
 	Outbound messaging.OutboundQueue
 	// Feed is the events told, for GET /v1/events and a tenant's events.
-	Feed  eventing.Feed
+	Feed  FeedReader
 	Token string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
