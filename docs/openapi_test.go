@@ -2,6 +2,7 @@ package docs_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/docs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
@@ -360,7 +362,14 @@ func tenantAPIRequests() []request {
 		request{name: "an unknown tenant", method: "GET", path: "/v1/tenants/nobody/connection", header: auth, want: 404},
 		request{name: "an unknown query parameter", method: "GET", path: "/v1/tenants/acme/connection?verbose=1", header: auth, want: 400, invalid: true},
 
+		request{name: "updated since a time", method: "GET", path: "/v1/tenants?updated_since=2026-11-29T04:00:00Z&limit=2", header: auth, want: 200},
+		request{name: "updated_since not a time", method: "GET", path: "/v1/tenants?updated_since=today", header: auth, want: 400, invalid: true},
+
 		request{name: "all of them", method: "GET", path: "/v1/tenants/acme/conversations", header: auth, want: 200},
+		request{name: "last active since a time", method: "GET", path: "/v1/tenants/acme/conversations?updated_since=2026-11-29T04:30:00%2B00:00",
+			header: auth, want: 200},
+		request{name: "updated_since without its offset", method: "GET", path: "/v1/tenants/acme/conversations?updated_since=2026-11-29T04:30:00",
+			header: auth, want: 400, invalid: true},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants/acme/conversations?limit=1", header: auth, want: 200},
 		request{name: "a tenant with none", method: "GET", path: "/v1/tenants/nobody/conversations", header: auth, want: 200},
 		request{name: "limit 0", method: "GET", path: "/v1/tenants/acme/conversations?limit=0", header: auth, want: 400, invalid: true},
@@ -371,6 +380,24 @@ func tenantAPIRequests() []request {
 		request{name: "a page of one", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?limit=1", header: auth, want: 200},
 		request{name: "a conversation id not ASCII", method: "GET", path: "/v1/tenants/acme/conversations/conv%C3%A9/messages", header: auth, want: 400, invalid: true},
 		request{name: "not a cursor", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?cursor=x", header: auth, want: 400},
+		request{name: "newest first", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?order=desc&limit=2", header: auth, want: 200},
+		request{name: "oldest first, said", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?order=asc", header: auth, want: 200},
+		request{name: "an unknown order", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?order=newest", header: auth,
+			want: 400, invalid: true},
+
+		request{name: "every tenant's events", method: "GET", path: "/v1/events", header: auth, want: 200},
+		request{name: "a page of one", method: "GET", path: "/v1/events?limit=1", header: auth, want: 200},
+		request{name: "of three types, comma-separated and repeated", method: "GET",
+			path: "/v1/events?type=message.received,contact.changed&type=message.status_changed", header: auth, want: 200},
+		request{name: "an unknown type", method: "GET", path: "/v1/events?type=message.sent", header: auth, want: 400, invalid: true},
+		request{name: "an empty type", method: "GET", path: "/v1/events?type=message.received,", header: auth, want: 400, invalid: true},
+		request{name: "not a cursor", method: "GET", path: "/v1/events?cursor=not-a-cursor", header: auth, want: 400},
+		request{name: "an unknown query parameter", method: "GET", path: "/v1/events?tenant_id=acme", header: auth, want: 400, invalid: true},
+		request{name: "the tenant's events", method: "GET", path: "/v1/tenants/acme/events", header: auth, want: 200},
+		request{name: "of one type", method: "GET", path: "/v1/tenants/acme/events?type=tenant.status_changed", header: auth, want: 200},
+		request{name: "a tenant with none", method: "GET", path: "/v1/tenants/nobody/events", header: auth, want: 200},
+		request{name: "limit 201", method: "GET", path: "/v1/tenants/acme/events?limit=201", header: auth, want: 400, invalid: true},
+		request{name: "the whole stack's cursor", method: "GET", path: "/v1/tenants/acme/events?cursor=" + stackCursor, header: auth, want: 400},
 
 		request{name: "a message with its statuses", method: "GET", path: "/v1/tenants/acme/messages/wamid.out1", header: auth, want: 200},
 		request{name: "a message with media", method: "GET", path: "/v1/tenants/acme/messages/wamid.in1", header: auth, want: 200},
@@ -385,6 +412,9 @@ func tenantAPIRequests() []request {
 		request{name: "a contact with spaces", method: "GET", path: "/v1/tenants/acme/numbers/111/contacts/%2B1%20555", header: auth, want: 400, invalid: true},
 	)
 }
+
+// stackCursor is a cursor of the whole stack's feed (the in-memory feed's).
+var stackCursor = base64.RawURLEncoding.EncodeToString([]byte(`{"f":"*","s":1}`))
 
 var sendText = []byte(`{"phone_number_id":"111","to":"+` + brunoPhone + `","type":"text","text":{"body":"Your order is on its way","preview_url":false}}`)
 
@@ -514,19 +544,23 @@ func (d document) requestProblems(op map[string]any, req *http.Request, body []b
 		case "header":
 			values = req.Header.Values(name)
 		}
+		schema := d.resolve(p["schema"])
+		// A query array is the parameter repeated (style form, exploded).
+		array := in == "query" && schema["type"] == "array"
 		switch {
 		case len(values) == 0:
 			if p["required"] == true {
 				out = append(out, fmt.Sprintf("%s %s is required", in, name))
 			}
 			continue
-		case len(values) > 1:
+		case len(values) > 1 && !array:
 			out = append(out, fmt.Sprintf("%s %s is given %d times", in, name, len(values)))
 			continue
 		}
 		var value any = values[0]
-		schema := d.resolve(p["schema"])
 		switch schema["type"] {
+		case "array":
+			value = anys(values)
 		case "integer":
 			n, err := strconv.Atoi(values[0])
 			if err != nil {
@@ -649,6 +683,9 @@ func TestLimitsMatchTheCode(t *testing.T) {
 		"/components/schemas/SetupLinkRequest/properties/tenant_name/maxLength":              onboarding.MaxTenantNameChars,
 		"/components/schemas/SetupLinkRequest/properties/phone_number_country_isos/maxItems": onboarding.MaxCountryISOs,
 		"/components/schemas/TenantStatus/enum":                                              fmt.Sprint(anys(onboarding.TenantStatuses)...),
+		"/components/schemas/EventType/enum":                                                 fmt.Sprint(anys(bridgeevents.Types)...),
+		"/components/parameters/EventTypes/schema/items/pattern":                             eventTypesPattern(),
+		"/components/parameters/UpdatedSince/schema/maxLength":                               tenantapi.MaxTimeBytes,
 	} {
 		got, ok := doc.at(pointer)
 		if l, isList := got.([]any); isList {
@@ -661,6 +698,16 @@ func TestLimitsMatchTheCode(t *testing.T) {
 			t.Errorf("%s = %v, want %v", pointer, got, want)
 		}
 	}
+}
+
+// eventTypesPattern is one or more of bridgeevents.Types, comma-separated.
+func eventTypesPattern() string {
+	quoted := make([]string, len(bridgeevents.Types))
+	for i, t := range bridgeevents.Types {
+		quoted[i] = regexp.QuoteMeta(t)
+	}
+	one := "(" + strings.Join(quoted, "|") + ")"
+	return "^" + one + "(," + one + ")*$"
 }
 
 // The document is one OpenAPI 3.1 whole: references resolve, operation ids

@@ -2,6 +2,7 @@ package docs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/redirect"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
@@ -20,6 +24,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
+	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
 // What the world is seeded with.
@@ -53,6 +58,7 @@ const (
 type world struct {
 	onboarding *memstore.Onboarding
 	messages   *memstore.Messages
+	feed       *memstore.Feed
 	handlers   map[backend]http.Handler
 }
 
@@ -68,7 +74,9 @@ func newWorld(t *testing.T) *world {
 	retryOnce := kapsoapi.WithRetry(1, time.Millisecond, time.Millisecond)
 	kapso := kapsoapi.New(simSrv.URL+"/platform/v1", "kapso-key", retryOnce)
 
-	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, handlers: map[backend]http.Handler{}}
+	clk := testclock.New(time.Now())
+	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, feed: &memstore.Feed{Now: clk.Now},
+		handlers: map[backend]http.Handler{}}
 	numbers := &memstore.Numbers{}
 	claims := &memstore.Claims{}
 	must(t, numbers.PutSecret(ctx, numberID, numberSecret))
@@ -76,6 +84,8 @@ func newWorld(t *testing.T) *world {
 	w.seedFailedTenant(t)
 	w.seedSupersededLink(t)
 	w.seedMessages(t)
+	w.seedEvents(t)
+	clk.Advance(eventing.Settle)
 
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
@@ -84,6 +94,7 @@ func newWorld(t *testing.T) *world {
 				redirect.LinkLookup
 			} = w.onboarding
 			reader messaging.Reader        = w.messages
+			feed   eventing.Feed           = w.feed
 			claim  idempotency.Store       = claims
 			queue  envelope.Enqueuer       = okQueue{}
 			out    messaging.OutboundQueue = okOutbound{}
@@ -93,7 +104,7 @@ func newWorld(t *testing.T) *world {
 		switch b {
 		case storeDown:
 			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
-			out = downOutbound{}
+			out, feed = downOutbound{}, &downFeed{}
 		case kapsoDown:
 			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
 		case appPagesUnset:
@@ -105,7 +116,7 @@ func newWorld(t *testing.T) *world {
 			MessagesQueueURL: "messages", Log: log}).Register(mux)
 		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
-		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Token: apiToken,
+		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			PublicBaseURL: "https://bridge.example", Log: log}).Register(mux)
 		w.handlers[b] = mux
 	}
@@ -226,6 +237,52 @@ func (w *world) seedMessages(t *testing.T) {
 		messaging.MarketingPreference{Status: "opted_out", Sequence: 7, OccurredAt: t0.Add(4 * time.Minute)}))
 }
 
+// seedEvents appends one event of each type to the feed, each with data
+// as the stores show it: the tenant's status, a message received with its
+// history, statuses with and without an error, a conversation and a
+// contact.
+func (w *world) seedEvents(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 29, 4, 5, 0, 0, time.UTC)
+	in, ok, err := w.messages.Message(ctx, tenant, "wamid.in1")
+	must(t, err)
+	contact, found, err := w.messages.Contact(ctx, tenant, "111", "US.200")
+	must(t, err)
+	convs, _, err := w.messages.Conversations(ctx, tenant, messaging.Page{})
+	must(t, err)
+	if !ok || !found || len(convs) == 0 {
+		t.Fatal("the world's messages are not seeded")
+	}
+	failed := &bridgeevents.StatusError{Code: 131026, Title: "Message undeliverable", Message: "Message undeliverable",
+		Details: "Receiver is incapable of receiving this message"}
+	data := []struct {
+		typ, subject string
+		v            any
+	}{
+		{bridgeevents.TenantStatusChanged, "tenant:" + tenant, bridgeevents.TenantStatus{TenantID: tenant, Status: "connected",
+			PreviousStatus: "awaiting_confirmation", NeedsAttention: []string{}, Reason: "phone number created"}},
+		{bridgeevents.MessageReceived, "message:wamid.in1", bridgeevents.MessageReceivedData{TenantID: tenant, Message: apiview.Message(in)}},
+		{bridgeevents.MessageStatusChanged, "message:wamid.out1", bridgeevents.MessageStatus{TenantID: tenant, MessageID: "wamid.out1",
+			WAMID: "wamid.out1", PhoneNumberID: "111", ConversationID: "conv-1", Status: "failed", PreviousStatus: "sent", Error: failed}},
+		{bridgeevents.MessageStatusChanged, "message:out_1", bridgeevents.MessageStatus{TenantID: tenant, MessageID: "out_1",
+			PhoneNumberID: "111", Status: "accepted", PreviousStatus: "sending"}},
+		{bridgeevents.ConversationStatusChanged, "conversation:conv-1", bridgeevents.ConversationStatus{TenantID: tenant,
+			ConversationID: "conv-1", PhoneNumberID: "111", Status: "ended", PreviousStatus: "active",
+			Contact: apiview.Conversation(convs[0]).Contact}},
+		{bridgeevents.ContactChanged, "contact:111:US.200", bridgeevents.ContactChange{TenantID: tenant,
+			Change: bridgeevents.ContactIdentityChanged, Contact: apiview.Contact(contact)}},
+	}
+	var events []bridgeevents.Event
+	for i, d := range data {
+		b, err := json.Marshal(d.v)
+		must(t, err)
+		events = append(events, bridgeevents.Event{ID: eventing.ID(d.typ, tenant, d.subject, int64(i+1), ""), Type: d.typ,
+			Timestamp: at.Add(time.Duration(i) * time.Second), TenantID: tenant, Source: bridgeevents.SourceWebhook,
+			Subject: d.subject, Version: int64(i + 1), Data: b})
+	}
+	must(t, w.feed.Append(ctx, events))
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -265,6 +322,12 @@ func (downMessages) Message(context.Context, string, string) (messaging.StoredMe
 }
 func (downMessages) Contact(context.Context, string, string, string) (messaging.Contact, bool, error) {
 	return messaging.Contact{}, false, errDown
+}
+
+type downFeed struct{ memstore.Feed }
+
+func (*downFeed) List(context.Context, eventing.FeedQuery) (eventing.FeedPage, error) {
+	return eventing.FeedPage{}, errDown
 }
 
 type downClaims struct{}

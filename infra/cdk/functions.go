@@ -140,6 +140,9 @@ var functions = []function{
 			queryWithIndexes(schema.Bridge),
 			// A message to send is stored as queued, then handed to the sender.
 			sendTo(schema.Outbound),
+			// The feed of events, read: a tenant's partition or the whole
+			// stack's, from the table itself (the publisher appends).
+			onTable(schema.Events, "dynamodb:Query"),
 		},
 		Routes: routes.TenantAPI,
 	},

@@ -56,6 +56,8 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
+		"GET /v1/events":                                                           "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/events":                                       "TenantapiFunction",
 		"GET /connect/success":                                                     "RedirectFunction",
 		"GET /connect/failure":                                                     "RedirectFunction",
 	}
@@ -368,6 +370,8 @@ var wantGrants = map[string]map[string][]string{
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		// A message to send is handed to the sender.
 		"OutboundQueue": {"sqs:SendMessage"},
+		// The feed of events, read.
+		"EventsTable": {"dynamodb:Query"},
 	},
 	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
@@ -474,7 +478,7 @@ var wantFunctions = map[string]struct {
 }{
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
-	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "KAPSO_API_BASE_URL",
+	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
@@ -554,6 +558,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"reconcile KAPSO_API_KEY_SECRET_ARN":      {render(vars("reconcile")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"redirect LIFECYCLE_QUEUE_URL":            {render(vars("redirect")["LIFECYCLE_QUEUE_URL"]), "LifecycleQueue"},
 		"tenantapi OUTBOUND_QUEUE_URL":            {render(vars("tenantapi")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
+		"tenantapi EVENTS_TABLE":                  {render(vars("tenantapi")["EVENTS_TABLE"]), "EventsTable"},
 		"reconcile OUTBOUND_QUEUE_URL":            {render(vars("reconcile")["OUTBOUND_QUEUE_URL"]), "OutboundQueue"},
 		"reconcile OUTBOUND_DLQ_URL":              {render(vars("reconcile")["OUTBOUND_DLQ_URL"]), "OutboundDeadLetterQueue"},
 		"reconcile OUTBOUND_UNCONFIRMED_AFTER":    {vars("reconcile")["OUTBOUND_UNCONFIRMED_AFTER"], "1h"},

@@ -65,6 +65,9 @@ var (
 		Help: "DynamoDB table of tenants, links, numbers and their history"}
 	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Messages},
 		Help: "DynamoDB table of delivery claims and bodies too large for SQS"}
+	// The tenant API reads the feed of events.
+	EventsTable = Setting{Name: schema.Events.EnvVar, Resource: true, Functions: []Function{TenantAPI},
+		Help: "DynamoDB table of the events feed: every event told, by tenant and for the whole stack"}
 	LifecycleQueueURL = Setting{Name: schema.Lifecycle.EnvVar, Resource: true, Functions: []Function{Ingest, Redirect},
 		Help: "SQS queue of project webhooks and redirect outcomes"}
 	// The lifecycle worker and the reconciler tell the messages worker when a
@@ -156,7 +159,7 @@ var (
 
 // Settings is every setting.
 var Settings = []Setting{
-	BridgeTable, IdempotencyTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
+	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
 	OutboundQueueURL, OutboundDLQURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,

@@ -20,6 +20,7 @@ func TestSettings(t *testing.T) {
 	wants := map[string]want{
 		"BRIDGE_TABLE":                 {"", "resource", all, ""},
 		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle messages", ""},
+		"EVENTS_TABLE":                 {"", "resource", "tenantapi", ""},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -69,5 +70,11 @@ func TestLeasesContract(t *testing.T) {
 func TestPacerContract(t *testing.T) {
 	storetest.RunPacer(t, func(t *testing.T, rate, horizon int) messaging.SendPacer {
 		return &dynamo.SendPacer{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Rate: rate, Horizon: horizon}
+	})
+}
+
+func TestFeedContract(t *testing.T) {
+	storetest.RunFeed(t, func(t *testing.T, now func() time.Time) eventing.Feed {
+		return &dynamo.Feed{DB: awstest.DynamoDB(t), Table: awstest.Events(awstest.Tables(t)), Now: now}
 	})
 }

@@ -27,3 +27,10 @@ func (s *Onboarding) OrphansForTest(ctx context.Context, customerID string) ([][
 	}
 	return bodies, nil
 }
+
+// WithScanBudget is f reading at most n items per List.
+func (f *Feed) WithScanBudget(n int) *Feed {
+	g := *f
+	g.scanBudget = n
+	return &g
+}

@@ -186,3 +186,37 @@ func outboundKey(tenantID, id string) map[string]types.AttributeValue {
 func outboxPosition(createdAt time.Time, tenantID, id string) string {
 	return sortKeyTime(createdAt) + "#" + tenantID + "#" + id
 }
+
+// Key layout of the events table (see Feed): a tenant's feed is the
+// partition FEED#<tenant>, the whole stack's FEED#*, which no tenant id
+// can name ('*' is in none); both sort by position.
+const (
+	feedPrefix = "FEED#"
+	// stackFeed is the whole stack's feed in cursors and keys.
+	stackFeed = "*"
+)
+
+// feedName names a feed in its cursors: the tenant's id, or stackFeed for
+// the whole stack's ("").
+func feedName(tenantID string) string {
+	if tenantID == "" {
+		return stackFeed
+	}
+	return tenantID
+}
+
+func feedPK(tenantID string) string { return feedPrefix + feedName(tenantID) }
+
+// feedPosition is an event's sort key in a feed: its append time, fixed
+// width, then its id.
+func feedPosition(at time.Time, eventID string) string { return sortKeyTime(at) + "#" + eventID }
+
+// validFeedPosition reports whether pos is one feedPosition makes.
+func validFeedPosition(pos string) bool {
+	n := len(sortKeyTime(time.Time{}))
+	if len(pos) < n+2 || pos[n] != '#' {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339Nano, pos[:n])
+	return err == nil
+}

@@ -67,18 +67,34 @@ func startKeyOf(cursor, list, partition string, kinds []itemKind) (map[string]ty
 	return nil, badCursor()
 }
 
-// queryList reads one page of a gsi1 partition. It asks for one item more
-// than the page, so the last page comes back with no cursor.
-func (s *Messages) queryList(ctx context.Context, list, partition string, kinds []itemKind, p messaging.Page, forward bool) ([]map[string]types.AttributeValue, string, error) {
+// queryList reads one page of a gsi1 partition, only the sort keys at or
+// after since when it is set. It asks for one item more than the page, so
+// the last page comes back with no cursor.
+func (s *Messages) queryList(ctx context.Context, list, partition string, kinds []itemKind, p messaging.Page, forward bool, since string) ([]map[string]types.AttributeValue, string, error) {
 	start, err := startKeyOf(p.Cursor, list, partition, kinds)
 	if err != nil {
 		return nil, "", err
 	}
+	cond := "gsi1pk = :p"
+	vals := map[string]types.AttributeValue{":p": str(partition)}
+	if since != "" {
+		cond += " AND gsi1sk >= :s"
+		vals[":s"] = str(since)
+		// A cursor below the bound (of a list read without it) is past the
+		// end going down, and before the start going up; DynamoDB refuses a
+		// start outside the key condition.
+		if start != nil && stringAttr(start[schema.AttrGSI1SK]) < since {
+			if !forward {
+				return nil, "", nil
+			}
+			start = nil
+		}
+	}
 	size := p.Size()
 	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
 		TableName: aws.String(s.Table), IndexName: aws.String(schema.GSI1),
-		KeyConditionExpression:    aws.String("gsi1pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(partition)},
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeValues: vals,
 		ScanIndexForward:          aws.Bool(forward),
 		Limit:                     aws.Int32(int32(size + 1)),
 		ExclusiveStartKey:         start,
@@ -101,13 +117,20 @@ func (s *Messages) queryList(ctx context.Context, list, partition string, kinds 
 
 // Conversations implements messaging.Reader: one Query, then one
 // BatchGetItem of the contacts, and one more per level of merges found.
+// UpdatedSince bounds the Query's key condition: the index sorts by last
+// activity, so the conversations before it are never read.
 func (s *Messages) Conversations(ctx context.Context, tenantID string, p messaging.Page) ([]messaging.ConversationView, string, error) {
 	wrap := func(err error) error { return fmt.Errorf("list conversations of %s: %w", tenantID, err) }
 	if tenantID == "" {
 		return nil, "", wrap(invalid("no tenant"))
 	}
+	since := ""
+	if !p.UpdatedSince.IsZero() {
+		// The time alone sorts before every conversation of that time.
+		since = strings.TrimSuffix(indexPosition(p.UpdatedSince, ""), "#")
+	}
 	items, next, err := s.queryList(ctx, "conversations", conversationsPartition(tenantID),
-		[]itemKind{{conversationPK(tenantID, ""), conversationSK}}, p, false)
+		[]itemKind{{conversationPK(tenantID, ""), conversationSK}}, p, false, since)
 	if err != nil {
 		return nil, "", wrap(err)
 	}
@@ -175,8 +198,14 @@ func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversat
 	}
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.
-	items, next, err := s.queryList(ctx, "messages:"+conversationID, conversationMessagesPartition(tenantID, listed),
-		[]itemKind{{messagePK(tenantID, ""), messageSK}, {outboundPK(tenantID, ""), outboundSK}}, p, true)
+	// Each order is a list of its own: a cursor of one is refused by the
+	// other. '.' keeps the names apart whatever the conversation id holds.
+	list := "messages:" + conversationID
+	if p.Newest {
+		list = "messages.newest:" + conversationID
+	}
+	items, next, err := s.queryList(ctx, list, conversationMessagesPartition(tenantID, listed),
+		[]itemKind{{messagePK(tenantID, ""), messageSK}, {outboundPK(tenantID, ""), outboundSK}}, p, !p.Newest, "")
 	if err != nil {
 		return nil, "", wrap(err)
 	}

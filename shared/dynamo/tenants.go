@@ -244,13 +244,17 @@ func (s *Onboarding) ListTenants(ctx context.Context, q onboarding.TenantQuery) 
 	if ok {
 		start = tenantPosition(after.UpdatedAt, after.TenantID)
 	}
+	since := ""
+	if !q.UpdatedSince.IsZero() {
+		since = sortKeyTime(q.UpdatedSince)
+	}
 	size := q.Size()
 	seen := map[string]bool{}
 	var items []onboarding.TenantItem
 	for _, src := range tenantSources(q, now) {
 		// One more than the page from each range: the page's end, and
 		// whether anything follows it, are then known.
-		got, err := s.readTenantRange(ctx, src, start, size+1)
+		got, err := s.readTenantRange(ctx, src, start, since, size+1)
 		if err != nil {
 			return nil, "", wrap(err)
 		}
@@ -311,8 +315,9 @@ func tenantSources(q onboarding.TenantQuery, now time.Time) []tenantRange {
 }
 
 // readTenantRange reads up to n items of r positioned after after ("" for
-// the start).
-func (s *Onboarding) readTenantRange(ctx context.Context, r tenantRange, after string, n int) ([]map[string]types.AttributeValue, error) {
+// the start) and at or after since ("" for any time): since is a time
+// alone, which sorts before every position of that time.
+func (s *Onboarding) readTenantRange(ctx context.Context, r tenantRange, after, since string, n int) ([]map[string]types.AttributeValue, error) {
 	pkAttr, skAttr := schema.AttrGSI1PK, schema.AttrGSI1SK
 	if r.index == schema.GSI2 {
 		pkAttr, skAttr = schema.AttrGSI2PK, schema.AttrGSI2SK
@@ -320,23 +325,27 @@ func (s *Onboarding) readTenantRange(ctx context.Context, r tenantRange, after s
 	cond := "#pk = :p"
 	names := map[string]string{"#pk": pkAttr}
 	vals := map[string]types.AttributeValue{":p": str(r.partition)}
+	from, op := after, ">"
+	if since > after {
+		from, op = since, ">="
+	}
 	switch {
-	case after != "" && r.below != "":
-		if after >= r.below {
+	case from != "" && r.below != "":
+		if from >= r.below {
 			return nil, nil
 		}
 		// BETWEEN includes its bounds: the item at after is skipped below,
-		// and none sits at below, which has no id.
+		// and none sits at below or since, which have no id.
 		cond += " AND #sk BETWEEN :a AND :b"
-		vals[":a"], vals[":b"] = str(after), str(r.below)
-	case after != "":
-		cond += " AND #sk > :a"
-		vals[":a"] = str(after)
+		vals[":a"], vals[":b"] = str(from), str(r.below)
+	case from != "":
+		cond += " AND #sk " + op + " :a"
+		vals[":a"] = str(from)
 	case r.below != "":
 		cond += " AND #sk < :b"
 		vals[":b"] = str(r.below)
 	}
-	if after != "" || r.below != "" {
+	if from != "" || r.below != "" {
 		names["#sk"] = skAttr
 	}
 	in := &dynamodb.QueryInput{

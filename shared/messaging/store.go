@@ -63,8 +63,8 @@ type Reader interface {
 	// each with its contact as it is now (merges and identity changes
 	// followed).
 	Conversations(ctx context.Context, tenantID string, p Page) ([]ConversationView, string, error)
-	// ConversationMessages lists a conversation's messages oldest first, by
-	// Meta's timestamp then WAMID. A derived conversation id that became an
+	// ConversationMessages lists a conversation's messages oldest first (or
+	// newest first: Page.Newest), by Meta's timestamp then WAMID. A derived conversation id that became an
 	// alias (Store.PutMessage, Outbox.MoveOutbound) lists the conversation
 	// it is an alias of, so the id a send was answered with keeps working;
 	// unless it is a conversation of its own (Meta-format traffic stored
@@ -104,6 +104,13 @@ type PendingEvent struct {
 type Page struct {
 	Limit  int
 	Cursor string
+	// UpdatedSince, in Conversations, keeps only the conversations last
+	// active at or after it; zero keeps every one. It only bounds the list:
+	// a cursor goes on from its place under any UpdatedSince.
+	UpdatedSince time.Time
+	// Newest, in ConversationMessages, lists newest first; its cursors are
+	// of that list only.
+	Newest bool
 }
 
 // Page sizes of the read API.

@@ -124,6 +124,10 @@ type TenantQuery struct {
 	// Now decides which tenants await confirmation for too long; stores take
 	// their own clock when it is zero.
 	Now time.Time
+	// UpdatedSince keeps only the tenants updated at or after it; zero keeps
+	// every one. It only bounds the list: a cursor goes on from its place
+	// under any UpdatedSince.
+	UpdatedSince time.Time
 	// Limit is clamped to [1, MaxTenantPageLimit]; 0 is DefaultTenantPageLimit.
 	Limit int
 	// Cursor is the previous page's next cursor, "" for the first page.
@@ -149,7 +153,7 @@ func (q TenantQuery) Size() int {
 
 // Selects reports whether the query keeps t at now.
 func (q TenantQuery) Selects(t TenantItem, now time.Time) bool {
-	if q.Status != "" && t.Status != q.Status {
+	if q.Status != "" && t.Status != q.Status || t.UpdatedAt.Before(q.UpdatedSince) {
 		return false
 	}
 	return !q.NeedsAttention || len(t.AttentionAt(now)) > 0

@@ -59,6 +59,9 @@ var (
 	// SendMessage queues a message to send from one of the tenant's numbers.
 	SendMessage = Route{"POST", "/v1/tenants/{" + TenantID + "}/messages"}
 	GetContact  = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
+	// The feed of events: the whole stack's, and one tenant's.
+	ListEvents       = Route{"GET", "/v1/events"}
+	ListTenantEvents = Route{"GET", "/v1/tenants/{" + TenantID + "}/events"}
 )
 
 // The routes of each HTTP function: the CDK stack sends exactly these to it,
@@ -66,7 +69,7 @@ var (
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
-		SendMessage}
+		SendMessage, ListEvents, ListTenantEvents}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

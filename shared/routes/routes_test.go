@@ -24,6 +24,8 @@ func TestRoutes(t *testing.T) {
 		ListConversationMessages: "GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages",
 		GetMessage:               "GET /v1/tenants/{tenant_id}/messages/{wamid}",
 		GetContact:               "GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
+		ListEvents:               "GET /v1/events",
+		ListTenantEvents:         "GET /v1/tenants/{tenant_id}/events",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -66,12 +68,12 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 		}
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
-		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage} {
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 13 {
-		t.Errorf("%d routes in the function groups, want 13", len(seen))
+	if len(seen) != 15 {
+		t.Errorf("%d routes in the function groups, want 15", len(seen))
 	}
 }

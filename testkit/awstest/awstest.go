@@ -162,9 +162,10 @@ func Queues(tb testing.TB) map[string]sqsqueue.QueueURLs {
 	return urls
 }
 
-// Bridge and Idempotency name the test's tables.
+// Bridge, Idempotency and Events name the test's tables.
 func Bridge(names map[string]string) string      { return names[schema.Bridge.ID] }
 func Idempotency(names map[string]string) string { return names[schema.Idempotency.ID] }
+func Events(names map[string]string) string      { return names[schema.Events.ID] }
 
 // Queued is what a queue holds: its messages visible, in flight and
 // delayed. A consumer's message counts until the consumer, done with it,

@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // Feed is the in-memory twin of dynamo.Feed.
 type Feed struct {
 	Now func() time.Time
+	// Retention is how long an event is listed (eventing.Retention when zero).
+	Retention time.Duration
 
 	mu      sync.Mutex
 	entries []feedEntry
@@ -28,15 +33,27 @@ type feedEntry struct {
 	event bridgeevents.Event
 }
 
-// feedCursor is a position in one feed: the tenant's ("" for the whole
-// stack's) and the sequence of the last event read.
+// feedCursor is a position in one feed: the feed's name (the tenant's id,
+// "*" for the whole stack's) and the sequence of the last event read.
 type feedCursor struct {
-	Tenant string `json:"t"`
-	Seq    int    `json:"s"`
+	Feed string `json:"f"`
+	Seq  int    `json:"s"`
+}
+
+func feedName(tenantID string) string {
+	if tenantID == "" {
+		return "*"
+	}
+	return tenantID
 }
 
 // Append implements eventing.Feed.
 func (f *Feed) Append(_ context.Context, events []bridgeevents.Event) error {
+	for _, e := range events {
+		if e.ID == "" || e.Type == "" || !onboarding.ValidTenantID(e.TenantID) {
+			return fmt.Errorf("append event %q: %w", e.ID, errs.E(errs.Invalid, "no id, no type or an invalid tenant", nil))
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	at := now(f.Now)
@@ -48,11 +65,12 @@ func (f *Feed) Append(_ context.Context, events []bridgeevents.Event) error {
 
 // List implements eventing.Feed.
 func (f *Feed) List(_ context.Context, q eventing.FeedQuery) (eventing.FeedPage, error) {
-	c := feedCursor{Tenant: q.TenantID}
+	c := feedCursor{Feed: feedName(q.TenantID)}
 	if q.Cursor != "" {
+		c = feedCursor{}
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(b, &c) != nil || c.Tenant != q.TenantID || c.Seq < 0 {
-			return eventing.FeedPage{}, eventing.ErrBadCursor
+		if err != nil || json.Unmarshal(b, &c) != nil || c.Feed != feedName(q.TenantID) || c.Seq < 0 {
+			return eventing.FeedPage{}, errs.E(errs.Invalid, "invalid cursor", eventing.ErrBadCursor)
 		}
 	}
 	limit := q.Limit
@@ -61,7 +79,12 @@ func (f *Feed) List(_ context.Context, q eventing.FeedQuery) (eventing.FeedPage,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	settled := now(f.Now).Add(-eventing.Settle)
+	at := now(f.Now)
+	settled := at.Add(-eventing.Settle)
+	retention := f.Retention
+	if retention <= 0 {
+		retention = eventing.Retention
+	}
 	page := eventing.FeedPage{Events: []bridgeevents.Event{}}
 	for _, e := range f.entries {
 		if len(page.Events) == limit || e.at.After(settled) {
@@ -71,7 +94,7 @@ func (f *Feed) List(_ context.Context, q eventing.FeedQuery) (eventing.FeedPage,
 			continue
 		}
 		c.Seq = e.seq
-		if len(q.Types) == 0 || slices.Contains(q.Types, e.event.Type) {
+		if e.at.Add(retention).After(at) && (len(q.Types) == 0 || slices.Contains(q.Types, e.event.Type)) {
 			page.Events = append(page.Events, e.event)
 		}
 	}

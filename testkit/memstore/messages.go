@@ -318,6 +318,9 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	}
 	keyOf := func(c messaging.Conversation) string { return sortKey(c.LastActiveAt, c.ID) }
 	slices.SortFunc(convs, func(a, b messaging.Conversation) int { return strings.Compare(keyOf(b), keyOf(a)) })
+	if !p.UpdatedSince.IsZero() {
+		convs = slices.DeleteFunc(convs, func(c messaging.Conversation) bool { return c.LastActiveAt.Before(p.UpdatedSince) })
+	}
 	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
@@ -346,6 +349,9 @@ func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messagi
 // ConversationMessages implements messaging.Reader.
 func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversationID string, p messaging.Page) ([]messaging.StoredMessage, string, error) {
 	list := "messages:" + conversationID
+	if p.Newest {
+		list = "messages.newest:" + conversationID
+	}
 	after, err := decodeCursor(p.Cursor, tenantID, list)
 	if err != nil {
 		return nil, "", fmt.Errorf("list messages of conversation %s: %w", conversationID, err)
@@ -379,7 +385,10 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	}
 	keyOf := func(l listed) string { return l.key }
 	slices.SortFunc(msgs, func(a, b listed) int { return strings.Compare(a.key, b.key) })
-	msgs, next := page(msgs, keyOf, after, false, p.Size(), tenantID, list)
+	if p.Newest {
+		slices.Reverse(msgs)
+	}
+	msgs, next := page(msgs, keyOf, after, p.Newest, p.Size(), tenantID, list)
 	out := make([]messaging.StoredMessage, 0, len(msgs))
 	for _, l := range msgs {
 		out = append(out, l.m)

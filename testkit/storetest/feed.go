@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
@@ -113,11 +115,67 @@ func RunFeed(t *testing.T, newFeed func(t *testing.T, now func() time.Time) even
 				"a tenant's for the whole stack": {Cursor: acme},
 				"the whole stack's for a tenant": {TenantID: "acme", Cursor: all},
 				"garbage":                        {TenantID: "acme", Cursor: "not-a-cursor"},
+				"another list's":                 {TenantID: "acme", Cursor: base64.RawURLEncoding.EncodeToString([]byte(`{"l":"conversations","t":"acme","k":"x"}`))},
+				"cut short":                      {TenantID: "acme", Cursor: acme[:len(acme)-2]},
 			} {
-				if _, err := f.List(ctx, q); !errors.Is(err, eventing.ErrBadCursor) {
-					t.Errorf("%s: %v, want ErrBadCursor", name, err)
+				if _, err := f.List(ctx, q); !errors.Is(err, eventing.ErrBadCursor) || errs.CodeOf(err) != errs.Invalid {
+					t.Errorf("%s: %v, want an invalid ErrBadCursor", name, err)
 				}
 			}
+		},
+		"one append lists in the order given": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
+			must(t, f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 3),
+				ev("acme", bridgeevents.MessageReceived, 1), ev("acme", bridgeevents.MessageReceived, 2)}))
+			settle(clk)
+			want := []string{"evt_acme_3", "evt_acme_1", "evt_acme_2"}
+			equal(t, "acme", ids(list(t, f, eventing.FeedQuery{TenantID: "acme"})), want)
+			equal(t, "all", ids(list(t, f, eventing.FeedQuery{})), want)
+		},
+		"a type filter takes several types": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
+			must(t, f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 1),
+				ev("acme", bridgeevents.ContactChanged, 2), ev("globex", bridgeevents.TenantStatusChanged, 3),
+				ev("acme", bridgeevents.MessageStatusChanged, 4)}))
+			settle(clk)
+			types := []string{bridgeevents.ContactChanged, bridgeevents.TenantStatusChanged}
+			equal(t, "acme", ids(list(t, f, eventing.FeedQuery{TenantID: "acme", Types: types})), []string{"evt_acme_2"})
+			equal(t, "all", ids(list(t, f, eventing.FeedQuery{Types: types})), []string{"evt_acme_2", "evt_globex_3"})
+		},
+		"an event past its retention is no longer listed": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
+			must(t, f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 1)}))
+			clk.Advance(eventing.Retention - time.Hour)
+			must(t, f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 2)}))
+			settle(clk)
+			equal(t, "within", ids(list(t, f, eventing.FeedQuery{TenantID: "acme"})), []string{"evt_acme_1", "evt_acme_2"})
+			clk.Advance(time.Hour)
+			p := list(t, f, eventing.FeedQuery{TenantID: "acme", Limit: 1})
+			equal(t, "past", ids(p), []string{"evt_acme_2"})
+			equal(t, "all, past", ids(list(t, f, eventing.FeedQuery{})), []string{"evt_acme_2"})
+			equal(t, "after", ids(list(t, f, eventing.FeedQuery{TenantID: "acme", Cursor: p.Cursor})), []string{})
+		},
+		"an event without an id, a type or a tenant is refused, with its batch": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
+			for name, bad := range map[string]func(*bridgeevents.Event){
+				"no id":           func(e *bridgeevents.Event) { e.ID = "" },
+				"no type":         func(e *bridgeevents.Event) { e.Type = "" },
+				"no tenant":       func(e *bridgeevents.Event) { e.TenantID = "" },
+				"a tenant with #": func(e *bridgeevents.Event) { e.TenantID = "acme#x" },
+			} {
+				e := ev("acme", bridgeevents.MessageReceived, 2)
+				bad(&e)
+				if err := f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 1), e}); err == nil {
+					t.Errorf("%s: appended", name)
+				}
+			}
+			settle(clk)
+			equal(t, "acme", ids(list(t, f, eventing.FeedQuery{TenantID: "acme"})), []string{})
+			equal(t, "all", ids(list(t, f, eventing.FeedQuery{})), []string{})
+		},
+		"a cursor handed out before any event lists what comes after": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
+			acme := list(t, f, eventing.FeedQuery{TenantID: "acme"}).Cursor
+			all := list(t, f, eventing.FeedQuery{}).Cursor
+			must(t, f.Append(ctx, []bridgeevents.Event{ev("acme", bridgeevents.MessageReceived, 1)}))
+			settle(clk)
+			equal(t, "acme", ids(list(t, f, eventing.FeedQuery{TenantID: "acme", Cursor: acme})), []string{"evt_acme_1"})
+			equal(t, "all", ids(list(t, f, eventing.FeedQuery{Cursor: all})), []string{"evt_acme_1"})
 		},
 		"the limit bounds a page": func(t *testing.T, f eventing.Feed, clk *testclock.Clock) {
 			var evs []bridgeevents.Event

@@ -111,6 +111,34 @@ func conversationIDs(t *testing.T, r messaging.Reader, tenant string, limit int)
 	})
 }
 
+// conversationsSince lists the tenant's conversations last active since,
+// in pages of limit.
+func conversationsSince(t *testing.T, r messaging.Reader, tenant string, limit int, since time.Time) []string {
+	t.Helper()
+	return pageIDs(t, "conversations since", limit, func(cursor string) ([]string, string, error) {
+		page, next, err := r.Conversations(context.Background(), tenant, messaging.Page{Limit: limit, Cursor: cursor, UpdatedSince: since})
+		ids := make([]string, len(page))
+		for i, c := range page {
+			ids[i] = c.ID
+		}
+		return ids, next, err
+	})
+}
+
+// newestMessages lists a conversation's messages newest first, in pages of
+// limit.
+func newestMessages(t *testing.T, r messaging.Reader, tenant, conv string, limit int) []string {
+	t.Helper()
+	return pageIDs(t, "messages newest first", limit, func(cursor string) ([]string, string, error) {
+		page, next, err := r.ConversationMessages(context.Background(), tenant, conv, messaging.Page{Limit: limit, Cursor: cursor, Newest: true})
+		ids := make([]string, len(page))
+		for i, m := range page {
+			ids[i] = m.WAMID
+		}
+		return ids, next, err
+	})
+}
+
 // pageIDs reads a cursor-paged list to its end, holding each page to limit.
 func pageIDs(t *testing.T, list string, limit int, next func(cursor string) ([]string, string, error)) []string {
 	t.Helper()
@@ -515,6 +543,71 @@ func RunMessages(t *testing.T, newStore NewMessages) {
 			page, _, err := r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1})
 			must(t, err)
 			equal(t, "listed whole", page[0], messaging.StoredMessage{Message: outbound("wamid.a", "conv-1", at(1)), Known: true})
+		},
+		"messages list newest first, page by page": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			for _, m := range []messaging.Message{
+				outbound("wamid.c", "conv-1", at(3)),
+				outbound("wamid.a", "conv-1", at(1)),
+				outbound("wamid.b2", "conv-1", at(2)),
+				outbound("wamid.b1", "conv-1", at(2)),
+				outbound("wamid.other", "conv-2", at(2)),
+			} {
+				must(t, s.PutMessage(ctx, tenantA, m, nil))
+			}
+			want := []string{"wamid.c", "wamid.b2", "wamid.b1", "wamid.a"}
+			for _, limit := range []int{1, 3, 50} {
+				equal(t, fmt.Sprintf("pages of %d", limit), newestMessages(t, r, tenantA, "conv-1", limit), want)
+			}
+			equal(t, "unknown conversation", newestMessages(t, r, tenantA, "conv-none", 3), []string(nil))
+			// Each order's cursors are its own.
+			_, newest, err := r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1, Newest: true})
+			must(t, err)
+			_, oldest, err := r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1})
+			must(t, err)
+			_, _, err = r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1, Cursor: newest})
+			badCursor(t, "a newest-first cursor, oldest first", err)
+			_, _, err = r.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 1, Cursor: oldest, Newest: true})
+			badCursor(t, "an oldest-first cursor, newest first", err)
+			_, _, err = r.ConversationMessages(ctx, tenantB, "conv-1", messaging.Page{Limit: 1, Cursor: newest, Newest: true})
+			badCursor(t, "a newest-first cursor of another tenant", err)
+		},
+		"conversations updated since, newest first": func(t *testing.T, s messaging.Store, r MessagesReader) {
+			for i := 1; i <= 5; i++ {
+				must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: fmt.Sprintf("conv-%d", i), PhoneNumberID: number,
+					Person: ana, Status: messaging.ConversationActive, LastActiveAt: at(i)}))
+			}
+			for _, limit := range []int{1, 2, 50} {
+				equal(t, fmt.Sprintf("since 3, pages of %d", limit), conversationsSince(t, r, tenantA, limit, at(3)),
+					[]string{"conv-5", "conv-4", "conv-3"})
+			}
+			equal(t, "since just after 3", conversationsSince(t, r, tenantA, 50, at(3).Add(time.Nanosecond)), []string{"conv-5", "conv-4"})
+			equal(t, "since 6", conversationsSince(t, r, tenantA, 50, at(6)), []string(nil))
+			equal(t, "since the zero time", conversationsSince(t, r, tenantA, 50, time.Time{}),
+				[]string{"conv-5", "conv-4", "conv-3", "conv-2", "conv-1"})
+			equal(t, "another tenant", conversationsSince(t, r, tenantB, 50, at(1)), []string(nil))
+			// A cursor of the whole list goes on under the bound, to its end.
+			_, whole, err := r.Conversations(ctx, tenantA, messaging.Page{Limit: 1})
+			must(t, err)
+			page, next, err := r.Conversations(ctx, tenantA, messaging.Page{Limit: 1, Cursor: whole, UpdatedSince: at(3)})
+			must(t, err)
+			if len(page) != 1 || page[0].ID != "conv-4" || next == "" {
+				t.Fatalf("after conv-5: %+v %q", page, next)
+			}
+			page, next, err = r.Conversations(ctx, tenantA, messaging.Page{Limit: 5, Cursor: next, UpdatedSince: at(3)})
+			must(t, err)
+			if len(page) != 1 || page[0].ID != "conv-3" || next != "" {
+				t.Fatalf("after conv-4: %+v %q", page, next)
+			}
+			// A cursor already below the bound is at its end.
+			_, low, err := r.Conversations(ctx, tenantA, messaging.Page{Limit: 4})
+			must(t, err)
+			if page, next, err := r.Conversations(ctx, tenantA, messaging.Page{Cursor: low, UpdatedSince: at(3)}); len(page) != 0 || next != "" || err != nil {
+				t.Errorf("below the bound: %+v %q %v", page, next, err)
+			}
+			// New activity brings a conversation into the bound.
+			must(t, s.PutConversation(ctx, tenantA, messaging.Conversation{ID: "conv-1", PhoneNumberID: number, Person: ana,
+				Status: messaging.ConversationActive, LastActiveAt: at(7)}))
+			equal(t, "since 6, after new activity", conversationsSince(t, r, tenantA, 50, at(6)), []string{"conv-1"})
 		},
 		"tenants never see each other": func(t *testing.T, s messaging.Store, r MessagesReader) {
 			for i := range 3 {

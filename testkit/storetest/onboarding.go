@@ -450,6 +450,16 @@ func seedTenants(t *testing.T, s onboarding.Store, clk *testclock.Clock) time.Ti
 	return e
 }
 
+// mustList is one page of q.
+func mustList(t *testing.T, s onboarding.Store, q onboarding.TenantQuery) []onboarding.TenantItem {
+	t.Helper()
+	items, _, err := s.ListTenants(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%+v: %v", q, err)
+	}
+	return items
+}
+
 // listAll follows a list's cursors from the first page, checking each page's
 // size, and returns every tenant in order.
 func listAll(t *testing.T, s onboarding.Store, q onboarding.TenantQuery) ([]onboarding.TenantItem, int) {
@@ -506,6 +516,19 @@ func tenantLists(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
 		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantDisabled, NeedsAttention: true}, []string{"t-disabled"}},
 		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantLinkActive, NeedsAttention: true}, []string{}},
 		{onboarding.TenantQuery{Now: later, Status: onboarding.TenantExpired}, []string{}},
+		// Updated at or after a time, with each filter.
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(15 * time.Minute)},
+			[]string{"t-lost", "t-restricted", "t-disabled", "t-waiting-new"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(15*time.Minute + time.Nanosecond)},
+			[]string{"t-restricted", "t-disabled", "t-waiting-new"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(11 * time.Minute), NeedsAttention: true},
+			[]string{"t-nohook", "t-lost", "t-restricted", "t-disabled"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(5 * time.Minute), Status: awaiting}, []string{"t-waiting-old", "t-waiting-new"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(5 * time.Minute), Status: awaiting, NeedsAttention: true},
+			[]string{"t-waiting-old"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(6 * time.Minute), Status: awaiting, NeedsAttention: true}, []string{}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: e.Add(3 * time.Minute), Status: connected}, []string{"t-hooked", "t-nohook"}},
+		{onboarding.TenantQuery{Now: later, UpdatedSince: later}, []string{}},
 	} {
 		// Every page size gives the same list, with no tenant twice or missing.
 		for _, limit := range []int{1, 2, 3, 0} {
@@ -594,6 +617,11 @@ func tenantListCursors(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
 	if got, want := tenantIDs(rest), []string{"t-waiting-old", "t-nohook", "t-lost", "t-restricted", "t-disabled", "t-waiting-new",
 		"t-new", "t-hooked"}; !slices.Equal(got, want) {
 		t.Errorf("after the first page: %v, want %v", got, want)
+	}
+	// A cursor goes on under a bound, which it does not belong to.
+	since := onboarding.TenantQuery{Now: later, Limit: 3, Cursor: next, UpdatedSince: e.Add(14 * time.Minute)}
+	if got, want := tenantIDs(mustList(t, s, since)), []string{"t-lost", "t-restricted", "t-disabled"}; !slices.Equal(got, want) {
+		t.Errorf("after the first page, since 14: %v, want %v", got, want)
 	}
 	// The last page has no cursor; an empty store lists nothing.
 	if items, next, err := s.ListTenants(ctx, onboarding.TenantQuery{Now: later, Status: onboarding.TenantDisconnected}); err != nil || len(items) != 0 || next != "" {

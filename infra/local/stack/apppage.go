@@ -44,7 +44,10 @@ const (
 // registration, the browser's own return): a settled page stays still. A
 // connected tenant's inbox, read through msgs, keeps itself fresh instead
 // (?part=inbox answers just the inbox, which the page fetches every 2 s).
-func appPage(store appStore, msgs messaging.Reader, simURL string, g *localGuard, log *slog.Logger) http.Handler {
+// A known tenant's latest events, read through feed, come last: in the
+// inbox when it is live, so they keep fresh with it.
+func appPage(store appStore, msgs messaging.Reader, feed appFeed, simURL string, g *localGuard, log *slog.Logger) http.Handler {
+	tail := newEventTail(feed)
 	return pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		tenantID := q.Get("tenant_id")
@@ -74,6 +77,7 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, g *localGuard
 			}
 			in := loadInbox(ctx, msgs, tenantID, q, log)
 			in.SimURL, in.TenantID = simURL, tenantID
+			in.Events = tail.latest(ctx, tenantID)
 			g.signInbox(&in)
 			if err := pageTemplate.ExecuteTemplate(w, "inbox", in); err != nil {
 				log.Error("app page: render inbox", "err", err)
@@ -101,9 +105,13 @@ func appPage(store appStore, msgs messaging.Reader, simURL string, g *localGuard
 			time.Since(data.Connection.Tenant.UpdatedAt) > reloadFor {
 			data.Stuck, data.Since = true, when(data.Connection.Tenant.UpdatedAt)
 		}
+		if data.Found {
+			data.Events = tail.latest(ctx, tenantID)
+		}
 		if data.Found && receiving(onboarding.TenantStatus(data.TenantStatus)) && data.Waiting == "" {
 			data.Inbox = loadInbox(ctx, msgs, tenantID, q, log)
 			data.Inbox.SimURL, data.Inbox.TenantID = simURL, tenantID
+			data.Inbox.Events = data.Events
 			g.signInbox(&data.Inbox)
 			data.LiveInbox = true
 		}
@@ -285,6 +293,8 @@ type pageData struct {
 	SimURL                                   string
 	Inbox                                    inboxView
 	LiveInbox                                bool
+	// Events are the tenant's latest events (in the inbox when it is live).
+	Events eventsView
 	// Notice is the outcome of the last send from the inbox (see sendForm).
 	Notice       string
 	NoticeFailed bool
@@ -300,6 +310,7 @@ type inboxView struct {
 	AllURL        string
 	SimURL        string
 	TenantID      string // whose inbox: the send forms post it
+	Events        eventsView
 }
 
 type conversationRow struct {
@@ -623,7 +634,7 @@ This page no longer reloads itself; reload it to look again.</p>
   };
   setTimeout(tick, 2000);
 })();
-</script>{{end}}
+</script>{{else}}{{template "events" .Events}}{{end}}
 <h3>Attempts</h3>
 <table id="attempts"><tr><th>setup link</th><th>status</th><th>created</th><th>error</th><th>confirmed by</th></tr>
 {{range .Attempts}}<tr><td>{{.SetupLinkID}}</td><td>{{.Status}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td>
@@ -636,6 +647,13 @@ This page no longer reloads itself; reload it to look again.</p>
 {{end}}
 {{template "tenants" .}}
 </body></html>
+{{define "events"}}<h3>Latest events</h3>
+{{if .Error}}<p class="error">{{.Error}}</p>{{end}}
+{{if .Rows}}<table id="events"><tr><th>stored</th><th>type</th><th>subject</th><th>what</th></tr>
+{{range .Rows}}<tr class="event" data-id="{{.ID}}"><td>{{.Time}}</td><td class="type">{{.Type}}</td><td class="subject">{{.Subject}}</td><td class="summary">{{.Summary}}</td></tr>
+{{end}}</table>
+{{else if not .Error}}<p id="no-events">No events yet (the feed lists an event 5 s after it is stored).</p>{{end}}
+{{if .Behind}}<p id="events-behind">Still reading the feed: newer events come at the next reload.</p>{{end}}{{end}}
 {{define "error"}}{{if or .Meaning .NextStep}}<div class="meaning" data-code="{{.Code}}">{{.Meaning}}{{if .NextStep}} <b>Next:</b> {{.NextStep}}{{end}}</div>{{end}}{{end}}
 {{define "tenants"}}<h2>Tenants</h2>
 {{if .TenantsError}}<p class="error">{{.TenantsError}}</p>
@@ -664,7 +682,8 @@ This page no longer reloads itself; reload it to look again.</p>
 <input type="hidden" name="selected" value="{{$.Selected}}"><input type="hidden" name="idempotency_key" value="{{.SendKey}}"><input type="hidden" name="page_token" value="{{.PageToken}}">
 <input name="text" required maxlength="4096" placeholder="Reply to {{if .Name}}{{.Name}}{{else}}this person{{end}} (a text)"> <button type="submit">Send</button>
 <small>from number {{.PhoneNumberID}}; outside 24 hours of their last message WhatsApp only takes a template</small></form>{{end}}
-{{end}}{{end}}{{end}}`))
+{{end}}{{end}}
+{{template "events" .Events}}{{end}}`))
 
 // indexPage is what / shows on the local stack: where to go, and the
 // tenants to open. It never reloads itself.
@@ -702,7 +721,8 @@ td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem
 write to a number, to send from it and to mark what was sent delivered, read or failed.</li>{{end}}
 <li>The app page, <code>/app/connected?tenant_id=&lt;tenant&gt;</code>, is where the browser lands after a signup: it shows
 the tenant's connection with every error code's meaning, then its inbox (conversations and messages, refreshed every 2 s),
-with a form under each conversation to reply with a text through <code>POST /v1/tenants/{tenant_id}/messages</code>.</li>
+with a form under each conversation to reply with a text through <code>POST /v1/tenants/{tenant_id}/messages</code>,
+and its latest events, read through the feed.</li>
 <li><a href="/openapi.json">/openapi.json</a>: the API reference (OpenAPI 3.1) of every route.</li>
 </ul>
 {{template "tenants" .}}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // fakeStore holds connections and lists tenants two to a page, so the page
@@ -113,7 +114,7 @@ func get(t *testing.T, h http.Handler, target string) string {
 
 func pages(store appStore) (app, index http.Handler) {
 	log := slog.New(slog.DiscardHandler)
-	return appPage(store, noMessages{}, "http://127.0.0.1:8090", testGuard(), log), indexPage(store, "http://127.0.0.1:8090", log)
+	return appPage(store, noMessages{}, &memstore.Feed{}, "http://127.0.0.1:8090", testGuard(), log), indexPage(store, "http://127.0.0.1:8090", log)
 }
 
 // testGuard is a guard with a secret of its own, as each stack has.
@@ -306,7 +307,7 @@ func inbox() fakeInbox {
 func TestAppPageSendFormAndSendStatuses(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	g := testGuard()
-	app := appPage(newStore(), inbox(), "", g, log)
+	app := appPage(newStore(), inbox(), &memstore.Feed{}, "", g, log)
 	body := get(t, app, "/app/connected?tenant_id=acme")
 	for _, want := range []string{
 		`<form class="send" method="post" action="/app/send" data-conversation="conv-ana">`,

@@ -73,6 +73,8 @@ type biEnv struct {
 	convCursor     string // bi-acme's conversations, page 2
 	messagesCursor string // convA's messages, page 2
 	tenantsCursor  string // /v1/tenants, page 2
+	eventsCursor   string // bi-acme's feed of events
+	allEvents      string // the whole stack's feed of events
 }
 
 // biMetaAppSecret is the shared stack's META_APP_SECRET: Meta's app
@@ -192,6 +194,14 @@ func startBadInputEnv(t *testing.T) *biEnv {
 	if e.tenantsCursor, _ = tenants["next_cursor"].(string); e.tenantsCursor == "" {
 		t.Fatalf("tenants list has no second page: %v", tenants)
 	}
+	// A feed answers a cursor on every page, the last and an empty one too.
+	_, feed := api(t, s, http.MethodGet, "/v1/tenants/"+e.tenant+"/events", "")
+	_, all := api(t, s, http.MethodGet, "/v1/events", "")
+	e.eventsCursor, _ = feed["next_cursor"].(string)
+	e.allEvents, _ = all["next_cursor"].(string)
+	if e.eventsCursor == "" || e.allEvents == "" {
+		t.Fatalf("feeds without a cursor: %v %v", feed, all)
+	}
 	ok = true
 	return e
 }
@@ -216,7 +226,7 @@ func (e *biEnv) snap(t *testing.T) biSnap {
 		errs []error
 	)
 	fail := func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
-	for _, id := range []string{schema.Bridge.ID, schema.Idempotency.ID} {
+	for _, id := range []string{schema.Bridge.ID, schema.Idempotency.ID, schema.Events.ID} {
 		wg.Go(func() {
 			var lines []string
 			var start map[string]ddbtypes.AttributeValue
@@ -925,6 +935,34 @@ func TestBadInputTenantAPI(t *testing.T) {
 		{kind: "tenants list with a conversations cursor", send: get("/v1/tenants?cursor=" + e.convCursor), status: 400, code: "invalid_cursor"},
 		{kind: "tenants list with an unknown status", send: get("/v1/tenants?status=connected%00"), status: 400, code: "invalid"},
 		{kind: "cursor too long", send: get(acme + "/conversations?cursor=" + strings.Repeat("A", 4096)), status: 400, code: "invalid_cursor"},
+		// The incremental reads' parameters.
+		{kind: "updated_since not a time", send: get("/v1/tenants?updated_since=yesterday"), status: 400, code: "invalid"},
+		{kind: "updated_since without its offset", send: get(acme + "/conversations?updated_since=2026-03-01T12:00:00"), status: 400, code: "invalid"},
+		{kind: "updated_since given twice", send: get(acme + "/conversations?updated_since=2026-03-01T12:00:00Z&updated_since=2026-03-02T12:00:00Z"),
+			status: 400, code: "invalid"},
+		{kind: "updated_since too long", send: get("/v1/tenants?updated_since=2026-03-01T12:00:00." + strings.Repeat("0", 100) + "Z"),
+			status: 400, code: "invalid"},
+		{kind: "updated_since with a control character", send: get("/v1/tenants?updated_since=2026-03-01T12:00:00Z%00"), status: 400, code: "invalid"},
+		{kind: "order unknown", send: get(acme + "/conversations/" + e.convA + "/messages?order=newest"), status: 400, code: "invalid"},
+		{kind: "order given twice", send: get(acme + "/conversations/" + e.convA + "/messages?order=desc&order=asc"), status: 400, code: "invalid"},
+		{kind: "cursor of the other order", send: get(acme + "/conversations/" + e.convA + "/messages?order=desc&cursor=" + e.messagesCursor),
+			status: 400, code: "invalid_cursor"},
+		// The feeds of events.
+		{kind: "event type unknown", send: get("/v1/events?type=message.sent"), status: 400, code: "invalid"},
+		{kind: "event type empty", send: get(acme + "/events?type=message.received,"), status: 400, code: "invalid"},
+		{kind: "event type huge", send: get(acme + "/events?type=" + strings.Repeat("message.received,", 3000) + "x"), status: 400, code: "invalid"},
+		{kind: "events limit out of range", send: get("/v1/events?limit=0"), status: 400, code: "invalid"},
+		{kind: "events with another list's parameter", send: get(acme + "/events?updated_since=2026-03-01T12:00:00Z"), status: 400, code: "invalid"},
+		{kind: "events of a tenant id with a key separator", send: get("/v1/tenants/" + e.tenant + "%23x/events"), status: 400, code: "invalid"},
+		{kind: "events cursor of another tenant", send: get("/v1/tenants/" + e.other + "/events?cursor=" + e.eventsCursor),
+			status: 400, code: "invalid_cursor"},
+		{kind: "a tenant's events cursor for the whole stack", send: get("/v1/events?cursor=" + e.eventsCursor), status: 400, code: "invalid_cursor"},
+		{kind: "the whole stack's events cursor for a tenant", send: get(acme + "/events?cursor=" + e.allEvents), status: 400, code: "invalid_cursor"},
+		{kind: "events with a conversations cursor", send: get(acme + "/events?cursor=" + e.convCursor), status: 400, code: "invalid_cursor"},
+		{kind: "conversations with an events cursor", send: get(acme + "/conversations?cursor=" + e.eventsCursor), status: 400, code: "invalid_cursor"},
+		{kind: "events cursor at no position", send: get(acme + "/events?cursor=" + cursor(map[string]string{"f": e.tenant, "p": "yesterday"})),
+			status: 400, code: "invalid_cursor"},
+		{kind: "events cursor garbage", send: get("/v1/events?cursor=%00%ff"), status: 400, code: "invalid_cursor"},
 		// Another tenant's ids under one's own tenant read nothing.
 		{kind: "another tenant's conversation", send: get("/v1/tenants/" + e.other + "/conversations/" + e.convA + "/messages"),
 			status: 200, check: emptyList("messages")},

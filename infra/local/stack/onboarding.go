@@ -49,7 +49,8 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	mount(mux, tenantAPI, routes.TenantAPI)
 	mount(mux, redirects, routes.Redirects)
 	msgs := &dynamo.Messages{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
-	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, s.SimURL, s.guard, b.Log))
+	feed := &dynamo.Feed{DB: c.dynamoDB, Table: s.Tables[schema.Events.ID]}
+	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, feed, s.SimURL, s.guard, b.Log))
 	// The page's send forms call the API through the mux itself, so they
 	// reach the send route whichever function's handler is mounted for it.
 	// A form posted from another site is refused: the local server holds

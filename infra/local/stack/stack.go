@@ -266,6 +266,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
 	vals[config.BridgeTable.Name] = s.Tables[schema.Bridge.ID]
+	vals[config.EventsTable.Name] = s.Tables[schema.Events.ID]
 	vals[config.LifecycleQueueURL.Name] = s.Queues[schema.Lifecycle.ID].URL
 	vals[config.MessagesQueueURL.Name] = s.Queues[schema.Messages.ID].URL
 	vals[config.LifecycleDLQURL.Name] = s.Queues[schema.Lifecycle.ID].DLQURL

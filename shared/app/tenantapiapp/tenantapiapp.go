@@ -1,7 +1,7 @@
-// Package setuplinksapp builds the setuplinks function: the tenant API (the
-// tenant list, setup links, the connection view and the tenant's messages),
-// from its settings and the clients it calls. functions/setuplinks and the
-// local stack both build it here.
+// Package tenantapiapp builds the tenantapi function: the tenant API (the
+// tenant list, setup links, the connection view, the tenant's messages and
+// the feed of events), from its settings and the clients it calls.
+// functions/tenantapi and the local stack both build it here.
 package tenantapiapp
 
 import (
@@ -50,7 +50,7 @@ func Handler(ctx context.Context, b app.Base, c Clients) (http.Handler, error) {
 // which hide from reflection what New gives the API.
 func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	r := config.NewReader(config.TenantAPI, b.Env, c.Secrets)
-	bridge := r.String(config.BridgeTable)
+	bridge, events := r.String(config.BridgeTable), r.String(config.EventsTable)
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
 	outboundURL := r.String(config.OutboundQueueURL)
 	api := &tenantapi.API{
@@ -69,5 +69,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Messages, api.Outbox = msgs, msgs
 	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	// The feed of events the publisher appends, read.
+	api.Feed = &dynamo.Feed{DB: c.DynamoDB, Table: events}
 	return api, nil
 }

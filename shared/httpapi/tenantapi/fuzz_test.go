@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -127,18 +128,32 @@ func fuzzLists(f *testing.F) http.Handler {
 			}
 		}
 	}
+	// Each tenant's events, settled.
+	feed := &memstore.Feed{Now: func() time.Time { return t0.Add(time.Hour) }}
+	for i, tenant := range []string{"acme", "beta", "acme"} {
+		if err := feed.Append(ctx, []bridgeevents.Event{{ID: fmt.Sprintf("evt_%d", i), Type: bridgeevents.Types[i], TenantID: tenant,
+			Timestamp: t0, Source: bridgeevents.SourceWebhook, Subject: "tenant:" + tenant, Version: int64(i), Data: []byte(`{}`)}}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	feed.Now = func() time.Time { return t0.Add(2 * time.Hour) }
 	mux := http.NewServeMux()
-	(&tenantapi.API{Store: store, Kapso: &fuzzKapso{}, Messages: msgs, Token: apiToken,
+	(&tenantapi.API{Store: store, Kapso: &fuzzKapso{}, Messages: msgs, Feed: feed, Token: apiToken,
 		PublicBaseURL: "https://bridge.example", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Timeout: 5 * time.Second}).Register(mux)
 	return mux
 }
 
-// fuzzListPaths are the GET routes with a query, then the others.
+// fuzzListPaths are the GET routes with a query (the first fuzzListRoutes
+// of them lists), then the others.
+const fuzzListRoutes = 5
+
 var fuzzListPaths = []string{
 	"/v1/tenants",
 	"/v1/tenants/%s/conversations",
 	"/v1/tenants/%s/conversations/conv-1/messages",
+	"/v1/events",
+	"/v1/tenants/%s/events",
 	"/v1/tenants/%s/connection",
 	"/v1/tenants/%s/messages/wamid.%[1]s.1.1",
 	"/v1/tenants/%s/numbers/111/contacts/15550000001",
@@ -153,7 +168,8 @@ func FuzzTenantAPIQuery(f *testing.F) {
 	for i := range fuzzListPaths {
 		for _, q := range []string{"", "limit=1", "limit=0", "limit=101", "limit=1&limit=2", "limit=-1", "limit=1e3",
 			"status=connected", "status=nope", "needs_attention=true&limit=1", "needs_attention=1", "x=1", "a=%zz", "a=1;b=2",
-			"cursor=", "cursor=e30", "cursor=%00", "cursor=" + strings.Repeat("A", 5000)} {
+			"cursor=", "cursor=e30", "cursor=%00", "cursor=" + strings.Repeat("A", 5000), "type=message.received,contact.changed&limit=1",
+			"type=x", "type=", "order=desc&limit=1", "order=up", "updated_since=2026-03-01T12:05:00Z&limit=1", "updated_since=x"} {
 			f.Add(uint8(i), "acme", q, "", "Bearer "+apiToken)
 		}
 		f.Add(uint8(i), "acme", "limit=1", "eyJsIjoiY29udmVyc2F0aW9ucyIsInQiOiJhY21lIiwiayI6IngifQ", "Bearer "+apiToken)
@@ -224,7 +240,7 @@ func FuzzTenantAPIQuery(f *testing.F) {
 			return
 		}
 		// The cursor belongs to this list of this tenant only.
-		for i, other := range fuzzListPaths[:3] {
+		for i, other := range fuzzListPaths[:fuzzListRoutes] {
 			for _, tn := range []string{"acme", "beta"} {
 				op := other
 				if strings.Contains(op, "%s") {

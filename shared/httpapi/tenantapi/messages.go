@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
@@ -56,10 +57,15 @@ type MessageList struct {
 }
 
 func (a *API) listConversations(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
+	since, err := readUpdatedSince(r)
+	if err != nil {
+		return err
+	}
 	page, err := readPage(r)
 	if err != nil {
 		return err
 	}
+	page.UpdatedSince = since
 	convs, next, err := a.Messages.Conversations(ctx, tenantID, page)
 	if err != nil {
 		return readError(err, "list conversations")
@@ -77,10 +83,15 @@ func (a *API) listConversationMessages(ctx context.Context, w http.ResponseWrite
 	if err != nil {
 		return err
 	}
-	page, err := readPage(r)
+	var page messaging.Page
+	if page.Newest, err = readNewest(r); err != nil {
+		return err
+	}
+	p, err := readPage(r)
 	if err != nil {
 		return err
 	}
+	page.Limit, page.Cursor = p.Limit, p.Cursor
 	msgs, next, err := a.Messages.ConversationMessages(ctx, tenantID, conversationID, page)
 	if err != nil {
 		return readError(err, "list conversation messages")
@@ -153,6 +164,41 @@ func readPage(r *http.Request) (messaging.Page, error) {
 		p.Cursor = v[0]
 	}
 	return p, nil
+}
+
+// MaxTimeBytes bounds a time in a query: an RFC 3339 time with
+// nanoseconds and an offset is 35 bytes.
+const MaxTimeBytes = 64
+
+// readUpdatedSince reads updated_since, an RFC 3339 time (the zero time
+// when absent).
+func readUpdatedSince(r *http.Request) (time.Time, error) {
+	v, ok := r.URL.Query()["updated_since"]
+	if !ok {
+		return time.Time{}, nil
+	}
+	bad := errs.E(errs.Invalid, "updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z", nil)
+	if len(v) != 1 || len(v[0]) > MaxTimeBytes {
+		return time.Time{}, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, v[0])
+	if err != nil {
+		bad.Err = err
+		return time.Time{}, bad
+	}
+	return t.UTC(), nil
+}
+
+// readNewest reads order: asc (the default, oldest first) or desc.
+func readNewest(r *http.Request) (bool, error) {
+	v, ok := r.URL.Query()["order"]
+	if !ok {
+		return false, nil
+	}
+	if len(v) != 1 || v[0] != "asc" && v[0] != "desc" {
+		return false, errs.E(errs.Invalid, "order: must be asc or desc, once", nil)
+	}
+	return v[0] == "desc", nil
 }
 
 // pathID reads a path parameter that the store uses as (part of) a key:

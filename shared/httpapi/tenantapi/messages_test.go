@@ -58,14 +58,19 @@ func (s *messagesStack) getJSON(path string) map[string]any {
 	return v
 }
 
-// all follows next_cursor from path with limit=1 and returns every item of
-// the list key, in order, checking that a page never has more than one.
+// all follows next_cursor from path (which may have a query) with limit=1
+// and returns every item of the list key, in order, checking that a page
+// never has more than one.
 func (s *messagesStack) all(path, key string) []map[string]any {
 	s.t.Helper()
 	var items []map[string]any
 	cursor := ""
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
 	for range 100 {
-		p := path + "?limit=1"
+		p := path + sep + "limit=1"
 		if cursor != "" {
 			p += "&cursor=" + url.QueryEscape(cursor)
 		}
@@ -306,6 +311,50 @@ func TestConversationMessagesOldestFirst(t *testing.T) {
 	}
 }
 
+// order=desc lists a conversation's messages newest first, with cursors of
+// its own; asc is the default.
+func TestConversationMessagesNewestFirst(t *testing.T) {
+	s := newMessagesStack(t)
+	s.seed()
+	path := "/v1/tenants/acme/conversations/conv-1/messages"
+	newest := []string{"wamid.in3", "wamid.in2", "wamid.out2", "wamid.out1", "wamid.in1"}
+	if got := ids(s.all(path+"?order=desc", "messages")); !slices.Equal(got, newest) {
+		t.Fatalf("newest first: %v", got)
+	}
+	oldest := slices.Clone(newest)
+	slices.Reverse(oldest)
+	if got := ids(s.all(path+"?order=asc", "messages")); !slices.Equal(got, oldest) {
+		t.Fatalf("oldest first: %v", got)
+	}
+	desc := s.getJSON(path + "?order=desc&limit=1")["next_cursor"].(string)
+	asc := s.getJSON(path + "?limit=1")["next_cursor"].(string)
+	for _, p := range []string{path + "?cursor=" + url.QueryEscape(desc), path + "?order=asc&cursor=" + url.QueryEscape(desc),
+		path + "?order=desc&cursor=" + url.QueryEscape(asc)} {
+		if rec := s.get(p, apiToken); rec.Code != http.StatusBadRequest || errorCode(t, rec) != "invalid_cursor" {
+			t.Errorf("%s: %d %s", p, rec.Code, rec.Body)
+		}
+	}
+}
+
+// updated_since keeps the conversations last active at or after it, newest
+// first as always.
+func TestConversationsUpdatedSince(t *testing.T) {
+	s := newMessagesStack(t)
+	s.seed()
+	path := "/v1/tenants/acme/conversations?updated_since="
+	for since, want := range map[string][]string{
+		"2026-11-29T04:05:00Z":           {"conv-2", "conv-3"},
+		"2026-11-29T04:05:00.000000001Z": {"conv-2"},
+		"2026-11-29T05:10:00%2B01:00":    {"conv-2"},
+		"2026-11-29T04:11:00Z":           nil,
+		"1970-01-01T00:00:00Z":           {"conv-2", "conv-3", "conv-1"},
+	} {
+		if got := ids(s.all(path+since, "conversations")); !slices.Equal(got, want) {
+			t.Errorf("since %s: %v, want %v", since, got, want)
+		}
+	}
+}
+
 func TestMessageByWAMID(t *testing.T) {
 	s := newMessagesStack(t)
 	s.seed()
@@ -422,6 +471,19 @@ func TestMessagesRequestValidation(t *testing.T) {
 		{"conversation id not ascii", "/v1/tenants/acme/conversations/conv%C3%A9/messages", "invalid", "conversation_id"},
 		{"long contact", "/v1/tenants/acme/numbers/111/contacts/" + strings.Repeat("1", 257), "invalid", "contact"},
 		{"bad tenant id", "/v1/tenants/ac%20me/conversations", "invalid", "tenant_id"},
+		{"updated_since not a time", "/v1/tenants/acme/conversations?updated_since=now", "invalid", "updated_since"},
+		{"updated_since without a zone", "/v1/tenants/acme/conversations?updated_since=2026-11-29T04:00:00", "invalid", "updated_since"},
+		{"updated_since twice", "/v1/tenants/acme/conversations?updated_since=2026-11-29T04:00:00Z&updated_since=2026-11-29T04:00:00Z",
+			"invalid", "updated_since"},
+		{"updated_since too long", "/v1/tenants/acme/conversations?updated_since=2026-11-29T04:00:00." + strings.Repeat("0", 60) + "Z",
+			"invalid", "updated_since"},
+		{"updated_since on messages", "/v1/tenants/acme/conversations/conv-1/messages?updated_since=2026-11-29T04:00:00Z", "invalid",
+			"updated_since"},
+		{"order unknown", "/v1/tenants/acme/conversations/conv-1/messages?order=newest", "invalid", "order: must be asc or desc"},
+		{"order in capitals", "/v1/tenants/acme/conversations/conv-1/messages?order=DESC", "invalid", "order"},
+		{"order twice", "/v1/tenants/acme/conversations/conv-1/messages?order=desc&order=desc", "invalid", "order"},
+		{"order empty", "/v1/tenants/acme/conversations/conv-1/messages?order=", "invalid", "order"},
+		{"order on conversations", "/v1/tenants/acme/conversations?order=desc", "invalid", "order"},
 	}
 	for _, c := range cases {
 		rec := s.get(c.path, apiToken)

@@ -1,6 +1,6 @@
-// Package tenantapi is the setuplinks function's handler: the SaaS backend's
+// Package tenantapi is the tenantapi function's handler: the SaaS backend's
 // API under /v1, which creates a tenant's setup links and shows its
-// connection, conversations, messages and contacts.
+// connection, conversations, messages, contacts and events.
 package tenantapi
 
 import (
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -32,6 +33,12 @@ type OnboardingStore interface {
 	RecordLink(ctx context.Context, tenantID string, l onboarding.LinkDetails) (onboarding.Connection, error)
 	Load(ctx context.Context, tenantID string) (onboarding.Connection, bool, error)
 	ListTenants(ctx context.Context, q onboarding.TenantQuery) ([]onboarding.TenantItem, string, error)
+}
+
+// FeedReader is what the tenant API needs of the feed (eventing.Feed): its
+// pages, read; the publisher appends.
+type FeedReader interface {
+	List(ctx context.Context, q eventing.FeedQuery) (eventing.FeedPage, error)
 }
 
 // KapsoClient is the part of the Platform API the tenant API calls
@@ -53,7 +60,9 @@ type API struct {
 	// queued, then handed to the sender.
 	Outbox   messaging.Outbox
 	Outbound messaging.OutboundQueue
-	Token    string
+	// Feed is the events told, for GET /v1/events and a tenant's events.
+	Feed  FeedReader
+	Token string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
 	PublicBaseURL string
@@ -73,14 +82,16 @@ const (
 // it takes: any other is refused, so that a misspelt filter is not
 // silently ignored.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle(routes.ListTenants.Pattern(), a.route(a.listTenants, "status", "needs_attention", "limit", "cursor"))
+	mux.Handle(routes.ListTenants.Pattern(), a.route(a.listTenants, "status", "needs_attention", "updated_since", "limit", "cursor"))
 	mux.Handle(routes.CreateSetupLink.Pattern(), a.tenantRoute(a.createSetupLink))
 	mux.Handle(routes.GetConnection.Pattern(), a.tenantRoute(a.connection))
-	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "limit", "cursor"))
-	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "limit", "cursor"))
+	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "updated_since", "limit", "cursor"))
+	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "order", "limit", "cursor"))
 	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
 	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
 	mux.Handle(routes.SendMessage.Pattern(), a.tenantRoute(a.sendMessage))
+	mux.Handle(routes.ListEvents.Pattern(), a.route(a.listEvents, "type", "limit", "cursor"))
+	mux.Handle(routes.ListTenantEvents.Pattern(), a.tenantRoute(a.listTenantEvents, "type", "limit", "cursor"))
 }
 
 type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error

@@ -34,9 +34,9 @@ type TenantListItem struct {
 }
 
 // listTenants serves GET /v1/tenants: every tenant, or those of a status or
-// needing a human, least recently updated first. A tenant updated while a
-// caller pages through moves to the end: it may be listed again, never
-// skipped.
+// needing a human, or updated since a time, least recently updated first. A
+// tenant updated while a caller pages through moves to the end: it may be
+// listed again, never skipped.
 func (a *API) listTenants(ctx context.Context, w http.ResponseWriter, r *http.Request, _ *slog.Logger) error {
 	q, err := readTenantQuery(r)
 	if err != nil {
@@ -63,9 +63,9 @@ func (a *API) listTenants(ctx context.Context, w http.ResponseWriter, r *http.Re
 	return nil
 }
 
-// readTenantQuery reads the filters, then limit and cursor as every list does.
-func readTenantQuery(r *http.Request) (onboarding.TenantQuery, error) {
-	var q onboarding.TenantQuery
+// readTenantQuery reads the filters, updated_since, then limit and cursor as
+// every list does.
+func readTenantQuery(r *http.Request) (q onboarding.TenantQuery, err error) {
 	v := r.URL.Query()
 	if s, ok := v["status"]; ok {
 		if len(s) != 1 {
@@ -85,6 +85,9 @@ func readTenantQuery(r *http.Request) (onboarding.TenantQuery, error) {
 			return q, errs.E(errs.Invalid, "needs_attention: must be true or false, once", nil)
 		}
 		q.NeedsAttention = s[0] == "true"
+	}
+	if q.UpdatedSince, err = readUpdatedSince(r); err != nil {
+		return q, err
 	}
 	page, err := readPage(r)
 	if err != nil {

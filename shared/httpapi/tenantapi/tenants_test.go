@@ -149,6 +149,21 @@ func TestListTenantsFilters(t *testing.T) {
 	s.want("/v1/tenants?status=connected&limit=1&cursor="+connected, 200, `{"tenants":[`+omegaJSON+`]}`)
 }
 
+// updated_since keeps the tenants updated at or after it, with the other
+// filters and paging as usual.
+func TestListTenantsUpdatedSince(t *testing.T) {
+	s := newTenantsStack(t, nil)
+	s.want("/v1/tenants?updated_since=2026-11-29T04:04:00Z", 200, `{"tenants":[`+gammaJSON+`,`+deltaJSON+`,`+omegaJSON+`]}`)
+	s.want("/v1/tenants?updated_since=2026-11-29T04:04:00.000000001Z", 200, `{"tenants":[`+deltaJSON+`,`+omegaJSON+`]}`)
+	// Any offset is the same instant.
+	s.want("/v1/tenants?updated_since="+url.QueryEscape("2026-11-29T06:04:00+02:00"), 200, `{"tenants":[`+gammaJSON+`,`+deltaJSON+`,`+omegaJSON+`]}`)
+	s.want("/v1/tenants?updated_since=2026-11-29T04:10:00Z", 200, `{"tenants":[]}`)
+	s.want("/v1/tenants?updated_since=2026-11-29T04:03:00Z&needs_attention=true", 200, `{"tenants":[`+gammaJSON+`,`+deltaJSON+`]}`)
+	next := cursor("tenants", "2026-11-29T04:04:00Z", "gamma")
+	s.want("/v1/tenants?updated_since=2026-11-29T04:03:00Z&limit=1", 200, `{"tenants":[`+gammaJSON+`],"next_cursor":"`+next+`"}`)
+	s.want("/v1/tenants?updated_since=2026-11-29T04:03:00Z&limit=5&cursor="+next, 200, `{"tenants":[`+deltaJSON+`,`+omegaJSON+`]}`)
+}
+
 func TestListTenantsRefusesBadInput(t *testing.T) {
 	s := newTenantsStack(t, nil)
 	statuses := "not_started, link_active, awaiting_confirmation, connected, restricted, disabled, failed, expired, " +
@@ -172,8 +187,14 @@ func TestListTenantsRefusesBadInput(t *testing.T) {
 		"/v1/tenants?statsu=failed":                             invalid(`unknown query parameter "statsu"`),
 		"/v1/tenants?status=failed&tenant_id=acme":              invalid(`unknown query parameter "tenant_id"`),
 		"/v1/tenants?limit=%zz":                                 invalid("query string: not a valid query string"),
-		"/v1/tenants?cursor=not-a-cursor":                       badCursor,
-		"/v1/tenants?cursor=" + strings.Repeat("a", 5000):       badCursor,
+		"/v1/tenants?updated_since=yesterday":                   invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?updated_since=2026-11-29":                  invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?updated_since=2026-11-29T04:00:00":         invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?updated_since=1764388800":                  invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?updated_since=":                            invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?updated_since=2026-11-29T04:00:00Z&updated_since=2026-11-29T04:00:00Z": invalid("updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z"),
+		"/v1/tenants?cursor=not-a-cursor":                 badCursor,
+		"/v1/tenants?cursor=" + strings.Repeat("a", 5000): badCursor,
 		// Forged: well formed, but no position a list hands out.
 		"/v1/tenants?cursor=" + cursor("tenants", "yesterday", "beta"):            badCursor,
 		"/v1/tenants?cursor=" + cursor("tenants", "2026-11-29T04:02:00Z", "../x"): badCursor,
