@@ -46,7 +46,9 @@ var roles = []role{
 	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/schema",
 		"shared/lambdahttp", "shared/lambdasqs",
 		// The local stack's reader of the bridge table's stream.
-		"shared/dynamo/streams"}},
+		"shared/dynamo/streams",
+		// The events topic.
+		"shared/snstopic"}},
 	// What builds each function from its settings.
 	{"wiring", []string{"shared/app/...", "shared/config", "functions/..."}},
 	{"test kit", []string{"testkit/...", "shared/archtest"}},
@@ -85,7 +87,7 @@ const awsSDK, smithy = "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go
 
 // The Kapso adapter and the stores, which only the wiring hands to the
 // packages that use them through their interfaces.
-var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue"}
+var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/snstopic"}
 
 var rules = []rule{
 	{

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -106,6 +107,14 @@ func DynamoDBStreams(tb testing.TB, opts ...func(*dynamodbstreams.Options)) *dyn
 	ep := endpoint(tb, EnvDynamoDB)
 	opts = append([]func(*dynamodbstreams.Options){func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
 	return dynamodbstreams.NewFromConfig(Config(), opts...)
+}
+
+// SNS is a client for the local SNS server (fauxqs serves SQS and SNS on
+// one endpoint).
+func SNS(tb testing.TB, opts ...func(*sns.Options)) *sns.Client {
+	ep := endpoint(tb, EnvSQS)
+	opts = append([]func(*sns.Options){func(o *sns.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
+	return sns.NewFromConfig(Config(), opts...)
 }
 
 // SQS is a client for the local SQS server.
