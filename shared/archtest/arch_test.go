@@ -40,7 +40,9 @@ var roles = []role{
 	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
 	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
 		// What every queue worker does with a message before its own work.
-		"shared/delivery"}},
+		"shared/delivery",
+		// The bridge table stream's consumer.
+		"shared/publisher"}},
 	// What talks to the world: Kapso, AWS's services (and the tables and
 	// queues they hold), and Lambda's ways of calling a function.
 	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/schema",
