@@ -273,4 +273,18 @@ var functions = []function{
 			MaxConcurrency: 5,
 		},
 	},
+	{
+		Name:        config.Publisher,
+		Description: "Tells each change of the bridge table's stream as events: appended to the feed, published on the events topic",
+		// Network-bound (DynamoDB, SNS): little CPU needed.
+		MemoryMB: 256,
+		// A batch is one append and a few publications.
+		Timeout: 30 * time.Second,
+		Access: []access{
+			// A stream record it can never read is kept aside.
+			onTable(schema.Bridge, "dynamodb:PutItem"),
+			// Each event appended to the feed.
+			onTable(schema.Events, "dynamodb:BatchWriteItem"),
+		},
+	},
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/publisherapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
@@ -60,6 +61,10 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := outboundapp.Worker(ctx, b, c)
 		return err
 	},
+	config.Publisher: func(ctx context.Context, b app.Base, _ config.SecretSource) error {
+		_, err := publisherapp.Worker(ctx, b, publisherapp.NewClients(b.AWS))
+		return err
+	},
 }
 
 // secretsByARN answers any secret with a value made from its ARN.
@@ -92,7 +97,7 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 			case unset[k]:
 				return ""
 			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
-				k == config.SendRatePerNumber.Name:
+				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name:
 				return "7"
 			case k == config.OutboundUnconfirmedAfter.Name:
 				return "90m"

@@ -49,6 +49,11 @@ var mayLink = map[string][]string{
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
+	// The stream's consumer decodes the bridge table's items, appends to
+	// the feed and tells the topic; it keeps aside what it cannot read.
+	"publisher": {"shared/app/publisherapp", "shared/publisher", "shared/dynamo", "shared/snstopic", "shared/eventing",
+		"bridgeevents", "shared/apiview", "shared/messaging", "shared/onboarding", "shared/delivery", "shared/envelope",
+		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.
 	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/outboundworker", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
@@ -74,6 +79,7 @@ var linkedThroughAdapters = map[string][]string{
 	"reconcile": {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"messages":  {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"publisher": {"shared/idempotency"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -90,6 +96,7 @@ var mayCall = map[string][]string{
 	"reconcile": {"dynamodb", "sqs", "secretsmanager"},
 	"messages":  {"dynamodb"},
 	"outbound":  {"dynamodb", "sqs", "secretsmanager"},
+	"publisher": {"dynamodb", "sns"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

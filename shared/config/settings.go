@@ -17,10 +17,11 @@ const (
 	Reconcile Function = "reconcile"
 	Messages  Function = "messages"
 	Outbound  Function = "outbound"
+	Publisher Function = "publisher"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound}
+var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound, Publisher}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -65,9 +66,11 @@ var (
 		Help: "DynamoDB table of tenants, links, numbers and their history"}
 	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Messages},
 		Help: "DynamoDB table of delivery claims and bodies too large for SQS"}
-	// The tenant API reads the feed of events.
-	EventsTable = Setting{Name: schema.Events.EnvVar, Resource: true, Functions: []Function{TenantAPI},
+	// The publisher appends to the feed of events; the tenant API reads it.
+	EventsTable = Setting{Name: schema.Events.EnvVar, Resource: true, Functions: []Function{TenantAPI, Publisher},
 		Help: "DynamoDB table of the events feed: every event told, by tenant and for the whole stack"}
+	EventsTopicARN = Setting{Name: schema.EventsTopic.EnvVar, Resource: true, Functions: []Function{Publisher},
+		Help: "SNS topic every event is told on, with the message attributes type and tenant_id"}
 	LifecycleQueueURL = Setting{Name: schema.Lifecycle.EnvVar, Resource: true, Functions: []Function{Ingest, Redirect},
 		Help: "SQS queue of project webhooks and redirect outcomes"}
 	// The lifecycle worker and the reconciler tell the messages worker when a
@@ -128,6 +131,9 @@ var (
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
+	// EventsRetentionDays' default is eventing.Retention (a test holds them equal).
+	EventsRetentionDays = Setting{Name: "EVENTS_RETENTION_DAYS", Default: "30", Functions: []Function{Publisher},
+		Help: "days the feed keeps each event (GET /v1/events)"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )
@@ -160,10 +166,11 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL,
+	OutboundQueueURL, OutboundDLQURL, EventsTopicARN,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
-	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, LogLevel,
+	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
+	EventsRetentionDays, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
 }

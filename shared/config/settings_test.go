@@ -13,14 +13,16 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest tenantapi redirect lifecycle reconcile messages outbound"
+	all := "ingest tenantapi redirect lifecycle reconcile messages outbound publisher"
 	type want struct {
 		def, kind, functions, context string
 	}
 	wants := map[string]want{
 		"BRIDGE_TABLE":                 {"", "resource", all, ""},
 		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle messages", ""},
-		"EVENTS_TABLE":                 {"", "resource", "tenantapi", ""},
+		"EVENTS_TABLE":                 {"", "resource", "tenantapi publisher", ""},
+		"EVENTS_TOPIC_ARN":             {"", "resource", "publisher", ""},
+		"EVENTS_RETENTION_DAYS":        {"30", "", "publisher", ""},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},
