@@ -39,27 +39,7 @@ func event(tenant string, i, size int) bridgeevents.Event {
 // filter policy when not "".
 func subscribed(t *testing.T, topic, policy string) string {
 	t.Helper()
-	ctx := context.Background()
-	q := awstest.SQS(t)
-	name := awstest.Prefix(t) + "subscriber"
-	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := map[string]string{"RawMessageDelivery": "true"}
-	if policy != "" {
-		sub["FilterPolicy"] = policy
-	}
-	if _, err := awstest.SNS(t).Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]), Attributes: sub}); err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(created.QueueUrl)
+	return awstest.SubscribedQueue(t, awstest.SQS(t), awstest.SNS(t), topic, policy)
 }
 
 // received reads the queue until it has n messages, then a moment more to

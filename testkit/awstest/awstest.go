@@ -171,6 +171,33 @@ func Queues(tb testing.TB) map[string]sqsqueue.QueueURLs {
 	return urls
 }
 
+// SubscribedQueue creates a queue with q and subscribes it to topic with
+// raw delivery, as a SaaS subscribes its own, with the filter policy when
+// not ""; it returns the queue's URL.
+func SubscribedQueue(tb testing.TB, q *sqs.Client, topics *sns.Client, topic, policy string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(Prefix(tb) + "subscriber")})
+	if err != nil {
+		tb.Fatalf("create a subscriber queue: %v", err)
+	}
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: created.QueueUrl,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		tb.Fatalf("read the subscriber queue's ARN: %v", err)
+	}
+	sub := map[string]string{"RawMessageDelivery": "true"}
+	if policy != "" {
+		sub["FilterPolicy"] = policy
+	}
+	if _, err := topics.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(types.QueueAttributeNameQueueArn)]), Attributes: sub}); err != nil {
+		tb.Fatalf("subscribe a queue to %s: %v", topic, err)
+	}
+	return aws.ToString(created.QueueUrl)
+}
+
 // Bridge, Idempotency and Events name the test's tables.
 func Bridge(names map[string]string) string      { return names[schema.Bridge.ID] }
 func Idempotency(names map[string]string) string { return names[schema.Idempotency.ID] }

@@ -379,16 +379,21 @@ func biClip(s string) string {
 func (a biSnap) count(table string) int { return len(a.items[table]) }
 
 // settle waits until the queues are empty and the tables stop changing:
-// whatever an earlier case legitimately set going has finished.
+// whatever an earlier case legitimately set going has finished, the
+// events its changes make too.
 func (e *biEnv) settle(t *testing.T) biSnap {
 	t.Helper()
-	// Two snapshots a poll apart must agree: the first ask only takes one.
+	// Two snapshots a poll apart must agree, and the changes stored before
+	// the first must all be told: the first ask only takes one.
 	var prev, cur *biSnap
+	var prevAt, curAt time.Time
 	if !poll.Until(20*time.Second, 100*time.Millisecond, func() bool {
+		at := time.Now()
 		snap := e.snap(t)
 		prev, cur = cur, &snap
+		prevAt, curAt = curAt, at
 		// A message in a DLQ stays there; only the live queues must drain.
-		return prev != nil && prev.diff(*cur) == "" && e.live(*cur) == 0
+		return prev != nil && prev.diff(*cur) == "" && e.live(*cur) == 0 && e.s.Told(prevAt)
 	}) {
 		t.Fatalf("the stack never settled: %s", prev.diff(*cur))
 	}

@@ -1,7 +1,8 @@
 // Package stack is kapso-bridge on one machine: DynamoDB Local and fauxqs,
-// tables and queues from the shared schema, every function's handler on one
-// HTTP server, queue pollers with Lambda's batch semantics, the reconciler on
-// a ticker, and a Kapso simulator. make dev runs it; the end-to-end test
+// tables, queues and topics from the shared schema, every function's
+// handler on one HTTP server, queue pollers and the bridge table's stream
+// reader with Lambda's batch semantics, the reconciler on a ticker, and a
+// Kapso simulator. make dev runs it; the end-to-end test
 // starts the same thing.
 package stack
 
@@ -24,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -34,10 +37,13 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/publisherapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo/streams"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/snstopic"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
@@ -179,6 +185,7 @@ type Stack struct {
 	Services         *services.Services
 	Tables           map[string]string
 	Queues           map[string]sqsqueue.QueueURLs
+	Topics           map[string]string // ARNs by schema topic ID
 	Onboarding       *dynamo.Onboarding
 
 	cancel  context.CancelFunc
@@ -187,6 +194,7 @@ type Stack struct {
 	once    sync.Once
 	pollers int
 	guard   *localGuard
+	stream  *streams.Poller
 }
 
 // Start brings the whole stack up and returns once /healthz would answer 200.
@@ -237,7 +245,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	c := clients{
 		dynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) }),
 		sqs:      sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
+		// fauxqs serves SNS on its SQS endpoint.
+		sns: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 	}
+	// What Lambda's event source mapping reads the bridge table's stream
+	// with: none of the functions' faults.
+	source := streamSource{dynamoDB: c.dynamoDB,
+		streams: dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint) })}
 
 	progress("creating tables and queues")
 	prefix := "kb-local-"
@@ -245,6 +259,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	if s.Queues, err = createQueues(ctx, c.sqs, prefix, external, o.QueueVisibilityTimeout); err != nil {
+		return nil, err
+	}
+	if s.Topics, err = snstopic.CreateTopics(ctx, c.sns, prefix); err != nil {
 		return nil, err
 	}
 	if len(o.AWSMiddleware) > 0 || o.AWSRetryMaxBackoff > 0 {
@@ -262,6 +279,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
 				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
 			}),
+			sns: sns.NewFromConfig(cfg, func(so *sns.Options) {
+				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
+				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
+			}),
 		}
 	}
 	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
@@ -273,6 +294,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.MessagesDLQURL.Name] = s.Queues[schema.Messages.ID].DLQURL
 	vals[config.OutboundQueueURL.Name] = s.Queues[schema.Outbound.ID].URL
 	vals[config.OutboundDLQURL.Name] = s.Queues[schema.Outbound.ID].DLQURL
+	vals[config.EventsTopicARN.Name] = s.Topics[schema.EventsTopic.ID]
 
 	ln := o.Listener
 	if ln == nil {
@@ -344,6 +366,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sends.CallTimeout = o.SendCallTimeout
 	}
 	s.poll(runCtx, schema.Outbound, sends.Handle, c, b.Log)
+	events, err := publisherapp.Worker(ctx, b, publisherapp.Clients{DynamoDB: c.dynamoDB, SNS: c.sns})
+	if err != nil {
+		return nil, err
+	}
+	s.readStream(runCtx, events.Handle, source, b.Log)
 	for pattern, h := range o.DevRoutes {
 		mux.Handle(pattern, h)
 	}
@@ -402,7 +429,29 @@ func findQueues(ctx context.Context, c *sqs.Client, prefix string) (map[string]s
 type clients struct {
 	dynamoDB *dynamodb.Client
 	sqs      *sqs.Client
+	sns      *sns.Client
 }
+
+// streamSource is what reads a table's stream as Lambda's event source
+// mapping does.
+type streamSource struct {
+	dynamoDB *dynamodb.Client
+	streams  *dynamodbstreams.Client
+}
+
+// readStream hands the bridge table's stream to h until the stack stops,
+// as Lambda's event source mapping hands it to the publisher.
+func (s *Stack) readStream(ctx context.Context, h streams.Handler, src streamSource, log *slog.Logger) {
+	p := &streams.Poller{DB: src.dynamoDB, Streams: src.streams, Table: s.Tables[schema.Bridge.ID], Handler: h,
+		Log: log.With("stream", schema.Bridge.ID)}
+	s.stream = p
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); p.Run(ctx) }()
+}
+
+// Told reports whether every change stored in the bridge table before t
+// has been handed to the publisher: its stream was read to its end since.
+func (s *Stack) Told(t time.Time) bool { return s.stream != nil && s.stream.CaughtUp(t) }
 
 // mount serves h at its function's routes and nowhere else, as API Gateway
 // does.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -66,6 +67,11 @@ type Poller struct {
 	shards map[string]*shardState
 	// listed is when the shards were last asked for.
 	listed time.Time
+
+	mu sync.Mutex
+	// caughtUp is when the latest read of every open shard that found
+	// nothing new began.
+	caughtUp time.Time
 }
 
 // relist is how often the poller asks for the stream's shards while
@@ -83,6 +89,16 @@ type shardState struct {
 	failures int
 	// wait is when the shard is read next.
 	wait time.Time
+	// emptyAt is when the latest read began that found nothing new.
+	emptyAt time.Time
+}
+
+// CaughtUp reports whether every record written before t was handed on:
+// each open shard was read to its end, finding nothing new, since t.
+func (p *Poller) CaughtUp(t time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.caughtUp.After(t)
 }
 
 // Run polls until ctx ends.
@@ -99,6 +115,7 @@ func (p *Poller) Run(ctx context.Context) {
 			p.listed = time.Now()
 		}
 		next := p.poll(ctx)
+		p.noteCaughtUp()
 		sleep(ctx, time.Until(next))
 	}
 }
@@ -163,6 +180,24 @@ func (p *Poller) poll(ctx context.Context) time.Time {
 	return next
 }
 
+// noteCaughtUp records when every open shard was last found read to its
+// end.
+func (p *Poller) noteCaughtUp() {
+	var at time.Time
+	for _, s := range p.shards {
+		switch {
+		case s.done:
+		case s.emptyAt.IsZero():
+			return
+		case at.IsZero() || s.emptyAt.Before(at):
+			at = s.emptyAt
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.caughtUp = at
+}
+
 // parentDone reports whether s's parent is read to its end, or gone
 // (trimmed from the stream, or never listed).
 func (p *Poller) parentDone(s *shardState) bool {
@@ -180,6 +215,7 @@ func (p *Poller) read(ctx context.Context, s *shardState) {
 			return
 		}
 	}
+	began := time.Now()
 	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator,
 		Limit: aws.Int32(int32(p.batchSize()))})
 	var expired *streamtypes.ExpiredIteratorException
@@ -221,7 +257,7 @@ func (p *Poller) read(ctx context.Context, s *shardState) {
 		// Closed and read to its end: its children go on.
 		s.done = true
 	case len(out.Records) == 0:
-		s.wait = time.Now().Add(p.interval())
+		s.wait, s.emptyAt = time.Now().Add(p.interval()), began
 	}
 }
 

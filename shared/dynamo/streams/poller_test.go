@@ -187,6 +187,7 @@ func (h *handled) seen() [][]string {
 type polling struct {
 	t      *testing.T
 	h      *handled
+	p      *streams.Poller
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -197,7 +198,7 @@ func startPoller(t *testing.T, f *fakeStream, h *handled, batchSize int) *pollin
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	p := &streams.Poller{DB: f, Streams: f, Table: "bridge", Handler: h.handle, BatchSize: batchSize,
 		Interval: time.Millisecond, RetryDelay: time.Millisecond}
-	pl := &polling{t: t, h: h, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	pl := &polling{t: t, h: h, p: p, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(pl.done); p.Run(ctx) }()
 	t.Cleanup(pl.stop)
 	return pl
@@ -360,4 +361,51 @@ func TestLambdaRecord(t *testing.T) {
 		img["l"].List()[0].String() != "x" || img["m"].Map()["k"].Number() != "1" {
 		t.Errorf("image %+v", img)
 	}
+}
+
+// The poller says when every record written before a time was handed on:
+// once each open shard was read to its end since.
+func TestStreamPollerSaysWhenItCaughtUp(t *testing.T) {
+	f := newFakeStream()
+	f.add("shard-1", "", 2)
+	h := &handled{fail: []func(events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
+		func(events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			return events.DynamoDBEventResponse{}, errors.New("down")
+		},
+	}}
+	written := time.Now()
+	pl := startPoller(t, f, h, 10)
+	pl.wait(handedCount(4)) // handed twice: the first failed
+	deadline := time.Now().Add(5 * time.Second)
+	for !pl.p.CaughtUp(written) {
+		if time.Now().After(deadline) {
+			t.Fatal("never caught up")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	later := time.Now()
+	var whileHanded bool
+	h.mu.Lock()
+	h.fail = []func(events.DynamoDBEvent) (events.DynamoDBEventResponse, error){
+		func(events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			whileHanded = pl.p.CaughtUp(later)
+			return events.DynamoDBEventResponse{}, nil
+		},
+	}
+	h.mu.Unlock()
+	f.add("shard-1", "", 1)
+	pl.wait(handedLast("3"))
+	for !pl.p.CaughtUp(later) {
+		if time.Now().After(deadline) {
+			t.Fatal("never caught up with the new record")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if whileHanded {
+		t.Error("caught up with a record while it was being handed")
+	}
+	if pl.p.CaughtUp(time.Now().Add(time.Hour)) {
+		t.Error("caught up with the future")
+	}
+	pl.stop()
 }

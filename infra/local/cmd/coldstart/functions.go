@@ -54,6 +54,11 @@ var functions = map[string]function{
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
+	"publisher": {
+		env:   given(config.Publisher),
+		event: mustJSON(events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{}}),
+		check: wantNoStreamFailures,
+	},
 	"reconcile": {
 		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get
@@ -97,6 +102,8 @@ func settings(stubURL string) map[string]string {
 	return map[string]string{
 		config.BridgeTable.Name:          "kapso-bridge-" + schema.Bridge.ID,
 		config.IdempotencyTable.Name:     "kapso-bridge-" + schema.Idempotency.ID,
+		config.EventsTable.Name:          "kapso-bridge-" + schema.Events.ID,
+		config.EventsTopicARN.Name:       "arn:aws:sns:" + region + ":" + accountID + ":kapso-bridge-" + schema.EventsTopic.ID,
 		config.LifecycleQueueURL.Name:    stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
 		config.MessagesQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
 		config.LifecycleDLQURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.DLQID(),
@@ -189,6 +196,17 @@ func wantHTTPStatus(status int) func([]byte) error {
 		}
 		return nil
 	}
+}
+
+func wantNoStreamFailures(body []byte) error {
+	var res events.DynamoDBEventResponse
+	if err := json.Unmarshal(body, &res); err != nil {
+		return fmt.Errorf("answer is not a stream batch response: %w: %s", err, excerpt(body))
+	}
+	if len(res.BatchItemFailures) > 0 {
+		return fmt.Errorf("reported %d failed records of an empty batch", len(res.BatchItemFailures))
+	}
+	return nil
 }
 
 func wantNoBatchItemFailures(body []byte) error {

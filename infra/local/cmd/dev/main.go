@@ -207,6 +207,20 @@ func (p *progress) remind() {
 
 func (p *progress) done() { p.once.Do(func() { close(p.stop) }) }
 
+// events says where make dev tells its events: the topic, and how to
+// subscribe a queue of one's own to it, on fauxqs; and the feed.
+func events(topic, endpoint, token, url string) string {
+	return fmt.Sprintf(`Events topic (every event, message attributes type and tenant_id): %[1]s
+   a queue of yours gets them once subscribed (raw delivery: each message is one event's JSON):
+   aws --endpoint-url %[2]s sqs create-queue --queue-name my-events
+   aws --endpoint-url %[2]s sns subscribe --topic-arn %[1]s --protocol sqs \
+     --notification-endpoint arn:aws:sqs:us-east-1:000000000000:my-events --attributes RawMessageDelivery=true
+   (one tenant's only: --attributes '{"RawMessageDelivery":"true","FilterPolicy":"{\"tenant_id\":[\"acme\"]}"}'),
+   then read it with sqs receive-message --message-attribute-names All; or read the feed:
+   curl -s %[4]s/v1/events -H 'Authorization: Bearer %[3]s'
+`, topic, endpoint, token, url)
+}
+
 // walkthrough is what make dev prints once ready; dbPath is where
 // DynamoDB Local keeps its data, "" for none of make dev's own.
 func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
@@ -220,6 +234,9 @@ func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
 	if s.Services != nil {
 		fmt.Fprintf(&b, "DynamoDB Local at %s, SQS (fauxqs) at %s (for the AWS CLI: --endpoint-url)\n",
 			s.Services.DynamoDBEndpoint, s.Services.SQSEndpoint)
+	}
+	if topic := s.Topics[schema.EventsTopic.ID]; topic != "" {
+		fmt.Fprint(&b, events(topic, s.SQSEndpoint, v[config.BridgeAPIToken.Name], s.URL))
 	}
 	switch {
 	case dbPath != "":

@@ -9,6 +9,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/infra/local/devstate"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // make dev's log is readable lines, not JSON, and a key repeated down a
@@ -129,5 +130,26 @@ func TestResetDeletesTheKeptData(t *testing.T) {
 	}
 	if _, err := os.Stat(data); !os.IsNotExist(err) {
 		t.Fatalf("data kept after reset: %v", err)
+	}
+}
+
+// The banner names the events topic and how to subscribe a queue of one's
+// own to it on fauxqs, and the feed.
+func TestBannerSaysHowToSubscribeToTheEvents(t *testing.T) {
+	settings, _ := stack.Resolve(func(string) string { return "" })
+	const topic = "arn:aws:sns:us-east-1:000000000000:kb-local-events"
+	s := &stack.Stack{URL: "http://127.0.0.1:8080", SimURL: "http://127.0.0.1:8090", SQSEndpoint: "http://127.0.0.1:4566",
+		Env: env(nil), Topics: map[string]string{schema.EventsTopic.ID: topic}}
+	w := walkthrough(s, settings, "")
+	for _, want := range []string{
+		"Events topic (every event, message attributes type and tenant_id): " + topic,
+		"aws --endpoint-url http://127.0.0.1:4566 sns subscribe --topic-arn " + topic + " --protocol sqs",
+		"--attributes RawMessageDelivery=true",
+		"curl -s http://127.0.0.1:8080/v1/events -H 'Authorization: Bearer dev-bridge-token'",
+		`"FilterPolicy":"{\"tenant_id\":[\"acme\"]}"`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("walkthrough lacks %q:\n%s", want, w)
+		}
 	}
 }
