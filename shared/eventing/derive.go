@@ -204,9 +204,7 @@ func statusDraft(tenantID, src, id string, rank int64, data bridgeevents.Message
 
 // --- conversations ---
 
-// The statuses conversation.status_changed tells, in their order at one
-// instant: the version of each is its instant in microseconds times
-// conversationStates, plus its place in conversationOrder.
+// The statuses conversation.status_changed tells.
 const (
 	conversationCreated = "created"
 	conversationActive  = "active"
@@ -214,9 +212,19 @@ const (
 	conversationEnded   = "ended"
 )
 
-var conversationOrder = []string{conversationCreated, conversationActive, conversationIdle, conversationEnded}
-
-var conversationStates = int64(len(conversationOrder))
+// conversationPlace is a status's place among those of one instant: a
+// conversation is created, then active, then quiet, then ended.
+func conversationPlace(state string) int64 {
+	switch state {
+	case conversationActive:
+		return 1
+	case conversationIdle:
+		return 2
+	case conversationEnded:
+		return 3
+	}
+	return 0
+}
 
 func conversationState(c messaging.Conversation) string {
 	switch {
@@ -229,10 +237,11 @@ func conversationState(c messaging.Conversation) string {
 }
 
 // conversationVersion orders a conversation's statuses: by its latest
-// activity, or inactivity report, then by status.
+// activity, or inactivity report, in microseconds, then by their place at
+// one instant.
 func conversationVersion(c messaging.Conversation, state string) int64 {
 	at := max(messaging.Instant(c.LastActiveAt), messaging.Instant(c.InactiveSince))
-	return at/1000*conversationStates + int64(slices.Index(conversationOrder, state))
+	return at/1000*4 + conversationPlace(state)
 }
 
 // conversationEvents: conversation.status_changed when a conversation is
