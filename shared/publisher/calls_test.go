@@ -81,7 +81,6 @@ func TestAWSCallsPerEvent(t *testing.T) {
 	}
 	evs := told.n
 	perEvent := float64(dbCalls.Total()+snsCalls.Total()) / float64(evs)
-	// make bench may read this line.
 	t.Logf("aws_calls_per_event publisher=%.3f records=%d events=%d feed_calls=%v topic_calls=%v", perEvent, records, evs,
 		dbCalls.Counts(), snsCalls.Counts())
 	if records < 2*n || evs != n || perEvent > 0.25 {
