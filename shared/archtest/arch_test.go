@@ -43,7 +43,7 @@ var roles = []role{
 		"shared/delivery"}},
 	// What talks to the world: Kapso, AWS's services (and the tables and
 	// queues they hold), and Lambda's ways of calling a function.
-	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/schema",
+	{"adapter", []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/snstopic", "shared/config/awssecrets", "shared/schema",
 		"shared/lambdahttp", "shared/lambdasqs"}},
 	// What builds each function from its settings.
 	{"wiring", []string{"shared/app/...", "shared/config", "functions/..."}},
@@ -83,7 +83,7 @@ const awsSDK, smithy = "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go
 
 // The Kapso adapter and the stores, which only the wiring hands to the
 // packages that use them through their interfaces.
-var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue"}
+var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/snstopic"}
 
 var rules = []rule{
 	{
