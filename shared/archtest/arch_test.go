@@ -39,6 +39,7 @@ var roles = []role{
 		"bridgeevents", "shared/apiview"}},
 	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
 	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
+		"shared/eventwebhooksworker",
 		// What every queue worker does with a message before its own work.
 		"shared/delivery"}},
 	// What talks to the world: Kapso, AWS's services (and the tables and
