@@ -123,12 +123,12 @@ reconcile:
 	$(GO) run ./infra/local/cmd/reconcile
 
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
-## QUEUE=lifecycle|messages|outbound; the queues of the make dev running with PORT
+## QUEUE=lifecycle|messages|outbound|event-webhooks; the queues of the make dev running with PORT
 ## (8080 unless set), or the deployed stack with AWS=1 (usual AWS credentials,
 ## STACK_NAME); MAX=n moves at most n
 .PHONY: redrive
 redrive:
-	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle, QUEUE=messages or QUEUE=outbound" >&2; exit 2; }
+	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle, QUEUE=messages, QUEUE=outbound or QUEUE=event-webhooks" >&2; exit 2; }
 	$(GO) run ./infra/local/cmd/redrive -queue '$(QUEUE)' $(if $(AWS),-aws) $(if $(MAX),-max '$(MAX)')
 
 clean:

@@ -51,6 +51,10 @@ var mayLink = map[string][]string{
 	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/outboundworker", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
+	// The webhook sender reads and signs events, and keeps a message that
+	// is none aside in the bridge table.
+	"eventwebhooks": {"shared/app/eventwebhooksapp", "shared/config/awssecrets", "shared/lambdasqs", "shared/delivery",
+		"shared/eventwebhooksworker", "bridgeevents", "shared/dynamo", "shared/sqsqueue", "shared/envelope"},
 }
 
 // linkedThroughAdapters are packages a function links only because an
@@ -70,6 +74,8 @@ var linkedThroughAdapters = map[string][]string{
 	"reconcile": {"shared/messaging"},
 	"messages":  {"shared/onboarding", "shared/idempotency"},
 	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope"},
+	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/errs", "shared/kapso",
+		"shared/meta", "shared/rawjson"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -79,13 +85,14 @@ var baseServices = []string{"signin", "sso", "ssooidc", "sts"}
 // mayCall lists, besides baseServices, the AWS service clients each
 // function may link: the ones its wiring builds.
 var mayCall = map[string][]string{
-	"ingest":    {"dynamodb", "sqs", "secretsmanager"},
-	"tenantapi": {"dynamodb", "sqs", "secretsmanager"},
-	"redirect":  {"dynamodb", "sqs"},
-	"lifecycle": {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile": {"dynamodb", "sqs", "secretsmanager"},
-	"messages":  {"dynamodb"},
-	"outbound":  {"dynamodb", "sqs", "secretsmanager"},
+	"ingest":        {"dynamodb", "sqs", "secretsmanager"},
+	"tenantapi":     {"dynamodb", "sqs", "secretsmanager"},
+	"redirect":      {"dynamodb", "sqs"},
+	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":     {"dynamodb", "sqs", "secretsmanager"},
+	"messages":      {"dynamodb"},
+	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
+	"eventwebhooks": {"dynamodb", "sqs", "secretsmanager"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

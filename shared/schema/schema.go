@@ -190,7 +190,7 @@ var (
 		Retention: 4 * 24 * time.Hour,
 		EnvVar:    "EVENT_WEBHOOKS_QUEUE_URL",
 	}
-	Queues = []Queue{Lifecycle, Messages, Outbound}
+	Queues = []Queue{Lifecycle, Messages, Outbound, EventWebhooks}
 )
 
 // MaxSQSMessageBytes is every queue's MaximumMessageSize, set explicitly
