@@ -46,7 +46,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ## check: static checks: gofmt, go vet, staticcheck (pinned), and govulncheck
 ## against a vulnerability database built from the Go module proxy alone
 check: vet
-	@unformatted=$$(gofmt -l shared functions infra testkit docs events bridgeevents); \
+	@unformatted=$$(gofmt -l shared functions infra testkit docs events bridgeevents examples); \
 	  [ -z "$$unformatted" ] || { echo "gofmt -w needed on: $$unformatted" >&2; exit 1; }
 	$(GO) run $(STATICCHECK) ./...
 	cd infra/cdk && $(GO) run $(STATICCHECK) ./...
@@ -123,13 +123,23 @@ reconcile:
 	$(GO) run ./infra/local/cmd/reconcile
 
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
-## QUEUE=lifecycle|messages|outbound; the queues of the make dev running with PORT
+## QUEUE=lifecycle|messages|outbound|event-webhooks; the queues of the make dev running with PORT
 ## (8080 unless set), or the deployed stack with AWS=1 (usual AWS credentials,
 ## STACK_NAME); MAX=n moves at most n
 .PHONY: redrive
 redrive:
-	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle, QUEUE=messages or QUEUE=outbound" >&2; exit 2; }
+	@[ -n "$${QUEUE:-}" ] || { echo "make redrive: set QUEUE=lifecycle, QUEUE=messages, QUEUE=outbound or QUEUE=event-webhooks" >&2; exit 2; }
 	$(GO) run ./infra/local/cmd/redrive -queue '$(QUEUE)' $(if $(AWS),-aws) $(if $(MAX),-max '$(MAX)')
+
+## autoreply: the example consumer (examples/autoreply) on 127.0.0.1:$AUTOREPLY_PORT
+## (8070), beside the make dev running with PORT and
+## EVENTS_WEBHOOK_URL=http://127.0.0.1:8070/events: it verifies every event and
+## answers each message a person sends; make dev's secret and token unless set
+.PHONY: autoreply
+autoreply:
+	EVENTS_WEBHOOK_SECRET="$${EVENTS_WEBHOOK_SECRET:-whsec_a2Fwc28tYnJpZGdlIGRldiBldmVudHMgd2ViaG9va3M=}" \
+	BRIDGE_API_TOKEN="$${BRIDGE_API_TOKEN:-dev-bridge-token}" \
+	  $(GO) run ./examples/autoreply -listen "127.0.0.1:$${AUTOREPLY_PORT:-8070}" -api "http://127.0.0.1:$${PORT:-8080}"
 
 clean:
 	rm -rf build cdk.out

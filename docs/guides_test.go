@@ -139,9 +139,9 @@ func TestREADMEIsAFrontPage(t *testing.T) {
 }
 
 // pathRoots are the folders whose files and packages a guide may name.
-var pathRoots = []string{"shared", "testkit", "infra", "functions", "docs", "events", "scripts"}
+var pathRoots = []string{"shared", "testkit", "infra", "functions", "docs", "events", "scripts", "examples", "bridgeevents"}
 
-var codePath = regexp.MustCompile(`(?:^|[\s"'=])(?:\./)?((?:shared|testkit|infra|functions|docs|events|scripts)/[A-Za-z0-9_./-]*)`)
+var codePath = regexp.MustCompile(`(?:^|[\s"'=])(?:\./)?((?:shared|testkit|infra|functions|docs|events|scripts|examples|bridgeevents)/[A-Za-z0-9_./-]*)`)
 
 // Every path a guide names, in prose or in a command, exists.
 func TestNamedPathsExist(t *testing.T) {
@@ -426,12 +426,12 @@ func TestNamedTestsExist(t *testing.T) {
 
 var qualified = regexp.MustCompile(`^([a-z][a-z0-9]*)\.([A-Z][A-Za-z0-9_]*)$`)
 
-// packageDecls maps the name of every package under shared/ and testkit/
-// to the names it declares at top level.
+// packageDecls maps the name of every package under shared/ and testkit/,
+// and of bridgeevents, to the names it declares at top level.
 func packageDecls(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	out := map[string]map[string]bool{}
-	for _, dir := range goPackageDirs(t, "shared", "testkit") {
+	for _, dir := range goPackageDirs(t, "shared", "testkit", "bridgeevents") {
 		files, _ := filepath.Glob(filepath.Join(root, dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
@@ -470,8 +470,8 @@ func packageDecls(t *testing.T) map[string]map[string]bool {
 	return out
 }
 
-// Every pkg.Name a guide names, of a package of shared/ or testkit/, is
-// declared there.
+// Every pkg.Name a guide names, of a package of shared/, testkit/ or
+// bridgeevents, is declared there.
 func TestNamedIdentifiersExist(t *testing.T) {
 	decls := packageDecls(t)
 	eachNamed(t, 5, func(s string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"reflect"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/awsaccess"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/eventwebhooksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
@@ -84,6 +87,13 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		w, err := outboundapp.Worker(ctx, b, c)
 		return w, given, err
 	},
+	config.EventWebhooks: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := eventwebhooksapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		w, err := eventwebhooksapp.Worker(ctx, b, c)
+		return w, given, err
+	},
 }
 
 // capturesNoAdapter are function values, by name, read to capture nothing
@@ -146,12 +156,13 @@ func newResources() resources {
 	return r
 }
 
-// recordedSecrets answers every secret and remembers which were read.
+// recordedSecrets answers every secret, in the shape every secret takes (a
+// signing secret is whsec_ and base64), and remembers which were read.
 type recordedSecrets struct{ arns []string }
 
 func (s *recordedSecrets) SecretValue(_ context.Context, arn string) (string, error) {
 	s.arns = append(s.arns, arn)
-	return "value-of-" + arn, nil
+	return bridgeevents.SecretPrefix + base64.StdEncoding.EncodeToString([]byte("value-of-"+arn)), nil
 }
 
 // grants are actions by resource (construct name, "*" for none).

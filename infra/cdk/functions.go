@@ -28,6 +28,8 @@ var secrets = []secret{
 		"Bearer token the SaaS backend presents to the /v1 API"},
 	{config.MetaAppSecret, "meta-app-secret", "MetaAppSecretArn",
 		"Meta app secret for raw Meta webhooks (optional, may stay empty)"},
+	{config.EventsWebhookSecret, "events-webhook-secret", "EventsWebhookSecretArn",
+		"Standard Webhooks signing secret (whsec_...) of the events POSTed to the SaaS's webhook URL"},
 }
 
 // access is one least-privilege grant: actions on exactly one table (and, for
@@ -212,6 +214,7 @@ var functions = []function{
 			sendTo(schema.Outbound),
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
+			readBacklog(schema.EventWebhooks),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.
@@ -285,6 +288,27 @@ var functions = []function{
 			onTable(schema.Bridge, "dynamodb:PutItem"),
 			// Each event appended to the feed.
 			onTable(schema.Events, "dynamodb:BatchWriteItem"),
+		},
+	},
+	{
+		Name:        config.EventWebhooks,
+		Description: "POSTs each event to the SaaS's webhook URL, signed per Standard Webhooks, and holds a failed one back until its next attempt",
+		// Network-bound (the SaaS's endpoint): little CPU needed.
+		MemoryMB: 256,
+		// The event-webhooks queue's visibility timeout is six times this.
+		Timeout: schema.EventWebhooks.ConsumerTimeout,
+		Access: []access{
+			// A message that is no event, kept aside.
+			onTable(schema.Bridge, "dynamodb:PutItem"),
+		},
+		Consumes: &consumer{
+			Queue: schema.EventWebhooks,
+			// Each event is one POST of at most 5 s, run concurrently.
+			BatchSize:         10,
+			MaxBatchingWindow: 0,
+			// A failing endpoint is retried on the schedule, not by more
+			// pollers.
+			MaxConcurrency: 2,
 		},
 	},
 }

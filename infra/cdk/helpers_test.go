@@ -27,6 +27,8 @@ var (
 const (
 	testSuccessURL = "https://app.example.com/connected"
 	testFailureURL = "https://app.example.com/failed"
+	// The test stack sends webhooks.
+	testEventsWebhookURL = "https://app.example.com/kapso/events"
 )
 
 type cfnTemplate struct {
@@ -58,6 +60,7 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(assets)
 	settings, err := LoadSettings(mapLookup(map[string]string{
 		"assetDir": assets, "appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL,
+		"eventsWebhookUrl": testEventsWebhookURL,
 	}), noEnv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -41,12 +41,19 @@ type Settings struct {
 	// How long the reconciler looks for a send of unknown outcome in
 	// Kapso's records before it fails it as unconfirmed.
 	OutboundUnconfirmedAfter time.Duration
+	// The SaaS's endpoint the eventwebhooks function POSTs every event to.
+	EventsWebhookURL string
 }
 
 // suppliedByStack are settings a deploy may leave out although the
 // functions need them: the stack has a value of its own (the public base
 // URL is the API's endpoint).
 var suppliedByStack = []string{config.PublicBaseURL.Name}
+
+// optionalAtDeploy are settings a deploy may leave out although a function
+// needs them: a SaaS may take its events from the topic or the feed alone,
+// and then sends no webhooks.
+var optionalAtDeploy = []string{config.EventsWebhookURL.Name}
 
 // Lambda's accepted application log levels.
 var logLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
@@ -80,7 +87,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		if v == "" {
 			v = st.Default
 		}
-		if v == "" && st.Required() && !slices.Contains(suppliedByStack, st.Name) {
+		if v == "" && st.Required() && !slices.Contains(suppliedByStack, st.Name) && !slices.Contains(optionalAtDeploy, st.Name) {
 			problems = append(problems, fmt.Sprintf("%s is required: pass -c %s=... or set %s", st.Context, st.Context, st.Name))
 		}
 		raw[st.Context] = strings.TrimSpace(v)
@@ -95,6 +102,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		PublicBaseURL:     strings.TrimSuffix(raw[config.PublicBaseURL.Context], "/"),
 		LogLevel:          strings.ToUpper(raw[config.LogLevel.Context]),
 		ReconcileSchedule: raw[config.ReconcileSchedule.Context],
+		EventsWebhookURL:  raw[config.EventsWebhookURL.Context],
 	}
 	// Kapso and the public endpoint carry secrets and signatures: https only.
 	// The app's own pages may be plain http while the SaaS is being developed.
@@ -105,6 +113,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		{config.KapsoAPIBaseURL.Context, []string{"https"}},
 		{config.KapsoMetaBaseURL.Context, []string{"https"}},
 		{config.PublicBaseURL.Context, []string{"https"}},
+		{config.EventsWebhookURL.Context, []string{"https"}},
 		{config.AppSuccessURL.Context, []string{"https", "http"}},
 		{config.AppFailureURL.Context, []string{"https", "http"}},
 	} {
@@ -166,6 +175,7 @@ func (b *bridge) addSettings() {
 	b.values[config.KapsoMetaBaseURL.Name] = jsii.String(b.settings.KapsoMetaBaseURL)
 	b.values[config.SendRatePerNumber.Name] = jsii.String(strconv.Itoa(b.settings.SendRatePerNumber))
 	b.values[config.OutboundUnconfirmedAfter.Name] = jsii.String(formatDuration(b.settings.OutboundUnconfirmedAfter))
+	b.values[config.EventsWebhookURL.Name] = jsii.String(b.settings.EventsWebhookURL)
 }
 
 // formatDuration writes d as a Go duration without its zero tail: 1h, not 1h0m0s.

@@ -52,7 +52,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
-		"outboundUnconfirmedAfter": "an hour",
+		"outboundUnconfirmedAfter": "an hour", "eventsWebhookUrl": "http://saas.example.com/events",
 	}), noEnv)
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -64,10 +64,19 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
+		"eventsWebhookUrl must be an absolute https URL",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// A deploy may send no webhooks: eventsWebhookUrl may be left out.
+func TestEventsWebhookURLMayBeLeftOut(t *testing.T) {
+	s, err := LoadSettings(mapLookup(map[string]string{"appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL}), noEnv)
+	if err != nil || s.EventsWebhookURL != "" {
+		t.Fatalf("without eventsWebhookUrl: %+v %v", s, err)
 	}
 }
 
@@ -149,6 +158,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"kapsoMetaBaseUrl", "KAPSO_META_BASE_URL", "https://m.example/meta/", func(s Settings) any { return s.KapsoMetaBaseURL }, "https://m.example/meta"},
 		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
 		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
+		{"eventsWebhookUrl", "EVENTS_WEBHOOK_URL", "https://e.example/hook", func(s Settings) any { return s.EventsWebhookURL }, "https://e.example/hook"},
 	}
 	required := map[string]string{"APP_SUCCESS_URL": testSuccessURL, "APP_FAILURE_URL": testFailureURL}
 	for _, c := range cases {

@@ -124,6 +124,7 @@ func TestOutputs(t *testing.T) {
 		"ProjectWebhookSecretArn": "ProjectWebhookSecretSecret",
 		"BridgeApiTokenSecretArn": "BridgeApiTokenSecret",
 		"MetaAppSecretArn":        "MetaAppSecretSecret",
+		"EventsWebhookSecretArn":  "EventsWebhookSecretSecret",
 		"AlarmTopicArn":           "AlarmTopic",
 	}
 	for name, value := range want {
@@ -214,6 +215,8 @@ func TestQueues(t *testing.T) {
 		"Lifecycle": {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "LifecycleFunction"},
 		"Messages":  {visibility: 180, retention: 14 * day, maxReceive: 5, consumer: "MessagesFunction"},
 		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "OutboundFunction"},
+		// A day of retries: 5 s, 30 s, 2 min, 10 min, 1 h, then hourly.
+		"EventWebhooks": {visibility: 180, retention: 4 * day, maxReceive: 29, consumer: "EventwebhooksFunction"},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -265,8 +268,8 @@ func TestQueues(t *testing.T) {
 
 func TestWorkersConsumeTheirQueues(t *testing.T) {
 	mappings := ofType("AWS::Lambda::EventSourceMapping")
-	if len(mappings) != 3 {
-		t.Fatalf("event source mappings = %d, want 3", len(mappings))
+	if len(mappings) != 4 {
+		t.Fatalf("event source mappings = %d, want 4", len(mappings))
 	}
 	for _, w := range []struct {
 		name, queue           string
@@ -275,6 +278,7 @@ func TestWorkersConsumeTheirQueues(t *testing.T) {
 		{"Lifecycle", "Lifecycle", 5, 2},
 		{"Messages", "Messages", 10, 5},
 		{"Outbound", "Outbound", 10, 5},
+		{"Eventwebhooks", "EventWebhooks", 10, 2},
 	} {
 		assert(t, w.name+" event source mapping", func() {
 			template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
@@ -329,6 +333,7 @@ func TestSecretsAreCreatedEmpty(t *testing.T) {
 		"ProjectWebhookSecretSecret": "KapsoBridge/project-webhook-secret",
 		"BridgeApiTokenSecret":       "KapsoBridge/bridge-api-token",
 		"MetaAppSecretSecret":        "KapsoBridge/meta-app-secret",
+		"EventsWebhookSecretSecret":  "KapsoBridge/events-webhook-secret",
 	}
 	if got := len(ofType("AWS::SecretsManager::Secret")); got != len(want) {
 		t.Errorf("secrets = %d, want %d", got, len(want))
@@ -402,15 +407,16 @@ var wantGrants = map[string]map[string][]string{
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
-		"BridgeTable/index/gsi1":   {"dynamodb:Query"},
-		"BridgeTable/index/gsi2":   {"dynamodb:Query"},
-		"KapsoApiKeySecret":        {"secretsmanager:GetSecretValue"},
-		"DataKey":                  {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
-		"MessagesQueue":            {"sqs:SendMessage"},
-		"OutboundQueue":            {"sqs:SendMessage"},
-		"LifecycleDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
-		"MessagesDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
-		"OutboundDeadLetterQueue":  {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"BridgeTable/index/gsi1":       {"dynamodb:Query"},
+		"BridgeTable/index/gsi2":       {"dynamodb:Query"},
+		"KapsoApiKeySecret":            {"secretsmanager:GetSecretValue"},
+		"DataKey":                      {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"MessagesQueue":                {"sqs:SendMessage"},
+		"OutboundQueue":                {"sqs:SendMessage"},
+		"LifecycleDeadLetterQueue":     {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"MessagesDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"OutboundDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"EventWebhooksDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	},
 	"Outbound": {
 		// The outbound message read and moved (its accept a transaction of
@@ -422,6 +428,16 @@ var wantGrants = map[string]map[string][]string{
 		// Its event source, and the paced or refused sends it puts back.
 		"OutboundQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"},
+	},
+	"Eventwebhooks": {
+		// A message that is no event, kept aside.
+		"BridgeTable":               {"dynamodb:PutItem"},
+		"EventsWebhookSecretSecret": {"secretsmanager:GetSecretValue"},
+		"DataKey":                   {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		// Its event source, whose ChangeMessageVisibility also holds a
+		// failed event back until its next attempt.
+		"EventWebhooksQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 }
 
@@ -485,12 +501,14 @@ var wantFunctions = map[string]struct {
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
-	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
+	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
 		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
 		"OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
+	"Eventwebhooks": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_WEBHOOK_SECRET_ARN", "EVENTS_WEBHOOK_URL",
+		"EVENT_WEBHOOKS_QUEUE_URL", "LOG_LEVEL"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {
@@ -567,6 +585,9 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"outbound KAPSO_API_KEY_SECRET_ARN":       {render(vars("outbound")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"outbound KAPSO_META_BASE_URL":            {vars("outbound")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
 		"outbound SEND_RATE_PER_NUMBER":           {vars("outbound")["SEND_RATE_PER_NUMBER"], "20"},
+		"eventwebhooks EVENT_WEBHOOKS_QUEUE_URL":  {render(vars("eventwebhooks")["EVENT_WEBHOOKS_QUEUE_URL"]), "EventWebhooksQueue"},
+		"eventwebhooks EVENTS_WEBHOOK_URL":        {vars("eventwebhooks")["EVENTS_WEBHOOK_URL"], testEventsWebhookURL},
+		"eventwebhooks EVENTS_WEBHOOK_SECRET_ARN": {render(vars("eventwebhooks")["EVENTS_WEBHOOK_SECRET_ARN"]), "EventsWebhookSecretSecret"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {
@@ -589,7 +610,7 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 		threshold    float64
 	}
 	expected := map[string]want{}
-	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "OutboundDlq", "ReconcileScheduleDlq"} {
+	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "OutboundDlq", "EventWebhooksDlq", "ReconcileScheduleDlq"} {
 		expected[dlq+"NotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
 		expected[dlq+"OldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
 	}

@@ -2,13 +2,16 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/eventwebhooksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
@@ -65,13 +68,20 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := publisherapp.Worker(ctx, b, publisherapp.NewClients(b.AWS))
 		return err
 	},
+	config.EventWebhooks: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := eventwebhooksapp.NewClients(b.AWS)
+		c.Secrets = src
+		_, err := eventwebhooksapp.Worker(ctx, b, c)
+		return err
+	},
 }
 
-// secretsByARN answers any secret with a value made from its ARN.
+// secretsByARN answers any secret with a value made from its ARN, in the
+// shape every secret takes: a signing secret is whsec_ and base64.
 type secretsByARN struct{}
 
 func (secretsByARN) SecretValue(_ context.Context, arn string) (string, error) {
-	return "value-of-" + arn, nil
+	return bridgeevents.SecretPrefix + base64.StdEncoding.EncodeToString([]byte("value-of-"+arn)), nil
 }
 
 // The stacks give each function the settings shared/config lists for it,

@@ -58,6 +58,10 @@ var mayLink = map[string][]string{
 	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/outboundworker", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
+	// The webhook sender reads and signs events, and keeps a message that
+	// is none aside in the bridge table.
+	"eventwebhooks": {"shared/app/eventwebhooksapp", "shared/config/awssecrets", "shared/lambdasqs", "shared/delivery",
+		"shared/eventwebhooksworker", "bridgeevents", "shared/dynamo", "shared/sqsqueue", "shared/envelope"},
 }
 
 // linkedThroughAdapters are packages a function links only because an
@@ -80,6 +84,8 @@ var linkedThroughAdapters = map[string][]string{
 	"messages":  {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"publisher": {"shared/idempotency"},
+	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/errs", "shared/kapso",
+		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -89,14 +95,15 @@ var baseServices = []string{"signin", "sso", "ssooidc", "sts"}
 // mayCall lists, besides baseServices, the AWS service clients each
 // function may link: the ones its wiring builds.
 var mayCall = map[string][]string{
-	"ingest":    {"dynamodb", "sqs", "secretsmanager"},
-	"tenantapi": {"dynamodb", "sqs", "secretsmanager"},
-	"redirect":  {"dynamodb", "sqs"},
-	"lifecycle": {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile": {"dynamodb", "sqs", "secretsmanager"},
-	"messages":  {"dynamodb"},
-	"outbound":  {"dynamodb", "sqs", "secretsmanager"},
-	"publisher": {"dynamodb", "sns"},
+	"ingest":        {"dynamodb", "sqs", "secretsmanager"},
+	"tenantapi":     {"dynamodb", "sqs", "secretsmanager"},
+	"redirect":      {"dynamodb", "sqs"},
+	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":     {"dynamodb", "sqs", "secretsmanager"},
+	"messages":      {"dynamodb"},
+	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
+	"publisher":     {"dynamodb", "sns"},
+	"eventwebhooks": {"dynamodb", "sqs", "secretsmanager"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

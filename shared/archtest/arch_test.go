@@ -19,9 +19,9 @@ import (
 )
 
 // role names what a package is. Every package of the module under shared/,
-// functions/, testkit/ and infra/ has exactly one, and the rules forbid
-// imports by role. A pattern is a package path inside the module, or one
-// ending in "/..." for that directory and every package below it.
+// functions/, testkit/, infra/ and examples/ has exactly one, and the rules
+// forbid imports by role. A pattern is a package path inside the module, or
+// one ending in "/..." for that directory and every package below it.
 type role struct {
 	name     string
 	packages []string
@@ -39,6 +39,7 @@ var roles = []role{
 		"bridgeevents", "shared/apiview"}},
 	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
 	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
+		"shared/eventwebhooksworker",
 		// What every queue worker does with a message before its own work.
 		"shared/delivery",
 		// The bridge table stream's consumer.
@@ -57,10 +58,12 @@ var roles = []role{
 	// The local stack, the Kapso simulator, the tools behind make, and the
 	// reading of the adapters that the CDK stack's tests do.
 	{"local tooling", []string{"infra/local/...", "infra/awsaccess"}},
+	// What a SaaS backend's own code looks like: consumers of the events.
+	{"example", []string{"examples/..."}},
 }
 
 // roleDirs are where every package has a role.
-var roleDirs = []string{"shared/", "functions/", "testkit/", "infra/", "bridgeevents"}
+var roleDirs = []string{"shared/", "functions/", "testkit/", "infra/", "bridgeevents", "examples/"}
 
 // inRoles is the patterns of the named roles.
 func inRoles(names ...string) []string {
@@ -125,6 +128,13 @@ var rules = []rule{
 		why:       "a SaaS backend imports bridgeevents: it must bring the standard library alone",
 	},
 	{
+		who:       "example",
+		packages:  inRoles("example"),
+		forbidden: []string{"github.com/"},
+		allowed:   []string{"bridgeevents"},
+		why:       "an example stands, as a SaaS backend would, on bridgeevents and the standard library alone",
+	},
+	{
 		who:       "in-memory twin",
 		packages:  []string{"testkit/memstore"},
 		forbidden: []string{awsSDK, smithy, "shared/dynamo", "shared/sqsqueue"},
@@ -181,8 +191,9 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
-// Every package is in the rules: each under shared/, functions/, testkit/
-// and infra/ has exactly one role, and every role's pattern names a package.
+// Every package is in the rules: each under shared/, functions/, testkit/,
+// infra/ and examples/ has exactly one role, and every role's pattern names
+// a package.
 func TestEveryPackageHasOneRole(t *testing.T) {
 	module, g := moduleGraph(t)
 	pkgs := modulePackages(g, module)
@@ -202,7 +213,7 @@ func TestEveryPackageHasOneRole(t *testing.T) {
 func TestRoleProblemsNameThePackage(t *testing.T) {
 	got := roleProblems([]string{"shared/onboarding", "shared/newthing", "functions/ingest", "docs", "testkit/memstore"})
 	want := []string{`shared/newthing has no role: add it to one of roles ("domain", "wire format", "handler", ` +
-		`"worker", "adapter", "wiring", "test kit", "local tooling")`}
+		`"worker", "adapter", "wiring", "test kit", "local tooling", "example")`}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems %q, want %q", got, want)
 	}

@@ -18,10 +18,13 @@ const (
 	Messages  Function = "messages"
 	Outbound  Function = "outbound"
 	Publisher Function = "publisher"
+	// EventWebhooks POSTs each event of the event-webhooks queue to the
+	// SaaS's webhook URL.
+	EventWebhooks Function = "eventwebhooks"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound, Publisher}
+var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound, Publisher, EventWebhooks}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -88,6 +91,12 @@ var (
 		Help: "SQS queue of the messages the tenant API accepted to send"}
 	OutboundDLQURL = Setting{Name: schema.Outbound.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
 		Help: "dead-letter queue of the outbound queue"}
+	// The webhook sender holds a failed event back on its queue until its
+	// next attempt.
+	EventWebhooksQueueURL = Setting{Name: schema.EventWebhooks.EnvVar, Resource: true, Functions: []Function{EventWebhooks},
+		Help: "SQS queue of the events to POST to EVENTS_WEBHOOK_URL, subscribed to the events topic"}
+	EventWebhooksDLQURL = Setting{Name: schema.EventWebhooks.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
+		Help: "dead-letter queue of the event-webhooks queue"}
 )
 
 // Secrets.
@@ -100,6 +109,8 @@ var (
 		Help: "Meta app secret, verifies X-Hub-Signature-256 on forwarded Meta payloads (optional)"}
 	BridgeAPIToken = Setting{Name: "BRIDGE_API_TOKEN", Secret: true, Functions: []Function{TenantAPI},
 		Help: "bearer token the SaaS backend presents to the /v1 API"}
+	EventsWebhookSecret = Setting{Name: "EVENTS_WEBHOOK_SECRET", Secret: true, Functions: []Function{EventWebhooks},
+		Help: "Standard Webhooks signing secret (whsec_ and the base64 of at least 24 bytes) of the events POSTed to EVENTS_WEBHOOK_URL"}
 )
 
 // Plain settings the functions read.
@@ -134,6 +145,10 @@ var (
 	// EventsRetentionDays' default is eventing.Retention (a test holds them equal).
 	EventsRetentionDays = Setting{Name: "EVENTS_RETENTION_DAYS", Default: "30", Functions: []Function{Publisher},
 		Help: "days the feed keeps each event (GET /v1/events)"}
+	// EventsWebhookURL must be https; http only to a loopback address, for
+	// a receiver on the machine running make dev.
+	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",
+		Help: "the SaaS's https endpoint every event is POSTed to, signed (make dev sends none unless it is set)"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )
@@ -166,11 +181,11 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL, EventsTopicARN,
-	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken,
+	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN,
+	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
-	EventsRetentionDays, LogLevel,
+	EventsRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
 }

@@ -13,7 +13,7 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest tenantapi redirect lifecycle reconcile messages outbound publisher"
+	all := "ingest tenantapi redirect lifecycle reconcile messages outbound publisher eventwebhooks"
 	type want struct {
 		def, kind, functions, context string
 	}
@@ -29,6 +29,10 @@ func TestSettings(t *testing.T) {
 		"MESSAGES_DLQ_URL":             {"", "resource", "reconcile", ""},
 		"OUTBOUND_QUEUE_URL":           {"", "resource", "tenantapi outbound reconcile", ""},
 		"OUTBOUND_DLQ_URL":             {"", "resource", "reconcile", ""},
+		"EVENT_WEBHOOKS_QUEUE_URL":     {"", "resource", "eventwebhooks", ""},
+		"EVENT_WEBHOOKS_DLQ_URL":       {"", "resource", "reconcile", ""},
+		"EVENTS_WEBHOOK_URL":           {"", "", "eventwebhooks", "eventsWebhookUrl"},
+		"EVENTS_WEBHOOK_SECRET":        {"", "secret", "eventwebhooks", ""},
 		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound", "kapsoMetaBaseUrl"},
 		"SEND_RATE_PER_NUMBER":         {"20", "", "outbound", "sendRatePerNumber"},
 		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},

@@ -176,7 +176,21 @@ var (
 		Retention: 4 * 24 * time.Hour,
 		EnvVar:    "OUTBOUND_QUEUE_URL",
 	}
-	Queues = []Queue{Lifecycle, Messages, Outbound}
+	// EventWebhooks carries every event of EventsTopic (subscribed with raw
+	// delivery: each message's body is one event's JSON) to the sender
+	// that POSTs it to the SaaS's webhook URL. A failed POST is tried again
+	// 5 s, 30 s, 2 min, 10 min and 1 h later, then hourly: 29 receives
+	// reach 24 hours after the first (shared/eventwebhooksworker holds the
+	// two equal), then the DLQ keeps the event for a redrive.
+	EventWebhooks = Queue{
+		ID:              "event-webhooks",
+		MaxReceiveCount: 29,
+		ConsumerTimeout: 30 * time.Second,
+		// Longer than the day of retries, counted from the event's publish.
+		Retention: 4 * 24 * time.Hour,
+		EnvVar:    "EVENT_WEBHOOKS_QUEUE_URL",
+	}
+	Queues = []Queue{Lifecycle, Messages, Outbound, EventWebhooks}
 )
 
 // MaxSQSMessageBytes is every queue's MaximumMessageSize, set explicitly
@@ -205,3 +219,19 @@ const (
 	EventAttrType   = "type"
 	EventAttrTenant = "tenant_id"
 )
+
+// Subscription is a queue subscribed to a topic.
+type Subscription struct {
+	Topic Topic
+	Queue Queue
+	// Raw delivers each message's body as published, without SNS's JSON
+	// envelope, and its attributes as the queue message's.
+	Raw bool
+}
+
+// EventWebhooksSubscription feeds every event of EventsTopic, as
+// published, to the EventWebhooks queue.
+var EventWebhooksSubscription = Subscription{Topic: EventsTopic, Queue: EventWebhooks, Raw: true}
+
+// Subscriptions lists every subscription.
+var Subscriptions = []Subscription{EventWebhooksSubscription}

@@ -1,6 +1,7 @@
 // Package snstopic is kapso-bridge's SNS adapter: the events topic the
-// publisher tells every event on, and the topics' creation from
-// shared/schema for the local stack and tests.
+// publisher tells every event on, and the topics and their queue
+// subscriptions made from shared/schema for the local stack and tests, as
+// the CDK stack makes them.
 package snstopic
 
 import (

@@ -38,13 +38,10 @@ func CreateQueue(ctx context.Context, client *sqs.Client, q schema.Queue, prefix
 	if err != nil {
 		return QueueURLs{}, fmt.Errorf("create queue %s: %w", dlqName, err)
 	}
-	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
+	dlqARN, err := QueueARN(ctx, client, aws.ToString(dlq.QueueUrl))
 	if err != nil {
-		return QueueURLs{}, fmt.Errorf("get arn of %s: %w", dlqName, err)
+		return QueueURLs{}, err
 	}
-	dlqARN := attrs.Attributes[string(types.QueueAttributeNameQueueArn)]
 	redrive, _ := json.Marshal(map[string]string{
 		"deadLetterTargetArn": dlqARN,
 		"maxReceiveCount":     strconv.Itoa(q.MaxReceiveCount),
@@ -63,6 +60,17 @@ func CreateQueue(ctx context.Context, client *sqs.Client, q schema.Queue, prefix
 		return QueueURLs{}, fmt.Errorf("create queue %s: %w", name, err)
 	}
 	return QueueURLs{URL: aws.ToString(main.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl), DLQARN: dlqARN}, nil
+}
+
+// QueueARN is the ARN of the queue at url.
+func QueueARN(ctx context.Context, client *sqs.Client, url string) (string, error) {
+	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return "", fmt.Errorf("get arn of %s: %w", url, err)
+	}
+	return attrs.Attributes[string(types.QueueAttributeNameQueueArn)], nil
 }
 
 // CreateQueues creates every schema queue under prefix, keyed by queue ID.

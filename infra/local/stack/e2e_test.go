@@ -48,6 +48,12 @@ func launchStackWith(t *testing.T, set map[string]string, with ...func(*stack.Op
 	if err != nil {
 		t.Fatal(err)
 	}
+	return launchStackOn(t, ln, set, with...)
+}
+
+// launchStackOn is launchStackWith serving kapso-bridge on ln.
+func launchStackOn(t *testing.T, ln net.Listener, set map[string]string, with ...func(*stack.Options)) *stack.Stack {
+	t.Helper()
 	sln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

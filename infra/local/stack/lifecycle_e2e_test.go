@@ -14,6 +14,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
@@ -152,7 +153,7 @@ func TestOnDemandReconcileFindsADroppedConnection(t *testing.T) {
 	if _, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", ""); conn["status"] == "connected" {
 		t.Fatal("connected before the reconciler ran")
 	}
-	if rep := reconcileNow(t, s); rep.OpenTenants.Fixed != 1 || !rep.Finished || rep.Errors != 0 || len(rep.DLQs) != 3 {
+	if rep := reconcileNow(t, s); rep.OpenTenants.Fixed != 1 || !rep.Finished || rep.Errors != 0 || len(rep.DLQs) != len(schema.Queues) {
 		t.Fatalf("report %+v", rep)
 	}
 	conn := waitConnection(t, s, "acme", func(c map[string]any) bool { return c["status"] == "connected" })

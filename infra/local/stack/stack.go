@@ -58,6 +58,8 @@ var devDefaults = map[string]string{
 	config.KapsoAPIBaseURL.Name: "",
 	// The simulator has no rate limit unless asked for one: unpaced.
 	config.ReconcileKapsoPerMinute.Name: "60000",
+	// The events POSTed to EVENTS_WEBHOOK_URL, when set, are signed with it.
+	config.EventsWebhookSecret.Name: devEventsWebhookSecret,
 }
 
 // The pages of the SaaS app the local stack stands in for (see appPage).
@@ -170,6 +172,10 @@ type Options struct {
 	// the functions' DynamoDB and SQS calls (a chaos run's many injected
 	// failures otherwise spend most of its time waiting).
 	AWSRetryMaxBackoff time.Duration
+	// EventWebhooksSchedule, when set, replaces the webhook sender's waits
+	// between attempts (5 s, 30 s, 2 min, 10 min, 1 h, then hourly), so a
+	// test sees an event through its retries in seconds.
+	EventWebhooksSchedule []time.Duration
 }
 
 // Stack is a running local kapso-bridge.
@@ -295,6 +301,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.OutboundQueueURL.Name] = s.Queues[schema.Outbound.ID].URL
 	vals[config.OutboundDLQURL.Name] = s.Queues[schema.Outbound.ID].DLQURL
 	vals[config.EventsTopicARN.Name] = s.Topics[schema.EventsTopic.ID]
+	vals[config.EventWebhooksQueueURL.Name] = s.Queues[schema.EventWebhooks.ID].URL
+	vals[config.EventWebhooksDLQURL.Name] = s.Queues[schema.EventWebhooks.ID].DLQURL
 
 	ln := o.Listener
 	if ln == nil {
@@ -371,6 +379,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.readStream(runCtx, events.Handle, source, b.Log)
+	if err := s.startEventWebhooks(runCtx, ctx, cfg, prefix, o.EventWebhooksSchedule, b, c); err != nil {
+		return nil, err
+	}
 	for pattern, h := range o.DevRoutes {
 		mux.Handle(pattern, h)
 	}

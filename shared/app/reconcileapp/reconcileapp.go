@@ -37,6 +37,8 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
 		schema.Outbound.DLQID():  r.String(config.OutboundDLQURL),
+		// Events whose day of webhook attempts ran out.
+		schema.EventWebhooks.DLQID(): r.String(config.EventWebhooksDLQURL),
 	}
 	limits := reconcile.Limits{KapsoCalls: r.Int(config.ReconcileKapsoCalls),
 		KapsoPerMinute: r.Int(config.ReconcileKapsoPerMinute)}

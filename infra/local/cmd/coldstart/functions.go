@@ -59,6 +59,11 @@ var functions = map[string]function{
 		event: mustJSON(events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{}}),
 		check: wantNoStreamFailures,
 	},
+	"eventwebhooks": {
+		env:   given(config.EventWebhooks),
+		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
+		check: wantNoBatchItemFailures,
+	},
 	"reconcile": {
 		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get
@@ -100,25 +105,30 @@ var eventTime = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
 // on 127.0.0.1. A setting left out takes its default.
 func settings(stubURL string) map[string]string {
 	return map[string]string{
-		config.BridgeTable.Name:          "kapso-bridge-" + schema.Bridge.ID,
-		config.IdempotencyTable.Name:     "kapso-bridge-" + schema.Idempotency.ID,
-		config.EventsTable.Name:          "kapso-bridge-" + schema.Events.ID,
-		config.EventsTopicARN.Name:       "arn:aws:sns:" + region + ":" + accountID + ":kapso-bridge-" + schema.EventsTopic.ID,
-		config.LifecycleQueueURL.Name:    stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
-		config.MessagesQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
-		config.LifecycleDLQURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.DLQID(),
-		config.MessagesDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.DLQID(),
-		config.OutboundQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.ID,
-		config.OutboundDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.DLQID(),
-		config.KapsoMetaBaseURL.Name:     stubURL + "/meta/whatsapp",
-		config.KapsoAPIBaseURL.Name:      stubURL + "/platform/v1",
-		config.KapsoAPIKey.Name:          "coldstart-kapso-api-key",
-		config.ProjectWebhookSecret.Name: "coldstart-project-webhook-secret",
-		config.MetaAppSecret.Name:        "coldstart-meta-app-secret",
-		config.BridgeAPIToken.Name:       "coldstart-bridge-api-token",
-		config.PublicBaseURL.Name:        "https://bridge.example.com",
-		config.AppSuccessURL.Name:        "https://app.example.com/whatsapp/connected",
-		config.AppFailureURL.Name:        "https://app.example.com/whatsapp/failed",
+		config.BridgeTable.Name:           "kapso-bridge-" + schema.Bridge.ID,
+		config.IdempotencyTable.Name:      "kapso-bridge-" + schema.Idempotency.ID,
+		config.EventsTable.Name:           "kapso-bridge-" + schema.Events.ID,
+		config.EventsTopicARN.Name:        "arn:aws:sns:" + region + ":" + accountID + ":kapso-bridge-" + schema.EventsTopic.ID,
+		config.LifecycleQueueURL.Name:     stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.ID,
+		config.MessagesQueueURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.ID,
+		config.LifecycleDLQURL.Name:       stubURL + "/" + accountID + "/kapso-bridge-" + schema.Lifecycle.DLQID(),
+		config.MessagesDLQURL.Name:        stubURL + "/" + accountID + "/kapso-bridge-" + schema.Messages.DLQID(),
+		config.OutboundQueueURL.Name:      stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.ID,
+		config.OutboundDLQURL.Name:        stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.DLQID(),
+		config.EventWebhooksQueueURL.Name: stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.ID,
+		config.EventWebhooksDLQURL.Name:   stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.DLQID(),
+		config.KapsoMetaBaseURL.Name:      stubURL + "/meta/whatsapp",
+		config.KapsoAPIBaseURL.Name:       stubURL + "/platform/v1",
+		config.KapsoAPIKey.Name:           "coldstart-kapso-api-key",
+		config.ProjectWebhookSecret.Name:  "coldstart-project-webhook-secret",
+		config.MetaAppSecret.Name:         "coldstart-meta-app-secret",
+		config.BridgeAPIToken.Name:        "coldstart-bridge-api-token",
+		// A signing secret is whsec_ and the base64 of at least 24 bytes.
+		config.EventsWebhookSecret.Name: "whsec_Y29sZHN0YXJ0LWV2ZW50cy13ZWJob29rLXNlY3JldA==",
+		config.EventsWebhookURL.Name:    "https://app.example.com/kapso/events",
+		config.PublicBaseURL.Name:       "https://bridge.example.com",
+		config.AppSuccessURL.Name:       "https://app.example.com/whatsapp/connected",
+		config.AppFailureURL.Name:       "https://app.example.com/whatsapp/failed",
 	}
 }
 

@@ -270,8 +270,25 @@ func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
    curl -s -X POST %[1]s/v1/tenants/acme/messages -H 'Authorization: Bearer %[2]s' \
      -H 'Idempotency-Key: hello-1' -d '{"to":"+16505551234","type":"text","text":{"body":"Olá!"}}'
 
-%[5]s reconcile runs a reconciler pass now; %[5]s redrive QUEUE=messages (lifecycle, outbound) moves
-dead letters back. They and sendevent find this stack by PORT alone. Ctrl-C stops everything.
+%[5]s reconcile runs a reconciler pass now; %[5]s redrive QUEUE=messages (lifecycle, outbound,
+event-webhooks) moves dead letters back. They and sendevent find this stack by PORT alone. Ctrl-C stops
+everything.
 `, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent, mk)
+	b.WriteString(webhooks(v, mk))
 	return b.String()
 }
+
+// webhooks says where make dev POSTs its events, or how to have it do so.
+func webhooks(v map[string]string, mk string) string {
+	if url := v[config.EventsWebhookURL.Name]; url != "" {
+		return fmt.Sprintf("Every event is POSTed to %s, signed with %s=%s (docs/events.md);\n"+
+			"a failed one is tried again 5 s, 30 s, 2 min, 10 min and 1 h later, then hourly.\n",
+			url, config.EventsWebhookSecret.Name, v[config.EventsWebhookSecret.Name])
+	}
+	return fmt.Sprintf("No events are POSTed: start make dev with %s=http://127.0.0.1:%s/events\n"+
+		"and %s autoreply beside it to receive them, signed, and answer every message (docs/local.md).\n",
+		config.EventsWebhookURL.Name, autoreplyPort, mk)
+}
+
+// autoreplyPort is where make autoreply listens (the Makefile's AUTOREPLY_PORT).
+const autoreplyPort = "8070"

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,6 +152,54 @@ func TestBannerSaysHowToSubscribeToTheEvents(t *testing.T) {
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("walkthrough lacks %q:\n%s", want, w)
+		}
+	}
+}
+
+// The walkthrough says where the events go, with the secret that signs
+// them; or, when they go nowhere, how to receive them with make autoreply.
+func TestWalkthroughTellsWhereTheEventsGo(t *testing.T) {
+	s := &stack.Stack{URL: "http://127.0.0.1:8080", Env: env(nil)}
+	settings, defaulted := stack.Resolve(func(string) string { return "" })
+	w := walkthrough(s, settings, "")
+	if !strings.Contains(w, "EVENTS_WEBHOOK_URL=http://127.0.0.1:8070/events\nand make autoreply beside it") {
+		t.Errorf("without EVENTS_WEBHOOK_URL:\n%s", w)
+	}
+	secret := settings[config.EventsWebhookSecret.Name]
+	if !strings.HasPrefix(secret, "whsec_") || !slices.Contains(defaulted, config.EventsWebhookSecret.Name) {
+		t.Errorf("make dev's signing secret %q is not a printed default (%v)", secret, defaulted)
+	}
+	settings, _ = stack.Resolve(func(k string) string {
+		return map[string]string{config.EventsWebhookURL.Name: "http://127.0.0.1:9000/hooks", "PORT": "18080"}[k]
+	})
+	w = walkthrough(s, settings, "")
+	if !strings.Contains(w, "Every event is POSTed to http://127.0.0.1:9000/hooks, signed with EVENTS_WEBHOOK_SECRET="+secret) ||
+		!strings.Contains(w, "make PORT=18080 redrive QUEUE=messages (lifecycle, outbound,\nevent-webhooks)") {
+		t.Errorf("with EVENTS_WEBHOOK_URL:\n%s", w)
+	}
+}
+
+// make autoreply takes the events where the walkthrough sends them, with
+// make dev's secret and token, and replies through make dev's API.
+func TestMakeAutoreplyMeetsMakeDev(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recipe, ok := strings.Cut(string(mk), "\nautoreply:\n")
+	recipe, _, _ = strings.Cut(recipe, "\n\n")
+	if !ok {
+		t.Fatal("the Makefile has no autoreply target")
+	}
+	settings, _ := stack.Resolve(func(string) string { return "" })
+	for _, want := range []string{
+		"EVENTS_WEBHOOK_SECRET=\"$${EVENTS_WEBHOOK_SECRET:-" + settings[config.EventsWebhookSecret.Name] + "}\"",
+		"BRIDGE_API_TOKEN=\"$${BRIDGE_API_TOKEN:-" + settings[config.BridgeAPIToken.Name] + "}\"",
+		"-listen \"127.0.0.1:$${AUTOREPLY_PORT:-" + autoreplyPort + "}\"",
+		"-api \"http://127.0.0.1:$${PORT:-" + config.Port.Default + "}\"",
+	} {
+		if !strings.Contains(recipe, want) {
+			t.Errorf("make autoreply lacks %s:\n%s", want, recipe)
 		}
 	}
 }

@@ -42,6 +42,10 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !o.aws || o.stack != "Staging" || o.max != 7 || o.timeout != time.Minute {
 		t.Fatalf("aws: %+v %v", o, err)
 	}
+	o, err = parseFlags([]string{"-queue", "event-webhooks", "-aws"}, env(nil))
+	if err != nil || o.queue.ID != schema.EventWebhooks.ID || cfnQueuePrefix(o.stack, o.queue) != "KapsoBridge-EventWebhooksQueue" {
+		t.Fatalf("event-webhooks: %+v %v", o, err)
+	}
 	o, err = parseFlags([]string{"-queue", "lifecycle", "-aws"}, env(nil))
 	if err != nil || o.stack != "KapsoBridge" {
 		t.Fatalf("default stack: %+v %v", o, err)
@@ -55,9 +59,9 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "-queue is required (lifecycle|messages|outbound)"},
+		{nil, "-queue is required (lifecycle|messages|outbound|event-webhooks)"},
 		{[]string{"-queue", ""}, "-queue is required"},
-		{[]string{"-queue", "orders"}, `unknown queue "orders": want lifecycle|messages|outbound`},
+		{[]string{"-queue", "orders"}, `unknown queue "orders": want lifecycle|messages|outbound|event-webhooks`},
 		{[]string{"-queue", "lifecycle-dlq"}, "unknown queue"},
 		{[]string{"-queue", "lifecycle", "-aws", "-endpoint", "http://x"}, "not with -aws"},
 		{[]string{"-queue", "lifecycle", "-aws", "-prefix", "x-"}, "not with -aws"},
