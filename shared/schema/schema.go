@@ -190,6 +190,22 @@ var (
 		Retention: 4 * 24 * time.Hour,
 		EnvVar:    "EVENT_WEBHOOKS_QUEUE_URL",
 	}
+	// Media carries the message.received events of messages with media
+	// (subscribed to EventsTopic with MediaSubscription's filter, raw
+	// delivery) to the worker that copies the bytes into MediaBucket. A
+	// fetch that fails is tried again 10 s, 1 min and 5 min later; the
+	// reconciler takes over after that (shared/mediaworker holds the
+	// schedule to MaxReceiveCount).
+	Media = Queue{
+		ID:              "media",
+		MaxReceiveCount: 5,
+		// A 100 MB document streamed from Kapso into S3.
+		ConsumerTimeout: 5 * time.Minute,
+		// Meta's media ids live 7 days; a fetch queued longer is the
+		// reconciler's.
+		Retention: 4 * 24 * time.Hour,
+		EnvVar:    "MEDIA_QUEUE_URL",
+	}
 	Queues = []Queue{Lifecycle, Messages, Outbound, EventWebhooks}
 )
 
@@ -218,6 +234,9 @@ var Topics = []Topic{EventsTopic}
 const (
 	EventAttrType   = "type"
 	EventAttrTenant = "tenant_id"
+	// EventAttrMedia is "true" on a message.received event whose message
+	// has media, and absent otherwise.
+	EventAttrMedia = "media"
 )
 
 // Subscription is a queue subscribed to a topic.
@@ -227,11 +246,34 @@ type Subscription struct {
 	// Raw delivers each message's body as published, without SNS's JSON
 	// envelope, and its attributes as the queue message's.
 	Raw bool
+	// FilterPolicy, when set, is the subscription's filter policy on the
+	// message attributes (JSON).
+	FilterPolicy string
 }
 
 // EventWebhooksSubscription feeds every event of EventsTopic, as
 // published, to the EventWebhooks queue.
 var EventWebhooksSubscription = Subscription{Topic: EventsTopic, Queue: EventWebhooks, Raw: true}
 
+// MediaSubscription feeds the Media queue the message.received events
+// of messages with media.
+var MediaSubscription = Subscription{Topic: EventsTopic, Queue: Media, Raw: true,
+	FilterPolicy: `{"` + EventAttrType + `":["message.received"],"` + EventAttrMedia + `":["true"]}`}
+
 // Subscriptions lists every subscription.
 var Subscriptions = []Subscription{EventWebhooksSubscription}
+
+// Bucket describes one S3 bucket.
+type Bucket struct {
+	// ID is the logical name: the CDK construct id and the suffix of the
+	// local bucket's name.
+	ID string
+	// EnvVar is the environment variable through which functions get its name.
+	EnvVar string
+}
+
+// MediaBucket keeps every media object, under {tenant_id}/{phone_number_id}/.
+var MediaBucket = Bucket{ID: "media", EnvVar: "MEDIA_BUCKET"}
+
+// Buckets lists every bucket.
+var Buckets = []Bucket{}
