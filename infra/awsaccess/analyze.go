@@ -37,6 +37,11 @@ func actionPrefix(service string) string {
 	return service
 }
 
+// clientTypes are the types of an SDK service package that call it: its
+// client, and S3's presigner, whose requests act with the permissions of
+// the role that signed them.
+var clientTypes = []string{"Client", "PresignClient"}
+
 // Op is one AWS operation, as the IAM action that allows it.
 type Op struct {
 	Action string // "dynamodb:PutItem"
@@ -295,7 +300,7 @@ func parsePackage(dir string) (*pkgInfo, error) {
 		}
 		switch e := e.(type) {
 		case *ast.SelectorExpr:
-			if x, ok := e.X.(*ast.Ident); ok && e.Sel.Name == "Client" {
+			if x, ok := e.X.(*ast.Ident); ok && slices.Contains(clientTypes, e.Sel.Name) {
 				if svc, ok := serviceOf(fi.imports[x.Name]); ok {
 					return typ{service: svc}
 				}

@@ -44,6 +44,29 @@ var batchActions = map[string]string{
 	"sns:PublishBatch":                 "sns:Publish",
 }
 
+// s3Actions maps each S3 operation the adapters may call to the IAM action
+// that allows it: IAM names S3's actions apart from its operations (a
+// multipart upload's every step is s3:PutObject, a HeadObject is
+// s3:GetObject), so an S3 operation not listed here is a problem rather
+// than a guess. A presigned request acts with its signer's permissions
+// when it is used: presigning a GetObject needs s3:GetObject.
+var s3Actions = map[string]string{
+	"PutObject":               "s3:PutObject",
+	"CreateMultipartUpload":   "s3:PutObject",
+	"UploadPart":              "s3:PutObject",
+	"CompleteMultipartUpload": "s3:PutObject",
+	"AbortMultipartUpload":    "s3:AbortMultipartUpload",
+	"ListParts":               "s3:ListMultipartUploadParts",
+	"GetObject":               "s3:GetObject",
+	"HeadObject":              "s3:GetObject",
+	"DeleteObject":            "s3:DeleteObject",
+	"DeleteObjects":           "s3:DeleteObject",
+	"PresignGetObject":        "s3:GetObject",
+	"PresignHeadObject":       "s3:GetObject",
+	"PresignPutObject":        "s3:PutObject",
+	"PresignDeleteObject":     "s3:DeleteObject",
+}
+
 // transactItemActions maps the kinds of item a DynamoDB transaction holds to
 // the IAM action each needs: IAM has no action for TransactWriteItems or
 // TransactGetItems, and authorises a transaction by the actions of its items
@@ -143,6 +166,14 @@ func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 		}
 		op := Op{Action: actionPrefix(svc) + ":" + name}
 		if a, ok := batchActions[op.Action]; ok {
+			op.Action = a
+		}
+		if svc == "s3" {
+			a, ok := s3Actions[name]
+			if !ok {
+				f.problems = append(f.problems, fmt.Sprintf("%s: s3 %s: no IAM action known for it (add it to s3Actions)", pos(call), name))
+				return
+			}
 			op.Action = a
 		}
 		if kinds, ok := transactItemActions[op.Action]; ok {
