@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -130,7 +132,35 @@ var (
 	// A topic's key: SNS makes a data key for each message published, and
 	// reads it back.
 	kmsForPublish = []string{"kms:Decrypt", "kms:GenerateDataKey"}
+	// A bucket's key: S3 decrypts an object's data key to read it, and
+	// makes one to write it; a multipart upload also decrypts it.
+	kmsForObjectReads  = []string{"kms:Decrypt"}
+	kmsForObjectWrites = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 )
+
+// objectKeys narrows a function's S3 actions to the keys its code writes,
+// where the code writes under one prefix only; elsewhere a function acts on
+// every object ("*"). Sample is a key the function writes, which the
+// pattern must match.
+var objectKeys = map[config.Function]struct {
+	pattern, sample string
+	actions         []string
+}{
+	// The tenant API writes only the files tenants upload (a failed put
+	// aborts or deletes what it began); it reads, to presign, any object.
+	config.TenantAPI: {"*/*/uploads/*", media.UploadKey("tenant", "123", "ab12"),
+		[]string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"}},
+}
+
+// objectResource is the construct name of the objects of bucket that f's
+// action is on: "MediaBucket/*".
+func objectResource(f config.Function, bucket schema.Bucket, action string) string {
+	keys := "*"
+	if k, ok := objectKeys[f]; ok && slices.Contains(k.actions, action) {
+		keys = k.pattern
+	}
+	return pascal(bucket.ID) + "Bucket/" + keys
+}
 
 // resources gives every setting a value that names what it stands for, so a
 // value found in a built function maps back to its table, queue or secret.
@@ -139,12 +169,13 @@ type resources struct {
 	tables  map[string]schema.Table // by name
 	queues  map[string]string       // construct name by URL
 	topics  map[string]schema.Topic // by ARN
-	secrets map[string]secret       // by ARN
+	buckets map[string]schema.Bucket
+	secrets map[string]secret // by ARN
 }
 
 func newResources() resources {
 	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]string{},
-		topics: map[string]schema.Topic{}, secrets: map[string]secret{}}
+		topics: map[string]schema.Topic{}, buckets: map[string]schema.Bucket{}, secrets: map[string]secret{}}
 	for _, t := range schema.Tables {
 		name := "KapsoBridge-" + pascal(t.ID) + "Table"
 		r.vars[t.EnvVar], r.tables[name] = name, t
@@ -158,6 +189,10 @@ func newResources() resources {
 	for _, t := range schema.Topics {
 		arn := "arn:aws:sns:us-east-1:123456789012:KapsoBridge-" + pascal(t.ID) + "Topic"
 		r.vars[t.EnvVar], r.topics[arn] = arn, t
+	}
+	for _, b := range schema.Buckets {
+		name := "kapsobridge-" + strings.ToLower(pascal(b.ID)) + "bucket"
+		r.vars[b.EnvVar], r.buckets[name] = name, b
 	}
 	for _, s := range secrets {
 		arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:KapsoBridge/" + s.Name
@@ -275,6 +310,20 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 					g.add(pascal(tp.ID)+"Topic", op.Action)
 					g.add(pascal(tp.ID)+"TopicKey", kmsForPublish...)
 				}
+			case "s3":
+				// An adapter acts on the objects of the bucket it names.
+				bucket, ok := res.buckets[stringField(u.Value, "bucket")]
+				if !ok {
+					t.Errorf("%s: %s at %s is on bucket %q, which is no schema bucket", f.Name, u.Adapter, u.Path, stringField(u.Value, "bucket"))
+					continue
+				}
+				g.add(objectResource(f.Name, bucket, op.Action), op.Action)
+				switch op.Action {
+				case "s3:GetObject":
+					g.add(pascal(bucket.ID)+"BucketKey", kmsForObjectReads...)
+				case "s3:PutObject":
+					g.add(pascal(bucket.ID)+"BucketKey", kmsForObjectWrites...)
+				}
 			default:
 				t.Errorf("%s: %s at %s calls %s, on no resource the check knows", f.Name, u.Adapter, u.Path, op.Action)
 			}
@@ -320,6 +369,12 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 				t.Errorf("%s reads %s but publishes nothing on the topic", f.Name, name)
 			}
 		}
+		for _, b := range schema.Buckets {
+			r := pascal(b.ID) + "Bucket/"
+			if name == b.EnvVar && !slices.ContainsFunc(sortedKeys(g), func(k string) bool { return strings.HasPrefix(k, r) }) {
+				t.Errorf("%s reads %s but calls nothing on the bucket", f.Name, name)
+			}
+		}
 		for _, q := range schema.Queues {
 			if name == q.EnvVar && g[pascal(q.ID)+"Queue"] == nil {
 				t.Errorf("%s reads %s but sends nothing to the queue", f.Name, name)
@@ -342,9 +397,13 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	return g
 }
 
+// stringField reads a string field, exported or not ("bucket" is also
+// "Bucket").
 func stringField(v reflect.Value, name string) string {
-	if f := v.FieldByName(name); f.IsValid() && f.Kind() == reflect.String {
-		return f.String()
+	for _, n := range []string{name, strings.ToUpper(name[:1]) + name[1:]} {
+		if f := v.FieldByName(n); f.IsValid() && f.Kind() == reflect.String {
+			return f.String()
+		}
 	}
 	return ""
 }
@@ -450,4 +509,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// Each narrowed key pattern matches the keys its function writes, as IAM
+// matches them (a * spans slashes), and not the media worker's keys.
+func TestObjectKeysNarrowToWhatTheCodeWrites(t *testing.T) {
+	for f, k := range objectKeys {
+		match := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(k.pattern), `\*`, ".*") + "$")
+		if !match.MatchString(k.sample) {
+			t.Errorf("%s writes %s, which its pattern %s does not match", f, k.sample, k.pattern)
+		}
+		if other := media.ObjectKey("tenant", "123", "4567"); match.MatchString(other) {
+			t.Errorf("%s's pattern %s matches a message's media key %s", f, k.pattern, other)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -35,11 +34,7 @@ const streamAlarmFunction = "publisher"
 // addAlarms sends every alarm to one encrypted SNS topic, with an email
 // subscription when the AlarmEmail parameter is set.
 func (b *bridge) addAlarms() {
-	key := awskms.NewKey(b.stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
-		Description:       jsii.String("Encrypts kapso-bridge's alarm topic"),
-		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
-	})
+	key := b.newKey("AlarmTopicKey", "kapso-bridge's alarm topic", awscdk.RemovalPolicy_DESTROY)
 	// CloudWatch publishes alarms into the encrypted topic, so it needs the key;
 	// only for this account's alarms.
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

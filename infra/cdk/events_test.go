@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -192,13 +189,5 @@ func TestAStackWithoutAWebhookURLSendsNoWebhooks(t *testing.T) {
 	if _, ok := s.tpl.Outputs["EventsWebhookSecretArn"]; !ok {
 		t.Error("no EventsWebhookSecretArn output")
 	}
-	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
-	for _, e := range *s.annotations.FindError(jsii.String("*"), nag) {
-		//lint:ignore SA1019 the CDK's Go binding answers FindError with this type and offers no other
-		t.Errorf("cdk-nag error at %s: %v", *e.Id, e.Entry.Data)
-	}
-	for _, w := range *s.annotations.FindWarning(jsii.String("*"), nag) {
-		//lint:ignore SA1019 as above, for FindWarning
-		t.Errorf("cdk-nag warning at %s: %v", *w.Id, w.Entry.Data)
-	}
+	assertNagClean(t, s)
 }

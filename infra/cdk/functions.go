@@ -34,15 +34,21 @@ var secrets = []secret{
 }
 
 // access is one least-privilege grant: actions on exactly one table (and, for
-// Query, optionally its indexes), one queue, one topic or one secret. KMS
-// permissions for encrypted tables and topics are derived from the actions.
+// Query, optionally its indexes), one queue, one topic, one bucket's objects
+// or one secret. KMS permissions for encrypted tables, topics and buckets are
+// derived from the actions.
 type access struct {
 	Table   *schema.Table
 	Indexes bool
 	Queue   *schema.Queue
 	// DLQ: the grant is on the queue's dead-letter queue.
-	DLQ     bool
-	Topic   *schema.Topic
+	DLQ   bool
+	Topic *schema.Topic
+	// Bucket: the grant is on the bucket's objects whose keys match Keys
+	// (an IAM pattern, "*" for every object); never on the bucket itself,
+	// so nothing lists its keys.
+	Bucket  *schema.Bucket
+	Keys    string
 	Secret  *secret
 	Actions []string
 }

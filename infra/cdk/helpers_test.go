@@ -247,3 +247,17 @@ func prop(v any, path ...string) any {
 	}
 	return v
 }
+
+// assertNagClean fails for every cdk-nag error or warning on s.
+func assertNagClean(t *testing.T, s synthesized) {
+	t.Helper()
+	nag := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for _, e := range *s.annotations.FindError(jsii.String("*"), nag) {
+		//lint:ignore SA1019 the CDK's Go binding answers FindError with this type and offers no other
+		t.Errorf("cdk-nag error at %s: %v", *e.Id, e.Entry.Data)
+	}
+	for _, w := range *s.annotations.FindWarning(jsii.String("*"), nag) {
+		//lint:ignore SA1019 as above, for FindWarning
+		t.Errorf("cdk-nag warning at %s: %v", *w.Id, w.Entry.Data)
+	}
+}

@@ -29,6 +29,16 @@ var dynamoWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb
 var streamReads = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
 	"dynamodb:ListStreams"}
 
+// objectReads and objectWrites are the S3 actions that read or write an
+// object's bytes, which a bucket's key encrypts: a read needs kms:Decrypt,
+// a write a data key, and a multipart upload (one s3:PutObject in IAM)
+// kms:Decrypt as well. Deleting an object or aborting an upload needs
+// nothing of the key.
+var (
+	objectReads  = []string{"s3:GetObject"}
+	objectWrites = []string{"s3:PutObject"}
+)
+
 // topicKeyActions are what publishing on an encrypted topic needs of its
 // key: SNS, on the publisher's behalf, makes the data key a message is
 // encrypted with and decrypts it again.
@@ -200,6 +210,16 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 		case a.Topic != nil:
 			resources = append(resources, b.topics[a.Topic.ID].TopicArn())
 			useKey(b.topicKeys[a.Topic.ID], topicKeyActions...)
+		case a.Bucket != nil:
+			resources = append(resources, b.buckets[a.Bucket.ID].ArnForObjects(jsii.String(a.Keys)))
+			for _, action := range a.Actions {
+				if slices.Contains(objectReads, action) {
+					useKey(b.bucketKeys[a.Bucket.ID], "kms:Decrypt")
+				}
+				if slices.Contains(objectWrites, action) {
+					useKey(b.bucketKeys[a.Bucket.ID], "kms:Decrypt", "kms:GenerateDataKey")
+				}
+			}
 		case a.Secret != nil:
 			resources = append(resources, b.secrets[a.Secret.Name].SecretArn())
 		}

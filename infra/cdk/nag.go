@@ -36,6 +36,11 @@ func (b *bridge) suppressFindings() {
 	suppress(b.api, "AwsSolutions-APIG4",
 		"Requests are authenticated in the functions: webhooks by their HMAC signatures, /v1 by the bridge "+
 			"API bearer token, and the setup redirects are public browser navigations that are only a hint.")
+	if b.accessLogs != nil {
+		suppress(b.accessLogs, "AwsSolutions-S1",
+			"This bucket receives the other buckets' server access logs; logging its own requests into itself "+
+				"would log each log delivery without end.")
+	}
 	for _, d := range b.dlqs {
 		if d.OfSchedule {
 			suppress(d.Queue, "AwsSolutions-SQS3",

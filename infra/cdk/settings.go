@@ -46,6 +46,8 @@ type Settings struct {
 	EventsWebhookURL string
 	// How many days the feed keeps each event.
 	EventsRetentionDays int
+	// How many days the media bucket keeps each object; 0: for ever.
+	MediaRetentionDays int
 }
 
 // suppliedByStack are settings a deploy may leave out although the
@@ -53,11 +55,12 @@ type Settings struct {
 // URL is the API's endpoint).
 var suppliedByStack = []string{config.PublicBaseURL.Name}
 
-// optionalAtDeploy are settings a deploy may leave out although a function
-// needs them: a SaaS may take its events from the topic or the feed alone,
-// and then sends no webhooks. Each is the OnlyWith of every function reading
-// it, which the stack then does not build.
-var optionalAtDeploy = []string{config.EventsWebhookURL.Name}
+// optionalAtDeploy are settings without a default that a deploy may leave
+// out. A SaaS may take its events from the topic or the feed alone, and
+// then sends no webhooks: a function needing such a setting is built only
+// with it (its OnlyWith). Without a media retention the bucket keeps every
+// object.
+var optionalAtDeploy = []string{config.EventsWebhookURL.Name, config.MediaRetentionDays.Name}
 
 // Lambda's accepted application log levels.
 var logLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
@@ -152,6 +155,13 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		{config.SendRatePerNumber, &s.SendRatePerNumber}, {config.EventsRetentionDays, &s.EventsRetentionDays}} {
 		if *n.to, err = strconv.Atoi(raw[n.setting.Context]); err != nil || *n.to <= 0 {
 			problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", n.setting.Context, raw[n.setting.Context]))
+		}
+	}
+	// Unset keeps every object; S3 expires objects after whole days.
+	if v := raw[config.MediaRetentionDays.Context]; v != "" {
+		if s.MediaRetentionDays, err = strconv.Atoi(v); err != nil || s.MediaRetentionDays <= 0 {
+			problems = append(problems, fmt.Sprintf("%s must be a positive integer, or unset to keep every object, got %q",
+				config.MediaRetentionDays.Context, v))
 		}
 	}
 	// The reconciler parses it as a Go duration and refuses any but a positive one.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -49,21 +51,30 @@ type bridge struct {
 	topics      map[string]awssns.Topic
 	// topicKeys encrypt the topics, by the topic's id.
 	topicKeys map[string]awskms.Key
-	secrets   map[string]awssecretsmanager.Secret
-	api       awsapigatewayv2.HttpApi
-	baseURL   *string
-	functions map[config.Function]awslambda.Function
+	// buckets are the schema's buckets and bucketKeys their keys, by the
+	// bucket's id; accessLogs receives their server access logs.
+	buckets    map[string]awss3.Bucket
+	bucketKeys map[string]awskms.Key
+	accessLogs awss3.Bucket
+	secrets    map[string]awssecretsmanager.Secret
+	api        awsapigatewayv2.HttpApi
+	baseURL    *string
+	functions  map[config.Function]awslambda.Function
 	// values holds, by setting name, what the stack gives a function reading
 	// the setting: tables' names, queues' URLs, secrets' ARNs, deploy settings.
 	values map[string]*string
 }
 
-// NewKapsoBridgeStack builds kapso-bridge: tables, queues and topics from the
-// shared schema, the secrets, the HTTP API, one function per entry of the
+// NewKapsoBridgeStack builds kapso-bridge: tables, queues, topics and buckets
+// from the shared schema, the secrets, the HTTP API, one function per entry of the
 // function table (but those a deploy setting leaves out), the queues'
 // subscriptions, and the alarms over all of it.
 func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBridgeStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	// S3 delivers server access logs by the log bucket's policy, which
+	// names the buckets logging into it, rather than by an ACL open to the
+	// log delivery group: ACLs are off on every bucket.
+	stack.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 	b := &bridge{
 		stack:       stack,
 		settings:    props.Settings,
@@ -72,6 +83,8 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 		deadLetters: map[string]awssqs.Queue{},
 		topics:      map[string]awssns.Topic{},
 		topicKeys:   map[string]awskms.Key{},
+		buckets:     map[string]awss3.Bucket{},
+		bucketKeys:  map[string]awskms.Key{},
 		secrets:     map[string]awssecretsmanager.Secret{},
 		functions:   map[config.Function]awslambda.Function{},
 		values:      map[string]*string{},
@@ -79,6 +92,7 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 	b.addTables()
 	b.addQueues()
 	b.addTopics()
+	b.addBuckets()
 	b.addSecrets()
 	b.addAPI()
 	b.addSettings()
@@ -98,12 +112,8 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 // customer-managed key: the bridge table holds per-number webhook secrets and
 // the idempotency table holds message bodies too large for SQS.
 func (b *bridge) addTables() {
-	b.dataKey = awskms.NewKey(b.stack, jsii.String("DataKey"), &awskms.KeyProps{
-		Description:       jsii.String("Encrypts kapso-bridge's DynamoDB tables"),
-		EnableKeyRotation: jsii.Bool(true),
-		// The retained tables cannot be read without it.
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	// The retained tables cannot be read without it.
+	b.dataKey = b.newKey("DataKey", "kapso-bridge's DynamoDB tables", awscdk.RemovalPolicy_RETAIN)
 	for _, t := range schema.Tables {
 		removal := awscdk.RemovalPolicy_DESTROY
 		if t.Retain {
@@ -167,6 +177,15 @@ func (b *bridge) addQueues() {
 	}
 }
 
+// newKey is a customer-managed key that encrypts what, rotated yearly.
+func (b *bridge) newKey(id, what string, removal awscdk.RemovalPolicy) awskms.Key {
+	return awskms.NewKey(b.stack, jsii.String(id), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts " + what),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     removal,
+	})
+}
+
 // newQueue adds the settings every queue shares: encryption at rest with
 // SQS-managed keys (no key policy to maintain for producers and Scheduler) and
 // TLS-only access.
@@ -186,12 +205,8 @@ func (b *bridge) newQueue(id string, props *awssqs.QueueProps) awssqs.Queue {
 func (b *bridge) addTopics() {
 	for _, t := range schema.Topics {
 		id := pascal(t.ID) + "Topic"
-		key := awskms.NewKey(b.stack, jsii.String(id+"Key"), &awskms.KeyProps{
-			Description:       jsii.String("Encrypts kapso-bridge's " + t.ID + " topic"),
-			EnableKeyRotation: jsii.Bool(true),
-			// A topic keeps no message once delivered: nothing to read later.
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		})
+		// A topic keeps no message once delivered: nothing to read later.
+		key := b.newKey(id+"Key", "kapso-bridge's "+t.ID+" topic", awscdk.RemovalPolicy_DESTROY)
 		topic := awssns.NewTopic(b.stack, jsii.String(id), &awssns.TopicProps{
 			DisplayName: jsii.String("kapso-bridge " + t.ID),
 			MasterKey:   key,
@@ -205,14 +220,24 @@ func (b *bridge) addTopics() {
 // addSubscriptions subscribes each schema subscription's queue to its topic,
 // when the queue's consumer is built: a queue no function reads gets no
 // messages to keep. The queue's policy lets exactly that topic send to it;
-// its SQS-managed encryption asks nothing of SNS.
+// its SQS-managed encryption asks nothing of SNS. A subscription with a
+// filter policy gets only the messages whose attributes match it.
 func (b *bridge) addSubscriptions() {
 	for _, s := range schema.Subscriptions {
 		if c := consumerOf(s.Queue); c == nil || !b.builds(*c) {
 			continue
 		}
-		b.topics[s.Topic.ID].AddSubscription(awssnssubscriptions.NewSqsSubscription(b.queues[s.Queue.ID],
+		sub := b.topics[s.Topic.ID].AddSubscription(awssnssubscriptions.NewSqsSubscription(b.queues[s.Queue.ID],
 			&awssnssubscriptions.SqsSubscriptionProps{RawMessageDelivery: jsii.Bool(s.Raw)}))
+		if s.FilterPolicy != "" {
+			// The schema's policy as written: the local stack sets the same
+			// text, and the L2's typed filters could not say it differently.
+			var policy map[string]any
+			if err := json.Unmarshal([]byte(s.FilterPolicy), &policy); err != nil {
+				panic(fmt.Sprintf("subscription of %s: filter policy: %v", s.Queue.ID, err))
+			}
+			sub.Node().DefaultChild().(awssns.CfnSubscription).SetFilterPolicy(policy)
+		}
 	}
 }
 
@@ -265,6 +290,10 @@ func (b *bridge) addOutputs() {
 		b.topics[schema.EventsTopic.ID].TopicArn())
 	for _, s := range secrets {
 		output(s.Output, s.Description, b.secrets[s.Name].SecretArn())
+	}
+	for _, s := range schema.Buckets {
+		output(pascal(s.ID)+"BucketName", "S3 bucket of kapso-bridge's "+s.ID+" objects, under <tenant_id>/<phone_number_id>/",
+			b.buckets[s.ID].BucketName())
 	}
 }
 

@@ -218,6 +218,9 @@ func TestQueues(t *testing.T) {
 		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "OutboundFunction"},
 		// A day of retries: 5 s, 30 s, 2 min, 10 min, 1 h, then hourly.
 		"EventWebhooks": {visibility: 180, retention: 4 * day, maxReceive: 29, consumer: "EventwebhooksFunction"},
+		// Six times the 5 minutes of a 100 MB copy; kept 14 days until its
+		// worker is deployed.
+		"Media": {visibility: 1800, retention: 14 * day, maxReceive: 5},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -630,7 +633,7 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 		threshold    float64
 	}
 	expected := map[string]want{}
-	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "OutboundDlq", "EventWebhooksDlq", "ReconcileScheduleDlq"} {
+	for _, dlq := range []string{"LifecycleDlq", "MessagesDlq", "OutboundDlq", "EventWebhooksDlq", "MediaDlq", "ReconcileScheduleDlq"} {
 		expected[dlq+"NotEmpty"] = want{"ApproximateNumberOfMessagesVisible", "Maximum", 0}
 		expected[dlq+"OldMessage"] = want{"ApproximateAgeOfOldestMessage", "Maximum", 3600}
 	}

@@ -169,6 +169,10 @@ var (
 		Help: "burst the API stage accepts"}
 	ReserveConcurrency = Setting{Name: "RESERVE_CONCURRENCY", Default: "true", Context: "reserveConcurrency",
 		Help: "reserve concurrency 1 for the reconciler, so two sweeps never overlap"}
+	// MediaRetentionDays unset keeps every object: the CDK app lets a
+	// deploy leave it out.
+	MediaRetentionDays = Setting{Name: "MEDIA_RETENTION_DAYS", Context: "mediaRetentionDays",
+		Help: "days the media bucket keeps each object before S3 expires it (unset: kept)"}
 )
 
 // Settings of the local stack only.
@@ -187,6 +191,7 @@ var Settings = []Setting{
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
 	EventsRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
+	MediaRetentionDays,
 	Port, SimPort, ReconcileEvery,
 }
 

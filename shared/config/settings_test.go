@@ -55,6 +55,7 @@ func TestSettings(t *testing.T) {
 		"API_THROTTLE_RATE":            {"50", "", "", "apiThrottleRate"},
 		"API_THROTTLE_BURST":           {"100", "", "", "apiThrottleBurst"},
 		"RESERVE_CONCURRENCY":          {"true", "", "", "reserveConcurrency"},
+		"MEDIA_RETENTION_DAYS":         {"", "", "", "mediaRetentionDays"},
 		"PORT":                         {"8080", "local", "", ""},
 		"SIM_PORT":                     {"8090", "local", "", ""},
 		"RECONCILE_EVERY":              {"1m", "local", "", ""},
