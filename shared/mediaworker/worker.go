@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -221,7 +220,7 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) (outcome, er
 		return dropped, w.intake().KeepAside(ctx, "message#"+msg.MessageId, delivery.Unusable, err.Error(),
 			envelope.SentAt(msg.Attributes), []byte(msg.Body))
 	}
-	attempt := receiveCount(msg)
+	attempt := lambdasqs.ReceiveCount(msg)
 	log := w.log().With("event_id", j.eventID, "tenant_id", j.tenantID, "wamid", j.wamid, "type", j.messageType,
 		"attempt", attempt)
 
@@ -313,7 +312,7 @@ func (w *Worker) copyMedia(ctx context.Context, log *slog.Logger, j job, attempt
 	}
 	if meta.FileSize > limit {
 		return media.Info{}, permanent(media.ReasonTooLarge,
-			fmt.Errorf("Kapso gives %d bytes, more than the %d of a %s", meta.FileSize, limit, j.messageType))
+			fmt.Errorf("%d bytes by Kapso's metadata, more than the %d of a %s", meta.FileSize, limit, j.messageType))
 	}
 	want, werr := wantSHA256(meta.SHA256, j.sha256)
 	mimeType := cmpOr(meta.MIMEType, j.mimeType, "application/octet-stream")
@@ -392,7 +391,7 @@ func wantSHA256(fromMetadata, fromWebhook string) (string, error) {
 			return hex.EncodeToString(b), nil
 		}
 	}
-	return "", fmt.Errorf("Kapso's sha256 %q is neither hex nor base64 of a digest", clip(given))
+	return "", fmt.Errorf("the sha256 %q Kapso gave is neither hex nor base64 of a digest", clip(given))
 }
 
 func cmpOr(vals ...string) string {
@@ -417,16 +416,6 @@ func clip(s string) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// receiveCount is the message's attempt number: SQS's
-// ApproximateReceiveCount, which this receive counts.
-func receiveCount(msg events.SQSMessage) int {
-	n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
 }
 
 func (w *Worker) intake() delivery.Intake {
