@@ -221,7 +221,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 }
 
 func (m *message) stored() messaging.StoredMessage {
-	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery}
+	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery, MediaCopy: m.media}
 	if m.outboundID != "" {
 		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted}
 	}

@@ -75,6 +75,8 @@ func RunMediaStore(t *testing.T, newStores func(t *testing.T, now func() time.Ti
 			must(t, s.Messages.PutMessage(ctx, tenantA, messaging.Message{WAMID: "wamid.text", PhoneNumberID: number,
 				Direction: messaging.Inbound, Type: "text", Text: "hi", Timestamp: at(1), From: ana}, nil))
 			equal(t, "image", mediaState(t, s.Media, tenantA, "wamid.a"), media.Info{State: media.Pending})
+			// As recorded, the message has no copy yet.
+			equal(t, "as the message reads", message(t, s.Reader, tenantA, "wamid.a").MediaCopy, media.Info{})
 			equal(t, "text", mediaState(t, s.Media, tenantA, "wamid.text"), media.Info{})
 			for _, k := range [][2]string{{tenantA, "wamid.never"}, {tenantB, "wamid.a"}} {
 				if info, ok, err := s.Media.MediaState(ctx, k[0], k[1]); ok || err != nil {
@@ -98,6 +100,7 @@ func RunMediaStore(t *testing.T, newStores func(t *testing.T, now func() time.Ti
 			failed := failedInfo(media.ReasonUnavailable, at(2), 1)
 			must(t, s.Media.SetMedia(ctx, tenantA, "wamid.a", failed, at(10)))
 			sameInfo(t, "failed", mediaState(t, s.Media, tenantA, "wamid.a"), failed)
+			sameInfo(t, "failed, as the message reads", message(t, s.Reader, tenantA, "wamid.a").MediaCopy, failed)
 			equal(t, "before due", dueRetries(t, s.Media, at(10).Add(-time.Nanosecond), 10), []media.Retry(nil))
 			equal(t, "due", dueRetries(t, s.Media, at(10), 10), []media.Retry{a})
 			// Failing again moves the retry; it is still one.
@@ -119,10 +122,17 @@ func RunMediaStore(t *testing.T, newStores func(t *testing.T, now func() time.Ti
 				sameInfo(t, fmt.Sprintf("after %s", later.State), mediaState(t, s.Media, tenantA, "wamid.a"), stored)
 			}
 			equal(t, "retries after later states", dueRetries(t, s.Media, at(600), 10), []media.Retry(nil))
-			// The message's own content is untouched by its media state.
-			m := inboundImage("wamid.a", at(1))
+			// The message reads with its copy, alone and listed, its own
+			// content untouched.
 			got := message(t, s.Reader, tenantA, "wamid.a")
-			equal(t, "message", got.Message, m)
+			equal(t, "message", got.Message, inboundImage("wamid.a", at(1)))
+			sameInfo(t, "stored, as the message reads", got.MediaCopy, stored)
+			listed, _, err := s.Reader.ConversationMessages(ctx, tenantA, "conv-1", messaging.Page{Limit: 10})
+			must(t, err)
+			if len(listed) != 1 {
+				t.Fatalf("listed %d messages, want 1", len(listed))
+			}
+			sameInfo(t, "stored, as the message lists", listed[0].MediaCopy, stored)
 		},
 		"a permanent failure is no retry": func(t *testing.T, s MediaStores, _ *testclock.Clock) {
 			must(t, s.Messages.PutMessage(ctx, tenantA, inboundImage("wamid.a", at(1)), nil))
