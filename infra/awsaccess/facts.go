@@ -299,9 +299,10 @@ func indexOf(input ast.Expr, body *ast.BlockStmt) (bool, error) {
 }
 
 // transactActions lists the IAM actions of the items of a transaction's
-// input: each element of its TransactItems, written out in the literal,
-// is one item whose kind (Put, Update, ...) kinds maps to its action. An
-// input whose items are not written out there cannot be told.
+// input: each element of its TransactItems, written out in the literal or
+// in the local slice it names (see localItems), is one item whose kind
+// (Put, Update, ...) kinds maps to its action. An input whose items are not
+// written out there cannot be told.
 func transactActions(input ast.Expr, body *ast.BlockStmt, kinds map[string]string) ([]string, error) {
 	lit, id, err := inputLiteral(input)
 	if err != nil {
@@ -310,15 +311,22 @@ func transactActions(input ast.Expr, body *ast.BlockStmt, kinds map[string]strin
 	if assignsField(body, id, "TransactItems") {
 		return nil, errors.New("TransactItems is assigned apart from its input's literal: cannot tell the kinds of its items")
 	}
-	items := compositeOf(keyValue(lit, "TransactItems"))
-	if items == nil {
+	value := keyValue(lit, "TransactItems")
+	var elts []ast.Expr
+	if items := compositeOf(value); items != nil {
+		elts = items.Elts
+	} else if v, ok := unparen(value).(*ast.Ident); ok && v.Obj != nil {
+		if elts, err = localItems(body, v); err != nil {
+			return nil, err
+		}
+	} else {
 		return nil, errors.New("TransactItems is not a literal: cannot tell the kinds of its items")
 	}
-	if len(items.Elts) == 0 {
+	if len(elts) == 0 {
 		return nil, errors.New("TransactItems holds no item")
 	}
 	var out []string
-	for _, el := range items.Elts {
+	for _, el := range elts {
 		item := compositeOf(el)
 		if item == nil {
 			return nil, errors.New("an item of TransactItems is not a literal: cannot tell its kind")
@@ -346,6 +354,57 @@ func transactActions(input ast.Expr, body *ast.BlockStmt, kinds map[string]strin
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// localItems are the items of the local slice v: those of the literal it
+// is declared with, and those each append(v, ...) assigned to it adds. Any
+// other assignment to it, or an append of a slice (v = append(v, w...)),
+// leaves its items untold.
+func localItems(body *ast.BlockStmt, v *ast.Ident) ([]ast.Expr, error) {
+	decl, ok := v.Obj.Decl.(*ast.AssignStmt)
+	if !ok {
+		return nil, fmt.Errorf("TransactItems is %s, not declared with a literal: cannot tell the kinds of its items", v.Name)
+	}
+	var out []ast.Expr
+	var problem error
+	ast.Inspect(body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok {
+			return true
+		}
+		for i, l := range as.Lhs {
+			if li, ok := l.(*ast.Ident); !ok || li.Obj != v.Obj || i >= len(as.Rhs) {
+				continue
+			}
+			rhs := as.Rhs[i]
+			if as == decl {
+				if lit := compositeOf(rhs); lit != nil {
+					out = append(out, lit.Elts...)
+					continue
+				}
+			} else if call, ok := unparen(rhs).(*ast.CallExpr); ok && isIdentNamed(call.Fun, "append") && call.Ellipsis == token.NoPos &&
+				len(call.Args) > 0 && isObj(call.Args[0], v.Obj) {
+				out = append(out, call.Args[1:]...)
+				continue
+			}
+			problem = fmt.Errorf("TransactItems %s is assigned other than by appending items: cannot tell the kinds of its items", v.Name)
+		}
+		return true
+	})
+	if problem != nil {
+		return nil, problem
+	}
+	return out, nil
+}
+
+func isIdentNamed(e ast.Expr, name string) bool {
+	id, ok := unparen(e).(*ast.Ident)
+	return ok && id.Name == name && id.Obj == nil
+}
+
+func isObj(e ast.Expr, obj *ast.Object) bool {
+	id, ok := unparen(e).(*ast.Ident)
+	return ok && id.Obj == obj
 }
 
 // inputLiteral is the composite literal of an operation's input: the

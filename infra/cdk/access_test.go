@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/eventwebhooksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/mediaapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/publisherapp"
@@ -36,7 +37,7 @@ const (
 )
 
 // adapterDirs hold every type that calls AWS.
-var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/snstopic"}
+var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/snstopic", "shared/s3media"}
 
 // wiring starts each function as its main does: its real wiring and real
 // clients (building calls no service), with secrets read through src. It
@@ -102,6 +103,13 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		w, err := eventwebhooksapp.Worker(ctx, b, c)
 		return w, given, err
 	},
+	config.Media: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
+		c := mediaapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
+		w, err := mediaapp.Worker(ctx, b, c)
+		return w, given, err
+	},
 }
 
 // capturesNoAdapter are function values, by name, read to capture nothing
@@ -109,6 +117,10 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 var capturesNoAdapter = map[string]string{
 	module + "/shared/kapsoapi.NewMetaProxy.func1": "the Meta proxy client's http.Client.CheckRedirect " +
 		"(shared/kapsoapi/send.go), a literal returning http.ErrUseLastResponse that captures nothing",
+	module + "/shared/kapsoapi.newFilesClient.func1": "the media download client's Transport.DialContext " +
+		"(shared/kapsoapi/media.go), which captures Kapso's origin and two net.Dialers",
+	module + "/shared/kapsoapi.newFilesClient.func2": "the media download client's http.Client.CheckRedirect " +
+		"(shared/kapsoapi/media.go), which captures Kapso's origin",
 }
 
 // Grants no code calls, by design.

@@ -56,12 +56,12 @@ func TestEventsTopic(t *testing.T) {
 func TestEventWebhooksQueueIsSubscribed(t *testing.T) {
 	var subs []cfnResource
 	for _, r := range ofType("AWS::SNS::Subscription") {
-		if r.Properties["Protocol"] == "sqs" {
+		if r.Properties["Protocol"] == "sqs" && render(r.Properties["Endpoint"]) == "EventWebhooksQueue" {
 			subs = append(subs, r)
 		}
 	}
 	if len(subs) != 1 {
-		t.Fatalf("queue subscriptions = %d, want 1", len(subs))
+		t.Fatalf("event-webhooks queue subscriptions = %d, want 1", len(subs))
 	}
 	p := subs[0].Properties
 	checks := map[string][2]any{
@@ -77,6 +77,9 @@ func TestEventWebhooksQueueIsSubscribed(t *testing.T) {
 	}
 	var senders []string
 	for _, qp := range ofType("AWS::SQS::QueuePolicy") {
+		if render(prop(qp.Properties, "Queues")) != "EventWebhooksQueue" {
+			continue
+		}
 		for _, st := range list(prop(qp.Properties, "PolicyDocument", "Statement")) {
 			if prop(st, "Effect") == "Allow" {
 				senders = append(senders, render(prop(qp.Properties, "Queues"))+" "+render(prop(st, "Principal", "Service"))+" "+
@@ -165,8 +168,8 @@ func TestAStackWithoutAWebhookURLSendsNoWebhooks(t *testing.T) {
 		}
 	}
 	for _, r := range s.tpl.ofType("AWS::SNS::Subscription") {
-		if r.Properties["Protocol"] == "sqs" {
-			t.Errorf("a queue is subscribed: %v", r.Properties)
+		if r.Properties["Protocol"] == "sqs" && render(r.Properties["Endpoint"]) == "EventWebhooksQueue" {
+			t.Errorf("the event-webhooks queue is subscribed: %v", r.Properties)
 		}
 	}
 	for _, m := range s.tpl.ofType("AWS::Lambda::EventSourceMapping") {
@@ -175,6 +178,9 @@ func TestAStackWithoutAWebhookURLSendsNoWebhooks(t *testing.T) {
 		}
 	}
 	for _, qp := range s.tpl.ofType("AWS::SQS::QueuePolicy") {
+		if render(qp.Properties["Queues"]) != "EventWebhooksQueue" {
+			continue
+		}
 		for _, st := range list(prop(qp.Properties, "PolicyDocument", "Statement")) {
 			if prop(st, "Effect") == "Allow" {
 				t.Errorf("%s's policy allows %v", render(qp.Properties["Queues"]), st)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/mediaworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -70,6 +71,12 @@ func sendTo(q schema.Queue) access {
 // PublishBatch.
 func publishTo(t schema.Topic) access {
 	return access{Topic: &t, Actions: []string{"sns:Publish"}}
+}
+
+// onObjects lets a function act on the objects of a bucket whose keys match
+// keys.
+func onObjects(bk schema.Bucket, keys string, actions ...string) access {
+	return access{Bucket: &bk, Keys: keys, Actions: actions}
 }
 
 // readBacklog lets a function read the depth of a queue's DLQ and sample
@@ -246,6 +253,9 @@ var functions = []function{
 			sendTo(schema.Messages),
 			// A send left queued goes back to the sender.
 			sendTo(schema.Outbound),
+			// A failed media copy due again goes back to the media worker,
+			// as the message's event.
+			sendTo(schema.Media),
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
 			readBacklog(schema.EventWebhooks),
@@ -360,6 +370,41 @@ var functions = []function{
 			// A failing endpoint is retried on the schedule, not by more
 			// pollers.
 			MaxConcurrency: 2,
+		},
+	},
+	{
+		Name:        config.Media,
+		Description: "Copies each received message's media from Kapso into the media bucket once, and records it on the message",
+		// Network-bound: a copy streams through one 8 MiB part buffer
+		// whatever the media's size, and a batch runs two at once, well
+		// inside 256 MB; SHA-256 on arm64 keeps up with the transfer.
+		MemoryMB: 256,
+		// The media queue's visibility timeout is six times this.
+		Timeout: schema.Media.ConsumerTimeout,
+		Access: []access{
+			// The message's copy of its media read, and written with its
+			// retry item in one transaction; a message that is no event,
+			// kept aside.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				"dynamodb:DeleteItem"),
+			// The copy: streamed in, in parts for a large media; an upload
+			// that fails is aborted and an object whose bytes are wrong
+			// deleted. The worker holds a media.Objects, which can also
+			// presign a GET: s3:GetObject follows.
+			onObjects(schema.MediaBucket, "*", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"),
+			// A failed copy is held back on its queue until its next attempt
+			// with the event source's ChangeMessageVisibility.
+		},
+		Consumes: &consumer{
+			Queue: schema.Media,
+			// The worker's own bound: its copies, two at a time, each within
+			// its timeouts, end inside the consumer timeout.
+			BatchSize: mediaworker.BatchSize,
+			// Media is copied as it arrives: a person may be waiting to see it.
+			MaxBatchingWindow: 0,
+			// Each invocation copies two at once: ten copies at most, each
+			// one Kapso metadata call, leave Kapso's limit to the rest.
+			MaxConcurrency: 5,
 		},
 	},
 }

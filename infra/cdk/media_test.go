@@ -184,6 +184,21 @@ func TestSubscriptionsFilterAsTheSchemaSays(t *testing.T) {
 		}
 		if r.Properties["RawMessageDelivery"] != s.Raw || render(r.Properties["TopicArn"]) != pascal(s.Topic.ID)+"Topic" {
 			t.Errorf("the %s queue's subscription = %v", s.Queue.ID, r.Properties)
+		} // Its policy lets that topic, and only it, send to it.
+		var senders []string
+		for _, qp := range ofType("AWS::SQS::QueuePolicy") {
+			if render(qp.Properties["Queues"]) != pascal(s.Queue.ID)+"Queue" {
+				continue
+			}
+			for _, st := range list(prop(qp.Properties, "PolicyDocument", "Statement")) {
+				if prop(st, "Effect") == "Allow" {
+					senders = append(senders, render(prop(st, "Principal", "Service"))+" "+render(prop(st, "Action"))+" "+
+						render(prop(st, "Condition", "ArnEquals", "aws:SourceArn")))
+				}
+			}
+		}
+		if want := []string{"sns.amazonaws.com sqs:SendMessage " + pascal(s.Topic.ID) + "Topic"}; !slices.Equal(senders, want) {
+			t.Errorf("the %s queue's policy allows %q, want %q", s.Queue.ID, senders, want)
 		}
 	}
 	if len(byQueue) != subscribed {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -8,14 +10,10 @@ import (
 // suppressFindings records, with its reason, each cdk-nag finding that is a
 // deliberate choice. Everything else cdk-nag reports fails `cdk synth`.
 func (b *bridge) suppressFindings() {
-	suppress := func(construct any, id, reason string, appliesTo ...string) {
+	suppress := func(construct any, id, reason string, appliesTo ...any) {
 		s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
 		if len(appliesTo) > 0 {
-			var list []any
-			for _, a := range appliesTo {
-				list = append(list, a)
-			}
-			s.AppliesTo = &list
+			s.AppliesTo = &appliesTo
 		}
 		cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
 	}
@@ -28,10 +26,17 @@ func (b *bridge) suppressFindings() {
 		if !b.builds(f) {
 			continue
 		}
-		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5",
-			"X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "+
-				"every other statement names its resources.",
-			"Resource::*")
+		reason := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+		appliesTo := []any{"Resource::*"}
+		if buckets := bucketsOf(f); len(buckets) > 0 {
+			reason += "a bucket's objects are named by a key pattern, as their keys (tenant, number, media id) are " +
+				"only known at run time, and the pattern names no other bucket's objects nor the bucket itself; "
+			for _, id := range buckets {
+				appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{
+					Regex: jsii.String(`/^Resource::<` + pascal(id) + `Bucket[0-9A-F]{8}\.Arn>\/.+$/`)})
+			}
+		}
+		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5", reason+"every other statement names its resources.", appliesTo...)
 	}
 	suppress(b.api, "AwsSolutions-APIG4",
 		"Requests are authenticated in the functions: webhooks by their HMAC signatures, /v1 by the bridge "+
@@ -47,4 +52,15 @@ func (b *bridge) suppressFindings() {
 				"This queue is itself the schedule's dead-letter queue; cdk-nag only recognises queue redrive targets.")
 		}
 	}
+}
+
+// bucketsOf lists the ids of the buckets f has grants on.
+func bucketsOf(f function) []string {
+	var ids []string
+	for _, a := range f.Access {
+		if a.Bucket != nil && !slices.Contains(ids, a.Bucket.ID) {
+			ids = append(ids, a.Bucket.ID)
+		}
+	}
+	return ids
 }

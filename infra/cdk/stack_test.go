@@ -218,9 +218,8 @@ func TestQueues(t *testing.T) {
 		"Outbound":  {visibility: 180, retention: 4 * day, maxReceive: 5, consumer: "OutboundFunction"},
 		// A day of retries: 5 s, 30 s, 2 min, 10 min, 1 h, then hourly.
 		"EventWebhooks": {visibility: 180, retention: 4 * day, maxReceive: 29, consumer: "EventwebhooksFunction"},
-		// Six times the 5 minutes of a 100 MB copy; kept 14 days until its
-		// worker is deployed.
-		"Media": {visibility: 1800, retention: 14 * day, maxReceive: 5},
+		// Six times the 5 minutes of a batch of copies.
+		"Media": {visibility: 1800, retention: 4 * day, maxReceive: 5, consumer: "MediaFunction"},
 	}
 	for name, w := range want {
 		_, main := one(t, "AWS::SQS::Queue", name+"Queue")
@@ -273,8 +272,8 @@ func TestQueues(t *testing.T) {
 func TestWorkersConsumeTheirQueues(t *testing.T) {
 	mappings := ofType("AWS::Lambda::EventSourceMapping")
 	// One per queue, and the bridge table's stream.
-	if len(mappings) != 5 {
-		t.Fatalf("event source mappings = %d, want 5", len(mappings))
+	if len(mappings) != 6 {
+		t.Fatalf("event source mappings = %d, want 6", len(mappings))
 	}
 	for _, w := range []struct {
 		name, queue           string
@@ -284,6 +283,7 @@ func TestWorkersConsumeTheirQueues(t *testing.T) {
 		{"Messages", "Messages", 10, 5},
 		{"Outbound", "Outbound", 10, 5},
 		{"Eventwebhooks", "EventWebhooks", 10, 2},
+		{"Media", "Media", 4, 5},
 	} {
 		assert(t, w.name+" event source mapping", func() {
 			template.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), &map[string]any{
@@ -412,12 +412,14 @@ var wantGrants = map[string]map[string][]string{
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
-		"BridgeTable/index/gsi1":       {"dynamodb:Query"},
-		"BridgeTable/index/gsi2":       {"dynamodb:Query"},
-		"KapsoApiKeySecret":            {"secretsmanager:GetSecretValue"},
-		"DataKey":                      {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
-		"MessagesQueue":                {"sqs:SendMessage"},
-		"OutboundQueue":                {"sqs:SendMessage"},
+		"BridgeTable/index/gsi1": {"dynamodb:Query"},
+		"BridgeTable/index/gsi2": {"dynamodb:Query"},
+		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
+		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"MessagesQueue":          {"sqs:SendMessage"},
+		"OutboundQueue":          {"sqs:SendMessage"},
+		// A failed media copy due again, as its message's event.
+		"MediaQueue":                   {"sqs:SendMessage"},
 		"LifecycleDeadLetterQueue":     {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"MessagesDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"OutboundDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
@@ -454,6 +456,22 @@ var wantGrants = map[string]map[string][]string{
 		// Its event source, whose ChangeMessageVisibility also holds a
 		// failed event back until its next attempt.
 		"EventWebhooksQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+	},
+	"Media": {
+		// The message's copy of its media and its retry item; a message
+		// that is no event, kept aside.
+		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+			"dynamodb:UpdateItem"},
+		"KapsoApiKeySecret": {"secretsmanager:GetSecretValue"},
+		"DataKey":           {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		// The copy, on any object: a PutObject or a multipart upload,
+		// aborted or deleted when it fails; no ListBucket.
+		"MediaBucket/*":  {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
+		"MediaBucketKey": {"kms:Decrypt", "kms:GenerateDataKey"},
+		// Its event source, whose ChangeMessageVisibility also holds a
+		// failed copy back until its next attempt.
+		"MediaQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 }
@@ -512,14 +530,14 @@ var wantFunctions = map[string]struct {
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
 	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
+		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MEDIA_BUCKET", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
@@ -528,6 +546,8 @@ var wantFunctions = map[string]struct {
 		"EVENT_WEBHOOKS_QUEUE_URL", "LOG_LEVEL"}},
 	"Publisher": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_RETENTION_DAYS", "EVENTS_TABLE", "EVENTS_TOPIC_ARN",
 		"LOG_LEVEL"}},
+	"Media": {256, 300, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
+		"MEDIA_BUCKET", "MEDIA_QUEUE_URL"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {
@@ -611,6 +631,12 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"publisher EVENTS_TABLE":                  {render(vars("publisher")["EVENTS_TABLE"]), "EventsTable"},
 		"publisher BRIDGE_TABLE":                  {render(vars("publisher")["BRIDGE_TABLE"]), "BridgeTable"},
 		"publisher EVENTS_RETENTION_DAYS":         {vars("publisher")["EVENTS_RETENTION_DAYS"], "30"},
+		"media MEDIA_BUCKET":                      {render(vars("media")["MEDIA_BUCKET"]), "MediaBucket"},
+		"media MEDIA_QUEUE_URL":                   {render(vars("media")["MEDIA_QUEUE_URL"]), "MediaQueue"},
+		"media KAPSO_API_KEY_SECRET_ARN":          {render(vars("media")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
+		"media KAPSO_META_BASE_URL":               {vars("media")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
+		"tenantapi MEDIA_BUCKET":                  {render(vars("tenantapi")["MEDIA_BUCKET"]), "MediaBucket"},
+		"reconcile MEDIA_QUEUE_URL":               {render(vars("reconcile")["MEDIA_QUEUE_URL"]), "MediaQueue"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {
