@@ -97,6 +97,14 @@ var (
 		Help: "SQS queue of the events to POST to EVENTS_WEBHOOK_URL, subscribed to the events topic"}
 	EventWebhooksDLQURL = Setting{Name: schema.EventWebhooks.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
 		Help: "dead-letter queue of the event-webhooks queue"}
+	// Read by the media worker and the tenant API (which presigns its GETs)
+	// once the stacks provide the bucket.
+	MediaBucket = Setting{Name: schema.MediaBucket.EnvVar, Resource: true,
+		Help: "S3 bucket of the copies of messages' media and of uploaded files"}
+	// Read by the media worker and the reconciler (which sends the copies to
+	// try again) once the stacks provide the queue.
+	MediaQueueURL = Setting{Name: schema.Media.EnvVar, Resource: true,
+		Help: "SQS queue of the message.received events of messages with media, subscribed to the events topic"}
 )
 
 // Secrets.
@@ -139,6 +147,9 @@ var (
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
+	// Read by the tenant API once it hands out media URLs.
+	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m",
+		Help: "how long a media URL the API hands out can be fetched"}
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
@@ -181,10 +192,10 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN,
+	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
-	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
+	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
 	EventsRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
