@@ -29,7 +29,7 @@ var mayLink = map[string][]string{
 		// The feed of events, read.
 		"shared/eventing",
 		// The tenant's messages, read side; the messages it sends, queued.
-		"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue",
+		"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue",
 		// The strict reader of the send and setup-link bodies.
 		"shared/strictjson"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
@@ -49,16 +49,16 @@ var mayLink = map[string][]string{
 		// A failed media copy goes back to the media queue as its message's event.
 		"shared/media"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
-		"shared/messagesworker", "shared/messaging", "shared/dynamo",
+		"shared/messagesworker", "shared/messaging", "shared/media", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The stream's consumer decodes the bridge table's items, appends to
 	// the feed and tells the topic; it keeps aside what it cannot read.
 	"publisher": {"shared/app/publisherapp", "shared/publisher", "shared/dynamo", "shared/snstopic", "shared/eventing",
-		"bridgeevents", "shared/apiview", "shared/messaging", "shared/onboarding", "shared/delivery", "shared/envelope",
+		"bridgeevents", "shared/apiview", "shared/messaging", "shared/media", "shared/onboarding", "shared/delivery", "shared/envelope",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The sender puts a paced or refused send back on its own queue.
 	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
-		"shared/outboundworker", "shared/messaging", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
+		"shared/outboundworker", "shared/messaging", "shared/media", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
 		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The webhook sender reads and signs events, and keeps a message that
 	// is none aside in the bridge table.
@@ -75,7 +75,8 @@ var mayLink = map[string][]string{
 // linkedThroughAdapters are packages a function links only because an
 // adapter package it uses also holds adapters it does not: in shared/dynamo,
 // the payload and reject stores import shared/envelope, the message stores
-// shared/messaging and shared/kapso (with what they import), the onboarding
+// shared/messaging (and shared/media, whose copy a stored message carries)
+// and shared/kapso (with what they import), the onboarding
 // and claim stores shared/onboarding and shared/idempotency, the feed and
 // the stream's decoder shared/eventing (with bridgeevents and
 // shared/apiview); in shared/kapsoapi, the Platform API's client answers in
@@ -83,16 +84,16 @@ var mayLink = map[string][]string{
 // shared/messaging's. The test fails once one is no longer linked: delete
 // the entry when the adapter package is split.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"tenantapi": {"shared/envelope"},
-	"redirect": {"shared/messaging", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
+	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview"},
-	"lifecycle": {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
-	"reconcile": {"shared/messaging", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"messages":  {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview"},
 	"publisher": {"shared/idempotency"},
-	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/errs", "shared/kapso",
+	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
 		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview"},
 }
 

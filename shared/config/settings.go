@@ -150,6 +150,9 @@ var (
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
+	// Read by the tenant API once it hands out media URLs.
+	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m",
+		Help: "how long a media URL the API hands out can be fetched"}
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
@@ -199,7 +202,7 @@ var Settings = []Setting{
 	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
-	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
+	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
 	EventsRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	MediaRetentionDays,

@@ -155,24 +155,27 @@ func (s *Messages) writeMedia(ctx context.Context, tenantID, wamid string, info 
 	} else {
 		cond += retry + " = " + u.val(str(oldRetry))
 	}
-	items := []types.TransactWriteItem{{Update: &types.Update{TableName: aws.String(s.Table), Key: messageKey(tenantID, wamid),
-		UpdateExpression: u.expression(), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.vals}}}
-	if oldRetry != "" && oldRetry != newRetry {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.Table),
-			Key: key(mediaRetryPK, oldRetry)}})
+	up := &types.Update{TableName: aws.String(s.Table), Key: messageKey(tenantID, wamid), UpdateExpression: u.expression(),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: u.names, ExpressionAttributeValues: u.vals}
+	del := &types.Delete{TableName: aws.String(s.Table), Key: key(mediaRetryPK, oldRetry)}
+	item := key(mediaRetryPK, newRetry)
+	item[attrTenantID], item[attrWAMID] = str(tenantID), str(wamid)
+	item[schema.AttrTTL] = numberAttr(next.Add(mediaRetryTTL).Unix())
+	put := &types.Put{TableName: aws.String(s.Table), Item: item}
+	var err error
+	switch drop, add := oldRetry != "" && oldRetry != newRetry, newRetry != "" && newRetry != oldRetry; {
+	case drop && add:
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{{Update: up}, {Delete: del}, {Put: put}}})
+	case drop:
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{{Update: up}, {Delete: del}}})
+	case add:
+		_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{{Update: up}, {Put: put}}})
+	default:
+		_, err = s.updateItem(ctx, messageKey(tenantID, wamid), u, cond, types.ReturnValueNone)
 	}
-	if newRetry != "" && newRetry != oldRetry {
-		item := key(mediaRetryPK, newRetry)
-		item[attrTenantID], item[attrWAMID] = str(tenantID), str(wamid)
-		item[schema.AttrTTL] = numberAttr(next.Add(mediaRetryTTL).Unix())
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}})
-	}
-	if len(items) == 1 {
-		_, err := s.updateItem(ctx, messageKey(tenantID, wamid), u, cond, types.ReturnValueNone)
-		return err
-	}
-	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	return err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
+	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
 // PartSize is the size of every multipart upload part but the last, and
@@ -236,4 +237,22 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// CreateBuckets creates every schema bucket under prefix (for the local
+// stack and tests; creating a bucket this account has answers it again),
+// and returns their names by bucket ID.
+func CreateBuckets(ctx context.Context, client *s3.Client, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, b := range schema.Buckets {
+		name := prefix + b.ID
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
+			var owned *types.BucketAlreadyOwnedByYou
+			if !errors.As(err, &owned) {
+				return nil, fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		out[b.ID] = name
+	}
+	return out, nil
 }

@@ -24,7 +24,8 @@ import (
 // message, its JSON the body (what bridgeevents.Decode reads, from a
 // subscribed queue with raw delivery), with the message attributes
 // schema.EventAttrType and schema.EventAttrTenant for subscribers' filter
-// policies. Events go in PublishBatch calls of up to 10.
+// policies, and schema.EventAttrMedia on a message.received of a message
+// with media. Events go in PublishBatch calls of up to 10.
 type Publisher struct {
 	Client   *sns.Client
 	TopicARN string
@@ -53,6 +54,12 @@ func entryOf(e bridgeevents.Event) (entry, error) {
 		return entry{}, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
 	attrs := map[string]string{schema.EventAttrType: e.Type, schema.EventAttrTenant: e.TenantID}
+	switch withMedia, err := hasMedia(e); {
+	case err != nil:
+		return entry{}, fmt.Errorf("encode event %s: %w", e.ID, err)
+	case withMedia:
+		attrs[schema.EventAttrMedia] = "true"
+	}
 	out := entry{PublishBatchRequestEntry: types.PublishBatchRequestEntry{Message: aws.String(string(body)),
 		MessageAttributes: map[string]types.MessageAttributeValue{}}, size: len(body)}
 	for name, v := range attrs {
@@ -60,6 +67,25 @@ func entryOf(e bridgeevents.Event) (entry, error) {
 		out.size += len(name) + len("String") + len(v)
 	}
 	return out, nil
+}
+
+// hasMedia reports whether e is a message.received of a message with
+// media, which the media queue's subscription selects by the attribute
+// schema.EventAttrMedia.
+func hasMedia(e bridgeevents.Event) (bool, error) {
+	if e.Type != bridgeevents.MessageReceived {
+		return false, nil
+	}
+	var data struct {
+		Message struct {
+			Media json.RawMessage `json:"media"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		return false, fmt.Errorf("read its message: %w", err)
+	}
+	m := data.Message.Media
+	return len(m) > 0 && string(m) != "null", nil
 }
 
 // Publish implements eventing.Topic: calls of up to 10 events and

@@ -12,15 +12,20 @@ import (
 )
 
 // Subscribe makes s: the queue queueARN subscribed to the topic topicARN,
-// and returns the subscription's ARN. SNS answers the same subscription
-// again when it exists with the same attributes, so a restarted stack
-// subscribes once.
+// with its filter policy when it has one, and returns the subscription's
+// ARN. SNS answers the same subscription again when it exists with the
+// same attributes, so a restarted stack subscribes once.
 func Subscribe(ctx context.Context, client *sns.Client, s schema.Subscription, topicARN, queueARN string) (string, error) {
+	attrs := map[string]string{"RawMessageDelivery": strconv.FormatBool(s.Raw)}
+	if s.FilterPolicy != "" {
+		// On the message attributes, SNS's default scope.
+		attrs["FilterPolicy"] = s.FilterPolicy
+	}
 	out, err := client.Subscribe(ctx, &sns.SubscribeInput{
 		TopicArn:              aws.String(topicARN),
 		Protocol:              aws.String("sqs"),
 		Endpoint:              aws.String(queueARN),
-		Attributes:            map[string]string{"RawMessageDelivery": strconv.FormatBool(s.Raw)},
+		Attributes:            attrs,
 		ReturnSubscriptionArn: true,
 	})
 	if err != nil {

@@ -36,17 +36,24 @@ func (s *Stack) startEventWebhooks(runCtx, ctx context.Context, cfg aws.Config, 
 		w.Schedule = schedule
 	}
 	sub := schema.EventWebhooksSubscription
-	topicARN := s.Topics[sub.Topic.ID]
-	if topicARN == "" {
-		return fmt.Errorf("topic %s was not created", sub.Topic.ID)
-	}
-	queueARN, err := sqsqueue.QueueARN(ctx, c.sqs, s.Queues[sub.Queue.ID].URL)
-	if err != nil {
-		return err
-	}
-	if _, err := snstopic.Subscribe(ctx, c.sns, sub, topicARN, queueARN); err != nil {
+	if err := s.subscribe(ctx, c, sub, s.Queues); err != nil {
 		return err
 	}
 	s.poll(runCtx, sub.Queue, w.Handle, c, b.Log)
 	return nil
+}
+
+// subscribe makes the schema subscription sub on the stack's topic and its
+// queue in queues.
+func (s *Stack) subscribe(ctx context.Context, c clients, sub schema.Subscription, queues map[string]sqsqueue.QueueURLs) error {
+	topicARN := s.Topics[sub.Topic.ID]
+	if topicARN == "" {
+		return fmt.Errorf("topic %s was not created", sub.Topic.ID)
+	}
+	queueARN, err := sqsqueue.QueueARN(ctx, c.sqs, queues[sub.Queue.ID].URL)
+	if err != nil {
+		return err
+	}
+	_, err = snstopic.Subscribe(ctx, c.sns, sub, topicARN, queueARN)
+	return err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
@@ -42,6 +43,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo/streams"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/snstopic"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -192,6 +194,7 @@ type Stack struct {
 	Tables           map[string]string
 	Queues           map[string]sqsqueue.QueueURLs
 	Topics           map[string]string // ARNs by schema topic ID
+	Buckets          map[string]string // names by schema bucket ID
 	Onboarding       *dynamo.Onboarding
 
 	cancel  context.CancelFunc
@@ -253,6 +256,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sqs:      sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 		// fauxqs serves SNS on its SQS endpoint.
 		sns: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
+		// And S3, by path.
+		s3: s3media.NewClient(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 	}
 	// What Lambda's event source mapping reads the bridge table's stream
 	// with: none of the functions' faults.
@@ -268,6 +273,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	if s.Topics, err = snstopic.CreateTopics(ctx, c.sns, prefix); err != nil {
+		return nil, err
+	}
+	if s.Buckets, err = s3media.CreateBuckets(ctx, c.s3, prefix); err != nil {
+		return nil, err
+	}
+	mediaQueue, err := s.subscribeMedia(ctx, c, prefix)
+	if err != nil {
 		return nil, err
 	}
 	if len(o.AWSMiddleware) > 0 || o.AWSRetryMaxBackoff > 0 {
@@ -289,6 +301,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
 				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
 			}),
+			s3: s3media.NewClient(cfg, func(so *s3.Options) {
+				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
+				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
+			}),
 		}
 	}
 	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
@@ -303,6 +319,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.EventsTopicARN.Name] = s.Topics[schema.EventsTopic.ID]
 	vals[config.EventWebhooksQueueURL.Name] = s.Queues[schema.EventWebhooks.ID].URL
 	vals[config.EventWebhooksDLQURL.Name] = s.Queues[schema.EventWebhooks.ID].DLQURL
+	vals[config.MediaBucket.Name] = s.Buckets[schema.MediaBucket.ID]
+	vals[config.MediaQueueURL.Name] = mediaQueue.URL
 
 	ln := o.Listener
 	if ln == nil {
@@ -441,6 +459,7 @@ type clients struct {
 	dynamoDB *dynamodb.Client
 	sqs      *sqs.Client
 	sns      *sns.Client
+	s3       *s3.Client
 }
 
 // streamSource is what reads a table's stream as Lambda's event source
