@@ -95,6 +95,7 @@ var linkedThroughAdapters = map[string][]string{
 	"publisher": {"shared/idempotency"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
 		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

@@ -65,7 +65,7 @@ const (
 )
 
 // ErrMediaExpired is wrapped when a download URL was refused as expired
-// (401 or 403 on the token URL): fetch the metadata again for a fresh one.
+// (403, or 401 on the token URL): fetch the metadata again for a fresh one.
 var ErrMediaExpired = errors.New("kapso media download url expired")
 
 var _ media.Source = (*MetaProxy)(nil)
@@ -309,7 +309,8 @@ func sha256Hex(v string) (string, error) {
 // that failed before any byte came (no connection, 5xx) is repeated as
 // reads are. The error's errs code: NotFound (404, 410) when the media is
 // gone; Unavailable for a failure that may pass, wrapping ErrMediaExpired
-// when the token URL was refused as expired (get the metadata again);
+// when the URL was refused as expired (403, or 401 on the token URL: get
+// the metadata again);
 // BadGateway for a URL kapso-bridge does not fetch.
 func (s *MetaProxy) Open(ctx context.Context, m media.Metadata) (io.ReadCloser, error) {
 	doing := "download media " + m.ID
@@ -370,7 +371,8 @@ func downloadRefused(api *APIError, token bool) error {
 	switch {
 	case api.Status == http.StatusNotFound || api.Status == http.StatusGone:
 		return errs.E(errs.NotFound, "Kapso no longer has the media", api)
-	case token && (api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden):
+	case api.Status == http.StatusForbidden || (token && api.Status == http.StatusUnauthorized):
+		// A signed URL past its time; on url a 401 is the API key refused.
 		return errs.E(errs.Unavailable, "the media's download URL expired; get its metadata again",
 			fmt.Errorf("%w: %w", ErrMediaExpired, api))
 	case api.Status >= 500:

@@ -190,6 +190,7 @@ func TestMediaOpenRefusals(t *testing.T) {
 		{"token expired", []int{403}, true, errs.Unavailable, true, 1},
 		{"token 401", []int{401}, true, errs.Unavailable, true, 1},
 		{"key refused", []int{401}, false, errs.Unauthorized, false, 1},
+		{"url expired", []int{403}, false, errs.Unavailable, true, 1},
 		{"failing", []int{500, 503, 500}, true, errs.Unavailable, false, 3},
 		{"rate limited", []int{429}, true, errs.RateLimited, false, 1},
 	} {

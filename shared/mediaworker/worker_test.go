@@ -115,6 +115,8 @@ func (k *kapso) calls() (metadata, opens int) {
 }
 
 type fixture struct {
+	// number is the phone number id of the messages inbound stores.
+	number  string
 	w       *mediaworker.Worker
 	kapso   *kapso
 	store   *memstore.Messages
@@ -127,7 +129,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{kapso: newKapso(), store: &memstore.Messages{}, objects: &memstore.Objects{}, holds: &memstore.Visibility{},
+	f := &fixture{number: number, kapso: newKapso(), store: &memstore.Messages{}, objects: &memstore.Objects{}, holds: &memstore.Visibility{},
 		rejects: &memstore.Rejects{}, clock: testclock.New(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
 	f.w = &mediaworker.Worker{Source: f.kapso, Objects: f.objects, Store: f.store, Queue: f.holds, Rejects: f.rejects,
 		Log:         slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -148,7 +150,7 @@ func png(n int) []byte {
 // answers the message.received event the publisher tells of it.
 func (f *fixture) inbound(t *testing.T, wamid, typ, mediaID string) string {
 	t.Helper()
-	m := messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Inbound, Type: typ,
+	m := messaging.Message{WAMID: wamid, PhoneNumberID: f.number, Direction: messaging.Inbound, Type: typ,
 		Timestamp: f.clock.Now().Add(-time.Minute), From: messaging.Person{Phone: "5215512345678", Name: "Ana"},
 		To: messaging.Person{Phone: "15550001111"}}
 	if media.HasMedia(typ) {
