@@ -1,6 +1,9 @@
 package bridgeevents
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The records below are kapso-bridge's public JSON: the /v1 API answers
 // them and the events carry them, so a message in a message.received event
@@ -66,6 +69,7 @@ type MessageContent struct {
 	To        Person        `json:"to"`
 	ReplyTo   string        `json:"reply_to,omitempty"`
 	Media     *Media        `json:"media,omitempty"`
+	Template  *Template     `json:"template,omitempty"`
 	Reaction  *Reaction     `json:"reaction,omitempty"`
 	Kapso     *KapsoContent `json:"kapso,omitempty"`
 }
@@ -77,6 +81,14 @@ type Media struct {
 	MIMEType string `json:"mime_type"`
 	Caption  string `json:"caption"`
 	Filename string `json:"filename"`
+}
+
+// Template is the template of a template message: its name, language and
+// components with their parameters (Meta's JSON form), as sent.
+type Template struct {
+	Name       string          `json:"name"`
+	Language   string          `json:"language,omitempty"`
+	Components json.RawMessage `json:"components,omitempty"`
 }
 
 // Reaction is a reaction message; Removed marks a reaction taken back.

@@ -5,6 +5,7 @@
 package apiview
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
@@ -45,6 +46,12 @@ func MessageSummary(m messaging.StoredMessage) bridgeevents.MessageSummary {
 		From: Person(m.From), To: Person(m.To), ReplyTo: m.ReplyTo}
 	if x := m.Media; x != nil {
 		c.Media = &bridgeevents.Media{ID: x.ID, URL: x.URL, MIMEType: x.MIMEType, Caption: x.Caption, Filename: x.Filename}
+	}
+	if x := m.Template; x != nil {
+		c.Template = &bridgeevents.Template{Name: x.Name, Language: x.Language}
+		if json.Valid([]byte(x.Components)) {
+			c.Template.Components = json.RawMessage(x.Components)
+		}
 	}
 	if x := m.Reaction; x != nil {
 		c.Reaction = &bridgeevents.Reaction{MessageID: x.MessageID, Emoji: x.Emoji, Removed: x.Removed}
