@@ -52,7 +52,9 @@ var roles = []role{
 		// The local stack's reader of the bridge table's stream.
 		"shared/dynamo/streams",
 		// The events topic.
-		"shared/snstopic"}},
+		"shared/snstopic",
+		// The media bucket.
+		"shared/s3media"}},
 	// What builds each function from its settings.
 	{"wiring", []string{"shared/app/...", "shared/config", "functions/..."}},
 	{"test kit", []string{"testkit/...", "shared/archtest"}},
@@ -93,7 +95,7 @@ const awsSDK, smithy = "github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go
 
 // The Kapso adapter and the stores, which only the wiring hands to the
 // packages that use them through their interfaces.
-var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/snstopic"}
+var adapters = []string{"shared/kapsoapi", "shared/dynamo", "shared/sqsqueue", "shared/snstopic", "shared/s3media"}
 
 var rules = []rule{
 	{

@@ -673,6 +673,7 @@ func messageFrom(it map[string]types.AttributeValue) (messaging.StoredMessage, e
 	if id := stringAttr(it[attrOutboundID]); id != "" {
 		m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
 	}
+	m.MediaCopy = mediaOf(it)
 	if ss, ok := it[attrHistory].(*types.AttributeValueMemberSS); ok {
 		d, err := deliveryOf(m.WAMID, ss.Value)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -168,6 +169,25 @@ func TestMessageReceived(t *testing.T) {
 	check(t, "a catch-up of it", messageChange(inbound(true), fromReconciler))
 	check(t, "not known yet", messageChange(nil, inbound(false)))
 	check(t, "removed", messageChange(inbound(true), nil))
+}
+
+// A message's media copy changes the message item alone: no event, in
+// either direction.
+func TestMediaCopyChangesTellNoEvent(t *testing.T) {
+	withMedia := func(info media.Info) *eventing.MessageItem {
+		m := inbound(true)
+		m.Message.Type, m.Message.Media = "image", &messaging.Media{ID: "1234", MIMEType: "image/jpeg"}
+		m.Message.MediaCopy = info
+		return m
+	}
+	failed := media.Info{State: media.Failed, Error: media.Failure(media.ReasonUnavailable, "503"), At: at, Attempts: 1}
+	stored := media.Info{State: media.Stored, MIMEType: "image/jpeg", Size: 10, SHA256: "ab", Key: "acme/1/1234", At: at}
+	check(t, "failed", messageChange(withMedia(media.Info{}), withMedia(failed)))
+	check(t, "stored", messageChange(withMedia(failed), withMedia(stored)))
+	outbound := outboundMessage(true, status(messaging.Delivered, 1))
+	copied := outboundMessage(true, status(messaging.Delivered, 1))
+	copied.Message.MediaCopy = stored
+	check(t, "an outbound message's copy", messageChange(outbound, copied))
 }
 
 // outboundMessage is an outbound message item: accepted under outID when

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 )
 
 // Store keeps a tenant's messages, statuses, conversations and contacts.
@@ -149,6 +151,10 @@ type StoredMessage struct {
 	// is "", Timestamp is when it was queued, and Outbound.State says where
 	// the send is.
 	Outbound *OutboundInfo
+	// MediaCopy is the copy of the message's media in kapso-bridge's
+	// bucket, as recorded: zero until a copy was tried, also for a message
+	// with media, which is then pending (media.Store.MediaState says so).
+	MediaCopy media.Info
 }
 
 // ConversationView is a conversation with its contact as it is now.

@@ -23,12 +23,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
@@ -115,6 +117,52 @@ func SNS(tb testing.TB, opts ...func(*sns.Options)) *sns.Client {
 	ep := endpoint(tb, EnvSQS)
 	opts = append([]func(*sns.Options){func(o *sns.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
 	return sns.NewFromConfig(Config(), opts...)
+}
+
+// S3 is a client for the local S3 server (fauxqs again), by path.
+func S3(tb testing.TB, opts ...func(*s3.Options)) *s3.Client {
+	ep := endpoint(tb, EnvSQS)
+	opts = append([]func(*s3.Options){func(o *s3.Options) { o.BaseEndpoint = aws.String(ep) }}, opts...)
+	return s3media.NewClient(Config(), opts...)
+}
+
+// Bucket creates a bucket under a fresh prefix and, when the test ends,
+// deletes it with what it holds. It returns the bucket's name.
+func Bucket(tb testing.TB) string {
+	tb.Helper()
+	client := S3(tb)
+	name := Prefix(tb) + "media"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		tb.Fatalf("create bucket %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		for _, key := range Keys(tb, client, name) {
+			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: aws.String(key)})
+		}
+		_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)})
+	})
+	return name
+}
+
+// Keys are the keys of the objects in bucket.
+func Keys(tb testing.TB, client *s3.Client, bucket string) []string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var keys []string
+	for p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			tb.Fatalf("list the objects of %s: %v", bucket, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
 }
 
 // SQS is a client for the local SQS server.

@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -101,4 +102,21 @@ func TestFeedContract(t *testing.T) {
 
 func TestUploadsContract(t *testing.T) {
 	storetest.RunUploads(t, func(*testing.T) media.Uploads { return &memstore.Uploads{} })
+}
+
+func TestMediaStoreContract(t *testing.T) {
+	storetest.RunMediaStore(t, func(*testing.T, func() time.Time) storetest.MediaStores {
+		s := &memstore.Messages{}
+		return storetest.MediaStores{Messages: s, Reader: s, Media: s}
+	})
+}
+
+func TestObjectsContract(t *testing.T) {
+	storetest.RunObjects(t, func(t *testing.T) storetest.Objects {
+		o := &memstore.Objects{}
+		srv := httptest.NewServer(o)
+		t.Cleanup(srv.Close)
+		o.BaseURL = srv.URL
+		return storetest.Objects{Objects: o, Get: o.Get}
+	})
 }

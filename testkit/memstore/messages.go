@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -23,6 +24,8 @@ import (
 type Messages struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantMessages
+	// retries are the messages whose media copy is due again (media.go).
+	retries []mediaRetry
 }
 
 var (
@@ -49,6 +52,8 @@ type message struct {
 	delivery messaging.Delivery
 	// outboundID is the outbound message accepted under this WAMID.
 	outboundID string
+	// media is the copy of the message's media (media.go).
+	media media.Info
 }
 
 func (s *Messages) tenant(tenantID string) *tenantMessages {
@@ -216,7 +221,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 }
 
 func (m *message) stored() messaging.StoredMessage {
-	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery}
+	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery, MediaCopy: m.media}
 	if m.outboundID != "" {
 		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted}
 	}
