@@ -119,6 +119,12 @@ type call struct {
 	query  url.Values
 	body   any // marshalled as JSON when not nil
 	policy retryPolicy
+	// decode, when set, reads a 2xx answer that has no {"data"} envelope
+	// (the Meta proxy's answers) instead of decoding data into out.
+	decode func([]byte) error
+	// refused, when set, turns an answer other than 2xx, 5xx or 429 into
+	// the call's error (the APIError's own otherwise).
+	refused func(api *APIError, body []byte) error
 }
 
 // pageMeta is the page pagination block of list answers.
@@ -196,6 +202,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (listInfo, error) {
 			continue
 		}
 		if status >= 200 && status < 300 {
+			if cl.decode != nil {
+				return listInfo{}, cl.decode(respBody)
+			}
 			return decodeEnvelope(respBody, out)
 		}
 		apiErr := newAPIError(cl.op, status, header, respBody)
@@ -226,6 +235,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) (listInfo, error) {
 				return listInfo{}, fmt.Errorf("%w: no time left to retry: %w", ErrUnavailable, apiErr)
 			}
 		default:
+			if cl.refused != nil {
+				return listInfo{}, cl.refused(apiErr, respBody)
+			}
 			return listInfo{}, apiErr
 		}
 	}

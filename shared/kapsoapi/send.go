@@ -37,6 +37,10 @@ var ErrSendUnknown = errors.New("kapso send outcome unknown")
 // MetaProxy sends messages through Kapso's Meta proxy. Safe for concurrent use.
 type MetaProxy struct {
 	c *Client
+	// origin is the proxy's scheme and host, the one place Kapso's API key
+	// goes; files is the client of media downloads and uploads (media.go).
+	origin origin
+	files  *http.Client
 }
 
 // NewMetaProxy returns a sender for the proxy at metaBaseURL (empty:
@@ -60,7 +64,8 @@ func NewMetaProxy(metaBaseURL, graphVersion, apiKey string, opts ...Option) *Met
 		Timeout:       defaultHTTPTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &MetaProxy{c: c}
+	o := originOf(base)
+	return &MetaProxy{c: c, origin: o, files: newFilesClient(o)}
 }
 
 // MetaError is a refusal from Kapso or Meta: any answer other than 2xx. It is

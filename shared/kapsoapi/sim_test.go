@@ -1,8 +1,12 @@
 package kapsoapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,15 +14,22 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
-func TestClientAgainstSimulator(t *testing.T) {
+// newSim serves a simulator that expects testKey.
+func newSim(t *testing.T) (*kapsosim.Simulator, *httptest.Server) {
+	t.Helper()
 	var sim *kapsosim.Simulator
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
-	defer srv.Close()
 	sim = kapsosim.New(kapsosim.Options{PublicURL: srv.URL, APIKey: testKey})
-	defer sim.Close()
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	return sim, srv
+}
+
+func TestClientAgainstSimulator(t *testing.T) {
+	sim, srv := newSim(t)
 	c := New(srv.URL+"/platform/v1", testKey)
 	c.perPage = 1 // every list spans several pages
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -119,5 +130,133 @@ func TestClientAgainstSimulator(t *testing.T) {
 	bad := New(srv.URL+"/platform/v1", "wrong")
 	if _, _, err := bad.FindCustomerByExternalID(ctx, "tenant-1"); !errs.Is(err, errs.Unauthorized) || errors.Is(err, ErrUnavailable) {
 		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestMediaAgainstSimulator(t *testing.T) {
+	sim, srv := newSim(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := New(srv.URL+"/platform/v1", testKey)
+	cu, err := c.CreateCustomer(ctx, "Acme", "tenant-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pnid, err := sim.CompleteLink(link.ID, "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateWebhook(ctx, pnid, onboarding.WebhookRegistration{URL: hook.URL, SecretKey: "s",
+		Events: []string{"whatsapp.message.received"}}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(in kapsosim.Inbound) string {
+		t.Helper()
+		sent, err := sim.SendInbound(ctx, pnid, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sim.Messages(pnid) {
+			if m.WAMID == sent.WAMID && m.Media != nil {
+				return m.Media.ID
+			}
+		}
+		t.Fatalf("no media on %s", sent.WAMID)
+		return ""
+	}
+	p := NewMetaProxy(srv.URL+"/meta/whatsapp", "", testKey, WithRetry(3, time.Millisecond, 5*time.Millisecond))
+	read := func(m media.Metadata) (string, int64, error) {
+		t.Helper()
+		rc, err := p.Open(ctx, m)
+		if err != nil {
+			return "", 0, err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, rc)
+		return hex.EncodeToString(h.Sum(nil)), n, err
+	}
+
+	id := send(kapsosim.Inbound{Type: "document", Text: "segue", Size: 3<<20 + 1})
+	m, err := p.Metadata(ctx, pnid, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ID != id || m.MIMEType != "application/pdf" || m.FileSize != 3<<20+1 || m.DownloadURL == "" || m.URL == "" {
+		t.Fatalf("metadata %+v", m)
+	}
+	if sum, n, err := read(m); err != nil || sum != m.SHA256 || n != m.FileSize {
+		t.Fatalf("download: %s %d %v", sum, n, err)
+	}
+	// Without the download_url, the url with the key.
+	if sum, _, err := read(media.Metadata{ID: id, URL: m.URL}); err != nil || sum != m.SHA256 {
+		t.Fatalf("download by url: %v", err)
+	}
+
+	if err := sim.SetMediaFaults(kapsosim.MediaFaults{Expired: true}); err != nil {
+		t.Fatal(err)
+	}
+	expired, err := p.Metadata(ctx, pnid, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := read(expired); !errors.Is(err, ErrMediaExpired) || !errs.Is(err, errs.Unavailable) {
+		t.Errorf("expired download_url: %v", err)
+	}
+	if _, _, err := read(media.Metadata{ID: id, URL: expired.URL}); !errors.Is(err, ErrMediaExpired) {
+		t.Errorf("expired url: %v", err)
+	}
+	_ = sim.SetMediaFaults(kapsosim.MediaFaults{MetadataFailures: 1, DownloadFailures: 1})
+	m, err = p.Metadata(ctx, pnid, id) // retried past the 500
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, _, err := read(m); err != nil || sum != m.SHA256 {
+		t.Errorf("download retried past the 500: %v", err)
+	}
+	_ = sim.SetMediaFaults(kapsosim.MediaFaults{MetadataFailures: 3})
+	if _, err := p.Metadata(ctx, pnid, id); !errs.Is(err, errs.Unavailable) {
+		t.Errorf("metadata failing: %v", err)
+	}
+	_ = sim.SetMediaFaults(kapsosim.MediaFaults{WrongSHA256: true})
+	if m, err := p.Metadata(ctx, pnid, id); err != nil {
+		t.Fatal(err)
+	} else if sum, _, err := read(m); err != nil || sum == m.SHA256 {
+		t.Errorf("wrong sha256 advertised: %s %v", sum, err)
+	}
+	_ = sim.SetMediaFaults(kapsosim.MediaFaults{})
+	if _, err := p.Metadata(ctx, pnid, "4242"); !errs.Is(err, errs.NotFound) {
+		t.Errorf("unknown media: %v", err)
+	}
+	if _, err := p.Metadata(ctx, "999", id); !errs.Is(err, errs.NotFound) {
+		t.Errorf("another number's media: %v", err)
+	}
+
+	voice := send(kapsosim.Inbound{Type: "audio"})
+	if m, err := p.Metadata(ctx, pnid, voice); err != nil || m.MIMEType != "audio/ogg; codecs=opus" || m.FileSize == 0 {
+		t.Errorf("voice note %+v %v", m, err)
+	}
+
+	file := bytes.Repeat([]byte("%PDF-1.4 "), 100_000)
+	up, err := p.Upload(ctx, pnid, "application/pdf", "contrato.pdf", bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = p.Metadata(ctx, pnid, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(file)
+	if sum, n, err := read(m); err != nil || sum != hex.EncodeToString(want[:]) || sum != m.SHA256 || n != int64(len(file)) {
+		t.Errorf("uploaded file read back: %s %d %v", sum, n, err)
+	}
+	if _, err := p.Upload(ctx, "000", "application/pdf", "a.pdf", bytes.NewReader(file), int64(len(file))); !errs.Is(err, errs.Invalid) {
+		t.Errorf("upload to an unknown number: %v", err)
 	}
 }

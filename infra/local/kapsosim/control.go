@@ -216,7 +216,8 @@ func (s *Simulator) ctlInbound(w http.ResponseWriter, r *http.Request) {
 	var in Inbound
 	form, ok := readControl(w, r, &in, func(f url.Values) {
 		in = Inbound{Text: f.Get("text"), FromPhone: f.Get("from_phone"), FromBSUID: f.Get("from_bsuid"),
-			Name: f.Get("name"), Count: formInt(f.Get("count"))}
+			Name: f.Get("name"), Count: formInt(f.Get("count")), Type: f.Get("type"), Filename: f.Get("filename"),
+			Size: int64(formInt(f.Get("size")))}
 	})
 	if !ok {
 		return

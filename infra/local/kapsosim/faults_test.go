@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,14 +18,7 @@ import (
 // with its decoded JSON.
 func (h *harness) raw(method, path string, body []byte) (*http.Response, map[string]any) {
 	h.t.Helper()
-	req, _ := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(body))
-	req.Header.Set("X-API-Key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := h.request(method, h.srv.URL+path, bytes.NewReader(body), true)
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return resp, out

@@ -119,6 +119,15 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 <button type="submit" name="count" value="1">Send</button>
 <button type="submit" name="count" value="3">Send a batch of 3</button>
 </form>
+<form id="send-media-{{$id}}" method="post" action="/_sim/numbers/{{$id}}/messages">
+<label>name <input type="text" name="name" value="Maria Souza"></label>
+<label>phone <input type="text" name="from_phone" value="+16505551234"></label><br>
+<label>caption <input type="text" name="text" value=""></label>
+<button type="submit" name="type" value="image">Send an image</button>
+<button type="submit" name="type" value="audio">Send a voice note</button>
+<button type="submit" name="type" value="document">Send a PDF</button>
+<button type="submit" name="type" value="sticker">Send a sticker</button>
+</form>
 <h3>The business sends</h3>
 <form id="outbound-{{$id}}" method="post" action="/_sim/numbers/{{$id}}/outbound">
 <label>to <input type="text" name="to" list="people-{{$id}}" placeholder="phone or BSUID (empty: latest)"></label>
@@ -151,6 +160,7 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 <tr><td><code>POST /_sim/numbers/{id}/webhooks/state</code></td><td><code>{"active":false,"url":"https://…"}</code></td><td>pause every webhook of the number, or point them elsewhere</td></tr>
 <tr><td><code>POST /_sim/ratelimit</code></td><td><code>{"calls":N,"retry_after_seconds":S}</code></td><td>the next N Platform API calls answer 429 with Retry-After S (default 60)</td></tr>
 <tr><td><code>POST /_sim/setup_links/stall</code></td><td><code>{"calls":N,"seconds":S}</code></td><td>the next N setup link creations make the link, then answer only after S seconds</td></tr>
+<tr><td><code>POST /_sim/media/faults</code></td><td><code>{"metadata_failures":N,"download_failures":N,"failure_rate":R,"expired":true,"wrong_sha256":true,"file_size":B}</code></td><td>media metadata and downloads answer 500 (the next N, or at rate R), hand out expired URLs, a wrong sha256 or file_size</td></tr>
 <tr><td><code>GET /_sim/failed_deliveries</code></td><td></td><td>deliveries that exhausted their retries (also <code>GET /platform/v1/webhook_deliveries?status=failed</code>)</td></tr>
 </table></section>
 </body></html>

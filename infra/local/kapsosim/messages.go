@@ -33,6 +33,14 @@ type Inbound struct {
 	// Count above 1 sends Count messages in one batch delivery, as Kapso
 	// does with buffering on (at most 100).
 	Count int `json:"count"`
+	// Type is text (""), or image, audio (a voice note), document or
+	// sticker: a message with a real file, Text its caption (image and
+	// document) and Filename a document's name. Size > 0 makes the file
+	// that many bytes, generated as it is read (a large document for the
+	// bench, or a file over Meta's limit for its type).
+	Type     string `json:"type"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
 }
 
 // Outbound is a message the business sends from a number. With no
@@ -73,9 +81,22 @@ type ChatMessage struct {
 	// "" is text.
 	Type     string          `json:"type,omitempty"`
 	Text     string          `json:"text"` // a text's body, else a description of the message
+	Media    *MessageMedia   `json:"media,omitempty"`
 	At       time.Time       `json:"at"`
 	Person   Person          `json:"person"`             // the sender of an inbound message, the recipient of an outbound one
 	Statuses []MessageStatus `json:"statuses,omitempty"` // outbound only, oldest first
+}
+
+// MessageMedia is the file of a media message.
+type MessageMedia struct {
+	ID       string `json:"id"`
+	MIMEType string `json:"mime_type"`
+	SHA256   string `json:"sha256"` // hex
+	Size     int64  `json:"size"`
+	Filename string `json:"filename,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+	// URL is Kapso's media_url of the message (the API key needed).
+	URL string `json:"url"`
 }
 
 // Status is the message's current status: received for an inbound one.
@@ -208,7 +229,17 @@ func (s *Simulator) SendInbound(ctx context.Context, phoneNumberID string, in In
 	if p.Phone == "" && p.BSUID == "" {
 		p.Phone, p.Name = defaultPhone, cmp.Or(p.Name, defaultName)
 	}
+	typ := cmp.Or(in.Type, "text")
+	if _, ok := mediaKinds[typ]; !ok && typ != "text" {
+		return fail(fmt.Errorf("%w: type must be text, image, audio, document or sticker", ErrInvalid))
+	}
 	text := cmp.Or(strings.TrimSpace(in.Text), defaultInboundText)
+	if typ != "text" {
+		text = strings.TrimSpace(in.Text) // a caption, or none
+		if in.Size < 0 || in.Size > maxGenerated {
+			return fail(fmt.Errorf("%w: size must be 0 to %d bytes", ErrInvalid, int64(maxGenerated)))
+		}
+	}
 	event := kapso.EventMessageReceived
 
 	s.mu.Lock()
@@ -223,13 +254,19 @@ func (s *Simulator) SendInbound(ctx context.Context, phoneNumberID string, in In
 	items := make([]json.RawMessage, 0, count)
 	for i := range count {
 		body := text
-		if count > 1 {
+		if count > 1 && text != "" {
 			body = fmt.Sprintf("%s (%d/%d)", text, i+1, count)
 		}
 		// A batch gathers what the person typed over the buffer window.
 		at := c.messageTime(now.Add(-time.Duration(count-1-i) * time.Second))
 		m := &ChatMessage{WAMID: s.wamid(c.Person, true), PhoneNumberID: phoneNumberID, ConversationID: c.ID,
 			Direction: "inbound", Text: body, At: at, Person: c.Person}
+		if typ != "text" {
+			if err := s.attachMediaLocked(m, typ, in.Filename, in.Size); err != nil {
+				s.mu.Unlock()
+				return fail(err)
+			}
+		}
 		s.messages = append(s.messages, m)
 		c.record(m)
 		sent.WAMIDs = append(sent.WAMIDs, m.WAMID)
@@ -492,6 +529,7 @@ type wireMessageKapso struct {
 	ProcessingStatus       string       `json:"processing_status"`
 	Origin                 string       `json:"origin"`
 	HasMedia               bool         `json:"has_media"`
+	MediaURL               string       `json:"media_url,omitempty"`
 	Content                string       `json:"content"`
 	Statuses               []wireStatus `json:"statuses,omitempty"`
 	WhatsAppConversationID string       `json:"whatsapp_conversation_id"`
@@ -507,7 +545,22 @@ type wireMessage struct {
 	To         string           `json:"to,omitempty"`
 	ToUserID   string           `json:"to_user_id,omitempty"`
 	Text       *wireText        `json:"text,omitempty"` // text messages only
+	Image      *wireMedia       `json:"image,omitempty"`
+	Audio      *wireMedia       `json:"audio,omitempty"`
+	Document   *wireMedia       `json:"document,omitempty"`
+	Sticker    *wireMedia       `json:"sticker,omitempty"`
 	Kapso      wireMessageKapso `json:"kapso"`
+}
+
+// wireMedia is a media message's object, as Meta's webhook has it.
+type wireMedia struct {
+	ID       string `json:"id"`
+	MIMEType string `json:"mime_type"`
+	SHA256   string `json:"sha256"`
+	Caption  string `json:"caption,omitempty"`  // image, video, document
+	Filename string `json:"filename,omitempty"` // document
+	Voice    *bool  `json:"voice,omitempty"`    // audio
+	Animated *bool  `json:"animated,omitempty"` // sticker
 }
 
 type wireConversationKapso struct {
@@ -593,6 +646,21 @@ func wireMessageOf(n *number, c *Conversation, m *ChatMessage) wireMessage {
 			WhatsAppConversationID: c.ID, ContactName: c.Person.Name}}
 	if w.Type == "text" {
 		w.Text = &wireText{Body: m.Text}
+	}
+	if md := m.Media; md != nil {
+		wm := &wireMedia{ID: md.ID, MIMEType: md.MIMEType, SHA256: md.SHA256, Caption: md.Caption, Filename: md.Filename}
+		yes, no := true, false
+		switch w.Type {
+		case "image":
+			w.Image = wm
+		case "audio":
+			wm.Voice, w.Audio = &yes, wm
+		case "document":
+			w.Document = wm
+		case "sticker":
+			wm.Animated, w.Sticker = &no, wm
+		}
+		w.Kapso.HasMedia, w.Kapso.MediaURL = true, md.URL
 	}
 	if m.Direction == "inbound" {
 		w.From, w.FromUserID, w.To = p.Phone, p.BSUID, business

@@ -111,6 +111,8 @@ type Simulator struct {
 	numberModes map[string]string
 	limits      apiLimits
 	stall       stall
+	// media are the files people sent and uploads, with their faults (media.go).
+	media *mediaState
 }
 
 // New returns a simulator; call Close to stop its background senders.
@@ -216,6 +218,11 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
 	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)
 	api("POST /meta/whatsapp/{version}/{phone_number_id}/messages", s.proxySend)
+	api("POST /meta/whatsapp/{version}/{phone_number_id}/media", s.mediaUpload)
+	api("GET /meta/whatsapp/{version}/{media_id}", s.mediaMetadata)
+	api("GET /meta/whatsapp/media_file", s.mediaByToken(true))
+	api("GET /meta/whatsapp/media/{media_id}", s.mediaByID)
+	m.HandleFunc("GET /meta/whatsapp/media_download", s.mediaByToken(false))
 	api("/platform/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")
 	})
@@ -242,6 +249,8 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/send/faults", s.ctlSendFaults)
 	m.HandleFunc("POST /_sim/send/auto_statuses", s.ctlAutoStatuses)
 	m.HandleFunc("GET /_sim/send", s.ctlSendState)
+	m.HandleFunc("POST /_sim/media/faults", s.ctlMediaFaults)
+	m.HandleFunc("GET /_sim/media", s.ctlMediaState)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
 	m.HandleFunc("GET /{$}", s.homePage)
 	s.mux = m
