@@ -14,6 +14,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/eventwebhooksapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/ingestapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/mediaapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/publisherapp"
@@ -72,6 +73,12 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		c := eventwebhooksapp.NewClients(b.AWS)
 		c.Secrets = src
 		_, err := eventwebhooksapp.Worker(ctx, b, c)
+		return err
+	},
+	config.Media: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := mediaapp.NewClients(b.AWS)
+		c.Secrets = src
+		_, err := mediaapp.Worker(ctx, b, c)
 		return err
 	},
 }

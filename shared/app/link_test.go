@@ -45,7 +45,9 @@ var mayLink = map[string][]string{
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
 		"shared/reconcile", "shared/lifecycleworker", "shared/lambdasqs", "shared/delivery", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
-		"shared/onboarding"},
+		"shared/onboarding",
+		// A failed media copy goes back to the media queue as its message's event.
+		"shared/media"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
@@ -62,6 +64,12 @@ var mayLink = map[string][]string{
 	// is none aside in the bridge table.
 	"eventwebhooks": {"shared/app/eventwebhooksapp", "shared/config/awssecrets", "shared/lambdasqs", "shared/delivery",
 		"shared/eventwebhooksworker", "bridgeevents", "shared/dynamo", "shared/sqsqueue", "shared/envelope"},
+	// The media worker reads events, asks Kapso's Meta proxy for the media,
+	// copies it into the bucket and records it on the message.
+	"media": {"shared/app/mediaapp", "shared/config/awssecrets", "shared/lambdasqs", "shared/delivery",
+		"shared/mediaworker", "shared/media", "bridgeevents", "shared/dynamo", "shared/sqsqueue", "shared/s3media",
+		"shared/kapsoapi", "shared/envelope", "shared/errs", "shared/messaging", "shared/kapso", "shared/rawjson",
+		"shared/meta"},
 }
 
 // linkedThroughAdapters are packages a function links only because an
@@ -86,6 +94,7 @@ var linkedThroughAdapters = map[string][]string{
 	"publisher": {"shared/idempotency"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/errs", "shared/kapso",
 		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -104,6 +113,7 @@ var mayCall = map[string][]string{
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},
 	"eventwebhooks": {"dynamodb", "sqs", "secretsmanager"},
+	"media":         {"dynamodb", "s3", "sqs", "secretsmanager"},
 }
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"

@@ -40,7 +40,7 @@ var roles = []role{
 		"bridgeevents", "shared/apiview"}},
 	{"handler", []string{"shared/httpapi", "shared/httpapi/webhook", "shared/httpapi/tenantapi", "shared/httpapi/redirect"}},
 	{"worker", []string{"shared/lifecycleworker", "shared/messagesworker", "shared/outboundworker", "shared/reconcile",
-		"shared/eventwebhooksworker",
+		"shared/eventwebhooksworker", "shared/mediaworker",
 		// What every queue worker does with a message before its own work.
 		"shared/delivery",
 		// The bridge table stream's consumer.

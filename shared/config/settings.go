@@ -21,10 +21,13 @@ const (
 	// EventWebhooks POSTs each event of the event-webhooks queue to the
 	// SaaS's webhook URL.
 	EventWebhooks Function = "eventwebhooks"
+	// Media copies the media of each message received from Kapso into the
+	// media bucket.
+	Media Function = "media"
 )
 
 // Functions lists every function.
-var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound, Publisher, EventWebhooks}
+var Functions = []Function{Ingest, TenantAPI, Redirect, Lifecycle, Reconcile, Messages, Outbound, Publisher, EventWebhooks, Media}
 
 // Setting is one setting, named once for everything that reads or provides
 // it: the functions' wiring, the CDK stack (which gives each function the
@@ -97,11 +100,19 @@ var (
 		Help: "SQS queue of the events to POST to EVENTS_WEBHOOK_URL, subscribed to the events topic"}
 	EventWebhooksDLQURL = Setting{Name: schema.EventWebhooks.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
 		Help: "dead-letter queue of the event-webhooks queue"}
+	// The media worker copies into the bucket; the tenant API presigns its
+	// objects' URLs.
+	MediaBucket = Setting{Name: schema.MediaBucket.EnvVar, Resource: true, Functions: []Function{Media, TenantAPI},
+		Help: "S3 bucket of the media of every message, under {tenant_id}/{phone_number_id}/"}
+	// The media worker holds a failed copy back on its queue until its next
+	// attempt; the reconciler puts a failed copy's event back on it.
+	MediaQueueURL = Setting{Name: schema.Media.EnvVar, Resource: true, Functions: []Function{Media, Reconcile},
+		Help: "SQS queue of the message.received events of messages with media, subscribed to the events topic"}
 )
 
 // Secrets.
 var (
-	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{TenantAPI, Lifecycle, Reconcile, Outbound},
+	KapsoAPIKey = Setting{Name: "KAPSO_API_KEY", Secret: true, Functions: []Function{TenantAPI, Lifecycle, Reconcile, Outbound, Media},
 		Help: "Kapso Platform API key, sent as X-API-Key"}
 	ProjectWebhookSecret = Setting{Name: "KAPSO_PROJECT_WEBHOOK_SECRET", Secret: true, Functions: []Function{Ingest},
 		Help: "secret of the Kapso project webhook, verifies X-Webhook-Signature"}
@@ -135,7 +146,7 @@ var (
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
 	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
-		Functions: []Function{Outbound}, Context: "kapsoMetaBaseUrl",
+		Functions: []Function{Outbound, Media}, Context: "kapsoMetaBaseUrl",
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
@@ -181,7 +192,7 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN,
+	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,

@@ -13,7 +13,7 @@ import (
 // a contract with operators and deployed stacks, so an edit to one of them
 // must also be made here.
 func TestSettings(t *testing.T) {
-	all := "ingest tenantapi redirect lifecycle reconcile messages outbound publisher eventwebhooks"
+	all := "ingest tenantapi redirect lifecycle reconcile messages outbound publisher eventwebhooks media"
 	type want struct {
 		def, kind, functions, context string
 	}
@@ -33,12 +33,14 @@ func TestSettings(t *testing.T) {
 		"EVENT_WEBHOOKS_DLQ_URL":       {"", "resource", "reconcile", ""},
 		"EVENTS_WEBHOOK_URL":           {"", "", "eventwebhooks", "eventsWebhookUrl"},
 		"EVENTS_WEBHOOK_SECRET":        {"", "secret", "eventwebhooks", ""},
-		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound", "kapsoMetaBaseUrl"},
+		"MEDIA_BUCKET":                 {"", "resource", "media tenantapi", ""},
+		"MEDIA_QUEUE_URL":              {"", "resource", "media reconcile", ""},
+		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound media", "kapsoMetaBaseUrl"},
 		"SEND_RATE_PER_NUMBER":         {"20", "", "outbound", "sendRatePerNumber"},
 		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},
 		"RECONCILE_KAPSO_CALLS":        {"2400", "", "reconcile", "reconcileKapsoCalls"},
 		"RECONCILE_KAPSO_PER_MINUTE":   {"300", "", "reconcile", "reconcileKapsoPerMinute"},
-		"KAPSO_API_KEY":                {"", "secret", "tenantapi lifecycle reconcile outbound", ""},
+		"KAPSO_API_KEY":                {"", "secret", "tenantapi lifecycle reconcile outbound media", ""},
 		"KAPSO_PROJECT_WEBHOOK_SECRET": {"", "secret", "ingest", ""},
 		"META_APP_SECRET":              {"", "optional secret", "ingest", ""},
 		"BRIDGE_API_TOKEN":             {"", "secret", "tenantapi", ""},

@@ -135,7 +135,7 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) error {
 		return w.intake().KeepAside(ctx, "message#"+msg.MessageId, delivery.Unusable, err.Error(),
 			envelope.SentAt(msg.Attributes), body)
 	}
-	attempt := receiveCount(msg)
+	attempt := lambdasqs.ReceiveCount(msg)
 	log := w.log().With("event_id", ev.ID, "type", ev.Type, "attempt", attempt)
 	status, err := w.post(ctx, ev.ID, body)
 	if err == nil && status >= 200 && status < 300 {
@@ -196,16 +196,6 @@ func (w *Worker) post(ctx context.Context, id string, body []byte) (int, error) 
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// receiveCount is the message's attempt number: SQS's
-// ApproximateReceiveCount, which this receive counts.
-func receiveCount(msg events.SQSMessage) int {
-	n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
-}
 
 // headerSafe: id can be sent as a header value and read back the same.
 func headerSafe(id string) bool {

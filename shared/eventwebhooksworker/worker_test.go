@@ -43,29 +43,6 @@ func key(t *testing.T) []byte {
 	return k
 }
 
-// holds records what the worker asked of its queue.
-type holds struct {
-	mu   sync.Mutex
-	got  []time.Duration
-	errs error
-}
-
-func (h *holds) Hold(_ context.Context, receiptHandle string, d time.Duration) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if receiptHandle == "" {
-		return errors.New("no receipt handle")
-	}
-	h.got = append(h.got, d)
-	return h.errs
-}
-
-func (h *holds) all() []time.Duration {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
 // received is one request the receiver took.
 type received struct {
 	header http.Header
@@ -104,7 +81,7 @@ type fixture struct {
 	w       *eventwebhooksworker.Worker
 	rc      *receiver
 	srv     *httptest.Server
-	holds   *holds
+	holds   *memstore.Visibility
 	rejects *memstore.Rejects
 	clock   *testclock.Clock
 	logs    *bytes.Buffer
@@ -112,7 +89,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, answer func(int, http.ResponseWriter, *http.Request)) *fixture {
 	t.Helper()
-	f := &fixture{rc: &receiver{answer: answer}, holds: &holds{}, rejects: &memstore.Rejects{},
+	f := &fixture{rc: &receiver{answer: answer}, holds: &memstore.Visibility{}, rejects: &memstore.Rejects{},
 		clock: testclock.New(time.Now().Truncate(time.Second)), logs: &bytes.Buffer{}}
 	f.srv = httptest.NewServer(f.rc)
 	t.Cleanup(f.srv.Close)
@@ -167,8 +144,8 @@ func TestDeliveryIsSignedAsStandardWebhooks(t *testing.T) {
 	if err := bridgeevents.Verify(key(t), h, append([]byte(" "), r.body...), f.clock.Now()); !errors.Is(err, bridgeevents.ErrBadSignature) {
 		t.Errorf("a changed body verifies: %v", err)
 	}
-	if len(f.holds.all()) != 0 {
-		t.Errorf("a delivered event was held back: %v", f.holds.all())
+	if len(f.holds.Held()) != 0 {
+		t.Errorf("a delivered event was held back: %v", f.holds.Held())
 	}
 }
 
@@ -204,8 +181,8 @@ func TestEveryAttemptCarriesTheEventID(t *testing.T) {
 			t.Errorf("attempt %d: %v", i+1, err)
 		}
 	}
-	if want := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute}; !slices.Equal(f.holds.all(), want) {
-		t.Errorf("held %v, want %v", f.holds.all(), want)
+	if want := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute}; !slices.Equal(f.holds.Held(), want) {
+		t.Errorf("held %v, want %v", f.holds.Held(), want)
 	}
 }
 
@@ -255,16 +232,16 @@ func TestOnlyA2xxInTimeDelivers(t *testing.T) {
 			}
 			failed := f.handle(t, msg("m1", event, 3))
 			if tc.delivered {
-				if len(failed) != 0 || len(f.holds.all()) != 0 {
-					t.Errorf("failed %v, held %v", failed, f.holds.all())
+				if len(failed) != 0 || len(f.holds.Held()) != 0 {
+					t.Errorf("failed %v, held %v", failed, f.holds.Held())
 				}
 				return
 			}
 			if !slices.Equal(failed, []string{"m1"}) {
 				t.Errorf("failed %v, want [m1]", failed)
 			}
-			if want := []time.Duration{2 * time.Minute}; !slices.Equal(f.holds.all(), want) {
-				t.Errorf("held %v, want %v", f.holds.all(), want)
+			if want := []time.Duration{2 * time.Minute}; !slices.Equal(f.holds.Held(), want) {
+				t.Errorf("held %v, want %v", f.holds.Held(), want)
 			}
 			if tc.answer != nil && len(f.rc.requests()) != 1 {
 				t.Errorf("%d requests, want 1", len(f.rc.requests()))
@@ -283,11 +260,11 @@ func TestFailedAttemptWaitsAsTheScheduleSays(t *testing.T) {
 	want := map[int]time.Duration{1: 5 * time.Second, 2: 30 * time.Second, 3: 2 * time.Minute, 4: 10 * time.Minute,
 		5: time.Hour, 6: time.Hour, 17: time.Hour, 29: time.Hour}
 	for attempt := 1; attempt <= schema.EventWebhooks.MaxReceiveCount; attempt++ {
-		f.holds.got = nil
+		f.holds.Take()
 		if failed := f.handle(t, msg("m1", event, attempt)); len(failed) != 1 {
 			t.Fatalf("attempt %d: failed %v", attempt, failed)
 		}
-		held := f.holds.all()
+		held := f.holds.Held()
 		if len(held) != 1 {
 			t.Fatalf("attempt %d: held %v", attempt, held)
 		}
@@ -299,9 +276,9 @@ func TestFailedAttemptWaitsAsTheScheduleSays(t *testing.T) {
 		}
 	}
 	// A message without a receive count is taken as a first attempt.
-	f.holds.got = nil
+	f.holds.Take()
 	f.handle(t, events.SQSMessage{MessageId: "m2", ReceiptHandle: "rh-m2", Body: event})
-	if held := f.holds.all(); !slices.Equal(held, []time.Duration{5 * time.Second}) {
+	if held := f.holds.Held(); !slices.Equal(held, []time.Duration{5 * time.Second}) {
 		t.Errorf("no receive count: held %v", held)
 	}
 	if !strings.Contains(f.logs.String(), "it goes to the DLQ") {
@@ -309,7 +286,7 @@ func TestFailedAttemptWaitsAsTheScheduleSays(t *testing.T) {
 	}
 	// A queue that cannot hold the message back still fails it: it comes
 	// back after the visibility timeout.
-	f.holds.errs = errors.New("sqs down")
+	f.holds.Fail(errors.New("sqs down"))
 	if failed := f.handle(t, msg("m3", event, 1)); !slices.Equal(failed, []string{"m3"}) {
 		t.Errorf("failed %v", failed)
 	}
@@ -369,8 +346,8 @@ func TestNotAnEventIsKeptAside(t *testing.T) {
 	if n := len(f.rc.requests()); n != 0 {
 		t.Errorf("%d requests", n)
 	}
-	if len(f.holds.all()) != 0 {
-		t.Errorf("held %v", f.holds.all())
+	if len(f.holds.Held()) != 0 {
+		t.Errorf("held %v", f.holds.Held())
 	}
 	kept, _ := f.rejects.List(context.Background(), time.UnixMilli(1796637600000))
 	if len(kept) != len(bad) {

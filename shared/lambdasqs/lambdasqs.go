@@ -7,6 +7,7 @@ package lambdasqs
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -47,4 +48,14 @@ func answer(batch events.SQSEvent, errs []error, failed func(events.SQSMessage, 
 		}
 	}
 	return resp
+}
+
+// ReceiveCount is the message's attempt number: SQS's
+// ApproximateReceiveCount, which this receive counts; 1 when absent.
+func ReceiveCount(msg events.SQSMessage) int {
+	n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
 }

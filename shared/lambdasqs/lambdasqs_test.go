@@ -74,3 +74,15 @@ func TestInOrderRunsOneMessageAtATimeInBatchOrder(t *testing.T) {
 		t.Errorf("ran %v, at most %d at once", order, peak.Load())
 	}
 }
+
+func TestReceiveCountIsTheAttemptFromOne(t *testing.T) {
+	for v, want := range map[string]int{"1": 1, "5": 5, "29": 29, "": 1, "0": 1, "-3": 1, "x": 1} {
+		msg := events.SQSMessage{Attributes: map[string]string{"ApproximateReceiveCount": v}}
+		if got := ReceiveCount(msg); got != want {
+			t.Errorf("%q: %d, want %d", v, got, want)
+		}
+	}
+	if got := ReceiveCount(events.SQSMessage{}); got != 1 {
+		t.Errorf("no attributes: %d", got)
+	}
+}

@@ -104,7 +104,12 @@ const (
 	ReasonUnavailable = "unavailable" // Kapso or the download failed: try again
 	ReasonNoMediaID   = "no_media_id" // the message names no media id: permanent
 	ReasonUnsupported = "unsupported" // a type that carries no media: permanent
+	ReasonExpired     = "expired"     // older than Meta's media id lives: permanent
 )
+
+// RetryEvery is how often the reconciler copies a retryable failed media
+// again: at most hourly per message.
+const RetryEvery = time.Hour
 
 // Failure is Info's Error for a reason and a text.
 func Failure(reason, text string) string { return reason + ": " + text }
@@ -114,7 +119,7 @@ func Failure(reason, text string) string { return reason + ": " + text }
 func Retryable(infoError string) bool {
 	reason, _, _ := strings.Cut(infoError, ":")
 	switch reason {
-	case ReasonTooLarge, ReasonNoMediaID, ReasonUnsupported:
+	case ReasonTooLarge, ReasonNoMediaID, ReasonUnsupported, ReasonExpired:
 		return false
 	}
 	return true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -159,6 +160,10 @@ type Reconciler struct {
 	// when zero).
 	UnconfirmedAfter time.Duration
 	ClaimTimeout     time.Duration
+	// Media, when set with MediaQueue and Messages, are the messages whose
+	// media copy failed: their event goes back to the media worker.
+	Media      media.Store
+	MediaQueue MediaQueue
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -256,7 +261,10 @@ type Report struct {
 	FailedDeliveries Counts `json:"failed_deliveries"`
 	// Outbound: sends neither accepted nor failed checked; requeued, found
 	// unknown, adopted from Kapso's list or failed as unconfirmed.
-	Outbound   Counts    `json:"outbound"`
+	Outbound Counts `json:"outbound"`
+	// Media: failed media copies due again read, still failed, handed to
+	// the media worker again.
+	Media      Counts    `json:"media"`
 	DLQs       []DLQStat `json:"dlqs,omitempty"`
 	Kapso      KapsoUse  `json:"kapso"`
 	Errors     int       `json:"errors"`
@@ -312,7 +320,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var errList []error
 	// Outbound first: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.outbound, run.failedDeliveries,
+	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers}
 	for _, step := range steps {
 		if run.stopping(ctx) {

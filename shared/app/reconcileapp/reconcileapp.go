@@ -32,6 +32,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
 	messagesURL := r.String(config.MessagesQueueURL)
 	outboundURL := r.String(config.OutboundQueueURL)
+	mediaURL := r.String(config.MediaQueueURL)
 	unconfirmedAfter := r.Duration(config.OutboundUnconfirmedAfter)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
@@ -60,6 +61,8 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// Sends whose outcome is unknown are adopted from Kapso's list or
 		// failed; a send left queued goes back on the outbound queue.
 		Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},
+		// A failed media copy's event goes back to the media worker hourly.
+		Media: msgs, MediaQueue: &sqsqueue.EventQueue{Client: c.SQS, URL: mediaURL},
 		UnconfirmedAfter: unconfirmedAfter, ClaimTimeout: schema.Outbound.ConsumerTimeout,
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil

@@ -64,6 +64,11 @@ var functions = map[string]function{
 		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
 		check: wantNoBatchItemFailures,
 	},
+	"media": {
+		env:   given(config.Media),
+		event: mustJSON(events.SQSEvent{Records: []events.SQSMessage{}}),
+		check: wantNoBatchItemFailures,
+	},
 	"reconcile": {
 		env: given(config.Reconcile),
 		// The schedule's event; the handler ignores it. Its index queries get
@@ -117,6 +122,8 @@ func settings(stubURL string) map[string]string {
 		config.OutboundDLQURL.Name:        stubURL + "/" + accountID + "/kapso-bridge-" + schema.Outbound.DLQID(),
 		config.EventWebhooksQueueURL.Name: stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.ID,
 		config.EventWebhooksDLQURL.Name:   stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.DLQID(),
+		config.MediaQueueURL.Name:         stubURL + "/" + accountID + "/kapso-bridge-" + schema.Media.ID,
+		config.MediaBucket.Name:           "kapso-bridge-" + schema.MediaBucket.ID,
 		config.KapsoMetaBaseURL.Name:      stubURL + "/meta/whatsapp",
 		config.KapsoAPIBaseURL.Name:       stubURL + "/platform/v1",
 		config.KapsoAPIKey.Name:           "coldstart-kapso-api-key",
