@@ -146,7 +146,7 @@ var (
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
 	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
-		Functions: []Function{Outbound, Media}, Context: "kapsoMetaBaseUrl",
+		Functions: []Function{Outbound, Media, TenantAPI}, Context: "kapsoMetaBaseUrl",
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
@@ -160,6 +160,9 @@ var (
 	// a receiver on the machine running make dev.
 	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",
 		Help: "the SaaS's https endpoint every event is POSTed to, signed (make dev sends none unless it is set)"}
+	// MediaURLTTL's default is tenantapi.DefaultMediaURLTTL.
+	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m", Functions: []Function{TenantAPI},
+		Help: "how long a media URL the /v1 API hands out (a presigned GET of the media bucket) works"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )
@@ -196,7 +199,7 @@ var Settings = []Setting{
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter,
-	EventsRetentionDays, EventsWebhookURL, LogLevel,
+	EventsRetentionDays, EventsWebhookURL, MediaURLTTL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	Port, SimPort, ReconcileEvery,
 }

@@ -206,7 +206,7 @@ var (
 		Retention: 4 * 24 * time.Hour,
 		EnvVar:    "MEDIA_QUEUE_URL",
 	}
-	Queues = []Queue{Lifecycle, Messages, Outbound, EventWebhooks}
+	Queues = []Queue{Lifecycle, Messages, Outbound, EventWebhooks, Media}
 )
 
 // MaxSQSMessageBytes is every queue's MaximumMessageSize, set explicitly
@@ -261,7 +261,7 @@ var MediaSubscription = Subscription{Topic: EventsTopic, Queue: Media, Raw: true
 	FilterPolicy: `{"` + EventAttrType + `":["message.received"],"` + EventAttrMedia + `":["true"]}`}
 
 // Subscriptions lists every subscription.
-var Subscriptions = []Subscription{EventWebhooksSubscription}
+var Subscriptions = []Subscription{EventWebhooksSubscription, MediaSubscription}
 
 // Bucket describes one S3 bucket.
 type Bucket struct {
@@ -276,4 +276,4 @@ type Bucket struct {
 var MediaBucket = Bucket{ID: "media", EnvVar: "MEDIA_BUCKET"}
 
 // Buckets lists every bucket.
-var Buckets = []Bucket{}
+var Buckets = []Bucket{MediaBucket}

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -40,6 +41,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
@@ -59,6 +61,7 @@ type biEnv struct {
 	s      *stack.Stack
 	ddb    *dynamodb.Client
 	sqs    *sqs.Client
+	s3     *s3.Client
 	tables map[string]string // table name by logical id
 	queues map[string]string // queue URL by name
 
@@ -123,6 +126,7 @@ func startBadInputEnv(t *testing.T) *biEnv {
 		s:      s,
 		ddb:    dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.Services.DynamoDBEndpoint) }),
 		sqs:    sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.Services.SQSEndpoint) }),
+		s3:     s3media.NewClient(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(s.Services.SQSEndpoint) }),
 		tables: s.Tables,
 		queues: map[string]string{},
 		tenant: "bi-acme", other: "bi-other",
@@ -1189,7 +1193,7 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 		return e.s.Env(k)
 	})
 	tenantAPI, err := tenantapiapp.New(context.Background(), app.Base{Env: env, Log: slog.New(slog.DiscardHandler)},
-		tenantapiapp.Clients{DynamoDB: e.ddb, SQS: e.sqs})
+		tenantapiapp.Clients{DynamoDB: e.ddb, SQS: e.sqs, S3: e.s3})
 	if err != nil {
 		t.Fatal(err)
 	}

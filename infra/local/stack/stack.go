@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
@@ -42,6 +44,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo/streams"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/snstopic"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -253,6 +256,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sqs:      sqsqueue.NewClient(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 		// fauxqs serves SNS on its SQS endpoint.
 		sns: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
+		// fauxqs serves S3 too, by path.
+		s3: s3media.NewClient(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) }),
 	}
 	// What Lambda's event source mapping reads the bridge table's stream
 	// with: none of the functions' faults.
@@ -268,6 +273,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	if s.Topics, err = snstopic.CreateTopics(ctx, c.sns, prefix); err != nil {
+		return nil, err
+	}
+	mediaBucket := prefix + schema.MediaBucket.ID
+	if err := createBucket(ctx, c.s3, mediaBucket); err != nil {
 		return nil, err
 	}
 	if len(o.AWSMiddleware) > 0 || o.AWSRetryMaxBackoff > 0 {
@@ -289,6 +298,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
 				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
 			}),
+			s3: s3media.NewClient(cfg, func(so *s3.Options) {
+				so.BaseEndpoint = aws.String(svc.SQSEndpoint)
+				so.APIOptions = append(so.APIOptions, o.AWSMiddleware...)
+			}),
 		}
 	}
 	vals[config.IdempotencyTable.Name] = s.Tables[schema.Idempotency.ID]
@@ -303,6 +316,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.EventsTopicARN.Name] = s.Topics[schema.EventsTopic.ID]
 	vals[config.EventWebhooksQueueURL.Name] = s.Queues[schema.EventWebhooks.ID].URL
 	vals[config.EventWebhooksDLQURL.Name] = s.Queues[schema.EventWebhooks.ID].DLQURL
+	vals[config.MediaBucket.Name] = mediaBucket
+	vals[config.MediaQueueURL.Name] = s.Queues[schema.Media.ID].URL
 
 	ln := o.Listener
 	if ln == nil {
@@ -395,6 +410,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
+// createBucket creates the media bucket; one the server already has (it
+// outlives the stack) is kept.
+func createBucket(ctx context.Context, c *s3.Client, name string) error {
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var exists *s3types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return nil
+}
+
 // createQueues creates the schema's queues; on servers that outlive the
 // stack (external) it first looks for queues a previous run made, whose
 // attributes may differ from the schema's after a visibility override.
@@ -441,6 +468,7 @@ type clients struct {
 	dynamoDB *dynamodb.Client
 	sqs      *sqs.Client
 	sns      *sns.Client
+	s3       *s3.Client
 }
 
 // streamSource is what reads a table's stream as Lambda's event source
