@@ -55,13 +55,6 @@ type UploadAnswer struct {
 	Filename string `json:"filename"`
 }
 
-func (a *API) mediaURLTTL() time.Duration {
-	if a.MediaURLTTL > 0 {
-		return a.MediaURLTTL
-	}
-	return DefaultMediaURLTTL
-}
-
 func (a *API) maxUploadBytes() int64 {
 	if a.MaxUploadBytes > 0 {
 		return a.MaxUploadBytes
@@ -69,15 +62,43 @@ func (a *API) maxUploadBytes() int64 {
 	return MaxUploadBytes
 }
 
+// MediaLinks links messages' media kept in the bucket: presigned URLs of
+// the objects, valid TTL (DefaultMediaURLTTL when zero), and for an
+// outbound message sent with an id uploaded through POST …/media, the
+// upload (Uploads may be nil: then none is looked for).
+type MediaLinks struct {
+	Objects media.Objects
+	Uploads media.Uploads
+	TTL     time.Duration
+}
+
+// Shown is m as the API shows it: with the upload its outbound media id
+// names, and a fresh URL of its stored media ("" when none is stored).
+func (l MediaLinks) Shown(ctx context.Context, tenantID string, m messaging.StoredMessage) (messaging.StoredMessage, string, error) {
+	m, err := l.withUpload(ctx, tenantID, m)
+	if err != nil {
+		return m, "", err
+	}
+	key, ok := apiview.MediaCopied(m)
+	if !ok || l.Objects == nil {
+		return m, "", nil
+	}
+	u, err := l.Objects.PresignGet(ctx, key, cmp.Or(l.TTL, DefaultMediaURLTTL), m.Media.Filename)
+	if err != nil {
+		return m, "", errs.E(errs.Unavailable, "could not link the media; retry", fmt.Errorf("presign %s: %w", key, err))
+	}
+	return m, u, nil
+}
+
 // withUpload is m with the upload its media id names, for an outbound
 // message sent with an id uploaded through POST …/media: its media is
 // then the stored upload.
-func (a *API) withUpload(ctx context.Context, tenantID string, m messaging.StoredMessage) (messaging.StoredMessage, error) {
-	if a.Uploads == nil || m.Direction != messaging.Outbound || m.Media == nil || m.Media.ID == "" ||
+func (l MediaLinks) withUpload(ctx context.Context, tenantID string, m messaging.StoredMessage) (messaging.StoredMessage, error) {
+	if l.Uploads == nil || m.Direction != messaging.Outbound || m.Media == nil || m.Media.ID == "" ||
 		m.MediaCopy.State != "" {
 		return m, nil
 	}
-	u, ok, err := a.Uploads.UploadByMediaID(ctx, tenantID, m.PhoneNumberID, m.Media.ID)
+	u, ok, err := l.Uploads.UploadByMediaID(ctx, tenantID, m.PhoneNumberID, m.Media.ID)
 	if err != nil {
 		return m, storeError(err, "load upload")
 	}
@@ -93,29 +114,9 @@ func (a *API) withUpload(ctx context.Context, tenantID string, m messaging.Store
 	return m, nil
 }
 
-// mediaURL is a fresh presigned URL of the message's stored media; "" when
-// it has none stored.
-func (a *API) mediaURL(ctx context.Context, m messaging.StoredMessage) (string, error) {
-	key, ok := apiview.MediaCopied(m)
-	if !ok || a.Objects == nil {
-		return "", nil
-	}
-	u, err := a.Objects.PresignGet(ctx, key, a.mediaURLTTL(), m.Media.Filename)
-	if err != nil {
-		return "", errs.E(errs.Unavailable, "could not link the media; retry", fmt.Errorf("presign %s: %w", key, err))
-	}
-	return u, nil
-}
-
-// shown is m's content as the API answers it: apiview's, with the upload
-// an outbound media id names and a URL of stored media.
+// shown is m's content as the API answers it (MediaLinks.Shown).
 func (a *API) shown(ctx context.Context, tenantID string, m messaging.StoredMessage) (messaging.StoredMessage, string, error) {
-	m, err := a.withUpload(ctx, tenantID, m)
-	if err != nil {
-		return m, "", err
-	}
-	u, err := a.mediaURL(ctx, m)
-	return m, u, err
+	return MediaLinks{Objects: a.Objects, Uploads: a.Uploads, TTL: a.MediaURLTTL}.Shown(ctx, tenantID, m)
 }
 
 // summary is the message as a conversation lists it, with its media's URL.
