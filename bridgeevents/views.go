@@ -1,6 +1,9 @@
 package bridgeevents
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The records below are kapso-bridge's public JSON: the /v1 API answers
 // them and the events carry them, so a message in a message.received event
@@ -66,17 +69,42 @@ type MessageContent struct {
 	To        Person        `json:"to"`
 	ReplyTo   string        `json:"reply_to,omitempty"`
 	Media     *Media        `json:"media,omitempty"`
+	Template  *Template     `json:"template,omitempty"`
 	Reaction  *Reaction     `json:"reaction,omitempty"`
 	Kapso     *KapsoContent `json:"kapso,omitempty"`
 }
 
-// Media is a reference to a message's media.
+// Media is a message's media: Meta's reference to it and, for media
+// kapso-bridge copies into its bucket, where the copy stands.
 type Media struct {
+	// ID is Meta's media id; Link the link a message carries instead
+	// (Meta's or Kapso's, never the bucket's).
 	ID       string `json:"id"`
-	URL      string `json:"url"`
+	Link     string `json:"link"`
 	MIMEType string `json:"mime_type"`
 	Caption  string `json:"caption"`
 	Filename string `json:"filename"`
+	// State is where the copy stands: pending, stored or failed; absent
+	// for media that is not copied (sent by link, or by an id not
+	// uploaded through kapso-bridge).
+	State string `json:"state,omitempty"`
+	// Size and SHA256 (hex) are those of the stored bytes.
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Error is why the copy failed, a reason code (too_large, checksum,
+	// not_found, unavailable, no_media_id, unsupported); failed only.
+	Error string `json:"error,omitempty"`
+	// URL is a short-lived link to the stored bytes, made afresh on every
+	// read of the /v1 API; events never carry it.
+	URL string `json:"url,omitempty"`
+}
+
+// Template is the template of a template message: its name, language and
+// components with their parameters (Meta's JSON form), as sent.
+type Template struct {
+	Name       string          `json:"name"`
+	Language   string          `json:"language,omitempty"`
+	Components json.RawMessage `json:"components,omitempty"`
 }
 
 // Reaction is a reaction message; Removed marks a reaction taken back.

@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"maps"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -308,6 +309,10 @@ func tenantAPIRequests() []request {
 			body = sendText
 			with = func(h http.Header) http.Header { return keyed(h, "key-generic") }
 		}
+		if r == routes.UploadMedia {
+			body = uploadPNG
+			with = func(h http.Header) http.Header { return typed(h, "image/png") }
+		}
 		out = append(out,
 			request{name: "no token", method: r.Method, path: fill(r), header: with(http.Header{}), body: body, want: 401},
 			request{name: "another token", method: r.Method, path: fill(r), header: with(bearer("not-the-token")), body: body, want: 401},
@@ -322,6 +327,7 @@ func tenantAPIRequests() []request {
 	}
 	links := "/v1/tenants/beta/setup-links"
 	out = append(out, sendRequests()...)
+	out = append(out, mediaRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants?limit=1", header: auth, want: 200},
@@ -419,13 +425,47 @@ var stackCursor = base64.RawURLEncoding.EncodeToString([]byte(`{"f":"*","s":1}`)
 var sendText = []byte(`{"phone_number_id":"111","to":"+` + brunoPhone + `","type":"text","text":{"body":"Your order is on its way","preview_url":false}}`)
 
 // keyed is h, copied, with an Idempotency-Key.
-func keyed(h http.Header, key string) http.Header {
+func keyed(h http.Header, key string) http.Header { return withHeader(h, "Idempotency-Key", key) }
+
+// withHeader is h, copied, with the header name set to value.
+func withHeader(h http.Header, name, value string) http.Header {
 	h = h.Clone()
 	if h == nil {
 		h = http.Header{}
 	}
-	h.Set("Idempotency-Key", key)
+	h.Set(name, value)
 	return h
+}
+
+// uploadPNG is a small PNG file to upload.
+var uploadPNG = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{9}, 100)...)
+
+// typed is h, copied, with a Content-Type.
+func typed(h http.Header, contentType string) http.Header { return withHeader(h, "Content-Type", contentType) }
+
+// mediaRequests are the situations of a message's media and of uploads.
+func mediaRequests() []request {
+	upload := "/v1/tenants/" + tenant + "/media?phone_number_id=111"
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreatePart(map[string][]string{"Content-Disposition": {`form-data; name="file"; filename="doc.pdf"`},
+		"Content-Type": {"application/pdf"}})
+	_, _ = part.Write([]byte("%PDF-1.4 a receipt"))
+	_ = mw.Close()
+	return []request{
+		{name: "stored media", method: "GET", path: "/v1/tenants/acme/messages/wamid.in1/media", header: auth, want: 302},
+		{name: "a message without media", method: "GET", path: "/v1/tenants/acme/messages/wamid.out1/media", header: auth, want: 404},
+		{name: "another tenant's message", method: "GET", path: "/v1/tenants/beta/messages/wamid.in1/media", header: auth, want: 404},
+		{name: "a PNG", method: "POST", path: upload, header: typed(auth, "image/png"), body: uploadPNG, want: 201},
+		{name: "the same PNG again", method: "POST", path: upload, header: typed(auth, "image/png"), body: uploadPNG, want: 200},
+		{name: "a PDF as a form", method: "POST", path: upload, header: typed(auth, mw.FormDataContentType()), body: form.Bytes(), want: 201},
+		{name: "an empty file", method: "POST", path: upload, header: typed(auth, "image/png"), want: 400, invalid: true},
+		{name: "over the limit", method: "POST", path: upload, header: typed(auth, "image/png"),
+			body: bytes.Repeat([]byte{1}, worldMaxUpload+1), want: 413},
+		{name: "not a media type", method: "POST", path: upload, header: typed(auth, "text/html"), body: []byte("<p>"), want: 415, invalid: true},
+		{name: "a number of another tenant", method: "POST", path: "/v1/tenants/acme/media?phone_number_id=999",
+			header: typed(auth, "image/png"), body: uploadPNG, want: 404},
+	}
 }
 
 // sendRequests are the situations of POST …/messages.
@@ -595,6 +635,13 @@ func (d document) requestProblems(op map[string]any, req *http.Request, body []b
 	default:
 		if limit, ok := rb["x-max-body-bytes"].(float64); ok && len(body) > int(limit) {
 			out = append(out, fmt.Sprintf("the body is larger than %v bytes", limit))
+			break
+		}
+		if content, _ := rb["content"].(map[string]any); content["application/json"] == nil {
+			// A file: its media type must be one documented.
+			if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); content[mt] == nil {
+				out = append(out, "Content-Type "+mt+" is not documented")
+			}
 			break
 		}
 		var value any

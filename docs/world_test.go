@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -59,8 +63,29 @@ type world struct {
 	onboarding *memstore.Onboarding
 	messages   *memstore.Messages
 	feed       *memstore.Feed
+	objects    *memstore.Objects
 	handlers   map[backend]http.Handler
 }
+
+// uploadSource is Kapso's media uploads: each upload a new id.
+type uploadSource struct {
+	media.Source
+	n atomic.Int64
+}
+
+func (u *uploadSource) Upload(context.Context, string, string, string, io.Reader, int64) (string, error) {
+	return fmt.Sprintf("88%04d", u.n.Add(1)), nil
+}
+
+// downUploads fails every call, as DynamoDB does when it is down.
+type downUploads struct{ media.Uploads }
+
+func (downUploads) Upload(context.Context, string, string, string) (media.Upload, bool, error) {
+	return media.Upload{}, false, errors.New("dynamodb down")
+}
+
+// worldMaxUpload is the world's upload limit, kept small.
+const worldMaxUpload = 64 << 10
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
@@ -76,7 +101,8 @@ func newWorld(t *testing.T) *world {
 
 	clk := testclock.New(time.Now())
 	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, feed: &memstore.Feed{Now: clk.Now},
-		handlers: map[backend]http.Handler{}}
+		objects: &memstore.Objects{BaseURL: "https://media.example"}, handlers: map[backend]http.Handler{}}
+	source := &uploadSource{}
 	numbers := &memstore.Numbers{}
 	claims := &memstore.Claims{}
 	must(t, numbers.PutSecret(ctx, numberID, numberSecret))
@@ -99,12 +125,13 @@ func newWorld(t *testing.T) *world {
 			queue  envelope.Enqueuer       = okQueue{}
 			out    messaging.OutboundQueue = okOutbound{}
 			api    tenantapi.KapsoClient   = kapso
+			ups    media.Uploads           = &memstore.Uploads{}
 			app                            = "https://app.example/whatsapp"
 		)
 		switch b {
 		case storeDown:
 			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
-			out, feed = downOutbound{}, &downFeed{}
+			out, feed, ups = downOutbound{}, &downFeed{}, downUploads{}
 		case kapsoDown:
 			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
 		case appPagesUnset:
@@ -117,7 +144,8 @@ func newWorld(t *testing.T) *world {
 		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
-			PublicBaseURL: "https://bridge.example", Log: log}).Register(mux)
+			PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
+			MaxUploadBytes: worldMaxUpload}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w
@@ -215,6 +243,12 @@ func (w *world) seedMessages(t *testing.T) {
 		Error: &messaging.StatusError{Code: 131026, Title: "Message undeliverable", Message: "Message undeliverable",
 			Details: "Receiver is incapable of receiving this message"}}))
 	must(t, w.messages.PutMessage(ctx, tenant, reaction, nil))
+	// The image's copy is in the bucket.
+	key := media.ObjectKey(tenant, "111", "media-1")
+	_, err := w.objects.Put(ctx, key, "image/jpeg", strings.NewReader("\xff\xd8\xff a cat"), 1<<20)
+	must(t, err)
+	must(t, w.messages.SetMedia(ctx, tenant, "wamid.in1", media.Info{State: media.Stored, MIMEType: "image/jpeg", Size: 10,
+		SHA256: strings.Repeat("ab", 32), Key: key, At: t0}, time.Time{}))
 	must(t, w.messages.ApplyStatus(ctx, tenant, messaging.StatusUpdate{WAMID: "wamid.ghost", PhoneNumberID: "111",
 		Status: messaging.Read, At: t0.Add(time.Hour), Recipient: alice}))
 	must(t, w.messages.PutConversation(ctx, tenant, messaging.Conversation{ID: "conv-1", PhoneNumberID: "111", Person: alice,

@@ -5,9 +5,13 @@
 package apiview
 
 import (
+	"cmp"
+	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -43,8 +47,12 @@ func MessageSummary(m messaging.StoredMessage) bridgeevents.MessageSummary {
 	}
 	c := &bridgeevents.MessageContent{Type: m.Type, Text: m.Text, Timestamp: TimeOrNil(m.Timestamp),
 		From: Person(m.From), To: Person(m.To), ReplyTo: m.ReplyTo}
-	if x := m.Media; x != nil {
-		c.Media = &bridgeevents.Media{ID: x.ID, URL: x.URL, MIMEType: x.MIMEType, Caption: x.Caption, Filename: x.Filename}
+	c.Media = Media(m)
+	if x := m.Template; x != nil {
+		c.Template = &bridgeevents.Template{Name: x.Name, Language: x.Language}
+		if json.Valid([]byte(x.Components)) {
+			c.Template.Components = json.RawMessage(x.Components)
+		}
 	}
 	if x := m.Reaction; x != nil {
 		c.Reaction = &bridgeevents.Reaction{MessageID: x.MessageID, Emoji: x.Emoji, Removed: x.Removed}
@@ -55,6 +63,41 @@ func MessageSummary(m messaging.StoredMessage) bridgeevents.MessageSummary {
 	}
 	v.MessageContent = c
 	return v
+}
+
+// Media is the message's media with where its copy stands; nil for a
+// message without media. It has no URL: the /v1 API adds one to stored
+// media when it answers (MediaCopied says which), events carry none.
+func Media(m messaging.StoredMessage) *bridgeevents.Media {
+	x := m.Media
+	if x == nil {
+		return nil
+	}
+	v := &bridgeevents.Media{ID: x.ID, Link: x.URL, MIMEType: x.MIMEType, Caption: x.Caption, Filename: x.Filename}
+	c := m.MediaCopy
+	switch {
+	case c.State == media.Stored:
+		v.State, v.Size, v.SHA256 = string(c.State), c.Size, c.SHA256
+		v.MIMEType = cmp.Or(c.MIMEType, v.MIMEType)
+	case c.State == media.Failed:
+		v.State = string(c.State)
+		v.Error, _, _ = strings.Cut(c.Error, ":")
+	case c.State != "":
+		v.State = string(c.State)
+	case m.Direction == messaging.Inbound && media.HasMedia(m.Type):
+		// Every inbound media is copied: not yet.
+		v.State = string(media.Pending)
+	}
+	return v
+}
+
+// MediaCopied is the bucket key of the message's stored media, for the
+// /v1 API to link; ok is false until the media is stored.
+func MediaCopied(m messaging.StoredMessage) (key string, ok bool) {
+	if m.Media == nil || m.MediaCopy.State != media.Stored || m.MediaCopy.Key == "" {
+		return "", false
+	}
+	return m.MediaCopy.Key, true
 }
 
 // Conversation is a conversation with its contact as it is now.

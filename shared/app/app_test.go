@@ -116,7 +116,7 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
 				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name:
 				return "7"
-			case k == config.OutboundUnconfirmedAfter.Name:
+			case k == config.OutboundUnconfirmedAfter.Name || k == config.MediaURLTTL.Name:
 				return "90m"
 			}
 			return "https://example.com/" + strings.ToLower(k)

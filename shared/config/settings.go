@@ -146,13 +146,10 @@ var (
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
 	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
-		Functions: []Function{Outbound, Media}, Context: "kapsoMetaBaseUrl",
+		Functions: []Function{Outbound, Media, TenantAPI}, Context: "kapsoMetaBaseUrl",
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}
-	// Read by the tenant API once it hands out media URLs.
-	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m",
-		Help: "how long a media URL the API hands out can be fetched"}
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
@@ -163,6 +160,9 @@ var (
 	// a receiver on the machine running make dev.
 	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",
 		Help: "the SaaS's https endpoint every event is POSTed to, signed (make dev sends none unless it is set)"}
+	// MediaURLTTL's default is tenantapi.DefaultMediaURLTTL.
+	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m", Functions: []Function{TenantAPI},
+		Help: "how long a media URL the /v1 API hands out (a presigned GET of the media bucket) works"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
 )

@@ -7,6 +7,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
@@ -76,5 +77,11 @@ func TestPacerContract(t *testing.T) {
 func TestFeedContract(t *testing.T) {
 	storetest.RunFeed(t, func(t *testing.T, now func() time.Time) eventing.Feed {
 		return &dynamo.Feed{DB: awstest.DynamoDB(t), Table: awstest.Events(awstest.Tables(t)), Now: now}
+	})
+}
+
+func TestUploadsContract(t *testing.T) {
+	storetest.RunUploads(t, func(t *testing.T) media.Uploads {
+		return &dynamo.Uploads{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }

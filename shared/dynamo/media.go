@@ -82,7 +82,7 @@ func (s *Messages) MediaState(ctx context.Context, tenantID, wamid string) (medi
 		return media.Info{}, false, err
 	}
 	info := mediaOf(it)
-	if _, hasMedia := mapOf(it["media"]); hasMedia && info.State == "" {
+	if mediaFrom(it) != nil && info.State == "" {
 		info.State = media.Pending
 	}
 	return info, true, nil

@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -426,16 +427,30 @@ func messageUpdate(tenantID string, m messaging.Message) *update {
 	u.put(win, attrPhoneNumberID, m.PhoneNumberID)
 	u.put(win, attrDirection, string(m.Direction))
 	u.put(win, "msg_type", m.Type)
-	u.put(win, "text", m.Text)
+	// A rendering of the type is kept apart, and only fills: any copy's
+	// own text wins over it (messaging.MergeMessage).
+	if m.TextRendered {
+		u.put(false, attrTextRendered, m.Text)
+	} else {
+		u.put(win, attrText, m.Text)
+	}
 	u.put(win, "reply_to", m.ReplyTo)
 	if !m.Timestamp.IsZero() {
 		u.put(win, attrTimestamp, stamp(m.Timestamp))
 	}
 	putPerson(u, win, "from_", m.From)
 	putPerson(u, win, "to_", m.To)
+	// Media and template are merged field by field, so they are kept as
+	// attributes of their own.
 	if md := m.Media; md != nil {
-		u.putAttr(win, "media", mapAttr(map[string]string{"id": md.ID, "url": md.URL, "mime_type": md.MIMEType,
-			"caption": md.Caption, "filename": md.Filename}, nil))
+		for i, v := range mediaValues(*md) {
+			u.put(win, mediaAttrs[i], v)
+		}
+	}
+	if tp := m.Template; tp != nil {
+		for i, v := range templateValues(*tp) {
+			u.put(win, templateAttrs[i], v)
+		}
 	}
 	if r := m.Reaction; r != nil {
 		u.putAttr(win, "reaction", mapAttr(map[string]string{"message_id": r.MessageID, "emoji": r.Emoji},
@@ -473,6 +488,52 @@ func mapOf(v types.AttributeValue) (map[string]types.AttributeValue, bool) {
 		return nil, false
 	}
 	return m.Value, true
+}
+
+// A message's text: its own, or a rendering of its type.
+const (
+	attrText         = "text"
+	attrTextRendered = "text_rendered"
+)
+
+// A message's media reference and template are stored flat, one
+// attribute a field, so that a copy sets or fills each (the worker's copy
+// of the media has attributes of its own).
+var (
+	mediaAttrs    = [...]string{"media_id", "media_url", "media_mime_type", "media_caption", "media_filename"}
+	templateAttrs = [...]string{"template_name", "template_language", "template_components"}
+)
+
+func mediaValues(md messaging.Media) [5]string {
+	return [5]string{md.ID, md.URL, md.MIMEType, md.Caption, md.Filename}
+}
+
+func templateValues(t messaging.Template) [3]string {
+	return [3]string{t.Name, t.Language, t.Components}
+}
+
+// mediaFrom reads the item's media reference; nil when it has none. Items
+// written before the media was stored flat hold it in one map, "media".
+func mediaFrom(it map[string]types.AttributeValue) *messaging.Media {
+	var v [5]string
+	legacy, _ := mapOf(it["media"])
+	for i, a := range mediaAttrs {
+		v[i] = cmp.Or(stringAttr(it[a]), stringAttr(legacy[strings.TrimPrefix(a, "media_")]))
+	}
+	md := messaging.Media{ID: v[0], URL: v[1], MIMEType: v[2], Caption: v[3], Filename: v[4]}
+	if md == (messaging.Media{}) {
+		return nil
+	}
+	return &md
+}
+
+func templateFrom(it map[string]types.AttributeValue) *messaging.Template {
+	a := func(i int) string { return stringAttr(it[templateAttrs[i]]) }
+	t := messaging.Template{Name: a(0), Language: a(1), Components: a(2)}
+	if t == (messaging.Template{}) {
+		return nil
+	}
+	return &t
 }
 
 // Person fields are stored flat, under a prefix ("from_", "to_", "").
@@ -592,15 +653,16 @@ func messageFrom(it map[string]types.AttributeValue) (messaging.StoredMessage, e
 	m.PhoneNumberID = stringAttr(it[attrPhoneNumberID])
 	m.Direction = messaging.Direction(stringAttr(it[attrDirection]))
 	m.Type = stringAttr(it["msg_type"])
-	m.Text = stringAttr(it["text"])
+	m.Text = stringAttr(it[attrText])
+	if m.Text == "" {
+		m.Text = stringAttr(it[attrTextRendered])
+		m.TextRendered = m.Text != ""
+	}
 	m.ReplyTo = stringAttr(it["reply_to"])
 	m.Timestamp = parseStamp(stringAttr(it[attrTimestamp]))
 	m.From, m.To = personFrom(it, "from_"), personFrom(it, "to_")
 	m.ConversationID = stringAttr(it[attrConversationID])
-	if md, ok := mapOf(it["media"]); ok {
-		m.Media = &messaging.Media{ID: stringAttr(md["id"]), URL: stringAttr(md["url"]), MIMEType: stringAttr(md["mime_type"]),
-			Caption: stringAttr(md["caption"]), Filename: stringAttr(md["filename"])}
-	}
+	m.Media, m.Template = mediaFrom(it), templateFrom(it)
 	if r, ok := mapOf(it["reaction"]); ok {
 		m.Reaction = &messaging.Reaction{MessageID: stringAttr(r["message_id"]), Emoji: stringAttr(r["emoji"]), Removed: boolAttr(r["removed"])}
 	}

@@ -253,9 +253,9 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 		condA := stateIn(a, t.From)
 		// The request's content fills the message item; a Kapso copy of
 		// the message, stored before or after, overwrites it.
-		b := messageUpdate(tenantID, messaging.Message{WAMID: t.WAMID, PhoneNumberID: cur.PhoneNumberID,
-			Direction: messaging.Outbound, Type: cur.Type, Text: cur.Text, Timestamp: cur.CreatedAt, To: cur.To,
-			ConversationID: cur.ConversationID})
+		content := cur.Content()
+		content.WAMID = t.WAMID
+		b := messageUpdate(tenantID, content)
 		b.setTo(attrOutboundID, str(id))
 		ob := b.name(attrOutboundID)
 		condB := "attribute_not_exists(" + ob + ") OR " + ob + " = " + b.val(str(id))

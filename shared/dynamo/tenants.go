@@ -126,17 +126,20 @@ func (s *Onboarding) Load(ctx context.Context, tenantID string) (onboarding.Conn
 	return onboarding.Derive(tenant, facts), true, nil
 }
 
-// load reads the tenant's whole partition (its item and every fact) with
-// consistent reads, so a fact just written is always seen.
+// load reads the tenant's item and every fact with consistent reads, so
+// a fact just written is always seen.
 func (s *Onboarding) load(ctx context.Context, tenantID string) (onboarding.Tenant, []onboarding.Fact, bool, error) {
 	var tenant onboarding.Tenant
 	var facts []onboarding.Fact
 	found := false
 	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPrefix + tenantID)},
-		ConsistentRead:            aws.Bool(true),
+		TableName: aws.String(s.Table),
+		// Up to the tenant's own item: its facts sort before it, the
+		// uploads (see Uploads) after.
+		KeyConditionExpression: aws.String("pk = :pk AND sk <= :tenant"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPrefix + tenantID),
+			":tenant": str(tenantSK)},
+		ConsistentRead: aws.Bool(true),
 	}
 	p := dynamodb.NewQueryPaginator(s.DB, in)
 	for p.HasMorePages() {

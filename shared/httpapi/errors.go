@@ -8,6 +8,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -26,8 +27,31 @@ const InvalidCursor errs.Code = "invalid_cursor"
 // (or who never wrote). The caller can send a template instead.
 const OutsideCustomerServiceWindow errs.Code = "outside_customer_service_window"
 
+// UnsupportedMediaType is a 415 of its own code: an upload whose MIME
+// type Meta does not take as media.
+const UnsupportedMediaType errs.Code = "unsupported_media_type"
+
+// MediaNotStored is a 404 of its own code: the message has media whose
+// copy is not in the bucket, pending, failed or never made (MediaState
+// says which).
+const MediaNotStored errs.Code = "media_not_stored"
+
+// MediaState is a MediaNotStored failure with where the copy stands, which
+// the answer's body carries: media_state, and a failure's reason code as
+// media_error.
+type MediaState struct {
+	Err    *errs.Error
+	State  string
+	Reason string
+}
+
+func (e *MediaState) Error() string { return e.Err.Error() }
+func (e *MediaState) Unwrap() error { return e.Err }
+
 var statusByCode = map[errs.Code]int{
 	OutsideCustomerServiceWindow: http.StatusUnprocessableEntity,
+	UnsupportedMediaType:         http.StatusUnsupportedMediaType,
+	MediaNotStored:               http.StatusNotFound,
 	errs.Invalid:                 http.StatusBadRequest,
 	InvalidCursor:                http.StatusBadRequest,
 	errs.Unauthorized:            http.StatusUnauthorized,
@@ -51,8 +75,10 @@ func statusOf(err error) int {
 
 type errorBody struct {
 	Error struct {
-		Code    errs.Code `json:"code"`
-		Message string    `json:"message"`
+		Code       errs.Code `json:"code"`
+		Message    string    `json:"message"`
+		MediaState string    `json:"media_state,omitempty"`
+		MediaError string    `json:"media_error,omitempty"`
 	} `json:"error"`
 }
 
@@ -70,6 +96,10 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, err error, attrs ...any
 		if e.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 		}
+	}
+	var ms *MediaState
+	if errors.As(err, &ms) {
+		body.Error.MediaState, body.Error.MediaError = ms.State, ms.Reason
 	}
 	level := slog.LevelWarn
 	if status >= 500 {

@@ -23,9 +23,10 @@ func MergeMessage(stored, m Message) Message {
 	put(win, &next.PhoneNumberID, m.PhoneNumberID)
 	put(win, &next.Direction, m.Direction)
 	put(win, &next.Type, m.Type)
-	put(win, &next.Text, m.Text)
+	next.Text, next.TextRendered = mergeText(win, next, m)
 	put(win, &next.ReplyTo, m.ReplyTo)
-	putPtr(win, &next.Media, m.Media)
+	next.Media = mergeFields(win, next.Media, m.Media, mediaFields)
+	next.Template = mergeFields(win, next.Template, m.Template, templateFields)
 	putPtr(win, &next.Reaction, m.Reaction)
 	putPtr(win, &next.Kapso, m.Kapso)
 	if !m.Timestamp.IsZero() && (win || next.Timestamp.IsZero()) {
@@ -36,6 +37,48 @@ func MergeMessage(stored, m Message) Message {
 	put(win, &next.ConversationID, m.ConversationID)
 	return next
 }
+
+// mergeText is the text after m: a copy's own text sets (win) or fills
+// the stored one, and replaces a rendering of the type; a rendering only
+// fills an empty text.
+func mergeText(win bool, stored, m Message) (string, bool) {
+	switch {
+	case m.Text == "":
+	case m.TextRendered:
+		if stored.Text == "" {
+			return m.Text, true
+		}
+	case win || stored.Text == "" || stored.TextRendered:
+		return m.Text, false
+	}
+	return stored.Text, stored.TextRendered
+}
+
+// mergeFields is *stored after *m, field by field (put): a copy that names
+// the media id only (Kapso's webhook of a send) keeps the caption, file
+// name and link the request gave. A copy without it changes nothing.
+func mergeFields[T comparable](win bool, stored, m *T, fields func(*T) []*string) *T {
+	var zero T
+	if m == nil || *m == zero {
+		return stored
+	}
+	var next T
+	if stored != nil {
+		next = *stored
+	}
+	theirs := *m
+	values := fields(&theirs)
+	for i, f := range fields(&next) {
+		put(win, f, *values[i])
+	}
+	return &next
+}
+
+func mediaFields(m *Media) []*string {
+	return []*string{&m.ID, &m.URL, &m.MIMEType, &m.Caption, &m.Filename}
+}
+
+func templateFields(t *Template) []*string { return []*string{&t.Name, &t.Language, &t.Components} }
 
 // ConversationAlias is the alias a copy of a message makes when it names
 // the conversation named and the stored copy names stored: of the two ids,

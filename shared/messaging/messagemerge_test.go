@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
 
@@ -121,5 +122,56 @@ func TestMergeMessage(t *testing.T) {
 	}
 	if u, err := messaging.CheckStatus(messaging.StatusUpdate{Status: messaging.Read}, "wamid.1"); err != nil || u.WAMID != "wamid.1" {
 		t.Errorf("a status of the message: %+v %v", u, err)
+	}
+}
+
+// Kapso's whatsapp.message.sent of a send names its type and not what was
+// sent: merged into the send's content, in either order, it keeps the
+// caption, the media and the template.
+func TestASendsContentOutlivesItsWebhook(t *testing.T) {
+	for _, tc := range []struct {
+		req      messaging.OutboundRequest
+		wantText string
+	}{
+		{messaging.OutboundRequest{To: "16505551234", Type: "image",
+			OutContent: messaging.OutContent{Image: &messaging.OutMedia{ID: "1234567890", Caption: "Your receipt"}}},
+			"Your receipt"},
+		{messaging.OutboundRequest{To: "16505551234", Type: "template",
+			OutContent: messaging.OutContent{Template: &messaging.OutTemplate{Name: "order_update",
+				Language: &messaging.OutTemplateLanguage{Code: "pt_BR"}}}},
+			"[template order_update]"},
+	} {
+		o, err := messaging.NewOutbound("acme", "k-"+tc.req.Type, tc.req, "106540352242922", "", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.WAMID = "wamid.sent"
+		sent := `{"message":{"id":"wamid.sent","timestamp":"1767225600","type":"` + tc.req.Type + `",` +
+			`"from":"15550001111","to":"16505551234","kapso":{"direction":"outbound","status":"sent",` +
+			`"origin":"cloud_api","content":"[` + tc.req.Type + `]"}},` +
+			`"conversation":{"id":"conv-1","phone_number":"+16505551234","status":"active"},"phone_number_id":"106540352242922"}`
+		ev, err := kapso.DecodeMessageEvent([]byte(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		km, err := messaging.FromKapsoMessage(kapso.EventMessageSent, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !km.Message.TextRendered {
+			t.Errorf("%s: the webhook's %q is not a rendering of its type", tc.req.Type, km.Message.Text)
+		}
+		content := o.Content()
+		for name, order := range map[string][]messaging.Message{"send first": {content, km.Message},
+			"webhook first": {km.Message, content}} {
+			got, _ := foldMessage(order)
+			if got.Text != tc.wantText || got.TextRendered || !reflect.DeepEqual(got.Media, content.Media) ||
+				!reflect.DeepEqual(got.Template, content.Template) || got.ConversationID != "conv-1" {
+				t.Errorf("%s, %s: %+v media %+v template %+v", tc.req.Type, name, got, got.Media, got.Template)
+			}
+		}
+		if content.Media == nil && content.Template == nil {
+			t.Errorf("%s: the send's content has neither media nor template", tc.req.Type)
+		}
 	}
 }

@@ -77,6 +77,15 @@ type Media struct {
 	Filename string
 }
 
+// Template is the template a template message was sent with.
+type Template struct {
+	Name     string
+	Language string // e.g. en_US
+	// Components are the template's components with their parameters:
+	// compact JSON, as the message carried them.
+	Components string
+}
+
 // Reaction is a reaction message. Removed is true for a reaction removal,
 // which Meta and Kapso send as a reaction with no emoji: it is kept as such.
 type Reaction struct {
@@ -103,8 +112,16 @@ type Message struct {
 	Type          string
 	// Text is the text, the caption, or a short readable rendering of
 	// anything else, so that every message can be listed as a line.
-	Text     string
-	Media    *Media
+	Text string
+	// TextRendered is true when Text renders the type alone ("[image]"):
+	// the copy carried no text, caption or name. Another copy's own text
+	// replaces it (MergeMessage), so Kapso's webhook for a message sent
+	// through the API, which names the type and little else, does not hide
+	// the caption or template the request sent.
+	TextRendered bool
+	Media        *Media
+	// Template is a template message's template.
+	Template *Template
 	Reaction *Reaction
 	// ReplyTo is the WAMID this message replies to.
 	ReplyTo string

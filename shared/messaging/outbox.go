@@ -266,11 +266,7 @@ func NewOutbound(tenantID, key string, r OutboundRequest, number, knownPhone str
 	if err != nil {
 		return OutboundMessage{}, err
 	}
-	msg := Message{Type: r.Type}
-	var mm meta.Message
-	if json.Unmarshal(body, &mm) != nil || render(&msg, mm) != nil {
-		msg.Text = "[" + r.Type + "]"
-	}
+	msg := sentContent(r.Type, body)
 	return OutboundMessage{
 		ID: OutboundID(tenantID, key), TenantID: tenantID, IdempotencyKey: key, Fingerprint: r.Fingerprint(),
 		PhoneNumberID: number, To: to, Type: r.Type, Text: msg.Text, Body: body,
@@ -278,11 +274,38 @@ func NewOutbound(tenantID, key string, r OutboundRequest, number, knownPhone str
 	}, nil
 }
 
+// sentContent is the content of the Meta message body sent as a message of
+// the type: its text, media and template, as a webhook copy of it would
+// show them.
+func sentContent(typ string, body []byte) Message {
+	msg := Message{Type: typ}
+	var mm meta.Message
+	if json.Unmarshal(body, &mm) != nil || render(&msg, mm) != nil {
+		msg = Message{Type: typ, Text: "[" + typ + "]", TextRendered: true}
+	}
+	return msg
+}
+
+// Content is the message m asked to send, as its WAMID's message stores
+// it: what the request said (type, text, media, template), to whom, in
+// which conversation. Kapso's webhooks of the message merge into it.
+func (m OutboundMessage) Content() Message {
+	c := sentContent(m.Type, m.Body)
+	if m.Text != "" {
+		// The text NewOutbound rendered and the store keeps.
+		c.Text, c.TextRendered = m.Text, m.Type != OutTypeText && m.Text == "["+m.Type+"]"
+	}
+	c.WAMID, c.PhoneNumberID, c.Direction, c.Timestamp = m.WAMID, m.PhoneNumberID, Outbound, m.CreatedAt
+	c.To, c.ConversationID = m.To, m.ConversationID
+	return c
+}
+
 // Stored is m as the read model shows it while it has no WAMID.
 func (m OutboundMessage) Stored() StoredMessage {
+	c := m.Content()
+	c.WAMID = ""
 	return StoredMessage{
-		Message: Message{PhoneNumberID: m.PhoneNumberID, Direction: Outbound, Type: m.Type, Text: m.Text,
-			Timestamp: m.CreatedAt, To: m.To, ConversationID: m.ConversationID},
+		Message:  c,
 		Known:    true,
 		Outbound: &OutboundInfo{ID: m.ID, State: m.State, Reason: m.Reason, Error: m.Error},
 	}

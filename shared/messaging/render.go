@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,6 +14,16 @@ import (
 // listable as one line, they are not a faithful copy (the raw event is kept
 // elsewhere for that).
 func render(msg *Message, m meta.Message) error {
+	if err := renderType(msg, m); err != nil {
+		return err
+	}
+	// The bare type says nothing the type does not: any text another copy
+	// carries wins over it.
+	msg.TextRendered = m.Type != "text" && msg.Text == "["+m.Type+"]"
+	return nil
+}
+
+func renderType(msg *Message, m meta.Message) error {
 	switch m.Type {
 	case "text":
 		if m.Text != nil {
@@ -66,14 +77,13 @@ func render(msg *Message, m meta.Message) error {
 		}
 		msg.Text = first(b.Text, b.Payload, "[button]")
 	case "template":
-		var t struct {
-			Name string `json:"name"`
-		}
-		if err := decode(m.Template, &t); err != nil {
+		t, err := decodeTemplate(m.Template)
+		if err != nil {
 			return err
 		}
+		msg.Template = t
 		msg.Text = "[template]"
-		if t.Name != "" {
+		if t != nil && t.Name != "" {
 			msg.Text = "[template " + t.Name + "]"
 		}
 	case "order":
@@ -129,6 +139,34 @@ func decodeMedia(raw json.RawMessage) (*Media, error) {
 		return nil, nil
 	}
 	return &media, nil
+}
+
+// decodeTemplate reads a template object: its name, its language (Meta's
+// {"code":…} or a plain code) and its components, kept as compact JSON.
+func decodeTemplate(raw json.RawMessage) (*Template, error) {
+	var t struct {
+		Name       string          `json:"name"`
+		Language   json.RawMessage `json:"language"`
+		Components json.RawMessage `json:"components"`
+	}
+	if err := decode(raw, &t); err != nil {
+		return nil, err
+	}
+	out := Template{Name: t.Name}
+	var lang struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(t.Language, &out.Language) != nil && json.Unmarshal(t.Language, &lang) == nil {
+		out.Language = lang.Code
+	}
+	var c bytes.Buffer
+	if len(t.Components) > 0 && t.Components[0] == '[' && json.Compact(&c, t.Components) == nil {
+		out.Components = c.String()
+	}
+	if out == (Template{}) {
+		return nil, nil
+	}
+	return &out, nil
 }
 
 func renderLocation(msg *Message, raw json.RawMessage) error {

@@ -56,6 +56,10 @@ var (
 	ListConversationMessages = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations/{" + ConversationID + "}/messages"}
 	// GetMessage takes a WAMID, or the outbound id SendMessage answered.
 	GetMessage = Route{"GET", "/v1/tenants/{" + TenantID + "}/messages/{" + WAMID + "}"}
+	// GetMessageMedia redirects to the message's stored media.
+	GetMessageMedia = Route{"GET", "/v1/tenants/{" + TenantID + "}/messages/{" + WAMID + "}/media"}
+	// UploadMedia keeps a file and uploads it to Kapso for a send to name.
+	UploadMedia = Route{"POST", "/v1/tenants/{" + TenantID + "}/media"}
 	// SendMessage queues a message to send from one of the tenant's numbers.
 	SendMessage = Route{"POST", "/v1/tenants/{" + TenantID + "}/messages"}
 	GetContact  = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
@@ -69,7 +73,7 @@ var (
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
-		SendMessage, ListEvents, ListTenantEvents}
+		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

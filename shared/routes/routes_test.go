@@ -68,12 +68,12 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 		}
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
-		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents} {
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 15 {
-		t.Errorf("%d routes in the function groups, want 15", len(seen))
+	if len(seen) != 17 {
+		t.Errorf("%d routes in the function groups, want 17", len(seen))
 	}
 }

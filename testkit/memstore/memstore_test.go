@@ -7,6 +7,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -97,6 +98,10 @@ func TestOutboundQueueContract(t *testing.T) {
 
 func TestFeedContract(t *testing.T) {
 	storetest.RunFeed(t, func(_ *testing.T, now func() time.Time) eventing.Feed { return &memstore.Feed{Now: now} })
+}
+
+func TestUploadsContract(t *testing.T) {
+	storetest.RunUploads(t, func(*testing.T) media.Uploads { return &memstore.Uploads{} })
 }
 
 func TestMediaStoreContract(t *testing.T) {

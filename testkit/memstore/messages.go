@@ -225,7 +225,7 @@ func (m *message) stored() messaging.StoredMessage {
 	if m.outboundID != "" {
 		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted}
 	}
-	out.Media, out.Reaction, out.Kapso = clone(m.m.Media), clone(m.m.Reaction), clone(m.m.Kapso)
+	out.Media, out.Template, out.Reaction, out.Kapso = clone(m.m.Media), clone(m.m.Template), clone(m.m.Reaction), clone(m.m.Kapso)
 	out.Delivery.History = slices.Clone(m.delivery.History)
 	return out
 }

@@ -86,8 +86,9 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		}
 		// The request's content fills the message; a Kapso copy, stored
 		// before or after, overwrites it.
-		t.mergeMessage(cur, messaging.Message{WAMID: tr.WAMID, PhoneNumberID: m.PhoneNumberID, Direction: messaging.Outbound,
-			Type: m.Type, Text: m.Text, Timestamp: m.CreatedAt, To: m.To, ConversationID: m.ConversationID})
+		content := m.Content()
+		content.WAMID = tr.WAMID
+		t.mergeMessage(cur, content)
 		cur.known, cur.outboundID = true, id
 	}
 	*m = tr.Apply(*m)

@@ -250,6 +250,52 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 				})
 			}
 		},
+		"an outbound message keeps its content when its webhooks merge in": func(t *testing.T, s messaging.Store, r messaging.Reader, o messaging.Outbox) {
+			for i, c := range sentContents() {
+				for _, order := range []string{"webhook first", "webhook after", "status first"} {
+					t.Run(c.name+", "+order, func(t *testing.T) {
+						key := fmt.Sprintf("content-%d-%s", i, order)
+						conv, wamid := "conv-"+key, "wamid."+key
+						m, err := messaging.NewOutbound(tenantA, key, c.request, number, "", at(1))
+						must(t, err)
+						m.ConversationID = conv
+						m = created(t, o, m)
+						moved(t, o, tenantA, m.ID, at2(claim, at(2)))
+						// Kapso's whatsapp.message.sent names the type and
+						// little else of what was sent: its text renders the
+						// type alone.
+						kapsoCopy := messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Outbound,
+							Type: c.request.Type, Text: "[" + c.request.Type + "]", TextRendered: true, Media: c.kapsoMedia, Timestamp: at(2),
+							To: messaging.Person{Phone: phoneAna}, ConversationID: conv,
+							Kapso: &messaging.KapsoContent{Origin: "cloud_api", HasMedia: c.kapsoMedia != nil}}
+						sent, read := status(wamid, messaging.Sent, at(2)), status(wamid, messaging.Read, at(4))
+						webhook := func() { must(t, s.PutMessage(ctx, tenantA, kapsoCopy, []messaging.StatusUpdate{sent})) }
+						acceptNow := func() { moved(t, o, tenantA, m.ID, accept(wamid, at(3))) }
+						switch order {
+						case "webhook first":
+							webhook()
+							acceptNow()
+						case "webhook after":
+							acceptNow()
+							webhook()
+						case "status first":
+							must(t, s.ApplyStatus(ctx, tenantA, read))
+							acceptNow()
+							webhook()
+						}
+						must(t, s.ApplyStatus(ctx, tenantA, read))
+						want := c.want
+						want.WAMID, want.PhoneNumberID, want.Direction, want.Timestamp = wamid, number, messaging.Outbound, at(2)
+						want.To, want.ConversationID, want.Kapso = kapsoCopy.To, conv, kapsoCopy.Kapso
+						one := messaging.StoredMessage{Message: want, Known: true, Delivery: fold(sent, read),
+							Outbound: &messaging.OutboundInfo{ID: m.ID, State: messaging.OutAccepted}}
+						equal(t, "by outbound id", message(t, r, tenantA, m.ID), one)
+						equal(t, "by WAMID", message(t, r, tenantA, wamid), one)
+						equal(t, "listed", listed(t, r, tenantA, conv, 10), []messaging.StoredMessage{one})
+					})
+				}
+			}
+		},
 		"a send under a derived conversation id is listed there once Kapso names the conversation": func(t *testing.T, s messaging.Store, r messaging.Reader, o messaging.Outbox) {
 			for i, order := range []string{"webhook first", "webhook after"} {
 				t.Run(order, func(t *testing.T) {
@@ -489,5 +535,45 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 			s, r, o := newStore(t)
 			c(t, s, r, o)
 		})
+	}
+}
+
+// sentContent is a send request and the message content it reads back
+// with once Kapso's webhooks for it are stored: kapsoMedia is the media
+// object the webhook carries, if any.
+type sentContent struct {
+	name       string
+	request    messaging.OutboundRequest
+	kapsoMedia *messaging.Media
+	want       messaging.Message
+}
+
+func sentContents() []sentContent {
+	req := func(typ string, c messaging.OutContent) messaging.OutboundRequest {
+		return messaging.OutboundRequest{To: phoneAna, Type: typ, OutContent: c}
+	}
+	return []sentContent{
+		{name: "an image by id with a caption",
+			request: req("image", messaging.OutContent{Image: &messaging.OutMedia{ID: "1234567890", Caption: "Your receipt"}}),
+			want: messaging.Message{Type: "image", Text: "Your receipt",
+				Media: &messaging.Media{ID: "1234567890", Caption: "Your receipt"}}},
+		{name: "an image whose webhook names its id only",
+			request:    req("image", messaging.OutContent{Image: &messaging.OutMedia{ID: "1234567891", Caption: "Look"}}),
+			kapsoMedia: &messaging.Media{ID: "1234567891", MIMEType: "image/jpeg"},
+			want: messaging.Message{Type: "image", Text: "Look",
+				Media: &messaging.Media{ID: "1234567891", MIMEType: "image/jpeg", Caption: "Look"}}},
+		{name: "a document by link",
+			request: req("document", messaging.OutContent{Document: &messaging.OutMedia{Link: "https://example.com/r.pdf",
+				Filename: "receipt.pdf"}}),
+			want: messaging.Message{Type: "document", Text: "[document] receipt.pdf",
+				Media: &messaging.Media{URL: "https://example.com/r.pdf", Filename: "receipt.pdf"}}},
+		{name: "a template",
+			request: req("template", messaging.OutContent{Template: &messaging.OutTemplate{Name: "order_update",
+				Language:   &messaging.OutTemplateLanguage{Code: "pt_BR"},
+				Components: []byte(`[{"type":"body","parameters":[{"type":"text","text":"4521"}]}]`)}}),
+			want: messaging.Message{Type: "template", Text: "[template order_update]",
+				Template: &messaging.Template{Name: "order_update", Language: "pt_BR",
+					// As sent: in canonical JSON form.
+					Components: `[{"parameters":[{"text":"4521","type":"text"}],"type":"body"}]`}}},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -38,8 +40,10 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
@@ -59,6 +63,7 @@ type biEnv struct {
 	s      *stack.Stack
 	ddb    *dynamodb.Client
 	sqs    *sqs.Client
+	s3     *s3.Client
 	tables map[string]string // table name by logical id
 	queues map[string]string // queue URL by name
 
@@ -123,6 +128,7 @@ func startBadInputEnv(t *testing.T) *biEnv {
 		s:      s,
 		ddb:    dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.Services.DynamoDBEndpoint) }),
 		sqs:    sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.Services.SQSEndpoint) }),
+		s3:     s3media.NewClient(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(s.Services.SQSEndpoint) }),
 		tables: s.Tables,
 		queues: map[string]string{},
 		tenant: "bi-acme", other: "bi-other",
@@ -1084,6 +1090,85 @@ func TestBadInputSendRoute(t *testing.T) {
 	})
 }
 
+// TestBadInputMediaRoutes feeds the upload route files it must refuse
+// (wrong type, over a limit, empty, a Content-Length that lies, a form
+// without its file) and the media route ids it must not serve: nothing is
+// stored, in the tables, the queues or the bucket, and nothing reaches
+// Kapso.
+func TestBadInputMediaRoutes(t *testing.T) {
+	e := badInputEnv(t)
+	bucket := e.s.Env.Value(config.MediaBucket)
+	objects := func() int {
+		out, err := e.s3.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket})
+		if err != nil {
+			t.Fatalf("list %s: %v", bucket, err)
+		}
+		return len(out.Contents)
+	}
+	before := objects()
+	t.Cleanup(func() {
+		if after := objects(); after != before {
+			t.Errorf("refused uploads left %d objects in the bucket", after-before)
+		}
+	})
+	upload := func(tenant, contentType string, body []byte) func(t *testing.T) biResult {
+		return func(t *testing.T) biResult {
+			return e.v1(t, http.MethodPost, "/v1/tenants/"+tenant+"/media?phone_number_id="+e.number, string(body),
+				map[string]string{"Content-Type": contentType})
+		}
+	}
+	acme := func(contentType string, body []byte) func(t *testing.T) biResult {
+		return upload(e.tenant, contentType, body)
+	}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{3}, 200)...)
+	// lying sends a body shorter than its Content-Length and closes its
+	// side, as a client that stopped mid-body does.
+	lying := func(t *testing.T) biResult {
+		u, _ := url.Parse(e.s.URL)
+		conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.WriteString(conn, "POST /v1/tenants/"+e.tenant+"/media?phone_number_id="+e.number+" HTTP/1.1\r\nHost: "+u.Host+
+			"\r\nAuthorization: Bearer "+e.s.Env.Value(config.BridgeAPIToken)+"\r\nContent-Type: image/png\r\nContent-Length: "+
+			strconv.Itoa(len(png)+100)+"\r\n\r\n"+string(png))
+		_ = conn.(*net.TCPConn).CloseWrite()
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("raw request: %v", err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return biResult{status: res.StatusCode, header: res.Header, body: b}
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("filename", "a.png")
+	_ = mw.Close()
+	get := func(path string) func(t *testing.T) biResult {
+		return func(t *testing.T) biResult { return e.v1(t, http.MethodGet, path, "", nil) }
+	}
+	e.run(t, []biCase{
+		{kind: "upload of a wrong type", send: acme("text/html", []byte("<p>hi</p>")), status: 415, code: "unsupported_media_type"},
+		{kind: "upload without a Content-Type", send: acme("", png), status: 415, code: "unsupported_media_type"},
+		{kind: "upload over the request limit", send: acme("image/png", bytes.Repeat([]byte{1}, tenantapi.MaxUploadBytes+1)),
+			status: 413, code: "too_large"},
+		{kind: "sticker over WhatsApp's limit", send: acme("image/webp", bytes.Repeat([]byte{1}, 500<<10+1)), status: 413, code: "too_large"},
+		{kind: "empty upload", send: acme("image/png", nil), status: 400, code: "invalid"},
+		{kind: "upload shorter than its Content-Length", send: lying, status: 400, code: "invalid"},
+		{kind: "form without a file", send: acme(mw.FormDataContentType(), form.Bytes()), status: 400, code: "invalid"},
+		{kind: "upload for another tenant's number", send: upload(e.other, "image/png", png), status: 404, code: "not_found"},
+		{kind: "media of an unknown message", send: get("/v1/tenants/" + e.tenant + "/messages/wamid.nothing/media"), status: 404, code: "not_found"},
+		{kind: "media of another tenant's message", send: get("/v1/tenants/" + e.other + "/messages/" + e.wamid + "/media"),
+			status: 404, code: "not_found"},
+		{kind: "media of a message id too long", send: get("/v1/tenants/" + e.tenant + "/messages/" + strings.Repeat("w", 257) + "/media"),
+			status: 400, code: "invalid"},
+		{kind: "media of a malformed tenant", send: get("/v1/tenants/ac%20me/messages/" + e.wamid + "/media"), status: 400, code: "invalid"},
+	})
+}
+
 func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -1189,7 +1274,7 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 		return e.s.Env(k)
 	})
 	tenantAPI, err := tenantapiapp.New(context.Background(), app.Base{Env: env, Log: slog.New(slog.DiscardHandler)},
-		tenantapiapp.Clients{DynamoDB: e.ddb, SQS: e.sqs})
+		tenantapiapp.Clients{DynamoDB: e.ddb, SQS: e.sqs, S3: e.s3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 // starts the lifecycle queue's poller and the reconciler's ticker, each
 // built by its function's own wiring.
 func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, b app.Base, c clients) error {
-	tenantAPI, err := tenantapiapp.Handler(ctx, b, tenantapiapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	tenantAPI, err := tenantapiapp.Handler(ctx, b, tenantapiapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs, S3: c.s3})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
@@ -20,6 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
@@ -27,12 +29,14 @@ import (
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
+	S3       *s3.Client
 	Secrets  config.SecretSource
 }
 
 // NewClients builds the clients from the SDK configuration.
 func NewClients(cfg aws.Config) Clients {
-	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), Secrets: awssecrets.New(cfg)}
+	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), S3: s3media.NewClient(cfg),
+		Secrets: awssecrets.New(cfg)}
 }
 
 // Handler builds the /v1 API and its routes.
@@ -53,9 +57,11 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	bridge, events := r.String(config.BridgeTable), r.String(config.EventsTable)
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
 	outboundURL := r.String(config.OutboundQueueURL)
+	bucket, metaURL := r.String(config.MediaBucket), r.String(config.KapsoMetaBaseURL)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
+		MediaURLTTL:   r.Duration(config.MediaURLTTL),
 		Log:           b.Log,
 	}
 	if err := r.Err(); err != nil {
@@ -69,6 +75,11 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Messages, api.Outbox = msgs, msgs
 	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	// Media: the bucket's copies, linked; uploads kept there, sent to
+	// Kapso's Meta proxy once, and recorded.
+	api.Objects = s3media.New(c.S3, bucket)
+	api.MediaSource = kapsoapi.NewMetaProxy(metaURL, "", kapsoKey, kapsoapi.WithLogger(b.Log))
+	api.Uploads = &dynamo.Uploads{DB: c.DynamoDB, Table: bridge}
 	// The feed of events the publisher appends, read.
 	api.Feed = &dynamo.Feed{DB: c.DynamoDB, Table: events}
 	return api, nil

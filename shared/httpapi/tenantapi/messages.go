@@ -98,7 +98,11 @@ func (a *API) listConversationMessages(ctx context.Context, w http.ResponseWrite
 	}
 	out := MessageList{Messages: make([]MessageView, 0, len(msgs)), NextCursor: next}
 	for _, m := range msgs {
-		out.Messages = append(out.Messages, apiview.MessageSummary(m))
+		v, err := a.summary(ctx, tenantID, m)
+		if err != nil {
+			return err
+		}
+		out.Messages = append(out.Messages, v)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
@@ -116,7 +120,10 @@ func (a *API) getMessage(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !ok {
 		return errs.E(errs.NotFound, "unknown message", nil)
 	}
-	out := apiview.Message(m)
+	out, err := a.detail(ctx, tenantID, m)
+	if err != nil {
+		return err
+	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

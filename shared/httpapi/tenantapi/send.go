@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -90,7 +89,11 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return errs.E(errs.Unavailable, "the message could not be queued; retry with the same Idempotency-Key", err)
 	}
 	log.Info("message queued", "phone_number_id", number, "type", m.Type)
-	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: apiview.MessageSummary(stored.Stored())})
+	v, err := a.summary(ctx, tenantID, stored.Stored())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: v})
 	return nil
 }
 
@@ -112,8 +115,12 @@ func (a *API) replay(ctx context.Context, w http.ResponseWriter, stored messagin
 	} else if err != nil {
 		log.Warn("replay reads the outbound message alone", "err", err)
 	}
+	v, err := a.summary(ctx, stored.TenantID, view)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Idempotent-Replayed", "true")
-	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: apiview.MessageSummary(view)})
+	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: v})
 	return nil
 }
 

@@ -30,6 +30,12 @@ type sendAPI struct {
 
 func newSendAPI(tb testing.TB) *sendAPI {
 	tb.Helper()
+	return newSendAPIWith(tb, func(*tenantapi.API) {})
+}
+
+// newSendAPIWith is newSendAPI with the API's other parts set by with.
+func newSendAPIWith(tb testing.TB, with func(*tenantapi.API)) *sendAPI {
+	tb.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	store, msgs := &memstore.Onboarding{}, &memstore.Messages{}
@@ -52,9 +58,11 @@ func newSendAPI(tb testing.TB) *sendAPI {
 		tb.Fatal(err)
 	}
 	s := &sendAPI{mux: http.NewServeMux(), msgs: msgs, queue: &memstore.OutboundQueue{}, now: now}
-	(&tenantapi.API{Store: store, Messages: msgs, Outbox: msgs, Outbound: s.queue, Token: apiToken,
+	api := &tenantapi.API{Store: store, Messages: msgs, Outbox: msgs, Outbound: s.queue, Token: apiToken,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return s.now },
-		Timeout: 5 * time.Second}).Register(s.mux)
+		Timeout: 5 * time.Second}
+	with(api)
+	api.Register(s.mux)
 	return s
 }
 

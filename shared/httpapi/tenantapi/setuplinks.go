@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
@@ -61,8 +62,18 @@ type API struct {
 	Outbox   messaging.Outbox
 	Outbound messaging.OutboundQueue
 	// Feed is the events told, for GET /v1/events and a tenant's events.
-	Feed  FeedReader
-	Token string
+	Feed FeedReader
+	// Objects is the media bucket: messages' stored media, linked by
+	// presigned URLs valid MediaURLTTL (DefaultMediaURLTTL when zero), and
+	// the files uploaded, which MediaSource (Kapso) takes once and Uploads
+	// records.
+	Objects     media.Objects
+	MediaSource media.Source
+	Uploads     media.Uploads
+	MediaURLTTL time.Duration
+	// MaxUploadBytes bounds an upload's file (MaxUploadBytes when zero).
+	MaxUploadBytes int64
+	Token          string
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
 	PublicBaseURL string
@@ -88,6 +99,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "updated_since", "limit", "cursor"))
 	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "order", "limit", "cursor"))
 	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
+	mux.Handle(routes.GetMessageMedia.Pattern(), a.tenantRoute(a.getMessageMedia))
+	mux.Handle(routes.UploadMedia.Pattern(), a.tenantRoute(a.uploadMedia, routes.PhoneNumberID, "filename"))
 	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
 	mux.Handle(routes.SendMessage.Pattern(), a.tenantRoute(a.sendMessage))
 	mux.Handle(routes.ListEvents.Pattern(), a.route(a.listEvents, "type", "limit", "cursor"))
