@@ -24,6 +24,7 @@ var mediaKinds = map[string]struct {
 }{
 	"image":    {mime: "image/png", limit: 5 << 20},
 	"audio":    {mime: "audio/ogg; codecs=opus", limit: 16 << 20}, // a voice note
+	"video":    {mime: "video/mp4", limit: 16 << 20},
 	"document": {mime: "application/pdf", filename: "pedido.pdf", limit: 100 << 20},
 	"sticker":  {mime: "image/webp", limit: 500 << 10},
 }
@@ -35,6 +36,8 @@ func smallFile(kind string) []byte {
 		return pngFile()
 	case "audio":
 		return opusFile()
+	case "video":
+		return mp4File()
 	case "document":
 		return pdfFile()
 	case "sticker":
@@ -81,6 +84,18 @@ func pdfFile() []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, xref)
 	return b.Bytes()
+}
+
+// mp4File is the boxes an MP4 opens with: its file type (ISO base media,
+// MP4 v2 compatible) and an empty media data box, the rest of a generated
+// video following as the media data.
+func mp4File() []byte {
+	b := binary.BigEndian.AppendUint32(nil, 24)
+	b = append(b, "ftypisom"...)
+	b = binary.BigEndian.AppendUint32(b, 0x200)
+	b = append(b, "isommp42"...)
+	b = binary.BigEndian.AppendUint32(b, 8)
+	return append(b, "mdat"...)
 }
 
 // webpFile is a 1×1 lossless WebP.

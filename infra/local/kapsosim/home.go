@@ -125,6 +125,7 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 <label>caption <input type="text" name="text" value=""></label>
 <button type="submit" name="type" value="image">Send an image</button>
 <button type="submit" name="type" value="audio">Send a voice note</button>
+<button type="submit" name="type" value="video">Send a video</button>
 <button type="submit" name="type" value="document">Send a PDF</button>
 <button type="submit" name="type" value="sticker">Send a sticker</button>
 </form>

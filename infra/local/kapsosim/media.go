@@ -128,7 +128,7 @@ func (s *Simulator) MediaBytes(mediaID string) (io.Reader, bool) {
 func (s *Simulator) newMediaLocked(phoneNumberID, kind, filename string, size int64) (*simMedia, error) {
 	k, ok := mediaKinds[kind]
 	if !ok {
-		return nil, fmt.Errorf("%w: type must be text, image, audio, document or sticker", ErrInvalid)
+		return nil, fmt.Errorf("%w: type must be text, image, audio, video, document or sticker", ErrInvalid)
 	}
 	if size < 0 || size > maxGenerated {
 		return nil, fmt.Errorf("%w: size must be 0 to %d bytes", ErrInvalid, int64(maxGenerated))
@@ -162,7 +162,7 @@ func (s *Simulator) attachMediaLocked(m *ChatMessage, kind, filename string, siz
 		return err
 	}
 	caption := ""
-	if kind == "image" || kind == "document" {
+	if kind == "image" || kind == "video" || kind == "document" {
 		caption = m.Text
 	}
 	m.Type = kind

@@ -82,6 +82,7 @@ func TestInboundMediaWebhooksAndMetadata(t *testing.T) {
 	}{
 		{Inbound{Type: "image", Text: "o bolo"}, "image/png", "\x89PNG\r\n\x1a\n", "o bolo"},
 		{Inbound{Type: "audio"}, "audio/ogg; codecs=opus", "OggS", ""},
+		{Inbound{Type: "video", Text: "olha"}, "video/mp4", "\x00\x00\x00\x18ftypisom", "olha"},
 		{Inbound{Type: "document", Text: "segue", Filename: "nota.pdf"}, "application/pdf", "%PDF-", "segue"},
 		{Inbound{Type: "sticker"}, "image/webp", "RIFF", ""},
 	} {
@@ -223,7 +224,7 @@ func TestLargeMediaIsGeneratedAsRead(t *testing.T) {
 	if _, err := h.sim.SendInbound(context.Background(), pnid, Inbound{Type: "document", Size: maxGenerated + 1}); err == nil {
 		t.Error("a file past the largest size was made")
 	}
-	if _, err := h.sim.SendInbound(context.Background(), pnid, Inbound{Type: "video"}); err == nil {
+	if _, err := h.sim.SendInbound(context.Background(), pnid, Inbound{Type: "location"}); err == nil {
 		t.Error("an unknown type was sent")
 	}
 }

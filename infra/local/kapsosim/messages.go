@@ -33,9 +33,9 @@ type Inbound struct {
 	// Count above 1 sends Count messages in one batch delivery, as Kapso
 	// does with buffering on (at most 100).
 	Count int `json:"count"`
-	// Type is text (""), or image, audio (a voice note), document or
-	// sticker: a message with a real file, Text its caption (image and
-	// document) and Filename a document's name. Size > 0 makes the file
+	// Type is text (""), or image, audio (a voice note), video, document
+	// or sticker: a message with a real file, Text its caption (image,
+	// video and document) and Filename a document's name. Size > 0 makes the file
 	// that many bytes, generated as it is read (a large document for the
 	// bench, or a file over Meta's limit for its type).
 	Type     string `json:"type"`
@@ -231,7 +231,7 @@ func (s *Simulator) SendInbound(ctx context.Context, phoneNumberID string, in In
 	}
 	typ := cmp.Or(in.Type, "text")
 	if _, ok := mediaKinds[typ]; !ok && typ != "text" {
-		return fail(fmt.Errorf("%w: type must be text, image, audio, document or sticker", ErrInvalid))
+		return fail(fmt.Errorf("%w: type must be text, image, audio, video, document or sticker", ErrInvalid))
 	}
 	text := cmp.Or(strings.TrimSpace(in.Text), defaultInboundText)
 	if typ != "text" {
@@ -547,6 +547,7 @@ type wireMessage struct {
 	Text       *wireText        `json:"text,omitempty"` // text messages only
 	Image      *wireMedia       `json:"image,omitempty"`
 	Audio      *wireMedia       `json:"audio,omitempty"`
+	Video      *wireMedia       `json:"video,omitempty"`
 	Document   *wireMedia       `json:"document,omitempty"`
 	Sticker    *wireMedia       `json:"sticker,omitempty"`
 	Kapso      wireMessageKapso `json:"kapso"`
@@ -655,6 +656,8 @@ func wireMessageOf(n *number, c *Conversation, m *ChatMessage) wireMessage {
 			w.Image = wm
 		case "audio":
 			wm.Voice, w.Audio = &yes, wm
+		case "video":
+			w.Video = wm
 		case "document":
 			w.Document = wm
 		case "sticker":
