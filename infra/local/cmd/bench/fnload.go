@@ -34,11 +34,13 @@ type lambdaProcess struct {
 // its settings from the local stack, AWS pointed at the local services.
 func (l *loader) startFunction(ctx context.Context, dir, name string, memoryMB int, override map[string]string) (*lambdaProcess, error) {
 	bin := filepath.Join(dir, name, "bootstrap")
-	build := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-tags", "lambda.norpc", "-trimpath",
-		"-ldflags=-s -w -buildid=", "-o", bin, "./functions/"+name)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build %s: %w: %s", name, err, out)
+	if _, err := os.Stat(bin); err != nil { // built once a directory
+		build := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-tags", "lambda.norpc", "-trimpath",
+			"-ldflags=-s -w -buildid=", "-o", bin, "./functions/"+name)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %w: %s", name, err, out)
+		}
 	}
 	arn := "arn:aws:lambda:us-east-1:123456789012:function:kapso-bridge-" + name
 	api, err := runtimeapi.Start(runtimeapi.Config{FunctionARN: arn})
@@ -57,6 +59,8 @@ func (l *loader) startFunction(ctx context.Context, dir, name string, memoryMB i
 		"_HANDLER=bootstrap", "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + l.s.Services.DynamoDBEndpoint, "AWS_ENDPOINT_URL_SQS=" + l.s.Services.SQSEndpoint,
+		// fauxqs serves S3 too.
+		"AWS_ENDPOINT_URL_S3=" + l.s.Services.SQSEndpoint,
 		"AWS_CONFIG_FILE=" + filepath.Join(awsDir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(awsDir, "credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}

@@ -118,36 +118,12 @@ func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult
 		return nil, nil, err
 	}
 	body = bytes.TrimSpace(body)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	sln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	settings, _ := stack.Resolve(func(k string) string {
-		if k == config.ReconcileEvery.Name {
-			return "1h" // no sweep in the middle of the figures
-		}
-		return ""
-	})
-	base := "http://" + ln.Addr().String()
-	settings[config.PublicBaseURL.Name] = base
-	settings[config.AppSuccessURL.Name] = base + "/app/connected"
-	settings[config.AppFailureURL.Name] = base + "/app/failed"
 	step("load: starting the local stack")
-	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
-	cancel()
+	l, err := startLoader(ctx, o.Concurrency)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer s.Stop()
-
-	l := &loader{s: s, token: s.Env.Value(config.BridgeAPIToken), run: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff),
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * o.Concurrency}}}
+	defer l.s.Stop()
 	step("load: connecting a tenant through the simulator")
 	if err := l.connect(ctx); err != nil {
 		return nil, nil, err
@@ -237,6 +213,38 @@ func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult
 		}
 	}
 	return res, in, nil
+}
+
+// startLoader starts the local stack on loopback ports, its reconciler
+// idle, with the Kapso simulator in it; the caller stops l.s.
+func startLoader(ctx context.Context, concurrency int) (*loader, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	settings, _ := stack.Resolve(func(k string) string {
+		if k == config.ReconcileEvery.Name {
+			return "1h" // no sweep in the middle of the figures
+		}
+		return ""
+	})
+	base := "http://" + ln.Addr().String()
+	settings[config.PublicBaseURL.Name] = base
+	settings[config.AppSuccessURL.Name] = base + "/app/connected"
+	settings[config.AppFailureURL.Name] = base + "/app/failed"
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	return &loader{s: s, token: s.Env.Value(config.BridgeAPIToken), run: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff),
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * max(concurrency, 1)}}}, nil
 }
 
 type loader struct {

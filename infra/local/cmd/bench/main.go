@@ -7,6 +7,7 @@
 //
 //	go run ./infra/local/cmd/bench [-count 3] [-quick] [-out bench-results.json]
 //	    [-load=true] [-load-only] [-deliveries 3000] [-concurrency 16] [-invocations 1000]
+//	    [-media=true] [-media-only] [-media-video-bytes 16777216] [-media-document-bytes 104857600]
 package main
 
 import (
@@ -52,6 +53,10 @@ func main() {
 	flag.IntVar(&lo.Concurrency, "concurrency", 16, "load: senders at once, and workers of the capacity loops")
 	flag.IntVar(&lo.Invocations, "invocations", 1000, "load: invocations of the ingest and messages binaries")
 	flag.IntVar(&lo.SampleEvery, "sample-every", 10, "load: measure every n-th delivery's lag to readable")
+	withMedia := flag.Bool("media", true, "run the media section: the media function binary copying a video and a document")
+	mediaOnly := flag.Bool("media-only", false, "run the media section only")
+	video := flag.Int64("media-video-bytes", 0, "media: the video's size (default 16 MB, Meta's limit; quick: 9 MiB)")
+	document := flag.Int64("media-document-bytes", 0, "media: the document's size (default 100 MB, Meta's limit; quick: 1 MiB)")
 	flag.Parse()
 	if !*load {
 		lo.Deliveries = 0
@@ -59,13 +64,29 @@ func main() {
 	if *quick {
 		lo.Deliveries, lo.Invocations = min(lo.Deliveries, 300), min(lo.Invocations, 100)
 	}
-	if err := run(*count, *quick, *loadOnly, lo, *out, os.Stdout); err != nil {
+	var mo mediaOptions
+	if *withMedia || *mediaOnly {
+		mo.Files = mediaFiles(*quick)
+		for i, size := range []int64{*video, *document} {
+			if size > 0 {
+				mo.Files[i].Bytes = size
+			}
+		}
+	}
+	if *mediaOnly {
+		if err := runMediaOnly(mo, *out, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*count, *quick, *loadOnly, lo, mo, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count int, quick, loadOnly bool, lo loadOptions, out string, w io.Writer) error {
+func run(count int, quick, loadOnly bool, lo loadOptions, mo mediaOptions, out string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	benchtime := "1s"
@@ -135,8 +156,13 @@ func run(count int, quick, loadOnly bool, lo loadOptions, out string, w io.Write
 			return err
 		}
 	}
+	if len(mo.Files) > 0 {
+		if err := res.addMedia(ctx, mo, step); err != nil {
+			return err
+		}
+	}
 	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Node: peer.Node,
-		Count: count, Quick: quick, When: time.Now().UTC().Format(time.RFC3339)}
+		Count: count, Quick: quick, Load: loadAverage(), When: time.Now().UTC().Format(time.RFC3339)}
 	printTable(w, res)
 	return write(res, out, w)
 }
@@ -161,8 +187,26 @@ func runLoadOnly(ctx context.Context, lo loadOptions, out string, w io.Writer, s
 	if err := res.addLoad(ctx, lo, step); err != nil {
 		return err
 	}
-	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), When: time.Now().UTC().Format(time.RFC3339)}
-	printLoad(w, res)
+	return writeSection(res, printLoad, out, w)
+}
+
+// runMediaOnly is -media-only: the media section alone.
+func runMediaOnly(mo mediaOptions, out string, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res := Results{Targets: map[string]float64{}, Missed: []string{}}
+	if err := res.addMedia(ctx, mo, func(what string) { fmt.Fprintf(os.Stderr, "bench: %s...\n", what) }); err != nil {
+		return err
+	}
+	return writeSection(res, printMedia, out, w)
+}
+
+// writeSection ends a run of one section: the machine, its table, the
+// targets missed, the results file.
+func writeSection(res Results, print func(io.Writer, Results), out string, w io.Writer) error {
+	res.Machine = machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), Load: loadAverage(),
+		When: time.Now().UTC().Format(time.RFC3339)}
+	print(w, res)
 	for _, m := range res.Missed {
 		fmt.Fprintln(w, "missed:", m)
 	}

@@ -174,6 +174,9 @@ type Results struct {
 	// AWS bill per million events computed from it; absent with -load=false.
 	Load *loadResult  `json:"load,omitempty"`
 	Cost *costSection `json:"cost,omitempty"`
+	// Media is the media function copying a video and a document; absent
+	// with -media=false.
+	Media *mediaResult `json:"media,omitempty"`
 }
 
 type machine struct {
@@ -184,6 +187,9 @@ type machine struct {
 	Count  int    `json:"count"`
 	Quick  bool   `json:"quick"`
 	When   string `json:"when"`
+	// Load is /proc/loadavg's 1, 5 and 15 minute averages at the end of
+	// the run: the machine is shared.
+	Load string `json:"load_average,omitempty"`
 }
 
 type payloadResult struct {
@@ -337,6 +343,7 @@ func printTable(w io.Writer, r Results) {
 		fmt.Fprintln(w)
 	}
 	printLoad(w, r)
+	printMedia(w, r)
 	for _, m := range r.Missed {
 		fmt.Fprintln(w, "missed:", m)
 	}
