@@ -45,8 +45,9 @@ func TestSmallChaosRun(t *testing.T) {
 		t.Fatalf("mismatches (see %s/mismatches.txt and dlq.txt)\nprogress:\n%s", res.Dir, progress.String())
 	}
 	if res.Deliveries < cfg.Deliveries || res.Restarts != cfg.Kills || res.FaultsInjected == 0 || res.Messages == 0 ||
-		res.Sends == 0 || res.SentByKapso == 0 {
+		res.Sends == 0 || res.SentByKapso == 0 || res.Media == 0 {
 		t.Errorf("the run was not what it should be: %d deliveries, %d restarts, %d faults, %d messages checked, "+
-			"%d sends (%d taken by Kapso)", res.Deliveries, res.Restarts, res.FaultsInjected, res.Messages, res.Sends, res.SentByKapso)
+			"%d sends (%d taken by Kapso), %d media", res.Deliveries, res.Restarts, res.FaultsInjected, res.Messages, res.Sends,
+			res.SentByKapso, res.Media)
 	}
 }

@@ -7,7 +7,12 @@
 // starts it again mid-run, lets the reconciler run, and checks from the read
 // API alone that every message is stored once with its final status, that
 // every tenant is where it should be and that every dead letter is
-// explained. It prints its counters as "name value" lines and exits 1 on a
+// explained. Some of the persons' messages carry media, fetched while the
+// simulator's media answers fail, expire or lie about their sha256: each
+// one's copy must be stored with the simulator's bytes (read back through
+// its presigned URL and hashed), or failed for an injected wrong sha256.
+// Until kapso-bridge drains the media queue itself, this process runs the
+// media worker on it. It prints its counters as "name value" lines and exits 1 on a
 // mismatch.
 package main
 

@@ -79,14 +79,27 @@ type result struct {
 	SendsUnresolved int
 	SendsMismatched int
 	SendsRefused    int
-	Duration        time.Duration
-	Dir             string
+	// Media: inbound messages with media the simulator sent, those stored
+	// with the simulator's bytes, those failed for an injected wrong
+	// sha256, and the rest (pending, another failure, other bytes); the
+	// media fault windows set on the simulator; whether this process ran
+	// the media worker, and then how often a copy was left for another
+	// attempt.
+	Media               int
+	MediaStored         int
+	MediaFailedChecksum int
+	MediaWrong          int
+	MediaFaultWindows   string
+	MediaPoller         string
+	MediaRetries        int
+	Duration            time.Duration
+	Dir                 string
 }
 
 func (r result) ok() bool {
 	return r.Lost == 0 && r.Doubled == 0 && r.WrongStatus == 0 && r.DLQUnexplained == 0 && r.TenantsWrong == 0 &&
 		r.Unexpected == 0 && r.SendsUnresolved == 0 && r.SendsMismatched == 0 && r.SendsRefused == 0 &&
-		r.Deliveries > 0
+		r.MediaWrong == 0 && r.Deliveries > 0
 }
 
 func (r result) print(w io.Writer) {
@@ -101,6 +114,8 @@ func (r result) print(w io.Writer) {
 		{"tenants_wrong", r.TenantsWrong}, {"dlq", r.DLQ}, {"dlq_unexplained", r.DLQUnexplained},
 		{"sends", r.Sends}, {"sent_by_kapso", r.SentByKapso}, {"sends_failed_unsent", r.SendsFailed},
 		{"sends_unresolved", r.SendsUnresolved}, {"sends_mismatched", r.SendsMismatched}, {"sends_refused", r.SendsRefused},
+		{"media", r.Media}, {"media_stored", r.MediaStored}, {"media_failed_checksum", r.MediaFailedChecksum},
+		{"media_wrong", r.MediaWrong}, {"media_fault_windows", r.MediaFaultWindows}, {"media_poller", r.MediaPoller}, {"media_retries", r.MediaRetries},
 		{"duration_s", fmt.Sprintf("%.1f", r.Duration.Seconds())},
 	} {
 		fmt.Fprintf(w, "%s %v\n", l.k, l.v)
@@ -148,6 +163,7 @@ type chaos struct {
 	killPending atomic.Bool
 	expect      *expectations
 	sends       *sends
+	media       *mediaRun
 	tenants     []*tenant
 	faultPath   string
 }
@@ -256,6 +272,12 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		return res, err
 	}
 	defer c.br.stop()
+	mediaCtx, stopMedia := context.WithCancel(ctx)
+	var mediaWG sync.WaitGroup
+	defer func() { stopMedia(); mediaWG.Wait() }()
+	if err := c.startMedia(mediaCtx, svc, &mediaWG); err != nil {
+		return c.collect(res), err
+	}
 
 	if err := c.setupTenants(ctx); err != nil {
 		return c.collect(res), err
@@ -285,6 +307,15 @@ func (c *chaos) collect(res result) result {
 	res.FaultsInjected = res.AWSFaults + res.KapsoFaults
 	res.Restarts = int(c.restarts.Load())
 	res.FailedDeliveries = len(c.sim.FailedDeliveries())
+	if m := c.media; m != nil {
+		res.MediaFaultWindows = fmt.Sprintf("failing:%d,expired:%d,wrong_sha256:%d", m.failing.Load(), m.expired.Load(),
+			m.wrongSHA.Load())
+		res.MediaPoller = "kapso-bridge"
+		if m.ownPoller {
+			res.MediaPoller = "chaos"
+			res.MediaRetries = countLines(filepath.Join(c.dir, "media-worker.log"), "media not copied yet")
+		}
+	}
 	return res
 }
 

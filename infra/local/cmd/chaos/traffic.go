@@ -69,6 +69,11 @@ func (c *chaos) traffic(ctx context.Context) error {
 			}
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.mediaFaults(ctx, &stopped)
+	}()
 	lastLog := time.Now()
 	var logMu sync.Mutex
 	for range c.cfg.Concurrency {
@@ -122,9 +127,12 @@ func (c *chaos) op(ctx context.Context, ready, all []*tenant) {
 	t := ready[c.intn(len(ready))]
 	p := c.person(t)
 	switch {
-	case roll < 32: // one message from a person
-		if _, err := c.sim.SendInbound(ctx, t.PNID, kapsosim.Inbound{Text: "chaos", FromPhone: p.Phone, FromBSUID: p.BSUID,
-			Name: p.Name}); err == nil {
+	case roll < 32: // one message from a person, one in four with media
+		in := kapsosim.Inbound{Text: "chaos", FromPhone: p.Phone, FromBSUID: p.BSUID, Name: p.Name}
+		if c.intn(4) == 0 {
+			in = c.inboundMedia(in)
+		}
+		if _, err := c.sim.SendInbound(ctx, t.PNID, in); err == nil {
 			c.sends.wroteTo(t.ID, p)
 		}
 	case roll < 36: // the SaaS sends through kapso-bridge to someone who wrote

@@ -157,7 +157,7 @@ func (c *chaos) queueURL(ctx context.Context, name string) (string, error) {
 // included.
 func (c *chaos) inQueues(ctx context.Context) (int, error) {
 	total := 0
-	for _, q := range []string{"lifecycle", "messages", "outbound"} {
+	for _, q := range []string{"lifecycle", "messages", "outbound", "media"} {
 		u, err := c.queueURL(ctx, q)
 		if err != nil {
 			return 0, err
@@ -327,6 +327,9 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 	if err := c.verifySends(ctx, res, note); err != nil {
 		return err
 	}
+	if err := c.verifyMedia(ctx, res, note); err != nil {
+		return err
+	}
 	return c.explainDLQs(ctx, res, verified, note)
 }
 
@@ -411,7 +414,7 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 	}
 	defer out.Close()
 	disturbed := res.FaultsInjected > 0 || res.Restarts > 0
-	for _, q := range []string{"lifecycle", "messages", "outbound"} {
+	for _, q := range []string{"lifecycle", "messages", "outbound", "media"} {
 		u, err := c.queueURL(ctx, q+"-dlq")
 		if err != nil {
 			return fmt.Errorf("dead-letter queue of %s: %w", q, err)
@@ -447,6 +450,10 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 					for _, w := range wamids {
 						if !verified[w] {
 							why = "message " + w + " is not in the read API whole with its final status"
+							break
+						}
+						if q == "media" && !c.media.checked(w) {
+							why = "the media of message " + w + " is not stored right"
 							break
 						}
 					}
