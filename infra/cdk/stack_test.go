@@ -384,6 +384,12 @@ var wantGrants = map[string]map[string][]string{
 		"OutboundQueue": {"sqs:SendMessage"},
 		// The feed of events, read.
 		"EventsTable": {"dynamodb:Query"},
+		// Presigned GETs of any object, which act with the role's
+		// permissions; uploads written under the uploads keys only,
+		// aborted or deleted when they fail; no ListBucket.
+		"MediaBucket/*":             {"s3:GetObject"},
+		"MediaBucket/*/*/uploads/*": {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"},
+		"MediaBucketKey":            {"kms:Decrypt", "kms:GenerateDataKey"},
 	},
 	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
