@@ -267,7 +267,7 @@ var functions = []function{
 			sendTo(schema.Media),
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
-			readBacklog(schema.EventWebhooks),
+			readBacklog(schema.EventWebhooks), readBacklog(schema.Media),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.

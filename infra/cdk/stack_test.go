@@ -432,6 +432,7 @@ var wantGrants = map[string]map[string][]string{
 		"MessagesDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"OutboundDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"EventWebhooksDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"MediaDeadLetterQueue":         {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	},
 	"Outbound": {
 		// The outbound message read and moved (its accept a transaction of
@@ -538,7 +539,7 @@ var wantFunctions = map[string]struct {
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
 	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "OUTBOUND_QUEUE_URL",
+		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_URL_TTL", "OUTBOUND_QUEUE_URL",
 		"PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
@@ -546,7 +547,7 @@ var wantFunctions = map[string]struct {
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",

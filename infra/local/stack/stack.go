@@ -321,6 +321,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.EventWebhooksDLQURL.Name] = s.Queues[schema.EventWebhooks.ID].DLQURL
 	vals[config.MediaBucket.Name] = s.Buckets[schema.MediaBucket.ID]
 	vals[config.MediaQueueURL.Name] = mediaQueue.URL
+	vals[config.MediaDLQURL.Name] = mediaQueue.DLQURL
 
 	ln := o.Listener
 	if ln == nil {
