@@ -19,8 +19,23 @@ import (
 )
 
 // sdkService prefixes the AWS SDK's service packages. Their last element
-// (dynamodb, sqs, secretsmanager) is also the service's IAM action prefix.
+// (dynamodb, sqs, secretsmanager, sns) is also the service's IAM action
+// prefix, but for those of actionPrefixes.
 const sdkService = "github.com/aws/aws-sdk-go-v2/service/"
+
+// actionPrefixes maps the SDK packages whose operations IAM names under
+// another service's prefix to that prefix: DynamoDB Streams' GetRecords
+// is dynamodb:GetRecords.
+var actionPrefixes = map[string]string{"dynamodbstreams": "dynamodb"}
+
+// actionPrefix is the IAM action prefix of the operations of an SDK
+// service package.
+func actionPrefix(service string) string {
+	if p, ok := actionPrefixes[service]; ok {
+		return p
+	}
+	return service
+}
 
 // Op is one AWS operation, as the IAM action that allows it.
 type Op struct {

@@ -20,7 +20,8 @@ func TestAnalyzeFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sortedKeys(as); !reflect.DeepEqual(got, []string{"example.com/fixture.Queue", "example.com/fixture.Secrets", "example.com/fixture.Store"}) {
+	if got := sortedKeys(as); !reflect.DeepEqual(got, []string{"example.com/fixture.Queue", "example.com/fixture.Secrets",
+		"example.com/fixture.Store", "example.com/fixture.Stream", "example.com/fixture.Topic"}) {
 		t.Fatalf("adapters = %v", got)
 	}
 	want := map[string]map[string]Method{
@@ -41,6 +42,10 @@ func TestAnalyzeFixture(t *testing.T) {
 		// reached through the Spill field, whose Drop is never called.
 		"Queue":   {"Send": {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Spill", "Keep"}}}},
 		"Secrets": {"Read": {Ops: ops("secretsmanager:GetSecretValue")}},
+		// A batch publish is allowed by sns:Publish.
+		"Topic": {"PublishAll": {Ops: ops("sns:Publish")}, "PublishOne": {Ops: ops("sns:Publish")}},
+		// IAM names DynamoDB Streams' operations under dynamodb.
+		"Stream": {"Read": {Ops: ops("dynamodb:GetRecords", "dynamodb:GetShardIterator")}},
 	}
 	for name, methods := range want {
 		got := as["example.com/fixture."+name].Methods
@@ -77,7 +82,7 @@ func TestAnalyzeRefusesWhatItCannotFollow(t *testing.T) {
 
 // The real adapters, by method: what each calls, through every helper.
 func TestAnalyzeRealAdapters(t *testing.T) {
-	as, err := Load("../..", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets")
+	as, err := Load("../..", "shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/snstopic")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +107,10 @@ func TestAnalyzeRealAdapters(t *testing.T) {
 		"sqsqueue.DeliveryQueue.Send":          {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
 		"sqsqueue.Poller.Once":                 {Ops: ops("sqs:DeleteMessage", "sqs:ReceiveMessage")},
 		"config/awssecrets.Source.SecretValue": {Ops: ops("secretsmanager:GetSecretValue")},
+		// The feed: appended in BatchWriteItem calls, read by Query.
+		"dynamo.Feed.Append": {Ops: ops("dynamodb:BatchWriteItem")},
+		// Events go in PublishBatch calls, which sns:Publish allows.
+		"snstopic.Publisher.Publish": {Ops: ops("sns:Publish")},
 	}
 	for name, w := range want {
 		i := strings.LastIndex(name, ".")

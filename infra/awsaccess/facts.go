@@ -35,12 +35,13 @@ var indexed = []string{"Query", "Scan"}
 // notOperations are client methods that call no service.
 var notOperations = []string{"Options"}
 
-// batchActions maps the SQS batch operations to the IAM action that allows
-// them: IAM has no action of their own.
+// batchActions maps the SQS and SNS batch operations to the IAM action that
+// allows them: IAM has no action of their own.
 var batchActions = map[string]string{
 	"sqs:SendMessageBatch":             "sqs:SendMessage",
 	"sqs:DeleteMessageBatch":           "sqs:DeleteMessage",
 	"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"sns:PublishBatch":                 "sns:Publish",
 }
 
 // transactItemActions maps the kinds of item a DynamoDB transaction holds to
@@ -140,7 +141,7 @@ func (p *pkgInfo) facts(fn *funcInfo) *funcFacts {
 		if slices.Contains(notOperations, name) {
 			return
 		}
-		op := Op{Action: svc + ":" + name}
+		op := Op{Action: actionPrefix(svc) + ":" + name}
 		if a, ok := batchActions[op.Action]; ok {
 			op.Action = a
 		}

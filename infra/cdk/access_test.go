@@ -20,6 +20,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/messagesapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/outboundapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/publisherapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/reconcileapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/redirectapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
@@ -33,7 +34,7 @@ const (
 )
 
 // adapterDirs hold every type that calls AWS.
-var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets"}
+var adapterDirs = []string{"shared/dynamo", "shared/sqsqueue", "shared/config/awssecrets", "shared/snstopic"}
 
 // wiring starts each function as its main does: its real wiring and real
 // clients (building calls no service), with secrets read through src. It
@@ -87,6 +88,11 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		w, err := outboundapp.Worker(ctx, b, c)
 		return w, given, err
 	},
+	config.Publisher: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
+		c := publisherapp.NewClients(b.AWS)
+		w, err := publisherapp.Worker(ctx, b, c)
+		return w, c, err
+	},
 	config.EventWebhooks: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
 		c := eventwebhooksapp.NewClients(b.AWS)
 		given := c
@@ -117,6 +123,13 @@ var (
 	// (the CDK's SqsEventSource grants): the function's code never calls it.
 	eventSourceGrants = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 		"sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+	// So does a table stream's mapping read the stream, whose records the
+	// table's key encrypts.
+	streamSourceGrants = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+		"dynamodb:ListStreams"}
+	// A topic's key: SNS makes a data key for each message published, and
+	// reads it back.
+	kmsForPublish = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 )
 
 // resources gives every setting a value that names what it stands for, so a
@@ -125,12 +138,13 @@ type resources struct {
 	vars    map[string]string
 	tables  map[string]schema.Table // by name
 	queues  map[string]string       // construct name by URL
+	topics  map[string]schema.Topic // by ARN
 	secrets map[string]secret       // by ARN
 }
 
 func newResources() resources {
 	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]string{},
-		secrets: map[string]secret{}}
+		topics: map[string]schema.Topic{}, secrets: map[string]secret{}}
 	for _, t := range schema.Tables {
 		name := "KapsoBridge-" + pascal(t.ID) + "Table"
 		r.vars[t.EnvVar], r.tables[name] = name, t
@@ -140,6 +154,10 @@ func newResources() resources {
 			url := "https://sqs.us-east-1.amazonaws.com/123456789012/KapsoBridge-" + name
 			r.vars[env], r.queues[url] = url, name
 		}
+	}
+	for _, t := range schema.Topics {
+		arn := "arn:aws:sns:us-east-1:123456789012:KapsoBridge-" + pascal(t.ID) + "Topic"
+		r.vars[t.EnvVar], r.topics[arn] = arn, t
 	}
 	for _, s := range secrets {
 		arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:KapsoBridge/" + s.Name
@@ -247,6 +265,16 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 				for _, q := range queues {
 					g.add(q, op.Action)
 				}
+			case "sns":
+				// An adapter publishes on the topic whose ARN it holds.
+				topics := topicsOf(u.Value, res)
+				if len(topics) != 1 {
+					t.Errorf("%s: %s at %s publishes, but holds %d topic ARNs", f.Name, u.Adapter, u.Path, len(topics))
+				}
+				for _, tp := range topics {
+					g.add(pascal(tp.ID)+"Topic", op.Action)
+					g.add(pascal(tp.ID)+"TopicKey", kmsForPublish...)
+				}
 			default:
 				t.Errorf("%s: %s at %s calls %s, on no resource the check knows", f.Name, u.Adapter, u.Path, op.Action)
 			}
@@ -287,6 +315,11 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 				t.Errorf("%s reads %s but calls nothing on the table", f.Name, name)
 			}
 		}
+		for _, tp := range schema.Topics {
+			if name == tp.EnvVar && g[pascal(tp.ID)+"Topic"] == nil {
+				t.Errorf("%s reads %s but publishes nothing on the topic", f.Name, name)
+			}
+		}
 		for _, q := range schema.Queues {
 			if name == q.EnvVar && g[pascal(q.ID)+"Queue"] == nil {
 				t.Errorf("%s reads %s but sends nothing to the queue", f.Name, name)
@@ -299,6 +332,10 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 
 	if c := f.Consumes; c != nil {
 		g.add(pascal(c.Queue.ID)+"Queue", eventSourceGrants...)
+	}
+	if s := f.Stream; s != nil {
+		g.add(pascal(s.Table.ID)+"Table/stream", streamSourceGrants...)
+		g.add("DataKey", kmsForReads...)
 	}
 	g.add(pascal(string(f.Name))+"Logs", lambdaGrants...)
 	g.add("*", xrayGrants...)
@@ -334,6 +371,25 @@ func queuesOf(holder reflect.Value, res resources) []string {
 		case f.Kind() == reflect.Map && f.Type().Elem().Kind() == reflect.String:
 			for _, k := range f.MapKeys() {
 				add(f.MapIndex(k))
+			}
+		}
+	}
+	return out
+}
+
+// topicsOf lists the topics whose ARNs a struct's string fields carry.
+func topicsOf(v reflect.Value, res resources) []schema.Topic {
+	var out []schema.Topic
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			if tp, ok := res.topics[f.String()]; ok {
+				out = append(out, tp)
 			}
 		}
 	}

@@ -15,10 +15,11 @@ import (
 
 // Alarm thresholds.
 const (
-	dlqMaxAge          = time.Hour       // a DLQ message older than this has been ignored
-	ingestP99Latency   = 5 * time.Second // half of Kapso's 10 s budget
-	api5xxRatePercent  = 5               // of requests in five minutes
-	api5xxMinRequests  = 10              // below this a single failure is not a rate
+	dlqMaxAge          = time.Hour        // a DLQ message older than this has been ignored
+	streamMaxAge       = 10 * time.Minute // a stream record older than this holds up its shard
+	ingestP99Latency   = 5 * time.Second  // half of Kapso's 10 s budget
+	api5xxRatePercent  = 5                // of requests in five minutes
+	api5xxMinRequests  = 10               // below this a single failure is not a rate
 	alarmPeriod        = 5 * time.Minute
 	dlqAlarmPeriod     = time.Minute
 	latencyAlarmPoints = 3 // p99 over three periods, two of them breaching
@@ -26,6 +27,10 @@ const (
 
 // latencyAlarmFunction is the function whose latency is alarmed: the one Kapso waits on.
 const latencyAlarmFunction = "ingest"
+
+// streamAlarmFunction is the function whose iterator age is alarmed: the
+// consumer of the bridge table's stream (TestFunctionTable holds it so).
+const streamAlarmFunction = "publisher"
 
 // addAlarms sends every alarm to one encrypted SNS topic, with an email
 // subscription when the AlarmEmail parameter is set.
@@ -92,12 +97,23 @@ func (b *bridge) addAlarms() {
 			d.Queue.MetricApproximateAgeOfOldestMessage(stat("Maximum", dlqAlarmPeriod)), dlqMaxAge.Seconds(), 1, 1)
 	}
 	for _, f := range functions {
+		if !b.builds(f) {
+			continue
+		}
 		fn, id := b.functions[f.Name], pascal(string(f.Name))
 		alarm(id+"Errors", "The "+string(f.Name)+" function failed",
 			fn.MetricErrors(stat("Sum", alarmPeriod)), 0, 1, 1)
 		alarm(id+"Throttles", "The "+string(f.Name)+" function was throttled",
 			fn.MetricThrottles(stat("Sum", alarmPeriod)), 0, 1, 1)
 	}
+	// A batch the publisher cannot tell is retried, and its shard waits; it
+	// reports the failed record rather than failing, so its Errors alarm stays
+	// quiet. The stream keeps a record 24 hours.
+	alarm(pascal(streamAlarmFunction)+"IteratorAge",
+		"The publisher is more than 10 minutes behind the bridge table's stream: a record it cannot tell holds up its "+
+			"shard, and the stream drops records after 24 hours",
+		b.functions[streamAlarmFunction].Metric(jsii.String("IteratorAge"), stat("Maximum", alarmPeriod)),
+		float64(streamMaxAge.Milliseconds()), 1, 1)
 	alarm(pascal(latencyAlarmFunction)+"LatencyP99", "Webhook ingest p99 latency is above 5 s of Kapso's 10 s budget",
 		b.functions[latencyAlarmFunction].MetricDuration(stat("p99", alarmPeriod)),
 		float64(ingestP99Latency.Milliseconds()), latencyAlarmPoints, 2)

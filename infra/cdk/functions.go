@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
@@ -33,14 +34,15 @@ var secrets = []secret{
 }
 
 // access is one least-privilege grant: actions on exactly one table (and, for
-// Query, optionally its indexes), one queue or one secret. KMS permissions for
-// encrypted tables are derived from the actions.
+// Query, optionally its indexes), one queue, one topic or one secret. KMS
+// permissions for encrypted tables and topics are derived from the actions.
 type access struct {
 	Table   *schema.Table
 	Indexes bool
 	Queue   *schema.Queue
 	// DLQ: the grant is on the queue's dead-letter queue.
 	DLQ     bool
+	Topic   *schema.Topic
 	Secret  *secret
 	Actions []string
 }
@@ -56,6 +58,12 @@ func queryWithIndexes(t schema.Table) access {
 
 func sendTo(q schema.Queue) access {
 	return access{Queue: &q, Actions: []string{"sqs:SendMessage"}}
+}
+
+// publishTo lets a function publish on a topic: sns:Publish also allows
+// PublishBatch.
+func publishTo(t schema.Topic) access {
+	return access{Topic: &t, Actions: []string{"sns:Publish"}}
 }
 
 // readBacklog lets a function read the depth of a queue's DLQ and sample
@@ -82,6 +90,20 @@ type consumer struct {
 	MaxConcurrency int
 }
 
+// streamConsumer wires a function to a table's DynamoDB stream through an
+// event source mapping that drops no record: a batch is retried, from the
+// record the function reports failed, for as long as the stream keeps it
+// (24 hours), and the function's shard waits meanwhile.
+type streamConsumer struct {
+	Table             schema.Table
+	BatchSize         int
+	MaxBatchingWindow time.Duration
+	// SortKeys, when set, filters the records: only those of items with
+	// one of these sort keys invoke the function, which must still pass
+	// over any other.
+	SortKeys []string
+}
+
 // function is one Lambda function: everything the stack needs to build it, its
 // role, its triggers and its alarms. Adding a function is adding an entry.
 type function struct {
@@ -96,9 +118,15 @@ type function struct {
 	// holds them to what the function's code calls.
 	Access []access
 	// Routes are its routes on the HTTP API.
-	Routes    []routes.Route
-	Consumes  *consumer
+	Routes   []routes.Route
+	Consumes *consumer
+	// Stream is the table stream it consumes.
+	Stream    *streamConsumer
 	Scheduled bool // run by the reconcileSchedule expression
+	// OnlyWith names a deploy setting without which the function is not
+	// built, nor its triggers, nor the subscriptions of the queue it
+	// consumes: a deploy that leaves it out has nothing that cannot start.
+	OnlyWith *config.Setting
 	// ReservedConcurrency caps the function when it must not run in parallel
 	// with itself (0: unreserved). Off when the reserveConcurrency setting is.
 	ReservedConcurrency int
@@ -288,6 +316,20 @@ var functions = []function{
 			onTable(schema.Bridge, "dynamodb:PutItem"),
 			// Each event appended to the feed.
 			onTable(schema.Events, "dynamodb:BatchWriteItem"),
+			// Then told on the topic, ten to a PublishBatch.
+			publishTo(schema.EventsTopic),
+		},
+		Stream: &streamConsumer{
+			Table: schema.Bridge,
+			// A batch of changes makes one append to the feed and
+			// PublishBatch calls of ten: a hundred fit the timeout many times.
+			BatchSize: 100,
+			// A person may be waiting on the event of a message: a second
+			// gathers a burst into one batch and delays little.
+			MaxBatchingWindow: time.Second,
+			// Facts, links, claims, checkpoints and the like make no event:
+			// they invoke nothing.
+			SortKeys: dynamo.EventSortKeys,
 		},
 	},
 	{
@@ -301,6 +343,9 @@ var functions = []function{
 			// A message that is no event, kept aside.
 			onTable(schema.Bridge, "dynamodb:PutItem"),
 		},
+		// A deploy without a webhook URL sends no webhooks: it takes the
+		// events from the topic or the feed.
+		OnlyWith: &config.EventsWebhookURL,
 		Consumes: &consumer{
 			Queue: schema.EventWebhooks,
 			// Each event is one POST of at most 5 s, run concurrently.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -17,12 +18,24 @@ import (
 )
 
 // The stack is synthesized once per test binary: jsii makes each synthesis
-// cost seconds.
+// cost seconds. The stack without a webhook URL is synthesized on first use.
 var (
 	template    assertions.Template
 	annotations assertions.Annotations
 	tpl         cfnTemplate
+	assets      string
+
+	withoutWebhooksOnce sync.Once
+	withoutWebhooks     synthesized
+	withoutWebhooksErr  error
 )
+
+// synthesized is one synthesized stack, with cdk-nag's findings on it.
+type synthesized struct {
+	template    assertions.Template
+	annotations assertions.Annotations
+	tpl         cfnTemplate
+}
 
 const (
 	testSuccessURL = "https://app.example.com/connected"
@@ -52,34 +65,52 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) int {
 	defer jsii.Close()
-	assets, err := fakeAssets()
-	if err != nil {
+	var err error
+	if assets, err = fakeAssets(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(assets)
-	settings, err := LoadSettings(mapLookup(map[string]string{
-		"assetDir": assets, "appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL,
-		"eventsWebhookUrl": testEventsWebhookURL,
-	}), noEnv)
+	s, err := synth(map[string]string{"eventsWebhookUrl": testEventsWebhookURL})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	template, annotations, tpl = s.template, s.annotations, s.tpl
+	return m.Run()
+}
+
+// synth synthesizes the stack with the test's settings and context, under
+// cdk-nag's checks.
+func synth(context map[string]string) (synthesized, error) {
+	ctx := map[string]string{"assetDir": assets, "appSuccessUrl": testSuccessURL, "appFailureUrl": testFailureURL}
+	for k, v := range context {
+		ctx[k] = v
+	}
+	settings, err := LoadSettings(mapLookup(ctx), noEnv)
+	if err != nil {
+		return synthesized{}, err
 	}
 	app := awscdk.NewApp(nil)
 	stack := NewKapsoBridgeStack(app, "KapsoBridge", &KapsoBridgeStackProps{Settings: settings})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
-	template = assertions.Template_FromStack(stack, nil)
-	annotations = assertions.Annotations_FromStack(stack)
-	raw, err := json.Marshal(template.ToJSON())
+	out := synthesized{template: assertions.Template_FromStack(stack, nil), annotations: assertions.Annotations_FromStack(stack)}
+	raw, err := json.Marshal(out.template.ToJSON())
 	if err == nil {
-		err = json.Unmarshal(raw, &tpl)
+		err = json.Unmarshal(raw, &out.tpl)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	return out, err
+}
+
+// stackWithoutWebhooks is the stack of a deploy that sets no
+// eventsWebhookUrl.
+func stackWithoutWebhooks(t *testing.T) synthesized {
+	t.Helper()
+	withoutWebhooksOnce.Do(func() { withoutWebhooks, withoutWebhooksErr = synth(nil) })
+	if withoutWebhooksErr != nil {
+		t.Fatal(withoutWebhooksErr)
 	}
-	return m.Run()
+	return withoutWebhooks
 }
 
 // fakeAssets writes a placeholder bootstrap for every function.
@@ -127,8 +158,13 @@ func construct(logicalID string) string { return hashSuffix.ReplaceAllString(log
 // one returns the single resource of a type whose logical id, without hash, is name.
 func one(t *testing.T, typ, name string) (string, cfnResource) {
 	t.Helper()
+	return tpl.one(t, typ, name)
+}
+
+func (c cfnTemplate) one(t *testing.T, typ, name string) (string, cfnResource) {
+	t.Helper()
 	var ids []string
-	for id, r := range tpl.Resources {
+	for id, r := range c.Resources {
 		if r.Type == typ && construct(id) == name {
 			ids = append(ids, id)
 		}
@@ -136,12 +172,14 @@ func one(t *testing.T, typ, name string) (string, cfnResource) {
 	if len(ids) != 1 {
 		t.Fatalf("want one %s named %s, found %v", typ, name, ids)
 	}
-	return ids[0], tpl.Resources[ids[0]]
+	return ids[0], c.Resources[ids[0]]
 }
 
-func ofType(typ string) map[string]cfnResource {
+func ofType(typ string) map[string]cfnResource { return tpl.ofType(typ) }
+
+func (c cfnTemplate) ofType(typ string) map[string]cfnResource {
 	out := map[string]cfnResource{}
-	for id, r := range tpl.Resources {
+	for id, r := range c.Resources {
 		if r.Type == typ {
 			out[id] = r
 		}
@@ -166,6 +204,10 @@ func render(v any) string {
 			return construct(r.(string))
 		}
 		if g, ok := v["Fn::GetAtt"].([]any); ok {
+			// A table's stream is apart from the table: "BridgeTable/stream".
+			if g[1] == "StreamArn" {
+				return construct(g[0].(string)) + "/stream"
+			}
 			return construct(g[0].(string))
 		}
 		if j, ok := v["Fn::Join"].([]any); ok {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -21,6 +22,17 @@ import (
 // Item-writing DynamoDB actions; on a KMS-encrypted table they also need the
 // key's encrypt permissions, reads only its decrypt.
 var dynamoWrites = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+// streamReads are what Lambda's event source mapping calls on a table's
+// stream with its function's role; the records are encrypted with the
+// table's key, so the role also decrypts with it.
+var streamReads = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+	"dynamodb:ListStreams"}
+
+// topicKeyActions are what publishing on an encrypted topic needs of its
+// key: SNS, on the publisher's behalf, makes the data key a message is
+// encrypted with and decrypts it again.
+var topicKeyActions = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 
 // addFunction builds one entry of the function table: its log group, its role
 // with exactly the entry's grants, the function and its triggers.
@@ -77,9 +89,43 @@ func (b *bridge) addFunction(f function) {
 		}
 		fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(b.queues[c.Queue.ID], props))
 	}
+	if f.Stream != nil {
+		b.addStreamSource(f, fn)
+	}
 	if f.Scheduled {
 		b.addSchedule(f, fn)
 	}
+}
+
+// addStreamSource has Lambda read the table's stream into fn, from the oldest
+// record it keeps, so a mapping created after the stream misses nothing. A
+// batch that fails is split in two until the failing record is found; the
+// function also names the first record it could not tell, and the batch is
+// tried again from there, without end: a record is never dropped while the
+// stream keeps it, and holds up its shard meanwhile (the IteratorAge alarm).
+// The role's stream grants come from f's entry (see statements), not from the
+// CDK's DynamoEventSource, which grants ListStreams on every stream.
+func (b *bridge) addStreamSource(f function, fn awslambda.Function) {
+	s := f.Stream
+	var filters *[]*map[string]any
+	if len(s.SortKeys) > 0 {
+		filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
+			"dynamodb": map[string]any{"Keys": map[string]any{schema.AttrSK: map[string]any{"S": s.SortKeys}}},
+		})}
+	}
+	mapping := fn.AddEventSourceMapping(jsii.String(pascal(s.Table.ID)+"Stream"), &awslambda.EventSourceMappingOptions{
+		EventSourceArn:          b.tables[s.Table.ID].TableStreamArn(),
+		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
+		BatchSize:               jsii.Number(s.BatchSize),
+		MaxBatchingWindow:       duration(s.MaxBatchingWindow),
+		BisectBatchOnError:      jsii.Bool(true),
+		ReportBatchItemFailures: jsii.Bool(true),
+		RetryAttempts:           jsii.Number(-1),
+		Filters:                 filters,
+	})
+	// -1: until the record leaves the stream; the construct takes no
+	// duration for it.
+	mapping.Node().DefaultChild().(awslambda.CfnEventSourceMapping).SetMaximumRecordAgeInSeconds(jsii.Number(-1))
 }
 
 // environment gives the function every setting shared/config lists for it:
@@ -104,12 +150,26 @@ func (b *bridge) environment(f function) *map[string]*string {
 	return &env
 }
 
-// statements turns a function's access list, and the secrets it reads, into
-// IAM statements on exactly the named resources, plus the KMS permissions its
-// encrypted tables need.
+// statements turns a function's access list, the secrets it reads and the
+// stream it consumes into IAM statements on exactly the named resources,
+// plus the KMS permissions its encrypted tables and topics need.
 func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 	var out []awsiam.PolicyStatement
-	kmsActions := []string{}
+	// The KMS actions each key needs, in the order the keys come.
+	type keyUse struct {
+		key     awskms.Key
+		actions []string
+	}
+	var keys []*keyUse
+	useKey := func(key awskms.Key, actions ...string) {
+		for _, k := range keys {
+			if k.key == key {
+				k.actions = appendNew(k.actions, actions...)
+				return
+			}
+		}
+		keys = append(keys, &keyUse{key, appendNew(nil, actions...)})
+	}
 	grants := f.Access
 	for _, s := range secrets {
 		if s.Setting.ReadBy(f.Name) {
@@ -127,16 +187,19 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 					resources = append(resources, jsii.String(*table.TableArn()+"/index/"+ix.Name))
 				}
 			}
-			kmsActions = appendNew(kmsActions, "kms:Decrypt", "kms:DescribeKey")
+			useKey(b.dataKey, "kms:Decrypt", "kms:DescribeKey")
 			for _, action := range a.Actions {
 				if slices.Contains(dynamoWrites, action) {
-					kmsActions = appendNew(kmsActions, "kms:Encrypt", "kms:GenerateDataKey")
+					useKey(b.dataKey, "kms:Encrypt", "kms:GenerateDataKey")
 				}
 			}
 		case a.Queue != nil && a.DLQ:
 			resources = append(resources, b.deadLetters[a.Queue.ID].QueueArn())
 		case a.Queue != nil:
 			resources = append(resources, b.queues[a.Queue.ID].QueueArn())
+		case a.Topic != nil:
+			resources = append(resources, b.topics[a.Topic.ID].TopicArn())
+			useKey(b.topicKeys[a.Topic.ID], topicKeyActions...)
 		case a.Secret != nil:
 			resources = append(resources, b.secrets[a.Secret.Name].SecretArn())
 		}
@@ -145,10 +208,17 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 			Resources: &resources,
 		}))
 	}
-	if len(kmsActions) > 0 {
+	if s := f.Stream; s != nil {
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(kmsActions...),
-			Resources: jsii.Strings(*b.dataKey.KeyArn()),
+			Actions:   jsii.Strings(streamReads...),
+			Resources: &[]*string{b.tables[s.Table.ID].TableStreamArn()},
+		}))
+		useKey(b.dataKey, "kms:Decrypt", "kms:DescribeKey")
+	}
+	for _, k := range keys {
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(k.actions...),
+			Resources: &[]*string{k.key.KeyArn()},
 		}))
 	}
 	return out

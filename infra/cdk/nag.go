@@ -25,6 +25,9 @@ func (b *bridge) suppressFindings() {
 				"there is no rotation function that could change them on Kapso's side.")
 	}
 	for _, f := range functions {
+		if !b.builds(f) {
+			continue
+		}
 		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5",
 			"X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "+
 				"every other statement names its resources.",

@@ -41,8 +41,11 @@ type Settings struct {
 	// How long the reconciler looks for a send of unknown outcome in
 	// Kapso's records before it fails it as unconfirmed.
 	OutboundUnconfirmedAfter time.Duration
-	// The SaaS's endpoint the eventwebhooks function POSTs every event to.
+	// The SaaS's endpoint the eventwebhooks function POSTs every event to;
+	// empty: the function and its queue's subscription are not built.
 	EventsWebhookURL string
+	// How many days the feed keeps each event.
+	EventsRetentionDays int
 }
 
 // suppliedByStack are settings a deploy may leave out although the
@@ -52,7 +55,8 @@ var suppliedByStack = []string{config.PublicBaseURL.Name}
 
 // optionalAtDeploy are settings a deploy may leave out although a function
 // needs them: a SaaS may take its events from the topic or the feed alone,
-// and then sends no webhooks.
+// and then sends no webhooks. Each is the OnlyWith of every function reading
+// it, which the stack then does not build.
 var optionalAtDeploy = []string{config.EventsWebhookURL.Name}
 
 // Lambda's accepted application log levels.
@@ -145,7 +149,7 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		setting config.Setting
 		to      *int
 	}{{config.ReconcileKapsoCalls, &s.ReconcileKapsoCalls}, {config.ReconcileKapsoPerMinute, &s.ReconcileKapsoPerMinute},
-		{config.SendRatePerNumber, &s.SendRatePerNumber}} {
+		{config.SendRatePerNumber, &s.SendRatePerNumber}, {config.EventsRetentionDays, &s.EventsRetentionDays}} {
 		if *n.to, err = strconv.Atoi(raw[n.setting.Context]); err != nil || *n.to <= 0 {
 			problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", n.setting.Context, raw[n.setting.Context]))
 		}
@@ -176,6 +180,7 @@ func (b *bridge) addSettings() {
 	b.values[config.SendRatePerNumber.Name] = jsii.String(strconv.Itoa(b.settings.SendRatePerNumber))
 	b.values[config.OutboundUnconfirmedAfter.Name] = jsii.String(formatDuration(b.settings.OutboundUnconfirmedAfter))
 	b.values[config.EventsWebhookURL.Name] = jsii.String(b.settings.EventsWebhookURL)
+	b.values[config.EventsRetentionDays.Name] = jsii.String(strconv.Itoa(b.settings.EventsRetentionDays))
 }
 
 // formatDuration writes d as a Go duration without its zero tail: 1h, not 1h0m0s.

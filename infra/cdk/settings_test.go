@@ -24,6 +24,7 @@ func TestSettingsDefaults(t *testing.T) {
 		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
 		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
 		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour,
+		EventsRetentionDays: 30,
 	}
 	if s != want {
 		t.Errorf("settings = %+v\nwant %+v", s, want)
@@ -53,6 +54,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
 		"outboundUnconfirmedAfter": "an hour", "eventsWebhookUrl": "http://saas.example.com/events",
+		"eventsRetentionDays": "0",
 	}), noEnv)
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -64,7 +66,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
-		"eventsWebhookUrl must be an absolute https URL",
+		"eventsWebhookUrl must be an absolute https URL", "eventsRetentionDays must be a positive integer",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -159,6 +161,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
 		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
 		{"eventsWebhookUrl", "EVENTS_WEBHOOK_URL", "https://e.example/hook", func(s Settings) any { return s.EventsWebhookURL }, "https://e.example/hook"},
+		{"eventsRetentionDays", "EVENTS_RETENTION_DAYS", "7", func(s Settings) any { return s.EventsRetentionDays }, 7},
 	}
 	required := map[string]string{"APP_SUCCESS_URL": testSuccessURL, "APP_FAILURE_URL": testFailureURL}
 	for _, c := range cases {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -44,18 +46,22 @@ type bridge struct {
 	// deadLetters are the queues' DLQs, by the queue's id.
 	deadLetters map[string]awssqs.Queue
 	dlqs        []deadLetterQueue
-	secrets     map[string]awssecretsmanager.Secret
-	api         awsapigatewayv2.HttpApi
-	baseURL     *string
-	functions   map[config.Function]awslambda.Function
+	topics      map[string]awssns.Topic
+	// topicKeys encrypt the topics, by the topic's id.
+	topicKeys map[string]awskms.Key
+	secrets   map[string]awssecretsmanager.Secret
+	api       awsapigatewayv2.HttpApi
+	baseURL   *string
+	functions map[config.Function]awslambda.Function
 	// values holds, by setting name, what the stack gives a function reading
 	// the setting: tables' names, queues' URLs, secrets' ARNs, deploy settings.
 	values map[string]*string
 }
 
-// NewKapsoBridgeStack builds kapso-bridge: tables and queues from the shared
-// schema, the secrets, the HTTP API, one function per entry of the function
-// table, and the alarms over all of it.
+// NewKapsoBridgeStack builds kapso-bridge: tables, queues and topics from the
+// shared schema, the secrets, the HTTP API, one function per entry of the
+// function table (but those a deploy setting leaves out), the queues'
+// subscriptions, and the alarms over all of it.
 func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBridgeStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	b := &bridge{
@@ -64,18 +70,24 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 		tables:      map[string]awsdynamodb.Table{},
 		queues:      map[string]awssqs.Queue{},
 		deadLetters: map[string]awssqs.Queue{},
+		topics:      map[string]awssns.Topic{},
+		topicKeys:   map[string]awskms.Key{},
 		secrets:     map[string]awssecretsmanager.Secret{},
 		functions:   map[config.Function]awslambda.Function{},
 		values:      map[string]*string{},
 	}
 	b.addTables()
 	b.addQueues()
+	b.addTopics()
 	b.addSecrets()
 	b.addAPI()
 	b.addSettings()
 	for _, f := range functions {
-		b.addFunction(f)
+		if b.builds(f) {
+			b.addFunction(f)
+		}
 	}
+	b.addSubscriptions()
 	b.addAlarms()
 	b.addOutputs()
 	b.suppressFindings()
@@ -166,6 +178,54 @@ func (b *bridge) newQueue(id string, props *awssqs.QueueProps) awssqs.Queue {
 	return awssqs.NewQueue(b.stack, jsii.String(id), props)
 }
 
+// addTopics builds every schema topic, encrypted with a customer-managed key
+// of its own and refusing requests without TLS. Nothing beyond the key
+// policy's default (IAM decides, in this account) is needed: a publisher's
+// role is granted the key with its topic, and SNS decrypts each message
+// before it delivers it, so a subscriber needs nothing of the key.
+func (b *bridge) addTopics() {
+	for _, t := range schema.Topics {
+		id := pascal(t.ID) + "Topic"
+		key := awskms.NewKey(b.stack, jsii.String(id+"Key"), &awskms.KeyProps{
+			Description:       jsii.String("Encrypts kapso-bridge's " + t.ID + " topic"),
+			EnableKeyRotation: jsii.Bool(true),
+			// A topic keeps no message once delivered: nothing to read later.
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		topic := awssns.NewTopic(b.stack, jsii.String(id), &awssns.TopicProps{
+			DisplayName: jsii.String("kapso-bridge " + t.ID),
+			MasterKey:   key,
+			EnforceSSL:  jsii.Bool(true),
+		})
+		b.topics[t.ID], b.topicKeys[t.ID] = topic, key
+		b.values[t.EnvVar] = topic.TopicArn()
+	}
+}
+
+// addSubscriptions subscribes each schema subscription's queue to its topic,
+// when the queue's consumer is built: a queue no function reads gets no
+// messages to keep. The queue's policy lets exactly that topic send to it;
+// its SQS-managed encryption asks nothing of SNS.
+func (b *bridge) addSubscriptions() {
+	for _, s := range schema.Subscriptions {
+		if c := consumerOf(s.Queue); c == nil || !b.builds(*c) {
+			continue
+		}
+		b.topics[s.Topic.ID].AddSubscription(awssnssubscriptions.NewSqsSubscription(b.queues[s.Queue.ID],
+			&awssnssubscriptions.SqsSubscriptionProps{RawMessageDelivery: jsii.Bool(s.Raw)}))
+	}
+}
+
+// builds reports whether the stack builds f: every function but one whose
+// OnlyWith setting this deploy leaves empty.
+func (b *bridge) builds(f function) bool {
+	if f.OnlyWith == nil {
+		return true
+	}
+	v, ok := b.values[f.OnlyWith.Name]
+	return ok && v != nil && *v != ""
+}
+
 // addSecrets creates each secret without a value: the template never holds or
 // generates one, the operator puts it after deploying.
 func (b *bridge) addSecrets() {
@@ -199,6 +259,10 @@ func (b *bridge) addOutputs() {
 		jsii.String(routes.FailureRedirectURL(*b.baseURL)))
 	output("SetupLinksUrlPattern", "POST here with the bridge API token to get a tenant's setup link",
 		jsii.String(routes.URLPattern(*b.baseURL, routes.CreateSetupLink)))
+	output("EventsTopicArn", "SNS topic of every kapso-bridge event, with the message attributes "+
+		schema.EventAttrType+" and "+schema.EventAttrTenant+": subscribe your SQS queue or Lambda function to it "+
+		"(aws sns subscribe), with a filter policy on those attributes (docs/deploy.md)",
+		b.topics[schema.EventsTopic.ID].TopicArn())
 	for _, s := range secrets {
 		output(s.Output, s.Description, b.secrets[s.Name].SecretArn())
 	}

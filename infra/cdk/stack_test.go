@@ -126,6 +126,7 @@ func TestOutputs(t *testing.T) {
 		"MetaAppSecretArn":        "MetaAppSecretSecret",
 		"EventsWebhookSecretArn":  "EventsWebhookSecretSecret",
 		"AlarmTopicArn":           "AlarmTopic",
+		"EventsTopicArn":          "EventsTopic",
 	}
 	for name, value := range want {
 		if got := render(tpl.Outputs[name]["Value"]); got != value {
@@ -268,8 +269,9 @@ func TestQueues(t *testing.T) {
 
 func TestWorkersConsumeTheirQueues(t *testing.T) {
 	mappings := ofType("AWS::Lambda::EventSourceMapping")
-	if len(mappings) != 4 {
-		t.Fatalf("event source mappings = %d, want 4", len(mappings))
+	// One per queue, and the bridge table's stream.
+	if len(mappings) != 5 {
+		t.Fatalf("event source mappings = %d, want 5", len(mappings))
 	}
 	for _, w := range []struct {
 		name, queue           string
@@ -429,6 +431,18 @@ var wantGrants = map[string]map[string][]string{
 		"OutboundQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"},
 	},
+	"Publisher": {
+		// A stream record it can never read, kept aside.
+		"BridgeTable": {"dynamodb:PutItem"},
+		// Its event source: Lambda reads the stream with its role.
+		"BridgeTable/stream": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+			"dynamodb:ListStreams"},
+		// Each event appended to the feed, then published.
+		"EventsTable":    {"dynamodb:BatchWriteItem"},
+		"EventsTopic":    {"sns:Publish"},
+		"EventsTopicKey": {"kms:Decrypt", "kms:GenerateDataKey"},
+		"DataKey":        {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+	},
 	"Eventwebhooks": {
 		// A message that is no event, kept aside.
 		"BridgeTable":               {"dynamodb:PutItem"},
@@ -509,6 +523,8 @@ var wantFunctions = map[string]struct {
 		"OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
 	"Eventwebhooks": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_WEBHOOK_SECRET_ARN", "EVENTS_WEBHOOK_URL",
 		"EVENT_WEBHOOKS_QUEUE_URL", "LOG_LEVEL"}},
+	"Publisher": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_RETENTION_DAYS", "EVENTS_TABLE", "EVENTS_TOPIC_ARN",
+		"LOG_LEVEL"}},
 }
 
 func TestFunctionsConfiguration(t *testing.T) {
@@ -588,6 +604,10 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"eventwebhooks EVENT_WEBHOOKS_QUEUE_URL":  {render(vars("eventwebhooks")["EVENT_WEBHOOKS_QUEUE_URL"]), "EventWebhooksQueue"},
 		"eventwebhooks EVENTS_WEBHOOK_URL":        {vars("eventwebhooks")["EVENTS_WEBHOOK_URL"], testEventsWebhookURL},
 		"eventwebhooks EVENTS_WEBHOOK_SECRET_ARN": {render(vars("eventwebhooks")["EVENTS_WEBHOOK_SECRET_ARN"]), "EventsWebhookSecretSecret"},
+		"publisher EVENTS_TOPIC_ARN":              {render(vars("publisher")["EVENTS_TOPIC_ARN"]), "EventsTopic"},
+		"publisher EVENTS_TABLE":                  {render(vars("publisher")["EVENTS_TABLE"]), "EventsTable"},
+		"publisher BRIDGE_TABLE":                  {render(vars("publisher")["BRIDGE_TABLE"]), "BridgeTable"},
+		"publisher EVENTS_RETENTION_DAYS":         {vars("publisher")["EVENTS_RETENTION_DAYS"], "30"},
 	}
 	for what, c := range checks {
 		if c[0] != c[1] {
@@ -618,6 +638,8 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 		expected[id+"Errors"] = want{"Errors", "Sum", 0}
 		expected[id+"Throttles"] = want{"Throttles", "Sum", 0}
 	}
+	// The stream's consumer ten minutes behind (IteratorAge is in ms).
+	expected["PublisherIteratorAge"] = want{"IteratorAge", "Maximum", 600000}
 	for name, w := range expected {
 		a, ok := byName[name]
 		if !ok {
@@ -646,6 +668,11 @@ func TestAlarmsCoverEveryQueueAndFunction(t *testing.T) {
 	if !slices.Contains(metrics, "5xx") || !slices.Contains(metrics, "Count") || rate.Properties["Threshold"] != 5.0 ||
 		!strings.Contains(strings.Join(metrics, " "), "100 * errors / requests") {
 		t.Errorf("5xx rate alarm metrics = %v, threshold %v", metrics, rate.Properties["Threshold"])
+	}
+	iterator := byName["PublisherIteratorAge"]
+	if render(iterator.Properties["Dimensions"]) != `{"Name":"FunctionName","Value":{"Ref":"`+firstID(t, "PublisherFunction")+`"}}` ||
+		iterator.Properties["Namespace"] != "AWS/Lambda" {
+		t.Errorf("publisher iterator age alarm = %v", iterator.Properties)
 	}
 	if len(alarms) != len(expected)+2 {
 		t.Errorf("alarms = %d, want %d", len(alarms), len(expected)+2)
@@ -693,6 +720,7 @@ func TestAlarmTopicAndEmail(t *testing.T) {
 
 func TestFunctionTable(t *testing.T) {
 	names, served := map[config.Function]bool{}, map[string]bool{}
+	var streams []string
 	for _, f := range functions {
 		if names[f.Name] {
 			t.Errorf("function %s listed twice", f.Name)
@@ -714,6 +742,35 @@ func TestFunctionTable(t *testing.T) {
 		}
 		if f.Timeout > 30*time.Second && len(f.Routes) > 0 {
 			t.Errorf("%s serves HTTP but runs longer than the 30 s integration limit", f.Name)
+		}
+		if s := f.Stream; s != nil {
+			streams = append(streams, string(f.Name))
+			// Lambda's limits for a DynamoDB stream's mapping.
+			if s.BatchSize < 1 || s.BatchSize > 10000 || s.MaxBatchingWindow > 300*time.Second || !s.Table.Stream {
+				t.Errorf("%s stream consumer settings out of range, or its table has no stream: %+v", f.Name, s)
+			}
+			if f.Consumes != nil {
+				t.Errorf("%s consumes both a queue and a stream", f.Name)
+			}
+		}
+		// A function left out of a deploy is one that takes a deploy setting
+		// the deploy may leave out: it reads it.
+		if o := f.OnlyWith; o != nil && (!slices.Contains(optionalAtDeploy, o.Name) || !o.ReadBy(f.Name)) {
+			t.Errorf("%s is built only with %s, which a deploy must set or it does not read", f.Name, o.Name)
+		}
+	}
+	// The alarmed consumer of the stream is the one there is.
+	if !slices.Equal(streams, []string{streamAlarmFunction}) {
+		t.Errorf("stream consumers %v, but the IteratorAge alarm is on %s", streams, streamAlarmFunction)
+	}
+	// Every function reading a setting a deploy may leave out is left out
+	// with it, rather than built to fail at its start.
+	for _, name := range optionalAtDeploy {
+		for _, f := range functions {
+			if slices.ContainsFunc(config.ReadBy(f.Name), func(s config.Setting) bool { return s.Name == name }) &&
+				(f.OnlyWith == nil || f.OnlyWith.Name != name) {
+				t.Errorf("%s reads %s, which a deploy may leave out, but is built without it", f.Name, name)
+			}
 		}
 	}
 	for _, fn := range config.Functions {

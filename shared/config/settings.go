@@ -144,7 +144,7 @@ var (
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
 	// EventsRetentionDays' default is eventing.Retention (a test holds them equal).
 	EventsRetentionDays = Setting{Name: "EVENTS_RETENTION_DAYS", Default: "30", Functions: []Function{Publisher},
-		Help: "days the feed keeps each event (GET /v1/events)"}
+		Context: "eventsRetentionDays", Help: "days the feed keeps each event (GET /v1/events)"}
 	// EventsWebhookURL must be https; http only to a loopback address, for
 	// a receiver on the machine running make dev.
 	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",

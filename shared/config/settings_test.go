@@ -22,7 +22,7 @@ func TestSettings(t *testing.T) {
 		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle messages", ""},
 		"EVENTS_TABLE":                 {"", "resource", "tenantapi publisher", ""},
 		"EVENTS_TOPIC_ARN":             {"", "resource", "publisher", ""},
-		"EVENTS_RETENTION_DAYS":        {"30", "", "publisher", ""},
+		"EVENTS_RETENTION_DAYS":        {"30", "", "publisher", "eventsRetentionDays"},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},

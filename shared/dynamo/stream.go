@@ -23,6 +23,13 @@ type StreamChanges struct{}
 // that is no item this table holds, or one of its attributes unreadable.
 var ErrStreamRecord = errors.New("unreadable stream record")
 
+// EventSortKeys are the sort keys of the items Change reads a change from
+// (tenants, messages, outbound messages, conversations, contacts): a record
+// of any other item tells no event, so a consumer of the stream may be
+// handed only these (the CDK stack filters the others out before they
+// invoke the publisher).
+var EventSortKeys = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK}
+
 // Change is the change rec tells: a tenant's snapshot, a message, an
 // outbound message, a conversation or a contact before and after; an
 // empty Change for every other item (facts, links, claims, checkpoints,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -229,6 +230,50 @@ func image(attrs map[string]string) map[string]events.DynamoDBAttributeValue {
 	return out
 }
 
+// A change is read from the items of EventSortKeys, each kind of change
+// from one of them, and from no other item: a consumer handed only their
+// records misses no event.
+func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
+	// An item of each kind a change holds, by the Change field it fills.
+	items := map[string][2]string{
+		"Tenant":       {"TENANT#acme", "TENANT"},
+		"Message":      {"MSG#acme#wamid.1", "MSG"},
+		"Outbound":     {"OUT#acme#out-1", "OUT"},
+		"Conversation": {"CONV#acme#conv-1", "CONV"},
+		"Contact":      {"CONTACT#acme#106540352242922#US.13491208655302741918", "CONTACT"},
+	}
+	kinds := reflect.TypeOf(eventing.Change{})
+	filled := map[string]bool{}
+	for i := range kinds.NumField() {
+		if f := kinds.Field(i); f.Type.Kind() == reflect.Pointer {
+			if _, ok := items[f.Name]; !ok {
+				t.Errorf("eventing.Change holds %s, of an item this test does not know", f.Name)
+			}
+		}
+	}
+	for field, key := range items {
+		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
+		c, err := dynamo.StreamChanges{}.Change(rec)
+		if err != nil {
+			t.Errorf("%s %v: %v", field, key, err)
+			continue
+		}
+		if reflect.ValueOf(c).FieldByName(field).IsNil() {
+			t.Errorf("%v is read as no %s", key, field)
+		}
+		if !slices.Contains(dynamo.EventSortKeys, key[1]) {
+			t.Errorf("a %s is read from %v, whose sort key is not in EventSortKeys %v", field, key, dynamo.EventSortKeys)
+		}
+		filled[key[1]] = true
+	}
+	for _, sk := range dynamo.EventSortKeys {
+		if !filled[sk] {
+			t.Errorf("EventSortKeys holds %s, of no item a change is read from", sk)
+		}
+	}
+}
+
 // Items no event tells of decode to no change; an image that is no item
 // of the table, or one of its attributes unreadable, is an error that
 // says so.
@@ -244,6 +289,9 @@ func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
 		c, err := dynamo.StreamChanges{}.Change(rec)
 		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil {
 			t.Errorf("%v: %+v %v", key, c, err)
+		}
+		if slices.Contains(dynamo.EventSortKeys, key[1]) {
+			t.Errorf("%v: its sort key is in EventSortKeys, yet it tells no change", key)
 		}
 	}
 	for name, rec := range map[string]events.DynamoDBEventRecord{

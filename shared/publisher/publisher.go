@@ -27,10 +27,16 @@ type Changes interface {
 	Change(rec events.DynamoDBEventRecord) (eventing.Change, error)
 }
 
+// FeedWriter is what the publisher needs of the feed (eventing.Feed): its
+// appends; the tenant API reads it.
+type FeedWriter interface {
+	Append(ctx context.Context, events []bridgeevents.Event) error
+}
+
 // Worker handles the stream's batches.
 type Worker struct {
 	Changes Changes
-	Feed    eventing.Feed
+	Feed    FeedWriter
 	Topic   eventing.Topic
 	// Rejects keeps aside, with the reason, a record that can never be
 	// read and an event the topic can never take.

@@ -585,7 +585,8 @@ var pageTemplate = template.Must(template.New("app").Funcs(template.FuncMap{
 table{border-collapse:collapse;margin-bottom:1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}
 .meaning{font-size:.85rem;color:#444}#waiting{color:#555}#notice{padding:.25rem .5rem;background:#eef5ff}
-form.send{margin:-.5rem 0 1rem}form.send input[name=text]{width:30rem}</style>
+form.send{margin:-.5rem 0 1rem}form.send input[name=text]{width:30rem}
+#events td{word-break:break-all}#events td:first-child{white-space:nowrap;word-break:normal}</style>
 </head><body>
 <h1>Your app</h1>
 {{if and .TenantID (or .Status .LandingError)}}
