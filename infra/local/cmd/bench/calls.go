@@ -64,6 +64,13 @@ func (c *callCounter) reset() {
 	c.feedItems, c.snsBilled, c.batches = 0, 0, 0
 }
 
+// writesBy is who's DynamoDB writes so far.
+func (c *callCounter) writesBy(who string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes[who]
+}
+
 // snapshot is a copy of the counts.
 type callSnapshot struct {
 	Calls     map[string]map[string]int

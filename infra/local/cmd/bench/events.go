@@ -176,7 +176,11 @@ func runEventsPhase(ctx context.Context, o eventsOptions, publisher bool) (*even
 		go p.readStream(readCtx)
 	}
 
-	// A person's first message, alone: what it makes.
+	// A person's first message, alone: what it makes, once the tenant's
+	// connection has been told.
+	if err := p.quiet(ctx, time.Minute); err != nil {
+		return nil, err
+	}
 	first := l.delivery("first", 0)
 	p.before = p.distinct()
 	if st, err := l.post(ctx, first); err != nil || st != http.StatusOK {
@@ -187,9 +191,18 @@ func runEventsPhase(ctx context.Context, o eventsOptions, publisher bool) (*even
 	}
 	p.first = diff(p.distinct(), p.before)
 
+	// The warm-up is sent 16 at a time, as the load section's, while the
+	// services' first requests are slow; a delivery refused is sent again
+	// (the same key: a duplicate makes nothing more).
 	warm := l.prepare("warm", 200)
-	if _, _, err := p.sendSteady(ctx, warm, o.Rate, 0, nil); err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		_, failed := l.send(ctx, warm, 16, 0, nil)
+		if failed == 0 {
+			break
+		}
+		if try == 2 || ctx.Err() != nil {
+			return nil, fmt.Errorf("warm-up: %d of %d deliveries refused", failed, len(warm))
+		}
 	}
 	if err := p.await(ctx, warm, time.Minute); err != nil {
 		return nil, err
@@ -216,7 +229,8 @@ func runEventsPhase(ctx context.Context, o eventsOptions, publisher bool) (*even
 	if err != nil {
 		return nil, err
 	}
-	if err := p.await(ctx, p.ds, 2*time.Minute); err != nil {
+	// A delivery refused is counted (Refused) and has nothing to await.
+	if err := p.await(ctx, accepted(p.ds, p.at200), 2*time.Minute); err != nil {
 		return nil, err
 	}
 	p.counting.Store(false)
@@ -231,6 +245,17 @@ func runEventsPhase(ctx context.Context, o eventsOptions, publisher bool) (*even
 		p.recv.feedItems = sizes
 	}
 	return p, nil
+}
+
+// accepted are the deliveries of ds that got their 200.
+func accepted(ds []delivery, at200 []time.Time) []delivery {
+	var out []delivery
+	for i, d := range ds {
+		if !at200[i].IsZero() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // sendSteady posts ds at rate a second, each at its own time whatever the
@@ -269,17 +294,30 @@ func (p *eventsPhase) sendSteady(ctx context.Context, ds []delivery, rate float6
 	return at, int(refused.Load()), ctx.Err()
 }
 
-// await waits until every delivery's message is readable and, with the
-// publisher, its message.received has come and the receiver took nothing
-// new for a moment, so what a delivery makes is all counted.
+// await waits until every delivery's message is readable and the delivery
+// path wrote nothing for a moment (a message is readable before its
+// worker's last write) and, with the publisher, its message.received has
+// come and the receiver took nothing new for a moment, so what a delivery
+// makes is all counted, in both runs alike.
 func (p *eventsPhase) await(ctx context.Context, ds []delivery, wait time.Duration) error {
 	if n := p.l.readable(ctx, ds, 16, wait); n != len(ds) {
 		return fmt.Errorf("%d of %d messages readable", n, len(ds))
 	}
+	deadline := time.Now().Add(wait)
+	for prev := -1; ; {
+		n := p.calls.writesBy(byDelivery)
+		if n == prev {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the delivery path still writing after %s", wait)
+		}
+		prev = n
+		time.Sleep(2 * time.Second)
+	}
 	if p.recv == nil {
 		return nil
 	}
-	deadline := time.Now().Add(wait)
 	for {
 		missing := 0
 		for _, d := range ds {
@@ -292,6 +330,24 @@ func (p *eventsPhase) await(ctx context.Context, ds []delivery, wait time.Durati
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%d of %d message.received events never came", missing, len(ds))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// quiet waits, with the publisher, until the receiver has taken an event
+// and nothing new for a moment.
+func (p *eventsPhase) quiet(ctx context.Context, wait time.Duration) error {
+	if p.recv == nil {
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if last := p.recv.lastAt(); !last.IsZero() && time.Since(last) > 2*time.Second {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the receiver took no event, or never stopped, in %s", wait)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -357,12 +413,13 @@ func perDelivery(ops map[string]int, n int) map[string]float64 {
 }
 
 func summarize(o eventsOptions, without, with *eventsPhase) *eventsResult {
-	n := len(with.ds)
-	r := &eventsResult{Deliveries: n, Rate: o.Rate, SentPerSecond: float64(n) / with.seconds, Refused: without.refused + with.refused,
+	n := len(accepted(with.ds, with.at200))
+	nWithout := len(accepted(without.ds, without.at200))
+	r := &eventsResult{Deliveries: len(with.ds), Rate: o.Rate, SentPerSecond: float64(len(with.ds)) / with.seconds, Refused: without.refused + with.refused,
 		FirstDelivery: with.first, PerDelivery: map[string]float64{}, StreamPollMs: streamPollMs,
-		DeliveryWritesWithout: float64(without.counts.Writes[byDelivery]) / float64(max(len(without.ds), 1)),
+		DeliveryWritesWithout: float64(without.counts.Writes[byDelivery]) / float64(max(nWithout, 1)),
 		DeliveryWritesWith:    float64(with.counts.Writes[byDelivery]) / float64(max(n, 1)),
-		DeliveryCallsWithout:  perDelivery(without.counts.Calls[byDelivery], len(without.ds)),
+		DeliveryCallsWithout:  perDelivery(without.counts.Calls[byDelivery], nWithout),
 		DeliveryCallsWith:     perDelivery(with.counts.Calls[byDelivery], n),
 		ReadableMs:            distOf(with.readable), ReadableWithoutMs: distOf(without.readable)}
 	r.ExtraWrites = r.DeliveryWritesWith - r.DeliveryWritesWithout
