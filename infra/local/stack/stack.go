@@ -178,6 +178,10 @@ type Options struct {
 	// between attempts (5 s, 30 s, 2 min, 10 min, 1 h, then hourly), so a
 	// test sees an event through its retries in seconds.
 	EventWebhooksSchedule []time.Duration
+	// NoPublisher leaves the bridge table's stream unread: no event is
+	// told. make bench counts the delivery path's writes with and without
+	// the publisher.
+	NoPublisher bool
 }
 
 // Stack is a running local kapso-bridge.
@@ -389,11 +393,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sends.CallTimeout = o.SendCallTimeout
 	}
 	s.poll(runCtx, schema.Outbound, sends.Handle, c, b.Log)
-	events, err := publisherapp.Worker(ctx, b, publisherapp.Clients{DynamoDB: c.dynamoDB, SNS: c.sns})
-	if err != nil {
-		return nil, err
+	if !o.NoPublisher {
+		events, err := publisherapp.Worker(ctx, b, publisherapp.Clients{DynamoDB: c.dynamoDB, SNS: c.sns})
+		if err != nil {
+			return nil, err
+		}
+		s.readStream(runCtx, events.Handle, source, b.Log)
 	}
-	s.readStream(runCtx, events.Handle, source, b.Log)
 	if err := s.startEventWebhooks(runCtx, ctx, cfg, prefix, o.EventWebhooksSchedule, b, c); err != nil {
 		return nil, err
 	}
