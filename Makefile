@@ -123,7 +123,7 @@ reconcile:
 	$(GO) run ./infra/local/cmd/reconcile
 
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
-## QUEUE=lifecycle|messages|outbound|event-webhooks; the queues of the make dev running with PORT
+## QUEUE=lifecycle|messages|outbound|event-webhooks|media; the queues of the make dev running with PORT
 ## (8080 unless set), or the deployed stack with AWS=1 (usual AWS credentials,
 ## STACK_NAME); MAX=n moves at most n
 .PHONY: redrive

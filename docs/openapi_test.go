@@ -441,7 +441,9 @@ func withHeader(h http.Header, name, value string) http.Header {
 var uploadPNG = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{9}, 100)...)
 
 // typed is h, copied, with a Content-Type.
-func typed(h http.Header, contentType string) http.Header { return withHeader(h, "Content-Type", contentType) }
+func typed(h http.Header, contentType string) http.Header {
+	return withHeader(h, "Content-Type", contentType)
+}
 
 // mediaRequests are the situations of a message's media and of uploads.
 func mediaRequests() []request {

@@ -402,6 +402,9 @@ func isIdentNamed(e ast.Expr, name string) bool {
 	return ok && id.Name == name && id.Obj == nil
 }
 
+// isObj: e names the object obj.
+//
+//lint:ignore SA1019 the analysis reads syntax without type checking, and the parser's object resolution is the scope it needs
 func isObj(e ast.Expr, obj *ast.Object) bool {
 	id, ok := unparen(e).(*ast.Ident)
 	return ok && id.Obj == obj

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/mediaworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -186,6 +187,14 @@ var functions = []function{
 			// The feed of events, read: a tenant's partition or the whole
 			// stack's, from the table itself (the publisher appends).
 			onTable(schema.Events, "dynamodb:Query"),
+			// A presigned GET acts with its signer's permissions when it is
+			// used: a received message's media or an upload, any object.
+			onObjects(schema.MediaBucket, "*", "s3:GetObject"),
+			// A tenant's upload, written only under the uploads keys: one
+			// PutObject or a multipart upload, aborted or deleted when it
+			// fails.
+			onObjects(schema.MediaBucket, media.UploadKey("*", "*", "*"),
+				"s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"),
 		},
 		Routes: routes.TenantAPI,
 	},
@@ -258,7 +267,7 @@ var functions = []function{
 			sendTo(schema.Media),
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
-			readBacklog(schema.EventWebhooks),
+			readBacklog(schema.EventWebhooks), readBacklog(schema.Media),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -203,5 +206,53 @@ func TestSubscriptionsFilterAsTheSchemaSays(t *testing.T) {
 	}
 	if len(byQueue) != subscribed {
 		t.Errorf("queue subscriptions = %d, want %d", len(byQueue), subscribed)
+	}
+}
+
+// cdk-nag's wildcard finding is suppressed on an object grant for exactly
+// the key patterns its role is granted, on exactly its bucket: no role
+// may gain another pattern, on that bucket or another, unreported.
+func TestObjectWildcardsAreSuppressedForTheirKeyPatternsAlone(t *testing.T) {
+	objects := func(keys string) string {
+		return `/^Resource::<MediaBucket[0-9A-F]{8}\.Arn>\/` + strings.ReplaceAll(regexp.QuoteMeta(keys), "/", `\/`) + `$/`
+	}
+	want := map[string][]string{
+		"MediaRole":     {objects("*")},
+		"TenantapiRole": {objects("*"), objects("*/*/uploads/*")},
+	}
+	for id := range wantGrants {
+		role := id + "Role"
+		var got []string
+		for _, r := range ofType("AWS::IAM::Policy") {
+			if render(r.Properties["Roles"]) != role {
+				continue
+			}
+			var meta struct {
+				CdkNag struct {
+					Rules []struct {
+						ID        string `json:"id"`
+						AppliesTo []any  `json:"applies_to"`
+					} `json:"rules_to_suppress"`
+				} `json:"cdk_nag"`
+			}
+			raw, _ := json.Marshal(r.Metadata)
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				t.Fatal(err)
+			}
+			for _, rule := range meta.CdkNag.Rules {
+				if rule.ID != "AwsSolutions-IAM5" {
+					continue
+				}
+				for _, a := range rule.AppliesTo {
+					if a == "Resource::*" {
+						continue
+					}
+					got = append(got, fmt.Sprint(prop(a, "regex")))
+				}
+			}
+		}
+		if !slices.Equal(sorted(got), sorted(want[role])) {
+			t.Errorf("%s: wildcards suppressed for %q, want %q", role, got, want[role])
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -28,12 +30,15 @@ func (b *bridge) suppressFindings() {
 		}
 		reason := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
 		appliesTo := []any{"Resource::*"}
-		if buckets := bucketsOf(f); len(buckets) > 0 {
-			reason += "a bucket's objects are named by a key pattern, as their keys (tenant, number, media id) are " +
-				"only known at run time, and the pattern names no other bucket's objects nor the bucket itself; "
-			for _, id := range buckets {
+		if objects := objectGrantsOf(f); len(objects) > 0 {
+			reason += "a bucket's objects are named by a key pattern, as their keys (tenant, number, media id or " +
+				"SHA-256) are only known at run time, and the pattern names no other bucket's objects nor the bucket itself; "
+			for _, o := range objects {
+				// Exactly this pattern on exactly this bucket: another
+				// pattern a role gains is reported until it is reasoned.
+				keys := strings.ReplaceAll(regexp.QuoteMeta(o.Keys), "/", `\/`)
 				appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{
-					Regex: jsii.String(`/^Resource::<` + pascal(id) + `Bucket[0-9A-F]{8}\.Arn>\/.+$/`)})
+					Regex: jsii.String(`/^Resource::<` + pascal(o.Bucket.ID) + `Bucket[0-9A-F]{8}\.Arn>\/` + keys + `$/`)})
 			}
 		}
 		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5", reason+"every other statement names its resources.", appliesTo...)
@@ -54,13 +59,14 @@ func (b *bridge) suppressFindings() {
 	}
 }
 
-// bucketsOf lists the ids of the buckets f has grants on.
-func bucketsOf(f function) []string {
-	var ids []string
+// objectGrantsOf lists f's grants on a bucket's objects, one per bucket
+// and key pattern.
+func objectGrantsOf(f function) []access {
+	var out []access
 	for _, a := range f.Access {
-		if a.Bucket != nil && !slices.Contains(ids, a.Bucket.ID) {
-			ids = append(ids, a.Bucket.ID)
+		if a.Bucket != nil && !slices.ContainsFunc(out, func(o access) bool { return o.Bucket.ID == a.Bucket.ID && o.Keys == a.Keys }) {
+			out = append(out, a)
 		}
 	}
-	return ids
+	return out
 }

@@ -41,6 +41,8 @@ type Settings struct {
 	// How long the reconciler looks for a send of unknown outcome in
 	// Kapso's records before it fails it as unconfirmed.
 	OutboundUnconfirmedAfter time.Duration
+	// How long a media URL the API hands out works.
+	MediaURLTTL time.Duration
 	// The SaaS's endpoint the eventwebhooks function POSTs every event to;
 	// empty: the function and its queue's subscription are not built.
 	EventsWebhookURL string
@@ -170,6 +172,13 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		problems = append(problems, fmt.Sprintf("%s must be a positive Go duration (90m, 2h), got %q",
 			config.OutboundUnconfirmedAfter.Context, raw[config.OutboundUnconfirmedAfter.Context]))
 	}
+	// A presigned URL also dies with the function's temporary credentials,
+	// which last hours, so a longer TTL would promise what S3 does not keep.
+	if s.MediaURLTTL, err = time.ParseDuration(raw[config.MediaURLTTL.Context]); err != nil ||
+		s.MediaURLTTL <= 0 || s.MediaURLTTL > 12*time.Hour {
+		problems = append(problems, fmt.Sprintf("%s must be a Go duration from 1s to 12h (15m, 1h), got %q",
+			config.MediaURLTTL.Context, raw[config.MediaURLTTL.Context]))
+	}
 	if len(problems) > 0 {
 		return Settings{}, fmt.Errorf("invalid kapso-bridge settings:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -189,6 +198,7 @@ func (b *bridge) addSettings() {
 	b.values[config.KapsoMetaBaseURL.Name] = jsii.String(b.settings.KapsoMetaBaseURL)
 	b.values[config.SendRatePerNumber.Name] = jsii.String(strconv.Itoa(b.settings.SendRatePerNumber))
 	b.values[config.OutboundUnconfirmedAfter.Name] = jsii.String(formatDuration(b.settings.OutboundUnconfirmedAfter))
+	b.values[config.MediaURLTTL.Name] = jsii.String(formatDuration(b.settings.MediaURLTTL))
 	b.values[config.EventsWebhookURL.Name] = jsii.String(b.settings.EventsWebhookURL)
 	b.values[config.EventsRetentionDays.Name] = jsii.String(strconv.Itoa(b.settings.EventsRetentionDays))
 }

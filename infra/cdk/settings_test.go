@@ -23,7 +23,7 @@ func TestSettingsDefaults(t *testing.T) {
 		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
 		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
 		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
-		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour,
+		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour, MediaURLTTL: 15 * time.Minute,
 		EventsRetentionDays: 30,
 	}
 	if s != want {
@@ -53,7 +53,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
-		"outboundUnconfirmedAfter": "an hour", "eventsWebhookUrl": "http://saas.example.com/events",
+		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "24h", "eventsWebhookUrl": "http://saas.example.com/events",
 		"eventsRetentionDays": "0",
 	}), noEnv)
 	if err == nil {
@@ -66,6 +66,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
+		"mediaUrlTtl must be a Go duration from 1s to 12h",
 		"eventsWebhookUrl must be an absolute https URL", "eventsRetentionDays must be a positive integer",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -160,6 +161,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"kapsoMetaBaseUrl", "KAPSO_META_BASE_URL", "https://m.example/meta/", func(s Settings) any { return s.KapsoMetaBaseURL }, "https://m.example/meta"},
 		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
 		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
+		{"mediaUrlTtl", "MEDIA_URL_TTL", "5m", func(s Settings) any { return s.MediaURLTTL }, 5 * time.Minute},
 		{"eventsWebhookUrl", "EVENTS_WEBHOOK_URL", "https://e.example/hook", func(s Settings) any { return s.EventsWebhookURL }, "https://e.example/hook"},
 		{"eventsRetentionDays", "EVENTS_RETENTION_DAYS", "7", func(s Settings) any { return s.EventsRetentionDays }, 7},
 	}

@@ -54,12 +54,14 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"GET /v1/tenants/{tenant_id}/conversations":                                "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/messages/{wamid}/media":                       "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/media":                                       "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
-		"GET /v1/events":                                                           "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/events":                                       "TenantapiFunction",
-		"GET /connect/success":                                                     "RedirectFunction",
-		"GET /connect/failure":                                                     "RedirectFunction",
+		"GET /v1/events":                     "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/events": "TenantapiFunction",
+		"GET /connect/success":               "RedirectFunction",
+		"GET /connect/failure":               "RedirectFunction",
 	}
 	integrationTarget := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -382,6 +384,12 @@ var wantGrants = map[string]map[string][]string{
 		"OutboundQueue": {"sqs:SendMessage"},
 		// The feed of events, read.
 		"EventsTable": {"dynamodb:Query"},
+		// Presigned GETs of any object, which act with the role's
+		// permissions; uploads written under the uploads keys only,
+		// aborted or deleted when they fail; no ListBucket.
+		"MediaBucket/*":             {"s3:GetObject"},
+		"MediaBucket/*/*/uploads/*": {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"},
+		"MediaBucketKey":            {"kms:Decrypt", "kms:GenerateDataKey"},
 	},
 	"Redirect": {
 		"BridgeTable":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
@@ -424,6 +432,7 @@ var wantGrants = map[string]map[string][]string{
 		"MessagesDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"OutboundDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"EventWebhooksDeadLetterQueue": {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+		"MediaDeadLetterQueue":         {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	},
 	"Outbound": {
 		// The outbound message read and moved (its accept a transaction of
@@ -530,14 +539,15 @@ var wantFunctions = map[string]struct {
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
 	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MEDIA_BUCKET", "OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
+		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_URL_TTL", "OUTBOUND_QUEUE_URL",
+		"PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
@@ -636,6 +646,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"media KAPSO_API_KEY_SECRET_ARN":          {render(vars("media")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"media KAPSO_META_BASE_URL":               {vars("media")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
 		"tenantapi MEDIA_BUCKET":                  {render(vars("tenantapi")["MEDIA_BUCKET"]), "MediaBucket"},
+		"tenantapi KAPSO_META_BASE_URL":           {vars("tenantapi")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
 		"reconcile MEDIA_QUEUE_URL":               {render(vars("reconcile")["MEDIA_QUEUE_URL"]), "MediaQueue"},
 	}
 	for what, c := range checks {

@@ -108,6 +108,8 @@ var (
 	// attempt; the reconciler puts a failed copy's event back on it.
 	MediaQueueURL = Setting{Name: schema.Media.EnvVar, Resource: true, Functions: []Function{Media, Reconcile},
 		Help: "SQS queue of the message.received events of messages with media, subscribed to the events topic"}
+	MediaDLQURL = Setting{Name: schema.Media.DLQEnvVar(), Resource: true, Functions: []Function{Reconcile},
+		Help: "dead-letter queue of the media queue"}
 )
 
 // Secrets.
@@ -161,7 +163,7 @@ var (
 	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",
 		Help: "the SaaS's https endpoint every event is POSTed to, signed (make dev sends none unless it is set)"}
 	// MediaURLTTL's default is tenantapi.DefaultMediaURLTTL.
-	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m", Functions: []Function{TenantAPI},
+	MediaURLTTL = Setting{Name: "MEDIA_URL_TTL", Default: "15m", Functions: []Function{TenantAPI}, Context: "mediaUrlTtl",
 		Help: "how long a media URL the /v1 API hands out (a presigned GET of the media bucket) works"}
 	LogLevel = Setting{Name: "LOG_LEVEL", Default: "info", Functions: Functions, Context: "logLevel",
 		Help: "debug, info, warn or error"}
@@ -199,7 +201,7 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL,
+	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL, MediaDLQURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,

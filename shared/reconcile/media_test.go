@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -106,7 +107,8 @@ func (r *mediaRig) info(t *testing.T, wamid string) media.Info {
 }
 
 // A failed copy that is due goes back to the media worker as the event the
-// publisher told (same id, same data), and not again for an hour.
+// publisher told (same id, the message as it reads now), and not again
+// for an hour.
 func TestFailedMediaGoesBackToTheWorkerHourly(t *testing.T) {
 	r := newMediaRig()
 	ev := r.failed(t, "wamid.1", r.now.Add(-2*time.Hour), media.ReasonUnavailable, r.now.Add(-time.Minute))
@@ -117,8 +119,20 @@ func TestFailedMediaGoesBackToTheWorkerHourly(t *testing.T) {
 		t.Fatalf("sent %d events", len(sent))
 	}
 	if got := sent[0]; got.ID != ev.ID || got.Type != bridgeevents.MessageReceived || got.TenantID != "acme" ||
-		string(got.Data) != string(ev.Data) || got.Subject != ev.Subject || got.Version != ev.Version {
+		got.Subject != ev.Subject || got.Version != ev.Version {
 		t.Errorf("sent %+v\nwant %+v", got, ev)
+	}
+	// The same message, as it reads now: its copy failed.
+	var told, was bridgeevents.MessageReceivedData
+	if err := json.Unmarshal(sent[0].Data, &told); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(ev.Data, &was); err != nil {
+		t.Fatal(err)
+	}
+	if m := told.Message; m.WAMID != was.Message.WAMID || m.PhoneNumberID != was.Message.PhoneNumberID || m.Media == nil ||
+		m.Media.ID != was.Message.Media.ID || m.Media.State != string(media.Failed) {
+		t.Errorf("sent the message %+v, want %+v with its copy failed", m, was.Message)
 	}
 	if rep.Media != (reconcile.Counts{Checked: 1, Found: 1, Fixed: 1}) {
 		t.Errorf("report %+v", rep.Media)

@@ -98,7 +98,7 @@ func TestAppPageShowsTheLatestEvents(t *testing.T) {
 	must(feed.Append(ctx, evs))
 	must(feed.Append(ctx, evs[21:22])) // appended again: shown once
 	clk.Advance(eventing.Settle)
-	app := appPage(newStore(), inbox(), feed, "", testGuard(), slog.New(slog.DiscardHandler))
+	app := appPage(newStore(), inbox(), nil, feed, "", testGuard(), slog.New(slog.DiscardHandler))
 
 	body := get(t, app, "/app/connected?tenant_id=acme")
 	want := []string{"evt_acme_24", "evt_acme_23", "evt_acme_22", "evt_acme_21", "evt_acme_20"}
@@ -160,7 +160,7 @@ func TestAppPageReadsTheFeedOnFromItsCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(eventing.Settle)
-	app := appPage(newStore(), noMessages{}, feed, "", testGuard(), slog.New(slog.DiscardHandler))
+	app := appPage(newStore(), noMessages{}, nil, feed, "", testGuard(), slog.New(slog.DiscardHandler))
 	body := get(t, app, "/app/connected?tenant_id=failed")
 	if len(feed.cursors) != feedPagesPerRender || !strings.Contains(body, `id="events-behind"`) {
 		t.Errorf("first render: %d pages, behind %v", len(feed.cursors), strings.Contains(body, `id="events-behind"`))
@@ -172,7 +172,7 @@ func TestAppPageReadsTheFeedOnFromItsCursor(t *testing.T) {
 		strings.Contains(body, `id="events-behind"`) {
 		t.Errorf("second render: %d more pages from %q, events %v", len(feed.cursors)-read, feed.cursors[read], got)
 	}
-	app = appPage(newStore(), noMessages{}, failingFeed{}, "", testGuard(), slog.New(slog.DiscardHandler))
+	app = appPage(newStore(), noMessages{}, nil, failingFeed{}, "", testGuard(), slog.New(slog.DiscardHandler))
 	if body := get(t, app, "/app/connected?tenant_id=failed"); !strings.Contains(body, "could not read the feed of events: feed down") {
 		t.Error("a failing feed is not said to fail")
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -45,8 +47,12 @@ const (
 // connected tenant's inbox, read through msgs, keeps itself fresh instead
 // (?part=inbox answers just the inbox, which the page fetches every 2 s).
 // A known tenant's latest events, read through feed, come last: in the
-// inbox when it is live, so they keep fresh with it.
-func appPage(store appStore, msgs messaging.Reader, feed appFeed, simURL string, g *localGuard, log *slog.Logger) http.Handler {
+// inbox when it is live, so they keep fresh with it. A message's media is
+// shown as the API shows it, through links: an image inline from a URL
+// made for this render, other media linked, and where a copy stands until
+// it is stored.
+func appPage(store appStore, msgs messaging.Reader, links mediaLinks, feed appFeed, simURL string, g *localGuard,
+	log *slog.Logger) http.Handler {
 	tail := newEventTail(feed)
 	return pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -75,7 +81,7 @@ func appPage(store appStore, msgs messaging.Reader, feed appFeed, simURL string,
 				http.Error(w, "invalid tenant_id", http.StatusBadRequest)
 				return
 			}
-			in := loadInbox(ctx, msgs, tenantID, q, log)
+			in := loadInbox(ctx, msgs, links, tenantID, q, log)
 			in.SimURL, in.TenantID = simURL, tenantID
 			in.Events = tail.latest(ctx, tenantID)
 			g.signInbox(&in)
@@ -109,7 +115,7 @@ func appPage(store appStore, msgs messaging.Reader, feed appFeed, simURL string,
 			data.Events = tail.latest(ctx, tenantID)
 		}
 		if data.Found && receiving(onboarding.TenantStatus(data.TenantStatus)) && data.Waiting == "" {
-			data.Inbox = loadInbox(ctx, msgs, tenantID, q, log)
+			data.Inbox = loadInbox(ctx, msgs, links, tenantID, q, log)
 			data.Inbox.SimURL, data.Inbox.TenantID = simURL, tenantID
 			data.Inbox.Events = data.Events
 			g.signInbox(&data.Inbox)
@@ -118,7 +124,7 @@ func appPage(store appStore, msgs messaging.Reader, feed appFeed, simURL string,
 		if err := pageTemplate.Execute(w, data); err != nil {
 			log.Error("app page: render", "err", err)
 		}
-	}))
+	}), g.mediaOrigin)
 }
 
 // signInbox gives each send form of in its page token.
@@ -335,11 +341,32 @@ type threadView struct {
 type messageRow struct {
 	// ID is the outbound id of a message sent through the API, else the WAMID.
 	ID, WAMID, Direction, Text, Status, Error, Time string
+	Media                                           *mediaRow
+}
+
+// mediaRow is a message's media as the page shows it.
+type mediaRow struct {
+	// Image: shown inline (an image or a sticker) once URL is set.
+	Image bool
+	// URL is a presigned URL of the stored copy, made for this render; ""
+	// until the media is stored (or when it is not kept here).
+	URL string
+	// Label is the file's name, else its type; Size its size once stored.
+	Label, MIMEType, Size string
+	// State is pending or failed while the copy is not stored, with the
+	// failure's reason code; "" once stored or for media not kept here.
+	State, Reason string
+}
+
+// mediaLinks is what the page links media through: the tenant API's own
+// (tenantapi.MediaLinks), so the page shows what the API answers.
+type mediaLinks interface {
+	Shown(ctx context.Context, tenantID string, m messaging.StoredMessage) (messaging.StoredMessage, string, error)
 }
 
 // loadInbox reads the tenant's conversations, newest first, and the
 // messages of the selected one (?conversation=) or of the newest ones.
-func loadInbox(ctx context.Context, msgs messaging.Reader, tenantID string, q url.Values, log *slog.Logger) inboxView {
+func loadInbox(ctx context.Context, msgs messaging.Reader, links mediaLinks, tenantID string, q url.Values, log *slog.Logger) inboxView {
 	var in inboxView
 	if msgs == nil {
 		in.Error = "no message store is wired into this stack"
@@ -390,7 +417,9 @@ func loadInbox(ctx context.Context, msgs messaging.Reader, tenantID string, q ur
 		}
 		t := threadView{conversationRow: c, Truncated: next != "", SendKey: newSendKey()}
 		for _, m := range ms {
-			t.Messages = append(t.Messages, messageRowOf(m))
+			row := messageRowOf(m)
+			row.Media = mediaRowOf(ctx, links, tenantID, m, log)
+			t.Messages = append(t.Messages, row)
 		}
 		in.Threads = append(in.Threads, t)
 	}
@@ -445,6 +474,42 @@ func messageRowOf(m messaging.StoredMessage) messageRow {
 	return row
 }
 
+// mediaRowOf is m's media as the API shows it, with a URL of its stored
+// copy made now; nil for a message without media.
+func mediaRowOf(ctx context.Context, links mediaLinks, tenantID string, m messaging.StoredMessage, log *slog.Logger) *mediaRow {
+	if m.Media == nil {
+		return nil
+	}
+	u := ""
+	if links != nil {
+		var err error
+		if m, u, err = links.Shown(ctx, tenantID, m); err != nil {
+			log.Error("app page: link media", "tenant_id", tenantID, "wamid", m.WAMID, "err", err)
+		}
+	}
+	v := apiview.Media(m)
+	row := &mediaRow{Image: m.Type == "image" || m.Type == "sticker", URL: u, Label: cmp.Or(v.Filename, m.Type),
+		MIMEType: v.MIMEType, Reason: v.Error}
+	if v.State != string(media.Stored) {
+		row.State = v.State
+	}
+	if v.Size > 0 {
+		row.Size = byteSize(v.Size)
+	}
+	return row
+}
+
+// byteSize is n bytes for a person: 812 B, 14.2 KB, 3.5 MB.
+func byteSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
 // newSendKey is a fresh Idempotency-Key for a send form.
 func newSendKey() string { return "app-" + rand.Text() }
 
@@ -488,7 +553,7 @@ func sendForm(api http.Handler, token string, g *localGuard, log *slog.Logger) h
 			back.Set("conversation", c)
 		}
 		http.Redirect(w, r, appConnectedPath+"?"+back.Encode(), http.StatusSeeOther)
-	})))
+	})), "")
 }
 
 // sendText makes the API call of a send form and says how it went.
@@ -585,7 +650,7 @@ var pageTemplate = template.Must(template.New("app").Funcs(template.FuncMap{
 table{border-collapse:collapse;margin-bottom:1rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
 tr.outbound td{background:#eef5ff}tr.selected td{background:#fff8dc}.error{color:#b00020}
 .meaning{font-size:.85rem;color:#444}#waiting{color:#555}#notice{padding:.25rem .5rem;background:#eef5ff}
-form.send{margin:-.5rem 0 1rem}form.send input[name=text]{width:30rem}
+form.send{margin:-.5rem 0 1rem}.media img{display:block;min-width:4rem;max-width:16rem;max-height:12rem;margin:.25rem 0}form.send input[name=text]{width:30rem}
 #events td{word-break:break-all}#events td:first-child{white-space:nowrap;word-break:normal}</style>
 </head><body>
 <h1>Your app</h1>
@@ -655,6 +720,8 @@ This page no longer reloads itself; reload it to look again.</p>
 {{end}}</table>
 {{else if not .Error}}<p id="no-events">No events yet (the feed lists an event 5 s after it is stored).</p>{{end}}
 {{if .Behind}}<p id="events-behind">Still reading the feed: newer events come at the next reload.</p>{{end}}{{end}}
+{{define "media"}}<div class="media"{{with .State}} data-state="{{.}}"{{end}}>{{if and .Image .URL}}<a href="{{.URL}}"><img src="{{.URL}}" alt="{{.Label}}"></a>{{else if .URL}}<a class="file" href="{{.URL}}">{{.Label}}</a>{{else}}<span class="file">{{.Label}}</span>{{end}}
+<small>{{.MIMEType}}{{with .Size}}, {{.}}{{end}}</small>{{with .State}} <span class="media-state">{{.}}</span>{{end}}{{with .Reason}} <span class="error">({{.}})</span>{{end}}</div>{{end}}
 {{define "error"}}{{if or .Meaning .NextStep}}<div class="meaning" data-code="{{.Code}}">{{.Meaning}}{{if .NextStep}} <b>Next:</b> {{.NextStep}}{{end}}</div>{{end}}{{end}}
 {{define "tenants"}}<h2>Tenants</h2>
 {{if .TenantsError}}<p class="error">{{.TenantsError}}</p>
@@ -674,7 +741,7 @@ This page no longer reloads itself; reload it to look again.</p>
 {{if .Selected}}<p><a href="{{.AllURL}}">all conversations</a></p>{{end}}
 {{range .Threads}}<h4>{{if .Name}}{{.Name}}{{else if .Phone}}{{.Phone}}{{else if .BSUID}}{{.BSUID}}{{else}}Conversation {{.ID}}{{end}}</h4>
 <table class="thread" data-conversation="{{.ID}}"><tr><th>time</th><th>direction</th><th>text</th><th>status</th></tr>
-{{range .Messages}}<tr class="msg {{.Direction}}" data-id="{{.ID}}" data-wamid="{{.WAMID}}"><td>{{.Time}}</td><td class="direction">{{.Direction}}</td><td class="text">{{.Text}}</td><td class="status">{{.Status}}{{if .Error}} <span class="error">({{.Error}})</span>{{end}}</td></tr>
+{{range .Messages}}<tr class="msg {{.Direction}}" data-id="{{.ID}}" data-wamid="{{.WAMID}}"><td>{{.Time}}</td><td class="direction">{{.Direction}}</td><td class="text">{{.Text}}{{with .Media}}{{template "media" .}}{{end}}</td><td class="status">{{.Status}}{{if .Error}} <span class="error">({{.Error}})</span>{{end}}</td></tr>
 {{else}}<tr><td colspan="4">No messages yet.</td></tr>
 {{end}}</table>{{if .Truncated}}<p>Only the first {{len .Messages}} messages are shown.</p>{{end}}
 {{if and (or .Phone .BSUID) .PhoneNumberID}}<form class="send" method="post" action="{{sendPath}}" data-conversation="{{.ID}}">
@@ -699,7 +766,7 @@ func indexPage(store appStore, simURL string, log *slog.Logger) http.Handler {
 		if err := indexTemplate.ExecuteTemplate(w, "index", d); err != nil {
 			log.Error("index page: render", "err", err)
 		}
-	}))
+	}), "")
 }
 
 type indexData struct {

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -114,12 +117,12 @@ func get(t *testing.T, h http.Handler, target string) string {
 
 func pages(store appStore) (app, index http.Handler) {
 	log := slog.New(slog.DiscardHandler)
-	return appPage(store, noMessages{}, &memstore.Feed{}, "http://127.0.0.1:8090", testGuard(), log), indexPage(store, "http://127.0.0.1:8090", log)
+	return appPage(store, noMessages{}, nil, &memstore.Feed{}, "http://127.0.0.1:8090", testGuard(), log), indexPage(store, "http://127.0.0.1:8090", log)
 }
 
 // testGuard is a guard with a secret of its own, as each stack has.
 func testGuard() *localGuard {
-	g, err := newLocalGuard("")
+	g, err := newLocalGuard("", "")
 	if err != nil {
 		panic(err)
 	}
@@ -307,7 +310,7 @@ func inbox() fakeInbox {
 func TestAppPageSendFormAndSendStatuses(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	g := testGuard()
-	app := appPage(newStore(), inbox(), &memstore.Feed{}, "", g, log)
+	app := appPage(newStore(), inbox(), nil, &memstore.Feed{}, "", g, log)
 	body := get(t, app, "/app/connected?tenant_id=acme")
 	for _, want := range []string{
 		`<form class="send" method="post" action="/app/send" data-conversation="conv-ana">`,
@@ -451,5 +454,103 @@ func TestSendFormCallsTheAPI(t *testing.T) {
 
 	if st, _ := postForm(t, h, url.Values{"tenant_id": {"../x"}}); st != http.StatusBadRequest {
 		t.Errorf("bad tenant: %d", st)
+	}
+}
+
+// A message's media shows as the API shows it: a stored image inline from
+// a presigned URL made at render time (whose bytes a browser can fetch), a
+// stored document linked by its name with its size, and a copy not stored
+// yet with where it stands.
+func TestAppPageShowsMedia(t *testing.T) {
+	objects := &memstore.Objects{Bucket: "kb-local-media"}
+	srv := httptest.NewServer(objects)
+	defer srv.Close()
+	objects.BaseURL = srv.URL
+	ctx := context.Background()
+	photo := []byte("\x89PNG\r\n\x1a\n the photo")
+	put, err := objects.Put(ctx, "acme/"+inboxNumber+"/m-photo", "image/png", bytes.NewReader(photo), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := bytes.Repeat([]byte("%PDF-"), 600)
+	if _, err := objects.Put(ctx, "acme/"+inboxNumber+"/m-pdf", "application/pdf", bytes.NewReader(pdf), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	ana := messaging.Person{Phone: "5215512345678", Name: "Ana"}
+	in := func(wamid, typ string, md messaging.Media, c media.Info) messaging.StoredMessage {
+		return messaging.StoredMessage{Known: true, MediaCopy: c, Message: messaging.Message{WAMID: wamid,
+			PhoneNumberID: inboxNumber, Direction: messaging.Inbound, Type: typ, Text: md.Caption, Timestamp: t0, From: ana,
+			ConversationID: "conv-ana", Media: &md}}
+	}
+	box := fakeInbox{
+		convs: []messaging.ConversationView{{Conversation: messaging.Conversation{ID: "conv-ana", PhoneNumberID: inboxNumber,
+			Person: ana, Status: messaging.ConversationStatus("active"), LastActiveAt: t0}}},
+		msgs: []messaging.StoredMessage{
+			in("wamid.photo", "image", messaging.Media{ID: "m-photo", MIMEType: "image/png", Caption: "o bolo"},
+				media.Info{State: media.Stored, MIMEType: "image/png", Size: put.Size, SHA256: put.SHA256,
+					Key: "acme/" + inboxNumber + "/m-photo"}),
+			in("wamid.pdf", "document", messaging.Media{ID: "m-pdf", MIMEType: "application/pdf", Filename: "nota.pdf"},
+				media.Info{State: media.Stored, MIMEType: "application/pdf", Size: int64(len(pdf)),
+					Key: "acme/" + inboxNumber + "/m-pdf"}),
+			in("wamid.pending", "image", messaging.Media{ID: "m-pending", MIMEType: "image/jpeg"}, media.Info{}),
+			in("wamid.big", "document", messaging.Media{ID: "m-big", MIMEType: "application/pdf", Filename: "big.pdf"},
+				media.Info{State: media.Failed, Error: "too_large: 120 MB is over the document limit"}),
+		},
+	}
+	links := tenantapi.MediaLinks{Objects: objects, TTL: time.Minute}
+	app := appPage(newStore(), box, links, &memstore.Feed{}, "", testGuard(), slog.New(slog.DiscardHandler))
+	for _, target := range []string{"/app/connected?tenant_id=acme", "/app/connected?tenant_id=acme&part=inbox"} {
+		body := get(t, app, target)
+		row := func(wamid string) string {
+			_, after, ok := strings.Cut(body, `data-wamid="`+wamid+`"`)
+			if !ok {
+				t.Fatalf("%s: no row of %s", target, wamid)
+			}
+			r, _, _ := strings.Cut(after, "</tr>")
+			return r
+		}
+		photoRow := row("wamid.photo")
+		_, after, ok := strings.Cut(photoRow, `<img src="`)
+		if !ok {
+			t.Fatalf("%s: the photo is not inline: %s", target, photoRow)
+		}
+		src := html.UnescapeString(after[:strings.IndexByte(after, '"')])
+		if !strings.HasPrefix(src, srv.URL+"/kb-local-media/") {
+			t.Errorf("%s: img src %s", target, src)
+		}
+		res, err := http.Get(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !bytes.Equal(got, photo) {
+			t.Errorf("%s: GET the img src: %d %q", target, res.StatusCode, got)
+		}
+		for wamid, want := range map[string][]string{
+			"wamid.photo":   {"o bolo", `alt="image"`, "image/png, 18 B"},
+			"wamid.pdf":     {`<a class="file" href="` + srv.URL + `/kb-local-media/acme/`, `">nota.pdf</a>`, "application/pdf, 2.9 KB"},
+			"wamid.pending": {`data-state="pending"`, `<span class="file">image</span>`, `<span class="media-state">pending</span>`},
+			"wamid.big": {`data-state="failed"`, `<span class="file">big.pdf</span>`, `<span class="media-state">failed</span>`,
+				`<span class="error">(too_large)</span>`},
+		} {
+			r := row(wamid)
+			for _, w := range want {
+				if !strings.Contains(r, w) {
+					t.Errorf("%s: the row of %s lacks %s: %s", target, wamid, w, r)
+				}
+			}
+			if wamid != "wamid.photo" && strings.Contains(r, "<img") {
+				t.Errorf("%s: %s is shown inline: %s", target, wamid, r)
+			}
+			if (wamid == "wamid.pending" || wamid == "wamid.big") && strings.Contains(r, "href=") {
+				t.Errorf("%s: %s is linked before it is stored: %s", target, wamid, r)
+			}
+		}
+	}
+	// A message without media shows none.
+	if body := get(t, appPage(newStore(), inbox(), links, &memstore.Feed{}, "", testGuard(), slog.New(slog.DiscardHandler)),
+		"/app/connected?tenant_id=acme"); strings.Contains(body, `class="media"`) {
+		t.Error("a text message shows media")
 	}
 }

@@ -162,6 +162,14 @@ func signUp(t *testing.T, s *stack.Stack, bctx context.Context, tenant string) s
 	return landed
 }
 
+// signUpNumber is signUp answering the number the tenant connected.
+func signUpNumber(t *testing.T, s *stack.Stack, bctx context.Context, tenant string) string {
+	t.Helper()
+	signUp(t, s, bctx, tenant)
+	_, conn := api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/connection", "")
+	return conn["phone_numbers"].([]any)[0].(map[string]any)["phone_number_id"].(string)
+}
+
 // A person opens a created link in a real browser, finishes the simulator's
 // signup page, lands on the app page, and the tenant ends connected with its
 // number's webhook registered.
@@ -395,9 +403,7 @@ func TestBrowserInbox(t *testing.T) {
 func TestBrowserSendFormUnderTheLocalPagesHeaders(t *testing.T) {
 	bctx := newBrowser(t, 2*time.Minute)
 	s := startStack(t)
-	signUp(t, s, bctx, "acme")
-	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
-	pnid := conn["phone_numbers"].([]any)[0].(map[string]any)["phone_number_id"].(string)
+	pnid := signUpNumber(t, s, bctx, "acme")
 	sim(t, s, "/_sim/numbers/"+pnid+"/messages", map[string]any{"text": "Oi, tudo bem?", "from_phone": "+5215512345678", "name": "Ana"})
 
 	const input = `form.send input[name=text]`

@@ -31,10 +31,16 @@ type localGuard struct {
 	// machine (a tunnel Kapso and browsers come through): kapso-bridge's
 	// own routes answer there too, the local pages do not.
 	publicHost string
+	// mediaOrigin is the origin of the media bucket's presigned URLs (the
+	// local S3 endpoint), the one place besides this server the app page
+	// may load images from; "" allows none.
+	mediaOrigin string
 }
 
-func newLocalGuard(publicBaseURL string) (*localGuard, error) {
-	g := &localGuard{secret: make([]byte, 32)}
+// newLocalGuard makes the guard of a server reached at publicBaseURL whose
+// media bucket is served at mediaEndpoint.
+func newLocalGuard(publicBaseURL, mediaEndpoint string) (*localGuard, error) {
+	g := &localGuard{secret: make([]byte, 32), mediaOrigin: originOf(mediaEndpoint)}
 	if _, err := rand.Read(g.secret); err != nil {
 		return nil, err
 	}
@@ -42,6 +48,23 @@ func newLocalGuard(publicBaseURL string) (*localGuard, error) {
 		g.publicHost = strings.ToLower(u.Host)
 	}
 	return g, nil
+}
+
+// originOf is the origin (scheme://host[:port]) of an http or https
+// endpoint, for a Content Security Policy source; "" for anything else,
+// so that no wildcard, path or second directive can ride along.
+func originOf(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	for _, c := range u.Host {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return ""
+		}
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host)
 }
 
 // loopbackHost: a Host header naming this machine: 127.0.0.1, localhost or
@@ -130,14 +153,19 @@ type nonceKey struct{}
 
 // pageHeaders sets the headers of every local page: a Content Security
 // Policy that runs only the page's own script and style (marked with a
-// nonce made for this answer), talks only to this server and may not be
-// framed; no content-type sniffing.
-func pageHeaders(next http.Handler) http.Handler {
+// nonce made for this answer), talks only to this server, loads images
+// only from it and from imgOrigin when given (an origin from originOf),
+// and may not be framed; no content-type sniffing.
+func pageHeaders(next http.Handler, imgOrigin string) http.Handler {
+	img := "'self'"
+	if imgOrigin != "" {
+		img += " " + imgOrigin
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nonce := rand.Text()
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; "+
-			"connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+			"connect-src 'self'; img-src "+img+"; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

@@ -1,10 +1,13 @@
 package stack
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // Only names of this machine reach the local server; PUBLIC_BASE_URL's
@@ -12,7 +15,7 @@ import (
 // local pages.
 func TestLocalServerAnswersOnlyLoopbackHosts(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	g, err := newLocalGuard("https://kb.tunnel.example")
+	g, err := newLocalGuard("https://kb.tunnel.example", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +57,7 @@ func TestLocalServerAnswersOnlyLoopbackHosts(t *testing.T) {
 		}
 	}
 	// A loopback PUBLIC_BASE_URL opens nothing more.
-	if g, _ := newLocalGuard("http://127.0.0.1:8080"); g.publicHost != "" {
+	if g, _ := newLocalGuard("http://127.0.0.1:8080", ""); g.publicHost != "" {
 		t.Errorf("public host %q", g.publicHost)
 	}
 }
@@ -117,5 +120,51 @@ func TestAppPagesStayLocalUnderAPublicBaseURL(t *testing.T) {
 	if v["APP_SUCCESS_URL"] != "http://127.0.0.1:18080/app/connected" || v["APP_FAILURE_URL"] != "http://127.0.0.1:18080/app/failed" ||
 		v["PUBLIC_BASE_URL"] != "https://kb.tunnel.example" {
 		t.Errorf("settings %v", v)
+	}
+}
+
+// The app page loads images from this server and from the local S3
+// endpoint's origin alone (the media bucket's presigned URLs); the other
+// pages from this server alone; an endpoint that is no plain origin adds
+// nothing.
+func TestAppPageLoadsImagesOnlyFromTheMediaEndpoint(t *testing.T) {
+	imgSrc := func(h http.Handler, target string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		for _, d := range strings.Split(rec.Header().Get("Content-Security-Policy"), ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(d), "img-src "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	log := slog.New(slog.DiscardHandler)
+	for _, tc := range []struct{ endpoint, want string }{
+		{"http://127.0.0.1:45123", "'self' http://127.0.0.1:45123"},
+		{"http://127.0.0.1:45123/", "'self' http://127.0.0.1:45123"},
+		{"HTTP://LocalHost:9000", "'self' http://localhost:9000"},
+		{"https://[::1]:9000", "'self' https://[::1]:9000"},
+		{"", "'self'"},
+		{"*", "'self'"},
+		{"http://*:9000", "'self'"},
+		{"http://127.0.0.1:9000/kb-local-media", "'self'"},
+		{"http://127.0.0.1:9000?x", "'self'"},
+		{"http://127.0.0.1:9000; script-src *", "'self'"},
+		{"http://u:p@127.0.0.1:9000", "'self'"},
+		{"data:image/png;base64,AAAA", "'self'"},
+		{"javascript://127.0.0.1/", "'self'"},
+		{"127.0.0.1:9000", "'self'"},
+	} {
+		g, err := newLocalGuard("", tc.endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := appPage(newStore(), noMessages{}, nil, &memstore.Feed{}, "", g, log)
+		if got := imgSrc(app, "/app/connected?tenant_id=acme"); got != tc.want {
+			t.Errorf("endpoint %q: app page img-src %q, want %q", tc.endpoint, got, tc.want)
+		}
+		if got := imgSrc(indexPage(newStore(), "", log), "/"); got != "'self'" {
+			t.Errorf("endpoint %q: index img-src %q", tc.endpoint, got)
+		}
 	}
 }

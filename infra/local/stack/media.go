@@ -2,28 +2,28 @@ package stack
 
 import (
 	"context"
-	"maps"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/mediaapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/mediaworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
-	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// subscribeMedia subscribes the media queue to the events topic as
-// schema.MediaSubscription says: only the message.received events of
-// messages with media reach it. It returns the queue's URLs. Until the
-// schema's queue list holds the media queue it is made here and left out
-// of Queues, which lists what the stack's pollers drain: nothing reads it
-// yet.
-func (s *Stack) subscribeMedia(ctx context.Context, c clients, prefix string) (sqsqueue.QueueURLs, error) {
-	sub := schema.MediaSubscription
-	urls, listed := s.Queues[sub.Queue.ID]
-	if !listed {
-		var err error
-		if urls, err = sqsqueue.CreateQueue(ctx, c.sqs, sub.Queue, prefix); err != nil {
-			return sqsqueue.QueueURLs{}, err
-		}
+// startMedia runs the media function: the media queue subscribed to the
+// events topic as schema.MediaSubscription says (only the message.received
+// events of messages with media reach it), and its poller, which copies
+// each such message's media from Kapso (the simulator) into the bucket.
+func (s *Stack) startMedia(runCtx, ctx context.Context, b app.Base, c clients) error {
+	w, err := mediaapp.Worker(ctx, b, mediaapp.Clients{DynamoDB: c.dynamoDB, S3: c.s3, SQS: c.sqs})
+	if err != nil {
+		return err
 	}
-	queues := maps.Clone(s.Queues)
-	queues[sub.Queue.ID] = urls
-	return urls, s.subscribe(ctx, c, sub, queues)
+	sub := schema.MediaSubscription
+	if err := s.subscribe(ctx, c, sub, s.Queues); err != nil {
+		return err
+	}
+	// The deployed event source's batches: the worker's copies of one
+	// batch end within the queue's consumer timeout.
+	s.pollBatches(runCtx, sub.Queue, mediaworker.BatchSize, w.Handle, c, b.Log)
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app/tenantapiapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -24,10 +25,12 @@ import (
 // starts the lifecycle queue's poller and the reconciler's ticker, each
 // built by its function's own wiring.
 func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux, b app.Base, c clients) error {
-	tenantAPI, err := tenantapiapp.Handler(ctx, b, tenantapiapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs, S3: c.s3})
+	api, err := tenantapiapp.New(ctx, b, tenantapiapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs, S3: c.s3})
 	if err != nil {
 		return err
 	}
+	tenantAPI := http.NewServeMux()
+	api.Register(tenantAPI)
 	redirects, err := redirectapp.Handler(ctx, b, redirectapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
 		return err
@@ -50,7 +53,10 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	mount(mux, redirects, routes.Redirects)
 	msgs := &dynamo.Messages{DB: c.dynamoDB, Table: s.Tables[schema.Bridge.ID]}
 	feed := &dynamo.Feed{DB: c.dynamoDB, Table: s.Tables[schema.Events.ID]}
-	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, feed, s.SimURL, s.guard, b.Log))
+	// The app page links media as the API does, with the API's own bucket,
+	// uploads and URL lifetime.
+	links := tenantapi.MediaLinks{Objects: api.Objects, Uploads: api.Uploads, TTL: api.MediaURLTTL}
+	mux.Handle("GET /app/", appPage(s.Onboarding, msgs, links, feed, s.SimURL, s.guard, b.Log))
 	// The page's send forms call the API through the mux itself, so they
 	// reach the send route whichever function's handler is mounted for it.
 	// A form posted from another site is refused: the local server holds

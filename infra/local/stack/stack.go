@@ -178,6 +178,10 @@ type Options struct {
 	// between attempts (5 s, 30 s, 2 min, 10 min, 1 h, then hourly), so a
 	// test sees an event through its retries in seconds.
 	EventWebhooksSchedule []time.Duration
+	// NoPublisher leaves the bridge table's stream unread: no event is
+	// told. make bench counts the delivery path's writes with and without
+	// the publisher.
+	NoPublisher bool
 }
 
 // Stack is a running local kapso-bridge.
@@ -278,10 +282,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Buckets, err = s3media.CreateBuckets(ctx, c.s3, prefix); err != nil {
 		return nil, err
 	}
-	mediaQueue, err := s.subscribeMedia(ctx, c, prefix)
-	if err != nil {
-		return nil, err
-	}
 	if len(o.AWSMiddleware) > 0 || o.AWSRetryMaxBackoff > 0 {
 		if o.AWSRetryMaxBackoff > 0 {
 			cfg.Retryer = func() aws.Retryer {
@@ -320,7 +320,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	vals[config.EventWebhooksQueueURL.Name] = s.Queues[schema.EventWebhooks.ID].URL
 	vals[config.EventWebhooksDLQURL.Name] = s.Queues[schema.EventWebhooks.ID].DLQURL
 	vals[config.MediaBucket.Name] = s.Buckets[schema.MediaBucket.ID]
-	vals[config.MediaQueueURL.Name] = mediaQueue.URL
+	vals[config.MediaQueueURL.Name] = s.Queues[schema.Media.ID].URL
+	vals[config.MediaDLQURL.Name] = s.Queues[schema.Media.ID].DLQURL
 
 	ln := o.Listener
 	if ln == nil {
@@ -365,7 +366,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.serve(sln, s.Sim, log)
 	}
 	s.Env = env
-	if s.guard, err = newLocalGuard(vals[config.PublicBaseURL.Name]); err != nil {
+	if s.guard, err = newLocalGuard(vals[config.PublicBaseURL.Name], svc.SQSEndpoint); err != nil {
 		return nil, err
 	}
 
@@ -392,12 +393,17 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		sends.CallTimeout = o.SendCallTimeout
 	}
 	s.poll(runCtx, schema.Outbound, sends.Handle, c, b.Log)
-	events, err := publisherapp.Worker(ctx, b, publisherapp.Clients{DynamoDB: c.dynamoDB, SNS: c.sns})
-	if err != nil {
+	if !o.NoPublisher {
+		events, err := publisherapp.Worker(ctx, b, publisherapp.Clients{DynamoDB: c.dynamoDB, SNS: c.sns})
+		if err != nil {
+			return nil, err
+		}
+		s.readStream(runCtx, events.Handle, source, b.Log)
+	}
+	if err := s.startEventWebhooks(runCtx, ctx, cfg, prefix, o.EventWebhooksSchedule, b, c); err != nil {
 		return nil, err
 	}
-	s.readStream(runCtx, events.Handle, source, b.Log)
-	if err := s.startEventWebhooks(runCtx, ctx, cfg, prefix, o.EventWebhooksSchedule, b, c); err != nil {
+	if err := s.startMedia(runCtx, ctx, b, c); err != nil {
 		return nil, err
 	}
 	for pattern, h := range o.DevRoutes {
@@ -509,9 +515,14 @@ func (s *Stack) serve(ln net.Listener, h http.Handler, log *slog.Logger) {
 	}()
 }
 
-// poll runs a worker on a queue until the stack stops.
+// poll runs a worker on a queue until the stack stops, in batches of 10.
 func (s *Stack) poll(ctx context.Context, q schema.Queue, h sqsqueue.BatchHandler, c clients, log *slog.Logger) {
-	p := &sqsqueue.Poller{Client: c.sqs, QueueURL: s.Queues[q.ID].URL, Handler: h, BatchSize: 10,
+	s.pollBatches(ctx, q, 10, h, c, log)
+}
+
+// pollBatches is poll in batches of at most batch messages.
+func (s *Stack) pollBatches(ctx context.Context, q schema.Queue, batch int32, h sqsqueue.BatchHandler, c clients, log *slog.Logger) {
+	p := &sqsqueue.Poller{Client: c.sqs, QueueURL: s.Queues[q.ID].URL, Handler: h, BatchSize: batch,
 		Timeout: q.ConsumerTimeout, Log: log.With("queue", q.ID)}
 	for range max(s.pollers, 1) {
 		s.wg.Add(1)

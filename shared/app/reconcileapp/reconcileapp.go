@@ -40,6 +40,9 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		schema.Outbound.DLQID():  r.String(config.OutboundDLQURL),
 		// Events whose day of webhook attempts ran out.
 		schema.EventWebhooks.DLQID(): r.String(config.EventWebhooksDLQURL),
+		// Media copies whose attempts ran out (the reconciler retries them
+		// from the message while Meta's id lives).
+		schema.Media.DLQID(): r.String(config.MediaDLQURL),
 	}
 	limits := reconcile.Limits{KapsoCalls: r.Int(config.ReconcileKapsoCalls),
 		KapsoPerMinute: r.Int(config.ReconcileKapsoPerMinute)}

@@ -25,6 +25,12 @@ const (
 	// API Gateway HTTP API, per million requests (first 300 million a
 	// month), metered in 512 KB increments.
 	priceHTTPAPIMillion = 1.00
+	// SNS standard topic, per million publish requests; each 64 KB of a
+	// request's payload is billed as one request, and a PublishBatch of up
+	// to 10 messages is one request. Deliveries to SQS queues cost nothing
+	// at SNS.
+	priceSNSPublishMillion = 0.50
+	snsBilledChunk         = 64 << 10
 	// Memory of the functions as the CDK stack sets it (infra/cdk/functions.go).
 	ingestMemoryMB   = 512
 	messagesMemoryMB = 256
@@ -71,9 +77,10 @@ type costModel struct {
 
 // costSection is bench-results.json's "cost".
 type costSection struct {
-	Prices map[string]any `json:"prices"`
-	Inputs costInputs     `json:"inputs"`
-	Models []costModel    `json:"per_million_events"`
+	Prices      map[string]any   `json:"prices"`
+	Inputs      costInputs       `json:"inputs"`
+	EventInputs *eventCostInputs `json:"event_inputs,omitempty"`
+	Models      []costModel      `json:"per_million_events"`
 }
 
 func prices() map[string]any {
@@ -82,7 +89,8 @@ func prices() map[string]any {
 		"dynamodb_read_request_unit_per_million": priceDynamoDBReadMillion, "sqs_request_per_million": priceSQSMillion,
 		"lambda_request_per_million": priceLambdaRequestMillion, "lambda_gb_second_arm64": priceLambdaGBSecondArm64,
 		"http_api_request_per_million": priceHTTPAPIMillion, "ingest_memory_mb": ingestMemoryMB,
-		"messages_memory_mb": messagesMemoryMB,
+		"messages_memory_mb": messagesMemoryMB, "sns_publish_request_per_million": priceSNSPublishMillion,
+		"sns_delivery_to_sqs_per_million": 0,
 	}
 }
 
@@ -124,6 +132,48 @@ func costPerMillion(event string, in costInputs, workerWrites float64) costModel
 		}
 	}
 	c := costModel{Event: event, Lines: lines}
+	for _, l := range lines {
+		c.USD += l.USD
+	}
+	return c
+}
+
+// eventCostInputs are what an event costs off the delivery path, counted
+// per event in the events section.
+type eventCostInputs struct {
+	// FeedWRU is the feed's write units (two items an event); SNSBilled
+	// the topic's requests as billed.
+	FeedWRU   float64 `json:"feed_write_units_per_event"`
+	SNSBilled float64 `json:"sns_billed_requests_per_event"`
+	// WebhookQueueRequests are the event-webhooks queue's receives,
+	// deletes and visibility changes per event (its poller's and the
+	// worker's).
+	WebhookQueueRequests float64 `json:"webhook_queue_requests_per_event"`
+	// PublisherInvocations and WebhookInvocations are the two functions'
+	// invocations per event: the stream's batches, the queue's receives
+	// that returned events.
+	PublisherInvocations float64 `json:"publisher_invocations_per_event"`
+	WebhookInvocations   float64 `json:"webhook_invocations_per_event"`
+}
+
+// eventCost prices a million events off the delivery path: the feed's
+// writes, the topic's publications, the event-webhooks queue (the message
+// SNS puts on it counted as one request, an upper bound), the publisher's
+// and the webhook worker's invocations. Their GB-seconds are not counted.
+func eventCost(in eventCostInputs) costModel {
+	const m = 1e6
+	queue := 1 + in.WebhookQueueRequests
+	invocations := in.PublisherInvocations + in.WebhookInvocations
+	lines := []costLine{
+		{Item: "DynamoDB write request units, feed", Quantity: m * in.FeedWRU, Unit: "WRU", USD: in.FeedWRU * priceDynamoDBWriteMillion},
+		{Item: "SNS publish requests (PublishBatch)", Quantity: m * in.SNSBilled, Unit: "requests", USD: in.SNSBilled * priceSNSPublishMillion},
+		{Item: "SNS deliveries to the event-webhooks queue", Quantity: m, Unit: "deliveries"},
+		{Item: "SQS requests, event-webhooks queue (in; receive, delete)", Quantity: m * queue, Unit: "requests",
+			USD: queue * priceSQSMillion},
+		{Item: "Lambda requests (publisher + eventwebhooks)", Quantity: m * invocations, Unit: "requests",
+			USD: invocations * priceLambdaRequestMillion},
+	}
+	c := costModel{Event: "event (feed, topic, webhook)", Lines: lines}
 	for _, l := range lines {
 		c.USD += l.USD
 	}

@@ -11,17 +11,24 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
-// itemSize is the size of a kind of item as DynamoDB bills a write of it.
+// itemSize is the size of a kind of item as DynamoDB bills a write of it:
+// one write request unit per KB or part of one.
 type itemSize struct {
-	Count int `json:"count"`
-	Max   int `json:"max_bytes"`
-	Mean  int `json:"mean_bytes"`
+	Count      int `json:"count"`
+	Max        int `json:"max_bytes"`
+	Mean       int `json:"mean_bytes"`
+	WriteUnits int `json:"write_units_to_write_each_once"`
 }
 
 // itemSizes scans table and sizes every item, by kind: the sort key's
 // prefix (MSG, CONV, CONTACT…), or the partition key's where there is no
 // sort key.
 func itemSizes(ctx context.Context, db *dynamodb.Client, table string) (map[string]itemSize, error) {
+	return itemSizesBy(ctx, db, table, kindOf)
+}
+
+// itemSizesBy is itemSizes with the kinds kind tells.
+func itemSizesBy(ctx context.Context, db *dynamodb.Client, table string, kind func(map[string]types.AttributeValue) string) (map[string]itemSize, error) {
 	out := map[string]itemSize{}
 	sums := map[string]int{}
 	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
@@ -31,11 +38,12 @@ func itemSizes(ctx context.Context, db *dynamodb.Client, table string) (map[stri
 			return nil, err
 		}
 		for _, it := range page.Items {
-			k := kindOf(it)
+			k := kind(it)
 			n := sizeOfItem(it)
 			s := out[k]
 			s.Count++
 			s.Max = max(s.Max, n)
+			s.WriteUnits += (n + 1023) / 1024
 			sums[k] += n
 			out[k] = s
 		}

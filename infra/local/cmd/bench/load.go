@@ -113,22 +113,12 @@ const loadTenant = "bench"
 
 // runLoad starts the local stack and puts it under load; see docs/performance.md.
 func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult, *costInputs, error) {
-	body, err := os.ReadFile("events/bench/kapso-message.json")
-	if err != nil {
-		return nil, nil, err
-	}
-	body = bytes.TrimSpace(body)
-	step("load: starting the local stack")
-	l, err := startLoader(ctx, o.Concurrency)
+	step("load: starting the local stack and connecting a tenant through the simulator")
+	l, err := startLoader(ctx, stack.Options{}, nil, 4*o.Concurrency)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer l.s.Stop()
-	step("load: connecting a tenant through the simulator")
-	if err := l.connect(ctx); err != nil {
-		return nil, nil, err
-	}
-	l.tmpl = bytes.ReplaceAll(body, []byte(jsonField(body, "phone_number_id")), []byte(l.number))
 
 	res := &loadResult{Deliveries: o.Deliveries, Concurrency: o.Concurrency, BodyBytes: len(l.delivery("warm", 0).body),
 		SampleEvery: o.SampleEvery}
@@ -168,7 +158,12 @@ func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult
 
 	aws := l.awsClients()
 	res.ItemBytes = map[string]itemSize{}
-	for _, t := range l.s.Tables {
+	for id, t := range l.s.Tables {
+		// The feed's items are sized by the events section, by type, with
+		// the write units each takes.
+		if id == schema.Events.ID {
+			continue
+		}
 		sizes, err := itemSizes(ctx, aws.db, t)
 		if err != nil {
 			return nil, nil, err
@@ -215,9 +210,17 @@ func runLoad(ctx context.Context, o loadOptions, step func(string)) (*loadResult
 	return res, in, nil
 }
 
-// startLoader starts the local stack on loopback ports, its reconciler
-// idle, with the Kapso simulator in it; the caller stops l.s.
-func startLoader(ctx context.Context, concurrency int) (*loader, error) {
+// startLoader starts the local stack as o has it, with extra settings
+// beside the defaults and no reconciler sweep in the middle of the
+// figures, connects a tenant through the simulator, and returns the loader
+// of the bench's Kapso message, at most conns connections to the stack at
+// once. The caller stops the stack (l.s.Stop).
+func startLoader(ctx context.Context, o stack.Options, extra map[string]string, conns int) (*loader, error) {
+	body, err := os.ReadFile("events/bench/kapso-message.json")
+	if err != nil {
+		return nil, err
+	}
+	body = bytes.TrimSpace(body)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -228,7 +231,7 @@ func startLoader(ctx context.Context, concurrency int) (*loader, error) {
 	}
 	settings, _ := stack.Resolve(func(k string) string {
 		if k == config.ReconcileEvery.Name {
-			return "1h" // no sweep in the middle of the figures
+			return "1h"
 		}
 		return ""
 	})
@@ -236,15 +239,25 @@ func startLoader(ctx context.Context, concurrency int) (*loader, error) {
 	settings[config.PublicBaseURL.Name] = base
 	settings[config.AppSuccessURL.Name] = base + "/app/connected"
 	settings[config.AppFailureURL.Name] = base + "/app/failed"
+	for k, v := range extra {
+		settings[k] = v
+	}
+	o.Settings, o.Listener, o.SimListener = settings, ln, sln
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	s, err := stack.Start(startCtx, stack.Options{Settings: settings, Listener: ln, SimListener: sln,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	s, err := stack.Start(startCtx, o)
 	cancel()
 	if err != nil {
 		return nil, err
 	}
-	return &loader{s: s, token: s.Env.Value(config.BridgeAPIToken), run: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff),
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4 * max(concurrency, 1)}}}, nil
+	l := &loader{s: s, token: s.Env.Value(config.BridgeAPIToken), run: fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffff),
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns}}}
+	if err := l.connect(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	l.tmpl = bytes.ReplaceAll(body, []byte(jsonField(body, "phone_number_id")), []byte(l.number))
+	return l, nil
 }
 
 type loader struct {

@@ -46,21 +46,8 @@ func TestCostPerMillionMessageEvents(t *testing.T) {
 	if msg.Event != "message" || status.Event != "status" {
 		t.Fatalf("models %v %v", msg.Event, status.Event)
 	}
-	line := func(m costModel, prefix string) costLine {
-		for _, l := range m.Lines {
-			if strings.HasPrefix(l.Item, prefix) {
-				return l
-			}
-		}
-		t.Fatalf("no line %q", prefix)
-		return costLine{}
-	}
-	near := func(what string, got, want float64) {
-		t.Helper()
-		if math.Abs(got-want) > 1e-9 {
-			t.Errorf("%s: %v, want %v", what, got, want)
-		}
-	}
+	line := func(m costModel, prefix string) costLine { return costLineOf(t, m, prefix) }
+	near := func(what string, got, want float64) { nearly(t, what, got, want) }
 	// A million deliveries through the HTTP API: $1.00.
 	near("http api", line(msg, "API Gateway").USD, 1.00)
 	// A million ingest invocations and 100,000 worker batches: 1.1 M × $0.20.
@@ -86,6 +73,26 @@ func TestCostPerMillionMessageEvents(t *testing.T) {
 		t.Errorf("a status (%v) costs no less than a message (%v)", status.USD, msg.USD)
 	}
 }
+
+// costLineOf is m's line whose item begins with prefix.
+func costLineOf(t *testing.T, m costModel, prefix string) costLine {
+	t.Helper()
+	for _, l := range m.Lines {
+		if strings.HasPrefix(l.Item, prefix) {
+			return l
+		}
+	}
+	t.Fatalf("no line %q", prefix)
+	return costLine{}
+}
+
+func nearly(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 1e-9 {
+		t.Errorf("%s: %v, want %v", what, got, want)
+	}
+}
+
 func TestItemSizeFollowsDynamoDBRules(t *testing.T) {
 	it := map[string]types.AttributeValue{
 		"pk":  &types.AttributeValueMemberS{Value: "TENANT#acme"},

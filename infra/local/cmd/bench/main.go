@@ -7,6 +7,7 @@
 //
 //	go run ./infra/local/cmd/bench [-count 3] [-quick] [-out bench-results.json]
 //	    [-load=true] [-load-only] [-deliveries 3000] [-concurrency 16] [-invocations 1000]
+//	    [-events=true] [-events-deliveries 3000] [-events-rate 100]
 //	    [-media=true] [-media-only] [-media-video-bytes 16777216] [-media-document-bytes 104857600]
 package main
 
@@ -53,16 +54,24 @@ func main() {
 	flag.IntVar(&lo.Concurrency, "concurrency", 16, "load: senders at once, and workers of the capacity loops")
 	flag.IntVar(&lo.Invocations, "invocations", 1000, "load: invocations of the ingest and messages binaries")
 	flag.IntVar(&lo.SampleEvery, "sample-every", 10, "load: measure every n-th delivery's lag to readable")
+	eo := eventsOptions{SampleEvery: 10}
+	evs := flag.Bool("events", true, "run the events section: the delivery path without and with the publisher, the webhooks' latency")
+	flag.IntVar(&eo.Deliveries, "events-deliveries", 3000, "events: deliveries at a steady rate, in each of its two runs")
+	flag.Float64Var(&eo.Rate, "events-rate", 100, "events: deliveries a second")
 	withMedia := flag.Bool("media", true, "run the media section: the media function binary copying a video and a document")
 	mediaOnly := flag.Bool("media-only", false, "run the media section only")
 	video := flag.Int64("media-video-bytes", 0, "media: the video's size (default 16 MB, Meta's limit; quick: 9 MiB)")
 	document := flag.Int64("media-document-bytes", 0, "media: the document's size (default 100 MB, Meta's limit; quick: 1 MiB)")
 	flag.Parse()
+	if !*evs || eo.Rate <= 0 {
+		eo.Deliveries = 0
+	}
 	if !*load {
 		lo.Deliveries = 0
 	}
 	if *quick {
 		lo.Deliveries, lo.Invocations = min(lo.Deliveries, 300), min(lo.Invocations, 100)
+		eo.Deliveries = min(eo.Deliveries, 300)
 	}
 	var mo mediaOptions
 	if *withMedia || *mediaOnly {
@@ -80,13 +89,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*count, *quick, *loadOnly, lo, mo, *out, os.Stdout); err != nil {
+	if err := run(*count, *quick, *loadOnly, lo, eo, mo, *out, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count int, quick, loadOnly bool, lo loadOptions, mo mediaOptions, out string, w io.Writer) error {
+func run(count int, quick, loadOnly bool, lo loadOptions, eo eventsOptions, mo mediaOptions, out string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	benchtime := "1s"
@@ -101,7 +110,7 @@ func run(count int, quick, loadOnly bool, lo loadOptions, mo mediaOptions, out s
 
 	step := func(what string) { fmt.Fprintf(os.Stderr, "bench: %s...\n", what) }
 	if loadOnly {
-		return runLoadOnly(ctx, lo, out, w, step)
+		return runLoadOnly(ctx, lo, eo, out, w, step)
 	}
 	step("ingest and its floor")
 	ingest, err := goBench(ctx, count, benchtime, "^(BenchmarkIngest|BenchmarkIngestFloor)$", "./shared/httpapi/webhook/")
@@ -156,6 +165,11 @@ func run(count int, quick, loadOnly bool, lo loadOptions, mo mediaOptions, out s
 			return err
 		}
 	}
+	if eo.Deliveries > 0 {
+		if err := res.addEvents(ctx, eo, step); err != nil {
+			return err
+		}
+	}
 	if len(mo.Files) > 0 {
 		if err := res.addMedia(ctx, mo, step); err != nil {
 			return err
@@ -167,9 +181,9 @@ func run(count int, quick, loadOnly bool, lo loadOptions, mo mediaOptions, out s
 	return write(res, out, w)
 }
 
-// runLoadOnly is -load-only: the load section and the cost model, with the
-// AWS call counts it is computed from.
-func runLoadOnly(ctx context.Context, lo loadOptions, out string, w io.Writer, step func(string)) error {
+// runLoadOnly is -load-only: the load and events sections and the cost
+// model, with the AWS call counts it is computed from.
+func runLoadOnly(ctx context.Context, lo loadOptions, eo eventsOptions, out string, w io.Writer, step func(string)) error {
 	if lo.Deliveries <= 0 {
 		return errors.New("-load-only with -load=false: nothing to run")
 	}
@@ -187,7 +201,15 @@ func runLoadOnly(ctx context.Context, lo loadOptions, out string, w io.Writer, s
 	if err := res.addLoad(ctx, lo, step); err != nil {
 		return err
 	}
-	return writeSection(res, printLoad, out, w)
+	if eo.Deliveries > 0 {
+		if err := res.addEvents(ctx, eo, step); err != nil {
+			return err
+		}
+	}
+	return writeSection(res, func(w io.Writer, r Results) {
+		printLoad(w, r)
+		printEvents(w, r)
+	}, out, w)
 }
 
 // runMediaOnly is -media-only: the media section alone.

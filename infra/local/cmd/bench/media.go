@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
@@ -123,15 +124,12 @@ func (r *Results) checkMedia(m *mediaResult) {
 // bench's own subscribed in its place, with the same filter: whatever
 // polls the media queue never copies the bench's media first.
 func runMedia(ctx context.Context, mo mediaOptions, step func(string)) (*mediaResult, error) {
-	step("media: starting the local stack")
-	l, err := startLoader(ctx, 1)
+	step("media: starting the local stack and connecting a tenant through the simulator")
+	l, err := startLoader(ctx, stack.Options{}, nil, 4)
 	if err != nil {
 		return nil, err
 	}
 	defer l.s.Stop()
-	if err := l.connect(ctx); err != nil {
-		return nil, err
-	}
 	c := l.awsClients()
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
 	topics := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(l.s.Services.SQSEndpoint) })

@@ -174,6 +174,9 @@ type Results struct {
 	// AWS bill per million events computed from it; absent with -load=false.
 	Load *loadResult  `json:"load,omitempty"`
 	Cost *costSection `json:"cost,omitempty"`
+	// Events is the events section: events per delivery, the calls they
+	// add on and off the delivery path, the latency to the webhook.
+	Events *eventsResult `json:"events,omitempty"`
 	// Media is the media function copying a video and a document; absent
 	// with -media=false.
 	Media *mediaResult `json:"media,omitempty"`
@@ -343,6 +346,7 @@ func printTable(w io.Writer, r Results) {
 		fmt.Fprintln(w)
 	}
 	printLoad(w, r)
+	printEvents(w, r)
 	printMedia(w, r)
 	for _, m := range r.Missed {
 		fmt.Fprintln(w, "missed:", m)

@@ -11,8 +11,9 @@ import (
 )
 
 // The small chaos run of make test: about 1,000 deliveries to 10 tenants
-// with faults at 5% and one SIGKILL of kapso-bridge, checked from the read
-// API. make chaos runs the full one.
+// with faults at 5% and one SIGKILL of kapso-bridge, every event POSTed to
+// a receiver that fails 5% of them and restarts once, checked from the
+// read API, the receiver and the feed. make chaos runs the full one.
 func TestSmallChaosRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos run takes about two minutes")
@@ -49,5 +50,9 @@ func TestSmallChaosRun(t *testing.T) {
 		t.Errorf("the run was not what it should be: %d deliveries, %d restarts, %d faults, %d messages checked, "+
 			"%d sends (%d taken by Kapso), %d media", res.Deliveries, res.Restarts, res.FaultsInjected, res.Messages, res.Sends,
 			res.SentByKapso, res.Media)
+	}
+	if res.EventsReceived < res.Messages || res.EventsFailedOnPurpose == 0 || res.ReceiverRestarts != cfg.ReceiverRestarts {
+		t.Errorf("the event receiver's run was not what it should be: %d events for %d messages checked, %d failed on "+
+			"purpose, %d restarts", res.EventsReceived, res.Messages, res.EventsFailedOnPurpose, res.ReceiverRestarts)
 	}
 }

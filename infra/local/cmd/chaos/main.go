@@ -7,13 +7,16 @@
 // starts it again mid-run, lets the reconciler run, and checks from the read
 // API alone that every message is stored once with its final status, that
 // every tenant is where it should be and that every dead letter is
-// explained. Some of the persons' messages carry media, fetched while the
-// simulator's media answers fail, expire or lie about their sha256: each
-// one's copy must be stored with the simulator's bytes (read back through
-// its presigned URL and hashed), or failed for an injected wrong sha256.
-// Until kapso-bridge drains the media queue itself, this process runs the
-// media worker on it. It prints its counters as "name value" lines and exits 1 on a
-// mismatch.
+// explained. Every event goes to a webhook receiver of this process that
+// fails a share of deliveries and is restarted mid-run; each stored change
+// must reach it under one event id, none without its change, and the feed
+// must hold the same ids. Some of the persons' messages carry media, fetched
+// while the simulator's media answers fail, expire or lie about their
+// sha256: each one's copy must be stored with the simulator's bytes (read
+// back through its presigned URL and hashed), or failed for an injected
+// wrong sha256. Until kapso-bridge drains the media queue itself, this
+// process runs the media worker on it. It prints its counters as "name
+// value" lines and exits 1 on a mismatch.
 package main
 
 import (
@@ -36,6 +39,10 @@ func main() {
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice (0: from the clock)")
 	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "the whole run's limit")
 	flag.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "traffic sent at once")
+	flag.Float64Var(&cfg.ReceiverFailRate, "receiver-fail-rate", cfg.ReceiverFailRate,
+		"share of event webhook deliveries the receiver answers 500")
+	flag.IntVar(&cfg.ReceiverRestarts, "receiver-restarts", cfg.ReceiverRestarts,
+		"times the event receiver is stopped and started again")
 	flag.BoolVar(&cfg.Verbose, "v", false, "print progress")
 	flag.Parse()
 	if cfg.Seed == 0 {
@@ -47,8 +54,9 @@ func main() {
 	if cfg.Verbose {
 		cfg.Progress = os.Stderr
 	}
-	fmt.Fprintf(os.Stderr, "chaos: seed %d, %d deliveries, %d tenants, fault rate %.3f, %d kills\n",
-		cfg.Seed, cfg.Deliveries, cfg.Tenants, cfg.FaultRate, cfg.Kills)
+	fmt.Fprintf(os.Stderr, "chaos: seed %d, %d deliveries, %d tenants, fault rate %.3f, %d kills; "+
+		"event receiver failing %.3f, %d restarts\n", cfg.Seed, cfg.Deliveries, cfg.Tenants, cfg.FaultRate, cfg.Kills,
+		cfg.ReceiverFailRate, cfg.ReceiverRestarts)
 	res, err := run(ctx, cfg)
 	res.print(os.Stdout)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/faults"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
@@ -43,13 +44,25 @@ type config struct {
 	// FinalReconciles is how many reconciler passes run once the traffic
 	// has settled.
 	FinalReconciles int
-	Verbose         bool
-	Progress        io.Writer
+	// ReceiverFailRate is the share of event webhook deliveries the
+	// receiver answers 500; ReceiverRestarts how often it is stopped and
+	// started again mid-traffic.
+	ReceiverFailRate float64
+	ReceiverRestarts int
+	// EventSchedule is the event webhooks' waits between attempts in the
+	// run (KB_EVENT_WEBHOOKS_SCHEDULE), for 5 s, 30 s, 2 min…
+	EventSchedule string
+	// EventsWait bounds the wait, once everything is stored, for the
+	// receiver to hold every event.
+	EventsWait time.Duration
+	Verbose    bool
+	Progress   io.Writer
 }
 
 func defaultConfig() config {
 	return config{Deliveries: 10000, Tenants: 50, FaultRate: 0.05, Kills: 2, Seed: 1, Timeout: 30 * time.Minute,
-		Concurrency: 16, TimeScale: 0.05, DupRate: 0.03, FinalReconciles: 2}
+		Concurrency: 16, TimeScale: 0.05, DupRate: 0.03, FinalReconciles: 2, ReceiverFailRate: 0.05,
+		ReceiverRestarts: 1, EventSchedule: "1s,2s,5s", EventsWait: 5 * time.Minute}
 }
 
 // result is what a run found.
@@ -92,14 +105,47 @@ type result struct {
 	MediaFaultWindows   string
 	MediaPoller         string
 	MediaRetries        int
-	Duration            time.Duration
-	Dir                 string
+	// Events: the distinct ids the receiver took and the feed lists; every
+	// POST that reached the receiver, those it failed on purpose, and the
+	// repeated deliveries of an id it had taken; deliveries it refused
+	// (bad signature, no event) and those of an id it had with another
+	// body. The mismatches: a stored inbound message without its one
+	// message.received, or with several ids; a status a send passed
+	// through without its event, or with several ids; an event of no
+	// stored change; ids in only one of the feed and the receiver.
+	EventsReceived        int
+	EventsInFeed          int
+	EventAttempts         int
+	EventsFailedOnPurpose int
+	EventDuplicates       int
+	EventsBadSignature    int
+	EventsNotEvent        int
+	EventsChangedBody     int
+	ReceiverRestarts      int
+	EventsDLQ             int
+	ReceivedMissing       int
+	ReceivedDoubled       int
+	StatusEventsMissing   int
+	StatusEventsDoubled   int
+	EventsUnfounded       int
+	FeedOnly              int
+	ReceiverOnly          int
+	Duration              time.Duration
+	Dir                   string
 }
 
 func (r result) ok() bool {
 	return r.Lost == 0 && r.Doubled == 0 && r.WrongStatus == 0 && r.DLQUnexplained == 0 && r.TenantsWrong == 0 &&
 		r.Unexpected == 0 && r.SendsUnresolved == 0 && r.SendsMismatched == 0 && r.SendsRefused == 0 &&
-		r.MediaWrong == 0 && r.Deliveries > 0
+		r.MediaWrong == 0 && r.Deliveries > 0 && r.eventsOK()
+}
+
+// eventsOK: every change reached the receiver under one id, no event came
+// without its change, and the feed holds the receiver's ids.
+func (r result) eventsOK() bool {
+	return r.EventsReceived > 0 && r.EventsBadSignature == 0 && r.EventsNotEvent == 0 && r.ReceivedMissing == 0 &&
+		r.ReceivedDoubled == 0 && r.StatusEventsMissing == 0 && r.StatusEventsDoubled == 0 && r.EventsUnfounded == 0 &&
+		r.FeedOnly == 0 && r.ReceiverOnly == 0
 }
 
 func (r result) print(w io.Writer) {
@@ -116,6 +162,13 @@ func (r result) print(w io.Writer) {
 		{"sends_unresolved", r.SendsUnresolved}, {"sends_mismatched", r.SendsMismatched}, {"sends_refused", r.SendsRefused},
 		{"media", r.Media}, {"media_stored", r.MediaStored}, {"media_failed_checksum", r.MediaFailedChecksum},
 		{"media_wrong", r.MediaWrong}, {"media_fault_windows", r.MediaFaultWindows}, {"media_poller", r.MediaPoller}, {"media_retries", r.MediaRetries},
+		{"events_received", r.EventsReceived}, {"events_in_feed", r.EventsInFeed}, {"event_attempts", r.EventAttempts},
+		{"events_failed_on_purpose", r.EventsFailedOnPurpose}, {"event_duplicates", r.EventDuplicates},
+		{"receiver_restarts", r.ReceiverRestarts}, {"events_bad_signature", r.EventsBadSignature},
+		{"events_not_event", r.EventsNotEvent}, {"events_changed_body", r.EventsChangedBody}, {"events_dlq", r.EventsDLQ},
+		{"received_missing", r.ReceivedMissing}, {"received_doubled", r.ReceivedDoubled},
+		{"status_events_missing", r.StatusEventsMissing}, {"status_events_doubled", r.StatusEventsDoubled},
+		{"events_unfounded", r.EventsUnfounded}, {"events_feed_only", r.FeedOnly}, {"events_receiver_only", r.ReceiverOnly},
 		{"duration_s", fmt.Sprintf("%.1f", r.Duration.Seconds())},
 	} {
 		fmt.Fprintf(w, "%s %v\n", l.k, l.v)
@@ -166,6 +219,13 @@ type chaos struct {
 	media       *mediaRun
 	tenants     []*tenant
 	faultPath   string
+	// recv is the SaaS's event webhook endpoint.
+	recv *receiver
+	// What verify read: every expected message, the messages stored, and
+	// every send at its end.
+	checked    map[string]*expected
+	stored     map[string]storedMessage
+	finalSends map[string]sendView
 }
 
 func (c *chaos) logf(format string, args ...any) {
@@ -254,6 +314,18 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		_ = simSrv.Close()
 	}()
 
+	secret, err := bridgeevents.NewSecret()
+	if err != nil {
+		return res, err
+	}
+	if c.recv, err = newReceiver(secret, cfg.ReceiverFailRate, cfg.Seed); err != nil {
+		return res, err
+	}
+	if err := c.recv.start(); err != nil {
+		return res, err
+	}
+	defer c.recv.stop()
+
 	c.br = &bridge{bin: bin, url: bridgeURL, logPath: filepath.Join(c.dir, "kapso-bridge.log"),
 		env: append(os.Environ(),
 			"PORT="+strconv.Itoa(port), "PUBLIC_BASE_URL="+bridgeURL,
@@ -266,7 +338,11 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 			"KB_DYNAMODB_ENDPOINT="+svc.DynamoDBEndpoint, "KB_SQS_ENDPOINT="+svc.SQSEndpoint,
 			"KB_FAULT_RATE="+strconv.FormatFloat(cfg.FaultRate, 'f', -1, 64),
 			"KB_FAULT_SEED="+strconv.FormatUint(cfg.Seed, 10), "KB_FAULT_LOG="+c.faultPath,
-			"KB_QUEUE_VISIBILITY=15s", "KB_POLLERS=4", "KB_AWS_RETRY_MAX_BACKOFF=200ms")}
+			"KB_QUEUE_VISIBILITY=15s", "KB_POLLERS=4", "KB_AWS_RETRY_MAX_BACKOFF=200ms",
+			// Every event POSTed to the receiver, retried on a schedule of
+			// seconds.
+			"EVENTS_WEBHOOK_URL="+c.recv.url(), "EVENTS_WEBHOOK_SECRET="+secret,
+			"KB_EVENT_WEBHOOKS_SCHEDULE="+cfg.EventSchedule)}
 	c.logf("starting kapso-bridge at %s", bridgeURL)
 	if err := c.br.start(ctx); err != nil {
 		return res, err

@@ -197,6 +197,7 @@ func (c *chaos) verifySends(ctx context.Context, res *result, note func(string, 
 	if err != nil {
 		return err
 	}
+	c.finalSends = views
 	withWAMID := 0
 	for id, v := range views {
 		switch {

@@ -53,6 +53,29 @@ func (c *chaos) traffic(ctx context.Context) error {
 			}
 		}
 	}()
+	// The event receiver goes down and comes back, between the kills.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for k := 1; k <= c.cfg.ReceiverRestarts; k++ {
+			at := target * (2*k - 1) / (4 * c.cfg.ReceiverRestarts)
+			for c.deliveries() < at && !stopped.Load() && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if stopped.Load() || ctx.Err() != nil {
+				return
+			}
+			down := time.Duration(500+c.intn(1500)) * time.Millisecond
+			c.logf("event receiver down for %s", down)
+			if err := c.recv.restart(ctx, down); err != nil {
+				select {
+				case killErr <- err:
+				default:
+				}
+				return
+			}
+		}
+	}()
 	// The reconciler runs during the traffic too, as its schedule would.
 	// The child's own ticker is off: each pass re-reads every number's last
 	// ten minutes, the whole of a run, so a ticking reconciler would never

@@ -121,7 +121,7 @@ func (c *chaos) quiet(ctx context.Context) error {
 	lastLog := time.Now()
 	for {
 		if time.Since(lastLog) > 5*time.Second {
-			n, err := c.inQueues(ctx)
+			n, err := c.inQueues(ctx, workQueues...)
 			c.logf("settling: %d webhook attempts, last %.0f s ago; %d messages on the queues (%v)", last,
 				time.Since(since).Seconds(), n, err)
 			lastLog = time.Now()
@@ -137,7 +137,7 @@ func (c *chaos) quiet(ctx context.Context) error {
 		if time.Since(since) < calm {
 			continue
 		}
-		if n, err := c.inQueues(ctx); err != nil || n > 0 {
+		if n, err := c.inQueues(ctx, workQueues...); err != nil || n > 0 {
 			since = time.Now().Add(-calm + time.Second)
 			continue
 		}
@@ -153,11 +153,15 @@ func (c *chaos) queueURL(ctx context.Context, name string) (string, error) {
 	return aws.ToString(out.QueueUrl), nil
 }
 
-// inQueues counts the messages on the work queues, in flight and delayed
+// workQueues are the queues of the delivery pipeline, the media copies
 // included.
-func (c *chaos) inQueues(ctx context.Context) (int, error) {
+var workQueues = []string{"lifecycle", "messages", "outbound", "media"}
+
+// inQueues counts the messages on the queues named, in flight and delayed
+// included.
+func (c *chaos) inQueues(ctx context.Context, names ...string) (int, error) {
 	total := 0
-	for _, q := range []string{"lifecycle", "messages", "outbound", "media"} {
+	for _, q := range names {
 		u, err := c.queueURL(ctx, q)
 		if err != nil {
 			return 0, err
@@ -231,6 +235,13 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 		}
 	}
 	c.expect.mu.Unlock()
+	c.checked = map[string]*expected{}
+	for _, exp := range byTenant {
+		for w, e := range exp {
+			c.checked[w] = e
+		}
+	}
+	c.stored = map[string]storedMessage{}
 
 	verified := map[string]bool{} // WAMIDs found whole and right
 	var vmu sync.Mutex
@@ -282,6 +293,9 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 			}
 			mu.Lock()
 			res.Messages++
+			if st == http.StatusOK {
+				c.stored[w] = storedMessage{tenant: t.ID, direction: view.Direction, status: view.Status, known: view.Type != ""}
+			}
 			mu.Unlock()
 			ok := true
 			switch {
@@ -330,7 +344,10 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 	if err := c.verifyMedia(ctx, res, note); err != nil {
 		return err
 	}
-	return c.explainDLQs(ctx, res, verified, note)
+	if err := c.explainDLQs(ctx, res, verified, note); err != nil {
+		return err
+	}
+	return c.verifyEvents(ctx, res, note)
 }
 
 func keys(m map[string]bool) []string {

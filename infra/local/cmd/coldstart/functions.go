@@ -123,6 +123,7 @@ func settings(stubURL string) map[string]string {
 		config.EventWebhooksQueueURL.Name: stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.ID,
 		config.EventWebhooksDLQURL.Name:   stubURL + "/" + accountID + "/kapso-bridge-" + schema.EventWebhooks.DLQID(),
 		config.MediaQueueURL.Name:         stubURL + "/" + accountID + "/kapso-bridge-" + schema.Media.ID,
+		config.MediaDLQURL.Name:           stubURL + "/" + accountID + "/kapso-bridge-" + schema.Media.DLQID(),
 		config.MediaBucket.Name:           "kapso-bridge-" + schema.MediaBucket.ID,
 		config.KapsoMetaBaseURL.Name:      stubURL + "/meta/whatsapp",
 		config.KapsoAPIBaseURL.Name:       stubURL + "/platform/v1",

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/smithy-go/middleware"
@@ -33,6 +34,10 @@ const (
 	envPollers = "KB_POLLERS"
 	// envRetryBackoff (a duration) caps the AWS SDK's wait between retries.
 	envRetryBackoff = "KB_AWS_RETRY_MAX_BACKOFF"
+	// envEventWebhooksSchedule (durations, comma-separated) replaces the
+	// event webhooks' waits between attempts, so a run sees every event
+	// through its retries in seconds.
+	envEventWebhooksSchedule = "KB_EVENT_WEBHOOKS_SCHEDULE"
 )
 
 // FaultsPath is the local server's route answering the injected faults.
@@ -66,6 +71,13 @@ func applyExternal(o *stack.Options, getenv func(string) string) (func(), error)
 			return closeAll, fmt.Errorf("%s=%q: want a positive duration", envRetryBackoff, v)
 		}
 		o.AWSRetryMaxBackoff = d
+	}
+	if v := getenv(envEventWebhooksSchedule); v != "" {
+		schedule, err := parseSchedule(v)
+		if err != nil {
+			return closeAll, fmt.Errorf("%s=%q: %w", envEventWebhooksSchedule, v, err)
+		}
+		o.EventWebhooksSchedule = schedule
 	}
 	rateText := getenv(envFaultRate)
 	if rateText == "" {
@@ -105,4 +117,18 @@ func applyExternal(o *stack.Options, getenv func(string) string) (func(), error)
 	}
 	o.DevRoutes["GET "+FaultsPath] = inj.Handler()
 	return closeAll, nil
+}
+
+// parseSchedule reads waits between attempts: whole seconds, as SQS holds a
+// message back, from 1 s to its 12 hours.
+func parseSchedule(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d < time.Second || d > 12*time.Hour || d%time.Second != 0 {
+			return nil, fmt.Errorf("want whole seconds from 1s to 12h, comma-separated")
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

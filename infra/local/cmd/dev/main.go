@@ -238,6 +238,11 @@ func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
 	if topic := s.Topics[schema.EventsTopic.ID]; topic != "" {
 		fmt.Fprint(&b, events(topic, s.SQSEndpoint, v[config.BridgeAPIToken.Name], s.URL))
 	}
+	if bucket := s.Buckets[schema.MediaBucket.ID]; bucket != "" {
+		fmt.Fprintf(&b, "Media bucket %s (S3 on fauxqs at %s, by path): the media worker copies every photo, voice note,\n"+
+			"video, document and sticker a person sends into it; the API's media.url links a copy for %s\n",
+			bucket, s.SQSEndpoint, cmp.Or(v[config.MediaURLTTL.Name], config.MediaURLTTL.Default))
+	}
 	switch {
 	case dbPath != "":
 		fmt.Fprintf(&b, "DynamoDB's data is kept in %s across restarts (make dev-reset deletes it); "+
@@ -269,9 +274,12 @@ func walkthrough(s *stack.Stack, v map[string]string, dbPath string) string {
    through the simulator's Meta proxy, it ends read; the app page has a send form under each conversation:
    curl -s -X POST %[1]s/v1/tenants/acme/messages -H 'Authorization: Bearer %[2]s' \
      -H 'Idempotency-Key: hello-1' -d '{"to":"+16505551234","type":"text","text":{"body":"Olá!"}}'
+7. Make the person send a photo (or "document", "audio", "sticker"): copied into the media bucket, it shows
+   inline on the app page, and the message's media.url (GET /v1/tenants/acme/messages/<wamid>) fetches it:
+   curl -s -X POST %[3]s/_sim/numbers/<phone_number_id>/messages -d '{"type":"image","text":"o bolo"}'
 
 %[5]s reconcile runs a reconciler pass now; %[5]s redrive QUEUE=messages (lifecycle, outbound,
-event-webhooks) moves dead letters back. They and sendevent find this stack by PORT alone. Ctrl-C stops
+event-webhooks, media) moves dead letters back. They and sendevent find this stack by PORT alone. Ctrl-C stops
 everything.
 `, s.URL, v[config.BridgeAPIToken.Name], cmp.Or(s.SimURL, "<the simulator, with make dev's default Kapso>"), sendevent, mk)
 	b.WriteString(webhooks(v, mk))

@@ -156,6 +156,29 @@ func TestBannerSaysHowToSubscribeToTheEvents(t *testing.T) {
 	}
 }
 
+// The walkthrough names the media bucket on fauxqs and how to make a
+// person send a photo.
+func TestWalkthroughNamesTheMediaBucket(t *testing.T) {
+	settings, _ := stack.Resolve(func(string) string { return "" })
+	s := &stack.Stack{URL: "http://127.0.0.1:8080", SimURL: "http://127.0.0.1:8090", SQSEndpoint: "http://127.0.0.1:4566",
+		Env: env(nil), Buckets: map[string]string{schema.MediaBucket.ID: "kb-local-media"}}
+	w := walkthrough(s, settings, "")
+	for _, want := range []string{
+		"Media bucket kb-local-media (S3 on fauxqs at http://127.0.0.1:4566, by path)",
+		"media.url links a copy for 15m",
+		`curl -s -X POST http://127.0.0.1:8090/_sim/numbers/<phone_number_id>/messages -d '{"type":"image","text":"o bolo"}'`,
+		"event-webhooks, media) moves dead letters back",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("walkthrough lacks %q:\n%s", want, w)
+		}
+	}
+	s.Buckets = nil
+	if w := walkthrough(s, settings, ""); strings.Contains(w, "Media bucket") {
+		t.Errorf("a stack without the bucket names one:\n%s", w)
+	}
+}
+
 // The walkthrough says where the events go, with the secret that signs
 // them; or, when they go nowhere, how to receive them with make autoreply.
 func TestWalkthroughTellsWhereTheEventsGo(t *testing.T) {
@@ -174,7 +197,7 @@ func TestWalkthroughTellsWhereTheEventsGo(t *testing.T) {
 	})
 	w = walkthrough(s, settings, "")
 	if !strings.Contains(w, "Every event is POSTed to http://127.0.0.1:9000/hooks, signed with EVENTS_WEBHOOK_SECRET="+secret) ||
-		!strings.Contains(w, "make PORT=18080 redrive QUEUE=messages (lifecycle, outbound,\nevent-webhooks)") {
+		!strings.Contains(w, "make PORT=18080 redrive QUEUE=messages (lifecycle, outbound,\nevent-webhooks, media)") {
 		t.Errorf("with EVENTS_WEBHOOK_URL:\n%s", w)
 	}
 }

@@ -82,7 +82,7 @@ func queueIDs() []string {
 	return ids
 }
 
-const usage = "usage: redrive -queue lifecycle|messages|outbound|event-webhooks [-aws [-stack NAME]] [-endpoint URL] [-source-url URL] [-dlq-url URL] [-max N] [-timeout D]"
+const usage = "usage: redrive -queue lifecycle|messages|outbound|event-webhooks|media [-aws [-stack NAME]] [-endpoint URL] [-source-url URL] [-dlq-url URL] [-max N] [-timeout D]"
 
 func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)

@@ -59,7 +59,7 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "-queue is required (lifecycle|messages|outbound|event-webhooks)"},
+		{nil, "-queue is required (lifecycle|messages|outbound|event-webhooks|media)"},
 		{[]string{"-queue", ""}, "-queue is required"},
 		{[]string{"-queue", "orders"}, `unknown queue "orders": want lifecycle|messages|outbound|event-webhooks`},
 		{[]string{"-queue", "lifecycle-dlq"}, "unknown queue"},
