@@ -14,8 +14,8 @@
 // while the simulator's media answers fail, expire or lie about their
 // sha256: each one's copy must be stored with the simulator's bytes (read
 // back through its presigned URL and hashed), or failed for an injected
-// wrong sha256. Until kapso-bridge drains the media queue itself, this
-// process runs the media worker on it. It prints its counters as "name
+// wrong sha256; kapso-bridge's media worker copies them (should nothing
+// drain the media queue, this process runs the worker on it). It prints its counters as "name
 // value" lines and exits 1 on a mismatch.
 package main
 
