@@ -124,9 +124,13 @@ func TestAnalyzeRealAdapters(t *testing.T) {
 		// Events go in PublishBatch calls, which sns:Publish allows.
 		"snstopic.Publisher.Publish": {Ops: ops("sns:Publish")},
 		// A put is one PutObject or a multipart upload, aborted, or the
-		// object deleted, when it fails; a URL is a presigned GetObject.
-		"s3media.Objects.Put":        {Ops: ops("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")},
-		"s3media.Objects.PresignGet": {Ops: ops("s3:GetObject")},
+		// object deleted, when it fails; a URL is a presigned GetObject,
+		// signed with the function's own credentials or with a session of
+		// the read role it assumes for the key's tenant.
+		"s3media.Objects.Put":            {Ops: ops("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")},
+		"s3media.Objects.PresignGet":     {Calls: []Call{{"reads", "PresignGet"}}},
+		"s3media.OwnReads.PresignGet":    {Ops: ops("s3:GetObject")},
+		"s3media.TenantReads.PresignGet": {Ops: ops("s3:GetObject", "sts:AssumeRole")},
 		// A message's copy of its media, with its retry item, in one
 		// transaction.
 		"dynamo.Messages.SetMedia": {Ops: ops("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},

@@ -159,7 +159,7 @@ var objectKeys = map[config.Function]struct {
 	actions         []string
 }{
 	// The tenant API writes only the files tenants upload (a failed put
-	// aborts or deletes what it began); it reads, to presign, any object.
+	// aborts or deletes what it began); it reads no object itself.
 	config.TenantAPI: {"*/*/uploads/*", media.UploadKey("tenant", "123", "ab12"),
 		[]string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"}},
 }
@@ -182,12 +182,14 @@ type resources struct {
 	queues  map[string]string       // construct name by URL
 	topics  map[string]schema.Topic // by ARN
 	buckets map[string]schema.Bucket
-	secrets map[string]secret // by ARN
+	secrets map[string]secret      // by ARN
+	roles   map[string]assumedRole // by ARN
 }
 
 func newResources() resources {
 	r := resources{vars: map[string]string{}, tables: map[string]schema.Table{}, queues: map[string]string{},
-		topics: map[string]schema.Topic{}, buckets: map[string]schema.Bucket{}, secrets: map[string]secret{}}
+		topics: map[string]schema.Topic{}, buckets: map[string]schema.Bucket{}, secrets: map[string]secret{},
+		roles: map[string]assumedRole{}}
 	for _, t := range schema.Tables {
 		name := "KapsoBridge-" + pascal(t.ID) + "Table"
 		r.vars[t.EnvVar], r.tables[name] = name, t
@@ -209,6 +211,10 @@ func newResources() resources {
 	for _, s := range secrets {
 		arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:KapsoBridge/" + s.Name
 		r.vars[s.Setting.ARNVar()], r.secrets[arn] = arn, s
+	}
+	for _, ar := range assumedRoles() {
+		arn := "arn:aws:iam::123456789012:role/KapsoBridge-" + ar.ID
+		r.vars[ar.Setting.Name], r.roles[arn] = arn, ar
 	}
 	for _, s := range config.Settings {
 		if _, ok := r.vars[s.Name]; !ok && !s.Secret {
@@ -247,7 +253,11 @@ func (g grants) add(resource string, actions ...string) {
 // can call resolved to the AWS operations its source performs, on the
 // table it was given or the queues its holder sends to; the secrets it
 // reads at start-up; and the fixed grants above.
-func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
+//
+// An adapter that assumes a role (sts:AssumeRole on the role whose ARN it
+// holds) performs its other operations with that role's sessions, never
+// with its function's role: those are the role's grants, in roles.
+func derivedGrants(t *testing.T, as awsaccess.Adapters, f function, roles map[string]grants) grants {
 	t.Helper()
 	res := newResources()
 	read := map[string]bool{}
@@ -278,10 +288,25 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	}
 	uses := found.Uses
 
-	g := grants{}
+	fg := grants{}
 	for _, u := range uses {
+		g := fg
+		if slices.Contains(u.Ops, awsaccess.Op{Action: "sts:AssumeRole"}) {
+			role, ok := res.roles[stringField(u.Value, "roleARN")]
+			if !ok {
+				t.Errorf("%s: %s at %s assumes %q, which is no role of the stack", f.Name, u.Adapter, u.Path, stringField(u.Value, "roleARN"))
+				continue
+			}
+			fg.add(role.ID, "sts:AssumeRole")
+			if roles[role.ID] == nil {
+				roles[role.ID] = grants{}
+			}
+			g = roles[role.ID]
+		}
 		for _, op := range u.Ops {
 			switch service, _, _ := strings.Cut(op.Action, ":"); service {
+			case "sts":
+				// Counted above, on the role the adapter holds.
 			case "dynamodb":
 				table, ok := res.tables[stringField(u.Value, "Table")]
 				if !ok {
@@ -363,7 +388,7 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 			continue
 		}
 		for _, op := range secretOps {
-			g.add(pascal(s.Name)+"Secret", op.Action)
+			fg.add(pascal(s.Name)+"Secret", op.Action)
 		}
 	}
 
@@ -371,42 +396,47 @@ func derivedGrants(t *testing.T, as awsaccess.Adapters, f function) grants {
 	for name := range read {
 		for _, tb := range schema.Tables {
 			r := pascal(tb.ID) + "Table"
-			touched := slices.ContainsFunc(sortedKeys(g), func(k string) bool { return k == r || strings.HasPrefix(k, r+"/") })
+			touched := slices.ContainsFunc(sortedKeys(fg), func(k string) bool { return k == r || strings.HasPrefix(k, r+"/") })
 			if name == tb.EnvVar && !touched {
 				t.Errorf("%s reads %s but calls nothing on the table", f.Name, name)
 			}
 		}
 		for _, tp := range schema.Topics {
-			if name == tp.EnvVar && g[pascal(tp.ID)+"Topic"] == nil {
+			if name == tp.EnvVar && fg[pascal(tp.ID)+"Topic"] == nil {
 				t.Errorf("%s reads %s but publishes nothing on the topic", f.Name, name)
 			}
 		}
 		for _, b := range schema.Buckets {
 			r := pascal(b.ID) + "Bucket/"
-			if name == b.EnvVar && !slices.ContainsFunc(sortedKeys(g), func(k string) bool { return strings.HasPrefix(k, r) }) {
+			if name == b.EnvVar && !slices.ContainsFunc(sortedKeys(fg), func(k string) bool { return strings.HasPrefix(k, r) }) {
 				t.Errorf("%s reads %s but calls nothing on the bucket", f.Name, name)
 			}
 		}
+		for _, ar := range assumedRoles() {
+			if name == ar.Setting.Name && fg[ar.ID] == nil {
+				t.Errorf("%s reads %s but assumes no role through it", f.Name, name)
+			}
+		}
 		for _, q := range schema.Queues {
-			if name == q.EnvVar && g[pascal(q.ID)+"Queue"] == nil {
+			if name == q.EnvVar && fg[pascal(q.ID)+"Queue"] == nil {
 				t.Errorf("%s reads %s but sends nothing to the queue", f.Name, name)
 			}
-			if name == q.DLQEnvVar() && g[pascal(q.ID)+"DeadLetterQueue"] == nil {
+			if name == q.DLQEnvVar() && fg[pascal(q.ID)+"DeadLetterQueue"] == nil {
 				t.Errorf("%s reads %s but calls nothing on the queue", f.Name, name)
 			}
 		}
 	}
 
 	if c := f.Consumes; c != nil {
-		g.add(pascal(c.Queue.ID)+"Queue", eventSourceGrants...)
+		fg.add(pascal(c.Queue.ID)+"Queue", eventSourceGrants...)
 	}
 	if s := f.Stream; s != nil {
-		g.add(pascal(s.Table.ID)+"Table/stream", streamSourceGrants...)
-		g.add("DataKey", kmsForReads...)
+		fg.add(pascal(s.Table.ID)+"Table/stream", streamSourceGrants...)
+		fg.add("DataKey", kmsForReads...)
 	}
-	g.add(pascal(string(f.Name))+"Logs", lambdaGrants...)
-	g.add("*", xrayGrants...)
-	return g
+	fg.add(pascal(string(f.Name))+"Logs", lambdaGrants...)
+	fg.add("*", xrayGrants...)
+	return fg
 }
 
 // stringField reads a string field, exported or not ("bucket" is also
@@ -475,12 +505,10 @@ func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range functions {
-		want := derivedGrants(t, as, f)
-		role := pascal(string(f.Name)) + "Role"
+	compare := func(role string, want grants) {
 		got := policyGrants(t, role)
 		for _, r := range sortedKeys(want) {
-			t.Logf("%s %s: %s", f.Name, r, strings.Join(want[r], " "))
+			t.Logf("%s %s: %s", role, r, strings.Join(want[r], " "))
 		}
 		for _, r := range sortedKeys(merge(got, want)) {
 			if surplus := minus(got[r], want[r]); len(surplus) > 0 {
@@ -491,6 +519,27 @@ func TestRolesGrantExactlyWhatTheCodeCalls(t *testing.T) {
 			}
 		}
 	}
+	roles := map[string]grants{}
+	for _, f := range functions {
+		compare(pascal(string(f.Name))+"Role", derivedGrants(t, as, f, roles))
+	}
+	// Each assumed role grants exactly what its sessions are used for.
+	for _, ar := range assumedRoles() {
+		compare(ar.ID, roles[ar.ID])
+	}
+}
+
+// assumedRoles are the roles the functions assume.
+func assumedRoles() []assumedRole {
+	var out []assumedRole
+	for _, f := range functions {
+		for _, a := range f.Access {
+			if a.Role != nil {
+				out = append(out, *a.Role)
+			}
+		}
+	}
+	return out
 }
 
 func merge(a, b map[string][]string) map[string][]string {

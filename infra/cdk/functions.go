@@ -49,10 +49,40 @@ type access struct {
 	// Bucket: the grant is on the bucket's objects whose keys match Keys
 	// (an IAM pattern, "*" for every object); never on the bucket itself,
 	// so nothing lists its keys.
-	Bucket  *schema.Bucket
-	Keys    string
-	Secret  *secret
+	Bucket *schema.Bucket
+	Keys   string
+	Secret *secret
+	// Role: the grant is on a role the function assumes.
+	Role    *assumedRole
 	Actions []string
+}
+
+// assumedRole is a role of the stack that exactly one function assumes, to
+// act with less than its own role may: its trust names that function's
+// role alone, and its ARN reaches the function in Setting.
+type assumedRole struct {
+	ID          string // construct name of the role: "MediaReadRole"
+	Description string
+	Setting     config.Setting
+	// Access lists its grants, as a function's (no secrets, no logs).
+	Access []access
+}
+
+// mediaReadRole reads any object of the media bucket. The tenant API
+// presigns a tenant's media GETs with a session of it whose session policy
+// allows only that tenant's prefix: a presigned URL acts with its signer's
+// permissions when it is used, so the URL reads nothing else, and the
+// tenant API's own role reads no object at all.
+var mediaReadRole = assumedRole{
+	ID:          "MediaReadRole",
+	Description: "Lets the tenantapi function presign GETs of one tenant's media, through a session policy of the tenant's prefix",
+	Setting:     config.MediaReadRoleARN,
+	Access:      []access{onObjects(schema.MediaBucket, "*", "s3:GetObject")},
+}
+
+// assume lets a function assume r.
+func assume(r assumedRole) access {
+	return access{Role: &r, Actions: []string{"sts:AssumeRole"}}
 }
 
 func onTable(t schema.Table, actions ...string) access {
@@ -187,9 +217,10 @@ var functions = []function{
 			// The feed of events, read: a tenant's partition or the whole
 			// stack's, from the table itself (the publisher appends).
 			onTable(schema.Events, "dynamodb:Query"),
-			// A presigned GET acts with its signer's permissions when it is
-			// used: a received message's media or an upload, any object.
-			onObjects(schema.MediaBucket, "*", "s3:GetObject"),
+			// Its media URLs: each tenant's presigned through a session of
+			// the read role scoped to the tenant's prefix; it reads no
+			// object itself.
+			assume(mediaReadRole),
 			// A tenant's upload, written only under the uploads keys: one
 			// PutObject or a multipart upload, aborted or deleted when it
 			// fails.

@@ -58,6 +58,11 @@ func (b *bridge) addFunction(f function) {
 		Description: jsii.String("Runs the " + string(f.Name) + " function"),
 	})
 	logGroup.GrantWrite(role)
+	for _, a := range f.Access {
+		if a.Role != nil {
+			b.addAssumedRole(*a.Role, role)
+		}
+	}
 	for _, st := range b.statements(f) {
 		role.AddToPrincipalPolicy(st)
 	}
@@ -222,6 +227,8 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 			}
 		case a.Secret != nil:
 			resources = append(resources, b.secrets[a.Secret.Name].SecretArn())
+		case a.Role != nil:
+			resources = append(resources, b.roles[a.Role.ID].RoleArn())
 		}
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(a.Actions...),
@@ -242,6 +249,25 @@ func (b *bridge) statements(f function) []awsiam.PolicyStatement {
 		}))
 	}
 	return out
+}
+
+// addAssumedRole builds r, which only assumer may assume, with exactly its
+// grants, and gives its ARN to the functions reading r.Setting. Sessions
+// last an hour at most whatever the role allows: assuming it from a
+// function's role is role chaining.
+func (b *bridge) addAssumedRole(r assumedRole, assumer awsiam.Role) {
+	if _, ok := b.roles[r.ID]; ok {
+		panic(fmt.Sprintf("role %s is assumed by a second function: its trust names one", r.ID))
+	}
+	role := awsiam.NewRole(b.stack, jsii.String(r.ID), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewArnPrincipal(assumer.RoleArn()),
+		Description: jsii.String(r.Description),
+	})
+	for _, st := range b.statements(function{Access: r.Access}) {
+		role.AddToPrincipalPolicy(st)
+	}
+	b.roles[r.ID] = role
+	b.values[r.Setting.Name] = role.RoleArn()
 }
 
 // addSchedule runs fn on the reconcileSchedule expression through EventBridge

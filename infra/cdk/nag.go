@@ -29,19 +29,14 @@ func (b *bridge) suppressFindings() {
 			continue
 		}
 		reason := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
-		appliesTo := []any{"Resource::*"}
-		if objects := objectGrantsOf(f); len(objects) > 0 {
-			reason += "a bucket's objects are named by a key pattern, as their keys (tenant, number, media id or " +
-				"SHA-256) are only known at run time, and the pattern names no other bucket's objects nor the bucket itself; "
-			for _, o := range objects {
-				// Exactly this pattern on exactly this bucket: another
-				// pattern a role gains is reported until it is reasoned.
-				keys := strings.ReplaceAll(regexp.QuoteMeta(o.Keys), "/", `\/`)
-				appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{
-					Regex: jsii.String(`/^Resource::<` + pascal(o.Bucket.ID) + `Bucket[0-9A-F]{8}\.Arn>\/` + keys + `$/`)})
+		keys, patterns := objectWildcards(f.Access)
+		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5", reason+keys+"every other statement names its resources.",
+			append([]any{"Resource::*"}, patterns...)...)
+		for _, a := range f.Access {
+			if keys, patterns := objectWildcards(roleAccess(a)); len(patterns) > 0 {
+				suppress(b.roles[a.Role.ID], "AwsSolutions-IAM5", keys+"every other statement names its resources.", patterns...)
 			}
 		}
-		suppress(b.functions[f.Name].Role(), "AwsSolutions-IAM5", reason+"every other statement names its resources.", appliesTo...)
 	}
 	suppress(b.api, "AwsSolutions-APIG4",
 		"Requests are authenticated in the functions: webhooks by their HMAC signatures, /v1 by the bridge "+
@@ -59,11 +54,40 @@ func (b *bridge) suppressFindings() {
 	}
 }
 
-// objectGrantsOf lists f's grants on a bucket's objects, one per bucket
+// roleAccess is the grants of the role a grant assumes (none for another
+// grant).
+func roleAccess(a access) []access {
+	if a.Role == nil {
+		return nil
+	}
+	return a.Role.Access
+}
+
+// objectWildcards is the reason for, and the exact resource patterns of,
+// the key patterns of grants on a bucket's objects ("" and none when
+// there are none).
+func objectWildcards(grants []access) (string, []any) {
+	objects := objectGrantsOf(grants)
+	if len(objects) == 0 {
+		return "", nil
+	}
+	var appliesTo []any
+	for _, o := range objects {
+		// Exactly this pattern on exactly this bucket: another pattern a
+		// role gains is reported until it is reasoned.
+		keys := strings.ReplaceAll(regexp.QuoteMeta(o.Keys), "/", `\/`)
+		appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{
+			Regex: jsii.String(`/^Resource::<` + pascal(o.Bucket.ID) + `Bucket[0-9A-F]{8}\.Arn>\/` + keys + `$/`)})
+	}
+	return "a bucket's objects are named by a key pattern, as their keys (tenant, number, media id or " +
+		"SHA-256) are only known at run time, and the pattern names no other bucket's objects nor the bucket itself; ", appliesTo
+}
+
+// objectGrantsOf lists the grants on a bucket's objects, one per bucket
 // and key pattern.
-func objectGrantsOf(f function) []access {
+func objectGrantsOf(grants []access) []access {
 	var out []access
-	for _, a := range f.Access {
+	for _, a := range grants {
 		if a.Bucket != nil && !slices.ContainsFunc(out, func(o access) bool { return o.Bucket.ID == a.Bucket.ID && o.Keys == a.Keys }) {
 			out = append(out, a)
 		}

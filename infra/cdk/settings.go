@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 )
 
 // Settings are the deployment's knobs: the settings of shared/config that
@@ -175,8 +176,10 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 	// A presigned URL also dies with the function's temporary credentials,
 	// which last hours, so a longer TTL would promise what S3 does not keep.
 	if s.MediaURLTTL, err = time.ParseDuration(raw[config.MediaURLTTL.Context]); err != nil ||
-		s.MediaURLTTL <= 0 || s.MediaURLTTL > 12*time.Hour {
-		problems = append(problems, fmt.Sprintf("%s must be a Go duration from 1s to 12h (15m, 1h), got %q",
+		s.MediaURLTTL <= 0 || s.MediaURLTTL > s3media.MaxReadRoleURLTTL {
+		// A URL is signed with a session of the media read role, which
+		// lasts an hour at most (role chaining) and must outlast it.
+		problems = append(problems, fmt.Sprintf("%s must be a Go duration from 1s to 45m (15m, 30m), got %q",
 			config.MediaURLTTL.Context, raw[config.MediaURLTTL.Context]))
 	}
 	if len(problems) > 0 {

@@ -53,7 +53,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
-		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "24h", "eventsWebhookUrl": "http://saas.example.com/events",
+		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "46m", "eventsWebhookUrl": "http://saas.example.com/events",
 		"eventsRetentionDays": "0",
 	}), noEnv)
 	if err == nil {
@@ -66,7 +66,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
-		"mediaUrlTtl must be a Go duration from 1s to 12h",
+		"mediaUrlTtl must be a Go duration from 1s to 45m",
 		"eventsWebhookUrl must be an absolute https URL", "eventsRetentionDays must be a positive integer",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -162,6 +162,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
 		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
 		{"mediaUrlTtl", "MEDIA_URL_TTL", "5m", func(s Settings) any { return s.MediaURLTTL }, 5 * time.Minute},
+		{"mediaUrlTtl", "MEDIA_URL_TTL", "45m", func(s Settings) any { return s.MediaURLTTL }, 45 * time.Minute},
 		{"eventsWebhookUrl", "EVENTS_WEBHOOK_URL", "https://e.example/hook", func(s Settings) any { return s.EventsWebhookURL }, "https://e.example/hook"},
 		{"eventsRetentionDays", "EVENTS_RETENTION_DAYS", "7", func(s Settings) any { return s.EventsRetentionDays }, 7},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -57,9 +58,11 @@ type bridge struct {
 	bucketKeys map[string]awskms.Key
 	accessLogs awss3.Bucket
 	secrets    map[string]awssecretsmanager.Secret
-	api        awsapigatewayv2.HttpApi
-	baseURL    *string
-	functions  map[config.Function]awslambda.Function
+	// roles are the roles functions assume, by construct name.
+	roles     map[string]awsiam.Role
+	api       awsapigatewayv2.HttpApi
+	baseURL   *string
+	functions map[config.Function]awslambda.Function
 	// values holds, by setting name, what the stack gives a function reading
 	// the setting: tables' names, queues' URLs, secrets' ARNs, deploy settings.
 	values map[string]*string
@@ -86,6 +89,7 @@ func NewKapsoBridgeStack(scope constructs.Construct, id string, props *KapsoBrid
 		buckets:     map[string]awss3.Bucket{},
 		bucketKeys:  map[string]awskms.Key{},
 		secrets:     map[string]awssecretsmanager.Secret{},
+		roles:       map[string]awsiam.Role{},
 		functions:   map[config.Function]awslambda.Function{},
 		values:      map[string]*string{},
 	}

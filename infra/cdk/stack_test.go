@@ -384,11 +384,11 @@ var wantGrants = map[string]map[string][]string{
 		"OutboundQueue": {"sqs:SendMessage"},
 		// The feed of events, read.
 		"EventsTable": {"dynamodb:Query"},
-		// Presigned GETs of any object, which act with the role's
-		// permissions; uploads written under the uploads keys only,
-		// aborted or deleted when they fail; no ListBucket.
-		"MediaBucket/*":             {"s3:GetObject"},
+		// Uploads written under the uploads keys only, aborted or deleted
+		// when they fail; no object read, no ListBucket: presigned GETs
+		// are signed with sessions of the read role.
 		"MediaBucket/*/*/uploads/*": {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"},
+		"MediaReadRole":             {"sts:AssumeRole"},
 		"MediaBucketKey":            {"kms:Decrypt", "kms:GenerateDataKey"},
 	},
 	"Redirect": {
@@ -508,6 +508,38 @@ func TestFunctionRolesGrantExactlyTheirAccess(t *testing.T) {
 	}
 }
 
+// The media read role reads any object of the bucket, with its key, and
+// nothing else; only the tenantapi function's role may assume it.
+func TestMediaReadRole(t *testing.T) {
+	if got, want := policyGrants(t, "MediaReadRole"), map[string][]string{
+		"MediaBucket/*":  {"s3:GetObject"},
+		"MediaBucketKey": {"kms:Decrypt"},
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("MediaReadRole grants:\n got %v\nwant %v", got, want)
+	}
+	_, role := one(t, "AWS::IAM::Role", "MediaReadRole")
+	if role.Properties["ManagedPolicyArns"] != nil || role.Properties["MaxSessionDuration"] != nil {
+		t.Errorf("MediaReadRole has managed policies %v or a session duration %v", role.Properties["ManagedPolicyArns"],
+			role.Properties["MaxSessionDuration"])
+	}
+	trust := list(prop(role.Properties, "AssumeRolePolicyDocument", "Statement"))
+	if len(trust) != 1 {
+		t.Fatalf("MediaReadRole trust: %v", trust)
+	}
+	st := trust[0]
+	if prop(st, "Effect") != "Allow" || render(prop(st, "Action")) != "sts:AssumeRole" ||
+		render(prop(st, "Principal", "AWS")) != "TenantapiRole" || prop(st, "Principal", "Service") != nil ||
+		prop(st, "Condition") != nil {
+		t.Errorf("MediaReadRole trust: %v, want sts:AssumeRole by TenantapiRole alone", st)
+	}
+	// No other role may assume it.
+	for name, r := range ofType("AWS::IAM::Policy") {
+		if render(r.Properties["Roles"]) != "TenantapiRole" && strings.Contains(fmt.Sprint(r.Properties), "sts:AssumeRole") {
+			t.Errorf("%s allows sts:AssumeRole", name)
+		}
+	}
+}
+
 // policyGrants collects the statements of every policy attached to a role.
 func policyGrants(t *testing.T, role string) map[string][]string {
 	t.Helper()
@@ -539,7 +571,7 @@ var wantFunctions = map[string]struct {
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
 	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_URL_TTL", "OUTBOUND_QUEUE_URL",
+		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_READ_ROLE_ARN", "MEDIA_URL_TTL", "OUTBOUND_QUEUE_URL",
 		"PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
@@ -646,6 +678,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"media KAPSO_API_KEY_SECRET_ARN":          {render(vars("media")["KAPSO_API_KEY_SECRET_ARN"]), "KapsoApiKeySecret"},
 		"media KAPSO_META_BASE_URL":               {vars("media")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
 		"tenantapi MEDIA_BUCKET":                  {render(vars("tenantapi")["MEDIA_BUCKET"]), "MediaBucket"},
+		"tenantapi MEDIA_READ_ROLE_ARN":           {render(vars("tenantapi")["MEDIA_READ_ROLE_ARN"]), "MediaReadRole"},
 		"tenantapi KAPSO_META_BASE_URL":           {vars("tenantapi")["KAPSO_META_BASE_URL"], "https://api.kapso.ai/meta/whatsapp"},
 		"reconcile MEDIA_QUEUE_URL":               {render(vars("reconcile")["MEDIA_QUEUE_URL"]), "MediaQueue"},
 	}

@@ -56,6 +56,11 @@ func startEachFunction(t *testing.T, c cfnTemplate, n int) {
 			vars[k] = "https://example.com/" + strings.ToLower(k)
 			if strings.HasSuffix(k, "_ARN") {
 				vars[k] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + k
+				for id := range c.ofType("AWS::IAM::Role") {
+					if construct(id) == render(v) {
+						vars[k] = "arn:aws:iam::123456789012:role/" + render(v)
+					}
+				}
 			}
 		}
 		b := app.Base{Env: config.Env(func(k string) string { return vars[k] }),

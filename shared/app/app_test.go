@@ -109,6 +109,8 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 		env := config.Env(func(k string) string {
 			read[k] = true
 			switch {
+			case k == config.MediaReadRoleARN.Name:
+				return "arn:aws:iam::123456789012:role/KapsoBridge-MediaReadRole"
 			case strings.HasSuffix(k, "_ARN"):
 				return "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + k
 			case unset[k]:
@@ -116,8 +118,10 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
 				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name:
 				return "7"
-			case k == config.OutboundUnconfirmedAfter.Name || k == config.MediaURLTTL.Name:
+			case k == config.OutboundUnconfirmedAfter.Name:
 				return "90m"
+			case k == config.MediaURLTTL.Name:
+				return "30m"
 			}
 			return "https://example.com/" + strings.ToLower(k)
 		})

@@ -104,6 +104,11 @@ var (
 	// objects' URLs.
 	MediaBucket = Setting{Name: schema.MediaBucket.EnvVar, Resource: true, Functions: []Function{Media, TenantAPI},
 		Help: "S3 bucket of the media of every message, under {tenant_id}/{phone_number_id}/"}
+	// The tenant API assumes it to presign each tenant's URLs, scoped to
+	// the tenant's prefix; unset (the local stack: no STS), it signs them
+	// itself. A deploy always sets it.
+	MediaReadRoleARN = Setting{Name: "MEDIA_READ_ROLE_ARN", Resource: true, Optional: true, Functions: []Function{TenantAPI},
+		Help: "IAM role the tenant API assumes, with a session policy of the tenant's prefix, to presign a tenant's media URLs"}
 	// The media worker holds a failed copy back on its queue until its next
 	// attempt; the reconciler puts a failed copy's event back on it.
 	MediaQueueURL = Setting{Name: schema.Media.EnvVar, Resource: true, Functions: []Function{Media, Reconcile},
@@ -201,7 +206,7 @@ var (
 // Settings is every setting.
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
-	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaQueueURL, MediaDLQURL,
+	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaReadRoleARN, MediaQueueURL, MediaDLQURL,
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,

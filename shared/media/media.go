@@ -12,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // State is where a message's copy of its media stands.
@@ -77,6 +79,17 @@ func UploadKey(tenantID, phoneNumberID, sha256Hex string) string {
 
 // TenantPrefix is the prefix of every object of the tenant.
 func TenantPrefix(tenantID string) string { return tenantID + "/" }
+
+// KeyTenant is the tenant whose object key is: its first segment, when
+// that is a valid tenant id (so no "*" nor "/", which would widen a grant
+// on the tenant's prefix), and something follows it.
+func KeyTenant(key string) (string, bool) {
+	tenantID, rest, ok := strings.Cut(key, "/")
+	if !ok || rest == "" || !onboarding.ValidTenantID(tenantID) {
+		return "", false
+	}
+	return tenantID, true
+}
 
 // Info is a message's copy of its media.
 type Info struct {

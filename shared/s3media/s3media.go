@@ -33,16 +33,34 @@ const cleanupTimeout = 30 * time.Second
 // Objects is media.Objects on one bucket. Objects are encrypted by the
 // bucket's default encryption: Put sets none of its own.
 type Objects struct {
-	s3      *s3.Client
-	presign *s3.PresignClient
-	bucket  string
+	s3     *s3.Client
+	bucket string
+	// reads presigns the GETs: OwnReads or TenantReads.
+	reads presigner
+}
+
+// presigner presigns GETs of the bucket's objects.
+type presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration, filename string) (string, error)
 }
 
 var _ media.Objects = (*Objects)(nil)
 
-// New is the bucket's Objects through client.
+// New is the bucket's Objects through client, presigning GETs with
+// client's own credentials.
 func New(client *s3.Client, bucket string) *Objects {
-	return &Objects{s3: client, presign: s3.NewPresignClient(client), bucket: bucket}
+	return &Objects{s3: client, bucket: bucket, reads: &OwnReads{presign: s3.NewPresignClient(client), bucket: bucket}}
+}
+
+// NewWithReadRole is the bucket's Objects through client, presigning each
+// tenant's GETs with credentials of roleARN scoped to the tenant's prefix
+// (see TenantReads).
+func NewWithReadRole(client *s3.Client, bucket string, stsClient STS, roleARN string) (*Objects, error) {
+	reads, err := NewTenantReads(s3.NewPresignClient(client), bucket, stsClient, roleARN)
+	if err != nil {
+		return nil, err
+	}
+	return &Objects{s3: client, bucket: bucket, reads: reads}, nil
 }
 
 // NewClient is kapso-bridge's S3 client. With an endpoint configured (the
@@ -175,19 +193,9 @@ func (o *Objects) Delete(ctx context.Context, key string) error {
 
 // PresignGet implements media.Objects: a SigV4 presigned GetObject, which
 // makes S3 answer the download with Content-Disposition naming filename.
+// The key must be under a tenant (media.KeyTenant).
 func (o *Objects) PresignGet(ctx context.Context, key string, ttl time.Duration, filename string) (string, error) {
-	if key == "" || ttl <= 0 {
-		return "", fmt.Errorf("presign %q: no key or no lifetime", key)
-	}
-	in := &s3.GetObjectInput{Bucket: &o.bucket, Key: &key}
-	if d := ContentDisposition(filename); d != "" {
-		in.ResponseContentDisposition = &d
-	}
-	req, err := o.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
-	if err != nil {
-		return "", fmt.Errorf("presign %s: %w", key, err)
-	}
-	return req.URL, nil
+	return o.reads.PresignGet(ctx, key, ttl, filename)
 }
 
 // maxFilename bounds a download's file name, in characters.

@@ -113,8 +113,8 @@ func (o *Objects) bucket() string {
 
 // PresignGet implements media.Objects.
 func (o *Objects) PresignGet(_ context.Context, key string, ttl time.Duration, filename string) (string, error) {
-	if key == "" || ttl <= 0 {
-		return "", fmt.Errorf("presign %s: no key or no lifetime", key)
+	if _, ok := media.KeyTenant(key); !ok || ttl <= 0 {
+		return "", fmt.Errorf("presign %q: no tenant's key or no lifetime", key)
 	}
 	q := url.Values{"expires": {strconv.FormatInt(now(o.Now).Add(ttl).Unix(), 10)}}
 	if filename != "" {

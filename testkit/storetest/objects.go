@@ -137,6 +137,16 @@ func RunObjects(t *testing.T, newObjects func(t *testing.T) Objects) {
 				}
 			}
 		},
+		// A URL is scoped to the tenant its key is under: a key under no
+		// valid tenant id would widen that scope, or name no tenant.
+		"a key under no tenant is not presigned": func(t *testing.T, o Objects) {
+			for _, key := range []string{"", "acme", "acme/", "/106540352242922/x", "*/106540352242922/x",
+				"ac*me/106540352242922/x", ".acme/106540352242922/x", "-acme/106540352242922/x"} {
+				if u, err := o.PresignGet(ctx, key, 5*time.Minute, ""); err == nil {
+					t.Errorf("presign %q: %s, want an error", key, u)
+				}
+			}
+		},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

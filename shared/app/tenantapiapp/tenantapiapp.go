@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
@@ -30,13 +31,15 @@ type Clients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
 	S3       *s3.Client
-	Secrets  config.SecretSource
+	// STS assumes the media read role, where one is set.
+	STS     *sts.Client
+	Secrets config.SecretSource
 }
 
 // NewClients builds the clients from the SDK configuration.
 func NewClients(cfg aws.Config) Clients {
 	return Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SQS: sqsqueue.NewClient(cfg), S3: s3media.NewClient(cfg),
-		Secrets: awssecrets.New(cfg)}
+		STS: sts.NewFromConfig(cfg), Secrets: awssecrets.New(cfg)}
 }
 
 // Handler builds the /v1 API and its routes.
@@ -58,6 +61,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	kapsoURL, kapsoKey := r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey)
 	outboundURL := r.String(config.OutboundQueueURL)
 	bucket, metaURL := r.String(config.MediaBucket), r.String(config.KapsoMetaBaseURL)
+	readRole := r.String(config.MediaReadRoleARN)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
@@ -66,6 +70,10 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	if readRole != "" && api.MediaURLTTL > s3media.MaxReadRoleURLTTL {
+		return nil, fmt.Errorf("tenant api: %s is %s, over the %s a URL signed through %s can last",
+			config.MediaURLTTL.Name, api.MediaURLTTL, s3media.MaxReadRoleURLTTL, config.MediaReadRoleARN.Name)
 	}
 	// Tenants, their links and connections, and the tenant lists.
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
@@ -77,7 +85,16 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
 	// Media: the bucket's copies, linked; uploads kept there, sent to
 	// Kapso's Meta proxy once, and recorded.
+	// Each tenant's URLs are signed through the read role, scoped to the
+	// tenant's prefix; without one (the local stack), by the function.
 	api.Objects = s3media.New(c.S3, bucket)
+	if readRole != "" {
+		objects, err := s3media.NewWithReadRole(c.S3, bucket, c.STS, readRole)
+		if err != nil {
+			return nil, fmt.Errorf("tenant api: %w", err)
+		}
+		api.Objects = objects
+	}
 	api.MediaSource = kapsoapi.NewMetaProxy(metaURL, "", kapsoKey, kapsoapi.WithLogger(b.Log))
 	api.Uploads = &dynamo.Uploads{DB: c.DynamoDB, Table: bridge}
 	// The feed of events the publisher appends, read.

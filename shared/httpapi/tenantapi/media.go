@@ -83,6 +83,12 @@ func (l MediaLinks) Shown(ctx context.Context, tenantID string, m messaging.Stor
 	if !ok || l.Objects == nil {
 		return m, "", nil
 	}
+	// The bucket presigns for the tenant the key is under: it must be the
+	// tenant of the path.
+	if owner, ok := media.KeyTenant(key); !ok || owner != tenantID {
+		return m, "", errs.E(errs.Internal, "could not link the media",
+			fmt.Errorf("media key %s of tenant %s's message is not under its prefix", key, tenantID))
+	}
 	u, err := l.Objects.PresignGet(ctx, key, cmp.Or(l.TTL, DefaultMediaURLTTL), m.Media.Filename)
 	if err != nil {
 		return m, "", errs.E(errs.Unavailable, "could not link the media; retry", fmt.Errorf("presign %s: %w", key, err))

@@ -219,6 +219,34 @@ func TestMessageMediaStates(t *testing.T) {
 	}
 }
 
+// A stored key under another tenant's prefix (a record gone wrong) is
+// never presigned: the URL would read that tenant's objects.
+func TestMediaKeyOfAnotherTenantIsNotLinked(t *testing.T) {
+	ctx := context.Background()
+	m := newMediaAPI(t, 0)
+	in := messaging.Message{WAMID: "wamid.img", PhoneNumberID: "111", Direction: messaging.Inbound, Type: "image",
+		Timestamp: m.now.Add(-time.Minute), From: messaging.Person{Phone: "5215512345678"},
+		Media: &messaging.Media{ID: "1001", MIMEType: "image/png"}, ConversationID: "conv-ana"}
+	if err := m.msgs.PutMessage(ctx, "acme", in, nil); err != nil {
+		t.Fatal(err)
+	}
+	key := media.ObjectKey("globex", "111", "1001")
+	if _, err := m.objects.Put(ctx, key, "image/png", bytes.NewReader(pngBytes), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.msgs.SetMedia(ctx, "acme", "wamid.img", media.Info{State: media.Stored, MIMEType: "image/png",
+		Size: int64(len(pngBytes)), SHA256: hexSHA(pngBytes), Key: key, At: m.now}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/v1/tenants/acme/messages/wamid.img", "/v1/tenants/acme/messages/wamid.img/media"} {
+		rec := m.do(http.MethodGet, p, "", nil, nil)
+		if rec.Code != http.StatusInternalServerError || rec.Header().Get("Location") != "" ||
+			strings.Contains(rec.Body.String(), "globex") || strings.Contains(rec.Body.String(), "X-Amz") {
+			t.Errorf("%s: %d %v %s", p, rec.Code, rec.Header(), rec.Body)
+		}
+	}
+}
+
 func form(t *testing.T, fields map[string]string, fileType, fileName string, file []byte) (string, []byte) {
 	t.Helper()
 	var b bytes.Buffer
