@@ -38,6 +38,8 @@ const (
 	sessionNamePrefix = "media-read-"
 	// maxSessionName is STS's bound on a role session name.
 	maxSessionName = 64
+	// assumeTimeout bounds the STS call, well inside the API's own limit.
+	assumeTimeout = 5 * time.Second
 )
 
 // STS is the one call TenantReads makes of AWS STS.
@@ -142,7 +144,9 @@ func (r *TenantReads) credentials(ctx context.Context, tenantID string, ttl time
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	out, err := r.sts.AssumeRole(ctx, &sts.AssumeRoleInput{
+	actx, cancel := context.WithTimeout(ctx, assumeTimeout)
+	defer cancel()
+	out, err := r.sts.AssumeRole(actx, &sts.AssumeRoleInput{
 		RoleArn:         &r.roleARN,
 		RoleSessionName: aws.String(SessionName(tenantID)),
 		DurationSeconds: aws.Int32(sessionSeconds),
