@@ -1298,6 +1298,15 @@ func TestBadInputKapsoAnswers(t *testing.T) {
 	if r := create("ok")(t); r.status != http.StatusCreated {
 		t.Fatalf("first link: %d %s", r.status, r.body)
 	}
+	// Its event is told before the cases start: a stream record DynamoDB
+	// Local hands on late would otherwise land in a case's snapshot.
+	if !poll.Until(20*time.Second, 100*time.Millisecond, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, apiSrv.URL+"/v1/tenants/bi-kapso/events?type=tenant.status_changed", nil)
+		req.Header.Set("Authorization", "Bearer "+e.s.Env.Value(config.BridgeAPIToken))
+		return strings.Contains(string(biDo(t, req).body), `"status":"link_active"`)
+	}) {
+		t.Fatal("the first link's tenant.status_changed was never told")
+	}
 	cases := []biCase{}
 	for _, c := range []struct {
 		mode   string
