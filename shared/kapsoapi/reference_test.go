@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,7 @@ type referenceServer struct {
 	request        string // fixture file the body must equal as JSON; "" for none
 	rawRequest     bool   // the body must equal the request fixture byte for byte
 	asList         bool   // serve the fixture's data object as the one item of a list page
+	query          string // the last request's query
 	unexpectedCall bool
 }
 
@@ -61,6 +64,7 @@ func (rs *referenceServer) serve(t *testing.T, base string) string {
 			http.Error(w, `{"error":"unexpected call"}`, http.StatusNotFound)
 			return
 		}
+		rs.query = r.URL.RawQuery
 		if want != nil {
 			got, _ := io.ReadAll(r.Body)
 			switch {
@@ -305,6 +309,39 @@ func TestMetaProxyReferenceExamples(t *testing.T) {
 		}
 		if res.WAMID != "wamid.HBgN..." || res.WAID != "15551234567" || res.Input != "15551234567" {
 			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("message history", func(t *testing.T) {
+		srv := referenceServer{method: http.MethodGet, path: "/v24.0/123/messages", status: http.StatusOK,
+			answer: "meta_list_messages.sdk-test.json"}
+		s := NewMetaProxy(srv.serve(t, "/meta/whatsapp"), "v24.0", testKey, WithRetry(1, 0, 0))
+		p, err := s.ListMessages(ctx, "123", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 1 || p.After != "" || p.Items[0].ID != "msg-1" || p.Items[0].Direction != "inbound" ||
+			p.Items[0].Status != "delivered" {
+			t.Errorf("page %+v", p)
+		}
+		// Kapso's fields come only when asked for.
+		if q, _ := url.ParseQuery(srv.query); !strings.HasPrefix(q.Get("fields"), "kapso(direction,status,") || q.Get("limit") != "100" {
+			t.Errorf("query %q", srv.query)
+		}
+	})
+	t.Run("conversation history", func(t *testing.T) {
+		srv := referenceServer{method: http.MethodGet, path: "/v24.0/123/conversations", status: http.StatusOK,
+			answer: "meta_list_conversations.sdk-test.json"}
+		s := NewMetaProxy(srv.serve(t, "/meta/whatsapp"), "v24.0", testKey, WithRetry(1, 0, 0))
+		p, err := s.ListConversations(ctx, "123", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 1 || p.Items[0].ID != "conv-1" || p.Items[0].PhoneNumberID != "123" ||
+			!p.Items[0].LastActiveAt.Equal(refTime(t, "2025-01-01T12:00:00Z")) {
+			t.Errorf("page %+v", p)
+		}
+		if q, _ := url.ParseQuery(srv.query); !strings.HasPrefix(q.Get("fields"), "kapso(contact_name,") {
+			t.Errorf("query %q", srv.query)
 		}
 	})
 	t.Run("send refusal", func(t *testing.T) {

@@ -482,3 +482,39 @@ func TestStalledLinkCreation(t *testing.T) {
 		t.Errorf("next creation took %v", d)
 	}
 }
+
+// The Meta proxy's history: Meta's objects, the kapso block only when
+// fields asks for it, narrowed by direction and time.
+func TestMetaProxyHistory(t *testing.T) {
+	clock := testclock.New(time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC))
+	rc := newReceiver(t, 200)
+	h := newHarness(t, Options{Now: clock.Now})
+	pnid := connected(t, h, rc)
+	for range 2 {
+		if _, err := h.sim.SendInbound(context.Background(), pnid, Inbound{FromPhone: "5511999990001"}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+	}
+	base := "/meta/whatsapp/v24.0/" + pnid
+	items, paging := h.list(base + "/messages?limit=1")
+	if len(items) != 1 || items[0]["kapso"] != nil || items[0]["id"] == nil || paging["next"] == "" {
+		t.Errorf("without fields: %v %v", items, paging)
+	}
+	items, _ = h.list(base + "/messages?fields=kapso(direction,status)&direction=inbound&since=2026-03-10T14:30:00Z")
+	if len(items) != 1 || items[0]["kapso"].(map[string]any)["direction"] != "inbound" {
+		t.Errorf("with fields, since: %v", items)
+	}
+	if items, _ := h.list(base + "/messages?direction=outbound"); len(items) != 0 {
+		t.Errorf("outbound: %v", items)
+	}
+	items, _ = h.list(base + "/conversations?fields=kapso(contact_name)")
+	if len(items) != 1 || items[0]["kapso"] == nil || items[0]["phone_number_id"] != pnid {
+		t.Errorf("conversations: %v", items)
+	}
+	for _, bad := range []string{"/messages?since=yesterday", "/messages?direction=up", "/conversations?last_active_since=x", "/messages?limit=0"} {
+		if st, out := h.call("GET", base+bad, nil); st != http.StatusUnprocessableEntity {
+			t.Errorf("%s = %d %v", bad, st, out)
+		}
+	}
+}
