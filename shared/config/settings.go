@@ -153,7 +153,7 @@ var (
 		Context: "reconcileKapsoPerMinute", Help: "pace of the reconciler's Platform API requests, per minute"}
 	// KapsoMetaBaseURL's default is kapsoapi.DefaultMetaBaseURL.
 	KapsoMetaBaseURL = Setting{Name: "KAPSO_META_BASE_URL", Default: "https://api.kapso.ai/meta/whatsapp",
-		Functions: []Function{Outbound, Media, TenantAPI}, Context: "kapsoMetaBaseUrl",
+		Functions: []Function{Outbound, Media, TenantAPI, Reconcile}, Context: "kapsoMetaBaseUrl",
 		Help: "Kapso's Meta proxy base URL; sends go to <base>/v24.0/<phone_number_id>/messages"}
 	SendRatePerNumber = Setting{Name: "SEND_RATE_PER_NUMBER", Default: "20", Functions: []Function{Outbound},
 		Context: "sendRatePerNumber", Help: "most messages the sender sends per second from one number"}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 )
@@ -13,9 +14,38 @@ import (
 // maxCursorLimit is the largest page Kapso serves on cursor-paged lists.
 const maxCursorLimit = 100
 
-// listCursor fetches one page of a cursor-paged list. Items are returned
-// undecoded so callers can keep each exactly as Kapso sent it; json copies
-// them out of the response body, so they are safe to keep.
+// pageCursorPrefix starts the cursors the client makes for lists Kapso
+// pages by number (the Platform API's page and per_page, with a meta
+// block): page:<page>:<per_page>.
+const pageCursorPrefix = "page:"
+
+func pageCursor(page, perPage int) string {
+	return fmt.Sprintf("%s%d:%d", pageCursorPrefix, page, perPage)
+}
+
+// parsePageCursor reads a cursor pageCursor made; a cursor Kapso made is
+// passed back to Kapso as it is.
+func parsePageCursor(s string) (page, perPage int, ok bool) {
+	rest, ok := strings.CutPrefix(s, pageCursorPrefix)
+	if !ok {
+		return 0, 0, false
+	}
+	ps, pps, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	page, err1 := strconv.Atoi(ps)
+	perPage, err2 := strconv.Atoi(pps)
+	if err1 != nil || err2 != nil || page < 1 || perPage < 1 {
+		return 0, 0, false
+	}
+	return page, perPage, true
+}
+
+// listCursor fetches one page of a list paged by Graph cursors (paging) or
+// by page number (meta). Items are returned undecoded so callers can keep
+// each exactly as Kapso sent it; json copies them out of the response body,
+// so they are safe to keep.
 func listCursor(ctx context.Context, c *Client, cl call, after string, limit int) ([]json.RawMessage, string, error) {
 	if limit <= 0 || limit > maxCursorLimit {
 		limit = maxCursorLimit
@@ -25,8 +55,15 @@ func listCursor(ctx context.Context, c *Client, cl call, after string, limit int
 		q[k] = v
 	}
 	q.Set("limit", strconv.Itoa(limit))
-	if after != "" {
+	page, perPage, byPage := parsePageCursor(after)
+	switch {
+	case byPage:
+		q.Set("page", strconv.Itoa(page))
+		q.Set("per_page", strconv.Itoa(perPage))
+	case after != "":
 		q.Set("after", after)
+	default:
+		page = 1
 	}
 	cl.query = q
 	var items []json.RawMessage
@@ -36,10 +73,27 @@ func listCursor(ctx context.Context, c *Client, cl call, after string, limit int
 	}
 	// An empty page ends the list whatever paging says, so a server that
 	// keeps announcing more cannot keep a caller looping on nothing.
-	if len(items) == 0 || !info.paging.hasNext() {
+	if len(items) == 0 {
 		return items, "", nil
 	}
-	next := string(info.paging.Cursors.After)
+	var next string
+	switch m := info.meta; {
+	case info.paging != nil:
+		if !info.paging.hasNext() {
+			return items, "", nil
+		}
+		next = string(info.paging.Cursors.After)
+	case m != nil && m.TotalPages > page:
+		// Kapso's Platform lists page by number: the next page keeps the
+		// size this one was served at, or items would be skipped.
+		size := m.PerPage
+		if size <= 0 {
+			size = len(items)
+		}
+		next = pageCursor(page+1, size)
+	default:
+		return items, "", nil
+	}
 	if next != "" && next == after {
 		return nil, "", fmt.Errorf("next cursor %q repeats the current one", next)
 	}

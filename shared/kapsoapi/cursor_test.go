@@ -300,3 +300,42 @@ func TestUpdateWebhookRefusals(t *testing.T) {
 		t.Errorf("answer about another webhook: %v", err)
 	}
 }
+
+// The Platform API pages its lists by number with a meta block (Kapso's
+// platform-api-overview): every page is read, each at the size the first
+// was served at, and the last page ends the list.
+func TestPlatformListsFollowPageNumbers(t *testing.T) {
+	var queries []string
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		queries = append(queries, q.Get("page")+"/"+q.Get("per_page"))
+		switch q.Get("page") {
+		case "":
+			reply(w, 200, `{"data":[{"id":"d3"},{"id":"d2"}],"meta":{"page":1,"per_page":2,"total_pages":2,"total_count":3}}`)
+		case "2":
+			reply(w, 200, `{"data":[{"id":"d1"}],"meta":{"page":2,"per_page":2,"total_pages":2,"total_count":3}}`)
+		default:
+			reply(w, 200, `{"data":[{"id":"dx"}],"meta":{"page":3,"per_page":2,"total_pages":2,"total_count":3}}`)
+		}
+	})
+	var ids []string
+	after := ""
+	for range 5 {
+		p, err := c.ListWebhookDeliveries(context.Background(), "failed", after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Items {
+			ids = append(ids, d.ID)
+		}
+		if after = p.After; after == "" {
+			break
+		}
+	}
+	if strings.Join(ids, ",") != "d3,d2,d1" {
+		t.Errorf("read %v, want d3,d2,d1", ids)
+	}
+	if strings.Join(queries, " ") != "/ 2/2" {
+		t.Errorf("pages asked %v, want the first, then 2 at 2 per page", queries)
+	}
+}

@@ -68,16 +68,9 @@ func (w wireListedConversation) conversation(raw json.RawMessage) (messaging.Lis
 // cursor after ("" for the first page); limit is clamped to 1..100 (≤0: 100).
 // Used to catch up on messages whose deliveries were missed.
 func (c *Client) ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error) {
-	wrap := func(err error) error { return failed("list messages of phone number "+phoneNumberID, err) }
-	if strings.TrimSpace(phoneNumberID) == "" {
-		return messaging.ListedPage[messaging.ListedMessage]{}, wrap(argumentError("empty phone number id"))
-	}
-	p, err := cursorPage(ctx, c, call{op: "list messages", method: http.MethodGet, path: "/whatsapp/messages",
-		query: url.Values{"phone_number_id": {phoneNumberID}}, policy: retrySafe}, after, limit, wireListedMessage.message)
-	if err != nil {
-		return p, wrap(err)
-	}
-	return p, nil
+	return listMessages(ctx, c, phoneNumberID, func(string) call {
+		return call{method: http.MethodGet, path: "/whatsapp/messages", query: url.Values{"phone_number_id": {phoneNumberID}}}
+	}, after, limit)
 }
 
 // ListConversations returns one page of the number's conversations, starting
@@ -85,13 +78,69 @@ func (c *Client) ListMessages(ctx context.Context, phoneNumberID, after string, 
 // (≤0: 100). Conversations that name another phone number are dropped, so a
 // server that ignored the filter cannot mix numbers (and so tenants).
 func (c *Client) ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
-	wrap := func(err error) error { return failed("list conversations of phone number "+phoneNumberID, err) }
-	if strings.TrimSpace(phoneNumberID) == "" {
-		return messaging.ListedPage[messaging.ListedConversation]{}, wrap(argumentError("empty phone number id"))
+	return listConversations(ctx, c, phoneNumberID, func(string) call {
+		return call{method: http.MethodGet, path: "/whatsapp/conversations", query: url.Values{"phone_number_id": {phoneNumberID}}}
+	}, after, limit)
+}
+
+// Kapso's fields asked of the proxy's history: its message object has them
+// only when asked (fields=kapso(…)). Messages: the SDK's KAPSO_MESSAGE_FIELDS
+// and the statuses and origin of the webhook's message object; conversations:
+// those of the webhook's conversation object.
+const (
+	historyMessageFields = "kapso(direction,status,processing_status,phone_number,has_media,media_data,media_url," +
+		"whatsapp_conversation_id,contact_name,message_type_data,content,flow_response,flow_token,flow_name,order_text," +
+		"statuses,origin)"
+	historyConversationFields = "kapso(contact_name,messages_count,last_message_id,last_message_type," +
+		"last_message_timestamp,last_message_text,last_inbound_at,last_outbound_at)"
+)
+
+// ListMessages returns one page of the number's message history through the
+// Meta proxy (GET /{phone_number_id}/messages, Graph cursors), as
+// Client.ListMessages does through the Platform API.
+func (s *MetaProxy) ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error) {
+	return listMessages(ctx, s.c, phoneNumberID, func(id string) call {
+		return call{method: http.MethodGet, path: "/" + id + "/messages", query: url.Values{"fields": {historyMessageFields}}}
+	}, after, limit)
+}
+
+// ListConversations returns one page of the number's conversations through
+// the Meta proxy (GET /{phone_number_id}/conversations, Graph cursors), as
+// Client.ListConversations does through the Platform API.
+func (s *MetaProxy) ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
+	return listConversations(ctx, s.c, phoneNumberID, func(id string) call {
+		return call{method: http.MethodGet, path: "/" + id + "/conversations", query: url.Values{"fields": {historyConversationFields}}}
+	}, after, limit)
+}
+
+// listAt is the call that lists a number's items (its method, path and
+// query), given the number's escaped id.
+type listAt func(escapedID string) call
+
+func listMessages(ctx context.Context, c *Client, phoneNumberID string, at listAt, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error) {
+	wrap := func(err error) error { return failed("list messages of phone number "+phoneNumberID, err) }
+	id, err := pathID("phone number id", phoneNumberID)
+	if err != nil {
+		return messaging.ListedPage[messaging.ListedMessage]{}, wrap(err)
 	}
-	p, err := cursorPage(ctx, c, call{op: "list conversations", method: http.MethodGet, path: "/whatsapp/conversations",
-		query: url.Values{"phone_number_id": {phoneNumberID}}, policy: retrySafe}, after, limit,
-		wireListedConversation.conversation)
+	cl := at(id)
+	cl.op, cl.policy = "list messages", retrySafe
+	p, err := cursorPage(ctx, c, cl, after, limit, wireListedMessage.message)
+	if err != nil {
+		return p, wrap(err)
+	}
+	return p, nil
+}
+
+func listConversations(ctx context.Context, c *Client, phoneNumberID string, at listAt, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
+	wrap := func(err error) error { return failed("list conversations of phone number "+phoneNumberID, err) }
+	id, err := pathID("phone number id", phoneNumberID)
+	if err != nil {
+		return messaging.ListedPage[messaging.ListedConversation]{}, wrap(err)
+	}
+	cl := at(id)
+	cl.op, cl.policy = "list conversations", retrySafe
+	p, err := cursorPage(ctx, c, cl, after, limit, wireListedConversation.conversation)
 	if err != nil {
 		return p, wrap(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,27 +136,10 @@ func TestClientAgainstSimulator(t *testing.T) {
 
 func TestMediaAgainstSimulator(t *testing.T) {
 	sim, srv := newSim(t)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer hook.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := New(srv.URL+"/platform/v1", testKey)
-	cu, err := c.CreateCustomer(ctx, "Acme", "tenant-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pnid, err := sim.CompleteLink(link.ID, "dedicated")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CreateWebhook(ctx, pnid, onboarding.WebhookRegistration{URL: hook.URL, SecretKey: "s",
-		Events: []string{"whatsapp.message.received"}}); err != nil {
-		t.Fatal(err)
-	}
+	pnid := connectedNumber(ctx, t, sim, c)
 	send := func(in kapsosim.Inbound) string {
 		t.Helper()
 		sent, err := sim.SendInbound(ctx, pnid, in)
@@ -259,4 +243,83 @@ func TestMediaAgainstSimulator(t *testing.T) {
 	if _, err := p.Upload(ctx, "000", "application/pdf", "a.pdf", bytes.NewReader(file), int64(len(file))); !errs.Is(err, errs.Invalid) {
 		t.Errorf("upload to an unknown number: %v", err)
 	}
+}
+
+// The number's history read through the Meta proxy, page by page with Graph
+// cursors, carries the kapso block the catch-up reads (fields=kapso(…)),
+// and matches what the Platform lists give.
+func TestHistoryAgainstSimulator(t *testing.T) {
+	sim, srv := newSim(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := New(srv.URL+"/platform/v1", testKey)
+	pnid := connectedNumber(ctx, t, sim, c)
+	for _, phone := range []string{"5511999990001", "5511999990002", "5511999990003"} {
+		if _, err := sim.SendInbound(ctx, pnid, kapsosim.Inbound{FromPhone: phone}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := NewMetaProxy(srv.URL+"/meta/whatsapp", "", testKey)
+	var viaProxy, viaPlatform []string
+	for after, pages := "", 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("the history does not end")
+		}
+		page, err := p.ListMessages(ctx, pnid, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page.Items {
+			if m.Direction != "inbound" || m.Status != "received" || m.Timestamp.IsZero() {
+				t.Errorf("message %+v", m)
+			}
+			viaProxy = append(viaProxy, m.ID)
+		}
+		if after = page.After; after == "" {
+			break
+		}
+	}
+	all, err := c.ListMessages(ctx, pnid, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all.Items {
+		viaPlatform = append(viaPlatform, m.ID)
+	}
+	if len(viaProxy) != 3 || strings.Join(viaProxy, ",") != strings.Join(viaPlatform, ",") {
+		t.Errorf("proxy history %v, Platform list %v", viaProxy, viaPlatform)
+	}
+	convs, err := p.ListConversations(ctx, pnid, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(convs.Items) != 3 || convs.Items[0].PhoneNumberID != pnid || convs.Items[0].Status != "active" ||
+		!strings.Contains(string(convs.Items[0].Raw), `"kapso"`) {
+		t.Errorf("conversations %+v", convs.Items)
+	}
+}
+
+// connectedNumber connects a number on the simulator, with a webhook for
+// its received messages at a server that takes them.
+func connectedNumber(ctx context.Context, t *testing.T, sim *kapsosim.Simulator, c *Client) string {
+	t.Helper()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(hook.Close)
+	cu, err := c.CreateCustomer(ctx, "Acme", "tenant-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := c.CreateSetupLink(ctx, cu.ID, onboarding.SetupLinkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pnid, err := sim.CompleteLink(link.ID, "dedicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateWebhook(ctx, pnid, onboarding.WebhookRegistration{URL: hook.URL, SecretKey: "s",
+		Events: []string{"whatsapp.message.received"}}); err != nil {
+		t.Fatal(err)
+	}
+	return pnid
 }

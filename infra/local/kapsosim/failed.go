@@ -65,23 +65,44 @@ func (s *Simulator) recordFailed(h Webhook, event, key string, a attempts) {
 		LastAttemptAt: a.last})
 }
 
+// deliveryPeriods are the periods Kapso's webhook_deliveries list takes.
+var deliveryPeriods = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
 // listFailedDeliveries answers GET /webhook_deliveries: failed ones are the
-// only ones Kapso reports here, so another status lists nothing.
+// only ones the simulator records, so status=failed and errors_only=true
+// list them all, another status lists nothing. event, webhook_id and
+// period (24h, 7d or 30d back from now, by when the delivery began) narrow
+// the list.
 func (s *Simulator) listFailedDeliveries(w http.ResponseWriter, r *http.Request) {
-	p, ok := readPaging(w, r)
-	if !ok {
+	q := r.URL.Query()
+	status, event, webhookID := q.Get("status"), q.Get("event"), q.Get("webhook_id")
+	if v := q.Get("errors_only"); v != "" && v != "true" && v != "false" {
+		writeError(w, http.StatusUnprocessableEntity, "errors_only must be true or false")
 		return
 	}
-	status := r.URL.Query().Get("status")
+	var since time.Duration
+	if v := q.Get("period"); v != "" {
+		d, ok := deliveryPeriods[v]
+		if !ok {
+			writeError(w, http.StatusUnprocessableEntity, "period must be 24h, 7d or 30d")
+			return
+		}
+		since = d
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	var items []listItem
 	if status == "" || status == "failed" {
 		for i, f := range s.failed {
+			if event != "" && f.Event != event || webhookID != "" && f.WebhookID != webhookID ||
+				since > 0 && f.CreatedAt.Before(now.Add(-since)) {
+				continue
+			}
 			items = append(items, listItem{pos: position{at: f.CreatedAt, seq: i}, view: func() any { return f.json() }})
 		}
 	}
-	s.writeCursorPage(w, r, p, items)
+	s.writeList(w, r, items)
 }
 
 func (s *Simulator) ctlFailedDeliveries(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -125,7 +126,12 @@ func TestMessagesListPagesNewestFirstAcrossAnInsert(t *testing.T) {
 	if got, paging := h.list("/platform/v1/whatsapp/messages?phone_number_id=999"); len(got) != 0 || paging["next"] != "" {
 		t.Errorf("unknown number = %v %v", got, paging)
 	}
-	for _, bad := range []string{"", "?phone_number_id=" + pnid + "&limit=0", "?phone_number_id=" + pnid + "&after=!"} {
+	// Without phone_number_id, the project's messages (Kapso's filter is optional).
+	if got, _ := h.list("/platform/v1/whatsapp/messages"); len(got) != 6 || got[0]["id"] != late.WAMID {
+		t.Errorf("no phone_number_id = %d items", len(got))
+	}
+	for _, bad := range []string{"?phone_number_id=" + pnid + "&limit=0", "?phone_number_id=" + pnid + "&after=!",
+		"?phone_number_id=" + pnid + "&per_page=0", "?page=x"} {
 		if st, out := h.call("GET", "/platform/v1/whatsapp/messages"+bad, nil); st != http.StatusUnprocessableEntity {
 			t.Errorf("%q = %d %v", bad, st, out)
 		}
@@ -175,8 +181,24 @@ func TestConversationsListByLastActivity(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("conversations %v, want %v", got, want)
 	}
-	if st, _ := h.call("GET", "/platform/v1/whatsapp/conversations", nil); st != http.StatusUnprocessableEntity {
-		t.Errorf("no phone_number_id = %d", st)
+	if items, _ := h.list("/platform/v1/whatsapp/conversations"); len(items) != 3 || items[0]["id"] != convs[0] {
+		t.Errorf("no phone_number_id = %v", items)
+	}
+	// Asked by page number (Kapso's documented paging), a meta block.
+	got = nil
+	for page := 1; page <= 3; page++ {
+		st, out := h.call("GET", fmt.Sprintf("/platform/v1/whatsapp/conversations?phone_number_id=%s&page=%d&per_page=2", pnid, page), nil)
+		meta, _ := out["meta"].(map[string]any)
+		if st != http.StatusOK || out["paging"] != nil || meta["page"] != float64(page) || meta["per_page"] != 2.0 ||
+			meta["total_pages"] != 2.0 || meta["total_count"] != 3.0 {
+			t.Fatalf("page %d = %d %v", page, st, out)
+		}
+		for _, c := range out["data"].([]any) {
+			got = append(got, c.(map[string]any)["id"].(string))
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("conversations by page %v, want %v", got, want)
 	}
 }
 
@@ -229,6 +251,38 @@ func TestFailedDeliveriesRecordedAfterTheSchedule(t *testing.T) {
 	if items, _ := h.list("/platform/v1/webhook_deliveries?status=delivered"); len(items) != 0 {
 		t.Errorf("status=delivered listed %v", items)
 	}
+	// Kapso's own failure query: errors_only and period, by page number;
+	// event and webhook_id narrow it.
+	st, out := h.call("GET", "/platform/v1/webhook_deliveries?errors_only=true&period=24h&page=1&per_page=3", nil)
+	if meta, _ := out["meta"].(map[string]any); st != http.StatusOK || len(out["data"].([]any)) != 3 || meta["total_count"] != 4.0 ||
+		meta["total_pages"] != 2.0 {
+		t.Errorf("errors_only page 1 = %d %v", st, out)
+	}
+	if items := listedIDs(t, h, "/platform/v1/webhook_deliveries?event=whatsapp.phone_number.created&per_page=10"); len(items) != 1 || items[0] != project.ID {
+		t.Errorf("by event %v", items)
+	}
+	if items := listedIDs(t, h, "/platform/v1/webhook_deliveries?webhook_id="+hook.ID+"&per_page=10"); len(items) != 3 {
+		t.Errorf("by webhook %v", items)
+	}
+	for _, bad := range []string{"?period=1y", "?errors_only=yes", "?page=0"} {
+		if st, out := h.call("GET", "/platform/v1/webhook_deliveries"+bad, nil); st != http.StatusUnprocessableEntity {
+			t.Errorf("%q = %d %v", bad, st, out)
+		}
+	}
+}
+
+// listedIDs reads the ids of one page-paged list answer.
+func listedIDs(t *testing.T, h *harness, path string) []string {
+	t.Helper()
+	st, out := h.call("GET", path, nil)
+	if _, ok := out["meta"]; st != http.StatusOK || !ok {
+		t.Fatalf("GET %s = %d %v", path, st, out)
+	}
+	var ids []string
+	for _, it := range out["data"].([]any) {
+		ids = append(ids, it.(map[string]any)["id"].(string))
+	}
+	return ids
 }
 
 func TestUpdateWebhook(t *testing.T) {
@@ -426,5 +480,41 @@ func TestStalledLinkCreation(t *testing.T) {
 	h.link(c, nil) // the run is over
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("next creation took %v", d)
+	}
+}
+
+// The Meta proxy's history: Meta's objects, the kapso block only when
+// fields asks for it, narrowed by direction and time.
+func TestMetaProxyHistory(t *testing.T) {
+	clock := testclock.New(time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC))
+	rc := newReceiver(t, 200)
+	h := newHarness(t, Options{Now: clock.Now})
+	pnid := connected(t, h, rc)
+	for range 2 {
+		if _, err := h.sim.SendInbound(context.Background(), pnid, Inbound{FromPhone: "5511999990001"}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+	}
+	base := "/meta/whatsapp/v24.0/" + pnid
+	items, paging := h.list(base + "/messages?limit=1")
+	if len(items) != 1 || items[0]["kapso"] != nil || items[0]["id"] == nil || paging["next"] == "" {
+		t.Errorf("without fields: %v %v", items, paging)
+	}
+	items, _ = h.list(base + "/messages?fields=kapso(direction,status)&direction=inbound&since=2026-03-10T14:30:00Z")
+	if len(items) != 1 || items[0]["kapso"].(map[string]any)["direction"] != "inbound" {
+		t.Errorf("with fields, since: %v", items)
+	}
+	if items, _ := h.list(base + "/messages?direction=outbound"); len(items) != 0 {
+		t.Errorf("outbound: %v", items)
+	}
+	items, _ = h.list(base + "/conversations?fields=kapso(contact_name)")
+	if len(items) != 1 || items[0]["kapso"] == nil || items[0]["phone_number_id"] != pnid {
+		t.Errorf("conversations: %v", items)
+	}
+	for _, bad := range []string{"/messages?since=yesterday", "/messages?direction=up", "/conversations?last_active_since=x", "/messages?limit=0"} {
+		if st, out := h.call("GET", base+bad, nil); st != http.StatusUnprocessableEntity {
+			t.Errorf("%s = %d %v", bad, st, out)
+		}
 	}
 }

@@ -10,10 +10,13 @@ import (
 	"time"
 )
 
-// Cursor pagination (KAPSO.md §5) for messages, conversations and webhook
-// deliveries: newest first, and a cursor is the position (time, then
-// creation order) of an item, not an offset, so items added between page
-// calls neither shift nor hide the ones still to come.
+// The Platform lists of messages, conversations and webhook deliveries,
+// newest first. Asked with page or per_page they answer Kapso's documented
+// page paging (a meta block, as its other Platform lists); asked otherwise
+// (limit, after, before) they answer Graph cursor paging, where a cursor is
+// the position (time, then creation order) of an item, not an offset, so
+// items added between page calls neither shift nor hide the ones still to
+// come.
 
 const maxCursorLimit = 100
 
@@ -91,11 +94,42 @@ type listItem struct {
 	view func() any
 }
 
-// writeCursorPage answers one page of items (in any order) with Kapso's
-// cursor paging. next is a URL for the older items when some remain,
-// previous one for the newer items when the page was asked for by cursor
-// and some exist.
-func (s *Simulator) writeCursorPage(w http.ResponseWriter, r *http.Request, p paging, items []listItem) {
+// maxPerPage is the largest per_page Kapso serves (its legacy reference:
+// 1 <= per_page <= 100); defaultPerPage is the simulator's choice, Kapso's
+// default not being documented.
+const (
+	maxPerPage     = 100
+	defaultPerPage = 20
+)
+
+// numberedPage is a page-paged list request: page from 1, per_page.
+type numberedPage struct{ page, perPage int }
+
+// readNumberedPage reads page and per_page (each a positive integer,
+// per_page clamped to 100), or answers 422; byPage is false when the
+// request names neither.
+func readNumberedPage(w http.ResponseWriter, r *http.Request) (p numberedPage, byPage, ok bool) {
+	q := r.URL.Query()
+	p = numberedPage{page: 1, perPage: defaultPerPage}
+	for name, dst := range map[string]*int{"page": &p.page, "per_page": &p.perPage} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		byPage = true
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusUnprocessableEntity, name+" must be a positive integer")
+			return p, byPage, false
+		}
+		*dst = n
+	}
+	p.perPage = min(p.perPage, maxPerPage)
+	return p, byPage, true
+}
+
+// newestFirst sorts list items newest first.
+func newestFirst(items []listItem) {
 	slices.SortFunc(items, func(a, b listItem) int {
 		switch {
 		case a.pos.before(b.pos):
@@ -105,6 +139,41 @@ func (s *Simulator) writeCursorPage(w http.ResponseWriter, r *http.Request, p pa
 		}
 		return 0
 	})
+}
+
+// writeList answers items (in any order) in the paging the request asked
+// for: page numbers when it named page or per_page, cursors otherwise.
+func (s *Simulator) writeList(w http.ResponseWriter, r *http.Request, items []listItem) {
+	np, byPage, ok := readNumberedPage(w, r)
+	if !ok {
+		return
+	}
+	if !byPage {
+		p, ok := readPaging(w, r)
+		if !ok {
+			return
+		}
+		s.writeCursorPage(w, r, p, items)
+		return
+	}
+	newestFirst(items)
+	start := min((np.page-1)*np.perPage, len(items))
+	end := min(start+np.perPage, len(items))
+	data := make([]any, 0, end-start)
+	for _, it := range items[start:end] {
+		data = append(data, it.view())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "meta": map[string]any{
+		"page": np.page, "per_page": np.perPage, "total_count": len(items),
+		"total_pages": (len(items) + np.perPage - 1) / np.perPage}})
+}
+
+// writeCursorPage answers one page of items (in any order) with Kapso's
+// cursor paging. next is a URL for the older items when some remain,
+// previous one for the newer items when the page was asked for by cursor
+// and some exist.
+func (s *Simulator) writeCursorPage(w http.ResponseWriter, r *http.Request, p paging, items []listItem) {
+	newestFirst(items)
 	lo, hi := 0, len(items) // the candidates, newest first
 	if p.after != nil {
 		lo = slices.IndexFunc(items, func(it listItem) bool { return it.pos.before(*p.after) })
@@ -156,15 +225,6 @@ func (s *Simulator) pageURL(r *http.Request, name, cursor string) string {
 	return base + r.URL.Path + "?" + q.Encode()
 }
 
-// numberQuery reads the phone_number_id a list needs, or answers 422.
-func numberQuery(w http.ResponseWriter, r *http.Request) (string, bool) {
-	pnid := r.URL.Query().Get("phone_number_id")
-	if pnid == "" {
-		writeError(w, http.StatusUnprocessableEntity, "phone_number_id is required")
-	}
-	return pnid, pnid != ""
-}
-
 // listMessages answers the number's messages, newest first, each the
 // message object of its webhooks as it is now (current status, whole
 // status history), only those of one direction with ?direction=inbound or
@@ -205,22 +265,18 @@ func (s *Simulator) listConversations(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// listOfNumber answers a cursor page of what items lists of the number
-// named by phone_number_id, under the lock; an unknown number has none.
+// listOfNumber answers a page of what items lists of each number, under
+// the lock: of the number named by phone_number_id (an unknown one has
+// none), or of every number of the project without it.
 func (s *Simulator) listOfNumber(w http.ResponseWriter, r *http.Request, items func(n *number) []listItem) {
-	pnid, ok := numberQuery(w, r)
-	if !ok {
-		return
-	}
-	p, ok := readPaging(w, r)
-	if !ok {
-		return
-	}
+	pnid := r.URL.Query().Get("phone_number_id")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []listItem
-	if n := s.findNumber(pnid); n != nil {
-		list = items(n)
+	for _, n := range s.numbers {
+		if pnid == "" || n.PhoneNumberID == pnid {
+			list = append(list, items(n)...)
+		}
 	}
-	s.writeCursorPage(w, r, p, list)
+	s.writeList(w, r, list)
 }

@@ -218,6 +218,8 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
 	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)
 	api("POST /meta/whatsapp/{version}/{phone_number_id}/messages", s.proxySend)
+	api("GET /meta/whatsapp/{version}/{phone_number_id}/messages", s.historyMessages)
+	api("GET /meta/whatsapp/{version}/{phone_number_id}/conversations", s.historyConversations)
 	api("POST /meta/whatsapp/{version}/{phone_number_id}/media", s.mediaUpload)
 	api("GET /meta/whatsapp/{version}/{media_id}", s.mediaMetadata)
 	api("GET /meta/whatsapp/media_file", s.mediaByToken(true))

@@ -72,6 +72,7 @@ type Parts struct {
 	Store         *dynamo.Onboarding
 	Numbers       *dynamo.Numbers
 	Kapso         *kapsoapi.Client
+	KapsoAPIKey   string // Kapso's key, which the reconciler's Meta proxy client shares
 	Connected     lifecycleworker.ConnectionListener
 	PublicBaseURL string
 }
@@ -79,11 +80,12 @@ type Parts struct {
 // ReadParts builds the parts from the settings r reads, r being the reader
 // of the function under construction; the caller checks r.Err.
 func ReadParts(ctx context.Context, r *config.Reader, log *slog.Logger, db *dynamodb.Client, queue *sqs.Client) Parts {
-	bridge := r.String(config.BridgeTable)
+	bridge, key := r.String(config.BridgeTable), r.Secret(ctx, config.KapsoAPIKey)
 	return Parts{
 		Store:         &dynamo.Onboarding{DB: db, Table: bridge},
 		Numbers:       &dynamo.Numbers{DB: db, Table: bridge},
-		Kapso:         kapsoapi.New(r.String(config.KapsoAPIBaseURL), r.Secret(ctx, config.KapsoAPIKey), kapsoapi.WithLogger(log)),
+		Kapso:         kapsoapi.New(r.String(config.KapsoAPIBaseURL), key, kapsoapi.WithLogger(log)),
+		KapsoAPIKey:   key,
 		Connected:     connectionNotice{queue: &sqsqueue.DeliveryQueue{Client: queue}, url: r.String(config.MessagesQueueURL)},
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
@@ -34,6 +35,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	outboundURL := r.String(config.OutboundQueueURL)
 	mediaURL := r.String(config.MediaQueueURL)
 	unconfirmedAfter := r.Duration(config.OutboundUnconfirmedAfter)
+	metaURL := r.String(config.KapsoMetaBaseURL)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
@@ -54,7 +56,10 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	// lifecycle worker keeps it.
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
 	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table}
-	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: p.Kapso, Meters: KapsoMeters{}, Confirmer: w,
+	// A number's history is read from the Meta proxy, which Kapso documents
+	// with Graph cursors and its fields; the rest from the Platform API.
+	kapso := kapsoHistory{Client: p.Kapso, history: kapsoapi.NewMetaProxy(metaURL, "", p.KapsoAPIKey, kapsoapi.WithLogger(b.Log))}
+	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: kapso, Meters: KapsoMeters{}, Confirmer: w,
 		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
 		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
 		// The message catch-up goes to the messages worker, which stores it
@@ -101,4 +106,19 @@ func (d deadLetters) Stats(ctx context.Context) ([]reconcile.DLQStat, error) {
 			OldestAgeSeconds: int64(s.OldestAge.Seconds())}
 	}
 	return out, err
+}
+
+// kapsoHistory is the Platform API client with a number's messages and
+// conversations listed through the Meta proxy.
+type kapsoHistory struct {
+	*kapsoapi.Client
+	history *kapsoapi.MetaProxy
+}
+
+func (k kapsoHistory) ListMessages(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedMessage], error) {
+	return k.history.ListMessages(ctx, phoneNumberID, after, limit)
+}
+
+func (k kapsoHistory) ListConversations(ctx context.Context, phoneNumberID, after string, limit int) (messaging.ListedPage[messaging.ListedConversation], error) {
+	return k.history.ListConversations(ctx, phoneNumberID, after, limit)
 }
