@@ -41,10 +41,15 @@ const (
 	// ContactChanged: a person's identity (BSUID) or marketing preference
 	// changed. Data: ContactChange.
 	ContactChanged = "contact.changed"
+	// NumberHealthChanged: a connected number's health (quality rating,
+	// messaging limit tier, display name review, throughput) changed, or
+	// was read for the first time. Data: NumberHealth.
+	NumberHealthChanged = "number.health_changed"
 )
 
 // Types lists every event type, in the catalogue's order.
-var Types = []string{TenantStatusChanged, MessageReceived, MessageStatusChanged, ConversationStatusChanged, ContactChanged}
+var Types = []string{TenantStatusChanged, MessageReceived, MessageStatusChanged, ConversationStatusChanged, ContactChanged,
+	NumberHealthChanged}
 
 // Sources say what made the change an event reports.
 const (
@@ -136,6 +141,27 @@ type ContactChange struct {
 	Contact Contact `json:"contact"`
 }
 
+// NumberHealth is the data of number.health_changed. Every rating is
+// Meta's word (GREEN, YELLOW, RED; TIER_1K…; APPROVED, DECLINED…; STANDARD,
+// HIGH…) or UNKNOWN; a previous value is "" when the number was never read.
+type NumberHealth struct {
+	TenantID                   string    `json:"tenant_id"`
+	PhoneNumberID              string    `json:"phone_number_id"`
+	QualityRating              string    `json:"quality_rating"`
+	PreviousQualityRating      string    `json:"previous_quality_rating"`
+	MessagingLimitTier         string    `json:"messaging_limit_tier"`
+	PreviousMessagingLimitTier string    `json:"previous_messaging_limit_tier"`
+	VerifiedName               string    `json:"verified_name"`
+	NameStatus                 string    `json:"name_status"`
+	PreviousNameStatus         string    `json:"previous_name_status"`
+	Throughput                 string    `json:"throughput"`
+	PreviousThroughput         string    `json:"previous_throughput"`
+	ReadAt                     time.Time `json:"read_at"`
+	// NeedsAttention lists why the tenant needs a human now, as
+	// tenant.status_changed does.
+	NeedsAttention []string `json:"needs_attention"`
+}
+
 // MaxEventBytes bounds an event Decode takes; kapso-bridge's largest (a
 // message with its whole history) is well under it.
 const MaxEventBytes = 1 << 20
@@ -178,8 +204,8 @@ func Decode(body []byte) (Event, error) {
 }
 
 // Record decodes the event's data into its type's record: a
-// TenantStatus, MessageReceivedData, MessageStatus, ConversationStatus or
-// ContactChange; nil for a type this package does not know.
+// TenantStatus, MessageReceivedData, MessageStatus, ConversationStatus,
+// ContactChange or NumberHealth; nil for a type this package does not know.
 func (e Event) Record() (any, error) {
 	var v any
 	switch e.Type {
@@ -193,6 +219,8 @@ func (e Event) Record() (any, error) {
 		v = &ConversationStatus{}
 	case ContactChanged:
 		v = &ContactChange{}
+	case NumberHealthChanged:
+		v = &NumberHealth{}
 	default:
 		return nil, nil
 	}

@@ -171,10 +171,15 @@ func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection,
 	t := c.Tenant
 	updated := stamp(t.UpdatedAt)
 	webhookMissing := onboarding.WebhookMissing(c)
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	health := onboarding.ConnectedHealth(c)
+	healthJSON, err := json.Marshal(health)
+	if err != nil {
+		return fmt.Errorf("write snapshot v%d: number health: %w", t.Version, err)
+	}
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: tenantKey(t.ID),
 		UpdateExpression: aws.String("SET #st = :st, active_setup_link_id = :link, version = :v, updated_at = :u, " +
-			attrWebhookMissing + " = :wm, gsi1pk = :gpk, gsi1sk = :gsk, gsi2pk = :g2pk, gsi2sk = :gsk, " +
+			attrWebhookMissing + " = :wm, " + attrNumberHealth + " = :nh, gsi1pk = :gpk, gsi1sk = :gsk, gsi2pk = :g2pk, gsi2sk = :gsk, " +
 			attrCauseKind + " = :ck, " + attrCauseReason + " = :cr, " + attrCauseSource + " = :cs"),
 		ConditionExpression:      aws.String("attribute_exists(pk) AND (attribute_not_exists(version) OR version < :v)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
@@ -184,9 +189,10 @@ func (s *Onboarding) writeSnapshot(ctx context.Context, c onboarding.Connection,
 			":v":    numberAttr(int64(t.Version)),
 			":u":    str(updated),
 			":wm":   &types.AttributeValueMemberBOOL{Value: webhookMissing},
+			":nh":   str(string(healthJSON)),
 			":gpk":  str(tenantStatusIndex + string(t.Status)),
 			":gsk":  str(tenantPosition(t.UpdatedAt, t.ID)),
-			":g2pk": str(tenantsPartition(t.Status, webhookMissing)),
+			":g2pk": str(tenantsPartition(t.Status, webhookMissing || onboarding.HealthAttention(health))),
 			":ck":   str(string(cause.Kind)),
 			":cr":   str(cause.Reason),
 			":cs":   str(string(cause.Origin)),
@@ -214,6 +220,10 @@ func (s *Onboarding) TenantsWithStatus(ctx context.Context, status onboarding.Te
 
 // attrWebhookMissing is onboarding.WebhookMissing of a tenant item's snapshot.
 const attrWebhookMissing = "webhook_missing"
+
+// attrNumberHealth is onboarding.ConnectedHealth of a tenant item's
+// snapshot, in JSON.
+const attrNumberHealth = "number_health"
 
 // The onboarding.Cause of a tenant item's snapshot.
 const (
@@ -389,5 +399,18 @@ func tenantItemFrom(it map[string]types.AttributeValue) onboarding.TenantItem {
 		Status:          onboarding.TenantStatus(stringAttr(it["status"])),
 		UpdatedAt:       parseStamp(stringAttr(it["updated_at"])),
 		WebhookMissing:  boolAttr(it[attrWebhookMissing]),
+		Health:          healthFrom(it[attrNumberHealth]),
 	}
+}
+
+// healthFrom reads what writeSnapshot wrote; an item written before it
+// kept health has none.
+func healthFrom(v types.AttributeValue) []onboarding.NumberHealth {
+	var health []onboarding.NumberHealth
+	if raw := stringAttr(v); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &health); err != nil {
+			return nil
+		}
+	}
+	return health
 }

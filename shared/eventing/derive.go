@@ -21,7 +21,7 @@ func Derive(c Change) ([]bridgeevents.Event, error) {
 	var drafts []draft
 	switch {
 	case c.Tenant != nil:
-		drafts = tenantEvents(c)
+		drafts = append(tenantEvents(c), healthEvents(c)...)
 	case c.Message != nil:
 		drafts = messageEvents(c.Message)
 	case c.Outbound != nil:
@@ -90,6 +90,42 @@ func tenantEvents(c Change) []draft {
 		version: int64(after.Version), detail: string(after.Status),
 		data: bridgeevents.TenantStatus{TenantID: after.TenantID, Status: string(after.Status),
 			PreviousStatus: string(before.Status), NeedsAttention: attention, Reason: Reason(after.Cause)}}}
+}
+
+// healthEvents: number.health_changed for each connected number whose
+// health the snapshot's write changed (its first reading included). The
+// time of a reading is not a change: a refresh that found the same health
+// is not even written.
+func healthEvents(c Change) []draft {
+	before, after := c.Tenant.Before, c.Tenant.After
+	if before == nil || after == nil {
+		return nil
+	}
+	var out []draft
+	for _, h := range after.Health {
+		i := slices.IndexFunc(before.Health, func(b onboarding.NumberHealth) bool { return b.PhoneNumberID == h.PhoneNumberID })
+		var was onboarding.NumberHealth
+		if i >= 0 {
+			if was = before.Health[i]; was.Same(h) {
+				continue
+			}
+		}
+		attention := []string{}
+		for _, r := range after.AttentionAt(c.At) {
+			attention = append(attention, string(r))
+		}
+		out = append(out, draft{typ: bridgeevents.NumberHealthChanged, tenantID: after.TenantID,
+			source: source(string(after.Cause.Origin)), subject: "number:" + h.PhoneNumberID,
+			version: int64(after.Version),
+			detail:  strings.Join([]string{h.QualityRating, h.MessagingLimitTier, h.NameStatus, h.Throughput, h.VerifiedName}, "|"),
+			data: bridgeevents.NumberHealth{TenantID: after.TenantID, PhoneNumberID: h.PhoneNumberID,
+				QualityRating: h.QualityRating, PreviousQualityRating: was.QualityRating,
+				MessagingLimitTier: h.MessagingLimitTier, PreviousMessagingLimitTier: was.MessagingLimitTier,
+				VerifiedName: h.VerifiedName, NameStatus: h.NameStatus, PreviousNameStatus: was.NameStatus,
+				Throughput: h.Throughput, PreviousThroughput: was.Throughput, ReadAt: h.ReadAt.UTC(),
+				NeedsAttention: attention}})
+	}
+	return out
 }
 
 // Reason tells a snapshot's cause in words: its fact's kind, then why

@@ -3,6 +3,7 @@ package eventing_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,13 @@ func statusOf(data map[string]any) string {
 	if m, ok := data["message"].(map[string]any); ok {
 		return m["id"].(string)
 	}
+	if _, ok := data["quality_rating"]; ok {
+		var parts []string
+		for _, k := range []string{"quality_rating", "messaging_limit_tier", "name_status", "throughput", "verified_name"} {
+			parts = append(parts, data[k].(string))
+		}
+		return strings.Join(parts, "|")
+	}
 	for _, k := range []string{"status", "change"} {
 		if s, ok := data[k].(string); ok {
 			return s
@@ -133,6 +141,47 @@ func TestTenantStatusChanged(t *testing.T) {
 		snapshot(onboarding.TenantConnected, 4, onboarding.Cause{Kind: onboarding.FactWebhookRegistered, Origin: onboarding.OriginAPI})))
 	check(t, "the tenant created", tenantChange(nil, snapshot(onboarding.TenantNotStarted, 0, onboarding.Cause{})))
 	check(t, "the tenant removed", tenantChange(snapshot(onboarding.TenantConnected, 3, created), nil))
+}
+
+// --- number health ---
+
+func TestNumberHealthChanged(t *testing.T) {
+	read := onboarding.Cause{Kind: onboarding.FactHealthRead, Origin: onboarding.OriginReconciler}
+	health := func(quality, name string, m int) onboarding.NumberHealth {
+		return onboarding.NumberHealth{PhoneNumberID: number, QualityRating: quality, MessagingLimitTier: "TIER_1K",
+			VerifiedName: "Acme", NameStatus: name, Throughput: "STANDARD", ReadAt: minutes(m)}
+	}
+	with := func(version int, cause onboarding.Cause, hs ...onboarding.NumberHealth) *onboarding.Snapshot {
+		s := snapshot(onboarding.TenantConnected, version, cause)
+		s.Health = hs
+		return s
+	}
+	registered := onboarding.Cause{Kind: onboarding.FactWebhookRegistered, Origin: onboarding.OriginAPI}
+	green, red := health("GREEN", "APPROVED", 10), health("RED", "APPROVED", 20)
+	check(t, "first reading", tenantChange(with(4, registered), with(5, read, green)),
+		want{bridgeevents.NumberHealthChanged, "number:" + number, 5, "reconciler", bridgeevents.NumberHealth{
+			TenantID: tenant, PhoneNumberID: number, QualityRating: "GREEN", MessagingLimitTier: "TIER_1K",
+			VerifiedName: "Acme", NameStatus: "APPROVED", Throughput: "STANDARD", ReadAt: minutes(10),
+			NeedsAttention: []string{}}})
+	check(t, "quality dropped", tenantChange(with(5, read, green), with(6, read, red)),
+		want{bridgeevents.NumberHealthChanged, "number:" + number, 6, "reconciler", bridgeevents.NumberHealth{
+			TenantID: tenant, PhoneNumberID: number, QualityRating: "RED", PreviousQualityRating: "GREEN",
+			MessagingLimitTier: "TIER_1K", PreviousMessagingLimitTier: "TIER_1K", VerifiedName: "Acme",
+			NameStatus: "APPROVED", PreviousNameStatus: "APPROVED", Throughput: "STANDARD", PreviousThroughput: "STANDARD",
+			ReadAt: minutes(20), NeedsAttention: []string{"quality_low"}}})
+	// No event: the health is what it was, whenever read, whatever else the
+	// write changed; a number gone from the snapshot is told by its status.
+	check(t, "read again, unchanged", tenantChange(with(6, read, red), with(7, read, health("RED", "APPROVED", 30))))
+	check(t, "another fact", tenantChange(with(6, read, red), with(7, registered, red)))
+	check(t, "the number left", tenantChange(with(6, read, red), with(7, registered)))
+	check(t, "the tenant created", tenantChange(nil, with(0, read, red)))
+	// Two numbers, one changed: one event.
+	other := health("YELLOW", "DECLINED", 20)
+	other.PhoneNumberID = "222"
+	events, err := eventing.Derive(tenantChange(with(6, read, green, other), with(7, read, red, other)))
+	if err != nil || len(events) != 1 || events[0].Subject != "number:"+number {
+		t.Errorf("two numbers, one changed: %+v, %v", events, err)
+	}
 }
 
 // --- messages ---

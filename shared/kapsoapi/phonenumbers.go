@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
@@ -20,6 +21,10 @@ type wirePhoneNumber struct {
 	NameStatus         string     `json:"name_status"`
 	VerifiedName       string     `json:"verified_name"`
 	IsCoexistence      bool       `json:"is_coexistence"`
+	ThroughputTier     string     `json:"throughput_tier"`
+	// MessagingLimit is a number on Kapso's get page and a string on its
+	// list page.
+	MessagingLimit flexString `json:"whatsapp_business_manager_messaging_limit"`
 }
 
 func (w wirePhoneNumber) number() (onboarding.KapsoNumber, error) {
@@ -31,7 +36,24 @@ func (w wirePhoneNumber) number() (onboarding.KapsoNumber, error) {
 		DisplayPhoneNumber: w.DisplayPhoneNumber, CustomerID: string(w.CustomerID),
 		Status: w.Status, QualityRating: w.QualityRating, NameStatus: w.NameStatus,
 		VerifiedName: w.VerifiedName, IsCoexistence: w.IsCoexistence,
+		MessagingLimitTier: messagingLimitTier(string(w.MessagingLimit)), Throughput: w.ThroughputTier,
 	}, nil
+}
+
+// messagingLimitTiers names Meta's messaging limit tiers by the number of
+// business-initiated conversations a day each allows.
+var messagingLimitTiers = map[string]string{"50": "TIER_50", "250": "TIER_250", "1000": "TIER_1K",
+	"2000": "TIER_2K", "10000": "TIER_10K", "100000": "TIER_100K", "UNLIMITED": "TIER_UNLIMITED"}
+
+// messagingLimitTier is Kapso's whatsapp_business_manager_messaging_limit
+// as Meta's tier: a count of a tier, or a tier's name; anything else is
+// left for onboarding.NumberHealth.Clean to call unknown.
+func messagingLimitTier(limit string) string {
+	limit = strings.ToUpper(strings.TrimSpace(limit))
+	if tier, ok := messagingLimitTiers[limit]; ok {
+		return tier
+	}
+	return limit
 }
 
 // ListPhoneNumbers lists the customer's numbers ("" lists the whole

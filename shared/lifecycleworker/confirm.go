@@ -3,6 +3,7 @@ package lifecycleworker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ type kapsoState struct {
 	// CONNECTED, DISCONNECTED, DELETED, MIGRATED, RESTRICTED, RATE_LIMITED,
 	// FLAGGED, BANNED, PENDING, …
 	Status string
+	// Health is the number's health as the same answer gave it.
+	Health onboarding.NumberHealth
 }
 
 // numberState asks the Platform API for the number's state; customerID,
@@ -36,7 +39,7 @@ func (w *Worker) numberState(ctx context.Context, phoneNumberID, customerID stri
 	if customerID != "" && n.CustomerID != "" && n.CustomerID != customerID {
 		return kapsoState{Gone: true}, nil
 	}
-	return kapsoState{Status: strings.ToUpper(n.Status)}, nil
+	return kapsoState{Status: strings.ToUpper(n.Status), Health: n.Health(w.now())}, nil
 }
 
 // confirms reports whether Kapso's state of a number bears out a webhook
@@ -108,8 +111,10 @@ func (w *Worker) confirmNumberEvent(ctx context.Context, conn onboarding.Connect
 // CorrectNumber makes the stored state of a tenant's number agree with
 // Kapso's: what the Platform API shows (the number gone, disconnected,
 // restricted, banned, or connected again) and the stored state lacks is
-// recorded as a fact found by the reconciler. changed says whether anything
-// was recorded; a number never confirmed is left to the confirmation pass.
+// recorded as a fact found by the reconciler. changed says whether such a
+// correction was recorded; the number's health from the same answer is
+// recorded apart (recordHealth). A number never confirmed is left to the
+// confirmation pass.
 func (w *Worker) CorrectNumber(ctx context.Context, tenantID, phoneNumberID string) (changed bool, err error) {
 	conn, err := w.load(ctx, tenantID)
 	if err != nil {
@@ -123,15 +128,39 @@ func (w *Worker) CorrectNumber(ctx context.Context, tenantID, phoneNumberID stri
 	if err != nil {
 		return false, err
 	}
-	f, ok := correction(n, st, w.now())
-	if !ok {
-		return false, nil
-	}
-	f = f.WithSource(onboarding.SourceReconciler).WithReason("found by the reconciler: " + st.String())
 	log := w.logger().With("tenant_id", tenantID, "phone_number_id", phoneNumberID)
-	log.Info("number corrected from the Platform API", "kind", string(f.Kind), "kapso", st.String())
-	_, err = w.appendNew(ctx, conn, f, log)
-	return err == nil, err
+	if f, ok := correction(n, st, w.now()); ok {
+		f = f.WithSource(onboarding.SourceReconciler).WithReason("found by the reconciler: " + st.String())
+		log.Info("number corrected from the Platform API", "kind", string(f.Kind), "kapso", st.String())
+		if conn, err = w.appendNew(ctx, conn, f, log); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	return changed, w.recordHealth(ctx, conn, phoneNumberID, st, log)
+}
+
+// recordHealth records the health the same Platform API answer gave of a
+// number that is connected, when it differs from the health stored: a
+// refresh that finds nothing new writes nothing.
+func (w *Worker) recordHealth(ctx context.Context, conn onboarding.Connection, phoneNumberID string, st kapsoState, log *slog.Logger) error {
+	n, ok := conn.PhoneNumber(phoneNumberID)
+	if st.Gone || !ok || n.Status != onboarding.NumberStatusConnected {
+		return nil
+	}
+	if was, read := n.Health(); read && was.Same(st.Health) {
+		return nil
+	}
+	_, change, err := w.Store.AppendFact(ctx, conn.Tenant.ID, onboarding.HealthRead(st.Health))
+	if err != nil {
+		return fmt.Errorf("record health of number %s: %w", phoneNumberID, err)
+	}
+	if change.Rejected != nil {
+		return fmt.Errorf("%w: health of number %s refused: %w", errUnusable, phoneNumberID, change.Rejected)
+	}
+	log.Info("number health read", "quality_rating", st.Health.QualityRating, "messaging_limit_tier",
+		st.Health.MessagingLimitTier, "name_status", st.Health.NameStatus, "throughput", st.Health.Throughput)
+	return nil
 }
 
 // correction is the fact that brings n in line with Kapso's state st, if

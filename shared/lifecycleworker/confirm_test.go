@@ -98,16 +98,23 @@ func TestLifecycleEventsChangeWhatKapsoConfirms(t *testing.T) {
 	step("del", kapso.EventPhoneNumberDeleted, "deleted", onboarding.NumberStatusDeleted)
 }
 
-// The reconciler's check finds what Kapso shows and the stored state lacks,
-// records it once, and changes nothing when they agree.
-func TestCorrectNumberFollowsKapso(t *testing.T) {
+// connectedNumber is acme's number, connected, with the worker on a test
+// clock.
+func connectedNumber(t *testing.T) (*stack, string, *testclock.Clock) {
 	s := newStack(t)
 	customer, link := s.tenant("acme")
 	_, number := s.complete(link, "dedicated")
 	s.handle(createdEvent("c#0", number, customer, "acme"))
-	ctx := context.Background()
 	clock := testclock.New(time.Now())
 	s.worker.Now = clock.Now
+	return s, number, clock
+}
+
+// The reconciler's check finds what Kapso shows and the stored state lacks,
+// records it once, and changes nothing when they agree.
+func TestCorrectNumberFollowsKapso(t *testing.T) {
+	s, number, clock := connectedNumber(t)
+	ctx := context.Background()
 	correct := func(want bool) {
 		t.Helper()
 		changed, err := s.worker.CorrectNumber(ctx, "acme", number)
@@ -133,5 +140,56 @@ func TestCorrectNumberFollowsKapso(t *testing.T) {
 		if n, _ := s.load("acme").PhoneNumber(number); n.Status != c.want {
 			t.Fatalf("after %s: %s", c.change, n.Status)
 		}
+	}
+}
+
+// The reconciler's check records the number's health from the same answer:
+// once when first read, again only when Kapso shows it changed, never for
+// a number no longer connected.
+func TestCorrectNumberRecordsHealthOnChange(t *testing.T) {
+	s, number, clock := connectedNumber(t)
+	ctx := context.Background()
+	readings := func() int {
+		n := 0
+		for _, e := range s.load("acme").Timeline {
+			if e.Kind == onboarding.FactHealthRead {
+				n++
+			}
+		}
+		return n
+	}
+	check := func(wantReadings int, quality, name string) {
+		t.Helper()
+		clock.Advance(time.Minute)
+		if changed, err := s.worker.CorrectNumber(ctx, "acme", number); err != nil || changed {
+			t.Fatalf("CorrectNumber = %v, %v", changed, err)
+		}
+		n, _ := s.load("acme").PhoneNumber(number)
+		h, read := n.Health()
+		if got := readings(); got != wantReadings || !read || h.QualityRating != quality || h.NameStatus != name {
+			t.Fatalf("%d readings, health %+v (read %v); want %d, %s %s", got, h, read, wantReadings, quality, name)
+		}
+	}
+	check(1, "GREEN", "APPROVED")
+	if h, _ := s.load("acme").PhoneNumbers[0].Health(); h.MessagingLimitTier != "TIER_1K" || h.Throughput != "STANDARD" {
+		t.Fatalf("first reading %+v", h)
+	}
+	check(1, "GREEN", "APPROVED") // unchanged: nothing written
+	if err := s.sim.SetNumberHealth(number, kapsosim.NumberHealth{QualityRating: "RED"}); err != nil {
+		t.Fatal(err)
+	}
+	check(2, "RED", "APPROVED")
+	check(2, "RED", "APPROVED")
+	if err := s.sim.SetNumberHealth(number, kapsosim.NumberHealth{QualityRating: "GREEN", NameStatus: "DECLINED"}); err != nil {
+		t.Fatal(err)
+	}
+	check(3, "GREEN", "DECLINED")
+	// Disconnected: the correction is recorded, the health is not read.
+	if err := s.sim.SetNumberHealth(number, kapsosim.NumberHealth{QualityRating: "YELLOW"}); err != nil {
+		t.Fatal(err)
+	}
+	s.change(number, "disconnected")
+	if changed, err := s.worker.CorrectNumber(ctx, "acme", number); err != nil || !changed || readings() != 3 {
+		t.Fatalf("disconnected: changed %v, %v, %d readings", changed, err, readings())
 	}
 }

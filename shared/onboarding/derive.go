@@ -372,10 +372,18 @@ func (d *derivation) phoneNumbers() []PhoneNumber {
 	// Details come only from signed facts, never from redirects; the latest
 	// fact that carries a field wins.
 	for _, f := range d.facts {
-		if !isConfirmation(f.Kind) && !isNumberLifecycle(f.Kind) && f.Kind != FactWebhookRegistered {
+		if !isConfirmation(f.Kind) && !isNumberLifecycle(f.Kind) && f.Kind != FactWebhookRegistered &&
+			f.Kind != FactHealthRead {
 			continue
 		}
 		n, ok := byID[f.PhoneNumberID]
+		if f.Kind == FactHealthRead {
+			// A reading is about a number already known; it never makes one.
+			if ok {
+				readHealth(n, f.Fact)
+			}
+			continue
+		}
 		if !ok {
 			n = &PhoneNumber{PhoneNumberID: f.PhoneNumberID, Status: NumberStatusUnconfirmed}
 			byID[f.PhoneNumberID] = n
@@ -757,6 +765,17 @@ func appendUnique[T comparable](list []T, v T) []T {
 
 // overwrite sets *dst to v unless v is empty, so a later fact that lacks a
 // field does not erase what an earlier one said.
+// readHealth takes a health reading into n: every value as read, unknown
+// ones included, since a reading is the whole of the number's health.
+func readHealth(n *PhoneNumber, f Fact) {
+	if f.NameStatus != n.NameStatus {
+		n.NameStatus, n.NameStatusSince = f.NameStatus, f.At
+	}
+	n.QualityRating, n.MessagingLimitTier, n.Throughput = f.QualityRating, f.MessagingLimitTier, f.Throughput
+	overwrite(&n.VerifiedName, f.VerifiedName)
+	n.HealthReadAt = f.At
+}
+
 func overwrite[T ~string](dst *T, v T) {
 	if v != "" {
 		*dst = v

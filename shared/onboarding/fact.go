@@ -45,6 +45,9 @@ const (
 	// FactSetupFailed: Kapso's setup link reports the signup failed
 	// (whatsapp_setup_status failed): a failure Kapso itself bears out.
 	FactSetupFailed FactKind = "setup_failed"
+	// FactHealthRead: the reconciler read a number's health (quality,
+	// messaging limit, display name review, throughput) and it had changed.
+	FactHealthRead FactKind = "health_read"
 )
 
 // kindRank orders kinds that happen at the same instant, so that Derive
@@ -91,6 +94,8 @@ func kindRank(k FactKind) int {
 		return 17
 	case FactSetupFailed:
 		return 18
+	case FactHealthRead:
+		return 19
 	}
 	return -1
 }
@@ -124,6 +129,8 @@ func kindSource(k FactKind) string {
 		return "webhook:whatsapp.account.reinstated"
 	case FactSuspiciousWebhook:
 		return "webhook"
+	case FactHealthRead:
+		return SourceReconciler
 	}
 	return "unknown"
 }
@@ -179,6 +186,10 @@ type Fact struct {
 	WebhookID          string           `json:"webhook_id,omitempty"`
 	// Event is the webhook event a suspicious webhook claimed to be.
 	Event string `json:"event,omitempty"`
+	// The health a HealthRead found besides its quality and name status.
+	MessagingLimitTier string `json:"messaging_limit_tier,omitempty"`
+	Throughput         string `json:"throughput,omitempty"`
+	VerifiedName       string `json:"verified_name,omitempty"`
 	// Source says who established the fact when its kind alone does not:
 	// SourceAPI for a webhook event the Platform API bore out, SourceReconciler
 	// for a state the reconciler found. Empty means the kind's usual source.
@@ -514,6 +525,12 @@ func (f Fact) namedFields() []namedField {
 	}
 	if f.Source != "" {
 		fields = append(fields, namedField{"source", f.Source})
+	}
+	for _, extra := range []namedField{{"messaging_limit_tier", f.MessagingLimitTier},
+		{"throughput", f.Throughput}, {"verified_name", f.VerifiedName}} {
+		if extra.value != "" {
+			fields = append(fields, extra)
+		}
 	}
 	return fields
 }

@@ -50,6 +50,16 @@ type KapsoNumber struct {
 	PhoneNumberID, BusinessAccountID, DisplayPhoneNumber, CustomerID string
 	Status, QualityRating, NameStatus, VerifiedName                  string
 	IsCoexistence                                                    bool
+	// MessagingLimitTier is Meta's tier name (TIER_1K…) and Throughput its
+	// throughput level (STANDARD…), as far as Kapso's answer said.
+	MessagingLimitTier, Throughput string
+}
+
+// Health is the number's health as Kapso reported it, read at at.
+func (n KapsoNumber) Health(at time.Time) NumberHealth {
+	return NumberHealth{PhoneNumberID: n.PhoneNumberID, QualityRating: n.QualityRating,
+		MessagingLimitTier: n.MessagingLimitTier, VerifiedName: n.VerifiedName, NameStatus: n.NameStatus,
+		Throughput: n.Throughput, ReadAt: at}.Clean()
 }
 
 // NumberWebhook is a number's webhook as Kapso reports it (never its secret).

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,12 @@ const (
 	// AttentionWebhookNotRegistered: a connected number has no registered
 	// webhook, so its messages do not arrive.
 	AttentionWebhookNotRegistered AttentionReason = "webhook_not_registered"
+	// AttentionQualityLow: Meta rates a connected number's quality YELLOW
+	// or RED; its messaging limit may drop next.
+	AttentionQualityLow AttentionReason = "quality_low"
+	// AttentionDisplayNameRejected: Meta refused a connected number's
+	// display name.
+	AttentionDisplayNameRejected AttentionReason = "display_name_rejected"
 )
 
 // ConfirmationOverdueAfter is how long a tenant may await confirmation
@@ -76,12 +83,13 @@ func WebhookMissing(c Connection) bool {
 }
 
 // AttentionStored is the part of the attention rule that holds until the
-// tenant's next fact: stores index tenants by it. Only
+// tenant's next fact: stores index tenants by it. numbers says whether a
+// number needs a human (WebhookMissing, HealthAttention). Only
 // AttentionConfirmationOverdue comes with time alone, so stores find it by
 // age instead.
-func AttentionStored(status TenantStatus, webhookMissing bool) bool {
+func AttentionStored(status TenantStatus, numbers bool) bool {
 	_, ok := attentionByStatus[status]
-	return ok || webhookMissing
+	return ok || numbers
 }
 
 // TenantItem is a tenant as ListTenants lists it: the snapshot its store
@@ -95,6 +103,8 @@ type TenantItem struct {
 	UpdatedAt time.Time
 	// WebhookMissing: see WebhookMissing.
 	WebhookMissing bool
+	// Health is ConnectedHealth of the tenant's connection.
+	Health []NumberHealth
 	// Attention is AttentionAt the query's Now, as ListTenants fills it in.
 	Attention []AttentionReason
 }
@@ -110,6 +120,12 @@ func (t TenantItem) AttentionAt(now time.Time) []AttentionReason {
 	}
 	if t.WebhookMissing {
 		out = append(out, AttentionWebhookNotRegistered)
+	}
+	if slices.ContainsFunc(t.Health, NumberHealth.QualityLow) {
+		out = append(out, AttentionQualityLow)
+	}
+	if slices.ContainsFunc(t.Health, NumberHealth.NameRefused) {
+		out = append(out, AttentionDisplayNameRejected)
 	}
 	return out
 }

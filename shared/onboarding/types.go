@@ -282,6 +282,13 @@ type PhoneNumber struct {
 	ReviewStatus      string    `json:"review_status,omitempty"`
 	ReviewStatusSince time.Time `json:"review_status_since,omitzero"`
 	QualityRating     string    `json:"quality_rating,omitempty"`
+	// MessagingLimitTier, Throughput and VerifiedName are Meta's, as the
+	// reconciler last read them with the quality rating and name status
+	// (see Health), at HealthReadAt.
+	MessagingLimitTier string    `json:"messaging_limit_tier,omitempty"`
+	Throughput         string    `json:"throughput,omitempty"`
+	VerifiedName       string    `json:"verified_name,omitempty"`
+	HealthReadAt       time.Time `json:"health_read_at,omitzero"`
 	// Restricted: Meta restricted the business account; the number still
 	// works within limits, so its status stays connected (the tenant's
 	// becomes restricted). RestrictedReason and RestrictedAt are the latest

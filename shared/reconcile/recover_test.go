@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,11 +91,59 @@ func (r *rig) timeline(t *testing.T, tenantID string) onboarding.Connection {
 func reconcilerEntries(conn onboarding.Connection) []onboarding.Fact {
 	var out []onboarding.Fact
 	for _, f := range conn.Facts {
-		if f.Source == onboarding.SourceReconciler {
+		// A health reading is no repair: every pass records the first.
+		if f.Source == onboarding.SourceReconciler && f.Kind != onboarding.FactHealthRead {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// Each pass refreshes a connected number's health from the answer it
+// already reads to check the number: the first reading and each change are
+// recorded once, an unchanged health writes nothing, and no call is added.
+func TestNumberHealthIsRefreshedWithinTheChecks(t *testing.T) {
+	each(t, kapsosim.Options{APIKey: "k"}, func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		number := r.connected(t, "t1")
+		health := func() (onboarding.NumberHealth, int) {
+			t.Helper()
+			conn := r.timeline(t, "t1")
+			n, _ := conn.PhoneNumber(number)
+			h, _ := n.Health()
+			readings := 0
+			for _, f := range conn.Facts {
+				if f.Kind == onboarding.FactHealthRead {
+					readings++
+				}
+			}
+			return h, readings
+		}
+		first := r.run(t, ctx)
+		if h, n := health(); n != 1 || h.QualityRating != "GREEN" || h.MessagingLimitTier != "TIER_1K" {
+			t.Fatalf("first pass: %d readings, %+v", n, h)
+		}
+		r.clock.Advance(time.Minute)
+		if err := r.sim.SetNumberHealth(number, kapsosim.NumberHealth{QualityRating: "RED"}); err != nil {
+			t.Fatal(err)
+		}
+		second := r.run(t, ctx)
+		if h, n := health(); n != 2 || h.QualityRating != "RED" {
+			t.Fatalf("after RED: %d readings, %+v", n, h)
+		}
+		r.clock.Advance(time.Minute)
+		third := r.run(t, ctx)
+		if _, n := health(); n != 2 {
+			t.Fatalf("an unchanged health was written again: %d readings", n)
+		}
+		if first.Kapso.Calls != second.Kapso.Calls || second.Kapso.Calls != third.Kapso.Calls || first.Numbers.Checked != 1 {
+			t.Fatalf("calls %d, %d, %d; numbers %+v", first.Kapso.Calls, second.Kapso.Calls, third.Kapso.Calls, first.Numbers)
+		}
+		items, _, err := r.store.ListTenants(ctx, onboarding.TenantQuery{NeedsAttention: true})
+		if err != nil || len(items) != 1 || !slices.Contains(items[0].Attention, onboarding.AttentionQualityLow) {
+			t.Fatalf("needing attention: %+v, %v", items, err)
+		}
+	})
 }
 
 // Messages delivered while the ingest answered 503 for longer than Kapso's

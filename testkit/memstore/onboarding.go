@@ -35,6 +35,7 @@ type tenant struct {
 	version        int
 	updatedAt      time.Time
 	webhookMissing bool
+	health         []onboarding.NumberHealth
 }
 
 type link struct {
@@ -147,6 +148,7 @@ func (s *Onboarding) AppendFact(_ context.Context, tenantID string, f onboarding
 	if v := conn.Tenant.Version; v > t.version {
 		t.status, t.version, t.updatedAt = conn.Tenant.Status, v, conn.Tenant.UpdatedAt
 		t.webhookMissing = onboarding.WebhookMissing(conn)
+		t.health = onboarding.ConnectedHealth(conn)
 	}
 	for _, closed := range change.ClosedLinks() {
 		s.closeLink(closed.ID)
@@ -194,7 +196,7 @@ func (s *Onboarding) ListTenants(_ context.Context, q onboarding.TenantQuery) ([
 	var items []onboarding.TenantItem
 	for id, t := range s.tenants {
 		it := onboarding.TenantItem{TenantID: id, Name: t.identity.Name, KapsoCustomerID: t.identity.KapsoCustomerID,
-			Status: t.status, UpdatedAt: t.updatedAt, WebhookMissing: t.webhookMissing}
+			Status: t.status, UpdatedAt: t.updatedAt, WebhookMissing: t.webhookMissing, Health: slices.Clone(t.health)}
 		if q.Selects(it, at) && (!resume || it.Position().Compare(after) > 0) {
 			it.Attention = it.AttentionAt(at)
 			items = append(items, it)

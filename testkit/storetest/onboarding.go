@@ -580,6 +580,44 @@ func tenantLists(t *testing.T, s onboarding.Store, clk *testclock.Clock) {
 	if items, _ := listAll(t, s, onboarding.TenantQuery{Now: later, Status: connected, NeedsAttention: true}); len(items) != 0 {
 		t.Errorf("a registered webhook still needs attention: %+v", items)
 	}
+	tenantHealthAttention(t, s, e, later)
+}
+
+// tenantHealthAttention: a connected number's low quality or refused
+// display name puts its tenant among those needing attention, with the
+// number's health on the listed item, until a reading says otherwise.
+func tenantHealthAttention(t *testing.T, s onboarding.Store, e, later time.Time) {
+	ctx := context.Background()
+	read := func(quality, name string, minutes int) onboarding.NumberHealth {
+		t.Helper()
+		h := onboarding.NumberHealth{PhoneNumberID: "701", QualityRating: quality, MessagingLimitTier: "TIER_1K",
+			VerifiedName: "Hooked", NameStatus: name, Throughput: "STANDARD", ReadAt: e.Add(time.Duration(minutes) * time.Minute)}
+		if _, _, err := s.AppendFact(ctx, "t-hooked", onboarding.HealthRead(h)); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	connected := onboarding.TenantConnected
+	red := read("RED", "DECLINED", 101)
+	items, _ := listAll(t, s, onboarding.TenantQuery{Now: later, Status: connected, NeedsAttention: true})
+	want := []onboarding.AttentionReason{onboarding.AttentionQualityLow, onboarding.AttentionDisplayNameRejected}
+	if len(items) != 1 || items[0].TenantID != "t-hooked" || !slices.Equal(items[0].Attention, want) ||
+		len(items[0].Health) != 1 || !items[0].Health[0].Same(red) || !items[0].Health[0].ReadAt.Equal(red.ReadAt) {
+		t.Fatalf("after a RED reading: %+v", items)
+	}
+	if items, _ := listAll(t, s, onboarding.TenantQuery{Now: later, NeedsAttention: true}); !slices.Contains(tenantIDs(items), "t-hooked") {
+		t.Errorf("t-hooked missing from every tenant needing attention: %v", tenantIDs(items))
+	}
+	read("GREEN", "APPROVED", 102)
+	if items, _ := listAll(t, s, onboarding.TenantQuery{Now: later, Status: connected, NeedsAttention: true}); len(items) != 0 {
+		t.Errorf("a GREEN reading still needs attention: %+v", items)
+	}
+	items, _ = listAll(t, s, onboarding.TenantQuery{Now: later, Status: connected})
+	for _, it := range items {
+		if it.TenantID == "t-hooked" && (len(it.Health) != 1 || it.Health[0].QualityRating != "GREEN") {
+			t.Errorf("t-hooked health = %+v", it.Health)
+		}
+	}
 }
 
 func tenantListCursors(t *testing.T, s onboarding.Store, clk *testclock.Clock) {

@@ -43,6 +43,8 @@ type provisioned struct {
 type number struct {
 	ID, PhoneNumberID, WABA, Display, CustomerID string
 	Status, Quality, NameStatus, VerifiedName    string
+	Throughput                                   string
+	MessagingLimit                               any // a number or a string
 	IsCoexistence                                bool
 	CreatedAt                                    time.Time
 }
@@ -127,6 +129,7 @@ func (n *number) json() map[string]any {
 		"display_phone_number": n.Display, "display_phone_number_normalized": strings.TrimPrefix(n.Display, "+"),
 		"customer_id": n.CustomerID, "status": n.Status, "quality_rating": n.Quality,
 		"name_status": n.NameStatus, "verified_name": n.VerifiedName, "is_coexistence": n.IsCoexistence,
+		"throughput_tier": n.Throughput, "whatsapp_business_manager_messaging_limit": n.MessagingLimit,
 		"created_at": ts(n.CreatedAt),
 	}
 }

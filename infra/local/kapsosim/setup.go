@@ -114,7 +114,8 @@ func (s *Simulator) CompleteLink(id, connType string) (string, string, error) {
 			CustomerID: c.ID, CreatedAt: now}
 		s.numbers = append(s.numbers, n)
 	}
-	n.Status, n.Quality, n.NameStatus, n.VerifiedName = "CONNECTED", "GREEN", "APPROVED", c.Name
+	n.Status, n.Quality, n.NameStatus, n.VerifiedName = "CONNECTED", defaultQuality, defaultNameStatus, c.Name
+	n.Throughput, n.MessagingLimit = defaultThroughput, defaultMessagingLimit
 	n.IsCoexistence = connType == "coexistence"
 	if l.Provision {
 		l.Provisioned = &provisioned{ID: s.uuid(), Number: n.Display, At: now}

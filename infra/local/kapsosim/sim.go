@@ -241,6 +241,7 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/outbound", s.ctlOutbound)
 	m.HandleFunc("POST /_sim/messages/{wamid}/status", s.ctlStatus)
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/change", s.ctlChangeNumber)
+	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/health", s.ctlNumberHealth)
 	m.HandleFunc("POST /_sim/project/events", s.ctlProjectEvent)
 	m.HandleFunc("GET /_sim/deliveries", s.ctlDeliveries)
 	m.HandleFunc("GET /_sim/failed_deliveries", s.ctlFailedDeliveries)

@@ -250,9 +250,19 @@ func TestEveryChangeIsToldOnceOnTheEventsTopic(t *testing.T) {
 		return slices.ContainsFunc(evs, func(e told) bool { return strings.Contains(string(e.Data), `"status":"read"`) })
 	})
 
-	// A reconciler pass over what did not change tells nothing.
+	// The first reconciler pass reads each connected number's health:
+	// one number.health_changed each, and nothing else.
 	settleEvents(t, s, all)
 	before := len(all.events(nil))
+	reconcileNow(t, s)
+	settleEvents(t, s, all)
+	if firstPass := all.events(nil)[before:]; len(distinct(firstPass)) != 2 ||
+		slices.ContainsFunc(firstPass, func(e told) bool { return e.Type != bridgeevents.NumberHealthChanged }) {
+		t.Errorf("the first reconciler pass told:%s", describe(firstPass))
+	}
+
+	// A reconciler pass over what did not change tells nothing.
+	before = len(all.events(nil))
 	reconcileNow(t, s)
 	settleEvents(t, s, all)
 	if after := all.events(nil); len(after) != before {

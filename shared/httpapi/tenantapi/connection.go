@@ -105,6 +105,13 @@ type PhoneNumberView struct {
 	RestrictedAt       *time.Time                   `json:"restricted_at"`
 	WebhookRegistered  bool                         `json:"webhook_registered"`
 	ConnectedAt        *time.Time                   `json:"connected_at"`
+	// The number's health as the reconciler last read it at HealthReadAt
+	// (name_status above is part of it); empty, and null, until first read.
+	QualityRating      string     `json:"quality_rating"`
+	MessagingLimitTier string     `json:"messaging_limit_tier"`
+	VerifiedName       string     `json:"verified_name"`
+	Throughput         string     `json:"throughput"`
+	HealthReadAt       *time.Time `json:"health_read_at"`
 }
 
 // FailureView is one failure of an attempt, explained, with who reported
@@ -193,6 +200,10 @@ func newConnectionView(c onboarding.Connection, now time.Time) ConnectionView {
 			WebhookRegistered: n.WebhookRegistered, ConnectedAt: timeOrNil(n.ConnectedAt)}
 		pv.StatusMeaning, pv.StatusNextStep = explainReason(n.StatusReason)
 		pv.RestrictedMeaning, pv.RestrictedNextStep = explainReason(n.RestrictedReason)
+		if h, ok := n.Health(); ok {
+			pv.QualityRating, pv.MessagingLimitTier, pv.VerifiedName = h.QualityRating, h.MessagingLimitTier, h.VerifiedName
+			pv.NameStatus, pv.Throughput, pv.HealthReadAt = h.NameStatus, h.Throughput, timeOrNil(h.ReadAt)
+		}
 		v.PhoneNumbers = append(v.PhoneNumbers, pv)
 	}
 	s := c.Support()

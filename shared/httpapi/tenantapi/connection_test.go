@@ -132,7 +132,8 @@ func TestConnectionViewHistory(t *testing.T) {
 	  "status_reason_meaning":"Meta's access for the number expired or was withdrawn (password change, app removed, admin rights lost); the number is disconnected.",
 	  "status_next_step":"Create a setup link with reconnect_phone_number set to the number and ask the customer to sign up again; messages resume once it reconnects.",
 	  "name_status":"","name_status_since":null,"review_status":"","review_status_since":null,
-	  "restricted":false,"restricted_reason":"","restricted_at":null,"webhook_registered":false,"connected_at":"2026-03-01T12:15:00Z"}]`)
+	  "restricted":false,"restricted_reason":"","restricted_at":null,"webhook_registered":false,"connected_at":"2026-03-01T12:15:00Z",
+	  "quality_rating":"","messaging_limit_tier":"","verified_name":"","throughput":"","health_read_at":null}]`)
 	wantJSON(t, "support", v["support"], `{
 	  "tenant_name":"Acme Padaria","status":"reconnect_required","signup":"completed","offered_connection_types":null,
 	  "setup_link_id":"sl-2","error_code":"","error_reported_by":"",
@@ -157,6 +158,27 @@ func TestConnectionViewHistory(t *testing.T) {
 	  "detail":{"phone_number_id":"111","reason":"meta_token_expired"}}`)
 }
 
+// A number's health shows as the reconciler last read it, with when; the
+// reading is on the timeline.
+func TestConnectionViewHealth(t *testing.T) {
+	v := connectionOf(t, []string{"sl-1"},
+		onboarding.PhoneNumberCreated(acmeNumber, at(5)),
+		onboarding.HealthRead(onboarding.NumberHealth{PhoneNumberID: "111", QualityRating: "GREEN", MessagingLimitTier: "TIER_1K",
+			VerifiedName: "Acme", NameStatus: "APPROVED", Throughput: "STANDARD", ReadAt: at(20)}),
+		onboarding.HealthRead(onboarding.NumberHealth{PhoneNumberID: "111", QualityRating: "RED", MessagingLimitTier: "TIER_1K",
+			VerifiedName: "Acme", NameStatus: "DECLINED", Throughput: "purple", ReadAt: at(30)}))
+	n := v["phone_numbers"].([]any)[0].(map[string]any)
+	wantJSON(t, "health", map[string]any{"quality_rating": n["quality_rating"], "messaging_limit_tier": n["messaging_limit_tier"],
+		"verified_name": n["verified_name"], "name_status": n["name_status"], "name_status_since": n["name_status_since"],
+		"throughput": n["throughput"], "health_read_at": n["health_read_at"]},
+		`{"quality_rating":"RED","messaging_limit_tier":"TIER_1K","verified_name":"Acme","name_status":"DECLINED",
+		  "name_status_since":"2026-03-01T12:30:00Z","throughput":"UNKNOWN","health_read_at":"2026-03-01T12:30:00Z"}`)
+	timeline := v["timeline"].([]any)
+	wantJSON(t, "the reading", timeline[len(timeline)-1], `{"at":"2026-03-01T12:30:00Z","kind":"health_read","source":"reconciler",
+	  "detail":{"messaging_limit_tier":"TIER_1K","name_status":"DECLINED","phone_number_id":"111","quality_rating":"RED",
+	  "throughput":"UNKNOWN","verified_name":"Acme"}}`)
+}
+
 // A restricted account makes the tenant restricted, with the reason, its
 // meaning and the time; review states carry when they were reported.
 func TestConnectionViewRestricted(t *testing.T) {
@@ -175,7 +197,8 @@ func TestConnectionViewRestricted(t *testing.T) {
 	  "restricted":true,"restricted_reason":"RESTRICTED_ADD_PHONE_NUMBER_ACTION",
 	  "restricted_reason_meaning":"Meta stopped the account from adding phone numbers; numbers already connected keep working.",
 	  "restricted_next_step":"Ask the customer to check Account quality in Meta Business Suite and appeal; do not connect more numbers on this account meanwhile.",
-	  "restricted_at":"2026-03-01T12:40:00Z","webhook_registered":false,"connected_at":"2026-03-01T12:05:00Z"}]`)
+	  "restricted_at":"2026-03-01T12:40:00Z","webhook_registered":false,"connected_at":"2026-03-01T12:05:00Z",
+	  "quality_rating":"","messaging_limit_tier":"","verified_name":"","throughput":"","health_read_at":null}]`)
 	wantJSON(t, "support", v["support"], `{
 	  "tenant_name":"Acme Padaria","status":"restricted","signup":"completed","offered_connection_types":null,
 	  "setup_link_id":"sl-1","error_code":"","error_reported_by":"","failures":[],"suspicious_redirects":0,
