@@ -123,6 +123,12 @@ func (d Draft) checkComponent(field string, c component) *errs.FieldError {
 		}
 		return d.checkExample(field, c.Example, "body", ps)
 	case Footer:
+		if d.Category == Authentication {
+			if c.Text != nil {
+				return errs.Field(field+".text", "is set by Meta for an AUTHENTICATION template; leave it out")
+			}
+			return nil
+		}
 		if ferr := textChars(field+".text", c.text(), MaxFooterChars); ferr != nil {
 			return ferr
 		}

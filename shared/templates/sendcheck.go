@@ -104,6 +104,7 @@ func CheckSend(t Template, sendComponents json.RawMessage) *Refusal {
 			}
 		case Buttons:
 			buttons = c.Buttons
+		case Footer:
 		default:
 			return nil // carousel, limited-time offer…: Meta's rules, not counted here
 		}
