@@ -37,7 +37,7 @@ func TestSettings(t *testing.T) {
 		"MEDIA_READ_ROLE_ARN":          {"", "optional resource", "tenantapi", ""},
 		"MEDIA_QUEUE_URL":              {"", "resource", "media reconcile", ""},
 		"MEDIA_DLQ_URL":                {"", "resource", "reconcile", ""},
-		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound media tenantapi", "kapsoMetaBaseUrl"},
+		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound media tenantapi reconcile", "kapsoMetaBaseUrl"},
 		"MEDIA_URL_TTL":                {"15m", "", "tenantapi", "mediaUrlTtl"},
 		"SEND_RATE_PER_NUMBER":         {"20", "", "outbound", "sendRatePerNumber"},
 		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},
