@@ -44,6 +44,9 @@ type Settings struct {
 	OutboundUnconfirmedAfter time.Duration
 	// How long a media URL the API hands out works.
 	MediaURLTTL time.Duration
+	// How old a WABA's reading of its templates may be before the
+	// reconciler reads them again.
+	TemplateSyncInterval time.Duration
 	// The SaaS's endpoint the eventwebhooks function POSTs every event to;
 	// empty: the function and its queue's subscription are not built.
 	EventsWebhookURL string
@@ -173,6 +176,13 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 		problems = append(problems, fmt.Sprintf("%s must be a positive Go duration (90m, 2h), got %q",
 			config.OutboundUnconfirmedAfter.Context, raw[config.OutboundUnconfirmedAfter.Context]))
 	}
+	// Read again at most once a run; shorter than a minute would only ask
+	// Kapso more often than any run can.
+	if s.TemplateSyncInterval, err = time.ParseDuration(raw[config.TemplateSyncInterval.Context]); err != nil ||
+		s.TemplateSyncInterval < time.Minute {
+		problems = append(problems, fmt.Sprintf("%s must be a Go duration of a minute or more (30m, 1h), got %q",
+			config.TemplateSyncInterval.Context, raw[config.TemplateSyncInterval.Context]))
+	}
 	// A presigned URL also dies with the function's temporary credentials,
 	// which last hours, so a longer TTL would promise what S3 does not keep.
 	if s.MediaURLTTL, err = time.ParseDuration(raw[config.MediaURLTTL.Context]); err != nil ||
@@ -202,6 +212,7 @@ func (b *bridge) addSettings() {
 	b.values[config.SendRatePerNumber.Name] = jsii.String(strconv.Itoa(b.settings.SendRatePerNumber))
 	b.values[config.OutboundUnconfirmedAfter.Name] = jsii.String(formatDuration(b.settings.OutboundUnconfirmedAfter))
 	b.values[config.MediaURLTTL.Name] = jsii.String(formatDuration(b.settings.MediaURLTTL))
+	b.values[config.TemplateSyncInterval.Name] = jsii.String(formatDuration(b.settings.TemplateSyncInterval))
 	b.values[config.EventsWebhookURL.Name] = jsii.String(b.settings.EventsWebhookURL)
 	b.values[config.EventsRetentionDays.Name] = jsii.String(strconv.Itoa(b.settings.EventsRetentionDays))
 }

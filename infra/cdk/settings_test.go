@@ -23,7 +23,7 @@ func TestSettingsDefaults(t *testing.T) {
 		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
 		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
 		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
-		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour, MediaURLTTL: 15 * time.Minute,
+		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour, MediaURLTTL: 15 * time.Minute, TemplateSyncInterval: time.Hour,
 		EventsRetentionDays: 30,
 	}
 	if s != want {
@@ -54,7 +54,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
 		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "46m", "eventsWebhookUrl": "http://saas.example.com/events",
-		"eventsRetentionDays": "0",
+		"eventsRetentionDays": "0", "templateSyncInterval": "30s",
 	}), noEnv)
 	if err == nil {
 		t.Fatal("invalid settings accepted")
@@ -66,6 +66,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
+		"templateSyncInterval must be a Go duration of a minute or more",
 		"mediaUrlTtl must be a Go duration from 1s to 45m",
 		"eventsWebhookUrl must be an absolute https URL", "eventsRetentionDays must be a positive integer",
 	} {
@@ -161,6 +162,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"kapsoMetaBaseUrl", "KAPSO_META_BASE_URL", "https://m.example/meta/", func(s Settings) any { return s.KapsoMetaBaseURL }, "https://m.example/meta"},
 		{"sendRatePerNumber", "SEND_RATE_PER_NUMBER", "5", func(s Settings) any { return s.SendRatePerNumber }, 5},
 		{"outboundUnconfirmedAfter", "OUTBOUND_UNCONFIRMED_AFTER", "90m", func(s Settings) any { return s.OutboundUnconfirmedAfter }, 90 * time.Minute},
+		{"templateSyncInterval", "TEMPLATE_SYNC_INTERVAL", "6h", func(s Settings) any { return s.TemplateSyncInterval }, 6 * time.Hour},
 		{"mediaUrlTtl", "MEDIA_URL_TTL", "5m", func(s Settings) any { return s.MediaURLTTL }, 5 * time.Minute},
 		{"mediaUrlTtl", "MEDIA_URL_TTL", "45m", func(s Settings) any { return s.MediaURLTTL }, 45 * time.Minute},
 		{"eventsWebhookUrl", "EVENTS_WEBHOOK_URL", "https://e.example/hook", func(s Settings) any { return s.EventsWebhookURL }, "https://e.example/hook"},

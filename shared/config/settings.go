@@ -160,6 +160,10 @@ var (
 	OutboundUnconfirmedAfter = Setting{Name: "OUTBOUND_UNCONFIRMED_AFTER", Default: "1h", Functions: []Function{Reconcile},
 		Context: "outboundUnconfirmedAfter",
 		Help:    "how long a send whose outcome is unknown waits to be found in Kapso's records before it fails as unconfirmed"}
+	// TemplateSyncInterval's default is reconcile.DefaultTemplateSyncInterval.
+	TemplateSyncInterval = Setting{Name: "TEMPLATE_SYNC_INTERVAL", Default: "1h", Functions: []Function{Reconcile},
+		Context: "templateSyncInterval",
+		Help:    "how old a WABA's reading of its templates may be before the reconciler reads them again through Kapso"}
 	// EventsRetentionDays' default is eventing.Retention (a test holds them equal).
 	EventsRetentionDays = Setting{Name: "EVENTS_RETENTION_DAYS", Default: "30", Functions: []Function{Publisher},
 		Context: "eventsRetentionDays", Help: "days the feed keeps each event (GET /v1/events)"}
@@ -210,7 +214,7 @@ var Settings = []Setting{
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
-	EventsRetentionDays, EventsWebhookURL, LogLevel,
+	TemplateSyncInterval, EventsRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
 	MediaRetentionDays,
 	Port, SimPort, ReconcileEvery,

@@ -39,6 +39,7 @@ func TestSettings(t *testing.T) {
 		"MEDIA_DLQ_URL":                {"", "resource", "reconcile", ""},
 		"KAPSO_META_BASE_URL":          {"https://api.kapso.ai/meta/whatsapp", "", "outbound media tenantapi reconcile", "kapsoMetaBaseUrl"},
 		"MEDIA_URL_TTL":                {"15m", "", "tenantapi", "mediaUrlTtl"},
+		"TEMPLATE_SYNC_INTERVAL":       {"1h", "", "reconcile", "templateSyncInterval"},
 		"SEND_RATE_PER_NUMBER":         {"20", "", "outbound", "sendRatePerNumber"},
 		"OUTBOUND_UNCONFIRMED_AFTER":   {"1h", "", "reconcile", "outboundUnconfirmedAfter"},
 		"RECONCILE_KAPSO_CALLS":        {"2400", "", "reconcile", "reconcileKapsoCalls"},

@@ -27,6 +27,11 @@ const InvalidCursor errs.Code = "invalid_cursor"
 // (or who never wrote). The caller can send a template instead.
 const OutsideCustomerServiceWindow errs.Code = "outside_customer_service_window"
 
+// TemplateNotSendable is a 422 of its own code: a template send the
+// stored template says Meta would refuse (unknown, not APPROVED, not in
+// that language, or the wrong number of parameters).
+const TemplateNotSendable errs.Code = "template_not_sendable"
+
 // UnsupportedMediaType is a 415 of its own code: an upload whose MIME
 // type Meta does not take as media.
 const UnsupportedMediaType errs.Code = "unsupported_media_type"
@@ -50,6 +55,7 @@ func (e *MediaState) Unwrap() error { return e.Err }
 
 var statusByCode = map[errs.Code]int{
 	OutsideCustomerServiceWindow: http.StatusUnprocessableEntity,
+	TemplateNotSendable:          http.StatusUnprocessableEntity,
 	UnsupportedMediaType:         http.StatusUnsupportedMediaType,
 	MediaNotStored:               http.StatusNotFound,
 	errs.Invalid:                 http.StatusBadRequest,

@@ -24,6 +24,18 @@ func (c Connection) PhoneNumber(phoneNumberID string) (PhoneNumber, bool) {
 }
 
 // Attempt finds an attempt by its setup link id.
+// ConnectedAccounts are the WhatsApp Business Accounts of the tenant's
+// connected numbers, each once, in the order the numbers are stored.
+func (c Connection) ConnectedAccounts() []string {
+	var out []string
+	for _, n := range c.PhoneNumbers {
+		if n.Status == NumberStatusConnected && n.BusinessAccountID != "" && !slices.Contains(out, n.BusinessAccountID) {
+			out = append(out, n.BusinessAccountID)
+		}
+	}
+	return out
+}
+
 func (c Connection) Attempt(setupLinkID string) (Attempt, bool) {
 	i := slices.IndexFunc(c.Attempts, func(a Attempt) bool { return a.SetupLinkID == setupLinkID })
 	if i < 0 {

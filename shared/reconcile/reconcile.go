@@ -20,6 +20,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // Store is what the reconciler needs of the onboarding store (onboarding.Store).
@@ -164,6 +165,12 @@ type Reconciler struct {
 	// media copy failed: their event goes back to the media worker.
 	Media      media.Store
 	MediaQueue MediaQueue
+	// Templates and TemplateKapso, when set, keep each connected WABA's
+	// templates read no longer ago than TemplateSyncInterval
+	// (DefaultTemplateSyncInterval when zero).
+	Templates            templates.Store
+	TemplateKapso        templates.Kapso
+	TemplateSyncInterval time.Duration
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -194,6 +201,10 @@ type Limits struct {
 	// FailedDeliveryPages is the most pages of failed deliveries read per
 	// run (default 5).
 	FailedDeliveryPages int
+	// TemplateTenants is the most tenants whose templates are looked at
+	// per run (default 500); only those read longer ago than the interval
+	// cost Kapso calls.
+	TemplateTenants int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -209,6 +220,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.KapsoPerMinute, 300)
 	def(&l.MessagePages, 5)
 	def(&l.FailedDeliveryPages, 5)
+	def(&l.TemplateTenants, 500)
 	return l
 }
 
@@ -264,7 +276,10 @@ type Report struct {
 	Outbound Counts `json:"outbound"`
 	// Media: failed media copies due again read, still failed, handed to
 	// the media worker again.
-	Media      Counts    `json:"media"`
+	Media Counts `json:"media"`
+	// Templates: WABAs whose templates were due and read, templates found
+	// changed (new, a status, quality or content), stored.
+	Templates  Counts    `json:"templates"`
 	DLQs       []DLQStat `json:"dlqs,omitempty"`
 	Kapso      KapsoUse  `json:"kapso"`
 	Errors     int       `json:"errors"`
@@ -321,7 +336,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	// Outbound first: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
 	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
-		run.openTenants, run.registerWebhooks, run.connectedNumbers}
+		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {
 			break

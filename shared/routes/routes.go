@@ -63,6 +63,11 @@ var (
 	// SendMessage queues a message to send from one of the tenant's numbers.
 	SendMessage = Route{"POST", "/v1/tenants/{" + TenantID + "}/messages"}
 	GetContact  = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
+	// The tenant's message templates: listed as last read, created, and
+	// read again from Kapso now.
+	ListTemplates  = Route{"GET", "/v1/tenants/{" + TenantID + "}/templates"}
+	CreateTemplate = Route{"POST", "/v1/tenants/{" + TenantID + "}/templates"}
+	SyncTemplates  = Route{"POST", "/v1/tenants/{" + TenantID + "}/templates/sync"}
 	// The feed of events: the whole stack's, and one tenant's.
 	ListEvents       = Route{"GET", "/v1/events"}
 	ListTenantEvents = Route{"GET", "/v1/tenants/{" + TenantID + "}/events"}
@@ -73,7 +78,7 @@ var (
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
-		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia}
+		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

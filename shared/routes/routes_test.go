@@ -26,6 +26,9 @@ func TestRoutes(t *testing.T) {
 		GetContact:               "GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
 		ListEvents:               "GET /v1/events",
 		ListTenantEvents:         "GET /v1/tenants/{tenant_id}/events",
+		ListTemplates:            "GET /v1/tenants/{tenant_id}/templates",
+		CreateTemplate:           "POST /v1/tenants/{tenant_id}/templates",
+		SyncTemplates:            "POST /v1/tenants/{tenant_id}/templates/sync",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -73,7 +76,7 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 17 {
-		t.Errorf("%d routes in the function groups, want 17", len(seen))
+	if len(seen) != 20 {
+		t.Errorf("%d routes in the function groups, want 20", len(seen))
 	}
 }

@@ -204,10 +204,11 @@ func (a *API) uploadMedia(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
-	number, err := a.sendingNumber(ctx, tenantID, r.URL.Query().Get(routes.PhoneNumberID))
+	sender, err := a.sendingNumber(ctx, tenantID, r.URL.Query().Get(routes.PhoneNumberID))
 	if err != nil {
 		return err
 	}
+	number := sender.PhoneNumberID
 	now := a.now()
 	staleBefore := now.Add(-(media.UploadIDLifetime - 24*time.Hour))
 	if u, ok, err := a.Uploads.Upload(ctx, tenantID, number, f.sha256); err != nil {

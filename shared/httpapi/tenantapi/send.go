@@ -47,10 +47,16 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	} else if ok {
 		return a.replay(ctx, w, stored, req.Fingerprint(), log)
 	}
-	number, err := a.sendingNumber(ctx, tenantID, req.PhoneNumberID)
+	sender, err := a.sendingNumber(ctx, tenantID, req.PhoneNumberID)
 	if err != nil {
 		return err
 	}
+	if req.Template != nil {
+		if err := a.checkTemplateSend(ctx, tenantID, sender, req.Template); err != nil {
+			return err
+		}
+	}
+	number := sender.PhoneNumberID
 	contact, known, err := a.recipient(ctx, tenantID, number, req)
 	if err != nil {
 		return err
@@ -126,33 +132,31 @@ func (a *API) replay(ctx context.Context, w http.ResponseWriter, stored messagin
 
 // sendingNumber is the tenant's connected number to send from: the one
 // asked for, or the only one. No Kapso call: the stored connection decides.
-func (a *API) sendingNumber(ctx context.Context, tenantID, asked string) (string, error) {
-	c, ok, err := a.Store.Load(ctx, tenantID)
+func (a *API) sendingNumber(ctx context.Context, tenantID, asked string) (onboarding.PhoneNumber, error) {
+	var none onboarding.PhoneNumber
+	c, err := a.loadConnection(ctx, tenantID)
 	if err != nil {
-		return "", storeError(err, "load connection")
+		return none, err
 	}
-	if !ok {
-		return "", errs.E(errs.NotFound, "unknown tenant", nil)
-	}
-	var connected []string
+	var connected []onboarding.PhoneNumber
 	for _, n := range c.PhoneNumbers {
 		if asked != "" && n.PhoneNumberID == asked {
 			if n.Status != onboarding.NumberStatusConnected {
-				return "", errs.E(errs.Conflict, fmt.Sprintf("phone_number_id: the number is %s, not connected", n.Status), nil)
+				return none, errs.E(errs.Conflict, fmt.Sprintf("phone_number_id: the number is %s, not connected", n.Status), nil)
 			}
-			return asked, nil
+			return n, nil
 		}
 		if n.Status == onboarding.NumberStatusConnected {
-			connected = append(connected, n.PhoneNumberID)
+			connected = append(connected, n)
 		}
 	}
 	switch {
 	case asked != "":
-		return "", errs.E(errs.NotFound, "phone_number_id: not a number of this tenant", nil)
+		return none, errs.E(errs.NotFound, "phone_number_id: not a number of this tenant", nil)
 	case len(connected) == 0:
-		return "", errs.E(errs.Conflict, "the tenant has no connected number", nil)
+		return none, errs.E(errs.Conflict, "the tenant has no connected number", nil)
 	case len(connected) > 1:
-		return "", errs.E(errs.Invalid, fmt.Sprintf("phone_number_id: required, the tenant has %d connected numbers", len(connected)), nil)
+		return none, errs.E(errs.Invalid, fmt.Sprintf("phone_number_id: required, the tenant has %d connected numbers", len(connected)), nil)
 	}
 	return connected[0], nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // OnboardingStore is what the tenant API needs of the onboarding store
@@ -61,6 +62,10 @@ type API struct {
 	// queued, then handed to the sender.
 	Outbox   messaging.Outbox
 	Outbound messaging.OutboundQueue
+	// Templates keeps the tenant's templates, read and created through
+	// TemplateKapso (Kapso's Meta proxy).
+	Templates     templates.Store
+	TemplateKapso templates.Kapso
 	// Feed is the events told, for GET /v1/events and a tenant's events.
 	Feed FeedReader
 	// Objects is the media bucket: messages' stored media, linked by
@@ -103,6 +108,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.UploadMedia.Pattern(), a.tenantRoute(a.uploadMedia, routes.PhoneNumberID, "filename"))
 	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
 	mux.Handle(routes.SendMessage.Pattern(), a.tenantRoute(a.sendMessage))
+	mux.Handle(routes.ListTemplates.Pattern(), a.tenantRoute(a.listTemplates, "status", "name", "limit", "cursor"))
+	mux.Handle(routes.CreateTemplate.Pattern(), a.tenantRoute(a.createTemplate))
+	mux.Handle(routes.SyncTemplates.Pattern(), a.tenantRoute(a.syncTemplates))
 	mux.Handle(routes.ListEvents.Pattern(), a.route(a.listEvents, "type", "limit", "cursor"))
 	mux.Handle(routes.ListTenantEvents.Pattern(), a.tenantRoute(a.listTenantEvents, "type", "limit", "cursor"))
 }
