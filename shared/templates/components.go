@@ -74,7 +74,7 @@ func (b button) url() string {
 
 // components decodes a template's components; ok is false when they are
 // not an array of objects of the shape Meta describes.
-func components(raw json.RawMessage) ([]component, bool) {
+func parseComponents(raw json.RawMessage) ([]component, bool) {
 	var cs []component
 	if err := json.Unmarshal(raw, &cs); err != nil {
 		return nil, false

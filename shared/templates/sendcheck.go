@@ -67,7 +67,7 @@ func CheckSend(t Template, sendComponents json.RawMessage) *Refusal {
 		return &Refusal{ProblemNotApproved, fmt.Sprintf("template.name: %s (%s) is %s; only an APPROVED template can be sent",
 			t.Name, t.Language, t.Status)}
 	}
-	cs, ok := components(t.Components)
+	cs, ok := parseComponents(t.Components)
 	if !ok {
 		return nil // a stored shape not read here: Meta is the judge
 	}
