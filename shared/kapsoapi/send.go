@@ -163,11 +163,16 @@ func (e *MetaError) Permanent() bool {
 	if permanentCode(e.Code) {
 		return true
 	}
-	if e.Status == http.StatusTooManyRequests || transientCodes[e.Code] {
+	if e.Status == http.StatusTooManyRequests || inFlight(e) || transientCodes[e.Code] {
 		return false
 	}
 	return e.Status < 500
 }
+
+// inFlight is Kapso's 409 on a send: "Another message in-flight for this
+// conversation. Retry shortly." Kapso refused before sending, so the same
+// message may be sent again.
+func inFlight(e *MetaError) bool { return e.Status == http.StatusConflict }
 
 // reason is the refusal as a failed message records it: Meta's code, its
 // title (else its type), message and details.
@@ -187,7 +192,7 @@ func (e *MetaError) Retryable() bool {
 	if e == nil || permanentCode(e.Code) || e.Status == http.StatusGatewayTimeout {
 		return false
 	}
-	return e.Status == http.StatusTooManyRequests || e.Status >= 500 || transientCodes[e.Code]
+	return e.Status == http.StatusTooManyRequests || inFlight(e) || e.Status >= 500 || transientCodes[e.Code]
 }
 
 // Send posts message, a Meta Cloud API message object as raw JSON, unchanged,

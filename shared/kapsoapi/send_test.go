@@ -284,6 +284,7 @@ func TestSendMetaRefusals(t *testing.T) {
 		"odd types":     {400, `{"error":{"message":"m","code":131026,"error_subcode":{"x":1}}}`, 131026, true, false},
 		"redirect":      {302, ``, 0, true, false},
 		"unauthorized":  {401, `{"error":"Invalid API key"}`, 0, true, false},
+		"in flight":     {409, `{"error":"Another message in-flight for this conversation. Retry shortly."}`, 0, false, true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -410,7 +411,7 @@ func TestMetaErrorClasses(t *testing.T) {
 		{400, 131016, false, true}, {503, 131016, false, true}, {400, 131048, false, true},
 		{400, 80007, false, true}, {400, 1, false, true}, {500, 2, false, true},
 		{429, 0, false, true}, {429, 131047, true, false}, {500, 0, false, true},
-		{504, 0, false, false}, {502, 0, false, true},
+		{504, 0, false, false}, {502, 0, false, true}, {409, 0, false, true}, {409, 132015, true, false},
 	} {
 		e := &MetaError{Status: tc.status, Code: tc.code}
 		if e.Permanent() != tc.permanent || e.Retryable() != tc.retryable {
