@@ -63,7 +63,12 @@ func listCursor(ctx context.Context, c *Client, cl call, after string, limit int
 	case after != "":
 		q.Set("after", after)
 	default:
+		// The Platform API pages by number and serves its default page size
+		// (20) to a first request that names none: ask for limit, as the
+		// later pages do.
 		page = 1
+		q.Set("page", "1")
+		q.Set("per_page", strconv.Itoa(limit))
 	}
 	cl.query = q
 	var items []json.RawMessage

@@ -51,7 +51,7 @@ func TestListMessagesFollowsCursors(t *testing.T) {
 	if m := p.Items[0]; m.ID != "wamid.2" || m.Timestamp.Unix() != 1700000060 || m.Direction != "outbound" || m.Status != "" {
 		t.Errorf("message = %+v", m)
 	}
-	want := []string{"limit=100&phone_number_id=123", "after=c1&limit=100&phone_number_id=123"}
+	want := []string{"limit=100&page=1&per_page=100&phone_number_id=123", "after=c1&limit=100&phone_number_id=123"}
 	if strings.Join(queries, " ") != strings.Join(want, " ") {
 		t.Errorf("queries = %v, want %v", queries, want)
 	}
@@ -139,7 +139,8 @@ func TestListWebhookDeliveries(t *testing.T) {
 		reply(w, 200, `{"data":[
 			{"id":"d1","webhook_id":"w1","phone_number_id":123,"event":"whatsapp.message.received","status":"failed",
 			 "attempts":5,"response_status":500,"idempotency_key":"k1","created_at":"2025-03-01T10:00:00Z","last_attempt_at":"2025-03-01T11:00:00Z"},
-			{"id":"d2","phone_number_id":null,"response_status":null}]}`)
+			{"id":"d2","phone_number_id":null,"response_status":null},
+			{"id":"d3","phone_number_id":"123","status":"delivered","response_status":200}]}`)
 	})
 	p, err := c.ListWebhookDeliveries(context.Background(), "failed", "", 0)
 	if err != nil || len(p.Items) != 2 || p.After != "" {
@@ -157,7 +158,7 @@ func TestListWebhookDeliveries(t *testing.T) {
 	if _, err := c.ListWebhookDeliveries(context.Background(), "", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(queries, " ") != "limit=100&status=failed limit=100" {
+	if strings.Join(queries, " ") != "errors_only=true&limit=100&page=1&per_page=100&period=7d limit=100&page=1&per_page=100" {
 		t.Errorf("queries = %v", queries)
 	}
 }
@@ -302,15 +303,16 @@ func TestUpdateWebhookRefusals(t *testing.T) {
 }
 
 // The Platform API pages its lists by number with a meta block (Kapso's
-// platform-api-overview): every page is read, each at the size the first
-// was served at, and the last page ends the list.
+// platform-api-overview): the first page is asked for at the size wanted,
+// every page is read, each after the first at the size the first was
+// served at, and the last page ends the list.
 func TestPlatformListsFollowPageNumbers(t *testing.T) {
 	var queries []string
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		queries = append(queries, q.Get("page")+"/"+q.Get("per_page"))
 		switch q.Get("page") {
-		case "":
+		case "1":
 			reply(w, 200, `{"data":[{"id":"d3"},{"id":"d2"}],"meta":{"page":1,"per_page":2,"total_pages":2,"total_count":3}}`)
 		case "2":
 			reply(w, 200, `{"data":[{"id":"d1"}],"meta":{"page":2,"per_page":2,"total_pages":2,"total_count":3}}`)
@@ -335,7 +337,7 @@ func TestPlatformListsFollowPageNumbers(t *testing.T) {
 	if strings.Join(ids, ",") != "d3,d2,d1" {
 		t.Errorf("read %v, want d3,d2,d1", ids)
 	}
-	if strings.Join(queries, " ") != "/ 2/2" {
-		t.Errorf("pages asked %v, want the first, then 2 at 2 per page", queries)
+	if strings.Join(queries, " ") != "1/100 2/2" {
+		t.Errorf("pages asked %v, want the first at 100 per page, then 2 at the 2 per page it was served at", queries)
 	}
 }
