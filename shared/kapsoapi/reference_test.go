@@ -183,7 +183,9 @@ func TestPlatformReferenceExamples(t *testing.T) {
 				n := nums[0]
 				want := onboarding.KapsoNumber{PhoneNumberID: "1234567890", BusinessAccountID: "98765432109",
 					DisplayPhoneNumber: "+1 555-123-4567", CustomerID: n.CustomerID, Status: n.Status,
-					QualityRating: "GREEN", NameStatus: n.NameStatus, VerifiedName: "Acme Corp"}
+					QualityRating: "GREEN", NameStatus: n.NameStatus, VerifiedName: "Acme Corp",
+					// The example's limit, "10000", is Meta's TIER_10K.
+					MessagingLimitTier: "TIER_10K", Throughput: "TIER_10K"}
 				if n != want || n.CustomerID == "" {
 					t.Errorf("number %+v, want %+v", n, want)
 				}
