@@ -1,8 +1,10 @@
 // Package kapsoapi is a client for Kapso's Platform API: customers, setup
 // links, phone numbers, phone-number webhooks, and the cursor-paged lists of
-// messages, conversations and webhook deliveries. Kapso is an untrusted
-// upstream: every call is bounded by the caller's context, response bodies are
-// size-limited, decoded into typed structs and checked before use.
+// messages, conversations and webhook deliveries; and, through Kapso's Meta
+// proxy (MetaProxy), for sends, a number's history, media and a WABA's
+// message templates. Kapso is an untrusted upstream: every call is bounded
+// by the caller's context, response bodies are size-limited, decoded into
+// typed structs and checked before use.
 package kapsoapi
 
 import (

@@ -119,6 +119,28 @@ func cursorPage[W, T any](ctx context.Context, c *Client, cl call, after string,
 	return messaging.ListedPage[T]{Items: items, After: next}, nil
 }
 
+// cursorPages reads every page of a cursor-paged list, following
+// cursors.after from the first page, at most c.maxPages pages, and
+// converts the items.
+func cursorPages[W, T any](ctx context.Context, c *Client, cl call, conv func(W, json.RawMessage) (T, error)) ([]T, error) {
+	var all []T
+	after := ""
+	for page := 1; ; page++ {
+		if page > c.maxPages {
+			return nil, fmt.Errorf("more than %d pages", c.maxPages)
+		}
+		p, err := cursorPage(ctx, c, cl, after, maxCursorLimit, conv)
+		if err != nil {
+			return nil, fmt.Errorf("page %d: %w", page, err)
+		}
+		all = append(all, p.Items...)
+		if p.After == "" {
+			return all, nil
+		}
+		after = p.After
+	}
+}
+
 // convertRaw decodes each raw item into its wire form and converts it,
 // failing on the first that looks wrong.
 func convertRaw[W, T any](raws []json.RawMessage, conv func(W, json.RawMessage) (T, error)) ([]T, error) {

@@ -24,6 +24,9 @@ import (
 //   - A send Kapso or Meta refused (*MetaError): Unprocessable when sending
 //     it again can never succeed (MetaError.Permanent), RateLimited on a
 //     429, else Unavailable; a messaging.SendRefusal carries Meta's reason.
+//   - Any other Meta proxy call Kapso or Meta refused (a template, a
+//     WABA's template list: metaRefusal): Unprocessable, with Meta's words
+//     for the person who made the request; its codes stay in the error.
 //   - A call the meter in its context refused (ErrBudgetSpent): BudgetSpent.
 //   - Any other answer than 2xx (*APIError): by its status (statusCode).
 //   - Kapso not reached, or failing after the retries the call allows, or
@@ -34,11 +37,14 @@ func classify(err error) error {
 	var arg argumentError
 	var me *MetaError
 	var api *APIError
+	var refusal *metaRefusal
 	switch {
 	case errors.As(err, &arg):
 		return err
 	case errors.Is(err, ErrSendUnknown):
 		return errs.E(errs.OutcomeUnknown, "the message may have been sent", err)
+	case errors.As(err, &refusal):
+		return &errs.Error{Code: errs.Unprocessable, Message: refusal.message(), Err: err}
 	case errors.As(err, &me):
 		code := errs.Unavailable
 		switch {

@@ -44,6 +44,7 @@ func TestFailuresAreClassifiedOnce(t *testing.T) {
 		"send refused, 5xx":      {newMetaError(500, http.Header{}, []byte(`{"error":{"code":2}}`)), errs.Unavailable, 0},
 		"send refused, limited":  {newMetaError(429, http.Header{"Retry-After": {"40"}}, nil), errs.RateLimited, 40 * time.Second},
 		"send rate limit, meter": {fromAPIError(limited), errs.RateLimited, time.Minute},
+		"template refused":       {metaRefused("Meta refused the template")(api(400), []byte(`{"error":{"code":100}}`)), errs.Unprocessable, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := classify(tc.err)
@@ -57,7 +58,8 @@ func TestFailuresAreClassifiedOnce(t *testing.T) {
 			// A send Kapso or Meta answered, and only that, carries Meta's reason.
 			var me *MetaError
 			var refusal *messaging.SendRefusal
-			refused := errors.As(tc.err, &me) && !errors.Is(tc.err, ErrSendUnknown)
+			var other *metaRefusal
+			refused := errors.As(tc.err, &me) && !errors.Is(tc.err, ErrSendUnknown) && !errors.As(tc.err, &other)
 			if errors.As(err, &refusal) != refused {
 				t.Errorf("%v: SendRefusal %v, want one: %v", err, refusal, refused)
 			}

@@ -3,6 +3,7 @@ package kapsoapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // fuzzAnswer is what the fuzz server answers to every request.
@@ -50,6 +53,9 @@ func FuzzClientAnswers(f *testing.F) {
 		`{"data":[{"id":"wamid.1","timestamp":"1700000000","type":"text"}],"paging":{"cursors":{"before":"a","after":"b"},"next":"https://x"}}`,
 		`{"data":[{}],"paging":{"cursors":{"after":null},"next":"n"}}`,
 		`{"data":[],"paging":{"cursors":{"after":"b"},"next":"https://x"}}`,
+		`{"data":[{"id":"1","name":"order_update","language":"en_US","status":"APPROVED","components":[{"type":"BODY"}],"quality_score":{"score":"GREEN"}},{"name":1,"quality_score":"RED"}],"paging":{"cursors":{"after":"b"},"next":"https://x"}}`,
+		`{"id":"1627019861106475","status":"PENDING","category":"UTILITY"}`,
+		`{"error":{"message":"Invalid parameter","code":100,"error_subcode":2388024,"error_user_title":"Content in this language already exists","error_user_msg":"There is\nalready"}}`,
 		`{"data":null}`, `{}`, `[]`, `null`, ``, `{"data":`, `{"error":"Validation failed"}`,
 		`{"error":{"message":"bad"},"errors":["x",{"message":"y"},null,1]}`,
 	} {
@@ -68,6 +74,8 @@ func FuzzClientAnswers(f *testing.F) {
 	c := New(srv.URL+"/platform/v1", "key", WithRetry(1, 0, 0))
 	c.maxPages = 3
 	c.perPage = 2
+	p := NewMetaProxy(srv.URL+"/meta/whatsapp", "v24.0", "key", WithRetry(1, 0, 0))
+	p.c.maxPages = 3
 	yes := true
 
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter string, body []byte, oversize bool) {
@@ -135,6 +143,23 @@ func FuzzClientAnswers(f *testing.F) {
 		check("list conversations", err)
 		_, err = c.ListWebhookDeliveries(ctx, "failed", "", 10)
 		check("list webhook deliveries", err)
+		ts, err := p.ListTemplates(ctx, "102290129340398")
+		check("list templates", err)
+		for _, tm := range ts {
+			if !keyable(tm) || len(tm.Status) > maxTemplateText || len(tm.QualityScore) > maxTemplateText ||
+				len(tm.Components) > maxTemplateComponents || (len(tm.Components) > 0 && tm.Components[0] != '[') {
+				t.Fatalf("template read as %+v", tm)
+			}
+		}
+		created, err := p.CreateTemplate(ctx, "102290129340398", templates.Draft{Name: "a", Language: "en", Category: templates.Utility,
+			Components: json.RawMessage(`[{"type":"BODY","text":"x"}]`)})
+		check("create template", err)
+		if err == nil && created.ID == "" {
+			t.Fatal("template without id")
+		}
+		if e, ok := errs.As(err); ok && (len(e.Message) > 2*maxErrorMessage+100 || strings.ContainsAny(e.Message, "\n\r")) {
+			t.Fatalf("create template refused with %q", e.Message)
+		}
 	})
 }
 

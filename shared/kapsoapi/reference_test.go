@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // referenceFixture reads one of Kapso's reference examples (testdata/reference/README.md
@@ -184,6 +185,7 @@ func TestPlatformReferenceExamples(t *testing.T) {
 				want := onboarding.KapsoNumber{PhoneNumberID: "1234567890", BusinessAccountID: "98765432109",
 					DisplayPhoneNumber: "+1 555-123-4567", CustomerID: n.CustomerID, Status: n.Status,
 					QualityRating: "GREEN", NameStatus: n.NameStatus, VerifiedName: "Acme Corp",
+					// The example's limit, "10000", is Meta's TIER_10K.
 					MessagingLimitTier: "TIER_10K", Throughput: "TIER_10K"}
 				if n != want || n.CustomerID == "" {
 					t.Errorf("number %+v, want %+v", n, want)
@@ -343,6 +345,51 @@ func TestMetaProxyReferenceExamples(t *testing.T) {
 		}
 		if q, _ := url.ParseQuery(srv.query); !strings.HasPrefix(q.Get("fields"), "kapso(contact_name,") {
 			t.Errorf("query %q", srv.query)
+		}
+	})
+	t.Run("list templates", func(t *testing.T) {
+		srv := referenceServer{method: http.MethodGet, path: "/v24.0/102290129340398/message_templates", status: http.StatusOK,
+			answer: "meta_list_message_templates.response.json"}
+		s := NewMetaProxy(srv.serve(t, "/meta/whatsapp"), "v24.0", testKey, WithRetry(1, 0, 0))
+		ts, err := s.ListTemplates(ctx, "102290129340398")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The example's paging has no next: one page is read.
+		if len(ts) != 2 {
+			t.Fatalf("%d templates, want 2", len(ts))
+		}
+		hello, promo := ts[0], ts[1]
+		if hello.ID != "1192339204654487" || hello.Name != "hello_world" || hello.Language != "en_US" ||
+			hello.Status != "APPROVED" || hello.Category != "MARKETING" || hello.QualityScore != "" || hello.RejectedReason != "" {
+			t.Errorf("hello_world %+v", hello)
+		}
+		if !strings.HasPrefix(string(promo.Components), `[`) || !strings.Contains(string(promo.Components), `"body_text"`) ||
+			!strings.Contains(string(promo.Components), `"QUICK_REPLY"`) {
+			t.Errorf("seasonal_promotion components %s", promo.Components)
+		}
+		if q, _ := url.ParseQuery(srv.query); q.Get("limit") != "100" || q.Get("fields") != templateFields {
+			t.Errorf("query %q", srv.query)
+		}
+	})
+	t.Run("create template", func(t *testing.T) {
+		srv := referenceServer{method: http.MethodPost, path: "/v24.0/102290129340398/message_templates", status: http.StatusOK,
+			answer: "meta_create_message_template.response.json", request: "meta_create_message_template.request.json"}
+		s := NewMetaProxy(srv.serve(t, "/meta/whatsapp"), "v24.0", testKey, WithRetry(1, 0, 0))
+		var d templates.Draft
+		if err := json.Unmarshal(referenceFixture(t, "meta_create_message_template.request.json"), &d); err != nil {
+			t.Fatal(err)
+		}
+		// Kapso's example keeps Meta's rules as kapso-bridge checks them.
+		if ferr := d.Check(); ferr != nil {
+			t.Fatalf("the documented draft breaks a rule: %v", ferr)
+		}
+		created, err := s.CreateTemplate(ctx, "102290129340398", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created != (templates.Created{ID: "1627019861106475", Status: "PENDING", Category: "UTILITY"}) {
+			t.Errorf("created %+v", created)
 		}
 	})
 	t.Run("send refusal", func(t *testing.T) {

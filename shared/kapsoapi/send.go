@@ -90,8 +90,12 @@ type MetaError struct {
 }
 
 func (e *MetaError) Error() string {
+	op := sendOp
+	if e.api != nil && e.api.Op != "" {
+		op = e.api.Op
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: answered %d", sendOp, e.Status)
+	fmt.Fprintf(&b, "%s: answered %d", op, e.Status)
 	if e.Code != 0 {
 		fmt.Fprintf(&b, ", meta error %d", e.Code)
 		if e.Subcode != 0 {

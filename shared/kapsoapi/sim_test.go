@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // newSim serves a simulator that expects testKey.
@@ -322,4 +325,67 @@ func connectedNumber(ctx context.Context, t *testing.T, sim *kapsosim.Simulator,
 		t.Fatal(err)
 	}
 	return pnid
+}
+
+// A WABA's templates through the Meta proxy: every page read, a new one
+// PENDING, a duplicate refused as Meta refuses it, a review the
+// simulator's control made seen in the next list.
+func TestTemplatesAgainstSimulator(t *testing.T) {
+	sim, srv := newSim(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := New(srv.URL+"/platform/v1", testKey)
+	waba, err := sim.BusinessAccountID(connectedNumber(ctx, t, sim, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewMetaProxy(srv.URL+"/meta/whatsapp", "", testKey)
+	draft := func(name string) templates.Draft {
+		return templates.Draft{Name: name, Language: "pt_BR", Category: templates.Marketing,
+			Components: json.RawMessage(`[{"type":"BODY","text":"Oferta de hoje"}]`)}
+	}
+	for i := range 99 {
+		created, err := p.CreateTemplate(ctx, waba, draft(fmt.Sprintf("oferta_%02d", i)))
+		if err != nil || created.Status != templates.Pending || created.Category != templates.Marketing || created.ID == "" {
+			t.Fatalf("create %d: %+v %v", i, created, err)
+		}
+	}
+	_, err = p.CreateTemplate(ctx, waba, draft("oferta_00"))
+	var me *MetaError
+	e, _ := errs.As(err)
+	if !errs.Is(err, errs.Unprocessable) || !errors.As(err, &me) || me.Code != 100 || me.Subcode != 2388024 ||
+		!strings.Contains(e.Message, "Content in this language already exists") {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := sim.SetTemplateStatus(waba, "oferta_07", "pt_BR", kapsosim.TemplateChange{Status: "REJECTED", Reason: "PROMOTIONAL"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.SetTemplateStatus(waba, "order_update", "en_US", kapsosim.TemplateChange{Status: "PAUSED", QualityScore: "RED"}); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.ProxyCalls(kapsosim.RouteListTemplates)
+	ts, err := p.ListTemplates(ctx, waba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.ProxyCalls(kapsosim.RouteListTemplates) - before; len(ts) != 101 || n != 2 {
+		t.Fatalf("%d templates in %d pages, want 101 in 2", len(ts), n)
+	}
+	byName := map[string]templates.Read{}
+	for _, r := range ts {
+		byName[r.Name+"/"+r.Language] = r
+	}
+	if r := byName["oferta_07/pt_BR"]; r.Status != templates.Rejected || r.RejectedReason != "PROMOTIONAL" || r.QualityScore != "UNKNOWN" {
+		t.Errorf("rejected %+v", r)
+	}
+	if r := byName["order_update/en_US"]; r.Status != templates.Paused || r.QualityScore != "RED" || r.ParameterFormat != templates.Positional ||
+		!strings.Contains(string(r.Components), `"url":"https://shop.example.com/orders/{{1}}"`) {
+		t.Errorf("paused %+v", r)
+	}
+	if r := byName["hello_world/en_US"]; r.Status != templates.Approved || r.QualityScore != "GREEN" || r.RejectedReason != "NONE" || r.ID == "" {
+		t.Errorf("hello_world %+v", r)
+	}
+	if _, err := p.ListTemplates(ctx, "999"); !errs.Is(err, errs.Unprocessable) {
+		t.Errorf("unknown WABA: %v", err)
+	}
 }

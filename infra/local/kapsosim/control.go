@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -149,6 +150,13 @@ func (s *Simulator) ctlState(w http.ResponseWriter, r *http.Request) {
 	st["failed_deliveries"], st["number_webhook_modes"] = fs, s.numberModes
 	st["platform_calls"], st["rate_limit_per_minute"] = s.limits.calls, s.opts.RateLimitPerMinute
 	st["rate_limited_next_calls"], st["stalled_link_creations"] = s.limits.forced, s.stall.calls
+	templates := map[string][]map[string]any{}
+	for waba, ts := range s.templates {
+		for _, t := range ts {
+			templates[waba] = append(templates[waba], templateFieldsOf(t))
+		}
+	}
+	st["templates"], st["proxy_calls"] = templates, maps.Clone(s.proxyCalls)
 	writeJSON(w, http.StatusOK, st)
 }
 

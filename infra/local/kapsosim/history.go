@@ -63,7 +63,7 @@ func readHistory(w http.ResponseWriter, r *http.Request, since, until string) (s
 	if span, ok = timeQuery(w, r, since, until); !ok {
 		return nil, p, false, false
 	}
-	if p, ok = readPaging(w, r); !ok {
+	if p, ok = readPaging(w, r, maxCursorLimit); !ok {
 		return nil, p, false, false
 	}
 	return span, p, kapsoFieldsAsked(r), true

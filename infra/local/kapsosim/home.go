@@ -14,6 +14,8 @@ import (
 
 type homeNumber struct {
 	PhoneNumberID, Display, Customer, Status string
+	WABA                                     string
+	Templates                                []Template
 	Webhooks                                 int // active kapso webhooks
 	NewBSUID                                 string
 	Conversations                            []Conversation
@@ -36,7 +38,7 @@ func (s *Simulator) homePage(w http.ResponseWriter, r *http.Request) {
 	d.ProjectID, d.Mode, d.PlatformCalls = s.projectID, s.mode, s.limits.calls
 	for _, n := range s.numbers {
 		hn := homeNumber{PhoneNumberID: n.PhoneNumberID, Display: n.Display, Status: n.Status,
-			NewBSUID: "US." + s.digits(20)}
+			NewBSUID: "US." + s.digits(20), WABA: n.WABA}
 		if c := s.findCustomer(n.CustomerID); c != nil {
 			hn.Customer = c.Name
 		}
@@ -54,6 +56,7 @@ func (s *Simulator) homePage(w http.ResponseWriter, r *http.Request) {
 	for i := range d.Numbers {
 		n := &d.Numbers[i]
 		n.Conversations = s.Conversations(n.PhoneNumberID)
+		n.Templates = s.Templates(n.WABA)
 		msgs := s.Messages(n.PhoneNumberID)
 		slices.Reverse(msgs)
 		n.Messages = msgs[:min(len(msgs), homeShown)]
@@ -102,7 +105,10 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 {{range .Numbers}}{{$id := .PhoneNumberID}}
 <section id="number-{{$id}}">
 <h2>Number <code>{{$id}}</code> {{.Display}}</h2>
-<p>Customer {{.Customer}}, status {{.Status}}, {{.Webhooks}} active webhook(s).</p>
+<p>Customer {{.Customer}}, status {{.Status}}, {{.Webhooks}} active webhook(s), WABA <code>{{.WABA}}</code>.</p>
+{{if .Templates}}<table class="templates"><tr><th>template</th><th>language</th><th>category</th><th>status</th><th>quality</th></tr>
+{{range .Templates}}<tr><td>{{.Name}}</td><td>{{.Language}}</td><td>{{.Category}}</td><td>{{.Status}}</td><td>{{.QualityScore}}</td></tr>
+{{end}}</table>{{end}}
 {{if .Webhooks}}
 <h3>A person writes</h3>
 <form id="send-{{$id}}" method="post" action="/_sim/numbers/{{$id}}/messages">
@@ -162,6 +168,7 @@ JSON: <a href="/_sim/state">state</a>, <a href="/_sim/deliveries">deliveries</a>
 <tr><td><code>POST /_sim/ratelimit</code></td><td><code>{"calls":N,"retry_after_seconds":S}</code></td><td>the next N Platform API calls answer 429 with Retry-After S (default 60)</td></tr>
 <tr><td><code>POST /_sim/setup_links/stall</code></td><td><code>{"calls":N,"seconds":S}</code></td><td>the next N setup link creations make the link, then answer only after S seconds</td></tr>
 <tr><td><code>POST /_sim/media/faults</code></td><td><code>{"metadata_failures":N,"download_failures":N,"failure_rate":R,"expired":true,"wrong_sha256":true,"file_size":B}</code></td><td>media metadata and downloads answer 500 (the next N, or at rate R), hand out expired URLs, a wrong sha256 or file_size</td></tr>
+<tr><td><code>POST /_sim/templates/{waba_id}/{name}/{language}</code></td><td><code>{"status":"APPROVED|REJECTED|PAUSED|DISABLED|…","reason":"…","quality_score":"GREEN|YELLOW|RED|UNKNOWN"}</code></td><td>Meta's review of a template: what the WABA's template list shows from then on, and whether a send of it goes (<code>GET /_sim/templates/{waba_id}</code> lists them)</td></tr>
 <tr><td><code>GET /_sim/failed_deliveries</code></td><td></td><td>deliveries that exhausted their retries (also <code>GET /platform/v1/webhook_deliveries?status=failed</code>)</td></tr>
 </table></section>
 </body></html>

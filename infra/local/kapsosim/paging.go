@@ -61,11 +61,11 @@ type paging struct {
 	after, before *position
 }
 
-// readPaging reads limit (default and most 100; more is clamped), after and
-// before, or answers 422.
-func readPaging(w http.ResponseWriter, r *http.Request) (paging, bool) {
+// readPaging reads limit (defaultLimit when absent, at most 100; more is
+// clamped), after and before, or answers 422.
+func readPaging(w http.ResponseWriter, r *http.Request, defaultLimit int) (paging, bool) {
 	q := r.URL.Query()
-	p := paging{limit: maxCursorLimit}
+	p := paging{limit: defaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -149,7 +149,7 @@ func (s *Simulator) writeList(w http.ResponseWriter, r *http.Request, items []li
 		return
 	}
 	if !byPage {
-		p, ok := readPaging(w, r)
+		p, ok := readPaging(w, r, maxCursorLimit)
 		if !ok {
 			return
 		}

@@ -15,7 +15,8 @@ import (
 )
 
 // Kapso's Meta proxy: POST /meta/whatsapp/{version}/{phone_number_id}/messages
-// takes Meta's Cloud API message object and sends it from the number. An
+// takes Meta's Cloud API message object and sends it from the number; a
+// template must be APPROVED in the number's WABA (templates.go). An
 // accepted send is kept as an outbound message of the number, exactly as
 // SendOutbound keeps one, and its whatsapp.message.sent goes to the number's
 // webhooks; later statuses come from SetMessageStatus, or on their own after
@@ -163,13 +164,18 @@ func (s *Simulator) takeSendFaultLocked() SendFaults {
 	return p.faults
 }
 
-// writeMetaError answers Meta's error object.
+// writeMetaError answers Meta's error object, its details the title.
 func writeMetaError(w http.ResponseWriter, status, code int, msg, title string) {
+	writeMetaErrorDetails(w, status, code, msg, title, title)
+}
+
+// writeMetaErrorDetails answers Meta's error object with its own details.
+func writeMetaErrorDetails(w http.ResponseWriter, status, code int, msg, title, details string) {
 	e := map[string]any{"message": msg, "type": "OAuthException", "code": code,
 		"fbtrace_id": "Asim" + strings.Repeat("0", 19)}
 	if title != "" {
 		e["error_user_title"] = title
-		e["error_data"] = map[string]any{"messaging_product": "whatsapp", "details": title}
+		e["error_data"] = map[string]any{"messaging_product": "whatsapp", "details": details}
 	}
 	writeJSON(w, status, map[string]any{"error": e})
 }
@@ -181,7 +187,10 @@ type proxyMessage struct {
 	Recipient        string                 `json:"recipient"`
 	Type             string                 `json:"type"`
 	Text             *struct{ Body string } `json:"text"`
-	Template         *struct{ Name string } `json:"template"`
+	Template         *struct {
+		Name     string
+		Language struct{ Code string }
+	} `json:"template"`
 }
 
 // text is how the simulator keeps the message: a text's body, else a
@@ -215,6 +224,14 @@ func (s *Simulator) proxySend(w http.ResponseWriter, r *http.Request) {
 			"(#100) The parameter to (or recipient) and type are required", "")
 		return
 	}
+	if msg.Type == "template" {
+		s.countProxyCall(RouteTemplateSend)
+		if msg.Template == nil || strings.TrimSpace(msg.Template.Name) == "" || strings.TrimSpace(msg.Template.Language.Code) == "" {
+			writeMetaError(w, http.StatusBadRequest, metaInvalidParameter,
+				"(#100) The parameters template.name and template.language.code are required", "")
+			return
+		}
+	}
 	if msg.MessagingProduct != "" && msg.MessagingProduct != "whatsapp" {
 		writeMetaError(w, http.StatusBadRequest, metaInvalidParameter,
 			"(#100) Param messaging_product must be whatsapp", "")
@@ -233,14 +250,25 @@ func (s *Simulator) proxySend(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if s.findNumber(pnid) == nil {
+	n := s.findNumber(pnid)
+	if n == nil {
 		s.mu.Unlock()
 		writeMetaError(w, http.StatusNotFound, metaInvalidParameter, fmt.Sprintf(
 			"Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation", pnid), "")
 		return
 	}
 	fault := s.takeSendFaultLocked()
+	refusal := templateRefusal{ok: true}
+	// A fault that answers an error answers it whatever the template.
+	if msg.Type == "template" && (fault.Fault == "" || fault.Fault == SendFaultTimeoutAfterAccept) {
+		refusal = s.templateRefusalLocked(n, msg.Template.Name, msg.Template.Language.Code)
+	}
 	s.mu.Unlock()
+	if !refusal.ok {
+		writeMetaErrorDetails(w, refusal.status, refusal.code, fmt.Sprintf("(#%d) %s", refusal.code, refusal.title),
+			refusal.title, refusal.details)
+		return
+	}
 
 	switch fault.Fault {
 	case SendFault5xx:
@@ -397,5 +425,6 @@ func (s *Simulator) sendState() map[string]any {
 	return map[string]any{"sent_by_proxy": p.accepted, "faulted_next_calls": p.faults.Calls,
 		"fault": p.faults.Fault, "code": p.faults.Code, "retry_after_seconds": p.faults.RetryAfter.Seconds(),
 		"auto_statuses": p.auto, "default_auto_statuses": append([]string{}, p.defaultAuto...),
-		"auto_status_delay_seconds": s.opts.AutoStatusDelay.Seconds()}
+		"auto_status_delay_seconds": s.opts.AutoStatusDelay.Seconds(),
+		"sends_received":            s.proxyCalls[RouteSend], "template_sends_received": s.proxyCalls[RouteTemplateSend]}
 }

@@ -106,11 +106,11 @@ func TestProxySendValidation(t *testing.T) {
 	// A BSUID recipient is sent to by the recipient field.
 	bsuid := h.sim.NewBSUID()
 	st, out := h.call("POST", "/meta/whatsapp/v24.0/"+pnid+"/messages",
-		jsonRaw(`{"messaging_product":"whatsapp","recipient":"`+bsuid+`","type":"template","template":{"name":"pedido"}}`))
+		jsonRaw(`{"messaging_product":"whatsapp","recipient":"`+bsuid+`","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`))
 	if st != http.StatusOK || !strings.Contains(mustJSON(t, out), bsuid) {
 		t.Errorf("bsuid send: %d %v", st, out)
 	}
-	if ms := outbound(h, pnid); len(ms) != 1 || ms[0].Person.BSUID != bsuid || ms[0].Text != "[template pedido]" {
+	if ms := outbound(h, pnid); len(ms) != 1 || ms[0].Person.BSUID != bsuid || ms[0].Text != "[template hello_world]" {
 		t.Errorf("messages %+v", ms)
 	}
 }
@@ -299,7 +299,7 @@ func TestProxySendListedAsOutbound(t *testing.T) {
 	if _, err := proxySender(h).Send(tctx, pnid, []byte(proxyText)); !errors.Is(err, kapsoapi.ErrSendUnknown) {
 		t.Fatalf("timeout_after_accept: %v", err)
 	}
-	tmpl := `{"messaging_product":"whatsapp","to":"+5215512345678","type":"template","template":{"name":"pedido","language":{"code":"pt_BR"}}}`
+	tmpl := `{"messaging_product":"whatsapp","to":"+5215512345678","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`
 	res, err := proxySender(h).Send(ctx, pnid, []byte(tmpl))
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +313,7 @@ func TestProxySendListedAsOutbound(t *testing.T) {
 	newest, older := items[0], items[1]
 	kap := func(m map[string]any) map[string]any { k, _ := m["kapso"].(map[string]any); return k }
 	if newest["id"] != res.WAMID || newest["type"] != "template" || newest["to"] != "5215512345678" ||
-		newest["text"] != nil || kap(newest)["content"] != "[template pedido]" || kap(newest)["direction"] != "outbound" {
+		newest["text"] != nil || kap(newest)["content"] != "[template hello_world]" || kap(newest)["direction"] != "outbound" {
 		t.Errorf("template send listed as %v", newest)
 	}
 	text, _ := older["text"].(map[string]any)

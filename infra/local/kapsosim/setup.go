@@ -113,6 +113,7 @@ func (s *Simulator) CompleteLink(id, connType string) (string, string, error) {
 		n = &number{ID: s.uuid(), PhoneNumberID: s.digits(15), WABA: s.digits(15), Display: "+1555" + s.digits(7),
 			CustomerID: c.ID, CreatedAt: now}
 		s.numbers = append(s.numbers, n)
+		s.seedTemplatesLocked(n.WABA, now)
 	}
 	n.Status, n.Quality, n.NameStatus, n.VerifiedName = "CONNECTED", defaultQuality, defaultNameStatus, c.Name
 	n.Throughput, n.MessagingLimit = defaultThroughput, defaultMessagingLimit

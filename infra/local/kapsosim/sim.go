@@ -1,6 +1,7 @@
 // Package kapsosim is a Kapso simulator for tests and the local stack: the
-// Platform API calls kapso-bridge makes, a setup page a person can click
-// through, signed project and phone-number webhooks sent with Kapso's retry
+// Platform API calls kapso-bridge makes, the Meta proxy's sends, history,
+// media and WABA templates, a setup page a person can click through,
+// signed project and phone-number webhooks sent with Kapso's retry
 // schedule, and /_sim/ controls to drive it all. All state lives in the
 // Simulator value.
 package kapsosim
@@ -113,12 +114,19 @@ type Simulator struct {
 	stall       stall
 	// media are the files people sent and uploads, with their faults (media.go).
 	media *mediaState
+	// templates are each WABA's message templates, oldest first
+	// (templates.go); templateSeq numbers their ids.
+	templates   map[string][]*Template
+	templateSeq int
+	// proxyCalls counts the requests each Meta proxy route received
+	// (ProxyCalls).
+	proxyCalls map[string]int
 }
 
 // New returns a simulator; call Close to stop its background senders.
 func New(o Options) *Simulator {
 	s := &Simulator{opts: o, client: o.HTTPClient, log: o.Logger, now: o.Now, mode: ModeNormal,
-		numberModes: map[string]string{}}
+		numberModes: map[string]string{}, templates: map[string][]*Template{}, proxyCalls: map[string]int{}}
 	if s.opts.PayloadVersion == "" {
 		s.opts.PayloadVersion = "v2"
 	}
@@ -217,14 +225,17 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/messages", s.listMessages)
 	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
 	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)
-	api("POST /meta/whatsapp/{version}/{phone_number_id}/messages", s.proxySend)
-	api("GET /meta/whatsapp/{version}/{phone_number_id}/messages", s.historyMessages)
-	api("GET /meta/whatsapp/{version}/{phone_number_id}/conversations", s.historyConversations)
-	api("POST /meta/whatsapp/{version}/{phone_number_id}/media", s.mediaUpload)
-	api("GET /meta/whatsapp/{version}/{media_id}", s.mediaMetadata)
-	api("GET /meta/whatsapp/media_file", s.mediaByToken(true))
-	api("GET /meta/whatsapp/media/{media_id}", s.mediaByID)
-	m.HandleFunc("GET /meta/whatsapp/media_download", s.mediaByToken(false))
+	proxy := func(pattern, route string, h http.HandlerFunc) { m.Handle(pattern, s.counted(route, s.authed(h))) }
+	proxy("POST /meta/whatsapp/{version}/{phone_number_id}/messages", RouteSend, s.proxySend)
+	proxy("GET /meta/whatsapp/{version}/{phone_number_id}/messages", RouteMessageHistory, s.historyMessages)
+	proxy("GET /meta/whatsapp/{version}/{phone_number_id}/conversations", RouteConversationHistory, s.historyConversations)
+	proxy("POST /meta/whatsapp/{version}/{phone_number_id}/media", RouteMediaUpload, s.mediaUpload)
+	proxy("GET /meta/whatsapp/{version}/{media_id}", RouteMediaMetadata, s.mediaMetadata)
+	proxy("GET /meta/whatsapp/media_file", RouteMediaDownload, s.mediaByToken(true))
+	proxy("GET /meta/whatsapp/media/{media_id}", RouteMediaDownload, s.mediaByID)
+	m.Handle("GET /meta/whatsapp/media_download", s.counted(RouteMediaDownload, s.mediaByToken(false)))
+	proxy("GET /meta/whatsapp/{version}/{waba_id}/message_templates", RouteListTemplates, s.listTemplates)
+	proxy("POST /meta/whatsapp/{version}/{waba_id}/message_templates", RouteCreateTemplate, s.createTemplate)
 	api("/platform/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found")
 	})
@@ -254,6 +265,8 @@ func (s *Simulator) routes() {
 	m.HandleFunc("GET /_sim/send", s.ctlSendState)
 	m.HandleFunc("POST /_sim/media/faults", s.ctlMediaFaults)
 	m.HandleFunc("GET /_sim/media", s.ctlMediaState)
+	m.HandleFunc("GET /_sim/templates/{waba_id}", s.ctlTemplates)
+	m.HandleFunc("POST /_sim/templates/{waba_id}/{name}/{language}", s.ctlTemplate)
 	m.HandleFunc("GET /_sim/state", s.ctlState)
 	m.HandleFunc("GET /{$}", s.homePage)
 	s.mux = m
@@ -274,6 +287,45 @@ func (s *Simulator) authed(h http.HandlerFunc) http.Handler {
 		s.log.Debug("kapsosim api", "method", r.Method, "path", r.URL.Path)
 		h(w, r)
 	})
+}
+
+// Meta proxy routes, as ProxyCalls counts the requests they receive.
+const (
+	RouteSend = "send"
+	// RouteTemplateSend counts the sends of type template among those of
+	// RouteSend that were let in (a right API key, not rate limited).
+	RouteTemplateSend        = "template_send"
+	RouteMessageHistory      = "message_history"
+	RouteConversationHistory = "conversation_history"
+	RouteMediaUpload         = "media_upload"
+	RouteMediaMetadata       = "media_metadata"
+	RouteMediaDownload       = "media_download"
+	RouteListTemplates       = "list_templates"
+	RouteCreateTemplate      = "create_template"
+)
+
+// counted counts each request of route before h sees it.
+func (s *Simulator) counted(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.countProxyCall(route)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Simulator) countProxyCall(route string) {
+	s.mu.Lock()
+	s.proxyCalls[route]++
+	s.mu.Unlock()
+}
+
+// ProxyCalls returns how many requests the Meta proxy route (Route…)
+// has received, those refused included (a wrong API key, a rate limit, a
+// Meta error): a test that a send never reached Kapso asserts that
+// ProxyCalls(RouteSend) did not move.
+func (s *Simulator) ProxyCalls(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proxyCalls[route]
 }
 
 // --- helpers shared by the handlers ---
