@@ -43,6 +43,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 type rig struct {
 	sim      *kapsosim.Simulator
 	client   *kapsoapi.Client
+	proxy    *kapsoapi.MetaProxy
 	store    onboarding.Store
 	numbers  numberStore
 	hints    onboarding.RedirectHints
@@ -152,13 +153,14 @@ func newBackendRig(t *testing.T, opts kapsosim.Options, newBackend func(*testing
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client := kapsoapi.New(srv.URL+"/platform/v1", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
+	proxy := kapsoapi.NewMetaProxy(srv.URL+"/meta/whatsapp", "", opts.APIKey, kapsoapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mw := &messagesworker.Worker{Payloads: &memstore.Payloads{}, Log: log}
 	b := newBackend(t, mw)
 	mw.Store, mw.Pending, mw.Numbers, mw.Rejects = b.messages, b.pending, b.numbers, b.rejects
 	worker := &lifecycleworker.Worker{Store: b.store, Numbers: b.numbers, Kapso: client, PublicBaseURL: "https://bridge.example",
 		Rejects: &memstore.Rejects{}, Log: log, Now: clock.Now}
-	return &rig{sim: sim, client: client, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
+	return &rig{sim: sim, client: client, proxy: proxy, store: b.store, numbers: b.numbers, hints: b.hints, messages: b.messages,
 		worker: worker, calls: b.calls, queued: b.queued, clock: clock,
 		rec: &reconcile.Reconciler{Store: b.store, Numbers: b.numbers, Kapso: client, Meters: reconcileapp.KapsoMeters{},
 			Confirmer: worker, Hints: b.hints,

@@ -12,7 +12,6 @@ import (
 // What a send of a template may be refused for, before it is queued.
 const (
 	ProblemUnknown     = "template_unknown"
-	ProblemNotRead     = "templates_not_read"
 	ProblemLanguage    = "template_language"
 	ProblemNotApproved = "template_not_approved"
 	ProblemParameters  = "template_parameters"
@@ -27,12 +26,13 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Message }
 
 // Unknown is the refusal of a send naming a template the store does not
-// hold in that language: the WABA's templates were never read, the
-// template is in other languages only, or it is not there at all.
+// hold in that language: the template is in other languages only, or not
+// there at all. A WABA whose templates were never read is not judged (nil):
+// its first reading comes with the reconciler's next run, or on demand, and
+// until then Meta is the judge.
 func Unknown(cat Catalog, k Key) *Refusal {
 	if cat.SyncedAt(k.BusinessAccountID).IsZero() {
-		return &Refusal{ProblemNotRead, fmt.Sprintf("template.name: the templates of WABA %s have not been read yet; "+
-			"POST /v1/tenants/{tenant_id}/templates/sync reads them", k.BusinessAccountID)}
+		return nil
 	}
 	var langs []string
 	for _, t := range cat.Templates {

@@ -19,7 +19,7 @@ func TestTheConversationIDOfAFirstSendKeepsWorking(t *testing.T) {
 	s := startStackEvery(t, "1h")
 	connect(t, s, "acme")
 	status, body := send(t, s, "acme", "first-contact-1",
-		`{"to":"+16505550000","type":"template","template":{"name":"order_update","language":{"code":"en_US"}}}`)
+		`{"to":"+16505550000","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
 	if status != http.StatusAccepted {
 		t.Fatalf("template to a new person: %d %v", status, body)
 	}

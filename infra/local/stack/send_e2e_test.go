@@ -243,7 +243,7 @@ func TestSendFromATenantsNumber(t *testing.T) {
 			t.Errorf("free-form to a stranger: %d %v", status, body)
 		}
 		status, body = send(t, s, "acme", "stranger-2",
-			`{"to":"+16505550000","type":"template","template":{"name":"order_update","language":{"code":"en_US"}}}`)
+			`{"to":"+16505550000","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
 		if status != http.StatusAccepted {
 			t.Fatalf("template: %d %v", status, body)
 		}

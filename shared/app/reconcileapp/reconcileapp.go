@@ -35,6 +35,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	outboundURL := r.String(config.OutboundQueueURL)
 	mediaURL := r.String(config.MediaQueueURL)
 	unconfirmedAfter := r.Duration(config.OutboundUnconfirmedAfter)
+	templateEvery := r.Duration(config.TemplateSyncInterval)
 	metaURL := r.String(config.KapsoMetaBaseURL)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
@@ -58,7 +59,8 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table}
 	// A number's history is read from the Meta proxy, which Kapso documents
 	// with Graph cursors and its fields; the rest from the Platform API.
-	kapso := kapsoHistory{Client: p.Kapso, history: kapsoapi.NewMetaProxy(metaURL, "", p.KapsoAPIKey, kapsoapi.WithLogger(b.Log))}
+	metaProxy := kapsoapi.NewMetaProxy(metaURL, "", p.KapsoAPIKey, kapsoapi.WithLogger(b.Log))
+	kapso := kapsoHistory{Client: p.Kapso, history: metaProxy}
 	return &reconcile.Reconciler{Store: p.Store, Numbers: p.Numbers, Kapso: kapso, Meters: KapsoMeters{}, Confirmer: w,
 		Hints:       &dynamo.Hints{DB: c.DynamoDB, Table: p.Store.Table},
 		Checkpoints: &dynamo.Checkpoints{DB: c.DynamoDB, Table: p.Store.Table},
@@ -72,8 +74,12 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// A failed media copy's event goes back to the media worker hourly.
 		Media: msgs, MediaQueue: &sqsqueue.EventQueue{Client: c.SQS, URL: mediaURL},
 		UnconfirmedAfter: unconfirmedAfter, ClaimTimeout: schema.Outbound.ConsumerTimeout,
-		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
-		Log:         b.Log, Limits: limits}, nil
+		// Each connected WABA's templates, read again once older than the
+		// interval: Kapso sends no webhook when Meta reviews one.
+		Templates: &dynamo.Templates{DB: c.DynamoDB, Table: p.Store.Table}, TemplateKapso: metaProxy,
+		TemplateSyncInterval: templateEvery,
+		DeadLetters:          deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
+		Log:                  b.Log, Limits: limits}, nil
 }
 
 // KapsoMeters meter each run's calls with the Kapso client's meter, which

@@ -1,6 +1,6 @@
 // Package tenantapiapp builds the tenantapi function: the tenant API (the
-// tenant list, setup links, the connection view, the tenant's messages and
-// the feed of events), from its settings and the clients it calls.
+// tenant list, setup links, the connection view, the tenant's messages,
+// its templates and the feed of events), from its settings and the clients it calls.
 // functions/tenantapi and the local stack both build it here.
 package tenantapiapp
 
@@ -95,8 +95,12 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 		}
 		api.Objects = objects
 	}
-	api.MediaSource = kapsoapi.NewMetaProxy(metaURL, "", kapsoKey, kapsoapi.WithLogger(b.Log))
+	metaProxy := kapsoapi.NewMetaProxy(metaURL, "", kapsoKey, kapsoapi.WithLogger(b.Log))
+	api.MediaSource = metaProxy
 	api.Uploads = &dynamo.Uploads{DB: c.DynamoDB, Table: bridge}
+	// Templates: stored as last read, read and created through the Meta
+	// proxy.
+	api.Templates, api.TemplateKapso = &dynamo.Templates{DB: c.DynamoDB, Table: bridge}, metaProxy
 	// The feed of events the publisher appends, read.
 	api.Feed = &dynamo.Feed{DB: c.DynamoDB, Table: events}
 	return api, nil

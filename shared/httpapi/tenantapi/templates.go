@@ -202,6 +202,7 @@ func (a *API) syncTemplates(ctx context.Context, w http.ResponseWriter, _ *http.
 // checkTemplateSend refuses a template send the stored template says Meta
 // would refuse: unknown, not APPROVED, not in that language, or with the
 // wrong number of parameters. One read; two when the template is unknown.
+// A WABA whose templates were never read is not judged.
 func (a *API) checkTemplateSend(ctx context.Context, tenantID string, number onboarding.PhoneNumber, t *messaging.OutTemplate) error {
 	if number.BusinessAccountID == "" || t.Language == nil {
 		// A number whose WABA is not recorded yet: Meta is the judge.
