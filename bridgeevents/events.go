@@ -45,11 +45,15 @@ const (
 	// messaging limit tier, display name review, throughput) changed, or
 	// was read for the first time. Data: NumberHealth.
 	NumberHealthChanged = "number.health_changed"
+	// TemplateStatusChanged: a WhatsApp message template's status changed
+	// (APPROVED, REJECTED, PAUSED, DISABLED, DELETED, …). Data:
+	// TemplateStatus.
+	TemplateStatusChanged = "template.status_changed"
 )
 
 // Types lists every event type, in the catalogue's order.
 var Types = []string{TenantStatusChanged, MessageReceived, MessageStatusChanged, ConversationStatusChanged, ContactChanged,
-	NumberHealthChanged}
+	NumberHealthChanged, TemplateStatusChanged}
 
 // Sources say what made the change an event reports.
 const (
@@ -71,7 +75,8 @@ type Event struct {
 	// Source is what made the change: webhook, reconciler, redirect or api.
 	Source string `json:"source"`
 	// Subject names what changed ("tenant:<id>", "message:<id>",
-	// "conversation:<id>", "contact:<phone_number_id>:<key>"), and
+	// "conversation:<id>", "contact:<phone_number_id>:<key>",
+	// "number:<phone_number_id>", "template:<waba>:<name>:<language>"), and
 	// Version orders its changes: of two events of one subject, the one
 	// with the higher Version is the newer.
 	Subject string `json:"subject"`
@@ -162,6 +167,27 @@ type NumberHealth struct {
 	NeedsAttention []string `json:"needs_attention"`
 }
 
+// TemplateStatus is the data of template.status_changed. Statuses and
+// categories are Meta's words; PreviousStatus is never empty, since a
+// template's first status tells no event.
+type TemplateStatus struct {
+	TenantID          string `json:"tenant_id"`
+	BusinessAccountID string `json:"business_account_id"`
+	// TemplateID is Meta's id of the template.
+	TemplateID     string `json:"template_id"`
+	Name           string `json:"name"`
+	Language       string `json:"language"`
+	Category       string `json:"category"`
+	Status         string `json:"status"`
+	PreviousStatus string `json:"previous_status"`
+	// Reason is Meta's reason for a rejection (INVALID_FORMAT,
+	// PROMOTIONAL…); empty when it gives none.
+	Reason string `json:"reason"`
+	// QualityScore is Meta's quality rating of the template (GREEN,
+	// YELLOW, RED, UNKNOWN); empty when it gives none.
+	QualityScore string `json:"quality_score"`
+}
+
 // MaxEventBytes bounds an event Decode takes; kapso-bridge's largest (a
 // message with its whole history) is well under it.
 const MaxEventBytes = 1 << 20
@@ -205,7 +231,8 @@ func Decode(body []byte) (Event, error) {
 
 // Record decodes the event's data into its type's record: a
 // TenantStatus, MessageReceivedData, MessageStatus, ConversationStatus,
-// ContactChange or NumberHealth; nil for a type this package does not know.
+// ContactChange, NumberHealth or TemplateStatus; nil for a type this
+// package does not know.
 func (e Event) Record() (any, error) {
 	var v any
 	switch e.Type {
@@ -221,6 +248,8 @@ func (e Event) Record() (any, error) {
 		v = &ContactChange{}
 	case NumberHealthChanged:
 		v = &NumberHealth{}
+	case TemplateStatusChanged:
+		v = &TemplateStatus{}
 	default:
 		return nil, nil
 	}

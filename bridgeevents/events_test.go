@@ -25,8 +25,24 @@ func TestDecodeTypesTheData(t *testing.T) {
 	}
 }
 
+func TestDecodeTypesATemplatesStatus(t *testing.T) {
+	e, err := Decode([]byte(`{"id":"evt_3","type":"template.status_changed","tenant_id":"acme","source":"reconciler",` +
+		`"subject":"template:102290129340398:order_shipped:en_US","version":2,"data":{"tenant_id":"acme",` +
+		`"business_account_id":"102290129340398","template_id":"1234","name":"order_shipped","language":"en_US",` +
+		`"category":"UTILITY","status":"REJECTED","previous_status":"PENDING","reason":"INVALID_FORMAT","quality_score":""}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.Record()
+	st, ok := rec.(*TemplateStatus)
+	if err != nil || !ok || st.Name != "order_shipped" || st.Status != "REJECTED" || st.PreviousStatus != "PENDING" ||
+		st.Reason != "INVALID_FORMAT" || st.BusinessAccountID != "102290129340398" {
+		t.Fatalf("decoded %+v as %T %+v (%v)", e, rec, rec, err)
+	}
+}
+
 func TestDecodeKeepsATypeItDoesNotKnow(t *testing.T) {
-	e, err := Decode([]byte(`{"id":"evt_2","type":"template.status_changed","tenant_id":"acme","data":{"name":"x"}}`))
+	e, err := Decode([]byte(`{"id":"evt_2","type":"flow.status_changed","tenant_id":"acme","data":{"name":"x"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

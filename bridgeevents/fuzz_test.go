@@ -12,6 +12,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"evt_2","type":"message.received","tenant_id":"acme","data":{"tenant_id":"acme","message":{"id":"wamid.1","known":true,"statuses":[]}}}`))
 	f.Add([]byte(`{"id":"evt_3","type":"contact.changed","data":{"change":"identity","contact":{"business_scoped_user_id":"US.1"}}}`))
 	f.Add([]byte(`{"id":"evt_4","type":"tenant.status_changed","data":{"needs_attention":["failed"]}}`))
+	f.Add([]byte(`{"id":"evt_5","type":"template.status_changed","data":{"name":"order_shipped","status":"REJECTED"}}`))
 	f.Add([]byte(`{"id":"x","type":"y","data":{}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, body []byte) {

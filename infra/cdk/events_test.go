@@ -131,8 +131,10 @@ func TestPublisherReadsTheBridgeTableStream(t *testing.T) {
 			t.Errorf("stream mapping %s = %v, want %v", what, c[0], c[1])
 		}
 	}
+	// One filter for the sort keys, one for each kind of item whose keys
+	// begin alike.
 	filters := list(prop(mapping, "FilterCriteria", "Filters"))
-	if len(filters) != 1 {
+	if len(filters) != 1+len(dynamo.EventKeyPrefixes) {
 		t.Fatalf("stream mapping filters = %v", filters)
 	}
 	var pattern struct {
@@ -145,6 +147,22 @@ func TestPublisherReadsTheBridgeTableStream(t *testing.T) {
 	}
 	if got := pattern.DynamoDB.Keys[schema.AttrSK].S; len(pattern.DynamoDB.Keys) != 1 || !slices.Equal(got, dynamo.EventSortKeys) {
 		t.Errorf("stream filter = %s, want the sort keys %v", prop(filters[0], "Pattern"), dynamo.EventSortKeys)
+	}
+	for i, p := range dynamo.EventKeyPrefixes {
+		var prefixes struct {
+			DynamoDB struct {
+				Keys map[string]struct{ S []struct{ Prefix string } }
+			} `json:"dynamodb"`
+		}
+		raw := prop(filters[1+i], "Pattern").(string)
+		if err := json.Unmarshal([]byte(raw), &prefixes); err != nil {
+			t.Fatal(err)
+		}
+		keys := prefixes.DynamoDB.Keys
+		pk, sk := keys[schema.AttrPK].S, keys[schema.AttrSK].S
+		if len(keys) != 2 || len(pk) != 1 || len(sk) != 1 || pk[0].Prefix != p.PK || sk[0].Prefix != p.SK {
+			t.Errorf("stream filter %d = %s, want the keys beginning %+v", 1+i, raw, p)
+		}
 	}
 }
 

@@ -143,9 +143,10 @@ type streamConsumer struct {
 	BatchSize         int
 	MaxBatchingWindow time.Duration
 	// SortKeys, when set, filters the records: only those of items with
-	// one of these sort keys invoke the function, which must still pass
-	// over any other.
-	SortKeys []string
+	// one of these sort keys, or whose keys begin as one of KeyPrefixes
+	// says, invoke the function, which must still pass over any other.
+	SortKeys    []string
+	KeyPrefixes []dynamo.KeyPrefix
 }
 
 // function is one Lambda function: everything the stack needs to build it, its
@@ -383,9 +384,10 @@ var functions = []function{
 			// A person may be waiting on the event of a message: a second
 			// gathers a burst into one batch and delays little.
 			MaxBatchingWindow: time.Second,
-			// Facts, links, claims, checkpoints and the like make no event:
-			// they invoke nothing.
-			SortKeys: dynamo.EventSortKeys,
+			// Facts, links, claims, checkpoints, sync marks and the like
+			// make no event: they invoke nothing.
+			SortKeys:    dynamo.EventSortKeys,
+			KeyPrefixes: dynamo.EventKeyPrefixes,
 		},
 	},
 	{

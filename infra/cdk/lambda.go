@@ -124,9 +124,20 @@ func (b *bridge) addStreamSource(f function, fn awslambda.Function) {
 	s := f.Stream
 	var filters *[]*map[string]any
 	if len(s.SortKeys) > 0 {
-		filters = &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
+		// One filter for the fixed sort keys, one for each kind of item
+		// whose keys begin alike: a record that matches any is handed on.
+		fs := []*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
 			"dynamodb": map[string]any{"Keys": map[string]any{schema.AttrSK: map[string]any{"S": s.SortKeys}}},
 		})}
+		for _, p := range s.KeyPrefixes {
+			fs = append(fs, awslambda.FilterCriteria_Filter(&map[string]any{
+				"dynamodb": map[string]any{"Keys": map[string]any{
+					schema.AttrPK: map[string]any{"S": []any{map[string]any{"prefix": p.PK}}},
+					schema.AttrSK: map[string]any{"S": []any{map[string]any{"prefix": p.SK}}},
+				}},
+			}))
+		}
+		filters = &fs
 	}
 	mapping := fn.AddEventSourceMapping(jsii.String(pascal(s.Table.ID)+"Stream"), &awslambda.EventSourceMappingOptions{
 		EventSourceArn:          b.tables[s.Table.ID].TableStreamArn(),

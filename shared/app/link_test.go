@@ -57,7 +57,9 @@ var mayLink = map[string][]string{
 	// the feed and tells the topic; it keeps aside what it cannot read.
 	"publisher": {"shared/app/publisherapp", "shared/publisher", "shared/dynamo", "shared/snstopic", "shared/eventing",
 		"bridgeevents", "shared/apiview", "shared/messaging", "shared/media", "shared/onboarding", "shared/delivery", "shared/envelope",
-		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
+		"shared/errs", "shared/kapso", "shared/rawjson", "shared/meta",
+		// Template items tell template.status_changed.
+		"shared/templates"},
 	// The sender puts a paced or refused send back on its own queue.
 	"outbound": {"shared/app/outboundapp", "shared/config/awssecrets", "shared/lambdasqs",
 		"shared/outboundworker", "shared/messaging", "shared/media", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi",
@@ -85,20 +87,23 @@ var mayLink = map[string][]string{
 // shared/onboarding's and shared/messaging's terms, the Meta proxy in
 // shared/messaging's. The test fails once one is no longer linked: delete
 // the entry when the adapter package is split. shared/dynamo also keeps
-// the media store and the uploads, so it links shared/media.
+// the media store and the uploads, so it links shared/media, and the
+// templates store, so it links shared/templates.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
-	"tenantapi": {"shared/envelope"},
+	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"tenantapi": {"shared/envelope", "shared/templates"},
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
-		"shared/apiview"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
-	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview"},
-	"messages":  {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview"},
-	"outbound":  {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview"},
+		"shared/apiview", "shared/templates"},
+	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
+		"shared/templates"},
+	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
+		"shared/templates"},
 	"publisher": {"shared/idempotency"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
-		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview"},
+		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
@@ -83,5 +84,11 @@ func TestFeedContract(t *testing.T) {
 func TestUploadsContract(t *testing.T) {
 	storetest.RunUploads(t, func(t *testing.T) media.Uploads {
 		return &dynamo.Uploads{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}
+
+func TestTemplatesContract(t *testing.T) {
+	storetest.RunTemplates(t, func(t *testing.T) templates.Store {
+		return &dynamo.Templates{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }

@@ -2,12 +2,14 @@ package dynamo
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // Key layout of the bridge table. Every item type has its own prefix; this
@@ -220,3 +222,32 @@ func validFeedPosition(pos string) bool {
 	_, err := time.Parse(time.RFC3339Nano, pos[:n])
 	return err == nil
 }
+
+// Key layout of a tenant's templates (see Templates): the partition
+// TEMPLATES#<tenant> holds one item a template, TPL#<waba>#<name>#<language>,
+// and one a WABA's sync mark, SYNC#<waba>.
+const (
+	templatesPrefix = "TEMPLATES#"
+	templatePrefix  = "TPL#"
+	syncMarkPrefix  = "SYNC#"
+)
+
+func templatesPK(tenantID string) string { return templatesPrefix + tenantID }
+
+// templateSK is a template's sort key. Meta's names and language codes
+// hold no '#', yet they are read from Kapso: each part is escaped, so no
+// two templates share a key.
+func templateSK(k templates.Key) string {
+	return templatePrefix + keyPart(k.BusinessAccountID) + "#" + keyPart(k.Name) + "#" + keyPart(k.Language)
+}
+
+func templateKey(tenantID string, k templates.Key) map[string]types.AttributeValue {
+	return key(templatesPK(tenantID), templateSK(k))
+}
+
+func syncMarkKey(tenantID, wabaID string) map[string]types.AttributeValue {
+	return key(templatesPK(tenantID), syncMarkPrefix+keyPart(wabaID))
+}
+
+// keyPart escapes '#', which separates a key's parts, and '%', the escape.
+var keyPart = strings.NewReplacer("%", "%25", "#", "%23").Replace

@@ -12,6 +12,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // StreamChanges reads the records of the bridge table's stream (new and
@@ -24,16 +25,23 @@ type StreamChanges struct{}
 var ErrStreamRecord = errors.New("unreadable stream record")
 
 // EventSortKeys are the sort keys of the items Change reads a change from
-// (tenants, messages, outbound messages, conversations, contacts): a record
-// of any other item tells no event, so a consumer of the stream may be
-// handed only these (the CDK stack filters the others out before they
-// invoke the publisher).
-var EventSortKeys = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK}
+// (tenants, messages, outbound messages, conversations, contacts), and
+// EventKeyPrefixes the beginnings of the keys of those whose sort key
+// varies (templates): a record of any other item tells no event, so a
+// consumer of the stream may be handed only these (the CDK stack filters
+// the others out before they invoke the publisher).
+var (
+	EventSortKeys    = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK}
+	EventKeyPrefixes = []KeyPrefix{{PK: templatesPrefix, SK: templatePrefix}}
+)
+
+// KeyPrefix is how the partition and sort keys of a kind of item begin.
+type KeyPrefix struct{ PK, SK string }
 
 // Change is the change rec tells: a tenant's snapshot, a message, an
-// outbound message, a conversation or a contact before and after; an
-// empty Change for every other item (facts, links, claims, checkpoints,
-// aliases…), which no event tells of.
+// outbound message, a conversation, a contact or a template before and
+// after; an empty Change for every other item (facts, links, claims,
+// checkpoints, aliases, sync marks…), which no event tells of.
 func (StreamChanges) Change(rec events.DynamoDBEventRecord) (eventing.Change, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("%w %s (%s): %w", ErrStreamRecord, rec.Change.SequenceNumber, rec.EventID, err)
@@ -82,6 +90,14 @@ func (StreamChanges) Change(rec events.DynamoDBEventRecord) (eventing.Change, er
 		}
 		c.Conversation = pairOf(before, after, func(it map[string]types.AttributeValue) (eventing.ConversationItem, error) {
 			return eventing.ConversationItem{TenantID: tenant, Conversation: conversationFrom(it), Origin: originOf(it)}, nil
+		})
+	case strings.HasPrefix(pk, templatesPrefix) && strings.HasPrefix(sk, templatePrefix):
+		tenant := strings.TrimPrefix(pk, templatesPrefix)
+		if tenant == "" {
+			return eventing.Change{}, wrap(fmt.Errorf("template key %q", pk))
+		}
+		c.Template, err = pairOfErr(before, after, func(it map[string]types.AttributeValue) (templates.Template, error) {
+			return storedTemplateFrom(tenant, it)
 		})
 	case sk == contactSK && strings.HasPrefix(pk, contactPrefix):
 		tenant, rest, ok := tenantAndRest(pk, contactPrefix)

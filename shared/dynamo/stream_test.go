@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -22,6 +23,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
@@ -104,6 +106,8 @@ func (s *streamed) told() []string {
 			what = d.Status
 		case *bridgeevents.ContactChange:
 			what = d.Change
+		case *bridgeevents.TemplateStatus:
+			what = d.Name + " " + d.Status
 		}
 		out = append(out, fmt.Sprintf("%s %s (%s)", e.Type, what, e.Source))
 	}
@@ -230,9 +234,18 @@ func image(attrs map[string]string) map[string]events.DynamoDBAttributeValue {
 	return out
 }
 
-// A change is read from the items of EventSortKeys, each kind of change
-// from one of them, and from no other item: a consumer handed only their
-// records misses no event.
+// eventItem reports whether a change may be read from the item of these
+// keys: its sort key is one of EventSortKeys, or its keys begin as one of
+// EventKeyPrefixes says.
+func eventItem(pk, sk string) bool {
+	return slices.Contains(dynamo.EventSortKeys, sk) || slices.ContainsFunc(dynamo.EventKeyPrefixes, func(p dynamo.KeyPrefix) bool {
+		return strings.HasPrefix(pk, p.PK) && strings.HasPrefix(sk, p.SK)
+	})
+}
+
+// A change is read from the items of EventSortKeys and EventKeyPrefixes,
+// each kind of change from one of them, and from no other item: a
+// consumer handed only their records misses no event.
 func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 	// An item of each kind a change holds, by the Change field it fills.
 	items := map[string][2]string{
@@ -241,6 +254,7 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 		"Outbound":     {"OUT#acme#out-1", "OUT"},
 		"Conversation": {"CONV#acme#conv-1", "CONV"},
 		"Contact":      {"CONTACT#acme#106540352242922#US.13491208655302741918", "CONTACT"},
+		"Template":     {"TEMPLATES#acme", "TPL#102290129340398#order_shipped#en_US"},
 	}
 	kinds := reflect.TypeOf(eventing.Change{})
 	filled := map[string]bool{}
@@ -252,8 +266,10 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 		}
 	}
 	for field, key := range items {
+		newImage := image(map[string]string{"pk": key[0], "sk": key[1]})
+		newImage["version"] = events.NewNumberAttribute("1") // a template has one
 		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
-			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
+			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: newImage}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
 		if err != nil {
 			t.Errorf("%s %v: %v", field, key, err)
@@ -262,14 +278,25 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 		if reflect.ValueOf(c).FieldByName(field).IsNil() {
 			t.Errorf("%v is read as no %s", key, field)
 		}
-		if !slices.Contains(dynamo.EventSortKeys, key[1]) {
-			t.Errorf("a %s is read from %v, whose sort key is not in EventSortKeys %v", field, key, dynamo.EventSortKeys)
+		if !eventItem(key[0], key[1]) {
+			t.Errorf("a %s is read from %v, whose keys are neither in EventSortKeys %v nor in EventKeyPrefixes %v", field, key,
+				dynamo.EventSortKeys, dynamo.EventKeyPrefixes)
 		}
 		filled[key[1]] = true
+		for _, p := range dynamo.EventKeyPrefixes {
+			if strings.HasPrefix(key[0], p.PK) && strings.HasPrefix(key[1], p.SK) {
+				filled[p.PK+" "+p.SK] = true
+			}
+		}
 	}
 	for _, sk := range dynamo.EventSortKeys {
 		if !filled[sk] {
 			t.Errorf("EventSortKeys holds %s, of no item a change is read from", sk)
+		}
+	}
+	for _, p := range dynamo.EventKeyPrefixes {
+		if !filled[p.PK+" "+p.SK] {
+			t.Errorf("EventKeyPrefixes holds %+v, of no item a change is read from", p)
 		}
 	}
 }
@@ -283,15 +310,17 @@ func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
 		{"CONV#acme#conv-1", "ALIAS"}, {"PENDING#106540352242922", "evt-1"}, {"CHECKPOINT#catchup", "CHECKPOINT"},
 		{"LEASE#reconcile", "LEASE"}, {"PHONE#106540352242922", "PHONE"}, {"REJECTED#2026-03-10", "x"},
 		{"EVENT#acme", "0001"}, {"kapso_number#1#key", "CLAIM"},
+		{"TEMPLATES#acme", "SYNC#102290129340398"}, {"TENANT#acme", "TPL#102290129340398#order_shipped#en_US"},
 	} {
 		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
-		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil {
+		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil ||
+			c.Template != nil {
 			t.Errorf("%v: %+v %v", key, c, err)
 		}
-		if slices.Contains(dynamo.EventSortKeys, key[1]) {
-			t.Errorf("%v: its sort key is in EventSortKeys, yet it tells no change", key)
+		if eventItem(key[0], key[1]) {
+			t.Errorf("%v: its keys are in EventSortKeys or EventKeyPrefixes, yet it tells no change", key)
 		}
 	}
 	for name, rec := range map[string]events.DynamoDBEventRecord{
@@ -302,9 +331,104 @@ func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
 			NewImage: image(map[string]string{"pk": "MSG#acme", "sk": "MSG"})}},
 		"a contact key without its person": {Change: events.DynamoDBStreamRecord{
 			NewImage: image(map[string]string{"pk": "CONTACT#acme#106540352242922", "sk": "CONTACT"})}},
+		"a template key without its tenant": {Change: events.DynamoDBStreamRecord{NewImage: map[string]events.DynamoDBAttributeValue{
+			"pk": events.NewStringAttribute("TEMPLATES#"), "sk": events.NewStringAttribute("TPL#1#a#en"),
+			"version": events.NewNumberAttribute("1")}}},
+		"a template without its version": {Change: events.DynamoDBStreamRecord{
+			OldImage: image(map[string]string{"pk": "TEMPLATES#acme", "sk": "TPL#1#a#en", "status": "PENDING"})}},
+		"a template whose history is not a list": {Change: events.DynamoDBStreamRecord{NewImage: map[string]events.DynamoDBAttributeValue{
+			"pk": events.NewStringAttribute("TEMPLATES#acme"), "sk": events.NewStringAttribute("TPL#1#a#en"),
+			"version": events.NewNumberAttribute("2"), "history": events.NewStringAttribute("APPROVED")}}},
 	} {
 		if _, err := (dynamo.StreamChanges{}).Change(rec); !errors.Is(err, dynamo.ErrStreamRecord) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// listing is Kapso's list of a WABA's templates, as the test sets it.
+type listing struct{ reads []templates.Read }
+
+func (l *listing) ListTemplates(context.Context, string) ([]templates.Read, error) {
+	return l.reads, nil
+}
+
+func (l *listing) CreateTemplate(context.Context, string, templates.Draft) (templates.Created, error) {
+	return templates.Created{}, errors.New("not here")
+}
+
+// A template's stored changes reach the stream and tell
+// template.status_changed each time its status moves, from the same
+// decoding the store reads with; its first status, a change of its quality
+// alone, a sync that found nothing new and the sync marks tell nothing.
+func TestTheStreamTellsTemplateStatusChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := awstest.DynamoDB(t)
+	table := awstest.Bridge(awstest.Tables(t))
+	s := &dynamo.Templates{DB: db, Table: table}
+	const tenant, waba = "acme", "102290129340398"
+	at := time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
+	read := templates.Read{ID: "1234", Name: "order_shipped", Language: "en_US", Category: templates.Utility,
+		Status: templates.Pending, RejectedReason: "NONE", QualityScore: "UNKNOWN",
+		Components: json.RawMessage(`[{"type":"BODY","text":"Your order {{1}} has shipped"}]`)}
+	kapso := &listing{}
+	sync := func(src string, minute int, reads ...templates.Read) {
+		t.Helper()
+		kapso.reads = reads
+		if _, err := templates.Sync(ctx, kapso, s, tenant, waba, src, at.Add(time.Duration(minute)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var approved templates.Template
+	got := readStream(t, db, table, func() {
+		sync(templates.SourceAPI, 1, read) // created PENDING
+		approvedRead := read
+		approvedRead.Status = templates.Approved
+		sync(templates.SourceReconciler, 2, approvedRead)
+		var err error
+		if approved, _, err = s.Template(ctx, tenant, templates.Key{BusinessAccountID: waba, Name: read.Name, Language: read.Language}); err != nil {
+			t.Fatal(err)
+		}
+		sync(templates.SourceReconciler, 3, approvedRead) // nothing new: the mark alone
+		green := approvedRead
+		green.QualityScore = "GREEN"
+		sync(templates.SourceReconciler, 4, green)
+		sync(templates.SourceReconciler, 5) // no longer listed
+		// Another tenant's, created approved.
+		if err := s.SaveTemplates(ctx, "globex", []templates.Template{{BusinessAccountID: waba, Read: approvedRead, Version: 1}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	want := []string{
+		"template.status_changed order_shipped APPROVED (reconciler)",
+		"template.status_changed order_shipped DELETED (reconciler)",
+	}
+	if told := got.told(); !slices.Equal(told, want) {
+		t.Errorf("events\n%s\nwant\n%s", strings.Join(told, "\n"), strings.Join(want, "\n"))
+	}
+	subject := "template:" + waba + ":order_shipped:en_US"
+	for i, v := range []int64{2, 4} {
+		if i < len(got.events) && (got.events[i].Subject != subject || got.events[i].Version != v || got.events[i].TenantID != tenant) {
+			t.Errorf("event %d: %+v", i, got.events[i])
+		}
+	}
+	// Created, approved, its quality, deleted; a sync mark for each of the
+	// five syncs, though the third wrote nothing else.
+	if n := got.recordsOf("TEMPLATES#" + tenant); n != 4+5 {
+		t.Errorf("%d records of the tenant's templates, want 9", n)
+	}
+	// The record of the approval holds the template as the store reads it.
+	for _, r := range got.records {
+		c, err := dynamo.StreamChanges{}.Change(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(r.Change.Keys["sk"].String(), "SYNC#") != (c.Template == nil) {
+			t.Errorf("record of %s decoded to %+v", r.Change.Keys["sk"].String(), c)
+		}
+		if c.Template != nil && c.Template.After != nil && c.Template.After.Version == 2 && !reflect.DeepEqual(*c.Template.After, approved) {
+			t.Errorf("the approval's record holds\n%+v\nthe store reads\n%+v", *c.Template.After, approved)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // Change is the change of one stored item, before and after, in the
@@ -20,6 +21,9 @@ type Change struct {
 	Outbound     *Pair[messaging.OutboundMessage]
 	Conversation *Pair[ConversationItem]
 	Contact      *Pair[ContactItem]
+	// Template is a stored template of a tenant's WABA (a sync mark is
+	// no change an event tells).
+	Template *Pair[templates.Template]
 }
 
 // Pair is an item before and after a change: Before is nil for an item

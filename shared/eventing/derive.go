@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 // Derive is the events one change makes, oldest first. It compares what
@@ -30,6 +31,8 @@ func Derive(c Change) ([]bridgeevents.Event, error) {
 		drafts = conversationEvents(c.Conversation)
 	case c.Contact != nil:
 		drafts = contactEvents(c.Contact)
+	case c.Template != nil:
+		drafts = templateEvents(c.Template)
 	}
 	out := make([]bridgeevents.Event, 0, len(drafts))
 	for _, d := range drafts {
@@ -351,4 +354,34 @@ func samePreference(a, b *messaging.MarketingPreference) bool {
 		return a == b
 	}
 	return a.Status == b.Status && a.Sequence == b.Sequence && a.OccurredAt.Equal(b.OccurredAt)
+}
+
+// --- templates ---
+
+// templateEvents: template.status_changed when a stored template's status
+// changed (DELETED, when a whole reading of its WABA no longer lists it,
+// included). A template's first status, and a change of its components,
+// category or quality alone, tell nothing. Its version is the template's,
+// which grows with every stored change.
+func templateEvents(p *Pair[templates.Template]) []draft {
+	before, after := p.Before, p.After
+	if before == nil || after == nil || before.Status == after.Status {
+		return nil
+	}
+	// Meta says NONE when there is no reason.
+	reason := after.RejectedReason
+	if reason == "NONE" {
+		reason = ""
+	}
+	// What reads templates is the reconciler, unless the API did.
+	src := after.Source
+	if src != templates.SourceAPI {
+		src = bridgeevents.SourceReconciler
+	}
+	return []draft{{typ: bridgeevents.TemplateStatusChanged, tenantID: after.TenantID, source: src,
+		subject: "template:" + after.BusinessAccountID + ":" + after.Name + ":" + after.Language,
+		version: after.Version, detail: after.Status,
+		data: bridgeevents.TemplateStatus{TenantID: after.TenantID, BusinessAccountID: after.BusinessAccountID,
+			TemplateID: after.ID, Name: after.Name, Language: after.Language, Category: after.Category,
+			Status: after.Status, PreviousStatus: before.Status, Reason: reason, QualityScore: after.QualityScore}}}
 }

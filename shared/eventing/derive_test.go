@@ -13,6 +13,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
 
 const (
@@ -459,4 +460,57 @@ func TestOriginsAreEventSources(t *testing.T) {
 			t.Errorf("origin %q is source %q", pair[0], pair[1])
 		}
 	}
+}
+
+// --- templates ---
+
+const waba = "102290129340398"
+
+func template(status string, version int64, source string) *templates.Template {
+	return &templates.Template{TenantID: tenant, BusinessAccountID: waba,
+		Read: templates.Read{ID: "1234", Name: "order_shipped", Language: "en_US", Category: templates.Utility,
+			Status: status, RejectedReason: "NONE", QualityScore: "UNKNOWN",
+			Components: json.RawMessage(`[{"type":"BODY","text":"Your order {{1}} has shipped"}]`)},
+		Version: version, Source: source, UpdatedAt: minutes(int(version))}
+}
+
+func templateChange(before, after *templates.Template) eventing.Change {
+	return eventing.Change{Template: &eventing.Pair[templates.Template]{Before: before, After: after}}
+}
+
+func TestTemplateStatusChanged(t *testing.T) {
+	const subject = "template:" + waba + ":order_shipped:en_US"
+	data := func(status, previous, reason, quality string) bridgeevents.TemplateStatus {
+		return bridgeevents.TemplateStatus{TenantID: tenant, BusinessAccountID: waba, TemplateID: "1234", Name: "order_shipped",
+			Language: "en_US", Category: templates.Utility, Status: status, PreviousStatus: previous, Reason: reason,
+			QualityScore: quality}
+	}
+	pending := template(templates.Pending, 1, templates.SourceAPI)
+	approved := template(templates.Approved, 2, templates.SourceReconciler)
+	check(t, "approved", templateChange(pending, approved),
+		want{bridgeevents.TemplateStatusChanged, subject, 2, "reconciler", data("APPROVED", "PENDING", "", "UNKNOWN")})
+	rejected := template(templates.Rejected, 3, templates.SourceAPI)
+	rejected.RejectedReason = "INVALID_FORMAT"
+	check(t, "rejected, with Meta's reason, from a sync the API asked", templateChange(approved, rejected),
+		want{bridgeevents.TemplateStatusChanged, subject, 3, "api", data("REJECTED", "APPROVED", "INVALID_FORMAT", "UNKNOWN")})
+	deleted := template(templates.Deleted, 4, templates.SourceReconciler)
+	deleted.RejectedReason, deleted.QualityScore = "", ""
+	check(t, "no longer listed: deleted", templateChange(approved, deleted),
+		want{bridgeevents.TemplateStatusChanged, subject, 4, "reconciler", data("DELETED", "APPROVED", "", "")})
+	unsaid := template(templates.Paused, 3, "")
+	unsaid.QualityScore = "RED"
+	check(t, "paused, by a write that did not say who", templateChange(approved, unsaid),
+		want{bridgeevents.TemplateStatusChanged, subject, 3, "reconciler", data("PAUSED", "APPROVED", "", "RED")})
+	// No event: a template's first status, and a change of anything else.
+	check(t, "created", templateChange(nil, pending))
+	check(t, "first read, approved", templateChange(nil, approved))
+	quality := template(templates.Approved, 3, templates.SourceReconciler)
+	quality.QualityScore = "YELLOW"
+	check(t, "quality only", templateChange(approved, quality))
+	edited := template(templates.Approved, 3, templates.SourceReconciler)
+	edited.Components, edited.Category = json.RawMessage(`[{"type":"BODY","text":"Order {{1}} shipped"}]`), templates.Marketing
+	check(t, "components and category only", templateChange(approved, edited))
+	check(t, "removed", templateChange(approved, nil))
+	// A sync mark is no template: its record's change holds nothing.
+	check(t, "a sync mark", eventing.Change{})
 }

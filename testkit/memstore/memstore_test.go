@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 	"github.com/kapso-bridge/kapso-bridge/testkit/storetest"
 )
@@ -119,4 +120,8 @@ func TestObjectsContract(t *testing.T) {
 		o.BaseURL = srv.URL
 		return storetest.Objects{Objects: o, Get: o.Get}
 	})
+}
+
+func TestTemplatesContract(t *testing.T) {
+	storetest.RunTemplates(t, func(*testing.T) templates.Store { return &memstore.Templates{} })
 }
