@@ -313,6 +313,9 @@ func tenantAPIRequests() []request {
 			body = uploadPNG
 			with = func(h http.Header) http.Header { return typed(h, "image/png") }
 		}
+		if b := templateRouteBody(r); b != nil {
+			body = b
+		}
 		out = append(out,
 			request{name: "no token", method: r.Method, path: fill(r), header: with(http.Header{}), body: body, want: 401},
 			request{name: "another token", method: r.Method, path: fill(r), header: with(bearer("not-the-token")), body: body, want: 401},
@@ -328,6 +331,7 @@ func tenantAPIRequests() []request {
 	links := "/v1/tenants/beta/setup-links"
 	out = append(out, sendRequests()...)
 	out = append(out, mediaRequests()...)
+	out = append(out, templateRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants?limit=1", header: auth, want: 200},

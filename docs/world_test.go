@@ -27,6 +27,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
@@ -113,6 +114,9 @@ func newWorld(t *testing.T) *world {
 	w.seedEvents(t)
 	clk.Advance(eventing.Settle)
 
+	// One templates store for every backend but the failing one, so that
+	// what one request reads is there for the next.
+	tplStore := &memstore.Templates{}
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
 			store interface {
@@ -126,14 +130,17 @@ func newWorld(t *testing.T) *world {
 			out    messaging.OutboundQueue = okOutbound{}
 			api    tenantapi.KapsoClient   = kapso
 			ups    media.Uploads           = &memstore.Uploads{}
+			tpls   templates.Store         = tplStore
+			tplAPI templates.Kapso         = worldTemplates{}
 			app                            = "https://app.example/whatsapp"
 		)
 		switch b {
 		case storeDown:
 			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
-			out, feed, ups = downOutbound{}, &downFeed{}, downUploads{}
+			out, feed, ups, tpls = downOutbound{}, &downFeed{}, downUploads{}, downTemplates{}
 		case kapsoDown:
 			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
+			tplAPI = worldTemplates{down: true}
 		case appPagesUnset:
 			app = "http://[::1"
 		}
@@ -145,7 +152,7 @@ func newWorld(t *testing.T) *world {
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
-			MaxUploadBytes: worldMaxUpload}).Register(mux)
+			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w

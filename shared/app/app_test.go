@@ -118,7 +118,7 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
 				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name:
 				return "7"
-			case k == config.OutboundUnconfirmedAfter.Name:
+			case k == config.OutboundUnconfirmedAfter.Name || k == config.TemplateSyncInterval.Name:
 				return "90m"
 			case k == config.MediaURLTTL.Name:
 				return "30m"

@@ -105,7 +105,7 @@ func (s *Templates) Template(ctx context.Context, tenantID string, k templates.K
 // not. A mark older than the stored one is left as it is: a sync that
 // read earlier and finished later does not move it back.
 func (s *Templates) SaveTemplates(ctx context.Context, tenantID string, changed []templates.Template, mark *templates.SyncMark) error {
-	if err := checkSave(tenantID, changed, mark); err != nil {
+	if err := templates.CheckSave(tenantID, changed, mark); err != nil {
 		return fmt.Errorf("save templates of %s: %w", tenantID, err)
 	}
 	for _, t := range changed {
@@ -134,29 +134,6 @@ func (s *Templates) SaveTemplates(ctx context.Context, tenantID string, changed 
 		ExpressionAttributeValues: map[string]types.AttributeValue{":at": item[attrSyncedAt]}})
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("save the template sync mark of %s for %s: %w", mark.BusinessAccountID, tenantID, refused(err))
-	}
-	return nil
-}
-
-// checkSave refuses, before anything is written, a save the store could
-// not key or version: each template needs its WABA, name, language and a
-// version from 1, and may belong to no other tenant.
-func checkSave(tenantID string, changed []templates.Template, mark *templates.SyncMark) error {
-	if tenantID == "" {
-		return invalid("templates without a tenant")
-	}
-	for _, t := range changed {
-		switch {
-		case t.TenantID != "" && t.TenantID != tenantID:
-			return invalid("a template of another tenant")
-		case t.BusinessAccountID == "" || t.Name == "" || t.Language == "":
-			return invalid("a template without its WABA, name or language")
-		case t.Version < 1:
-			return invalid("a template without a version")
-		}
-	}
-	if mark != nil && (mark.BusinessAccountID == "" || mark.At.IsZero()) {
-		return invalid("a sync mark without its WABA or time")
 	}
 	return nil
 }

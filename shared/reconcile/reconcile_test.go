@@ -264,7 +264,11 @@ func (r *rig) connectedWithoutWebhook(t *testing.T, tenantID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number}, r.clock.Now())
+	waba, err := r.sim.BusinessAccountID(number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number, BusinessAccountID: waba}, r.clock.Now())
 	if _, _, err := r.store.AppendFact(ctx, tenantID, created); err != nil {
 		t.Fatal(err)
 	}

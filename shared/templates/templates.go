@@ -12,6 +12,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 // Statuses Meta gives a template. Only an APPROVED one can be sent; the
@@ -122,6 +124,31 @@ type Store interface {
 	// SaveTemplates stores changed templates, each only if its stored
 	// version is still Version-1, and then the sync mark when given.
 	SaveTemplates(ctx context.Context, tenantID string, changed []Template, mark *SyncMark) error
+}
+
+// CheckSave refuses, as errs.Invalid, a save a store must not make: no
+// tenant, another tenant's template, one without its WABA, name, language
+// or version, or a sync mark without its WABA or time. Both stores ask it
+// before any write.
+func CheckSave(tenantID string, changed []Template, mark *SyncMark) error {
+	invalid := func(what string) error { return errs.E(errs.Invalid, what, nil) }
+	if tenantID == "" {
+		return invalid("templates without a tenant")
+	}
+	for _, t := range changed {
+		switch {
+		case t.TenantID != "" && t.TenantID != tenantID:
+			return invalid("a template of another tenant")
+		case t.BusinessAccountID == "" || t.Name == "" || t.Language == "":
+			return invalid("a template without its WABA, name or language")
+		case t.Version < 1:
+			return invalid("a template without a version")
+		}
+	}
+	if mark != nil && (mark.BusinessAccountID == "" || mark.At.IsZero()) {
+		return invalid("a sync mark without its WABA or time")
+	}
+	return nil
 }
 
 // Kapso is what templates asks of Kapso: the WABA's templates through the

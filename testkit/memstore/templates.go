@@ -53,7 +53,7 @@ func (s *Templates) Template(_ context.Context, tenantID string, k templates.Key
 // its own stopping the save with errs.Conflict; then the mark, unless the
 // stored one is newer.
 func (s *Templates) SaveTemplates(_ context.Context, tenantID string, changed []templates.Template, mark *templates.SyncMark) error {
-	if err := checkTemplates(tenantID, changed, mark); err != nil {
+	if err := templates.CheckSave(tenantID, changed, mark); err != nil {
 		return fmt.Errorf("save templates of %s: %w", tenantID, err)
 	}
 	s.mu.Lock()
@@ -86,28 +86,6 @@ func (s *Templates) SaveTemplates(_ context.Context, tenantID string, changed []
 	m.At = m.At.UTC()
 	if cur, ok := marks[m.BusinessAccountID]; !ok || !cur.At.After(m.At) {
 		marks[m.BusinessAccountID] = m
-	}
-	return nil
-}
-
-// checkTemplates refuses what dynamo.Templates cannot key or version.
-func checkTemplates(tenantID string, changed []templates.Template, mark *templates.SyncMark) error {
-	invalid := func(what string) error { return errs.E(errs.Invalid, what, nil) }
-	if tenantID == "" {
-		return invalid("templates without a tenant")
-	}
-	for _, t := range changed {
-		switch {
-		case t.TenantID != "" && t.TenantID != tenantID:
-			return invalid("a template of another tenant")
-		case t.BusinessAccountID == "" || t.Name == "" || t.Language == "":
-			return invalid("a template without its WABA, name or language")
-		case t.Version < 1:
-			return invalid("a template without a version")
-		}
-	}
-	if mark != nil && (mark.BusinessAccountID == "" || mark.At.IsZero()) {
-		return invalid("a sync mark without its WABA or time")
 	}
 	return nil
 }

@@ -121,15 +121,17 @@ func (a *API) listTemplates(ctx context.Context, w http.ResponseWriter, r *http.
 		after = strings.TrimPrefix(string(b), "tpl:")
 	}
 	out := TemplateList{Templates: []TemplateView{}, Accounts: a.templateAccounts(conn, cat)}
-	for i, t := range ts {
+	last := ""
+	for _, t := range ts {
 		if (status != "" && t.Status != status) || (name != "" && t.Name != name) || (after != "" && templatePosition(t) <= after) {
 			continue
 		}
-		if len(out.Templates) == page.Limit {
-			out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("tpl:" + templatePosition(ts[i-1])))
+		if len(out.Templates) == page.Size() {
+			out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("tpl:" + last))
 			break
 		}
 		out.Templates = append(out.Templates, templateView(t, cat))
+		last = templatePosition(t)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil

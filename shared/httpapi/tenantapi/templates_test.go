@@ -182,6 +182,7 @@ func TestTemplatesListedAsLastReadWithTheirHistory(t *testing.T) {
 		t.Fatalf("first page %+v", list)
 	}
 	rec = a.do(http.MethodGet, "/v1/tenants/acme/templates?limit=2&cursor="+list.NextCursor, "")
+	list = tenantapi.TemplateList{}
 	decodeJSON(t, rec, &list)
 	if len(list.Templates) != 1 || list.NextCursor != "" {
 		t.Fatalf("second page %+v", list)
@@ -194,9 +195,25 @@ func TestTemplatesListedAsLastReadWithTheirHistory(t *testing.T) {
 		t.Fatalf("es %+v", es)
 	}
 	rec = a.do(http.MethodGet, "/v1/tenants/acme/templates?status=REJECTED", "")
+	list = tenantapi.TemplateList{}
 	decodeJSON(t, rec, &list)
 	if len(list.Templates) != 1 || list.Templates[0].Language != "es" {
 		t.Fatalf("rejected %+v", list)
+	}
+	// A filtered list pages through what the filter keeps.
+	var names []string
+	for cursor := ""; ; {
+		list = tenantapi.TemplateList{}
+		decodeJSON(t, a.do(http.MethodGet, "/v1/tenants/acme/templates?status=APPROVED&limit=1&cursor="+cursor, ""), &list)
+		for _, x := range list.Templates {
+			names = append(names, x.Name+"/"+x.Language)
+		}
+		if cursor = list.NextCursor; cursor == "" || len(names) > 5 {
+			break
+		}
+	}
+	if strings.Join(names, " ") != "hello_world/en_US order_update/en_US" {
+		t.Fatalf("approved, a page at a time: %v", names)
 	}
 	for _, bad := range []string{"?cursor=nope", "?limit=0", "?order=desc"} {
 		if rec := a.do(http.MethodGet, "/v1/tenants/acme/templates"+bad, ""); rec.Code != http.StatusBadRequest {
