@@ -151,7 +151,7 @@ func (a *API) createTemplate(ctx context.Context, w http.ResponseWriter, r *http
 		return err
 	}
 	var req templateCreateRequest
-	if err := strictjson.Decode(body, &req, strictjson.Options{}); err != nil {
+	if err := strictjson.Decode(body, &req, strictjson.Options{Text: messaging.OutboundTextProblem}); err != nil {
 		return errs.E(errs.Invalid, setupLinkBodyProblem(err), err)
 	}
 	if ferr := req.Check(); ferr != nil {
