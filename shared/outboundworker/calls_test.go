@@ -23,6 +23,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/outboundworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
+	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 )
 
@@ -111,5 +112,57 @@ func TestAWSCallsPerSend(t *testing.T) {
 func TestDefaultClaimTimeoutIsTheSendersTimeout(t *testing.T) {
 	if messaging.DefaultClaimTimeout != schema.Outbound.ConsumerTimeout {
 		t.Errorf("DefaultClaimTimeout %s, the sender's timeout %s", messaging.DefaultClaimTimeout, schema.Outbound.ConsumerTimeout)
+	}
+}
+
+// A template send from a number whose WABA's templates are stored costs the
+// API one read more, its stored template, and no Kapso call.
+func TestAWSCallsPerTemplateSend(t *testing.T) {
+	ctx := context.Background()
+	var calls awstest.Calls
+	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	q := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	table := awstest.Bridge(awstest.Tables(t))
+	queueURL := awstest.Queues(t)[schema.Outbound.ID].URL
+	store, msgs := &dynamo.Onboarding{DB: db, Table: table}, &dynamo.Messages{DB: db, Table: table}
+	tpls := &dynamo.Templates{DB: db, Table: table}
+	now := time.Now().UTC()
+	if _, err := onboarding.EnsureCustomer(ctx, store, "acme", "Acme", func(context.Context) (string, error) { return "cus-1", nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []onboarding.Fact{
+		onboarding.PhoneNumberCreated(onboarding.NumberDetails{PhoneNumberID: number, SetupLinkID: "sl-1", BusinessAccountID: "waba-1"}, now.Add(-time.Hour)),
+		onboarding.WebhookRegistered(number, "wh", now.Add(-time.Hour)),
+	} {
+		if _, _, err := store.AppendFact(ctx, "acme", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := []templates.Read{{ID: "1", Name: "order_update", Language: "en_US", Category: templates.Utility, Status: templates.Approved,
+		Components: json.RawMessage(`[{"type":"BODY","text":"Hi {{1}}, your order ships today."}]`)}}
+	if err := tpls.SaveTemplates(ctx, "acme", templates.Merge("acme", "waba-1", nil, read, true, now, templates.SourceAPI),
+		&templates.SyncMark{BusinessAccountID: "waba-1", At: now, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&tenantapi.API{Store: store, Messages: msgs, Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: q, URL: queueURL},
+		Templates: tpls, Token: "token", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux)
+	const n = 10
+	calls.Reset()
+	for i := range n {
+		req := httptest.NewRequest(http.MethodPost, "/v1/tenants/acme/messages", bytes.NewReader([]byte(`{"to":"+16505551234","type":"template",`+
+			`"template":{"name":"order_update","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ana"}]}]}}`)))
+		req.Header.Set("Authorization", "Bearer token")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("template-%d", i))
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("send: %d %s", rec.Code, rec.Body)
+		}
+	}
+	api := float64(calls.Total()) / n
+	t.Logf("aws_calls_per_template_send api=%.2f (%v)", api, calls.Counts())
+	if api > 6 {
+		t.Fatalf("calls per template send: %.2f, want ≤ 6", api)
 	}
 }
