@@ -29,17 +29,22 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
+// counted is DynamoDB Local and the local SQS server with every call
+// counted, the bridge table, and the outbound queue's URL.
+func counted(t *testing.T) (*awstest.Calls, *dynamodb.Client, *sqs.Client, string, string) {
+	calls := &awstest.Calls{}
+	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	q := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	return calls, db, q, awstest.Bridge(awstest.Tables(t)), awstest.Queues(t)[schema.Outbound.ID].URL
+}
+
 // The bill of a send in the steady state: the AWS calls of the tenant API's
 // POST …/messages and of the sender's work on its job, counted on the real
 // adapters against DynamoDB Local and the local SQS server. make bench can
 // read the line this logs (aws_calls_per_send).
 func TestAWSCallsPerSend(t *testing.T) {
 	ctx := context.Background()
-	var calls awstest.Calls
-	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
-	q := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
-	table := awstest.Bridge(awstest.Tables(t))
-	queueURL := awstest.Queues(t)[schema.Outbound.ID].URL
+	calls, db, q, table, queueURL := counted(t)
 	store, msgs := &dynamo.Onboarding{DB: db, Table: table}, &dynamo.Messages{DB: db, Table: table}
 	now := time.Now().UTC()
 	if _, err := onboarding.EnsureCustomer(ctx, store, "acme", "Acme", func(context.Context) (string, error) {
@@ -119,11 +124,7 @@ func TestDefaultClaimTimeoutIsTheSendersTimeout(t *testing.T) {
 // API one read more, its stored template, and no Kapso call.
 func TestAWSCallsPerTemplateSend(t *testing.T) {
 	ctx := context.Background()
-	var calls awstest.Calls
-	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
-	q := awstest.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
-	table := awstest.Bridge(awstest.Tables(t))
-	queueURL := awstest.Queues(t)[schema.Outbound.ID].URL
+	calls, db, q, table, queueURL := counted(t)
 	store, msgs := &dynamo.Onboarding{DB: db, Table: table}, &dynamo.Messages{DB: db, Table: table}
 	tpls := &dynamo.Templates{DB: db, Table: table}
 	now := time.Now().UTC()
