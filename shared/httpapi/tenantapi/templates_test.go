@@ -49,13 +49,12 @@ const orderUpdateComponents = `[{"type":"HEADER","format":"TEXT","text":"Order {
 // templateAPI is the tenant API where acme's number 111 is in WABA waba-1,
 // whose Kapso lists order_update (en_US, es) and hello_world.
 type templateAPI struct {
-	mux       *http.ServeMux
-	kapso     *templateKapso
-	store     *memstore.Templates
-	queue     *memstore.OutboundQueue
-	onboard   *memstore.Onboarding
-	now       time.Time
-	connected bool
+	mux     *http.ServeMux
+	kapso   *templateKapso
+	store   *memstore.Templates
+	queue   *memstore.OutboundQueue
+	onboard *memstore.Onboarding
+	now     time.Time
 }
 
 func newTemplateAPI(t *testing.T) *templateAPI {
