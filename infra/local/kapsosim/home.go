@@ -93,7 +93,7 @@ func shortID(id string) string {
 var homeTmpl = template.Must(template.New("home").Funcs(template.FuncMap{"short": shortID}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Kapso simulator</title>
 <style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem;overflow-wrap:anywhere}
 form{margin:.4rem 0}input[type=text]{width:14rem}td small{white-space:nowrap}section{border-top:1px solid #999;margin-top:1.5rem}</style>
 </head><body>
 <h1>Kapso simulator</h1>

@@ -130,6 +130,11 @@ func summarize(e bridgeevents.Event) string {
 		return s
 	case *bridgeevents.ConversationStatus:
 		return join(d.ConversationID+": "+moved(d.PreviousStatus, d.Status), person(d.Contact.Person))
+	case *bridgeevents.NumberHealth:
+		return join(d.PhoneNumberID+": quality "+moved(d.PreviousQualityRating, d.QualityRating), d.MessagingLimitTier,
+			"name "+d.NameStatus, strings.Join(d.NeedsAttention, ", "))
+	case *bridgeevents.TemplateStatus:
+		return join(d.Name+" ("+d.Language+"): "+moved(d.PreviousStatus, d.Status), d.Reason)
 	case *bridgeevents.ContactChange:
 		s := join(d.Change, person(d.Contact.Person))
 		if m := d.Contact.MarketingPreference; m != nil && d.Change == bridgeevents.ContactMarketingPreference {

@@ -177,3 +177,22 @@ func TestAppPageReadsTheFeedOnFromItsCursor(t *testing.T) {
 		t.Error("a failing feed is not said to fail")
 	}
 }
+
+// A number's health and a template's status read as what moved.
+func TestAppPageSummarizesHealthAndTemplateEvents(t *testing.T) {
+	for _, c := range []struct {
+		e    bridgeevents.Event
+		want string
+	}{
+		{pageEvent(t, "acme", bridgeevents.NumberHealthChanged, 1, bridgeevents.NumberHealth{TenantID: "acme", PhoneNumberID: "111",
+			QualityRating: "RED", PreviousQualityRating: "GREEN", MessagingLimitTier: "TIER_1K", NameStatus: "APPROVED",
+			NeedsAttention: []string{"quality_low"}}), "111: quality GREEN → RED; TIER_1K; name APPROVED; quality_low"},
+		{pageEvent(t, "acme", bridgeevents.TemplateStatusChanged, 2, bridgeevents.TemplateStatus{TenantID: "acme", Name: "order_update",
+			Language: "en_US", Status: "REJECTED", PreviousStatus: "PENDING", Reason: "INVALID_FORMAT"}),
+			"order_update (en_US): PENDING → REJECTED; INVALID_FORMAT"},
+	} {
+		if got := summarize(c.e); got != c.want {
+			t.Errorf("%s: %q, want %q", c.e.Type, got, c.want)
+		}
+	}
+}
