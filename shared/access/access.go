@@ -76,9 +76,6 @@ type Token struct {
 	CreatedAt time.Time
 	// RevokedAt is when the token stopped working; zero while it works.
 	RevokedAt time.Time
-	// LastUsed is when the token was last looked up to let a request in
-	// (at most once a minute per running instance); zero if never.
-	LastUsed time.Time
 }
 
 // Revoked reports whether the token no longer works.
@@ -198,8 +195,6 @@ type Store interface {
 	// RevokeTokens revokes, at at, every token of name not revoked yet
 	// and says how many it revoked.
 	RevokeTokens(ctx context.Context, name string, at time.Time) (int, error)
-	// TouchToken records that the token of h was used at at.
-	TouchToken(ctx context.Context, h Hash, at time.Time) error
 }
 
 type contextKey struct{}

@@ -87,23 +87,24 @@ var mayLink = map[string][]string{
 // shared/onboarding's and shared/messaging's terms, the Meta proxy in
 // shared/messaging's. The test fails once one is no longer linked: delete
 // the entry when the adapter package is split. shared/dynamo also keeps
-// the media store and the uploads, so it links shared/media, and the
-// templates store, so it links shared/templates.
+// the media store and the uploads, so it links shared/media, the
+// templates store, so it links shared/templates, and the token store, so
+// it links shared/access.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"tenantapi": {"shared/envelope", "shared/templates"},
+	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
+	"tenantapi": {"shared/envelope", "shared/templates", "shared/access"},
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
-		"shared/apiview", "shared/templates"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+		"shared/apiview", "shared/templates", "shared/access"},
+	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
 	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates"},
+		"shared/templates", "shared/access"},
 	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates"},
-	"publisher": {"shared/idempotency"},
+		"shared/templates", "shared/access"},
+	"publisher": {"shared/idempotency", "shared/access"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
-		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates"},
+		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates", "shared/access"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/access"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
@@ -90,5 +91,11 @@ func TestUploadsContract(t *testing.T) {
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(t *testing.T) templates.Store {
 		return &dynamo.Templates{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}
+
+func TestTokensContract(t *testing.T) {
+	storetest.RunTokens(t, func(t *testing.T) access.Store {
+		return &dynamo.Tokens{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }

@@ -251,3 +251,22 @@ func syncMarkKey(tenantID, wabaID string) map[string]types.AttributeValue {
 
 // keyPart escapes '#', which separates a key's parts, and '%', the escape.
 var keyPart = strings.NewReplacer("%", "%25", "#", "%23").Replace
+
+// Key layout of the /v1 API's tokens (see Tokens): one item a secret,
+// found by the secret's hash, and its twin in the one partition that lists
+// them by name, oldest first. The partition holds a row a token ever made:
+// tokens are few.
+const (
+	tokenPrefix     = "TOKEN#"
+	tokenSK         = "TOKEN"
+	tokensPK        = "TOKENS"
+	tokenNamePrefix = "NAME#"
+)
+
+func tokenKey(hash string) map[string]types.AttributeValue { return key(tokenPrefix+hash, tokenSK) }
+
+// tokenNameSK is a token's sort key in tokensPK. Names hold no '#', so
+// "NAME#<name>#" is a prefix no other name's keys share.
+func tokenNameSK(name string, createdAt time.Time, hash string) string {
+	return tokenNamePrefix + name + "#" + sortKeyTime(createdAt) + "#" + hash
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
@@ -124,4 +125,8 @@ func TestObjectsContract(t *testing.T) {
 
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(*testing.T) templates.Store { return &memstore.Templates{} })
+}
+
+func TestTokensContract(t *testing.T) {
+	storetest.RunTokens(t, func(*testing.T) access.Store { return &memstore.Tokens{} })
 }
