@@ -23,6 +23,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/docs"
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/webhook"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
@@ -322,6 +323,7 @@ func tenantAPIRequests() []request {
 			request{name: "two Authorization headers", method: r.Method, path: fill(r),
 				header: with(http.Header{"Authorization": {"Bearer " + apiToken, "Bearer " + apiToken}}), body: body, want: 400},
 			request{name: "DynamoDB failing", on: storeDown, method: r.Method, path: fill(r), header: with(auth), body: body, want: 503},
+			request{name: "a token without the scope", method: r.Method, path: fill(r), header: with(bearer(tokenWithout(r))), body: body, want: 403},
 		)
 		if strings.Contains(r.Path, "{"+routes.TenantID+"}") {
 			out = append(out, request{name: "a malformed tenant id", method: r.Method,
@@ -546,6 +548,14 @@ func fill(r routes.Route) string {
 }
 
 var auth = bearer(apiToken)
+
+// tokenWithout is a named token of the world that lacks the scope r needs.
+func tokenWithout(r routes.Route) string {
+	if scope, _ := tenantapi.ScopeOf(r); scope == access.Read {
+		return sendToken
+	}
+	return readToken
+}
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 

@@ -1,6 +1,7 @@
 package docs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
@@ -44,6 +46,32 @@ const (
 	// oldLinkID is a link of tenant omega that a newer one superseded.
 	oldLinkID = "c0ffee00-0000-4000-8000-000000000001"
 )
+
+// Named tokens of the world: one that only reads, one that only sends.
+var (
+	readToken = worldSecret(1)
+	sendToken = worldSecret(2)
+)
+
+func worldSecret(b byte) string {
+	secret, _, err := access.NewSecret(bytes.NewReader(bytes.Repeat([]byte{b}, access.SecretBytes)))
+	if err != nil {
+		panic(err)
+	}
+	return secret
+}
+
+// seedTokens stores the world's named tokens.
+func seedTokens(t *testing.T) access.Store {
+	tokens := &memstore.Tokens{}
+	for secret, scope := range map[string]access.Scope{readToken: access.Read, sendToken: access.Send} {
+		h, err := access.Parse(secret)
+		must(t, err)
+		must(t, tokens.CreateToken(context.Background(), h, access.Token{Name: string(scope) + "-only",
+			Scopes: []access.Scope{scope}, CreatedAt: time.Now()}))
+	}
+	return tokens
+}
 
 // backend is the state of what the handlers depend on.
 type backend int
@@ -117,6 +145,7 @@ func newWorld(t *testing.T) *world {
 	// One templates store for every backend but the failing one, so that
 	// what one request reads is there for the next.
 	tplStore := &memstore.Templates{}
+	tokens := seedTokens(t)
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
 			store interface {
@@ -151,7 +180,7 @@ func newWorld(t *testing.T) *world {
 		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
-			PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
+			Tokens: tokens, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
 			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
 		w.handlers[b] = mux
 	}

@@ -23,7 +23,7 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/webhook", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
-	"tenantapi": {"shared/app/tenantapiapp", "bridgeevents", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
+	"tenantapi": {"shared/app/tenantapiapp", "bridgeevents", "shared/access", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		// The messages' media: the bucket, Kapso's uploads, the uploads kept.
 		"shared/media", "shared/s3media",
@@ -92,7 +92,7 @@ var mayLink = map[string][]string{
 // it links shared/access.
 var linkedThroughAdapters = map[string][]string{
 	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
-	"tenantapi": {"shared/envelope", "shared/templates", "shared/access"},
+	"tenantapi": {"shared/envelope", "shared/templates"},
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview", "shared/templates", "shared/access"},
 	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},

@@ -53,7 +53,12 @@ type MediaState struct {
 func (e *MediaState) Error() string { return e.Err.Error() }
 func (e *MediaState) Unwrap() error { return e.Err }
 
+// InsufficientScope is a 403 of its own code (RFC 6750): the bearer
+// token is good, but does not grant the scope the route needs.
+const InsufficientScope errs.Code = "insufficient_scope"
+
 var statusByCode = map[errs.Code]int{
+	InsufficientScope:            http.StatusForbidden,
 	OutsideCustomerServiceWindow: http.StatusUnprocessableEntity,
 	TemplateNotSendable:          http.StatusUnprocessableEntity,
 	UnsupportedMediaType:         http.StatusUnsupportedMediaType,

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/eventing"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
@@ -53,7 +54,8 @@ type KapsoClient interface {
 }
 
 // API is the SaaS backend's API: create a tenant's setup link, read its
-// connection and its messages. Every route needs the bearer Token.
+// connection and its messages. Every route needs a bearer token that
+// grants its scope (routeScopes).
 type API struct {
 	Store    OnboardingStore
 	Kapso    KapsoClient
@@ -78,7 +80,11 @@ type API struct {
 	MediaURLTTL time.Duration
 	// MaxUploadBytes bounds an upload's file (MaxUploadBytes when zero).
 	MaxUploadBytes int64
-	Token          string
+	// Token is the configured token (BRIDGE_API_TOKEN), which grants
+	// admin; Tokens holds the named ones. With neither, every request is
+	// refused.
+	Token  string
+	Tokens access.Store
 	// PublicBaseURL is where browsers reach kapso-bridge; Kapso's redirects
 	// go to routes.SuccessRedirectURL and routes.FailureRedirectURL of it.
 	PublicBaseURL string
@@ -86,6 +92,9 @@ type API struct {
 	Now           func() time.Time
 	// Timeout bounds each request (DefaultTimeout when zero).
 	Timeout time.Duration
+
+	// auth is Register's: one cache of tokens for every route.
+	auth *authenticator
 }
 
 // Defaults of the tenant API.
@@ -98,39 +107,47 @@ const (
 // it takes: any other is refused, so that a misspelt filter is not
 // silently ignored.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle(routes.ListTenants.Pattern(), a.route(a.listTenants, "status", "needs_attention", "updated_since", "limit", "cursor"))
-	mux.Handle(routes.CreateSetupLink.Pattern(), a.tenantRoute(a.createSetupLink))
-	mux.Handle(routes.GetConnection.Pattern(), a.tenantRoute(a.connection))
-	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "updated_since", "limit", "cursor"))
-	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "order", "limit", "cursor"))
-	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
-	mux.Handle(routes.GetMessageMedia.Pattern(), a.tenantRoute(a.getMessageMedia))
-	mux.Handle(routes.UploadMedia.Pattern(), a.tenantRoute(a.uploadMedia, routes.PhoneNumberID, "filename"))
-	mux.Handle(routes.GetContact.Pattern(), a.tenantRoute(a.getContact))
-	mux.Handle(routes.SendMessage.Pattern(), a.tenantRoute(a.sendMessage))
-	mux.Handle(routes.ListTemplates.Pattern(), a.tenantRoute(a.listTemplates, "status", "name", "limit", "cursor"))
-	mux.Handle(routes.CreateTemplate.Pattern(), a.tenantRoute(a.createTemplate))
-	mux.Handle(routes.SyncTemplates.Pattern(), a.tenantRoute(a.syncTemplates))
-	mux.Handle(routes.ListEvents.Pattern(), a.route(a.listEvents, "type", "limit", "cursor"))
-	mux.Handle(routes.ListTenantEvents.Pattern(), a.tenantRoute(a.listTenantEvents, "type", "limit", "cursor"))
+	if a.auth == nil {
+		a.auth = newAuthenticator(a.Token, a.Tokens, a.now)
+	}
+	a.route(mux, routes.ListTenants, a.listTenants, "status", "needs_attention", "updated_since", "limit", "cursor")
+	a.tenantRoute(mux, routes.CreateSetupLink, a.createSetupLink)
+	a.tenantRoute(mux, routes.GetConnection, a.connection)
+	a.tenantRoute(mux, routes.ListConversations, a.listConversations, "updated_since", "limit", "cursor")
+	a.tenantRoute(mux, routes.ListConversationMessages, a.listConversationMessages, "order", "limit", "cursor")
+	a.tenantRoute(mux, routes.GetMessage, a.getMessage)
+	a.tenantRoute(mux, routes.GetMessageMedia, a.getMessageMedia)
+	a.tenantRoute(mux, routes.UploadMedia, a.uploadMedia, routes.PhoneNumberID, "filename")
+	a.tenantRoute(mux, routes.GetContact, a.getContact)
+	a.tenantRoute(mux, routes.SendMessage, a.sendMessage)
+	a.tenantRoute(mux, routes.ListTemplates, a.listTemplates, "status", "name", "limit", "cursor")
+	a.tenantRoute(mux, routes.CreateTemplate, a.createTemplate)
+	a.tenantRoute(mux, routes.SyncTemplates, a.syncTemplates)
+	a.route(mux, routes.ListEvents, a.listEvents, "type", "limit", "cursor")
+	a.tenantRoute(mux, routes.ListTenantEvents, a.listTenantEvents, "type", "limit", "cursor")
 }
 
 type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error
 
 type tenantHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, log *slog.Logger) error
 
-// route adds what every /v1 route shares: the token, the deadline, the
-// query parameter check and the error mapping.
-func (a *API) route(h handler, params ...string) http.Handler {
+// route serves rt on mux with what every /v1 route shares: the token and
+// its scope, the deadline, the query parameter check and the error mapping.
+func (a *API) route(mux *http.ServeMux, rt routes.Route, h handler, params ...string) {
+	scope, ok := ScopeOf(rt)
+	if !ok {
+		panic("tenantapi: no scope for " + rt.Pattern())
+	}
 	timeout := a.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	base := a.logger()
-	return requireBearer(a.Token, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(rt.Pattern(), requireBearer(a.auth, scope, base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		log := base.With("method", r.Method, "path", r.URL.Path)
+		tok, _ := access.FromContext(ctx)
+		log := base.With("method", r.Method, "path", r.URL.Path, "token", tok.Name)
 		err := checkQuery(r, params)
 		if err == nil {
 			err = h(ctx, w, r, log)
@@ -138,13 +155,13 @@ func (a *API) route(h handler, params ...string) http.Handler {
 		if err != nil {
 			httpapi.WriteError(w, log, err)
 		}
-	}))
+	})))
 }
 
 // tenantRoute is a route under /v1/tenants/{tenant_id}: the tenant id is
 // checked before the handler runs.
-func (a *API) tenantRoute(h tenantHandler, params ...string) http.Handler {
-	return a.route(func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error {
+func (a *API) tenantRoute(mux *http.ServeMux, rt routes.Route, h tenantHandler, params ...string) {
+	a.route(mux, rt, func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error {
 		tenantID := r.PathValue(routes.TenantID)
 		if !onboarding.ValidTenantID(tenantID) {
 			return errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -, "+
