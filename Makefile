@@ -122,6 +122,14 @@ chaos: deps
 reconcile:
 	$(GO) run ./infra/local/cmd/reconcile
 
+## token: the /v1 API's named tokens: NAME=ci SCOPES=read,send makes one and prints its
+## secret once; NAME=ci ACTION=revoke revokes every token of the name; ACTION=list lists
+## names, scopes and times, never secrets. In the make dev running with PORT (8080 unless
+## set), or the deployed stack with AWS=1 (usual AWS credentials; BRIDGE_TABLE, else STACK_NAME's)
+.PHONY: token
+token:
+	$(GO) run ./infra/local/cmd/token -action '$(or $(ACTION),create)' $(if $(NAME),-name '$(NAME)') $(if $(SCOPES),-scopes '$(SCOPES)') $(if $(AWS),-aws)
+
 ## redrive: move a dead-letter queue's messages back to its queue, printing each:
 ## QUEUE=lifecycle|messages|outbound|event-webhooks|media; the queues of the make dev running with PORT
 ## (8080 unless set), or the deployed stack with AWS=1 (usual AWS credentials,
