@@ -397,6 +397,11 @@ func tenantAPIRequests() []request {
 		request{name: "an unknown order", method: "GET", path: "/v1/tenants/acme/conversations/conv-1/messages?order=newest", header: auth,
 			want: 400, invalid: true},
 
+		request{name: "the writes, newest first", method: "GET", path: "/v1/audit", header: auth, want: 200},
+		request{name: "since a time, a page of one", method: "GET", path: "/v1/audit?since=2026-11-29T04:00:00Z&limit=1", header: auth, want: 200},
+		request{name: "since not a time", method: "GET", path: "/v1/audit?since=yesterday", header: auth, want: 400, invalid: true},
+		request{name: "not a cursor", method: "GET", path: "/v1/audit?cursor=not-a-cursor", header: auth, want: 400},
+
 		request{name: "every tenant's events", method: "GET", path: "/v1/events", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/events?limit=1", header: auth, want: 200},
 		request{name: "of three types, comma-separated and repeated", method: "GET",

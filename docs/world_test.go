@@ -146,6 +146,7 @@ func newWorld(t *testing.T) *world {
 	// what one request reads is there for the next.
 	tplStore := &memstore.Templates{}
 	tokens := seedTokens(t)
+	audit := &memstore.AuditLog{}
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
 			store interface {
@@ -160,13 +161,14 @@ func newWorld(t *testing.T) *world {
 			api    tenantapi.KapsoClient   = kapso
 			ups    media.Uploads           = &memstore.Uploads{}
 			tpls   templates.Store         = tplStore
+			trail  access.AuditLog         = audit
 			tplAPI templates.Kapso         = worldTemplates{}
 			app                            = "https://app.example/whatsapp"
 		)
 		switch b {
 		case storeDown:
 			store, reader, claim, queue = downOnboarding{w.onboarding}, downMessages{w.messages}, downClaims{}, downQueue{}
-			out, feed, ups, tpls = downOutbound{}, &downFeed{}, downUploads{}, downTemplates{}
+			out, feed, ups, tpls, trail = downOutbound{}, &downFeed{}, downUploads{}, downTemplates{}, downAudit{}
 		case kapsoDown:
 			api = kapsoapi.New(dead.URL, "kapso-key", retryOnce)
 			tplAPI = worldTemplates{down: true}
@@ -180,7 +182,7 @@ func newWorld(t *testing.T) *world {
 		(&redirect.Handler{Store: store, Queue: queue, LifecycleQueueURL: "lifecycle",
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
-			Tokens: tokens, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
+			Tokens: tokens, Audit: trail, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
 			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
 		w.handlers[b] = mux
 	}
@@ -395,6 +397,14 @@ func (downMessages) Contact(context.Context, string, string, string) (messaging.
 }
 
 type downFeed struct{ memstore.Feed }
+
+// downAudit fails every call.
+type downAudit struct{}
+
+func (downAudit) Record(context.Context, access.Entry) error { return errDown }
+func (downAudit) List(context.Context, access.AuditQuery) (access.AuditPage, error) {
+	return access.AuditPage{}, errDown
+}
 
 func (*downFeed) List(context.Context, eventing.FeedQuery) (eventing.FeedPage, error) {
 	return eventing.FeedPage{}, errDown

@@ -63,6 +63,7 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
 		"GET /v1/events":                     "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/events": "TenantapiFunction",
+		"GET /v1/audit":                      "TenantapiFunction",
 		"GET /connect/success":               "RedirectFunction",
 		"GET /connect/failure":               "RedirectFunction",
 	}

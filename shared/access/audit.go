@@ -3,7 +3,10 @@ package access
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 )
 
 // Entry is one write through the /v1 API that succeeded: who (the token's
@@ -32,6 +35,15 @@ const (
 	MaxAuditLimit     = 200
 )
 
+// AuditLimit is the page size a query's limit asks for: the default when
+// it is not positive, at most MaxAuditLimit.
+func AuditLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultAuditLimit
+	}
+	return min(limit, MaxAuditLimit)
+}
+
 // AuditQuery selects entries, newest first.
 type AuditQuery struct {
 	// Since keeps the entries at or after it; zero keeps every one.
@@ -50,6 +62,22 @@ type AuditPage struct {
 
 // ErrBadCursor is a cursor that is not one of the audit trail's.
 var ErrBadCursor = errors.New("not a cursor of the audit trail")
+
+// CheckEntry refuses an entry that cannot be stored: no id, time, token,
+// method or route, or a status that is not one.
+func CheckEntry(e Entry) error {
+	switch {
+	case e.ID == "" || len(e.ID) > 64 || strings.ContainsAny(e.ID, "#"):
+		return errs.E(errs.Invalid, "audit entry: id must be 1 to 64 characters, no #", nil)
+	case e.At.IsZero():
+		return errs.E(errs.Invalid, "audit entry: no time", nil)
+	case e.Token == "" || e.Method == "" || e.Route == "":
+		return errs.E(errs.Invalid, "audit entry: token, method and route are required", nil)
+	case e.Status < 100 || e.Status > 599:
+		return errs.E(errs.Invalid, "audit entry: status is not an HTTP status", nil)
+	}
+	return nil
+}
 
 // AuditLog is the audit trail.
 type AuditLog interface {

@@ -99,3 +99,9 @@ func TestTokensContract(t *testing.T) {
 		return &dynamo.Tokens{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }
+
+func TestAuditContract(t *testing.T) {
+	storetest.RunAudit(t, func(t *testing.T, now func() time.Time) access.AuditLog {
+		return &dynamo.AuditLog{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
+	})
+}

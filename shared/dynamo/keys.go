@@ -270,3 +270,13 @@ func tokenKey(hash string) map[string]types.AttributeValue { return key(tokenPre
 func tokenNameSK(name string, createdAt time.Time, hash string) string {
 	return tokenNamePrefix + name + "#" + sortKeyTime(createdAt) + "#" + hash
 }
+
+// Key layout of the audit trail (see AuditLog): a month a partition,
+// AUDIT#<yyyy-mm>, sorted by time then id, read newest first. A month
+// bounds what a list walks through (the retention spans 14 of them) and
+// what one partition takes.
+const auditPrefix = "AUDIT#"
+
+func auditPK(at time.Time) string { return auditPrefix + at.UTC().Format("2006-01") }
+
+func auditSK(at time.Time, id string) string { return sortKeyTime(at) + "#" + id }

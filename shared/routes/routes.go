@@ -71,6 +71,8 @@ var (
 	// The feed of events: the whole stack's, and one tenant's.
 	ListEvents       = Route{"GET", "/v1/events"}
 	ListTenantEvents = Route{"GET", "/v1/tenants/{" + TenantID + "}/events"}
+	// ListAudit lists the writes made through /v1, newest first.
+	ListAudit = Route{"GET", "/v1/audit"}
 )
 
 // The routes of each HTTP function: the CDK stack sends exactly these to it,
@@ -78,7 +80,7 @@ var (
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
-		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates}
+		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates, ListAudit}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

@@ -29,6 +29,7 @@ func TestRoutes(t *testing.T) {
 		ListTemplates:            "GET /v1/tenants/{tenant_id}/templates",
 		CreateTemplate:           "POST /v1/tenants/{tenant_id}/templates",
 		SyncTemplates:            "POST /v1/tenants/{tenant_id}/templates/sync",
+		ListAudit:                "GET /v1/audit",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -71,12 +72,12 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 		}
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
-		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia} {
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListAudit} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("%d routes in the function groups, want 20", len(seen))
+	if len(seen) != 21 {
+		t.Errorf("%d routes in the function groups, want 21", len(seen))
 	}
 }

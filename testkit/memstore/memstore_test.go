@@ -130,3 +130,7 @@ func TestTemplatesContract(t *testing.T) {
 func TestTokensContract(t *testing.T) {
 	storetest.RunTokens(t, func(*testing.T) access.Store { return &memstore.Tokens{} })
 }
+
+func TestAuditContract(t *testing.T) {
+	storetest.RunAudit(t, func(_ *testing.T, now func() time.Time) access.AuditLog { return &memstore.AuditLog{Now: now} })
+}

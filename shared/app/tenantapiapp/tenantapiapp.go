@@ -77,8 +77,10 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	}
 	// Tenants, their links and connections, and the tenant lists.
 	api.Store = &dynamo.Onboarding{DB: c.DynamoDB, Table: bridge}
-	// The named tokens, besides the configured one.
+	// The named tokens, besides the configured one, and the audit trail
+	// of what they wrote.
 	api.Tokens = &dynamo.Tokens{DB: c.DynamoDB, Table: bridge}
+	api.Audit = &dynamo.AuditLog{DB: c.DynamoDB, Table: bridge}
 	// The read side of what the messages worker stores, and the messages the
 	// tenant sends, which the sender takes from the outbound queue.
 	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge}

@@ -214,6 +214,7 @@ func (a *API) uploadMedia(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if u, ok, err := a.Uploads.Upload(ctx, tenantID, number, f.sha256); err != nil {
 		return storeError(err, "load upload")
 	} else if ok && u.Fresh(now) {
+		noteResource(ctx, u.MediaID)
 		httpapi.WriteJSON(w, http.StatusOK, uploadAnswer(u))
 		return nil
 	}
@@ -240,6 +241,7 @@ func (a *API) uploadMedia(ctx context.Context, w http.ResponseWriter, r *http.Re
 		status = http.StatusCreated
 		log.Info("media uploaded", "phone_number_id", number, "media_id", id, "size", u.Size, "type", u.Type)
 	}
+	noteResource(ctx, stored.MediaID)
 	httpapi.WriteJSON(w, status, uploadAnswer(stored))
 	return nil
 }

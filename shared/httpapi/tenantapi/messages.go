@@ -179,12 +179,16 @@ const MaxTimeBytes = 64
 
 // readUpdatedSince reads updated_since, an RFC 3339 time (the zero time
 // when absent).
-func readUpdatedSince(r *http.Request) (time.Time, error) {
-	v, ok := r.URL.Query()["updated_since"]
+func readUpdatedSince(r *http.Request) (time.Time, error) { return readSince(r, "updated_since") }
+
+// readSince reads the query parameter name, an RFC 3339 time (the zero
+// time when absent).
+func readSince(r *http.Request, name string) (time.Time, error) {
+	v, ok := r.URL.Query()[name]
 	if !ok {
 		return time.Time{}, nil
 	}
-	bad := errs.E(errs.Invalid, "updated_since: must be one RFC 3339 time, such as 2026-03-01T12:00:00Z", nil)
+	bad := errs.E(errs.Invalid, name+": must be one RFC 3339 time, such as 2026-03-01T12:00:00Z", nil)
 	if len(v) != 1 || len(v[0]) > MaxTimeBytes {
 		return time.Time{}, bad
 	}

@@ -25,6 +25,8 @@ var routeScopes = map[routes.Route]access.Scope{
 	routes.UploadMedia:    access.Send,
 	routes.CreateTemplate: access.Send,
 	routes.SyncTemplates:  access.Send,
+
+	routes.ListAudit: access.Admin,
 }
 
 // ScopeOf is the scope a /v1 route needs, and whether it has one.

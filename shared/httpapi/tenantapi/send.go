@@ -99,6 +99,7 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return err
 	}
+	noteResource(ctx, id)
 	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: v})
 	return nil
 }
@@ -125,6 +126,7 @@ func (a *API) replay(ctx context.Context, w http.ResponseWriter, stored messagin
 	if err != nil {
 		return err
 	}
+	noteResource(ctx, stored.ID)
 	w.Header().Set("Idempotent-Replayed", "true")
 	httpapi.WriteJSON(w, http.StatusAccepted, SendAnswer{Message: v})
 	return nil

@@ -70,6 +70,9 @@ type API struct {
 	TemplateKapso templates.Kapso
 	// Feed is the events told, for GET /v1/events and a tenant's events.
 	Feed FeedReader
+	// Audit records every write that succeeded, and lists them for GET
+	// /v1/audit; nil records nothing.
+	Audit access.AuditLog
 	// Objects is the media bucket: messages' stored media, linked by
 	// presigned URLs valid MediaURLTTL (DefaultMediaURLTTL when zero), and
 	// the files uploaded, which MediaSource (Kapso) takes once and Uploads
@@ -125,6 +128,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.tenantRoute(mux, routes.SyncTemplates, a.syncTemplates)
 	a.route(mux, routes.ListEvents, a.listEvents, "type", "limit", "cursor")
 	a.tenantRoute(mux, routes.ListTenantEvents, a.listTenantEvents, "type", "limit", "cursor")
+	a.route(mux, routes.ListAudit, a.listAudit, "since", "limit", "cursor")
 }
 
 type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error
@@ -148,13 +152,15 @@ func (a *API) route(mux *http.ServeMux, rt routes.Route, h handler, params ...st
 		defer cancel()
 		tok, _ := access.FromContext(ctx)
 		log := base.With("method", r.Method, "path", r.URL.Path, "token", tok.Name)
-		err := checkQuery(r, params)
-		if err == nil {
-			err = h(ctx, w, r, log)
-		}
-		if err != nil {
-			httpapi.WriteError(w, log, err)
-		}
+		a.audited(rt, log, func(ctx context.Context, w http.ResponseWriter) {
+			err := checkQuery(r, params)
+			if err == nil {
+				err = h(ctx, w, r, log)
+			}
+			if err != nil {
+				httpapi.WriteError(w, log, err)
+			}
+		})(ctx, w)
 	})))
 }
 
@@ -167,6 +173,7 @@ func (a *API) tenantRoute(mux *http.ServeMux, rt routes.Route, h tenantHandler, 
 			return errs.E(errs.Invalid, fmt.Sprintf("tenant_id: must be 1 to %d characters of A-Z a-z 0-9 . _ : -, "+
 				"the first a letter or digit", onboarding.MaxTenantIDChars), nil)
 		}
+		noteTenant(ctx, tenantID)
 		return h(ctx, w, r, tenantID, log.With("tenant_id", tenantID))
 	}, params...)
 }
@@ -251,6 +258,7 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 		return storeError(err, "record setup link")
 	}
 	log.Info("setup link created", "setup_link_id", link.ID, "kapso_customer_id", customerID)
+	noteResource(ctx, link.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]setupLinkView{"setup_link": {
 		ID: link.ID, URL: link.URL, Status: string(onboarding.AttemptActive),
 		CreatedAt: link.CreatedAt.UTC(), ExpiresAt: link.ExpiresAt.UTC(),

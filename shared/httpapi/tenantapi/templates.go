@@ -173,6 +173,7 @@ func (a *API) createTemplate(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		cat = templates.Catalog{}
 	}
+	noteResource(ctx, t.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, map[string]TemplateView{"template": templateView(t, cat)})
 	return nil
 }

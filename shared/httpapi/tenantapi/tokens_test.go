@@ -26,6 +26,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		routes.CreateSetupLink: access.Onboard,
 		routes.SendMessage:     access.Send, routes.UploadMedia: access.Send,
 		routes.CreateTemplate: access.Send, routes.SyncTemplates: access.Send,
+		routes.ListAudit: access.Admin,
 	}
 	for _, r := range routes.TenantAPI {
 		got, ok := tenantapi.ScopeOf(r)
@@ -63,14 +64,16 @@ func (s *countingTokens) TokenByHash(ctx context.Context, h access.Hash) (access
 type tokenStack struct {
 	*onboardingStack
 	tokens *countingTokens
+	audit  *memstore.AuditLog
 	clock  *testclock.Clock
 }
 
 func newTokenStack(t *testing.T) *tokenStack {
 	s := &tokenStack{onboardingStack: newOnboardingStack(t), tokens: &countingTokens{Tokens: &memstore.Tokens{}},
 		clock: testclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))}
+	s.audit = &memstore.AuditLog{Now: s.clock.Now}
 	s.mux = http.NewServeMux()
-	s.api = &tenantapi.API{Store: s.store, Kapso: s.kapso, Token: apiToken, Tokens: s.tokens,
+	s.api = &tenantapi.API{Store: s.store, Kapso: s.kapso, Token: apiToken, Tokens: s.tokens, Audit: s.audit,
 		PublicBaseURL: "https://bridge.example", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Timeout: 5 * time.Second, Now: s.clock.Now}
 	s.api.Register(s.mux)
