@@ -58,6 +58,9 @@ type MessageSummary struct {
 	// Error is why the message failed; only shown while failed is its
 	// status (a read after a failure wins, the history keeps the error).
 	Error *StatusError `json:"error,omitempty"`
+	// CreatedBy is the name of the API token that sent a message sent
+	// through the API.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // MessageContent is what the message itself carries.

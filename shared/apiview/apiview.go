@@ -31,7 +31,7 @@ func MessageSummary(m messaging.StoredMessage) bridgeevents.MessageSummary {
 	v := bridgeevents.MessageSummary{ID: m.WAMID, WAMID: m.WAMID, PhoneNumberID: m.PhoneNumberID,
 		ConversationID: m.ConversationID, Direction: string(m.Direction), Status: string(m.Delivery.Status)}
 	if o := m.Outbound; o != nil {
-		v.ID = o.ID
+		v.ID, v.CreatedBy = o.ID, o.CreatedBy
 		if v.Status == "" {
 			v.Status = string(o.State)
 			if o.State == messaging.OutFailed {

@@ -628,7 +628,7 @@ func (s *Messages) Message(ctx context.Context, tenantID, id string) (messaging.
 		m = o.Stored()
 		m.WAMID = o.WAMID
 	}
-	m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
+	m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted, CreatedBy: o.CreatedBy}
 	return m, true, nil
 }
 
@@ -671,7 +671,7 @@ func messageFrom(it map[string]types.AttributeValue) (messaging.StoredMessage, e
 			HasMedia: boolAttr(kc["has_media"]), MediaURL: stringAttr(kc["media_url"]), Transcript: stringAttr(kc["transcript"])}
 	}
 	if id := stringAttr(it[attrOutboundID]); id != "" {
-		m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
+		m.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted, CreatedBy: stringAttr(it[attrCreatedBy])}
 	}
 	m.MediaCopy = mediaOf(it)
 	if ss, ok := it[attrHistory].(*types.AttributeValueMemberSS); ok {

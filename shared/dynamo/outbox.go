@@ -46,6 +46,9 @@ const (
 	attrClaim          = "claim"
 	attrCreatedAt      = "created_at"
 	attrUpdatedAt      = "updated_at"
+	// attrCreatedBy is the API token's name, on the outbound item and on
+	// the message item its accept fills.
+	attrCreatedBy = "created_by"
 )
 
 // outboundItem is the whole item of m.
@@ -55,7 +58,7 @@ func outboundItem(m messaging.OutboundMessage) map[string]types.AttributeValue {
 		attrOutTenant: m.TenantID, attrOutID: m.ID, attrIdempotencyKey: m.IdempotencyKey, attrFingerprint: m.Fingerprint,
 		attrPhoneNumberID: m.PhoneNumberID, attrOutType: m.Type, attrOutText: m.Text, attrConversationID: m.ConversationID,
 		attrOutState: string(m.State), attrWAMID: m.WAMID, attrOutReason: m.Reason, attrClaim: m.Claim,
-		attrCreatedAt: stamp(m.CreatedAt), attrUpdatedAt: stamp(m.UpdatedAt),
+		attrCreatedAt: stamp(m.CreatedAt), attrUpdatedAt: stamp(m.UpdatedAt), attrCreatedBy: m.CreatedBy,
 	}
 	for i, v := range personValues(m.To) {
 		strs["to_"+personAttrs[i]] = v
@@ -99,6 +102,7 @@ func outboundFrom(it map[string]types.AttributeValue) messaging.OutboundMessage 
 		State:          messaging.OutboundState(stringAttr(it[attrOutState])), WAMID: stringAttr(it[attrWAMID]),
 		Reason: stringAttr(it[attrOutReason]), Claim: stringAttr(it[attrClaim]),
 		CreatedAt: parseStamp(stringAttr(it[attrCreatedAt])), UpdatedAt: parseStamp(stringAttr(it[attrUpdatedAt])),
+		CreatedBy: stringAttr(it[attrCreatedBy]),
 	}
 	if b, ok := it[attrOutBody].(*types.AttributeValueMemberB); ok {
 		m.Body = b.Value
@@ -257,6 +261,9 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 		content.WAMID = t.WAMID
 		b := messageUpdate(tenantID, content)
 		b.setTo(attrOutboundID, str(id))
+		if cur.CreatedBy != "" {
+			b.setTo(attrCreatedBy, str(cur.CreatedBy))
+		}
 		ob := b.name(attrOutboundID)
 		condB := "attribute_not_exists(" + ob + ") OR " + ob + " = " + b.val(str(id))
 		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{

@@ -95,6 +95,8 @@ type OutboundMessage struct {
 	Claim     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// CreatedBy is the name of the API token that sent it.
+	CreatedBy string
 }
 
 // Transition moves an outbound message from one of From to To.
@@ -187,6 +189,8 @@ type OutboundInfo struct {
 	State  OutboundState
 	Reason string
 	Error  *StatusError
+	// CreatedBy is the name of the API token that sent it.
+	CreatedBy string
 }
 
 // Sighting is one time a message or event showed a person on a number.
@@ -307,7 +311,7 @@ func (m OutboundMessage) Stored() StoredMessage {
 	return StoredMessage{
 		Message:  c,
 		Known:    true,
-		Outbound: &OutboundInfo{ID: m.ID, State: m.State, Reason: m.Reason, Error: m.Error},
+		Outbound: &OutboundInfo{ID: m.ID, State: m.State, Reason: m.Reason, Error: m.Error, CreatedBy: m.CreatedBy},
 	}
 }
 

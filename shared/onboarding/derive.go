@@ -544,6 +544,7 @@ func (d *derivation) attempt(link string) Attempt {
 			a.CreatedAt = f.At
 		}
 		overwrite(&a.URL, f.URL)
+		overwrite(&a.CreatedBy, f.CreatedBy)
 		if !f.ExpiresAt.IsZero() {
 			a.ExpiresAt = f.ExpiresAt
 		}

@@ -194,6 +194,8 @@ type Fact struct {
 	// SourceAPI for a webhook event the Platform API bore out, SourceReconciler
 	// for a state the reconciler found. Empty means the kind's usual source.
 	Source string `json:"source,omitempty"`
+	// CreatedBy is the API token that asked for a link (link_created).
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // WithReason returns the fact with why it happened (a disconnection's
@@ -220,6 +222,8 @@ type LinkDetails struct {
 	// Adopted says why the reconciler recorded a link kapso-bridge did not
 	// (its creation's answer was lost); "" for a link recorded at creation.
 	Adopted string
+	// CreatedBy is the name of the API token that asked for the link.
+	CreatedBy string
 }
 
 // RedirectDetails are the query parameters of a success redirect.
@@ -253,7 +257,7 @@ type AccountRef struct {
 // LinkCreated: a setup link was created for the tenant.
 func LinkCreated(l LinkDetails) Fact {
 	f := Fact{Kind: FactLinkCreated, At: l.CreatedAt, SetupLinkID: l.SetupLinkID, URL: l.URL,
-		ExpiresAt: l.ExpiresAt, AllowedTypes: l.AllowedConnectionTypes}
+		ExpiresAt: l.ExpiresAt, AllowedTypes: l.AllowedConnectionTypes, CreatedBy: l.CreatedBy}
 	if l.Adopted != "" {
 		f = f.WithSource(SourceReconciler).WithReason(l.Adopted)
 	}

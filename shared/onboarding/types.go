@@ -202,6 +202,8 @@ type Attempt struct {
 	CreatedAt              time.Time        `json:"created_at,omitzero"`
 	ExpiresAt              time.Time        `json:"expires_at,omitzero"`
 	AllowedConnectionTypes []ConnectionType `json:"allowed_connection_types,omitempty"`
+	// CreatedBy is the name of the API token that asked for the link.
+	CreatedBy string `json:"created_by,omitempty"`
 	// Redirect is the redirect that decided the attempt's status: the one
 	// matching the confirmed number, else the first success, else the latest
 	// failure, else the first suspicious one.

@@ -50,8 +50,9 @@ type message struct {
 	// sortKey orders the message in its conversation; "" while it is in none.
 	sortKey  string
 	delivery messaging.Delivery
-	// outboundID is the outbound message accepted under this WAMID.
-	outboundID string
+	// outboundID is the outbound message accepted under this WAMID, and
+	// createdBy the token that sent it.
+	outboundID, createdBy string
 	// media is the copy of the message's media (media.go).
 	media media.Info
 }
@@ -210,7 +211,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 		}
 		out := cloneOutbound(*o).Stored()
 		out.WAMID = o.WAMID
-		out.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted}
+		out.Outbound = &messaging.OutboundInfo{ID: id, State: messaging.OutAccepted, CreatedBy: o.CreatedBy}
 		return out, true, nil
 	}
 	m, ok := t.messages[id]
@@ -223,7 +224,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 func (m *message) stored() messaging.StoredMessage {
 	out := messaging.StoredMessage{Message: m.m, Known: m.known, Delivery: m.delivery, MediaCopy: m.media}
 	if m.outboundID != "" {
-		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted}
+		out.Outbound = &messaging.OutboundInfo{ID: m.outboundID, State: messaging.OutAccepted, CreatedBy: m.createdBy}
 	}
 	out.Media, out.Template, out.Reaction, out.Kapso = clone(m.m.Media), clone(m.m.Template), clone(m.m.Reaction), clone(m.m.Kapso)
 	out.Delivery.History = slices.Clone(m.delivery.History)

@@ -90,6 +90,9 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		content.WAMID = tr.WAMID
 		t.mergeMessage(cur, content)
 		cur.known, cur.outboundID = true, id
+		if m.CreatedBy != "" {
+			cur.createdBy = m.CreatedBy
+		}
 	}
 	*m = tr.Apply(*m)
 	return cloneOutbound(*m), nil

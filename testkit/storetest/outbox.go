@@ -472,6 +472,23 @@ func RunOutbox(t *testing.T, newStore NewOutbox) {
 				t.Errorf("unknown outbound id: %v %v", ok, err)
 			}
 		},
+		"the token that sent a message stays on it, accepted or not": func(t *testing.T, _ messaging.Store, r messaging.Reader, o messaging.Outbox) {
+			q := queued(tenantA, "k1", "conv-1", at(1))
+			q.CreatedBy = "ci"
+			m := created(t, o, q)
+			if got := message(t, r, tenantA, m.ID); got.Outbound == nil || got.Outbound.CreatedBy != "ci" {
+				t.Errorf("queued: %+v", got.Outbound)
+			}
+			moved(t, o, tenantA, m.ID, at2(claim, at(2)))
+			if got := moved(t, o, tenantA, m.ID, accept("wamid.1", at(3))); got.CreatedBy != "ci" {
+				t.Errorf("the accept answered %+v", got)
+			}
+			for _, id := range []string{m.ID, "wamid.1"} {
+				if got := message(t, r, tenantA, id); got.Outbound == nil || got.Outbound.CreatedBy != "ci" {
+					t.Errorf("accepted, by %s: %+v", id, got.Outbound)
+				}
+			}
+		},
 		"tenants never see each other's outbox": func(t *testing.T, _ messaging.Store, r messaging.Reader, o messaging.Outbox) {
 			m := created(t, o, queued(tenantA, "k1", "conv-1", at(1)))
 			if _, ok, err := o.Outbound(ctx, tenantB, m.ID); ok || err != nil {

@@ -2,15 +2,19 @@ package tenantapi_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
+	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
 
 // A write that succeeded is recorded once, with the token's name, the
@@ -110,4 +114,62 @@ func TestAuditFailureKeepsTheAnswer(t *testing.T) {
 	s.api.Audit = failingAudit{}
 	s.api.Register(s.mux)
 	s.createLink("acme", "")
+}
+
+// The token that asked for a setup link is on the link's attempt.
+func TestSetupLinkNamesItsToken(t *testing.T) {
+	s := newTokenStack(t)
+	id := s.createLinkAs(s.create("onboarding", access.Onboard))
+	rec := s.do(http.MethodGet, "/v1/tenants/acme/connection", apiToken, "")
+	var v tenantapi.ConnectionView
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || len(v.Attempts) != 1 {
+		t.Fatalf("connection: %d %s", rec.Code, rec.Body)
+	}
+	if a := v.Attempts[0]; a.SetupLinkID != id || a.CreatedBy != "onboarding" {
+		t.Errorf("attempt %+v", a)
+	}
+}
+
+func (s *tokenStack) createLinkAs(token string) string {
+	s.t.Helper()
+	rec := s.do(http.MethodPost, "/v1/tenants/acme/setup-links", token, "")
+	var a linkAnswer
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &a) != nil {
+		s.t.Fatalf("link: %d %s", rec.Code, rec.Body)
+	}
+	return a.SetupLink.ID
+}
+
+// A send made with a named token carries its name, in the answer, the
+// outbox and the audit trail.
+func TestSendNamesItsToken(t *testing.T) {
+	tokens, audit := &memstore.Tokens{}, &memstore.AuditLog{}
+	s := newSendAPIWith(t, func(a *tenantapi.API) { a.Tokens, a.Audit = tokens, audit })
+	secret, h, _ := access.NewSecret(rand.Reader)
+	if err := tokens.CreateToken(context.Background(), h, access.Token{Name: "ci", Scopes: []access.Scope{access.Send}, CreatedAt: s.now}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/v1/tenants/acme/messages",
+		strings.NewReader(`{"to":"+5215512345678","type":"text","text":{"body":"Your bread is ready"}}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Idempotency-Key", "k-ci")
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, req)
+	var out struct {
+		Message struct {
+			ID        string `json:"id"`
+			CreatedBy string `json:"created_by"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusAccepted || out.Message.CreatedBy != "ci" {
+		t.Fatalf("send: %d %s", rec.Code, rec.Body)
+	}
+	if m, _, _ := s.msgs.Outbound(context.Background(), "acme", out.Message.ID); m.CreatedBy != "ci" {
+		t.Errorf("stored %+v", m)
+	}
+	e := audit.Entries()
+	if len(e) != 1 || e[0].Token != "ci" || e[0].ResourceID != out.Message.ID || e[0].Status != http.StatusAccepted ||
+		e[0].Route != "/v1/tenants/{tenant_id}/messages" || e[0].TenantID != "acme" {
+		t.Errorf("audit %+v", e)
+	}
 }

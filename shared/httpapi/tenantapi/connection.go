@@ -34,8 +34,10 @@ type AttemptView struct {
 	Status      onboarding.AttemptStatus `json:"status"`
 	URL         string                   `json:"url,omitempty"`
 	CreatedAt   *time.Time               `json:"created_at"`
-	ExpiresAt   *time.Time               `json:"expires_at"`
-	Redirect    *RedirectView            `json:"redirect"`
+	// CreatedBy is the name of the API token that asked for the link.
+	CreatedBy string        `json:"created_by,omitempty"`
+	ExpiresAt *time.Time    `json:"expires_at"`
+	Redirect  *RedirectView `json:"redirect"`
 	// ErrorCode is the latest failure's while the attempt is failed, or
 	// active with a failure only the browser reported; ErrorReportedBy says
 	// who reported it. Its earlier failures, and those of an attempt that
@@ -243,7 +245,7 @@ func attemptView(a onboarding.Attempt) AttemptView {
 	v := AttemptView{SetupLinkID: a.SetupLinkID, Status: a.Status, URL: a.URL, CreatedAt: timeOrNil(a.CreatedAt),
 		ExpiresAt: timeOrNil(a.ExpiresAt), ErrorCode: a.ErrorCode, ErrorReportedBy: a.ErrorReportedBy, ConfirmedBy: a.ConfirmedBy,
 		ConfirmedAt: timeOrNil(a.ConfirmedAt), ClosedAt: timeOrNil(a.ClosedAt), SupersededBy: a.SupersededBy,
-		History: make([]AttemptEventView, 0, len(a.History))}
+		History: make([]AttemptEventView, 0, len(a.History)), CreatedBy: a.CreatedBy}
 	if r := a.Redirect; r != nil {
 		v.Redirect = &RedirectView{Kind: r.Kind, At: r.At, PhoneNumberID: r.PhoneNumberID, ErrorCode: r.ErrorCode,
 			ReportedBy: onboarding.ReportedByBrowser, Suspicious: r.Suspicious, Reason: r.SuspiciousReason, Late: r.Late}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -77,7 +78,8 @@ func (a *API) sendMessage(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return errs.E(errs.Invalid, err.Error(), err)
 	}
-	m.ConversationID = contact.ConversationID
+	tok, _ := access.FromContext(ctx)
+	m.ConversationID, m.CreatedBy = contact.ConversationID, tok.Name
 	if m.ConversationID == "" {
 		m.ConversationID = messaging.MetaConversationID(number, m.To)
 	}

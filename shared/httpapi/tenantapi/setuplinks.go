@@ -254,6 +254,9 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	details := onboarding.LinkDetails{SetupLinkID: link.ID, URL: link.URL, CreatedAt: link.CreatedAt,
 		ExpiresAt: link.ExpiresAt, AllowedConnectionTypes: onboarding.ConnectionTypes(link.AllowedConnectionTypes)}
+	if tok, ok := access.FromContext(ctx); ok {
+		details.CreatedBy = tok.Name
+	}
 	if _, err := a.Store.RecordLink(context.WithoutCancel(ctx), tenantID, details); err != nil {
 		return storeError(err, "record setup link")
 	}
