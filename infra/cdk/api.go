@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
 // accessLogFields is the HTTP API access log line, one JSON object per
@@ -48,12 +51,13 @@ func (b *bridge) addAPI() {
 	if err != nil {
 		panic(err)
 	}
-	awsapigatewayv2.NewHttpStage(b.stack, jsii.String("ApiDefaultStage"), &awsapigatewayv2.HttpStageProps{
+	b.stage = awsapigatewayv2.NewHttpStage(b.stack, jsii.String("ApiDefaultStage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi:    b.api,
 		StageName:  jsii.String(stageName),
 		AutoDeploy: jsii.Bool(true),
 		// Caps what a flood (or a misbehaving client) can cost in Lambda and
-		// DynamoDB; Kapso retries deliveries that get 429.
+		// DynamoDB; Kapso retries deliveries that get 429. This is /v1's;
+		// the webhook and redirect routes have their own (throttleRoutes).
 		Throttle: &awsapigatewayv2.ThrottleSettings{
 			RateLimit:  jsii.Number(b.settings.APIThrottleRate),
 			BurstLimit: jsii.Number(b.settings.APIThrottleBurst),
@@ -69,7 +73,8 @@ func (b *bridge) addAPI() {
 	}
 }
 
-// addRoutes puts a function behind its routes, one integration for all of them.
+// addRoutes puts a function behind its routes, one integration for all of
+// them. The webhook and redirect routes get their own throttle.
 func (b *bridge) addRoutes(f function) {
 	if len(f.Routes) == 0 {
 		return
@@ -77,11 +82,28 @@ func (b *bridge) addRoutes(f function) {
 	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(
 		jsii.String(pascal(string(f.Name))+"Integration"), b.functions[f.Name], nil)
 	for _, route := range f.Routes {
-		b.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		added := b.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(route.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)},
 			Integration: integration,
 		})
+		if slices.Contains(routes.Ingest, route) || slices.Contains(routes.Redirects, route) {
+			b.throttleRoute(route, added)
+		}
+	}
+}
+
+// throttleRoute gives route the webhook throttle: a route setting of the
+// stage, which CloudFormation refuses for a route not made yet, hence the
+// dependency.
+func (b *bridge) throttleRoute(route routes.Route, added *[]awsapigatewayv2.HttpRoute) {
+	stage := b.stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	stage.AddPropertyOverride(jsii.String("RouteSettings."+route.Pattern()), map[string]any{
+		"ThrottlingRateLimit":  b.settings.WebhookThrottleRate,
+		"ThrottlingBurstLimit": b.settings.WebhookThrottleBurst,
+	})
+	for _, r := range *added {
+		stage.Node().AddDependency(r)
 	}
 }
 

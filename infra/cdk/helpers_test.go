@@ -57,6 +57,7 @@ type cfnResource struct {
 	DeletionPolicy string
 	Condition      string
 	Metadata       map[string]any
+	DependsOn      []string
 }
 
 func TestMain(m *testing.M) {

@@ -21,18 +21,21 @@ import (
 // cdk.json) and, failing that, from the setting's environment variable, so
 // `make deploy APP_SUCCESS_URL=...` works as well as `-c`.
 type Settings struct {
-	StackName          string
-	AssetDir           string
-	KapsoAPIBaseURL    string
-	AppSuccessURL      string
-	AppFailureURL      string
-	PublicBaseURL      string
-	LogLevel           string
-	LogRetentionDays   int
-	ReconcileSchedule  string
-	APIThrottleRate    float64
-	APIThrottleBurst   int
-	ReserveConcurrency bool
+	StackName         string
+	AssetDir          string
+	KapsoAPIBaseURL   string
+	AppSuccessURL     string
+	AppFailureURL     string
+	PublicBaseURL     string
+	LogLevel          string
+	LogRetentionDays  int
+	ReconcileSchedule string
+	APIThrottleRate   float64
+	APIThrottleBurst  int
+	// The webhook and redirect routes' own throttle.
+	WebhookThrottleRate  float64
+	WebhookThrottleBurst int
+	ReserveConcurrency   bool
 	// The reconciler's Kapso budget per run and pace per minute.
 	ReconcileKapsoCalls     int
 	ReconcileKapsoPerMinute int
@@ -150,6 +153,12 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 	}
 	if s.APIThrottleBurst, err = strconv.Atoi(raw[config.APIThrottleBurst.Context]); err != nil || s.APIThrottleBurst <= 0 {
 		problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", config.APIThrottleBurst.Context, raw[config.APIThrottleBurst.Context]))
+	}
+	if s.WebhookThrottleRate, err = strconv.ParseFloat(raw[config.WebhookThrottleRate.Context], 64); err != nil || s.WebhookThrottleRate <= 0 {
+		problems = append(problems, fmt.Sprintf("%s must be a positive number, got %q", config.WebhookThrottleRate.Context, raw[config.WebhookThrottleRate.Context]))
+	}
+	if s.WebhookThrottleBurst, err = strconv.Atoi(raw[config.WebhookThrottleBurst.Context]); err != nil || s.WebhookThrottleBurst <= 0 {
+		problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", config.WebhookThrottleBurst.Context, raw[config.WebhookThrottleBurst.Context]))
 	}
 	if s.ReserveConcurrency, err = strconv.ParseBool(raw[config.ReserveConcurrency.Context]); err != nil {
 		problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", config.ReserveConcurrency.Context, raw[config.ReserveConcurrency.Context]))

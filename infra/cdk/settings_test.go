@@ -21,7 +21,7 @@ func TestSettingsDefaults(t *testing.T) {
 	want := Settings{
 		StackName: "KapsoBridge", AssetDir: "build/lambda", KapsoAPIBaseURL: "https://api.kapso.ai/platform/v1",
 		AppSuccessURL: testSuccessURL, AppFailureURL: testFailureURL, LogLevel: "INFO", LogRetentionDays: 30,
-		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, ReserveConcurrency: true,
+		ReconcileSchedule: "rate(15 minutes)", APIThrottleRate: 50, APIThrottleBurst: 100, WebhookThrottleRate: 100, WebhookThrottleBurst: 200, ReserveConcurrency: true,
 		ReconcileKapsoCalls: 2400, ReconcileKapsoPerMinute: 300,
 		KapsoMetaBaseURL: "https://api.kapso.ai/meta/whatsapp", SendRatePerNumber: 20, OutboundUnconfirmedAfter: time.Hour, MediaURLTTL: 15 * time.Minute, TemplateSyncInterval: time.Hour,
 		EventsRetentionDays: 30,
@@ -50,7 +50,7 @@ func TestSettingsContextWinsOverEnvironment(t *testing.T) {
 func TestSettingsReportEveryProblem(t *testing.T) {
 	_, err := LoadSettings(mapLookup(map[string]string{
 		"kapsoApiBaseUrl": "http://api.kapso.ai", "logLevel": "LOUD", "logRetentionDays": "31",
-		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many",
+		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many", "webhookThrottleRate": "0", "webhookThrottleBurst": "1.5",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
 		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "46m", "eventsWebhookUrl": "http://saas.example.com/events",
@@ -62,7 +62,8 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"appSuccessUrl is required: pass -c appSuccessUrl=... or set APP_SUCCESS_URL",
 		"appFailureUrl is required", "kapsoApiBaseUrl must be an absolute https URL", "logLevel", "logRetentionDays",
-		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "reserveConcurrency",
+		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "webhookThrottleRate must be a positive number",
+		"webhookThrottleBurst must be a positive integer", "reserveConcurrency",
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
@@ -156,6 +157,8 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"reconcileSchedule", "RECONCILE_SCHEDULE", "rate(1 hour)", func(s Settings) any { return s.ReconcileSchedule }, "rate(1 hour)"},
 		{"apiThrottleRate", "API_THROTTLE_RATE", "5", func(s Settings) any { return s.APIThrottleRate }, 5.0},
 		{"apiThrottleBurst", "API_THROTTLE_BURST", "6", func(s Settings) any { return s.APIThrottleBurst }, 6},
+		{"webhookThrottleRate", "WEBHOOK_THROTTLE_RATE", "7", func(s Settings) any { return s.WebhookThrottleRate }, 7.0},
+		{"webhookThrottleBurst", "WEBHOOK_THROTTLE_BURST", "8", func(s Settings) any { return s.WebhookThrottleBurst }, 8},
 		{"reserveConcurrency", "RESERVE_CONCURRENCY", "false", func(s Settings) any { return s.ReserveConcurrency }, false},
 		{"reconcileKapsoCalls", "RECONCILE_KAPSO_CALLS", "900", func(s Settings) any { return s.ReconcileKapsoCalls }, 900},
 		{"reconcileKapsoPerMinute", "RECONCILE_KAPSO_PER_MINUTE", "60", func(s Settings) any { return s.ReconcileKapsoPerMinute }, 60},

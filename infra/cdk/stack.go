@@ -61,6 +61,7 @@ type bridge struct {
 	// roles are the roles functions assume, by construct name.
 	roles     map[string]awsiam.Role
 	api       awsapigatewayv2.HttpApi
+	stage     awsapigatewayv2.HttpStage
 	baseURL   *string
 	functions map[config.Function]awslambda.Function
 	// values holds, by setting name, what the stack gives a function reading

@@ -192,6 +192,13 @@ var (
 		Help: "steady requests per second the API stage accepts"}
 	APIThrottleBurst = Setting{Name: "API_THROTTLE_BURST", Default: "100", Context: "apiThrottleBurst",
 		Help: "burst the API stage accepts"}
+	// The webhooks and redirects have a throttle of their own, so that a
+	// flood of Kapso's retries or of browsers never uses up the SaaS's /v1,
+	// nor /v1 Kapso's.
+	WebhookThrottleRate = Setting{Name: "WEBHOOK_THROTTLE_RATE", Default: "100", Context: "webhookThrottleRate",
+		Help: "steady requests per second each webhook and redirect route accepts"}
+	WebhookThrottleBurst = Setting{Name: "WEBHOOK_THROTTLE_BURST", Default: "200", Context: "webhookThrottleBurst",
+		Help: "burst each webhook and redirect route accepts"}
 	ReserveConcurrency = Setting{Name: "RESERVE_CONCURRENCY", Default: "true", Context: "reserveConcurrency",
 		Help: "reserve concurrency 1 for the reconciler, so two sweeps never overlap"}
 	// MediaRetentionDays unset keeps every object: the CDK app lets a
@@ -215,7 +222,7 @@ var Settings = []Setting{
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
 	TemplateSyncInterval, EventsRetentionDays, EventsWebhookURL, LogLevel,
-	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, ReserveConcurrency,
+	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, WebhookThrottleRate, WebhookThrottleBurst, ReserveConcurrency,
 	MediaRetentionDays,
 	Port, SimPort, ReconcileEvery,
 }

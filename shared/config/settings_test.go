@@ -60,6 +60,8 @@ func TestSettings(t *testing.T) {
 		"RECONCILE_SCHEDULE":           {"rate(15 minutes)", "", "", "reconcileSchedule"},
 		"API_THROTTLE_RATE":            {"50", "", "", "apiThrottleRate"},
 		"API_THROTTLE_BURST":           {"100", "", "", "apiThrottleBurst"},
+		"WEBHOOK_THROTTLE_RATE":        {"100", "", "", "webhookThrottleRate"},
+		"WEBHOOK_THROTTLE_BURST":       {"200", "", "", "webhookThrottleBurst"},
 		"RESERVE_CONCURRENCY":          {"true", "", "", "reserveConcurrency"},
 		"MEDIA_RETENTION_DAYS":         {"", "", "", "mediaRetentionDays"},
 		"PORT":                         {"8080", "local", "", ""},
