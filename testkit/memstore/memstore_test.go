@@ -125,3 +125,10 @@ func TestObjectsContract(t *testing.T) {
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(*testing.T) templates.Store { return &memstore.Templates{} })
 }
+
+func TestRetentionContract(t *testing.T) {
+	storetest.RunRetention(t, func(_ *testing.T, now func() time.Time, r messaging.Retention) storetest.RetentionStores {
+		s := &memstore.Messages{Retention: r, Now: now}
+		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s}
+	})
+}

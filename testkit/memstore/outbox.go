@@ -89,6 +89,7 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		content := m.Content()
 		content.WAMID = tr.WAMID
 		t.mergeMessage(cur, content)
+		s.expireTo(&cur.expires, false, m.CreatedAt)
 		cur.known, cur.outboundID = true, id
 	}
 	*m = tr.Apply(*m)
