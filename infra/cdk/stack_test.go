@@ -418,8 +418,9 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
+		// Scan: the message retention's backfill.
 		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-			"dynamodb:UpdateItem"},
+			"dynamodb:Scan", "dynamodb:UpdateItem"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.

@@ -1,6 +1,9 @@
 package messaging
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Retention is how long a tenant's messages, conversations and contacts
 // are kept (MESSAGE_RETENTION_DAYS): a message until its own time plus
@@ -48,4 +51,27 @@ func Shorter[T ~int | ~int64](a, b T) T {
 		return a
 	}
 	return min(a, b)
+}
+
+// RetentionBackfill gives the items stored before a retention was set, or
+// under another one, the expiry of the current one: a scan in pages, each
+// resumable from where the one before stopped.
+type RetentionBackfill interface {
+	// ApplyRetention reads about limit items from position ("" is the
+	// start) and gives each item of a message, send, conversation,
+	// contact or pending event whose expiry r did not compute the one r
+	// gives, conditional on the item being as read (present, unexpired,
+	// no newer activity, no other write of r's expiry meanwhile).
+	ApplyRetention(ctx context.Context, r Retention, position string, limit int) (RetentionPass, error)
+}
+
+// RetentionPass is what one ApplyRetention did.
+type RetentionPass struct {
+	// Scanned items read, Stale those whose expiry was missing or of
+	// another retention, Updated those given r's (a Stale one changed
+	// meanwhile is left to its newer write).
+	Scanned, Stale, Updated int
+	// Next is the position the next pass starts from; "" when the scan
+	// reached the end of the items.
+	Next string
 }

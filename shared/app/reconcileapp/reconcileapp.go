@@ -69,6 +69,8 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// as it stores webhook events.
 		Queue: &sqsqueue.DeliveryQueue{Client: c.SQS}, MessagesQueueURL: messagesURL,
 		Messages: msgs,
+		// Items stored before the retention was set, or under other days.
+		Backfill: msgs, Retention: retention,
 		// Sends whose outcome is unknown are adopted from Kapso's list or
 		// failed; a send left queued goes back on the outbound queue.
 		Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},
