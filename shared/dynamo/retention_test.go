@@ -21,7 +21,7 @@ import (
 func TestRetentionContract(t *testing.T) {
 	storetest.RunRetention(t, func(t *testing.T, now func() time.Time, r messaging.Retention) storetest.RetentionStores {
 		s := &dynamo.Messages{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Retention: r, Now: now}
-		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s}
+		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s, Backfill: s}
 	})
 }
 

@@ -129,6 +129,6 @@ func TestTemplatesContract(t *testing.T) {
 func TestRetentionContract(t *testing.T) {
 	storetest.RunRetention(t, func(_ *testing.T, now func() time.Time, r messaging.Retention) storetest.RetentionStores {
 		s := &memstore.Messages{Retention: r, Now: now}
-		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s}
+		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s, Backfill: s}
 	})
 }

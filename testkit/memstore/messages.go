@@ -41,12 +41,13 @@ var (
 type tenantMessages struct {
 	messages map[string]*message                   // WAMID →
 	convs    map[string]messaging.Conversation     // conversation id →
-	convExp  map[string]time.Time                  // conversation id → its expiry
 	contacts map[string]messaging.ContactMap       // phone number id →
 	outbox   map[string]*messaging.OutboundMessage // outbound id →
 	// aliases maps a derived conversation id to the conversation Kapso
 	// named a message of it into; the first one stays.
 	aliases map[string]string
+	// exp are the items' expiries, by item (retention.go).
+	exp map[string]itemExpiry
 }
 
 type message struct {
@@ -59,8 +60,6 @@ type message struct {
 	outboundID string
 	// media is the copy of the message's media (media.go).
 	media media.Info
-	// expires is the message's expiry; zero when none.
-	expires time.Time
 }
 
 func (s *Messages) tenant(tenantID string) *tenantMessages {
@@ -69,7 +68,7 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, convExp: map[string]time.Time{},
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, exp: map[string]itemExpiry{},
 			contacts: map[string]messaging.ContactMap{}, outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
@@ -102,7 +101,7 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 		t.messages[m.WAMID] = cur
 	}
 	t.mergeMessage(cur, m)
-	s.expireTo(&cur.expires, !m.Timestamp.IsZero(), m.Timestamp)
+	s.expire(t, messageItem(m.WAMID), !m.Timestamp.IsZero(), m.Timestamp)
 	cur.known = true
 	for _, u := range statuses {
 		cur.delivery, _ = messaging.Merge(cur.delivery, u)
@@ -140,7 +139,7 @@ func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.S
 		t.messages[u.WAMID] = cur
 	}
 	cur.m = messaging.MergeMessage(cur.m, u.Message())
-	s.expireTo(&cur.expires, false, u.At)
+	s.expire(t, messageItem(u.WAMID), false, u.At)
 	cur.delivery, _ = messaging.Merge(cur.delivery, u)
 	return nil
 }
@@ -153,10 +152,8 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
-	exp := t.convExp[c.ID]
-	s.expireTo(&exp, c.Supersedes(t.convs[c.ID]), c.LastActiveAt)
+	s.expire(t, conversationItem(c.ID), c.Supersedes(t.convs[c.ID]), c.LastActiveAt)
 	t.convs[c.ID], _ = messaging.MergeConversation(t.convs[c.ID], c)
-	t.convExp[c.ID] = exp
 	return nil
 }
 
@@ -169,7 +166,13 @@ func (s *Messages) withContacts(tenantID, phoneNumberID string, write func(messa
 	if t.contacts[phoneNumberID] == nil {
 		t.contacts[phoneNumberID] = messaging.ContactMap{}
 	}
-	write(t.contacts[phoneNumberID])
+	b := t.contacts[phoneNumberID]
+	seen := map[string]time.Time{}
+	for k, e := range b {
+		seen[k] = e.LastSeenAt
+	}
+	write(b)
+	s.expireContacts(t, phoneNumberID, seen)
 }
 
 // PutContact implements messaging.Store: messaging.SightContact.
@@ -211,13 +214,13 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 	}
 	if messaging.IsOutboundID(id) {
 		o, ok := t.outbox[id]
-		if !ok || s.outboundExpired(o) {
+		if !ok || s.gone(t, outboundItem(id)) {
 			return messaging.StoredMessage{}, false, nil
 		}
 		if o.WAMID == "" {
 			return cloneOutbound(*o).Stored(), true, nil
 		}
-		if m, ok := t.messages[o.WAMID]; ok && !s.expired(m.expires) {
+		if m, ok := t.messages[o.WAMID]; ok && !s.gone(t, messageItem(o.WAMID)) {
 			return m.stored(), true, nil
 		}
 		out := cloneOutbound(*o).Stored()
@@ -226,7 +229,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 		return out, true, nil
 	}
 	m, ok := t.messages[id]
-	if !ok || s.expired(m.expires) {
+	if !ok || s.gone(t, messageItem(id)) {
 		return messaging.StoredMessage{}, false, nil
 	}
 	return m.stored(), true, nil
@@ -260,7 +263,7 @@ func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPh
 		return messaging.Contact{}, false, nil
 	}
 	c, found, err := t.view(phoneNumberID, key)
-	if found && s.contactExpired(c) {
+	if found && s.gone(t, t.contactItem(phoneNumberID, key)) {
 		return messaging.Contact{}, false, nil
 	}
 	return c, found, err
@@ -346,14 +349,14 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
 		// An expired one leaves the page short, as in the table.
-		if s.expired(t.convExp[c.ID]) {
+		if s.gone(t, conversationItem(c.ID)) {
 			continue
 		}
 		var contact messaging.Contact
 		found := false
 		if key := c.Person.Key(); key != "" {
 			contact, found, _ = t.view(c.PhoneNumberID, key)
-			if found && s.contactExpired(contact) {
+			if found && s.gone(t, t.contactItem(c.PhoneNumberID, key)) {
 				contact, found = messaging.Contact{}, false
 			}
 		}
@@ -371,7 +374,7 @@ func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messagi
 		return messaging.Conversation{}, false, nil
 	}
 	c, ok := t.convs[id]
-	if !ok || s.expired(t.convExp[id]) {
+	if !ok || s.gone(t, conversationItem(id)) {
 		return messaging.Conversation{}, false, nil
 	}
 	return c, true, nil
@@ -405,14 +408,14 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 		expired bool
 	}
 	var msgs []listed
-	for _, m := range t.messages {
+	for w, m := range t.messages {
 		if m.known && m.sortKey != "" && m.m.ConversationID == conversationID {
-			msgs = append(msgs, listed{m.sortKey, m.stored(), s.expired(m.expires)})
+			msgs = append(msgs, listed{m.sortKey, m.stored(), s.gone(t, messageItem(w))})
 		}
 	}
 	for _, o := range t.outbox {
 		if o.WAMID == "" && o.ConversationID != "" && o.ConversationID == conversationID {
-			msgs = append(msgs, listed{sortKey(o.CreatedAt, o.ID), cloneOutbound(*o).Stored(), s.outboundExpired(o)})
+			msgs = append(msgs, listed{sortKey(o.CreatedAt, o.ID), cloneOutbound(*o).Stored(), s.gone(t, outboundItem(o.ID))})
 		}
 	}
 	keyOf := func(l listed) string { return l.key }

@@ -12,9 +12,10 @@ import (
 // RetentionStores are a messages store under a retention, its reader and
 // its outbox.
 type RetentionStores struct {
-	Store  messaging.Store
-	Reader MessagesReader
-	Outbox messaging.Outbox
+	Store    messaging.Store
+	Reader   MessagesReader
+	Outbox   messaging.Outbox
+	Backfill messaging.RetentionBackfill
 }
 
 // NewRetention makes a fresh, empty messages store keeping messages for r,
@@ -141,6 +142,86 @@ func RunRetention(t *testing.T, newStore NewRetention) {
 			c(t, newStore(t, clk.Now, messaging.Retention{Days: 1}), clk)
 		})
 	}
+	// The backfill: what was stored without a retention gets the one set
+	// later, pass by pass from where the last one stopped.
+	passes := func(t *testing.T, b messaging.RetentionBackfill, days, limit int) messaging.RetentionPass {
+		t.Helper()
+		var sum messaging.RetentionPass
+		position := ""
+		for range 100 {
+			p, err := b.ApplyRetention(ctx, messaging.Retention{Days: days}, position, limit)
+			must(t, err)
+			if p.Scanned > limit {
+				t.Fatalf("a pass read %d items, over its %d", p.Scanned, limit)
+			}
+			sum.Scanned, sum.Stale, sum.Updated = sum.Scanned+p.Scanned, sum.Stale+p.Stale, sum.Updated+p.Updated
+			if p.Next == "" {
+				return sum
+			}
+			position = p.Next
+		}
+		t.Fatal("the backfill never reached the end")
+		return sum
+	}
+	storedBefore := func(t *testing.T, s RetentionStores) {
+		t.Helper()
+		must(t, s.Store.PutMessage(ctx, tenantA, inbound("wamid.b1", epoch), nil))
+		must(t, s.Store.PutMessage(ctx, tenantA, inbound("wamid.b2", epoch.Add(time.Hour)), nil))
+		seen(t, s.Store, epoch.Add(time.Hour))
+		created(t, s.Outbox, queued(tenantA, "kb", conv, epoch.Add(time.Hour)))
+	}
+	t.Run("the backfill gives what was stored before the retention its expiry", func(t *testing.T) {
+		t.Parallel()
+		clk := testclock.New(epoch)
+		s := newStore(t, clk.Now, messaging.Retention{})
+		storedBefore(t, s)
+		// Two messages, a conversation, a contact, a send.
+		if sum := passes(t, s.Backfill, 1, 2); sum.Stale < 5 || sum.Updated != sum.Stale {
+			t.Fatalf("first pass %+v: want every item found and given its expiry", sum)
+		}
+		if sum := passes(t, s.Backfill, 1, 2); sum.Stale != 0 || sum.Updated != 0 {
+			t.Errorf("a second pass %+v: want nothing stale", sum)
+		}
+		clk.Advance(24*time.Hour - time.Second)
+		msgs, listed, conversation, contact := visible(t, s.Reader, "wamid.b1", "wamid.b2")
+		if !msgs["wamid.b1"] || !msgs["wamid.b2"] || len(listed) != 3 || !conversation || !contact {
+			t.Errorf("before the first expiry: messages %v listed %v conversation %v contact %v", msgs, listed, conversation, contact)
+		}
+		clk.Advance(time.Second)
+		if msgs, listed, _, _ := visible(t, s.Reader, "wamid.b1", "wamid.b2"); msgs["wamid.b1"] || !msgs["wamid.b2"] || len(listed) != 2 {
+			t.Errorf("a day after the first message: messages %v listed %v; want it gone, the rest kept", msgs, listed)
+		}
+		clk.Advance(time.Hour)
+		msgs, listed, conversation, contact = visible(t, s.Reader, "wamid.b1", "wamid.b2")
+		if msgs["wamid.b2"] || len(listed) != 0 || conversation || contact {
+			t.Errorf("a day after the last activity: messages %v listed %v conversation %v contact %v; want none",
+				msgs, listed, conversation, contact)
+		}
+		// A longer retention set now brings nothing back.
+		if sum := passes(t, s.Backfill, 30, 100); sum.Updated != 0 {
+			t.Errorf("a longer retention over expired items updated %d", sum.Updated)
+		}
+		if msgs, listed, conversation, contact := visible(t, s.Reader, "wamid.b1", "wamid.b2"); msgs["wamid.b2"] || len(listed) != 0 || conversation || contact {
+			t.Errorf("after a longer retention: messages %v listed %v conversation %v contact %v; want none", msgs, listed, conversation, contact)
+		}
+	})
+	t.Run("the backfill finds nothing stale under the retention its writes used", func(t *testing.T) {
+		t.Parallel()
+		clk := testclock.New(epoch)
+		s := newStore(t, clk.Now, messaging.Retention{Days: 1})
+		storedBefore(t, s)
+		if sum := passes(t, s.Backfill, 1, 3); sum.Stale != 0 || sum.Updated != 0 {
+			t.Errorf("a pass %+v: want nothing stale", sum)
+		}
+		// Another retention: every item again, and its reads follow it.
+		if sum := passes(t, s.Backfill, 2, 3); sum.Stale < 5 || sum.Updated != sum.Stale {
+			t.Errorf("a longer retention %+v: want every item given it", sum)
+		}
+		clk.Advance(36 * time.Hour)
+		if msgs, _, conversation, contact := visible(t, s.Reader, "wamid.b1"); !msgs["wamid.b1"] || !conversation || !contact {
+			t.Errorf("within the longer retention: message %v conversation %v contact %v; want all kept", msgs, conversation, contact)
+		}
+	})
 	t.Run("without a retention nothing expires", func(t *testing.T) {
 		t.Parallel()
 		clk := testclock.New(epoch)
