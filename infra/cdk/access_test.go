@@ -216,6 +216,9 @@ func newResources() resources {
 		arn := "arn:aws:iam::123456789012:role/KapsoBridge-" + ar.ID
 		r.vars[ar.Setting.Name], r.roles[arn] = arn, ar
 	}
+	// A whole number of days, so the functions build their stores with a
+	// retention.
+	r.vars[config.MessageRetentionDays.Name] = "30"
 	for _, s := range config.Settings {
 		if _, ok := r.vars[s.Name]; !ok && !s.Secret {
 			r.vars[s.Name] = s.Default

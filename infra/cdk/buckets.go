@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -29,8 +30,8 @@ const multipartUploadsKept = 24 * 60 * 60 // seconds
 // takes (the media id, or the upload's SHA-256), and a deletion or an
 // expiry must remove the bytes, not keep them as an older version.
 //
-// Objects expire after mediaRetentionDays when it is set; otherwise they
-// are kept. Incomplete multipart uploads are aborted after a day.
+// Objects expire after mediaRetentionDays or messageRetentionDays, the
+// shorter when both are set; otherwise they are kept. Incomplete multipart uploads are aborted after a day.
 //
 // The bucket is kept when the stack is deleted, as the bridge table is:
 // the messages there name its objects, and CloudFormation cannot delete a
@@ -91,10 +92,11 @@ func (b *bridge) addBuckets() {
 }
 
 // retentionDays is how many days the bucket keeps each object; 0 is for
-// ever.
+// ever. A message's media goes no later than the message: the media bucket
+// keeps the shorter of the media and the message retentions.
 func (b *bridge) retentionDays(s schema.Bucket) int {
 	if s.ID == schema.MediaBucket.ID {
-		return b.settings.MediaRetentionDays
+		return messaging.Shorter(b.settings.MediaRetentionDays, b.settings.MessageRetentionDays)
 	}
 	return 0
 }

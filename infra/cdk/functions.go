@@ -288,6 +288,9 @@ var functions = []function{
 			// Confirming a number appends facts and writes the number's item;
 			// a replayed redirect hint is deleted once applied.
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+			// The message retention's backfill reads the table page by page,
+			// 1,000 items a run, once per change of the setting: its only scan.
+			onTable(schema.Bridge, "dynamodb:Scan"),
 			// A number it confirms is announced to the messages worker, as the
 			// lifecycle worker announces the ones it confirms, and the
 			// messages it catches up go to the same worker.

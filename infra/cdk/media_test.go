@@ -140,11 +140,7 @@ func TestAccessLogsBucket(t *testing.T) {
 // days; incomplete uploads are still aborted after one.
 func TestMediaRetentionDaysExpiresObjects(t *testing.T) {
 	s := stackWithMediaRetention(t)
-	_, bucket := s.tpl.one(t, "AWS::S3::Bucket", "MediaBucket")
-	var rules []string
-	for _, r := range list(prop(bucket.Properties, "LifecycleConfiguration", "Rules")) {
-		rules = append(rules, render(r))
-	}
+	rules := mediaBucketRules(t, s)
 	want := []string{
 		`{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1},"Id":"abort-incomplete-uploads","Status":"Enabled"}`,
 		`{"ExpirationInDays":30,"Id":"expire-objects","Status":"Enabled"}`,
@@ -259,4 +255,15 @@ func TestObjectWildcardsAreSuppressedForTheirKeyPatternsAlone(t *testing.T) {
 			t.Errorf("%s: wildcards suppressed for %q, want %q", role, got, want[role])
 		}
 	}
+}
+
+// mediaBucketRules are the media bucket's lifecycle rules, rendered.
+func mediaBucketRules(t *testing.T, s synthesized) []string {
+	t.Helper()
+	_, bucket := s.tpl.one(t, "AWS::S3::Bucket", "MediaBucket")
+	var rules []string
+	for _, r := range list(prop(bucket.Properties, "LifecycleConfiguration", "Rules")) {
+		rules = append(rules, render(r))
+	}
+	return rules
 }

@@ -57,6 +57,9 @@ type Settings struct {
 	EventsRetentionDays int
 	// How many days the media bucket keeps each object; 0: for ever.
 	MediaRetentionDays int
+	// How many days a tenant's messages, conversations and contacts are
+	// kept; 0: for ever. The media bucket keeps no object longer.
+	MessageRetentionDays int
 }
 
 // suppliedByStack are settings a deploy may leave out although the
@@ -68,8 +71,8 @@ var suppliedByStack = []string{config.PublicBaseURL.Name}
 // out. A SaaS may take its events from the topic or the feed alone, and
 // then sends no webhooks: a function needing such a setting is built only
 // with it (its OnlyWith). Without a media retention the bucket keeps every
-// object.
-var optionalAtDeploy = []string{config.EventsWebhookURL.Name, config.MediaRetentionDays.Name}
+// object; without a message retention nothing of the messaging expires.
+var optionalAtDeploy = []string{config.EventsWebhookURL.Name, config.MediaRetentionDays.Name, config.MessageRetentionDays.Name}
 
 // Lambda's accepted application log levels.
 var logLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
@@ -172,11 +175,18 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 			problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", n.setting.Context, raw[n.setting.Context]))
 		}
 	}
-	// Unset keeps every object; S3 expires objects after whole days.
-	if v := raw[config.MediaRetentionDays.Context]; v != "" {
-		if s.MediaRetentionDays, err = strconv.Atoi(v); err != nil || s.MediaRetentionDays <= 0 {
-			problems = append(problems, fmt.Sprintf("%s must be a positive integer, or unset to keep every object, got %q",
-				config.MediaRetentionDays.Context, v))
+	// Unset keeps every object (every message); S3 expires objects after
+	// whole days, DynamoDB's TTL is counted in whole days here too.
+	for _, n := range []struct {
+		setting config.Setting
+		to      *int
+		what    string
+	}{{config.MediaRetentionDays, &s.MediaRetentionDays, "object"}, {config.MessageRetentionDays, &s.MessageRetentionDays, "message"}} {
+		if v := raw[n.setting.Context]; v != "" {
+			if *n.to, err = strconv.Atoi(v); err != nil || *n.to <= 0 {
+				problems = append(problems, fmt.Sprintf("%s must be a positive integer, or unset to keep every %s, got %q",
+					n.setting.Context, n.what, v))
+			}
 		}
 	}
 	// The reconciler parses it as a Go duration and refuses any but a positive one.
@@ -224,6 +234,12 @@ func (b *bridge) addSettings() {
 	b.values[config.TemplateSyncInterval.Name] = jsii.String(formatDuration(b.settings.TemplateSyncInterval))
 	b.values[config.EventsWebhookURL.Name] = jsii.String(b.settings.EventsWebhookURL)
 	b.values[config.EventsRetentionDays.Name] = jsii.String(strconv.Itoa(b.settings.EventsRetentionDays))
+	// Blank is unset: the functions keep everything.
+	retention := ""
+	if b.settings.MessageRetentionDays > 0 {
+		retention = strconv.Itoa(b.settings.MessageRetentionDays)
+	}
+	b.values[config.MessageRetentionDays.Name] = jsii.String(retention)
 }
 
 // formatDuration writes d as a Go duration without its zero tail: 1h, not 1h0m0s.

@@ -419,8 +419,9 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
+		// Scan: the message retention's backfill.
 		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-			"dynamodb:UpdateItem"},
+			"dynamodb:Scan", "dynamodb:UpdateItem"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
@@ -573,25 +574,25 @@ var wantFunctions = map[string]struct {
 	env             []string
 }{
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
-		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "META_APP_SECRET_ARN"}},
+		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "META_APP_SECRET_ARN"}},
 	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
-		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_READ_ROLE_ARN", "MEDIA_URL_TTL", "OUTBOUND_QUEUE_URL",
-		"PUBLIC_BASE_URL"}},
+		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_READ_ROLE_ARN", "MEDIA_URL_TTL", "MESSAGE_RETENTION_DAYS",
+		"OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
-	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
+	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL", "MESSAGE_RETENTION_DAYS"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE", "TEMPLATE_SYNC_INTERVAL"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
-		"OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
+		"MESSAGE_RETENTION_DAYS", "OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
 	"Eventwebhooks": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_WEBHOOK_SECRET_ARN", "EVENTS_WEBHOOK_URL",
 		"EVENT_WEBHOOKS_QUEUE_URL", "LOG_LEVEL"}},
 	"Publisher": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_RETENTION_DAYS", "EVENTS_TABLE", "EVENTS_TOPIC_ARN",
-		"LOG_LEVEL"}},
+		"LOG_LEVEL", "MESSAGE_RETENTION_DAYS"}},
 	"Media": {256, 300, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
 		"MEDIA_BUCKET", "MEDIA_QUEUE_URL"}},
 }
@@ -841,8 +842,13 @@ func TestFunctionTable(t *testing.T) {
 		t.Errorf("stream consumers %v, but the IteratorAge alarm is on %s", streams, streamAlarmFunction)
 	}
 	// Every function reading a setting a deploy may leave out is left out
-	// with it, rather than built to fail at its start.
+	// with it, rather than built to fail at its start; a setting the
+	// functions read as optional (MESSAGE_RETENTION_DAYS: unset keeps
+	// everything) leaves none out.
 	for _, name := range optionalAtDeploy {
+		if i := slices.IndexFunc(config.Settings, func(s config.Setting) bool { return s.Name == name }); i >= 0 && config.Settings[i].Optional {
+			continue
+		}
 		for _, f := range functions {
 			if slices.ContainsFunc(config.ReadBy(f.Name), func(s config.Setting) bool { return s.Name == name }) &&
 				(f.OnlyWith == nil || f.OnlyWith.Name != name) {

@@ -116,7 +116,7 @@ func TestEachFunctionReadsExactlyItsSettings(t *testing.T) {
 			case unset[k]:
 				return ""
 			case k == config.ReconcileKapsoCalls.Name || k == config.ReconcileKapsoPerMinute.Name ||
-				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name:
+				k == config.SendRatePerNumber.Name || k == config.EventsRetentionDays.Name || k == config.MessageRetentionDays.Name:
 				return "7"
 			case k == config.OutboundUnconfirmedAfter.Name || k == config.TemplateSyncInterval.Name:
 				return "90m"

@@ -167,6 +167,14 @@ var (
 	// EventsRetentionDays' default is eventing.Retention (a test holds them equal).
 	EventsRetentionDays = Setting{Name: "EVENTS_RETENTION_DAYS", Default: "30", Functions: []Function{Publisher},
 		Context: "eventsRetentionDays", Help: "days the feed keeps each event (GET /v1/events)"}
+	// MessageRetentionDays unset keeps every message: the functions writing
+	// a tenant's messages, conversations, contacts, pending events and the
+	// bodies of number webhooks give each item its expiry; the publisher
+	// keeps events no longer; the reconciler gives items stored before it
+	// was set (or changed) theirs.
+	MessageRetentionDays = Setting{Name: "MESSAGE_RETENTION_DAYS", Optional: true,
+		Functions: []Function{Ingest, TenantAPI, Messages, Outbound, Reconcile, Publisher}, Context: "messageRetentionDays",
+		Help: "days a tenant's messages, and its conversations and contacts after their last activity, are kept (unset: kept)"}
 	// EventsWebhookURL must be https; http only to a loopback address, for
 	// a receiver on the machine running make dev.
 	EventsWebhookURL = Setting{Name: "EVENTS_WEBHOOK_URL", Functions: []Function{EventWebhooks}, Context: "eventsWebhookUrl",
@@ -221,7 +229,7 @@ var Settings = []Setting{
 	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
-	TemplateSyncInterval, EventsRetentionDays, EventsWebhookURL, LogLevel,
+	TemplateSyncInterval, EventsRetentionDays, MessageRetentionDays, EventsWebhookURL, LogLevel,
 	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, WebhookThrottleRate, WebhookThrottleBurst, ReserveConcurrency,
 	MediaRetentionDays,
 	Port, SimPort, ReconcileEvery,

@@ -23,6 +23,7 @@ func TestSettings(t *testing.T) {
 		"EVENTS_TABLE":                 {"", "resource", "tenantapi publisher", ""},
 		"EVENTS_TOPIC_ARN":             {"", "resource", "publisher", ""},
 		"EVENTS_RETENTION_DAYS":        {"30", "", "publisher", "eventsRetentionDays"},
+		"MESSAGE_RETENTION_DAYS":       {"", "optional", "ingest tenantapi messages outbound reconcile publisher", "messageRetentionDays"},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
 		"MESSAGES_QUEUE_URL":           {"", "resource", "ingest lifecycle reconcile", ""},
 		"LIFECYCLE_DLQ_URL":            {"", "resource", "reconcile", ""},
@@ -118,9 +119,11 @@ func TestSettingsAreConsistent(t *testing.T) {
 			t.Errorf("%s: a secret or a resource has no default and no context key: the stacks provide it", s.Name)
 		}
 		// A resource the local stack has no service for (an IAM role) is
-		// optional; the CDK stack gives every resource.
-		if s.Optional && !s.Secret && !s.Resource {
-			t.Errorf("%s: only a secret or a resource may be optional", s.Name)
+		// optional; the CDK stack gives every resource. A plain setting is
+		// optional only when a deploy sets it (its context key) and leaving
+		// it out turns something off (MESSAGE_RETENTION_DAYS: nothing expires).
+		if s.Optional && !s.Secret && !s.Resource && s.Context == "" {
+			t.Errorf("%s: only a secret, a resource or a deploy setting may be optional", s.Name)
 		}
 		if s.Local && (len(s.Functions) > 0 || s.Context != "") {
 			t.Errorf("%s: a local setting is read by the local stack alone", s.Name)

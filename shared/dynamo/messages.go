@@ -43,6 +43,12 @@ import (
 type Messages struct {
 	DB    *dynamodb.Client
 	Table string
+	// Retention gives each message, send, conversation and contact an
+	// expiry (expires_at) in the write that stores it; zero keeps them.
+	Retention messaging.Retention
+	// Now is the clock of those expiries and of the reads, which leave out
+	// what has expired (time.Now when nil).
+	Now func() time.Time
 }
 
 var (
@@ -323,6 +329,9 @@ func (s *Messages) PutMessage(ctx context.Context, tenantID string, m messaging.
 	build := func(withStatus bool) (*update, string) {
 		u := messageUpdate(tenantID, m)
 		setOrigin(ctx, u)
+		// A copy with the message's time sets the expiry from it; any other
+		// write only fills it (from now).
+		s.expire(u, !m.Timestamp.IsZero(), m.Timestamp)
 		if len(hist) > 0 {
 			u.addTo(attrHistory, &types.AttributeValueMemberSS{Value: slices.Compact(slices.Sorted(slices.Values(hist)))})
 		}
@@ -582,6 +591,9 @@ func (s *Messages) ApplyStatus(ctx context.Context, tenantID string, st messagin
 	u.put(false, attrPhoneNumberID, shown.PhoneNumberID)
 	u.put(false, attrDirection, string(shown.Direction))
 	setOrigin(ctx, u)
+	// A status before its message counts from its own time until the
+	// message sets its expiry.
+	s.expire(u, false, st.At)
 	_, err = s.updateItem(ctx, k, u, "attribute_not_exists("+attrStatusRank+") OR "+attrStatusRank+" < "+r, types.ReturnValueNone)
 	old, failed := conditionFailedItem(err)
 	if !failed {
@@ -611,10 +623,14 @@ func (s *Messages) Message(ctx context.Context, tenantID, id string) (messaging.
 	if !messaging.IsOutboundID(id) {
 		return s.message(ctx, tenantID, id)
 	}
-	o, ok, err := s.Outbound(ctx, tenantID, id)
-	if err != nil || !ok {
-		return messaging.StoredMessage{}, false, err
+	it, err := s.getItem(ctx, outboundKey(tenantID, id))
+	if err != nil {
+		return messaging.StoredMessage{}, false, fmt.Errorf("read outbound %s: %w", id, err)
 	}
+	if s.gone(it) {
+		return messaging.StoredMessage{}, false, nil
+	}
+	o := outboundFrom(it)
 	if o.WAMID == "" {
 		return o.Stored(), true, nil
 	}
@@ -637,7 +653,7 @@ func (s *Messages) message(ctx context.Context, tenantID, wamid string) (messagi
 	if err != nil {
 		return messaging.StoredMessage{}, false, fmt.Errorf("read message %s: %w", wamid, err)
 	}
-	if it == nil {
+	if s.gone(it) {
 		return messaging.StoredMessage{}, false, nil
 	}
 	m, err := messageFrom(it)

@@ -135,6 +135,7 @@ func (s *Messages) PutContact(ctx context.Context, tenantID, phoneNumberID strin
 	u.setTo(attrMergedInto, str(k))
 	u.setTo(attrPhoneNumberID, str(phoneNumberID))
 	u.addTo(attrVersion, numberAttr(1))
+	s.expire(u, false, sg.At)
 	out, err := s.updateItem(ctx, contactKey(tenantID, phoneNumberID, phoneKey), u, "", types.ReturnValueAllOld)
 	if err != nil {
 		return wrap(fmt.Errorf("merge %s: %w", phoneKey, err))
@@ -267,6 +268,8 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		putPerson(u, true, "", view.Person)
 		u.addTo(attrVersion, numberAttr(1))
 		setOrigin(ctx, u)
+		// The newest sighting moves the contact's expiry on.
+		s.expire(u, true, view.LastSeenAt)
 		ns := u.name(attrLastSeenNs)
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + ns + ")"
 		if !view.LastSeenAt.IsZero() {
@@ -303,6 +306,7 @@ func (s *Messages) sight(ctx context.Context, tenantID, phoneNumberID, k string,
 		// An older sighting: it only fills what is missing.
 		u = newUpdate()
 		putPerson(u, false, "", view.Person)
+		s.expire(u, false, view.LastSeenAt)
 		u.addTo(attrVersion, numberAttr(1))
 		out, err = s.updateItem(ctx, key, u, "attribute_not_exists("+attrMergedInto+")", types.ReturnValueAllNew)
 		if err != nil {
@@ -407,6 +411,7 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 			}
 		}
 		item := next.item(contactKey(tenantID, phoneNumberID, targetKey))
+		expireItem(s.Retention, item, next.rec.LastSeenAt, s.now())
 		if o := messaging.OriginOf(ctx); o != "" {
 			item[attrSource] = str(string(o))
 		}
@@ -425,6 +430,7 @@ func (s *Messages) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID s
 		u.setTo(attrMergedInto, str(targetKey))
 		u.setTo(attrPhoneNumberID, str(phoneNumberID))
 		u.addTo(attrVersion, numberAttr(1))
+		s.expire(u, false, at)
 		if _, err := s.updateItem(ctx, contactKey(tenantID, phoneNumberID, oldKey), u, "", types.ReturnValueNone); err != nil {
 			return wrap(err)
 		}
@@ -454,6 +460,7 @@ func (s *Messages) SetMarketingPreference(ctx context.Context, tenantID, phoneNu
 		u.setTo(attrMarketing, marketingAttr(pref))
 		u.addTo(attrVersion, numberAttr(1))
 		setOrigin(ctx, u)
+		s.expire(u, false, pref.OccurredAt)
 		mk, seq := u.name(attrMarketing), u.name(attrMarketing+".seq")
 		cond := "attribute_not_exists(" + attrMergedInto + ") AND (attribute_not_exists(" + mk + ") OR " + seq + " < " + u.val(numberAttr(pref.Sequence)) + ")"
 		_, err := s.updateItem(ctx, contactKey(tenantID, phoneNumberID, k), u, cond, types.ReturnValueNone)
@@ -550,7 +557,7 @@ func (s *Messages) Contact(ctx context.Context, tenantID, phoneNumberID, bsuidOr
 		item = it
 		return stringAttr(it[attrMergedInto]), nil
 	})
-	if err != nil || item == nil {
+	if err != nil || s.gone(item) {
 		return messaging.Contact{}, false, err
 	}
 	return contactFrom(phoneNumberID, item).rec.Contact, true, nil

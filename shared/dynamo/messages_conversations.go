@@ -27,6 +27,9 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 	k := conversationKey(tenantID, c.ID)
 	build := func(newer bool) *update {
 		u := newUpdate()
+		if !newer {
+			s.expire(u, false, c.LastActiveAt)
+		}
 		u.setTo(attrConversationID, str(c.ID))
 		u.put(newer, attrPhoneNumberID, c.PhoneNumberID)
 		putPerson(u, newer, "", c.Person)
@@ -56,6 +59,8 @@ func (s *Messages) PutConversation(ctx context.Context, tenantID string, c messa
 	if !c.LastActiveAt.IsZero() {
 		u.setTo(attrLastActiveAt, str(stamp(c.LastActiveAt)))
 	}
+	// A newer activity moves the expiry on; an older one only fills it.
+	s.expire(u, true, c.LastActiveAt)
 	u.setTo(schema.AttrGSI1PK, str(conversationsPartition(tenantID)))
 	u.setTo(schema.AttrGSI1SK, str(indexPosition(c.LastActiveAt, c.ID)))
 	ns := u.name(attrLastActiveNs)
@@ -92,7 +97,7 @@ func (s *Messages) Conversation(ctx context.Context, tenantID, id string) (messa
 	if err != nil {
 		return messaging.Conversation{}, false, fmt.Errorf("read conversation %s: %w", id, err)
 	}
-	if it == nil {
+	if s.gone(it) {
 		return messaging.Conversation{}, false, nil
 	}
 	return conversationFrom(it), true, nil

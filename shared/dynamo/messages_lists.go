@@ -137,6 +137,10 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 	convs := make([]messaging.Conversation, 0, len(items))
 	var refs []contactRef
 	for _, it := range items {
+		// An expired one leaves the page short; the cursor goes on past it.
+		if s.gone(it) {
+			continue
+		}
 		c := conversationFrom(it)
 		convs = append(convs, c)
 		if k := c.Person.Key(); k != "" && c.PhoneNumberID != "" {
@@ -165,6 +169,9 @@ func (s *Messages) Conversations(ctx context.Context, tenantID string, p messagi
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
 		it := followContacts(contacts, contactRef{c.PhoneNumberID, c.Person.Key()})
+		if s.gone(it) {
+			it = nil
+		}
 		out = append(out, c.View(contactFrom(c.PhoneNumberID, it).rec.Contact, it != nil))
 	}
 	return out, next, nil
@@ -211,6 +218,9 @@ func (s *Messages) ConversationMessages(ctx context.Context, tenantID, conversat
 	}
 	out := make([]messaging.StoredMessage, 0, len(items))
 	for _, it := range items {
+		if s.gone(it) {
+			continue
+		}
 		if strings.HasPrefix(stringAttr(it[schema.AttrPK]), outboundPrefix) {
 			out = append(out, outboundFrom(it).Stored())
 			continue

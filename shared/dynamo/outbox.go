@@ -125,7 +125,9 @@ func (s *Messages) CreateOutbound(ctx context.Context, m messaging.OutboundMessa
 	if m.TenantID == "" || !messaging.IsOutboundID(m.ID) {
 		return messaging.OutboundMessage{}, false, wrap(invalid("outbound message without tenant or outbound id"))
 	}
-	item := outboundItem(m.Created())
+	m = m.Created()
+	item := outboundItem(m)
+	expireItem(s.Retention, item, m.CreatedAt, s.now())
 	_, err := s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: item,
 		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
@@ -260,6 +262,9 @@ func (s *Messages) accept(ctx context.Context, tenantID, id string, t messaging.
 		content := cur.Content()
 		content.WAMID = t.WAMID
 		b := messageUpdate(tenantID, content)
+		// The message counts from the send's creation until Kapso's copy
+		// with its own time sets its expiry.
+		s.expire(b, false, cur.CreatedAt)
 		b.setTo(attrOutboundID, str(id))
 		if cur.CreatedBy != "" {
 			b.setTo(attrCreatedBy, str(cur.CreatedBy))

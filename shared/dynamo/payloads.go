@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
@@ -24,6 +25,10 @@ type Payloads struct {
 	DB    *dynamodb.Client
 	Table string
 	Now   func() time.Time
+	// Retention, when shorter than that, is how long a body is kept: the
+	// bodies of number webhooks are a tenant's messages
+	// (MESSAGE_RETENTION_DAYS).
+	Retention messaging.Retention
 }
 
 // chunkBytes stays well under the 400 KB item limit, attribute names included.
@@ -40,7 +45,7 @@ func (p *Payloads) Put(ctx context.Context, ref string, body []byte) error {
 	if p.Now != nil {
 		now = p.Now()
 	}
-	expires := numberAttr(now.Add(schema.DLQRetention + 24*time.Hour).Unix())
+	expires := numberAttr(now.Add(messaging.Shorter(schema.DLQRetention+24*time.Hour, p.Retention.Duration())).Unix())
 	sum := sha256.Sum256(body)
 	chunks := max((len(body)+chunkBytes-1)/chunkBytes, 1)
 	if chunks > maxChunks {

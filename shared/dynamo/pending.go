@@ -19,14 +19,17 @@ import (
 //
 //	PENDING#<phone number id> / <event id>   received_at, raw (binary)
 //
-// A number's events list in event id order. They carry no expiry: a kept
-// event is only ever dropped once applied. Reads are strongly consistent,
+// A number's events list in event id order. A kept event is dropped once
+// applied, or expires with the message retention (expires_at: its receipt
+// plus Retention) when one is set. Reads are strongly consistent,
 // because the drain that follows a number's connection must see every event
 // kept before it.
 type Pending struct {
 	DB    *dynamodb.Client
 	Table string
 	Now   func() time.Time
+	// Retention, when set, expires each kept event with the messages.
+	Retention messaging.Retention
 }
 
 var _ messaging.PendingStore = (*Pending)(nil)
@@ -55,6 +58,7 @@ func (s *Pending) KeepPending(ctx context.Context, phoneNumberID, eventID string
 	item := pendingKey(phoneNumberID, eventID)
 	item["event_id"] = str(eventID)
 	item["received_at"] = str(stamp(receivedAt))
+	expireItem(s.Retention, item, receivedAt, receivedAt)
 	if len(raw) > 0 {
 		item["raw"] = &types.AttributeValueMemberB{Value: raw}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
 )
@@ -25,7 +26,12 @@ func TestAWSCallsPerEvent(t *testing.T) {
 	var calls awstest.Calls
 	db := awstest.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
 	table := awstest.Bridge(awstest.Tables(t))
-	r := newRig(t, stores{store: &dynamo.Messages{DB: db, Table: table}, pending: &dynamo.Pending{DB: db, Table: table},
+	// With a message retention: the expiries travel in the same writes (a
+	// century, so DynamoDB Local, which deletes by the machine's clock,
+	// deletes nothing of these past-dated events).
+	retention := messaging.Retention{Days: 36500}
+	r := newRig(t, stores{store: &dynamo.Messages{DB: db, Table: table, Retention: retention},
+		pending: &dynamo.Pending{DB: db, Table: table, Retention: retention},
 		numbers: &dynamo.Numbers{DB: db, Table: table}, rejects: &memstore.Rejects{}})
 	const n = 20
 	at := int64(1773150000)

@@ -171,6 +171,11 @@ type Reconciler struct {
 	Templates            templates.Store
 	TemplateKapso        templates.Kapso
 	TemplateSyncInterval time.Duration
+	// Backfill, when set with a Retention, gives the items stored before
+	// MESSAGE_RETENTION_DAYS was set, or under other days, the expiry of
+	// Retention (retention.go).
+	Backfill  messaging.RetentionBackfill
+	Retention messaging.Retention
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -205,6 +210,9 @@ type Limits struct {
 	// per run (default 500); only those read longer ago than the interval
 	// cost Kapso calls.
 	TemplateTenants int
+	// RetentionItems is the most items the retention backfill reads per
+	// run (default DefaultRetentionItems).
+	RetentionItems int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -221,6 +229,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MessagePages, 5)
 	def(&l.FailedDeliveryPages, 5)
 	def(&l.TemplateTenants, 500)
+	def(&l.RetentionItems, DefaultRetentionItems)
 	return l
 }
 
@@ -279,7 +288,10 @@ type Report struct {
 	Media Counts `json:"media"`
 	// Templates: WABAs whose templates were due and read, templates found
 	// changed (new, a status, quality or content), stored.
-	Templates  Counts    `json:"templates"`
+	Templates Counts `json:"templates"`
+	// Retention: items the backfill read, found without the current
+	// retention's expiry, given it.
+	Retention  Counts    `json:"retention"`
 	DLQs       []DLQStat `json:"dlqs,omitempty"`
 	Kapso      KapsoUse  `json:"kapso"`
 	Errors     int       `json:"errors"`
@@ -335,7 +347,9 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var errList []error
 	// Outbound first: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
+	// The backfill costs no Kapso call: before the steps that may spend
+	// the budget.
+	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.backfillRetention, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {

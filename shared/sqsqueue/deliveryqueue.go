@@ -23,6 +23,10 @@ type BodyStore interface {
 type DeliveryQueue struct {
 	Client *sqs.Client
 	Bodies BodyStore
+	// RetainedBodies, when set, stores aside the bodies of number webhooks
+	// and Meta payloads instead: they are a tenant's messages and expire
+	// with them.
+	RetainedBodies BodyStore
 	// MaxMessageBytes defaults to schema.MaxSQSMessageBytes.
 	MaxMessageBytes int
 }
@@ -34,6 +38,17 @@ func (s *DeliveryQueue) limit() int {
 	return schema.MaxSQSMessageBytes
 }
 
+// putAside keeps the body of d in the store of its kind of delivery.
+func (s *DeliveryQueue) putAside(ctx context.Context, d envelope.Delivery, key string, body []byte) error {
+	switch {
+	case s.RetainedBodies != nil && (d.Source == envelope.SourceKapsoNumber || d.Source == envelope.SourceMeta):
+		return s.RetainedBodies.Put(ctx, key, body)
+	case s.Bodies != nil:
+		return s.Bodies.Put(ctx, key, body)
+	}
+	return fmt.Errorf("%d-byte body cannot travel in a message and no body store is configured", len(body))
+}
+
 // Send enqueues the delivery d with body on queueURL. storeAside forces the
 // body aside whatever its size: the caller found characters SQS refuses.
 func (s *DeliveryQueue) Send(ctx context.Context, queueURL string, d envelope.Delivery, body []byte, storeAside bool) error {
@@ -42,10 +57,7 @@ func (s *DeliveryQueue) Send(ctx context.Context, queueURL string, d envelope.De
 		return err
 	}
 	if storeAside || len(msg) > s.limit() {
-		if s.Bodies == nil {
-			return fmt.Errorf("delivery %s: %d-byte body cannot travel in a message and no body store is configured", d.Key, len(body))
-		}
-		if err := s.Bodies.Put(ctx, d.Key, body); err != nil {
+		if err := s.putAside(ctx, d, d.Key, body); err != nil {
 			return fmt.Errorf("store body of delivery %s aside: %w", d.Key, err)
 		}
 		d.BodyRef = d.Key

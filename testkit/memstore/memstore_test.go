@@ -134,3 +134,10 @@ func TestTokensContract(t *testing.T) {
 func TestAuditContract(t *testing.T) {
 	storetest.RunAudit(t, func(_ *testing.T, now func() time.Time) access.AuditLog { return &memstore.AuditLog{Now: now} })
 }
+
+func TestRetentionContract(t *testing.T) {
+	storetest.RunRetention(t, func(_ *testing.T, now func() time.Time, r messaging.Retention) storetest.RetentionStores {
+		s := &memstore.Messages{Retention: r, Now: now}
+		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s, Backfill: s}
+	})
+}

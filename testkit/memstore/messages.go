@@ -22,6 +22,10 @@ import (
 // contact rules) and writes back, where the adapter spells the same rules
 // as conditional updates; merged contacts redirect.
 type Messages struct {
+	// Retention and Now are dynamo.Messages's (retention.go).
+	Retention messaging.Retention
+	Now       func() time.Time
+
 	mu      sync.Mutex
 	tenants map[string]*tenantMessages
 	// retries are the messages whose media copy is due again (media.go).
@@ -42,6 +46,8 @@ type tenantMessages struct {
 	// aliases maps a derived conversation id to the conversation Kapso
 	// named a message of it into; the first one stays.
 	aliases map[string]string
+	// exp are the items' expiries, by item (retention.go).
+	exp map[string]itemExpiry
 }
 
 type message struct {
@@ -63,8 +69,8 @@ func (s *Messages) tenant(tenantID string) *tenantMessages {
 	}
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, contacts: map[string]messaging.ContactMap{},
-			outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
+		t = &tenantMessages{messages: map[string]*message{}, convs: map[string]messaging.Conversation{}, exp: map[string]itemExpiry{},
+			contacts: map[string]messaging.ContactMap{}, outbox: map[string]*messaging.OutboundMessage{}, aliases: map[string]string{}}
 		s.tenants[tenantID] = t
 	}
 	return t
@@ -96,6 +102,7 @@ func (s *Messages) PutMessage(_ context.Context, tenantID string, m messaging.Me
 		t.messages[m.WAMID] = cur
 	}
 	t.mergeMessage(cur, m)
+	s.expire(t, messageItem(m.WAMID), !m.Timestamp.IsZero(), m.Timestamp)
 	cur.known = true
 	for _, u := range statuses {
 		cur.delivery, _ = messaging.Merge(cur.delivery, u)
@@ -133,6 +140,7 @@ func (s *Messages) ApplyStatus(_ context.Context, tenantID string, u messaging.S
 		t.messages[u.WAMID] = cur
 	}
 	cur.m = messaging.MergeMessage(cur.m, u.Message())
+	s.expire(t, messageItem(u.WAMID), false, u.At)
 	cur.delivery, _ = messaging.Merge(cur.delivery, u)
 	return nil
 }
@@ -145,6 +153,7 @@ func (s *Messages) PutConversation(_ context.Context, tenantID string, c messagi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenant(tenantID)
+	s.expire(t, conversationItem(c.ID), c.Supersedes(t.convs[c.ID]), c.LastActiveAt)
 	t.convs[c.ID], _ = messaging.MergeConversation(t.convs[c.ID], c)
 	return nil
 }
@@ -158,7 +167,13 @@ func (s *Messages) withContacts(tenantID, phoneNumberID string, write func(messa
 	if t.contacts[phoneNumberID] == nil {
 		t.contacts[phoneNumberID] = messaging.ContactMap{}
 	}
-	write(t.contacts[phoneNumberID])
+	b := t.contacts[phoneNumberID]
+	seen := map[string]time.Time{}
+	for k, e := range b {
+		seen[k] = e.LastSeenAt
+	}
+	write(b)
+	s.expireContacts(t, phoneNumberID, seen)
 }
 
 // PutContact implements messaging.Store: messaging.SightContact.
@@ -200,13 +215,13 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 	}
 	if messaging.IsOutboundID(id) {
 		o, ok := t.outbox[id]
-		if !ok {
+		if !ok || s.gone(t, outboundItem(id)) {
 			return messaging.StoredMessage{}, false, nil
 		}
 		if o.WAMID == "" {
 			return cloneOutbound(*o).Stored(), true, nil
 		}
-		if m, ok := t.messages[o.WAMID]; ok {
+		if m, ok := t.messages[o.WAMID]; ok && !s.gone(t, messageItem(o.WAMID)) {
 			return m.stored(), true, nil
 		}
 		out := cloneOutbound(*o).Stored()
@@ -215,7 +230,7 @@ func (s *Messages) Message(_ context.Context, tenantID, id string) (messaging.St
 		return out, true, nil
 	}
 	m, ok := t.messages[id]
-	if !ok {
+	if !ok || s.gone(t, messageItem(id)) {
 		return messaging.StoredMessage{}, false, nil
 	}
 	return m.stored(), true, nil
@@ -248,7 +263,11 @@ func (s *Messages) Contact(_ context.Context, tenantID, phoneNumberID, bsuidOrPh
 	if !ok || key == "" || phoneNumberID == "" {
 		return messaging.Contact{}, false, nil
 	}
-	return t.view(phoneNumberID, key)
+	c, found, err := t.view(phoneNumberID, key)
+	if found && s.gone(t, t.contactItem(phoneNumberID, key)) {
+		return messaging.Contact{}, false, nil
+	}
+	return c, found, err
 }
 
 func (t *tenantMessages) view(phoneNumberID, key string) (messaging.Contact, bool, error) {
@@ -330,10 +349,17 @@ func (s *Messages) Conversations(_ context.Context, tenantID string, p messaging
 	convs, next := page(convs, keyOf, after, true, p.Size(), tenantID, "conversations")
 	out := make([]messaging.ConversationView, 0, len(convs))
 	for _, c := range convs {
+		// An expired one leaves the page short, as in the table.
+		if s.gone(t, conversationItem(c.ID)) {
+			continue
+		}
 		var contact messaging.Contact
 		found := false
 		if key := c.Person.Key(); key != "" {
 			contact, found, _ = t.view(c.PhoneNumberID, key)
+			if found && s.gone(t, t.contactItem(c.PhoneNumberID, key)) {
+				contact, found = messaging.Contact{}, false
+			}
 		}
 		out = append(out, c.View(contact, found))
 	}
@@ -349,7 +375,10 @@ func (s *Messages) Conversation(_ context.Context, tenantID, id string) (messagi
 		return messaging.Conversation{}, false, nil
 	}
 	c, ok := t.convs[id]
-	return c, ok, nil
+	if !ok || s.gone(t, conversationItem(id)) {
+		return messaging.Conversation{}, false, nil
+	}
+	return c, true, nil
 }
 
 // ConversationMessages implements messaging.Reader.
@@ -375,18 +404,19 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	// The list holds the messages stored under a WAMID and the outbound
 	// messages that have none yet.
 	type listed struct {
-		key string
-		m   messaging.StoredMessage
+		key     string
+		m       messaging.StoredMessage
+		expired bool
 	}
 	var msgs []listed
-	for _, m := range t.messages {
+	for w, m := range t.messages {
 		if m.known && m.sortKey != "" && m.m.ConversationID == conversationID {
-			msgs = append(msgs, listed{m.sortKey, m.stored()})
+			msgs = append(msgs, listed{m.sortKey, m.stored(), s.gone(t, messageItem(w))})
 		}
 	}
 	for _, o := range t.outbox {
 		if o.WAMID == "" && o.ConversationID != "" && o.ConversationID == conversationID {
-			msgs = append(msgs, listed{sortKey(o.CreatedAt, o.ID), cloneOutbound(*o).Stored()})
+			msgs = append(msgs, listed{sortKey(o.CreatedAt, o.ID), cloneOutbound(*o).Stored(), s.gone(t, outboundItem(o.ID))})
 		}
 	}
 	keyOf := func(l listed) string { return l.key }
@@ -397,7 +427,10 @@ func (s *Messages) ConversationMessages(_ context.Context, tenantID, conversatio
 	msgs, next := page(msgs, keyOf, after, p.Newest, p.Size(), tenantID, list)
 	out := make([]messaging.StoredMessage, 0, len(msgs))
 	for _, l := range msgs {
-		out = append(out, l.m)
+		// An expired one leaves the page short, as in the table.
+		if !l.expired {
+			out = append(out, l.m)
+		}
 	}
 	return out, next, nil
 }

@@ -38,6 +38,7 @@ func (s *Messages) CreateOutbound(_ context.Context, m messaging.OutboundMessage
 		m.Body = nil
 	}
 	t.outbox[m.ID] = &m
+	s.expire(t, outboundItem(m.ID), true, m.CreatedAt)
 	return cloneOutbound(m), true, nil
 }
 
@@ -89,6 +90,7 @@ func (s *Messages) MoveOutbound(_ context.Context, tenantID, id string, tr messa
 		content := m.Content()
 		content.WAMID = tr.WAMID
 		t.mergeMessage(cur, content)
+		s.expire(t, messageItem(tr.WAMID), false, m.CreatedAt)
 		cur.known, cur.outboundID = true, id
 		if m.CreatedBy != "" {
 			cur.createdBy = m.CreatedBy

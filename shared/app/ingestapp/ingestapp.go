@@ -58,6 +58,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*webhook.Ingest, error) {
 	r := config.NewReader(config.Ingest, b.Env, c.Secrets)
 	idem := r.String(config.IdempotencyTable)
 	bridge := r.String(config.BridgeTable)
+	retention := app.Retention(r)
 	h := &webhook.Ingest{
 		ProjectSecret:     r.Secret(ctx, config.ProjectWebhookSecret),
 		MetaAppSecret:     r.Secret(ctx, config.MetaAppSecret),
@@ -70,7 +71,9 @@ func New(ctx context.Context, b app.Base, c Clients) (*webhook.Ingest, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	h.Claims = &dynamo.Claims{DB: c.DynamoDB, Table: idem}
-	h.Queue = &sqsqueue.DeliveryQueue{Client: c.SQS, Bodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem}}
+	h.Queue = &sqsqueue.DeliveryQueue{Client: c.SQS, Bodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem},
+		// A number webhook's body is a tenant's messages: kept no longer.
+		RetainedBodies: &dynamo.Payloads{DB: c.DynamoDB, Table: idem, Retention: retention}}
 	h.Secrets = &webhook.SecretCache{
 		Source:      &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
 		TTL:         secretTTL,

@@ -32,12 +32,13 @@ func Worker(_ context.Context, b app.Base, c Clients) (*messagesworker.Worker, e
 	r := config.NewReader(config.Messages, b.Env, nil)
 	bridge := r.String(config.BridgeTable)
 	idem := r.String(config.IdempotencyTable)
+	retention := app.Retention(r)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
 	}
 	return &messagesworker.Worker{
-		Store:   &dynamo.Messages{DB: c.DynamoDB, Table: bridge},
-		Pending: &dynamo.Pending{DB: c.DynamoDB, Table: bridge},
+		Store:   &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention},
+		Pending: &dynamo.Pending{DB: c.DynamoDB, Table: bridge, Retention: retention},
 		Numbers: &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
 		// A delivery too large for SQS was stored aside by the ingest.
 		Payloads: &dynamo.Payloads{DB: c.DynamoDB, Table: idem},

@@ -41,6 +41,7 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*outboundworker.Worker,
 	outboundURL := r.String(config.OutboundQueueURL)
 	metaURL, key := r.String(config.KapsoMetaBaseURL), r.Secret(ctx, config.KapsoAPIKey)
 	rate := r.Int(config.SendRatePerNumber)
+	retention := app.Retention(r)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("sender: %w", err)
 	}
@@ -48,7 +49,7 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*outboundworker.Worker,
 		return nil, fmt.Errorf("sender: %s must be at least 1", config.SendRatePerNumber.Name)
 	}
 	return &outboundworker.Worker{
-		Outbox: &dynamo.Messages{DB: c.DynamoDB, Table: bridge},
+		Outbox: &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention},
 		Queue:  &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},
 		Kapso:  kapsoapi.NewMetaProxy(metaURL, "", key, kapsoapi.WithLogger(b.Log)),
 		Pacer:  &dynamo.SendPacer{DB: c.DynamoDB, Table: bridge, Rate: rate},

@@ -16,6 +16,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/publisher"
 	"github.com/kapso-bridge/kapso-bridge/shared/snstopic"
 )
@@ -39,12 +40,14 @@ func Worker(_ context.Context, b app.Base, c Clients) (*publisher.Worker, error)
 	bridge, events := r.String(config.BridgeTable), r.String(config.EventsTable)
 	topic := r.String(config.EventsTopicARN)
 	days := r.Int(config.EventsRetentionDays)
+	// No event outlives the messages it tells of.
+	retention := messaging.Shorter(time.Duration(days)*24*time.Hour, app.Retention(r).Duration())
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
 	return &publisher.Worker{
 		Changes: dynamo.StreamChanges{},
-		Feed:    &dynamo.Feed{DB: c.DynamoDB, Table: events, Retention: time.Duration(days) * 24 * time.Hour},
+		Feed:    &dynamo.Feed{DB: c.DynamoDB, Table: events, Retention: retention},
 		Topic:   &snstopic.Publisher{Client: c.SNS, TopicARN: topic},
 		// A record it can never read is kept aside next to the workers' rejects.
 		Rejects: &dynamo.Rejects{DB: c.DynamoDB, Table: bridge},

@@ -37,6 +37,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	unconfirmedAfter := r.Duration(config.OutboundUnconfirmedAfter)
 	templateEvery := r.Duration(config.TemplateSyncInterval)
 	metaURL := r.String(config.KapsoMetaBaseURL)
+	retention := app.Retention(r)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
@@ -56,7 +57,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	// A replayed redirect that can never be applied is kept aside, as the
 	// lifecycle worker keeps it.
 	w.Rejects = &dynamo.Rejects{DB: c.DynamoDB, Table: p.Store.Table}
-	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table}
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: p.Store.Table, Retention: retention}
 	// A number's history is read from the Meta proxy, which Kapso documents
 	// with Graph cursors and its fields; the rest from the Platform API.
 	metaProxy := kapsoapi.NewMetaProxy(metaURL, "", p.KapsoAPIKey, kapsoapi.WithLogger(b.Log))
@@ -68,6 +69,8 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// as it stores webhook events.
 		Queue: &sqsqueue.DeliveryQueue{Client: c.SQS}, MessagesQueueURL: messagesURL,
 		Messages: msgs,
+		// Items stored before the retention was set, or under other days.
+		Backfill: msgs, Retention: retention,
 		// Sends whose outcome is unknown are adopted from Kapso's list or
 		// failed; a send left queued goes back on the outbound queue.
 		Outbox: msgs, Outbound: &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},

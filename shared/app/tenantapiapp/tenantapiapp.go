@@ -62,6 +62,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	outboundURL := r.String(config.OutboundQueueURL)
 	bucket, metaURL := r.String(config.MediaBucket), r.String(config.KapsoMetaBaseURL)
 	readRole := r.String(config.MediaReadRoleARN)
+	retention := app.Retention(r)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
@@ -83,7 +84,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Audit = &dynamo.AuditLog{DB: c.DynamoDB, Table: bridge}
 	// The read side of what the messages worker stores, and the messages the
 	// tenant sends, which the sender takes from the outbound queue.
-	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge}
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention}
 	api.Messages, api.Outbox = msgs, msgs
 	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
 	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))

@@ -40,7 +40,7 @@ func TestMediaURLTTLIsBoundByTheReadRole(t *testing.T) {
 				return c.role
 			case config.MediaURLTTL.Name:
 				return c.ttl
-			case config.LogLevel.Name:
+			case config.LogLevel.Name, config.MessageRetentionDays.Name:
 				return ""
 			}
 			return "https://example.com/" + strings.ToLower(k)
