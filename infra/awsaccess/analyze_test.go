@@ -114,9 +114,11 @@ func TestAnalyzeRealAdapters(t *testing.T) {
 		"dynamo.Numbers.NumbersMissingWebhook": {Ops: ops("dynamodb:Query index")},
 		// The accept's TransactWriteItems updates two items; a send under a
 		// derived conversation id may put that id's alias.
-		"dynamo.Messages.MoveOutbound":         {Ops: ops("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
-		"dynamo.Messages.CreateOutbound":       {Ops: ops("dynamodb:PutItem")},
-		"sqsqueue.DeliveryQueue.Send":          {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}}},
+		"dynamo.Messages.MoveOutbound":   {Ops: ops("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+		"dynamo.Messages.CreateOutbound": {Ops: ops("dynamodb:PutItem")},
+		// A number webhook's or Meta payload's body kept aside goes in the store that expires
+		// with the messages (RetainedBodies), the others in Bodies.
+		"sqsqueue.DeliveryQueue.Send":          {Ops: ops("sqs:SendMessage"), Calls: []Call{{"Bodies", "Put"}, {"RetainedBodies", "Put"}}},
 		"sqsqueue.Poller.Once":                 {Ops: ops("sqs:DeleteMessage", "sqs:ReceiveMessage")},
 		"config/awssecrets.Source.SecretValue": {Ops: ops("secretsmanager:GetSecretValue")},
 		// The feed: appended in BatchWriteItem calls, read by Query.
