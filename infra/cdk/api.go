@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
@@ -82,11 +83,18 @@ func (b *bridge) addRoutes(f function) {
 	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(
 		jsii.String(pascal(string(f.Name))+"Integration"), b.functions[f.Name], nil)
 	for _, route := range f.Routes {
-		added := b.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		opts := &awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(route.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)},
 			Integration: integration,
-		})
+		}
+		if b.settings.APIIAMAuth && slices.Contains(routes.TenantAPI, route) {
+			// Only a caller whose IAM identity may execute-api:Invoke
+			// the route gets through, signing with SigV4; the bearer
+			// token is still needed.
+			opts.Authorizer = awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+		}
+		added := b.api.AddRoutes(opts)
 		if slices.Contains(routes.Ingest, route) || slices.Contains(routes.Redirects, route) {
 			b.throttleRoute(route, added)
 		}

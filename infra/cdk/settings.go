@@ -35,7 +35,9 @@ type Settings struct {
 	// The webhook and redirect routes' own throttle.
 	WebhookThrottleRate  float64
 	WebhookThrottleBurst int
-	ReserveConcurrency   bool
+	// APIIAMAuth puts an IAM authorizer on the /v1 routes.
+	APIIAMAuth         bool
+	ReserveConcurrency bool
 	// The reconciler's Kapso budget per run and pace per minute.
 	ReconcileKapsoCalls     int
 	ReconcileKapsoPerMinute int
@@ -162,6 +164,9 @@ func LoadSettings(lookup func(key string) (string, bool), getenv func(string) st
 	}
 	if s.WebhookThrottleBurst, err = strconv.Atoi(raw[config.WebhookThrottleBurst.Context]); err != nil || s.WebhookThrottleBurst <= 0 {
 		problems = append(problems, fmt.Sprintf("%s must be a positive integer, got %q", config.WebhookThrottleBurst.Context, raw[config.WebhookThrottleBurst.Context]))
+	}
+	if s.APIIAMAuth, err = strconv.ParseBool(raw[config.APIIAMAuth.Context]); err != nil {
+		problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", config.APIIAMAuth.Context, raw[config.APIIAMAuth.Context]))
 	}
 	if s.ReserveConcurrency, err = strconv.ParseBool(raw[config.ReserveConcurrency.Context]); err != nil {
 		problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", config.ReserveConcurrency.Context, raw[config.ReserveConcurrency.Context]))

@@ -50,7 +50,7 @@ func TestSettingsContextWinsOverEnvironment(t *testing.T) {
 func TestSettingsReportEveryProblem(t *testing.T) {
 	_, err := LoadSettings(mapLookup(map[string]string{
 		"kapsoApiBaseUrl": "http://api.kapso.ai", "logLevel": "LOUD", "logRetentionDays": "31",
-		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many", "webhookThrottleRate": "0", "webhookThrottleBurst": "1.5",
+		"reconcileSchedule": "every 15 minutes", "apiThrottleRate": "-1", "apiThrottleBurst": "many", "webhookThrottleRate": "0", "webhookThrottleBurst": "1.5", "apiIamAuth": "sometimes",
 		"reserveConcurrency": "maybe", "reconcileKapsoCalls": "0", "reconcileKapsoPerMinute": "fast",
 		"kapsoMetaBaseUrl": "http://api.kapso.ai/meta/whatsapp", "sendRatePerNumber": "-3",
 		"outboundUnconfirmedAfter": "an hour", "mediaUrlTtl": "46m", "eventsWebhookUrl": "http://saas.example.com/events",
@@ -63,7 +63,7 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 		"appSuccessUrl is required: pass -c appSuccessUrl=... or set APP_SUCCESS_URL",
 		"appFailureUrl is required", "kapsoApiBaseUrl must be an absolute https URL", "logLevel", "logRetentionDays",
 		"reconcileSchedule", "apiThrottleRate", "apiThrottleBurst", "webhookThrottleRate must be a positive number",
-		"webhookThrottleBurst must be a positive integer", "reserveConcurrency",
+		"webhookThrottleBurst must be a positive integer", "apiIamAuth must be true or false", "reserveConcurrency",
 		"reconcileKapsoCalls must be a positive integer", "reconcileKapsoPerMinute must be a positive integer",
 		"kapsoMetaBaseUrl must be an absolute https URL", "sendRatePerNumber must be a positive integer",
 		"outboundUnconfirmedAfter must be a positive Go duration",
@@ -159,6 +159,7 @@ func TestSettingsKeysAndVariables(t *testing.T) {
 		{"apiThrottleBurst", "API_THROTTLE_BURST", "6", func(s Settings) any { return s.APIThrottleBurst }, 6},
 		{"webhookThrottleRate", "WEBHOOK_THROTTLE_RATE", "7", func(s Settings) any { return s.WebhookThrottleRate }, 7.0},
 		{"webhookThrottleBurst", "WEBHOOK_THROTTLE_BURST", "8", func(s Settings) any { return s.WebhookThrottleBurst }, 8},
+		{"apiIamAuth", "API_IAM_AUTH", "true", func(s Settings) any { return s.APIIAMAuth }, true},
 		{"reserveConcurrency", "RESERVE_CONCURRENCY", "false", func(s Settings) any { return s.ReserveConcurrency }, false},
 		{"reconcileKapsoCalls", "RECONCILE_KAPSO_CALLS", "900", func(s Settings) any { return s.ReconcileKapsoCalls }, 900},
 		{"reconcileKapsoPerMinute", "RECONCILE_KAPSO_PER_MINUTE", "60", func(s Settings) any { return s.ReconcileKapsoPerMinute }, 60},

@@ -3,6 +3,7 @@ package main
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
@@ -41,5 +42,34 @@ func TestWebhookRoutesHaveTheirOwnThrottle(t *testing.T) {
 		if !found {
 			t.Errorf("the stage does not wait for %s", r.Pattern())
 		}
+	}
+}
+
+// With apiIamAuth, every /v1 route takes only SigV4-signed requests (an
+// IAM authorizer); the webhooks and redirects, which Kapso and browsers
+// call, stay open to their own checks. Without it no route has one
+// (TestRoutesAreExactlyTheFunctionRoutes).
+func TestIAMAuthOnV1(t *testing.T) {
+	s, err := synth(map[string]string{"apiIamAuth": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, r := range s.tpl.ofType("AWS::ApiGatewayV2::Route") {
+		key := r.Properties["RouteKey"].(string)
+		v1 := strings.HasPrefix(key, "GET /v1/") || strings.HasPrefix(key, "POST /v1/")
+		auth, _ := r.Properties["AuthorizationType"].(string)
+		switch {
+		case v1 && auth != "AWS_IAM":
+			t.Errorf("%s: authorization %q, want AWS_IAM", key, auth)
+		case !v1 && auth != "" && auth != "NONE":
+			t.Errorf("%s: authorization %q, want none", key, auth)
+		}
+		if v1 {
+			seen++
+		}
+	}
+	if seen != len(routes.TenantAPI) {
+		t.Errorf("%d /v1 routes, want %d", seen, len(routes.TenantAPI))
 	}
 }

@@ -207,6 +207,8 @@ var (
 		Help: "steady requests per second each webhook and redirect route accepts"}
 	WebhookThrottleBurst = Setting{Name: "WEBHOOK_THROTTLE_BURST", Default: "200", Context: "webhookThrottleBurst",
 		Help: "burst each webhook and redirect route accepts"}
+	APIIAMAuth = Setting{Name: "API_IAM_AUTH", Default: "false", Context: "apiIamAuth",
+		Help: "also require AWS IAM (SigV4) signed requests on /v1, besides the bearer token"}
 	ReserveConcurrency = Setting{Name: "RESERVE_CONCURRENCY", Default: "true", Context: "reserveConcurrency",
 		Help: "reserve concurrency 1 for the reconciler, so two sweeps never overlap"}
 	// MediaRetentionDays unset keeps every object: the CDK app lets a
@@ -230,7 +232,7 @@ var Settings = []Setting{
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
 	TemplateSyncInterval, EventsRetentionDays, MessageRetentionDays, EventsWebhookURL, LogLevel,
-	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, WebhookThrottleRate, WebhookThrottleBurst, ReserveConcurrency,
+	StackName, AssetDir, LogRetentionDays, ReconcileSchedule, APIThrottleRate, APIThrottleBurst, WebhookThrottleRate, WebhookThrottleBurst, APIIAMAuth, ReserveConcurrency,
 	MediaRetentionDays,
 	Port, SimPort, ReconcileEvery,
 }

@@ -63,6 +63,7 @@ func TestSettings(t *testing.T) {
 		"API_THROTTLE_BURST":           {"100", "", "", "apiThrottleBurst"},
 		"WEBHOOK_THROTTLE_RATE":        {"100", "", "", "webhookThrottleRate"},
 		"WEBHOOK_THROTTLE_BURST":       {"200", "", "", "webhookThrottleBurst"},
+		"API_IAM_AUTH":                 {"false", "", "", "apiIamAuth"},
 		"RESERVE_CONCURRENCY":          {"true", "", "", "reserveConcurrency"},
 		"MEDIA_RETENTION_DAYS":         {"", "", "", "mediaRetentionDays"},
 		"PORT":                         {"8080", "local", "", ""},
