@@ -368,11 +368,6 @@ func templateEvents(p *Pair[templates.Template]) []draft {
 	if before == nil || after == nil || before.Status == after.Status {
 		return nil
 	}
-	// Meta says NONE when there is no reason.
-	reason := after.RejectedReason
-	if reason == "NONE" {
-		reason = ""
-	}
 	// What reads templates is the reconciler, unless the API did.
 	src := after.Source
 	if src != templates.SourceAPI {
@@ -383,5 +378,5 @@ func templateEvents(p *Pair[templates.Template]) []draft {
 		version: after.Version, detail: after.Status,
 		data: bridgeevents.TemplateStatus{TenantID: after.TenantID, BusinessAccountID: after.BusinessAccountID,
 			TemplateID: after.ID, Name: after.Name, Language: after.Language, Category: after.Category,
-			Status: after.Status, PreviousStatus: before.Status, Reason: reason, QualityScore: after.QualityScore}}}
+			Status: after.Status, PreviousStatus: before.Status, Reason: after.Reason(), QualityScore: after.QualityScore}}}
 }

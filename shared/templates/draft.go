@@ -104,10 +104,7 @@ func (d Draft) checkComponent(field string, c component) *errs.FieldError {
 		return d.checkHeader(field, c)
 	case Body:
 		if d.Category == Authentication {
-			if c.Text != nil {
-				return errs.Field(field+".text", "is set by Meta for an AUTHENTICATION template; leave it out")
-			}
-			return nil
+			return metaSetText(field, c)
 		}
 		if ferr := textChars(field+".text", c.text(), MaxBodyChars); ferr != nil {
 			return ferr
@@ -124,10 +121,7 @@ func (d Draft) checkComponent(field string, c component) *errs.FieldError {
 		return d.checkExample(field, c.Example, "body", ps)
 	case Footer:
 		if d.Category == Authentication {
-			if c.Text != nil {
-				return errs.Field(field+".text", "is set by Meta for an AUTHENTICATION template; leave it out")
-			}
-			return nil
+			return metaSetText(field, c)
 		}
 		if ferr := textChars(field+".text", c.text(), MaxFooterChars); ferr != nil {
 			return ferr
@@ -139,6 +133,15 @@ func (d Draft) checkComponent(field string, c component) *errs.FieldError {
 	default:
 		return d.checkButtons(field, c.Buttons)
 	}
+}
+
+// metaSetText: Meta writes the body and footer texts of an AUTHENTICATION
+// template itself.
+func metaSetText(field string, c component) *errs.FieldError {
+	if c.Text != nil {
+		return errs.Field(field+".text", "is set by Meta for an AUTHENTICATION template; leave it out")
+	}
+	return nil
 }
 
 func (d Draft) checkHeader(field string, c component) *errs.FieldError {

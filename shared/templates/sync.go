@@ -66,13 +66,13 @@ func (t *Template) record(at time.Time, source string, sameStatus bool) {
 	t.UpdatedAt = at
 	t.Source = source
 	if !sameStatus {
-		t.History = append(t.History, StatusChange{Status: t.Status, Reason: reasonOf(t.Read), At: at, Source: source})
+		t.History = append(t.History, StatusChange{Status: t.Status, Reason: t.Reason(), At: at, Source: source})
 	}
 }
 
-// reasonOf is a status's reason worth keeping: Meta says NONE when there
-// is none.
-func reasonOf(r Read) string {
+// Reason is the template's rejection reason worth showing: Meta says NONE
+// when there is none.
+func (r Read) Reason() string {
 	if r.RejectedReason == "NONE" {
 		return ""
 	}

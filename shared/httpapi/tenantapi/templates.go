@@ -169,12 +169,9 @@ func (a *API) createTemplate(ctx context.Context, w http.ResponseWriter, r *http
 		return kapsoError(err, "create template")
 	}
 	log.Info("template created", "business_account_id", t.BusinessAccountID, "template", t.Name, "language", t.Language, "status", t.Status)
-	cat, err := a.Templates.Catalog(ctx, tenantID)
-	if err != nil {
-		cat = templates.Catalog{}
-	}
 	noteResource(ctx, t.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, map[string]TemplateView{"template": templateView(t, cat)})
+	// Just created: no reading of its WABA has confirmed it yet (read_at null).
+	httpapi.WriteJSON(w, http.StatusCreated, map[string]TemplateView{"template": templateView(t, templates.Catalog{})})
 	return nil
 }
 
@@ -278,11 +275,8 @@ func (a *API) templateAccounts(conn onboarding.Connection, cat templates.Catalog
 
 func templateView(t templates.Template, cat templates.Catalog) TemplateView {
 	v := TemplateView{BusinessAccountID: t.BusinessAccountID, ID: t.ID, Name: t.Name, Language: t.Language, Category: t.Category,
-		Status: t.Status, RejectedReason: t.RejectedReason, QualityScore: t.QualityScore, ParameterFormat: t.ParameterFormat,
+		Status: t.Status, RejectedReason: t.Reason(), QualityScore: t.QualityScore, ParameterFormat: t.ParameterFormat,
 		Components: t.Components, History: make([]TemplateStatusView, 0, len(t.History)), UpdatedAt: t.UpdatedAt.UTC()}
-	if v.RejectedReason == "NONE" {
-		v.RejectedReason = ""
-	}
 	if len(v.Components) == 0 || !json.Valid(v.Components) {
 		v.Components = json.RawMessage("[]")
 	}
