@@ -4,12 +4,10 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
-	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // A number Meta rates RED at Kapso shows as such after one reconciler
@@ -59,13 +57,7 @@ func TestLowQualityNumberNeedsAttentionAfterOnePass(t *testing.T) {
 		t.Fatalf("data %+v", d)
 	}
 	// The feed lists an event once it has settled.
-	var feed []any
-	poll.Until(30*time.Second, 200*time.Millisecond, func() bool {
-		_, page := api(t, s, http.MethodGet, "/v1/tenants/acme/events?type=number.health_changed", "")
-		feed, _ = page["events"].([]any)
-		return len(feed) > 0
-	})
-	if len(feed) != 1 || feed[0].(map[string]any)["id"] != evs[0].ID {
+	if feed := feedOf(t, s, "acme", "number.health_changed"); len(feed) != 1 || feed[0].(map[string]any)["id"] != evs[0].ID {
 		t.Fatalf("feed %v", feed)
 	}
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
+	"github.com/kapso-bridge/kapso-bridge/infra/local/stack"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
@@ -52,13 +53,7 @@ func TestAPausedTemplateIsToldAndRefusedAtSend(t *testing.T) {
 		d.PreviousStatus != "APPROVED" || d.BusinessAccountID != waba {
 		t.Fatalf("data %+v", d)
 	}
-	var feed []any
-	poll.Until(30*time.Second, 200*time.Millisecond, func() bool {
-		_, page := api(t, s, http.MethodGet, "/v1/tenants/acme/events?type=template.status_changed", "")
-		feed, _ = page["events"].([]any)
-		return len(feed) > 0
-	})
-	if len(feed) != 1 || feed[0].(map[string]any)["id"] != evs[0].ID {
+	if feed := feedOf(t, s, "acme", "template.status_changed"); len(feed) != 1 || feed[0].(map[string]any)["id"] != evs[0].ID {
 		t.Fatalf("feed %v", feed)
 	}
 
@@ -78,4 +73,17 @@ func TestAPausedTemplateIsToldAndRefusedAtSend(t *testing.T) {
 	if after := all.events(nil); len(after) != before {
 		t.Errorf("a pass over the same templates told:%s", describe(after[before:]))
 	}
+}
+
+// feedOf is the tenant's feed of events of that type once it lists any
+// (an event is listed once it has settled), or what it lists after 30 s.
+func feedOf(t *testing.T, s *stack.Stack, tenant, typ string) []any {
+	t.Helper()
+	var feed []any
+	poll.Until(30*time.Second, 200*time.Millisecond, func() bool {
+		_, page := api(t, s, http.MethodGet, "/v1/tenants/"+tenant+"/events?type="+typ, "")
+		feed, _ = page["events"].([]any)
+		return len(feed) > 0
+	})
+	return feed
 }
