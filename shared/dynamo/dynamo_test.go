@@ -9,6 +9,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
@@ -90,5 +91,11 @@ func TestUploadsContract(t *testing.T) {
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(t *testing.T) templates.Store {
 		return &dynamo.Templates{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}
+
+func TestOffboardingsContract(t *testing.T) {
+	storetest.RunOffboardings(t, func(t *testing.T) offboarding.Store {
+		return &dynamo.Offboardings{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -124,4 +125,8 @@ func TestObjectsContract(t *testing.T) {
 
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(*testing.T) templates.Store { return &memstore.Templates{} })
+}
+
+func TestOffboardingsContract(t *testing.T) {
+	storetest.RunOffboardings(t, func(*testing.T) offboarding.Store { return &memstore.Offboardings{} })
 }
