@@ -26,6 +26,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -117,6 +118,7 @@ func newWorld(t *testing.T) *world {
 	// One templates store for every backend but the failing one, so that
 	// what one request reads is there for the next.
 	tplStore := &memstore.Templates{}
+	offboardings := &memstore.Offboardings{}
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
 			store interface {
@@ -152,7 +154,8 @@ func newWorld(t *testing.T) *world {
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
-			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
+			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI,
+			Offboard: w.offboarder(offboardings, offboarding.Runner{Tenants: w.onboarding}, api)}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w

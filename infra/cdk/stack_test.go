@@ -54,6 +54,7 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"POST /v1/tenants/{tenant_id}/templates":                                   "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/templates/sync":                              "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/connection":                                   "TenantapiFunction",
+		"DELETE /v1/tenants/{tenant_id}":                                           "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/conversations":                                "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
@@ -61,10 +62,10 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"POST /v1/tenants/{tenant_id}/media":                                       "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
-		"GET /v1/events":                     "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/events": "TenantapiFunction",
-		"GET /connect/success":               "RedirectFunction",
-		"GET /connect/failure":               "RedirectFunction",
+		"GET /v1/events":                                                           "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/events":                                       "TenantapiFunction",
+		"GET /connect/success":                                                     "RedirectFunction",
+		"GET /connect/failure":                                                     "RedirectFunction",
 	}
 	integrationTarget := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {

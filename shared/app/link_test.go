@@ -23,7 +23,7 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/webhook", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
-	"tenantapi": {"shared/app/tenantapiapp", "bridgeevents", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
+	"tenantapi": {"shared/app/tenantapiapp", "shared/app/offboardapp", "shared/offboarding", "bridgeevents", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		// The messages' media: the bucket, Kapso's uploads, the uploads kept.
 		"shared/media", "shared/s3media",
@@ -87,23 +87,24 @@ var mayLink = map[string][]string{
 // shared/onboarding's and shared/messaging's terms, the Meta proxy in
 // shared/messaging's. The test fails once one is no longer linked: delete
 // the entry when the adapter package is split. shared/dynamo also keeps
-// the media store and the uploads, so it links shared/media, and the
-// templates store, so it links shared/templates.
+// the media store and the uploads, so it links shared/media, the
+// templates store, so it links shared/templates, and the offboardings and
+// their erasers, so it links shared/offboarding.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding"},
 	"tenantapi": {"shared/envelope", "shared/templates"},
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
-		"shared/apiview", "shared/templates"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+		"shared/apiview", "shared/templates", "shared/offboarding"},
+	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding"},
 	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates"},
+		"shared/templates", "shared/offboarding"},
 	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates"},
-	"publisher": {"shared/idempotency"},
+		"shared/templates", "shared/offboarding"},
+	"publisher": {"shared/idempotency", "shared/offboarding"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
-		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates"},
+		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

@@ -163,3 +163,17 @@ func TestRunResumesWhereAFailureLeftIt(t *testing.T) {
 		t.Errorf("a finished job ran again: %v, %+v", err, again)
 	}
 }
+
+func TestARunnerWithoutErasersStopsAtTheData(t *testing.T) {
+	ctx := context.Background()
+	store := &jobs{byTenant: map[string]Job{}}
+	r := &Runner{Store: store, Tenants: &facts{}, Kapso: &kapso{}, Now: func() time.Time { return t0 }}
+	j, _, _ := store.Start(ctx, Job{TenantID: "t1", Phase: PhaseKapso, RequestedAt: t0, SetupLinks: []string{"sl_1"}})
+	j, err := r.Run(ctx, j)
+	if err != nil || j.Phase != PhaseData || j.Counts.LinksRevoked != 1 {
+		t.Fatalf("run: %v, %+v", err, j)
+	}
+	if again, err := r.Run(ctx, j); err != nil || !reflect.DeepEqual(again, j) {
+		t.Errorf("run again: %v, %+v", err, again)
+	}
+}

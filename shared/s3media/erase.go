@@ -17,7 +17,8 @@ import (
 // bucket: every key under media.TenantPrefix, a page of up to 1,000 a call
 // (one ListObjectsV2, one DeleteObjects).
 type Eraser struct {
-	Objects *Objects
+	Client *s3.Client
+	Bucket string
 	// Page is the keys one call lists (1,000, S3's most, when zero).
 	Page int32
 }
@@ -34,12 +35,11 @@ func (e *Eraser) Erase(ctx context.Context, t offboarding.Target, _ string) (off
 	if !onboarding.ValidTenantID(t.TenantID) {
 		return offboarding.Counts{}, "", fmt.Errorf("erase media: tenant id %q", t.TenantID)
 	}
-	o := e.Objects
-	in := &s3.ListObjectsV2Input{Bucket: &o.bucket, Prefix: aws.String(media.TenantPrefix(t.TenantID))}
+	in := &s3.ListObjectsV2Input{Bucket: &e.Bucket, Prefix: aws.String(media.TenantPrefix(t.TenantID))}
 	if e.Page > 0 {
 		in.MaxKeys = aws.Int32(e.Page)
 	}
-	out, err := o.s3.ListObjectsV2(ctx, in)
+	out, err := e.Client.ListObjectsV2(ctx, in)
 	if err != nil {
 		return offboarding.Counts{}, "", fmt.Errorf("list %s's media: %w", t.TenantID, err)
 	}
@@ -50,7 +50,7 @@ func (e *Eraser) Erase(ctx context.Context, t offboarding.Target, _ string) (off
 	for _, c := range out.Contents {
 		ids = append(ids, types.ObjectIdentifier{Key: c.Key})
 	}
-	del, err := o.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &o.bucket,
+	del, err := e.Client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &e.Bucket,
 		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
 	if err != nil {
 		return offboarding.Counts{}, "", fmt.Errorf("delete %s's media: %w", t.TenantID, err)

@@ -29,7 +29,7 @@ func TestEraserDeletesTheTenantsObjectsOnly(t *testing.T) {
 	if _, err := objects.Put(ctx, media.UploadKey("acme", "111", "abc"), "image/png", bytes.NewReader([]byte("up")), 10); err != nil {
 		t.Fatal(err)
 	}
-	e := &s3media.Eraser{Objects: objects, Page: 2}
+	e := &s3media.Eraser{Client: client, Bucket: name, Page: 2}
 	target := offboarding.Target{TenantID: "acme"}
 	deleted, calls, pos := 0, 0, "start"
 	for pos != "" {

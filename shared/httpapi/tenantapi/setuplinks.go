@@ -21,6 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
@@ -86,6 +87,10 @@ type API struct {
 	Now           func() time.Time
 	// Timeout bounds each request (DefaultTimeout when zero).
 	Timeout time.Duration
+	// Offboard runs tenants' offboardings; a DELETE works on one for
+	// OffboardBudget (DefaultOffboardBudget when zero).
+	Offboard       *offboarding.Runner
+	OffboardBudget time.Duration
 }
 
 // Defaults of the tenant API.
@@ -101,6 +106,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.ListTenants.Pattern(), a.route(a.listTenants, "status", "needs_attention", "updated_since", "limit", "cursor"))
 	mux.Handle(routes.CreateSetupLink.Pattern(), a.tenantRoute(a.createSetupLink))
 	mux.Handle(routes.GetConnection.Pattern(), a.tenantRoute(a.connection))
+	mux.Handle(routes.DeleteTenant.Pattern(), a.tenantRoute(a.deleteTenant))
 	mux.Handle(routes.ListConversations.Pattern(), a.tenantRoute(a.listConversations, "updated_since", "limit", "cursor"))
 	mux.Handle(routes.ListConversationMessages.Pattern(), a.tenantRoute(a.listConversationMessages, "order", "limit", "cursor"))
 	mux.Handle(routes.GetMessage.Pattern(), a.tenantRoute(a.getMessage))
@@ -198,8 +204,12 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
 	name := req.Name()
+	externalID, err := a.customerExternalID(ctx, tenantID)
+	if err != nil {
+		return err
+	}
 	customerID, err := onboarding.EnsureCustomer(ctx, a.Store, tenantID, name, func(ctx context.Context) (string, error) {
-		id, err := a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
+		id, err := a.findOrCreateCustomer(ctx, externalID, cmp.Or(name, tenantID))
 		if err != nil {
 			return "", fromKapso{err}
 		}
@@ -244,20 +254,20 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 // findOrCreateCustomer makes customer creation idempotent at Kapso: find by
 // external id, create, and find again if the create was refused as a
 // duplicate (a concurrent or earlier lost create).
-func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (string, error) {
-	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, tenantID)
+func (a *API) findOrCreateCustomer(ctx context.Context, externalID, name string) (string, error) {
+	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, externalID)
 	if err != nil {
 		return "", err
 	}
 	if found {
 		return c.ID, nil
 	}
-	c, err = a.Kapso.CreateCustomer(ctx, name, tenantID)
+	c, err = a.Kapso.CreateCustomer(ctx, name, externalID)
 	if err == nil {
 		return c.ID, nil
 	}
 	if errs.Is(err, errs.Unprocessable) || errs.Is(err, errs.Conflict) {
-		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, tenantID); ferr == nil && ok {
+		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, externalID); ferr == nil && ok {
 			return again.ID, nil
 		}
 	}
