@@ -61,12 +61,10 @@ var s3Actions = map[string]string{
 	"HeadObject":              "s3:GetObject",
 	"DeleteObject":            "s3:DeleteObject",
 	"DeleteObjects":           "s3:DeleteObject",
-	// Listing a bucket's keys is an action on the bucket, not its objects.
-	"ListObjectsV2":       "s3:ListBucket",
-	"PresignGetObject":    "s3:GetObject",
-	"PresignHeadObject":   "s3:GetObject",
-	"PresignPutObject":    "s3:PutObject",
-	"PresignDeleteObject": "s3:DeleteObject",
+	"PresignGetObject":        "s3:GetObject",
+	"PresignHeadObject":       "s3:GetObject",
+	"PresignPutObject":        "s3:PutObject",
+	"PresignDeleteObject":     "s3:DeleteObject",
 }
 
 // transactItemActions maps the kinds of item a DynamoDB transaction holds to

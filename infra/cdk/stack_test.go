@@ -419,8 +419,12 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
-		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-			"dynamodb:UpdateItem"},
+		// An offboarding scans for the tenant's items and deletes them in
+		// batches; it deletes its events and the media objects they name.
+		"BridgeTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"},
+		"EventsTable":   {"dynamodb:BatchWriteItem", "dynamodb:Query"},
+		"MediaBucket/*": {"s3:DeleteObject"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
@@ -582,8 +586,8 @@ var wantFunctions = map[string]struct {
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
-	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENTS_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE", "TEMPLATE_SYNC_INTERVAL"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",

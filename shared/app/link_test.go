@@ -45,6 +45,8 @@ var mayLink = map[string][]string{
 	// The reconciler confirms numbers through the lifecycle worker, and so
 	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
+		// Offboardings finished: the tables' items and the media objects.
+		"shared/app/offboardapp", "shared/s3media", "shared/offboarding",
 		"shared/reconcile", "shared/lifecycleworker", "shared/lambdasqs", "shared/delivery", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding",
@@ -96,7 +98,7 @@ var linkedThroughAdapters = map[string][]string{
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview", "shared/templates", "shared/offboarding"},
 	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding"},
-	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
 	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates", "shared/offboarding"},
 	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
@@ -118,7 +120,7 @@ var mayCall = map[string][]string{
 	"tenantapi":     {"dynamodb", "s3", "sqs", "secretsmanager"},
 	"redirect":      {"dynamodb", "sqs"},
 	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile":     {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":     {"dynamodb", "sqs", "secretsmanager", "s3"},
 	"messages":      {"dynamodb"},
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},

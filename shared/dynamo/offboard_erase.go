@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -30,6 +31,11 @@ import (
 //   - TenantEraser comes last: the numbers' items (only while they are
 //     still the tenant's), then the tenant's partition (facts, uploads),
 //     and the tenant item itself, only while it is deleting.
+//
+// The media objects are found through the items that name them, and
+// deleted before those items: a message's stored copy (its media_key) by
+// MessagingEraser, an upload's file by TenantEraser. Nothing lists the
+// bucket's keys.
 
 // DefaultErasePage is how many items one eraser call reads.
 const DefaultErasePage = 500
@@ -89,11 +95,19 @@ func keyOf(it map[string]types.AttributeValue) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{schema.AttrPK: it[schema.AttrPK], schema.AttrSK: it[schema.AttrSK]}
 }
 
+// ObjectDeleter deletes an object of the media bucket (media.Objects);
+// deleting one that is not there is no error.
+type ObjectDeleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // MessagingEraser is the offboarding.Eraser of the tenant's items that no
 // query lists: one Scan page a call.
 type MessagingEraser struct {
 	DB    *dynamodb.Client
 	Table string
+	// Objects deletes the media copies the messages name (required).
+	Objects ObjectDeleter
 	// Page is the items one Scan page reads (DefaultErasePage when zero).
 	Page int
 }
@@ -143,22 +157,34 @@ func (e *MessagingEraser) Erase(ctx context.Context, t offboarding.Target, posit
 	out, err := e.DB.Scan(ctx, &dynamodb.ScanInput{
 		TableName: aws.String(e.Table), ExclusiveStartKey: start, Limit: aws.Int32(int32(cmpOr(e.Page, DefaultErasePage))),
 		FilterExpression:          aws.String(strings.Join(filter, " OR ")),
-		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrPK, "#sk": schema.AttrSK},
+		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrPK, "#sk": schema.AttrSK, "#mk": attrMediaKey},
 		ExpressionAttributeValues: vals,
-		ProjectionExpression:      aws.String("#pk, #sk"),
+		ProjectionExpression:      aws.String("#pk, #sk, #mk"),
 	})
 	if err != nil {
 		return offboarding.Counts{}, position, fmt.Errorf("scan for %s's items: %w", t.TenantID, err)
 	}
 	keys := make([]map[string]types.AttributeValue, 0, len(out.Items))
+	var objects []string
 	for _, it := range out.Items {
 		keys = append(keys, keyOf(it))
+		if k := stringAttr(it[attrMediaKey]); k != "" && strings.HasPrefix(k, media.TenantPrefix(t.TenantID)) {
+			objects = append(objects, k)
+		}
+	}
+	var n offboarding.Counts
+	for _, k := range objects {
+		if err := e.Objects.Delete(ctx, k); err != nil {
+			return n, position, fmt.Errorf("erase %s's media: %w", t.TenantID, err)
+		}
+		n.Objects++
 	}
 	if err := deleteKeys(ctx, e.DB, e.Table, keys); err != nil {
-		return offboarding.Counts{}, position, fmt.Errorf("erase %s's items: %w", t.TenantID, err)
+		return n, position, fmt.Errorf("erase %s's items: %w", t.TenantID, err)
 	}
+	n.Items = len(keys)
 	next, err := erasePosition(out.LastEvaluatedKey)
-	return offboarding.Counts{Items: len(keys)}, next, err
+	return n, next, err
 }
 
 func cmpOr(v, fallback int) int {
@@ -218,6 +244,8 @@ func (e *FeedEraser) Erase(ctx context.Context, t offboarding.Target, _ string) 
 type TenantEraser struct {
 	DB    *dynamodb.Client
 	Table string
+	// Objects deletes the files the uploads name (required).
+	Objects ObjectDeleter
 	// Page is the items one call reads (DefaultErasePage when zero).
 	Page int
 }
@@ -261,10 +289,24 @@ func (e *TenantEraser) Erase(ctx context.Context, t offboarding.Target, position
 		return n, position, fmt.Errorf("read %s's partition: %w", t.TenantID, err)
 	}
 	var keys []map[string]types.AttributeValue
+	var objects []string
 	for _, it := range out.Items {
-		if stringAttr(it[schema.AttrSK]) != tenantSK {
-			keys = append(keys, keyOf(it))
+		sk := stringAttr(it[schema.AttrSK])
+		if sk == tenantSK {
+			continue
 		}
+		keys = append(keys, keyOf(it))
+		if rest, ok := strings.CutPrefix(sk, uploadPrefix); ok {
+			if number, sha, ok := strings.Cut(rest, "#"); ok {
+				objects = append(objects, media.UploadKey(t.TenantID, number, sha))
+			}
+		}
+	}
+	for _, k := range objects {
+		if err := e.Objects.Delete(ctx, k); err != nil {
+			return n, position, fmt.Errorf("erase %s's uploads: %w", t.TenantID, err)
+		}
+		n.Objects++
 	}
 	if err := deleteKeys(ctx, e.DB, e.Table, keys); err != nil {
 		return n, position, fmt.Errorf("erase %s's partition: %w", t.TenantID, err)

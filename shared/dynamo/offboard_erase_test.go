@@ -13,6 +13,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
@@ -43,6 +44,10 @@ func putItems(t *testing.T, db *dynamodb.Client, table string, items [][3]string
 			"sk": &types.AttributeValueMemberS{Value: it[1]}}
 		if it[2] != "" {
 			item["tenant_id"] = &types.AttributeValueMemberS{Value: it[2]}
+		}
+		if it[1] == "MSG" { // a message whose media is stored
+			tenant := strings.Split(it[0], "#")[1]
+			item["media_key"] = &types.AttributeValueMemberS{Value: media.ObjectKey(tenant, "111", "m1")}
 		}
 		if it[1] == "TENANT" {
 			item["status"] = &types.AttributeValueMemberS{Value: status}
@@ -86,6 +91,14 @@ func (noKapso) RevokeSetupLink(context.Context, string, string) (onboarding.Setu
 }
 func (noKapso) DeleteWebhook(context.Context, string, string) error { return nil }
 
+// deletedObjects records the media objects deleted.
+type deletedObjects struct{ keys []string }
+
+func (d *deletedObjects) Delete(_ context.Context, key string) error {
+	d.keys = append(d.keys, key)
+	return nil
+}
+
 type noFacts struct{}
 
 func (noFacts) AppendFact(context.Context, string, onboarding.Fact) (onboarding.Connection, onboarding.Change, error) {
@@ -122,10 +135,11 @@ func TestErasersDeleteEveryItemOfTheTenantOnly(t *testing.T) {
 	}
 
 	store := &dynamo.Offboardings{DB: db, Table: bridge}
+	objects := &deletedObjects{}
 	r := &offboarding.Runner{Store: store, Tenants: noFacts{}, Kapso: noKapso{}, Erasers: []offboarding.Eraser{
-		&dynamo.MessagingEraser{DB: db, Table: bridge, Page: 3},
+		&dynamo.MessagingEraser{DB: db, Table: bridge, Page: 3, Objects: objects},
 		&dynamo.FeedEraser{DB: db, Table: events, Page: 2},
-		&dynamo.TenantEraser{DB: db, Table: bridge, Page: 2},
+		&dynamo.TenantEraser{DB: db, Table: bridge, Page: 2, Objects: objects},
 	}}
 	j, _, err := store.Start(ctx, offboarding.Job{TenantID: "acme", Phase: offboarding.PhaseData,
 		RequestedAt: time.Now(), PhoneNumberIDs: []string{"111", "333"}})
@@ -156,6 +170,14 @@ func TestErasersDeleteEveryItemOfTheTenantOnly(t *testing.T) {
 	}
 	if otherLeft != otherEvents || stackLeft != otherEvents {
 		t.Errorf("events left: the other tenant's %d (of %d), the stack's %d", otherLeft, otherEvents, stackLeft)
+	}
+	// The message's stored copy and the upload's file, of this tenant only.
+	slices.Sort(objects.keys)
+	if want := []string{media.ObjectKey("acme", "111", "m1"), media.UploadKey("acme", "111", "abc")}; !slices.Equal(objects.keys, want) {
+		t.Errorf("media objects deleted %q, want %q", objects.keys, want)
+	}
+	if j.Counts.Objects != 2 {
+		t.Errorf("counted %d objects, want 2", j.Counts.Objects)
 	}
 	if want := len(mine) + 10; j.Counts.Items != want {
 		t.Errorf("counted %d items, want %d", j.Counts.Items, want)

@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
@@ -171,6 +172,9 @@ type Reconciler struct {
 	Templates            templates.Store
 	TemplateKapso        templates.Kapso
 	TemplateSyncInterval time.Duration
+	// Offboard, when set, finishes the tenants' offboardings, first in each
+	// run.
+	Offboard *offboarding.Runner
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -205,6 +209,9 @@ type Limits struct {
 	// per run (default 500); only those read longer ago than the interval
 	// cost Kapso calls.
 	TemplateTenants int
+	// OffboardTime is the most time spent on one offboarding per run
+	// (DefaultOffboardTime when zero); Items bounds how many are resumed.
+	OffboardTime time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -221,6 +228,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MessagePages, 5)
 	def(&l.FailedDeliveryPages, 5)
 	def(&l.TemplateTenants, 500)
+	if l.OffboardTime <= 0 {
+		l.OffboardTime = DefaultOffboardTime
+	}
 	return l
 }
 
@@ -279,11 +289,13 @@ type Report struct {
 	Media Counts `json:"media"`
 	// Templates: WABAs whose templates were due and read, templates found
 	// changed (new, a status, quality or content), stored.
-	Templates  Counts    `json:"templates"`
-	DLQs       []DLQStat `json:"dlqs,omitempty"`
-	Kapso      KapsoUse  `json:"kapso"`
-	Errors     int       `json:"errors"`
-	DurationMS int64     `json:"duration_ms"`
+	Templates Counts `json:"templates"`
+	// Offboardings: unfinished offboardings worked on, finished.
+	Offboardings Counts    `json:"offboardings"`
+	DLQs         []DLQStat `json:"dlqs,omitempty"`
+	Kapso        KapsoUse  `json:"kapso"`
+	Errors       int       `json:"errors"`
+	DurationMS   int64     `json:"duration_ms"`
 	// Finished: the run went through every step; otherwise StoppedBy says
 	// why it stopped (deadline, kapso_budget, kapso_rate_limit) and the
 	// next run goes on from where it stopped.
@@ -333,9 +345,10 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	run := &run{Reconciler: r, lim: lim, rep: &rep, meter: meter, now: r.now()}
 
 	var errList []error
-	// Outbound first: the message catch-up would otherwise store an unknown
+	// Offboardings first: nothing else should work on a tenant being
+	// deleted. Outbound before the catch-up: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
+	steps := []func(context.Context) error{run.offboardings, run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {

@@ -33,16 +33,17 @@ func Starter(s Stores) *offboarding.Runner {
 	}
 }
 
-// Runner is the reconciler's runner: Starter's steps, then the media
-// objects, the bridge table's messaging items and lookups, the events, and
-// the tenant's own items last, so that it shows deleting until the end.
+// Runner is the reconciler's runner: Starter's steps, then the bridge
+// table's messaging items and lookups (with the media copies the messages
+// name), the events, and the tenant's own items last (with the uploaded
+// files), so that it shows deleting until the end.
 func Runner(s Stores) *offboarding.Runner {
 	r := Starter(s)
+	objects := s3media.Deleter{Client: s.S3, Bucket: s.Bucket}
 	r.Erasers = []offboarding.Eraser{
-		&s3media.Eraser{Client: s.S3, Bucket: s.Bucket},
-		&dynamo.MessagingEraser{DB: s.DB, Table: s.Bridge},
+		&dynamo.MessagingEraser{DB: s.DB, Table: s.Bridge, Objects: objects},
 		&dynamo.FeedEraser{DB: s.DB, Table: s.Events},
-		&dynamo.TenantEraser{DB: s.DB, Table: s.Bridge},
+		&dynamo.TenantEraser{DB: s.DB, Table: s.Bridge, Objects: objects},
 	}
 	return r
 }

@@ -8,9 +8,8 @@ import (
 
 type Bucket struct{ Client *s3.Client }
 
-// Versions lists object versions: s3:ListBucketVersions in IAM, which the
-// analysis does not guess.
-func (b *Bucket) Versions(ctx context.Context) error {
-	_, err := b.Client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{})
+// List lists keys: s3:ListBucket in IAM, which the analysis does not guess.
+func (b *Bucket) List(ctx context.Context) error {
+	_, err := b.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{})
 	return err
 }
