@@ -180,6 +180,15 @@ type Runner struct {
 		AppendFact(ctx context.Context, tenantID string, f onboarding.Fact) (onboarding.Connection, onboarding.Change, error)
 	}
 	Kapso Kapso
+	// Numbers, when set, marks the tenant's numbers at the start, so that
+	// what arrives for them is answered and dropped from then on.
+	Numbers interface {
+		OffboardNumber(ctx context.Context, phoneNumberID, tenantID string) error
+	}
+	// Settle is how long after the request the data phase waits, so that
+	// what the workers had read before the numbers were marked (their
+	// caches, the messages in flight) is written before it is deleted.
+	Settle time.Duration
 	// Erasers run in order; the one deleting the tenant's own item and
 	// facts comes last, so the tenant shows deleting until the end. A
 	// runner without erasers stops at PhaseData: the tenant API's, whose
@@ -209,9 +218,17 @@ func (r *Runner) Run(ctx context.Context, j Job) (Job, error) {
 			!errors.Is(err, onboarding.ErrTenantNotFound) {
 			return j, fmt.Errorf("offboard %s: mark deleting: %w", j.TenantID, err)
 		}
+		for _, n := range j.PhoneNumberIDs {
+			if r.Numbers == nil {
+				break
+			}
+			if err := r.Numbers.OffboardNumber(ctx, n, j.TenantID); err != nil {
+				return j, fmt.Errorf("offboard %s: mark number %s: %w", j.TenantID, n, err)
+			}
+		}
 	}
 	for !j.Done() {
-		if ctx.Err() != nil || j.Phase == PhaseData && len(r.Erasers) == 0 {
+		if ctx.Err() != nil || j.Phase == PhaseData && (len(r.Erasers) == 0 || r.now().Before(j.RequestedAt.Add(r.Settle))) {
 			return j, nil
 		}
 		next, err := r.step(ctx, j)

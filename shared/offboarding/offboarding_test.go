@@ -177,3 +177,33 @@ func TestARunnerWithoutErasersStopsAtTheData(t *testing.T) {
 		t.Errorf("run again: %v, %+v", err, again)
 	}
 }
+
+type marks struct{ got []string }
+
+func (m *marks) OffboardNumber(_ context.Context, number, tenant string) error {
+	m.got = append(m.got, tenant+"/"+number)
+	return nil
+}
+
+// The numbers are marked at the start; the data waits for Settle.
+func TestRunMarksTheNumbersAndLetsTheWorkersSettle(t *testing.T) {
+	ctx := context.Background()
+	store := &jobs{byTenant: map[string]Job{}}
+	now := t0
+	m := &marks{}
+	erased := &batches{name: "table", n: 1, fail: -1}
+	r := &Runner{Store: store, Tenants: &facts{}, Kapso: &kapso{}, Numbers: m, Settle: time.Minute,
+		Erasers: []Eraser{erased}, Now: func() time.Time { return now }}
+	j, _, _ := store.Start(ctx, Job{TenantID: "t1", Phase: PhaseKapso, RequestedAt: t0, PhoneNumberIDs: []string{"pn_1", "pn_2"}})
+	j, err := r.Run(ctx, j)
+	if err != nil || j.Phase != PhaseData || len(erased.seen) != 0 {
+		t.Fatalf("within Settle: %v, %+v, erased %q", err, j, erased.seen)
+	}
+	if want := []string{"t1/pn_1", "t1/pn_2"}; !reflect.DeepEqual(m.got, want) {
+		t.Errorf("marked %q, want %q", m.got, want)
+	}
+	now = t0.Add(time.Minute)
+	if j, err = r.Run(ctx, j); err != nil || !j.Done() || len(erased.seen) != 1 {
+		t.Fatalf("after Settle: %v, %+v", err, j)
+	}
+}

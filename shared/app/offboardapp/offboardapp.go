@@ -4,6 +4,8 @@
 package offboardapp
 
 import (
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -22,6 +24,9 @@ type Stores struct {
 	Kapso  offboarding.Kapso
 }
 
+// DefaultSettle is how long the data phase waits after the request.
+const DefaultSettle = 3 * time.Minute
+
 // Starter is the tenant API's runner: it records the offboarding and
 // takes the tenant's links and webhooks away at Kapso, and leaves the data
 // to Runner, the reconciler's: the tenant API's role deletes nothing.
@@ -29,7 +34,11 @@ func Starter(s Stores) *offboarding.Runner {
 	return &offboarding.Runner{
 		Store:   &dynamo.Offboardings{DB: s.DB, Table: s.Bridge},
 		Tenants: &dynamo.Onboarding{DB: s.DB, Table: s.Bridge},
+		Numbers: &dynamo.Numbers{DB: s.DB, Table: s.Bridge},
 		Kapso:   s.Kapso,
+		// Longer than the ingest's secret cache (a minute) and the messages
+		// worker's tenant cache (30 s), with room for what is in flight.
+		Settle: DefaultSettle,
 	}
 }
 

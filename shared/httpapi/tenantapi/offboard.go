@@ -96,10 +96,6 @@ func (a *API) deleteTenant(ctx context.Context, w http.ResponseWriter, _ *http.R
 	return nil
 }
 
-// ErrTenantDeleting refuses what would give a tenant being offboarded
-// something new.
-var ErrTenantDeleting = errs.E(errs.Conflict, "tenant is being deleted", nil)
-
 // customerExternalID is the external_customer_id of the tenant's Kapso
 // customer: the tenant id, until the tenant is offboarded. A tenant made
 // again after its tombstone gets a new customer, named by the tenant id
@@ -116,7 +112,7 @@ func (a *API) customerExternalID(ctx context.Context, tenantID string) (string, 
 	case !found:
 		return tenantID, nil
 	case !job.Done():
-		return "", ErrTenantDeleting
+		return "", onboarding.ErrTenantDeleting
 	}
 	return tenantID + "~" + strconv.FormatInt(job.DeletedAt.Unix(), 10), nil
 }
