@@ -49,11 +49,14 @@ const (
 	// (APPROVED, REJECTED, PAUSED, DISABLED, DELETED, …). Data:
 	// TemplateStatus.
 	TemplateStatusChanged = "template.status_changed"
+	// TenantDeleted: a tenant's offboarding finished: everything
+	// kapso-bridge kept for it is deleted. Data: TenantDeletion.
+	TenantDeleted = "tenant.deleted"
 )
 
 // Types lists every event type, in the catalogue's order.
 var Types = []string{TenantStatusChanged, MessageReceived, MessageStatusChanged, ConversationStatusChanged, ContactChanged,
-	NumberHealthChanged, TemplateStatusChanged}
+	NumberHealthChanged, TemplateStatusChanged, TenantDeleted}
 
 // Sources say what made the change an event reports.
 const (
@@ -96,6 +99,14 @@ type TenantStatus struct {
 	// Reason is the fact that changed the status (e.g. "number
 	// disconnected: meta_token_expired").
 	Reason string `json:"reason"`
+}
+
+// TenantDeletion is the data of tenant.deleted: the tenant's tombstone,
+// nothing about anyone.
+type TenantDeletion struct {
+	TenantID    string    `json:"tenant_id"`
+	RequestedAt time.Time `json:"requested_at"`
+	DeletedAt   time.Time `json:"deleted_at"`
 }
 
 // MessageReceivedData is the data of message.received.
@@ -231,7 +242,7 @@ func Decode(body []byte) (Event, error) {
 
 // Record decodes the event's data into its type's record: a
 // TenantStatus, MessageReceivedData, MessageStatus, ConversationStatus,
-// ContactChange, NumberHealth or TemplateStatus; nil for a type this
+// ContactChange, NumberHealth, TemplateStatus or TenantDeletion; nil for a type this
 // package does not know.
 func (e Event) Record() (any, error) {
 	var v any
@@ -250,6 +261,8 @@ func (e Event) Record() (any, error) {
 		v = &NumberHealth{}
 	case TemplateStatusChanged:
 		v = &TemplateStatus{}
+	case TenantDeleted:
+		v = &TenantDeletion{}
 	default:
 		return nil, nil
 	}

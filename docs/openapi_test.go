@@ -327,13 +327,14 @@ func tenantAPIRequests() []request {
 		)
 		if strings.Contains(r.Path, "{"+routes.TenantID+"}") {
 			out = append(out, request{name: "a malformed tenant id", method: r.Method,
-				path: strings.Replace(fill(r), "/"+tenant+"/", "/ac%20me/", 1), header: with(auth), body: body, want: 400, invalid: true})
+				path: strings.TrimSuffix(strings.Replace(fill(r)+"/", "/"+tenant+"/", "/ac%20me/", 1), "/"), header: with(auth), body: body, want: 400, invalid: true})
 		}
 	}
 	links := "/v1/tenants/beta/setup-links"
 	out = append(out, sendRequests()...)
 	out = append(out, mediaRequests()...)
 	out = append(out, templateRequests()...)
+	out = append(out, offboardRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants?limit=1", header: auth, want: 200},

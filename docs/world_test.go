@@ -28,6 +28,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -147,6 +148,7 @@ func newWorld(t *testing.T) *world {
 	tplStore := &memstore.Templates{}
 	tokens := seedTokens(t)
 	audit := &memstore.AuditLog{}
+	offboardings := &memstore.Offboardings{}
 	for _, b := range []backend{healthy, storeDown, kapsoDown, appPagesUnset} {
 		var (
 			store interface {
@@ -183,7 +185,8 @@ func newWorld(t *testing.T) *world {
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			Tokens: tokens, Audit: trail, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
-			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
+			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI,
+			Offboard: w.offboarder(offboardings, offboarding.Runner{Tenants: w.onboarding}, api)}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w

@@ -303,6 +303,12 @@ var functions = []function{
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
 			readBacklog(schema.EventWebhooks), readBacklog(schema.Media),
+			// Offboardings: a tenant's items, found by a bounded Scan with a
+			// filter on its keys (offboarding is rare) and deleted in
+			// batches, its events, and the media objects its items name.
+			onTable(schema.Bridge, "dynamodb:Scan", "dynamodb:BatchWriteItem"),
+			onTable(schema.Events, "dynamodb:Query", "dynamodb:BatchWriteItem"),
+			onObjects(schema.MediaBucket, "*", "s3:DeleteObject"),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.

@@ -54,6 +54,7 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"POST /v1/tenants/{tenant_id}/templates":                                   "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/templates/sync":                              "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/connection":                                   "TenantapiFunction",
+		"DELETE /v1/tenants/{tenant_id}":                                           "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/conversations":                                "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
@@ -61,11 +62,11 @@ func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 		"POST /v1/tenants/{tenant_id}/media":                                       "TenantapiFunction",
 		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
 		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
-		"GET /v1/events":                     "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/events": "TenantapiFunction",
-		"GET /v1/audit":                      "TenantapiFunction",
-		"GET /connect/success":               "RedirectFunction",
-		"GET /connect/failure":               "RedirectFunction",
+		"GET /v1/events":                                                           "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/events":                                       "TenantapiFunction",
+		"GET /v1/audit":                                                            "TenantapiFunction",
+		"GET /connect/success":                                                     "RedirectFunction",
+		"GET /connect/failure":                                                     "RedirectFunction",
 	}
 	integrationTarget := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -419,9 +420,13 @@ var wantGrants = map[string]map[string][]string{
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
-		// Scan: the message retention's backfill.
-		"BridgeTable": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-			"dynamodb:Scan", "dynamodb:UpdateItem"},
+		// Scan: the message retention's backfill. An offboarding scans for
+		// the tenant's items and deletes them in batches; it deletes its
+		// events and the media objects they name.
+		"BridgeTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"},
+		"EventsTable":   {"dynamodb:BatchWriteItem", "dynamodb:Query"},
+		"MediaBucket/*": {"s3:DeleteObject"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
 		// call names.
@@ -583,8 +588,8 @@ var wantFunctions = map[string]struct {
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL", "MESSAGE_RETENTION_DAYS"}},
-	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "OUTBOUND_DLQ_URL",
+	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENTS_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE", "TEMPLATE_SYNC_INTERVAL"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",

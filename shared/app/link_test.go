@@ -23,7 +23,7 @@ var mayLink = map[string][]string{
 		"shared/httpapi", "shared/httpapi/webhook", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/jsonscan", "shared/kapso", "shared/rawjson",
 		"shared/meta", "shared/onboarding"},
-	"tenantapi": {"shared/app/tenantapiapp", "bridgeevents", "shared/access", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
+	"tenantapi": {"shared/app/tenantapiapp", "shared/app/offboardapp", "shared/offboarding", "bridgeevents", "shared/access", "shared/apiview", "shared/config/awssecrets", "shared/lambdahttp",
 		"shared/httpapi", "shared/httpapi/tenantapi", "shared/dynamo", "shared/kapsoapi", "shared/routes",
 		// The messages' media: the bucket, Kapso's uploads, the uploads kept.
 		"shared/media", "shared/s3media",
@@ -45,6 +45,8 @@ var mayLink = map[string][]string{
 	// The reconciler confirms numbers through the lifecycle worker, and so
 	// announces them on the messages queue too.
 	"reconcile": {"shared/app/reconcileapp", "shared/app/lifecycleapp", "shared/config/awssecrets",
+		// Offboardings finished: the tables' items and the media objects.
+		"shared/app/offboardapp", "shared/s3media", "shared/offboarding",
 		"shared/reconcile", "shared/lifecycleworker", "shared/lambdasqs", "shared/delivery", "shared/dynamo", "shared/sqsqueue", "shared/kapsoapi", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding",
@@ -88,23 +90,24 @@ var mayLink = map[string][]string{
 // shared/messaging's. The test fails once one is no longer linked: delete
 // the entry when the adapter package is split. shared/dynamo also keeps
 // the media store and the uploads, so it links shared/media, the
-// templates store, so it links shared/templates, and the token store, so
-// it links shared/access.
+// templates store, so it links shared/templates, the token store, so it
+// links shared/access, and the offboardings and their erasers, so it links
+// shared/offboarding.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
+	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 	"tenantapi": {"shared/envelope", "shared/templates"},
 	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
-		"shared/apiview", "shared/templates", "shared/access"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
+		"shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
+	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
 	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates", "shared/access"},
+		"shared/templates", "shared/offboarding", "shared/access"},
 	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
-		"shared/templates", "shared/access"},
-	"publisher": {"shared/idempotency", "shared/access"},
+		"shared/templates", "shared/offboarding", "shared/access"},
+	"publisher": {"shared/idempotency", "shared/offboarding", "shared/access"},
 	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
-		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates", "shared/access"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/access"},
+		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
+	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -118,7 +121,7 @@ var mayCall = map[string][]string{
 	"tenantapi":     {"dynamodb", "s3", "sqs", "secretsmanager"},
 	"redirect":      {"dynamodb", "sqs"},
 	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile":     {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":     {"dynamodb", "sqs", "secretsmanager", "s3"},
 	"messages":      {"dynamodb"},
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},

@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/awstest"
@@ -103,5 +104,11 @@ func TestTokensContract(t *testing.T) {
 func TestAuditContract(t *testing.T) {
 	storetest.RunAudit(t, func(t *testing.T, now func() time.Time) access.AuditLog {
 		return &dynamo.AuditLog{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t)), Now: now}
+	})
+}
+
+func TestOffboardingsContract(t *testing.T) {
+	storetest.RunOffboardings(t, func(t *testing.T) offboarding.Store {
+		return &dynamo.Offboardings{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }

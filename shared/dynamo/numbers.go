@@ -39,7 +39,7 @@ func (s *Numbers) AddNumber(ctx context.Context, tenantID, phoneNumberID string)
 	now := stamp(at)
 	if _, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: phoneKey(phoneNumberID),
-		UpdateExpression: aws.String("SET tenant_id = :t, phone_number_id = :id, updated_at = :u"),
+		UpdateExpression: aws.String("SET tenant_id = :t, phone_number_id = :id, updated_at = :u REMOVE " + attrOffboarding),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":t": str(tenantID), ":id": str(phoneNumberID), ":u": str(now),
 		},
@@ -69,8 +69,36 @@ var falseAttr = &types.AttributeValueMemberBOOL{Value: false}
 
 // TenantOfPhoneNumber implements onboarding.NumberStore.
 func (s *Numbers) TenantOfPhoneNumber(ctx context.Context, phoneNumberID string) (string, bool, error) {
-	pk, sk := phoneNumberKey(phoneNumberID)
-	return lookupTenant(ctx, s.DB, s.Table, pk, sk)
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: phoneKey(phoneNumberID), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("tenant_id, " + attrOffboarding),
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("look up %s: %w", phoneNumberID, err)
+	}
+	if boolAttr(out.Item[attrOffboarding]) {
+		return "", false, fmt.Errorf("%s: %w", phoneNumberID, onboarding.ErrNumberOffboarded)
+	}
+	t := stringAttr(out.Item["tenant_id"])
+	return t, t != "", nil
+}
+
+// attrOffboarding marks a number whose tenant is being offboarded.
+const attrOffboarding = "offboarding"
+
+// OffboardNumber implements onboarding.NumberStore: one conditional update,
+// which also takes the number out of the missing-webhook index.
+func (s *Numbers) OffboardNumber(ctx context.Context, phoneNumberID, tenantID string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: phoneKey(phoneNumberID),
+		UpdateExpression:          aws.String("SET " + attrOffboarding + " = :on REMOVE gsi1pk, gsi1sk"),
+		ConditionExpression:       aws.String("tenant_id = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":on": &types.AttributeValueMemberBOOL{Value: true}, ":t": str(tenantID)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("mark %s offboarding: %w", phoneNumberID, err)
+	}
+	return nil
 }
 
 func numberFrom(it map[string]types.AttributeValue) onboarding.Number {
@@ -169,14 +197,17 @@ func (s *Numbers) Secret(ctx context.Context, phoneNumberID string) (string, err
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.Table),
 		Key:                      phoneKey(phoneNumberID),
-		ProjectionExpression:     aws.String("#s"),
-		ExpressionAttributeNames: map[string]string{"#s": attrWebhookSecret},
+		ProjectionExpression:     aws.String("#s, #o"),
+		ExpressionAttributeNames: map[string]string{"#s": attrWebhookSecret, "#o": attrOffboarding},
 		// The secret is written just before Kapso learns it; a strongly
 		// consistent read makes sure the first delivery can be verified.
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return "", fmt.Errorf("read webhook secret of %s: %w", phoneNumberID, err)
+	}
+	if boolAttr(out.Item[attrOffboarding]) {
+		return "", fmt.Errorf("%s: %w", phoneNumberID, onboarding.ErrNumberOffboarded)
 	}
 	secret := stringAttr(out.Item[attrWebhookSecret])
 	if secret == "" {

@@ -25,13 +25,14 @@ type StreamChanges struct{}
 var ErrStreamRecord = errors.New("unreadable stream record")
 
 // EventSortKeys are the sort keys of the items Change reads a change from
-// (tenants, messages, outbound messages, conversations, contacts), and
+// (tenants, messages, outbound messages, conversations, contacts,
+// offboardings), and
 // EventKeyPrefixes the beginnings of the keys of those whose sort key
 // varies (templates): a record of any other item tells no event, so a
 // consumer of the stream may be handed only these (the CDK stack filters
 // the others out before they invoke the publisher).
 var (
-	EventSortKeys    = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK}
+	EventSortKeys    = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK, offboardingSK}
 	EventKeyPrefixes = []KeyPrefix{{PK: templatesPrefix, SK: templatePrefix}}
 )
 
@@ -66,6 +67,8 @@ func (StreamChanges) Change(rec events.DynamoDBEventRecord) (eventing.Change, er
 	c := eventing.Change{At: rec.Change.ApproximateCreationDateTime.UTC()}
 	pk, sk := stringAttr(keys[schema.AttrPK]), stringAttr(keys[schema.AttrSK])
 	switch {
+	case strings.HasPrefix(pk, offboardingPrefix) && sk == offboardingSK:
+		c.Offboarding, err = pairOfErr(before, after, readJob)
 	case strings.HasPrefix(pk, tenantPrefix) && sk == tenantSK:
 		c.Tenant = pairOf(before, after, func(it map[string]types.AttributeValue) (onboarding.Snapshot, error) {
 			return snapshotFrom(it), nil

@@ -255,6 +255,7 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 		"Conversation": {"CONV#acme#conv-1", "CONV"},
 		"Contact":      {"CONTACT#acme#106540352242922#US.13491208655302741918", "CONTACT"},
 		"Template":     {"TEMPLATES#acme", "TPL#102290129340398#order_shipped#en_US"},
+		"Offboarding":  {"OFFBOARD#acme", "OFFBOARD"},
 	}
 	kinds := reflect.TypeOf(eventing.Change{})
 	filled := map[string]bool{}
@@ -267,7 +268,8 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 	}
 	for field, key := range items {
 		newImage := image(map[string]string{"pk": key[0], "sk": key[1]})
-		newImage["version"] = events.NewNumberAttribute("1") // a template has one
+		newImage["version"] = events.NewNumberAttribute("1")                                // a template has one
+		newImage["job"] = events.NewStringAttribute(`{"tenant_id":"acme","phase":"kapso"}`) // an offboarding has one
 		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: newImage}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
@@ -316,7 +318,7 @@ func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
 			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
 		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil ||
-			c.Template != nil {
+			c.Template != nil || c.Offboarding != nil {
 			t.Errorf("%v: %+v %v", key, c, err)
 		}
 		if eventItem(key[0], key[1]) {

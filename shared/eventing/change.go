@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
@@ -24,6 +25,8 @@ type Change struct {
 	// Template is a stored template of a tenant's WABA (a sync mark is
 	// no change an event tells).
 	Template *Pair[templates.Template]
+	// Offboarding is a tenant's offboarding job, a tombstone once done.
+	Offboarding *Pair[offboarding.Job]
 }
 
 // Pair is an item before and after a change: Before is nil for an item

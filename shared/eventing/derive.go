@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
@@ -33,6 +35,8 @@ func Derive(c Change) ([]bridgeevents.Event, error) {
 		drafts = contactEvents(c.Contact)
 	case c.Template != nil:
 		drafts = templateEvents(c.Template)
+	case c.Offboarding != nil:
+		drafts = offboardingEvents(c.Offboarding)
 	}
 	out := make([]bridgeevents.Event, 0, len(drafts))
 	for _, d := range drafts {
@@ -93,6 +97,20 @@ func tenantEvents(c Change) []draft {
 		version: int64(after.Version), detail: string(after.Status),
 		data: bridgeevents.TenantStatus{TenantID: after.TenantID, Status: string(after.Status),
 			PreviousStatus: string(before.Status), NeedsAttention: attention, Reason: Reason(after.Cause)}}}
+}
+
+// offboardingEvents: tenant.deleted when an offboarding becomes done: its
+// tombstone, holding nothing about anyone. A tenant offboarded again (made
+// again since) is another deletion, told under another id.
+func offboardingEvents(p *Pair[offboarding.Job]) []draft {
+	j := p.After
+	if j == nil || !j.Done() || p.Before != nil && p.Before.Done() {
+		return nil
+	}
+	deleted := j.DeletedAt.UTC()
+	return []draft{{typ: bridgeevents.TenantDeleted, tenantID: j.TenantID, source: bridgeevents.SourceAPI,
+		subject: "offboarding:" + j.TenantID, version: int64(j.Version), detail: deleted.Format(time.RFC3339Nano),
+		data: bridgeevents.TenantDeletion{TenantID: j.TenantID, RequestedAt: j.RequestedAt.UTC(), DeletedAt: deleted}}}
 }
 
 // healthEvents: number.health_changed for each connected number whose

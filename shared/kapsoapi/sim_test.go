@@ -124,6 +124,19 @@ func TestClientAgainstSimulator(t *testing.T) {
 	if err != nil || len(hooks) != 2 || !hooks[0].Active || hooks[1].URL != "https://bridge.example/b" {
 		t.Fatalf("hooks = %+v %v", hooks, err)
 	}
+	// Deleting a webhook takes it off the number; deleting it again is 404.
+	if err := c.DeleteWebhook(ctx, pnid, hooks[0].ID); err != nil {
+		t.Fatalf("delete webhook: %v", err)
+	}
+	if err := c.DeleteWebhook(ctx, pnid, hooks[0].ID); !errs.Is(err, errs.NotFound) {
+		t.Errorf("delete a deleted webhook: %v", err)
+	}
+	if left, err := c.ListWebhooks(ctx, pnid); err != nil || len(left) != 1 || left[0].ID != hooks[1].ID {
+		t.Fatalf("after the delete, hooks = %+v %v", left, err)
+	}
+	if err := c.DeleteWebhook(ctx, pnid, "../x"); err == nil {
+		t.Errorf("a webhook id that is not one was sent")
+	}
 
 	if _, err := c.GetPhoneNumber(ctx, "000000000000000"); !errs.Is(err, errs.NotFound) {
 		t.Errorf("unknown number: %v", err)

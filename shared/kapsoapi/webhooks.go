@@ -134,3 +134,26 @@ func (c *Client) UpdateWebhook(ctx context.Context, phoneNumberID, webhookID str
 	}
 	return h, nil
 }
+
+// DeleteWebhook deletes the phone number's webhook: Kapso delivers nothing
+// more to it. A webhook Kapso does not have is errs.NotFound. Deleting is
+// idempotent, so it is retried like a read; the answer's body is not read.
+func (c *Client) DeleteWebhook(ctx context.Context, phoneNumberID, webhookID string) error {
+	wrap := func(err error) error {
+		return failed(fmt.Sprintf("delete webhook %s of phone number %s", webhookID, phoneNumberID), err)
+	}
+	pid, err := pathID("phone number id", phoneNumberID)
+	if err != nil {
+		return wrap(err)
+	}
+	wid, err := pathID("webhook id", webhookID)
+	if err != nil {
+		return wrap(err)
+	}
+	if _, err := c.do(ctx, call{op: "delete webhook", method: http.MethodDelete,
+		path:   "/whatsapp/phone_numbers/" + pid + "/webhooks/" + wid,
+		decode: func([]byte) error { return nil }, policy: retrySafe}, nil); err != nil {
+		return wrap(err)
+	}
+	return nil
+}

@@ -27,6 +27,9 @@ func (w *Worker) webhookURL(phoneNumberID string) string {
 // with a secret the ingest can verify, and that the tenant's facts record it.
 func (w *Worker) RegisterWebhook(ctx context.Context, tenantID, phoneNumberID string) error {
 	conn, err := w.load(ctx, tenantID)
+	if errors.Is(err, onboarding.ErrTenantDeleting) {
+		return nil // its webhooks are being deleted, not registered
+	}
 	if err != nil {
 		return fmt.Errorf("register webhook of %s: %w", phoneNumberID, err)
 	}

@@ -119,6 +119,9 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 // is retried: it is kept aside with its reason instead of failing its message.
 var errUnusable = errors.New("event can never be applied")
 
+// errNotOnboarding: an event onboarding has no use for.
+var errNotOnboarding = errors.New("not an onboarding event")
+
 // handleMessage applies every event of one delivery. An event that can never
 // be applied is kept aside and does not hold up the others; a transient
 // failure fails the message, so SQS delivers it again, and the events already
@@ -187,13 +190,22 @@ func (w *Worker) intake() delivery.Intake {
 // recognised as already known.
 func (w *Worker) HandleEvent(ctx context.Context, ev envelope.Event) error {
 	log := w.logger().With("event_id", ev.ID, "event", ev.Name)
+	err := errNotOnboarding
 	switch {
 	case kapso.IsConnectionCreated(ev.Name):
-		return w.connectionCreated(ctx, ev, log)
+		err = w.connectionCreated(ctx, ev, log)
 	case kapso.IsPhoneNumberLifecycle(ev.Name):
-		return w.numberLifecycle(ctx, ev, log)
+		err = w.numberLifecycle(ctx, ev, log)
 	case ev.Name == onboarding.EventRedirectSuccess || ev.Name == onboarding.EventRedirectFailure:
-		return w.redirect(ctx, ev, log)
+		err = w.redirect(ctx, ev, log)
+	}
+	if errors.Is(err, onboarding.ErrTenantDeleting) || errors.Is(err, onboarding.ErrNumberOffboarded) {
+		// Nothing is recorded for a tenant being deleted: gone means gone.
+		log.Info("event for a tenant being offboarded; dropped", "err", err.Error())
+		return nil
+	}
+	if err != errNotOnboarding {
+		return err
 	}
 	// Workflow, project and agent events carry nothing about connections;
 	// the ingest already accepted them, so they are acknowledged here.
@@ -226,6 +238,9 @@ func (w *Worker) load(ctx context.Context, tenantID string) (onboarding.Connecti
 	}
 	if !found {
 		return onboarding.Connection{}, fmt.Errorf("tenant %s: %w", tenantID, onboarding.ErrTenantNotFound)
+	}
+	if conn.Tenant.Status == onboarding.TenantDeleting {
+		return onboarding.Connection{}, fmt.Errorf("tenant %s: %w", tenantID, onboarding.ErrTenantDeleting)
 	}
 	return conn, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/lambdasqs"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // Numbers maps a number to its tenant (onboarding.NumberStore). The read is
@@ -104,6 +105,11 @@ func (w *Worker) handleEvent(ctx context.Context, ev event) error {
 			fmt.Sprintf(" (webhook of %q, event names %q)", ev.PhoneNumberID, ev.named))
 	}
 	tenant, ok, err := w.tenantOf(ctx, number, true)
+	if errors.Is(err, onboarding.ErrNumberOffboarded) {
+		// Its tenant is being deleted: nothing more is kept of it.
+		w.logger().Info("event for a number being offboarded; dropped", "event_id", ev.ID, "phone_number_id", number)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,10 @@ func Derive(tenant Tenant, facts []Fact) Connection {
 		PhoneNumbers: numbers,
 	}
 	out.Tenant.Status, out.Tenant.ActiveSetupLinkID = tenantStatus(attempts, numbers)
+	if slices.ContainsFunc(known, func(f keyedFact) bool { return f.Kind == FactOffboardRequested }) {
+		// Deleting wins over everything, whatever comes after it.
+		out.Tenant.Status, out.Tenant.ActiveSetupLinkID = TenantDeleting, ""
+	}
 	// The creation of a link that superseded another says so on the timeline.
 	supersedes := map[string]string{}
 	for _, a := range attempts {

@@ -48,6 +48,9 @@ const (
 	// FactHealthRead: the reconciler read a number's health (quality,
 	// messaging limit, display name review, throughput) and it had changed.
 	FactHealthRead FactKind = "health_read"
+	// FactOffboardRequested: the SaaS asked for the tenant to be offboarded
+	// (DELETE /v1/tenants/{tenant_id}). The tenant is deleting from then on.
+	FactOffboardRequested FactKind = "offboard_requested"
 )
 
 // kindRank orders kinds that happen at the same instant, so that Derive
@@ -96,6 +99,8 @@ func kindRank(k FactKind) int {
 		return 18
 	case FactHealthRead:
 		return 19
+	case FactOffboardRequested:
+		return 20
 	}
 	return -1
 }
@@ -131,6 +136,8 @@ func kindSource(k FactKind) string {
 		return "webhook"
 	case FactHealthRead:
 		return SourceReconciler
+	case FactOffboardRequested:
+		return SourceAPI
 	}
 	return "unknown"
 }
@@ -389,6 +396,11 @@ func LinkRevoked(setupLinkID string, at time.Time) Fact {
 	return Fact{Kind: FactLinkRevoked, At: at, SetupLinkID: setupLinkID}
 }
 
+// OffboardRequested: the SaaS asked for the tenant to be offboarded.
+func OffboardRequested(at time.Time) Fact {
+	return Fact{Kind: FactOffboardRequested, At: at}
+}
+
 // Validate says whether the fact carries what its kind needs. Errors wrap
 // ErrInvalidFact.
 func (f Fact) Validate() error {
@@ -406,6 +418,8 @@ func (f Fact) Validate() error {
 		}
 	case FactAccountRestricted, FactAccountDisabled, FactAccountReinstated:
 		// No reference at all means the whole tenant.
+	case FactOffboardRequested:
+		// About the whole tenant.
 	case FactSuspiciousWebhook:
 		if f.Event == "" {
 			return fmt.Errorf("%w: %s has no event name", ErrInvalidFact, f.Kind)

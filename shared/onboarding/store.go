@@ -75,6 +75,13 @@ type NumberStore interface {
 	// PutSecret stores the number's webhook secret, creating the number's
 	// record if needed and keeping what else it holds.
 	PutSecret(ctx context.Context, phoneNumberID, secret string) error
+	// OffboardNumber marks the number, while it is tenantID's, as its
+	// tenant's being offboarded: from then on TenantOfPhoneNumber and
+	// Secret answer ErrNumberOffboarded (so its deliveries are answered
+	// and dropped), and it leaves the missing-webhook list. AddNumber
+	// clears the mark. Another tenant's number, or one never stored, is
+	// left as it is.
+	OffboardNumber(ctx context.Context, phoneNumberID, tenantID string) error
 }
 
 // Number is what a NumberStore holds about one number. Everything the number
@@ -120,6 +127,12 @@ var (
 	ErrLinkOfAnotherTenant = errs.E(errs.Conflict, "setup link belongs to another tenant", nil)
 	// ErrUnknownNumber: nothing is stored for the phone number.
 	ErrUnknownNumber = errs.E(errs.NotFound, "unknown phone number", nil)
+	// ErrTenantDeleting: the tenant is being offboarded; nothing new is
+	// recorded for it.
+	ErrTenantDeleting = errs.E(errs.Conflict, "tenant is being deleted", nil)
+	// ErrNumberOffboarded: the number's tenant is being offboarded; what
+	// arrives for the number is dropped.
+	ErrNumberOffboarded = errs.E(errs.NotFound, "phone number offboarded", nil)
 	// ErrNoSecret: no webhook secret is stored for the number.
 	ErrNoSecret = errs.E(errs.NotFound, "no webhook secret for phone number", nil)
 	// ErrRegistrationBusy: another worker holds the number's registration lease.

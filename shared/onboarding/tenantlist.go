@@ -17,7 +17,7 @@ import (
 // be missing from the API's filter.
 var TenantStatuses = []TenantStatus{
 	TenantNotStarted, TenantLinkActive, TenantAwaitingConfirmation, TenantConnected, TenantRestricted,
-	TenantDisabled, TenantFailed, TenantExpired, TenantDisconnected, TenantReconnectRequired,
+	TenantDisabled, TenantFailed, TenantExpired, TenantDisconnected, TenantReconnectRequired, TenantDeleting,
 }
 
 // KnownTenantStatus reports whether s is one of TenantStatuses.

@@ -55,6 +55,10 @@ const (
 	// no longer work) and no newer setup link was created since; the customer
 	// must redo signup with reconnect_phone_number.
 	TenantReconnectRequired TenantStatus = "reconnect_required"
+	// TenantDeleting: the SaaS asked for the tenant to be offboarded and its
+	// data is being deleted. It wins over every other status, and nothing
+	// brings the tenant back: once the deletion is done the tenant is gone.
+	TenantDeleting TenantStatus = "deleting"
 )
 
 // AttemptStatus is where one setup link stands.

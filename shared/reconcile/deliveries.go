@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // failedLookback is how far before a failed delivery a caught-up number is
@@ -50,6 +52,9 @@ func (r *run) failedDeliveries(ctx context.Context) error {
 			return nil
 		}
 		tenant, ok, err := r.Numbers.TenantOfPhoneNumber(ctx, number)
+		if errors.Is(err, onboarding.ErrNumberOffboarded) {
+			continue // its tenant is being deleted
+		}
 		if err != nil {
 			r.itemFailed(ctx, "find the tenant of a failed delivery's number", err, "phone_number_id", number)
 			continue

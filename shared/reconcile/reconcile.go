@@ -19,6 +19,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 )
@@ -176,6 +177,9 @@ type Reconciler struct {
 	// Retention (retention.go).
 	Backfill  messaging.RetentionBackfill
 	Retention messaging.Retention
+	// Offboard, when set, finishes the tenants' offboardings, first in each
+	// run.
+	Offboard *offboarding.Runner
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -213,6 +217,9 @@ type Limits struct {
 	// RetentionItems is the most items the retention backfill reads per
 	// run (default DefaultRetentionItems).
 	RetentionItems int
+	// OffboardTime is the most time spent on one offboarding per run
+	// (DefaultOffboardTime when zero); Items bounds how many are resumed.
+	OffboardTime time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -230,6 +237,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.FailedDeliveryPages, 5)
 	def(&l.TemplateTenants, 500)
 	def(&l.RetentionItems, DefaultRetentionItems)
+	if l.OffboardTime <= 0 {
+		l.OffboardTime = DefaultOffboardTime
+	}
 	return l
 }
 
@@ -291,11 +301,13 @@ type Report struct {
 	Templates Counts `json:"templates"`
 	// Retention: items the backfill read, found without the current
 	// retention's expiry, given it.
-	Retention  Counts    `json:"retention"`
-	DLQs       []DLQStat `json:"dlqs,omitempty"`
-	Kapso      KapsoUse  `json:"kapso"`
-	Errors     int       `json:"errors"`
-	DurationMS int64     `json:"duration_ms"`
+	Retention Counts `json:"retention"`
+	// Offboardings: unfinished offboardings worked on, finished.
+	Offboardings Counts    `json:"offboardings"`
+	DLQs         []DLQStat `json:"dlqs,omitempty"`
+	Kapso        KapsoUse  `json:"kapso"`
+	Errors       int       `json:"errors"`
+	DurationMS   int64     `json:"duration_ms"`
 	// Finished: the run went through every step; otherwise StoppedBy says
 	// why it stopped (deadline, kapso_budget, kapso_rate_limit) and the
 	// next run goes on from where it stopped.
@@ -345,11 +357,12 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	run := &run{Reconciler: r, lim: lim, rep: &rep, meter: meter, now: r.now()}
 
 	var errList []error
-	// Outbound first: the message catch-up would otherwise store an unknown
+	// Offboardings first: nothing else should work on a tenant being
+	// deleted. Outbound before the catch-up: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
 	// The backfill costs no Kapso call: before the steps that may spend
 	// the budget.
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.backfillRetention, run.mediaRetries, run.outbound, run.failedDeliveries,
+	steps := []func(context.Context) error{run.offboardings, run.replayRedirects, run.expireLinks, run.backfillRetention, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {

@@ -51,6 +51,9 @@ var (
 	ListTenants     = Route{"GET", "/v1/tenants"}
 	CreateSetupLink = Route{"POST", "/v1/tenants/{" + TenantID + "}/setup-links"}
 	GetConnection   = Route{"GET", "/v1/tenants/{" + TenantID + "}/connection"}
+	// DeleteTenant offboards a tenant: its Kapso webhooks and links, then
+	// all its data.
+	DeleteTenant = Route{"DELETE", "/v1/tenants/{" + TenantID + "}"}
 	// The tenant's messages, read side.
 	ListConversations        = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations"}
 	ListConversationMessages = Route{"GET", "/v1/tenants/{" + TenantID + "}/conversations/{" + ConversationID + "}/messages"}
@@ -80,7 +83,8 @@ var (
 var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
-		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates, ListAudit}
+		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates, ListAudit,
+		DeleteTenant}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

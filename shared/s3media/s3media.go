@@ -191,6 +191,21 @@ func (o *Objects) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Deleter deletes objects of one bucket and does nothing else: what an
+// offboarding needs of the bucket, which reads no object.
+type Deleter struct {
+	Client *s3.Client
+	Bucket string
+}
+
+// Delete deletes the object; S3 answers a missing key as deleted.
+func (d Deleter) Delete(ctx context.Context, key string) error {
+	if _, err := d.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &d.Bucket, Key: &key}); err != nil {
+		return fmt.Errorf("delete object %s: %w", key, err)
+	}
+	return nil
+}
+
 // PresignGet implements media.Objects: a SigV4 presigned GetObject, which
 // makes S3 answer the download with Content-Disposition naming filename.
 // The key must be under a tenant (media.KeyTenant).

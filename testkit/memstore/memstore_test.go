@@ -10,6 +10,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/idempotency"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/templates"
 	"github.com/kapso-bridge/kapso-bridge/testkit/memstore"
@@ -140,4 +141,8 @@ func TestRetentionContract(t *testing.T) {
 		s := &memstore.Messages{Retention: r, Now: now}
 		return storetest.RetentionStores{Store: s, Reader: s, Outbox: s, Backfill: s}
 	})
+}
+
+func TestOffboardingsContract(t *testing.T) {
+	storetest.RunOffboardings(t, func(*testing.T) offboarding.Store { return &memstore.Offboardings{} })
 }

@@ -25,6 +25,8 @@ type number struct {
 	// missingSince is when the number was last listed as missing its
 	// webhook; zero while it is not listed.
 	missingSince time.Time
+	// offboarding: its tenant is being offboarded.
+	offboarding bool
 }
 
 func (s *Numbers) lock() func() {
@@ -49,7 +51,7 @@ func (s *Numbers) get(phoneNumberID string) *number {
 func (s *Numbers) AddNumber(_ context.Context, tenantID, phoneNumberID string) error {
 	defer s.lock()()
 	n := s.get(phoneNumberID)
-	n.TenantID = tenantID
+	n.TenantID, n.offboarding = tenantID, false
 	if !n.WebhookRecorded {
 		n.missingSince = now(s.Now)
 	}
@@ -59,10 +61,23 @@ func (s *Numbers) AddNumber(_ context.Context, tenantID, phoneNumberID string) e
 // TenantOfPhoneNumber implements onboarding.NumberStore.
 func (s *Numbers) TenantOfPhoneNumber(_ context.Context, phoneNumberID string) (string, bool, error) {
 	defer s.lock()()
-	if n, ok := s.numbers[phoneNumberID]; ok && n.TenantID != "" {
+	n, ok := s.numbers[phoneNumberID]
+	switch {
+	case ok && n.offboarding:
+		return "", false, fmt.Errorf("%s: %w", phoneNumberID, onboarding.ErrNumberOffboarded)
+	case ok && n.TenantID != "":
 		return n.TenantID, true, nil
 	}
 	return "", false, nil
+}
+
+// OffboardNumber implements onboarding.NumberStore.
+func (s *Numbers) OffboardNumber(_ context.Context, phoneNumberID, tenantID string) error {
+	defer s.lock()()
+	if n, ok := s.numbers[phoneNumberID]; ok && n.TenantID == tenantID {
+		n.offboarding, n.missingSince = true, time.Time{}
+	}
+	return nil
 }
 
 // ClaimWebhookRegistration implements onboarding.NumberStore.
@@ -124,7 +139,11 @@ func (s *Numbers) NumbersMissingWebhook(_ context.Context, limit int) ([]onboard
 // Secret implements onboarding.NumberStore.
 func (s *Numbers) Secret(_ context.Context, phoneNumberID string) (string, error) {
 	defer s.lock()()
-	if n, ok := s.numbers[phoneNumberID]; ok && n.WebhookSecret != "" {
+	n, ok := s.numbers[phoneNumberID]
+	if ok && n.offboarding {
+		return "", fmt.Errorf("%s: %w", phoneNumberID, onboarding.ErrNumberOffboarded)
+	}
+	if ok && n.WebhookSecret != "" {
 		return n.WebhookSecret, nil
 	}
 	return "", fmt.Errorf("%s: %w", phoneNumberID, onboarding.ErrNoSecret)

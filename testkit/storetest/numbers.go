@@ -18,9 +18,47 @@ func RunNumbers(t *testing.T, newStore func(t *testing.T, now func() time.Time) 
 		"a number stays listed until its webhook is recorded": listedUntilRecorded,
 		"one registration at a time, until its lease lapses":  oneRegistrationAtATime,
 		"numbers missing their webhook are listed in order":   missingInOrder,
-		"secrets":             secrets,
-		"numbers never added": numbersNeverAdded,
+		"secrets":                               secrets,
+		"numbers never added":                   numbersNeverAdded,
+		"a number of a tenant being offboarded": offboardedNumbers,
 	})
+}
+
+// offboardedNumbers: a number marked for its tenant's offboarding answers
+// ErrNumberOffboarded and leaves the missing-webhook list; another
+// tenant's number is not marked; adding the number again clears the mark.
+func offboardedNumbers(t *testing.T, s onboarding.NumberStore, _ *testclock.Clock) {
+	ctx := context.Background()
+	for _, n := range []struct{ tenant, number string }{{"t1", "555"}, {"t2", "666"}} {
+		must(t, s.AddNumber(ctx, n.tenant, n.number))
+		must(t, s.PutSecret(ctx, n.number, "secret-"+n.number))
+	}
+	must(t, s.OffboardNumber(ctx, "555", "t1"))
+	must(t, s.OffboardNumber(ctx, "666", "t1")) // t2's: left
+	must(t, s.OffboardNumber(ctx, "777", "t1")) // never added: left
+	if _, _, err := s.TenantOfPhoneNumber(ctx, "555"); !errors.Is(err, onboarding.ErrNumberOffboarded) {
+		t.Errorf("tenant of the offboarded number: %v", err)
+	}
+	if _, err := s.Secret(ctx, "555"); !errors.Is(err, onboarding.ErrNumberOffboarded) {
+		t.Errorf("secret of the offboarded number: %v", err)
+	}
+	if tenant, ok, err := s.TenantOfPhoneNumber(ctx, "666"); err != nil || !ok || tenant != "t2" {
+		t.Errorf("another tenant's number: %q %v %v", tenant, ok, err)
+	}
+	if _, ok, err := s.TenantOfPhoneNumber(ctx, "777"); err != nil || ok {
+		t.Errorf("a number never added: %v %v", ok, err)
+	}
+	missing, err := s.NumbersMissingWebhook(ctx, 10)
+	must(t, err)
+	for _, n := range missing {
+		if n.PhoneNumberID == "555" {
+			t.Errorf("the offboarded number is listed as missing its webhook")
+		}
+	}
+	must(t, s.AddNumber(ctx, "t3", "555"))
+	if tenant, ok, err := s.TenantOfPhoneNumber(ctx, "555"); err != nil || !ok || tenant != "t3" {
+		t.Errorf("the number added again: %q %v %v", tenant, ok, err)
+	}
 }
 
 func listedUntilRecorded(t *testing.T, s onboarding.NumberStore, _ *testclock.Clock) {

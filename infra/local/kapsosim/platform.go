@@ -600,3 +600,17 @@ func (s *Simulator) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	*h = next
 	writeJSON(w, http.StatusOK, map[string]any{"data": webhookJSON(h)})
 }
+
+// deleteWebhook removes a number's webhook: Kapso delivers nothing more to
+// it. A webhook it does not have is 404.
+func (s *Simulator) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pnid, id := r.PathValue("phone_number_id"), r.PathValue("webhook_id")
+	h := first(s.webhooks, func(h *Webhook) bool { return h.ID == id && h.PhoneNumberID == pnid })
+	if !found(w, h, "Webhook") {
+		return
+	}
+	s.webhooks = slices.DeleteFunc(s.webhooks, func(o *Webhook) bool { return o == h })
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -222,6 +222,7 @@ func (s *Simulator) routes() {
 	api("GET /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.listWebhooks)
 	api("POST /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks", s.createWebhook)
 	api("PATCH /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks/{webhook_id}", s.updateWebhook)
+	api("DELETE /platform/v1/whatsapp/phone_numbers/{phone_number_id}/webhooks/{webhook_id}", s.deleteWebhook)
 	api("GET /platform/v1/whatsapp/messages", s.listMessages)
 	api("GET /platform/v1/whatsapp/conversations", s.listConversations)
 	api("GET /platform/v1/webhook_deliveries", s.listFailedDeliveries)

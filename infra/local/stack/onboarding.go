@@ -39,10 +39,13 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	if err != nil {
 		return err
 	}
-	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{Clients: lifecycleapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs}, S3: c.s3})
 	if err != nil {
 		return err
 	}
+	// The local stack's tests settle the queues before a pass: its
+	// offboardings need not wait for the workers' caches.
+	reconciler.Offboard.Settle = 0
 	every, err := b.Env.Duration(config.ReconcileEvery)
 	if err != nil {
 		return err

@@ -8,24 +8,35 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/offboardapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// Clients are the lifecycle worker's: the reconciler confirms numbers
-// through its parts, and so also tells the messages queue of each number
-// it finds connected.
-type Clients = lifecycleapp.Clients
+// Clients are the lifecycle worker's, as the reconciler confirms numbers
+// through its parts (and so also tells the messages queue of each number
+// it finds connected), and S3, where an offboarding deletes the tenant's
+// media.
+type Clients struct {
+	lifecycleapp.Clients
+	S3 *s3.Client
+}
 
 // NewClients builds the clients from the SDK configuration.
-var NewClients = lifecycleapp.NewClients
+func NewClients(cfg aws.Config) Clients {
+	return Clients{Clients: lifecycleapp.NewClients(cfg), S3: s3media.NewClient(cfg)}
+}
 
 // Reconciler builds the reconciler.
 func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
@@ -38,6 +49,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	templateEvery := r.Duration(config.TemplateSyncInterval)
 	metaURL := r.String(config.KapsoMetaBaseURL)
 	retention := app.Retention(r)
+	events, bucket := r.String(config.EventsTable), r.String(config.MediaBucket)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
@@ -81,8 +93,11 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// interval: Kapso sends no webhook when Meta reviews one.
 		Templates: &dynamo.Templates{DB: c.DynamoDB, Table: p.Store.Table}, TemplateKapso: metaProxy,
 		TemplateSyncInterval: templateEvery,
-		DeadLetters:          deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
-		Log:                  b.Log, Limits: limits}, nil
+		// The offboardings the tenant API started, finished.
+		Offboard: offboardapp.Runner(offboardapp.Stores{DB: c.DynamoDB, Bridge: p.Store.Table, Events: events,
+			S3: c.S3, Bucket: bucket, Kapso: p.Kapso}),
+		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
+		Log:         b.Log, Limits: limits}, nil
 }
 
 // KapsoMeters meter each run's calls with the Kapso client's meter, which

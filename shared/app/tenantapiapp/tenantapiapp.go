@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
+	"github.com/kapso-bridge/kapso-bridge/shared/app/offboardapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
@@ -87,7 +88,8 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention}
 	api.Messages, api.Outbox = msgs, msgs
 	api.Outbound = &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL}
-	api.Kapso = kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	kapso := kapsoapi.New(kapsoURL, kapsoKey, kapsoapi.WithLogger(b.Log))
+	api.Kapso = kapso
 	// Media: the bucket's copies, linked; uploads kept there, sent to
 	// Kapso's Meta proxy once, and recorded.
 	// Each tenant's URLs are signed through the read role, scoped to the
@@ -108,5 +110,8 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Templates, api.TemplateKapso = &dynamo.Templates{DB: c.DynamoDB, Table: bridge}, metaProxy
 	// The feed of events the publisher appends, read.
 	api.Feed = &dynamo.Feed{DB: c.DynamoDB, Table: events}
+	// Offboarding: a DELETE starts the job and does its Kapso part; the
+	// reconciler deletes the data.
+	api.Offboard = offboardapp.Starter(offboardapp.Stores{DB: c.DynamoDB, Bridge: bridge, Kapso: kapso})
 	return api, nil
 }

@@ -26,6 +26,8 @@ var routeScopes = map[routes.Route]access.Scope{
 	routes.CreateTemplate: access.Send,
 	routes.SyncTemplates:  access.Send,
 
+	routes.DeleteTenant: access.Erase,
+
 	routes.ListAudit: access.Admin,
 }
 

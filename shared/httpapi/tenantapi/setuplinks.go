@@ -22,6 +22,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 	"github.com/kapso-bridge/kapso-bridge/shared/strictjson"
@@ -95,6 +96,10 @@ type API struct {
 	Now           func() time.Time
 	// Timeout bounds each request (DefaultTimeout when zero).
 	Timeout time.Duration
+	// Offboard runs tenants' offboardings; a DELETE works on one for
+	// OffboardBudget (DefaultOffboardBudget when zero).
+	Offboard       *offboarding.Runner
+	OffboardBudget time.Duration
 
 	// auth is Register's: one cache of tokens for every route.
 	auth *authenticator
@@ -116,6 +121,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.route(mux, routes.ListTenants, a.listTenants, "status", "needs_attention", "updated_since", "limit", "cursor")
 	a.tenantRoute(mux, routes.CreateSetupLink, a.createSetupLink)
 	a.tenantRoute(mux, routes.GetConnection, a.connection)
+	a.tenantRoute(mux, routes.DeleteTenant, a.deleteTenant)
 	a.tenantRoute(mux, routes.ListConversations, a.listConversations, "updated_since", "limit", "cursor")
 	a.tenantRoute(mux, routes.ListConversationMessages, a.listConversationMessages, "order", "limit", "cursor")
 	a.tenantRoute(mux, routes.GetMessage, a.getMessage)
@@ -222,8 +228,12 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	// Kapso's customer needs a name; the tenant id stands in for an omitted one.
 	name := req.Name()
+	externalID, err := a.customerExternalID(ctx, tenantID)
+	if err != nil {
+		return err
+	}
 	customerID, err := onboarding.EnsureCustomer(ctx, a.Store, tenantID, name, func(ctx context.Context) (string, error) {
-		id, err := a.findOrCreateCustomer(ctx, tenantID, cmp.Or(name, tenantID))
+		id, err := a.findOrCreateCustomer(ctx, externalID, cmp.Or(name, tenantID))
 		if err != nil {
 			return "", fromKapso{err}
 		}
@@ -272,20 +282,20 @@ func (a *API) createSetupLink(ctx context.Context, w http.ResponseWriter, r *htt
 // findOrCreateCustomer makes customer creation idempotent at Kapso: find by
 // external id, create, and find again if the create was refused as a
 // duplicate (a concurrent or earlier lost create).
-func (a *API) findOrCreateCustomer(ctx context.Context, tenantID, name string) (string, error) {
-	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, tenantID)
+func (a *API) findOrCreateCustomer(ctx context.Context, externalID, name string) (string, error) {
+	c, found, err := a.Kapso.FindCustomerByExternalID(ctx, externalID)
 	if err != nil {
 		return "", err
 	}
 	if found {
 		return c.ID, nil
 	}
-	c, err = a.Kapso.CreateCustomer(ctx, name, tenantID)
+	c, err = a.Kapso.CreateCustomer(ctx, name, externalID)
 	if err == nil {
 		return c.ID, nil
 	}
 	if errs.Is(err, errs.Unprocessable) || errs.Is(err, errs.Conflict) {
-		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, tenantID); ferr == nil && ok {
+		if again, ok, ferr := a.Kapso.FindCustomerByExternalID(ctx, externalID); ferr == nil && ok {
 			return again.ID, nil
 		}
 	}

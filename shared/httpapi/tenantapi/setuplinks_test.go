@@ -84,11 +84,13 @@ func (s *onboardingStack) createLink(tenantID, body string) string {
 // simState is the simulator's own view of what it holds, read from its
 // control API rather than through the client under test.
 type simState struct {
-	Customers []struct {
-		ExternalCustomerID string `json:"external_customer_id"`
-		Name               string `json:"name"`
-	} `json:"customers"`
-	SetupLinks []simLink `json:"setup_links"`
+	Customers  []simCustomer `json:"customers"`
+	SetupLinks []simLink     `json:"setup_links"`
+}
+
+type simCustomer struct {
+	ExternalCustomerID string `json:"external_customer_id"`
+	Name               string `json:"name"`
 }
 
 type simLink struct {

@@ -167,7 +167,7 @@ func TestListTenantsUpdatedSince(t *testing.T) {
 func TestListTenantsRefusesBadInput(t *testing.T) {
 	s := newTenantsStack(t, nil)
 	statuses := "not_started, link_active, awaiting_confirmation, connected, restricted, disabled, failed, expired, " +
-		"disconnected, reconnect_required"
+		"disconnected, reconnect_required, deleting"
 	invalid := func(message string) string {
 		b, _ := json.Marshal(map[string]map[string]string{"error": {"code": "invalid", "message": message}})
 		return string(b)

@@ -26,7 +26,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		routes.CreateSetupLink: access.Onboard,
 		routes.SendMessage:     access.Send, routes.UploadMedia: access.Send,
 		routes.CreateTemplate: access.Send, routes.SyncTemplates: access.Send,
-		routes.ListAudit: access.Admin,
+		routes.ListAudit: access.Admin, routes.DeleteTenant: access.Erase,
 	}
 	for _, r := range routes.TenantAPI {
 		got, ok := tenantapi.ScopeOf(r)

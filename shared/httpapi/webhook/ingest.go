@@ -22,6 +22,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/jsonscan"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 	"github.com/kapso-bridge/kapso-bridge/shared/meta"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
 )
 
@@ -118,6 +119,15 @@ func (h *Ingest) handler(rt route) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), h.deadline()-releaseBudget)
 		defer cancel()
 		d, err := h.read(ctx, rt, w, r)
+		if errors.Is(err, onboarding.ErrNumberOffboarded) {
+			// Its tenant is being deleted: nothing of it is kept any more.
+			// A 2xx, so that Kapso does not retry it.
+			log.Info("delivery for a number being offboarded; dropped", "phone_number_id", d.phoneNumberID)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(acceptedBody)
+			return
+		}
 		if err != nil {
 			httpapi.WriteError(w, log, err)
 			return
@@ -250,6 +260,9 @@ func fingerprint(kind, verifiedSig string) string {
 }
 
 func numberSecretError(err error) error {
+	if errors.Is(err, onboarding.ErrNumberOffboarded) {
+		return err
+	}
 	if errs.CodeOf(err) == errs.NotFound {
 		// No secret: nothing can verify this delivery.
 		return errs.E(errs.Unauthorized, "missing or invalid signature", err)

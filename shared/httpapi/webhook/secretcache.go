@@ -2,10 +2,12 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
+	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
 )
 
 // SecretSource finds a phone number's webhook secret. A number with no
@@ -34,7 +36,9 @@ type SecretCache struct {
 type cachedSecret struct {
 	secret  string
 	missing bool
-	fetched time.Time
+	// offboarded: the number's tenant is being offboarded.
+	offboarded bool
+	fetched    time.Time
 }
 
 // maxCachedNumbers bounds the cache: numbers are few per deployment, but
@@ -81,6 +85,9 @@ func (c *SecretCache) Refresh(ctx context.Context, phoneNumberID string) (secret
 }
 
 func (e cachedSecret) result() (string, error) {
+	if e.offboarded {
+		return "", onboarding.ErrNumberOffboarded
+	}
 	if e.missing {
 		return "", errs.E(errs.NotFound, "unknown phone number", nil)
 	}
@@ -89,6 +96,10 @@ func (e cachedSecret) result() (string, error) {
 
 func (c *SecretCache) fetch(ctx context.Context, phoneNumberID string, now time.Time) (string, error) {
 	secret, err := c.Source.Secret(ctx, phoneNumberID)
+	if errors.Is(err, onboarding.ErrNumberOffboarded) {
+		c.put(phoneNumberID, cachedSecret{offboarded: true, fetched: now})
+		return "", err
+	}
 	if err != nil {
 		if errs.CodeOf(err) != errs.NotFound {
 			return "", err

@@ -84,6 +84,7 @@ func printReport(out io.Writer, r reconcile.Report) {
 		name string
 		c    reconcile.Counts
 	}{
+		{"tenants being deleted", r.Offboardings},
 		{"redirects kept while SQS was down", r.Redirects}, {"links past their expiry", r.ExpiredLinks},
 		{"tenants with an open attempt", r.OpenTenants}, {"setup links against Kapso's", r.SetupLinks},
 		{"numbers missing a webhook", r.MissingWebhooks}, {"connected numbers", r.Numbers},
