@@ -92,3 +92,9 @@ func TestTemplatesContract(t *testing.T) {
 		return &dynamo.Templates{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }
+
+func TestErasuresContract(t *testing.T) {
+	storetest.RunErasures(t, func(t *testing.T) storetest.ErasureStore {
+		return &dynamo.Erasures{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}

@@ -181,6 +181,10 @@ type Job struct {
 	DoneAt time.Time
 }
 
+// MaxIdentities bounds the identities one job erases (a phone and its
+// BSUIDs): each has its tombstone, written with the job at once.
+const MaxIdentities = 32
+
 // MaxIDLength bounds a job id in a path.
 const MaxIDLength = 64
 
@@ -207,6 +211,8 @@ func NewJob(id, tenantID, phoneNumberID, person string, ids Identities, now time
 		return Job{}, errs.E(errs.Invalid, "erasure without tenant, number or person", nil)
 	case ids.Empty():
 		return Job{}, errs.E(errs.Invalid, "erasure of nobody", nil)
+	case len(ids.Keys()) > MaxIdentities:
+		return Job{}, errs.E(errs.Invalid, "erasure of too many identities", nil)
 	case now.IsZero():
 		return Job{}, errs.E(errs.Invalid, "erasure without time", nil)
 	}

@@ -3,6 +3,7 @@ package erasure_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +70,17 @@ func TestNewJobRefusesWhatIsMissing(t *testing.T) {
 		if _, err := c(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+	many := erasure.Identities{BSUIDs: make([]string, erasure.MaxIdentities)}
+	for i := range many.BSUIDs {
+		many.BSUIDs[i] = fmt.Sprintf("US.%d", i)
+	}
+	if _, err := erasure.NewJob("era_1", "acme", "n1", "h", many, t0); err != nil {
+		t.Errorf("%d identities refused: %v", erasure.MaxIdentities, err)
+	}
+	many.Phone = "1555"
+	if _, err := erasure.NewJob("era_1", "acme", "n1", "h", many, t0); err == nil {
+		t.Errorf("%d identities taken", erasure.MaxIdentities+1)
 	}
 	j, err := erasure.NewJob("era_1", "acme", "n1", "h", ids, t0)
 	if err != nil || j.State != erasure.Pending || j.Position != (erasure.Position{Round: 1, Step: erasure.StepMessages}) || j.Check() != nil {

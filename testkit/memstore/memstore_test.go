@@ -125,3 +125,7 @@ func TestObjectsContract(t *testing.T) {
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(*testing.T) templates.Store { return &memstore.Templates{} })
 }
+
+func TestErasuresContract(t *testing.T) {
+	storetest.RunErasures(t, func(*testing.T) storetest.ErasureStore { return &memstore.Erasures{} })
+}
