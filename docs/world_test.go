@@ -65,6 +65,7 @@ type world struct {
 	messages   *memstore.Messages
 	feed       *memstore.Feed
 	objects    *memstore.Objects
+	erasures   *memstore.Erasures
 	handlers   map[backend]http.Handler
 }
 
@@ -102,7 +103,8 @@ func newWorld(t *testing.T) *world {
 
 	clk := testclock.New(time.Now())
 	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, feed: &memstore.Feed{Now: clk.Now},
-		objects: &memstore.Objects{BaseURL: "https://media.example"}, handlers: map[backend]http.Handler{}}
+		objects: &memstore.Objects{BaseURL: "https://media.example"}, erasures: &memstore.Erasures{},
+		handlers: map[backend]http.Handler{}}
 	source := &uploadSource{}
 	numbers := &memstore.Numbers{}
 	claims := &memstore.Claims{}
@@ -152,7 +154,8 @@ func newWorld(t *testing.T) *world {
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
-			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI}).Register(mux)
+			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI,
+			Erasures: worldErasures(t, w.erasures, b == storeDown)}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w

@@ -29,6 +29,8 @@ var secrets = []secret{
 		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"},
 	{config.BridgeAPIToken, "bridge-api-token", "BridgeApiTokenSecretArn",
 		"Bearer token the SaaS backend presents to the /v1 API"},
+	{config.ErasureHashKey, "erasure-hash-key", "ErasureHashKeySecretArn",
+		"Key (32 random bytes or more) of the HMAC that keys an erased person's tombstones; never change it once set"},
 	{config.MetaAppSecret, "meta-app-secret", "MetaAppSecretArn",
 		"Meta app secret for raw Meta webhooks (optional, may stay empty)"},
 	{config.EventsWebhookSecret, "events-webhook-secret", "EventsWebhookSecretArn",
@@ -205,9 +207,11 @@ var functions = []function{
 		Timeout: 20 * time.Second,
 		Access: []access{
 			// Tenants, customers, links and their facts; a tenant's messages,
-			// conversations and contacts, read.
+			// conversations and contacts, read; a person's erasure and its
+			// tombstones, stored and advanced (a job saved done deletes its
+			// person's lock).
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-				"dynamodb:UpdateItem"),
+				"dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 			// The table's own partitions, and the indexes' lists: a tenant's
 			// conversations and a conversation's messages, in order (gsi1),
 			// and the tenant list, by status (gsi1), whole or by need of

@@ -33,7 +33,9 @@ var mayLink = map[string][]string{
 		// The tenant's messages, read side; the messages it sends, queued.
 		"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue",
 		// The strict reader of the send and setup-link bodies.
-		"shared/strictjson"},
+		"shared/strictjson",
+		// A person's erasure: its job and tombstones.
+		"shared/erasure"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
@@ -90,20 +92,20 @@ var mayLink = map[string][]string{
 // the media store and the uploads, so it links shared/media, and the
 // templates store, so it links shared/templates.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"ingest":    {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
 	"tenantapi": {"shared/envelope", "shared/templates"},
-	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
+	"redirect": {"shared/erasure", "shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview", "shared/templates"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
+	"lifecycle": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"reconcile": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"messages": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates"},
-	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
+	"outbound": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates"},
-	"publisher": {"shared/idempotency"},
-	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
+	"publisher": {"shared/erasure", "shared/idempotency"},
+	"eventwebhooks": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
 		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates"},
+	"media": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain

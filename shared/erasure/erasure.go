@@ -254,8 +254,10 @@ func (j Job) Advanced(counts Progress, next string, finished bool, now time.Time
 	case j.Position.Round < Rounds:
 		j.Position = Position{Round: j.Position.Round + 1, Step: Steps[0]}
 	default:
+		// Done, the job forgets whom it erased: only the hash stays.
 		j.State, j.DoneAt = Done, now.UTC()
 		j.Position = Position{Round: j.Position.Round}
+		j.Identities = Identities{}
 	}
 	return j
 }

@@ -116,6 +116,9 @@ func TestAdvancedWalksTwoRounds(t *testing.T) {
 		j.Progress.Contacts != 2*len(erasure.Steps) || j.Progress.Total() != 2+2*len(erasure.Steps) {
 		t.Fatalf("done job = %+v", j)
 	}
+	if !j.Identities.Empty() || j.Person != "h" {
+		t.Fatalf("a done job keeps %+v", j.Identities)
+	}
 	if j.Check() != nil || j.Waiting(t0) {
 		t.Fatal("a done job is valid and never waits")
 	}

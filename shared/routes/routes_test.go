@@ -29,6 +29,8 @@ func TestRoutes(t *testing.T) {
 		ListTemplates:            "GET /v1/tenants/{tenant_id}/templates",
 		CreateTemplate:           "POST /v1/tenants/{tenant_id}/templates",
 		SyncTemplates:            "POST /v1/tenants/{tenant_id}/templates/sync",
+		EraseContact:             "DELETE /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
+		GetErasure:               "GET /v1/tenants/{tenant_id}/erasures/{erasure_id}",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -71,12 +73,13 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 		}
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
-		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia} {
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia,
+		EraseContact, GetErasure} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 20 {
-		t.Errorf("%d routes in the function groups, want 20", len(seen))
+	if len(seen) != 22 {
+		t.Errorf("%d routes in the function groups, want 22", len(seen))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
@@ -62,6 +63,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	outboundURL := r.String(config.OutboundQueueURL)
 	bucket, metaURL := r.String(config.MediaBucket), r.String(config.KapsoMetaBaseURL)
 	readRole := r.String(config.MediaReadRoleARN)
+	hashKey := r.Secret(ctx, config.ErasureHashKey)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
@@ -70,6 +72,10 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	hasher, err := erasure.NewHasher([]byte(hashKey))
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %s: %w", config.ErasureHashKey.Name, err)
 	}
 	if readRole != "" && api.MediaURLTTL > s3media.MaxReadRoleURLTTL {
 		return nil, fmt.Errorf("tenant api: %s is %s, over the %s a URL signed through %s can last",
@@ -103,5 +109,8 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	api.Templates, api.TemplateKapso = &dynamo.Templates{DB: c.DynamoDB, Table: bridge}, metaProxy
 	// The feed of events the publisher appends, read.
 	api.Feed = &dynamo.Feed{DB: c.DynamoDB, Table: events}
+	// Erasures: the job and its tombstones stored; the reconciler erases.
+	jobs := &dynamo.Erasures{DB: c.DynamoDB, Table: bridge}
+	api.Erasures = &tenantapi.Erasures{Jobs: jobs, Tombstones: jobs, Hasher: hasher}
 	return api, nil
 }

@@ -68,6 +68,9 @@ type API struct {
 	TemplateKapso templates.Kapso
 	// Feed is the events told, for GET /v1/events and a tenant's events.
 	Feed FeedReader
+	// Erasures erases a person from a number, and shows how far it is;
+	// nil answers those routes 404.
+	Erasures *Erasures
 	// Objects is the media bucket: messages' stored media, linked by
 	// presigned URLs valid MediaURLTTL (DefaultMediaURLTTL when zero), and
 	// the files uploaded, which MediaSource (Kapso) takes once and Uploads
@@ -113,6 +116,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(routes.SyncTemplates.Pattern(), a.tenantRoute(a.syncTemplates))
 	mux.Handle(routes.ListEvents.Pattern(), a.route(a.listEvents, "type", "limit", "cursor"))
 	mux.Handle(routes.ListTenantEvents.Pattern(), a.tenantRoute(a.listTenantEvents, "type", "limit", "cursor"))
+	mux.Handle(routes.EraseContact.Pattern(), a.tenantRoute(a.eraseContact))
+	mux.Handle(routes.GetErasure.Pattern(), a.tenantRoute(a.getErasure))
 }
 
 type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request, log *slog.Logger) error
