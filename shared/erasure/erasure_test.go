@@ -326,3 +326,21 @@ func TestRunnerStopsNearTheDeadlineAndOnARace(t *testing.T) {
 		t.Fatalf("race: %v, %v", err, e.calls)
 	}
 }
+
+func TestNamedInMatchesWholeStringsOnly(t *testing.T) {
+	ids := erasure.Identities{Phone: "5215512345678", BSUIDs: []string{"MX.2"}}
+	for raw, want := range map[string]bool{
+		`{"from":"5215512345678"}`:           true,
+		`{"to":"+5215512345678"}`:            true,
+		`{"user_id":"MX.2"}`:                 true,
+		`{"from":"15215512345678"}`:          false,
+		`{"text":"call 5215512345678 now"}`:  false,
+		`{"user_id":"MX.22"}`:                false,
+		`{"parent_user_id":"MX.2.ENT"}`:      false,
+		`{"business_scoped_user_id":"mx.2"}`: false,
+	} {
+		if got := ids.NamedIn([]byte(raw)); got != want {
+			t.Errorf("NamedIn(%s) = %v", raw, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package erasure
 
 import (
+	"bytes"
 	"context"
 	"errors"
 )
@@ -47,4 +48,30 @@ type Page struct {
 // gone is no error: a page run twice deletes nothing more.
 type Eraser interface {
 	Erase(ctx context.Context, j Job, step Step, cursor string, limit int) (Page, error)
+}
+
+// Objects is the media bucket, for deleting the person's media.
+type Objects interface {
+	// Delete removes key; a missing key is no error.
+	Delete(ctx context.Context, key string) error
+}
+
+// NamedIn reports whether raw, a stored event's JSON, names the person: it
+// holds one of their BSUIDs, or their phone (digits, or with a leading
+// "+"), as a whole JSON string. A kept event or a told one is matched so,
+// without decoding each of its many shapes.
+func (i Identities) NamedIn(raw []byte) bool {
+	var quoted []string
+	for _, b := range i.BSUIDs {
+		quoted = append(quoted, `"`+b+`"`)
+	}
+	if i.Phone != "" {
+		quoted = append(quoted, `"`+i.Phone+`"`, `"+`+i.Phone+`"`)
+	}
+	for _, q := range quoted {
+		if bytes.Contains(raw, []byte(q)) {
+			return true
+		}
+	}
+	return false
 }
