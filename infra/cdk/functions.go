@@ -304,6 +304,10 @@ var functions = []function{
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
 			readBacklog(schema.EventWebhooks), readBacklog(schema.Media),
+			// An erasure deletes the person's told events, and their
+			// messages' media copies.
+			onTable(schema.Events, "dynamodb:Query", "dynamodb:DeleteItem"),
+			onObjects(schema.MediaBucket, "*", "s3:DeleteObject"),
 		},
 		Scheduled: true,
 		// Two overlapping sweeps would repeat each other's Kapso calls.

@@ -220,6 +220,7 @@ func TestObjectWildcardsAreSuppressedForTheirKeyPatternsAlone(t *testing.T) {
 		"MediaRole":     {objects("*")},
 		"TenantapiRole": {objects("*/*/uploads/*")},
 		"MediaReadRole": {objects("*")},
+		"ReconcileRole": {objects("*")},
 	}
 	roles := []string{"MediaReadRole"}
 	for id := range wantGrants {

@@ -435,7 +435,10 @@ var wantGrants = map[string]map[string][]string{
 		"MessagesQueue":          {"sqs:SendMessage"},
 		"OutboundQueue":          {"sqs:SendMessage"},
 		// A failed media copy due again, as its message's event.
-		"MediaQueue":                   {"sqs:SendMessage"},
+		"MediaQueue": {"sqs:SendMessage"},
+		// An erasure deletes the person's told events and media copies.
+		"EventsTable":                  {"dynamodb:DeleteItem", "dynamodb:Query"},
+		"MediaBucket/*":                {"s3:DeleteObject"},
 		"LifecycleDeadLetterQueue":     {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"MessagesDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 		"OutboundDeadLetterQueue":      {"sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
@@ -586,8 +589,8 @@ var wantFunctions = map[string]struct {
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL"}},
-	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
-		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
+	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENTS_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
+		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE", "TEMPLATE_SYNC_INTERVAL"}},
 	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",

@@ -51,7 +51,9 @@ var mayLink = map[string][]string{
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding",
 		// A failed media copy goes back to the media queue as its message's event.
-		"shared/media"},
+		"shared/media",
+		// People's erasures, advanced: their media deleted from the bucket.
+		"shared/erasure", "shared/s3media"},
 	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/media", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
@@ -97,7 +99,7 @@ var linkedThroughAdapters = map[string][]string{
 	"redirect": {"shared/erasure", "shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview", "shared/templates"},
 	"lifecycle": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"reconcile": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
+	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
 	"messages": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates"},
 	"outbound": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
@@ -119,7 +121,7 @@ var mayCall = map[string][]string{
 	"tenantapi":     {"dynamodb", "s3", "sqs", "secretsmanager"},
 	"redirect":      {"dynamodb", "sqs"},
 	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
-	"reconcile":     {"dynamodb", "sqs", "secretsmanager"},
+	"reconcile":     {"dynamodb", "sqs", "secretsmanager", "s3"},
 	"messages":      {"dynamodb"},
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},

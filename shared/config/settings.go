@@ -73,7 +73,7 @@ var (
 	IdempotencyTable = Setting{Name: schema.Idempotency.EnvVar, Resource: true, Functions: []Function{Ingest, Lifecycle, Messages},
 		Help: "DynamoDB table of delivery claims and bodies too large for SQS"}
 	// The publisher appends to the feed of events; the tenant API reads it.
-	EventsTable = Setting{Name: schema.Events.EnvVar, Resource: true, Functions: []Function{TenantAPI, Publisher},
+	EventsTable = Setting{Name: schema.Events.EnvVar, Resource: true, Functions: []Function{TenantAPI, Publisher, Reconcile},
 		Help: "DynamoDB table of the events feed: every event told, by tenant and for the whole stack"}
 	EventsTopicARN = Setting{Name: schema.EventsTopic.EnvVar, Resource: true, Functions: []Function{Publisher},
 		Help: "SNS topic every event is told on, with the message attributes type and tenant_id"}
@@ -102,7 +102,7 @@ var (
 		Help: "dead-letter queue of the event-webhooks queue"}
 	// The media worker copies into the bucket; the tenant API presigns its
 	// objects' URLs.
-	MediaBucket = Setting{Name: schema.MediaBucket.EnvVar, Resource: true, Functions: []Function{Media, TenantAPI},
+	MediaBucket = Setting{Name: schema.MediaBucket.EnvVar, Resource: true, Functions: []Function{Media, TenantAPI, Reconcile},
 		Help: "S3 bucket of the media of every message, under {tenant_id}/{phone_number_id}/"}
 	// The tenant API assumes it to presign each tenant's URLs, scoped to
 	// the tenant's prefix; unset (the local stack: no STS), it signs them

@@ -20,7 +20,7 @@ func TestSettings(t *testing.T) {
 	wants := map[string]want{
 		"BRIDGE_TABLE":                 {"", "resource", all, ""},
 		"IDEMPOTENCY_TABLE":            {"", "resource", "ingest lifecycle messages", ""},
-		"EVENTS_TABLE":                 {"", "resource", "tenantapi publisher", ""},
+		"EVENTS_TABLE":                 {"", "resource", "tenantapi publisher reconcile", ""},
 		"EVENTS_TOPIC_ARN":             {"", "resource", "publisher", ""},
 		"EVENTS_RETENTION_DAYS":        {"30", "", "publisher", "eventsRetentionDays"},
 		"LIFECYCLE_QUEUE_URL":          {"", "resource", "ingest redirect", ""},
@@ -33,7 +33,7 @@ func TestSettings(t *testing.T) {
 		"EVENT_WEBHOOKS_DLQ_URL":       {"", "resource", "reconcile", ""},
 		"EVENTS_WEBHOOK_URL":           {"", "", "eventwebhooks", "eventsWebhookUrl"},
 		"EVENTS_WEBHOOK_SECRET":        {"", "secret", "eventwebhooks", ""},
-		"MEDIA_BUCKET":                 {"", "resource", "media tenantapi", ""},
+		"MEDIA_BUCKET":                 {"", "resource", "media tenantapi reconcile", ""},
 		"MEDIA_READ_ROLE_ARN":          {"", "optional resource", "tenantapi", ""},
 		"MEDIA_QUEUE_URL":              {"", "resource", "media reconcile", ""},
 		"MEDIA_DLQ_URL":                {"", "resource", "reconcile", ""},

@@ -23,13 +23,30 @@ import (
 // the number and the person's identities. Every delete is a DeleteItem
 // that returns the old item, so a page run twice counts nothing twice.
 type Eraser struct {
-	DB          *dynamodb.Client
-	Table       string
-	EventsTable string
-	Objects     erasure.Objects
+	DB    *dynamodb.Client
+	Table string
+	// Feed erases the person's told events (a FeedEraser); none when nil.
+	Feed feedEraser
+	// Objects is the media bucket (an erasure.Objects).
+	Objects objectDeleter
+}
+
+type objectDeleter interface {
+	Delete(ctx context.Context, key string) error
 }
 
 var _ erasure.Eraser = (*Eraser)(nil)
+
+type feedEraser interface {
+	EraseFeed(ctx context.Context, j erasure.Job, cursor string, limit int) (erasure.Page, error)
+}
+
+// FeedEraser deletes a person's events from the events table: the feed
+// step of an erasure.
+type FeedEraser struct {
+	DB    *dynamodb.Client
+	Table string
+}
 
 // eraseCursor is where a conversation-walking step goes on: the index of
 // the next derived id, the conversations list's last key read, and the
@@ -64,13 +81,16 @@ func (e *Eraser) Erase(ctx context.Context, j erasure.Job, step erasure.Step, cu
 	}
 	switch step {
 	case erasure.StepMessages:
-		return e.walk(ctx, j, cursor, limit, e.messagesOf)
+		return e.walk(ctx, j, step, cursor, limit)
 	case erasure.StepConversations:
-		return e.walk(ctx, j, cursor, limit, e.conversation)
+		return e.walk(ctx, j, step, cursor, limit)
 	case erasure.StepPending:
 		return e.pending(ctx, j, cursor, limit)
 	case erasure.StepFeed:
-		return e.feed(ctx, j, cursor, limit)
+		if e.Feed == nil {
+			return erasure.Page{Finished: true}, nil
+		}
+		return e.Feed.EraseFeed(ctx, j, cursor, limit)
 	case erasure.StepContacts:
 		return e.contacts(ctx, j)
 	}
@@ -89,13 +109,10 @@ func derivedIDs(j erasure.Job) []string {
 	return out
 }
 
-// eraseOne deletes what it can of one conversation, at most budget items,
-// and reports what it deleted and whether the conversation is done.
-type eraseOne func(ctx context.Context, j erasure.Job, conversationID string, budget int) (erasure.Progress, bool, error)
-
-// walk runs one of the person's conversations after the other through
-// eraseOne, from cursor, until limit items are deleted or none is left.
-func (e *Eraser) walk(ctx context.Context, j erasure.Job, cursor string, limit int, one eraseOne) (erasure.Page, error) {
+// walk goes through the person's conversations one after the other, from
+// cursor, deleting the step's items of each (its messages, or itself),
+// until limit items are deleted or none is left.
+func (e *Eraser) walk(ctx context.Context, j erasure.Job, step erasure.Step, cursor string, limit int) (erasure.Page, error) {
 	c, err := readCursor(cursor)
 	if err != nil {
 		return erasure.Page{}, err
@@ -124,7 +141,13 @@ func (e *Eraser) walk(ctx context.Context, j erasure.Job, cursor string, limit i
 				}
 			}
 		}
-		counts, done, err := one(ctx, j, c.Current, budget)
+		var counts erasure.Progress
+		done := true
+		if step == erasure.StepMessages {
+			counts, done, err = e.messagesOf(ctx, j, c.Current, budget)
+		} else {
+			counts, err = e.conversation(ctx, j, c.Current)
+		}
 		if err != nil {
 			return erasure.Page{}, err
 		}
@@ -196,7 +219,11 @@ func (e *Eraser) nextConversation(ctx context.Context, j erasure.Job, after map[
 // deleteItem deletes k and reports whether it was there, with its old
 // attributes.
 func (e *Eraser) deleteItem(ctx context.Context, table string, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	out, err := e.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k,
+	return deleteItem(ctx, e.DB, table, k)
+}
+
+func deleteItem(ctx context.Context, db *dynamodb.Client, table string, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k,
 		ReturnValues: types.ReturnValueAllOld})
 	if err != nil {
 		return nil, err
@@ -248,19 +275,19 @@ func (e *Eraser) messagesOf(ctx context.Context, j erasure.Job, conversationID s
 }
 
 // conversation deletes the conversation's item and its alias.
-func (e *Eraser) conversation(ctx context.Context, j erasure.Job, conversationID string, _ int) (erasure.Progress, bool, error) {
+func (e *Eraser) conversation(ctx context.Context, j erasure.Job, conversationID string) (erasure.Progress, error) {
 	var p erasure.Progress
 	old, err := e.deleteItem(ctx, e.Table, conversationKey(j.TenantID, conversationID))
 	if err != nil {
-		return p, false, fmt.Errorf("delete an erased conversation: %w", err)
+		return p, fmt.Errorf("delete an erased conversation: %w", err)
 	}
 	if old != nil {
 		p.Conversations++
 	}
 	if _, err := e.deleteItem(ctx, e.Table, conversationAliasKey(j.TenantID, conversationID)); err != nil {
-		return p, false, fmt.Errorf("delete an erased conversation's alias: %w", err)
+		return p, fmt.Errorf("delete an erased conversation's alias: %w", err)
 	}
-	return p, true, nil
+	return p, nil
 }
 
 // pending deletes the number's kept events that name the person, reading
@@ -295,15 +322,12 @@ func (e *Eraser) pending(ctx context.Context, j erasure.Job, cursor string, limi
 	return page, nil
 }
 
-// feed deletes the tenant's events that name the person, from the
+// EraseFeed deletes the tenant's events that name the person, from the
 // tenant's feed and the stack's (the same position in both), reading up
 // to limit after the position cursor.
-func (e *Eraser) feed(ctx context.Context, j erasure.Job, cursor string, limit int) (erasure.Page, error) {
-	if e.EventsTable == "" {
-		return erasure.Page{Finished: true}, nil
-	}
+func (e *FeedEraser) EraseFeed(ctx context.Context, j erasure.Job, cursor string, limit int) (erasure.Page, error) {
 	pk := feedPK(j.TenantID)
-	in := &dynamodb.QueryInput{TableName: aws.String(e.EventsTable), KeyConditionExpression: aws.String("#pk = :pk"),
+	in := &dynamodb.QueryInput{TableName: aws.String(e.Table), KeyConditionExpression: aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
 		Limit:                     aws.Int32(int32(limit))}
@@ -321,7 +345,7 @@ func (e *Eraser) feed(ctx context.Context, j erasure.Job, cursor string, limit i
 			continue
 		}
 		for _, p := range []string{pk, feedPK("")} {
-			old, err := e.deleteItem(ctx, e.EventsTable, key(p, page.Next))
+			old, err := deleteItem(ctx, e.DB, e.Table, key(p, page.Next))
 			if err != nil {
 				return erasure.Page{}, fmt.Errorf("delete an erased event: %w", err)
 			}

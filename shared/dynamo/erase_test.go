@@ -103,7 +103,7 @@ func TestEraserDeletesThePersonAndNoOneElse(t *testing.T) {
 	jobs := &dynamo.Erasures{DB: db, Table: bridge}
 	_, _, err = jobs.Open(ctx, j, nil)
 	must(err)
-	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, EventsTable: events, Objects: objects},
+	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events}, Objects: objects},
 		Now: clock.Now, PageSize: 2}
 	j, err = r.Run(ctx, j, 200)
 	must(err)

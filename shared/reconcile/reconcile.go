@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -171,6 +172,10 @@ type Reconciler struct {
 	Templates            templates.Store
 	TemplateKapso        templates.Kapso
 	TemplateSyncInterval time.Duration
+	// Erasures and Eraser, when set, are the open erasures of people, each
+	// advanced by a bounded number of pages a run.
+	Erasures erasure.Jobs
+	Eraser   erasure.Eraser
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -279,7 +284,10 @@ type Report struct {
 	Media Counts `json:"media"`
 	// Templates: WABAs whose templates were due and read, templates found
 	// changed (new, a status, quality or content), stored.
-	Templates  Counts    `json:"templates"`
+	Templates Counts `json:"templates"`
+	// Erasures: open erasures read, advanced (not waiting for their final
+	// sweep), finished.
+	Erasures   Counts    `json:"erasures"`
 	DLQs       []DLQStat `json:"dlqs,omitempty"`
 	Kapso      KapsoUse  `json:"kapso"`
 	Errors     int       `json:"errors"`
@@ -335,7 +343,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var errList []error
 	// Outbound first: the message catch-up would otherwise store an unknown
 	// send's message before the send is adopted, listing it twice meanwhile.
-	steps := []func(context.Context) error{run.replayRedirects, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
+	steps := []func(context.Context) error{run.replayRedirects, run.erasures, run.expireLinks, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {

@@ -39,7 +39,8 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	if err != nil {
 		return err
 	}
-	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
+	reconciler, err := reconcileapp.Reconciler(ctx, b, reconcileapp.Clients{
+		Clients: lifecycleapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs}, S3: c.s3})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/kapso-bridge/kapso-bridge/shared/app"
 	"github.com/kapso-bridge/kapso-bridge/shared/app/lifecycleapp"
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
@@ -15,22 +18,29 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/reconcile"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// Clients are the lifecycle worker's: the reconciler confirms numbers
+// Clients are the lifecycle worker's (the reconciler confirms numbers
 // through its parts, and so also tells the messages queue of each number
-// it finds connected.
-type Clients = lifecycleapp.Clients
+// it finds connected), and S3, where an erasure deletes the person's media.
+type Clients struct {
+	lifecycleapp.Clients
+	S3 *s3.Client
+}
 
 // NewClients builds the clients from the SDK configuration.
-var NewClients = lifecycleapp.NewClients
+func NewClients(cfg aws.Config) Clients {
+	return Clients{Clients: lifecycleapp.NewClients(cfg), S3: s3media.NewClient(cfg)}
+}
 
 // Reconciler builds the reconciler.
 func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
 	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
 	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
+	events, bucket := r.String(config.EventsTable), r.String(config.MediaBucket)
 	messagesURL := r.String(config.MessagesQueueURL)
 	outboundURL := r.String(config.OutboundQueueURL)
 	mediaURL := r.String(config.MediaQueueURL)
@@ -78,8 +88,12 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// interval: Kapso sends no webhook when Meta reviews one.
 		Templates: &dynamo.Templates{DB: c.DynamoDB, Table: p.Store.Table}, TemplateKapso: metaProxy,
 		TemplateSyncInterval: templateEvery,
-		DeadLetters:          deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
-		Log:                  b.Log, Limits: limits}, nil
+		// People's erasures a request left open, and each one's final sweep.
+		Erasures: &dynamo.Erasures{DB: c.DynamoDB, Table: p.Store.Table},
+		Eraser: &dynamo.Eraser{DB: c.DynamoDB, Table: p.Store.Table, Feed: &dynamo.FeedEraser{DB: c.DynamoDB, Table: events},
+			Objects: s3media.New(c.S3, bucket)},
+		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
+		Log:         b.Log, Limits: limits}, nil
 }
 
 // KapsoMeters meter each run's calls with the Kapso client's meter, which

@@ -91,6 +91,7 @@ func printReport(out io.Writer, r reconcile.Report) {
 		{"messages (catch-up)", r.Messages}, {"conversations (catch-up)", r.Conversations},
 		{"Kapso's failed deliveries", r.FailedDeliveries}, {"sends not yet accepted or failed", r.Outbound},
 		{"failed media copies due", r.Media}, {"WABAs' templates (read, changed)", r.Templates},
+		{"erasures (open, advanced, done)", r.Erasures},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", k.name, k.c.Checked, k.c.Found, k.c.Fixed)
 	}
