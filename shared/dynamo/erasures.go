@@ -21,6 +21,7 @@ import (
 //	                                                       while it is open)
 //	ERASURE_OPEN#<tenant>#<number>#<person>     / LOCK     the open job of a person, gone once it is done
 //	TOMB#<tenant>#<number>#<hash>               / TOMB     one identity's tombstone: a keyed hash, a time
+//	ERASURE_MARK#<tenant>#<number>              / MARK     the number had an erasure (erasure.Marks)
 //
 // Opening a job is one TransactWriteItems (the lock, conditional on none,
 // the job, the tombstones); a save is one PutItem conditional on the
@@ -34,6 +35,7 @@ type Erasures struct {
 var (
 	_ erasure.Jobs       = (*Erasures)(nil)
 	_ erasure.Tombstones = (*Erasures)(nil)
+	_ erasure.Marks      = (*Erasures)(nil)
 )
 
 const (
@@ -53,6 +55,10 @@ func erasureKey(tenantID, id string) map[string]types.AttributeValue {
 
 func erasureOpenKey(tenantID, phoneNumberID, person string) map[string]types.AttributeValue {
 	return key(erasureOpenPrefix+tenantID+"#"+phoneNumberID+"#"+person, erasureOpenSK)
+}
+
+func erasureMarkKey(tenantID, phoneNumberID string) map[string]types.AttributeValue {
+	return key("ERASURE_MARK#"+tenantID+"#"+phoneNumberID, "MARK")
 }
 
 func tombstoneKey(tenantID, phoneNumberID, hash string) map[string]types.AttributeValue {
@@ -153,6 +159,8 @@ func (s *Erasures) Open(ctx context.Context, j erasure.Job, stones []erasure.Tom
 	for _, t := range stones {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: tombstoneItem(t)}})
 	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table),
+		Item: erasureMarkKey(j.TenantID, j.PhoneNumberID)}})
 	for range 5 {
 		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
@@ -285,6 +293,16 @@ func (s *Erasures) Unfinished(ctx context.Context, after string, limit int) ([]e
 		jobs = append(jobs, j)
 	}
 	return jobs, next, nil
+}
+
+// Marked implements erasure.Marks: one GetItem, eventually consistent
+// (the final sweep deletes what a read that missed it let through).
+func (s *Erasures) Marked(ctx context.Context, tenantID, phoneNumberID string) (bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: erasureMarkKey(tenantID, phoneNumberID)})
+	if err != nil {
+		return false, fmt.Errorf("read erasure mark of %s: %w", phoneNumberID, err)
+	}
+	return out.Item != nil, nil
 }
 
 // Tombstones implements erasure.Tombstones: one BatchGetItem per 100

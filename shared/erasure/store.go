@@ -9,7 +9,7 @@ import (
 // Jobs keeps erasure jobs and their tombstones.
 type Jobs interface {
 	// Open stores j with one tombstone per identity (stones) and marks the
-	// number as having erasures, in one write, unless a job for j.Person
+	// number as having erasures (Marks), in one write, unless a job for j.Person
 	// on the number is open: then it stores nothing and answers that job,
 	// created false. A tombstone already stored keeps the later ErasedAt.
 	Open(ctx context.Context, j Job, stones []Tombstone) (job Job, created bool, err error)
@@ -22,6 +22,13 @@ type Jobs interface {
 	// request first, after the cursor after ("" for the first page); next
 	// is "" after the last.
 	Unfinished(ctx context.Context, after string, limit int) (jobs []Job, next string, err error)
+}
+
+// Marks says which numbers ever had an erasure, so that the writers read
+// tombstones for those numbers only.
+type Marks interface {
+	// Marked reports whether a job was ever opened on the tenant's number.
+	Marked(ctx context.Context, tenantID, phoneNumberID string) (bool, error)
 }
 
 // ErrMoved is a Save whose job is no longer where its runner read it.

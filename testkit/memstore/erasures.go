@@ -17,17 +17,20 @@ type Erasures struct {
 	jobs   map[[2]string]erasure.Job // tenant, id
 	open   map[[3]string]string      // tenant, number, person → open job id
 	stones map[[3]string]erasure.Tombstone
+	marks  map[[2]string]bool
 }
 
 var (
 	_ erasure.Jobs       = (*Erasures)(nil)
 	_ erasure.Tombstones = (*Erasures)(nil)
+	_ erasure.Marks      = (*Erasures)(nil)
 )
 
 func (s *Erasures) lock() func() {
 	s.mu.Lock()
 	if s.jobs == nil {
 		s.jobs, s.open, s.stones = map[[2]string]erasure.Job{}, map[[3]string]string{}, map[[3]string]erasure.Tombstone{}
+		s.marks = map[[2]string]bool{}
 	}
 	return s.mu.Unlock
 }
@@ -51,6 +54,7 @@ func (s *Erasures) Open(_ context.Context, j erasure.Job, stones []erasure.Tombs
 		return cloneJob(s.jobs[[2]string{j.TenantID, id}]), false, nil
 	}
 	s.open[lock] = j.ID
+	s.marks[[2]string{j.TenantID, j.PhoneNumberID}] = true
 	s.jobs[[2]string{j.TenantID, j.ID}] = cloneJob(j)
 	for _, t := range stones {
 		s.stones[[3]string{t.TenantID, t.PhoneNumberID, t.Hash}] = t
@@ -99,6 +103,12 @@ func (s *Erasures) Unfinished(_ context.Context, after string, limit int) ([]era
 
 func unfinishedPosition(j erasure.Job) string {
 	return j.RequestedAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + "#" + j.TenantID + "#" + j.ID
+}
+
+// Marked implements erasure.Marks.
+func (s *Erasures) Marked(_ context.Context, tenantID, phoneNumberID string) (bool, error) {
+	defer s.lock()()
+	return s.marks[[2]string{tenantID, phoneNumberID}], nil
 }
 
 // Tombstones implements erasure.Tombstones.

@@ -15,6 +15,7 @@ import (
 type ErasureStore interface {
 	erasure.Jobs
 	erasure.Tombstones
+	erasure.Marks
 }
 
 // erasureJob is a pending job of tenant's on number for the person with
@@ -100,6 +101,12 @@ func RunErasures(t *testing.T, newStore func(t *testing.T) ErasureStore) {
 				if got, err := s.Tombstones(ctx, k[0], k[1], hashes); len(got) != 0 || err != nil {
 					t.Errorf("%v: %v, %v", k, got, err)
 				}
+				if marked, err := s.Marked(ctx, k[0], k[1]); marked || err != nil {
+					t.Errorf("%v marked: %v, %v", k, marked, err)
+				}
+			}
+			if marked, err := s.Marked(ctx, tenantA, number); !marked || err != nil {
+				t.Errorf("the number is not marked: %v, %v", marked, err)
 			}
 			if got, err := s.Tombstones(ctx, tenantA, number, nil); len(got) != 0 || err != nil {
 				t.Errorf("no hashes: %v, %v", got, err)
