@@ -54,7 +54,7 @@ var mayLink = map[string][]string{
 		"shared/media",
 		// People's erasures, advanced: their media deleted from the bucket.
 		"shared/erasure", "shared/s3media"},
-	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
+	"messages": {"shared/app/messagesapp", "shared/config/awssecrets", "shared/erasure", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/media", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The stream's consumer decodes the bridge table's items, appends to
@@ -100,7 +100,7 @@ var linkedThroughAdapters = map[string][]string{
 		"shared/apiview", "shared/templates"},
 	"lifecycle": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
 	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates"},
-	"messages": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
+	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates"},
 	"outbound": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates"},
@@ -122,7 +122,7 @@ var mayCall = map[string][]string{
 	"redirect":      {"dynamodb", "sqs"},
 	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
 	"reconcile":     {"dynamodb", "sqs", "secretsmanager", "s3"},
-	"messages":      {"dynamodb"},
+	"messages":      {"dynamodb", "secretsmanager"},
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},
 	"eventwebhooks": {"dynamodb", "sqs", "secretsmanager"},
