@@ -165,16 +165,18 @@ func (e *Eraser) walk(ctx context.Context, j erasure.Job, step erasure.Step, cur
 // number after the key after in the tenant's conversations list, and the
 // key to go on from (nil once the list is read to its end).
 func (e *Eraser) nextConversation(ctx context.Context, j erasure.Job, after map[string]string) (string, map[string]string, error) {
-	names := map[string]string{"#pk": schema.AttrGSI1PK, "#n": attrPhoneNumberID, "#b": "bsuid", "#pb": "parent_bsuid", "#p": "phone"}
+	// DynamoDB refuses a name or value the expressions do not use: each
+	// is added with its first use.
+	names := map[string]string{"#pk": schema.AttrGSI1PK, "#n": attrPhoneNumberID}
 	vals := map[string]types.AttributeValue{":pk": str(conversationsPartition(j.TenantID)), ":n": str(j.PhoneNumberID)}
 	var who []string
 	for i, b := range j.Identities.BSUIDs {
 		v := ":b" + strconv.Itoa(i)
-		vals[v] = str(b)
+		names["#b"], names["#pb"], vals[v] = "bsuid", "parent_bsuid", str(b)
 		who = append(who, "#b = "+v, "#pb = "+v)
 	}
 	if j.Identities.Phone != "" {
-		vals[":p"] = str(j.Identities.Phone)
+		names["#p"], vals[":p"] = "phone", str(j.Identities.Phone)
 		who = append(who, "#p = :p")
 	}
 	if len(who) == 0 {

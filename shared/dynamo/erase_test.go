@@ -171,4 +171,19 @@ func TestEraserDeletesThePersonAndNoOneElse(t *testing.T) {
 	if again.State != erasure.Done || again.Progress != (erasure.Progress{}) {
 		t.Fatalf("again: %s %+v", again.State, again.Progress)
 	}
+
+	// A person known by phone alone is found through the same lists.
+	bobJob, err := erasure.NewJob("era_3", tenant, number, "h3", erasure.Identities{Phone: bob.Phone}, clock.Now())
+	must(err)
+	_, _, err = jobs.Open(ctx, bobJob, nil)
+	must(err)
+	clock.Advance(erasure.SweepDelay)
+	bobJob, err = r.Run(ctx, bobJob, 200)
+	must(err)
+	if bobJob.State != erasure.Done || bobJob.Progress.Messages != 1 || bobJob.Progress.Conversations != 1 {
+		t.Fatalf("phone only: %s %+v", bobJob.State, bobJob.Progress)
+	}
+	if _, ok, _ := msgs.Message(ctx, tenant, "wamid.b1"); ok {
+		t.Error("Bob's message stayed")
+	}
 }
