@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
@@ -76,7 +77,15 @@ func (a *API) eraseContact(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return errs.E(errs.Unavailable, "try again", err)
 	}
-	j, err := erasure.NewJob(id, tenantID, phoneNumberID, hashes[0], ids, a.now())
+	// Meta's timestamps are Meta's clock, which may run ahead of ours: the
+	// erasure covers the newest time stored of the person too.
+	at := a.now()
+	for _, t := range []time.Time{c.LastSeenAt, c.LastInboundAt} {
+		if t.After(at) {
+			at = t
+		}
+	}
+	j, err := erasure.NewJob(id, tenantID, phoneNumberID, hashes[0], ids, at)
 	if err != nil {
 		return err
 	}

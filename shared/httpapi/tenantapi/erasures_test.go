@@ -160,6 +160,24 @@ func TestEraseContactRunsTheJobInTheRequest(t *testing.T) {
 	}
 }
 
+// A person last seen at a time ahead of the bridge's clock (Meta's clock
+// runs apart from it) is erased up to that time.
+func TestErasureCoversTheNewestTimeStored(t *testing.T) {
+	s := newErasureStack(t, false)
+	ahead := s.clock.Now().Add(3 * time.Second)
+	must(t, s.msgs.PutContact(context.Background(), "acme", erasureNumber, messaging.Person{BSUID: "MX.2"},
+		messaging.Sighting{At: ahead, Inbound: true}))
+	_, v := s.do(http.MethodDelete, contactPath("MX.2"))
+	if e := erasureOf(t, v); e["requested_at"] != "2026-12-07T10:00:03Z" {
+		t.Fatalf("erasure %v", e)
+	}
+	got, _ := s.jobs.Tombstones(context.Background(), "acme", erasureNumber,
+		[]string{s.hasher.Person("acme", erasureNumber, "phone:5215512345678")})
+	if len(got) != 1 || !got[0].ErasedAt.Equal(ahead) {
+		t.Fatalf("tombstone %+v", got)
+	}
+}
+
 // Once the person's contact is gone, a request by any name they had
 // answers the job that erased them; someone never known is 404.
 func TestEraseContactOfAnErasedPersonAnswersItsJob(t *testing.T) {
