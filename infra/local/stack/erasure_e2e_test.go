@@ -7,6 +7,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
+	"github.com/kapso-bridge/kapso-bridge/testkit/poll"
 )
 
 // A person writes three messages, one a photo, and is written to once;
@@ -94,7 +95,11 @@ func TestErasedPersonIsGoneAndStaysGone(t *testing.T) {
 
 	again := sim(t, s, "/_sim/numbers/"+number+"/messages", with(map[string]any{"text": "voltei"})).WAMID
 	waitMessage(t, s, "acme", again, func(map[string]any) bool { return true })
-	if status, _ := api(t, s, http.MethodGet, "/v1/tenants/acme/numbers/"+number+"/contacts/"+phone, ""); status != http.StatusOK {
-		t.Errorf("after writing again, the contact: %d", status)
+	// The contact is written after the message.
+	if !poll.Until(30*time.Second, 100*time.Millisecond, func() bool {
+		status, _ := api(t, s, http.MethodGet, "/v1/tenants/acme/numbers/"+number+"/contacts/"+phone, "")
+		return status == http.StatusOK
+	}) {
+		t.Error("after writing again, the person has no contact")
 	}
 }
