@@ -335,6 +335,7 @@ func tenantAPIRequests() []request {
 	out = append(out, mediaRequests()...)
 	out = append(out, templateRequests()...)
 	out = append(out, offboardRequests()...)
+	out = append(out, erasureRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},
 		request{name: "a page of one", method: "GET", path: "/v1/tenants?limit=1", header: auth, want: 200},
@@ -535,6 +536,7 @@ var pathSamples = map[string]string{
 	routes.ConversationID: "conv-1",
 	routes.WAMID:          "wamid.out1",
 	routes.Contact:        "US.200",
+	routes.ErasureID:      worldErasureID,
 }
 
 // fill is r's path with its parameters filled in; the tenant API's

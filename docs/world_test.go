@@ -94,6 +94,7 @@ type world struct {
 	messages   *memstore.Messages
 	feed       *memstore.Feed
 	objects    *memstore.Objects
+	erasures   *memstore.Erasures
 	handlers   map[backend]http.Handler
 }
 
@@ -131,7 +132,8 @@ func newWorld(t *testing.T) *world {
 
 	clk := testclock.New(time.Now())
 	w := &world{onboarding: &memstore.Onboarding{}, messages: &memstore.Messages{}, feed: &memstore.Feed{Now: clk.Now},
-		objects: &memstore.Objects{BaseURL: "https://media.example"}, handlers: map[backend]http.Handler{}}
+		objects: &memstore.Objects{BaseURL: "https://media.example"}, erasures: &memstore.Erasures{},
+		handlers: map[backend]http.Handler{}}
 	source := &uploadSource{}
 	numbers := &memstore.Numbers{}
 	claims := &memstore.Claims{}
@@ -186,7 +188,8 @@ func newWorld(t *testing.T) *world {
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			Tokens: tokens, Audit: trail, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
 			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI,
-			Offboard: w.offboarder(offboardings, offboarding.Runner{Tenants: w.onboarding}, api)}).Register(mux)
+			Offboard: w.offboarder(offboardings, offboarding.Runner{Tenants: w.onboarding}, api),
+			Erasures: worldErasures(t, w.erasures, b == storeDown)}).Register(mux)
 		w.handlers[b] = mux
 	}
 	return w

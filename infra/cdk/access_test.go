@@ -79,10 +79,12 @@ var wiring = map[config.Function]func(context.Context, app.Base, config.SecretSo
 		r, err := reconcileapp.Reconciler(ctx, b, c)
 		return r, given, err
 	},
-	config.Messages: func(ctx context.Context, b app.Base, _ config.SecretSource) (any, any, error) {
+	config.Messages: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
 		c := messagesapp.NewClients(b.AWS)
+		given := c
+		c.Secrets = src
 		w, err := messagesapp.Worker(ctx, b, c)
-		return w, c, err
+		return w, given, err
 	},
 	config.Outbound: func(ctx context.Context, b app.Base, src config.SecretSource) (any, any, error) {
 		c := outboundapp.NewClients(b.AWS)

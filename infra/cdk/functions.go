@@ -29,6 +29,8 @@ var secrets = []secret{
 		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"},
 	{config.BridgeAPIToken, "bridge-api-token", "BridgeApiTokenSecretArn",
 		"Bearer token the SaaS backend presents to the /v1 API"},
+	{config.ErasureHashKey, "erasure-hash-key", "ErasureHashKeySecretArn",
+		"Key (32 random bytes or more) of the HMAC that keys an erased person's tombstones; never change it once set"},
 	{config.MetaAppSecret, "meta-app-secret", "MetaAppSecretArn",
 		"Meta app secret for raw Meta webhooks (optional, may stay empty)"},
 	{config.EventsWebhookSecret, "events-webhook-secret", "EventsWebhookSecretArn",
@@ -205,9 +207,11 @@ var functions = []function{
 		Timeout: 20 * time.Second,
 		Access: []access{
 			// Tenants, customers, links and their facts; a tenant's messages,
-			// conversations and contacts, read.
+			// conversations and contacts, read; a person's erasure and its
+			// tombstones, stored and advanced (a job saved done deletes its
+			// person's lock).
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-				"dynamodb:UpdateItem"),
+				"dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 			// The table's own partitions, and the indexes' lists: a tenant's
 			// conversations and a conversation's messages, in order (gsi1),
 			// and the tenant list, by status (gsi1), whole or by need of
@@ -289,7 +293,7 @@ var functions = []function{
 			// a replayed redirect hint is deleted once applied.
 			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 			// The message retention's backfill reads the table page by page,
-			// 1,000 items a run, once per change of the setting: its only scan.
+			// 1,000 items a run, once per change of the setting.
 			onTable(schema.Bridge, "dynamodb:Scan"),
 			// A number it confirms is announced to the messages worker, as the
 			// lifecycle worker announces the ones it confirms, and the
@@ -303,11 +307,13 @@ var functions = []function{
 			// Its summary reports the dead-letter queues' backlog.
 			readBacklog(schema.Lifecycle), readBacklog(schema.Messages), readBacklog(schema.Outbound),
 			readBacklog(schema.EventWebhooks), readBacklog(schema.Media),
-			// Offboardings: a tenant's items, found by a bounded Scan with a
-			// filter on its keys (offboarding is rare) and deleted in
-			// batches, its events, and the media objects its items name.
-			onTable(schema.Bridge, "dynamodb:Scan", "dynamodb:BatchWriteItem"),
-			onTable(schema.Events, "dynamodb:Query", "dynamodb:BatchWriteItem"),
+			// Offboardings: a tenant's items, found by a bounded Scan (the
+			// retention's, above) with a filter on its keys (offboarding is
+			// rare) and deleted in batches, its events, and the media
+			// objects its items name. An erasure deletes the person's told
+			// events one by one.
+			onTable(schema.Bridge, "dynamodb:BatchWriteItem"),
+			onTable(schema.Events, "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"),
 			onObjects(schema.MediaBucket, "*", "s3:DeleteObject"),
 		},
 		Scheduled: true,

@@ -216,7 +216,8 @@ func TestObjectWildcardsAreSuppressedForTheirKeyPatternsAlone(t *testing.T) {
 		"MediaRole":     {objects("*")},
 		"TenantapiRole": {objects("*/*/uploads/*")},
 		"MediaReadRole": {objects("*")},
-		// An offboarding deletes the media objects a tenant's items name.
+		// An offboarding deletes the media objects a tenant's items name, an
+		// erasure the person's.
 		"ReconcileRole": {objects("*")},
 	}
 	roles := []string{"MediaReadRole"}

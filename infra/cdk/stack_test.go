@@ -45,28 +45,30 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 func TestRoutesAreExactlyTheFunctionRoutes(t *testing.T) {
 	// Route key to the function it reaches.
 	want := map[string]string{
-		"POST /webhooks/kapso":                                                     "IngestFunction",
-		"POST /webhooks/kapso/{phone_number_id}":                                   "IngestFunction",
-		"POST /webhooks/meta/{phone_number_id}":                                    "IngestFunction",
-		"GET /v1/tenants":                                                          "TenantapiFunction",
-		"POST /v1/tenants/{tenant_id}/setup-links":                                 "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/templates":                                    "TenantapiFunction",
-		"POST /v1/tenants/{tenant_id}/templates":                                   "TenantapiFunction",
-		"POST /v1/tenants/{tenant_id}/templates/sync":                              "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/connection":                                   "TenantapiFunction",
-		"DELETE /v1/tenants/{tenant_id}":                                           "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/conversations":                                "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":     "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                             "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/messages/{wamid}/media":                       "TenantapiFunction",
-		"POST /v1/tenants/{tenant_id}/media":                                       "TenantapiFunction",
-		"POST /v1/tenants/{tenant_id}/messages":                                    "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
-		"GET /v1/events":                                                           "TenantapiFunction",
-		"GET /v1/tenants/{tenant_id}/events":                                       "TenantapiFunction",
-		"GET /v1/audit":                                                            "TenantapiFunction",
-		"GET /connect/success":                                                     "RedirectFunction",
-		"GET /connect/failure":                                                     "RedirectFunction",
+		"POST /webhooks/kapso":                                                        "IngestFunction",
+		"POST /webhooks/kapso/{phone_number_id}":                                      "IngestFunction",
+		"POST /webhooks/meta/{phone_number_id}":                                       "IngestFunction",
+		"GET /v1/tenants":                                                             "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/setup-links":                                    "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/templates":                                       "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/templates":                                      "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/templates/sync":                                 "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/connection":                                      "TenantapiFunction",
+		"DELETE /v1/tenants/{tenant_id}":                                              "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/conversations":                                   "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/conversations/{conversation_id}/messages":        "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/messages/{wamid}":                                "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/messages/{wamid}/media":                          "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/media":                                          "TenantapiFunction",
+		"POST /v1/tenants/{tenant_id}/messages":                                       "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}":    "TenantapiFunction",
+		"DELETE /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}": "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/erasures/{erasure_id}":                           "TenantapiFunction",
+		"GET /v1/events":                     "TenantapiFunction",
+		"GET /v1/tenants/{tenant_id}/events": "TenantapiFunction",
+		"GET /v1/audit":                      "TenantapiFunction",
+		"GET /connect/success":               "RedirectFunction",
+		"GET /connect/failure":               "RedirectFunction",
 	}
 	integrationTarget := map[string]string{}
 	for id, r := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -130,6 +132,7 @@ func TestOutputs(t *testing.T) {
 		"KapsoApiKeySecretArn":    "KapsoApiKeySecret",
 		"ProjectWebhookSecretArn": "ProjectWebhookSecretSecret",
 		"BridgeApiTokenSecretArn": "BridgeApiTokenSecret",
+		"ErasureHashKeySecretArn": "ErasureHashKeySecret",
 		"MetaAppSecretArn":        "MetaAppSecretSecret",
 		"EventsWebhookSecretArn":  "EventsWebhookSecretSecret",
 		"AlarmTopicArn":           "AlarmTopic",
@@ -344,6 +347,7 @@ func TestSecretsAreCreatedEmpty(t *testing.T) {
 		"KapsoApiKeySecret":          "KapsoBridge/kapso-api-key",
 		"ProjectWebhookSecretSecret": "KapsoBridge/project-webhook-secret",
 		"BridgeApiTokenSecret":       "KapsoBridge/bridge-api-token",
+		"ErasureHashKeySecret":       "KapsoBridge/erasure-hash-key",
 		"MetaAppSecretSecret":        "KapsoBridge/meta-app-secret",
 		"EventsWebhookSecretSecret":  "KapsoBridge/events-webhook-secret",
 	}
@@ -376,7 +380,7 @@ var wantGrants = map[string]map[string][]string{
 		"DataKey":                    {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 	},
 	"Tenantapi": {
-		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 			"dynamodb:UpdateItem"},
 		// gsi1: a tenant's conversations, a conversation's messages, tenants
 		// by status; gsi2: tenants whole and by need of attention.
@@ -384,6 +388,7 @@ var wantGrants = map[string]map[string][]string{
 		"BridgeTable/index/gsi2": {"dynamodb:Query"},
 		"KapsoApiKeySecret":      {"secretsmanager:GetSecretValue"},
 		"BridgeApiTokenSecret":   {"secretsmanager:GetSecretValue"},
+		"ErasureHashKeySecret":   {"secretsmanager:GetSecretValue"},
 		"DataKey":                {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		// A message to send is handed to the sender.
 		"OutboundQueue": {"sqs:SendMessage"},
@@ -414,18 +419,20 @@ var wantGrants = map[string]map[string][]string{
 	"Messages": {
 		"BridgeTable": {"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
 			"dynamodb:Query", "dynamodb:UpdateItem"},
-		"IdempotencyTable": {"dynamodb:GetItem"},
-		"DataKey":          {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		"IdempotencyTable":     {"dynamodb:GetItem"},
+		"ErasureHashKeySecret": {"secretsmanager:GetSecretValue"},
+		"DataKey":              {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		"MessagesQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 	},
 	"Reconcile": {
 		// Scan: the message retention's backfill. An offboarding scans for
 		// the tenant's items and deletes them in batches; it deletes its
-		// events and the media objects they name.
+		// events and the media objects they name. An erasure deletes the
+		// person's told events and media copies.
 		"BridgeTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
 			"dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"},
-		"EventsTable":   {"dynamodb:BatchWriteItem", "dynamodb:Query"},
+		"EventsTable":   {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"},
 		"MediaBucket/*": {"s3:DeleteObject"},
 		// An index Query is granted on each of the table's indexes: the
 		// check that derives grants from the code cannot tell which one a
@@ -580,14 +587,14 @@ var wantFunctions = map[string]struct {
 }{
 	"Ingest": {512, 10, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_PROJECT_WEBHOOK_SECRET_ARN",
 		"LIFECYCLE_QUEUE_URL", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "META_APP_SECRET_ARN"}},
-	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
+	"Tenantapi": {256, 20, []string{"BRIDGE_API_TOKEN_SECRET_ARN", "BRIDGE_TABLE", "ERASURE_HASH_KEY_SECRET_ARN", "EVENTS_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_READ_ROLE_ARN", "MEDIA_URL_TTL", "MESSAGE_RETENTION_DAYS",
 		"OUTBOUND_QUEUE_URL", "PUBLIC_BASE_URL"}},
 	"Redirect": {256, 10, []string{"APP_FAILURE_URL", "APP_SUCCESS_URL", "BRIDGE_TABLE", "LIFECYCLE_QUEUE_URL",
 		"LOG_LEVEL"}},
 	"Lifecycle": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "KAPSO_API_BASE_URL",
 		"KAPSO_API_KEY_SECRET_ARN", "LOG_LEVEL", "MESSAGES_QUEUE_URL", "PUBLIC_BASE_URL"}},
-	"Messages": {256, 30, []string{"BRIDGE_TABLE", "IDEMPOTENCY_TABLE", "LOG_LEVEL", "MESSAGE_RETENTION_DAYS"}},
+	"Messages": {256, 30, []string{"BRIDGE_TABLE", "ERASURE_HASH_KEY_SECRET_ARN", "IDEMPOTENCY_TABLE", "LOG_LEVEL", "MESSAGE_RETENTION_DAYS"}},
 	"Reconcile": {256, 600, []string{"BRIDGE_TABLE", "EVENTS_TABLE", "EVENT_WEBHOOKS_DLQ_URL", "KAPSO_API_BASE_URL", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL",
 		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",

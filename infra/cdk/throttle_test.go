@@ -57,7 +57,7 @@ func TestIAMAuthOnV1(t *testing.T) {
 	seen := 0
 	for _, r := range s.tpl.ofType("AWS::ApiGatewayV2::Route") {
 		key := r.Properties["RouteKey"].(string)
-		v1 := strings.HasPrefix(key, "GET /v1/") || strings.HasPrefix(key, "POST /v1/")
+		v1 := strings.Contains(key, " /v1/")
 		auth, _ := r.Properties["AuthorizationType"].(string)
 		switch {
 		case v1 && auth != "AWS_IAM":

@@ -55,8 +55,10 @@ var build = map[config.Function]func(context.Context, app.Base, config.SecretSou
 		_, err := reconcileapp.Reconciler(ctx, b, c)
 		return err
 	},
-	config.Messages: func(ctx context.Context, b app.Base, _ config.SecretSource) error {
-		_, err := messagesapp.Worker(ctx, b, messagesapp.NewClients(b.AWS))
+	config.Messages: func(ctx context.Context, b app.Base, src config.SecretSource) error {
+		c := messagesapp.NewClients(b.AWS)
+		c.Secrets = src
+		_, err := messagesapp.Worker(ctx, b, c)
 		return err
 	},
 	config.Outbound: func(ctx context.Context, b app.Base, src config.SecretSource) error {

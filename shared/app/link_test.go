@@ -33,7 +33,9 @@ var mayLink = map[string][]string{
 		// The tenant's messages, read side; the messages it sends, queued.
 		"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/sqsqueue",
 		// The strict reader of the send and setup-link bodies.
-		"shared/strictjson"},
+		"shared/strictjson",
+		// A person's erasure: its job and tombstones.
+		"shared/erasure"},
 	"redirect": {"shared/app/redirectapp", "shared/lambdahttp",
 		"shared/httpapi/redirect", "shared/dynamo", "shared/sqsqueue", "shared/routes",
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/onboarding"},
@@ -51,8 +53,10 @@ var mayLink = map[string][]string{
 		"shared/envelope", "shared/errs", "shared/idempotency", "shared/kapso", "shared/rawjson", "shared/meta",
 		"shared/onboarding",
 		// A failed media copy goes back to the media queue as its message's event.
-		"shared/media"},
-	"messages": {"shared/app/messagesapp", "shared/lambdasqs", "shared/delivery",
+		"shared/media",
+		// People's erasures, advanced: their media deleted from the bucket.
+		"shared/erasure", "shared/s3media"},
+	"messages": {"shared/app/messagesapp", "shared/config/awssecrets", "shared/erasure", "shared/lambdasqs", "shared/delivery",
 		"shared/messagesworker", "shared/messaging", "shared/media", "shared/dynamo",
 		"shared/envelope", "shared/errs", "shared/kapso", "shared/rawjson", "shared/meta"},
 	// The stream's consumer decodes the bridge table's items, appends to
@@ -94,20 +98,20 @@ var mayLink = map[string][]string{
 // links shared/access, and the offboardings and their erasers, so it links
 // shared/offboarding.
 var linkedThroughAdapters = map[string][]string{
-	"ingest":    {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
+	"ingest":    {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 	"tenantapi": {"shared/envelope", "shared/templates"},
-	"redirect": {"shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
+	"redirect": {"shared/erasure", "shared/messaging", "shared/media", "shared/kapso", "shared/meta", "shared/rawjson", "shared/eventing", "bridgeevents",
 		"shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
-	"lifecycle": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
+	"lifecycle": {"shared/erasure", "shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 	"reconcile": {"shared/messaging", "shared/media", "shared/eventing", "bridgeevents", "shared/apiview", "shared/templates", "shared/access"},
 	"messages": {"shared/onboarding", "shared/idempotency", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates", "shared/offboarding", "shared/access"},
-	"outbound": {"shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
+	"outbound": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/envelope", "shared/eventing", "bridgeevents", "shared/apiview",
 		"shared/templates", "shared/offboarding", "shared/access"},
-	"publisher": {"shared/idempotency", "shared/offboarding", "shared/access"},
-	"eventwebhooks": {"shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
+	"publisher": {"shared/erasure", "shared/idempotency", "shared/offboarding", "shared/access"},
+	"eventwebhooks": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/messaging", "shared/media", "shared/errs", "shared/kapso",
 		"shared/meta", "shared/rawjson", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
-	"media": {"shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
+	"media": {"shared/erasure", "shared/onboarding", "shared/idempotency", "shared/eventing", "shared/apiview", "shared/templates", "shared/offboarding", "shared/access"},
 }
 
 // Every function loads the AWS SDK configuration, whose credential chain
@@ -122,7 +126,7 @@ var mayCall = map[string][]string{
 	"redirect":      {"dynamodb", "sqs"},
 	"lifecycle":     {"dynamodb", "sqs", "secretsmanager"},
 	"reconcile":     {"dynamodb", "sqs", "secretsmanager", "s3"},
-	"messages":      {"dynamodb"},
+	"messages":      {"dynamodb", "secretsmanager"},
 	"outbound":      {"dynamodb", "sqs", "secretsmanager"},
 	"publisher":     {"dynamodb", "sns"},
 	"eventwebhooks": {"dynamodb", "sqs", "secretsmanager"},

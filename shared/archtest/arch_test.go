@@ -30,7 +30,7 @@ type role struct {
 var roles = []role{
 	// The domain: its types, rules, and the interfaces of what it needs.
 	{"domain", []string{"shared/onboarding", "shared/messaging", "shared/idempotency", "shared/errs", "shared/eventing",
-		"shared/media", "shared/templates", "shared/access",
+		"shared/media", "shared/templates", "shared/access", "shared/erasure",
 		// Deleting a tenant.
 		"shared/offboarding"}},
 	// What crosses a boundary as bytes: Kapso's and Meta's payloads, the

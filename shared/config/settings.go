@@ -127,6 +127,10 @@ var (
 		Help: "Meta app secret, verifies X-Hub-Signature-256 on forwarded Meta payloads (optional)"}
 	BridgeAPIToken = Setting{Name: "BRIDGE_API_TOKEN", Secret: true, Functions: []Function{TenantAPI},
 		Help: "bearer token the SaaS backend presents to the /v1 API"}
+	// The key of the tombstones' hashes: erasing a person keeps a keyed
+	// hash of each of their identities, never the identity.
+	ErasureHashKey = Setting{Name: "ERASURE_HASH_KEY", Secret: true, Functions: []Function{TenantAPI, Messages},
+		Help: "key (at least 32 bytes) of the HMAC an erased person's tombstones are keyed by; never change it once set"}
 	EventsWebhookSecret = Setting{Name: "EVENTS_WEBHOOK_SECRET", Secret: true, Functions: []Function{EventWebhooks},
 		Help: "Standard Webhooks signing secret (whsec_ and the base64 of at least 24 bytes) of the events POSTed to EVENTS_WEBHOOK_URL"}
 )
@@ -228,7 +232,7 @@ var (
 var Settings = []Setting{
 	BridgeTable, IdempotencyTable, EventsTable, LifecycleQueueURL, MessagesQueueURL, LifecycleDLQURL, MessagesDLQURL,
 	OutboundQueueURL, OutboundDLQURL, EventWebhooksQueueURL, EventWebhooksDLQURL, EventsTopicARN, MediaBucket, MediaReadRoleARN, MediaQueueURL, MediaDLQURL,
-	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret,
+	KapsoAPIKey, ProjectWebhookSecret, MetaAppSecret, BridgeAPIToken, EventsWebhookSecret, ErasureHashKey,
 	KapsoAPIBaseURL, PublicBaseURL, AppSuccessURL, AppFailureURL, IngestDeadline,
 	ReconcileKapsoCalls, ReconcileKapsoPerMinute, KapsoMetaBaseURL, SendRatePerNumber, OutboundUnconfirmedAfter, MediaURLTTL,
 	TemplateSyncInterval, EventsRetentionDays, MessageRetentionDays, EventsWebhookURL, LogLevel,

@@ -112,3 +112,9 @@ func TestOffboardingsContract(t *testing.T) {
 		return &dynamo.Offboardings{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
 	})
 }
+
+func TestErasuresContract(t *testing.T) {
+	storetest.RunErasures(t, func(t *testing.T) storetest.ErasureStore {
+		return &dynamo.Erasures{DB: awstest.DynamoDB(t), Table: awstest.Bridge(awstest.Tables(t))}
+	})
+}

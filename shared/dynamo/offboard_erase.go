@@ -27,7 +27,7 @@ import (
 //     the lookups naming it (LINK#, CUSTOMER#). A Scan reads the whole
 //     table: offboarding is rare, and a bounded page a call keeps each run
 //     short (see docs/operations.md for the cost).
-//   - FeedEraser deletes the tenant's events, both copies of each.
+//   - TenantFeedEraser deletes the tenant's events, both copies of each.
 //   - TenantEraser comes last: the numbers' items (only while they are
 //     still the tenant's), then the tenant's partition (facts, uploads),
 //     and the tenant item itself, only while it is deleting.
@@ -194,10 +194,10 @@ func cmpOr(v, fallback int) int {
 	return fallback
 }
 
-// FeedEraser is the offboarding.Eraser of the tenant's events in the
+// TenantFeedEraser is the offboarding.Eraser of the tenant's events in the
 // events table: a page of its feed a call, each event deleted from its
 // tenant's feed and from the whole stack's (both share the sort key).
-type FeedEraser struct {
+type TenantFeedEraser struct {
 	DB    *dynamodb.Client
 	Table string
 	// Page is the events one call reads (DefaultErasePage/2 when zero:
@@ -205,14 +205,14 @@ type FeedEraser struct {
 	Page int
 }
 
-var _ offboarding.Eraser = (*FeedEraser)(nil)
+var _ offboarding.Eraser = (*TenantFeedEraser)(nil)
 
 // Name implements offboarding.Eraser.
-func (e *FeedEraser) Name() string { return "events" }
+func (e *TenantFeedEraser) Name() string { return "events" }
 
 // Erase implements offboarding.Eraser. It always reads from the start of
 // the feed: what it deleted is gone, so the position is only "more".
-func (e *FeedEraser) Erase(ctx context.Context, t offboarding.Target, _ string) (offboarding.Counts, string, error) {
+func (e *TenantFeedEraser) Erase(ctx context.Context, t offboarding.Target, _ string) (offboarding.Counts, string, error) {
 	if !onboarding.ValidTenantID(t.TenantID) {
 		return offboarding.Counts{}, "", fmt.Errorf("erase events: tenant id %q", t.TenantID)
 	}

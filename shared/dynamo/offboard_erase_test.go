@@ -138,7 +138,7 @@ func TestErasersDeleteEveryItemOfTheTenantOnly(t *testing.T) {
 	objects := &deletedObjects{}
 	r := &offboarding.Runner{Store: store, Tenants: noFacts{}, Kapso: noKapso{}, Erasers: []offboarding.Eraser{
 		&dynamo.MessagingEraser{DB: db, Table: bridge, Page: 3, Objects: objects},
-		&dynamo.FeedEraser{DB: db, Table: events, Page: 2},
+		&dynamo.TenantFeedEraser{DB: db, Table: events, Page: 2},
 		&dynamo.TenantEraser{DB: db, Table: bridge, Page: 2, Objects: objects},
 	}}
 	j, _, err := store.Start(ctx, offboarding.Job{TenantID: "acme", Phase: offboarding.PhaseData,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/envelope"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
 	"github.com/kapso-bridge/kapso-bridge/shared/media"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
@@ -180,6 +181,10 @@ type Reconciler struct {
 	// Offboard, when set, finishes the tenants' offboardings, first in each
 	// run.
 	Offboard *offboarding.Runner
+	// Erasures and Eraser, when set, are the open erasures of people, each
+	// advanced by a bounded number of pages a run.
+	Erasures erasure.Jobs
+	Eraser   erasure.Eraser
 	// DeadLetters, when set, are reported in the summary.
 	DeadLetters DeadLetters
 	Log         *slog.Logger
@@ -302,6 +307,9 @@ type Report struct {
 	// Retention: items the backfill read, found without the current
 	// retention's expiry, given it.
 	Retention Counts `json:"retention"`
+	// Erasures: open erasures read, advanced (not waiting for their final
+	// sweep), finished.
+	Erasures Counts `json:"erasures"`
 	// Offboardings: unfinished offboardings worked on, finished.
 	Offboardings Counts    `json:"offboardings"`
 	DLQs         []DLQStat `json:"dlqs,omitempty"`
@@ -362,7 +370,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	// send's message before the send is adopted, listing it twice meanwhile.
 	// The backfill costs no Kapso call: before the steps that may spend
 	// the budget.
-	steps := []func(context.Context) error{run.offboardings, run.replayRedirects, run.expireLinks, run.backfillRetention, run.mediaRetries, run.outbound, run.failedDeliveries,
+	steps := []func(context.Context) error{run.offboardings, run.replayRedirects, run.erasures, run.expireLinks, run.backfillRetention, run.mediaRetries, run.outbound, run.failedDeliveries,
 		run.openTenants, run.registerWebhooks, run.connectedNumbers, run.syncTemplates}
 	for _, step := range steps {
 		if run.stopping(ctx) {

@@ -26,6 +26,8 @@ const (
 	WAMID          = "wamid"
 	// Contact is a contact's BSUID (current or previous) or phone digits.
 	Contact = "contact"
+	// ErasureID is an erasure's id (era_…).
+	ErasureID = "erasure_id"
 )
 
 // Kapso's and Meta's webhooks, served by the ingest.
@@ -66,6 +68,10 @@ var (
 	// SendMessage queues a message to send from one of the tenant's numbers.
 	SendMessage = Route{"POST", "/v1/tenants/{" + TenantID + "}/messages"}
 	GetContact  = Route{"GET", "/v1/tenants/{" + TenantID + "}/numbers/{" + PhoneNumberID + "}/contacts/{" + Contact + "}"}
+	// EraseContact erases a person from one of the tenant's numbers;
+	// GetErasure shows how far an erasure is.
+	EraseContact = Route{"DELETE", GetContact.Path}
+	GetErasure   = Route{"GET", "/v1/tenants/{" + TenantID + "}/erasures/{" + ErasureID + "}"}
 	// The tenant's message templates: listed as last read, created, and
 	// read again from Kapso now.
 	ListTemplates  = Route{"GET", "/v1/tenants/{" + TenantID + "}/templates"}
@@ -84,7 +90,7 @@ var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
 		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates, ListAudit,
-		DeleteTenant}
+		DeleteTenant, EraseContact, GetErasure}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

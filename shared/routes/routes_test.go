@@ -30,6 +30,8 @@ func TestRoutes(t *testing.T) {
 		CreateTemplate:           "POST /v1/tenants/{tenant_id}/templates",
 		SyncTemplates:            "POST /v1/tenants/{tenant_id}/templates/sync",
 		ListAudit:                "GET /v1/audit",
+		EraseContact:             "DELETE /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
+		GetErasure:               "GET /v1/tenants/{tenant_id}/erasures/{erasure_id}",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -72,12 +74,13 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 		}
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
-		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListAudit, DeleteTenant} {
+		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListAudit, DeleteTenant,
+		EraseContact, GetErasure} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 22 {
-		t.Errorf("%d routes in the function groups, want 22", len(seen))
+	if len(seen) != 24 {
+		t.Errorf("%d routes in the function groups, want 24", len(seen))
 	}
 }

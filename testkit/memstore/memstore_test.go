@@ -146,3 +146,7 @@ func TestRetentionContract(t *testing.T) {
 func TestOffboardingsContract(t *testing.T) {
 	storetest.RunOffboardings(t, func(*testing.T) offboarding.Store { return &memstore.Offboardings{} })
 }
+
+func TestErasuresContract(t *testing.T) {
+	storetest.RunErasures(t, func(*testing.T) storetest.ErasureStore { return &memstore.Erasures{} })
+}

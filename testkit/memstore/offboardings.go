@@ -27,14 +27,14 @@ func (s *Offboardings) Start(_ context.Context, j offboarding.Job) (offboarding.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.jobs[j.TenantID]; ok && !old.Done() {
-		return cloneJob(old), false, nil
+		return cloneOffboarding(old), false, nil
 	}
 	if s.jobs == nil {
 		s.jobs = map[string]offboarding.Job{}
 	}
 	j.Version = 1
-	s.jobs[j.TenantID] = cloneJob(j)
-	return cloneJob(j), true, nil
+	s.jobs[j.TenantID] = cloneOffboarding(j)
+	return cloneOffboarding(j), true, nil
 }
 
 // Job implements offboarding.Store.
@@ -42,7 +42,7 @@ func (s *Offboardings) Job(_ context.Context, tenantID string) (offboarding.Job,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, ok := s.jobs[tenantID]
-	return cloneJob(j), ok, nil
+	return cloneOffboarding(j), ok, nil
 }
 
 // Save implements offboarding.Store.
@@ -53,7 +53,7 @@ func (s *Offboardings) Save(_ context.Context, j offboarding.Job) error {
 	if !ok || old.Version != j.Version-1 {
 		return fmt.Errorf("save offboarding of %s: %w", j.TenantID, offboarding.ErrJobMoved)
 	}
-	s.jobs[j.TenantID] = cloneJob(j)
+	s.jobs[j.TenantID] = cloneOffboarding(j)
 	return nil
 }
 
@@ -64,7 +64,7 @@ func (s *Offboardings) Unfinished(_ context.Context, limit int) ([]offboarding.J
 	var out []offboarding.Job
 	for _, j := range s.jobs {
 		if !j.Done() {
-			out = append(out, cloneJob(j))
+			out = append(out, cloneOffboarding(j))
 		}
 	}
 	slices.SortFunc(out, func(a, b offboarding.Job) int {
@@ -73,7 +73,7 @@ func (s *Offboardings) Unfinished(_ context.Context, limit int) ([]offboarding.J
 	return out[:min(limit, len(out))], nil
 }
 
-func cloneJob(j offboarding.Job) offboarding.Job {
+func cloneOffboarding(j offboarding.Job) offboarding.Job {
 	j.SetupLinks, j.Webhooks, j.PhoneNumberIDs = slices.Clone(j.SetupLinks), slices.Clone(j.Webhooks), slices.Clone(j.PhoneNumberIDs)
 	return j
 }
@@ -93,7 +93,7 @@ func (e memEraser) Erase(_ context.Context, t offboarding.Target, _ string) (off
 
 // Erasers are the in-memory twins of the offboarding erasers of the
 // stores given (any may be nil), the tenant's own last, as the stack
-// orders them: what dynamo.MessagingEraser, dynamo.FeedEraser,
+// orders them: what dynamo.MessagingEraser, dynamo.TenantFeedEraser,
 // dynamo.TenantEraser and s3media.Eraser delete.
 func Erasers(o *Onboarding, n *Numbers, m *Messages, p *Pending, tpl *Templates, u *Uploads, f *Feed, obj *Objects) []offboarding.Eraser {
 	var out []offboarding.Eraser

@@ -56,6 +56,7 @@ var devDefaults = map[string]string{
 	config.KapsoAPIKey.Name:          "dev-kapso-api-key",
 	config.ProjectWebhookSecret.Name: "dev-project-webhook-secret",
 	config.BridgeAPIToken.Name:       "dev-bridge-token",
+	config.ErasureHashKey.Name:       "dev-erasure-hash-key-of-32-bytes-at-least",
 	// Unset runs the simulator at http://127.0.0.1:$SIM_PORT/platform/v1.
 	config.KapsoAPIBaseURL.Name: "",
 	// The simulator has no rate limit unless asked for one: unpaced.

@@ -51,7 +51,7 @@ func Runner(s Stores) *offboarding.Runner {
 	objects := s3media.Deleter{Client: s.S3, Bucket: s.Bucket}
 	r.Erasers = []offboarding.Eraser{
 		&dynamo.MessagingEraser{DB: s.DB, Table: s.Bridge, Objects: objects},
-		&dynamo.FeedEraser{DB: s.DB, Table: s.Events},
+		&dynamo.TenantFeedEraser{DB: s.DB, Table: s.Events},
 		&dynamo.TenantEraser{DB: s.DB, Table: s.Bridge, Objects: objects},
 	}
 	return r

@@ -24,10 +24,10 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/sqsqueue"
 )
 
-// Clients are the lifecycle worker's, as the reconciler confirms numbers
-// through its parts (and so also tells the messages queue of each number
+// Clients are the lifecycle worker's (the reconciler confirms numbers
+// through its parts, and so also tells the messages queue of each number
 // it finds connected), and S3, where an offboarding deletes the tenant's
-// media.
+// media and an erasure the person's.
 type Clients struct {
 	lifecycleapp.Clients
 	S3 *s3.Client
@@ -42,6 +42,7 @@ func NewClients(cfg aws.Config) Clients {
 func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconciler, error) {
 	r := config.NewReader(config.Reconcile, b.Env, c.Secrets)
 	p := lifecycleapp.ReadParts(ctx, r, b.Log, c.DynamoDB, c.SQS)
+	events, bucket := r.String(config.EventsTable), r.String(config.MediaBucket)
 	messagesURL := r.String(config.MessagesQueueURL)
 	outboundURL := r.String(config.OutboundQueueURL)
 	mediaURL := r.String(config.MediaQueueURL)
@@ -49,7 +50,6 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 	templateEvery := r.Duration(config.TemplateSyncInterval)
 	metaURL := r.String(config.KapsoMetaBaseURL)
 	retention := app.Retention(r)
-	events, bucket := r.String(config.EventsTable), r.String(config.MediaBucket)
 	dlqs := map[string]string{
 		schema.Lifecycle.DLQID(): r.String(config.LifecycleDLQURL),
 		schema.Messages.DLQID():  r.String(config.MessagesDLQURL),
@@ -96,6 +96,10 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 		// The offboardings the tenant API started, finished.
 		Offboard: offboardapp.Runner(offboardapp.Stores{DB: c.DynamoDB, Bridge: p.Store.Table, Events: events,
 			S3: c.S3, Bucket: bucket, Kapso: p.Kapso}),
+		// People's erasures a request left open, and each one's final sweep.
+		Erasures: &dynamo.Erasures{DB: c.DynamoDB, Table: p.Store.Table},
+		Eraser: &dynamo.Eraser{DB: c.DynamoDB, Table: p.Store.Table, Feed: &dynamo.FeedEraser{DB: c.DynamoDB, Table: events},
+			Objects: s3media.New(c.S3, bucket)},
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil
 }

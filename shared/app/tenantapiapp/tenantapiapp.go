@@ -21,6 +21,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/httpapi/tenantapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
@@ -64,6 +65,7 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	bucket, metaURL := r.String(config.MediaBucket), r.String(config.KapsoMetaBaseURL)
 	readRole := r.String(config.MediaReadRoleARN)
 	retention := app.Retention(r)
+	hashKey := r.Secret(ctx, config.ErasureHashKey)
 	api := &tenantapi.API{
 		Token:         r.Secret(ctx, config.BridgeAPIToken),
 		PublicBaseURL: strings.TrimRight(r.String(config.PublicBaseURL), "/"),
@@ -72,6 +74,10 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("tenant api: %w", err)
+	}
+	hasher, err := erasure.NewHasher([]byte(hashKey))
+	if err != nil {
+		return nil, fmt.Errorf("tenant api: %s: %w", config.ErasureHashKey.Name, err)
 	}
 	if readRole != "" && api.MediaURLTTL > s3media.MaxReadRoleURLTTL {
 		return nil, fmt.Errorf("tenant api: %s is %s, over the %s a URL signed through %s can last",
@@ -113,5 +119,8 @@ func New(ctx context.Context, b app.Base, c Clients) (*tenantapi.API, error) {
 	// Offboarding: a DELETE starts the job and does its Kapso part; the
 	// reconciler deletes the data.
 	api.Offboard = offboardapp.Starter(offboardapp.Stores{DB: c.DynamoDB, Bridge: bridge, Kapso: kapso})
+	// Erasures: the job and its tombstones stored; the reconciler erases.
+	jobs := &dynamo.Erasures{DB: c.DynamoDB, Table: bridge}
+	api.Erasures = &tenantapi.Erasures{Jobs: jobs, Tombstones: jobs, Hasher: hasher}
 	return api, nil
 }

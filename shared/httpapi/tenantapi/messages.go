@@ -128,12 +128,19 @@ func (a *API) getMessage(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-func (a *API) getContact(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
-	phoneNumberID, err := pathID(r, routes.PhoneNumberID)
-	if err != nil {
-		return err
+// contactPath reads the number and the contact a contact route names.
+func contactPath(r *http.Request) (phoneNumberID, contact string, err error) {
+	if phoneNumberID, err = pathID(r, routes.PhoneNumberID); err != nil {
+		return "", "", err
 	}
-	contact, err := pathID(r, routes.Contact)
+	if contact, err = pathID(r, routes.Contact); err != nil {
+		return "", "", err
+	}
+	return phoneNumberID, contact, nil
+}
+
+func (a *API) getContact(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
+	phoneNumberID, contact, err := contactPath(r)
 	if err != nil {
 		return err
 	}

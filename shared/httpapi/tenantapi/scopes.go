@@ -27,6 +27,9 @@ var routeScopes = map[routes.Route]access.Scope{
 	routes.SyncTemplates:  access.Send,
 
 	routes.DeleteTenant: access.Erase,
+	routes.EraseContact: access.Erase,
+	// An erasure's progress names the person's identities while it runs.
+	routes.GetErasure: access.Erase,
 
 	routes.ListAudit: access.Admin,
 }

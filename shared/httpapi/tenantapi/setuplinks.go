@@ -74,6 +74,9 @@ type API struct {
 	// Audit records every write that succeeded, and lists them for GET
 	// /v1/audit; nil records nothing.
 	Audit access.AuditLog
+	// Erasures erases a person from a number, and shows how far it is;
+	// nil answers those routes 404.
+	Erasures *Erasures
 	// Objects is the media bucket: messages' stored media, linked by
 	// presigned URLs valid MediaURLTTL (DefaultMediaURLTTL when zero), and
 	// the files uploaded, which MediaSource (Kapso) takes once and Uploads
@@ -134,6 +137,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.tenantRoute(mux, routes.SyncTemplates, a.syncTemplates)
 	a.route(mux, routes.ListEvents, a.listEvents, "type", "limit", "cursor")
 	a.tenantRoute(mux, routes.ListTenantEvents, a.listTenantEvents, "type", "limit", "cursor")
+	a.tenantRoute(mux, routes.EraseContact, a.eraseContact)
+	a.tenantRoute(mux, routes.GetErasure, a.getErasure)
 	a.route(mux, routes.ListAudit, a.listAudit, "since", "limit", "cursor")
 }
 

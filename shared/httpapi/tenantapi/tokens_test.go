@@ -27,6 +27,7 @@ func TestEveryRouteHasItsScope(t *testing.T) {
 		routes.SendMessage:     access.Send, routes.UploadMedia: access.Send,
 		routes.CreateTemplate: access.Send, routes.SyncTemplates: access.Send,
 		routes.ListAudit: access.Admin, routes.DeleteTenant: access.Erase,
+		routes.EraseContact: access.Erase, routes.GetErasure: access.Erase,
 	}
 	for _, r := range routes.TenantAPI {
 		got, ok := tenantapi.ScopeOf(r)

@@ -131,6 +131,7 @@ func settings(stubURL string) map[string]string {
 		config.ProjectWebhookSecret.Name:  "coldstart-project-webhook-secret",
 		config.MetaAppSecret.Name:         "coldstart-meta-app-secret",
 		config.BridgeAPIToken.Name:        "coldstart-bridge-api-token",
+		config.ErasureHashKey.Name:        "coldstart-erasure-hash-key-of-32-bytes",
 		// A signing secret is whsec_ and the base64 of at least 24 bytes.
 		config.EventsWebhookSecret.Name: "whsec_Y29sZHN0YXJ0LWV2ZW50cy13ZWJob29rLXNlY3JldA==",
 		config.EventsWebhookURL.Name:    "https://app.example.com/kapso/events",

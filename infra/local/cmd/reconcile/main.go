@@ -93,6 +93,7 @@ func printReport(out io.Writer, r reconcile.Report) {
 		{"Kapso's failed deliveries", r.FailedDeliveries}, {"sends not yet accepted or failed", r.Outbound},
 		{"failed media copies due", r.Media}, {"WABAs' templates (read, changed)", r.Templates},
 		{"items under the message retention", r.Retention},
+		{"erasures (open, advanced, done)", r.Erasures},
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", k.name, k.c.Checked, k.c.Found, k.c.Fixed)
 	}

@@ -19,7 +19,7 @@ func TestRunPrintsTheReportFromPORT(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method, path = r.Method, r.URL.Path
 		_, _ = w.Write([]byte(`{"report":{"open_tenants":{"checked":2,"found":1,"fixed":1},"templates":{"checked":1,"found":3,"fixed":3},"retention":{"checked":1000,"found":40,"fixed":39},` +
-			`"offboardings":{"checked":1,"found":1,"fixed":1},"errors":0,` +
+			`"offboardings":{"checked":1,"found":1,"fixed":1},"erasures":{"checked":2,"found":1,"fixed":1},"errors":0,` +
 			`"finished":true,"kapso":{"calls":7,"budget":2400},"dlqs":[{"queue":"messages-dlq","depth":3,"oldest_age_seconds":60}]}}`))
 	}))
 	defer srv.Close()
@@ -46,6 +46,7 @@ func TestRunPrintsTheReportFromPORT(t *testing.T) {
 		!strings.Contains(out.String(), "WABAs' templates (read, changed)        1      3      3") ||
 		!strings.Contains(out.String(), "items under the message retention     1000     40     39") ||
 		!strings.Contains(out.String(), "            tenants being deleted        1      1      1") ||
+		!strings.Contains(out.String(), "erasures (open, advanced, done)        2      1      1") ||
 		!strings.Contains(out.String(), "kapso: 7 calls of a budget of 2400") ||
 		!strings.Contains(out.String(), "dead letters in messages-dlq: 3 (oldest 60 s)") ||
 		!strings.Contains(out.String(), "errors: 0; finished") {

@@ -1,0 +1,139 @@
+package erasure
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
+)
+
+// MarkTTL is how long Guarded remembers whether a number is marked: a
+// job's final sweep runs after it (SweepDelay), so what a stale "not
+// marked" lets through is deleted then.
+const MarkTTL = 30 * time.Second
+
+// Guarded is a messaging.Store that drops, without an error, every write
+// about a person a tombstone covers (dated at or before their erasure),
+// on the numbers that had an erasure: a late webhook, a replayed delivery,
+// a DLQ redrive or the reconciler's catch-up is then acknowledged and
+// stores nothing. A write about someone else, or dated after the erasure,
+// goes through. A number never marked costs one read per MarkTTL.
+type Guarded struct {
+	messaging.Store
+	Marks Marks
+	Guard Guard
+	Log   *slog.Logger
+	Now   func() time.Time
+
+	mu    sync.Mutex
+	marks map[[2]string]cachedMark
+}
+
+var _ messaging.Store = (*Guarded)(nil)
+
+type cachedMark struct {
+	marked bool
+	until  time.Time
+}
+
+func (g *Guarded) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+func (g *Guarded) marked(ctx context.Context, tenantID, phoneNumberID string) (bool, error) {
+	k, now := [2]string{tenantID, phoneNumberID}, g.now()
+	g.mu.Lock()
+	c, ok := g.marks[k]
+	g.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.marked, nil
+	}
+	marked, err := g.Marks.Marked(ctx, tenantID, phoneNumberID)
+	if err != nil {
+		return false, err
+	}
+	g.mu.Lock()
+	if g.marks == nil {
+		g.marks = map[[2]string]cachedMark{}
+	}
+	g.marks[k] = cachedMark{marked: marked, until: now.Add(MarkTTL)}
+	g.mu.Unlock()
+	return marked, nil
+}
+
+// erased reports whether a write dated at about the people given is to be
+// dropped.
+func (g *Guarded) erased(ctx context.Context, what, tenantID, phoneNumberID string, at time.Time, people ...messaging.Person) (bool, error) {
+	if phoneNumberID == "" {
+		return false, nil
+	}
+	marked, err := g.marked(ctx, tenantID, phoneNumberID)
+	if err != nil || !marked {
+		return false, err
+	}
+	erased, err := g.Guard.Erased(ctx, tenantID, phoneNumberID, at, people...)
+	if erased && g.Log != nil {
+		g.Log.Info("write of an erased person dropped", "what", what, "tenant_id", tenantID, "phone_number_id", phoneNumberID)
+	}
+	return erased, err
+}
+
+// PutMessage implements messaging.Store.
+func (g *Guarded) PutMessage(ctx context.Context, tenantID string, m messaging.Message, statuses []messaging.StatusUpdate) error {
+	people := []messaging.Person{m.From, m.To}
+	for _, u := range statuses {
+		people = append(people, u.Recipient)
+	}
+	if drop, err := g.erased(ctx, "message", tenantID, m.PhoneNumberID, m.Timestamp, people...); drop || err != nil {
+		return err
+	}
+	return g.Store.PutMessage(ctx, tenantID, m, statuses)
+}
+
+// ApplyStatus implements messaging.Store: a status is dated by its own
+// time. One of an erased person's message that names no recipient cannot
+// be told apart and is stored alone, as a status of a message no longer
+// known.
+func (g *Guarded) ApplyStatus(ctx context.Context, tenantID string, u messaging.StatusUpdate) error {
+	if drop, err := g.erased(ctx, "status", tenantID, u.PhoneNumberID, u.At, u.Recipient); drop || err != nil {
+		return err
+	}
+	return g.Store.ApplyStatus(ctx, tenantID, u)
+}
+
+// PutConversation implements messaging.Store.
+func (g *Guarded) PutConversation(ctx context.Context, tenantID string, c messaging.Conversation) error {
+	if drop, err := g.erased(ctx, "conversation", tenantID, c.PhoneNumberID, c.LastActiveAt, c.Person); drop || err != nil {
+		return err
+	}
+	return g.Store.PutConversation(ctx, tenantID, c)
+}
+
+// PutContact implements messaging.Store.
+func (g *Guarded) PutContact(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, s messaging.Sighting) error {
+	if drop, err := g.erased(ctx, "contact", tenantID, phoneNumberID, s.At, p); drop || err != nil {
+		return err
+	}
+	return g.Store.PutContact(ctx, tenantID, phoneNumberID, p, s)
+}
+
+// ChangeIdentity implements messaging.Store.
+func (g *Guarded) ChangeIdentity(ctx context.Context, tenantID, phoneNumberID string, previous, current messaging.Person, at time.Time) error {
+	if drop, err := g.erased(ctx, "identity change", tenantID, phoneNumberID, at, previous, current); drop || err != nil {
+		return err
+	}
+	return g.Store.ChangeIdentity(ctx, tenantID, phoneNumberID, previous, current, at)
+}
+
+// SetMarketingPreference implements messaging.Store.
+func (g *Guarded) SetMarketingPreference(ctx context.Context, tenantID, phoneNumberID string, p messaging.Person, pref messaging.MarketingPreference) error {
+	if drop, err := g.erased(ctx, "marketing preference", tenantID, phoneNumberID, pref.OccurredAt, p); drop || err != nil {
+		return err
+	}
+	return g.Store.SetMarketingPreference(ctx, tenantID, phoneNumberID, p, pref)
+}
