@@ -144,6 +144,7 @@ func (e *Eraser) walk(ctx context.Context, j erasure.Job, step erasure.Step, cur
 		var counts erasure.Progress
 		done := true
 		if step == erasure.StepMessages {
+			page.Conversations = append(page.Conversations, c.Current)
 			counts, done, err = e.messagesOf(ctx, j, c.Current, budget)
 		} else {
 			counts, err = e.conversation(ctx, j, c.Current)

@@ -82,6 +82,23 @@ const SweepDelay = 2 * time.Minute
 type Identities struct {
 	Phone  string   `json:"phone,omitempty"`
 	BSUIDs []string `json:"bsuids,omitempty"`
+	// Conversations are the ids of the person's conversations a job
+	// found (up to MaxConversations): their messages' status events name
+	// the conversation, not the person (a send's id, a WAMID).
+	Conversations []string `json:"conversations,omitempty"`
+}
+
+// MaxConversations bounds the conversation ids a job remembers.
+const MaxConversations = 1000
+
+// Found is i with the conversation ids given remembered too.
+func (i Identities) Found(conversations []string) Identities {
+	for _, c := range conversations {
+		if c != "" && !slices.Contains(i.Conversations, c) && len(i.Conversations) < MaxConversations {
+			i.Conversations = append(slices.Clip(i.Conversations), c)
+		}
+	}
+	return i
 }
 
 // IdentitiesOf is every identity of c, the contact as it is now.

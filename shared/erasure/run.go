@@ -53,6 +53,7 @@ func (r Runner) Run(ctx context.Context, j Job, maxPages int) (Job, error) {
 		if err != nil {
 			return j, fmt.Errorf("erasure %s: %s: %w", j.ID, j.Position.Step, err)
 		}
+		j.Identities = j.Identities.Found(page.Conversations)
 		next := j.Advanced(page.Counts, page.Next, page.Finished, r.Now())
 		if err := r.Jobs.Save(ctx, next, j.Position); err != nil {
 			if errors.Is(err, ErrMoved) {

@@ -48,6 +48,9 @@ type Page struct {
 	Next string
 	// Finished: the step has nothing more to delete.
 	Finished bool
+	// Conversations are the person's conversations the page went through,
+	// remembered by the job for the feed step.
+	Conversations []string
 }
 
 // Eraser deletes what a job erases, one page of one step at a time. A page
@@ -64,8 +67,8 @@ type Objects interface {
 }
 
 // NamedIn reports whether raw, a stored event's JSON, names the person: it
-// holds one of their BSUIDs, or their phone (digits, or with a leading
-// "+"), as a whole JSON string. A kept event or a told one is matched so,
+// holds one of their BSUIDs, their phone (digits, or with a leading "+"),
+// or one of their conversations' ids, as a whole JSON string. A kept event or a told one is matched so,
 // without decoding each of its many shapes.
 func (i Identities) NamedIn(raw []byte) bool {
 	var quoted []string
@@ -74,6 +77,9 @@ func (i Identities) NamedIn(raw []byte) bool {
 	}
 	if i.Phone != "" {
 		quoted = append(quoted, `"`+i.Phone+`"`, `"+`+i.Phone+`"`)
+	}
+	for _, c := range i.Conversations {
+		quoted = append(quoted, `"`+c+`"`)
 	}
 	for _, q := range quoted {
 		if bytes.Contains(raw, []byte(q)) {
