@@ -255,10 +255,10 @@ var _ offboarding.Eraser = (*TenantEraser)(nil)
 // Name implements offboarding.Eraser.
 func (e *TenantEraser) Name() string { return "tenant" }
 
-// Erase implements offboarding.Eraser. A number's item is deleted only
-// while it is the tenant's, and the tenant item only while the tenant is
-// deleting: a number connected to another tenant since, or a tenant made
-// again, stays.
+// Erase implements offboarding.Eraser. A number's item becomes its
+// tombstone only while it is the tenant's, and the tenant item is deleted
+// only while the tenant is deleting: a number connected to another tenant
+// since, or a tenant made again, stays.
 func (e *TenantEraser) Erase(ctx context.Context, t offboarding.Target, position string) (offboarding.Counts, string, error) {
 	if !onboarding.ValidTenantID(t.TenantID) {
 		return offboarding.Counts{}, "", fmt.Errorf("erase tenant: tenant id %q", t.TenantID)
@@ -266,7 +266,7 @@ func (e *TenantEraser) Erase(ctx context.Context, t offboarding.Target, position
 	var n offboarding.Counts
 	if position == "" {
 		for _, number := range t.PhoneNumberIDs {
-			deleted, err := e.deleteIf(ctx, phoneKey(number), "tenant_id = :t", map[string]types.AttributeValue{":t": str(t.TenantID)})
+			deleted, err := e.tombstoneNumber(ctx, number, t.TenantID)
 			if err != nil {
 				return n, "", fmt.Errorf("erase number %s: %w", number, err)
 			}
@@ -325,6 +325,27 @@ func (e *TenantEraser) Erase(ctx context.Context, t offboarding.Target, position
 		n.Items++
 	}
 	return n, "", nil
+}
+
+// tombstoneNumber replaces the number's item, while it is the tenant's,
+// with its tombstone: the number's id and the offboarding mark, nothing
+// else (no tenant, no webhook secret). A late delivery for the number, a
+// retry of Kapso's or a redrive, is then answered and dropped, never kept
+// as an event for a number no tenant owns; a signup that connects the
+// number again overwrites it (Numbers.AddNumber).
+func (e *TenantEraser) tombstoneNumber(ctx context.Context, number, tenantID string) (bool, error) {
+	it := phoneKey(number)
+	it["phone_number_id"], it[attrOffboarding] = str(number), &types.AttributeValueMemberBOOL{Value: true}
+	out, err := e.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Table), Item: it,
+		ConditionExpression:       aws.String("tenant_id = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(tenantID)}, ReturnValues: types.ReturnValueAllOld})
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return len(out.Attributes) > 0, nil
 }
 
 // deleteIf deletes the item on condition, and says whether it did; an item

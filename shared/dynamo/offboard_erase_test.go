@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -149,7 +150,8 @@ func TestErasersDeleteEveryItemOfTheTenantOnly(t *testing.T) {
 	if j, err = r.Run(ctx, j); err != nil || !j.Done() {
 		t.Fatalf("run: %v, %+v", err, j)
 	}
-	wantLeft := keysOf(append(slices.Clone(others), moved...))
+	// The tenant's number stays as its tombstone, which answers for it.
+	wantLeft := keysOf(append(slices.Clone(others), append(moved, [3]string{"PHONE#111", "PHONE", ""})...))
 	var left []string
 	for _, k := range allKeys(t, db, bridge) {
 		if !strings.HasPrefix(k, "OFFBOARD#") {
@@ -157,6 +159,16 @@ func TestErasersDeleteEveryItemOfTheTenantOnly(t *testing.T) {
 		}
 	}
 	equalKeys(t, "bridge table", left, wantLeft)
+	numbers := &dynamo.Numbers{DB: db, Table: bridge}
+	if _, err := numbers.Secret(ctx, "111"); !errors.Is(err, onboarding.ErrNumberOffboarded) {
+		t.Errorf("the number's secret after: %v, want ErrNumberOffboarded", err)
+	}
+	if _, _, err := numbers.TenantOfPhoneNumber(ctx, "111"); !errors.Is(err, onboarding.ErrNumberOffboarded) {
+		t.Errorf("the number's tenant after: %v, want ErrNumberOffboarded", err)
+	}
+	if tenant, ok, err := numbers.TenantOfPhoneNumber(ctx, "333"); err != nil || !ok || tenant != "beta" {
+		t.Errorf("the moved number: %q %v %v", tenant, ok, err)
+	}
 	var stackLeft, otherLeft int
 	for _, k := range allKeys(t, db, events) {
 		switch {

@@ -3,12 +3,15 @@ package stack_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
+	"github.com/kapso-bridge/kapso-bridge/shared/kapso"
 )
 
 // A tenant mid-conversation is offboarded: deleting at once, gone after
@@ -27,6 +30,28 @@ func TestOffboardedTenantIsGone(t *testing.T) {
 		t.Fatalf("the message before: %d", status)
 	}
 	_, beforeBeta := api(t, s, http.MethodGet, "/v1/tenants/beta/connection", "")
+	// The number's webhook secret, to sign a delivery Kapso makes late (a
+	// retry of one sent before the deletion).
+	hooks := s.Sim.Webhooks(number)
+	if len(hooks) == 0 {
+		t.Fatal("no webhook registered for the number")
+	}
+	late := func(text string) int {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"phone_number_id": number, "message": map[string]any{
+			"id": "wamid.late-" + text, "from": "16505551234", "timestamp": fmt.Sprint(time.Now().Unix()), "type": "text",
+			"text": map[string]string{"body": text}}})
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/webhooks/kapso/"+number, bytes.NewReader(body))
+		req.Header.Set("X-Webhook-Signature", kapso.Sign(hooks[0].SecretKey, body))
+		req.Header.Set("X-Webhook-Event", kapso.EventMessageReceived)
+		req.Header.Set("X-Idempotency-Key", "late-"+text)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
 
 	status, job := api(t, s, http.MethodDelete, "/v1/tenants/acme", "")
 	if status != http.StatusAccepted || job["status"] != "deleting" {
@@ -46,6 +71,11 @@ func TestOffboardedTenantIsGone(t *testing.T) {
 	if strings.Contains(string(raw), `"statuses":[200]`) {
 		t.Errorf("Kapso still delivers the number: %s", raw)
 	}
+	// A late delivery while deleting is answered; what caches let
+	// through before they saw the mark is deleted with the rest.
+	if status := late("while-deleting"); status != http.StatusOK {
+		t.Errorf("a late delivery while deleting: %d, want 200", status)
+	}
 	settled(t, s)
 
 	reconcileNow(t, s)
@@ -63,6 +93,12 @@ func TestOffboardedTenantIsGone(t *testing.T) {
 	if b, _ := json.Marshal(list); strings.Contains(string(b), `"acme"`) {
 		t.Errorf("listed once deleted: %s", b)
 	}
+	// Once deleted, the number's tombstone answers its deliveries and
+	// drops them.
+	if status := late("after"); status != http.StatusOK {
+		t.Errorf("a late delivery once deleted: %d, want 200", status)
+	}
+	settled(t, s)
 	reconcileNow(t, s)
 	if status, _ := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", ""); status != http.StatusNotFound {
 		t.Errorf("a second pass brought it back: %d", status)
@@ -73,6 +109,11 @@ func TestOffboardedTenantIsGone(t *testing.T) {
 	}
 
 	newLink(t, s, "acme")
+	for _, w := range []string{"wamid.late-while-deleting", "wamid.late-after", in.WAMID} {
+		if status, _ := api(t, s, http.MethodGet, "/v1/tenants/acme/messages/"+w, ""); status != http.StatusNotFound {
+			t.Errorf("the new tenant has the old number's message %s: %d", w, status)
+		}
+	}
 	_, conn := api(t, s, http.MethodGet, "/v1/tenants/acme/connection", "")
 	if conn["status"] != "link_active" || conn["kapso_customer_id"] == oldCustomer || len(conn["phone_numbers"].([]any)) != 0 {
 		t.Errorf("the new tenant: %v", conn)

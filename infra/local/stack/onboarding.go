@@ -43,7 +43,8 @@ func (s *Stack) mountOnboarding(runCtx, ctx context.Context, mux *http.ServeMux,
 	if err != nil {
 		return err
 	}
-	// The local stack's tests settle the queues before a pass: its
+	// The local stack's tests settle the queues before a pass, and its
+	// messages worker caches no number's tenant (stack.go): its
 	// offboardings need not wait for the workers' caches.
 	reconciler.Offboard.Settle = 0
 	every, err := b.Env.Duration(config.ReconcileEvery)

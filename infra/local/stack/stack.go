@@ -385,6 +385,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An offboarding's data phase runs on the next pass here, without the
+	// deployed stack's settle: the worker looks a number's tenant up for
+	// every event, so none is stored for a tenant deleted meanwhile.
+	messages.TenantTTL = time.Nanosecond
 	s.poll(runCtx, schema.Messages, messages.Handle, c, b.Log)
 	sends, err := outboundapp.Worker(ctx, b, outboundapp.Clients{DynamoDB: c.dynamoDB, SQS: c.sqs})
 	if err != nil {
