@@ -26,3 +26,16 @@ type ErasureProgress struct {
 	FeedEvents    int `json:"feed_events"`
 	Contacts      int `json:"contacts"`
 }
+
+// ContactErasure is the data of contact.erased: which erasure finished,
+// when, and what it deleted. It names no one: no phone, no BSUID, not the
+// contact the erasure was asked with; the SaaS knows the person by the
+// erasure's id it was answered.
+type ContactErasure struct {
+	TenantID      string          `json:"tenant_id"`
+	PhoneNumberID string          `json:"phone_number_id"`
+	ErasureID     string          `json:"erasure_id"`
+	RequestedAt   time.Time       `json:"requested_at"`
+	ErasedAt      time.Time       `json:"erased_at"`
+	Erased        ErasureProgress `json:"erased"`
+}

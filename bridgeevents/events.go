@@ -52,11 +52,15 @@ const (
 	// TenantDeleted: a tenant's offboarding finished: everything
 	// kapso-bridge kept for it is deleted. Data: TenantDeletion.
 	TenantDeleted = "tenant.deleted"
+	// ContactErased: a person's erasure from a tenant's number finished:
+	// everything kapso-bridge kept of them there is deleted. Data:
+	// ContactErasure, which names no one.
+	ContactErased = "contact.erased"
 )
 
 // Types lists every event type, in the catalogue's order.
 var Types = []string{TenantStatusChanged, MessageReceived, MessageStatusChanged, ConversationStatusChanged, ContactChanged,
-	NumberHealthChanged, TemplateStatusChanged, TenantDeleted}
+	NumberHealthChanged, TemplateStatusChanged, TenantDeleted, ContactErased}
 
 // Sources say what made the change an event reports.
 const (
@@ -79,7 +83,8 @@ type Event struct {
 	Source string `json:"source"`
 	// Subject names what changed ("tenant:<id>", "message:<id>",
 	// "conversation:<id>", "contact:<phone_number_id>:<key>",
-	// "number:<phone_number_id>", "template:<waba>:<name>:<language>"), and
+	// "number:<phone_number_id>", "template:<waba>:<name>:<language>",
+	// "offboarding:<tenant_id>", "erasure:<erasure_id>"), and
 	// Version orders its changes: of two events of one subject, the one
 	// with the higher Version is the newer.
 	Subject string `json:"subject"`
@@ -242,8 +247,8 @@ func Decode(body []byte) (Event, error) {
 
 // Record decodes the event's data into its type's record: a
 // TenantStatus, MessageReceivedData, MessageStatus, ConversationStatus,
-// ContactChange, NumberHealth, TemplateStatus or TenantDeletion; nil for a type this
-// package does not know.
+// ContactChange, NumberHealth, TemplateStatus, TenantDeletion or
+// ContactErasure; nil for a type this package does not know.
 func (e Event) Record() (any, error) {
 	var v any
 	switch e.Type {
@@ -263,6 +268,8 @@ func (e Event) Record() (any, error) {
 		v = &TemplateStatus{}
 	case TenantDeleted:
 		v = &TenantDeletion{}
+	case ContactErased:
+		v = &ContactErasure{}
 	default:
 		return nil, nil
 	}

@@ -335,6 +335,7 @@ func tenantAPIRequests() []request {
 	out = append(out, mediaRequests()...)
 	out = append(out, templateRequests()...)
 	out = append(out, offboardRequests()...)
+	out = append(out, exportRequests()...)
 	out = append(out, erasureRequests()...)
 	return append(out,
 		request{name: "every tenant", method: "GET", path: "/v1/tenants", header: auth, want: 200},

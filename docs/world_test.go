@@ -143,6 +143,7 @@ func newWorld(t *testing.T) *world {
 	w.seedSupersededLink(t)
 	w.seedMessages(t)
 	w.seedEvents(t)
+	w.seedExport(t)
 	clk.Advance(eventing.Settle)
 
 	// One templates store for every backend but the failing one, so that
@@ -187,7 +188,7 @@ func newWorld(t *testing.T) *world {
 			AppSuccessURL: app + "/connected", AppFailureURL: app + "/failed", Log: log}).Register(mux)
 		(&tenantapi.API{Store: store, Kapso: api, Messages: reader, Outbox: w.messages, Outbound: out, Feed: feed, Token: apiToken,
 			Tokens: tokens, Audit: trail, PublicBaseURL: "https://bridge.example", Log: log, Objects: w.objects, MediaSource: source, Uploads: ups,
-			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI,
+			MaxUploadBytes: worldMaxUpload, Templates: tpls, TemplateKapso: tplAPI, MaxExportBytes: worldMaxExport,
 			Offboard: w.offboarder(offboardings, offboarding.Runner{Tenants: w.onboarding}, api),
 			Erasures: worldErasures(t, w.erasures, b == storeDown)}).Register(mux)
 		w.handlers[b] = mux

@@ -26,13 +26,13 @@ var ErrStreamRecord = errors.New("unreadable stream record")
 
 // EventSortKeys are the sort keys of the items Change reads a change from
 // (tenants, messages, outbound messages, conversations, contacts,
-// offboardings), and
+// offboardings, erasures), and
 // EventKeyPrefixes the beginnings of the keys of those whose sort key
 // varies (templates): a record of any other item tells no event, so a
 // consumer of the stream may be handed only these (the CDK stack filters
 // the others out before they invoke the publisher).
 var (
-	EventSortKeys    = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK, offboardingSK}
+	EventSortKeys    = []string{tenantSK, messageSK, outboundSK, conversationSK, contactSK, offboardingSK, erasureSK}
 	EventKeyPrefixes = []KeyPrefix{{PK: templatesPrefix, SK: templatePrefix}}
 )
 
@@ -40,8 +40,8 @@ var (
 type KeyPrefix struct{ PK, SK string }
 
 // Change is the change rec tells: a tenant's snapshot, a message, an
-// outbound message, a conversation, a contact or a template before and
-// after; an empty Change for every other item (facts, links, claims,
+// outbound message, a conversation, a contact, a template, an offboarding
+// or an erasure job before and after; an empty Change for every other item (facts, links, claims,
 // checkpoints, aliases, sync marks…), which no event tells of.
 func (StreamChanges) Change(rec events.DynamoDBEventRecord) (eventing.Change, error) {
 	wrap := func(err error) error {
@@ -69,6 +69,8 @@ func (StreamChanges) Change(rec events.DynamoDBEventRecord) (eventing.Change, er
 	switch {
 	case strings.HasPrefix(pk, offboardingPrefix) && sk == offboardingSK:
 		c.Offboarding, err = pairOfErr(before, after, readJob)
+	case strings.HasPrefix(pk, erasurePrefix) && sk == erasureSK:
+		c.Erasure, err = pairOfErr(before, after, erasureFrom)
 	case strings.HasPrefix(pk, tenantPrefix) && sk == tenantSK:
 		c.Tenant = pairOf(before, after, func(it map[string]types.AttributeValue) (onboarding.Snapshot, error) {
 			return snapshotFrom(it), nil

@@ -256,6 +256,7 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 		"Contact":      {"CONTACT#acme#106540352242922#US.13491208655302741918", "CONTACT"},
 		"Template":     {"TEMPLATES#acme", "TPL#102290129340398#order_shipped#en_US"},
 		"Offboarding":  {"OFFBOARD#acme", "OFFBOARD"},
+		"Erasure":      {"ERASURE#acme#era_1", "ERASURE"},
 	}
 	kinds := reflect.TypeOf(eventing.Change{})
 	filled := map[string]bool{}
@@ -268,8 +269,12 @@ func TestEventSortKeysAreTheItemsChangesAreReadFrom(t *testing.T) {
 	}
 	for field, key := range items {
 		newImage := image(map[string]string{"pk": key[0], "sk": key[1]})
-		newImage["version"] = events.NewNumberAttribute("1")                                // a template has one
-		newImage["job"] = events.NewStringAttribute(`{"tenant_id":"acme","phase":"kapso"}`) // an offboarding has one
+		newImage["version"] = events.NewNumberAttribute("1")                                                      // a template has one
+		newImage["job"] = events.NewStringAttribute(`{"tenant_id":"acme","phase":"kapso"}`)                       // an offboarding has one
+		for k, v := range map[string]string{"erasure_id": "era_1", "tenant_id": "acme", "phone_number_id": "111", // an erasure these
+			"state": "done", "identities": "{}", "progress": "{}", "position": `{"round":2}`} {
+			newImage[k] = events.NewStringAttribute(v)
+		}
 		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: newImage}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
@@ -312,13 +317,14 @@ func TestStreamChangesOfOtherItemsAndUnreadableOnes(t *testing.T) {
 		{"CONV#acme#conv-1", "ALIAS"}, {"PENDING#106540352242922", "evt-1"}, {"CHECKPOINT#catchup", "CHECKPOINT"},
 		{"LEASE#reconcile", "LEASE"}, {"PHONE#106540352242922", "PHONE"}, {"REJECTED#2026-03-10", "x"},
 		{"EVENT#acme", "0001"}, {"kapso_number#1#key", "CLAIM"},
+		{"ERASURE_OPEN#acme#111#h", "LOCK"}, {"TOMB#acme#111#h", "TOMB"}, {"ERASURE_MARK#acme#111", "MARK"},
 		{"TEMPLATES#acme", "SYNC#102290129340398"}, {"TENANT#acme", "TPL#102290129340398#order_shipped#en_US"},
 	} {
 		rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: image(map[string]string{"pk": key[0], "sk": key[1]}), NewImage: image(map[string]string{"pk": key[0], "sk": key[1]})}}
 		c, err := dynamo.StreamChanges{}.Change(rec)
 		if err != nil || c.Tenant != nil || c.Message != nil || c.Outbound != nil || c.Conversation != nil || c.Contact != nil ||
-			c.Template != nil || c.Offboarding != nil {
+			c.Template != nil || c.Offboarding != nil || c.Erasure != nil {
 			t.Errorf("%v: %+v %v", key, c, err)
 		}
 		if eventItem(key[0], key[1]) {

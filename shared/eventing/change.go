@@ -3,6 +3,7 @@ package eventing
 import (
 	"time"
 
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -27,6 +28,8 @@ type Change struct {
 	Template *Pair[templates.Template]
 	// Offboarding is a tenant's offboarding job, a tombstone once done.
 	Offboarding *Pair[offboarding.Job]
+	// Erasure is a person's erasure job on a tenant's number.
+	Erasure *Pair[erasure.Job]
 }
 
 // Pair is an item before and after a change: Before is nil for an item

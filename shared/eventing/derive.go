@@ -9,6 +9,7 @@ import (
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/messaging"
 	"github.com/kapso-bridge/kapso-bridge/shared/offboarding"
 	"github.com/kapso-bridge/kapso-bridge/shared/onboarding"
@@ -37,6 +38,8 @@ func Derive(c Change) ([]bridgeevents.Event, error) {
 		drafts = templateEvents(c.Template)
 	case c.Offboarding != nil:
 		drafts = offboardingEvents(c.Offboarding)
+	case c.Erasure != nil:
+		drafts = erasureEvents(c.Erasure)
 	}
 	out := make([]bridgeevents.Event, 0, len(drafts))
 	for _, d := range drafts {
@@ -111,6 +114,23 @@ func offboardingEvents(p *Pair[offboarding.Job]) []draft {
 	return []draft{{typ: bridgeevents.TenantDeleted, tenantID: j.TenantID, source: bridgeevents.SourceAPI,
 		subject: "offboarding:" + j.TenantID, version: int64(j.Version), detail: deleted.Format(time.RFC3339Nano),
 		data: bridgeevents.TenantDeletion{TenantID: j.TenantID, RequestedAt: j.RequestedAt.UTC(), DeletedAt: deleted}}}
+}
+
+// erasureEvents: contact.erased when a person's erasure becomes done. A
+// job is done once (its store refuses to save a done job again), so this
+// is one event per erasure; its data is the job's ids, times and counts,
+// never an identity of the person (the job's identities are still in the
+// record of its last step).
+func erasureEvents(p *Pair[erasure.Job]) []draft {
+	j := p.After
+	if j == nil || j.State != erasure.Done || p.Before != nil && p.Before.State == erasure.Done {
+		return nil
+	}
+	erased := j.DoneAt.UTC()
+	return []draft{{typ: bridgeevents.ContactErased, tenantID: j.TenantID, source: bridgeevents.SourceAPI,
+		subject: "erasure:" + j.ID, version: 1, detail: erased.Format(time.RFC3339Nano),
+		data: bridgeevents.ContactErasure{TenantID: j.TenantID, PhoneNumberID: j.PhoneNumberID, ErasureID: j.ID,
+			RequestedAt: j.RequestedAt.UTC(), ErasedAt: erased, Erased: apiview.ErasureProgress(j.Progress)}}}
 }
 
 // healthEvents: number.health_changed for each connected number whose

@@ -57,7 +57,12 @@ func (e *MediaState) Unwrap() error { return e.Err }
 // token is good, but does not grant the scope the route needs.
 const InsufficientScope errs.Code = "insufficient_scope"
 
+// ExportTooLarge is a 422 of its own code: a person's export larger than
+// one answer takes; the paged read routes have all of it.
+const ExportTooLarge errs.Code = "export_too_large"
+
 var statusByCode = map[errs.Code]int{
+	ExportTooLarge:               http.StatusUnprocessableEntity,
 	InsufficientScope:            http.StatusForbidden,
 	OutsideCustomerServiceWindow: http.StatusUnprocessableEntity,
 	TemplateNotSendable:          http.StatusUnprocessableEntity,

@@ -72,6 +72,9 @@ var (
 	// GetErasure shows how far an erasure is.
 	EraseContact = Route{"DELETE", GetContact.Path}
 	GetErasure   = Route{"GET", "/v1/tenants/{" + TenantID + "}/erasures/{" + ErasureID + "}"}
+	// ExportContact answers everything stored about a person on one of the
+	// tenant's numbers, in one document.
+	ExportContact = Route{"GET", GetContact.Path + "/export"}
 	// The tenant's message templates: listed as last read, created, and
 	// read again from Kapso now.
 	ListTemplates  = Route{"GET", "/v1/tenants/{" + TenantID + "}/templates"}
@@ -90,7 +93,7 @@ var (
 	Ingest    = []Route{ProjectWebhook, NumberWebhook, MetaWebhook}
 	TenantAPI = []Route{ListTenants, CreateSetupLink, GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact,
 		SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListTemplates, CreateTemplate, SyncTemplates, ListAudit,
-		DeleteTenant, EraseContact, GetErasure}
+		DeleteTenant, EraseContact, GetErasure, ExportContact}
 	Redirects = []Route{ConnectSuccess, ConnectFailure}
 )
 

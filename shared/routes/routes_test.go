@@ -32,6 +32,7 @@ func TestRoutes(t *testing.T) {
 		ListAudit:                "GET /v1/audit",
 		EraseContact:             "DELETE /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}",
 		GetErasure:               "GET /v1/tenants/{tenant_id}/erasures/{erasure_id}",
+		ExportContact:            "GET /v1/tenants/{tenant_id}/numbers/{phone_number_id}/contacts/{contact}/export",
 	} {
 		if got.Pattern() != want {
 			t.Errorf("route %q, want %q", got.Pattern(), want)
@@ -75,12 +76,12 @@ func TestEachRouteHasOneFunction(t *testing.T) {
 	}
 	for _, r := range []Route{ProjectWebhook, NumberWebhook, MetaWebhook, ConnectSuccess, ConnectFailure, ListTenants, CreateSetupLink,
 		GetConnection, ListConversations, ListConversationMessages, GetMessage, GetContact, SendMessage, ListEvents, ListTenantEvents, GetMessageMedia, UploadMedia, ListAudit, DeleteTenant,
-		EraseContact, GetErasure} {
+		EraseContact, GetErasure, ExportContact} {
 		if seen[r] != 1 {
 			t.Errorf("%s is served by %d functions", r.Pattern(), seen[r])
 		}
 	}
-	if len(seen) != 24 {
-		t.Errorf("%d routes in the function groups, want 24", len(seen))
+	if len(seen) != 25 {
+		t.Errorf("%d routes in the function groups, want 25", len(seen))
 	}
 }

@@ -13,27 +13,33 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
 )
 
+// tokens is the stack's store of named tokens.
+func (e *biEnv) tokens() *dynamo.Tokens {
+	return &dynamo.Tokens{DB: e.ddb, Table: e.tables[schema.Bridge.ID]}
+}
+
+// token makes a named token with the scopes given, and answers its secret.
+func (e *biEnv) token(t *testing.T, name string, scopes ...access.Scope) string {
+	t.Helper()
+	secret, h, err := access.NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tokens().CreateToken(context.Background(), h, access.Token{Name: name, Scopes: scopes, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
 // The named tokens' door: a token without the route's scope, a revoked
 // one, and secrets that are not tokens, against the stack's own table.
 // Each is refused and nothing changes, not even the audit trail.
 func TestBadInputTokens(t *testing.T) {
 	e := badInputEnv(t)
-	ctx := context.Background()
-	store := &dynamo.Tokens{DB: e.ddb, Table: e.tables[schema.Bridge.ID]}
-	token := func(name string, scopes ...access.Scope) string {
-		secret, h, err := access.NewSecret(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := store.CreateToken(ctx, h, access.Token{Name: name, Scopes: scopes, CreatedAt: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-		return secret
-	}
-	reader := token("bi-reader", access.Read)
-	sender := token("bi-sender", access.Send, access.Onboard)
-	revoked := token("bi-revoked", access.Admin)
-	if _, err := store.RevokeTokens(ctx, "bi-revoked", time.Now()); err != nil {
+	reader := e.token(t, "bi-reader", access.Read)
+	sender := e.token(t, "bi-sender", access.Send, access.Onboard)
+	revoked := e.token(t, "bi-revoked", access.Admin)
+	if _, err := e.tokens().RevokeTokens(context.Background(), "bi-revoked", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	unknown, _, _ := access.NewSecret(rand.Reader)

@@ -45,6 +45,7 @@ func TestErasedPersonIsGoneAndStaysGone(t *testing.T) {
 	bob := sim(t, s, "/_sim/numbers/"+number+"/messages", map[string]any{"text": "eu fico", "from_phone": "+5215599999999"}).WAMID
 	waitMessage(t, s, "acme", bob, func(map[string]any) bool { return true })
 
+	exportHolds(t, s, number, phone, wamids[:3], wamids[3:])
 	status, answer := api(t, s, http.MethodDelete, "/v1/tenants/acme/numbers/"+number+"/contacts/"+phone, "")
 	job, _ := answer["erasure"].(map[string]any)
 	if status != http.StatusAccepted || job == nil {
@@ -83,6 +84,7 @@ func TestErasedPersonIsGoneAndStaysGone(t *testing.T) {
 		}
 	}
 	gone("after the erasure")
+	exportGone(t, s, number, phone)
 	if status, _ := api(t, s, http.MethodGet, "/v1/tenants/acme/messages/"+bob, ""); status != http.StatusOK {
 		t.Errorf("someone else's message: %d", status)
 	}
@@ -102,4 +104,5 @@ func TestErasedPersonIsGoneAndStaysGone(t *testing.T) {
 	}) {
 		t.Error("after writing again, the person has no contact")
 	}
+	erasedOnce(t, s, job, phone, "Ana")
 }

@@ -139,17 +139,27 @@ func contactPath(r *http.Request) (phoneNumberID, contact string, err error) {
 	return phoneNumberID, contact, nil
 }
 
-func (a *API) getContact(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
+// knownContact is the number and the contact the path names, as it is
+// now: 404 when the number does not know them (or no longer: erased).
+func (a *API) knownContact(ctx context.Context, r *http.Request, tenantID string) (string, messaging.Contact, error) {
 	phoneNumberID, contact, err := contactPath(r)
 	if err != nil {
-		return err
+		return "", messaging.Contact{}, err
 	}
 	c, ok, err := a.Messages.Contact(ctx, tenantID, phoneNumberID, contact)
 	if err != nil {
-		return readError(err, "load contact")
+		return "", messaging.Contact{}, readError(err, "load contact")
 	}
 	if !ok {
-		return errs.E(errs.NotFound, "unknown contact", nil)
+		return "", messaging.Contact{}, errs.E(errs.NotFound, "unknown contact", nil)
+	}
+	return phoneNumberID, c, nil
+}
+
+func (a *API) getContact(ctx context.Context, w http.ResponseWriter, r *http.Request, tenantID string, _ *slog.Logger) error {
+	_, c, err := a.knownContact(ctx, r, tenantID)
+	if err != nil {
+		return err
 	}
 	out := apiview.Contact(c)
 	httpapi.WriteJSON(w, http.StatusOK, out)

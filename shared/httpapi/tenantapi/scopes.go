@@ -15,6 +15,7 @@ var routeScopes = map[routes.Route]access.Scope{
 	routes.GetMessage:               access.Read,
 	routes.GetMessageMedia:          access.Read,
 	routes.GetContact:               access.Read,
+	routes.ExportContact:            access.Read,
 	routes.ListTemplates:            access.Read,
 	routes.ListEvents:               access.Read,
 	routes.ListTenantEvents:         access.Read,

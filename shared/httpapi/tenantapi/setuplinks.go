@@ -77,6 +77,9 @@ type API struct {
 	// Erasures erases a person from a number, and shows how far it is;
 	// nil answers those routes 404.
 	Erasures *Erasures
+	// MaxExportBytes bounds a person's export (DefaultMaxExportBytes when
+	// zero).
+	MaxExportBytes int
 	// Objects is the media bucket: messages' stored media, linked by
 	// presigned URLs valid MediaURLTTL (DefaultMediaURLTTL when zero), and
 	// the files uploaded, which MediaSource (Kapso) takes once and Uploads
@@ -138,6 +141,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.route(mux, routes.ListEvents, a.listEvents, "type", "limit", "cursor")
 	a.tenantRoute(mux, routes.ListTenantEvents, a.listTenantEvents, "type", "limit", "cursor")
 	a.tenantRoute(mux, routes.EraseContact, a.eraseContact)
+	a.tenantRoute(mux, routes.ExportContact, a.exportContact)
 	a.tenantRoute(mux, routes.GetErasure, a.getErasure)
 	a.route(mux, routes.ListAudit, a.listAudit, "since", "limit", "cursor")
 }
