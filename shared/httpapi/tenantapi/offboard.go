@@ -76,7 +76,7 @@ func (a *API) deleteTenant(ctx context.Context, w http.ResponseWriter, _ *http.R
 			if job, _, err = a.Offboard.Store.Start(ctx, plan); err != nil {
 				return storeError(err, "start offboarding")
 			}
-			log.Info("offboarding started", "phase", job.Phase)
+			log.Info("offboarding started", "phase", string(job.Phase))
 		case found:
 			httpapi.WriteJSON(w, http.StatusOK, offboardingView(job))
 			return nil
@@ -93,7 +93,7 @@ func (a *API) deleteTenant(ctx context.Context, w http.ResponseWriter, _ *http.R
 	defer cancel()
 	if job, err = a.Offboard.Run(runCtx, job); err != nil {
 		// The job keeps its place; the next DELETE or the reconciler resumes it.
-		log.Warn("offboarding paused", "phase", job.Phase, "err", err)
+		log.Warn("offboarding paused", "phase", string(job.Phase), "err", err)
 	}
 	status := http.StatusAccepted
 	if job.Done() {
