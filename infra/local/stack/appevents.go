@@ -40,6 +40,9 @@ type eventTail struct {
 type tenantTail struct {
 	cursor string
 	events []bridgeevents.Event // oldest first, at most shownEvents
+	// erasures are the contact.erased events acted on: each made the tail
+	// drop what it held and read the feed again from its start.
+	erasures []string
 }
 
 func newEventTail(feed appFeed) *eventTail {
@@ -80,11 +83,22 @@ func (t *eventTail) latest(ctx context.Context, tenantID string) eventsView {
 			break
 		}
 		st.cursor = p.Cursor
+		erased := false
 		for _, e := range p.Events {
+			if e.Type == bridgeevents.ContactErased && !slices.Contains(st.erasures, e.ID) {
+				// The erasure deleted the person's events from the feed: a
+				// copy kept of them goes too, as a SaaS's copy should.
+				st.erasures = append(st.erasures, e.ID)
+				st.cursor, st.events, erased = "", nil, true
+				break
+			}
 			// An event appended again (a retried batch) comes twice.
 			if !slices.ContainsFunc(st.events, func(k bridgeevents.Event) bool { return k.ID == e.ID }) {
 				st.events = append(st.events, e)
 			}
+		}
+		if erased {
+			continue
 		}
 		st.events = st.events[max(0, len(st.events)-shownEvents):]
 		if len(p.Events) < eventing.MaxFeedLimit {

@@ -178,6 +178,48 @@ func TestAppPageReadsTheFeedOnFromItsCursor(t *testing.T) {
 	}
 }
 
+// sliceFeed is a feed whose events a test deletes, as an erasure does.
+type sliceFeed struct{ events []bridgeevents.Event }
+
+func (f *sliceFeed) List(_ context.Context, q eventing.FeedQuery) (eventing.FeedPage, error) {
+	start := 0
+	if q.Cursor != "" {
+		start = slices.IndexFunc(f.events, func(e bridgeevents.Event) bool { return e.ID == q.Cursor }) + 1
+	}
+	end := min(len(f.events), start+q.Limit)
+	page := eventing.FeedPage{Events: slices.Clone(f.events[start:end]), Cursor: q.Cursor}
+	if end > start {
+		page.Cursor = f.events[end-1].ID
+	}
+	return page, nil
+}
+
+// Once a person is erased, the events panel drops what it had shown of
+// them: a contact.erased makes it read the feed, which no longer holds
+// them, again from the start, once.
+func TestAppPageForgetsAnErasedPersonsEvents(t *testing.T) {
+	feed := &sliceFeed{}
+	for i, who := range []string{"Ana", "Bob"} {
+		feed.events = append(feed.events, pageEvent(t, "acme", bridgeevents.TenantStatusChanged, i,
+			bridgeevents.TenantStatus{TenantID: "acme", Status: "connected", Reason: who}))
+	}
+	app := appPage(newStore(), noMessages{}, nil, feed, "", testGuard(), slog.New(slog.DiscardHandler))
+	if body := get(t, app, "/app/connected?tenant_id=acme"); !strings.Contains(body, "Ana") {
+		t.Fatalf("before: %v", eventRowIDs(body))
+	}
+	feed.events = append(feed.events[1:], pageEvent(t, "acme", bridgeevents.ContactErased, 2,
+		bridgeevents.ContactErasure{TenantID: "acme", PhoneNumberID: "111", ErasureID: "era_1"}))
+	body := get(t, app, "/app/connected?tenant_id=acme")
+	if got := eventRowIDs(body); strings.Contains(body, "Ana") || !slices.Equal(got, []string{"evt_acme_02", "evt_acme_01"}) {
+		t.Errorf("after the erasure: %v", got)
+	}
+	feed.events = append(feed.events, pageEvent(t, "acme", bridgeevents.TenantStatusChanged, 3,
+		bridgeevents.TenantStatus{TenantID: "acme", Status: "connected", Reason: "Cai"}))
+	if got := eventRowIDs(get(t, app, "/app/connected?tenant_id=acme")); !slices.Equal(got, []string{"evt_acme_03", "evt_acme_02", "evt_acme_01"}) {
+		t.Errorf("the erasure acted on again: %v", got)
+	}
+}
+
 // A number's health and a template's status read as what moved.
 func TestAppPageSummarizesHealthAndTemplateEvents(t *testing.T) {
 	for _, c := range []struct {
