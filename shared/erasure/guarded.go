@@ -31,8 +31,7 @@ type Guarded struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 
-	mu    sync.Mutex
-	marks map[[2]string]cachedMark
+	cache markCache
 }
 
 var _ messaging.Store = (*Guarded)(nil)
@@ -42,36 +41,66 @@ type Messages interface {
 	Message(ctx context.Context, tenantID, id string) (m messaging.StoredMessage, ok bool, err error)
 }
 
+// Check answers the outbound path whether a send's recipient was erased
+// after it was asked for: reading tombstones only on numbers marked, each
+// number's mark once per MarkTTL.
+type Check struct {
+	Marks Marks
+	Guard Guard
+	Now   func() time.Time
+
+	cache markCache
+}
+
+// Erased reports whether something dated at, naming the people given, is
+// erased on the tenant's number.
+func (c *Check) Erased(ctx context.Context, tenantID, phoneNumberID string, at time.Time, people ...messaging.Person) (bool, error) {
+	if phoneNumberID == "" {
+		return false, nil
+	}
+	marked, err := c.cache.marked(ctx, c.Marks, now(c.Now), tenantID, phoneNumberID)
+	if err != nil || !marked {
+		return false, err
+	}
+	return c.Guard.Erased(ctx, tenantID, phoneNumberID, at, people...)
+}
+
+// markCache remembers for MarkTTL whether a number is marked.
+type markCache struct {
+	mu    sync.Mutex
+	marks map[[2]string]cachedMark
+}
+
 type cachedMark struct {
 	marked bool
 	until  time.Time
 }
 
-func (g *Guarded) now() time.Time {
-	if g.Now != nil {
-		return g.Now()
+func now(f func() time.Time) time.Time {
+	if f != nil {
+		return f()
 	}
 	return time.Now()
 }
 
-func (g *Guarded) marked(ctx context.Context, tenantID, phoneNumberID string) (bool, error) {
-	k, now := [2]string{tenantID, phoneNumberID}, g.now()
-	g.mu.Lock()
-	c, ok := g.marks[k]
-	g.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.marked, nil
+func (c *markCache) marked(ctx context.Context, marks Marks, now time.Time, tenantID, phoneNumberID string) (bool, error) {
+	k := [2]string{tenantID, phoneNumberID}
+	c.mu.Lock()
+	m, ok := c.marks[k]
+	c.mu.Unlock()
+	if ok && now.Before(m.until) {
+		return m.marked, nil
 	}
-	marked, err := g.Marks.Marked(ctx, tenantID, phoneNumberID)
+	marked, err := marks.Marked(ctx, tenantID, phoneNumberID)
 	if err != nil {
 		return false, err
 	}
-	g.mu.Lock()
-	if g.marks == nil {
-		g.marks = map[[2]string]cachedMark{}
+	c.mu.Lock()
+	if c.marks == nil {
+		c.marks = map[[2]string]cachedMark{}
 	}
-	g.marks[k] = cachedMark{marked: marked, until: now.Add(MarkTTL)}
-	g.mu.Unlock()
+	c.marks[k] = cachedMark{marked: marked, until: now.Add(MarkTTL)}
+	c.mu.Unlock()
 	return marked, nil
 }
 
@@ -92,7 +121,7 @@ func (g *Guarded) stones(ctx context.Context, tenantID, phoneNumberID string, pe
 	if phoneNumberID == "" {
 		return nil, nil
 	}
-	marked, err := g.marked(ctx, tenantID, phoneNumberID)
+	marked, err := g.cache.marked(ctx, g.Marks, now(g.Now), tenantID, phoneNumberID)
 	if err != nil || !marked {
 		return nil, err
 	}
