@@ -359,8 +359,9 @@ var functions = []function{
 		Access: []access{
 			// The outbound message: read, claimed, accepted (with the message
 			// of its WAMID, in one transaction, then the alias of a derived
-			// conversation id) or failed; the per-number pacing counters.
-			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+			// conversation id) or failed; the per-number pacing counters;
+			// a number's erasure mark and the tombstones of a send's person.
+			onTable(schema.Bridge, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
 			// A paced or refused send goes back on its queue with a delay.
 			sendTo(schema.Outbound),
 		},

@@ -455,10 +455,12 @@ var wantGrants = map[string]map[string][]string{
 	"Outbound": {
 		// The outbound message read and moved (its accept a transaction of
 		// two UpdateItems, and the alias of a derived conversation id), the
-		// per-number pacing counters.
-		"BridgeTable":       {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		"KapsoApiKeySecret": {"secretsmanager:GetSecretValue"},
-		"DataKey":           {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
+		// per-number pacing counters; a number's erasure mark and the
+		// tombstones of a send's person, with their key.
+		"BridgeTable":          {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		"KapsoApiKeySecret":    {"secretsmanager:GetSecretValue"},
+		"ErasureHashKeySecret": {"secretsmanager:GetSecretValue"},
+		"DataKey":              {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"},
 		// Its event source, and the paced or refused sends it puts back.
 		"OutboundQueue": {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 			"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"},
@@ -600,7 +602,7 @@ var wantFunctions = map[string]struct {
 		"LIFECYCLE_DLQ_URL", "LOG_LEVEL", "MEDIA_BUCKET", "MEDIA_DLQ_URL", "MEDIA_QUEUE_URL", "MESSAGES_DLQ_URL", "MESSAGES_QUEUE_URL", "MESSAGE_RETENTION_DAYS", "OUTBOUND_DLQ_URL",
 		"OUTBOUND_QUEUE_URL", "OUTBOUND_UNCONFIRMED_AFTER", "PUBLIC_BASE_URL", "RECONCILE_KAPSO_CALLS",
 		"RECONCILE_KAPSO_PER_MINUTE", "TEMPLATE_SYNC_INTERVAL"}},
-	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
+	"Outbound": {256, 30, []string{"BRIDGE_TABLE", "ERASURE_HASH_KEY_SECRET_ARN", "KAPSO_API_KEY_SECRET_ARN", "KAPSO_META_BASE_URL", "LOG_LEVEL",
 		"MESSAGE_RETENTION_DAYS", "OUTBOUND_QUEUE_URL", "SEND_RATE_PER_NUMBER"}},
 	"Eventwebhooks": {256, 30, []string{"BRIDGE_TABLE", "EVENTS_WEBHOOK_SECRET_ARN", "EVENTS_WEBHOOK_URL",
 		"EVENT_WEBHOOKS_QUEUE_URL", "LOG_LEVEL"}},

@@ -129,7 +129,7 @@ var (
 		Help: "bearer token the SaaS backend presents to the /v1 API"}
 	// The key of the tombstones' hashes: erasing a person keeps a keyed
 	// hash of each of their identities, never the identity.
-	ErasureHashKey = Setting{Name: "ERASURE_HASH_KEY", Secret: true, Functions: []Function{TenantAPI, Messages},
+	ErasureHashKey = Setting{Name: "ERASURE_HASH_KEY", Secret: true, Functions: []Function{TenantAPI, Messages, Outbound},
 		Help: "key (at least 32 bytes) of the HMAC an erased person's tombstones are keyed by; never change it once set"}
 	EventsWebhookSecret = Setting{Name: "EVENTS_WEBHOOK_SECRET", Secret: true, Functions: []Function{EventWebhooks},
 		Help: "Standard Webhooks signing secret (whsec_ and the base64 of at least 24 bytes) of the events POSTed to EVENTS_WEBHOOK_URL"}

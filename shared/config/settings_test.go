@@ -49,7 +49,7 @@ func TestSettings(t *testing.T) {
 		"KAPSO_PROJECT_WEBHOOK_SECRET": {"", "secret", "ingest", ""},
 		"META_APP_SECRET":              {"", "optional secret", "ingest", ""},
 		"BRIDGE_API_TOKEN":             {"", "secret", "tenantapi", ""},
-		"ERASURE_HASH_KEY":             {"", "secret", "tenantapi messages", ""},
+		"ERASURE_HASH_KEY":             {"", "secret", "tenantapi messages outbound", ""},
 		"KAPSO_API_BASE_URL":           {"https://api.kapso.ai/platform/v1", "", "tenantapi lifecycle reconcile", "kapsoApiBaseUrl"},
 		"PUBLIC_BASE_URL":              {"", "", "tenantapi lifecycle reconcile", "publicBaseUrl"},
 		"APP_SUCCESS_URL":              {"", "", "redirect", "appSuccessUrl"},

@@ -38,15 +38,7 @@ func TestGuardedDropsWhatTheTombstoneCovers(t *testing.T) {
 	}
 	// Before any erasure the number is read once, then remembered.
 	must(g.PutMessage(ctx, "acme", text("wamid.before", ana, biz, t0.Add(-time.Hour)), nil))
-	ids := erasure.Identities{Phone: ana.Phone, BSUIDs: []string{"MX.2", "MX.1"}}
-	j, err := erasure.NewJob("era_1", "acme", number, "h", ids, t0)
-	must(err)
-	var stones []erasure.Tombstone
-	for _, hash := range h.Hashes("acme", number, ids) {
-		stones = append(stones, erasure.Tombstone{TenantID: "acme", PhoneNumberID: number, Hash: hash, ErasedAt: t0, JobID: j.ID})
-	}
-	_, _, err = jobs.Open(ctx, j, stones)
-	must(err)
+	openJob(t, h, jobs, number, erasure.Identities{Phone: ana.Phone, BSUIDs: []string{"MX.2", "MX.1"}})
 	clock.Advance(erasure.MarkTTL)
 
 	late := t0.Add(-time.Minute)
@@ -88,5 +80,79 @@ func TestGuardedDropsWhatTheTombstoneCovers(t *testing.T) {
 	}
 	if _, ok, _ := msgs.Contact(ctx, "acme", number, ana.Phone); !ok {
 		t.Error("the person writing again has no contact")
+	}
+}
+
+// A status to an erased person of a message no longer stored is dropped
+// whatever its date, in Meta's format (a status alone) as in Kapso's (the
+// message with its status, dated by the message): a status is never new
+// content from the person, and stored alone it would keep their identity.
+// A status of their message sent after the erasure, and one to someone
+// else of a message not stored yet, are stored.
+func TestGuardedDropsAStatusOfAnErasedMessageWhateverItsDate(t *testing.T) {
+	ctx := context.Background()
+	clock := testclock.New(t0)
+	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
+	jobs := &memstore.Erasures{}
+	msgs := &memstore.Messages{}
+	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Messages: msgs, Now: clock.Now}
+	const number = "111"
+	ana := messaging.Person{BSUID: "MX.2", Phone: "5215512345678"}
+	biz := messaging.Person{Phone: "15550001111"}
+	openJob(t, h, jobs, number, erasure.Identities{Phone: ana.Phone, BSUIDs: []string{"MX.2"}})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := t0.Add(time.Hour)
+	status := func(wamid string, to messaging.Person, at time.Time) messaging.StatusUpdate {
+		return messaging.StatusUpdate{WAMID: wamid, PhoneNumberID: number, Status: messaging.Read, At: at, Recipient: to}
+	}
+	sent := func(wamid string, to messaging.Person, at time.Time) messaging.Message {
+		return messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Outbound, Type: "text", Text: "hello",
+			Timestamp: at, From: biz, To: to, ConversationID: "conv-1"}
+	}
+	// Meta's format, by phone and by BSUID, dated after the erasure.
+	must(g.ApplyStatus(ctx, "acme", status("wamid.erased", messaging.Person{Phone: ana.Phone}, later)))
+	must(g.ApplyStatus(ctx, "acme", status("wamid.erased-2", messaging.Person{BSUID: "MX.2"}, later)))
+	// Kapso's: the message sent before the erasure, its status after.
+	must(g.PutMessage(ctx, "acme", sent("wamid.erased-3", ana, t0.Add(-time.Hour)),
+		[]messaging.StatusUpdate{status("wamid.erased-3", ana, later)}))
+	for _, w := range []string{"wamid.erased", "wamid.erased-2", "wamid.erased-3"} {
+		if m, ok, _ := msgs.Message(ctx, "acme", w); ok {
+			t.Errorf("%s was stored: %+v", w, m)
+		}
+	}
+
+	// Sent to her after the erasure: the message and its status stay.
+	must(g.PutMessage(ctx, "acme", sent("wamid.new", ana, t0.Add(time.Minute)), nil))
+	must(g.ApplyStatus(ctx, "acme", status("wamid.new", messaging.Person{Phone: ana.Phone}, later)))
+	if m, ok, _ := msgs.Message(ctx, "acme", "wamid.new"); !ok || m.Delivery.Status != messaging.Read {
+		t.Errorf("the status of a message sent after the erasure was dropped: %+v", m)
+	}
+	// Someone else's status before its message: kept until the message comes.
+	bob := messaging.Person{Phone: "5215599999999"}
+	must(g.ApplyStatus(ctx, "acme", status("wamid.bob", bob, later)))
+	if _, ok, _ := msgs.Message(ctx, "acme", "wamid.bob"); !ok {
+		t.Error("someone else's status was dropped")
+	}
+}
+
+// openJob erases the person ids names from acme's number at t0: the job
+// and a tombstone of each identity.
+func openJob(t *testing.T, h erasure.Hasher, jobs *memstore.Erasures, number string, ids erasure.Identities) {
+	t.Helper()
+	j, err := erasure.NewJob("era_1", "acme", number, "h", ids, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stones []erasure.Tombstone
+	for _, hash := range h.Hashes("acme", number, ids) {
+		stones = append(stones, erasure.Tombstone{TenantID: "acme", PhoneNumberID: number, Hash: hash, ErasedAt: t0, JobID: j.ID})
+	}
+	if _, _, err := jobs.Open(context.Background(), j, stones); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -106,6 +106,13 @@ type Guard struct {
 // (a message's sender and recipient, a status's recipient), is erased on
 // the tenant's number: then it is dropped, not stored.
 func (g Guard) Erased(ctx context.Context, tenantID, phoneNumberID string, at time.Time, people ...messaging.Person) (bool, error) {
+	stones, err := g.Of(ctx, tenantID, phoneNumberID, people...)
+	return covered(stones, at), err
+}
+
+// Of are the tombstones of the people given on the tenant's number, those
+// stored: none when nobody named was ever erased there.
+func (g Guard) Of(ctx context.Context, tenantID, phoneNumberID string, people ...messaging.Person) ([]Tombstone, error) {
 	var hashes []string
 	for _, p := range people {
 		for _, k := range personKeys(p) {
@@ -113,16 +120,21 @@ func (g Guard) Erased(ctx context.Context, tenantID, phoneNumberID string, at ti
 		}
 	}
 	if len(hashes) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	stones, err := g.Tombstones.Tombstones(ctx, tenantID, phoneNumberID, hashes)
 	if err != nil {
-		return false, fmt.Errorf("read tombstones on %s: %w", phoneNumberID, err)
+		return nil, fmt.Errorf("read tombstones on %s: %w", phoneNumberID, err)
 	}
+	return stones, nil
+}
+
+// covered reports whether one of stones covers at.
+func covered(stones []Tombstone, at time.Time) bool {
 	for _, t := range stones {
 		if t.Covers(at) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }

@@ -231,9 +231,9 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) (outcome, er
 	case err != nil:
 		return w.retry(ctx, log, msg, attempt, 0, fmt.Errorf("read media state of %s: %w", j.wamid, err))
 	case !found:
-		// The message is gone (its tenant erased): nothing to copy it for.
-		log.Warn("media of a message not stored: nothing to copy")
-		return dropped, nil
+		// The message is gone (erased, or its tenant): nothing to copy it
+		// for, and an object an earlier attempt left goes too.
+		return w.gone(ctx, log, msg, attempt, j)
 	case info.State == media.Stored:
 		log.Info("media already stored: nothing fetched", "key", info.Key)
 		return duplicate, nil
@@ -244,6 +244,9 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) (outcome, er
 		sctx, cancel := context.WithTimeout(ctx, w.storeTimeout())
 		err := w.Store.SetMedia(sctx, j.tenantID, j.wamid, stored, time.Time{})
 		cancel()
+		if errs.CodeOf(err) == errs.NotFound {
+			return w.gone(ctx, log, msg, attempt, j) // erased while it was copied
+		}
 		if err != nil {
 			// The object stays: the next attempt puts the same bytes under
 			// the same key and records them.
@@ -264,6 +267,9 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) (outcome, er
 	sctx, cancel = context.WithTimeout(ctx, w.storeTimeout())
 	err = w.Store.SetMedia(sctx, j.tenantID, j.wamid, rec, next)
 	cancel()
+	if errs.CodeOf(err) == errs.NotFound {
+		return w.gone(ctx, log, msg, attempt, j)
+	}
 	if err != nil {
 		return w.retry(ctx, log, msg, attempt, 0, fmt.Errorf("record media of %s failed (%s): %w", j.wamid, ferr, err))
 	}
@@ -274,6 +280,25 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) (outcome, er
 		log.Warn("media not copied: recorded failed for good", "reason", ferr.reason, "err", ferr.err.Error())
 	}
 	return failed, nil
+}
+
+// gone ends the copy of a message not stored, or erased since its state
+// was read: the store makes no message again, and no object of its media
+// may outlive it, so its key is deleted (a missing key is no error) and the
+// queue message dropped. A delete that fails leaves the message on its
+// queue for another try.
+func (w *Worker) gone(ctx context.Context, log *slog.Logger, msg events.SQSMessage, attempt int, j job) (outcome, error) {
+	if j.mediaID != "" {
+		key := media.ObjectKey(j.tenantID, j.phoneNumberID, j.mediaID)
+		dctx, cancel := context.WithTimeout(ctx, w.storeTimeout())
+		err := w.Objects.Delete(dctx, key)
+		cancel()
+		if err != nil {
+			return w.retry(ctx, log, msg, attempt, 0, fmt.Errorf("delete media %s of a message not stored: %w", key, err))
+		}
+	}
+	log.Warn("media of a message not stored (erased): nothing kept")
+	return dropped, nil
 }
 
 // retry leaves the message on the queue, held back for the schedule's

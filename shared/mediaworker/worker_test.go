@@ -642,3 +642,64 @@ func TestLogsNameTheMessageNotItsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// erasedDuringCopy is a store whose message is erased once its state is
+// read: the copy ends on a message no longer stored.
+type erasedDuringCopy struct {
+	*memstore.Messages
+	after *memstore.Messages
+}
+
+func (s erasedDuringCopy) SetMedia(ctx context.Context, tenantID, wamid string, info media.Info, next time.Time) error {
+	return s.after.SetMedia(ctx, tenantID, wamid, info, next)
+}
+
+// A message erased while its media was copied is not made again, and its
+// bytes do not stay in the bucket: the copy is deleted and the queue
+// message dropped. Redriven later, it copies nothing and deletes what an
+// earlier attempt may have left.
+func TestMediaOfAMessageErasedDuringItsCopyIsNotKept(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copy failing %v", failing), func(t *testing.T) {
+			f := newFixture(t)
+			f.kapso.files["m1"] = png(500)
+			ev := f.inbound(t, "wamid.1", "image", "m1")
+			after := &memstore.Messages{}
+			f.w.Store = erasedDuringCopy{Messages: f.store, after: after}
+			if failing {
+				f.kapso.size["m1"] = 1 << 40 // too large: recorded failed at once
+			}
+			if failed := f.handle(t, msg("q1", ev, 1)); len(failed) != 0 {
+				t.Fatalf("failed %v\n%s", failed, f.logs)
+			}
+			if keys := f.objects.Keys(); len(keys) != 0 {
+				t.Errorf("objects left for an erased message: %v", keys)
+			}
+			if _, ok, _ := after.MediaState(context.Background(), tenant, "wamid.1"); ok {
+				t.Error("the erased message was made again")
+			}
+			if !strings.Contains(f.logs.String(), "dropped=1") {
+				t.Errorf("the batch's log does not count the drop:\n%s", f.logs)
+			}
+		})
+	}
+	// An object an attempt left before the message was erased goes when
+	// the message comes back, with no call to Kapso.
+	f := newFixture(t)
+	f.kapso.files["m1"] = png(500)
+	ev := f.inbound(t, "wamid.1", "image", "m1")
+	key := media.ObjectKey(tenant, number, "m1")
+	if _, err := f.objects.Put(context.Background(), key, "image/png", bytes.NewReader(png(500)), 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.w.Store = &memstore.Messages{}
+	if failed := f.handle(t, msg("q1", ev, 1)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	if keys := f.objects.Keys(); len(keys) != 0 {
+		t.Errorf("objects left for an erased message: %v", keys)
+	}
+	if meta, opens := f.kapso.calls(); meta != 0 || opens != 0 {
+		t.Errorf("Kapso called for an erased message: %d metadata, %d downloads", meta, opens)
+	}
+}

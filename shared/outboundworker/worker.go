@@ -37,14 +37,23 @@ type Outbox interface {
 	MoveOutbound(ctx context.Context, tenantID, id string, t messaging.Transition) (messaging.OutboundMessage, error)
 }
 
+// Erasures tells whether a send's recipient was erased after it was
+// asked for (erasure.Check).
+type Erasures interface {
+	Erased(ctx context.Context, tenantID, phoneNumberID string, at time.Time, people ...messaging.Person) (bool, error)
+}
+
 // Worker handles outbound queue batches.
 type Worker struct {
 	Outbox Outbox
 	Queue  messaging.OutboundQueue
 	Kapso  Kapso
 	Pacer  messaging.SendPacer
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Erasures keeps a send to a person erased since it was asked for
+	// from going; none is checked when nil.
+	Erasures Erasures
+	Log      *slog.Logger
+	Now      func() time.Time
 	// MaxAttempts bounds the claims of one message, each at most one
 	// accepted call (default 8); then it fails as retries_exhausted.
 	MaxAttempts int
@@ -89,11 +98,24 @@ func (w *Worker) handle(ctx context.Context, msg events.SQSMessage) error {
 		return fmt.Errorf("load outbound %s: %w", job.ID, err)
 	}
 	if !ok {
-		log.Error("outbound job names no stored message; dropped")
+		// Erased with its person, or never stored: nothing to send.
+		log.Warn("outbound job names no stored message; dropped")
 		return nil
 	}
 	switch m.State {
 	case messaging.OutQueued:
+		if w.Erasures != nil {
+			erased, err := w.Erasures.Erased(ctx, m.TenantID, m.PhoneNumberID, m.CreatedAt, m.To)
+			if err != nil {
+				return fmt.Errorf("check outbound %s against erasures: %w", job.ID, err)
+			}
+			if erased {
+				// Never sent: the erasure's job deletes the message, and
+				// the reconciler's requeue until then is dropped here.
+				log.Warn("send to a person erased since it was asked for; dropped")
+				return nil
+			}
+		}
 		return w.send(ctx, job, m, log)
 	case messaging.OutSending:
 		return w.staleClaim(ctx, job, m, log)
@@ -123,6 +145,10 @@ func (w *Worker) send(ctx context.Context, job messaging.OutboundJob, m messagin
 		From: []messaging.OutboundState{messaging.OutQueued}, To: messaging.OutSending, At: w.now(), Claim: token})
 	if errors.Is(err, messaging.ErrOutboundState) && (claimed.State != messaging.OutSending || claimed.Claim != token) {
 		log.Debug("another sender claimed the message", "state", claimed.State)
+		return nil
+	}
+	if errors.Is(err, messaging.ErrOutboundNotFound) {
+		log.Warn("outbound message erased before its claim; dropped")
 		return nil
 	}
 	// The claim is ours even when its first answer was lost and the SDK's
@@ -159,6 +185,12 @@ func (w *Worker) accepted(ctx context.Context, job messaging.OutboundJob, m mess
 			// Resolved meanwhile (the reconciler adopted or failed it), or
 			// Kapso named a WAMID another send holds: nothing to send again.
 			log.Error("sent message could not be recorded as accepted", "wamid", wamid, "state", stored.State, "err", err.Error())
+			return nil
+		case errors.Is(err, messaging.ErrOutboundNotFound):
+			// Erased during the call: the accept writes nothing (its
+			// transaction is conditional on the outbound item), and
+			// nothing is recorded of the person again.
+			log.Warn("sent message erased during its call; not recorded", "wamid", wamid)
 			return nil
 		}
 		if !sleep(ctx, time.Duration(100<<try)*time.Millisecond) {

@@ -89,7 +89,7 @@ func (r *run) resolveOutbound(ctx context.Context, m messaging.OutboundMessage) 
 		}
 		_, err := r.Outbox.MoveOutbound(ctx, m.TenantID, m.ID, messaging.Transition{
 			From: []messaging.OutboundState{messaging.OutSending}, To: messaging.OutUnknown, At: r.now})
-		if errors.Is(err, messaging.ErrOutboundState) {
+		if errors.Is(err, messaging.ErrOutboundState) || erasedMeanwhile(err, log) {
 			return false, nil
 		}
 		if err != nil {
@@ -101,6 +101,18 @@ func (r *run) resolveOutbound(ctx context.Context, m messaging.OutboundMessage) 
 		return r.adopt(ctx, m, age, log)
 	}
 	return false, nil
+}
+
+// erasedMeanwhile reports whether a move found its send gone: deleted with
+// its person by an erasure since the list was read (the index lags). Every
+// move is conditional on the outbound item, so nothing of it, nor the
+// message an adoption writes, is stored again.
+func erasedMeanwhile(err error, log *slog.Logger) bool {
+	if !errors.Is(err, messaging.ErrOutboundNotFound) {
+		return false
+	}
+	log.Info("open send gone since it was listed (erased); nothing recorded")
+	return true
 }
 
 // adopt looks for the unknown send in Kapso's list of the number's
@@ -117,7 +129,7 @@ func (r *run) adopt(ctx context.Context, m messaging.OutboundMessage, age time.D
 		switch {
 		case errors.Is(err, messaging.ErrWAMIDTaken):
 			continue // the same content sent twice on purpose: the other send's
-		case errors.Is(err, messaging.ErrOutboundState):
+		case errors.Is(err, messaging.ErrOutboundState), erasedMeanwhile(err, log):
 			return false, nil
 		case err != nil:
 			return false, err
@@ -131,7 +143,7 @@ func (r *run) adopt(ctx context.Context, m messaging.OutboundMessage, age time.D
 	_, err = r.Outbox.MoveOutbound(ctx, m.TenantID, m.ID, messaging.Transition{
 		From: []messaging.OutboundState{messaging.OutUnknown}, To: messaging.OutFailed,
 		Reason: messaging.ReasonUnconfirmed, At: r.now})
-	if errors.Is(err, messaging.ErrOutboundState) {
+	if errors.Is(err, messaging.ErrOutboundState) || erasedMeanwhile(err, log) {
 		return false, nil
 	}
 	if err != nil {

@@ -190,3 +190,42 @@ func TestUnknownSendsOfOneNumberReadKapsosListOnce(t *testing.T) {
 		t.Errorf("Kapso's list read %d times for two sends of one number, want once", r.kapso.lists)
 	}
 }
+
+// erasedOutbox lists open sends that an erasure has deleted since: the
+// index lags the table, so the list still shows them, and every move
+// finds nothing (after holds what the moves write).
+type erasedOutbox struct {
+	*memstore.Messages
+	after *memstore.Messages
+}
+
+func (o erasedOutbox) MoveOutbound(ctx context.Context, tenantID, id string, t messaging.Transition) (messaging.OutboundMessage, error) {
+	return o.after.MoveOutbound(ctx, tenantID, id, t)
+}
+
+// Open sends the erasure deleted after the list was read: a stale claim,
+// an unknown send Kapso lists (adoptable) and one to fail as unconfirmed.
+// Nothing of them is recorded again, no message stored, and no error
+// counted: the sends are gone with their person.
+func TestOpenSendsErasedSinceTheListAreLeftGone(t *testing.T) {
+	r := newOutboundRig()
+	sentAt := r.now.Add(-3 * time.Minute)
+	r.outbound(t, "k1", "claimed long ago", r.now.Add(-time.Minute), messaging.OutSending)
+	adoptable := r.outbound(t, "k2", "Your order shipped", sentAt, messaging.OutSending, messaging.OutUnknown)
+	r.outbound(t, "k3", "never listed", r.now.Add(-2*time.Hour), messaging.OutSending, messaging.OutUnknown)
+	r.kapso.messages = []messaging.ListedMessage{listed("wamid.ours", "16505551234", "Your order shipped", sentAt.Add(time.Second))}
+	after := &memstore.Messages{}
+	r.rec.Outbox = erasedOutbox{Messages: r.store, after: after}
+	rep, err := r.rec.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 0 || rep.Outbound.Checked != 3 || rep.Outbound.Fixed != 0 {
+		t.Errorf("report: %d errors, outbound %+v", rep.Errors, rep.Outbound)
+	}
+	for _, id := range []string{"wamid.ours", adoptable.ID} {
+		if m, ok, _ := after.Message(context.Background(), "acme", id); ok {
+			t.Errorf("%s stored again: %+v", id, m)
+		}
+	}
+}

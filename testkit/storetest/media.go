@@ -94,6 +94,18 @@ func RunMediaStore(t *testing.T, newStores func(t *testing.T, now func() time.Ti
 			if _, ok, _ := s.Media.MediaState(ctx, tenantB, "wamid.a"); ok {
 				t.Error("setting media made the message")
 			}
+			// A copy that ends after its message was erased: the message
+			// is not made again, nor any item naming its person.
+			err = s.Media.SetMedia(ctx, tenantB, "wamid.a", storedInfo("wamid.a", at(2)), time.Time{})
+			if errs.CodeOf(err) != errs.NotFound {
+				t.Errorf("record a copy of a message not stored: %v, want not found", err)
+			}
+			if _, ok, _ := s.Media.MediaState(ctx, tenantB, "wamid.a"); ok {
+				t.Error("recording a copy made the message")
+			}
+			if m, ok, _ := s.Reader.Message(ctx, tenantB, "wamid.a"); ok {
+				t.Errorf("recording a copy made the message: %+v", m)
+			}
 		},
 		"a failed copy that may succeed is a retry due at next": func(t *testing.T, s MediaStores, _ *testclock.Clock) {
 			must(t, s.Messages.PutMessage(ctx, tenantA, inboundImage("wamid.a", at(1)), nil))

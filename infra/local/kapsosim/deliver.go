@@ -23,6 +23,10 @@ type Delivery struct {
 	Status  int       `json:"status"`  // 0 when no HTTP answer came
 	Error   string    `json:"error,omitempty"`
 	At      time.Time `json:"at"`
+	// Body and Header are the request as sent, signature included: what
+	// a test replays.
+	Body   []byte      `json:"-"`
+	Header http.Header `json:"-"`
 }
 
 // Deliveries returns every delivery made so far, oldest first.
@@ -72,6 +76,7 @@ func (s *Simulator) post(ctx context.Context, target, secret, event, version, ke
 		for k, vs := range extra {
 			req.Header[k] = vs
 		}
+		d.Body, d.Header = body, req.Header.Clone()
 		var resp *http.Response
 		if resp, err = s.client.Do(req); err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyBytes))

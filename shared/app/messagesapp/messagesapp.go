@@ -46,12 +46,13 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*messagesworker.Worker,
 		return nil, fmt.Errorf("messages: %s: %w", config.ErasureHashKey.Name, err)
 	}
 	jobs := &dynamo.Erasures{DB: c.DynamoDB, Table: bridge}
+	msgs := &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention}
 	return &messagesworker.Worker{
 		// Nothing of an erased person dated before their erasure is stored
 		// again: a late webhook, a replay, a redrive or a catch-up is
-		// dropped, and acknowledged.
-		Store: &erasure.Guarded{Store: &dynamo.Messages{DB: c.DynamoDB, Table: bridge, Retention: retention}, Marks: jobs,
-			Guard: erasure.Guard{Hasher: hasher, Tombstones: jobs}, Log: b.Log},
+		// dropped, and acknowledged; nor a status of their message erased.
+		Store: &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: hasher, Tombstones: jobs},
+			Messages: msgs, Log: b.Log},
 		Pending: &dynamo.Pending{DB: c.DynamoDB, Table: bridge, Retention: retention},
 		Numbers: &dynamo.Numbers{DB: c.DynamoDB, Table: bridge},
 		// A delivery too large for SQS was stored aside by the ingest.

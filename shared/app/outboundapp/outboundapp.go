@@ -15,6 +15,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/shared/config"
 	"github.com/kapso-bridge/kapso-bridge/shared/config/awssecrets"
 	"github.com/kapso-bridge/kapso-bridge/shared/dynamo"
+	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/kapsoapi"
 	"github.com/kapso-bridge/kapso-bridge/shared/outboundworker"
 	"github.com/kapso-bridge/kapso-bridge/shared/schema"
@@ -22,7 +23,8 @@ import (
 )
 
 // Clients are the AWS clients the sender calls: its store, the queue it
-// puts paced and refused sends back on, and the Kapso API key's secret.
+// puts paced and refused sends back on, the Kapso API key's secret and
+// the key of the erased people's tombstones.
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
@@ -42,9 +44,15 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*outboundworker.Worker,
 	metaURL, key := r.String(config.KapsoMetaBaseURL), r.Secret(ctx, config.KapsoAPIKey)
 	rate := r.Int(config.SendRatePerNumber)
 	retention := app.Retention(r)
+	hashKey := r.Secret(ctx, config.ErasureHashKey)
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("sender: %w", err)
 	}
+	hasher, err := erasure.NewHasher([]byte(hashKey))
+	if err != nil {
+		return nil, fmt.Errorf("sender: %s: %w", config.ErasureHashKey.Name, err)
+	}
+	jobs := &dynamo.Erasures{DB: c.DynamoDB, Table: bridge}
 	if rate < 1 {
 		return nil, fmt.Errorf("sender: %s must be at least 1", config.SendRatePerNumber.Name)
 	}
@@ -53,7 +61,9 @@ func Worker(ctx context.Context, b app.Base, c Clients) (*outboundworker.Worker,
 		Queue:  &sqsqueue.OutboundQueue{Client: c.SQS, URL: outboundURL},
 		Kapso:  kapsoapi.NewMetaProxy(metaURL, "", key, kapsoapi.WithLogger(b.Log)),
 		Pacer:  &dynamo.SendPacer{DB: c.DynamoDB, Table: bridge, Rate: rate},
-		Log:    b.Log,
+		// A send to a person erased since it was asked for never goes.
+		Erasures: &erasure.Check{Marks: jobs, Guard: erasure.Guard{Hasher: hasher, Tombstones: jobs}},
+		Log:      b.Log,
 		// The function's timeout: a claim older than it outlived its sender.
 		ClaimTimeout: schema.Outbound.ConsumerTimeout,
 	}, nil
