@@ -12,6 +12,46 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/testkit/testclock"
 )
 
+// The reconciler's catch-up, right after an erasure, hands on the
+// person's messages it deleted: their writes read the number's mark
+// afresh, not the one remembered from before the erasure; a webhook's
+// write within MarkTTL still trusts the remembered one (the final sweep
+// deletes what it lets through).
+func TestGuardedReadsTheMarkAfreshForTheCatchUp(t *testing.T) {
+	ctx := context.Background()
+	clock := testclock.New(t0)
+	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
+	jobs := &memstore.Erasures{}
+	msgs := &memstore.Messages{}
+	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Messages: msgs, Now: clock.Now}
+	const number = "111"
+	ana := messaging.Person{Phone: "5215512345678"}
+	biz := messaging.Person{Phone: "15550001111"}
+	put := func(ctx context.Context, wamid string) {
+		t.Helper()
+		m := messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Inbound, Type: "text", Text: "hi",
+			Timestamp: t0.Add(-time.Hour), From: ana, To: biz, ConversationID: "conv-1"}
+		if err := g.PutMessage(ctx, "acme", m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(ctx, "wamid.first") // the number read as never marked, and remembered
+	openJob(t, h, jobs, number, erasure.Identities{Phone: ana.Phone})
+	put(messaging.WithOrigin(ctx, messaging.OriginWebhook), "wamid.webhook")
+	if _, ok, _ := msgs.Message(ctx, "acme", "wamid.webhook"); !ok {
+		t.Error("a webhook's write read the mark afresh: the cache is not used")
+	}
+	put(messaging.WithOrigin(ctx, messaging.OriginReconciler), "wamid.caught-up")
+	if _, ok, _ := msgs.Message(ctx, "acme", "wamid.caught-up"); ok {
+		t.Error("the catch-up's write went through on the remembered mark")
+	}
+	// The fresh read is remembered.
+	put(messaging.WithOrigin(ctx, messaging.OriginWebhook), "wamid.webhook-2")
+	if _, ok, _ := msgs.Message(ctx, "acme", "wamid.webhook-2"); ok {
+		t.Error("the mark read afresh was not remembered")
+	}
+}
+
 // Once a person is erased from a number, nothing of theirs dated at or
 // before the erasure is stored again there, whatever way it comes; what
 // they send after is stored; other people, and other numbers, are not
