@@ -124,6 +124,23 @@ func (s *Simulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": s.Deliveries()})
 }
 
+// ctlReplay posts a delivery made before again, byte for byte; with
+// {"new_key":"…"} under another idempotency key.
+func (s *Simulator) ctlReplay(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		NewKey string `json:"new_key"`
+	}
+	if r.ContentLength != 0 && !readJSON(w, r, &in) {
+		return
+	}
+	status, err := s.Replay(r.Context(), r.PathValue("key"), in.NewKey)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"status": status})
+}
+
 func (s *Simulator) ctlState(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

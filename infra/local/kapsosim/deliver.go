@@ -96,6 +96,41 @@ func (s *Simulator) post(ctx context.Context, target, secret, event, version, ke
 	return d.Status
 }
 
+// Replay posts a delivery made before again, byte for byte: its body and
+// headers, signature included, under its own idempotency key, or under
+// newKey when it is not empty (a replay the ingest's claims do not catch).
+// It answers kapso-bridge's status, 0 when none came.
+func (s *Simulator) Replay(ctx context.Context, key, newKey string) (int, error) {
+	s.mu.Lock()
+	i := slices.IndexFunc(s.deliveries, func(d Delivery) bool { return d.Key == key && d.Body != nil })
+	var d Delivery
+	if i >= 0 {
+		d = s.deliveries[i]
+	}
+	s.mu.Unlock()
+	if i < 0 {
+		return 0, fmt.Errorf("no delivery with key %q", key)
+	}
+	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = d.Header.Clone()
+	if newKey != "" {
+		req.Header.Set("X-Idempotency-Key", newKey)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyBytes))
+	resp.Body.Close()
+	s.log.Info("kapsosim: delivery replayed", "key", key, "new_key", newKey, "status", resp.StatusCode)
+	return resp.StatusCode, nil
+}
+
 // SendProjectEvent sends a signed project webhook in the background, retried
 // per the schedule until it gets a 200, and returns its idempotency key. The
 // webhook mode applies: drop sends nothing, duplicate sends two copies with

@@ -257,6 +257,7 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /_sim/project/events", s.ctlProjectEvent)
 	m.HandleFunc("GET /_sim/deliveries", s.ctlDeliveries)
 	m.HandleFunc("GET /_sim/failed_deliveries", s.ctlFailedDeliveries)
+	m.HandleFunc("POST /_sim/deliveries/{key}/replay", s.ctlReplay)
 	m.HandleFunc("POST /_sim/ratelimit", s.ctlRateLimit)
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/mode", s.ctlNumberWebhookMode)
 	m.HandleFunc("POST /_sim/numbers/{phone_number_id}/webhooks/state", s.ctlWebhookState)
