@@ -149,6 +149,10 @@ func summarize(e bridgeevents.Event) string {
 			"name "+d.NameStatus, strings.Join(d.NeedsAttention, ", "))
 	case *bridgeevents.TemplateStatus:
 		return join(d.Name+" ("+d.Language+"): "+moved(d.PreviousStatus, d.Status), d.Reason)
+	case *bridgeevents.ContactErasure:
+		e := d.Erased
+		return fmt.Sprintf("%s on %s: %d messages, %d media objects, %d conversations erased", d.ErasureID, d.PhoneNumberID,
+			e.Messages, e.MediaObjects, e.Conversations)
 	case *bridgeevents.ContactChange:
 		s := join(d.Change, person(d.Contact.Person))
 		if m := d.Contact.MarketingPreference; m != nil && d.Change == bridgeevents.ContactMarketingPreference {

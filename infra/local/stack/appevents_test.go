@@ -208,10 +208,14 @@ func TestAppPageForgetsAnErasedPersonsEvents(t *testing.T) {
 		t.Fatalf("before: %v", eventRowIDs(body))
 	}
 	feed.events = append(feed.events[1:], pageEvent(t, "acme", bridgeevents.ContactErased, 2,
-		bridgeevents.ContactErasure{TenantID: "acme", PhoneNumberID: "111", ErasureID: "era_1"}))
+		bridgeevents.ContactErasure{TenantID: "acme", PhoneNumberID: "111", ErasureID: "era_1",
+			Erased: bridgeevents.ErasureProgress{Messages: 4, MediaObjects: 1, Conversations: 1}}))
 	body := get(t, app, "/app/connected?tenant_id=acme")
 	if got := eventRowIDs(body); strings.Contains(body, "Ana") || !slices.Equal(got, []string{"evt_acme_02", "evt_acme_01"}) {
 		t.Errorf("after the erasure: %v", got)
+	}
+	if !strings.Contains(body, "era_1 on 111: 4 messages, 1 media objects, 1 conversations erased") {
+		t.Error("the erasure's event is not summarized")
 	}
 	feed.events = append(feed.events, pageEvent(t, "acme", bridgeevents.TenantStatusChanged, 3,
 		bridgeevents.TenantStatus{TenantID: "acme", Status: "connected", Reason: "Cai"}))
