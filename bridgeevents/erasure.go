@@ -10,8 +10,10 @@ type Erasure struct {
 	TenantID      string `json:"tenant_id"`
 	PhoneNumberID string `json:"phone_number_id"`
 	// State is pending, erasing or done.
-	State       string          `json:"state"`
-	RequestedAt time.Time       `json:"requested_at"`
+	State       string    `json:"state"`
+	RequestedAt time.Time `json:"requested_at"`
+	// RequestedBy is the name of the API token that asked for it.
+	RequestedBy string          `json:"requested_by,omitempty"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	DoneAt      *time.Time      `json:"done_at,omitempty"`
 	Erased      ErasureProgress `json:"erased"`

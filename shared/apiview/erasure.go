@@ -8,7 +8,7 @@ import (
 // Erasure is an erasure job without the identities it erases.
 func Erasure(j erasure.Job) bridgeevents.Erasure {
 	return bridgeevents.Erasure{ID: j.ID, TenantID: j.TenantID, PhoneNumberID: j.PhoneNumberID, State: string(j.State),
-		RequestedAt: j.RequestedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), DoneAt: TimeOrNil(j.DoneAt),
+		RequestedAt: j.RequestedAt.UTC(), RequestedBy: j.RequestedBy, UpdatedAt: j.UpdatedAt.UTC(), DoneAt: TimeOrNil(j.DoneAt),
 		Erased: ErasureProgress(j.Progress)}
 }
 

@@ -67,17 +67,18 @@ func tombstoneKey(tenantID, phoneNumberID, hash string) map[string]types.Attribu
 
 // Attributes of a job item.
 const (
-	attrErasureID  = "erasure_id"
-	attrErasureIDs = "identities"
-	attrPerson     = "person"
-	attrRequested  = "requested_at"
-	attrState      = "state"
-	attrProgress   = "progress"
-	attrPosition   = "position"
-	attrUpdated    = "updated_at"
-	attrDone       = "done_at"
-	attrErasedAt   = "erased_at"
-	attrHash       = "hash"
+	attrErasureID   = "erasure_id"
+	attrErasureIDs  = "identities"
+	attrPerson      = "person"
+	attrRequested   = "requested_at"
+	attrState       = "state"
+	attrProgress    = "progress"
+	attrPosition    = "position"
+	attrUpdated     = "updated_at"
+	attrRequestedBy = "requested_by"
+	attrDone        = "done_at"
+	attrErasedAt    = "erased_at"
+	attrHash        = "hash"
 )
 
 func erasureItem(j erasure.Job) (map[string]types.AttributeValue, error) {
@@ -94,6 +95,9 @@ func erasureItem(j erasure.Job) (map[string]types.AttributeValue, error) {
 	it[attrPerson], it[attrErasureIDs], it[attrRequested] = str(j.Person), str(string(ids)), str(stamp(j.RequestedAt))
 	it[attrState], it[attrProgress], it[attrPosition] = str(string(j.State)), str(string(progress)), str(positionOf(j.Position))
 	it[attrUpdated] = str(stamp(j.UpdatedAt))
+	if j.RequestedBy != "" {
+		it[attrRequestedBy] = str(j.RequestedBy)
+	}
 	if !j.DoneAt.IsZero() {
 		it[attrDone] = str(stamp(j.DoneAt))
 	}
@@ -114,7 +118,7 @@ func erasureFrom(it map[string]types.AttributeValue) (erasure.Job, error) {
 	j := erasure.Job{
 		ID: stringAttr(it[attrErasureID]), TenantID: stringAttr(it["tenant_id"]),
 		PhoneNumberID: stringAttr(it[attrPhoneNumberID]), Person: stringAttr(it[attrPerson]),
-		RequestedAt: parseStamp(stringAttr(it[attrRequested])), State: erasure.State(stringAttr(it[attrState])),
+		RequestedAt: parseStamp(stringAttr(it[attrRequested])), RequestedBy: stringAttr(it[attrRequestedBy]), State: erasure.State(stringAttr(it[attrState])),
 		UpdatedAt: parseStamp(stringAttr(it[attrUpdated])), DoneAt: parseStamp(stringAttr(it[attrDone])),
 	}
 	for attr, v := range map[string]any{attrErasureIDs: &j.Identities, attrProgress: &j.Progress, attrPosition: &j.Position} {

@@ -190,6 +190,8 @@ type Job struct {
 	// RequestedAt is the erasure's time: anything of the person dated at
 	// or before it is erased, and stays so.
 	RequestedAt time.Time
+	// RequestedBy is the name of the API token that asked for it.
+	RequestedBy string
 	State       State
 	Progress    Progress
 	Position    Position

@@ -24,6 +24,7 @@ func erasureJob(t *testing.T, id, tenant, person string, m int, ids erasure.Iden
 	t.Helper()
 	j, err := erasure.NewJob(id, tenant, number, person, ids, at(m))
 	must(t, err)
+	j.RequestedBy = "ci"
 	var stones []erasure.Tombstone
 	for _, k := range ids.Keys() {
 		stones = append(stones, erasure.Tombstone{TenantID: tenant, PhoneNumberID: number, Hash: "h-" + k,
@@ -53,6 +54,13 @@ func RunErasures(t *testing.T, newStore func(t *testing.T) ErasureStore) {
 			read, ok, err := s.Job(ctx, tenantA, "era_1")
 			must(t, err)
 			equal(t, "read", read, j)
+			// The conversations a page went through are kept with it.
+			next := j.Advanced(erasure.Progress{Messages: 1}, "c1", false, at(2))
+			next.Identities = next.Identities.Found([]string{"conv-1"})
+			must(t, s.Save(ctx, next, j.Position))
+			read, _, err = s.Job(ctx, tenantA, "era_1")
+			must(t, err)
+			equal(t, "saved", read, next)
 			if !ok {
 				t.Error("not found")
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
+	"github.com/kapso-bridge/kapso-bridge/shared/access"
 	"github.com/kapso-bridge/kapso-bridge/shared/apiview"
 	"github.com/kapso-bridge/kapso-bridge/shared/erasure"
 	"github.com/kapso-bridge/kapso-bridge/shared/errs"
@@ -68,6 +69,7 @@ func (a *API) eraseContact(ctx context.Context, w http.ResponseWriter, r *http.R
 		if !found {
 			return errs.E(errs.NotFound, "unknown contact", nil)
 		}
+		noteResource(ctx, j.ID)
 		httpapi.WriteJSON(w, http.StatusAccepted, ErasureAnswer{apiview.Erasure(j)})
 		return nil
 	}
@@ -89,6 +91,9 @@ func (a *API) eraseContact(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	if tok, ok := access.FromContext(ctx); ok {
+		j.RequestedBy = tok.Name
+	}
 	stones := make([]erasure.Tombstone, len(hashes))
 	for i, h := range hashes {
 		stones[i] = erasure.Tombstone{TenantID: tenantID, PhoneNumberID: phoneNumberID, Hash: h, ErasedAt: j.RequestedAt, JobID: j.ID}
@@ -97,6 +102,7 @@ func (a *API) eraseContact(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return errs.E(errs.Unavailable, "could not store the erasure; try again", err)
 	}
+	noteResource(ctx, j.ID)
 	log = log.With("erasure_id", j.ID)
 	if created {
 		log.Info("erasure requested", "identities", len(hashes))

@@ -32,6 +32,7 @@ type erasureStack struct {
 	jobs   *memstore.Erasures
 	hasher erasure.Hasher
 	eraser *stepEraser
+	audit  *memstore.AuditLog
 	clock  *testclock.Clock
 	mux    *http.ServeMux
 }
@@ -44,13 +45,13 @@ func newErasureStack(t *testing.T, run bool) *erasureStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &erasureStack{t: t, msgs: &memstore.Messages{}, jobs: &memstore.Erasures{}, hasher: h, eraser: &stepEraser{},
+	s := &erasureStack{t: t, msgs: &memstore.Messages{}, jobs: &memstore.Erasures{}, hasher: h, eraser: &stepEraser{}, audit: &memstore.AuditLog{},
 		clock: testclock.New(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)), mux: http.NewServeMux()}
 	e := &tenantapi.Erasures{Jobs: s.jobs, Tombstones: s.jobs, Hasher: h}
 	if run {
 		e.Runner = &erasure.Runner{Jobs: s.jobs, Eraser: s.eraser, Now: s.clock.Now}
 	}
-	api := &tenantapi.API{Messages: s.msgs, Erasures: e, Token: apiToken, Now: s.clock.Now,
+	api := &tenantapi.API{Messages: s.msgs, Erasures: e, Token: apiToken, Now: s.clock.Now, Audit: s.audit,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 5 * time.Second}
 	api.Register(s.mux)
 	ctx := context.Background()
@@ -95,6 +96,24 @@ func erasureOf(t *testing.T, v map[string]any) map[string]any {
 
 func contactPath(contact string) string {
 	return "/v1/tenants/acme/numbers/" + erasureNumber + "/contacts/" + contact
+}
+
+// An erasure names the token that asked for it, in its answer, its
+// progress and the audit trail.
+func TestEraseContactNamesItsToken(t *testing.T) {
+	s := newErasureStack(t, false)
+	status, v := s.do(http.MethodDelete, contactPath("5215512345678"))
+	e := erasureOf(t, v)
+	if status != http.StatusAccepted || e["requested_by"] != "bridge-api-token" {
+		t.Fatalf("DELETE: %d %v", status, e)
+	}
+	if _, v := s.do(http.MethodGet, "/v1/tenants/acme/erasures/"+e["id"].(string)); erasureOf(t, v)["requested_by"] != "bridge-api-token" {
+		t.Errorf("GET: %v", v)
+	}
+	entries := s.audit.Entries()
+	if len(entries) != 1 || entries[0].Token != "bridge-api-token" || entries[0].ResourceID != e["id"] || entries[0].Status != http.StatusAccepted {
+		t.Errorf("audit %+v", entries)
+	}
 }
 
 // A person is erased by any of their names: one job, the tombstones of
