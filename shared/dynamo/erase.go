@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,6 +23,11 @@ import (
 // and the tenant's conversations list (gsi1 CONVS#<tenant>) filtered on
 // the number and the person's identities. Every delete is a DeleteItem
 // that returns the old item, so a page run twice counts nothing twice.
+//
+// Only what is dated at or before the erasure (the job's RequestedAt) goes:
+// a message by its time, a conversation and a contact by their last
+// activity. What the person sends after it is new, and the final sweep,
+// minutes later, leaves it.
 type Eraser struct {
 	DB    *dynamodb.Client
 	Table string
@@ -42,10 +48,17 @@ type feedEraser interface {
 }
 
 // FeedEraser deletes a person's events from the events table: the feed
-// step of an erasure.
+// step of an erasure. An event of a message goes when the message is no
+// longer stored (it was erased, or never stored for the tombstone); one of
+// a conversation when the conversation is gone or the event was stored
+// before the erasure; any other when it was stored before the erasure. So
+// the events of what the person sends after it stay.
 type FeedEraser struct {
 	DB    *dynamodb.Client
 	Table string
+	// Bridge is the bridge table, where the messages and conversations the
+	// events name are looked up.
+	Bridge string
 }
 
 // eraseCursor is where a conversation-walking step goes on: the index of
@@ -225,6 +238,24 @@ func (e *Eraser) deleteItem(ctx context.Context, table string, k map[string]type
 	return deleteItem(ctx, e.DB, table, k)
 }
 
+// deleteBefore deletes the item unless its time attribute (unix
+// nanoseconds) is after at: an item active since the erasure stays
+// (since). It answers the old item, nil when nothing was deleted.
+func (e *Eraser) deleteBefore(ctx context.Context, k map[string]types.AttributeValue, attr string, at time.Time) (old map[string]types.AttributeValue, since bool, err error) {
+	out, err := e.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.Table), Key: k,
+		ConditionExpression:       aws.String("attribute_not_exists(#t) OR #t <= :at"),
+		ExpressionAttributeNames:  map[string]string{"#t": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": numberAttr(messaging.Instant(at))},
+		ReturnValues:              types.ReturnValueAllOld})
+	if isConditionFailed(err) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Attributes, false, nil
+}
+
 func deleteItem(ctx context.Context, db *dynamodb.Client, table string, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k,
 		ReturnValues: types.ReturnValueAllOld})
@@ -238,11 +269,13 @@ func deleteItem(ctx context.Context, db *dynamodb.Client, table string, k map[st
 // one's media object first, its retry and outbound items, then itself.
 func (e *Eraser) messagesOf(ctx context.Context, j erasure.Job, conversationID string, budget int) (erasure.Progress, bool, error) {
 	var p erasure.Progress
+	// The list is by time: what is dated after the erasure is not read.
 	out, err := e.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(e.Table), IndexName: aws.String(schema.GSI1),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": schema.AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(conversationMessagesPartition(j.TenantID, conversationID))},
-		Limit:                     aws.Int32(int32(budget))})
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk <= :cut"),
+		ExpressionAttributeNames: map[string]string{"#pk": schema.AttrGSI1PK, "#sk": schema.AttrGSI1SK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(conversationMessagesPartition(j.TenantID, conversationID)),
+			":cut": str(fmt.Sprintf("%020d#~", unixNanos(j.RequestedAt)))},
+		Limit: aws.Int32(int32(budget))})
 	if err != nil {
 		return p, false, fmt.Errorf("list messages of an erasure: %w", err)
 	}
@@ -280,9 +313,12 @@ func (e *Eraser) messagesOf(ctx context.Context, j erasure.Job, conversationID s
 // conversation deletes the conversation's item and its alias.
 func (e *Eraser) conversation(ctx context.Context, j erasure.Job, conversationID string) (erasure.Progress, error) {
 	var p erasure.Progress
-	old, err := e.deleteItem(ctx, e.Table, conversationKey(j.TenantID, conversationID))
+	old, since, err := e.deleteBefore(ctx, conversationKey(j.TenantID, conversationID), attrLastActiveNs, j.RequestedAt)
 	if err != nil {
 		return p, fmt.Errorf("delete an erased conversation: %w", err)
+	}
+	if since {
+		return p, nil // the person wrote again: theirs now
 	}
 	if old != nil {
 		p.Conversations++
@@ -347,6 +383,12 @@ func (e *FeedEraser) EraseFeed(ctx context.Context, j erasure.Job, cursor string
 		if !namesNumber(it, j.PhoneNumberID) || !j.Identities.NamedIn([]byte(stringAttr(it[attrFeedEvent]))) {
 			continue
 		}
+		if erased, err := e.ofErased(ctx, j, it); err != nil || !erased {
+			if err != nil {
+				return erasure.Page{}, err
+			}
+			continue
+		}
 		for _, p := range []string{pk, feedPK("")} {
 			old, err := deleteItem(ctx, e.DB, e.Table, key(p, page.Next))
 			if err != nil {
@@ -361,6 +403,42 @@ func (e *FeedEraser) EraseFeed(ctx context.Context, j erasure.Job, cursor string
 	return page, nil
 }
 
+// ofErased reports whether a feed item naming the person tells of what the
+// erasure covers, not of what they did after it (see FeedEraser).
+func (e *FeedEraser) ofErased(ctx context.Context, j erasure.Job, it map[string]types.AttributeValue) (bool, error) {
+	var ev struct {
+		Subject string `json:"subject"`
+	}
+	_ = json.Unmarshal([]byte(stringAttr(it[attrFeedEvent])), &ev) // unreadable: judged by its time
+	storedBefore := stringAttr(it[schema.AttrSK]) <= sortKeyTime(j.RequestedAt)+"#~"
+	msgs := &Messages{DB: e.DB, Table: e.Bridge}
+	kind, id, _ := strings.Cut(ev.Subject, ":")
+	switch {
+	case e.Bridge == "" || id == "":
+		return storedBefore, nil
+	case kind == "message" && messaging.IsOutboundID(id):
+		_, ok, err := msgs.Outbound(ctx, j.TenantID, id)
+		return !ok, wrapLookup(err, ev.Subject)
+	case kind == "message":
+		_, ok, err := msgs.Message(ctx, j.TenantID, id)
+		return !ok, wrapLookup(err, ev.Subject)
+	case kind == "conversation":
+		if storedBefore {
+			return true, nil
+		}
+		_, ok, err := msgs.Conversation(ctx, j.TenantID, id)
+		return !ok, wrapLookup(err, ev.Subject)
+	}
+	return storedBefore, nil
+}
+
+func wrapLookup(err error, subject string) error {
+	if err != nil {
+		return fmt.Errorf("look up %s of an erased event: %w", subject, err)
+	}
+	return nil
+}
+
 // namesNumber reports whether a feed item's event is of the number: its
 // JSON holds the number's id as a whole string.
 func namesNumber(it map[string]types.AttributeValue, phoneNumberID string) bool {
@@ -371,7 +449,8 @@ func namesNumber(it map[string]types.AttributeValue, phoneNumberID string) bool 
 func (e *Eraser) contacts(ctx context.Context, j erasure.Job) (erasure.Page, error) {
 	var page erasure.Page
 	for _, k := range j.Identities.Keys() {
-		old, err := e.deleteItem(ctx, e.Table, contactKey(j.TenantID, j.PhoneNumberID, k))
+		// A contact seen since the erasure is the person writing again.
+		old, _, err := e.deleteBefore(ctx, contactKey(j.TenantID, j.PhoneNumberID, k), attrLastSeenNs, j.RequestedAt)
 		if err != nil {
 			return erasure.Page{}, fmt.Errorf("delete an erased contact: %w", err)
 		}

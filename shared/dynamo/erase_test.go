@@ -106,7 +106,7 @@ func TestEraserDeletesThePersonAndNoOneElse(t *testing.T) {
 	jobs := &dynamo.Erasures{DB: db, Table: bridge}
 	_, _, err = jobs.Open(ctx, j, nil)
 	must(err)
-	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events}, Objects: objects},
+	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Bridge: bridge}, Objects: objects},
 		Now: clock.Now, PageSize: 2}
 	j, err = r.Run(ctx, j, 200)
 	must(err)
@@ -188,5 +188,81 @@ func TestEraserDeletesThePersonAndNoOneElse(t *testing.T) {
 	}
 	if _, ok, _ := msgs.Message(ctx, tenant, "wamid.b1"); ok {
 		t.Error("Bob's message stayed")
+	}
+}
+
+// What the person sends after the erasure is theirs anew: the final sweep,
+// minutes later, deletes what is dated at or before the erasure (a stale
+// write let through meanwhile) and leaves their new message and its
+// event, the conversation and the contact they made active again.
+func TestEraserLeavesWhatCameAfterTheErasure(t *testing.T) {
+	ctx := context.Background()
+	db := awstest.DynamoDB(t)
+	tables := awstest.Tables(t)
+	bridge, events := awstest.Bridge(tables), awstest.Events(tables)
+	msgs := &dynamo.Messages{DB: db, Table: bridge}
+	clock := testclock.New(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	feed := &dynamo.Feed{DB: db, Table: events, Now: clock.Now}
+	const tenant, number = "acme", "106540352242922"
+	ana := messaging.Person{Phone: "5215512345678", Name: "Ana"}
+	biz := messaging.Person{Phone: "15550001111"}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(wamid string, at time.Time) {
+		t.Helper()
+		must(msgs.PutMessage(ctx, tenant, messaging.Message{WAMID: wamid, PhoneNumberID: number, Direction: messaging.Inbound,
+			Type: "text", Text: wamid, Timestamp: at, From: ana, To: biz, ConversationID: "conv-ana"}, nil))
+		must(msgs.PutConversation(ctx, tenant, messaging.Conversation{ID: "conv-ana", PhoneNumberID: number, Person: ana,
+			Status: messaging.ConversationActive, LastActiveAt: at}))
+		must(msgs.PutContact(ctx, tenant, number, ana, messaging.Sighting{At: at, Inbound: true, ConversationID: "conv-ana"}))
+		must(feed.Append(ctx, []bridgeevents.Event{{ID: "evt-" + wamid, Type: bridgeevents.MessageReceived, TenantID: tenant,
+			Timestamp: at, Source: "webhook", Subject: "message:" + wamid, Version: 1,
+			Data: json.RawMessage(`{"message":{"phone_number_id":"` + number + `","from":{"phone_number":"` + ana.Phone + `"}}}`)}}))
+	}
+	put("wamid.before", clock.Now().Add(-time.Hour))
+	j, err := erasure.NewJob("era_1", tenant, number, "h", erasure.Identities{Phone: ana.Phone}, clock.Now())
+	must(err)
+	jobs := &dynamo.Erasures{DB: db, Table: bridge}
+	_, _, err = jobs.Open(ctx, j, nil)
+	must(err)
+	r := erasure.Runner{Jobs: jobs, Now: clock.Now,
+		Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Bridge: bridge}, Objects: &memstore.Objects{}}}
+	j, err = r.Run(ctx, j, 200)
+	must(err)
+	// Before the sweep: a stale write of an old message slips through, and
+	// Ana writes again.
+	clock.Advance(time.Minute)
+	put("wamid.stale", j.RequestedAt.Add(-time.Minute))
+	put("wamid.after", clock.Now())
+	clock.Advance(erasure.SweepDelay)
+	j, err = r.Run(ctx, j, 200)
+	must(err)
+	if j.State != erasure.Done {
+		t.Fatalf("job %s", j.State)
+	}
+	for w, want := range map[string]bool{"wamid.before": false, "wamid.stale": false, "wamid.after": true} {
+		if _, ok, err := msgs.Message(ctx, tenant, w); ok != want || err != nil {
+			t.Errorf("message %s stored %v, want %v (%v)", w, ok, want, err)
+		}
+	}
+	if _, ok, _ := msgs.Conversation(ctx, tenant, "conv-ana"); !ok {
+		t.Error("the conversation she made active again went")
+	}
+	if c, ok, _ := msgs.Contact(ctx, tenant, number, ana.Phone); !ok || !c.LastSeenAt.Equal(clock.Now().Add(-erasure.SweepDelay)) {
+		t.Errorf("her contact after: %v %+v", ok, c)
+	}
+	clock.Advance(time.Minute) // past the feed's settling
+	told, err := feed.List(ctx, eventing.FeedQuery{TenantID: tenant})
+	must(err)
+	var names []string
+	for _, e := range told.Events {
+		names = append(names, e.ID)
+	}
+	if !slices.Equal(names, []string{"evt-wamid.after"}) {
+		t.Errorf("events left: %v", names)
 	}
 }
