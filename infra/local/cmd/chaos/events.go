@@ -270,7 +270,9 @@ func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string,
 	}
 	for _, id := range onlyIn(got, feed) {
 		res.ReceiverOnly++
-		note("event %s was taken by the receiver, not in the feed", id)
+		e := got[id]
+		note("event %s (%s of %s, %s, %s) was taken by the receiver, not in the feed", id, e.Type, e.TenantID, e.Subject,
+			e.Timestamp.Format(time.RFC3339))
 	}
 	res.EventsDLQ, _ = c.inQueues(ctx, "event-webhooks-dlq")
 	return nil
