@@ -201,6 +201,7 @@ const eventsCalm = 7 * time.Second
 // unfounded.
 func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string, ...any)) error {
 	w := c.wants()
+	owners := c.owners()
 	deadline := time.Now().Add(c.cfg.EventsWait)
 	if d, ok := ctx.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
 		deadline = d.Add(-30 * time.Second)
@@ -208,9 +209,10 @@ func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string,
 	var feed map[string]int
 	lastLog := time.Time{}
 	for {
-		got, _, last := c.recv.snapshot()
+		all, _, last := c.recv.snapshot()
+		got, _ := c.withoutDeleted(owners, all)
 		f := w.check(got, nil)
-		waiting := f.receivedMissing + f.statusMissing
+		waiting := f.receivedMissing + f.statusMissing + max(c.expectedTenantDeleted()-c.tenantDeletedEvents(all), 0)
 		queued, qerr := c.inQueues(ctx, "event-webhooks")
 		done := false
 		if waiting == 0 && qerr == nil && queued == 0 && time.Since(last) > eventsCalm {
@@ -218,6 +220,7 @@ func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string,
 			if feed, err = c.readFeed(ctx); err != nil {
 				return err
 			}
+			feed = without(feed, got, all)
 			done = len(onlyIn(feed, got)) == 0 && len(onlyIn(got, feed)) == 0
 		}
 		if done || time.Now().After(deadline) || ctx.Err() != nil {
@@ -230,15 +233,32 @@ func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string,
 		}
 		time.Sleep(time.Second)
 	}
-	if feed == nil {
-		var err error
-		if feed, err = c.readFeed(ctx); err != nil {
-			return err
+	fullFeed, err := c.readFeed(ctx)
+	if err != nil {
+		return err
+	}
+	all, counts, _ := c.recv.snapshot()
+	got, deleted := c.withoutDeleted(owners, all)
+	feed = without(fullFeed, got, all)
+	// What was deleted must be out of the feed.
+	for _, id := range keys(deleted) {
+		if fullFeed[id] == 0 || deleted[id] != gone {
+			continue
+		}
+		e := all[id]
+		note("event %s (%s of %s, %s) was deleted, and is in the feed", id, e.Type, e.TenantID, e.Subject)
+		if c.del.offboarded(e.TenantID) {
+			res.OffboardedBack++
+		} else {
+			res.ErasedBack++
 		}
 	}
-	got, counts, _ := c.recv.snapshot()
+	res.TenantDeletedEvents = c.tenantDeletedEvents(all)
+	if want := c.expectedTenantDeleted(); res.TenantDeletedEvents != want {
+		note("the receiver took %d tenant.deleted ids for the offboarded tenant, want %d", res.TenantDeletedEvents, want)
+	}
 	f := w.check(got, note)
-	res.EventsReceived, res.EventsInFeed = len(got), len(feed)
+	res.EventsReceived, res.EventsInFeed = len(all), len(fullFeed)
 	res.EventAttempts, res.EventsFailedOnPurpose, res.EventDuplicates = counts.Attempts, counts.Failed, counts.Duplicates
 	res.EventsBadSignature, res.EventsNotEvent, res.EventsChangedBody = counts.BadSignature, counts.NotEvent, counts.Changed
 	res.ReceiverRestarts = counts.Restarts
@@ -250,7 +270,9 @@ func (c *chaos) verifyEvents(ctx context.Context, res *result, note func(string,
 	}
 	for _, id := range onlyIn(got, feed) {
 		res.ReceiverOnly++
-		note("event %s was taken by the receiver, not in the feed", id)
+		e := got[id]
+		note("event %s (%s of %s, %s, %s) was taken by the receiver, not in the feed", id, e.Type, e.TenantID, e.Subject,
+			e.Timestamp.Format(time.RFC3339))
 	}
 	res.EventsDLQ, _ = c.inQueues(ctx, "event-webhooks-dlq")
 	return nil
@@ -301,4 +323,60 @@ func (c *chaos) readFeed(ctx context.Context) (map[string]int, error) {
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// withoutDeleted leaves out of got the events of what was rightly
+// deleted (an erased person's before the erasure, or around it; the
+// offboarded tenant's but its tenant.deleted), and says which, with their
+// fate.
+func (c *chaos) withoutDeleted(owners map[string]owner, got map[string]bridgeevents.Event) (map[string]bridgeevents.Event,
+	map[string]fate) {
+	out := make(map[string]bridgeevents.Event, len(got))
+	deleted := map[string]fate{}
+	for id, e := range got {
+		if f := c.eventFate(owners, e); f != kept {
+			deleted[id] = f
+			continue
+		}
+		out[id] = e
+	}
+	return out, deleted
+}
+
+// without is the feed's ids less those the receiver took that got (the
+// events kept) lacks.
+func without(feed map[string]int, got, all map[string]bridgeevents.Event) map[string]int {
+	out := make(map[string]int, len(feed))
+	for id, n := range feed {
+		if _, took := all[id]; took {
+			if _, ok := got[id]; !ok {
+				continue
+			}
+		}
+		out[id] = n
+	}
+	return out
+}
+
+// tenantDeletedEvents counts the tenant.deleted ids the receiver took for
+// the offboarded tenant.
+func (c *chaos) tenantDeletedEvents(all map[string]bridgeevents.Event) int {
+	n := 0
+	for _, e := range all {
+		if e.Type == bridgeevents.TenantDeleted && c.del.offboarded(e.TenantID) {
+			n++
+		}
+	}
+	return n
+}
+
+// expectedTenantDeleted is how many tenant.deleted the receiver must take:
+// one once the offboarding answered deleted.
+func (c *chaos) expectedTenantDeleted() int {
+	c.del.mu.Lock()
+	defer c.del.mu.Unlock()
+	if c.del.off != nil && c.del.off.status == "deleted" {
+		return 1
+	}
+	return 0
 }

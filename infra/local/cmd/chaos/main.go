@@ -15,8 +15,11 @@
 // sha256: each one's copy must be stored with the simulator's bytes (read
 // back through its presigned URL and hashed), or failed for an injected
 // wrong sha256; kapso-bridge's media worker copies them (should nothing
-// drain the media queue, this process runs the worker on it). It prints its counters as "name
-// value" lines and exits 1 on a mismatch.
+// drain the media queue, this process runs the worker on it). Mid-traffic
+// it erases two people and offboards a tenant; once the reconciler
+// finished both, everything kept that names them is sent again and
+// redriven, and nothing erased may be read again. It prints its counters
+// as "name value" lines and exits 1 on a mismatch.
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -241,6 +243,22 @@ func (c *chaos) verifyMedia(ctx context.Context, res *result, note func(string, 
 				continue
 			}
 			count(&res.Media)
+			// An erased or offboarded message's object must be gone from
+			// the bucket; around an erasure, either.
+			if f, _ := c.fateOf(t.ID, m.Person, m.At, m.At); f != kept {
+				if f == gone {
+					there, err := c.objectExists(ctx, media.ObjectKey(t.ID, t.PNID, m.Media.ID))
+					if err != nil {
+						return err
+					}
+					if there {
+						note("tenant %s: media of deleted message %s (%s, %s) is still in the bucket; the message %s", t.ID,
+							m.WAMID, personName(m.Person), m.At.Format(time.RFC3339Nano), c.howBack(m.WAMID))
+						count(&res.ErasedMediaBack)
+					}
+				}
+				continue
+			}
 			var view struct {
 				Media *struct {
 					State  string `json:"state"`
@@ -300,4 +318,18 @@ func (c *chaos) objectSHA256(ctx context.Context, presigned string) (string, err
 		return "", fmt.Errorf("read the object: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// objectExists says whether the media bucket holds key.
+func (c *chaos) objectExists(ctx context.Context, key string) (bool, error) {
+	_, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(queuePrefix + schema.MediaBucket.ID),
+		Key: aws.String(key)})
+	var re *awshttp.ResponseError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("head %s: %w", key, err)
 }

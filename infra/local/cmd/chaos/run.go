@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kapso-bridge/kapso-bridge/bridgeevents"
@@ -26,6 +27,7 @@ import (
 	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 	"github.com/kapso-bridge/kapso-bridge/infra/local/services"
 	"github.com/kapso-bridge/kapso-bridge/shared/routes"
+	"github.com/kapso-bridge/kapso-bridge/shared/s3media"
 )
 
 // config of a run.
@@ -130,6 +132,24 @@ type result struct {
 	EventsUnfounded       int
 	FeedOnly              int
 	ReceiverOnly          int
+	// Deletions: the people erased mid-traffic and how many erasures
+	// ended done; whether the tenant offboarded mid-traffic ended deleted,
+	// and the tenant.deleted ids the receiver took for it. The
+	// mismatches: anything of an erased person dated before the erasure
+	// readable again (a message, a send, a feed event, the contact), any
+	// of their or the offboarded tenant's media objects still in the
+	// bucket, and anything readable of the offboarded tenant.
+	Erasures            int
+	ErasuresDone        int
+	Offboarded          int
+	TenantDeletedEvents int
+	ErasedBack          int
+	ErasedMediaBack     int
+	OffboardedBack      int
+	// What was sent again once they were done: kept deliveries naming
+	// them, and dead letters moved back to their queues.
+	ReplayedAfterDeletion int
+	RedrivenAfterDeletion int
 	Duration              time.Duration
 	Dir                   string
 }
@@ -137,7 +157,14 @@ type result struct {
 func (r result) ok() bool {
 	return r.Lost == 0 && r.Doubled == 0 && r.WrongStatus == 0 && r.DLQUnexplained == 0 && r.TenantsWrong == 0 &&
 		r.Unexpected == 0 && r.SendsUnresolved == 0 && r.SendsMismatched == 0 && r.SendsRefused == 0 &&
-		r.MediaWrong == 0 && r.Deliveries > 0 && r.eventsOK()
+		r.MediaWrong == 0 && r.Deliveries > 0 && r.eventsOK() && r.deletionsOK()
+}
+
+// deletionsOK: every erasure and the offboarding finished, the receiver
+// took one tenant.deleted, and nothing deleted came back.
+func (r result) deletionsOK() bool {
+	return r.ErasuresDone == r.Erasures && r.TenantDeletedEvents == r.Offboarded && r.ErasedBack == 0 &&
+		r.ErasedMediaBack == 0 && r.OffboardedBack == 0
 }
 
 // eventsOK: every change reached the receiver under one id, no event came
@@ -169,6 +196,10 @@ func (r result) print(w io.Writer) {
 		{"received_missing", r.ReceivedMissing}, {"received_doubled", r.ReceivedDoubled},
 		{"status_events_missing", r.StatusEventsMissing}, {"status_events_doubled", r.StatusEventsDoubled},
 		{"events_unfounded", r.EventsUnfounded}, {"events_feed_only", r.FeedOnly}, {"events_receiver_only", r.ReceiverOnly},
+		{"erasures", r.Erasures}, {"erasures_done", r.ErasuresDone}, {"offboarded", r.Offboarded},
+		{"tenant_deleted_events", r.TenantDeletedEvents}, {"erased_back", r.ErasedBack},
+		{"erased_media_back", r.ErasedMediaBack}, {"offboarded_back", r.OffboardedBack},
+		{"replayed_after_deletion", r.ReplayedAfterDeletion}, {"redriven_after_deletion", r.RedrivenAfterDeletion},
 		{"duration_s", fmt.Sprintf("%.1f", r.Duration.Seconds())},
 	} {
 		fmt.Fprintf(w, "%s %v\n", l.k, l.v)
@@ -195,6 +226,7 @@ type chaos struct {
 	wire   *wire
 	br     *bridge
 	sqs    *sqs.Client
+	s3     *s3.Client
 	http   *http.Client
 	dir    string
 
@@ -214,17 +246,22 @@ type chaos struct {
 	passCancel   context.CancelFunc
 	// killPending holds back new passes while a kill waits for one to end.
 	killPending atomic.Bool
-	expect      *expectations
-	sends       *sends
-	media       *mediaRun
-	tenants     []*tenant
-	faultPath   string
+	// passesHeld is when passes may run again (Unix nanoseconds): after an
+	// offboarding's settle.
+	passesHeld atomic.Int64
+	expect     *expectations
+	sends      *sends
+	media      *mediaRun
+	del        *deletions
+	tenants    []*tenant
+	faultPath  string
 	// recv is the SaaS's event webhook endpoint.
 	recv *receiver
 	// What verify read: every expected message, the messages stored, and
 	// every send at its end.
 	checked    map[string]*expected
 	stored     map[string]storedMessage
+	back       map[string]bool
 	finalSends map[string]sendView
 }
 
@@ -254,7 +291,7 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		cfg.Progress = io.Discard
 	}
 	c := &chaos{cfg: cfg, log: cfg.Progress, rng: rand.New(rand.NewPCG(cfg.Seed, 1)), expect: newExpectations(), sends: newSends(),
-		http: &http.Client{Timeout: 20 * time.Second}}
+		del: &deletions{}, http: &http.Client{Timeout: 20 * time.Second}}
 	root, err := services.FindRepoRoot()
 	if err != nil {
 		return res, err
@@ -279,6 +316,9 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 	c.sqs = sqs.NewFromConfig(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
 		func(o *sqs.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
+	c.s3 = s3media.NewClient(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *s3.Options) { o.BaseEndpoint = aws.String(svc.SQSEndpoint) })
 
 	port, err := freePort()
 	if err != nil {
@@ -355,17 +395,13 @@ func run(ctx context.Context, cfg config) (res result, err error) {
 		return c.collect(res), err
 	}
 
-	if err := c.setupTenants(ctx); err != nil {
-		return c.collect(res), err
-	}
-	if err := c.traffic(ctx); err != nil {
-		return c.collect(res), err
-	}
-	if err := c.settle(ctx); err != nil {
-		return c.collect(res), err
-	}
-	if err := c.settleSends(ctx); err != nil {
-		return c.collect(res), err
+	// The tenants, their traffic, the settle; then the erasures and the
+	// offboarding finish, and what they deleted is sent again.
+	for _, step := range []func(context.Context) error{c.setupTenants, c.traffic, c.settle, c.settleSends,
+		c.finishDeletions, c.readableAfterDeletion, c.bringBack, c.settleSends} {
+		if err := step(ctx); err != nil {
+			return c.collect(res), err
+		}
 	}
 	res = c.collect(res)
 	if err := c.verify(ctx, &res); err != nil {
@@ -383,6 +419,9 @@ func (c *chaos) collect(res result) result {
 	res.FaultsInjected = res.AWSFaults + res.KapsoFaults
 	res.Restarts = int(c.restarts.Load())
 	res.FailedDeliveries = len(c.sim.FailedDeliveries())
+	c.del.mu.Lock()
+	res.ReplayedAfterDeletion, res.RedrivenAfterDeletion = c.del.replayed, len(c.del.redriven)
+	c.del.mu.Unlock()
 	if m := c.media; m != nil {
 		res.MediaFaultWindows = fmt.Sprintf("failing:%d,expired:%d,wrong_sha256:%d", m.failing.Load(), m.expired.Load(),
 			m.wrongSHA.Load())

@@ -20,9 +20,13 @@ import (
 // accepted with its WAMID, or failed without having been sent; and the
 // simulator must have accepted exactly one message per accepted send.
 
-// sent is one send the API accepted.
+// sent is one send the API accepted: to whom, its number (its text is
+// "chaos send <n>"), and between when and when it was made.
 type sent struct {
 	tenant, id string
+	n          int
+	person     kapsosim.Person
+	from, to   time.Time
 }
 
 // sends tracks the driver's sends and the people who wrote, whose
@@ -78,6 +82,7 @@ func (c *chaos) send(ctx context.Context, t *tenant) {
 	}
 	body, _ := json.Marshal(req)
 	key := fmt.Sprintf("chaos-%d-%d", c.cfg.Seed, n)
+	from := time.Now()
 	for i := range 40 {
 		st, b, err := c.postSend(ctx, t.ID, key, body)
 		switch {
@@ -87,10 +92,13 @@ func (c *chaos) send(ctx context.Context, t *tenant) {
 			}
 			if json.Unmarshal(b, &out) == nil && out.Message.ID != "" {
 				c.sends.mu.Lock()
-				c.sends.list = append(c.sends.list, sent{tenant: t.ID, id: out.Message.ID})
+				c.sends.list = append(c.sends.list, sent{tenant: t.ID, id: out.Message.ID, n: n, person: p, from: from,
+					to: time.Now()})
 				c.sends.mu.Unlock()
 				return
 			}
+		case err == nil && c.del.offboarded(t.ID):
+			return // a tenant being offboarded, or gone, takes no send
 		case err == nil && st == http.StatusUnprocessableEntity:
 			return // the person's message is not stored yet: the window is not known open
 		case err == nil && st < 500 && st != http.StatusConflict:
@@ -150,7 +158,8 @@ func (c *chaos) sendViews(ctx context.Context) (map[string]sendView, error) {
 	out := map[string]sendView{}
 	for _, s := range list {
 		var v sendView
-		st, err := c.getJSON(ctx, "/v1/tenants/"+s.tenant+"/messages/"+url.PathEscape(s.id), &v)
+		// The offboarded tenant's may answer anything: verifyDeletions.
+		st, err := c.readAny(ctx, "/v1/tenants/"+s.tenant+"/messages/"+url.PathEscape(s.id), &v)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +206,34 @@ func (c *chaos) verifySends(ctx context.Context, res *result, note func(string, 
 	if err != nil {
 		return err
 	}
+	// The sends of the offboarded tenant, and those to an erased person
+	// made before the erasure, are deleted; those made around it may be:
+	// left out, with the simulator's messages of them. One made before
+	// must be nowhere.
+	excluded := map[string]bool{}
+	c.sends.mu.Lock()
+	for _, s := range c.sends.list {
+		f, _ := c.fateOf(s.tenant, s.person, s.from, s.to)
+		if f == kept {
+			continue
+		}
+		excluded[fmt.Sprintf("chaos send %d", s.n)] = true
+		if v := views[s.id]; f == gone && !c.del.offboarded(s.tenant) && v.Status != fmt.Sprintf("HTTP %d", http.StatusNotFound) {
+			note("send %s to erased %s, accepted %s, is back: %q %s", s.id, personName(s.person),
+				s.to.Format(time.RFC3339Nano), v.Status, v.WAMID)
+			res.ErasedBack++
+			c.back[s.id] = true
+		}
+		delete(views, s.id)
+	}
+	c.sends.mu.Unlock()
 	c.finalSends = views
+	to := map[string]sent{}
+	c.sends.mu.Lock()
+	for _, s := range c.sends.list {
+		to[s.id] = s
+	}
+	c.sends.mu.Unlock()
 	withWAMID := 0
 	for id, v := range views {
 		switch {
@@ -206,15 +242,28 @@ func (c *chaos) verifySends(ctx context.Context, res *result, note func(string, 
 		case v.Status == "failed" && v.FailureReason != "":
 			res.SendsFailed++
 		default:
-			note("send %s ended %q (%q) without a WAMID", id, v.Status, v.FailureReason)
+			note("send %s ended %q (%q) without a WAMID; accepted %s%s", id, v.Status, v.FailureReason,
+				to[id].to.Format(time.RFC3339Nano), c.erasureNote(to[id].tenant, id, to[id].person))
 			res.SendsUnresolved++
 		}
 	}
 	res.Sends = len(views)
 	res.SentByKapso = c.sim.SentByProxy()
-	if res.SentByKapso != withWAMID {
-		note("the simulator accepted %d sends; %d sends have a WAMID", res.SentByKapso, withWAMID)
-		res.SendsMismatched = res.SentByKapso - withWAMID
+	proxied := res.SentByKapso
+	for _, t := range c.tenants {
+		if t.PNID == "" {
+			continue
+		}
+		for _, m := range c.sim.Messages(t.PNID) {
+			if m.Direction == "outbound" && excluded[m.Text] {
+				proxied--
+			}
+		}
+	}
+	if proxied != withWAMID {
+		note("the simulator accepted %d sends (%d of them left out); %d sends have a WAMID", res.SentByKapso,
+			res.SentByKapso-proxied, withWAMID)
+		res.SendsMismatched = proxied - withWAMID
 	}
 	c.sends.mu.Lock()
 	res.SendsRefused = c.sends.refused

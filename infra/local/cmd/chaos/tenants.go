@@ -286,6 +286,10 @@ func (c *chaos) waitReady(ctx context.Context, limit time.Duration) error {
 // (a pass finds the lease held while another runs, or until the deadline
 // of one a SIGKILL cut short).
 func (c *chaos) reconcile(ctx context.Context) bool {
+	if until := c.passesHeldUntil(); time.Now().Before(until) {
+		c.logf("reconcile: held until %s, an offboarding's settle", until.Format("15:04:05"))
+		return false
+	}
 	c.passMu.Lock()
 	defer c.passMu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)

@@ -97,6 +97,18 @@ func (c *chaos) traffic(ctx context.Context) error {
 		defer wg.Done()
 		c.mediaFaults(ctx, &stopped)
 	}()
+	// Two people are erased and a tenant offboarded while the traffic
+	// goes on to them.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.deleteMidTraffic(ctx, target, ready, &stopped); err != nil {
+			select {
+			case killErr <- err:
+			default:
+			}
+		}
+	}()
 	lastLog := time.Now()
 	var logMu sync.Mutex
 	for range c.cfg.Concurrency {
@@ -254,6 +266,7 @@ func metaPayload(pnid string, value map[string]any) []byte {
 func (c *chaos) metaInbound(ctx context.Context, t *tenant) {
 	p := c.person(t)
 	wamid := fmt.Sprintf("wamid.META%s%08d", t.PNID, c.expect.next())
+	at := time.Now()
 	contact := map[string]any{"profile": map[string]string{"name": p.Name}, "wa_id": p.Phone}
 	if p.BSUID != "" {
 		contact["user_id"] = p.BSUID
@@ -261,9 +274,11 @@ func (c *chaos) metaInbound(ctx context.Context, t *tenant) {
 	body := metaPayload(t.PNID, map[string]any{
 		"contacts": []any{contact},
 		"messages": []metaMessage{{From: p.Phone, FromUserID: p.BSUID, ID: wamid,
-			Timestamp: strconv.FormatInt(time.Now().Unix(), 10), Type: "text", Text: map[string]string{"body": "meta"}}},
+			Timestamp: strconv.FormatInt(at.Unix(), 10), Type: "text", Text: map[string]string{"body": "meta"}}},
 	})
 	c.expect.meta(wamid, t.ID, "inbound", "", c.postMeta(ctx, t.PNID, body))
+	// Its time is Meta's timestamp, in whole seconds.
+	c.expect.sentBy(wamid, p, at.Truncate(time.Second))
 }
 
 // metaStatus sends, in Meta's format, a status of a message the business
@@ -274,12 +289,14 @@ func (c *chaos) metaStatus(ctx context.Context, t *tenant) bool {
 		return false
 	}
 	st := []string{"delivered", "read", "failed", "sent"}[c.intn(4)]
-	item := metaStatusItem{ID: wamid, Status: st, Timestamp: strconv.FormatInt(time.Now().Unix(), 10)}
+	now := time.Now()
+	item := metaStatusItem{ID: wamid, Status: st, Timestamp: strconv.FormatInt(now.Unix(), 10)}
 	if st == "failed" {
 		item.Errors = []map[string]any{{"code": 131026, "title": "Message undeliverable"}}
 	}
 	body := metaPayload(t.PNID, map[string]any{"statuses": []metaStatusItem{item}})
 	c.expect.meta(wamid, t.ID, "outbound", st, c.postMeta(ctx, t.PNID, body))
+	c.expect.statusAt(wamid, st, now)
 	return true
 }
 

@@ -94,3 +94,10 @@ func (w *wire) pick() (recorded, bool) {
 	}
 	return w.kept[w.rng.IntN(len(w.kept))], true
 }
+
+// all returns every kept number webhook.
+func (w *wire) all() []recorded {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]recorded(nil), w.kept...)
+}

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/kapso-bridge/kapso-bridge/infra/local/kapsosim"
 )
 
 // expectations are the Meta-format messages and statuses the driver made
@@ -26,6 +28,8 @@ type expectations struct {
 	mu   sync.Mutex
 	seq  int
 	msgs map[string]*expected
+	// dated are the Meta statuses of each message, with their timestamps.
+	dated map[string][]string
 }
 
 type expected struct {
@@ -35,6 +39,9 @@ type expected struct {
 	known bool
 	// optional: a Meta delivery never answered 200, so it may be missing.
 	optional bool
+	// person is who sent or got it, at when.
+	person kapsosim.Person
+	at     time.Time
 }
 
 func newExpectations() *expectations { return &expectations{msgs: map[string]*expected{}} }
@@ -63,6 +70,32 @@ func (e *expectations) meta(wamid, tenant, direction, status string, accepted bo
 		m.statuses[status] = true
 	} else {
 		m.statuses["?"+status] = true // may or may not have arrived
+	}
+}
+
+// statusAt records the timestamp of a Meta status.
+func (e *expectations) statusAt(wamid, status string, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dated == nil {
+		e.dated = map[string][]string{}
+	}
+	e.dated[wamid] = append(e.dated[wamid], status+"@"+at.UTC().Format(time.RFC3339))
+}
+
+// stamps are the Meta statuses of a message with their timestamps.
+func (e *expectations) stamps(wamid string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dated[wamid]
+}
+
+// sentBy records the person and time of a Meta message.
+func (e *expectations) sentBy(wamid string, p kapsosim.Person, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if m := e.msgs[wamid]; m != nil {
+		m.person, m.at = p, at
 	}
 }
 
@@ -215,7 +248,8 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 		if t.PNID != "" {
 			owner[t.PNID] = t.ID
 			for _, m := range c.sim.Messages(t.PNID) {
-				e := &expected{wamid: m.WAMID, tenant: t.ID, direction: m.Direction, statuses: map[string]bool{}, known: true}
+				e := &expected{wamid: m.WAMID, tenant: t.ID, direction: m.Direction, statuses: map[string]bool{}, known: true,
+					person: m.Person, at: m.At}
 				for _, st := range m.Statuses {
 					e.statuses[st.Status] = true
 				}
@@ -244,8 +278,12 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 	c.stored = map[string]storedMessage{}
 
 	verified := map[string]bool{} // WAMIDs found whole and right
+	c.back = map[string]bool{}    // ids erased or offboarded, found again
 	var vmu sync.Mutex
 	err = c.each(ctx, c.tenants, 8, func(t *tenant) error {
+		if c.del.offboarded(t.ID) {
+			return nil // nothing of it may be read: verifyDeletions
+		}
 		var conn struct {
 			Status string `json:"status"`
 		}
@@ -291,6 +329,21 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 			if err != nil {
 				return err
 			}
+			// An erased person's message: dated before the erasure, it
+			// must be nowhere; around it, either.
+			if f, _ := c.fateOf(t.ID, e.person, e.at, e.at); f != kept {
+				mu.Lock()
+				res.Messages++
+				if f == gone && (st == http.StatusOK || listed[w] > 0) {
+					note("tenant %s: %s message %s of erased %s at %s is back (HTTP %d, type %q, status %q, listed %d times): %s",
+						t.ID, e.direction, w, personName(e.person), e.at.Format(time.RFC3339Nano), st, view.Type, view.Status,
+						listed[w], c.howBack(w))
+					res.ErasedBack++
+					c.back[w] = true
+				}
+				mu.Unlock()
+				continue
+			}
 			mu.Lock()
 			res.Messages++
 			if st == http.StatusOK {
@@ -305,7 +358,8 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 				if e.optional {
 					continue
 				}
-				note("tenant %s: %s message %s lost (HTTP %d, type %q)", t.ID, e.direction, w, st, view.Type)
+				note("tenant %s: %s message %s lost (HTTP %d, type %q), made %s%s", t.ID, e.direction, w, st, view.Type,
+					e.at.Format(time.RFC3339Nano), c.erasureNote(t.ID, w, e.person))
 				mu.Lock()
 				res.Lost++
 				mu.Unlock()
@@ -320,7 +374,9 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 			if e.direction == "outbound" && st == http.StatusOK {
 				want, accept := finalStatus(e.statuses)
 				if !accept[view.Status] {
-					note("tenant %s: message %s status %q, want %q (statuses sent: %v)", t.ID, w, view.Status, want, keys(e.statuses))
+					note("tenant %s: message %s status %q, want %q (statuses sent: %v; made %s, Meta's statuses dated %v)%s", t.ID,
+						w, view.Status, want, keys(e.statuses), e.at.Format(time.RFC3339Nano), c.expect.stamps(w),
+						c.erasureNote(t.ID, w, e.person))
 					mu.Lock()
 					res.WrongStatus++
 					mu.Unlock()
@@ -344,13 +400,24 @@ func (c *chaos) verify(ctx context.Context, res *result) error {
 	if err := c.verifyMedia(ctx, res, note); err != nil {
 		return err
 	}
+	if err := c.verifyDeletions(ctx, res, byTenant, note); err != nil {
+		return err
+	}
 	if err := c.explainDLQs(ctx, res, verified, note); err != nil {
 		return err
 	}
 	return c.verifyEvents(ctx, res, note)
 }
 
-func keys(m map[string]bool) []string {
+// personName names a person in a mismatch.
+func personName(p kapsosim.Person) string {
+	if p.BSUID != "" {
+		return p.BSUID
+	}
+	return p.Phone
+}
+
+func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -431,6 +498,8 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 	}
 	defer out.Close()
 	disturbed := res.FaultsInjected > 0 || res.Restarts > 0
+	owners := c.owners()
+	again := map[string]bool{} // the bodies left in the DLQs
 	for _, q := range []string{"lifecycle", "messages", "outbound", "media"} {
 		u, err := c.queueURL(ctx, q+"-dlq")
 		if err != nil {
@@ -455,6 +524,7 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 				seen[id] = true
 				res.DLQ++
 				body := aws.ToString(m.Body)
+				again[body] = true
 				header, _, _ := strings.Cut(body, "\n")
 				why := ""
 				wamids := wamidPattern.FindAllString(body, -1)
@@ -486,5 +556,8 @@ func (c *chaos) explainDLQs(ctx context.Context, res *result, verified map[strin
 			}
 		}
 	}
+	c.explainRedriven(res, verified, c.back, again, owners, func(format string, args ...any) {
+		fmt.Fprintf(out, format, args...)
+	}, note)
 	return nil
 }
