@@ -34,9 +34,10 @@ import (
 const eraseMargin = 5 * time.Second
 
 // offboardSettle is how long after the offboarding request no reconciler
-// pass runs: longer than the workers cache a number's tenant (30 s) and
-// than a delivery's receives on the run's queues (5 of 15 s).
-const offboardSettle = 2 * time.Minute
+// pass runs: longer than a delivery received before the numbers were
+// marked may take to be written (a receive on the run's queues is 15 s;
+// the local stack's messages worker caches no number's tenant).
+const offboardSettle = 30 * time.Second
 
 // holdPasses keeps reconciler passes from running until t.
 func (c *chaos) holdPasses(t time.Time) { c.passesHeld.Store(t.UnixNano()) }
