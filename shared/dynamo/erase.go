@@ -56,9 +56,16 @@ type feedEraser interface {
 type FeedEraser struct {
 	DB    *dynamodb.Client
 	Table string
-	// Bridge is the bridge table, where the messages and conversations the
-	// events name are looked up.
-	Bridge string
+	// Stored looks up the messages and conversations the events name (the
+	// bridge table's Messages); without it, every event is judged by when
+	// it was stored.
+	Stored storedLookup
+}
+
+type storedLookup interface {
+	Message(ctx context.Context, tenantID, id string) (messaging.StoredMessage, bool, error)
+	Outbound(ctx context.Context, tenantID, id string) (messaging.OutboundMessage, bool, error)
+	Conversation(ctx context.Context, tenantID, id string) (messaging.Conversation, bool, error)
 }
 
 // eraseCursor is where a conversation-walking step goes on: the index of
@@ -411,22 +418,21 @@ func (e *FeedEraser) ofErased(ctx context.Context, j erasure.Job, it map[string]
 	}
 	_ = json.Unmarshal([]byte(stringAttr(it[attrFeedEvent])), &ev) // unreadable: judged by its time
 	storedBefore := stringAttr(it[schema.AttrSK]) <= sortKeyTime(j.RequestedAt)+"#~"
-	msgs := &Messages{DB: e.DB, Table: e.Bridge}
 	kind, id, _ := strings.Cut(ev.Subject, ":")
 	switch {
-	case e.Bridge == "" || id == "":
+	case e.Stored == nil || id == "":
 		return storedBefore, nil
 	case kind == "message" && messaging.IsOutboundID(id):
-		_, ok, err := msgs.Outbound(ctx, j.TenantID, id)
+		_, ok, err := e.Stored.Outbound(ctx, j.TenantID, id)
 		return !ok, wrapLookup(err, ev.Subject)
 	case kind == "message":
-		_, ok, err := msgs.Message(ctx, j.TenantID, id)
+		_, ok, err := e.Stored.Message(ctx, j.TenantID, id)
 		return !ok, wrapLookup(err, ev.Subject)
 	case kind == "conversation":
 		if storedBefore {
 			return true, nil
 		}
-		_, ok, err := msgs.Conversation(ctx, j.TenantID, id)
+		_, ok, err := e.Stored.Conversation(ctx, j.TenantID, id)
 		return !ok, wrapLookup(err, ev.Subject)
 	}
 	return storedBefore, nil

@@ -106,7 +106,7 @@ func TestEraserDeletesThePersonAndNoOneElse(t *testing.T) {
 	jobs := &dynamo.Erasures{DB: db, Table: bridge}
 	_, _, err = jobs.Open(ctx, j, nil)
 	must(err)
-	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Bridge: bridge}, Objects: objects},
+	r := erasure.Runner{Jobs: jobs, Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Stored: msgs}, Objects: objects},
 		Now: clock.Now, PageSize: 2}
 	j, err = r.Run(ctx, j, 200)
 	must(err)
@@ -230,7 +230,7 @@ func TestEraserLeavesWhatCameAfterTheErasure(t *testing.T) {
 	_, _, err = jobs.Open(ctx, j, nil)
 	must(err)
 	r := erasure.Runner{Jobs: jobs, Now: clock.Now,
-		Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Bridge: bridge}, Objects: &memstore.Objects{}}}
+		Eraser: &dynamo.Eraser{DB: db, Table: bridge, Feed: &dynamo.FeedEraser{DB: db, Table: events, Stored: msgs}, Objects: &memstore.Objects{}}}
 	j, err = r.Run(ctx, j, 200)
 	must(err)
 	// Before the sweep: a stale write of an old message slips through, and

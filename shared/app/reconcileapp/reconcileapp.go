@@ -98,7 +98,7 @@ func Reconciler(ctx context.Context, b app.Base, c Clients) (*reconcile.Reconcil
 			S3: c.S3, Bucket: bucket, Kapso: p.Kapso}),
 		// People's erasures a request left open, and each one's final sweep.
 		Erasures: &dynamo.Erasures{DB: c.DynamoDB, Table: p.Store.Table},
-		Eraser: &dynamo.Eraser{DB: c.DynamoDB, Table: p.Store.Table, Feed: &dynamo.FeedEraser{DB: c.DynamoDB, Table: events, Bridge: p.Store.Table},
+		Eraser: &dynamo.Eraser{DB: c.DynamoDB, Table: p.Store.Table, Feed: &dynamo.FeedEraser{DB: c.DynamoDB, Table: events, Stored: msgs},
 			Objects: s3media.New(c.S3, bucket)},
 		DeadLetters: deadLetters{stats: &sqsqueue.DLQStats{Client: c.SQS, Queues: dlqs}},
 		Log:         b.Log, Limits: limits}, nil
