@@ -20,21 +20,25 @@ type secret struct {
 	Name        string // suffix of the secret's name: <stack>/<Name>
 	Output      string // the stack output with its ARN
 	Description string
+	// Generated: Secrets Manager makes the value when it creates the
+	// secret (a key of kapso-bridge's own, which no one outside needs to
+	// know); the template still holds none.
+	Generated bool
 }
 
 var secrets = []secret{
 	{config.KapsoAPIKey, "kapso-api-key", "KapsoApiKeySecretArn",
-		"Kapso Platform API key, sent as X-API-Key"},
+		"Kapso Platform API key, sent as X-API-Key", false},
 	{config.ProjectWebhookSecret, "project-webhook-secret", "ProjectWebhookSecretArn",
-		"Secret of the Kapso project webhook, verifies X-Webhook-Signature"},
+		"Secret of the Kapso project webhook, verifies X-Webhook-Signature", false},
 	{config.BridgeAPIToken, "bridge-api-token", "BridgeApiTokenSecretArn",
-		"Bearer token the SaaS backend presents to the /v1 API"},
+		"Bearer token the SaaS backend presents to the /v1 API", false},
 	{config.ErasureHashKey, "erasure-hash-key", "ErasureHashKeySecretArn",
-		"Key (32 random bytes or more) of the HMAC that keys an erased person's tombstones; never change it once set"},
+		"Key (32 random bytes or more) of the HMAC that keys an erased person's tombstones; never change it once set", true},
 	{config.MetaAppSecret, "meta-app-secret", "MetaAppSecretArn",
-		"Meta app secret for raw Meta webhooks (optional, may stay empty)"},
+		"Meta app secret for raw Meta webhooks (optional, may stay empty)", false},
 	{config.EventsWebhookSecret, "events-webhook-secret", "EventsWebhookSecretArn",
-		"Standard Webhooks signing secret (whsec_...) of the events POSTed to the SaaS's webhook URL"},
+		"Standard Webhooks signing secret (whsec_...) of the events POSTed to the SaaS's webhook URL", false},
 }
 
 // access is one least-privilege grant: actions on exactly one table (and, for

@@ -260,12 +260,21 @@ func (b *bridge) builds(f function) bool {
 // generates one, the operator puts it after deploying.
 func (b *bridge) addSecrets() {
 	for _, s := range secrets {
-		sec := awssecretsmanager.NewSecret(b.stack, jsii.String(pascal(s.Name)+"Secret"), &awssecretsmanager.SecretProps{
+		props := &awssecretsmanager.SecretProps{
 			SecretName:  jsii.String(*b.stack.StackName() + "/" + s.Name),
 			Description: jsii.String(s.Description),
-		})
-		// The L2 construct generates a random value unless told otherwise.
-		sec.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
+		}
+		if s.Generated {
+			// 64 letters and digits, made once at creation. Never change
+			// these properties: CloudFormation would make a new value.
+			props.GenerateSecretString = &awssecretsmanager.SecretStringGenerator{
+				PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true), IncludeSpace: jsii.Bool(false)}
+		}
+		sec := awssecretsmanager.NewSecret(b.stack, jsii.String(pascal(s.Name)+"Secret"), props)
+		if !s.Generated {
+			// The L2 construct generates a random value unless told otherwise.
+			sec.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
+		}
 		b.secrets[s.Name] = sec
 		b.values[s.Setting.Name] = sec.SecretArn()
 	}

@@ -360,10 +360,15 @@ func TestSecretsAreCreatedEmpty(t *testing.T) {
 		if r.Properties["Name"] != name {
 			t.Errorf("secret %s name = %v, want %s", id, r.Properties["Name"], name)
 		}
-		for _, p := range []string{"GenerateSecretString", "SecretString"} {
-			if _, ok := r.Properties[p]; ok {
-				t.Errorf("secret %s has %s: the template must not hold or generate a value", name, p)
-			}
+		if _, ok := r.Properties["SecretString"]; ok {
+			t.Errorf("secret %s has SecretString: the template must not hold a value", name)
+		}
+		gen, generated := r.Properties["GenerateSecretString"].(map[string]any)
+		switch {
+		case id == "ErasureHashKeySecret" && (!generated || gen["PasswordLength"] != float64(64) || gen["ExcludePunctuation"] != true):
+			t.Errorf("secret %s: generated %v, want 64 letters and digits made by Secrets Manager", name, r.Properties["GenerateSecretString"])
+		case id != "ErasureHashKeySecret" && generated:
+			t.Errorf("secret %s is generated: its value comes from outside", name)
 		}
 	}
 }
