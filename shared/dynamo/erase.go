@@ -249,11 +249,20 @@ func (e *Eraser) deleteItem(ctx context.Context, table string, k map[string]type
 // nanoseconds) is after at: an item active since the erasure stays
 // (since). It answers the old item, nil when nothing was deleted.
 func (e *Eraser) deleteBefore(ctx context.Context, k map[string]types.AttributeValue, attr string, at time.Time) (old map[string]types.AttributeValue, since bool, err error) {
-	out, err := e.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.Table), Key: k,
-		ConditionExpression:       aws.String("attribute_not_exists(#t) OR #t <= :at"),
-		ExpressionAttributeNames:  map[string]string{"#t": attr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": numberAttr(messaging.Instant(at))},
-		ReturnValues:              types.ReturnValueAllOld})
+	return deleteIf(ctx, e.DB, e.Table, k, "attribute_not_exists(#t) OR #t <= :at", map[string]string{"#t": attr},
+		map[string]types.AttributeValue{":at": numberAttr(messaging.Instant(at))})
+}
+
+// deleteIf deletes the item when cond holds (always when cond is empty),
+// and answers the old item (nil when there was none) and whether cond
+// refused the delete.
+func deleteIf(ctx context.Context, db *dynamodb.Client, table string, k map[string]types.AttributeValue, cond string,
+	names map[string]string, vals map[string]types.AttributeValue) (old map[string]types.AttributeValue, refused bool, err error) {
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k, ReturnValues: types.ReturnValueAllOld}
+	if cond != "" {
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = aws.String(cond), names, vals
+	}
+	out, err := db.DeleteItem(ctx, in)
 	if isConditionFailed(err) {
 		return nil, true, nil
 	}
@@ -264,12 +273,8 @@ func (e *Eraser) deleteBefore(ctx context.Context, k map[string]types.AttributeV
 }
 
 func deleteItem(ctx context.Context, db *dynamodb.Client, table string, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	out, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k,
-		ReturnValues: types.ReturnValueAllOld})
-	if err != nil {
-		return nil, err
-	}
-	return out.Attributes, nil
+	old, _, err := deleteIf(ctx, db, table, k, "", nil, nil)
+	return old, err
 }
 
 // messagesOf deletes up to budget messages of the conversation: each

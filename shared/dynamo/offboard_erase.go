@@ -316,12 +316,12 @@ func (e *TenantEraser) Erase(ctx context.Context, t offboarding.Target, position
 		next, err := erasePosition(out.LastEvaluatedKey)
 		return n, "numbers-done" + next, err
 	}
-	deleted, err := e.deleteIf(ctx, tenantKey(t.TenantID), "#st = :deleting",
+	old, _, err := deleteIf(ctx, e.DB, e.Table, tenantKey(t.TenantID), "#st = :deleting", map[string]string{"#st": "status"},
 		map[string]types.AttributeValue{":deleting": str(string(onboarding.TenantDeleting))})
 	if err != nil {
 		return n, position, fmt.Errorf("erase tenant %s: %w", t.TenantID, err)
 	}
-	if deleted {
+	if len(old) > 0 {
 		n.Items++
 	}
 	return n, "", nil
@@ -339,24 +339,6 @@ func (e *TenantEraser) tombstoneNumber(ctx context.Context, number, tenantID str
 	out, err := e.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(e.Table), Item: it,
 		ConditionExpression:       aws.String("tenant_id = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(tenantID)}, ReturnValues: types.ReturnValueAllOld})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return len(out.Attributes) > 0, nil
-}
-
-// deleteIf deletes the item on condition, and says whether it did; an item
-// that fails the condition (or is not there) is left.
-func (e *TenantEraser) deleteIf(ctx context.Context, k map[string]types.AttributeValue, cond string, vals map[string]types.AttributeValue) (bool, error) {
-	in := &dynamodb.DeleteItemInput{TableName: aws.String(e.Table), Key: k, ConditionExpression: aws.String(cond),
-		ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllOld}
-	if strings.Contains(cond, "#st") {
-		in.ExpressionAttributeNames = map[string]string{"#st": "status"}
-	}
-	out, err := e.DB.DeleteItem(ctx, in)
 	if isConditionFailed(err) {
 		return false, nil
 	}
