@@ -19,11 +19,7 @@ import (
 // deletes what it lets through).
 func TestGuardedReadsTheMarkAfreshForTheCatchUp(t *testing.T) {
 	ctx := context.Background()
-	clock := testclock.New(t0)
-	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
-	jobs := &memstore.Erasures{}
-	msgs := &memstore.Messages{}
-	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Messages: msgs, Now: clock.Now}
+	g, h, jobs, msgs, _ := newGuarded()
 	const number = "111"
 	ana := messaging.Person{Phone: "5215512345678"}
 	biz := messaging.Person{Phone: "15550001111"}
@@ -58,11 +54,7 @@ func TestGuardedReadsTheMarkAfreshForTheCatchUp(t *testing.T) {
 // touched.
 func TestGuardedDropsWhatTheTombstoneCovers(t *testing.T) {
 	ctx := context.Background()
-	clock := testclock.New(t0)
-	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
-	jobs := &memstore.Erasures{}
-	msgs := &memstore.Messages{}
-	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Now: clock.Now}
+	g, h, jobs, msgs, clock := newGuarded()
 	const number = "111"
 	ana := messaging.Person{BSUID: "MX.2", Phone: "5215512345678"}
 	biz := messaging.Person{Phone: "15550001111"}
@@ -131,11 +123,7 @@ func TestGuardedDropsWhatTheTombstoneCovers(t *testing.T) {
 // else of a message not stored yet, are stored.
 func TestGuardedDropsAStatusOfAnErasedMessageWhateverItsDate(t *testing.T) {
 	ctx := context.Background()
-	clock := testclock.New(t0)
-	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
-	jobs := &memstore.Erasures{}
-	msgs := &memstore.Messages{}
-	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Messages: msgs, Now: clock.Now}
+	g, h, jobs, msgs, _ := newGuarded()
 	const number = "111"
 	ana := messaging.Person{BSUID: "MX.2", Phone: "5215512345678"}
 	biz := messaging.Person{Phone: "15550001111"}
@@ -182,6 +170,16 @@ func TestGuardedDropsAStatusOfAnErasedMessageWhateverItsDate(t *testing.T) {
 
 // openJob erases the person ids names from acme's number at t0: the job
 // and a tombstone of each identity.
+// newGuarded is a guarded in-memory store at t0, with its hasher, jobs,
+// messages and clock.
+func newGuarded() (*erasure.Guarded, erasure.Hasher, *memstore.Erasures, *memstore.Messages, *testclock.Clock) {
+	clock := testclock.New(t0)
+	h, _ := erasure.NewHasher([]byte(strings.Repeat("k", 32)))
+	jobs, msgs := &memstore.Erasures{}, &memstore.Messages{}
+	g := &erasure.Guarded{Store: msgs, Marks: jobs, Guard: erasure.Guard{Hasher: h, Tombstones: jobs}, Messages: msgs, Now: clock.Now}
+	return g, h, jobs, msgs, clock
+}
+
 func openJob(t *testing.T, h erasure.Hasher, jobs *memstore.Erasures, number string, ids erasure.Identities) {
 	t.Helper()
 	j, err := erasure.NewJob("era_1", "acme", number, "h", ids, t0)
